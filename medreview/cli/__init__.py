@@ -1,0 +1,1 @@
+"""The ``medreview`` command: one module per subcommand (``cmd_<name>.py``)."""

@@ -1,0 +1,36 @@
+"""``medreview info PROJECT``: counts of everything in a project."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("info", help="show what a project holds")
+    p.add_argument("project", type=Path)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from medreview.cli.common import print_json
+    from medreview.services.projects import open_project, project_info
+
+    with open_project(args.project) as project:
+        info = project_info(project)
+    if args.json:
+        print_json(asdict(info))
+        return 0
+    print(f"{info.name}  ({info.path}, schema {info.schema_revision})")
+    for key, value in info.counts.items():
+        print(f"  {key.replace('_', ' '):<20} {value}")
+    if info.models:
+        print("  models: " + ", ".join(f"{m} ({n})" for m, n in info.models.items()))
+    for f in info.forms:
+        state = "active" if f["active"] else "inactive"
+        print(f"  {f['kind']} {f['key']} v{f['version']}: {f['name']} ({f['questions']} questions, "
+              f"{state})")
+    print(f"  data may leave this machine: {'yes' if info.data_may_leave else 'no'}")
+    return 0

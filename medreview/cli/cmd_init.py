@@ -1,0 +1,28 @@
+"""``medreview init PATH``: create an empty project folder, optionally with rubrics."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("init", help="create a new project folder")
+    p.add_argument("path", type=Path)
+    p.add_argument("--name", help="project name (default: the folder name)")
+    p.add_argument("--rubric", action="append", default=[], metavar="KEY_OR_FILE",
+                   help="built-in template key or rubric/taxonomy file (repeatable)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from medreview.cli.common import load_form_arg
+    from medreview.services.projects import add_form, create_project
+
+    forms = [load_form_arg(r) for r in args.rubric]  # validate before creating anything
+    with create_project(args.path, args.name) as project:
+        for form in forms:
+            key, version = add_form(project, form)
+            print(f"added {form.kind.value} {key} v{version}")
+    print(f"created project {args.path}")
+    return 0

@@ -1,0 +1,1 @@
+"""Writers of project data: flat tables now; training formats (SFT, DPO, splits) build on them."""

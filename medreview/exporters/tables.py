@@ -1,0 +1,95 @@
+"""Export every project table as CSV, JSONL or Parquet.
+
+Nested values (message lists, tags, multi-choice and error answers) are JSON text in CSV and
+Parquet, and native JSON in JSONL, so nothing is lost in any format. Files are written to a
+temporary name and renamed, so an interrupted export never leaves a half file under the real name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from medreview.errors import InputError
+from medreview.progress import Progress, no_progress
+from medreview.storage import tables
+from medreview.storage.project import Project
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+FORMATS = ("csv", "jsonl", "parquet")
+
+
+def judgments_flat(project: Project, *, pseudonymise: bool = True,
+                   include_drafts: bool = False) -> pd.DataFrame:
+    """One row per output x question x rater, from each judgment's newest revision."""
+    df = tables.ratings_long(project, pseudonymise=pseudonymise, include_drafts=include_drafts)
+    return df
+
+
+def _json_cells(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object:
+            out[col] = out[col].map(
+                lambda v: json.dumps(v, ensure_ascii=False, default=str)
+                if isinstance(v, list | dict | tuple | bool) else v
+            )
+    return out
+
+
+def write_table(df: pd.DataFrame, path: Path, fmt: str) -> Path:
+    if fmt not in FORMATS:
+        raise InputError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
+    path = path.with_suffix(f".{fmt}")
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        if fmt == "csv":
+            _json_cells(df).to_csv(tmp, index=False)
+        elif fmt == "parquet":
+            flat = _json_cells(df)
+            for col in flat.columns:  # mixed object columns become text so pyarrow can type them
+                if flat[col].dtype == object:
+                    flat[col] = flat[col].map(lambda v: None if v is None else str(v))
+            flat.to_parquet(tmp, index=False)
+        else:
+            with open(tmp, "w", encoding="utf-8") as f:
+                for rec in df.to_dict(orient="records"):
+                    f.write(json.dumps(_plain(rec), ensure_ascii=False, default=str) + "\n")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _plain(rec: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in rec.items():
+        if isinstance(v, float) and v != v:  # NaN is not JSON
+            v = None
+        out[k] = v
+    return out
+
+
+def export_tables(project: Project, outdir: Path, fmt: str = "csv", *,
+                  pseudonymise: bool = True, progress: Progress = no_progress) -> list[Path]:
+    """Write cases, criteria, outputs, attachments, judgments and gold labels; return the paths."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    makers: list[tuple[str, Callable[[], pd.DataFrame]]] = [
+        ("cases", lambda: tables.cases_table(project)),
+        ("criteria", lambda: tables.criteria_table(project)),
+        ("outputs", lambda: tables.outputs_table(project)),
+        ("attachments", lambda: tables.attachments_table(project)),
+        ("judgments", lambda: judgments_flat(project, pseudonymise=pseudonymise)),
+        ("gold_labels", lambda: tables.gold_table(project)),
+    ]
+    written = []
+    for i, (name, make) in enumerate(makers):
+        progress(i, len(makers), name)
+        written.append(write_table(make(), outdir / name, fmt))
+    progress(len(makers), len(makers), "done")
+    return written

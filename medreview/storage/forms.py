@@ -1,0 +1,97 @@
+"""Rubric and taxonomy versions in the database.
+
+Editing a form that already has judgments adds a new version; judgments keep pointing at the
+version they were made under. A form with no judgments yet is replaced in place.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from medreview.domain.rubric import Form, FormKind
+from medreview.storage.models import FormRow, JudgmentRevisionRow
+
+
+def form_from_row(row: FormRow) -> Form:
+    from medreview.rubrics.load import parse_form
+
+    return parse_form(row.definition, source=f"form {row.key} v{row.version}")
+
+
+def register_form(session: Session, form: Form, *, activate: bool = True) -> FormRow:
+    """Store ``form``; return the row of the version that now holds its content."""
+    rows = session.scalars(
+        select(FormRow).where(FormRow.key == form.key).order_by(FormRow.version.desc())
+    ).all()
+    if activate:
+        # One active form per kind: grading uses the active rubric and the active taxonomy.
+        for other in session.scalars(
+            select(FormRow).where(FormRow.kind == form.kind.value, FormRow.key != form.key)
+        ):
+            other.active = False
+    if rows:
+        latest = rows[0]
+        latest.active = activate or latest.active
+        if latest.sha256 == form_sha(_with_version(form, latest.version)):
+            return latest
+        used = session.scalar(
+            select(func.count())
+            .select_from(JudgmentRevisionRow)
+            .where(
+                (JudgmentRevisionRow.form_id == latest.id)
+                | (JudgmentRevisionRow.taxonomy_id == latest.id)
+            )
+        )
+        if not used:
+            latest.definition = _with_version(form, latest.version)
+            latest.sha256 = form_sha(latest.definition)
+            latest.name = form.name
+            return latest
+        version = latest.version + 1
+        for r in rows:
+            r.active = False
+    else:
+        version = form.version
+    definition = _with_version(form, version)
+    row = FormRow(
+        key=form.key,
+        version=version,
+        kind=form.kind.value,
+        name=form.name,
+        definition=definition,
+        sha256=form_sha(definition),
+        active=activate,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _with_version(form: Form, version: int) -> dict[str, object]:
+    d = form.to_dict()
+    d["version"] = version
+    return d
+
+
+def form_sha(definition: dict[str, object]) -> str:
+    import hashlib
+    import json
+
+    payload = json.dumps(definition, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def active_form_rows(session: Session) -> tuple[FormRow | None, FormRow | None]:
+    """The active rubric and taxonomy (latest active version of each)."""
+    rubric = session.scalars(
+        select(FormRow)
+        .where(FormRow.kind == FormKind.RUBRIC.value, FormRow.active.is_(True))
+        .order_by(FormRow.id.desc())
+    ).first()
+    taxonomy = session.scalars(
+        select(FormRow)
+        .where(FormRow.kind == FormKind.TAXONOMY.value, FormRow.active.is_(True))
+        .order_by(FormRow.id.desc())
+    ).first()
+    return rubric, taxonomy

@@ -1,0 +1,1 @@
+"""Alembic migrations of the project database (``render_as_batch`` for SQLite)."""

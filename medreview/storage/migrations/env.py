@@ -1,0 +1,18 @@
+"""Alembic environment: runs on the connection the caller passes in ``config.attributes``."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from medreview.storage.models import Base
+
+config = context.config
+connection = config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=Base.metadata,
+    render_as_batch=True,
+    compare_type=True,
+)
+with context.begin_transaction():
+    context.run_migrations()

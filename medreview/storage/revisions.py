@@ -1,0 +1,122 @@
+"""Append-only judgment revisions: the one way a judgment's content changes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from medreview.storage.base import utcnow
+from medreview.storage.models import JudgmentRevisionRow, JudgmentRow
+
+
+@dataclass(frozen=True)
+class RevisionContent:
+    answers: dict[str, Any] = field(default_factory=dict)
+    annotations: list[dict[str, Any]] = field(default_factory=list)
+    rationale: str = ""
+    confidence: float | None = None
+    overall_score: float | None = None
+    time_on_task_s: float = 0.0
+    flagged: bool = False
+    skipped: bool = False
+    status: str = "draft"  # draft | done | skipped
+
+    def fingerprint(self) -> str:
+        """What makes two revisions "the same judgment" (time on task excluded)."""
+        payload = {
+            "answers": self.answers,
+            "annotations": self.annotations,
+            "rationale": self.rationale,
+            "confidence": self.confidence,
+            "flagged": self.flagged,
+            "skipped": self.skipped,
+            "status": self.status,
+        }
+        blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def content_of(row: JudgmentRevisionRow) -> RevisionContent:
+    return RevisionContent(
+        answers=dict(row.answers), annotations=list(row.annotations), rationale=row.rationale,
+        confidence=row.confidence, overall_score=row.overall_score,
+        time_on_task_s=row.time_on_task_s, flagged=row.flagged, skipped=row.skipped,
+        status=row.status,
+    )
+
+
+def latest_revision(session: Session, judgment_id: int) -> JudgmentRevisionRow | None:
+    return session.scalars(
+        select(JudgmentRevisionRow)
+        .where(JudgmentRevisionRow.judgment_id == judgment_id)
+        .order_by(JudgmentRevisionRow.revision_no.desc())
+    ).first()
+
+
+def get_or_create_judgment(session: Session, rater_id: int, output_id: int) -> JudgmentRow:
+    row = session.scalars(
+        select(JudgmentRow).where(JudgmentRow.rater_id == rater_id, JudgmentRow.output_id == output_id)
+    ).first()
+    if row is None:
+        row = JudgmentRow(rater_id=rater_id, output_id=output_id, status="draft",
+                          current_revision_no=0)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def append_revision(
+    session: Session,
+    *,
+    rater_id: int,
+    output_id: int,
+    content: RevisionContent,
+    form_id: int,
+    taxonomy_id: int | None,
+    author: str,
+    source: str,
+    dedupe: bool = False,
+    uid: str | None = None,
+) -> JudgmentRevisionRow | None:
+    """Add a revision; with ``dedupe`` an identical newest revision means nothing is added."""
+    judgment = get_or_create_judgment(session, rater_id, output_id)
+    if uid is not None and session.scalar(
+        select(JudgmentRevisionRow.id).where(JudgmentRevisionRow.uid == uid)
+    ) is not None:
+        return None
+    if dedupe:
+        latest = latest_revision(session, judgment.id)
+        if latest is not None and content_of(latest).fingerprint() == content.fingerprint():
+            return None
+    revision_no = judgment.current_revision_no + 1
+    row = JudgmentRevisionRow(
+        uid=uid or uuid.uuid4().hex,
+        judgment_id=judgment.id,
+        revision_no=revision_no,
+        form_id=form_id,
+        taxonomy_id=taxonomy_id,
+        answers=content.answers,
+        annotations=content.annotations,
+        rationale=content.rationale,
+        confidence=content.confidence,
+        overall_score=content.overall_score,
+        time_on_task_s=content.time_on_task_s,
+        flagged=content.flagged,
+        skipped=content.skipped,
+        status=content.status,
+        author=author,
+        source=source,
+    )
+    session.add(row)
+    judgment.current_revision_no = revision_no
+    judgment.status = content.status
+    judgment.flagged = content.flagged
+    judgment.updated_at = utcnow()
+    session.flush()
+    return row

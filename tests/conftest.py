@@ -1,0 +1,29 @@
+"""Shared fixtures: tests never see the user's folders, keyring or settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path_factory.mktemp("medreview-home")
+    monkeypatch.setenv("MEDREVIEW_HOME", str(home))
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+
+
+@pytest.fixture
+def project_path(tmp_path: Path) -> Path:
+    return tmp_path / "proj"
+
+
+@pytest.fixture
+def empty_project(project_path: Path) -> Iterator[object]:
+    from medreview.storage.project import create_project
+
+    project = create_project(project_path, "test project")
+    yield project
+    project.close()
