@@ -19,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
     from medreview.cli.progressbar import ProgressBar
     from medreview.demo import build_demo_project
     from medreview.paths import demo_project_dir
-    from medreview.storage.project import is_project
+    from medreview.services.projects import is_project
 
     path: Path = args.path or demo_project_dir()
     if args.rebuild and is_project(path):

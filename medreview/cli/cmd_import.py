@@ -29,10 +29,8 @@ def run(args: argparse.Namespace) -> int:
     from medreview.cli.common import load_form_arg, print_json
     from medreview.cli.progressbar import ProgressBar
     from medreview.errors import InputError
-    from medreview.importers.detect import detect_format, parse_file
+    from medreview.services.importing import import_file
     from medreview.services.projects import add_form, open_project
-    from medreview.storage.ingest import ingest
-    from medreview.storage.media import sha256_file
 
     mapping: dict[str, str] = {}
     for item in args.map:
@@ -49,12 +47,9 @@ def run(args: argparse.Namespace) -> int:
             if not args.json:
                 print(f"{value}: {form.kind.value} {key} v{version}")
         for path in args.files:
-            fmt = args.fmt or detect_format(path)
-            digest = sha256_file(path) if path.is_file() else ""
             with ProgressBar(f"import {path.name}") as bar:
-                records = parse_file(path, fmt=fmt, mapping=mapping or None, progress=bar)
-                summary = ingest(project, records, source=str(path), importer=fmt,
-                                 source_sha256=digest, progress=bar)
+                fmt, summary = import_file(project, path, fmt=args.fmt, mapping=mapping or None,
+                                           progress=bar)
             entry = {"file": str(path), "format": fmt, **summary.to_dict()}
             report["files"].append(entry)
             if not args.json:
