@@ -43,6 +43,7 @@ def core_modules() -> list[str]:
 def test_every_core_module_imports_without_qt() -> None:
     modules = core_modules()
     assert "medreview.storage.project" in modules and "medreview.stats" in " ".join(modules)
-    proc = subprocess.run([sys.executable, "-c", SCRIPT, *modules], capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT, *modules], capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr

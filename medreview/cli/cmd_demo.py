@@ -8,8 +8,9 @@ from pathlib import Path
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("demo", help="build the demo project (once) and open the app on it")
-    p.add_argument("path", type=Path, nargs="?",
-                   help="where to build it (default: the user data folder)")
+    p.add_argument(
+        "path", type=Path, nargs="?", help="where to build it (default: the user data folder)"
+    )
     p.add_argument("--no-gui", action="store_true", help="only build the project")
     p.add_argument("--rebuild", action="store_true", help="delete and rebuild an existing demo")
     p.set_defaults(run=run)

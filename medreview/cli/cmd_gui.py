@@ -20,4 +20,4 @@ def launch(project: Path | None) -> int:
     # The one sanctioned door from the core's command line into the Qt layer.
     from medreview.qt.app import run_app
 
-    return run_app(project)
+    return int(run_app(project))

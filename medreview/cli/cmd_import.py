@@ -15,12 +15,26 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = sub.add_parser("import", help="import cases, model outputs, images, ratings or rubrics")
     p.add_argument("project", type=Path)
     p.add_argument("files", type=Path, nargs="*", help="JSONL/CSV/HealthBench/inspect-ai/folder")
-    p.add_argument("--format", dest="fmt", default=None,
-                   help="force a format (default: detected from the content)")
-    p.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN",
-                   help="field mapping override for JSONL/CSV, e.g. --map prompt=question_text")
-    p.add_argument("--rubric", action="append", default=[], metavar="KEY_OR_FILE",
-                   help="add a rubric or taxonomy (built-in template key or file)")
+    p.add_argument(
+        "--format",
+        dest="fmt",
+        default=None,
+        help="force a format (default: detected from the content)",
+    )
+    p.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="FIELD=COLUMN",
+        help="field mapping override for JSONL/CSV, e.g. --map prompt=question_text",
+    )
+    p.add_argument(
+        "--rubric",
+        action="append",
+        default=[],
+        metavar="KEY_OR_FILE",
+        help="add a rubric or taxonomy (built-in template key or file)",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable summary")
     p.set_defaults(run=run)
 
@@ -48,14 +62,18 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{value}: {form.kind.value} {key} v{version}")
         for path in args.files:
             with ProgressBar(f"import {path.name}") as bar:
-                fmt, summary = import_file(project, path, fmt=args.fmt, mapping=mapping or None,
-                                           progress=bar)
+                fmt, summary = import_file(
+                    project, path, fmt=args.fmt, mapping=mapping or None, progress=bar
+                )
             entry = {"file": str(path), "format": fmt, **summary.to_dict()}
             report["files"].append(entry)
             if not args.json:
                 added = ", ".join(f"{n} {k}" for k, n in summary.added.items()) or "nothing new"
                 skipped = ", ".join(f"{n} {k}" for k, n in summary.skipped.items())
-                print(f"{path}: {fmt}: added {added}" + (f" (already there: {skipped})" if skipped else ""))
+                print(
+                    f"{path}: {fmt}: added {added}"
+                    + (f" (already there: {skipped})" if skipped else "")
+                )
     if args.json:
         print_json(report)
     return 0

@@ -30,7 +30,9 @@ def run(args: argparse.Namespace) -> int:
         print("  models: " + ", ".join(f"{m} ({n})" for m, n in info.models.items()))
     for f in info.forms:
         state = "active" if f["active"] else "inactive"
-        print(f"  {f['kind']} {f['key']} v{f['version']}: {f['name']} ({f['questions']} questions, "
-              f"{state})")
+        print(
+            f"  {f['kind']} {f['key']} v{f['version']}: {f['name']} ({f['questions']} questions, "
+            f"{state})"
+        )
     print(f"  data may leave this machine: {'yes' if info.data_may_leave else 'no'}")
     return 0

@@ -10,8 +10,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = sub.add_parser("init", help="create a new project folder")
     p.add_argument("path", type=Path)
     p.add_argument("--name", help="project name (default: the folder name)")
-    p.add_argument("--rubric", action="append", default=[], metavar="KEY_OR_FILE",
-                   help="built-in template key or rubric/taxonomy file (repeatable)")
+    p.add_argument(
+        "--rubric",
+        action="append",
+        default=[],
+        metavar="KEY_OR_FILE",
+        help="built-in template key or rubric/taxonomy file (repeatable)",
+    )
     p.set_defaults(run=run)
 
 

@@ -27,5 +27,6 @@ def load_form_arg(value: str) -> Form:
     keys = [t.key for t in list_templates()]
     if value in keys:
         return load_template(value)
-    raise InputError(f"not a file and not a built-in template; templates are: {', '.join(keys)}",
-                     item=value)
+    raise InputError(
+        f"not a file and not a built-in template; templates are: {', '.join(keys)}", item=value
+    )

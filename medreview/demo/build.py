@@ -26,17 +26,18 @@ from medreview.domain.records import (
     OutputRecord,
 )
 from medreview.domain.scoring import healthbench_score
+from medreview.importers.healthbench import criterion_key
 from medreview.paths import resources_dir
 from medreview.progress import Progress, no_progress
 from medreview.rubrics.templates import load_template
 from medreview.services.projects import add_form
 from medreview.storage.base import utcnow
+from medreview.storage.forms import active_form_rows
 from medreview.storage.ingest import ingest
 from medreview.storage.models import CaseRow, JudgeRunRow, OutputRow
 from medreview.storage.project import Project, create_project
 from medreview.storage.raters import get_or_create_rater
 from medreview.storage.revisions import RevisionContent, append_revision
-from medreview.storage.forms import active_form_rows
 
 SEED = 20261122
 PHYSICIANS = (("Dr. Amara Okafor", 0.93), ("Dr. Lukas Brandt", 0.89), ("Dr. Mei Tanaka", 0.91))
@@ -61,21 +62,41 @@ def _records(cases: list[dict[str, Any]], source: str) -> Iterator[Located]:
             tags.append(f"theme:{c['theme']}")
         if c.get("image"):
             tags.append(f"image:{c['image']}")
-        yield Located(CaseRecord(
-            external_id=c["id"],
-            title=c["title"],
-            messages=tuple(Message(m["role"], m["content"]) for m in c["messages"]),
-            context=tuple(ContextDocument(d["title"], d["text"], d.get("kind", "note"))
-                          for d in c.get("context", [])),
-            tags=tuple(tags),
-            criteria=tuple(CriterionRecord(f"c{i + 1}", k["criterion"], float(k["points"]),
-                                           tuple(k.get("tags", ())))
-                           for i, k in enumerate(c["criteria"])),
-            metadata={"specialty": c["specialty"]},
-        ), source, n)
+        yield Located(
+            CaseRecord(
+                external_id=c["id"],
+                title=c["title"],
+                messages=tuple(Message(m["role"], m["content"]) for m in c["messages"]),
+                context=tuple(
+                    ContextDocument(d["title"], d["text"], d.get("kind", "note"))
+                    for d in c.get("context", [])
+                ),
+                tags=tuple(tags),
+                criteria=tuple(
+                    CriterionRecord(
+                        criterion_key(i, k["criterion"]),
+                        k["criterion"],
+                        float(k["points"]),
+                        tuple(k.get("tags", ())),
+                    )
+                    for i, k in enumerate(c["criteria"])
+                ),
+                metadata={"specialty": c["specialty"]},
+            ),
+            source,
+            n,
+        )
         for a in c["answers"]:
-            yield Located(OutputRecord(case_external_id=c["id"], model=a["model"], text=a["text"],
-                                       metadata={"demo_risk": a.get("risk")}), source, n)
+            yield Located(
+                OutputRecord(
+                    case_external_id=c["id"],
+                    model=a["model"],
+                    text=a["text"],
+                    metadata={"demo_risk": a.get("risk")},
+                ),
+                source,
+                n,
+            )
 
 
 def _image_records(cases: list[dict[str, Any]], dicom_dir: Path) -> Iterator[Located]:
@@ -90,22 +111,32 @@ def _image_records(cases: list[dict[str, Any]], dicom_dir: Path) -> Iterator[Loc
         kind = "ct" if modality == "CT" else "mr" if modality == "MR" else "cr"
         by_kind[kind].append(series)
     for c in cases:
-        kind = c.get("image")
-        if not kind:
+        wanted = c.get("image")
+        if not wanted:
             continue
-        candidates = by_kind.get(kind) or by_kind["ct"] or by_kind["cr"]
+        candidates = by_kind.get(wanted) or by_kind["ct"] or by_kind["cr"]
         if not candidates:
             continue
         for series in candidates[:1]:
             for idx, inst in enumerate(series.instances):
-                yield Located(AttachmentRecord(
-                    case_external_id=c["id"], path=str(inst.path), kind="dicom",
-                    filename=f"{series.modality or 'IMG'}_{idx + 1:03d}.dcm",
-                    study_uid=series.study_uid, series_uid=series.series_uid, sop_uid=inst.sop_uid,
-                    modality=series.modality, series_description=series.description,
-                    instance_number=inst.instance_number, sort_index=idx,
-                    frame_count=inst.frame_count,
-                ), "demo-dicom", idx + 1)
+                yield Located(
+                    AttachmentRecord(
+                        case_external_id=c["id"],
+                        path=str(inst.path),
+                        kind="dicom",
+                        filename=f"{series.modality or 'IMG'}_{idx + 1:03d}.dcm",
+                        study_uid=series.study_uid,
+                        series_uid=series.series_uid,
+                        sop_uid=inst.sop_uid,
+                        modality=series.modality,
+                        series_description=series.description,
+                        instance_number=inst.instance_number,
+                        sort_index=idx,
+                        frame_count=inst.frame_count,
+                    ),
+                    "demo-dicom",
+                    idx + 1,
+                )
 
 
 def _rated_errors(rng: random.Random, answer: dict[str, Any], keep: float) -> list[dict[str, Any]]:
@@ -114,8 +145,11 @@ def _rated_errors(rng: random.Random, answer: dict[str, Any], keep: float) -> li
     for e in answer.get("errors", []):
         if rng.random() > keep:
             continue
-        entry: dict[str, Any] = {"question_id": "errors", "category": e["category"],
-                                 "severity": SEVERITY.get(e.get("severity", "minor"), "minor")}
+        entry: dict[str, Any] = {
+            "question_id": "errors",
+            "category": e["category"],
+            "severity": SEVERITY.get(e.get("severity", "minor"), "minor"),
+        }
         start = text.find(e.get("quote", ""))
         if e.get("quote") and start >= 0:
             entry["span"] = {"start": start, "end": start + len(e["quote"]), "text": e["quote"]}
@@ -129,10 +163,15 @@ def _simulate(project: Project, cases: list[dict[str, Any]], progress: Progress)
         rubric, taxonomy = active_form_rows(s)
         assert rubric is not None
         run = JudgeRunRow(
-            uid="00000000-0000-4000-8000-000000000001", model="demo-judge-mini",
-            base_url="http://127.0.0.1:8011/v1", template_key="healthbench-criterion",
-            template_version=1, template_hash="simulated", params={"temperature": 0.0},
-            status="finished", finished_at=utcnow(),
+            uid="00000000-0000-4000-8000-000000000001",
+            model="demo-judge-mini",
+            base_url="http://127.0.0.1:8011/v1",
+            template_key="healthbench-criterion",
+            template_version=1,
+            template_hash="simulated",
+            params={"temperature": 0.0},
+            status="finished",
+            finished_at=utcnow(),
             notes="Simulated ratings for the demo; reproduce a real run with `medreview judge`.",
         )
         s.add(run)
@@ -143,45 +182,70 @@ def _simulate(project: Project, cases: list[dict[str, Any]], progress: Progress)
         for n, c in enumerate(cases):
             progress(n, len(cases), "simulating ratings")
             for a in c["answers"]:
-                output_id = s.query(OutputRow.id).filter(
-                    OutputRow.case_id == case_ids[c["id"]], OutputRow.model == a["model"]).scalar()
+                output_id = (
+                    s.query(OutputRow.id)
+                    .filter(OutputRow.case_id == case_ids[c["id"]], OutputRow.model == a["model"])
+                    .scalar()
+                )
                 truth = a["met"]
                 points = [float(k["points"]) for k in c["criteria"]]
+                qids = [
+                    f"criterion:{criterion_key(i, k['criterion'])}"
+                    for i, k in enumerate(c["criteria"])
+                ]
                 for rater, acc in physicians:
                     if rng.random() < 0.12:  # not every physician rated every answer
                         continue
                     met = [t if rng.random() < acc else (not t) for t in truth]
-                    answers: dict[str, Any] = {f"criterion:c{i + 1}": m for i, m in enumerate(met)}
+                    answers: dict[str, Any] = dict(zip(qids, met, strict=True))
                     errors = _rated_errors(rng, a, keep=acc)
                     answers["errors"] = errors
                     content = RevisionContent(
-                        answers=answers, annotations=[], rationale=_rationale(a, met, c),
+                        answers=answers,
+                        annotations=[],
+                        rationale=_rationale(a, met, c),
                         confidence=round(rng.uniform(0.6, 1.0), 2),
                         overall_score=healthbench_score(list(zip(points, met, strict=True))),
-                        time_on_task_s=round(rng.uniform(40, 240), 1), status="done",
+                        time_on_task_s=round(rng.uniform(40, 240), 1),
+                        status="done",
                     )
-                    append_revision(s, rater_id=rater.id, output_id=output_id, content=content,
-                                    form_id=rubric.id, taxonomy_id=taxonomy.id if taxonomy else None,
-                                    author=rater.name, source="import")
+                    append_revision(
+                        s,
+                        rater_id=rater.id,
+                        output_id=output_id,
+                        content=content,
+                        form_id=rubric.id,
+                        taxonomy_id=taxonomy.id if taxonomy else None,
+                        author=rater.name,
+                        source="import",
+                    )
                 # The judge: per-criterion confidence, a little worse calibrated than it claims.
                 met_j, conf = [], {}
                 for i, t in enumerate(truth):
                     correct = rng.random() < JUDGE_ACCURACY
                     met_j.append(t if correct else (not t))
                     p = rng.uniform(0.75, 0.99) if correct else rng.uniform(0.5, 0.9)
-                    conf[f"criterion:c{i + 1}"] = round(p, 3)
-                answers = {f"criterion:c{i + 1}": m for i, m in enumerate(met_j)}
+                    conf[qids[i]] = round(p, 3)
+                answers = dict(zip(qids, met_j, strict=True))
                 answers["errors"] = _rated_errors(rng, a, keep=0.75)
                 answers["_confidence"] = conf
                 content = RevisionContent(
-                    answers=answers, rationale="Simulated judge verdicts (demo).",
+                    answers=answers,
+                    rationale="Simulated judge verdicts (demo).",
                     confidence=round(sum(conf.values()) / len(conf), 3),
                     overall_score=healthbench_score(list(zip(points, met_j, strict=True))),
                     status="done",
                 )
-                append_revision(s, rater_id=judge.id, output_id=output_id, content=content,
-                                form_id=rubric.id, taxonomy_id=taxonomy.id if taxonomy else None,
-                                author=judge.name, source="judge")
+                append_revision(
+                    s,
+                    rater_id=judge.id,
+                    output_id=output_id,
+                    content=content,
+                    form_id=rubric.id,
+                    taxonomy_id=taxonomy.id if taxonomy else None,
+                    author=judge.name,
+                    source="judge",
+                )
                 run.n_requests += len(truth)
                 run.prompt_tokens += 900 * len(truth)
                 run.completion_tokens += 80 * len(truth)
@@ -192,8 +256,10 @@ def _rationale(answer: dict[str, Any], met: list[bool], case: dict[str, Any]) ->
     if not errors:
         return "Accurate and appropriately safety-netted; no clinically relevant errors."
     worst = errors[0]
-    return (f"{worst['category'].replace('_', ' ').capitalize()}: \"{worst.get('quote', '')[:80]}\". "
-            f"Meets {sum(met)} of {len(met)} criteria.")
+    return (
+        f'{worst["category"].replace("_", " ").capitalize()}: "{worst.get("quote", "")[:80]}". '
+        f"Meets {sum(met)} of {len(met)} criteria."
+    )
 
 
 def build_demo_project(path: Path, *, progress: Progress = no_progress) -> Path:

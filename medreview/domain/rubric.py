@@ -124,7 +124,9 @@ class Form:
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def case_criterion_question(key: str, text: str, points: float, tags: tuple[str, ...] = ()) -> Question:
+def case_criterion_question(
+    key: str, text: str, points: float, tags: tuple[str, ...] = ()
+) -> Question:
     """The criterion question shown for a per-case criterion."""
     return Question(
         id=f"{CASE_CRITERION_PREFIX}{key}",
@@ -155,8 +157,16 @@ def question_to_dict(q: Question) -> dict[str, Any]:
         d["options"] = [_option_to_dict(o) for o in q.options]
     if q.categories:
         d["categories"] = [
-            {k: v for k, v in (("id", c.id), ("label", c.label), ("description", c.description),
-                                ("group", c.group)) if v}
+            {
+                k: v
+                for k, v in (
+                    ("id", c.id),
+                    ("label", c.label),
+                    ("description", c.description),
+                    ("group", c.group),
+                )
+                if v
+            }
             for c in q.categories
         ]
     if q.severities:

@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 FORMATS = ("csv", "jsonl", "parquet")
 
 
-def judgments_flat(project: Project, *, pseudonymise: bool = True,
-                   include_drafts: bool = False) -> pd.DataFrame:
+def judgments_flat(
+    project: Project, *, pseudonymise: bool = True, include_drafts: bool = False
+) -> pd.DataFrame:
     """One row per output x question x rater, from each judgment's newest revision."""
     df = tables.ratings_long(project, pseudonymise=pseudonymise, include_drafts=include_drafts)
     return df
@@ -36,8 +37,11 @@ def _json_cells(df: pd.DataFrame) -> pd.DataFrame:
     for col in out.columns:
         if out[col].dtype == object:
             out[col] = out[col].map(
-                lambda v: json.dumps(v, ensure_ascii=False, default=str)
-                if isinstance(v, list | dict | tuple | bool) else v
+                lambda v: (
+                    json.dumps(v, ensure_ascii=False, default=str)
+                    if isinstance(v, list | dict | tuple | bool)
+                    else v
+                )
             )
     return out
 
@@ -75,8 +79,14 @@ def _plain(rec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def export_tables(project: Project, outdir: Path, fmt: str = "csv", *,
-                  pseudonymise: bool = True, progress: Progress = no_progress) -> list[Path]:
+def export_tables(
+    project: Project,
+    outdir: Path,
+    fmt: str = "csv",
+    *,
+    pseudonymise: bool = True,
+    progress: Progress = no_progress,
+) -> list[Path]:
     """Write cases, criteria, outputs, attachments, judgments and gold labels; return the paths."""
     outdir.mkdir(parents=True, exist_ok=True)
     makers: list[tuple[str, Callable[[], pd.DataFrame]]] = [

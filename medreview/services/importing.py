@@ -29,6 +29,13 @@ def import_file(
     if mapping:
         kwargs["mapping"] = mapping
     records = parse_file(path, **kwargs)
-    summary = ingest(project, records, source=str(path), importer=fmt, source_sha256=digest,
-                     progress=progress, token=token)
+    summary = ingest(
+        project,
+        records,
+        source=str(path),
+        importer=fmt,
+        source_sha256=digest,
+        progress=progress,
+        token=token,
+    )
     return fmt, summary

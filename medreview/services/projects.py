@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from medreview.domain.changes import Changes
 from medreview.domain.rubric import Form
+from medreview.services.views import ProjectInfo, RaterView
 from medreview.storage import schema
 from medreview.storage.base import utcnow
 from medreview.storage.forms import register_form
@@ -27,7 +28,6 @@ from medreview.storage.models import (
 )
 from medreview.storage.project import Project, create_project, is_project, open_project
 from medreview.storage.raters import get_or_create_rater
-from medreview.services.views import ProjectInfo, RaterView
 
 __all__ = [
     "Project",
@@ -61,7 +61,9 @@ def list_raters(project: Project, kind: str | None = None) -> list[RaterView]:
         q = select(RaterRow).order_by(RaterRow.kind.desc(), RaterRow.name)
         if kind:
             q = q.where(RaterRow.kind == kind)
-        return [RaterView(r.id, r.name, r.kind, r.pseudonym, r.is_adjudicator) for r in s.scalars(q)]
+        return [
+            RaterView(r.id, r.name, r.kind, r.pseudonym, r.is_adjudicator) for r in s.scalars(q)
+        ]
 
 
 def set_consent(project: Project, allowed: bool, by: str) -> Changes:
@@ -82,6 +84,7 @@ def set_reveal_models(project: Project, reveal: bool) -> Changes:
 
 def project_info(project: Project) -> ProjectInfo:
     with project.read() as s:
+
         def count(model: type) -> int:
             return int(s.scalar(select(func.count()).select_from(model)) or 0)
 
@@ -90,47 +93,84 @@ def project_info(project: Project) -> ProjectInfo:
             "cases": count(CaseRow),
             "outputs": count(OutputRow),
             "attachments": count(AttachmentRow),
-            "dicom_series": int(s.scalar(
-                select(func.count()).select_from(SeriesRow).where(SeriesRow.modality.is_not(None))
-            ) or 0),
+            "dicom_series": int(
+                s.scalar(
+                    select(func.count())
+                    .select_from(SeriesRow)
+                    .where(SeriesRow.modality.is_not(None))
+                )
+                or 0
+            ),
             "raters": count(RaterRow),
-            "physicians": int(s.scalar(
-                select(func.count()).select_from(RaterRow).where(RaterRow.kind == "physician")
-            ) or 0),
-            "judges": int(s.scalar(
-                select(func.count()).select_from(RaterRow).where(RaterRow.kind == "judge")
-            ) or 0),
+            "physicians": int(
+                s.scalar(
+                    select(func.count()).select_from(RaterRow).where(RaterRow.kind == "physician")
+                )
+                or 0
+            ),
+            "judges": int(
+                s.scalar(select(func.count()).select_from(RaterRow).where(RaterRow.kind == "judge"))
+                or 0
+            ),
             "judgments": count(JudgmentRow),
-            "judgments_done": int(s.scalar(
-                select(func.count()).select_from(JudgmentRow).where(JudgmentRow.status == "done")
-            ) or 0),
+            "judgments_done": int(
+                s.scalar(
+                    select(func.count())
+                    .select_from(JudgmentRow)
+                    .where(JudgmentRow.status == "done")
+                )
+                or 0
+            ),
             "judgment_revisions": count(JudgmentRevisionRow),
-            "rubrics": int(s.scalar(
-                select(func.count(func.distinct(FormRow.key))).where(FormRow.kind == "rubric")
-            ) or 0),
-            "taxonomies": int(s.scalar(
-                select(func.count(func.distinct(FormRow.key))).where(FormRow.kind == "taxonomy")
-            ) or 0),
+            "rubrics": int(
+                s.scalar(
+                    select(func.count(func.distinct(FormRow.key))).where(FormRow.kind == "rubric")
+                )
+                or 0
+            ),
+            "taxonomies": int(
+                s.scalar(
+                    select(func.count(func.distinct(FormRow.key))).where(FormRow.kind == "taxonomy")
+                )
+                or 0
+            ),
             "rubric_criteria": count(CaseCriterionRow),
             "gold_labels": count(GoldLabelRow),
             "judge_runs": count(JudgeRunRow),
         }
-        models = {m: int(n) for m, n in s.execute(
-            select(OutputRow.model, func.count()).group_by(OutputRow.model).order_by(OutputRow.model)
-        )}
+        models = {
+            m: int(n)
+            for m, n in s.execute(
+                select(OutputRow.model, func.count())
+                .group_by(OutputRow.model)
+                .order_by(OutputRow.model)
+            )
+        }
         raters = tuple(
             RaterView(r.id, r.name, r.kind, r.pseudonym, r.is_adjudicator)
             for r in s.scalars(select(RaterRow).order_by(RaterRow.id))
         )
         forms = tuple(
-            {"key": f.key, "version": f.version, "kind": f.kind, "name": f.name, "active": f.active,
-             "questions": len(f.definition.get("questions", []))}
+            {
+                "key": f.key,
+                "version": f.version,
+                "kind": f.kind,
+                "name": f.name,
+                "active": f.active,
+                "questions": len(f.definition.get("questions", [])),
+            }
             for f in s.scalars(select(FormRow).order_by(FormRow.key, FormRow.version))
         )
         return ProjectInfo(
-            path=str(project.path), name=prow.name, uid=prow.uid,
-            schema_revision=schema.current_revision(project.engine), counts=counts,
-            models=models, raters=raters, forms=forms, data_may_leave=prow.data_may_leave,
+            path=str(project.path),
+            name=prow.name,
+            uid=prow.uid,
+            schema_revision=schema.current_revision(project.engine),
+            counts=counts,
+            models=models,
+            raters=raters,
+            forms=forms,
+            data_may_leave=prow.data_may_leave,
         )
 
 

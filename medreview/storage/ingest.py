@@ -57,7 +57,9 @@ class ImportSummary:
 
 
 def canonical_sha(obj: Any) -> str:
-    payload = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    payload = json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -91,7 +93,9 @@ class _Ingest:
                 raise ImportFailed(
                     f"refers to case {external_id!r}, which is neither in this file before it "
                     "nor in the project",
-                    source=where.source, line=where.line, item=external_id,
+                    source=where.source,
+                    line=where.line,
+                    item=external_id,
                 )
             self.case_ids[external_id] = cid
         return cid
@@ -105,7 +109,9 @@ class _Ingest:
                 raise ImportFailed(
                     "case id already exists in the project with different content "
                     "(prompt, context or criteria); give it a new id or fix the file",
-                    source=where.source, line=where.line, item=rec.external_id,
+                    source=where.source,
+                    line=where.line,
+                    item=rec.external_id,
                 )
             self.case_ids[rec.external_id] = row.id
             self.summary.skipped["cases"] += 1
@@ -126,11 +132,23 @@ class _Ingest:
         keys = set()
         for pos, c in enumerate(rec.criteria):
             if c.key in keys:
-                raise ImportFailed(f"duplicate criterion key {c.key!r}", source=where.source,
-                                   line=where.line, item=rec.external_id)
+                raise ImportFailed(
+                    f"duplicate criterion key {c.key!r}",
+                    source=where.source,
+                    line=where.line,
+                    item=rec.external_id,
+                )
             keys.add(c.key)
-            self.s.add(CaseCriterionRow(case_id=row.id, position=pos, key=c.key, text=c.text,
-                                        points=float(c.points), tags=list(c.tags)))
+            self.s.add(
+                CaseCriterionRow(
+                    case_id=row.id,
+                    position=pos,
+                    key=c.key,
+                    text=c.text,
+                    points=float(c.points),
+                    tags=list(c.tags),
+                )
+            )
         self.case_ids[rec.external_id] = row.id
         self.summary.added["cases"] += 1
         if rec.criteria:
@@ -147,8 +165,17 @@ class _Ingest:
         if exists is not None:
             self.summary.skipped["outputs"] += 1
             return
-        self.s.add(OutputRow(case_id=cid, external_id=rec.external_id, model=rec.model,
-                             text=rec.text, text_sha256=sha, meta=rec.metadata, source=where.source))
+        self.s.add(
+            OutputRow(
+                case_id=cid,
+                external_id=rec.external_id,
+                model=rec.model,
+                text=rec.text,
+                text_sha256=sha,
+                meta=rec.metadata,
+                source=where.source,
+            )
+        )
         self.s.flush()
         self.summary.added["outputs"] += 1
 
@@ -162,15 +189,22 @@ class _Ingest:
             had = self.project.media.has(sha256_file(path))
             digest, size = self.project.media.add(path)
         except OSError as exc:
-            raise ImportFailed(f"cannot read attachment: {exc.strerror or exc}",
-                               source=where.source, line=where.line, item=str(path)) from exc
+            raise ImportFailed(
+                f"cannot read attachment: {exc.strerror or exc}",
+                source=where.source,
+                line=where.line,
+                item=str(path),
+            ) from exc
         except MedreviewError as exc:
-            raise ImportFailed(exc.reason, source=where.source, line=where.line,
-                               item=str(path)) from exc
+            raise ImportFailed(
+                exc.reason, source=where.source, line=where.line, item=str(path)
+            ) from exc
         if not had:
             self.new_blobs.append(digest)
         exists = self.s.scalar(
-            select(AttachmentRow.id).where(AttachmentRow.case_id == cid, AttachmentRow.sha256 == digest)
+            select(AttachmentRow.id).where(
+                AttachmentRow.case_id == cid, AttachmentRow.sha256 == digest
+            )
         )
         if exists is not None:
             self.summary.skipped["attachments"] += 1
@@ -178,24 +212,43 @@ class _Ingest:
         series_id = None
         if rec.series_uid:
             series = self.s.scalars(
-                select(SeriesRow).where(SeriesRow.case_id == cid, SeriesRow.series_uid == rec.series_uid)
+                select(SeriesRow).where(
+                    SeriesRow.case_id == cid, SeriesRow.series_uid == rec.series_uid
+                )
             ).first()
             if series is None:
-                series = SeriesRow(case_id=cid, study_uid=rec.study_uid, series_uid=rec.series_uid,
-                                   modality=rec.modality, description=rec.series_description or "")
+                series = SeriesRow(
+                    case_id=cid,
+                    study_uid=rec.study_uid,
+                    series_uid=rec.series_uid,
+                    modality=rec.modality,
+                    description=rec.series_description or "",
+                )
                 self.s.add(series)
                 self.s.flush()
                 self.summary.added["series"] += 1
             series_id = series.id
-        mime = rec.mime or mimetypes.guess_type(path.name)[0] or (
-            "application/dicom" if rec.kind == "dicom" else "application/octet-stream"
+        mime = (
+            rec.mime
+            or mimetypes.guess_type(path.name)[0]
+            or ("application/dicom" if rec.kind == "dicom" else "application/octet-stream")
         )
-        self.s.add(AttachmentRow(
-            case_id=cid, series_id=series_id, kind=rec.kind, sha256=digest, size=size,
-            filename=rec.filename or path.name, mime=mime, sop_uid=rec.sop_uid,
-            instance_number=rec.instance_number, sort_index=rec.sort_index,
-            frame_count=rec.frame_count, meta=rec.metadata,
-        ))
+        self.s.add(
+            AttachmentRow(
+                case_id=cid,
+                series_id=series_id,
+                kind=rec.kind,
+                sha256=digest,
+                size=size,
+                filename=rec.filename or path.name,
+                mime=mime,
+                sop_uid=rec.sop_uid,
+                instance_number=rec.instance_number,
+                sort_index=rec.sort_index,
+                frame_count=rec.frame_count,
+                meta=rec.metadata,
+            )
+        )
         self.s.flush()
         self.summary.added["attachments"] += 1
 
@@ -206,24 +259,46 @@ class _Ingest:
             q = q.where(OutputRow.external_id == rec.output_external_id)
         ids = self.s.scalars(q).all()
         if not ids:
-            raise ImportFailed(f"no output of model {rec.model!r} for this case",
-                               source=where.source, line=where.line, item=rec.case_external_id)
+            raise ImportFailed(
+                f"no output of model {rec.model!r} for this case",
+                source=where.source,
+                line=where.line,
+                item=rec.case_external_id,
+            )
         if len(ids) > 1:
-            raise ImportFailed(f"case has {len(ids)} outputs of model {rec.model!r}; "
-                               "give the output id to say which one was rated",
-                               source=where.source, line=where.line, item=rec.case_external_id)
+            raise ImportFailed(
+                f"case has {len(ids)} outputs of model {rec.model!r}; "
+                "give the output id to say which one was rated",
+                source=where.source,
+                line=where.line,
+                item=rec.case_external_id,
+            )
         rubric, taxonomy = active_form_rows(self.s)
         if rubric is None:
-            raise ImportFailed("the project has no rubric yet; add one before importing ratings",
-                               source=where.source, line=where.line)
+            raise ImportFailed(
+                "the project has no rubric yet; add one before importing ratings",
+                source=where.source,
+                line=where.line,
+            )
         rater = get_or_create_rater(self.s, rec.rater, rec.rater_kind)
         content = RevisionContent(
-            answers=dict(rec.answers), annotations=[dict(e) for e in rec.errors],
-            rationale=rec.rationale, confidence=rec.confidence, status="done",
+            answers=dict(rec.answers),
+            annotations=[dict(e) for e in rec.errors],
+            rationale=rec.rationale,
+            confidence=rec.confidence,
+            status="done",
         )
-        added = append_revision(self.s, rater_id=rater.id, output_id=ids[0], content=content,
-                                form_id=rubric.id, taxonomy_id=taxonomy.id if taxonomy else None,
-                                author=rec.rater, source="import", dedupe=True)
+        added = append_revision(
+            self.s,
+            rater_id=rater.id,
+            output_id=ids[0],
+            content=content,
+            form_id=rubric.id,
+            taxonomy_id=taxonomy.id if taxonomy else None,
+            author=rec.rater,
+            source="import",
+            dedupe=True,
+        )
         if added:
             self.summary.added["ratings"] += 1
         else:
@@ -261,8 +336,14 @@ def ingest(
                 if n % 200 == 0:
                     progress(n, None, f"{n} records")
             if summary.added:
-                s.add(ImportLogRow(source=source, sha256=source_sha256, importer=importer,
-                                   counts=summary.to_dict()))
+                s.add(
+                    ImportLogRow(
+                        source=source,
+                        sha256=source_sha256,
+                        importer=importer,
+                        counts=summary.to_dict(),
+                    )
+                )
     except BaseException:
         if state is not None:
             for digest in state.new_blobs:

@@ -1,4 +1,6 @@
-"""Content-addressed media store: ``media/ab/cdef...`` named by sha256, deduplicated, verified on read.
+"""Content-addressed media store: ``media/ab/cdef...`` named by sha256.
+
+Blobs are deduplicated and verified on read.
 
 Source files are only ever read. A file is copied to a temporary name in the store and
 renamed into place, so a crash never leaves a half-written blob under a valid name.

@@ -72,13 +72,17 @@ def is_project(path: Path) -> bool:
     return (path / DB_NAME).is_file()
 
 
-def create_project(path: Path, name: str | None = None, *, database_url: str | None = None) -> Project:
+def create_project(
+    path: Path, name: str | None = None, *, database_url: str | None = None
+) -> Project:
     """Make a new, empty project folder (or a PostgreSQL project whose media live in ``path``)."""
     path = Path(path)
     if is_project(path):
         raise ProjectError("a project already exists here", source=str(path))
     if path.exists() and any(p for p in path.iterdir() if not p.name.startswith(".")):
-        raise ProjectError("folder is not empty; choose a new folder for the project", source=str(path))
+        raise ProjectError(
+            "folder is not empty; choose a new folder for the project", source=str(path)
+        )
     path.mkdir(parents=True, exist_ok=True)
     (path / MEDIA_DIR).mkdir(exist_ok=True)
     engine = make_engine(database_url or sqlite_url(path / DB_NAME))
@@ -123,14 +127,16 @@ def open_project(path: Path, *, upgrade: bool = True, database_url: str | None =
     if current != head:
         if not upgrade:
             engine.dispose()
-            raise ProjectError(f"schema {current} is older than {head}; open with upgrade",
-                               source=str(db_path))
+            raise ProjectError(
+                f"schema {current} is older than {head}; open with upgrade", source=str(db_path)
+            )
         if database_url is None:
             backup_database(db_path, f"schema-{current}")
         try:
             schema.upgrade(engine)
         except Exception as exc:
             engine.dispose()
-            raise ProjectError(f"could not upgrade schema {current} to {head}: {exc}",
-                               source=str(db_path)) from exc
+            raise ProjectError(
+                f"could not upgrade schema {current} to {head}: {exc}", source=str(db_path)
+            ) from exc
     return Project(path, engine, MediaStore(path / MEDIA_DIR))

@@ -44,9 +44,14 @@ class RevisionContent:
 
 def content_of(row: JudgmentRevisionRow) -> RevisionContent:
     return RevisionContent(
-        answers=dict(row.answers), annotations=list(row.annotations), rationale=row.rationale,
-        confidence=row.confidence, overall_score=row.overall_score,
-        time_on_task_s=row.time_on_task_s, flagged=row.flagged, skipped=row.skipped,
+        answers=dict(row.answers),
+        annotations=list(row.annotations),
+        rationale=row.rationale,
+        confidence=row.confidence,
+        overall_score=row.overall_score,
+        time_on_task_s=row.time_on_task_s,
+        flagged=row.flagged,
+        skipped=row.skipped,
         status=row.status,
     )
 
@@ -61,11 +66,14 @@ def latest_revision(session: Session, judgment_id: int) -> JudgmentRevisionRow |
 
 def get_or_create_judgment(session: Session, rater_id: int, output_id: int) -> JudgmentRow:
     row = session.scalars(
-        select(JudgmentRow).where(JudgmentRow.rater_id == rater_id, JudgmentRow.output_id == output_id)
+        select(JudgmentRow).where(
+            JudgmentRow.rater_id == rater_id, JudgmentRow.output_id == output_id
+        )
     ).first()
     if row is None:
-        row = JudgmentRow(rater_id=rater_id, output_id=output_id, status="draft",
-                          current_revision_no=0)
+        row = JudgmentRow(
+            rater_id=rater_id, output_id=output_id, status="draft", current_revision_no=0
+        )
         session.add(row)
         session.flush()
     return row
@@ -86,9 +94,11 @@ def append_revision(
 ) -> JudgmentRevisionRow | None:
     """Add a revision; with ``dedupe`` an identical newest revision means nothing is added."""
     judgment = get_or_create_judgment(session, rater_id, output_id)
-    if uid is not None and session.scalar(
-        select(JudgmentRevisionRow.id).where(JudgmentRevisionRow.uid == uid)
-    ) is not None:
+    if (
+        uid is not None
+        and session.scalar(select(JudgmentRevisionRow.id).where(JudgmentRevisionRow.uid == uid))
+        is not None
+    ):
         return None
     if dedupe:
         latest = latest_revision(session, judgment.id)

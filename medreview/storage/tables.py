@@ -33,7 +33,7 @@ def cases_table(project: Project) -> pd.DataFrame:
 
     with project.read() as s:
         n_crit: dict[int, int] = {}
-        for cid, in s.execute(select(CaseCriterionRow.case_id)):
+        for (cid,) in s.execute(select(CaseCriterionRow.case_id)):
             n_crit[cid] = n_crit.get(cid, 0) + 1
         rows = [
             {
@@ -50,8 +50,21 @@ def cases_table(project: Project) -> pd.DataFrame:
             }
             for c in s.scalars(select(CaseRow).order_by(CaseRow.id))
         ]
-    return pd.DataFrame(rows, columns=["case_id", "case_external_id", "title", "messages", "context",
-                                       "tags", "reference_answer", "n_criteria", "metadata", "source"])
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "case_id",
+            "case_external_id",
+            "title",
+            "messages",
+            "context",
+            "tags",
+            "reference_answer",
+            "n_criteria",
+            "metadata",
+            "source",
+        ],
+    )
 
 
 def criteria_table(project: Project) -> pd.DataFrame:
@@ -59,15 +72,33 @@ def criteria_table(project: Project) -> pd.DataFrame:
 
     with project.read() as s:
         rows = [
-            {"case_id": cid, "case_external_id": ext, "question_id": f"criterion:{c.key}",
-             "criterion": c.text, "points": c.points, "tags": c.tags, "position": c.position}
+            {
+                "case_id": cid,
+                "case_external_id": ext,
+                "question_id": f"criterion:{c.key}",
+                "criterion": c.text,
+                "points": c.points,
+                "tags": c.tags,
+                "position": c.position,
+            }
             for c, cid, ext in s.execute(
                 select(CaseCriterionRow, CaseRow.id, CaseRow.external_id)
                 .join(CaseRow, CaseRow.id == CaseCriterionRow.case_id)
-                .order_by(CaseRow.id, CaseCriterionRow.position))
+                .order_by(CaseRow.id, CaseCriterionRow.position)
+            )
         ]
-    return pd.DataFrame(rows, columns=["case_id", "case_external_id", "question_id", "criterion",
-                                       "points", "tags", "position"])
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "case_id",
+            "case_external_id",
+            "question_id",
+            "criterion",
+            "points",
+            "tags",
+            "position",
+        ],
+    )
 
 
 def outputs_table(project: Project) -> pd.DataFrame:
@@ -75,15 +106,35 @@ def outputs_table(project: Project) -> pd.DataFrame:
 
     with project.read() as s:
         rows = [
-            {"output_id": o.id, "case_id": o.case_id, "case_external_id": ext,
-             "output_external_id": o.external_id, "model": o.model, "text": o.text,
-             "metadata": o.meta, "source": o.source}
-            for o, ext in s.execute(select(OutputRow, CaseRow.external_id)
-                                    .join(CaseRow, CaseRow.id == OutputRow.case_id)
-                                    .order_by(OutputRow.id))
+            {
+                "output_id": o.id,
+                "case_id": o.case_id,
+                "case_external_id": ext,
+                "output_external_id": o.external_id,
+                "model": o.model,
+                "text": o.text,
+                "metadata": o.meta,
+                "source": o.source,
+            }
+            for o, ext in s.execute(
+                select(OutputRow, CaseRow.external_id)
+                .join(CaseRow, CaseRow.id == OutputRow.case_id)
+                .order_by(OutputRow.id)
+            )
         ]
-    return pd.DataFrame(rows, columns=["output_id", "case_id", "case_external_id",
-                                       "output_external_id", "model", "text", "metadata", "source"])
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "output_id",
+            "case_id",
+            "case_external_id",
+            "output_external_id",
+            "model",
+            "text",
+            "metadata",
+            "source",
+        ],
+    )
 
 
 def attachments_table(project: Project) -> pd.DataFrame:
@@ -91,25 +142,57 @@ def attachments_table(project: Project) -> pd.DataFrame:
 
     with project.read() as s:
         rows = [
-            {"attachment_id": a.id, "case_id": a.case_id, "kind": a.kind, "filename": a.filename,
-             "sha256": a.sha256, "size": a.size, "series_uid": sr.series_uid if sr else None,
-             "modality": sr.modality if sr else None, "sort_index": a.sort_index}
-            for a, sr in s.execute(select(AttachmentRow, SeriesRow)
-                                   .outerjoin(SeriesRow, SeriesRow.id == AttachmentRow.series_id)
-                                   .order_by(AttachmentRow.id))
+            {
+                "attachment_id": a.id,
+                "case_id": a.case_id,
+                "kind": a.kind,
+                "filename": a.filename,
+                "sha256": a.sha256,
+                "size": a.size,
+                "series_uid": sr.series_uid if sr else None,
+                "modality": sr.modality if sr else None,
+                "sort_index": a.sort_index,
+            }
+            for a, sr in s.execute(
+                select(AttachmentRow, SeriesRow)
+                .outerjoin(SeriesRow, SeriesRow.id == AttachmentRow.series_id)
+                .order_by(AttachmentRow.id)
+            )
         ]
-    return pd.DataFrame(rows, columns=["attachment_id", "case_id", "kind", "filename", "sha256",
-                                       "size", "series_uid", "modality", "sort_index"])
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "attachment_id",
+            "case_id",
+            "kind",
+            "filename",
+            "sha256",
+            "size",
+            "series_uid",
+            "modality",
+            "sort_index",
+        ],
+    )
 
 
 def current_revisions(project: Project, *, include_drafts: bool = False) -> list[dict[str, Any]]:
     """Each judgment's newest revision with its rater, output and form (plain dicts)."""
     with project.read() as s:
         q = (
-            select(JudgmentRevisionRow, JudgmentRow, RaterRow, OutputRow, CaseRow.external_id,
-                   FormRow.key, FormRow.version)
-            .join(JudgmentRow, (JudgmentRow.id == JudgmentRevisionRow.judgment_id)
-                  & (JudgmentRow.current_revision_no == JudgmentRevisionRow.revision_no))
+            select(
+                JudgmentRevisionRow,
+                JudgmentRow,
+                RaterRow,
+                OutputRow,
+                CaseRow.external_id,
+                FormRow.key,
+                FormRow.version,
+            )
+            .join(
+                JudgmentRow,
+                (JudgmentRow.id == JudgmentRevisionRow.judgment_id)
+                & (JudgmentRow.current_revision_no == JudgmentRevisionRow.revision_no),
+            )
             .join(RaterRow, RaterRow.id == JudgmentRow.rater_id)
             .join(OutputRow, OutputRow.id == JudgmentRow.output_id)
             .join(CaseRow, CaseRow.id == OutputRow.case_id)
@@ -120,23 +203,38 @@ def current_revisions(project: Project, *, include_drafts: bool = False) -> list
             q = q.where(JudgmentRow.status == "done")
         out = []
         for rev, j, rater, output, case_ext, form_key, form_version in s.execute(q):
-            out.append({
-                "output_id": output.id, "case_id": output.case_id, "case_external_id": case_ext,
-                "model": output.model, "rater": rater.name, "rater_pseudonym": rater.pseudonym,
-                "rater_kind": rater.kind, "answers": rev.answers, "annotations": rev.annotations,
-                "rationale": rev.rationale, "confidence": rev.confidence,
-                "overall_score": rev.overall_score, "time_on_task_s": rev.time_on_task_s,
-                "flagged": rev.flagged, "status": j.status, "revision_no": rev.revision_no,
-                "form_key": form_key, "form_version": form_version, "created_at": rev.created_at,
-            })
+            out.append(
+                {
+                    "output_id": output.id,
+                    "case_id": output.case_id,
+                    "case_external_id": case_ext,
+                    "model": output.model,
+                    "rater": rater.name,
+                    "rater_pseudonym": rater.pseudonym,
+                    "rater_kind": rater.kind,
+                    "answers": rev.answers,
+                    "annotations": rev.annotations,
+                    "rationale": rev.rationale,
+                    "confidence": rev.confidence,
+                    "overall_score": rev.overall_score,
+                    "time_on_task_s": rev.time_on_task_s,
+                    "flagged": rev.flagged,
+                    "status": j.status,
+                    "revision_no": rev.revision_no,
+                    "form_key": form_key,
+                    "form_version": form_version,
+                    "created_at": rev.created_at,
+                }
+            )
         return out
 
 
 RESERVED_ANSWER_KEYS = ("_confidence", "_meta")
 
 
-def ratings_long(project: Project, *, pseudonymise: bool = False,
-                 include_drafts: bool = False) -> pd.DataFrame:
+def ratings_long(
+    project: Project, *, pseudonymise: bool = False, include_drafts: bool = False
+) -> pd.DataFrame:
     """One row per output x question x rater: the input of ``medreview.stats.project_stats``."""
     import pandas as pd
 
@@ -148,17 +246,43 @@ def ratings_long(project: Project, *, pseudonymise: bool = False,
             if qid.startswith("_"):
                 continue  # reserved keys carry metadata, not answers
             conf = per_q_conf.get(qid, r["confidence"]) if isinstance(per_q_conf, dict) else None
-            rows.append({
-                "output_id": r["output_id"], "case_id": r["case_id"],
-                "case_external_id": r["case_external_id"], "model": r["model"], "rater": rater,
-                "rater_kind": r["rater_kind"], "question_id": qid, "value": value,
-                "confidence": float(conf) if conf is not None else float("nan"),
-                "rationale": r["rationale"], "status": r["status"], "revision_no": r["revision_no"],
-                "form_key": r["form_key"], "form_version": r["form_version"],
-            })
-    return pd.DataFrame(rows, columns=[
-        "output_id", "case_id", "case_external_id", "model", "rater", "rater_kind", "question_id",
-        "value", "confidence", "rationale", "status", "revision_no", "form_key", "form_version"])
+            rows.append(
+                {
+                    "output_id": r["output_id"],
+                    "case_id": r["case_id"],
+                    "case_external_id": r["case_external_id"],
+                    "model": r["model"],
+                    "rater": rater,
+                    "rater_kind": r["rater_kind"],
+                    "question_id": qid,
+                    "value": value,
+                    "confidence": float(conf) if conf is not None else float("nan"),
+                    "rationale": r["rationale"],
+                    "status": r["status"],
+                    "revision_no": r["revision_no"],
+                    "form_key": r["form_key"],
+                    "form_version": r["form_version"],
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "output_id",
+            "case_id",
+            "case_external_id",
+            "model",
+            "rater",
+            "rater_kind",
+            "question_id",
+            "value",
+            "confidence",
+            "rationale",
+            "status",
+            "revision_no",
+            "form_key",
+            "form_version",
+        ],
+    )
 
 
 def gold_table(project: Project) -> pd.DataFrame:
@@ -169,7 +293,16 @@ def gold_table(project: Project) -> pd.DataFrame:
         latest: dict[tuple[int, str], GoldLabelRow] = {}
         for g in s.scalars(select(GoldLabelRow).order_by(GoldLabelRow.revision_no)):
             latest[(g.output_id, g.question_id)] = g
-        rows = [{"output_id": g.output_id, "question_id": g.question_id, "value": g.value,
-                 "provenance": g.provenance, "rationale": g.rationale}
-                for g in latest.values()]
-    return pd.DataFrame(rows, columns=["output_id", "question_id", "value", "provenance", "rationale"])
+        rows = [
+            {
+                "output_id": g.output_id,
+                "question_id": g.question_id,
+                "value": g.value,
+                "provenance": g.provenance,
+                "rationale": g.rationale,
+            }
+            for g in latest.values()
+        ]
+    return pd.DataFrame(
+        rows, columns=["output_id", "question_id", "value", "provenance", "rationale"]
+    )

@@ -18,8 +18,10 @@ def case(ext: str, prompt: str = "What is the dose?", criteria: int = 2) -> Case
         messages=(Message("user", prompt),),
         title=f"Case {ext}",
         tags=("specialty:cardiology",),
-        criteria=tuple(CriterionRecord(f"c{i}", f"Criterion {i}", 5.0 - 7 * (i == criteria - 1))
-                       for i in range(criteria)),
+        criteria=tuple(
+            CriterionRecord(f"c{i}", f"Criterion {i}", 5.0 - 7 * (i == criteria - 1))
+            for i in range(criteria)
+        ),
     )
 
 
@@ -32,5 +34,10 @@ def located(records: list[object], source: str = "test.jsonl") -> list[Located]:
 
 
 def rating(ext: str, model: str, rater: str, answers: dict[str, object]) -> RatingRecord:
-    return RatingRecord(case_external_id=ext, model=model, rater=rater, rater_kind="physician",
-                        answers=dict(answers))
+    return RatingRecord(
+        case_external_id=ext,
+        model=model,
+        rater=rater,
+        rater_kind="physician",
+        answers=dict(answers),
+    )

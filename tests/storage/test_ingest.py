@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from medreview.errors import ImportFailed
 from medreview.domain.records import AttachmentRecord, Located
+from medreview.errors import ImportFailed
 from medreview.rubrics.templates import load_template
 from medreview.services.projects import add_form, project_info
 from medreview.storage.ingest import ingest
@@ -22,8 +22,15 @@ def _counts(project: Project) -> dict[str, int]:
 
 
 def test_same_records_twice_add_nothing(empty_project: Project) -> None:
-    recs = located([case("a"), output("a", "m1", "x"), output("a", "m2", "y"), case("b"),
-                    output("b", "m1", "z")])
+    recs = located(
+        [
+            case("a"),
+            output("a", "m1", "x"),
+            output("a", "m2", "y"),
+            case("b"),
+            output("b", "m1", "z"),
+        ]
+    )
     first = ingest(empty_project, recs, source="f", importer="t")
     assert first.added == {"cases": 2, "criteria": 4, "outputs": 3}
     before = _counts(empty_project)
@@ -54,9 +61,11 @@ def test_changed_case_content_is_refused_not_overwritten(empty_project: Project)
 def test_failed_import_removes_new_media_blobs(empty_project: Project, tmp_path: Path) -> None:
     img = tmp_path / "x.png"
     img.write_bytes(b"\x89PNG fake image bytes")
-    recs = [Located(case("a"), "m", 1),
-            Located(AttachmentRecord("a", str(img), "image"), "m", 2),
-            Located(output("zzz", "m", "t"), "m", 3)]
+    recs = [
+        Located(case("a"), "m", 1),
+        Located(AttachmentRecord("a", str(img), "image"), "m", 2),
+        Located(output("zzz", "m", "t"), "m", 3),
+    ]
     with pytest.raises(ImportFailed):
         ingest(empty_project, recs, source="m", importer="t")
     blobs = [p for p in (empty_project.path / "media").rglob("*") if p.is_file()]
@@ -68,8 +77,11 @@ def test_attachments_deduplicate_by_content(empty_project: Project, tmp_path: Pa
     b = tmp_path / "b.png"
     a.write_bytes(b"same bytes")
     b.write_bytes(b"same bytes")
-    recs = [Located(case("c"), "m", 1), Located(AttachmentRecord("c", str(a), "image"), "m", 2),
-            Located(AttachmentRecord("c", str(b), "image"), "m", 3)]
+    recs = [
+        Located(case("c"), "m", 1),
+        Located(AttachmentRecord("c", str(a), "image"), "m", 2),
+        Located(AttachmentRecord("c", str(b), "image"), "m", 3),
+    ]
     summary = ingest(empty_project, recs, source="m", importer="t")
     assert summary.added["attachments"] == 1
     assert summary.skipped["attachments"] == 1
@@ -92,5 +104,6 @@ def test_prior_ratings_are_revisions_and_reimport_is_idempotent(empty_project: P
 def test_ratings_need_a_rubric(empty_project: Project) -> None:
     ingest(empty_project, located([case("a"), output("a", "m", "x")]), source="f", importer="t")
     with pytest.raises(ImportFailed, match="no rubric"):
-        ingest(empty_project, located([rating("a", "m", "Dr A", {"q": 1})]), source="r",
-               importer="t")
+        ingest(
+            empty_project, located([rating("a", "m", "Dr A", {"q": 1})]), source="r", importer="t"
+        )

@@ -28,7 +28,9 @@ def test_create_sets_wal_foreign_keys_and_full_sync(project_path: Path) -> None:
     assert (project_path / "media").is_dir()
 
 
-def test_create_refuses_existing_project_and_non_empty_folder(project_path: Path, tmp_path: Path) -> None:
+def test_create_refuses_existing_project_and_non_empty_folder(
+    project_path: Path, tmp_path: Path
+) -> None:
     create_project(project_path).close()
     with pytest.raises(ProjectError, match="already exists"):
         create_project(project_path)
@@ -54,7 +56,7 @@ def test_open_missing_and_corrupt_databases_name_the_file(tmp_path: Path) -> Non
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "project.sqlite").write_bytes(b"this is not a database at all" * 100)
-    with pytest.raises(ProjectError, match="project.sqlite"):
+    with pytest.raises(ProjectError, match=r"project\.sqlite"):
         open_project(bad)
 
 
@@ -65,17 +67,27 @@ def _make_first_revision_project(path: Path) -> None:
     engine = make_engine(sqlite_url(path / "project.sqlite"))
     schema.upgrade(engine, "0001")
     with engine.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO project (id, uid, name, description, created_at, settings, data_may_leave,"
-            " reveal_models) VALUES (1, 'u-1', 'old', '', '2025-01-01 00:00:00', '{}', 0, 0)"))
-        conn.execute(text(
-            "INSERT INTO \"case\" (id, external_id, title, messages, context, tags, metadata,"
-            " content_sha256, source, created_at) VALUES (1, 'c1', 'Old case',"
-            " '[{\"role\": \"user\", \"content\": \"hi\"}]', '[]', '[]', '{}', 'x', 's',"
-            " '2025-01-01 00:00:00')"))
-        conn.execute(text(
-            "INSERT INTO output (id, case_id, model, text, text_sha256, metadata, source, created_at)"
-            " VALUES (1, 1, 'm1', 'answer', 'y', '{}', 's', '2025-01-01 00:00:00')"))
+        conn.execute(
+            text(
+                "INSERT INTO project (id, uid, name, description, created_at, settings,"
+                " data_may_leave, reveal_models)"
+                " VALUES (1, 'u-1', 'old', '', '2025-01-01 00:00:00', '{}', 0, 0)"
+            )
+        )
+        conn.execute(
+            text(
+                'INSERT INTO "case" (id, external_id, title, messages, context, tags, metadata,'
+                " content_sha256, source, created_at) VALUES (1, 'c1', 'Old case',"
+                " '[{\"role\": \"user\", \"content\": \"hi\"}]', '[]', '[]', '{}', 'x', 's',"
+                " '2025-01-01 00:00:00')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO output (id, case_id, model, text, text_sha256, metadata, source,"
+                " created_at) VALUES (1, 1, 'm1', 'answer', 'y', '{}', 's', '2025-01-01 00:00:00')"
+            )
+        )
     engine.dispose()
 
 
@@ -85,7 +97,9 @@ def test_first_schema_revision_opens_after_migration_with_data_intact(tmp_path: 
     with open_project(path) as project:
         assert schema.current_revision(project.engine) == schema.head_revision() != "0001"
         with project.read() as s:
-            assert s.execute(text("SELECT external_id, title FROM \"case\"")).all() == [("c1", "Old case")]
+            assert s.execute(text('SELECT external_id, title FROM "case"')).all() == [
+                ("c1", "Old case")
+            ]
             assert s.execute(text("SELECT model, text FROM output")).all() == [("m1", "answer")]
             # Tables added by later revisions exist and work.
             assert s.execute(text("SELECT count(*) FROM judge_cache")).scalar() == 0
@@ -94,7 +108,7 @@ def test_first_schema_revision_opens_after_migration_with_data_intact(tmp_path: 
     assert len(backups) == 1
     with sqlite3.connect(backups[0]) as conn:  # the backup is the old schema, data included
         assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001",)
-        assert conn.execute("SELECT external_id FROM \"case\"").fetchall() == [("c1",)]
+        assert conn.execute('SELECT external_id FROM "case"').fetchall() == [("c1",)]
 
 
 def test_reopen_keeps_data(project_path: Path) -> None:
