@@ -1,0 +1,98 @@
+"""Scores computed from answers: the HealthBench rubric rule and the simple form rules.
+
+Stdlib only. ``form.scoring`` names the rule:
+
+* ``healthbench`` -- points of the criteria met (penalties included) over the sum of the
+  positive points, over the form's criterion questions plus the case's criteria. A case's score
+  is *not* clipped (it can be negative); only the mean over cases is clipped to [0, 1]
+  (``clipped_mean``), as ``openai/simple-evals`` does.
+* ``sum`` -- sum of the answered ordinal and number values plus the points of criteria met.
+* ``mean`` -- mean of the answered ordinal values.
+* no rule (``None``) -- the form has no score.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final
+
+from medreview.domain.rubric import Form, Question, QuestionKind
+
+SCORING_RULES: Final = ("healthbench", "sum", "mean")
+
+
+def healthbench_score(criteria: Sequence[tuple[float, bool]]) -> float | None:
+    """HealthBench score of one case from ``(points, met)`` pairs.
+
+    ``achieved / possible`` where *possible* sums the positive points and *achieved* sums the
+    points of every criterion met, negative ones included. ``None`` when there is no positive
+    point (the reference code asserts this never happens on its data).
+    """
+    possible = math.fsum(points for points, _ in criteria if points > 0)
+    if possible <= 0:
+        return None
+    achieved = math.fsum(points for points, met in criteria if met)
+    return achieved / possible
+
+
+def clipped_mean(scores: Iterable[float | None]) -> float | None:
+    """Mean of the case scores, clipped to [0, 1]; ``None`` entries are skipped.
+
+    HealthBench clips after averaging, never per case: a case at -0.3 pulls the mean down.
+    ``None`` when no score is left.
+    """
+    values = [s for s in scores if s is not None]
+    if not values:
+        return None
+    mean = math.fsum(values) / len(values)
+    return min(1.0, max(0.0, mean))
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def form_score(
+    form: Form,
+    answers: Mapping[str, Any],
+    case_questions: Sequence[Question] = (),
+) -> float | None:
+    """The score of one judgment under ``form.scoring``; ``None`` if the form has no rule.
+
+    An unanswered criterion counts as not met (the live score during grading therefore only
+    grows as criteria are ticked); completeness is checked separately by
+    ``medreview.domain.validation``. Answers that are not numbers are ignored.
+    """
+    questions = [*form.questions, *case_questions]
+    rule = form.scoring
+    if rule == "healthbench":
+        criteria = [
+            (float(q.points), answers.get(q.id) is True)
+            for q in questions
+            if q.kind is QuestionKind.CRITERION and q.points is not None
+        ]
+        return healthbench_score(criteria)
+    if rule == "sum":
+        parts: list[float] = []
+        for q in questions:
+            value = answers.get(q.id)
+            if q.kind is QuestionKind.CRITERION and q.points is not None:
+                if isinstance(value, bool):  # not met scores 0 but is still an answer
+                    parts.append(float(q.points) if value else 0.0)
+            elif q.kind in (QuestionKind.ORDINAL, QuestionKind.NUMBER):
+                number = _number(value)
+                if number is not None:
+                    parts.append(number)
+        return math.fsum(parts) if parts else None
+    if rule == "mean":
+        values = [
+            n
+            for q in questions
+            if q.kind is QuestionKind.ORDINAL
+            and (n := _number(answers.get(q.id))) is not None
+        ]
+        return math.fsum(values) / len(values) if values else None
+    return None
