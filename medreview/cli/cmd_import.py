@@ -35,6 +35,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="KEY_OR_FILE",
         help="add a rubric or taxonomy (built-in template key or file)",
     )
+    p.add_argument("--model", help="model name for completions that do not name one")
+    p.add_argument("--manifest", type=Path, help="media folders: CSV with case_id,path columns")
+    p.add_argument("--models", help="wide CSV: comma-separated columns holding model answers")
+    p.add_argument(
+        "--rater-kind",
+        choices=("physician", "judge"),
+        default=None,
+        help="prior ratings: who gave them (default: physician, or per row)",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable summary")
     p.set_defaults(run=run)
 
@@ -62,8 +71,19 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{value}: {form.kind.value} {key} v{version}")
         for path in args.files:
             with ProgressBar(f"import {path.name}") as bar:
+                options = {
+                    "model": args.model,
+                    "manifest": args.manifest,
+                    "model_columns": args.models.split(",") if args.models else None,
+                    "rater_kind": args.rater_kind,
+                }
                 fmt, summary = import_file(
-                    project, path, fmt=args.fmt, mapping=mapping or None, progress=bar
+                    project,
+                    path,
+                    fmt=args.fmt,
+                    mapping=mapping or None,
+                    options=options,
+                    progress=bar,
                 )
             entry = {"file": str(path), "format": fmt, **summary.to_dict()}
             report["files"].append(entry)

@@ -17,10 +17,15 @@ def import_file(
     *,
     fmt: str | None = None,
     mapping: dict[str, str] | None = None,
+    options: dict[str, Any] | None = None,
     progress: Progress = no_progress,
     token: CancelToken | None = None,
 ) -> tuple[str, ImportSummary]:
-    """Import one file or folder; returns the format used and what was added or skipped."""
+    """Import one file or folder; returns the format used and what was added or skipped.
+
+    ``options`` go to the parser: ``model`` (HealthBench completions), ``manifest`` (media
+    folders), ``model_columns`` (wide CSV), ``rater_kind`` (prior ratings).
+    """
     from medreview.importers.detect import detect_format, parse_file
 
     fmt = fmt or detect_format(path)
@@ -28,6 +33,7 @@ def import_file(
     kwargs: dict[str, Any] = {"fmt": fmt, "progress": progress, "token": token}
     if mapping:
         kwargs["mapping"] = mapping
+    kwargs.update({k: v for k, v in (options or {}).items() if v is not None})
     records = parse_file(path, **kwargs)
     summary = ingest(
         project,

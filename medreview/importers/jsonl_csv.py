@@ -1,0 +1,316 @@
+"""Generic cases and model outputs from JSONL and CSV, through an overridable field mapping.
+
+One line (row) may carry a case, a model output, or both. Cases repeated on several lines (one
+line per model answer) are emitted once; a repeat with the same id but a different prompt is an
+error. Columns the mapping does not name are kept as metadata: on the output when the line has
+one, else on the case. ``parse_wide_csv`` reads the spreadsheet layout with one column per model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from medreview.domain.records import CaseRecord, Located, Message, OutputRecord
+from medreview.importers._common import (
+    Seen,
+    as_id,
+    as_str,
+    fail,
+    iter_csv,
+    iter_jsonl,
+    maybe_json,
+    parse_context,
+    parse_messages,
+    parse_tags,
+    pick,
+)
+from medreview.progress import CancelToken, Progress, no_progress
+
+
+@dataclass(frozen=True)
+class FieldMapping:
+    """Which input fields mean what. Each role lists accepted names, first match wins.
+
+    Override any role with ``dataclasses.replace(FieldMapping(), model=("engine",))`` or the
+    CLI's ``--map role=name[,name]``. ``case_metadata`` names extra columns that describe the
+    case (kept on the case even when the line also has an output). ``default_model`` names the
+    model when the file has no model column.
+    """
+
+    case_id: tuple[str, ...] = ("case_id", "id", "prompt_id")
+    output_id: tuple[str, ...] = ("output_id", "completion_id", "response_id")
+    prompt: tuple[str, ...] = ("prompt", "question", "input")
+    messages: tuple[str, ...] = ("messages", "conversation")
+    system: tuple[str, ...] = ("system", "system_prompt")
+    title: tuple[str, ...] = ("title",)
+    model: tuple[str, ...] = ("model", "model_name")
+    output: tuple[str, ...] = ("output", "response", "answer", "completion")
+    context: tuple[str, ...] = ("context", "notes")
+    tags: tuple[str, ...] = ("tags",)
+    reference: tuple[str, ...] = (
+        "reference",
+        "reference_answer",
+        "ideal",
+        "ideal_answer",
+        "ideal_completion",
+    )
+    case_metadata: tuple[str, ...] = ()
+    default_model: str | None = None
+
+    def known(self) -> frozenset[str]:
+        """Every field name that has a role (so is not kept as metadata)."""
+        names: set[str] = set()
+        for role in (
+            self.case_id,
+            self.output_id,
+            self.prompt,
+            self.messages,
+            self.system,
+            self.title,
+            self.model,
+            self.output,
+            self.context,
+            self.tags,
+            self.reference,
+        ):
+            names.update(role)
+        return frozenset(names)
+
+    @classmethod
+    def from_overrides(cls, overrides: Mapping[str, Sequence[str] | str]) -> FieldMapping:
+        """A mapping with some roles replaced, e.g. ``{"model": "engine", "output": "a,b"}``.
+
+        Keys are role names (or the common field names that stand for them: ``id``,
+        ``question``, ``response``...); a string value may list several names with commas.
+        Raises ``ValueError`` naming an unknown role.
+        """
+        base = cls()
+        kwargs: dict[str, Any] = {}
+        for key, names in overrides.items():
+            role = ROLE_ALIASES.get(key.strip(), key.strip())
+            if role == "default_model":
+                kwargs[role] = str(names).strip()
+                continue
+            if role not in base.__dataclass_fields__:
+                roles = ", ".join(sorted(set(base.__dataclass_fields__) | set(ROLE_ALIASES)))
+                raise ValueError(f"unknown field role {key!r}; roles are: {roles}")
+            if isinstance(names, str):
+                names = names.split(",")
+            kwargs[role] = tuple(n.strip() for n in names if n.strip())
+        return dataclasses.replace(base, **kwargs)
+
+
+# Names a user may write for a role in ``--map ROLE=COLUMN`` besides the role itself.
+ROLE_ALIASES = {
+    "id": "case_id",
+    "question": "prompt",
+    "input": "prompt",
+    "conversation": "messages",
+    "model_name": "model",
+    "response": "output",
+    "answer": "output",
+    "completion": "output",
+    "notes": "context",
+    "ideal": "reference",
+    "reference_answer": "reference",
+    "completion_id": "output_id",
+}
+
+
+@dataclass
+class _RowParser:
+    """Turns one row (dict) into case/output records, with the file-wide dedup state."""
+
+    path: Path
+    mapping: FieldMapping
+    cases: Seen = field(init=False)
+    outputs: Seen = field(init=False)
+    known: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.cases = Seen(self.path, "case")
+        self.outputs = Seen(self.path, "output")
+        self.known = self.mapping.known()
+
+    def case_id(self, row: dict[str, Any], line: int) -> str:
+        name, value = pick(row, self.mapping.case_id)
+        if name is None:
+            raise fail(
+                f"missing required field: one of {', '.join(self.mapping.case_id)}", self.path, line
+            )
+        return as_id(value, name, self.path, line)
+
+    def case(
+        self, row: dict[str, Any], line: int, case_id: str, extras: dict[str, Any]
+    ) -> CaseRecord | None:
+        """The row's case, or None when an identical case was already emitted from this file."""
+        m, path = self.mapping, self.path
+        msg_name, msgs = pick(row, m.messages)
+        prompt_name, prompt = pick(row, m.prompt)
+        if msg_name is not None:
+            messages = parse_messages(msgs, msg_name, path, line, case_id)
+        elif prompt_name is not None:
+            decoded = maybe_json(prompt)
+            # A CSV cell may hold a JSON message list; any other text (even "[1] ...") is prose.
+            if isinstance(decoded, list) and all(
+                isinstance(m, dict) and "role" in m for m in decoded
+            ):
+                prompt = decoded
+            if isinstance(prompt, list):  # HealthBench-style prompt given as a message list
+                messages = parse_messages(prompt, prompt_name, path, line, case_id)
+            else:
+                messages = (Message("user", as_str(prompt, prompt_name, path, line, case_id)),)
+        else:
+            names = ", ".join((*m.prompt, *m.messages))
+            raise fail(f"missing required field: one of {names}", path, line, case_id)
+        sys_name, system = pick(row, m.system)
+        if sys_name is not None:
+            messages = (Message("system", as_str(system, sys_name, path, line, case_id)), *messages)
+        title_name, title = pick(row, m.title)
+        ctx_name, ctx = pick(row, m.context)
+        tag_name, tags = pick(row, m.tags)
+        ref_name, ref = pick(row, m.reference)
+        record = CaseRecord(
+            external_id=case_id,
+            messages=messages,
+            title=as_str(title, title_name, path, line, case_id) if title_name else "",
+            context=parse_context(ctx, ctx_name, path, line) if ctx_name else (),
+            tags=parse_tags(tags, tag_name, path, line) if tag_name else (),
+            metadata=extras,
+            reference_answer=as_str(ref, ref_name, path, line, case_id) if ref_name else None,
+        )
+        content = {
+            "messages": [(x.role, x.content) for x in record.messages],
+            "title": record.title,
+            "context": [(d.title, d.text, d.kind) for d in record.context],
+            "tags": record.tags,
+            "reference": record.reference_answer,
+            "metadata": extras,
+        }
+        if self.cases.is_new(case_id, content, line, differs="a different prompt or case fields"):
+            return record
+        return None
+
+    def rows(self, row: dict[str, Any], line: int) -> Iterator[Located]:
+        m, path = self.mapping, self.path
+        case_id = self.case_id(row, line)
+        out_name, text = pick(row, m.output)
+        # An empty CSV cell means "no value", not an empty-string value worth keeping.
+        extras = {k: maybe_json(v) for k, v in row.items() if k not in self.known and v != ""}
+        case_extras = {k: v for k, v in extras.items() if k in m.case_metadata}
+        output_extras = {k: v for k, v in extras.items() if k not in m.case_metadata}
+        if out_name is None:
+            case_extras = extras  # a case-only line: every extra describes the case
+        case = self.case(row, line, case_id, case_extras)
+        if case is not None:
+            yield Located(case, str(path), line)
+        if out_name is None:
+            return
+        text = as_str(text, out_name, path, line, case_id)
+        model_name, model = pick(row, m.model)
+        if model_name is not None:
+            model = as_str(model, model_name, path, line, case_id).strip()
+        elif m.default_model:
+            model = m.default_model
+        else:
+            raise fail(
+                f"line has an output but no model: add one of {', '.join(m.model)} "
+                "or give a default model",
+                path,
+                line,
+                case_id,
+            )
+        oid_name, oid = pick(row, m.output_id)
+        output_id = as_id(oid, oid_name, path, line) if oid_name else None
+        key = f"{case_id} / {model}" + (f" / {output_id}" if output_id else "")
+        if self.outputs.is_new(
+            key, {"text": text, "metadata": output_extras}, line, "a different text"
+        ):
+            record = OutputRecord(
+                case_id, model, text, external_id=output_id, metadata=output_extras
+            )
+            yield Located(record, str(path), line)
+
+
+def parse_jsonl(
+    path: str | Path,
+    mapping: FieldMapping | None = None,
+    *,
+    progress: Progress = no_progress,
+    token: CancelToken | None = None,
+) -> Iterator[Located]:
+    """Cases and outputs from a JSON Lines file, one object per line."""
+    path = Path(path)
+    parser = _RowParser(path, mapping or FieldMapping())
+    with closing(iter_jsonl(path, progress, token)) as lines:
+        for line, obj in lines:
+            yield from parser.rows(obj, line)
+
+
+def parse_csv(
+    path: str | Path,
+    mapping: FieldMapping | None = None,
+    *,
+    progress: Progress = no_progress,
+    token: CancelToken | None = None,
+) -> Iterator[Located]:
+    """Cases and outputs from a CSV (or ``.tsv``) file with a header row."""
+    path = Path(path)
+    parser = _RowParser(path, mapping or FieldMapping())
+    _header, rows = iter_csv(path, progress, token)
+    with closing(rows):
+        for line, row in rows:
+            yield from parser.rows(row, line)
+
+
+def parse_wide_csv(
+    path: str | Path,
+    mapping: FieldMapping | None = None,
+    *,
+    model_columns: Sequence[str] | None = None,
+    progress: Progress = no_progress,
+    token: CancelToken | None = None,
+) -> Iterator[Located]:
+    """A CSV with one row per case and one column per model holding that model's answer.
+
+    ``model_columns`` names the model columns; by default every column the mapping does not
+    know is a model column (its header is the model name). Empty cells mean "no answer".
+    """
+    path = Path(path)
+    m = mapping or FieldMapping()
+    parser = _RowParser(path, m)
+    header, rows = iter_csv(path, progress, token)
+    known = m.known() | set(m.case_metadata)
+    models = (
+        list(model_columns)
+        if model_columns is not None
+        else [h for h in header if h and h not in known]
+    )
+    missing = [c for c in models if c not in header]
+    if missing:
+        raise fail(f"model column(s) not in the header: {', '.join(missing)}", path, 1)
+    if not models:
+        raise fail("no model columns found for a wide CSV", path, 1)
+    with closing(rows):
+        for line, row in rows:
+            case_id = parser.case_id(row, line)
+            extras = {
+                k: maybe_json(v)
+                for k, v in row.items()
+                if k not in known and k not in models and v != ""
+            }
+            case = parser.case(row, line, case_id, extras)
+            if case is not None:
+                yield Located(case, str(path), line)
+            for model in models:
+                text = row.get(model, "")
+                if not text.strip():
+                    continue
+                key = f"{case_id} / {model}"
+                if parser.outputs.is_new(key, text, line, "a different text"):
+                    yield Located(OutputRecord(case_id, model, text), str(path), line)
