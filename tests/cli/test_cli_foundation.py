@@ -98,7 +98,7 @@ def test_export_writes_every_table_in_each_format(
     run(capsys, "demo", "--no-gui", demo)
     for fmt in ("csv", "jsonl", "parquet"):
         out = tmp_path / f"out-{fmt}"
-        code, printed, err = run(capsys, "export", demo, out, "--format", fmt)
+        code, _printed, err = run(capsys, "export", demo, out, "--format", fmt)
         assert code == 0, err
         names = sorted(p.name for p in out.iterdir())
         assert names == sorted(
