@@ -1,0 +1,229 @@
+"""Scan a folder of DICOM files (headers only) into series in anatomical order.
+
+Slices are ordered by their position along the slice normal (cross product of the
+ImageOrientationPatient row/column cosines, dotted with ImagePositionPatient), then by
+InstanceNumber; file names and file order never matter. Files that are not DICOM images are
+reported in ``ScanResult.skipped`` with the reason instead of failing the scan.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from medreview.errors import DicomError
+from medreview.progress import CancelToken, Progress, no_progress
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+
+_DIRECTORY_SOP = "1.2.840.10008.1.3.10"  # Media Storage Directory (DICOMDIR)
+
+
+@dataclass(frozen=True)
+class DicomInstance:
+    path: Path
+    sop_uid: str
+    instance_number: int | None
+    position: float | None  # mm along the slice normal; None without geometry
+    frame_count: int = 1
+
+
+@dataclass(frozen=True)
+class DicomSeries:
+    study_uid: str
+    series_uid: str
+    modality: str
+    description: str
+    instances: tuple[DicomInstance, ...]
+
+    @property
+    def paths(self) -> list[Path]:
+        return [i.path for i in self.instances]
+
+    @property
+    def n_frames(self) -> int:
+        return sum(i.frame_count for i in self.instances)
+
+
+@dataclass
+class ScanResult:
+    series: list[DicomSeries] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+
+@dataclass
+class _Pending:
+    study_uid: str
+    series_uid: str
+    modality: str
+    description: str
+    series_number: int | None
+    instances: list[DicomInstance] = field(default_factory=list)
+    orientations: set[tuple[float, ...] | None] = field(default_factory=set)
+
+
+def scan_dicom_folder(
+    folder: Path | str,
+    *,
+    progress: Progress = no_progress,
+    token: CancelToken | None = None,
+) -> ScanResult:
+    """Every DICOM image under ``folder`` (recursive), grouped by study and series UID."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise DicomError("not a folder", source=str(root))
+    files = sorted(p for p in _walk(root))
+    result = ScanResult()
+    groups: dict[tuple[str, str], _Pending] = {}
+    seen_sop: dict[str, Path] = {}
+    total = len(files)
+    for done, path in enumerate(files):
+        if token is not None:
+            token.raise_if_cancelled()
+        progress(done, total, f"Reading {path.name}")
+        try:
+            ds = _read_header(path)
+        except DicomError as exc:
+            result.skipped.append((path, exc.reason))
+            continue
+        reason = _not_an_image(ds)
+        if reason:
+            result.skipped.append((path, reason))
+            continue
+        sop = str(ds.get("SOPInstanceUID", "") or "")
+        if sop and sop in seen_sop:
+            reason = f"duplicate of {seen_sop[sop].name} (same SOP Instance UID)"
+            result.skipped.append((path, reason))
+            continue
+        if sop:
+            seen_sop[sop] = path
+        key = (_text(ds, "StudyInstanceUID"), _text(ds, "SeriesInstanceUID"))
+        pending = groups.get(key)
+        if pending is None:
+            pending = groups[key] = _Pending(
+                study_uid=key[0],
+                series_uid=key[1],
+                modality=str(ds.get("Modality", "") or ""),
+                description=str(ds.get("SeriesDescription", "") or ""),
+                series_number=_as_int(ds.get("SeriesNumber")),
+            )
+        pending.orientations.add(_orientation(ds.get("ImageOrientationPatient")))
+        pending.instances.append(
+            DicomInstance(
+                path=path,
+                sop_uid=sop,
+                instance_number=_as_int(ds.get("InstanceNumber")),
+                position=slice_position(
+                    ds.get("ImageOrientationPatient"), ds.get("ImagePositionPatient")
+                ),
+                frame_count=max(_as_int(ds.get("NumberOfFrames")) or 1, 1),
+            )
+        )
+    progress(total, total, "Scan complete")
+    ordered = sorted(
+        groups.values(),
+        key=lambda g: (g.study_uid, g.series_number is None, g.series_number or 0, g.series_uid),
+    )
+    result.series = [
+        DicomSeries(
+            study_uid=g.study_uid,
+            series_uid=g.series_uid,
+            modality=g.modality,
+            description=g.description,
+            instances=tuple(
+                order_instances(g.instances, single_orientation=len(g.orientations) == 1)
+            ),
+        )
+        for g in ordered
+    ]
+    return result
+
+
+def order_instances(
+    instances: Sequence[DicomInstance], *, single_orientation: bool = True
+) -> list[DicomInstance]:
+    """Geometric order when every instance has a position in one shared orientation
+    (positions along different normals are not comparable, e.g. a 3-plane localizer),
+    else InstanceNumber, then path."""
+    if single_orientation and instances and all(i.position is not None for i in instances):
+        return sorted(
+            instances,
+            key=lambda i: (i.position, _number_key(i.instance_number), str(i.path)),
+        )
+    return sorted(instances, key=lambda i: (_number_key(i.instance_number), str(i.path)))
+
+
+def slice_position(orientation: object, position: object) -> float | None:
+    """Dot product of ImagePositionPatient with the slice normal; None if either is unusable."""
+    try:
+        o = [float(v) for v in orientation]  # type: ignore[attr-defined]
+        p = [float(v) for v in position]  # type: ignore[attr-defined]
+    except (TypeError, ValueError):
+        return None
+    if len(o) != 6 or len(p) != 3:
+        return None
+    r, c = o[:3], o[3:]
+    normal = (r[1] * c[2] - r[2] * c[1], r[2] * c[0] - r[0] * c[2], r[0] * c[1] - r[1] * c[0])
+    if not any(normal):
+        return None
+    return sum(n * x for n, x in zip(normal, p, strict=True))
+
+
+def _orientation(value: object) -> tuple[float, ...] | None:
+    try:
+        return tuple(round(float(v), 3) for v in value)  # type: ignore[attr-defined]
+    except (TypeError, ValueError):
+        return None
+
+
+def _number_key(n: int | None) -> tuple[bool, int]:
+    return (n is None, n or 0)
+
+
+def _text(ds: Dataset, keyword: str) -> str:
+    return str(ds.get(keyword, "") or "")
+
+
+def _as_int(value: object) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None
+
+
+def _walk(root: Path) -> list[Path]:
+    out: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        out.extend(Path(dirpath) / f for f in filenames if not f.startswith("."))
+    return out
+
+
+def _read_header(path: Path) -> Dataset:
+    from medreview.imaging.codecs import read_dataset
+    from medreview.imaging.raster import is_raster
+
+    if is_raster(path):
+        raise DicomError("not a DICOM file (a raster image)", source=str(path))
+    return read_dataset(path, headers_only=True)
+
+
+def _not_an_image(ds: Dataset) -> str:
+    meta = getattr(ds, "file_meta", None)
+    sop_class = str(ds.get("SOPClassUID", "") or "")
+    if not sop_class and meta is not None:
+        sop_class = str(meta.get("MediaStorageSOPClassUID", "") or "")
+    if sop_class == _DIRECTORY_SOP or "DirectoryRecordSequence" in ds:
+        return "DICOMDIR index file, not an image"
+    if not ds.get("Rows") or not ds.get("Columns"):
+        from pydicom.uid import UID
+
+        name = UID(sop_class).name if sop_class else "unknown SOP class"
+        return f"no image in this DICOM object ({name})"
+    if not ds.get("SeriesInstanceUID"):
+        return "no Series Instance UID"
+    return ""

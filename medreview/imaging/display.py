@@ -1,0 +1,186 @@
+"""The one entry point for showing an image file: DICOM (any supported syntax) or PNG/JPEG.
+
+- ``decode_frame(path, frame)`` → ``DecodedFrame`` (stored values + display pipeline); this is
+  what viewer workers call, in threads or processes.
+- ``display_frame(path, frame, window)`` → uint8 rows x cols (grey) or rows x cols x 3 (colour).
+- ``modality_frame(path, frame)`` → float64 modality values (HU), NaN on padding.
+- ``frame_info(path)`` → ``FrameInfo`` from the header only.
+
+Every failure is a ``DicomError`` naming the file and the reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from medreview.errors import DicomError
+from medreview.imaging.codecs import decode_stored, read_dataset, transfer_syntax
+from medreview.imaging.frames import DecodedFrame, FrameInfo
+from medreview.imaging.pipeline import GreyPipeline, Window, pipeline_from_dataset
+from medreview.imaging.raster import decode_raster, is_raster, raster_info
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+
+__all__ = [
+    "DecodedFrame",
+    "FrameInfo",
+    "Window",
+    "decode_frame",
+    "display_frame",
+    "frame_info",
+    "modality_frame",
+]
+
+_COLOUR = frozenset(
+    {"RGB", "YBR_FULL", "YBR_FULL_422", "YBR_PARTIAL_420", "YBR_PARTIAL_422", "YBR_ICT", "YBR_RCT"}
+)
+
+
+def display_frame(
+    path: Path | str, frame: int = 0, window: tuple[float, float] | None = None
+) -> np.ndarray:
+    """uint8 display image of one frame; ``window=(center, width)`` overrides the file's VOI."""
+    win = Window(float(window[0]), float(window[1])) if window is not None else None
+    return decode_frame(path, frame).render(win)
+
+
+def modality_frame(path: Path | str, frame: int = 0) -> np.ndarray:
+    """Modality values (HU for CT) as float64, NaN on padding; RGB values for colour images."""
+    return decode_frame(path, frame).modality_values()
+
+
+def frame_info(path: Path | str) -> FrameInfo:
+    """Header facts (no pixel decoding)."""
+    p = Path(path)
+    if is_raster(p):
+        return raster_info(p)
+    return info_from_dataset(p, read_dataset(p, headers_only=True))
+
+
+def decode_frame(path: Path | str, frame: int = 0) -> DecodedFrame:
+    """Decode one frame with the pinned plugin; DicomError on any failure."""
+    p = Path(path)
+    if is_raster(p):
+        return decode_raster(p, frame)
+    ds = read_dataset(p)
+    info = info_from_dataset(p, ds)
+    arr = decode_stored(ds, frame, source=str(p))
+    if not arr.dtype.isnative:  # big-endian syntaxes: the LUT indexes native bit patterns
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    try:
+        if info.is_colour:
+            return DecodedFrame(info=info, frame=frame, pixels=_to_rgb8(arr, ds), grey=None)
+        if arr.ndim != 2:
+            raise DicomError(
+                f"unexpected decoded shape {arr.shape} for a grey image", source=str(p)
+            )
+        grey = pipeline_from_dataset(ds, frame)
+        return DecodedFrame(
+            info=info, frame=frame, pixels=arr, grey=grey, value_range=_value_range(arr, grey)
+        )
+    except DicomError:
+        raise
+    except Exception as exc:  # malformed LUT/palette modules
+        raise DicomError(f"cannot apply display pipeline: {exc}", source=str(p)) from exc
+
+
+def info_from_dataset(path: Path, ds: Dataset) -> FrameInfo:
+    """``FrameInfo`` from an already-read dataset (header attributes only)."""
+    photometric = str(ds.get("PhotometricInterpretation", "") or "").strip().upper()
+    samples = _int(ds, "SamplesPerPixel") or 1
+    modality = str(ds.get("Modality", "") or "")
+    grey = pipeline_from_dataset(ds, 0)
+    spacing, source = _spacing(ds)
+    units = str(ds.get("RescaleType", "") or "")
+    if not units and modality == "CT":
+        units = "HU"
+    return FrameInfo(
+        path=path,
+        rows=_int(ds, "Rows") or 0,
+        cols=_int(ds, "Columns") or 0,
+        n_frames=max(_int(ds, "NumberOfFrames") or 1, 1),
+        modality=modality,
+        series_description=str(ds.get("SeriesDescription", "") or ""),
+        photometric=photometric,
+        default_window=grey.window,
+        pixel_spacing=spacing,
+        spacing_source=source,
+        is_colour=photometric in _COLOUR or photometric == "PALETTE COLOR" or samples == 3,
+        kind="dicom",
+        units=units,
+        patient_name=str(ds.get("PatientName", "") or ""),
+        patient_id=str(ds.get("PatientID", "") or ""),
+        study_date=str(ds.get("StudyDate", "") or ""),
+        study_description=str(ds.get("StudyDescription", "") or ""),
+        study_uid=str(ds.get("StudyInstanceUID", "") or ""),
+        series_uid=str(ds.get("SeriesInstanceUID", "") or ""),
+        sop_uid=str(ds.get("SOPInstanceUID", "") or ""),
+        instance_number=_int(ds, "InstanceNumber"),
+        transfer_syntax=transfer_syntax(ds),
+    )
+
+
+def _int(ds: Dataset, keyword: str) -> int | None:
+    """An integer attribute, None when absent or malformed (e.g. NumberOfFrames '1A')."""
+    try:
+        value = ds.get(keyword)
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _spacing(ds: Dataset) -> tuple[tuple[float, float] | None, str]:
+    # ImagerPixelSpacing is at the detector, not the patient: keep the source visible.
+    for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
+        value = ds.get(keyword)
+        if value is not None:
+            try:
+                r, c = (float(v) for v in value)
+            except (TypeError, ValueError):
+                continue
+            if r > 0 and c > 0:
+                return (r, c), keyword
+    return None, ""
+
+
+def _value_range(arr: np.ndarray, grey: GreyPipeline) -> tuple[float, float] | None:
+    """Modality min/max of the frame, padding excluded (the no-window default range)."""
+    mask = grey.padding_mask(arr)
+    values = arr[~mask] if mask is not None else arr
+    if values.size == 0:
+        return None
+    if grey.modality_lut is not None:
+        mod = grey.modality(values)
+        return float(np.nanmin(mod)), float(np.nanmax(mod))
+    ends = grey.modality(np.array([values.min(), values.max()]))
+    lo, hi = float(ends.min()), float(ends.max())
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        mod = grey.modality(values)
+        finite = mod[np.isfinite(mod)]
+        if finite.size == 0:
+            return None
+        lo, hi = float(finite.min()), float(finite.max())
+    return lo, hi
+
+
+def _to_rgb8(arr: np.ndarray, ds: Dataset) -> np.ndarray:
+    """Colour frame → uint8 RGB: palettes applied, YBR already converted by the decoder."""
+    photometric = str(ds.get("PhotometricInterpretation", "")).strip().upper()
+    if photometric == "PALETTE COLOR":
+        from pydicom.pixels.processing import apply_color_lut
+
+        rgb = apply_color_lut(arr, ds)
+        if rgb.dtype.itemsize > 1:  # 16-bit LUT entries: keep the top byte
+            rgb = np.right_shift(rgb, 8)
+        return np.ascontiguousarray(rgb.astype(np.uint8))
+    if arr.ndim != 3 or arr.shape[-1] != 3:
+        raise DicomError(f"unexpected colour shape {arr.shape}", source=str(ds.filename))
+    if arr.dtype == np.uint8:
+        return arr
+    bits = int(ds.get("BitsStored", 8 * arr.dtype.itemsize) or 8)
+    shift = max(bits - 8, 0)
+    return np.right_shift(arr.astype(np.uint64), shift).clip(0, 255).astype(np.uint8)

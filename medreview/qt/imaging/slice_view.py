@@ -1,0 +1,437 @@
+"""``SliceViewer``: scroll, window/level, zoom and mark regions on a DICOM series or images.
+
+Raster pyqtgraph only (no OpenGL). Decoding runs in ``FrameLoader`` workers with neighbours
+prefetched; the UI thread only applies the 64 K display table (sub-millisecond for a CT
+slice) and paints. Keys act only while the viewer has focus (no application shortcuts):
+Up/Left, Down/Right = previous/next slice, PageUp/PageDown = 10 slices, Home/End,
+0 = file window, 1-9 = modality presets, I = invert, F = fit, O = 1:1, H = hide patient
+details, R/E/P = rectangle/ellipse/point tool, N or Esc = navigate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QCloseEvent, QKeyEvent, QResizeEvent
+from PySide6.QtWidgets import QHBoxLayout, QSlider, QVBoxLayout, QWidget
+
+from medreview.imaging.cache import missing, prefetch_plan
+from medreview.imaging.frames import DecodedFrame
+from medreview.imaging.pipeline import Window
+from medreview.imaging.presets import WindowPreset, presets_for
+from medreview.qt.imaging.loader import FrameKey, FrameLoader, IndexEntry
+from medreview.qt.imaging.overlay import Overlay, format_value
+from medreview.qt.imaging.regions import RegionLayer
+from medreview.qt.imaging.toolbar import ViewerToolbar
+from medreview.qt.imaging.view_box import TOOLS, ImageViewBox
+
+PAGE = 10
+
+
+class SliceViewer(QWidget):
+    """A single-viewport image viewer for one series (DICOM) or a list of PNG/JPEG images."""
+
+    sig_slice_changed = Signal(int, int)
+    """(index, count): the displayed slice changed (0-based index)."""
+
+    sig_window_changed = Signal(float, float)
+    """(center, width): the window/level in force changed (modality units, e.g. HU)."""
+
+    sig_region_drawn = Signal(dict)
+    """A region was drawn: {"shape": "rect"|"ellipse"|"point", "coords": [[x, y], ...] in image
+    pixels (x = column, y = row; rect/ellipse = top-left and bottom-right corners), "frame":
+    frame index in the file, "series_uid", "sop_uid", "path": str}."""
+
+    sig_frame_failed = Signal(str)
+    """A slice could not be decoded; the message names the file and the reason."""
+
+    def __init__(self, parent: QWidget | None = None, *, hide_patient_details: bool = False):
+        super().__init__(parent)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self._loader = FrameLoader(self)
+        self._loader.sig_frame_ready.connect(self._on_frame_ready)
+        self._loader.sig_frame_failed.connect(self._on_frame_failed)
+        self._loader.sig_index_ready.connect(self._on_index_ready)
+        self._entries: list[IndexEntry] = []
+        self._slices: list[tuple[int, int]] = []  # (entry index, frame)
+        self._index = 0
+        self._direction = 1
+        self._generation = 0
+        self._title = ""
+        self._window: Window | None = None  # None: the file's own VOI per slice
+        self._invert = False
+        self._current: DecodedFrame | None = None
+        self._shown_key: FrameKey | None = None
+        self._needs_fit = True
+        self._drag_start: Window | None = None
+        self._presets: tuple[WindowPreset, ...] = ()
+
+        self._view = pg.GraphicsView(background="k")
+        self._view.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self._vb = ImageViewBox()
+        self._view.setCentralItem(self._vb)
+        self._image = pg.ImageItem(axisOrder="row-major")
+        self._vb.addItem(self._image)
+        self._vb.on_scroll = self.step
+        self._vb.on_window_drag = self._on_window_drag
+        self._vb.on_shape = self._on_shape
+        self._vb.on_press = self.setFocus
+        self._regions = RegionLayer(self._vb)
+        self._overlay = Overlay(self._view, hide_patient=hide_patient_details)
+        self._vb.scene().sigMouseMoved.connect(self._on_mouse_moved)
+
+        self._toolbar = ViewerToolbar(self)
+        self._toolbar.sig_tool.connect(self.set_tool)
+        self._toolbar.sig_preset.connect(self._apply_preset_index)
+        self._toolbar.sig_invert.connect(self.set_inverted)
+        self._toolbar.sig_fit.connect(self.fit)
+        self._toolbar.sig_one_to_one.connect(self.one_to_one)
+        self._toolbar.sig_hide_patient.connect(self.set_patient_details_hidden)
+        self._toolbar.set_hide_patient(hide_patient_details)
+
+        self._slider = QSlider(Qt.Orientation.Horizontal)
+        self._slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self._slider.setMinimum(0)
+        self._slider.valueChanged.connect(self.set_slice)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self._slider, 1)
+        bottom.addWidget(self._toolbar.counter)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self._toolbar)
+        layout.addWidget(self._view, 1)
+        layout.addLayout(bottom)
+        self._refresh_overlay()
+
+    # -- content ------------------------------------------------------------------------------
+    def set_series(self, paths: Sequence[Path | str], title: str = "") -> None:
+        """Show a series (files in display order); frames of multi-frame files become slices."""
+        self._reset([Path(p) for p in paths], title)
+        self._loader.index(self._generation, [e.path for e in self._entries])
+
+    def set_images(self, paths: Sequence[Path | str], title: str = "") -> None:
+        """Show PNG/JPEG (or DICOM) files as a stack, one slice per file."""
+        self._reset([Path(p) for p in paths], title)
+        self._build_slices()
+
+    def set_regions(self, regions: Sequence[dict]) -> None:
+        """Show saved regions (dicts as emitted by ``sig_region_drawn``) on their slices."""
+        self._regions.set_regions(regions)
+        self._regions.show_for(*self._current_identity())
+
+    def regions(self) -> list[dict]:
+        return self._regions.regions()
+
+    # -- navigation ---------------------------------------------------------------------------
+    def slice_count(self) -> int:
+        return len(self._slices)
+
+    def current_index(self) -> int:
+        return self._index
+
+    def current_frame(self) -> DecodedFrame | None:
+        """The decoded frame on screen (None while loading)."""
+        return self._current
+
+    def set_slice(self, index: int) -> None:
+        if not self._slices:
+            return
+        index = max(0, min(int(index), len(self._slices) - 1))
+        if index != self._index:
+            self._direction = 1 if index > self._index else -1
+        self._index = index
+        if self._slider.value() != index:
+            self._slider.blockSignals(True)
+            self._slider.setValue(index)
+            self._slider.blockSignals(False)
+        self._show_current()
+        self.sig_slice_changed.emit(index, len(self._slices))
+
+    def step(self, delta: int) -> None:
+        self.set_slice(self._index + delta)
+
+    # -- display state ------------------------------------------------------------------------
+    def display_window(self) -> Window | None:
+        """The window on screen (explicit, or the current slice's default)."""
+        if self._window is not None:
+            return self._window
+        return self._current.effective_window(None) if self._current is not None else None
+
+    def set_window(self, center: float, width: float) -> None:
+        self._window = Window(float(center), max(float(width), 1.0))
+        self._redisplay()
+        self.sig_window_changed.emit(self._window.center, self._window.width)
+
+    def reset_window(self) -> None:
+        """Back to the file's own window (preset 0)."""
+        self._window = None
+        self._redisplay()
+        w = self.display_window()
+        if w is not None:
+            self.sig_window_changed.emit(w.center, w.width)
+
+    def presets(self) -> tuple[WindowPreset, ...]:
+        return self._presets
+
+    def set_inverted(self, inverted: bool) -> None:
+        self._invert = bool(inverted)
+        self._toolbar.set_inverted(self._invert)
+        self._redisplay()
+
+    def is_inverted(self) -> bool:
+        return self._invert
+
+    def set_patient_details_hidden(self, hidden: bool) -> None:
+        self._overlay.hide_patient = bool(hidden)
+        self._toolbar.set_hide_patient(bool(hidden))
+        self._refresh_overlay()
+
+    def patient_details_hidden(self) -> bool:
+        return self._overlay.hide_patient
+
+    def overlay_text(self) -> str:
+        """All overlay corners as plain text (for tests and screen readers)."""
+        return self._overlay.text()
+
+    def set_tool(self, tool: str) -> None:
+        if tool not in TOOLS:
+            raise ValueError(f"unknown tool {tool!r}; expected one of {TOOLS}")
+        self._vb.tool = tool
+        self._toolbar.set_tool(tool)
+
+    def tool(self) -> str:
+        return self._vb.tool
+
+    def fit(self) -> None:
+        if self._current is not None:
+            rows, cols = self._current.pixels.shape[:2]
+            self._vb.setRange(xRange=(0, cols), yRange=(0, rows), padding=0.0)
+
+    def one_to_one(self) -> None:
+        """One image pixel per screen pixel, centred on the current view."""
+        if self._current is None:
+            return
+        centre = self._vb.viewRect().center()
+        w, h = self._vb.width() or 1.0, self._vb.height() or 1.0
+        self._vb.setRange(
+            xRange=(centre.x() - w / 2, centre.x() + w / 2),
+            yRange=(centre.y() - h / 2, centre.y() + h / 2),
+            padding=0.0,
+        )
+
+    def close_loader(self) -> None:
+        """Cancel queued decodes (called automatically when the widget closes)."""
+        self._loader.close()
+
+    # -- Qt events ----------------------------------------------------------------------------
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key, text = Qt.Key(event.key()), event.text().lower()
+        k = Qt.Key
+        nav = {k.Key_Up: -1, k.Key_Left: -1, k.Key_Down: 1, k.Key_Right: 1,
+               k.Key_PageUp: -PAGE, k.Key_PageDown: PAGE}  # fmt: skip
+        if key in nav:
+            self.step(nav[key])
+        elif key == k.Key_Home:
+            self.set_slice(0)
+        elif key == k.Key_End:
+            self.set_slice(len(self._slices) - 1)
+        elif key == k.Key_Escape or text == "n":
+            self.set_tool("navigate")
+        elif text in ("r", "e", "p"):
+            self.set_tool({"r": "rect", "e": "ellipse", "p": "point"}[text])
+        elif text == "i":
+            self.set_inverted(not self._invert)
+        elif text == "f":
+            self.fit()
+        elif text == "o":
+            self.one_to_one()
+        elif text == "h":
+            self.set_patient_details_hidden(not self._overlay.hide_patient)
+        elif text.isdigit():
+            self._apply_preset_index(int(text))
+        else:
+            super().keyPressEvent(event)
+            return
+        event.accept()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._overlay.place()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.close_loader()
+        super().closeEvent(event)
+
+    # -- internals: series state ----------------------------------------------------------------
+    def _reset(self, paths: list[Path], title: str) -> None:
+        self._generation += 1
+        self._loader.cancel_except(set())
+        self._entries = [IndexEntry(p, 1) for p in paths]
+        self._slices = []
+        self._index = 0
+        self._title = title
+        self._window = None
+        self._current = None
+        self._shown_key = None
+        self._needs_fit = True
+        self._image.clear()
+        self._regions.show_for(None, -1)
+        self._refresh_overlay()
+
+    def _on_index_ready(self, generation: int, entries: list[IndexEntry]) -> None:
+        if generation != self._generation:
+            return  # a newer series replaced this one
+        self._entries = entries
+        self._build_slices()
+
+    def _build_slices(self) -> None:
+        self._slices = [(i, f) for i, e in enumerate(self._entries) for f in range(e.n_frames)]
+        self._slider.blockSignals(True)
+        self._slider.setMaximum(max(len(self._slices) - 1, 0))
+        self._slider.setValue(0)
+        self._slider.blockSignals(False)
+        self.set_slice(0)
+
+    def _key(self, index: int) -> FrameKey:
+        entry, frame = self._slices[index]
+        return (self._entries[entry].path, frame)
+
+    def _current_identity(self) -> tuple[Path | None, int]:
+        if not self._slices:
+            return None, -1
+        return self._key(self._index)
+
+    def _show_current(self) -> None:
+        key = self._key(self._index)
+        frame = self._loader.cache.get(key)
+        if frame is not None:
+            self._display(key, frame)
+        else:
+            self._refresh_overlay(loading=True)
+        plan = [self._key(i) for i in prefetch_plan(self._index, len(self._slices),
+                                                    direction=self._direction)]  # fmt: skip
+        self._loader.cancel_except(set(plan))
+        for k in missing(plan, ()):
+            self._loader.request(k)
+
+    def _on_frame_ready(self, key: FrameKey, frame: DecodedFrame) -> None:
+        if self._slices and key == self._key(self._index) and key != self._shown_key:
+            self._display(key, frame)
+
+    def _on_frame_failed(self, key: FrameKey, reason: str) -> None:
+        if self._slices and key == self._key(self._index):
+            self._current = None
+            self._image.clear()
+            self._overlay.set_error(reason)
+        self.sig_frame_failed.emit(reason)
+
+    # -- internals: drawing ---------------------------------------------------------------------
+    def _display(self, key: FrameKey, frame: DecodedFrame) -> None:
+        first = self._current is None or self._needs_fit
+        modality_changed = self._current is None or (
+            self._current.info.modality != frame.info.modality
+        )
+        self._current = frame
+        self._shown_key = key
+        if modality_changed:
+            self._presets = presets_for(frame.info.modality)
+            self._toolbar.set_presets(self._presets)
+        self._paint()
+        spacing = frame.info.pixel_spacing
+        self._vb.setAspectLocked(True, ratio=(spacing[0] / spacing[1]) if spacing else 1.0)
+        if first:
+            self._needs_fit = False
+            self.fit()
+        self._regions.show_for(*key)
+        self._refresh_overlay()
+
+    def _paint(self) -> None:
+        if self._current is None:
+            return
+        img = self._current.render(self._window, self._invert)
+        self._image.setImage(img, autoLevels=False, levels=(0, 255))
+
+    def _redisplay(self) -> None:
+        self._paint()
+        self._refresh_overlay()
+
+    def _refresh_overlay(self, loading: bool = False) -> None:
+        self._overlay.update_from(
+            self._current, title=self._title, index=self._index, count=len(self._slices),
+            window=self.display_window(), loading=loading, inverted=self._invert,
+        )  # fmt: skip
+        self._toolbar.counter.setText(
+            f"{self._index + 1} / {len(self._slices)}" if self._slices else "0 / 0"
+        )
+
+    # -- internals: interaction -----------------------------------------------------------------
+    def _apply_preset_index(self, number: int) -> None:
+        if number == 0:
+            self.reset_window()
+        elif 1 <= number <= len(self._presets):
+            p = self._presets[number - 1]
+            self.set_window(p.center, p.width)
+
+    def _on_window_drag(self, phase: str, dx: float, dy: float, fine: bool) -> None:
+        if self._current is None or self._current.is_colour:
+            return
+        if phase == "start" or self._drag_start is None:
+            self._drag_start = self.display_window() or Window(0.0, 1.0)
+        start = self._drag_start
+        # proportional sensitivity: a 256-pixel drag changes the window by its own width
+        per_px = max(start.width, 1.0) / 256.0 * (0.1 if fine else 1.0)
+        self.set_window(start.center + dy * per_px, max(start.width + dx * per_px, 1.0))
+        if phase == "finish":
+            self._drag_start = None
+
+    def _on_shape(self, shape: str, a: QPointF, b: QPointF) -> None:
+        if self._current is None:
+            return
+        rows, cols = self._current.pixels.shape[:2]
+
+        def clamp(p: QPointF) -> list[float]:
+            return [round(min(max(p.x(), 0.0), float(cols)), 2),
+                    round(min(max(p.y(), 0.0), float(rows)), 2)]  # fmt: skip
+
+        if shape == "point":
+            coords = [clamp(a)]
+        else:
+            (x0, y0), (x1, y1) = clamp(a), clamp(b)
+            if x0 == x1 or y0 == y1:
+                return  # a click, not a shape
+            coords = [[min(x0, x1), min(y0, y1)], [max(x0, x1), max(y0, y1)]]
+        path, frame = self._shown_key if self._shown_key else (self._current.info.path, 0)
+        region = {
+            "shape": shape,
+            "coords": coords,
+            "frame": frame,
+            "series_uid": self._current.info.series_uid,
+            "sop_uid": self._current.info.sop_uid,
+            "path": str(path),
+        }
+        self._regions.add(region)
+        self._regions.show_for(path, frame)
+        self.sig_region_drawn.emit(region)
+
+    def _on_mouse_moved(self, scene_pos: QPointF) -> None:
+        if self._current is None:
+            return
+        p = self._vb.mapSceneToView(scene_pos)
+        col, row = math.floor(p.x()), math.floor(p.y())
+        value = self._current.value_at(row, col)
+        inside = (
+            0 <= row < self._current.pixels.shape[0] and 0 <= col < self._current.pixels.shape[1]
+        )
+        self._overlay.set_cursor(format_value(self._current, row, col, value) if inside else "")
+
+
+def as_uint8_preview(frame: DecodedFrame, size: int = 96) -> np.ndarray:
+    """A small rendered copy of a frame (nearest-neighbour), for thumbnails."""
+    img = frame.render()
+    step = max(1, math.ceil(max(img.shape[:2]) / size))
+    return np.ascontiguousarray(img[::step, ::step])

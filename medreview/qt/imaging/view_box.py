@@ -1,0 +1,92 @@
+"""The image ViewBox: mouse gestures of a radiology viewer, reported to the owning widget.
+
+Wheel = slice scroll (Ctrl+wheel zooms); right-drag = window/level; left-drag = pan, or draws
+the active region shape; middle-drag = pan; left click with the point tool = point region.
+Coordinates handed out are view coordinates, which equal image pixel coordinates
+(x = column, y = row) because the image item sits at the origin with one unit per pixel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QPen
+from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsRectItem
+
+TOOLS = ("navigate", "rect", "ellipse", "point")
+
+
+class ImageViewBox(pg.ViewBox):  # type: ignore[misc]
+    """A ViewBox whose gestures call back into the viewer instead of zooming."""
+
+    def __init__(self) -> None:
+        super().__init__(lockAspect=True, invertY=True, enableMenu=False)
+        self.tool = "navigate"
+        self.on_scroll: Callable[[int], None] = lambda step: None
+        self.on_window_drag: Callable[[str, float, float, bool], None] = lambda *a: None
+        self.on_shape: Callable[[str, QPointF, QPointF], None] = lambda *a: None
+        self.on_press: Callable[[], None] = lambda: None
+        self._preview: QGraphicsRectItem | QGraphicsEllipseItem | None = None
+
+    # -- wheel: slices, or zoom with Ctrl -------------------------------------------------
+    def wheelEvent(self, ev: Any, axis: int | None = None) -> None:
+        if ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            super().wheelEvent(ev, axis)
+            return
+        delta = ev.delta()
+        if delta:
+            self.on_scroll(-1 if delta > 0 else 1)
+        ev.accept()
+
+    def mouseClickEvent(self, ev: Any) -> None:
+        self.on_press()
+        if self.tool == "point" and ev.button() == Qt.MouseButton.LeftButton:
+            p = self.mapSceneToView(ev.scenePos())
+            self.on_shape("point", p, p)
+        ev.accept()
+
+    def mouseDragEvent(self, ev: Any, axis: int | None = None) -> None:
+        if ev.isStart():
+            self.on_press()
+        button = ev.button()
+        if button == Qt.MouseButton.RightButton:
+            ev.accept()
+            delta = ev.screenPos() - ev.buttonDownScreenPos(button)
+            phase = "start" if ev.isStart() else "finish" if ev.isFinish() else "move"
+            fine = bool(ev.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+            self.on_window_drag(phase, float(delta.x()), float(delta.y()), fine)
+            return
+        if button == Qt.MouseButton.LeftButton and self.tool in ("rect", "ellipse"):
+            ev.accept()
+            a = self.mapSceneToView(ev.buttonDownScenePos(button))
+            b = self.mapSceneToView(ev.scenePos())
+            self._draw_preview(a, b)
+            if ev.isFinish():
+                self._clear_preview()
+                self.on_shape(self.tool, a, b)
+            return
+        if button == Qt.MouseButton.LeftButton and self.tool == "point":
+            ev.ignore()
+            return
+        super().mouseDragEvent(ev, axis)  # left (navigate) / middle: pan
+
+    # -- shape preview ------------------------------------------------------------------------
+    def _draw_preview(self, a: QPointF, b: QPointF) -> None:
+        rect = QRectF(a, b).normalized()
+        if self._preview is None:
+            item = QGraphicsRectItem() if self.tool == "rect" else QGraphicsEllipseItem()
+            pen = QPen(QColor(0, 220, 255))
+            pen.setCosmetic(True)
+            pen.setStyle(Qt.PenStyle.DashLine)
+            item.setPen(pen)
+            self.addItem(item, ignoreBounds=True)
+            self._preview = item
+        self._preview.setRect(rect)
+
+    def _clear_preview(self) -> None:
+        if self._preview is not None:
+            self.removeItem(self._preview)
+            self._preview = None
