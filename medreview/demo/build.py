@@ -228,9 +228,18 @@ def _simulate(project: Project, cases: list[dict[str, Any]], progress: Progress)
                     conf[qids[i]] = round(p, 3)
                 answers = dict(zip(qids, met_j, strict=True))
                 answers["errors"] = _rated_errors(rng, a, keep=0.75)
-                answers["_confidence"] = conf
+                # Per-question confidence as the real judge records it (see services/judging.py).
+                notes = [
+                    {
+                        "question_id": qid,
+                        "note": "Simulated verdict.",
+                        "judge": {"confidence": p, "confidence_source": "stated", "item_key": qid},
+                    }
+                    for qid, p in conf.items()
+                ]
                 content = RevisionContent(
                     answers=answers,
+                    annotations=notes,
                     rationale="Simulated judge verdicts (demo).",
                     confidence=round(sum(conf.values()) / len(conf), 3),
                     overall_score=healthbench_score(list(zip(points, met_j, strict=True))),

@@ -229,23 +229,32 @@ def current_revisions(project: Project, *, include_drafts: bool = False) -> list
         return out
 
 
-RESERVED_ANSWER_KEYS = ("_confidence", "_meta")
+def question_confidences(annotations: list[Any]) -> dict[str, float]:
+    """Per-question confidences a judge recorded (annotations with a ``judge`` entry)."""
+    out: dict[str, float] = {}
+    for a in annotations or ():
+        judge = a.get("judge") if isinstance(a, dict) else None
+        if isinstance(judge, dict) and a.get("question_id") and judge.get("confidence") is not None:
+            out[str(a["question_id"])] = float(judge["confidence"])
+    return out
 
 
 def ratings_long(
     project: Project, *, pseudonymise: bool = False, include_drafts: bool = False
 ) -> pd.DataFrame:
-    """One row per output x question x rater: the input of ``medreview.stats.project_stats``."""
+    """One row per output x question x rater: the input of ``medreview.stats.project_stats``.
+
+    ``confidence`` is the judge's per-question confidence where it recorded one, else the
+    judgment's overall confidence.
+    """
     import pandas as pd
 
     rows = []
     for r in current_revisions(project, include_drafts=include_drafts):
         rater = r["rater_pseudonym"] if pseudonymise else r["rater"]
-        per_q_conf = r["answers"].get("_confidence") or {}
+        per_q_conf = question_confidences(r["annotations"])
         for qid, value in r["answers"].items():
-            if qid.startswith("_"):
-                continue  # reserved keys carry metadata, not answers
-            conf = per_q_conf.get(qid, r["confidence"]) if isinstance(per_q_conf, dict) else None
+            conf = per_q_conf.get(qid, r["confidence"])
             rows.append(
                 {
                     "output_id": r["output_id"],

@@ -1,0 +1,381 @@
+"""The database side of the LLM judge: plan the items, run them resumably, store judgments.
+
+A run is a ``JudgeRunRow`` plus a rater of kind ``judge``; its answers are ordinary judgment
+revisions (``source="judge"``), so every statistic treats the judge like a physician.
+
+Work items are (output, item key): ``criterion:<key>`` / a form criterion id for HealthBench
+criteria, ``form`` or ``medval`` for whole-form requests, ``pairwise:<question>``. The ledger
+(``JudgeItemRow``) records each item as done (with its parsed result) or failed (with the
+reason and the raw reply); it is written on the caller's thread, one commit per item, so a
+killed run loses nothing that finished. Resuming skips done items and retries failed ones.
+Parsed replies are cached by (prompt hash, model, parameters) in ``JudgeCacheRow``: any run
+asking the same thing again pays nothing.
+
+Where the judge's extras go in a revision (answers hold only valid answers, so the judge's
+revisions validate exactly like a physician's):
+
+* ``confidence`` — mean of the per-question confidences;
+* ``rationale`` — one ``<question id>: <explanation>`` line per answered question;
+* ``annotations`` — one entry per answered question:
+  ``{"question_id", "note": explanation, "judge": {"confidence", "confidence_source",
+  "item_key"}}`` (``confidence_source`` is ``logprobs``, ``agreement``, ``stated`` or ``none``);
+* ``status`` — ``done`` when every item of the output was judged, else ``draft``.
+
+Pairwise questions compare an output (as A) with the next output of the same case (as B).
+Case images are sent only when the run enables them (PNG/JPEG/WebP/GIF; DICOM is not sent).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from statistics import fmean
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from medreview.domain.rubric import Question, QuestionKind, case_criterion_question
+from medreview.errors import JudgeError
+from medreview.judge.client import JudgeClient
+from medreview.judge.config import JudgeConfig, cache_key
+from medreview.judge.privacy import check_consent, public_url, redact, resolve_api_key
+from medreview.judge.runner import Outcome, judge_task, run_tasks
+from medreview.judge.templates import (
+    STYLES,
+    UNJUDGED_KINDS,
+    CaseContext,
+    JudgeTask,
+    plan_tasks,
+    style_hash,
+)
+from medreview.progress import CancelToken, Progress, no_progress
+from medreview.storage.base import utcnow
+from medreview.storage.forms import active_form_rows, form_from_row
+from medreview.storage.models import (
+    AttachmentRow,
+    CaseRow,
+    JudgeCacheRow,
+    JudgeItemRow,
+    JudgeRunRow,
+    OutputRow,
+    ProjectRow,
+)
+from medreview.storage.project import Project
+from medreview.storage.raters import get_or_create_rater
+from medreview.storage.revisions import RevisionContent, append_revision
+
+log = logging.getLogger(__name__)
+
+IMAGE_MIMES = ("image/png", "image/jpeg", "image/webp", "image/gif")
+
+
+@dataclass(frozen=True)
+class WorkUnit:
+    output_id: int
+    task: JudgeTask
+
+    @property
+    def key(self) -> tuple[int, str]:
+        return (self.output_id, self.task.item_key)
+
+
+@dataclass(frozen=True)
+class JudgeRunSummary:
+    run_id: int
+    run_uid: str
+    rater_id: int
+    rater_name: str
+    status: str  # done | incomplete | cancelled
+    items_total: int
+    already_done: int
+    judged: int  # answered by a request in this invocation
+    cached: int  # answered from the cache in this invocation
+    failed: int  # failed items of the run after this invocation
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    failures: tuple[tuple[int, str, str], ...] = field(default=())  # (output, item, reason)
+
+
+def _questions(s: Session) -> tuple[int, list[Question]]:
+    rubric, taxonomy = active_form_rows(s)
+    if rubric is None:
+        raise JudgeError("the project has no rubric: add one before running a judge")
+    seen: set[str] = set()
+    questions: list[Question] = []
+    for row in (rubric, taxonomy):
+        if row is None:
+            continue
+        for q in form_from_row(row).questions:
+            if q.id not in seen and q.kind not in UNJUDGED_KINDS:
+                seen.add(q.id)
+                questions.append(q)
+    return rubric.id, questions
+
+
+def _images(s: Session, project: Project, case_id: int, limit: int) -> tuple[str, ...]:
+    rows = s.scalars(select(AttachmentRow).where(
+        AttachmentRow.case_id == case_id, AttachmentRow.kind == "image",
+        AttachmentRow.mime.in_(IMAGE_MIMES)).order_by(AttachmentRow.sort_index, AttachmentRow.id)
+        .limit(limit)).all()
+    out = []
+    for a in rows:
+        data = project.media.path_for(a.sha256).read_bytes()
+        out.append(f"data:{a.mime};base64,{base64.b64encode(data).decode('ascii')}")
+    return tuple(out)
+
+
+def plan_work(project: Project, style: str = "auto", *, limit: int | None = None,
+              images: bool = False, max_images: int = 4) -> list[WorkUnit]:
+    """Every (output, item) the judge would answer, in queue order; ``limit`` caps outputs."""
+    if style not in STYLES:
+        raise JudgeError(f"unknown template {style!r}; choose one of {', '.join(STYLES)}")
+    with project.read() as s:
+        _form_id, questions = _questions(s)
+        outputs = s.execute(select(OutputRow.id, OutputRow.case_id, OutputRow.text)
+                            .order_by(OutputRow.case_id, OutputRow.id)).all()
+        by_case: dict[int, list[tuple[int, str]]] = defaultdict(list)
+        for oid, cid, text in outputs:
+            by_case[cid].append((oid, text))
+        if limit is not None:
+            outputs = outputs[: max(0, limit)]
+        units: list[WorkUnit] = []
+        cases: dict[int, tuple[CaseContext, tuple[Question, ...]]] = {}
+        for oid, cid, text in outputs:
+            if cid not in cases:
+                case = s.get(CaseRow, cid)
+                assert case is not None
+                ctx = CaseContext(
+                    tuple((m.get("role", "user"), m.get("content", "")) for m in case.messages),
+                    tuple((d.get("title", ""), d.get("text", "")) for d in case.context),
+                    _images(s, project, cid, max_images) if images else ())
+                crit = tuple(case_criterion_question(c.key, c.text, c.points, tuple(c.tags))
+                             for c in case.criteria)
+                cases[cid] = (ctx, tuple(questions) + crit)
+            ctx, qs = cases[cid]
+            siblings = by_case[cid]
+            other = None
+            if len(siblings) > 1 and any(q.kind is QuestionKind.PAIRWISE for q in qs):
+                idx = [o for o, _t in siblings].index(oid)
+                other = siblings[(idx + 1) % len(siblings)][1]
+            units += [WorkUnit(oid, t) for t in plan_tasks(style, ctx, text, qs,
+                                                           other_answer=other)]
+        return units
+
+
+def _consent(project: Project, base_url: str) -> None:
+    with project.read() as s:
+        allowed = bool(s.scalar(select(ProjectRow.data_may_leave)))
+    check_consent(base_url, data_may_leave=allowed)
+
+
+def _open_run(project: Project, config: JudgeConfig, style: str, limit: int | None,
+              resume: int | str | None) -> tuple[int, JudgeConfig, str, int | None]:
+    version, digest = style_hash(style)
+    with project.transaction() as s:
+        if resume is not None:
+            q = select(JudgeRunRow)
+            q = q.where(JudgeRunRow.id == int(resume)) if str(resume).isdigit() else q.where(
+                JudgeRunRow.uid.startswith(str(resume)))
+            run = s.scalars(q).first()
+            if run is None:
+                raise JudgeError("no such judge run in this project", item=str(resume))
+            if run.model != config.model or run.base_url != public_url(config.base_url):
+                raise JudgeError(f"run {run.id} used model {run.model!r} at {run.base_url}; "
+                                 "resume it with the same --model and --base-url", item=str(resume))
+            if run.template_hash != style_hash(run.template_key)[1]:
+                raise JudgeError("the prompt templates changed since this run; start a new run",
+                                 item=str(resume))
+            run.status = "running"
+            params = dict(run.params)
+            return (run.id, config.with_recorded_params(params), run.template_key,
+                    params.get("limit") if limit is None else limit)
+        form_id, _qs = _questions(s)
+        params = config.recorded_params() | {"limit": limit}
+        run = JudgeRunRow(uid=str(uuid.uuid4()), model=config.model,
+                          base_url=public_url(config.base_url), template_key=style,
+                          template_version=version, template_hash=digest, form_id=form_id,
+                          params=params, status="running", images_enabled=config.images)
+        s.add(run)
+        s.flush()
+        get_or_create_rater(s, f"judge {config.model} #{run.id} ({run.uid[:8]})", "judge",
+                            judge_run_id=run.id)
+        return run.id, config, style, limit
+
+
+def _rater(s: Session, run_id: int) -> tuple[int, str]:
+    from medreview.storage.models import RaterRow
+
+    row = s.scalars(select(RaterRow).where(RaterRow.judge_run_id == run_id)).one()
+    return row.id, row.name
+
+
+def _form_id(s: Session) -> int:
+    return _questions(s)[0]
+
+
+def _write_revision(s: Session, run: JudgeRunRow, rater_id: int, rater_name: str,
+                    output_id: int) -> None:
+    rows = s.scalars(select(JudgeItemRow).where(JudgeItemRow.run_id == run.id,
+                                                JudgeItemRow.output_id == output_id)
+                     .order_by(JudgeItemRow.id)).all()
+    answers: dict[str, Any] = {}
+    notes: list[dict[str, Any]] = []
+    lines: list[str] = []
+    confidences: list[float] = []
+    for r in rows:
+        if r.status != "done":
+            continue
+        res = r.result
+        for qid, value in res.get("answers", {}).items():
+            answers[qid] = value
+            expl = str(res.get("explanations", {}).get(qid, ""))
+            conf = res.get("confidence", {}).get(qid)
+            if conf is not None:
+                confidences.append(float(conf))
+            notes.append({"question_id": qid, "note": expl, "judge": {
+                "confidence": conf, "confidence_source": res.get("confidence_source", {}).get(qid),
+                "item_key": r.item_key}})
+            if expl:
+                lines.append(f"{qid}: {expl}")
+    if not answers:
+        return
+    complete = all(r.status == "done" for r in rows)
+    taxonomy = active_form_rows(s)[1]
+    content = RevisionContent(answers=answers, annotations=notes, rationale="\n".join(lines),
+                              confidence=round(fmean(confidences), 6) if confidences else None,
+                              status="done" if complete else "draft")
+    append_revision(s, rater_id=rater_id, output_id=output_id, content=content,
+                    form_id=run.form_id if run.form_id is not None else _form_id(s),
+                    taxonomy_id=taxonomy.id if taxonomy else None, author=rater_name,
+                    source="judge", dedupe=True)
+
+
+def run_judge(
+    project: Project,
+    config: JudgeConfig,
+    *,
+    style: str = "auto",
+    limit: int | None = None,
+    resume: int | str | None = None,
+    progress: Progress = no_progress,
+    token: CancelToken | None = None,
+    client: JudgeClient | None = None,
+) -> JudgeRunSummary:
+    """Judge the project's outputs (or resume run ``resume``); see the module doc."""
+    token = token or CancelToken()
+    _consent(project, config.base_url)  # before anything could be sent
+    api_key = None
+    if client is None:
+        api_key = resolve_api_key(config.base_url, env_var=config.api_key_env,
+                                  keyring_service=config.keyring_service)
+    run_id, config, style, limit = _open_run(project, config, style, limit, resume)
+    units = plan_work(project, style, limit=limit, images=config.images,
+                      max_images=config.max_images)
+    params = config.recorded_params()
+    with project.read() as s:
+        rater_id, rater_name = _rater(s, run_id)
+        done_keys = {(o, k) for o, k in s.execute(select(
+            JudgeItemRow.output_id, JudgeItemRow.item_key).where(
+            JudgeItemRow.run_id == run_id, JudgeItemRow.status == "done"))}
+    todo = [u for u in units if u.key not in done_keys]
+    remaining: dict[int, int] = defaultdict(int)
+    for u in todo:
+        remaining[u.output_id] += 1
+    total, already = len(units), len(units) - len(todo)
+    counts = {"finished": 0, "judged": 0, "cached": 0, "requests": 0, "pt": 0, "ct": 0}
+    secrets = (api_key,)
+
+    def record(unit: WorkUnit, outcome: Outcome) -> None:
+        ckey = cache_key(unit.task.request_hash, config.model, params)
+        with project.transaction() as s:
+            run = s.get(JudgeRunRow, run_id)
+            assert run is not None
+            row = s.scalars(select(JudgeItemRow).where(
+                JudgeItemRow.run_id == run_id, JudgeItemRow.output_id == unit.output_id,
+                JudgeItemRow.item_key == unit.task.item_key)).first()
+            if row is None:
+                row = JudgeItemRow(run_id=run_id, output_id=unit.output_id,
+                                   item_key=unit.task.item_key, attempts=0)
+                s.add(row)
+            row.request_hash = unit.task.request_hash
+            row.status = outcome.status
+            row.error = redact(outcome.error, secrets)
+            row.raw_text = redact(outcome.raw_text, secrets)
+            row.result = outcome.result
+            row.attempts = (row.attempts or 0) + outcome.attempts
+            run.n_requests += outcome.requests
+            run.prompt_tokens += outcome.prompt_tokens
+            run.completion_tokens += outcome.completion_tokens
+            run.cost_usd += config.estimate_cost(outcome.prompt_tokens, outcome.completion_tokens)
+            if outcome.cached:
+                run.n_cached += 1
+            elif outcome.status == "done" and s.get(JudgeCacheRow, ckey) is None:
+                s.add(JudgeCacheRow(key=ckey, response=outcome.result))
+            s.flush()
+            remaining[unit.output_id] -= 1
+            if remaining[unit.output_id] == 0:
+                _write_revision(s, run, rater_id, rater_name, unit.output_id)
+        counts["finished"] += 1
+        if outcome.cached:
+            counts["cached"] += 1
+        elif outcome.status == "done":
+            counts["judged"] += 1
+        counts["requests"] += outcome.requests
+        counts["pt"] += outcome.prompt_tokens
+        counts["ct"] += outcome.completion_tokens
+        progress(already + counts["finished"], total, f"{counts['requests']} requests")
+
+    def uncached() -> Iterator[tuple[WorkUnit, JudgeTask]]:
+        for u in todo:
+            if token.cancelled:
+                return
+            ckey = cache_key(u.task.request_hash, config.model, params)
+            with project.read() as s:
+                hit = s.get(JudgeCacheRow, ckey)
+                response = dict(hit.response) if hit is not None else None
+            if response is not None:
+                record(u, Outcome("done", result=response, cached=True))
+                continue
+            yield u, u.task
+
+    progress(already, total, "starting")
+    own_client = client is None
+    judge_client = client or JudgeClient(config, api_key)
+    try:
+        completed = run_tasks(
+            uncached(),
+            lambda task: judge_task(judge_client, task, n_samples=config.n_samples,
+                                    parse_retries=config.parse_retries, token=token),
+            lambda unit, _task, outcome: record(unit, outcome),
+            concurrency=config.concurrency, token=token, secrets=secrets)
+    finally:
+        if own_client:
+            judge_client.close()
+    with project.transaction() as s:
+        run = s.get(JudgeRunRow, run_id)
+        assert run is not None
+        failed_rows = s.execute(select(JudgeItemRow.output_id, JudgeItemRow.item_key,
+                                       JudgeItemRow.error).where(
+            JudgeItemRow.run_id == run_id, JudgeItemRow.status == "failed")).all()
+        n_done = int(s.scalar(select(func.count()).select_from(JudgeItemRow).where(
+            JudgeItemRow.run_id == run_id, JudgeItemRow.status == "done")) or 0)
+        run.n_failed = len(failed_rows)
+        if not completed:
+            run.status = "cancelled"
+        else:
+            run.status = "done" if n_done == total and not failed_rows else "incomplete"
+            run.finished_at = utcnow()
+        return JudgeRunSummary(
+            run_id=run.id, run_uid=run.uid, rater_id=rater_id, rater_name=rater_name,
+            status=run.status, items_total=total, already_done=already,
+            judged=counts["judged"], cached=counts["cached"], failed=len(failed_rows),
+            requests=counts["requests"], prompt_tokens=counts["pt"], completion_tokens=counts["ct"],
+            cost_usd=config.estimate_cost(counts["pt"], counts["ct"]),
+            failures=tuple((o, k, e) for o, k, e in failed_rows[:50]))
