@@ -1,0 +1,225 @@
+"""Turn a ratings table (items x raters, missing = NaN/None) into integer category codes.
+
+Everything downstream works on ``codes`` (``-1`` = missing) and on the unit x category count
+matrix built from it once. The category list is the rubric's declared list when given (unused
+categories still count; a rating outside it is an error), otherwise it is inferred from the
+data and the result says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import numbers
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from medreview.errors import StatsError
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Coded:
+    """Ratings as category codes plus the category list they refer to."""
+
+    codes: IntArray  # n_items x n_raters, -1 = missing
+    categories: tuple[Any, ...]
+    values: FloatArray  # numeric value of each category (1..q for labels)
+    numeric: bool  # True when the categories themselves are numbers
+    inferred: bool
+    items: tuple[Any, ...]
+    raters: tuple[Any, ...]
+
+    @property
+    def q(self) -> int:
+        return len(self.categories)
+
+    @property
+    def categories_source(self) -> str:
+        return "inferred from data" if self.inferred else "declared"
+
+    def counts(self) -> FloatArray:
+        """Unit x category count matrix r_ik (float so later arithmetic needs no casts).
+
+        Built once per coded table and cached: every coefficient derives from it."""
+        cache = self.__dict__.get("_counts")
+        if cache is None:
+            cache = count_matrix(self.codes, self.q)
+            cache.setflags(write=False)
+            object.__setattr__(self, "_counts", cache)
+        out: FloatArray = cache
+        return out
+
+    def select_items(self, mask: npt.NDArray[np.bool_]) -> Coded:
+        items = tuple(i for i, keep in zip(self.items, mask.tolist(), strict=True) if keep)
+        return Coded(self.codes[mask], self.categories, self.values, self.numeric,
+                     self.inferred, items, self.raters)
+
+    def select_raters(self, cols: Sequence[int]) -> Coded:
+        return Coded(self.codes[:, list(cols)], self.categories, self.values, self.numeric,
+                     self.inferred, self.items, tuple(self.raters[c] for c in cols))
+
+
+def count_matrix(codes: IntArray, q: int) -> FloatArray:
+    n = codes.shape[0]
+    flat = ((np.arange(n, dtype=np.int64) * q)[:, None] + codes)[codes >= 0]
+    return np.bincount(flat, minlength=n * q).reshape(n, q).astype(np.float64)
+
+
+def _small_int_lookup(x: FloatArray, miss: npt.NDArray[np.bool_], cat_vals: FloatArray
+                      ) -> IntArray | None:
+    """Codes via a lookup table when categories are a few small integers (the common case:
+    ordinal scales, 0/1 criteria); None to fall back to the general path."""
+    if cat_vals.size == 0 or not np.all(np.isfinite(cat_vals)) or \
+            not np.all(cat_vals == np.round(cat_vals)):
+        return None
+    lo, hi = int(cat_vals.min()), int(cat_vals.max())
+    if hi - lo > 100_000:
+        return None
+    xf = np.where(miss, lo, x)
+    xi = xf.astype(np.int64) - lo
+    if np.any(xi != xf - lo) or xi.min() < 0 or xi.max() > hi - lo:
+        return None  # a value outside the categories: let the general path report it
+    lut = np.full(hi - lo + 1, -1, dtype=np.int64)
+    lut[cat_vals.astype(np.int64) - lo] = np.arange(cat_vals.size)
+    codes = lut[xi]
+    if np.any(codes[~miss] < 0):
+        return None
+    codes[miss] = -1
+    out: IntArray = codes
+    return out
+
+
+def _is_missing(x: Any) -> bool:
+    if x is None:
+        return True
+    if isinstance(x, float) and math.isnan(x):
+        return True
+    try:
+        import pandas as pd
+
+        return bool(x is pd.NA or x is pd.NaT)
+    except ImportError:  # pragma: no cover - pandas is a dependency
+        return False
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, numbers.Real)
+
+
+def _as_2d(ratings: Any) -> tuple[np.ndarray[Any, Any], tuple[Any, ...], tuple[Any, ...]]:
+    import pandas as pd
+
+    if isinstance(ratings, pd.DataFrame):
+        items = tuple(ratings.index.tolist())
+        raters = tuple(ratings.columns.tolist())
+        if all(pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t)
+               for t in ratings.dtypes):
+            arr: np.ndarray[Any, Any] = ratings.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            arr = ratings.to_numpy(dtype=object)
+    else:
+        arr = np.asarray(ratings)
+        if arr.dtype.kind not in "biuf":
+            arr = np.asarray(ratings, dtype=object)
+        if arr.ndim != 2:
+            raise StatsError(f"ratings must be a 2-D table items x raters, got {arr.ndim}-D",
+                             item="ratings")
+        items = tuple(range(arr.shape[0]))
+        raters = tuple(range(arr.shape[1]))
+    if arr.ndim != 2:
+        raise StatsError("ratings must be a 2-D table items x raters", item="ratings")
+    return arr, items, raters
+
+
+def _numeric_values(cats: Sequence[Any]) -> tuple[FloatArray, bool]:
+    if cats and all(_is_number(c) for c in cats):
+        return np.asarray([float(c) for c in cats], dtype=np.float64), True
+    return np.arange(1, len(cats) + 1, dtype=np.float64), False
+
+
+def encode(ratings: Any, categories: Sequence[Any] | None = None) -> Coded:
+    """Code a ratings table against ``categories`` (declared) or the observed values."""
+    arr, items, raters = _as_2d(ratings)
+    n, r = arr.shape
+    if categories is not None:
+        cats = tuple(categories)
+        if len(set(map(_key, cats))) != len(cats):
+            raise StatsError("the declared category list contains duplicates", item="categories")
+        inferred = False
+    else:
+        cats = ()
+        inferred = True
+
+    if arr.dtype.kind in "biuf":
+        x = arr.astype(np.float64)
+        miss = np.isnan(x)
+        if inferred:
+            cats = tuple(_py(v) for v in np.unique(x[~miss]))
+        cat_vals = np.asarray([float(c) if _is_number(c) else np.nan for c in cats])
+        fast = _small_int_lookup(x, miss, cat_vals)
+        if fast is not None:
+            values, numeric = _numeric_values(cats)
+            return Coded(fast, cats, values, numeric, inferred, items, raters)
+        present = x[~miss]
+        order = np.argsort(cat_vals, kind="stable")
+        sorted_vals = cat_vals[order]
+        pos = np.searchsorted(sorted_vals, present)
+        pos_c = np.clip(pos, 0, max(len(cats) - 1, 0))
+        ok = (pos < len(cats)) & (sorted_vals[pos_c] == present) if len(cats) else \
+            np.zeros(present.shape, dtype=bool)
+        if not np.all(ok):
+            bad = present[~ok][0]
+            raise StatsError(f"rating {_py(bad)!r} is not one of the declared categories "
+                             f"{list(cats)}", item="ratings")
+        codes = np.full((n, r), -1, dtype=np.int64)
+        codes[~miss] = order[pos_c]
+    else:
+        flat = arr.ravel()
+        miss_list = [_is_missing(v) for v in flat]
+        if inferred:
+            seen: dict[Any, Any] = {}
+            for v, m in zip(flat, miss_list, strict=True):
+                if not m:
+                    seen.setdefault(_key(v), _py(v))
+            found = list(seen.values())
+            # Unorderable labels keep their order of first appearance.
+            with contextlib.suppress(TypeError):
+                found.sort()
+            cats = tuple(found)
+        index = {_key(c): i for i, c in enumerate(cats)}
+        out = np.full(flat.shape[0], -1, dtype=np.int64)
+        for j, (v, m) in enumerate(zip(flat, miss_list, strict=True)):
+            if m:
+                continue
+            code = index.get(_key(v))
+            if code is None:
+                raise StatsError(f"rating {v!r} is not one of the declared categories "
+                                 f"{list(cats)}", item=f"item {items[j // r]!r}")
+            out[j] = code
+        codes = out.reshape(n, r)
+    values, numeric = _numeric_values(cats)
+    return Coded(codes, cats, values, numeric, inferred, items, raters)
+
+
+def _py(v: Any) -> Any:
+    """numpy scalar -> Python scalar; integral floats -> int so labels print nicely."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
+
+
+def _key(v: Any) -> Any:
+    # bool is a number in Python; keep True distinct from the string "True" but equal to 1.
+    v = _py(v)
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v

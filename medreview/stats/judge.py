@@ -1,0 +1,373 @@
+"""Judge-versus-human agreement (notes §2.8).
+
+``human`` is one label per item or an items x physicians table; ``judge`` one label per item.
+Variants, each named in the output: ``pooled`` = every (judge, physician) pair (HealthBench
+meta-eval style, items with more physicians weigh more); ``majority`` = judge vs the
+physicians' modal label (ties excluded) or, for numeric scores, the physician mean;
+``per_physician_mean`` = Cohen's kappa per physician averaged (Light-style).
+Classification metrics over pooled pairs equal sklearn's on the pooled pair list; CIs are
+bootstraps over items (all of an item's pairs move together).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from scipy import stats as sps
+
+from medreview.errors import StatsError
+from medreview.stats.bootstrap import bootstrap_ci
+from medreview.stats.coding import FloatArray, encode
+from medreview.stats.cohen import kappa_from_table
+from medreview.stats.results import DEFAULT_RESAMPLES, DEFAULT_SEED
+from medreview.stats.weights import weight_matrix
+
+Kind = Literal["binary", "ordinal", "numeric", "nominal"]
+COLUMNS = ["statistic", "variant", "value", "ci_low", "ci_high", "n_items", "n_pairs", "note"]
+
+
+@dataclass(frozen=True)
+class JudgeAgreement:
+    kind: str
+    table: Any  # pandas DataFrame with COLUMNS
+    confusion: Any  # pandas DataFrame (rows = physician label, columns = judge label) or None
+
+    def value(self, statistic: str, variant: str = "pooled") -> float:
+        t = self.table
+        hit = t[(t["statistic"] == statistic) & (t["variant"] == variant)]
+        if hit.empty:
+            raise KeyError(f"{statistic}/{variant}")
+        return float(hit["value"].iloc[0])
+
+
+def _human_2d(human: Any) -> tuple[np.ndarray[Any, Any], list[Any]]:
+    import pandas as pd
+
+    if isinstance(human, pd.DataFrame):
+        return human.to_numpy(dtype=object), list(human.columns)
+    if isinstance(human, pd.Series):
+        return human.to_numpy(dtype=object)[:, None], [human.name or "physician"]
+    arr = np.asarray(human, dtype=object)
+    if arr.ndim == 1:
+        # A 1-D list of per-item lists (unequal physician counts, as in HealthBench) is padded.
+        if any(isinstance(v, (list, tuple)) for v in arr):
+            width = max(len(v) for v in arr)
+            out = np.full((arr.shape[0], width), None, dtype=object)
+            for i, v in enumerate(arr):
+                out[i, :len(v)] = list(v)
+            return out, list(range(width))
+        return arr[:, None], ["physician"]
+    if arr.ndim != 2:
+        raise StatsError("human labels must be 1-D or items x physicians", item="human")
+    return arr, list(range(arr.shape[1]))
+
+
+def _class_metrics(m: FloatArray, prefix_names: Sequence[str] | None) -> dict[str, float]:
+    """Accuracy / per-class P, R, F1 / macro F1 from a confusion matrix m[human, judge]."""
+    total = m.sum()
+    out = {"accuracy": float(np.trace(m) / total) if total else math.nan}
+    tp = np.diag(m)
+    pred = m.sum(axis=0)
+    supp = m.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        prec = np.where(pred > 0, tp / pred, 0.0)
+        rec = np.where(supp > 0, tp / supp, 0.0)
+        f1 = np.where(prec + rec > 0, 2 * prec * rec / (prec + rec), 0.0)
+    present = (pred + supp) > 0
+    out["macro_f1"] = float(f1[present].mean()) if present.any() else math.nan
+    if prefix_names is not None:
+        for k, name in enumerate(prefix_names):
+            out[f"precision_{name}"] = float(prec[k]) if pred[k] > 0 else math.nan
+            out[f"recall_{name}"] = float(rec[k]) if supp[k] > 0 else math.nan
+            out[f"f1_{name}"] = float(f1[k]) if supp[k] > 0 else math.nan
+    return out
+
+
+def bland_altman(a: Any, b: Any, *, multiplier: float = 1.96,
+                 level: float = 0.95) -> dict[str, float]:
+    """Bias and limits of agreement of a - b with t-based CIs (Bland & Altman 1986)."""
+    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    d = d[~np.isnan(d)]
+    n = d.size
+    if n < 3:
+        raise StatsError(f"Bland-Altman needs at least 3 paired values, got {n}", item="pairs")
+    bias = float(d.mean())
+    s = float(d.std(ddof=1))
+    t = float(sps.t.ppf(0.5 + level / 2, n - 1))
+    se_b = s / math.sqrt(n)
+    se_l = s * math.sqrt(3.0 / n)
+    lo, hi = bias - multiplier * s, bias + multiplier * s
+    return {"n": float(n), "bias": bias, "sd": s, "bias_ci_low": bias - t * se_b,
+            "bias_ci_high": bias + t * se_b, "loa_low": lo, "loa_high": hi,
+            "loa_low_ci_low": lo - t * se_l, "loa_low_ci_high": lo + t * se_l,
+            "loa_high_ci_low": hi - t * se_l, "loa_high_ci_high": hi + t * se_l}
+
+
+def _fisher_ci(r: float, n: int, c: float, level: float) -> tuple[float, float]:
+    if n <= 4 or not math.isfinite(r) or abs(r) >= 1:
+        return math.nan, math.nan
+    z = math.atanh(r)
+    h = float(sps.norm.ppf(0.5 + level / 2)) * math.sqrt(c / (n - 3))
+    return math.tanh(z - h), math.tanh(z + h)
+
+
+def judge_agreement(human: Any, judge: Any, kind: Kind = "binary", *,
+                    categories: Sequence[Any] | None = None, ci: bool = True,
+                    n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
+                    level: float = 0.95) -> JudgeAgreement:
+    """Agreement of ``judge`` (one label per item) with ``human`` (per item, or per physician)."""
+    import pandas as pd
+
+    h, _ = _human_2d(human)
+    j = np.asarray(judge, dtype=object).ravel()
+    if j.shape[0] != h.shape[0]:
+        raise StatsError(f"judge has {j.shape[0]} items but human has {h.shape[0]}",
+                         item="judge")
+    if kind not in ("binary", "ordinal", "numeric", "nominal"):
+        raise StatsError(f"unknown kind {kind!r}", item="kind")
+    if kind == "binary" and categories is None:
+        categories = (False, True)
+    both = np.column_stack([j, h])
+    rows: list[dict[str, Any]] = []
+
+    def add(stat: str, variant: str, value: float, ci_: tuple[float, float] | None,
+            n_items: int, n_pairs: int, note: str = "") -> None:
+        lo, hi = ci_ if ci_ is not None else (math.nan, math.nan)
+        rows.append({"statistic": stat, "variant": variant, "value": value, "ci_low": lo,
+                     "ci_high": hi, "n_items": n_items, "n_pairs": n_pairs, "note": note})
+
+    confusion = None
+    if kind == "numeric":
+        x = pd.DataFrame(both).apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
+        _numeric_rows(x, add, ci, n_resamples, seed, level)
+    else:
+        coded = encode(both, categories)
+        codes = coded.codes
+        q = coded.q
+        jc = codes[:, 0]
+        hc = codes[:, 1:]
+        ok = (jc[:, None] >= 0) & (hc >= 0)
+        item_rows, item_cols = np.nonzero(ok)
+        n_items = int(ok.any(axis=1).sum())
+        if item_rows.size == 0:
+            raise StatsError("no item has both a judge label and a physician label",
+                             item="judge")
+        # Per-item confusion counts (human code x judge code): the bootstrap features.
+        cell = hc[item_rows, item_cols] * q + jc[item_rows]
+        feats = np.zeros((codes.shape[0], q * q))
+        np.add.at(feats, (item_rows, cell), 1.0)
+        feats = feats[ok.any(axis=1)]
+        m = feats.sum(axis=0).reshape(q, q)
+        labels = [str(c) for c in coded.categories]
+        confusion = pd.DataFrame(m.astype(int), index=[f"physician={c}" for c in labels],
+                                 columns=[f"judge={c}" for c in labels])
+        names = ["neg", "pos"] if kind == "binary" else labels
+        pooled = _class_metrics(m, names)
+        n_pairs = int(m.sum())
+        wts = ["identity"] + (["quadratic"] if kind == "ordinal" else [])
+        for stat, val in pooled.items():
+            ci_ = None
+            if ci and stat in ("accuracy", "macro_f1"):
+                key = stat
+
+                def fin(s: FloatArray, key: str = key) -> FloatArray:
+                    return np.array([_class_metrics(r.reshape(q, q), None)[key] for r in s])
+
+                b = bootstrap_ci(feats, fin, n_resamples=n_resamples, seed=seed, level=level)
+                ci_ = (b.low, b.high) if b else None
+            add(stat, "pooled", val, ci_, n_items, n_pairs)
+        for wname in wts:
+            w, _ = weight_matrix(wname, coded.values)
+            kt = kappa_from_table(m.T, w)  # rows = judge, columns = physician
+            stat = "cohen_kappa" if wname == "identity" else "cohen_kappa_quadratic"
+            note = "" if math.isfinite(kt["kappa"]) else "undefined: no variation"
+            add(stat, "pooled", kt["kappa"], None, n_items, n_pairs, note)
+            # Light-style: kappa per physician, then the mean.
+            ks = []
+            for col in range(hc.shape[1]):
+                sel = (jc >= 0) & (hc[:, col] >= 0)
+                if sel.sum() < 2:
+                    continue
+                t = np.bincount(jc[sel] * q + hc[sel, col], minlength=q * q).reshape(q, q)
+                kk = kappa_from_table(t.astype(np.float64), w)["kappa"]
+                if math.isfinite(kk):
+                    ks.append(kk)
+            if ks:
+                add(stat, "per_physician_mean", float(np.mean(ks)), None, n_items, n_pairs,
+                    f"mean of {len(ks)} physicians' kappas")
+        _majority_rows(jc, hc, q, coded.values, kind, add)
+        if kind == "ordinal":
+            x = np.where(codes >= 0, coded.values[np.maximum(codes, 0)], np.nan)
+            _rank_rows(x, add, level)
+            _msd_rows(x, add, ci, n_resamples, seed, level)
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    return JudgeAgreement(kind, table, confusion)
+
+
+def _majority_rows(jc: Any, hc: Any, q: int, values: FloatArray, kind: str, add: Any) -> None:
+    cnt = np.zeros((hc.shape[0], q))
+    r, c = np.nonzero(hc >= 0)
+    np.add.at(cnt, (r, hc[r, c]), 1.0)
+    top = cnt.max(axis=1)
+    unique_top = (cnt == top[:, None]).sum(axis=1) == 1
+    sel = (top > 0) & unique_top & (jc >= 0)
+    ties = int(((top > 0) & ~unique_top).sum())
+    if sel.sum() == 0:
+        return
+    maj = cnt.argmax(axis=1)[sel]
+    m = np.bincount(maj * q + jc[sel], minlength=q * q).reshape(q, q).astype(np.float64)
+    note = f"{ties} items with tied physician majority excluded"
+    names = ["neg", "pos"] if kind == "binary" else None
+    n = int(sel.sum())
+    for stat, val in _class_metrics(m, names).items():
+        add(stat, "majority", val, None, n, n, note)
+    kt = kappa_from_table(m.T, np.eye(q))
+    add("cohen_kappa", "majority", kt["kappa"], None, n, n,
+        note if math.isfinite(kt["kappa"]) else "undefined: no variation; " + note)
+    if q == 2:
+        add("pabak", "majority", 2 * float(np.trace(m)) / n - 1, None, n, n, note)
+        add("prevalence_index", "majority", float(m[0, 0] - m[1, 1]) / n, None, n, n, note)
+        add("bias_index", "majority", float(m[1, 0] - m[0, 1]) / n, None, n, n,
+            "judge column vs physician-majority row; " + note)
+
+
+def _row_mean(v: FloatArray) -> FloatArray:
+    """Per-row mean of the non-missing values (NaN for an all-missing row), warning-free."""
+    ok = ~np.isnan(v)
+    n = ok.sum(axis=1)
+    tot = np.where(ok, v, 0.0).sum(axis=1)
+    out: FloatArray = np.full(v.shape[0], np.nan)
+    np.divide(tot, n, out=out, where=n > 0)
+    return out
+
+
+def _rank_rows(x: FloatArray, add: Any, level: float) -> None:
+    jv = x[:, 0]
+    hv = x[:, 1:]
+    r, c = np.nonzero(~np.isnan(hv) & ~np.isnan(jv)[:, None])
+    if r.size >= 3:
+        a, b = jv[r], hv[r, c]
+        n_it = int(np.unique(r).size)
+        rho = float(sps.spearmanr(a, b).statistic)
+        tau = float(sps.kendalltau(a, b).statistic)
+        add("spearman_rho", "pooled", rho, None, n_it, int(r.size),
+            "pairs not independent: no analytic CI")
+        add("kendall_tau_b", "pooled", tau, None, n_it, int(r.size),
+            "pairs not independent: no analytic CI")
+    hm = _row_mean(hv)
+    sel = ~np.isnan(jv) & ~np.isnan(hm)
+    n = int(sel.sum())
+    if n >= 3:
+        rho = float(sps.spearmanr(jv[sel], hm[sel]).statistic)
+        tau = float(sps.kendalltau(jv[sel], hm[sel]).statistic)
+        add("spearman_rho", "physician_mean", rho, _fisher_ci(rho, n, 1.06, level), n, n,
+            "Fisher z CI, SE sqrt(1.06/(n-3))")
+        add("kendall_tau_b", "physician_mean", tau, _fisher_ci(tau, n, 0.437, level), n, n,
+            "Fisher z CI, SE sqrt(0.437/(n-4)) approx.")
+
+
+def _msd_rows(x: FloatArray, add: Any, ci: bool, n_resamples: int, seed: int,
+              level: float) -> None:
+    jv = x[:, 0]
+    hv = x[:, 1:]
+    d = jv[:, None] - hv
+    ok = ~np.isnan(d)
+    feats = np.column_stack([np.where(ok, d, 0.0).sum(axis=1), ok.sum(axis=1)])
+    feats = feats[feats[:, 1] > 0]
+    if feats.shape[0] == 0:
+        return
+    val = float(feats[:, 0].sum() / feats[:, 1].sum())
+    ci_ = None
+    if ci:
+        b = bootstrap_ci(feats, lambda s: s[:, 0] / s[:, 1], n_resamples=n_resamples,
+                         seed=seed, level=level)
+        ci_ = (b.low, b.high) if b else None
+    add("mean_signed_difference", "pooled", val, ci_, int(feats.shape[0]),
+        int(feats[:, 1].sum()), "judge - physician; positive = judge more lenient")
+
+
+def _numeric_rows(x: FloatArray, add: Any, ci: bool, n_resamples: int, seed: int,
+                  level: float) -> None:
+    if np.all(np.isnan(x[:, 0])) or np.all(np.isnan(x[:, 1:])):
+        raise StatsError("no item has both a judge score and a physician score", item="judge")
+    _msd_rows(x, add, ci, n_resamples, seed, level)
+    _rank_rows(x, add, level)
+    hm = _row_mean(x[:, 1:])
+    sel = ~np.isnan(x[:, 0]) & ~np.isnan(hm)
+    if sel.sum() >= 3:
+        ba = bland_altman(x[sel, 0], hm[sel], level=level)
+        n = int(ba["n"])
+        note = "judge - physician mean"
+        add("bland_altman_bias", "physician_mean", ba["bias"],
+            (ba["bias_ci_low"], ba["bias_ci_high"]), n, n, note)
+        add("bland_altman_loa_low", "physician_mean", ba["loa_low"],
+            (ba["loa_low_ci_low"], ba["loa_low_ci_high"]), n, n, note + "; bias - 1.96 SD")
+        add("bland_altman_loa_high", "physician_mean", ba["loa_high"],
+            (ba["loa_high_ci_low"], ba["loa_high_ci_high"]), n, n, note + "; bias + 1.96 SD")
+
+
+def judge_vs_ceiling(human: Any, judge: Any, kind: Kind = "binary", *,
+                     categories: Sequence[Any] | None = None) -> Any:
+    """The judge next to the physician-vs-physician ceiling on the same items.
+
+    Items with >= 2 physician labels only. For each physician, their labels are scored against
+    every *other* physician's (leave-one-out pairs, HealthBench baseline); the judge is scored
+    against all physicians on the same items. Returns a DataFrame: statistic, judge,
+    physician_mean, physician_min, physician_max, n_items, n_physicians.
+    """
+    import pandas as pd
+
+    h, _ = _human_2d(human)
+    j = np.asarray(judge, dtype=object).ravel()
+    if kind == "binary" and categories is None:
+        categories = (False, True)
+    numeric = kind == "numeric"
+    if numeric:
+        x = pd.DataFrame(np.column_stack([j, h])).apply(pd.to_numeric, errors="coerce")
+        vals = x.to_numpy(np.float64)
+    else:
+        coded = encode(np.column_stack([j, h]), categories)
+        vals = np.where(coded.codes >= 0, coded.codes, np.nan).astype(np.float64)
+        q = coded.q
+    hv = vals[:, 1:]
+    multi = (~np.isnan(hv)).sum(axis=1) >= 2
+    if not multi.any():
+        raise StatsError("no item has two or more physician labels: no ceiling",
+                         item="human")
+    hv = hv[multi]
+    jv = vals[multi, 0]
+
+    def score(g: FloatArray, ref: FloatArray) -> dict[str, float]:
+        ok = ~np.isnan(ref) & ~np.isnan(g)[:, None]
+        r, c = np.nonzero(ok)
+        a, b = g[r], ref[r, c]
+        if a.size == 0:
+            return {}
+        if numeric:
+            return {"mean_absolute_difference": float(np.abs(a - b).mean()),
+                    "mean_signed_difference": float((a - b).mean())}
+        m = np.bincount(b.astype(int) * q + a.astype(int), minlength=q * q).reshape(q, q)
+        out = _class_metrics(m.astype(np.float64), None)
+        out["cohen_kappa"] = kappa_from_table(m.T.astype(np.float64), np.eye(q))["kappa"]
+        return out
+
+    judge_s = score(jv, hv)
+    per_phys = []
+    for col in range(hv.shape[1]):
+        others = np.delete(hv, col, axis=1)
+        if (~np.isnan(hv[:, col])).sum() == 0:
+            continue
+        per_phys.append(score(hv[:, col], others))
+    rows = []
+    for stat, val in judge_s.items():
+        ps = np.array([p[stat] for p in per_phys if stat in p and math.isfinite(p[stat])])
+        rows.append({"statistic": stat, "judge": val,
+                     "physician_mean": float(ps.mean()) if ps.size else math.nan,
+                     "physician_min": float(ps.min()) if ps.size else math.nan,
+                     "physician_max": float(ps.max()) if ps.size else math.nan,
+                     "n_items": int(multi.sum()), "n_physicians": int(ps.size)})
+    return pd.DataFrame(rows)

@@ -1,0 +1,114 @@
+"""The agreement panel for one items x raters table, chosen by the question's kind.
+
+One coded table feeds every coefficient (the count matrix is built per coefficient from the
+same codes). Failures on degenerate data become rows with a NaN value and the reason in
+``note`` so a dashboard shows "undefined: ..." instead of crashing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from medreview.errors import StatsError
+from medreview.stats.alpha import alpha_coded
+from medreview.stats.chance import gwet_family
+from medreview.stats.coding import encode
+from medreview.stats.cohen import kappa_coded
+from medreview.stats.common import CIOptions
+from medreview.stats.icc import Form, icc
+from medreview.stats.results import AgreementResult
+
+# kind -> list of (statistic key, function of (coded, opts))
+Spec = list[tuple[str, Callable[[Any, CIOptions], AgreementResult]]]
+
+NOMINAL: Spec = [
+    ("percent_agreement", lambda c, o: gwet_family(c, "pa", None, o, "bootstrap")),
+    ("fleiss_kappa", lambda c, o: gwet_family(c, "fleiss", None, o)),
+    ("gwet_ac1", lambda c, o: gwet_family(c, "gwet", None, o)),
+    ("brennan_prediger", lambda c, o: gwet_family(c, "bp", None, o)),
+    ("krippendorff_alpha_nominal", lambda c, o: alpha_coded(c, "nominal", o)),
+]
+ORDINAL: Spec = [
+    ("percent_agreement", lambda c, o: gwet_family(c, "pa", None, o, "bootstrap")),
+    ("gwet_ac2_ordinal", lambda c, o: gwet_family(c, "gwet", "ordinal", o)),
+    ("gwet_ac2_quadratic", lambda c, o: gwet_family(c, "gwet", "quadratic", o)),
+    ("fleiss_kappa", lambda c, o: gwet_family(c, "fleiss", None, o)),
+    ("krippendorff_alpha_ordinal", lambda c, o: alpha_coded(c, "ordinal", o)),
+    ("krippendorff_alpha_interval", lambda c, o: alpha_coded(c, "interval", o)),
+]
+NUMERIC: Spec = [
+    ("krippendorff_alpha_interval", lambda c, o: alpha_coded(c, "interval", o)),
+]
+
+
+def _failed(key: str, err: Exception, n_raters: int) -> AgreementResult:
+    return AgreementResult(value=math.nan, ci=None, n_items=0, n_raters=n_raters, method=key,
+                           ci_method=None, missing_rule="", note=f"undefined: {err}")
+
+
+def panel(wide: Any, kind: str, categories: Sequence[Any] | None, opts: CIOptions
+          ) -> list[tuple[str, AgreementResult]]:
+    """Statistics for one items x raters table. ``kind``: nominal | ordinal | numeric."""
+    n_raters = int(wide.shape[1]) if len(wide.shape) == 2 else 0
+    out: list[tuple[str, AgreementResult]] = []
+    try:
+        coded = encode(wide, categories)
+        per_item = (coded.codes >= 0).sum(axis=1)
+        if coded.codes.shape[1] < 2 or not (per_item >= 2).any():
+            raise StatsError("fewer than two raters on every item")
+    except StatsError as e:
+        return [("agreement", _failed("agreement", e, n_raters))]
+    spec = {"nominal": NOMINAL, "ordinal": ORDINAL, "numeric": NUMERIC}[kind]
+    for key, fn in spec:
+        try:
+            out.append((key, fn(coded, opts)))
+        except StatsError as e:
+            out.append((key, _failed(key, e, n_raters)))
+    if coded.codes.shape[1] == 2 and kind != "numeric":
+        weights = "quadratic" if kind == "ordinal" else None
+        key = "cohen_kappa_quadratic" if weights else "cohen_kappa"
+        try:
+            both = np.asarray((coded.codes >= 0).all(axis=1), dtype=bool)
+            out.append((key, kappa_coded(coded.select_items(both), weights, opts)))
+        except StatsError as e:
+            out.append((key, _failed(key, e, n_raters)))
+    if kind == "numeric":
+        forms: tuple[tuple[Form, str], ...] = (("ICC2", "icc_a1"), ("ICC1", "icc_1"))
+        for form, key in forms:
+            try:
+                num = wide.apply(lambda s: s.map(lambda v: math.nan if v is None else v))
+                out.append((key, icc(num.astype(float), form, ci=opts.ci, level=opts.level)))
+            except (StatsError, ValueError, TypeError) as e:
+                out.append((key, _failed(key, e, n_raters)))
+    return out
+
+
+def pair_panel(wide: Any, kind: str, categories: Sequence[Any] | None, opts: CIOptions
+               ) -> list[tuple[str, str, str, AgreementResult]]:
+    """Percent agreement and Cohen's kappa for every pair of raters (the heat map)."""
+    cols = list(wide.columns)
+    rows = []
+    for i, a in enumerate(cols):
+        for b in cols[i + 1:]:
+            sub = wide[[a, b]]
+            sub = sub[sub.notna().all(axis=1)]
+            for key, weights in (("percent_agreement", None),
+                                 ("cohen_kappa_quadratic" if kind == "ordinal"
+                                  else "cohen_kappa", "quadratic" if kind == "ordinal"
+                                  else None)):
+                try:
+                    if kind == "numeric":
+                        raise StatsError("pairwise kappa not defined for numeric answers")
+                    if sub.shape[0] == 0:
+                        raise StatsError("no item rated by both")
+                    coded = encode(sub, categories)
+                    res = (gwet_family(coded, "pa", None, opts, "bootstrap")
+                           if key == "percent_agreement" else kappa_coded(coded, weights, opts))
+                except StatsError as e:
+                    res = _failed(key, e, 2)
+                rows.append((a, b, key, res))
+    return rows

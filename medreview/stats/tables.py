@@ -1,0 +1,86 @@
+"""Long <-> wide conversions of project ratings (the project table -> items x raters).
+
+The project's long table has one row per (output, rater, question) answer. Agreement functions
+take items x raters; this module pivots, checks for duplicate answers and derives binary
+presence tables from multi-choice and error answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from medreview.errors import StatsError
+
+REQUIRED = ("output_id", "case_id", "model", "rater", "rater_kind", "question_id", "value")
+
+
+def check_long(ratings: Any) -> None:
+    missing = [c for c in REQUIRED if c not in ratings.columns]
+    if missing:
+        raise StatsError(f"ratings table lacks columns {missing}", item="ratings")
+    kinds = set(ratings["rater_kind"].dropna().unique()) - {"physician", "judge"}
+    if kinds:
+        raise StatsError(f"rater_kind must be 'physician' or 'judge', found {sorted(kinds)}",
+                         item="rater_kind")
+    dup = ratings.duplicated(["output_id", "rater", "question_id"])
+    if dup.any():
+        row = ratings[dup].iloc[0]
+        raise StatsError(f"rater {row['rater']!r} answered question {row['question_id']!r} "
+                         f"twice for output {row['output_id']}", item="ratings")
+
+
+def to_wide(long: Any, index: str | list[str] = "output_id", value: str = "value") -> Any:
+    """Items x raters table of objects (missing = None); index = output id (or a tuple key)."""
+    import pandas as pd
+
+    if long.empty:
+        return pd.DataFrame()
+    w = long.pivot(index=index, columns="rater", values=value)
+    w = w.astype(object).where(w.notna(), None)
+    w.columns = [str(c) for c in w.columns]
+    return w
+
+
+def presence(values: Any, key: str | None) -> Any:
+    """Binary presence of ``key`` in list answers (multi-choice values or error entries).
+
+    ``None`` (no answer) stays missing; an empty list means "none present"."""
+    import pandas as pd
+
+    def one(v: Any) -> Any:
+        if v is None or (isinstance(v, float) and pd.isna(v)):
+            return None
+        if not isinstance(v, (list, tuple)):
+            raise StatsError(f"expected a list answer, got {v!r}", item=str(key))
+        for e in v:
+            name = e.get("category") if isinstance(e, dict) else e
+            if name == key:
+                return True
+        return False
+
+    return values.map(one)
+
+
+def disagreeing(wide: Any) -> list[Any]:
+    """Item keys whose available ratings are not all equal."""
+    out = []
+    for key, row in zip(wide.index, wide.itertuples(index=False, name=None), strict=True):
+        vals = {_hashable(v) for v in row if v is not None}
+        if len(vals) > 1:
+            out.append(key)
+    return out
+
+
+def _hashable(v: Any) -> Any:
+    if isinstance(v, list):
+        return tuple(_hashable(x) for x in v)
+    if isinstance(v, dict):
+        return tuple(sorted((k, _hashable(x)) for k, x in v.items()))
+    return v
+
+
+def output_ids(keys: Iterable[Any]) -> list[int]:
+    """Output ids from item keys (plain ids or (output_id, question_id) tuples)."""
+    ids = {int(k[0]) if isinstance(k, tuple) else int(k) for k in keys}
+    return sorted(ids)

@@ -1,0 +1,92 @@
+"""project_stats on a synthetic project, and the HTML report built from it."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from medreview.errors import StatsError
+from medreview.progress import Cancelled, CancelToken
+from medreview.stats.agreement import gwet_ac
+from medreview.stats.project import POOLED_CRITERIA, project_stats
+from medreview.stats.report import render_html
+from medreview.stats.tables import to_wide
+from tests.stats import synthetic
+
+
+@pytest.fixture(scope="module")
+def project():  # type: ignore[no-untyped-def]
+    df = synthetic.ratings()
+    return df, project_stats(df, synthetic.questions(), synthetic.gold(df), by="rater",
+                             ci=False)
+
+
+def test_agreement_table(project) -> None:  # type: ignore[no-untyped-def]
+    df, ps = project
+    a = ps.agreement
+    for col in ("statistic", "value", "ci_low", "ci_high", "n_items", "n_raters",
+                "disagreeing_output_ids"):
+        assert col in a.columns
+    assert {"overall", "safe", "minutes", POOLED_CRITERIA} <= set(a["question_id"])
+    row = a[(a["question_id"] == "safe") & (a["scope"] == "physicians")
+            & (a["statistic"] == "gwet_ac1")].iloc[0]
+    phys = df[(df["rater_kind"] == "physician") & (df["question_id"] == "safe")]
+    wide = to_wide(phys)
+    assert row["value"] == pytest.approx(gwet_ac(wide, categories=[False, True],
+                                                 ci=False).value)
+    dis = [o for o, r in wide.iterrows() if len({v for v in r if v is not None}) > 1]
+    assert row["disagreeing_output_ids"] == sorted(dis)
+    pooled = a[(a["question_id"] == POOLED_CRITERIA) & (a["scope"] == "physicians")]
+    assert pooled["n_items"].max() > a[(a["question_id"] == "criterion:c1")]["n_items"].max()
+    assert (a["scope"] == "rater_pair").any()
+    assert (ps.errors["category"] == "omission").any()
+
+
+def test_judge_tables(project) -> None:  # type: ignore[no-untyped-def]
+    _, ps = project
+    j = ps.judge
+    refs = set(j["reference"])
+    assert {"physicians", "physician:dr_a", "gold", "physician_majority"} <= refs
+    assert {"pooled", "majority"} <= set(j["variant"])
+    assert {"ece", "brier"} <= set(j[j["variant"] == "calibration"]["statistic"])
+    assert not ps.ceiling.empty and not ps.calibration.empty
+    assert set(ps.calibration.groupby(["question_id", "judge"]).size()) == {10}
+
+
+def test_json_and_methods(project) -> None:  # type: ignore[no-untyped-def]
+    _, ps = project
+    data = json.loads(ps.to_json())
+    assert set(data) >= {"agreement", "judge", "ceiling", "calibration", "errors", "meta"}
+    text = ps.methods_table()
+    assert "Krippendorff's alpha (ordinal metric)" in text
+    assert "Gwet AC2 (Gwet ordinal weights)" in text
+
+
+def test_report_is_self_contained(project) -> None:  # type: ignore[no-untyped-def]
+    _, ps = project
+    html = render_html(ps, "Demo <study>")
+    assert html.startswith("<!DOCTYPE html>") and "Demo &lt;study&gt;" in html
+    assert html.count("<svg") >= 4
+    assert "<script" not in html
+    assert not re.search(r"""(src|href)=["']https?://""", html)
+
+
+def test_by_model_progress_and_cancel() -> None:
+    df = synthetic.ratings(n_outputs=12, seed=3)
+    seen: list[tuple[int, int | None]] = []
+    ps = project_stats(df, synthetic.questions(), by="model", ci=False,
+                       progress=lambda d, t=None, m="": seen.append((d, t)))
+    assert set(ps.agreement["group"]) >= {"m1", "m2"}
+    assert seen[-1][0] == seen[-1][1]
+    tok = CancelToken()
+    tok.cancel()
+    with pytest.raises(Cancelled):
+        project_stats(df, synthetic.questions(), token=tok)
+    with pytest.raises(StatsError):
+        project_stats(df.drop(columns="rater_kind"), synthetic.questions())
+    dup = df.iloc[np.r_[0, 0]]
+    with pytest.raises(StatsError, match="twice"):
+        project_stats(dup, synthetic.questions())
