@@ -113,21 +113,31 @@ def _row(res: AgreementResult, key: str, wide: Any, **extra: Any) -> dict[str, A
 
 
 def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | None = None, *,
-                  by: str | None = None, ci: bool = True, progress: Progress = no_progress,
+                  by: str | None = None, ci: bool = True, per_criterion: bool = False,
+                  progress: Progress = no_progress,
                   token: CancelToken | None = None) -> ProjectStats:
-    """All project tables; see the module docstring."""
+    """All project tables; see the module docstring.
+
+    Per-case criteria (HealthBench) are analysed pooled; ``per_criterion=True`` adds a row
+    block for each criterion, as point estimates only: a criterion is rated on a handful of
+    outputs, too few for a meaningful interval, and bootstrapping thousands of them would
+    take minutes.
+    """
     import pandas as pd
 
     if by not in (None, "model", "rater"):
         raise StatsError(f"by must be None, 'model' or 'rater', got {by!r}", item="by")
     check_long(ratings)
-    opts = CIOptions(ci=ci)
+    full_opts = CIOptions(ci=ci)
+    point_opts = CIOptions(ci=False)
     phys = ratings[ratings["rater_kind"] == "physician"]
     judges = ratings[ratings["rater_kind"] == "judge"]
     # Work units: each question present, then the pooled per-case criteria.
     qids = [q for q in questions if q in set(ratings["question_id"])]
     case_crit = [q for q in qids if q.startswith(CASE_CRITERION_PREFIX)]
-    units: list[tuple[str, list[str]]] = [(q, [q]) for q in qids]
+    units: list[tuple[str, list[str]]] = [
+        (q, [q]) for q in qids if per_criterion or not q.startswith(CASE_CRITERION_PREFIX)
+    ]
     if case_crit:
         units.append((POOLED_CRITERIA, case_crit))
     agree_rows: list[dict[str, Any]] = []
@@ -141,6 +151,8 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
             token.raise_if_cancelled()
         progress(step, total, f"statistics: {label}")
         q = questions[ids[0]]
+        single_criterion = label.startswith(CASE_CRITERION_PREFIX) and label != POOLED_CRITERIA
+        opts = point_opts if single_criterion else full_opts
         sub = phys[phys["question_id"].isin(ids)]
         index: Any = "output_id" if len(ids) == 1 else ["output_id", "question_id"]
         if q.kind == QuestionKind.ERROR:
@@ -196,7 +208,7 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
                                                *CORE, "method", "ci_method", "missing_rule",
                                                "note"]),
         scores=scores,
-        meta={"ci": ci, "seed": opts.seed, "n_resamples": opts.n_resamples, "by": by,
+        meta={"ci": ci, "seed": full_opts.seed, "n_resamples": full_opts.n_resamples, "by": by,
               "n_outputs": int(ratings["output_id"].nunique()),
               "n_physicians": int(phys["rater"].nunique()),
               "n_judges": int(judges["rater"].nunique())},

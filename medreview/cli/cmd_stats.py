@@ -1,0 +1,118 @@
+"""``medreview stats PROJECT``: the methods-section tables, as text, JSON or an HTML report."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+# What the text table shows per block; the JSON and the report carry everything.
+JUDGE_STATS = ("accuracy", "macro_f1", "cohen_kappa", "spearman", "kendall_tau_b",
+               "mean_signed_difference")
+ERROR_STATS = ("krippendorff_alpha_nominal", "gwet_ac1")
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("stats", help="inter-rater agreement and judge calibration")
+    p.add_argument("project", type=Path)
+    p.add_argument("--by", choices=("question", "model", "rater"), default="question",
+                   help="break agreement down per model or per rater pair")
+    p.add_argument("--json", action="store_true", help="every table as JSON")
+    p.add_argument("--report", type=Path, metavar="FILE.html", help="write an HTML report")
+    p.add_argument("--no-ci", action="store_true", help="point estimates only (fast)")
+    p.add_argument("--per-criterion", action="store_true",
+                   help="also one block per per-case criterion (point estimates)")
+    p.add_argument("--real-names", action="store_true", help="rater names instead of pseudonyms")
+    p.set_defaults(run=run)
+
+
+def _fmt(v: Any) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def _ci(row: dict[str, Any]) -> str:
+    lo, hi = row.get("ci_low"), row.get("ci_high")
+    if lo is None or hi is None or (isinstance(lo, float) and math.isnan(lo)):
+        return "—"
+    return f"{lo:.3f} to {hi:.3f}"
+
+
+def _print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
+    if not rows:
+        return
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    print(f"\n{title}")
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+    print("  ".join("-" * w for w in widths))
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+
+
+def run(args: argparse.Namespace) -> int:
+    from medreview.cli.progressbar import ProgressBar
+    from medreview.services.dashboard import compute, load_inputs, render_report
+    from medreview.services.projects import open_project
+
+    by = None if args.by == "question" else args.by
+    with open_project(args.project) as project:
+        inputs = load_inputs(project, pseudonymise=not args.real_names)
+    if inputs.ratings.empty:
+        print("no finished judgments yet: nothing to compute", file=sys.stderr)
+        return 1
+    with ProgressBar("statistics") as bar:
+        stats = compute(inputs, by=by, ci=not args.no_ci, progress=bar)
+    if args.report:
+        html = render_report(inputs, stats)
+        args.report.write_text(html, encoding="utf-8")
+        print(f"report written to {args.report}", file=sys.stderr)
+    if args.json:
+        sys.stdout.write(stats.to_json() + "\n")
+        return 0
+    agreement = [
+        [r["question_id"], r["group"] or r["scope"], r["statistic"], _fmt(r["value"]), _ci(r),
+         str(r["n_items"]), str(r["n_raters"])]
+        for r in stats.agreement.to_dict("records")
+    ]
+    _print_table("Agreement among physicians",
+                 ["question", "scope", "statistic", "value", "95% CI", "items", "raters"],
+                 agreement)
+    errors = [
+        [r["category"], _fmt(r["prevalence"]), r["statistic"], _fmt(r["value"]), _ci(r),
+         str(r["n_items"]), str(r["n_raters"])]
+        for r in stats.errors.to_dict("records") if r["statistic"] in ERROR_STATS
+    ]
+    _print_table("Agreement per error category (presence per output)",
+                 ["category", "prevalence", "statistic", "value", "95% CI", "items", "raters"],
+                 errors)
+    judge = [
+        [r["question_id"], r["judge"], r["reference"], r["variant"], r["statistic"],
+         _fmt(r["value"]), _ci(r), str(r["n_items"])]
+        for r in stats.judge.to_dict("records") if r["statistic"] in JUDGE_STATS
+    ]
+    _print_table("Judge versus physicians",
+                 ["question", "judge", "reference", "variant", "statistic", "value", "95% CI",
+                  "items"], judge)
+    ceiling = [
+        [r["question_id"], r["judge"], r["statistic"], _fmt(r["judge_value"]),
+         _fmt(r["physician_mean"]),
+         f"{_fmt(r['physician_min'])} to {_fmt(r['physician_max'])}", str(r["n_items"])]
+        for r in stats.ceiling.to_dict("records")
+    ]
+    _print_table("Judge next to the physician ceiling (same items)",
+                 ["question", "judge", "statistic", "judge", "physician mean",
+                  "physician range", "items"], ceiling)
+    cal = stats.calibration
+    if not cal.empty:
+        rows = []
+        for (qid, jname), g in cal.groupby(["question_id", "judge"]):
+            n = g["count"].sum()
+            ece = (g["count"] * (g["observed_rate"] - g["mean_confidence"]).abs()).sum() / n \
+                if n else float("nan")
+            rows.append([str(qid), str(jname), _fmt(float(ece)), str(int(n))])
+        _print_table("Judge calibration", ["question", "judge", "ECE", "items"], rows)
+    print("\nMethods\n" + stats.methods_table())
+    return 0
