@@ -5,7 +5,7 @@
   (on demand, and after a prefetch pass)
 - our 64 K LUT pipeline vs pydicom's apply_modality_lut + apply_voi_lut (+ scale to uint8)
 
-Run: /work/venv/bin/python bench/bench_imaging.py [--slices 300]
+Run: python bench/bench_imaging.py [--slices 300]
 """
 
 from __future__ import annotations

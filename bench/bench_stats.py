@@ -2,7 +2,7 @@
 
 Prints: krippendorff_alpha(ci=False) vs the `krippendorff` package at each level (and the
 ratio), the full agreement panel, and a 1,000-resample bootstrap CI. Run:
-    /work/venv/bin/python bench/bench_stats.py
+    python bench/bench_stats.py
 """
 
 from __future__ import annotations

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from medreview.domain.rubric import Question, case_criterion_question
+from medreview.domain.rubric import Question, QuestionKind, case_criterion_question
 from medreview.storage.forms import form_from_row
 from medreview.storage.models import CaseCriterionRow, FormRow
 from medreview.storage.project import Project
+from medreview.storage.tables import SCORE_QUESTION_ID
+
+SCORE_QUESTION = Question(
+    id=SCORE_QUESTION_ID,
+    kind=QuestionKind.NUMBER,
+    prompt="Rubric score (points met over positive points, per output)",
+)
 
 
 def project_questions(project: Project) -> dict[str, Question]:
@@ -20,4 +27,5 @@ def project_questions(project: Project) -> dict[str, Question]:
         for c in s.scalars(select(CaseCriterionRow).order_by(CaseCriterionRow.id)):
             q = case_criterion_question(c.key, c.text, c.points, tuple(c.tags))
             out[q.id] = q
+    out[SCORE_QUESTION_ID] = SCORE_QUESTION
     return out

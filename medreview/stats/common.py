@@ -70,7 +70,11 @@ def make_result(*, value: float, coded: Coded, method: str, missing_rule: str, n
     f = dict(ci_fields or {})
     notes = [n for n in (note, f.pop("note_ci", "")) if n]
     if coded.inferred:
-        notes.append(f"categories inferred from data: {list(coded.categories)}")
+        cats = list(coded.categories)
+        # A numeric scale can have hundreds of distinct values: name the range, not each one.
+        shown = (f"{cats}" if len(cats) <= 12
+                 else f"{len(cats)} distinct values, {cats[0]} to {cats[-1]}")
+        notes.append(f"categories inferred from data: {shown}")
     return AgreementResult(
         value=float(value),
         ci=f.get("ci"),

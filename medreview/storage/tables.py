@@ -229,6 +229,12 @@ def current_revisions(project: Project, *, include_drafts: bool = False) -> list
         return out
 
 
+# The rubric score of a judgment (HealthBench: points met / positive points) as a numeric
+# pseudo-question, so that score agreement (ICC, interval alpha) and judge leniency are computed
+# like any other question.
+SCORE_QUESTION_ID = "score"
+
+
 def question_confidences(annotations: list[Any]) -> dict[str, float]:
     """Per-question confidences a judge recorded (annotations with a ``judge`` entry)."""
     out: dict[str, float] = {}
@@ -244,6 +250,8 @@ def ratings_long(
 ) -> pd.DataFrame:
     """One row per output x question x rater: the input of ``medreview.stats.project_stats``.
 
+    The judgment's rubric score, where it has one, is the row of question ``score``.
+
     ``confidence`` is the judge's per-question confidence where it recorded one, else the
     judgment's overall confidence.
     """
@@ -253,7 +261,10 @@ def ratings_long(
     for r in current_revisions(project, include_drafts=include_drafts):
         rater = r["rater_pseudonym"] if pseudonymise else r["rater"]
         per_q_conf = question_confidences(r["annotations"])
-        for qid, value in r["answers"].items():
+        answers = dict(r["answers"])
+        if r["overall_score"] is not None:
+            answers[SCORE_QUESTION_ID] = r["overall_score"]
+        for qid, value in answers.items():
             conf = per_q_conf.get(qid, r["confidence"])
             rows.append(
                 {

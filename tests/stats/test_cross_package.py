@@ -22,6 +22,7 @@ from irrCAC.raw import CAC
 from sklearn.metrics import cohen_kappa_score, f1_score
 from statsmodels.stats import inter_rater as sm
 
+from medreview.errors import StatsError
 from medreview.stats.agreement import (
     brennan_prediger,
     cohen_kappa,
@@ -186,10 +187,12 @@ def test_pooled_macro_f1_matches_sklearn(seed: int, n: int, k: int) -> None:
     judge = rng.random(n) < 0.6
     human = (rng.random((n, k)) < 0.6).astype(object)
     human[rng.random((n, k)) < 0.3] = None
-    res = judge_agreement(human, judge, "binary", ci=False)
     pairs = [(bool(judge[i]), bool(h)) for i in range(n) for h in human[i] if h is not None]
-    if not pairs:
+    if not pairs:  # nothing to compare is a clear error, not a number
+        with pytest.raises(StatsError, match="no item has both"):
+            judge_agreement(human, judge, "binary", ci=False)
         return
+    res = judge_agreement(human, judge, "binary", ci=False)
     g, h = zip(*pairs, strict=True)
     assert abs(res.value("macro_f1") - f1_score(h, g, average="macro")) < 1e-12
     assert abs(res.value("accuracy") - np.mean(np.array(g) == np.array(h))) < 1e-12
@@ -200,7 +203,8 @@ def test_irrcac_works_here() -> None:
     import json
     from pathlib import Path
 
-    e = next(x for x in json.loads(Path("/work/shared/data/agreement-reference.json")
+    ref = Path(__file__).resolve().parent / "data" / "agreement-reference.json"
+    e = next(x for x in json.loads(ref
                                    .read_text())["entries"] if x["name"] == "gwet_cac_raw4raters")
     v = _irr(np.array(e["data"], dtype=float), e["categories"], "identity", "gwet")
     assert v == pytest.approx(0.77544, abs=5e-6)

@@ -21,7 +21,7 @@ from tests.stats import synthetic
 def project():  # type: ignore[no-untyped-def]
     df = synthetic.ratings()
     return df, project_stats(df, synthetic.questions(), synthetic.gold(df), by="rater",
-                             ci=False)
+                             ci=False, per_criterion=True)
 
 
 def test_agreement_table(project) -> None:  # type: ignore[no-untyped-def]
@@ -43,6 +43,17 @@ def test_agreement_table(project) -> None:  # type: ignore[no-untyped-def]
     assert pooled["n_items"].max() > a[(a["question_id"] == "criterion:c1")]["n_items"].max()
     assert (a["scope"] == "rater_pair").any()
     assert (ps.errors["category"] == "omission").any()
+
+
+def test_single_criteria_only_on_request_and_without_intervals() -> None:
+    df = synthetic.ratings()
+    default = project_stats(df, synthetic.questions(), ci=True).agreement
+    assert not default["question_id"].str.match(r"criterion:[^*]").any()
+    pooled = default[default["question_id"] == POOLED_CRITERIA]
+    assert pooled["ci_low"].notna().any()
+    detailed = project_stats(df, synthetic.questions(), ci=True, per_criterion=True).agreement
+    single = detailed[detailed["question_id"] == "criterion:c1"]
+    assert not single.empty and single["ci_low"].isna().all()
 
 
 def test_judge_tables(project) -> None:  # type: ignore[no-untyped-def]

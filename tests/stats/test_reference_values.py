@@ -26,7 +26,8 @@ from medreview.stats.agreement import (
 from medreview.stats.calibration import calibration
 from medreview.stats.judge import bland_altman, judge_agreement
 
-REF = Path("/work/shared/data/agreement-reference.json")
+# A copy of shared/data/agreement-reference.json, so the suite runs from any checkout.
+REF = Path(__file__).resolve().parent / "data" / "agreement-reference.json"
 ENTRIES = {e["name"]: e for e in json.loads(REF.read_text())["entries"]}
 
 
