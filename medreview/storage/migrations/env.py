@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from medreview.storage.base import Base
 from medreview.storage import models  # noqa: F401  (registers the tables on Base.metadata)
+from medreview.storage.base import Base
 
 config = context.config
 connection = config.attributes["connection"]
