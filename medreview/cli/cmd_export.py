@@ -1,29 +1,80 @@
-"""``medreview export PROJECT OUTDIR``: every table as CSV, JSONL or Parquet."""
+"""``medreview export PROJECT OUTDIR``: tables (CSV/JSONL/Parquet) or training exports.
+
+``--kind tables`` (default) writes every table; ``--kind sft|dpo|criteria|media`` (repeatable,
+or ``training`` for the first three) writes split-by-case training files, see docs/EXPORTS.md;
+``--kind audit`` writes the judgment and gold-label history.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+TRAINING = ("sft", "dpo", "criteria", "media")
+
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("export", help="write project tables (cases, outputs, judgments, ...)")
+    p = sub.add_parser("export", help="write project tables or training exports")
     p.add_argument("project", type=Path)
     p.add_argument("outdir", type=Path)
-    p.add_argument("--format", dest="fmt", choices=("csv", "jsonl", "parquet"), default="csv")
+    p.add_argument("--kind", action="append", dest="kinds",
+                   choices=("tables", "audit", "training", *TRAINING),
+                   help="what to export (repeatable; default: tables)")
+    p.add_argument("--format", dest="fmt", choices=("csv", "jsonl", "parquet"), default="csv",
+                   help="table format (tables, audit)")
     p.add_argument("--real-names", action="store_true",
                    help="write rater names instead of pseudonyms (P01, J01, ...)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the train/validation/test split")
+    p.add_argument("--split", default="0.8,0.1,0.1", help="train,validation,test fractions")
+    p.add_argument("--sft-style", choices=("messages", "prompt_completion"), default="messages")
+    p.add_argument("--pref-style", choices=("trl", "openai"), default="trl")
+    p.add_argument("--score-question", help="gold question whose number ranks answers for "
+                                            "preference pairs (default: the rubric's score)")
+    p.add_argument("--min-margin", type=float, default=0.0)
+    p.add_argument("--margin", action="store_true", help="add a 'margin' column (RewardTrainer)")
+    p.add_argument("--allow-burned-in", action="store_true",
+                   help="I checked the images: export DICOM with burned-in annotation")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from medreview.cli.progressbar import ProgressBar
-    from medreview.exporters.tables import export_tables
+    from medreview.errors import InputError
     from medreview.services.projects import open_project
 
+    kinds = list(dict.fromkeys(args.kinds or ["tables"]))
+    if "training" in kinds:
+        kinds = [k for k in kinds if k != "training"] + ["sft", "dpo", "criteria"]
+    try:
+        fractions = tuple(float(x) for x in args.split.split(","))
+    except ValueError as exc:
+        raise InputError("--split takes three numbers, e.g. 0.8,0.1,0.1") from exc
     with open_project(args.project) as project, ProgressBar("export") as bar:
-        paths = export_tables(project, args.outdir, args.fmt, pseudonymise=not args.real_names,
-                              progress=bar)
-    for p in paths:
-        print(p)
+        if "tables" in kinds:
+            from medreview.exporters.tables import export_tables
+
+            for p in export_tables(project, args.outdir, args.fmt,
+                                   pseudonymise=not args.real_names, progress=bar):
+                print(p)
+        if "audit" in kinds:
+            from medreview.services.study import export_audit
+
+            for p in export_audit(project, args.outdir / "audit", args.fmt,
+                                  pseudonymise=not args.real_names):
+                print(p)
+        training = [k for k in kinds if k in TRAINING]
+        if training:
+            from medreview.exporters.bundle import export_training
+
+            manifest = export_training(
+                project, args.outdir, training, seed=args.seed, fractions=fractions,
+                real_names=args.real_names, sft_style=args.sft_style,
+                pref_style=args.pref_style, score_question=args.score_question,
+                min_margin=args.min_margin, include_margin=args.margin,
+                allow_burned_in=args.allow_burned_in, progress=bar)
+            for name, n in manifest["files"].items():
+                print(f"{args.outdir / name}  ({n} records)")
+            if "media" in manifest:
+                print(f"{args.outdir / 'media'}  ({manifest['media']['files']} files, "
+                      f"see {manifest['media']['report']})")
     return 0

@@ -12,7 +12,10 @@ from medreview.errors import MedreviewError
 from medreview.progress import Cancelled
 
 # Subcommand modules, imported lazily so that `medreview --help` stays fast.
-COMMANDS = ("init", "import", "info", "export", "demo", "gui", "stats", "judge")
+COMMANDS = (
+    "init", "import", "info", "export", "demo", "gui", "stats", "judge",
+    "assign", "package", "merge", "adjudicate",
+)
 
 
 def _module(name: str) -> object:

@@ -1,0 +1,76 @@
+"""``medreview adjudicate PROJECT``: list disagreements, settle agreed items, set gold labels."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("adjudicate", help="disagreement queue and gold labels")
+    p.add_argument("project", type=Path)
+    p.add_argument("--ordinal-threshold", type=float, default=2.0,
+                   help="an ordinal spread at least this large is a disagreement")
+    p.add_argument("--auto", action="store_true",
+                   help="record unanimous / majority / single-rater gold labels")
+    p.add_argument("--no-single", action="store_true",
+                   help="with --auto: leave single-rated outputs without gold")
+    p.add_argument("--set", nargs=3, metavar=("OUTPUT_ID", "QUESTION", "JSON_VALUE"),
+                   help="set an adjudicated gold label (value as JSON: true, 3, \"A\", [...])")
+    p.add_argument("--accept-majority", nargs=2, metavar=("OUTPUT_ID", "QUESTION"))
+    p.add_argument("--by", help="adjudicator name (for --set / --accept-majority)")
+    p.add_argument("--rationale", default="")
+    p.add_argument("--json", action="store_true", help="print the queue as JSON")
+    p.add_argument("--history", type=Path, metavar="OUTDIR",
+                   help="write the audit trail (judgment and gold history) as JSONL")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from medreview.cli.common import print_json
+    from medreview.errors import InputError
+    from medreview.services.projects import open_project
+    from medreview.services.study import export_audit
+    from medreview.study import adjudicate as adj
+
+    with open_project(args.project) as project:
+        if args.set or args.accept_majority:
+            if not args.by:
+                raise InputError("--by NAME (the adjudicator) is required")
+            if args.set:
+                try:
+                    value = json.loads(args.set[2])
+                except ValueError as exc:
+                    raise InputError(f"value is not JSON: {exc}", item=args.set[2]) from exc
+                g = adj.set_gold(project, int(args.set[0]), args.set[1], value,
+                                 rationale=args.rationale, adjudicator=args.by)
+            else:
+                g = adj.accept_majority(project, int(args.accept_majority[0]),
+                                        args.accept_majority[1], adjudicator=args.by,
+                                        rationale=args.rationale)
+            print(f"gold output {g.output_id} {g.question_id} = {json.dumps(g.value)} "
+                  f"(revision {g.revision_no}, {g.provenance})")
+            return 0
+        if args.auto:
+            s = adj.auto_gold(project, include_single=not args.no_single)
+            print("gold labels added: " + (", ".join(f"{k} {v}" for k, v in s.added.items())
+                                           or "none")
+                  + f"; {s.skipped_disagreements} left for adjudication")
+        if args.history:
+            for p in export_audit(project, args.history, "jsonl"):
+                print(p)
+        queue = adj.adjudication_queue(
+            project, adj.DisagreementRules(ordinal_threshold=args.ordinal_threshold))
+    if args.json:
+        print_json([asdict(d) for d in queue])
+        return 0
+    print(f"{len(queue)} item(s) to adjudicate")
+    for d in queue:
+        ratings = ", ".join(f"{r}={json.dumps(v)}" for r, v in d.ratings.items())
+        maj = f"; majority {json.dumps(d.majority)}" if d.has_majority else ""
+        print(f"  [{d.score:.2f}] output {d.output_id} ({d.case_external_id}) {d.question_id}: "
+              f"{ratings}{maj}")
+    return 0

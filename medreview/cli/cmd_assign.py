@@ -1,0 +1,42 @@
+"""``medreview assign PROJECT --raters A,B,C --per-output K [--overlap F] [--seed N]``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("assign", help="assign outputs to physician raters (creates raters)")
+    p.add_argument("project", type=Path)
+    p.add_argument("--raters", required=True, help="comma-separated rater names")
+    p.add_argument("--per-output", type=int, default=1, metavar="K",
+                   help="raters per output (per multi-rated output with --overlap)")
+    p.add_argument("--overlap", type=float, default=None, metavar="FRACTION",
+                   help="fraction of outputs rated by K raters; the rest by one")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random choice (recorded)")
+    p.add_argument("--cases", choices=("apart", "together"), default="apart",
+                   help="a case's answers from different models: together (same raters, "
+                        "consecutive) or apart (spread out)")
+    p.add_argument("--no-stratify", action="store_true",
+                   help="do not stratify by model and case tag")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from medreview.services.projects import open_project
+    from medreview.study.assign import AssignmentDesign, assign
+
+    names = tuple(n.strip() for n in args.raters.split(",") if n.strip())
+    design = AssignmentDesign(
+        raters=names, per_output=args.per_output, overlap=args.overlap, seed=args.seed,
+        case_grouping=args.cases, stratify_by=() if args.no_stratify else ("model", "tag"))
+    with open_project(args.project) as project:
+        summary = assign(project, design)
+    if summary.created_raters:
+        print("new raters: " + ", ".join(summary.created_raters))
+    print(f"{summary.added} assignments added (seed {args.seed}); "
+          f"{summary.multi_rated_outputs} outputs have two or more raters")
+    for name, n in summary.per_rater.items():
+        print(f"  {name}: {n} items")
+    return 0

@@ -1,0 +1,344 @@
+"""Adjudication: where physicians disagree, and the gold labels that settle it.
+
+Disagreement rules, per question kind (physicians' finished judgments only):
+
+============================ ==================================================== ==========
+kind                         disagreement when                                    score 0..1
+============================ ==================================================== ==========
+criterion, single_choice,    any two raters differ                                1 - share
+pairwise                                                                          of mode
+ordinal                      max - min >= ``ordinal_threshold``                   spread /
+                                                                                  scale range
+number                       max - min >= ``number_threshold`` (any if None)      spread /
+                                                                                  max |value|
+multi_choice                 the chosen sets differ                               1 - mean
+                                                                                  Jaccard
+error                        the sets of (category, severity) differ              1 - mean
+                                                                                  Jaccard
+text                         never queued (free text)                             —
+============================ ==================================================== ==========
+
+The queue is sorted by score (most disagreement first). Gold labels are append-only per
+output x question (``revision_no`` grows; the newest wins) and carry their provenance:
+``adjudicated`` (set by a person, with rationale), ``majority``, ``unanimous``, or
+``single_rater`` (the only rating of a single-rated output; see ``auto_gold``).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from itertools import combinations
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from medreview.domain.rubric import Question, QuestionKind
+from medreview.domain.validation import check_answer
+from medreview.errors import InputError
+from medreview.storage import tables
+from medreview.storage.models import GoldLabelRow, OutputRow
+from medreview.storage.project import Project
+from medreview.storage.raters import get_or_create_rater
+from medreview.study.queries import project_questions
+
+PROVENANCES = ("adjudicated", "unanimous", "majority", "single_rater", "imported")
+
+
+@dataclass(frozen=True)
+class DisagreementRules:
+    ordinal_threshold: float = 2.0
+    number_threshold: float | None = None
+    kinds: tuple[str, ...] = ("criterion", "single_choice", "pairwise", "ordinal", "number",
+                              "multi_choice", "error")
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    output_id: int
+    case_external_id: str
+    model: str
+    question_id: str
+    kind: str
+    prompt: str
+    ratings: dict[str, Any]  # rater (name or pseudonym) -> value
+    score: float
+    majority: Any = None
+    has_majority: bool = False
+    gold: Any = None
+    gold_provenance: str | None = None
+
+
+@dataclass(frozen=True)
+class GoldLabel:
+    output_id: int
+    question_id: str
+    value: Any
+    provenance: str
+    revision_no: int
+    rationale: str = ""
+
+
+@dataclass
+class AutoGoldSummary:
+    added: dict[str, int] = field(default_factory=dict)  # provenance -> count
+    skipped_disagreements: int = 0
+
+
+def canonical(value: Any) -> str:
+    """A stable text key for comparing answers (lists of choices compare as sets)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _errors_of(qid: str, answers: dict[str, Any], annotations: list[Any]) -> list[dict[str, Any]]:
+    entries: list[Any] = list(answers.get(qid) or []) if isinstance(answers.get(qid), list) else []
+    entries += [a for a in annotations if isinstance(a, dict) and a.get("question_id") == qid]
+    # Only category and severity define an error for agreement (spans and notes differ freely);
+    # values keep their native type so that a chosen set is a valid gold answer.
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for e in entries:
+        if isinstance(e, dict) and e.get("category") is not None:
+            entry = {"category": e["category"], "severity": e.get("severity")}
+            found[(canonical(e["category"]), canonical(e.get("severity")))] = entry
+    return [found[k] for k in sorted(found)]
+
+
+def _value(q: Question, answers: dict[str, Any], annotations: list[Any]) -> Any:
+    if q.kind is QuestionKind.ERROR:
+        return _errors_of(q.id, answers, annotations)
+    value = answers.get(q.id)
+    if q.kind is QuestionKind.MULTI_CHOICE and isinstance(value, list):
+        return sorted(value, key=canonical)
+    return value
+
+
+def collect_ratings(
+    project: Project, *, pseudonymise: bool = False
+) -> tuple[dict[tuple[int, str], dict[str, Any]], dict[int, dict[str, Any]], dict[str, Question]]:
+    """(output, question) -> {rater: value} over physicians' finished judgments."""
+    questions = project_questions(project)
+    ratings: dict[tuple[int, str], dict[str, Any]] = defaultdict(dict)
+    outputs: dict[int, dict[str, Any]] = {}
+    error_questions = [q for q in questions.values() if q.kind is QuestionKind.ERROR]
+    for r in tables.current_revisions(project):
+        if r["rater_kind"] != "physician":
+            continue
+        outputs[r["output_id"]] = {"case_external_id": r["case_external_id"], "model": r["model"],
+                                   "case_id": r["case_id"]}
+        rater = r["rater_pseudonym"] if pseudonymise else r["rater"]
+        answers = dict(r["answers"])
+        qids = {k for k in answers if not k.startswith("_")}
+        qids |= {a.get("question_id") for a in r["annotations"]
+                 if isinstance(a, dict) and a.get("question_id")}
+        for qid in sorted(q for q in qids if q in questions):
+            q = questions[qid]
+            if q.kind is not QuestionKind.ERROR and answers.get(qid) is None:
+                continue
+            ratings[(r["output_id"], qid)][rater] = _value(q, answers, list(r["annotations"]))
+        # A finished judgment with no error marked for an error question found none: that is
+        # an answer too, and it disagrees with a rater who marked one.
+        for q in error_questions:
+            ratings[(r["output_id"], q.id)].setdefault(rater, [])
+    return dict(ratings), outputs, questions
+
+
+def majority(values: list[Any]) -> tuple[Any, bool]:
+    """The strict-majority value (more than half the raters) and whether there is one."""
+    if not values:
+        return None, False
+    counts = Counter(canonical(v) for v in values)
+    key, n = counts.most_common(1)[0]
+    if n * 2 > len(values):
+        return next(v for v in values if canonical(v) == key), True
+    return None, False
+
+
+def _jaccard_spread(values: list[Any]) -> float:
+    sets = [{canonical(x) for x in (v or [])} for v in values]
+    sims = [len(a & b) / len(a | b) if a | b else 1.0 for a, b in combinations(sets, 2)]
+    return 1.0 - sum(sims) / len(sims) if sims else 0.0
+
+
+def disagreement_score(q: Question, values: list[Any], rules: DisagreementRules) -> float | None:
+    """How much the raters disagree (0..1), or ``None`` if the rule says they agree."""
+    if len(values) < 2 or q.kind.value not in rules.kinds:
+        return None
+    kind = q.kind
+    if kind in (QuestionKind.CRITERION, QuestionKind.SINGLE_CHOICE, QuestionKind.PAIRWISE):
+        counts = Counter(canonical(v) for v in values)
+        if len(counts) < 2:
+            return None
+        return 1.0 - counts.most_common(1)[0][1] / len(values)
+    if kind in (QuestionKind.ORDINAL, QuestionKind.NUMBER):
+        nums = [float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+        if len(nums) < 2:
+            return None
+        spread = max(nums) - min(nums)
+        if kind is QuestionKind.ORDINAL:
+            if spread < rules.ordinal_threshold or spread == 0:
+                return None
+            scale = [float(v) for v in q.option_values() if isinstance(v, int | float)]
+            span = (max(scale) - min(scale)) if len(scale) >= 2 else spread
+            return min(1.0, spread / span) if span else 1.0
+        if spread == 0 or (rules.number_threshold is not None and spread < rules.number_threshold):
+            return None
+        return min(1.0, spread / max(abs(n) for n in nums))
+    if kind in (QuestionKind.MULTI_CHOICE, QuestionKind.ERROR):
+        # chosen sets: the order in which options were ticked does not matter
+        if len({frozenset(canonical(x) for x in (v or [])) for v in values}) < 2:
+            return None
+        return _jaccard_spread(values)
+    return None
+
+
+def _latest_gold(s: Session) -> dict[tuple[int, str], GoldLabelRow]:
+    latest: dict[tuple[int, str], GoldLabelRow] = {}
+    for g in s.scalars(select(GoldLabelRow).order_by(GoldLabelRow.revision_no)):
+        latest[(g.output_id, g.question_id)] = g
+    return latest
+
+
+def adjudication_queue(
+    project: Project,
+    rules: DisagreementRules | None = None,
+    *,
+    include_resolved: bool = False,
+    pseudonymise: bool = False,
+) -> list[Disagreement]:
+    """Items where physicians disagree, most disagreement first."""
+    rules = rules or DisagreementRules()
+    ratings, outputs, questions = collect_ratings(project, pseudonymise=pseudonymise)
+    with project.read() as s:
+        gold = _latest_gold(s)
+    items: list[Disagreement] = []
+    for (oid, qid), by_rater in ratings.items():
+        q = questions[qid]
+        score = disagreement_score(q, list(by_rater.values()), rules)
+        if score is None:
+            continue
+        g = gold.get((oid, qid))
+        if g is not None and g.provenance == "adjudicated" and not include_resolved:
+            continue
+        maj, has = majority(list(by_rater.values()))
+        items.append(Disagreement(
+            output_id=oid, case_external_id=outputs[oid]["case_external_id"],
+            model=outputs[oid]["model"], question_id=qid, kind=q.kind.value, prompt=q.prompt,
+            ratings=dict(sorted(by_rater.items())), score=round(score, 6), majority=maj,
+            has_majority=has, gold=g.value if g else None,
+            gold_provenance=g.provenance if g else None))
+    items.sort(key=lambda d: (-d.score, d.output_id, d.question_id))
+    return items
+
+
+def _append_gold(s: Session, output_id: int, question_id: str, value: Any, provenance: str,
+                 rationale: str, adjudicator_id: int | None) -> GoldLabelRow:
+    n = s.scalar(select(func.max(GoldLabelRow.revision_no)).where(
+        GoldLabelRow.output_id == output_id, GoldLabelRow.question_id == question_id)) or 0
+    row = GoldLabelRow(uid=uuid.uuid4().hex, output_id=output_id, question_id=question_id,
+                       value=value, provenance=provenance, rationale=rationale,
+                       adjudicator_id=adjudicator_id, revision_no=n + 1)
+    s.add(row)
+    s.flush()
+    return row
+
+
+def set_gold(
+    project: Project,
+    output_id: int,
+    question_id: str,
+    value: Any,
+    *,
+    rationale: str = "",
+    adjudicator: str | None = None,
+    provenance: str = "adjudicated",
+) -> GoldLabel:
+    """Append a gold label (a new revision; earlier ones stay in the audit trail)."""
+    if provenance not in PROVENANCES:
+        raise InputError(f"provenance must be one of {', '.join(PROVENANCES)}", item=provenance)
+    questions = project_questions(project)
+    q = questions.get(question_id)
+    if q is None:
+        raise InputError("no such question in this project", item=question_id)
+    reason = check_answer(q, value)
+    if reason:
+        raise InputError(f"not a valid gold answer: {reason}", item=question_id)
+    if provenance == "adjudicated" and not adjudicator:
+        raise InputError("an adjudicated gold label needs the adjudicator's name")
+    with project.transaction() as s:
+        if s.get(OutputRow, output_id) is None:
+            raise InputError("no such output in this project", item=str(output_id))
+        adj_id = None
+        if adjudicator:
+            rater = get_or_create_rater(s, adjudicator, "physician")
+            rater.is_adjudicator = True
+            adj_id = rater.id
+        row = _append_gold(s, output_id, question_id, value, provenance, rationale, adj_id)
+        return GoldLabel(output_id, question_id, row.value, provenance, row.revision_no,
+                         rationale)
+
+
+def accept_majority(
+    project: Project, output_id: int, question_id: str, *, adjudicator: str,
+    rationale: str = "",
+) -> GoldLabel:
+    """Make the physicians' strict-majority answer the gold label (recorded as adjudicated)."""
+    ratings, _outputs, _q = collect_ratings(project)
+    values = list(ratings.get((output_id, question_id), {}).values())
+    value, has = majority(values)
+    if not has:
+        raise InputError("there is no majority answer to accept",
+                         item=f"output {output_id} / {question_id}")
+    return set_gold(project, output_id, question_id, value,
+                    rationale=rationale or "accepted the physicians' majority",
+                    adjudicator=adjudicator, provenance="adjudicated")
+
+
+def auto_gold(project: Project, *, include_single: bool = True,
+              rules: DisagreementRules | None = None) -> AutoGoldSummary:
+    """Gold labels that need no adjudicator: unanimous, strict majority, single rater.
+
+    Never replaces a gold label that exists (adjudicated or otherwise); items where raters
+    disagree by the rules and there is no majority are left for the adjudication queue.
+    Text questions are skipped. Running it twice adds nothing.
+    """
+    rules = rules or DisagreementRules()
+    ratings, _outputs, questions = collect_ratings(project)
+    summary = AutoGoldSummary()
+    with project.transaction() as s:
+        gold = _latest_gold(s)
+        for (oid, qid), by_rater in sorted(ratings.items()):
+            q = questions[qid]
+            if q.kind is QuestionKind.TEXT or (oid, qid) in gold:
+                continue
+            values = list(by_rater.values())
+            if len(values) == 1:
+                if not include_single:
+                    continue
+                value, prov = values[0], "single_rater"
+            else:
+                value, has = majority(values)
+                if not has:
+                    summary.skipped_disagreements += 1
+                    continue
+                unanimous = len({canonical(v) for v in values}) == 1
+                prov = "unanimous" if unanimous else "majority"
+                if not unanimous and disagreement_score(q, values, rules) is not None and (
+                        q.kind in (QuestionKind.ORDINAL, QuestionKind.NUMBER)):
+                    # A numeric spread past the threshold is for a person to settle.
+                    summary.skipped_disagreements += 1
+                    continue
+            _append_gold(s, oid, qid, value, prov, "", None)
+            summary.added[prov] = summary.added.get(prov, 0) + 1
+    return summary
+
+
+def gold_labels(project: Project) -> dict[int, dict[str, GoldLabel]]:
+    """The newest gold label per output x question."""
+    with project.read() as s:
+        out: dict[int, dict[str, GoldLabel]] = defaultdict(dict)
+        for (oid, qid), g in _latest_gold(s).items():
+            out[oid][qid] = GoldLabel(oid, qid, g.value, g.provenance, g.revision_no, g.rationale)
+        return dict(out)

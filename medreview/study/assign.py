@@ -1,0 +1,326 @@
+"""Assignment designs: who rates which output, in which order, under which blinded label.
+
+The planner (``plan_assignments``) is a pure function over plain values so that every design
+rule is tested without a database; ``assign`` applies a plan to a project in one transaction.
+
+Design rules:
+
+* every output is rated by ``per_output`` raters, or — with ``overlap`` — a fraction of the
+  outputs (chosen stratified by model and case tag) by ``per_output`` raters and the rest by one;
+* load is balanced: each unit goes to the least-loaded raters, first within its stratum (so every
+  rater sees a similar mix of models and tags), then overall; ties are broken by the seeded RNG;
+* ``case_grouping="together"``: a case's answers go to the same raters and appear consecutively
+  (side-by-side reading); ``"apart"``: each answer is its own unit and a rater's order avoids
+  two answers of one case in a row where possible;
+* each rater's order is shuffled by an RNG seeded from (seed, rater name) and the seed is stored
+  on every assignment row; blinded labels ("Response A", ...) come from a seeded per-case shuffle.
+
+Existing assignments are kept: they count towards an output's coverage and new items go after a
+rater's existing ones, so running the same design twice adds nothing.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sqlalchemy import func, select
+
+from medreview.errors import InputError
+from medreview.storage.models import AssignmentRow, ProjectRow
+from medreview.storage.project import Project
+from medreview.storage.raters import get_or_create_rater
+from medreview.study.queries import OutputInfo, outputs_info
+
+CaseGrouping = Literal["together", "apart"]
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def blind_label(index: int) -> str:
+    """The label shown instead of a model: the same scheme as the grading queue's default."""
+    return f"Response {LETTERS[index % 26]}{'' if index < 26 else index // 26}"
+
+
+@dataclass(frozen=True)
+class AssignmentDesign:
+    raters: tuple[str, ...]
+    per_output: int = 1
+    overlap: float | None = None
+    seed: int = 0
+    case_grouping: CaseGrouping = "apart"
+    stratify_by: tuple[str, ...] = ("model", "tag")
+    tag_prefix: str = ""  # only tags starting with this define strata ("" = first tag)
+
+    def validate(self) -> None:
+        names = [r.strip() for r in self.raters]
+        if not names or any(not n for n in names):
+            raise InputError("an assignment needs at least one rater name")
+        if len(set(names)) != len(names):
+            raise InputError("a rater is named twice", item=", ".join(names))
+        if self.per_output < 1:
+            raise InputError("--per-output must be at least 1")
+        if self.per_output > len(names):
+            raise InputError(
+                f"--per-output {self.per_output} needs at least {self.per_output} raters, "
+                f"got {len(names)}"
+            )
+        if self.overlap is not None:
+            if not 0.0 <= self.overlap <= 1.0:
+                raise InputError("--overlap must be a fraction between 0 and 1")
+            if self.per_output < 2:
+                raise InputError("--overlap needs --per-output 2 or more (double or triple rating)")
+        if self.case_grouping not in ("together", "apart"):
+            raise InputError("case grouping must be 'together' or 'apart'")
+        for s in self.stratify_by:
+            if s not in ("model", "tag"):
+                raise InputError(f"unknown stratum {s!r}; use model and/or tag")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "raters": list(self.raters),
+            "per_output": self.per_output,
+            "overlap": self.overlap,
+            "seed": self.seed,
+            "case_grouping": self.case_grouping,
+            "stratify_by": list(self.stratify_by),
+            "tag_prefix": self.tag_prefix,
+        }
+
+
+@dataclass(frozen=True)
+class PlannedAssignment:
+    rater: str
+    output_id: int
+    position: int
+    blind_label: str
+
+
+@dataclass(frozen=True)
+class AssignmentSummary:
+    design: AssignmentDesign
+    added: int
+    per_rater: dict[str, int] = field(default_factory=dict)  # total items after assignment
+    multi_rated_outputs: int = 0
+    created_raters: tuple[str, ...] = ()
+
+
+def _stratum(o: OutputInfo, design: AssignmentDesign) -> tuple[str, ...]:
+    key: list[str] = []
+    if "model" in design.stratify_by:
+        key.append(o.model)
+    if "tag" in design.stratify_by:
+        tags = [t for t in o.tags if t.startswith(design.tag_prefix)]
+        key.append(tags[0] if tags else "")
+    return tuple(key)
+
+
+def _units(outputs: Sequence[OutputInfo], design: AssignmentDesign) -> list[list[OutputInfo]]:
+    if design.case_grouping == "apart":
+        return [[o] for o in outputs]
+    by_case: dict[int, list[OutputInfo]] = defaultdict(list)
+    for o in outputs:
+        by_case[o.case_id].append(o)
+    return [by_case[c] for c in sorted(by_case)]
+
+
+def _unit_stratum(unit: list[OutputInfo], design: AssignmentDesign) -> tuple[str, ...]:
+    # A case's stratum is its tag (and, with models, the sorted model set) — stable and shared.
+    strata = sorted({_stratum(o, design) for o in unit})
+    return strata[0] if len(strata) == 1 else tuple("|".join(p) for p in zip(*strata, strict=True))
+
+
+def _choose_overlap(
+    units: list[list[OutputInfo]], design: AssignmentDesign, rng: random.Random
+) -> set[int]:
+    """Indices of the units to multi-rate: round(F x N) overall, allocated to strata fairly."""
+    if design.overlap is None:
+        return set(range(len(units)))
+    by_stratum: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for i, u in enumerate(units):
+        by_stratum[_unit_stratum(u, design)].append(i)
+    total = round(design.overlap * len(units))
+    # Largest-remainder apportionment: each stratum gets its share, the total is exact.
+    quotas = {k: design.overlap * len(v) for k, v in by_stratum.items()}
+    alloc = {k: int(q) for k, q in quotas.items()}
+    rest = total - sum(alloc.values())
+    order = sorted(quotas, key=lambda k: (-(quotas[k] - alloc[k]), k))
+    for k in order[: max(rest, 0)]:
+        alloc[k] += 1
+    chosen: set[int] = set()
+    for k in sorted(by_stratum):
+        idx = list(by_stratum[k])
+        rng.shuffle(idx)
+        chosen.update(idx[: alloc[k]])
+    return chosen
+
+
+def _spread(items: list[OutputInfo], rng: random.Random) -> list[OutputInfo]:
+    """Shuffle, then reorder greedily so no two answers of one case are adjacent if possible."""
+    pool = list(items)
+    rng.shuffle(pool)
+    out: list[OutputInfo] = []
+    while pool:
+        prev = out[-1].case_id if out else None
+        # Prefer the case with most remaining items (avoids a tail of one case), else first fit.
+        remaining: dict[int, int] = defaultdict(int)
+        for o in pool:
+            remaining[o.case_id] += 1
+        candidates = [i for i, o in enumerate(pool) if o.case_id != prev]
+        if not candidates:
+            out.append(pool.pop(0))
+            continue
+        best = max(candidates, key=lambda i: (remaining[pool[i].case_id], -i))
+        out.append(pool.pop(best))
+    return out
+
+
+def _order(items: list[OutputInfo], design: AssignmentDesign, rater: str) -> list[OutputInfo]:
+    rng = random.Random(f"{design.seed}:order:{rater}")
+    if design.case_grouping == "together":
+        by_case: dict[int, list[OutputInfo]] = defaultdict(list)
+        for o in items:
+            by_case[o.case_id].append(o)
+        cases = sorted(by_case)
+        rng.shuffle(cases)
+        ordered: list[OutputInfo] = []
+        for c in cases:
+            group = sorted(by_case[c], key=lambda o: o.output_id)
+            rng.shuffle(group)
+            ordered.extend(group)
+        return ordered
+    return _spread(sorted(items, key=lambda o: o.output_id), rng)
+
+
+def blind_labels(outputs: Sequence[OutputInfo], seed: int) -> dict[int, str]:
+    """A seeded per-case shuffle of "Response A", "Response B", ... (no model order leaks)."""
+    by_case: dict[int, list[int]] = defaultdict(list)
+    for o in outputs:
+        by_case[o.case_id].append(o.output_id)
+    labels: dict[int, str] = {}
+    for case_id, ids in by_case.items():
+        ids = sorted(ids)
+        random.Random(f"{seed}:labels:{case_id}").shuffle(ids)
+        for i, oid in enumerate(ids):
+            labels[oid] = blind_label(i)
+    return labels
+
+
+def plan_assignments(
+    outputs: Sequence[OutputInfo],
+    design: AssignmentDesign,
+    existing: dict[int, set[str]] | None = None,
+    existing_positions: dict[str, int] | None = None,
+) -> list[PlannedAssignment]:
+    """The new assignments a design adds, given who already has which output."""
+    design.validate()
+    existing = existing or {}
+    existing_positions = existing_positions or {}
+    raters = [r.strip() for r in design.raters]
+    rng = random.Random(f"{design.seed}:plan")
+    units = _units(sorted(outputs, key=lambda o: o.output_id), design)
+    multi = _choose_overlap(units, design, rng)
+    load: dict[str, int] = dict.fromkeys(raters, 0)
+    stratum_load: dict[tuple[tuple[str, ...], str], int] = defaultdict(int)
+    for names in existing.values():
+        for n in names:
+            if n in load:
+                load[n] += 1
+    tie = {r: rng.random() for r in raters}
+    new_items: dict[str, list[OutputInfo]] = defaultdict(list)
+    # Visit strata in turn, units shuffled within each, so balance holds inside every stratum.
+    order = list(range(len(units)))
+    rng.shuffle(order)
+    order.sort(key=lambda i: _unit_stratum(units[i], design))
+    for i in order:
+        unit = units[i]
+        want = design.per_output if i in multi else 1
+        stratum = _unit_stratum(unit, design)
+        have = set.intersection(*(existing.get(o.output_id, set()) & set(raters) for o in unit))
+        need = want - len(have)
+        if need <= 0:
+            continue
+        free = [r for r in raters if r not in have]
+        free.sort(key=lambda r: (stratum_load[(stratum, r)], load[r], tie[r]))
+        for r in free[:need]:
+            for o in unit:
+                if r in existing.get(o.output_id, set()):
+                    continue
+                new_items[r].append(o)
+                load[r] += 1
+            stratum_load[(stratum, r)] += len(unit)
+            tie[r] = rng.random()
+    labels = blind_labels(outputs, design.seed)
+    planned: list[PlannedAssignment] = []
+    for r in raters:
+        start = existing_positions.get(r, -1) + 1
+        for pos, o in enumerate(_order(new_items[r], design, r), start=start):
+            planned.append(PlannedAssignment(r, o.output_id, pos, labels[o.output_id]))
+    return planned
+
+
+def assign(project: Project, design: AssignmentDesign) -> AssignmentSummary:
+    """Create missing raters and the design's assignments; record the design in the project."""
+    design.validate()
+    with project.transaction() as s:
+        created: list[str] = []
+        ids: dict[str, int] = {}
+        from medreview.storage.models import RaterRow
+
+        for name in design.raters:
+            name = name.strip()
+            if s.scalar(select(RaterRow.id).where(RaterRow.name == name)) is None:
+                created.append(name)
+            ids[name] = get_or_create_rater(s, name, "physician").id
+        by_id = {v: k for k, v in ids.items()}
+        existing: dict[int, set[str]] = defaultdict(set)
+        positions: dict[str, int] = {}
+        for rater_id, output_id, position in s.execute(
+            select(AssignmentRow.rater_id, AssignmentRow.output_id, AssignmentRow.position)
+        ):
+            if rater_id in by_id:
+                existing[output_id].add(by_id[rater_id])
+                positions[by_id[rater_id]] = max(positions.get(by_id[rater_id], -1), position)
+        outputs = outputs_info(s)
+        if not outputs:
+            raise InputError("the project has no outputs to assign")
+        planned = plan_assignments(outputs, design, existing, positions)
+        for p in planned:
+            s.add(
+                AssignmentRow(
+                    rater_id=ids[p.rater],
+                    output_id=p.output_id,
+                    position=p.position,
+                    blind_label=p.blind_label,
+                    seed=design.seed,
+                )
+            )
+        s.flush()
+        project_row = s.scalars(select(ProjectRow)).one()
+        settings = dict(project_row.settings or {})
+        study = dict(settings.get("study") or {})
+        study["assignments"] = [*study.get("assignments", []), design.to_dict()]
+        settings["study"] = study
+        project_row.settings = settings
+        per_rater = {
+            by_id[rid]: n
+            for rid, n in s.execute(
+                select(AssignmentRow.rater_id, func.count())
+                .where(AssignmentRow.rater_id.in_(list(by_id)))
+                .group_by(AssignmentRow.rater_id)
+            )
+        }
+        counts: dict[int, int] = defaultdict(int)
+        for (oid,) in s.execute(
+            select(AssignmentRow.output_id).where(AssignmentRow.rater_id.in_(list(by_id)))
+        ):
+            counts[oid] += 1
+        return AssignmentSummary(
+            design=design,
+            added=len(planned),
+            per_rater={r: per_rater.get(r, 0) for r in ids},
+            multi_rated_outputs=sum(1 for n in counts.values() if n >= 2),
+            created_raters=tuple(created),
+        )

@@ -1,0 +1,127 @@
+"""DICOM de-identification: no identifier survives, dates shift per case, refusals, marks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pydicom
+import pytest
+
+from medreview.exporters.deid import DeidentificationError, deidentify_file
+from medreview.exporters.media import REPORT_NAME, export_media
+from medreview.storage.project import Project
+from tests.study.helpers import PHI, make_phi_dicom, study_project
+
+
+def test_no_identifier_survives_and_the_file_is_marked(tmp_path: Path) -> None:
+    src = make_phi_dicom(tmp_path / "a.dcm", 1)
+    res = deidentify_file(src, tmp_path / "out" / "a.dcm", date_shift_days=-100)
+    raw = res.dest.read_bytes()
+    assert [k for k, v in PHI.items() if v in raw] == []
+    ds = pydicom.dcmread(res.dest)
+    assert ds.PatientIdentityRemoved == "YES"
+    assert [c.CodeValue for c in ds.DeidentificationMethodCodeSequence] == ["113100", "113107"]
+    assert "PS3.15" in ds.DeidentificationMethod[0]
+    assert ds.StudyDate == "20231203"  # 2024-03-12 minus 100 days, not the dummy 00010101
+    assert ds.SOPInstanceUID != "1.2.826.0.1.3680043.99.1.1"
+    assert ds.file_meta.MediaStorageSOPInstanceUID == ds.SOPInstanceUID
+    assert not any(el.tag.is_private for el in ds.iterall())
+    assert ds.PixelData == bytes(range(64))  # the header profile leaves pixels alone
+
+
+@pytest.mark.parametrize("burned", ["YES", None])
+def test_burned_in_yes_or_absent_is_refused_unless_confirmed(tmp_path: Path,
+                                                             burned: str | None) -> None:
+    src = make_phi_dicom(tmp_path / "b.dcm", 1, burned_in=burned)
+    dest = tmp_path / "out" / "b.dcm"
+    with pytest.raises(DeidentificationError, match="Burned In Annotation"):
+        deidentify_file(src, dest, date_shift_days=-50)
+    assert not dest.exists()
+    res = deidentify_file(src, dest, date_shift_days=-50, allow_burned_in=True)
+    ds = pydicom.dcmread(res.dest)
+    assert ds.PatientIdentityRemoved == "NO" and not res.identity_removed
+    assert ds.BurnedInAnnotation == "YES"
+
+
+def test_an_identifier_found_after_deid_deletes_the_file(tmp_path: Path) -> None:
+    src = make_phi_dicom(tmp_path / "c.dcm", 1)
+    dest = tmp_path / "out" / "c.dcm"
+    with pytest.raises(DeidentificationError, match="still present"):
+        # a value the profile keeps (the photometric interpretation) stands in for a leak
+        deidentify_file(src, dest, date_shift_days=-10, extra_identifiers={b"MONOCHROME2"})
+    assert not dest.exists()
+
+
+def test_media_export_shifts_dates_per_case_and_reports(tmp_path: Path) -> None:
+    project: Project = study_project(tmp_path / "p", n_cases=2)
+    try:
+        # a follow-up image of the same case, 30 days later
+        from medreview.domain.records import AttachmentRecord, Located
+        from medreview.storage.ingest import ingest
+
+        later = make_phi_dicom(tmp_path / "later.dcm", 3, study_date="20240411")
+        ingest(project, [Located(AttachmentRecord("case-00001", str(later), "dicom",
+                                                  filename="later.dcm"), "t", 1)],
+               source="t2", importer="t")
+        report = export_media(project, tmp_path / "media", seed=3)
+    finally:
+        project.close()
+    out = tmp_path / "media"
+    dicoms = sorted(out.rglob("*.dcm"))
+    assert len(dicoms) == 3 and len(report.files) == 3
+    for p in out.rglob("*"):
+        if p.is_file():
+            raw = p.read_bytes()
+            assert [k for k, v in PHI.items() if v in raw] == [], p
+            assert b"DOE_JOHN" not in p.name.encode()
+    dates = sorted(dt.datetime.strptime(pydicom.dcmread(p).StudyDate, "%Y%m%d")
+                   for p in dicoms)
+    assert (dates[-1] - dates[0]).days == 30  # the interval survives the shift
+    assert all(pydicom.dcmread(p).StudyInstanceUID == pydicom.dcmread(dicoms[0]).StudyInstanceUID
+               for p in dicoms[:2])
+    doc = json.loads((out / REPORT_NAME).read_text())
+    assert doc["dicom"]["files"] == 3 and doc["dicom"]["identity_removed_yes"] == 3
+    assert "shifted" in doc["dicom"]["dates"] and "none found" in doc["verification"]
+    assert "offset" not in json.dumps(doc["files"])
+
+
+def test_media_export_refuses_burned_in_and_writes_nothing(tmp_path: Path) -> None:
+    project = study_project(tmp_path / "p", n_cases=1, burned_in=None)
+    try:
+        with pytest.raises(DeidentificationError, match="refused, nothing was exported"):
+            export_media(project, tmp_path / "media")
+        assert not (tmp_path / "media").exists()
+        assert [p for p in tmp_path.iterdir() if p.name.startswith(".media-")] == []
+        report = export_media(project, tmp_path / "media", allow_burned_in=True)
+        assert {f["identity_removed"] for f in report.files} == {False}
+    finally:
+        project.close()
+
+
+def test_plain_images_lose_their_metadata(tmp_path: Path) -> None:
+    from PIL import Image, PngImagePlugin
+
+    from medreview.domain.records import AttachmentRecord, Located
+    from medreview.storage.ingest import ingest
+
+    meta = PngImagePlugin.PngInfo()
+    meta.add_text("Comment", "patient DOE^JOHN MRN123456")
+    src = tmp_path / "DOE_JOHN_photo.png"
+    Image.new("L", (4, 4), 7).save(src, pnginfo=meta)
+    assert b"MRN123456" in src.read_bytes()
+    project = study_project(tmp_path / "p", n_cases=1)
+    try:
+        ingest(project, [Located(AttachmentRecord("case-00001", str(src), "image",
+                                                  filename=src.name), "t", 1)],
+               source="t3", importer="t")
+        report = export_media(project, tmp_path / "media")
+    finally:
+        project.close()
+    pngs = list((tmp_path / "media").rglob("*.png"))
+    assert len(pngs) == 1 and {f["kind"] for f in report.files} == {"dicom", "image"}
+    raw = pngs[0].read_bytes()
+    assert b"MRN123456" not in raw and b"DOE" not in raw
+    with Image.open(pngs[0]) as im:
+        assert im.getpixel((0, 0)) == 7 and not im.info.get("Comment")
