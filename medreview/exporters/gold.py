@@ -12,10 +12,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from medreview.domain.rubric import Question, case_criterion_question
 from medreview.storage import tables
-from medreview.storage.forms import form_from_row
-from medreview.storage.models import CaseCriterionRow, FormRow, GoldLabelRow
+from medreview.storage.models import GoldLabelRow
 from medreview.storage.project import Project
 
 
@@ -51,15 +49,3 @@ def physician_labels(project: Project, *, pseudonymise: bool = True
                 out[(r["output_id"], qid)][rater] = value
     return dict(out)
 
-
-def project_questions(project: Project) -> dict[str, Question]:
-    """Question id -> question, over every form version and every case criterion."""
-    out: dict[str, Question] = {}
-    with project.read() as s:
-        for row in s.scalars(select(FormRow).order_by(FormRow.active, FormRow.version)):
-            for q in form_from_row(row).questions:
-                out[q.id] = q
-        for c in s.scalars(select(CaseCriterionRow).order_by(CaseCriterionRow.id)):
-            q = case_criterion_question(c.key, c.text, c.points, tuple(c.tags))
-            out[q.id] = q
-    return out

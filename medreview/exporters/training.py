@@ -31,11 +31,12 @@ from sqlalchemy import select
 from medreview.domain.rubric import Form, Question, QuestionKind, case_criterion_question
 from medreview.domain.scoring import form_score
 from medreview.errors import InputError
-from medreview.exporters.gold import Gold, gold_labels, physician_labels, project_questions
+from medreview.exporters.gold import Gold, gold_labels, physician_labels
 from medreview.storage import tables
 from medreview.storage.forms import active_form_rows, form_from_row
 from medreview.storage.models import CaseCriterionRow, CaseRow, OutputRow
 from medreview.storage.project import Project
+from medreview.storage.questions import project_questions
 
 Record = tuple[str, dict[str, Any]]
 SftStyle = Literal["messages", "prompt_completion"]

@@ -42,8 +42,8 @@ from medreview.errors import InputError
 from medreview.storage import tables
 from medreview.storage.models import GoldLabelRow, OutputRow
 from medreview.storage.project import Project
+from medreview.storage.questions import project_questions
 from medreview.storage.raters import get_or_create_rater
-from medreview.study.queries import project_questions
 
 PROVENANCES = ("adjudicated", "unanimous", "majority", "single_rater", "imported")
 

@@ -7,11 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from medreview.domain.rubric import Question, case_criterion_question
 from medreview.errors import InputError
-from medreview.storage.forms import form_from_row
-from medreview.storage.models import CaseCriterionRow, CaseRow, FormRow, OutputRow, RaterRow
-from medreview.storage.project import Project
+from medreview.storage.models import CaseRow, OutputRow, RaterRow
 
 
 @dataclass(frozen=True)
@@ -44,18 +41,3 @@ def rater_by_name(session: Session, name: str) -> RaterRow:
 def rater_names(session: Session) -> dict[int, RaterRow]:
     return {r.id: r for r in session.scalars(select(RaterRow))}
 
-
-def project_questions(project: Project) -> dict[str, Question]:
-    """Question id -> question: every form version (newest wins) and every case criterion.
-
-    The same reading as ``medreview.services.questions`` (which this layer may not import).
-    """
-    out: dict[str, Question] = {}
-    with project.read() as s:
-        for row in s.scalars(select(FormRow).order_by(FormRow.active, FormRow.version)):
-            for q in form_from_row(row).questions:
-                out[q.id] = q
-        for c in s.scalars(select(CaseCriterionRow).order_by(CaseCriterionRow.id)):
-            q = case_criterion_question(c.key, c.text, c.points, tuple(c.tags))
-            out[q.id] = q
-    return out
