@@ -1,0 +1,56 @@
+"""The application entry point ``run_app`` (called by the ``gui`` and ``demo`` commands):
+High-DPI policy, theme and font from settings, an excepthook that shows errors, the window."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from pathlib import Path
+from types import TracebackType
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from medreview.qt.main_window import MainWindow
+from medreview.qt.settings import UiSettings
+from medreview.qt.theme import apply_theme
+
+log = logging.getLogger(__name__)
+
+
+def make_app(argv: list[str] | None = None) -> QApplication:
+    existing = QApplication.instance()
+    if isinstance(existing, QApplication):
+        return existing
+    # Fractional scale factors (125 %, 150 %) are passed through instead of rounded.
+    QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
+        Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+    app = QApplication(argv or sys.argv[:1])
+    app.setApplicationName("medreview")
+    app.setOrganizationName("medreview")
+    return app
+
+
+def _excepthook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    log.error("unhandled error", exc_info=(kind, exc, tb))
+    text = "".join(traceback.format_exception(kind, exc, tb))
+    box = QMessageBox(QMessageBox.Icon.Critical, "Unexpected error",
+                      f"{exc}\n\nYour saved work is safe; unsaved edits are saved within a "
+                      "second of typing.")
+    box.setDetailedText(text)
+    box.exec()
+
+
+def run_app(project_path: Path | None = None) -> int:
+    """Show the main window (opening ``project_path`` if given) and run the event loop."""
+    app = make_app()
+    settings = UiSettings()
+    apply_theme(app, settings.theme(), settings.font_pt())
+    sys.excepthook = _excepthook
+    window = MainWindow(settings)
+    window.show()
+    if project_path is not None:
+        window.open_project(Path(project_path))
+    return app.exec()

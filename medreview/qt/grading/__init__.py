@@ -1,0 +1,1 @@
+"""The grading workstation: queue, case and answer views, rubric panel, controller."""

@@ -1,0 +1,117 @@
+"""CaseView: the prompt or conversation (one block per turn) and collapsible context documents."""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QFrame,
+    QLabel,
+    QScrollArea,
+    QSplitter,
+    QTextBrowser,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from medreview.domain.records import ContextDocument, Message
+
+ROLE_NAMES = {"user": "Patient / user", "assistant": "Assistant (earlier turn)",
+              "system": "System", "developer": "Developer", "tool": "Tool"}
+
+
+def _turn_html(n: int, m: Message, shade: str, accent: str) -> str:
+    body = html.escape(m.content).replace("\n", "<br>")
+    who = ROLE_NAMES.get(m.role, m.role.title())
+    return (f'<table width="100%" cellpadding="8" cellspacing="0" style="margin-bottom:6px">'
+            f'<tr><td bgcolor="{shade}"><span style="color:{accent}; font-weight:600">'
+            f"Turn {n} · {who}</span><br>{body}</td></tr></table>")
+
+
+class CollapsibleSection(QWidget):
+    """A titled section whose body folds away (context documents can be long)."""
+
+    def __init__(self, title: str, text: str, expanded: bool, parent: QWidget | None = None
+                 ) -> None:
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.button = QToolButton()
+        self.button.setObjectName("collapse")
+        self.button.setCheckable(True)
+        self.button.setChecked(expanded)
+        self._title = title
+        self.button.toggled.connect(self._on_button_toggled)
+        self.body = QLabel(text)
+        self.body.setWordWrap(True)
+        self.body.setTextInteractionFlags(self.body.textInteractionFlags()
+                                          | self.body.textInteractionFlags().TextSelectableByMouse)
+        self.body.setContentsMargins(14, 0, 4, 4)
+        lay.addWidget(self.button)
+        lay.addWidget(self.body)
+        self._on_button_toggled(expanded)
+
+    def _on_button_toggled(self, on: bool) -> None:
+        self.button.setText(("▾ " if on else "▸ ") + self._title)
+        self.body.setVisible(on)
+
+
+class CaseView(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.title = QLabel("")
+        self.title.setObjectName("paneTitle")
+        self.title.setWordWrap(True)
+        lay.addWidget(self.title)
+        self.tags = QLabel("")
+        self.tags.setWordWrap(True)
+        self.tags.setEnabled(False)
+        lay.addWidget(self.tags)
+        self.conversation = QTextBrowser()
+        self.conversation.setOpenLinks(False)
+        self.split = QSplitter(Qt.Orientation.Vertical)
+        self.split.addWidget(self.conversation)
+        self._context_area = QScrollArea()
+        self._context_area.setWidgetResizable(True)
+        self._context_area.setFrameShape(QFrame.Shape.NoFrame)
+        self._context_host = QWidget()
+        self._context_layout = QVBoxLayout(self._context_host)
+        self._context_layout.setContentsMargins(0, 0, 0, 0)
+        self._context_area.setWidget(self._context_host)
+        self.split.addWidget(self._context_area)
+        self.split.setSizes([300, 200])
+        lay.addWidget(self.split, 1)
+        self.sections: list[CollapsibleSection] = []
+
+    def show_case(self, title: str, tags: tuple[str, ...], messages: tuple[Message, ...],
+                  context: tuple[ContextDocument, ...]) -> None:
+        self.title.setText(title)
+        self.tags.setText("Tags: " + ", ".join(tags) if tags else "")
+        self.tags.setVisible(bool(tags))
+        pal = self.palette()
+        dark = pal.window().color().lightness() < 128
+        shades = {"user": "#2c3440" if dark else "#eef3fb",
+                  "assistant": "#2f2f2f" if dark else "#f5f5f5"}
+        accent = "#8fb8ff" if dark else "#1f5fbf"
+        parts = [_turn_html(i, m, shades.get(m.role, shades["assistant"]), accent)
+                 for i, m in enumerate(messages, start=1)]
+        self.conversation.setHtml("".join(parts))
+        while self._context_layout.count():  # sections and the trailing stretch
+            item = self._context_layout.takeAt(0)
+            old = item.widget() if item is not None else None
+            if old is not None:
+                old.hide()
+                old.deleteLater()
+        self.sections = []
+        # Documents start folded when there are several, so the conversation stays in view.
+        for doc in context:
+            sec = CollapsibleSection(f"{doc.title} ({doc.kind})", doc.text,
+                                     expanded=len(context) <= 2)
+            self._context_layout.addWidget(sec)
+            self.sections.append(sec)
+        self._context_layout.addStretch(1)
+        self._context_area.setVisible(bool(context))

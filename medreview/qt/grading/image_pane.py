@@ -1,0 +1,203 @@
+"""ImagePane: the item's image series. Embeds ``medreview.qt.imaging``'s ``SliceViewer`` and
+``SeriesStrip``; if that package cannot be imported (or fails to start) a minimal built-in
+viewer shows one slice at a time through ``medreview.imaging.display``, so grading never
+depends on the viewer. Regions drawn on the image are forwarded as viewer dicts."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from medreview.services.views import AttachmentView, SeriesView
+
+log = logging.getLogger(__name__)
+
+
+def _external(module: str, name: str) -> Any:
+    try:
+        return getattr(importlib.import_module(module), name, None)
+    except ImportError:
+        log.warning("%s.%s is not available; using the built-in image pane", module, name)
+        return None
+
+
+class BuiltinSliceViewer(QWidget):
+    """Fallback: the middle slice first, a slider to scroll, default window from the file."""
+
+    sig_region_drawn = Signal(dict)
+    """Never emitted by the fallback (it has no drawing tools); present for API parity."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.caption = QLabel("")
+        self.image = QLabel("No image")
+        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.image.setMinimumSize(160, 160)
+        self.image.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.image.setStyleSheet("background: black; color: #aaa;")
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.slider.valueChanged.connect(self._on_slider_value_changed)
+        lay.addWidget(self.caption)
+        lay.addWidget(self.image, 1)
+        lay.addWidget(self.slider)
+        self.paths: list[Path] = []
+        self.pixels: np.ndarray | None = None
+        self._pixmap: QPixmap | None = None
+
+    def set_series(self, paths: list[Path], title: str = "") -> None:
+        self.paths = list(paths)
+        self.caption.setText(title)
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, max(0, len(self.paths) - 1))
+        self.slider.setValue(len(self.paths) // 2)
+        self.slider.blockSignals(False)
+        self.slider.setVisible(len(self.paths) > 1)
+        self._on_slider_value_changed(self.slider.value())
+
+    def set_images(self, paths: list[Path], title: str = "") -> None:
+        self.set_series(paths, title)
+
+    def set_regions(self, regions: list[Any]) -> None:
+        return None
+
+    def _on_slider_value_changed(self, i: int) -> None:
+        if not self.paths:
+            self.pixels = None
+            self._pixmap = None
+            self.image.setText("No image")
+            return
+        from medreview.imaging.display import display_frame
+
+        try:
+            arr = np.ascontiguousarray(display_frame(self.paths[i], 0))
+        except Exception as exc:  # a damaged file must not break grading: say what happened
+            self.pixels = None
+            self.image.setText(f"Cannot show {self.paths[i].name}: {exc}")
+            return
+        self.pixels = arr
+        h, w = arr.shape[:2]
+        fmt = QImage.Format.Format_Grayscale8 if arr.ndim == 2 else QImage.Format.Format_RGB888
+        qimg = QImage(arr.data, w, h, arr.strides[0], fmt).copy()
+        self._pixmap = QPixmap.fromImage(qimg)
+        self.caption.setText(f"{self.caption.text().split('  ·  ')[0]}  ·  slice {i + 1}/"
+                             f"{len(self.paths)}")
+        self._rescale()
+
+    def _rescale(self) -> None:
+        if self._pixmap is not None:
+            self.image.setPixmap(self._pixmap.scaled(
+                self.image.size(), Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation))
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self._rescale()
+
+
+class ImagePane(QWidget):
+    sig_region_drawn = Signal(dict)
+    """A region the rater drew on the image (forwarded from the viewer)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.title = QLabel("Images")
+        self.title.setObjectName("paneTitle")
+        lay.addWidget(self.title)
+        self.picker = QComboBox()
+        self.picker.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.picker.currentIndexChanged.connect(self._on_picker_index_changed)
+        lay.addWidget(self.picker)
+        viewer_cls = _external("medreview.qt.imaging.slice_view", "SliceViewer")
+        strip_cls = _external("medreview.qt.imaging.series_strip", "SeriesStrip")
+        self.viewer: Any = None
+        self.strip: Any = None
+        if viewer_cls is not None:
+            try:
+                self.viewer = viewer_cls()
+                self.strip = strip_cls() if strip_cls is not None else None
+            except Exception:  # the embedded viewer failing must not take grading down
+                log.exception("SliceViewer failed to start; using the built-in viewer")
+                self.viewer = None
+                self.strip = None
+        self.external = self.viewer is not None
+        if self.viewer is None:
+            self.viewer = BuiltinSliceViewer()
+        self.viewer.sig_region_drawn.connect(self.sig_region_drawn.emit)
+        body = QHBoxLayout()
+        body.setContentsMargins(0, 0, 0, 0)
+        if self.strip is not None:
+            self.strip.setFixedWidth(132)
+            self.strip.hide()  # shown for items with several series
+            self.strip.sig_series_selected.connect(self._on_strip_series_selected)
+            body.addWidget(self.strip)
+            self.picker.hide()
+        body.addWidget(self.viewer, 1)
+        lay.addLayout(body, 1)
+        self.series: tuple[SeriesView, ...] = ()
+        self.current = -1
+
+    @staticmethod
+    def _title(s: SeriesView) -> str:
+        return " · ".join(p for p in (s.modality, s.description) if p) or "Image"
+
+    def show_series(self, series: tuple[SeriesView, ...], regions: list[dict] | None = None
+                    ) -> None:
+        self.series = series
+        self._regions = list(regions or [])
+        self.picker.blockSignals(True)
+        self.picker.clear()
+        for s in series:
+            self.picker.addItem(f"{self._title(s)} ({len(s.attachments)})")
+        self.picker.blockSignals(False)
+        self.picker.setVisible(self.strip is None and len(series) > 1)
+        if self.strip is not None:
+            # Short labels: the strip is narrow; the viewer shows the full title.
+            self.strip.set_series([(s.modality or f"Series {n}", [a.path for a in s.attachments])
+                                   for n, s in enumerate(series, start=1)])
+            self.strip.setVisible(len(series) > 1)
+        self.title.setText(f"Images ({len(series)} series)" if series else "Images")
+        self._on_picker_index_changed(0)
+
+    def attachments(self) -> list[AttachmentView]:
+        return [a for s in self.series for a in s.attachments]
+
+    def _on_strip_series_selected(self, index: int, _title: str, _paths: list) -> None:
+        self._on_picker_index_changed(index)
+
+    def _on_picker_index_changed(self, i: int) -> None:
+        self.current = i if self.series and i >= 0 else -1
+        if self.current < 0:
+            self.viewer.set_series([], "")
+            return
+        s = self.series[i]
+        paths = [a.path for a in s.attachments]
+        if s.id is None and not any(a.kind == "dicom" for a in s.attachments):
+            self.viewer.set_images(paths)
+        else:
+            self.viewer.set_series(paths, self._title(s))
+        self.viewer.set_regions(self._regions)
+
+    def close_viewer(self) -> None:
+        close = getattr(self.viewer, "close_loader", None)
+        if close is not None:
+            close()

@@ -1,0 +1,356 @@
+"""One widget per question kind, generated from ``domain.rubric.Question``.
+
+Each widget shows the prompt and its options with the key that picks them, holds its value,
+and emits ``sig_changed(question_id, value)`` on user edits only (``set_value`` is silent).
+Buttons never take keyboard focus: focus stays on the rubric panel so the keymap keeps working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QDoubleValidator
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from medreview.domain.rubric import Option, Question, QuestionKind
+from medreview.domain.validation import check_answer
+from medreview.qt.flow_layout import FlowLayout
+
+DIGIT_PAUSE_MS = 700
+
+
+def _repolish(w: QWidget) -> None:
+    w.style().unpolish(w)
+    w.style().polish(w)
+
+
+def option_button(text: str, tip: str = "") -> QPushButton:
+    b = QPushButton(text)
+    b.setCheckable(True)
+    b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+    b.setToolTip(tip)
+    b.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+    return b
+
+
+def _fmt_points(points: float) -> str:
+    text = f"{points:+g}"
+    return f"{text} pt" if abs(points) == 1 else f"{text} pts"
+
+
+class QuestionWidget(QFrame):
+    sig_changed = Signal(str, object)
+    """Emitted with (question id, new value) when the rater changes the answer."""
+
+    def __init__(self, question: Question, number: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.question = question
+        self.setObjectName("question")
+        self.setProperty("current", False)
+        self.setProperty("missing", False)
+        self._value: Any = None
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(8, 6, 8, 6)
+        outer.setSpacing(4)
+        head = QHBoxLayout()
+        head.setSpacing(6)
+        star = " *" if question.required else ""
+        self.prompt_label = QLabel(f"{number}. {question.prompt}{star}")
+        self.prompt_label.setObjectName("questionPrompt")
+        self.prompt_label.setWordWrap(True)
+        self.prompt_label.setToolTip(question.help or ("Required" if question.required else ""))
+        head.addWidget(self.prompt_label, 1)
+        if question.points is not None:
+            pts = QLabel(_fmt_points(question.points))
+            pts.setObjectName("points")
+            pts.setProperty("sign", "neg" if question.points < 0 else "pos")
+            pts.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
+            head.addWidget(pts)
+        outer.addLayout(head)
+        if question.help:
+            help_label = QLabel(question.help)
+            help_label.setWordWrap(True)
+            help_label.setEnabled(False)
+            outer.addWidget(help_label)
+        self.body = QVBoxLayout()
+        self.body.setSpacing(4)
+        outer.addLayout(self.body)
+
+        # Lists longer than nine take two digits ("1" then "1" = 11); a lone first digit
+        # stands on its own once the rater pauses.
+        self.pending_digit: int | None = None
+        self._digit_commit: Callable[[int], None] | None = None
+        self._digit_timer = QTimer(self)
+        self._digit_timer.setSingleShot(True)
+        self._digit_timer.setInterval(DIGIT_PAUSE_MS)
+        self._digit_timer.timeout.connect(self.flush_digit)
+
+    # state ------------------------------------------------------------------------------------
+    def value(self) -> Any:
+        return self._value
+
+    def set_value(self, value: Any) -> None:
+        self._value = value
+        self._show()
+
+    def _commit(self, value: Any) -> None:
+        if check_answer(self.question, value) is not None:
+            return  # never store an answer the question would reject
+        self._value = value
+        self._show()
+        self.sig_changed.emit(self.question.id, value)
+
+    def _show(self) -> None:  # subclasses draw ``self._value``
+        return None
+
+    def set_current(self, on: bool) -> None:
+        self.setProperty("current", on)
+        _repolish(self)
+
+    def set_missing(self, on: bool) -> None:
+        self.setProperty("missing", on)
+        _repolish(self)
+
+    # keys (return True when handled) ----------------------------------------------------------
+    def _numbered(self, n: int, count: int, commit: Callable[[int], None]) -> bool:
+        """Pick item ``n`` (1-based) of ``count``, buffering a first digit when two-digit
+        numbers exist."""
+        if self.pending_digit is not None:
+            first, self.pending_digit = self.pending_digit, None
+            self._digit_timer.stop()
+            if 1 <= first * 10 + n <= count:
+                commit(first * 10 + n)
+                return True
+            # "1" then "2" with 11 options: 1 stands, and 2 is the widget's next key
+            # (the severity, for an error question).
+            commit(first)
+            return self.digit(n) if n else True
+        if n == 0:
+            return False
+        if count > 9 and n * 10 <= count:
+            self.pending_digit = n
+            self._digit_commit = commit
+            self._digit_timer.start()
+            return True
+        if 1 <= n <= count:
+            commit(n)
+            return True
+        return False
+
+    def flush_digit(self) -> None:
+        """Commit a buffered first digit on its own (the pause after it)."""
+        self._digit_timer.stop()
+        if self.pending_digit is not None and self._digit_commit is not None:
+            n, self.pending_digit = self.pending_digit, None
+            self._digit_commit(n)
+
+    def zero(self) -> bool:
+        """The 0 key: the second digit of 10, 20, … when a first digit is waiting."""
+        if self.pending_digit is None or self._digit_commit is None:
+            return False
+        return self._numbered(0, 10 ** 6, self._digit_commit)
+
+    def digit(self, n: int) -> bool:
+        return False
+
+    def yes_no(self, yes: bool) -> bool:
+        return False
+
+    def clear(self) -> bool:
+        if self._value is None:
+            return False
+        self._commit(None)
+        return True
+
+    def edit(self) -> bool:
+        return False
+
+
+class CriterionWidget(QuestionWidget):
+    """Met / not met, with the criterion's signed points."""
+
+    def __init__(self, question: Question, number: int, parent: QWidget | None = None) -> None:
+        super().__init__(question, number, parent)
+        row = QHBoxLayout()
+        self.met = option_button("Y · Met", "Criterion met (Y or 1)")
+        self.not_met = option_button("N · Not met", "Criterion not met (N or 2)")
+        self.met.setProperty("neg", (question.points or 0) < 0)
+        self.met.clicked.connect(lambda: self._commit(True))
+        self.not_met.clicked.connect(lambda: self._commit(False))
+        row.addWidget(self.met)
+        row.addWidget(self.not_met)
+        row.addStretch(1)
+        self.body.addLayout(row)
+
+    def _show(self) -> None:
+        self.met.setChecked(self._value is True)
+        self.not_met.setChecked(self._value is False)
+
+    def yes_no(self, yes: bool) -> bool:
+        self._commit(yes)
+        return True
+
+    def digit(self, n: int) -> bool:
+        if n in (1, 2):
+            self._commit(n == 1)
+            return True
+        return False
+
+
+class ChoiceWidget(QuestionWidget):
+    """Likert with labelled anchors, single choice, and the pairwise preference."""
+
+    def __init__(self, question: Question, number: int, parent: QWidget | None = None) -> None:
+        super().__init__(question, number, parent)
+        options = question.options or (
+            (Option("A", "A better"), Option("B", "B better"), Option("tie", "Tie"))
+            if question.kind is QuestionKind.PAIRWISE else ())
+        self.options: tuple[Option, ...] = options
+        row = FlowLayout()
+        self.buttons: list[QPushButton] = []
+        for i, opt in enumerate(options, start=1):
+            b = option_button(f"{i} · {opt.label}" if i <= 9 else opt.label, opt.description)
+            b.clicked.connect(lambda _=False, v=opt.value: self._commit(v))
+            self.buttons.append(b)
+            row.addWidget(b)
+        self.body.addLayout(row)
+
+    def _show(self) -> None:
+        for b, opt in zip(self.buttons, self.options, strict=True):
+            b.setChecked(self._value is not None and self._value == opt.value
+                         and type(self._value) is not bool)
+
+    def digit(self, n: int) -> bool:
+        return self._numbered(n, len(self.options),
+                              lambda k: self._commit(self.options[k - 1].value))
+
+
+class MultiChoiceWidget(QuestionWidget):
+    """Several options may be chosen; a digit toggles one."""
+
+    def __init__(self, question: Question, number: int, parent: QWidget | None = None) -> None:
+        super().__init__(question, number, parent)
+        row = FlowLayout()
+        self.buttons: list[QPushButton] = []
+        for i, opt in enumerate(question.options, start=1):
+            b = option_button(f"{i} · {opt.label}", opt.description)
+            b.clicked.connect(lambda _=False, n=i: self.digit(n))
+            self.buttons.append(b)
+            row.addWidget(b)
+        self.body.addLayout(row)
+
+    def _show(self) -> None:
+        chosen = list(self._value or [])
+        for b, opt in zip(self.buttons, self.question.options, strict=True):
+            b.setChecked(opt.value in chosen)
+
+    def digit(self, n: int) -> bool:
+        return self._numbered(n, len(self.question.options), self._toggle)
+
+    def _toggle(self, n: int) -> None:
+        v = self.question.options[n - 1].value
+        chosen = list(self._value or [])
+        chosen = [c for c in chosen if c != v] if v in chosen else [*chosen, v]
+        self._commit(chosen)
+
+
+class NumberWidget(QuestionWidget):
+    """A number within the question's bounds; blank means unanswered."""
+
+    def __init__(self, question: Question, number: int, parent: QWidget | None = None) -> None:
+        super().__init__(question, number, parent)
+        row = QHBoxLayout()
+        self.edit_box = QLineEdit()
+        lo = question.minimum if question.minimum is not None else -1e12
+        hi = question.maximum if question.maximum is not None else 1e12
+        self.edit_box.setValidator(QDoubleValidator(lo, hi, 6, self.edit_box))
+        self.edit_box.setPlaceholderText("press I, type a number, Esc")
+        self.edit_box.setMaximumWidth(220)
+        self.edit_box.textEdited.connect(self._on_edit_text_edited)
+        row.addWidget(self.edit_box)
+        if question.unit:
+            row.addWidget(QLabel(question.unit))
+        row.addStretch(1)
+        self.body.addLayout(row)
+
+    def _on_edit_text_edited(self, text: str) -> None:
+        text = text.strip()
+        if not text:
+            self._commit(None)
+            return
+        try:
+            number = float(text)
+        except ValueError:
+            return
+        self._commit(int(number) if number.is_integer() else number)
+
+    def _show(self) -> None:
+        text = "" if self._value is None else f"{self._value:g}"
+        if self.edit_box.text() != text and not self.edit_box.hasFocus():
+            self.edit_box.setText(text)
+
+    def digit(self, n: int) -> bool:
+        self.edit_box.setFocus()
+        self.edit_box.insert(str(n))
+        self._on_edit_text_edited(self.edit_box.text())
+        return True
+
+    def edit(self) -> bool:
+        self.edit_box.setFocus()
+        self.edit_box.selectAll()
+        return True
+
+
+class TextWidget(QuestionWidget):
+    def __init__(self, question: Question, number: int, parent: QWidget | None = None) -> None:
+        super().__init__(question, number, parent)
+        self.text_box = QPlainTextEdit()
+        self.text_box.setPlaceholderText("press I to type, Esc to leave")
+        self.text_box.setFixedHeight(64)
+        self.text_box.setTabChangesFocus(True)
+        self.text_box.textChanged.connect(self._on_text_changed)
+        self.body.addWidget(self.text_box)
+
+    def _on_text_changed(self) -> None:
+        text = self.text_box.toPlainText()
+        if text != (self._value or ""):
+            self._commit(text if text else None)
+
+    def _show(self) -> None:
+        if self.text_box.toPlainText() != (self._value or ""):
+            self.text_box.blockSignals(True)
+            self.text_box.setPlainText(self._value or "")
+            self.text_box.blockSignals(False)
+
+    def edit(self) -> bool:
+        self.text_box.setFocus()
+        return True
+
+
+def widget_for(question: Question, number: int) -> QuestionWidget:
+    from medreview.qt.grading.error_widget import ErrorWidget  # it builds on this module
+
+    kind = question.kind
+    if kind is QuestionKind.CRITERION:
+        return CriterionWidget(question, number)
+    if kind in (QuestionKind.ORDINAL, QuestionKind.SINGLE_CHOICE, QuestionKind.PAIRWISE):
+        return ChoiceWidget(question, number)
+    if kind is QuestionKind.MULTI_CHOICE:
+        return MultiChoiceWidget(question, number)
+    if kind is QuestionKind.NUMBER:
+        return NumberWidget(question, number)
+    if kind is QuestionKind.ERROR:
+        return ErrorWidget(question, number)
+    return TextWidget(question, number)

@@ -1,0 +1,134 @@
+"""QueueModel: the rater's queue as a QAbstractTableModel over plain ``QueueRow`` values.
+
+All rows stay in memory (a ``QueueRow`` is small; 100,000 are a few tens of MB) and a filter is
+a list of row indices, so ``data()`` is O(1) and a save updates one row with ``dataChanged``
+instead of a reset. Filtering itself is the pure ``services.workspace.filter_rows``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor
+
+from medreview.services.views import QueueRow
+from medreview.services.workspace import QueueCounts, QueueFilter, count_queue, filter_rows
+
+COLUMNS = ("#", "Case", "Title", "Response", "Status", "⚑", "Updated")
+STATUS_TEXT = {"todo": "To do", "draft": "Started", "done": "Done", "skipped": "Skipped"}
+STATUS_COLOR = {"done": "#2e8b57", "draft": "#c77d00", "skipped": "#8a8f96"}
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+class QueueModel(QAbstractTableModel):
+    def __init__(self, rows: Sequence[QueueRow] = (), parent: Any = None) -> None:
+        super().__init__(parent)
+        self._rows: list[QueueRow] = list(rows)
+        self._filter = QueueFilter()
+        self._order: list[int] = list(range(len(self._rows)))
+        self._by_output: dict[int, int] = {r.output_id: i for i, r in enumerate(self._rows)}
+        self._display_pos: dict[int, int] | None = None  # row index → display row, built lazily
+
+    # data -------------------------------------------------------------------------------------
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._order)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row = self._rows[self._order[index.row()]]
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == 0:
+                return row.position + 1
+            if col == 1:
+                return row.case_external_id
+            if col == 2:
+                return row.case_title
+            if col == 3:
+                return row.model if self._filter.reveal_models else row.blind_label
+            if col == 4:
+                return STATUS_TEXT.get(row.status, row.status)
+            if col == 5:
+                return "⚑" if row.flagged else ""
+            if col == 6:
+                return row.updated_at.strftime("%Y-%m-%d %H:%M") if row.updated_at else ""
+        elif role == Qt.ItemDataRole.ForegroundRole and col == 4:
+            color = STATUS_COLOR.get(row.status)
+            return QBrush(QColor(color)) if color else None
+        elif role == Qt.ItemDataRole.ToolTipRole and col in (1, 2):
+            return f"{row.case_title}\nTags: {', '.join(row.tags) or '—'}"
+        elif role == Qt.ItemDataRole.UserRole:
+            return row.output_id
+        return None
+
+    # access -----------------------------------------------------------------------------------
+    @property
+    def rows(self) -> list[QueueRow]:
+        return self._rows
+
+    @property
+    def order(self) -> list[int]:
+        return self._order
+
+    def row_at(self, display_row: int) -> QueueRow:
+        return self._rows[self._order[display_row]]
+
+    def row_index(self, output_id: int) -> int | None:
+        return self._by_output.get(output_id)
+
+    def display_row(self, output_id: int) -> int | None:
+        idx = self._by_output.get(output_id)
+        if idx is None:
+            return None
+        if self._display_pos is None:
+            self._display_pos = {ri: d for d, ri in enumerate(self._order)}
+        return self._display_pos.get(idx)
+
+    def counts(self) -> QueueCounts:
+        return count_queue(self._rows)
+
+    # changes ----------------------------------------------------------------------------------
+    def set_rows(self, rows: Sequence[QueueRow]) -> None:
+        self.beginResetModel()
+        self._rows = list(rows)
+        self._by_output = {r.output_id: i for i, r in enumerate(self._rows)}
+        self._order = filter_rows(self._rows, self._filter)
+        self._display_pos = None
+        self.endResetModel()
+
+    def set_filter(self, f: QueueFilter) -> None:
+        if f == self._filter:
+            return
+        self.beginResetModel()
+        self._filter = f
+        self._order = filter_rows(self._rows, f)
+        self._display_pos = None
+        self.endResetModel()
+
+    @property
+    def filter(self) -> QueueFilter:
+        return self._filter
+
+    def update_row(self, row: QueueRow) -> None:
+        """Replace one row after a save; only that row repaints (the filter is not re-run,
+        so an item just marked done does not vanish from under the rater's cursor)."""
+        idx = self._by_output.get(row.output_id)
+        if idx is None:
+            return
+        self._rows[idx] = row
+        d = self.display_row(row.output_id)
+        if d is not None:
+            self.dataChanged.emit(self.index(d, 0), self.index(d, len(COLUMNS) - 1))

@@ -1,0 +1,140 @@
+"""QueuePane: the rater's queue with status tabs, tag/model filters, search and progress."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QTabBar,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from medreview.qt.grading.queue_model import QueueModel
+from medreview.services.views import QueueRow
+from medreview.services.workspace import STATUS_FILTERS, QueueFilter, models_of, tags_of
+
+TAB_NAMES = {"todo": "To do", "done": "Done", "flagged": "Flagged", "all": "All"}
+
+
+class QueuePane(QWidget):
+    sig_open = Signal(int)
+    """The rater chose an output (by output id) in the queue."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = QueueModel()
+        self.reveal_models = False
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        title = QLabel("My queue")
+        title.setObjectName("paneTitle")
+        lay.addWidget(title)
+        self.tabs = QTabBar()
+        self.tabs.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.tabs.setExpanding(False)
+        self.tabs.setUsesScrollButtons(False)
+        for key in STATUS_FILTERS:
+            self.tabs.addTab(TAB_NAMES[key])
+        self.tabs.currentChanged.connect(lambda _i: self._apply_filter())
+        lay.addWidget(self.tabs)
+        row = QHBoxLayout()
+        self.tag_box = QComboBox()
+        self.model_box = QComboBox()
+        for box in (self.tag_box, self.model_box):
+            box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            box.currentIndexChanged.connect(lambda _i: self._apply_filter())
+            row.addWidget(box, 1)
+        lay.addLayout(row)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search case, title, tag (Ctrl+F)")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(lambda _t: self._apply_filter())
+        lay.addWidget(self.search)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().hide()
+        # Fixed row heights keep a 100k-row table from measuring every row.
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        hh = self.table.horizontalHeader()
+        hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        hh.setStretchLastSection(False)
+        for col, width in enumerate((36, 82, 120, 90, 72, 22, 110)):
+            self.table.setColumnWidth(col, width)
+        hh.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        # Position and update time are too wide for the pane (search and History cover them).
+        self.table.setColumnHidden(0, True)
+        self.table.setColumnHidden(6, True)
+        self.table.activated.connect(self._on_table_activated)
+        self.table.clicked.connect(self._on_table_activated)
+        lay.addWidget(self.table, 1)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        lay.addWidget(self.progress)
+        self.count_label = QLabel("")
+        lay.addWidget(self.count_label)
+
+    # data -------------------------------------------------------------------------------------
+    def set_rows(self, rows: list[QueueRow], reveal_models: bool) -> None:
+        self.reveal_models = reveal_models
+        for box, values, all_text in ((self.tag_box, tags_of(rows), "All tags"),
+                                      (self.model_box, models_of(rows, reveal_models),
+                                       "All models" if reveal_models else "All responses")):
+            box.blockSignals(True)
+            box.clear()
+            box.addItem(all_text, None)
+            for v in values:
+                box.addItem(v, v)
+            box.blockSignals(False)
+        self.model.set_rows(rows)
+        self._apply_filter()
+        self.refresh_counts()
+
+    def _apply_filter(self) -> None:
+        f = QueueFilter(status=STATUS_FILTERS[max(0, self.tabs.currentIndex())],
+                        tag=self.tag_box.currentData(), model=self.model_box.currentData(),
+                        text=self.search.text().strip(), reveal_models=self.reveal_models)
+        self.model.set_filter(f)
+
+    def set_status_tab(self, key: str) -> None:
+        self.tabs.setCurrentIndex(STATUS_FILTERS.index(key))
+
+    def update_row(self, row: QueueRow) -> None:
+        self.model.update_row(row)
+        self.refresh_counts()
+
+    def refresh_counts(self) -> None:
+        c = self.model.counts()
+        self.progress.setRange(0, max(1, c.total))
+        self.progress.setValue(c.done)
+        self.progress.setFormat(f"{c.done} / {c.total} done ({c.fraction_done:.0%})")
+        self.count_label.setText(f"Started {c.draft} · skipped {c.skipped} · "
+                                 f"flagged {c.flagged} · to do {c.todo}")
+        for i, key in enumerate(STATUS_FILTERS):
+            n = {"todo": c.total - c.done, "done": c.done, "flagged": c.flagged,
+                 "all": c.total}[key]
+            self.tabs.setTabText(i, f"{TAB_NAMES[key]} ({n})")
+
+    def select_output(self, output_id: int) -> None:
+        d = self.model.display_row(output_id)
+        if d is None:
+            self.table.clearSelection()
+            return
+        idx = self.model.index(d, 0)
+        self.table.selectRow(d)
+        self.table.scrollTo(idx, QAbstractItemView.ScrollHint.EnsureVisible)
+
+    def _on_table_activated(self, index: QModelIndex) -> None:
+        if index.isValid():
+            self.sig_open.emit(self.model.row_at(index.row()).output_id)

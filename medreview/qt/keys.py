@@ -1,0 +1,67 @@
+"""The single keymap table: key → action id. It feeds the shortcuts and the "?" cheat sheet.
+
+Single letters and digits are ordinary ``QShortcut``s: a focused text field accepts the
+ShortcutOverride for printable keys, so typing a rationale never triggers them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class KeyBinding:
+    action: str
+    keys: tuple[str, ...]
+    label: str
+    group: str
+
+
+def _scale(n: int) -> KeyBinding:
+    return KeyBinding(f"digit_{n}", (str(n),), f"Choose option {n} of the current question",
+                      "Answer")
+
+
+KEYMAP: tuple[KeyBinding, ...] = (
+    *(_scale(n) for n in range(1, 10)),
+    KeyBinding("clear", ("0", "Backspace"), "Clear the current answer", "Answer"),
+    KeyBinding("yes", ("Y",), "Criterion met", "Answer"),
+    KeyBinding("no", ("N",), "Criterion not met", "Answer"),
+    KeyBinding("edit", ("I",), "Type into the current question (number, text)", "Answer"),
+    KeyBinding("tag_span", ("E",), "Tag the selected answer text as an error", "Answer"),
+    KeyBinding("rationale", ("R",), "Write the rationale", "Answer"),
+    KeyBinding("confidence_up", ("Alt+Up", "]"), "More confident", "Answer"),
+    KeyBinding("confidence_down", ("Alt+Down", "["), "Less confident", "Answer"),
+    KeyBinding("flag", ("F",), "Flag / unflag the item", "Answer"),
+    KeyBinding("next_question", ("J", "Down"), "Next question", "Move"),
+    KeyBinding("prev_question", ("K", "Up"), "Previous question", "Move"),
+    KeyBinding("focus_answer", ("A",), "Move into the answer text (select with Shift+arrows)",
+               "Move"),
+    KeyBinding("back_to_panel", ("Escape",), "Back to the grading panel", "Move"),
+    KeyBinding("save_next", ("Ctrl+Return", "Ctrl+Enter", "Return", "Enter"),
+               "Save as done and open the next item", "Item"),
+    KeyBinding("skip", ("S",), "Skip this item and open the next", "Item"),
+    KeyBinding("next_item", ("Ctrl+Down", "PgDown"), "Next item (saves first)", "Item"),
+    KeyBinding("prev_item", ("Ctrl+Up", "PgUp"), "Previous item (saves first)", "Item"),
+    KeyBinding("undo", ("Ctrl+Z",), "Undo the last save of this item", "Item"),
+    KeyBinding("history", ("Ctrl+H",), "Show this item's revision history", "Item"),
+    KeyBinding("search", ("Ctrl+F",), "Search the queue", "Window"),
+    KeyBinding("bigger", ("Ctrl+=", "Ctrl++"), "Larger text", "Window"),
+    KeyBinding("smaller", ("Ctrl+-",), "Smaller text", "Window"),
+    KeyBinding("theme", ("Ctrl+Shift+T",), "Switch light / dark theme", "Window"),
+    KeyBinding("cheatsheet", ("?", "F1"), "Show this cheat sheet", "Window"),
+)
+
+
+def binding(action: str) -> KeyBinding:
+    for b in KEYMAP:
+        if b.action == action:
+            return b
+    raise KeyError(action)
+
+
+def groups() -> dict[str, list[KeyBinding]]:
+    out: dict[str, list[KeyBinding]] = {}
+    for b in KEYMAP:
+        out.setdefault(b.group, []).append(b)
+    return out

@@ -1,0 +1,245 @@
+"""Open one screen on a demo project, or write it to a PNG (Orange's ``WidgetPreview``).
+
+``python -m medreview.qt.preview grading`` shows the grading screen; ``--out file.png`` grabs
+it offscreen instead. ``write_screenshots(folder)`` writes every screen for ``docs/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QWidget
+
+log = logging.getLogger(__name__)
+SCREENS = ("welcome", "grading", "grading-dark", "error-span", "pairwise", "queue-done",
+           "cheatsheet", "history")
+PREVIEW_RATER = "Dr. Preview Grader"
+
+
+def build_preview_project(folder: Path, pairwise: bool = False, copy_as: str = "") -> Path:
+    """The lead's demo project when it builds, else the generated sample project.
+
+    ``copy_as`` gives a screen its own copy, so what one screen grades never shows in another.
+    """
+    path = folder / ("pairwise" if pairwise else "demo")
+    if path.exists():
+        if copy_as:
+            import shutil
+
+            target = folder / copy_as
+            if not target.exists():
+                shutil.copytree(path, target)
+            return target
+        return path
+    if not pairwise:
+        try:
+            from medreview.demo import build_demo_project
+
+            build_demo_project(path)
+            return build_preview_project(folder, copy_as=copy_as) if copy_as else path
+        except Exception as exc:  # fall back so previews never depend on the demo
+            log.warning("demo project unavailable (%s); using the sample project", exc)
+            import shutil
+
+            shutil.rmtree(path, ignore_errors=True)
+    from medreview.services.sample_project import build_sample_project
+
+    project, _ = build_sample_project(path, n_cases=6, outputs_per_case=2,
+                                      with_dicom=not pairwise, pairwise=pairwise)
+    project.close()
+    return build_preview_project(folder, pairwise, copy_as) if copy_as else path
+
+
+def _spin_until(pred: Callable[[], bool], timeout: float = 15.0) -> bool:
+    from PySide6.QtCore import QCoreApplication, QEventLoop
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+        if pred():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def _settle(ms: int = 400) -> None:
+    _spin_until(lambda: False, ms / 1000)
+
+
+def _window(project: Path | None, theme: str, settings_file: Path):  # type: ignore[no-untyped-def]
+    from medreview.qt.app import make_app
+    from medreview.qt.main_window import MainWindow
+    from medreview.qt.settings import UiSettings
+    from medreview.qt.theme import apply_theme
+    from medreview.services import projects
+
+    app = make_app()
+    apply_theme(app, theme, 10)
+    w = MainWindow(UiSettings(settings_file))
+    w.resize(1600, 960)
+    w.show()
+    if project is not None:
+        # Grade as a fresh physician so the queue shows work still to do.
+        p = projects.open_project(project)
+        try:
+            me = projects.add_rater(p, PREVIEW_RATER)
+        finally:
+            p.close()
+        w.open_project(project, rater_id=me.id)
+        _spin_until(lambda: w.controller is not None and w.controller.item is not None)
+    return w
+
+
+def _open_first_with_images(w) -> None:  # type: ignore[no-untyped-def]
+    seen: set[int] = set()
+    for row in list(w.queue.model.rows):
+        if row.case_id in seen:
+            continue
+        seen.add(row.case_id)
+        w.open_item(row.output_id)
+        target: int = row.output_id
+        _spin_until(lambda: w.controller.item.output_id == target)  # noqa: B023
+        if w.controller.item.series:
+            break
+    _spin_until(lambda: getattr(w.view.image_pane.viewer, "current_frame", lambda: 1)()
+                is not None, 10)
+    _settle(600)
+
+
+def _keys(widget, text: str) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    for ch in text:
+        QTest.keyClicks(QApplication.focusWidget() or widget, ch)
+        _settle(30)
+
+
+def make_screen(name: str, folder: Path):  # type: ignore[no-untyped-def]
+    """Build screen ``name`` (one of SCREENS) and return the widget to grab."""
+    settings = folder / f"{name}.ini"
+    if name == "welcome":
+        w = _window(None, "light", settings)
+        w.welcome.set_recent([str(build_preview_project(folder))])
+        return w
+    if name == "pairwise":
+        w = _window(build_preview_project(folder, pairwise=True), "light", settings)
+        _spin_until(lambda: w.view.other_answer.source != "")
+        _keys(w, "1")
+        return w
+    project = build_preview_project(folder, copy_as=name)
+    w = _window(project, "dark" if name == "grading-dark" else "light", settings)
+    if name in ("grading", "grading-dark", "history"):
+        _open_first_with_images(w)
+        _keys(w, "4j")
+    if name == "error-span":
+        from PySide6.QtGui import QTextCursor
+
+        w.view.image_pane.hide()
+        browser = w.view.answer_view.browser
+        cur = browser.textCursor()
+        cur.movePosition(QTextCursor.MoveOperation.Start)
+        cur.movePosition(QTextCursor.MoveOperation.NextBlock)
+        cur.movePosition(QTextCursor.MoveOperation.EndOfBlock, QTextCursor.MoveMode.KeepAnchor)
+        browser.setTextCursor(cur)
+        w.view.tag_selection()
+        _keys(w, "12")
+        w.view.answer_view.browser.setTextCursor(QTextCursor(browser.document()))
+        bar = w.view.panel.verticalScrollBar()
+        bar.setValue(bar.maximum())  # show the recorded entry under the category buttons
+    if name == "queue-done":
+        from PySide6.QtCore import Qt
+        from PySide6.QtTest import QTest
+
+        for _ in range(5):  # finish five items from the keyboard: every criterion "met"
+            c = w.controller
+            first = c.item.output_id
+            while c.missing():
+                w.view.panel.show_first_missing(c.missing())
+                _keys(w, "y")
+            QTest.keyClick(w.view.panel, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+            _spin_until(lambda: c.item.output_id != first)  # noqa: B023
+        w.controller.flush_blocking()
+        _settle(300)
+        w.queue.set_status_tab("done")
+    if name == "cheatsheet":
+        from medreview.qt.cheatsheet import CheatSheetDialog
+
+        dlg = CheatSheetDialog(w)
+        dlg.show()
+        return dlg
+    if name == "history":
+        from medreview.qt.grading.history_dialog import HistoryDialog
+
+        _keys(w, "y")
+        w.controller.flush_blocking()
+        _keys(w, "kn")
+        w.controller.flush_blocking()
+        _settle(200)
+        hist: QWidget = HistoryDialog(w.controller.history().result(),
+                                      w.controller.item.questions(), w)
+        hist.show()
+        return hist
+    _settle(300)
+    return w
+
+
+def grab(widget, out: Path) -> Path:  # type: ignore[no-untyped-def]
+    _settle(300)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not widget.grab().save(str(out), "PNG"):
+        raise OSError(f"could not write {out}")
+    return out
+
+
+def _close(widget) -> None:  # type: ignore[no-untyped-def]
+    from medreview.qt.main_window import MainWindow
+
+    top = widget if isinstance(widget, MainWindow) else widget.parent()
+    widget.close()
+    if isinstance(top, MainWindow):
+        top.close()
+
+
+def write_screenshots(out_dir: Path, work: Path | None = None) -> list[Path]:
+    """Write every screen in ``SCREENS`` to ``out_dir/<name>.png`` (offscreen is fine)."""
+    with tempfile.TemporaryDirectory(prefix="medreview-shots-") as tmp:
+        folder = work or Path(tmp)
+        written = []
+        for name in SCREENS:
+            widget = make_screen(name, folder)
+            written.append(grab(widget, out_dir / f"{name}.png"))
+            _close(widget)
+        return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m medreview.qt.preview")
+    parser.add_argument("screen", choices=SCREENS)
+    parser.add_argument("--out", type=Path, help="write a PNG instead of showing the screen")
+    args = parser.parse_args(argv)
+    if args.out is not None:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    with tempfile.TemporaryDirectory(prefix="medreview-preview-") as tmp:
+        os.environ.setdefault("MEDREVIEW_HOME", str(Path(tmp) / "home"))
+        widget = make_screen(args.screen, Path(tmp))
+        if args.out is not None:
+            grab(widget, args.out)
+            _close(widget)
+            return 0
+        from PySide6.QtWidgets import QApplication
+
+        return QApplication.instance().exec()  # type: ignore[union-attr]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""WelcomePage: open a project folder, pick a recent one, or drop a folder on the window."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+INTRO = (
+    "<h1>medreview</h1>"
+    "<p style='font-size:11pt'>Grade AI models' answers to medical cases against rubrics and "
+    "error taxonomies. Your work is saved as you go, on this computer only.</p>"
+    "<ul>"
+    "<li><b>1–9</b> pick a scale point or option, <b>Y</b>/<b>N</b> mark a criterion met or "
+    "not, <b>J</b>/<b>K</b> move between questions</li>"
+    "<li>select words in the answer and press <b>E</b> to tag an error</li>"
+    "<li><b>Ctrl+Enter</b> saves the item as done and opens the next; <b>?</b> lists every "
+    "key</li>"
+    "</ul>"
+    "<p>No project yet? Run <code>medreview demo</code> for a demo project.</p>"
+)
+
+
+class WelcomePage(QWidget):
+    sig_open = Signal(str)
+    """A project folder path the user asked to open."""
+    sig_browse = Signal()
+    """The user wants a folder dialog."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        column = QWidget()
+        column.setMaximumWidth(820)
+        lay = QVBoxLayout(column)
+        lay.setContentsMargins(0, 40, 0, 40)
+        intro = QLabel(INTRO)
+        intro.setWordWrap(True)
+        intro.setTextFormat(Qt.TextFormat.RichText)
+        lay.addWidget(intro)
+        self.browse = QPushButton("Open a project folder…  (Ctrl+O)")
+        self.browse.clicked.connect(self.sig_browse.emit)
+        lay.addWidget(self.browse, 0, Qt.AlignmentFlag.AlignLeft)
+        lay.addSpacing(16)
+        lay.addWidget(QLabel("<b>Recent projects</b> — Enter or double-click opens; you can "
+                             "also drop a project folder anywhere on this window"))
+        self.recent = QListWidget()
+        self.recent.setMaximumHeight(220)
+        self.recent.itemActivated.connect(
+            lambda it: self.sig_open.emit(it.data(Qt.ItemDataRole.UserRole)))
+        lay.addWidget(self.recent)
+        self.empty = QLabel("No recent projects.")
+        self.empty.setEnabled(False)
+        lay.addWidget(self.empty)
+        lay.addStretch(1)
+        outer = QHBoxLayout(self)
+        outer.addStretch(1)
+        outer.addWidget(column, 4)
+        outer.addStretch(1)
+
+    def set_recent(self, paths: list[str]) -> None:
+        self.recent.clear()
+        for p in paths:
+            path = Path(p)
+            if path.exists():
+                item = QListWidgetItem(f"{path.name}    —    {path.parent}")
+                item.setData(Qt.ItemDataRole.UserRole, str(path))
+                item.setToolTip(str(path))
+                self.recent.addItem(item)
+        if self.recent.count():
+            self.recent.setCurrentRow(0)
+        self.recent.setVisible(bool(self.recent.count()))
+        self.empty.setVisible(not self.recent.count())

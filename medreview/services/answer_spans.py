@@ -1,0 +1,67 @@
+"""Map text selected in the *rendered* answer back to characters of the Markdown source, and
+find a stored span again in the rendered text (to highlight it).
+
+The answer is stored as Markdown but shown rendered, so a selection's offsets are not source
+offsets: the selected words are searched in the source allowing Markdown markup (emphasis,
+list numbers, quote marks) wherever the rendering had white space. Pure, stdlib only.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# What may sit between two words in the source when the rendering showed only white space.
+_SEP = r"(?:[\s*_`#>|~]|\d+[.)](?=\s)|(?<=\s)[-+](?=\s))+"
+_INLINE = r"[*_`~]*"
+_MARKUP = re.compile(r"[#>|]+")
+_EMPHASIS = re.compile(r"[*_`~]+")
+_LIST_MARKER = re.compile(r"(?m)^\s*(?:\d+[.)]|[-+*])\s+")
+
+
+@dataclass(frozen=True)
+class SourceSpan:
+    start: int
+    end: int
+    text: str
+
+    def to_dict(self) -> dict[str, int | str]:
+        return {"start": self.start, "end": self.end, "text": self.text}
+
+
+def _words(text: str) -> list[str]:
+    # List markers and emphasis never appear in the rendering.
+    text = _EMPHASIS.sub("", _LIST_MARKER.sub(" ", text))
+    return [w for w in _MARKUP.sub(" ", text).split() if w]
+
+
+def _word(word: str) -> str:
+    # Emphasis may open or close inside what renders as one word ("**pneumonia**.").
+    return _INLINE.join(re.escape(c) for c in word)
+
+
+def _pattern(words: list[str]) -> re.Pattern[str]:
+    return re.compile(_SEP.join(_word(w) for w in words))
+
+
+def locate_in_source(source: str, selected: str, near: float = 0.0) -> SourceSpan | None:
+    """The source span whose words are ``selected``; of several, the one nearest ``near``
+    (a fraction 0..1 of the way through the text, from where the selection was made)."""
+    words = _words(selected)
+    if not words:
+        return None
+    matches = list(_pattern(words).finditer(source))
+    if not matches:
+        return None
+    target = near * len(source)
+    best = min(matches, key=lambda m: abs(m.start() - target))
+    return SourceSpan(best.start(), best.end(), source[best.start():best.end()])
+
+
+def locate_in_rendered(rendered: str, span_text: str) -> tuple[int, int] | None:
+    """Where a stored span's words appear in the rendered plain text, or None."""
+    words = _words(span_text)
+    if not words:
+        return None
+    m = re.compile(r"\s+".join(re.escape(w) for w in words)).search(rendered)
+    return (m.start(), m.end()) if m else None
