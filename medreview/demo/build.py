@@ -105,10 +105,12 @@ def _image_records(cases: list[dict[str, Any]], dicom_dir: Path) -> Iterator[Loc
 
     write_demo_dicom(dicom_dir)
     scan = scan_dicom_folder(dicom_dir)
-    by_kind: dict[str, list[Any]] = {"ct": [], "mr": [], "cr": []}
+    by_kind: dict[str, list[Any]] = {"ct": [], "ct_head": [], "mr": [], "cr": []}
     for series in scan.series:
         modality = (series.modality or "").upper()
         kind = "ct" if modality == "CT" else "mr" if modality == "MR" else "cr"
+        if kind == "ct" and "head" in (series.description or "").lower():
+            kind = "ct_head"
         by_kind[kind].append(series)
     for c in cases:
         wanted = c.get("image")

@@ -12,3 +12,20 @@ Qt-free. Submodules import pydicom/numpy/Pillow themselves; importing this packa
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from medreview.imaging.display import decode_frame, display_frame, frame_info, modality_frame
+
+__all__ = ["decode_frame", "display_frame", "frame_info", "modality_frame"]
+
+
+def __getattr__(name: str) -> Any:
+    # ``medreview.imaging.display_frame`` is the public entry point; load numpy and pydicom
+    # only when it is first used, so importing the package stays cheap.
+    if name in __all__:
+        from medreview.imaging import display
+
+        return getattr(display, name)
+    raise AttributeError(f"module 'medreview.imaging' has no attribute {name!r}")

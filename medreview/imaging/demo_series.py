@@ -3,6 +3,10 @@
 - ``ct/``: 40 axial CT slices (128 x 128) derived from ``CT_small.dcm``: the body outline
   narrows towards both ends, a small round lesion appears on slices 17-24, a circular
   reconstruction field of view is marked with PixelPaddingValue, soft-tissue window 40/400.
+- ``ct_head/``: 24 axial non-contrast CT head slices (192 x 192, 5 mm), a procedural phantom:
+  skull, grey/white matter, ventricles, and an acute right fronto-parietal subdural haematoma
+  (9 mm, 70 HU) with 4 mm leftward midline shift, as the demo's CT head report describes;
+  brain window 40/80 first, subdural window 75/215 second.
 - ``mr/``: 20 MR slices (64 x 64) derived from ``MR_small.dcm`` (its own window 600/1600).
 - ``cr/``: one 512 x 512 MONOCHROME1 chest radiograph (CR) whose header and low-frequency
   texture come from the bundled ``dicomdirtests`` CR file.
@@ -25,6 +29,7 @@ PATIENT_NAME = "DEMO^SYNTHETIC PATIENT"
 PATIENT_ID = "DEMO-0001"
 STUDY_DATE = "20240102"
 CT_SLICES = 40
+HEAD_SLICES = 24
 MR_SLICES = 20
 _ENTROPY = "medreview-demo-v1"
 
@@ -32,7 +37,8 @@ _ENTROPY = "medreview-demo-v1"
 def write_demo_dicom(out_dir: Path | str) -> list[Path]:
     """Write the demo CT, MR and CR series under ``out_dir``; return the files written."""
     out = Path(out_dir)
-    paths = _write_ct(out / "ct") + _write_mr(out / "mr") + _write_cr(out / "cr")
+    paths = (_write_ct(out / "ct") + _write_ct_head(out / "ct_head") + _write_mr(out / "mr")
+             + _write_cr(out / "cr"))
     return paths
 
 
@@ -165,6 +171,94 @@ def _write_ct(folder: Path) -> list[Path]:
         ds.WindowCenterWidthExplanation = "SOFT TISSUE"
         _grey_pixels(ds, stored, signed=True, bits_stored=16)
         ds.PixelPaddingValue = -2000
+        paths.append(_write(ds, folder / f"IM{k + 1:04d}.dcm"))
+    return paths
+
+
+# -- CT head --------------------------------------------------------------------------------
+def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], passes: int) -> np.ndarray:
+    """Zero-mean, unit-variance texture: white noise blurred by repeated 3x3 box filters."""
+    a = rng.normal(0.0, 1.0, shape)
+    for _ in range(passes):
+        p = np.pad(a, 1, mode="edge")
+        acc = np.zeros(shape)
+        for dy in range(3):
+            for dx in range(3):
+                acc += p[dy:dy + shape[0], dx:dx + shape[1]]
+        a = acc / 9.0
+    out: np.ndarray = (a - a.mean()) / max(float(a.std()), 1e-9)
+    return out
+
+
+def _head_slice(k: int, rng: np.random.Generator, texture: np.ndarray) -> np.ndarray:
+    """HU of slice ``k`` (0 = skull base, HEAD_SLICES - 1 = vertex)."""
+    n = 192
+    yy, xx = np.mgrid[0:n, 0:n].astype(np.float64)
+    cy, cx = n / 2.0 - 4.0, n / 2.0
+    z = (k - 6.0) / (HEAD_SLICES - 6.0)  # 0 at the widest slice, 1 at the vertex
+    shrink = float(np.sqrt(max(1.0 - 0.85 * z * z, 0.12))) if z > 0 else 1.0 - 0.25 * z * z
+    a, b = 68.0 * shrink, 84.0 * shrink  # outer skull semi-axes in pixels (1.2 mm each)
+    r = np.sqrt(((xx - cx) / a) ** 2 + ((yy - cy) / b) ** 2)
+    hu = np.full((n, n), -1000.0)
+    hu[r < 1.06] = 30.0  # scalp
+    skull_in = 1.0 - 7.0 / a
+    hu[r < 1.0] = 1100.0 + 250.0 * texture[r < 1.0]  # bone, textured like diploe
+    brain = r < skull_in
+    shift = 3.3  # 4 mm leftward midline shift: towards image right (patient left)
+    # grey matter near the cortex, white matter deeper
+    depth = (skull_in - r) / skull_in
+    hu[brain] = np.where(depth[brain] < 0.16, 38.0, 28.0) + 2.5 * texture[brain]
+    if 8 <= k <= 17:  # lateral ventricles, compressed on the haematoma side
+        for side, scale in ((-1.0, 0.75), (1.0, 1.0)):
+            vx = cx + shift + side * 11.0
+            vent = ((xx - vx) / (6.5 * scale)) ** 2 + ((yy - cy + 6.0) / 22.0) ** 2 < 1.0
+            rim = ((xx - vx) / (10.0 * scale)) ** 2 + ((yy - cy + 6.0) / 27.0) ** 2 < 1.0
+            hu[rim & brain & ~vent] = 20.0 + 2.0 * texture[rim & brain & ~vent]
+            hu[vent] = 6.0
+    falx = (np.abs(xx - (cx + shift * (1.0 - np.abs(yy - cy) / b))) < 0.8) & brain
+    hu[falx] = 55.0
+    if 9 <= k <= 20:  # acute subdural haematoma over the right convexity (image left)
+        peak = 7.5 * (1.0 - abs(k - 14.5) / 7.0)  # 9 mm = 7.5 px at the thickest slice
+        theta = np.arctan2(yy - cy + 10.0, -(xx - cx))  # 0 = patient right, lateral
+        along = np.clip(np.cos(theta), 0.0, 1.0) ** 1.5 * (np.abs(theta) < 1.35)
+        thickness = peak * along / a
+        sdh = brain & (r > skull_in - thickness)
+        hu[sdh] = 72.0 + 3.0 * texture[sdh]
+    return hu + rng.normal(0.0, 3.0, (n, n))
+
+
+def _write_ct_head(folder: Path) -> list[Path]:
+    from pydicom.uid import CTImageStorage
+
+    rng = np.random.default_rng(84)
+    texture = _smooth_noise(rng, (192, 192), passes=3)
+    series_uid, frame_uid = _uid("ct_head", "series"), _uid("ct_head", "frame")
+    spacing = 5.0
+    paths = []
+    for k in range(HEAD_SLICES):
+        stored = np.clip(np.round(_head_slice(k, rng, texture) + 1024.0), 0, 4095)
+        sop = _uid("ct_head", k)
+        ds = _new_dataset(CTImageStorage, sop, "ct_head", "CT")
+        ds.SeriesInstanceUID = series_uid
+        ds.SeriesNumber = 4
+        ds.SeriesDescription = "Demo CT head non-contrast axial 5 mm"
+        ds.BodyPartExamined = "HEAD"
+        ds.FrameOfReferenceUID = frame_uid
+        ds.InstanceNumber = k + 1
+        ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
+        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+        ds.ImagePositionPatient = [-115.2, -115.2, round(k * spacing, 2)]
+        ds.SliceLocation = round(k * spacing, 2)
+        ds.SliceThickness = spacing
+        ds.PixelSpacing = [1.2, 1.2]
+        ds.KVP = 120
+        ds.RescaleIntercept = -1024
+        ds.RescaleSlope = 1
+        ds.RescaleType = "HU"
+        ds.WindowCenter = [40, 75]
+        ds.WindowWidth = [80, 215]
+        ds.WindowCenterWidthExplanation = ["BRAIN", "SUBDURAL"]
+        _grey_pixels(ds, stored, signed=False, bits_stored=12)
         paths.append(_write(ds, folder / f"IM{k + 1:04d}.dcm"))
     return paths
 

@@ -12,9 +12,9 @@ import pytest
 from pydicom import dcmread
 
 from medreview.imaging.cache import FrameCache, missing, prefetch_plan
-from medreview.imaging.demo_series import CT_SLICES, MR_SLICES, write_demo_dicom
+from medreview.imaging.demo_series import CT_SLICES, HEAD_SLICES, MR_SLICES, write_demo_dicom
 from medreview.imaging.dicom_series import scan_dicom_folder, slice_position
-from medreview.imaging.display import display_frame, frame_info
+from medreview.imaging.display import display_frame, frame_info, modality_frame
 from medreview.progress import Cancelled, CancelToken
 from tests.imaging.conftest import bundled
 
@@ -85,9 +85,19 @@ def test_slice_position_needs_geometry() -> None:
 def test_demo_material_is_realistic_and_deterministic(demo_dir: Path, tmp_path: Path) -> None:
     result = scan_dicom_folder(demo_dir)
     assert not result.skipped
-    mods = {s.modality: s for s in result.series}
+    mods = {s.modality: s for s in result.series if "head" not in (s.description or "").lower()}
     assert set(mods) == {"CT", "MR", "CR"}
     ct = mods["CT"]
+    (head,) = [s for s in result.series if "head" in (s.description or "").lower()]
+    assert len(head.instances) == HEAD_SLICES and head.modality == "CT"
+    head_info = frame_info(head.instances[0].path)
+    assert head_info.default_window == (40.0, 80.0) and head_info.units == "HU"
+    # The right-sided subdural haematoma of the demo report: a hyperdense rim on the image
+    # left (patient right) of the middle slices that the image right does not have.
+    mid = modality_frame(head.instances[14].path)
+    cols = mid.shape[1]
+    band = (mid > 60) & (mid < 90)
+    assert band[:, : cols // 2].sum() > 5 * max(int(band[:, cols // 2 :].sum()), 1)
     assert len(ct.instances) == CT_SLICES and len(mods["MR"].instances) == MR_SLICES
     z = [i.position for i in ct.instances]
     assert z == sorted(z) and len(set(z)) == CT_SLICES

@@ -95,6 +95,44 @@ def test_keyboard_scrolls_through_every_slice(qtbot, viewer: SliceViewer) -> Non
     _wait_shown(qtbot, viewer, 39)
 
 
+# Each demo series with the window its header declares first (centre, width).
+DEMO_SERIES = {"ct": (40.0, 400.0), "ct_head": (40.0, 80.0), "mr": (600.0, 1600.0),
+               "cr": (1600.0, 3600.0)}
+
+
+def _first_value(v: object) -> float:
+    from pydicom.multival import MultiValue
+
+    return float(v[0] if isinstance(v, MultiValue) else v)  # type: ignore[arg-type,index]
+
+
+@pytest.mark.parametrize("folder", sorted(DEMO_SERIES))
+def test_every_demo_series_opens_with_its_window_and_scrolls_through(
+        qtbot, demo: Path, folder: str) -> None:  # type: ignore[no-untyped-def]
+    import pydicom
+
+    files = sorted((demo / folder).glob("*.dcm"))
+    head = pydicom.dcmread(files[0], stop_before_pixels=True)
+    assert DEMO_SERIES[folder] == (_first_value(head.WindowCenter),
+                                   _first_value(head.WindowWidth))
+    v = SliceViewer()
+    qtbot.addWidget(v)
+    v.resize(400, 400)
+    v.show()
+    qtbot.waitExposed(v)
+    v.set_series(files, folder)
+    qtbot.waitUntil(lambda: v.current_frame() is not None, timeout=10000)
+    v.setFocus()
+    assert v.slice_count() == len(files)
+    assert tuple(v.display_window()) == DEMO_SERIES[folder]
+    np.testing.assert_array_equal(v._image.image, display_frame(files[0]))
+    for i in range(1, len(files)):
+        qtbot.keyClick(v, Qt.Key.Key_Down)
+        _wait_shown(qtbot, v, i)
+    np.testing.assert_array_equal(v._image.image, display_frame(files[-1]))
+    assert f"Slice {len(files)}/{len(files)}" in v.overlay_text()
+
+
 def test_keys_do_nothing_without_focus(qtbot, demo: Path) -> None:  # type: ignore[no-untyped-def]
     host = QWidget()
     qtbot.addWidget(host)
