@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QSplitter,
     QStackedWidget,
     QToolBar,
+    QWidget,
 )
 
 from medreview.domain.changes import Changes
@@ -42,7 +43,7 @@ from medreview.qt.welcome import WelcomePage
 from medreview.services import grading, projects
 from medreview.services.bus import ChangeBus
 from medreview.services.projects import Project
-from medreview.services.tasks import DbExecutor, Executor
+from medreview.services.tasks import DbExecutor, Executor, WorkExecutor
 from medreview.services.views import ItemView, QueueRow, RaterView, SaveResult
 from medreview.services.workspace import has_pairwise, next_open, pair_partner, with_status
 
@@ -56,6 +57,8 @@ class MainWindow(QMainWindow):
         self.settings = settings or UiSettings()
         self._executor_factory = executor_factory
         self.executor: Executor | None = None
+        self.work: Executor = WorkExecutor()  # statistics and other pure computation
+        self.tool_windows: dict[str, QWidget] = {}  # dashboard, calibration, adjudication…
         self.project: Project | None = None
         self.project_uid = ""
         self.rater: RaterView | None = None
@@ -83,6 +86,7 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.split)
         self.setCentralWidget(self.stack)
         self._build_toolbar()
+        self._build_menus()
         self.save_label = QLabel("")
         self.save_label.setObjectName("saveState")
         self.statusBar().addPermanentWidget(self.save_label)
@@ -124,10 +128,49 @@ class MainWindow(QMainWindow):
         keys.triggered.connect(self.show_cheatsheet)
         bar.addAction(keys)
 
+    def _build_menus(self) -> None:
+        """Menus for the lead's and adjudicator's work; grading itself stays on the keys."""
+        bar = self.menuBar()
+
+        def add(menu: Any, text: str, slot: Callable[[], object], shortcut: str = "",
+                project: bool = True) -> QAction:
+            act = QAction(text, self)
+            if shortcut:
+                act.setShortcut(QKeySequence(shortcut))
+            act.triggered.connect(lambda _checked=False: slot())
+            menu.addAction(act)
+            if project:
+                self.project_actions.append(act)
+            return act
+
+        self.project_actions: list[QAction] = []
+        m = bar.addMenu("&Project")
+        add(m, "Open project…", self.browse_project, project=False)
+        add(m, "Open a rater package…", self.open_package, project=False)
+        add(m, "Return this package to the study lead…", self.return_package)
+        m.addSeparator()
+        add(m, "Close project", self.close_to_welcome)
+        add(m, "Quit", self.close, "Ctrl+Q", project=False)
+        m = bar.addMenu("&Study")
+        add(m, "Assign raters…", self.show_assign_dialog)
+        add(m, "Make rater packages…", self.make_packages)
+        add(m, "Merge returned packages…", self.show_merge_dialog)
+        m.addSeparator()
+        add(m, "Adjudicate disagreements", self.show_adjudication, "Ctrl+Shift+A")
+        m = bar.addMenu("&Analysis")
+        add(m, "Agreement dashboard", self.show_dashboard, "Ctrl+Shift+D")
+        m.addSeparator()
+        add(m, "Run the LLM judge…", self.show_judge_dialog, "Ctrl+Shift+J")
+        add(m, "Judge calibration", self.show_calibration, "Ctrl+Shift+K")
+        m = bar.addMenu("&Help")
+        add(m, "Keyboard cheat sheet", self.show_cheatsheet, project=False)
+
     def _show_project_controls(self, on: bool) -> None:
         """The rater picker and item actions mean nothing on the welcome page."""
         for action in (self.rater_label, self.rater_action, self.reveal_act, self.history_act):
             action.setVisible(on)
+        for act in getattr(self, "project_actions", ()):
+            act.setEnabled(on)
 
     # project and rater ------------------------------------------------------------------------
     def browse_project(self) -> None:
@@ -221,6 +264,10 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("This queue is empty.", 8000)
 
     def close_project(self) -> None:
+        for w in list(self.tool_windows.values()):
+            w.close()
+            w.deleteLater()
+        self.tool_windows.clear()
         if self.controller is not None:
             self.controller.flush_blocking()
             self.controller.timer.stop()
@@ -232,6 +279,108 @@ class MainWindow(QMainWindow):
         self.executor = None
         self.project = None
         self.rater = None
+
+    def close_to_welcome(self) -> None:
+        self.close_project()
+        self.queue.clear_focus()
+        self.stack.setCurrentWidget(self.welcome)
+        self._show_project_controls(False)
+        self.setWindowTitle("medreview")
+
+    # the lead's windows -----------------------------------------------------------------------
+    def _tool_window(self, key: str, make: Callable[[], QWidget]) -> QWidget | None:
+        """One window per kind while the project is open; raised when asked for again."""
+        if self.project is None or self.executor is None:
+            return None
+        w = self.tool_windows.get(key)
+        if w is None:
+            w = make()
+            self.tool_windows[key] = w
+            sig = getattr(w, "sig_open_items", None)
+            if sig is not None:
+                sig.connect(self.focus_outputs)
+        w.show()
+        w.raise_()
+        w.activateWindow()
+        return w
+
+    def show_dashboard(self) -> None:
+        from medreview.qt.stats.dashboard import DashboardWindow
+
+        self._tool_window("dashboard", lambda: DashboardWindow(
+            self.project, self.executor, self.work, self.bus, self))
+
+    def show_calibration(self) -> None:
+        from medreview.qt.stats.calibration_view import CalibrationWindow
+
+        self._tool_window("calibration", lambda: CalibrationWindow(
+            self.project, self.executor, self.work, self.bus, self))
+
+    def show_adjudication(self) -> None:
+        from medreview.qt.study.adjudication import AdjudicationWindow
+
+        self._tool_window("adjudication", lambda: AdjudicationWindow(
+            self.project, self.executor, self.bus, self))
+
+    def show_judge_dialog(self) -> None:
+        from medreview.qt.judge.run_dialog import JudgeRunDialog
+
+        self._tool_window("judge", lambda: JudgeRunDialog(
+            self.project, self.executor, self.bus, self))
+
+    def show_assign_dialog(self) -> None:
+        from medreview.qt.study.assign_dialog import AssignDialog
+
+        if self.project is None or self.executor is None:
+            return
+        AssignDialog(self.project, self.executor, self.bus, self).exec()
+
+    def show_merge_dialog(self) -> None:
+        from medreview.qt.study.packages import MergeDialog
+
+        if self.project is None or self.executor is None:
+            return
+        MergeDialog(self.project, self.executor, self.bus, self).exec()
+
+    def make_packages(self) -> None:
+        from medreview.qt.study.packages import make_packages_dialog
+
+        if self.project is None or self.executor is None:
+            return
+        make_packages_dialog(self, self.project, self.executor)
+
+    def open_package(self) -> None:
+        from medreview.qt.study.packages import open_package_dialog
+
+        folder = open_package_dialog(self)
+        if folder is not None:
+            self.open_project(folder)
+
+    def return_package(self) -> None:
+        from medreview.qt.study.packages import return_package_dialog
+
+        if self.project is None or self.executor is None or self.controller is None:
+            return
+        self.controller.flush_blocking()  # the return file must hold every saved change
+        return_package_dialog(self, Path(self.project.path))
+
+    def focus_outputs(self, output_ids: Iterable[int], label: str) -> None:
+        """Narrow the queue to the items a dashboard or calibration row is about and open the
+        first, so disagreements are one click from the grading screen."""
+        if self.controller is None:
+            return
+        ids = frozenset(int(i) for i in output_ids)
+        present = self.queue.set_focus(ids, label)
+        self.raise_()
+        self.activateWindow()
+        if present:
+            self.open_item(self.queue.model.row_at(0).output_id)
+        else:
+            name = self.rater.name if self.rater else "this rater"
+            self.statusBar().showMessage(
+                f"None of these {len(ids)} item(s) are in {name}'s queue; pick a rater who "
+                "has them (or the lead, who sees every item).", 10000)
+        self.view.panel.setFocus()
 
     # items ------------------------------------------------------------------------------------
     def current_output(self) -> int | None:
@@ -445,6 +594,7 @@ class MainWindow(QMainWindow):
         except Exception as exc:  # tell the rater rather than losing the message
             log.exception("closing the project failed")
             QMessageBox.critical(self, "Closing failed", str(exc))
+        self.work.shutdown(wait=False)
         event.accept()
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:

@@ -32,9 +32,12 @@ class QueueFilter:
     model: str | None = None  # a model name when identities are revealed, else a blind label
     text: str = ""
     reveal_models: bool = False
+    only: frozenset[int] | None = None  # output ids a dashboard row asked to look at
 
 
 def row_matches(row: QueueRow, f: QueueFilter) -> bool:
+    if f.only is not None and row.output_id not in f.only:
+        return False
     if f.status == "todo" and row.status == "done":
         return False
     if f.status == "done" and row.status != "done":

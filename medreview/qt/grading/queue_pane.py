@@ -6,11 +6,13 @@ from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QProgressBar,
+    QPushButton,
     QTabBar,
     QTableView,
     QVBoxLayout,
@@ -37,6 +39,21 @@ class QueuePane(QWidget):
         title = QLabel("My queue")
         title.setObjectName("paneTitle")
         lay.addWidget(title)
+        # A dashboard or calibration row narrows the queue to the items it is about.
+        self.focus_ids: frozenset[int] | None = None
+        self.focus_bar = QFrame()
+        self.focus_bar.setObjectName("focusBar")
+        fl = QHBoxLayout(self.focus_bar)
+        fl.setContentsMargins(6, 3, 3, 3)
+        self.focus_label = QLabel("")
+        self.focus_label.setWordWrap(True)
+        fl.addWidget(self.focus_label, 1)
+        self.focus_clear = QPushButton("Show all")
+        self.focus_clear.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.focus_clear.clicked.connect(self.clear_focus)
+        fl.addWidget(self.focus_clear)
+        self.focus_bar.hide()
+        lay.addWidget(self.focus_bar)
         self.tabs = QTabBar()
         self.tabs.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.tabs.setExpanding(False)
@@ -104,8 +121,28 @@ class QueuePane(QWidget):
     def _apply_filter(self) -> None:
         f = QueueFilter(status=STATUS_FILTERS[max(0, self.tabs.currentIndex())],
                         tag=self.tag_box.currentData(), model=self.model_box.currentData(),
-                        text=self.search.text().strip(), reveal_models=self.reveal_models)
+                        text=self.search.text().strip(), reveal_models=self.reveal_models,
+                        only=self.focus_ids)
         self.model.set_filter(f)
+
+    def set_focus(self, output_ids: frozenset[int], label: str) -> int:
+        """Show only ``output_ids`` (under the All tab); returns how many are in this queue."""
+        self.focus_ids = output_ids
+        present = sum(1 for oid in output_ids if self.model.row_index(oid) is not None)
+        missing = len(output_ids) - present
+        note = f" · {missing} not in this queue" if missing else ""
+        self.focus_label.setText(f"Showing {present} item(s): {label}{note}")
+        self.focus_bar.show()
+        self.tabs.blockSignals(True)
+        self.set_status_tab("all")
+        self.tabs.blockSignals(False)
+        self._apply_filter()
+        return present
+
+    def clear_focus(self) -> None:
+        self.focus_ids = None
+        self.focus_bar.hide()
+        self._apply_filter()
 
     def set_status_tab(self, key: str) -> None:
         self.tabs.setCurrentIndex(STATUS_FILTERS.index(key))
