@@ -40,6 +40,9 @@ class Annotation:
     span: TextSpan | None = None
     region: ImageRegion | None = None
     note: str = ""
+    # For a pairwise answer: the other output shown side by side ("B"), so a preference is
+    # never ambiguous when a case has more than two answers.
+    compared_output_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,8 @@ def annotation_to_dict(a: Annotation) -> dict[str, Any]:
         }
     if a.note:
         d["note"] = a.note
+    if a.compared_output_id is not None:
+        d["compared_output_id"] = a.compared_output_id
     return d
 
 
@@ -99,4 +104,7 @@ def annotation_from_dict(d: dict[str, Any]) -> Annotation:
         if region
         else None,
         note=str(d.get("note", "")),
+        compared_output_id=int(d["compared_output_id"])
+        if d.get("compared_output_id") is not None
+        else None,
     )

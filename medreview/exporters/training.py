@@ -20,7 +20,7 @@ split by case. No record carries a rater's name unless ``real_names`` is asked f
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import combinations
@@ -247,6 +247,18 @@ def _prompt_of(case: _Case) -> list[dict[str, str]]:
     return [m for m in msgs if m["content"].strip()]
 
 
+def compared_outputs(project: Project) -> dict[tuple[int, str], int]:
+    """(output, pairwise question) → the output the raters saw as "B": the most common one
+    their current answers record (ties: the lowest id, so exports are deterministic)."""
+    votes: dict[tuple[int, str], Counter[int]] = defaultdict(Counter)
+    for r in tables.current_revisions(project):
+        for a in r["annotations"] or ():
+            if isinstance(a, dict) and a.get("compared_output_id") is not None \
+                    and a.get("question_id"):
+                votes[(r["output_id"], a["question_id"])][int(a["compared_output_id"])] += 1
+    return {k: min(c, key=lambda oid: (-c[oid], oid)) for k, c in votes.items()}
+
+
 def preference_records(
     project: Project,
     *,
@@ -284,17 +296,22 @@ def preference_records(
                         "chosen_model": outputs[win].model, "rejected_model": outputs[lose].model,
                         "margin": margin, "source": source})
 
-    # 1) pairwise gold answers, where the partner is unambiguous
+    # 1) pairwise gold answers, where the partner is known: the one the raters were shown
+    #    (recorded with their answers), else the case's only other output
+    compared = compared_outputs(project)
     for oid, labels in sorted(gold.items()):
         if oid not in outputs:
             continue
         siblings = [x for x in by_case[outputs[oid].case_id] if x != oid]
         for g in labels.values():
-            if g.value not in ("A", "B") or len(siblings) != 1:
+            if g.value not in ("A", "B") or g.question_id not in pairwise_ids:
                 continue
-            if g.question_id not in pairwise_ids:
-                continue
-            win, lose = (oid, siblings[0]) if g.value == "A" else (siblings[0], oid)
+            other = compared.get((oid, g.question_id))
+            if other is None or other not in siblings:
+                if len(siblings) != 1:
+                    continue
+                other = siblings[0]
+            win, lose = (oid, other) if g.value == "A" else (other, oid)
             add(outputs[oid].case_id, win, lose, None, f"pairwise:{g.question_id}")
     # 2) gold score differences
     scores = gold_scores(project, score_question=score_question)

@@ -288,13 +288,14 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("medreview")
 
     # the lead's windows -----------------------------------------------------------------------
-    def _tool_window(self, key: str, make: Callable[[], QWidget]) -> QWidget | None:
+    def _tool_window(self, key: str, make: Callable[[Project, Executor], QWidget]
+                     ) -> QWidget | None:
         """One window per kind while the project is open; raised when asked for again."""
         if self.project is None or self.executor is None:
             return None
         w = self.tool_windows.get(key)
         if w is None:
-            w = make()
+            w = make(self.project, self.executor)
             self.tool_windows[key] = w
             sig = getattr(w, "sig_open_items", None)
             if sig is not None:
@@ -307,26 +308,26 @@ class MainWindow(QMainWindow):
     def show_dashboard(self) -> None:
         from medreview.qt.stats.dashboard import DashboardWindow
 
-        self._tool_window("dashboard", lambda: DashboardWindow(
-            self.project, self.executor, self.work, self.bus, self))
+        self._tool_window("dashboard", lambda p, db: DashboardWindow(
+            p, db, self.work, self.bus, self))
 
     def show_calibration(self) -> None:
         from medreview.qt.stats.calibration_view import CalibrationWindow
 
-        self._tool_window("calibration", lambda: CalibrationWindow(
-            self.project, self.executor, self.work, self.bus, self))
+        self._tool_window("calibration", lambda p, db: CalibrationWindow(
+            p, db, self.work, self.bus, self))
 
     def show_adjudication(self) -> None:
         from medreview.qt.study.adjudication import AdjudicationWindow
 
-        self._tool_window("adjudication", lambda: AdjudicationWindow(
-            self.project, self.executor, self.bus, self))
+        self._tool_window("adjudication", lambda p, db: AdjudicationWindow(
+            p, db, self.bus, self))
 
     def show_judge_dialog(self) -> None:
         from medreview.qt.judge.run_dialog import JudgeRunDialog
 
-        self._tool_window("judge", lambda: JudgeRunDialog(
-            self.project, self.executor, self.bus, self))
+        self._tool_window("judge", lambda p, db: JudgeRunDialog(
+            p, db, self.bus, self))
 
     def show_assign_dialog(self) -> None:
         from medreview.qt.study.assign_dialog import AssignDialog
@@ -413,6 +414,10 @@ class MainWindow(QMainWindow):
         self.view.panel.setFocus()
 
     def _on_partner_loaded(self, partner: ItemView) -> None:
+        c = self.controller
+        if c is None or c.item is None or c.item.case.external_id != partner.case.external_id:
+            return  # the rater moved on while the partner loaded
+        c.set_partner(partner.output_id)
         self.view.show_partner(partner)
 
     def step_item(self, step: int) -> None:

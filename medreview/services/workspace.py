@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from medreview.domain.judgment import Annotation
 from medreview.domain.rubric import Question, QuestionKind
 from medreview.domain.scoring import form_score
 from medreview.domain.validation import missing_required
@@ -146,6 +147,17 @@ def live_score(item: ItemView, answers: Mapping[str, Any]) -> float | None:
 
 def has_pairwise(item: ItemView) -> bool:
     return any(q.kind is QuestionKind.PAIRWISE for q in item.questions())
+
+
+def with_comparison(annotations: Sequence[Annotation], question_id: str, value: Any,
+                    partner_id: int | None) -> tuple[Annotation, ...]:
+    """The annotations with the pairwise question's record of which output was "B" replaced
+    (or dropped when the answer is cleared or no partner is showing)."""
+    kept = tuple(a for a in annotations
+                 if not (a.question_id == question_id and a.compared_output_id is not None))
+    if value is None or partner_id is None:
+        return kept
+    return (*kept, Annotation(question_id=question_id, compared_output_id=partner_id))
 
 
 def pair_partner(rows: Sequence[QueueRow], output_id: int) -> int | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from medreview.domain.judgment import JudgmentDraft
+from medreview.domain.judgment import Annotation, JudgmentDraft
 from medreview.exporters.schemas import check_openai_chat, check_trl_preference
 from medreview.exporters.training import criteria_rows, preference_records, sft_records
 from medreview.services import grading
@@ -72,5 +72,22 @@ def test_preferences_from_pairwise_gold(tmp_path: Path) -> None:
         got = sorted((r["chosen_output_id"], r["rejected_output_id"], r["source"])
                      for r in sidecar)
         assert got == [(2, 1, "pairwise:preference"), (3, 4, "pairwise:preference")]
+    finally:
+        project.close()
+
+
+def test_pairwise_gold_uses_the_answer_the_raters_were_shown(tmp_path: Path) -> None:
+    # Three answers per case: "B" is ambiguous unless the judgments record which one it was.
+    project, me = build_sample_project(tmp_path / "pw3", n_cases=1, outputs_per_case=3,
+                                       with_dicom=False, pairwise=True)
+    try:
+        set_gold(project, 1, "preference", "B", adjudicator="Dr Lead")
+        assert preference_records(project)[1] == []  # nothing recorded: no guessed pair
+        draft = JudgmentDraft(answers={"preference": "B", "overall": 3},
+                              annotations=(Annotation(question_id="preference",
+                                                      compared_output_id=3),))
+        grading.save_revision(project, me.id, 1, draft, status="done")
+        _records, sidecar = preference_records(project)
+        assert [(r["chosen_output_id"], r["rejected_output_id"]) for r in sidecar] == [(3, 1)]
     finally:
         project.close()

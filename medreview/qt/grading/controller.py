@@ -16,13 +16,14 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from medreview.domain.judgment import JudgmentDraft
+from medreview.domain.rubric import QuestionKind
 from medreview.qt.bridge import Op
 from medreview.services import grading
 from medreview.services.bus import ChangeBus
 from medreview.services.projects import Project
 from medreview.services.tasks import Executor
 from medreview.services.views import ItemView, SaveResult
-from medreview.services.workspace import TimeOnTask, live_score, missing_for
+from medreview.services.workspace import TimeOnTask, live_score, missing_for, with_comparison
 
 AUTOSAVE_MS = 500
 PRELOAD_LIMIT = 8
@@ -51,6 +52,7 @@ class GradingController(QObject):
         self.executor = executor
         self.bus = bus or ChangeBus()
         self.item: ItemView | None = None
+        self.partner_id: int | None = None
         self.draft = JudgmentDraft()
         self.status = "todo"
         self.revision_no = 0
@@ -105,6 +107,7 @@ class GradingController(QObject):
         if gen != self._generation:
             return  # a newer request won; drop this stale answer
         self.item = item
+        self.partner_id = None
         self.draft = item.draft or JudgmentDraft()
         self.status = item.status
         self.revision_no = item.revision_no
@@ -133,12 +136,22 @@ class GradingController(QObject):
         self.sig_save_state.emit("dirty", "Unsaved changes…")
         self.timer.start()
 
+    def set_partner(self, output_id: int) -> None:
+        """The other answer now shown side by side; pairwise answers record it."""
+        self.partner_id = output_id
+
     def set_answer(self, question_id: str, value: Any) -> None:
         answers = dict(self.draft.answers)
         if value is None:
             answers.pop(question_id, None)
         else:
             answers[question_id] = value
+        pairwise = self.item is not None and any(
+            q.id == question_id and q.kind is QuestionKind.PAIRWISE for q in self.item.questions())
+        if pairwise:
+            self._edit(answers=answers, annotations=with_comparison(
+                self.draft.annotations, question_id, value, self.partner_id))
+            return
         self._edit(answers=answers)
 
     def set_rationale(self, text: str) -> None:

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication
 
 from medreview.qt.cheatsheet import cheatsheet_html
 from medreview.qt.keys import KEYMAP
+from medreview.services.workspace import pair_partner
 from tests.qt.grading.helpers import open_and_wait, press
 
 
@@ -68,8 +69,18 @@ def test_side_by_side_for_pairwise_forms(qtbot, make_window, pairwise_path):
     qtbot.waitUntil(lambda: view.other_answer.source != "", timeout=10000)
     assert view.other_answer.source != "" and view.other_answer.title.text() == "Response B"
     assert view.answer_view.title.text() == "Response A"
+    partner = w.view.other_answer.source
+    qtbot.waitUntil(lambda: w.controller.partner_id is not None, timeout=10000)
     press(qtbot, "2")  # preference: B better
     assert w.controller.draft.answers["preference"] == "B"
+    # The preference names which answer was "B", so it stays meaningful with 3+ answers.
+    (pair,) = [a for a in w.controller.draft.annotations if a.question_id == "preference"]
+    rows = w.queue.model.rows
+    me = w.controller.item.output_id
+    assert pair.compared_output_id == pair_partner(rows, me) != me
+    assert partner
+    w.controller.set_answer("preference", None)  # cleared: the record goes too
+    assert not [a for a in w.controller.draft.annotations if a.question_id == "preference"]
 
 
 def test_layout_and_settings_are_restored(qtbot, make_window, project_path):
