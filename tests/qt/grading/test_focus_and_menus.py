@@ -11,7 +11,7 @@ def test_focus_narrows_the_queue_and_opens_the_first_item(qtbot, make_window, pr
     rows = w.queue.model.rows
     assert len(rows) == 6
     wanted = [rows[4].output_id, rows[1].output_id]
-    w.focus_outputs(wanted + [999_999], "overall · rater A vs rater B")
+    w.focus_outputs([*wanted, 999_999], "overall · rater A vs rater B")
     model = w.queue.model
     assert model.rowCount() == 2
     assert {model.row_at(i).output_id for i in range(2)} == set(wanted)
