@@ -72,6 +72,7 @@ class MainWindow(QMainWindow):
         self.resize(1600, 960)
         self.welcome = WelcomePage()
         self.welcome.sig_browse.connect(self.browse_project)
+        self.welcome.sig_package.connect(self.open_package)
         self.welcome.sig_open.connect(lambda p: self.open_project(Path(p)))
         self.queue = QueuePane()
         self.queue.sig_open.connect(self.open_item)

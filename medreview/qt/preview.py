@@ -110,8 +110,14 @@ def _open_first_with_images(w) -> None:  # type: ignore[no-untyped-def]
         _spin_until(lambda: w.controller.item.output_id == target)  # noqa: B023
         if w.controller.item.series:
             break
-    _spin_until(lambda: getattr(w.view.image_pane.viewer, "current_frame", lambda: 1)()
-                is not None, 10)
+    viewer = w.view.image_pane.viewer
+    _spin_until(lambda: getattr(viewer, "current_frame", lambda: 1)() is not None, 10)
+    if hasattr(viewer, "set_slice") and viewer.slice_count() > 2:
+        # The middle of a series shows anatomy (and the demo head CT's haematoma), not the base.
+        middle = viewer.slice_count() * 3 // 5
+        viewer.set_slice(middle)
+        _spin_until(lambda: viewer.current_frame() is not None
+                    and viewer.current_index() == middle, 10)
     _settle(600)
 
 

@@ -35,6 +35,8 @@ class WelcomePage(QWidget):
     """A project folder path the user asked to open."""
     sig_browse = Signal()
     """The user wants a folder dialog."""
+    sig_package = Signal()
+    """The user wants to open a rater package (.mrpkg) sent by the study lead."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -48,7 +50,13 @@ class WelcomePage(QWidget):
         lay.addWidget(intro)
         self.browse = QPushButton("Open a project folder…  (Ctrl+O)")
         self.browse.clicked.connect(self.sig_browse.emit)
-        lay.addWidget(self.browse, 0, Qt.AlignmentFlag.AlignLeft)
+        self.package = QPushButton("Open a rater package from the study lead…")
+        self.package.clicked.connect(self.sig_package.emit)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.browse)
+        buttons.addWidget(self.package)
+        buttons.addStretch(1)
+        lay.addLayout(buttons)
         lay.addSpacing(16)
         lay.addWidget(QLabel("<b>Recent projects</b> — Enter or double-click opens; you can "
                              "also drop a project folder anywhere on this window"))

@@ -65,7 +65,9 @@ class Overlay:
         self._set("tl", "" if self.hide_patient else self._patient)
         top_right = [title] if title else []
         if info is not None:
-            top_right += [x for x in (info.modality, info.series_description) if x]
+            # The caller's title often names modality and series already ("CT · Head …").
+            top_right += [x for x in (info.modality, info.series_description)
+                          if x and x not in title]
         self._set("tr", "\n".join(dict.fromkeys(top_right)))
         lines = [f"Slice {index + 1}/{count}" if count else "No images"]
         if window is not None and not (frame is not None and frame.is_colour):
