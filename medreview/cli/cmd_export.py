@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-TRAINING = ("sft", "dpo", "criteria", "media")
+from medreview.services.exporting import ALL_KINDS
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -18,7 +18,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("project", type=Path)
     p.add_argument("outdir", type=Path)
     p.add_argument("--kind", action="append", dest="kinds",
-                   choices=("tables", "audit", "training", *TRAINING),
+                   choices=(*ALL_KINDS, "training"),
                    help="what to export (repeatable; default: tables)")
     p.add_argument("--format", dest="fmt", choices=("csv", "jsonl", "parquet"), default="csv",
                    help="table format (tables, audit)")
@@ -39,42 +39,21 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run(args: argparse.Namespace) -> int:
     from medreview.cli.progressbar import ProgressBar
-    from medreview.errors import InputError
+    from medreview.services.exporting import (
+        ExportRequest,
+        normalise_kinds,
+        parse_fractions,
+        run_export,
+    )
     from medreview.services.projects import open_project
 
-    kinds = list(dict.fromkeys(args.kinds or ["tables"]))
-    if "training" in kinds:
-        kinds = [k for k in kinds if k != "training"] + ["sft", "dpo", "criteria"]
-    try:
-        fractions = tuple(float(x) for x in args.split.split(","))
-    except ValueError as exc:
-        raise InputError("--split takes three numbers, e.g. 0.8,0.1,0.1") from exc
+    request = ExportRequest(
+        outdir=args.outdir, kinds=normalise_kinds(args.kinds or ["tables"]), fmt=args.fmt,
+        real_names=args.real_names, seed=args.seed, fractions=parse_fractions(args.split),
+        sft_style=args.sft_style, pref_style=args.pref_style,
+        score_question=args.score_question, min_margin=args.min_margin,
+        include_margin=args.margin, allow_burned_in=args.allow_burned_in)
     with open_project(args.project) as project, ProgressBar("export") as bar:
-        if "tables" in kinds:
-            from medreview.exporters.tables import export_tables
-
-            for p in export_tables(project, args.outdir, args.fmt,
-                                   pseudonymise=not args.real_names, progress=bar):
-                print(p)
-        if "audit" in kinds:
-            from medreview.services.study import export_audit
-
-            for p in export_audit(project, args.outdir / "audit", args.fmt,
-                                  pseudonymise=not args.real_names):
-                print(p)
-        training = [k for k in kinds if k in TRAINING]
-        if training:
-            from medreview.exporters.bundle import export_training
-
-            manifest = export_training(
-                project, args.outdir, training, seed=args.seed, fractions=fractions,
-                real_names=args.real_names, sft_style=args.sft_style,
-                pref_style=args.pref_style, score_question=args.score_question,
-                min_margin=args.min_margin, include_margin=args.margin,
-                allow_burned_in=args.allow_burned_in, progress=bar)
-            for name, n in manifest["files"].items():
-                print(f"{args.outdir / name}  ({n} records)")
-            if "media" in manifest:
-                print(f"{args.outdir / 'media'}  ({manifest['media']['files']} files, "
-                      f"see {manifest['media']['report']})")
+        for line in run_export(project, request, progress=bar):
+            print(line)
     return 0

@@ -149,6 +149,7 @@ class MainWindow(QMainWindow):
         add(m, "Open project…", self.browse_project, project=False)
         add(m, "Open a rater package…", self.open_package, project=False)
         add(m, "Return this package to the study lead…", self.return_package)
+        add(m, "Export…", self.show_export_dialog, "Ctrl+E")
         m.addSeparator()
         add(m, "Close project", self.close_to_welcome)
         add(m, "Quit", self.close, "Ctrl+Q", project=False)
@@ -329,6 +330,15 @@ class MainWindow(QMainWindow):
 
         self._tool_window("judge", lambda p, db: JudgeRunDialog(
             p, db, self.bus, self))
+
+    def show_export_dialog(self) -> None:
+        from medreview.qt.export_dialog import ExportDialog
+
+        if self.project is None or self.executor is None:
+            return
+        if self.controller is not None:
+            self.controller.flush_blocking()  # export what the screen shows as saved
+        ExportDialog(self.project, self.executor, self).exec()
 
     def show_assign_dialog(self) -> None:
         from medreview.qt.study.assign_dialog import AssignDialog

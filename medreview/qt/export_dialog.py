@@ -1,0 +1,259 @@
+"""ExportDialog: the app's side of ``medreview export`` (tables, audit trail, training files).
+
+The export runs on the database executor (it reads the project) with progress marshalled back
+to this dialog; the dialog stays responsive and shows every file written, or the reason an
+export was refused (nothing is half-written: each exporter writes whole files).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from medreview.errors import MedreviewError
+from medreview.qt.bridge import Op, run_on_main
+from medreview.services.exporting import (
+    ALL_KINDS,
+    KIND_LABELS,
+    ExportRequest,
+    normalise_kinds,
+    parse_fractions,
+    run_export,
+)
+from medreview.services.projects import Project
+from medreview.services.tasks import Executor
+
+TABLE_KINDS = ("tables", "audit")
+
+
+class ExportDialog(QDialog):
+    sig_done = Signal(list)
+    """Lines naming what was written, after a successful export."""
+
+    def __init__(self, project: Project, db: Executor, parent: QWidget | None = None,
+                 default_dir: Path | None = None) -> None:
+        super().__init__(parent)
+        self.project = project
+        self.db = db
+        self.running = False
+        self._last_progress = 0.0
+        self.setWindowTitle("Export")
+        self.setMinimumWidth(640)
+        lay = QVBoxLayout(self)
+
+        where = QHBoxLayout()
+        self.outdir = QLineEdit(str(default_dir or Path(project.path).parent / "export"))
+        browse = QPushButton("Choose…")
+        browse.clicked.connect(self._browse)
+        where.addWidget(QLabel("Folder:"))
+        where.addWidget(self.outdir, 1)
+        where.addWidget(browse)
+        lay.addLayout(where)
+
+        self.kind_boxes: dict[str, QCheckBox] = {}
+        publish = QGroupBox("For publishing and analysis")
+        pl = QVBoxLayout(publish)
+        train = QGroupBox("For training judge models (gold labels, split by case)")
+        tl = QVBoxLayout(train)
+        for kind in ALL_KINDS:
+            box = QCheckBox(KIND_LABELS[kind])
+            box.setChecked(kind == "tables")
+            box.toggled.connect(self._update_enabled)
+            self.kind_boxes[kind] = box
+            (pl if kind in TABLE_KINDS else tl).addWidget(box)
+        self.fmt = QComboBox()
+        self.fmt.addItems(["csv", "jsonl", "parquet"])
+        fl = QFormLayout()
+        fl.addRow("Table format:", self.fmt)
+        pl.addLayout(fl)
+        lay.addWidget(publish)
+
+        opts = QFormLayout()
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.split = QLineEdit("0.8,0.1,0.1")
+        self.split.setToolTip("train, validation, test fractions; no case crosses splits")
+        self.sft_style = QComboBox()
+        self.sft_style.addItems(["messages", "prompt_completion"])
+        self.pref_style = QComboBox()
+        self.pref_style.addItems(["trl", "openai"])
+        self.min_margin = QDoubleSpinBox()
+        self.min_margin.setRange(0.0, 1000.0)
+        self.min_margin.setDecimals(3)
+        self.min_margin.setSingleStep(0.05)
+        self.margin = QCheckBox("add a margin column (RewardTrainer)")
+        self.burned_in = QCheckBox("Allow images with burned-in annotation (I checked them)")
+        self.burned_in.setToolTip("DICOM whose BurnedInAnnotation is YES or missing is "
+                                  "refused unless you confirm you checked the pixels")
+        self.burned_in.toggled.connect(self._confirm_burned_in)
+        opts.addRow("Split seed:", self.seed)
+        opts.addRow("Split:", self.split)
+        opts.addRow("Chat format:", self.sft_style)
+        opts.addRow("Preference format:", self.pref_style)
+        opts.addRow("Minimum score margin:", self.min_margin)
+        opts.addRow("", self.margin)
+        opts.addRow("", self.burned_in)
+        tl.addLayout(opts)
+        lay.addWidget(train)
+
+        self.real_names = QCheckBox("Write raters' real names (default: pseudonyms P01, J01, …)")
+        self.real_names.toggled.connect(self._confirm_real_names)
+        lay.addWidget(self.real_names)
+
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("")
+        lay.addWidget(self.progress)
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        lay.addWidget(self.message)
+        self.results = QListWidget()
+        self.results.setMinimumHeight(120)
+        lay.addWidget(self.results, 1)
+
+        self.buttons = QDialogButtonBox()
+        self.export_button = self.buttons.addButton("Export",
+                                                    QDialogButtonBox.ButtonRole.AcceptRole)
+        self.close_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
+        self.export_button.clicked.connect(self.start)
+        self.close_button.clicked.connect(self.reject)
+        lay.addWidget(self.buttons)
+        self._update_enabled()
+
+    # choices ----------------------------------------------------------------------------------
+    def chosen_kinds(self) -> list[str]:
+        return [k for k, box in self.kind_boxes.items() if box.isChecked()]
+
+    def _update_enabled(self) -> None:
+        kinds = self.chosen_kinds()
+        self.fmt.setEnabled(any(k in TABLE_KINDS for k in kinds))
+        training = any(k not in TABLE_KINDS for k in kinds)
+        for w in (self.seed, self.split, self.sft_style, self.pref_style, self.min_margin,
+                  self.margin):
+            w.setEnabled(training)
+        self.burned_in.setEnabled("media" in kinds)
+        self.export_button.setEnabled(bool(kinds) and not self.running)
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Export into folder", self.outdir.text())
+        if folder:
+            self.outdir.setText(folder)
+
+    def _confirm(self, box: QCheckBox, title: str, text: str) -> None:
+        if not box.isChecked():
+            return
+        answer = QMessageBox.question(self, title, text)
+        if answer != QMessageBox.StandardButton.Yes:
+            box.blockSignals(True)
+            box.setChecked(False)
+            box.blockSignals(False)
+
+    def _confirm_real_names(self, _on: bool) -> None:
+        self._confirm(self.real_names, "Real rater names",
+                      "The files will name every physician and judge. Share them only where "
+                      "your study's consent allows. Write real names?")
+
+    def _confirm_burned_in(self, _on: bool) -> None:
+        self._confirm(self.burned_in, "Burned-in annotation",
+                      "Pixel data can carry names and dates that header de-identification "
+                      "cannot remove. Have you checked every image?")
+
+    def request(self) -> ExportRequest:
+        """The export the form describes; raises ``MedreviewError`` with what is wrong."""
+        text = self.outdir.text().strip()
+        if not text:
+            raise MedreviewError("choose a folder to export into")
+        return ExportRequest(
+            outdir=Path(text).expanduser(), kinds=normalise_kinds(self.chosen_kinds()),
+            fmt=self.fmt.currentText(), real_names=self.real_names.isChecked(),
+            seed=self.seed.value(), fractions=parse_fractions(self.split.text().strip()),
+            sft_style=self.sft_style.currentText(),  # type: ignore[arg-type]
+            pref_style=self.pref_style.currentText(),  # type: ignore[arg-type]
+            min_margin=self.min_margin.value(), include_margin=self.margin.isChecked(),
+            allow_burned_in=self.burned_in.isChecked())
+
+    # running ----------------------------------------------------------------------------------
+    def start(self) -> None:
+        try:
+            request = self.request()
+        except MedreviewError as exc:
+            self._show_error(str(exc))
+            return
+        self.running = True
+        self._update_enabled()
+        self.results.clear()
+        self.message.setStyleSheet("")
+        self.message.setText("Exporting…")
+        self.progress.setRange(0, 0)  # busy until the first progress report
+        Op(run_export, self.project, request, progress=self._progress) \
+            .success(self._finished).failure(self._failed).run(self.db)
+
+    def _progress(self, done: int, total: int | None = None, message: str = "") -> None:
+        # Called on the database thread: hand over to the UI thread, at most ~20 times a second.
+        now = time.monotonic()
+        if now - self._last_progress < 0.05 and (total is None or done < total):
+            return
+        self._last_progress = now
+        run_on_main(lambda: self._show_progress(done, total, message))
+
+    def _show_progress(self, done: int, total: int | None, message: str) -> None:
+        if not self.running:
+            return
+        if total:
+            self.progress.setRange(0, total)
+            self.progress.setValue(min(done, total))
+        self.progress.setFormat(f"{message}  %v / %m" if message else "%v / %m")
+
+    def _finished(self, lines: list[str]) -> None:
+        self.running = False
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1)
+        self.progress.setFormat("done")
+        self.results.addItems(lines)
+        self.message.setText(f"Wrote {len(lines)} file(s) or folder(s) into "
+                             f"{self.outdir.text().strip()}.")
+        self._update_enabled()
+        self.sig_done.emit(lines)
+
+    def _failed(self, exc: BaseException) -> None:
+        self.running = False
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("")
+        self._show_error(str(exc))
+        self._update_enabled()
+
+    def _show_error(self, text: str) -> None:
+        self.message.setStyleSheet("color: #b3261e; font-weight: 600;")
+        self.message.setText(f"Not exported: {text}")
+
+    def reject(self) -> None:
+        if self.running:  # the export finishes on the database thread; let it
+            self.message.setText("Still exporting… the dialog closes when it is done.")
+            return
+        super().reject()
