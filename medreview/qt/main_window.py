@@ -149,6 +149,7 @@ class MainWindow(QMainWindow):
         add(m, "Open project…", self.browse_project, project=False)
         add(m, "Open a rater package…", self.open_package, project=False)
         add(m, "Return this package to the study lead…", self.return_package)
+        add(m, "Import cases, answers, images…", self.show_import_dialog, "Ctrl+I")
         add(m, "Export…", self.show_export_dialog, "Ctrl+E")
         m.addSeparator()
         add(m, "Close project", self.close_to_welcome)
@@ -330,6 +331,13 @@ class MainWindow(QMainWindow):
 
         self._tool_window("judge", lambda p, db: JudgeRunDialog(
             p, db, self.bus, self))
+
+    def show_import_dialog(self) -> None:
+        from medreview.qt.import_dialog import ImportDialog
+
+        if self.project is None or self.executor is None:
+            return
+        ImportDialog(self.project, self.executor, self.bus, self).exec()
 
     def show_export_dialog(self) -> None:
         from medreview.qt.export_dialog import ExportDialog
@@ -519,7 +527,8 @@ class MainWindow(QMainWindow):
         # Rows saved by our own controller were already updated from the save result.
         if initiator is self.controller:
             return
-        if (changes.queue or changes.raters or changes.rubrics) and self.project is not None \
+        if (changes.queue or changes.raters or changes.rubrics or changes.project
+                or changes.outputs) and self.project is not None \
                 and self.executor is not None and self.rater is not None:
             Op(grading.load_queue, self.project, self.rater.id) \
                 .success(lambda rows: self.queue.set_rows(rows, self.reveal_models)) \

@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from medreview.importers.detect import FORMATS
 from medreview.progress import CancelToken, Progress, no_progress
 from medreview.storage.ingest import ImportSummary, ingest
 from medreview.storage.media import sha256_file
 from medreview.storage.project import Project
+
+__all__ = ["FORMATS", "import_file"]
 
 
 def import_file(

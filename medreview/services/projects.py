@@ -50,6 +50,35 @@ def add_form(project: Project, form: Form, *, activate: bool = True) -> tuple[st
         return row.key, row.version
 
 
+def rubric_templates() -> list[tuple[str, str]]:
+    """The built-in rubric and taxonomy templates as (key, name)."""
+    from medreview.rubrics.templates import list_templates
+
+    return [(t.key, t.name) for t in list_templates()]
+
+
+def form_from(value: str) -> Form:
+    """A rubric or taxonomy given as a built-in template key or a file path."""
+    from medreview.errors import InputError
+    from medreview.rubrics.load import load_form
+    from medreview.rubrics.templates import list_templates, load_template
+
+    path = Path(value)
+    if path.suffix.lower() in {".yaml", ".yml", ".json"} or path.exists():
+        return load_form(path)
+    keys = [t.key for t in list_templates()]
+    if value in keys:
+        return load_template(value)
+    raise InputError(
+        f"not a file and not a built-in template; templates are: {', '.join(keys)}", item=value
+    )
+
+
+def add_form_from(project: Project, value: str) -> tuple[str, int]:
+    """``add_form`` of a template key or rubric file; returns (key, version) stored."""
+    return add_form(project, form_from(value))
+
+
 def add_rater(project: Project, name: str, kind: str = "physician") -> RaterView:
     with project.transaction() as s:
         row = get_or_create_rater(s, name, kind)
