@@ -29,3 +29,19 @@ def empty_project(project_path: Path) -> Iterator[object]:
     project = create_project(project_path, "test project")
     yield project
     project.close()
+
+
+@pytest.fixture(scope="session")
+def demo_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled demo project, built once per test session. Tests that change it work on a
+    copy (``demo_copy``)."""
+    from medreview.demo.build import build_demo_project
+
+    return build_demo_project(tmp_path_factory.mktemp("demo") / "demo")
+
+
+@pytest.fixture
+def demo_copy(demo_path: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(demo_path, tmp_path / "demo"))

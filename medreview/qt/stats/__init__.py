@@ -1,0 +1,1 @@
+"""Statistics screens: the agreement dashboard and the judge calibration view."""
