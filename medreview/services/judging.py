@@ -28,10 +28,13 @@ Case images are sent only when the run enables them (PNG/JPEG/WebP/GIF; DICOM is
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import logging
+import os
+import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from statistics import fmean
 from typing import Any
@@ -43,7 +46,13 @@ from medreview.domain.rubric import Question, QuestionKind, case_criterion_quest
 from medreview.errors import JudgeError
 from medreview.judge.client import JudgeClient
 from medreview.judge.config import JudgeConfig, cache_key
-from medreview.judge.privacy import check_consent, public_url, redact, resolve_api_key
+from medreview.judge.privacy import (
+    check_consent,
+    endpoint_host,
+    public_url,
+    redact,
+    resolve_api_key,
+)
 from medreview.judge.runner import Outcome, judge_task, run_tasks
 from medreview.judge.templates import (
     STYLES,
@@ -379,3 +388,281 @@ def run_judge(
             requests=counts["requests"], prompt_tokens=counts["pt"], completion_tokens=counts["ct"],
             cost_usd=config.estimate_cost(counts["pt"], counts["ct"]),
             failures=tuple((o, k, e) for o, k, e in failed_rows[:50]))
+
+
+# --- For screens: list and inspect runs, estimate work, start a run whose id is known -------
+# (Additive helpers; ``run_judge`` above is unchanged. All Qt-free, all return frozen values.)
+
+KEY_SOURCES = ("keyring", "env")
+CHARS_PER_TOKEN = 4  # the usual rule of thumb for English text; only for the estimate
+
+
+@dataclass(frozen=True)
+class JudgeRunInfo:
+    """One judge run as stored: identity, settings, ledger counts and usage so far."""
+
+    run_id: int
+    uid: str
+    model: str
+    base_url: str  # without any secret (``public_url``)
+    template_key: str
+    status: str  # created | running | done | incomplete | cancelled
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    params: dict[str, Any]  # the recorded, reply-shaping parameters (+ ``limit``)
+    images: bool
+    rater_id: int | None
+    rater_name: str
+    n_done: int  # ledger items done
+    n_failed: int  # ledger items failed (retried on resume)
+    n_cached: int  # items answered from the cache, over all invocations
+    n_requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    judged_outputs: frozenset[int] = frozenset()  # outputs with a judgment by this run
+
+    @property
+    def resumable(self) -> bool:
+        return self.status != "done"
+
+    @property
+    def limit(self) -> int | None:
+        value = self.params.get("limit")
+        return int(value) if value is not None else None
+
+
+@dataclass(frozen=True)
+class JudgeFailure:
+    output_id: int
+    case_external_id: str
+    item_key: str
+    reason: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class JudgeEstimate:
+    """What a run would do before it starts (no request is made to find out)."""
+
+    outputs: int
+    items: int  # work units in the plan
+    already_done: int  # done in the run being resumed
+    cached: int  # answered from the cache for free
+    prompt_tokens: int  # estimated from the prompt text of the items still to send
+    max_completion_tokens: int  # upper bound: items to send x samples x max_tokens
+    cost_low_usd: float  # prompt tokens only
+    cost_high_usd: float  # prompt tokens + every reply at max_tokens
+
+    @property
+    def to_send(self) -> int:
+        return self.items - self.already_done - self.cached
+
+
+@dataclass(frozen=True)
+class ConsentState:
+    data_may_leave: bool
+    by: str | None
+    at: dt.datetime | None
+
+
+def consent_state(project: Project) -> ConsentState:
+    """Whether (and by whom, when) the project allows case data to leave this machine."""
+    with project.read() as s:
+        row = s.scalars(select(ProjectRow)).one()
+        return ConsentState(bool(row.data_may_leave), row.consent_by, row.consent_at)
+
+
+def api_key_source(base_url: str, *, env_var: str, keyring_service: str) -> str | None:
+    """Where ``resolve_api_key`` would find a key: ``"keyring"``, ``"env"`` or ``None``.
+
+    The same order as the lookup used for a run (keyring first); the key itself is never
+    returned, so a screen can say "found" without ever holding it.
+    """
+    try:
+        import keyring
+
+        if keyring.get_password(keyring_service, endpoint_host(base_url) or base_url):
+            return "keyring"
+    except Exception as exc:  # no usable backend (headless Linux): only the env var counts
+        log.debug("keyring unavailable: %s", type(exc).__name__)
+    return "env" if env_var and os.environ.get(env_var) else None
+
+
+def _run_info(s: Session, run: JudgeRunRow) -> JudgeRunInfo:
+    from medreview.storage.models import JudgmentRow, RaterRow
+
+    counts: dict[str, int] = {status: int(n) for status, n in s.execute(
+        select(JudgeItemRow.status, func.count()).where(JudgeItemRow.run_id == run.id)
+        .group_by(JudgeItemRow.status))}
+    rater = s.scalars(select(RaterRow).where(RaterRow.judge_run_id == run.id)).first()
+    judged: frozenset[int] = frozenset()
+    if rater is not None:
+        judged = frozenset(s.scalars(select(JudgmentRow.output_id).where(
+            JudgmentRow.rater_id == rater.id)))
+    return JudgeRunInfo(
+        run_id=run.id, uid=run.uid, model=run.model, base_url=run.base_url,
+        template_key=run.template_key, status=run.status, started_at=run.started_at,
+        finished_at=run.finished_at, params=dict(run.params), images=bool(run.images_enabled),
+        rater_id=rater.id if rater else None, rater_name=rater.name if rater else "",
+        n_done=int(counts.get("done", 0)), n_failed=int(counts.get("failed", 0)),
+        n_cached=run.n_cached, n_requests=run.n_requests, prompt_tokens=run.prompt_tokens,
+        completion_tokens=run.completion_tokens, cost_usd=float(run.cost_usd),
+        judged_outputs=judged)
+
+
+def list_judge_runs(project: Project) -> list[JudgeRunInfo]:
+    """Every judge run of the project, newest first."""
+    with project.read() as s:
+        runs = s.scalars(select(JudgeRunRow).order_by(JudgeRunRow.id.desc())).all()
+        return [_run_info(s, r) for r in runs]
+
+
+def judge_run_info(project: Project, run_id: int) -> JudgeRunInfo:
+    with project.read() as s:
+        run = s.get(JudgeRunRow, run_id)
+        if run is None:
+            raise JudgeError("no such judge run in this project", item=str(run_id))
+        return _run_info(s, run)
+
+
+def judge_run_failures(project: Project, run_id: int) -> list[JudgeFailure]:
+    """Every failed item of a run with its reason (already redacted when it was stored)."""
+    with project.read() as s:
+        rows = s.execute(
+            select(JudgeItemRow.output_id, CaseRow.external_id, JudgeItemRow.item_key,
+                   JudgeItemRow.error, JudgeItemRow.attempts)
+            .join(OutputRow, OutputRow.id == JudgeItemRow.output_id)
+            .join(CaseRow, CaseRow.id == OutputRow.case_id)
+            .where(JudgeItemRow.run_id == run_id, JudgeItemRow.status == "failed")
+            .order_by(OutputRow.case_id, JudgeItemRow.output_id, JudgeItemRow.item_key)).all()
+        return [JudgeFailure(o, c, k, e or "", int(a or 0)) for o, c, k, e, a in rows]
+
+
+def _prompt_chars(task: JudgeTask) -> int:
+    n = 0
+    for message in task.messages:
+        content = message.get("content")
+        if isinstance(content, str):
+            n += len(content)
+        elif isinstance(content, list):  # text parts only: image tokens depend on the model
+            n += sum(len(str(p.get("text", ""))) for p in content if isinstance(p, dict))
+    return n
+
+
+def estimate_judge_work(project: Project, config: JudgeConfig, *, style: str = "auto",
+                        limit: int | None = None, resume: int | None = None) -> JudgeEstimate:
+    """Items, cache hits, tokens and a cost range for a run, without sending anything.
+
+    With ``resume`` the run's recorded template, parameters and limit apply, as in
+    ``run_judge``; prompt tokens are estimated at ``CHARS_PER_TOKEN`` characters each.
+    """
+    done_keys: set[tuple[int, str]] = set()
+    if resume is not None:
+        with project.read() as s:
+            run = s.get(JudgeRunRow, resume)
+            if run is None:
+                raise JudgeError("no such judge run in this project", item=str(resume))
+            params = dict(run.params)
+            config = config.with_recorded_params(params)
+            style = run.template_key
+            limit = params.get("limit") if limit is None else limit
+            done_keys = {(o, k) for o, k in s.execute(select(
+                JudgeItemRow.output_id, JudgeItemRow.item_key).where(
+                JudgeItemRow.run_id == resume, JudgeItemRow.status == "done"))}
+    units = plan_work(project, style, limit=limit, images=config.images,
+                      max_images=config.max_images)
+    params = config.recorded_params()
+    todo = [u for u in units if u.key not in done_keys]
+    keys = {cache_key(u.task.request_hash, config.model, params): u for u in todo}
+    cached: set[str] = set()
+    with project.read() as s:
+        key_list = list(keys)
+        for i in range(0, len(key_list), 500):  # bounded IN lists
+            chunk = key_list[i:i + 500]
+            cached.update(s.scalars(select(JudgeCacheRow.key).where(
+                JudgeCacheRow.key.in_(chunk))))
+    send = [u for k, u in keys.items() if k not in cached]
+    prompt = sum(_prompt_chars(u.task) for u in send) // CHARS_PER_TOKEN
+    completion = len(send) * max(1, config.n_samples) * config.max_tokens
+    return JudgeEstimate(
+        outputs=len({u.output_id for u in units}), items=len(units),
+        already_done=len(units) - len(todo), cached=len(todo) - len(send),
+        prompt_tokens=prompt, max_completion_tokens=completion,
+        cost_low_usd=config.estimate_cost(prompt, 0),
+        cost_high_usd=config.estimate_cost(prompt, completion))
+
+
+def create_judge_run(project: Project, config: JudgeConfig, *, style: str = "auto",
+                     limit: int | None = None) -> JudgeRunInfo:
+    """Record a new run (status ``created``) so its id is known before any request.
+
+    Checks consent and the key first, exactly like ``run_judge``, so a refused run leaves no
+    row behind. ``run_judge(..., resume=info.run_id)`` then does the work; that is the same
+    as a fresh run because the run's recorded parameters are the ones of ``config``.
+    """
+    if style not in STYLES:
+        raise JudgeError(f"unknown template {style!r}; choose one of {', '.join(STYLES)}")
+    _consent(project, config.base_url)
+    resolve_api_key(config.base_url, env_var=config.api_key_env,
+                    keyring_service=config.keyring_service)  # fails early; not kept
+    run_id, _config, _style, _limit = _open_run(project, config, style, limit, None)
+    with project.transaction() as s:
+        run = s.get(JudgeRunRow, run_id)
+        assert run is not None
+        run.status = "created"
+        s.flush()
+        return _run_info(s, run)
+
+
+@dataclass(frozen=True)
+class JudgeLive:
+    """A live report of a running judge: the stored run plus the plan's progress."""
+
+    info: JudgeRunInfo
+    done: int  # items finished (done before, or done / failed in this invocation)
+    total: int | None  # items in the plan; None until the plan is known
+    message: str = ""
+
+
+def run_judge_live(
+    project: Project,
+    config: JudgeConfig,
+    *,
+    style: str = "auto",
+    limit: int | None = None,
+    resume: int | None = None,
+    on_update: Callable[[JudgeLive], None],
+    token: CancelToken | None = None,
+    min_interval_s: float = 0.25,
+    client: JudgeClient | None = None,
+) -> tuple[JudgeRunSummary, JudgeRunInfo]:
+    """``run_judge`` for a screen: the run exists (and ``on_update`` hears of it) before the
+    first request, then ``on_update`` gets fresh counts and usage at most every
+    ``min_interval_s`` while items finish, and once more at the end. Everything runs on the
+    calling thread, so a run's database calls stay on one thread (each a short transaction).
+
+    Returns the summary and the run's final state.
+    """
+    if resume is None:
+        info = create_judge_run(project, config, style=style, limit=limit)
+    else:
+        info = judge_run_info(project, int(resume))
+    run_id = info.run_id
+    on_update(JudgeLive(info, info.n_done, None, "starting"))
+    last = time.monotonic()
+    finished = info.n_done
+
+    def progress(done: int, total: int | None = None, message: str = "") -> None:
+        nonlocal last, finished
+        finished = done
+        now = time.monotonic()
+        if now - last >= min_interval_s or (total is not None and done >= total):
+            last = now
+            on_update(JudgeLive(judge_run_info(project, run_id), done, total, message))
+
+    summary = run_judge(project, config, style=style, limit=None if resume is None else limit,
+                        resume=run_id, progress=progress, token=token, client=client)
+    final = judge_run_info(project, run_id)
+    on_update(JudgeLive(final, finished, summary.items_total, summary.status))
+    return summary, final
