@@ -6,13 +6,33 @@ screens must refresh. The logic lives in ``medreview.study``; this module only a
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
+
 from medreview.domain.changes import Changes
+from medreview.domain.rubric import QuestionKind
+from medreview.errors import InputError, PackageError
 from medreview.progress import Progress, no_progress
+from medreview.services import grading
+from medreview.services.views import ItemView
+from medreview.storage.models import (
+    AssignmentRow,
+    GoldLabelRow,
+    JudgmentRevisionRow,
+    JudgmentRow,
+    ProjectRow,
+    RaterRow,
+)
 from medreview.storage.project import Project
+from medreview.storage.project import open_project as open_stored_project
+from medreview.storage.questions import project_questions as stored_questions
 from medreview.study.adjudicate import (
     AutoGoldSummary,
     Disagreement,
@@ -21,24 +41,57 @@ from medreview.study.adjudicate import (
     accept_majority,
     adjudication_queue,
     auto_gold,
+    majority,
     set_gold,
 )
-from medreview.study.assign import AssignmentDesign, AssignmentSummary, assign
+
+# The queue's own rule for what a rater answered (error sets, sorted choices): one output's
+# ratings table must show exactly the values the queue compares.
+from medreview.study.adjudicate import _value as rating_value
+from medreview.study.assign import AssignmentDesign, AssignmentSummary, assign, plan_assignments
 from medreview.study.audit import gold_history, judgment_history
 from medreview.study.merge import MergeReport, merge_packages
-from medreview.study.package import PackageInfo, build_package, seal_package, unpack_package
+from medreview.study.package import (
+    MANIFEST,
+    PackageInfo,
+    build_package,
+    read_manifest,
+    seal_package,
+    unpack_package,
+    verify_package,
+)
+from medreview.study.queries import outputs_info
 
 __all__ = [
     "AssignmentDesign",
+    "AssignmentOverview",
+    "AssignmentPreview",
+    "AssignmentSummary",
+    "Disagreement",
     "DisagreementRules",
+    "GoldView",
+    "MergeReport",
+    "OutputRatings",
+    "PackageCheck",
+    "PackageFolderSummary",
+    "PackageInfo",
+    "RaterLoad",
     "accept_gold_majority",
     "adjudication_items",
     "assign_raters",
+    "assignment_overview",
     "audit_trail",
+    "check_package",
     "export_audit",
+    "load_output",
     "make_package",
     "merge",
     "open_package",
+    "output_ratings",
+    "package_folder_summary",
+    "preview_assignment",
+    "project_identity",
+    "read_package_info",
     "return_package",
     "set_gold_label",
     "settle_agreed",
@@ -117,3 +170,242 @@ def audit_trail(project: Project, output_id: int) -> dict[str, list[dict[str, An
     """Every judgment revision and gold label revision of one output."""
     return {"judgments": judgment_history(project, output_id=output_id),
             "gold": gold_history(project, output_id=output_id)}
+
+
+# --- for the app's study screens (additive; read-only unless stated) ---------------------
+
+
+@dataclass(frozen=True)
+class RaterLoad:
+    """A physician with their assignment count and finished judgments."""
+
+    name: str
+    pseudonym: str
+    assigned: int
+    done: int
+    is_adjudicator: bool = False
+
+
+@dataclass(frozen=True)
+class AssignmentOverview:
+    """What the assignment dialog shows before anything is chosen."""
+
+    outputs: int
+    cases: int
+    models: dict[str, int]
+    raters: tuple[RaterLoad, ...]
+    designs: tuple[dict[str, Any], ...]  # the designs applied so far (recorded in settings)
+
+
+@dataclass(frozen=True)
+class AssignmentPreview:
+    """What ``assign_raters`` would do with a design, computed without writing."""
+
+    summary: AssignmentSummary
+    new_per_rater: dict[str, int]
+    new_by_model: dict[str, dict[str, int]]  # rater -> model -> new items
+    outputs: int
+
+
+def assignment_overview(project: Project) -> AssignmentOverview:
+    with project.read() as s:
+        outputs = outputs_info(s)
+        assigned = dict(s.execute(select(AssignmentRow.rater_id, func.count())
+                                  .group_by(AssignmentRow.rater_id)).all())
+        done = dict(s.execute(select(JudgmentRow.rater_id, func.count())
+                              .where(JudgmentRow.status == "done")
+                              .group_by(JudgmentRow.rater_id)).all())
+        raters = tuple(
+            RaterLoad(r.name, r.pseudonym, int(assigned.get(r.id, 0)), int(done.get(r.id, 0)),
+                      r.is_adjudicator)
+            for r in s.scalars(select(RaterRow).where(RaterRow.kind == "physician")
+                               .order_by(RaterRow.name)))
+        settings = s.scalars(select(ProjectRow)).one().settings or {}
+    models: dict[str, int] = defaultdict(int)
+    for o in outputs:
+        models[o.model] += 1
+    designs = tuple((settings.get("study") or {}).get("assignments") or ())
+    return AssignmentOverview(len(outputs), len({o.case_id for o in outputs}),
+                              dict(sorted(models.items())), raters, designs)
+
+
+def preview_assignment(project: Project, design: AssignmentDesign) -> AssignmentPreview:
+    """Plan ``design`` against the project's current assignments; nothing is written.
+
+    Mirrors ``assign``: only the design's raters' existing assignments count, so the totals
+    equal what ``assign_raters`` reports afterwards.
+    """
+    design.validate()
+    names = [n.strip() for n in design.raters]
+    with project.read() as s:
+        ids = {r.name: r.id for r in s.scalars(select(RaterRow).where(RaterRow.name.in_(names)))}
+        by_id = {v: k for k, v in ids.items()}
+        existing: dict[int, set[str]] = defaultdict(set)
+        positions: dict[str, int] = {}
+        for rater_id, output_id, position in s.execute(
+                select(AssignmentRow.rater_id, AssignmentRow.output_id, AssignmentRow.position)
+                .where(AssignmentRow.rater_id.in_(list(by_id)))):
+            name = by_id[rater_id]
+            existing[output_id].add(name)
+            positions[name] = max(positions.get(name, -1), position)
+        outputs = outputs_info(s)
+    if not outputs:
+        raise InputError("the project has no outputs to assign")
+    planned = plan_assignments(outputs, design, existing, positions)
+    model_of = {o.output_id: o.model for o in outputs}
+    raters: dict[int, set[str]] = defaultdict(set, {k: set(v) for k, v in existing.items()})
+    new: dict[str, int] = dict.fromkeys(names, 0)
+    by_model: dict[str, dict[str, int]] = {n: {} for n in names}
+    for p in planned:
+        raters[p.output_id].add(p.rater)
+        new[p.rater] += 1
+        m = model_of[p.output_id]
+        by_model[p.rater][m] = by_model[p.rater].get(m, 0) + 1
+    totals = dict.fromkeys(names, 0)
+    for rs in raters.values():
+        for r in rs:
+            totals[r] += 1
+    summary = AssignmentSummary(
+        design=design, added=len(planned), per_rater=totals,
+        multi_rated_outputs=sum(1 for rs in raters.values() if len(rs) >= 2),
+        created_raters=tuple(n for n in names if n not in ids))
+    return AssignmentPreview(summary, new, by_model, len(outputs))
+
+
+def load_output(project: Project, output_id: int) -> ItemView:
+    """An output with its case and images as no particular rater sees it (no draft; the blind
+    label follows the case's output order)."""
+    return grading.load_item(project, _NO_RATER, output_id)
+
+
+_NO_RATER = 0  # rater ids start at 1: nobody's judgment or assignment matches
+
+
+@dataclass(frozen=True)
+class GoldView:
+    value: Any
+    provenance: str
+    revision_no: int
+    rationale: str
+    adjudicator: str | None
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class OutputRatings:
+    """Every physician's finished answer per question of one output, and its current gold."""
+
+    output_id: int
+    ratings: dict[str, dict[str, Any]]  # question id -> rater name -> value
+    gold: dict[str, GoldView]
+    majority: dict[str, Any] = field(default_factory=dict)  # only where a strict majority exists
+
+
+def output_ratings(project: Project, output_id: int) -> OutputRatings:
+    """Like the adjudication queue's ratings (same value rules), for one output only."""
+    questions = stored_questions(project)
+    error_questions = [q for q in questions.values() if q.kind is QuestionKind.ERROR]
+    ratings: dict[str, dict[str, Any]] = defaultdict(dict)
+    with project.read() as s:
+        rows = s.execute(
+            select(RaterRow.name, JudgmentRevisionRow.answers, JudgmentRevisionRow.annotations)
+            .join(JudgmentRow, JudgmentRow.rater_id == RaterRow.id)
+            .join(JudgmentRevisionRow,
+                  (JudgmentRevisionRow.judgment_id == JudgmentRow.id)
+                  & (JudgmentRevisionRow.revision_no == JudgmentRow.current_revision_no))
+            .where(JudgmentRow.output_id == output_id, JudgmentRow.status == "done",
+                   RaterRow.kind == "physician")
+            .order_by(RaterRow.name)).all()
+        gold_rows = s.execute(
+            select(GoldLabelRow, RaterRow.name)
+            .outerjoin(RaterRow, RaterRow.id == GoldLabelRow.adjudicator_id)
+            .where(GoldLabelRow.output_id == output_id)
+            .order_by(GoldLabelRow.revision_no)).all()
+        gold = {g.question_id: GoldView(g.value, g.provenance, g.revision_no, g.rationale,
+                                        name, g.created_at) for g, name in gold_rows}
+    for rater, stored_answers, notes in rows:
+        answers = dict(stored_answers)
+        qids = {k for k in answers if not k.startswith("_")}
+        qids |= {a.get("question_id") for a in notes
+                 if isinstance(a, dict) and a.get("question_id")}
+        for qid in sorted(q for q in qids if q in questions):
+            q = questions[qid]
+            if q.kind is not QuestionKind.ERROR and answers.get(qid) is None:
+                continue
+            ratings[qid][rater] = rating_value(q, answers, list(notes))
+        for q in error_questions:  # no error marked in a finished judgment = "none found"
+            ratings[q.id].setdefault(rater, [])
+    majorities = {}
+    for qid, by_rater in ratings.items():
+        value, has = majority(list(by_rater.values()))
+        if has and len(by_rater) >= 2:
+            majorities[qid] = value
+    return OutputRatings(output_id, dict(ratings), gold, majorities)
+
+
+def project_identity(project: Project) -> tuple[str, str]:
+    """(uid, name) of the project: packages are checked against the uid."""
+    return project.uid, project.name
+
+
+@dataclass(frozen=True)
+class PackageCheck:
+    """A package file that passed verification, and what it holds."""
+
+    file: Path
+    rater: str
+    project_name: str
+    items: int
+    stage: str  # "outbound" (as sent) | "return" (sealed after grading)
+
+
+def read_package_info(file: Path) -> PackageCheck:
+    """The manifest of a package (format and member list checked; contents not yet)."""
+    m = read_manifest(file)
+    return PackageCheck(Path(file), str(m["rater"].get("name", "")),
+                        str(m.get("project_name", "")), len(m["outputs"]),
+                        str(m.get("stage", "outbound")))
+
+
+def check_package(file: Path, project_uid: str) -> PackageCheck:
+    """Verify every checksum and that the package belongs to this project (PackageError if
+    not). Merging re-checks the database inside; this is the early, per-file answer."""
+    m = verify_package(file)
+    if m["project_uid"] != project_uid:
+        raise PackageError(f"package belongs to another project ({m.get('project_name', '?')}, "
+                           f"uid {m['project_uid']})", source=str(file))
+    return read_package_info(file)
+
+
+@dataclass(frozen=True)
+class PackageFolderSummary:
+    """An unpacked package as its rater sees it before returning it."""
+
+    folder: Path
+    rater: str
+    project_name: str
+    items: int
+    done: int
+    in_progress: int
+
+
+def package_folder_summary(folder: Path) -> PackageFolderSummary:
+    mpath = Path(folder) / MANIFEST
+    if not mpath.is_file():
+        raise PackageError("not an unpacked rater package (no manifest)", source=str(folder))
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise PackageError(f"unreadable package manifest: {exc}", source=str(mpath)) from exc
+    rater = str((manifest.get("rater") or {}).get("name", ""))
+    pkg = open_stored_project(Path(folder), upgrade=False)
+    try:
+        with pkg.read() as s:
+            counts = dict(s.execute(select(JudgmentRow.status, func.count())
+                                    .group_by(JudgmentRow.status)).all())
+            items = s.scalar(select(func.count()).select_from(AssignmentRow)) or 0
+    finally:
+        pkg.close()
+    return PackageFolderSummary(Path(folder), rater, str(manifest.get("project_name", "")),
+                                int(items), int(counts.get("done", 0)),
+                                int(counts.get("draft", 0)))

@@ -1,0 +1,1 @@
+"""Multi-rater study screens: assignment, adjudication, and rater packages (open, return, merge)."""
