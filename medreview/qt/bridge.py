@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+import shiboken6
 from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal, Slot
 
 from medreview.services.tasks import Executor
@@ -61,6 +62,13 @@ class Op(Generic[T]):
         self._kwargs = kwargs
         self._success: Callable[[T], None] | None = None
         self._failure: Callable[[BaseException], None] | None = None
+        self._owner: QObject | None = None
+
+    def owned_by(self, owner: QObject) -> Op[T]:
+        """Drop the callbacks if ``owner`` (a window or dialog) is deleted before the result
+        arrives: a screen closed while its query ran must not be touched afterwards."""
+        self._owner = owner
+        return self
 
     def success(self, cb: Callable[[T], None]) -> Op[T]:
         self._success = cb
@@ -80,7 +88,15 @@ class Op(Generic[T]):
         future.add_done_callback(deliver)
         return future
 
+    def _alive(self) -> bool:
+        owners = [self._owner] if self._owner is not None else [
+            getattr(cb, "__self__", None) for cb in (self._success, self._failure)]
+        return all(shiboken6.isValid(o) for o in owners if isinstance(o, QObject))
+
     def _finish(self, f: cf.Future[T]) -> None:
+        if not self._alive():
+            log.debug("dropping the result of %s: its screen is gone", self._fn)
+            return
         exc = f.exception()
         if exc is not None:
             if self._failure is not None:

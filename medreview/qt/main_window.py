@@ -268,6 +268,9 @@ class MainWindow(QMainWindow):
 
     def close_project(self) -> None:
         for w in list(self.tool_windows.values()):
+            stop = getattr(w, "shutdown", None)
+            if stop is not None:
+                stop()  # a judge run lets go of the project (it stays resumable)
             w.close()
             w.deleteLater()
         self.tool_windows.clear()

@@ -1,0 +1,39 @@
+"""Op delivers results on the main thread, and never to a screen that was deleted meanwhile."""
+
+from __future__ import annotations
+
+import threading
+
+import shiboken6
+from PySide6.QtWidgets import QLabel
+
+from medreview.qt.bridge import Op
+from medreview.services.tasks import WorkExecutor
+
+
+def test_results_arrive_on_the_main_thread(qtbot) -> None:  # type: ignore[no-untyped-def]
+    work = WorkExecutor()
+    got: list[tuple[int, bool]] = []
+    Op(lambda: 6 * 7).success(
+        lambda v: got.append((v, threading.current_thread() is threading.main_thread()))
+    ).run(work)
+    qtbot.waitUntil(lambda: got == [(42, True)], timeout=5000)
+    work.shutdown()
+
+
+def test_a_deleted_owner_gets_no_callback(qtbot) -> None:  # type: ignore[no-untyped-def]
+    work = WorkExecutor()
+    gate = threading.Event()
+    label, other = QLabel(), QLabel()
+    qtbot.addWidget(other)
+    calls: list[str] = []
+    # explicit owner (a closure cannot name its widget) and implicit (a bound method's self)
+    Op(gate.wait, 5).owned_by(label).success(lambda _v: calls.append("closure")).run(work)
+    Op(gate.wait, 5).success(label.setText).run(work)
+    Op(gate.wait, 5).owned_by(other).success(lambda _v: calls.append("alive")).run(work)
+    shiboken6.delete(label)
+    gate.set()
+    qtbot.waitUntil(lambda: calls == ["alive"], timeout=5000)
+    qtbot.wait(100)
+    assert calls == ["alive"]
+    work.shutdown()
