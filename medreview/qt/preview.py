@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SCREENS = ("welcome", "grading", "grading-dark", "error-span", "pairwise", "queue-done",
-           "cheatsheet", "history")
+           "cheatsheet", "history", "dashboard", "calibration", "adjudication", "judge-run",
+           "assign", "export")
+LEAD_SCREENS = ("dashboard", "calibration", "adjudication", "judge-run", "assign", "export")
 PREVIEW_RATER = "Dr. Preview Grader"
 
 
@@ -130,9 +132,66 @@ def _keys(widget, text: str) -> None:  # type: ignore[no-untyped-def]
         _settle(30)
 
 
+def _lead_screen(name: str, w):  # type: ignore[no-untyped-def]
+    """The study lead's windows, opened from the main window's menus on the demo project."""
+    if name == "dashboard":
+        w.show_dashboard()
+        dash = w.tool_windows["dashboard"]
+        dash.resize(1400, 900)
+        _spin_until(lambda: dash.stack.currentWidget() is dash.tabs, 120)
+        return dash
+    if name == "calibration":
+        w.show_calibration()
+        cal = w.tool_windows["calibration"]
+        cal.resize(1440, 920)
+        _spin_until(lambda: cal.outcome is not None and not cal.job.running, 120)
+        return cal
+    if name == "adjudication":
+        w.show_adjudication()
+        adj = w.tool_windows["adjudication"]
+        adj.resize(1680, 980)
+        _spin_until(lambda: adj.queue.items != [] and adj.item is not None, 60)
+        return adj
+    if name == "judge-run":
+        from medreview.judge.testing_server import FakeOpenAIServer
+
+        server = FakeOpenAIServer(delay_s=0.01).start()
+        w.show_judge_dialog()
+        dlg = w.tool_windows["judge"]
+        dlg.resize(1220, 800)
+        dlg.form.url.setText(server.url)
+        dlg.form.model.setText("demo-judge-2")
+        dlg.form.limit.setValue(12)
+        _settle(600)
+        done: list[object] = []
+        dlg.sig_finished.connect(done.append)
+        dlg.start()
+        _spin_until(lambda: bool(done), 120)
+        _settle(800)
+        server.stop()
+        return dlg
+    if name == "assign":
+        from medreview.qt.study.assign_dialog import AssignDialog
+
+        dlg = AssignDialog(w.project, w.executor, w.bus, w)
+        dlg.show()
+        _settle(1500)
+        return dlg
+    from medreview.qt.export_dialog import ExportDialog
+
+    exp = ExportDialog(w.project, w.executor, w)
+    for kind in ("sft", "dpo", "criteria"):
+        exp.kind_boxes[kind].setChecked(True)
+    exp.show()
+    return exp
+
+
 def make_screen(name: str, folder: Path):  # type: ignore[no-untyped-def]
     """Build screen ``name`` (one of SCREENS) and return the widget to grab."""
     settings = folder / f"{name}.ini"
+    if name in LEAD_SCREENS:
+        w = _window(build_preview_project(folder, copy_as=name), "light", settings)
+        return _lead_screen(name, w)
     if name == "welcome":
         w = _window(None, "light", settings)
         w.welcome.set_recent([str(build_preview_project(folder))])

@@ -1,0 +1,20 @@
+"""The README links every documented screen, and each has a current PNG in docs/screenshots."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_preview_screen_is_in_docs_and_linked_from_the_readme() -> None:
+    from medreview.qt.preview import SCREENS  # module is importable without a QApplication
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    linked = set(re.findall(r"docs/screenshots/([\w-]+)\.png", readme))
+    on_disk = {p.stem for p in (ROOT / "docs" / "screenshots").glob("*.png")}
+    assert set(SCREENS) == on_disk == linked
+    for name in SCREENS:
+        data = (ROOT / "docs" / "screenshots" / f"{name}.png").read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
