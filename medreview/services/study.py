@@ -42,12 +42,9 @@ from medreview.study.adjudicate import (
     adjudication_queue,
     auto_gold,
     majority,
+    rating_value,
     set_gold,
 )
-
-# The queue's own rule for what a rater answered (error sets, sorted choices): one output's
-# ratings table must show exactly the values the queue compares.
-from medreview.study.adjudicate import _value as rating_value
 from medreview.study.assign import AssignmentDesign, AssignmentSummary, assign, plan_assignments
 from medreview.study.audit import gold_history, judgment_history
 from medreview.study.merge import MergeReport, merge_packages

@@ -106,7 +106,9 @@ def _errors_of(qid: str, answers: dict[str, Any], annotations: list[Any]) -> lis
     return [found[k] for k in sorted(found)]
 
 
-def _value(q: Question, answers: dict[str, Any], annotations: list[Any]) -> Any:
+def rating_value(q: Question, answers: dict[str, Any], annotations: list[Any]) -> Any:
+    """What a rater answered to ``q`` as the queue compares it (error sets, sorted choices);
+    the adjudication screen shows exactly these values."""
     if q.kind is QuestionKind.ERROR:
         return _errors_of(q.id, answers, annotations)
     value = answers.get(q.id)
@@ -137,7 +139,7 @@ def collect_ratings(
             q = questions[qid]
             if q.kind is not QuestionKind.ERROR and answers.get(qid) is None:
                 continue
-            ratings[(r["output_id"], qid)][rater] = _value(q, answers, list(r["annotations"]))
+            ratings[(r["output_id"], qid)][rater] = rating_value(q, answers, list(r["annotations"]))
         # A finished judgment with no error marked for an error question found none: that is
         # an answer too, and it disagrees with a rater who marked one.
         for q in error_questions:
