@@ -234,7 +234,8 @@ class ExportDialog(QDialog):
         self.progress.setRange(0, 1)
         self.progress.setValue(1)
         self.progress.setFormat("done")
-        self.results.addItems(lines)
+        prefix = self.outdir.text().strip().rstrip("/\\")
+        self.results.addItems([line.removeprefix(prefix).lstrip("/\\") for line in lines])
         self.message.setText(f"Wrote {len(lines)} file(s) or folder(s) into "
                              f"{self.outdir.text().strip()}.")
         self._update_enabled()

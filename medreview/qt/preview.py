@@ -178,11 +178,18 @@ def _lead_screen(name: str, w):  # type: ignore[no-untyped-def]
         _settle(1500)
         return dlg
     from medreview.qt.export_dialog import ExportDialog
+    from medreview.services.study import settle_agreed
 
+    # Gold labels where the physicians agree, so the training files have records to show.
+    w.executor.submit(settle_agreed, w.project).result()
     exp = ExportDialog(w.project, w.executor, w)
     for kind in ("sft", "dpo", "criteria"):
         exp.kind_boxes[kind].setChecked(True)
     exp.show()
+    written: list[object] = []
+    exp.sig_done.connect(written.append)
+    exp.start()
+    _spin_until(lambda: bool(written), 60)
     return exp
 
 
