@@ -3,30 +3,37 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
 from medreview.qt.keys import groups
 
 
-def cheatsheet_html() -> str:
+def cheatsheet_html(menu_keys: Sequence[tuple[str, str]] = ()) -> str:
+    """The grading keys by group, then ``menu_keys`` as (key, menu command) pairs."""
     parts = ["<h2>Keyboard</h2>"]
-    for group, bindings in groups().items():
+    sections = [(group, [(" / ".join(b.keys), b.label) for b in bindings])
+                for group, bindings in groups().items()]
+    if menu_keys:
+        sections.append(("Menus", list(menu_keys)))
+    for group, rows in sections:
         parts.append(f"<h3>{html.escape(group)}</h3><table cellpadding='3'>")
-        for b in bindings:
-            keys = " / ".join(f"<b>{html.escape(k)}</b>" for k in b.keys)
-            parts.append(f"<tr><td width='180'>{keys}</td><td>{html.escape(b.label)}</td></tr>")
+        for keys, label in rows:
+            shown = " / ".join(f"<b>{html.escape(k)}</b>" for k in keys.split(" / "))
+            parts.append(f"<tr><td width='180'>{shown}</td><td>{html.escape(label)}</td></tr>")
         parts.append("</table>")
     return "".join(parts)
 
 
 class CheatSheetDialog(QDialog):
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None,
+                 menu_keys: Sequence[tuple[str, str]] = ()) -> None:
         super().__init__(parent)
         self.setWindowTitle("Keyboard cheat sheet")
         self.resize(560, 640)
         self.browser = QTextBrowser()
-        self.browser.setHtml(cheatsheet_html())
+        self.browser.setHtml(cheatsheet_html(menu_keys))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)

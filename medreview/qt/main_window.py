@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QSplitter,
     QStackedWidget,
@@ -509,8 +510,19 @@ class MainWindow(QMainWindow):
         dlg.exec()
         self.view.panel.setFocus()
 
+    def menu_keys(self) -> list[tuple[str, str]]:
+        """(shortcut, command) of every menu command that has one, for the cheat sheet."""
+        out = []
+        for top in self.menuBar().actions():
+            menu = top.menu()
+            for act in menu.actions() if isinstance(menu, QMenu) else ():
+                key = act.shortcut().toString()
+                if key:
+                    out.append((key, f"{top.text().replace('&', '')} → {act.text()}"))
+        return out
+
     def show_cheatsheet(self) -> None:
-        CheatSheetDialog(self).exec()
+        CheatSheetDialog(self, self.menu_keys()).exec()
 
     # updates ----------------------------------------------------------------------------------
     def _on_controller_save_state(self, state: str, text: str) -> None:

@@ -133,6 +133,13 @@ def test_every_key_in_the_table_is_a_shortcut_and_in_the_cheat_sheet(qtbot, make
         assert len(w.shortcuts[b.action]) == len(b.keys)
         assert html.escape(b.label) in sheet
     assert "Ctrl+Return" in sheet
+    # Menu commands with shortcuts are listed too, and never reuse a grading key.
+    menu_keys = w.menu_keys()
+    assert ("Ctrl+Shift+D", "Analysis → Agreement dashboard") in menu_keys
+    full = cheatsheet_html(menu_keys)
+    assert all(html.escape(label) in full for _k, label in menu_keys)
+    grading_keys = {k for b in KEYMAP for k in b.keys}
+    assert not grading_keys & {k for k, _label in menu_keys}
 
 
 def test_queue_filters_and_search(qtbot, make_window, project_path):
