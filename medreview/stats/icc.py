@@ -1,8 +1,9 @@
 """Intraclass correlations (Shrout & Fleiss 1979; McGraw & Wong 1996) on complete rows.
 
 Two-way ANOVA mean squares from the n x k matrix of items with every rater present; items with
-a missing rating are excluded and the result says how many (explicit listwise deletion; use
-``krippendorff_alpha(level="interval")`` for a missing-data-tolerant alternative).
+a missing rating are excluded and the result says how many (explicit listwise deletion). With
+``missing="reml"`` the ICC comes from REML variance components on all available ratings
+(``icc_reml.py``); ``krippendorff_alpha(level="interval")`` is another tolerant alternative.
 F-based CIs as in psych / pingouin (Satterthwaite df for the ICC(2,*) forms).
 """
 
@@ -17,7 +18,7 @@ from scipy.stats import f as fdist
 from medreview.errors import StatsError
 from medreview.stats.coding import encode
 from medreview.stats.common import make_result
-from medreview.stats.results import AgreementResult
+from medreview.stats.results import DEFAULT_RESAMPLES, DEFAULT_SEED, AgreementResult
 
 Form = Literal["ICC1", "ICC2", "ICC3", "ICC1k", "ICC2k", "ICC3k"]
 
@@ -85,9 +86,22 @@ def _ci(form: str, m: dict[str, float], value: float, level: float) -> tuple[flo
     return lo, hi
 
 
-def icc(ratings: Any, form: Form = "ICC2", *, ci: bool = True,
-        level: float = 0.95) -> AgreementResult:
-    """Shrout-Fleiss ICC of an items x raters numeric table (complete rows only)."""
+def icc(ratings: Any, form: Form = "ICC2", *, ci: bool = True, level: float = 0.95,
+        missing: Literal["listwise", "reml"] = "listwise",
+        n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> AgreementResult:
+    """Shrout-Fleiss ICC of an items x raters numeric table.
+
+    ``missing="listwise"``: ANOVA mean squares on complete rows, F-based CI.
+    ``missing="reml"``: REML variance components on all available ratings
+    (``medreview.stats.icc_reml``), percentile item-bootstrap CI (``n_resamples``, ``seed``).
+    """
+    if missing == "reml":
+        from medreview.stats.icc_reml import icc_reml
+
+        return icc_reml(ratings, form, ci=ci, n_resamples=n_resamples, seed=seed, level=level)
+    if missing != "listwise":
+        raise StatsError(f"missing must be 'listwise' or 'reml', got {missing!r}",
+                         item="missing")
     if form not in FORM_NAMES:
         raise StatsError(f"unknown ICC form {form!r}; choose one of {list(FORM_NAMES)}",
                          item="form")

@@ -1,8 +1,10 @@
 """The agreement panel for one items x raters table, chosen by the question's kind.
 
 One coded table feeds every coefficient (the count matrix is built per coefficient from the
-same codes). Failures on degenerate data become rows with a NaN value and the reason in
-``note`` so a dashboard shows "undefined: ..." instead of crashing.
+same codes). With three or more raters, nominal and ordinal panels add Conger's and Light's
+kappa (quadratic weights for ordinal); numeric panels add the REML ICC(A,1). Failures on
+degenerate data become rows with a NaN value and the reason in ``note`` so a
+dashboard shows "undefined: ..." instead of crashing.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from medreview.stats.chance import gwet_family
 from medreview.stats.coding import encode
 from medreview.stats.cohen import kappa_coded
 from medreview.stats.common import CIOptions
+from medreview.stats.conger import conger_coded, light_coded
 from medreview.stats.icc import Form, icc
 from medreview.stats.results import AgreementResult
 
@@ -43,6 +46,18 @@ ORDINAL: Spec = [
 NUMERIC: Spec = [
     ("krippendorff_alpha_interval", lambda c, o: alpha_coded(c, "interval", o)),
 ]
+# Rater-identity coefficients for three or more raters (with two, both equal Cohen's kappa on
+# complete data and the Cohen row is shown instead).
+MULTI_RATER: dict[str, Spec] = {
+    "nominal": [
+        ("conger_kappa", lambda c, o: conger_coded(c, None, o)),
+        ("light_kappa", lambda c, o: light_coded(c, None, o)),
+    ],
+    "ordinal": [
+        ("conger_kappa_quadratic", lambda c, o: conger_coded(c, "quadratic", o)),
+        ("light_kappa_quadratic", lambda c, o: light_coded(c, "quadratic", o)),
+    ],
+}
 
 
 def _failed(key: str, err: Exception, n_raters: int) -> AgreementResult:
@@ -63,6 +78,8 @@ def panel(wide: Any, kind: str, categories: Sequence[Any] | None, opts: CIOption
     except StatsError as e:
         return [("agreement", _failed("agreement", e, n_raters))]
     spec = {"nominal": NOMINAL, "ordinal": ORDINAL, "numeric": NUMERIC}[kind]
+    if int(np.count_nonzero((coded.codes >= 0).any(axis=0))) >= 3:
+        spec = spec + MULTI_RATER.get(kind, [])
     for key, fn in spec:
         try:
             out.append((key, fn(coded, opts)))
@@ -77,11 +94,16 @@ def panel(wide: Any, kind: str, categories: Sequence[Any] | None, opts: CIOption
         except StatsError as e:
             out.append((key, _failed(key, e, n_raters)))
     if kind == "numeric":
-        forms: tuple[tuple[Form, str], ...] = (("ICC2", "icc_a1"), ("ICC1", "icc_1"))
-        for form, key in forms:
+        # Listwise ANOVA ICCs, then the REML ICC(A,1) that uses every available rating.
+        forms: tuple[tuple[Form, str, str], ...] = (("ICC2", "icc_a1", "listwise"),
+                                                   ("ICC1", "icc_1", "listwise"),
+                                                   ("ICC2", "icc_a1_reml", "reml"))
+        for form, key, missing in forms:
             try:
                 num = wide.apply(lambda s: s.map(lambda v: math.nan if v is None else v))
-                out.append((key, icc(num.astype(float), form, ci=opts.ci, level=opts.level)))
+                out.append((key, icc(num.astype(float), form, ci=opts.ci, level=opts.level,
+                                     missing=missing,  # type: ignore[arg-type]
+                                     n_resamples=opts.n_resamples, seed=opts.seed)))
             except (StatsError, ValueError, TypeError) as e:
                 out.append((key, _failed(key, e, n_raters)))
     return out

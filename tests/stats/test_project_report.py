@@ -101,3 +101,37 @@ def test_by_model_progress_and_cancel() -> None:
     dup = df.iloc[np.r_[0, 0]]
     with pytest.raises(StatsError, match="twice"):
         project_stats(dup, synthetic.questions())
+
+
+def test_multi_rater_rows_conger_light_and_reml_icc(project) -> None:  # type: ignore[no-untyped-def]
+    from medreview.stats.agreement import conger_kappa, icc, light_kappa
+
+    df, ps = project
+    a = ps.agreement[ps.agreement["scope"] == "physicians"]
+
+    def row(q: str, stat: str):  # type: ignore[no-untyped-def]
+        return a[(a["question_id"] == q) & (a["statistic"] == stat)].iloc[0]
+
+    phys = df[df["rater_kind"] == "physician"]
+    safe = to_wide(phys[phys["question_id"] == "safe"])
+    assert row("safe", "conger_kappa")["value"] == pytest.approx(
+        conger_kappa(safe, categories=[False, True], ci=False).value, abs=1e-12)
+    assert row("safe", "light_kappa")["value"] == pytest.approx(
+        light_kappa(safe, categories=[False, True], ci=False).value, abs=1e-12)
+    overall = to_wide(phys[phys["question_id"] == "overall"])
+    assert row("overall", "light_kappa_quadratic")["value"] == pytest.approx(
+        light_kappa(overall, categories=[1, 2, 3, 4, 5], weights="quadratic",
+                    ci=False).value, abs=1e-12)
+    assert "Conger's kappa (quadratic weights)" in set(a["method"])
+    minutes = to_wide(phys[phys["question_id"] == "minutes"]).astype(float)
+    reml = row("minutes", "icc_a1_reml")
+    assert reml["value"] == pytest.approx(icc(minutes, missing="reml", ci=False).value)
+    assert reml["n_items"] > row("minutes", "icc_a1")["n_items"]  # no listwise deletion
+    # Rater pairs (two raters) get Cohen's kappa, not Conger/Light rows.
+    pairs = ps.agreement[ps.agreement["scope"] == "rater_pair"]
+    assert not pairs["statistic"].str.startswith(("conger", "light")).any()
+    methods = ps.methods_table()
+    assert "Conger's kappa" in methods and "Light's kappa" in methods and "REML" in methods
+    stats_json = json.loads(ps.to_json())
+    assert {"conger_kappa", "light_kappa"} <= {r["statistic"] for r in stats_json["agreement"]}
+    assert "Light&#x27;s kappa" in render_html(ps, "t") or "Light's kappa" in render_html(ps, "t")
