@@ -33,7 +33,7 @@ class Coded:
     values: FloatArray  # numeric value of each category (1..q for labels)
     numeric: bool  # True when the categories themselves are numbers
     inferred: bool
-    items: tuple[Any, ...]
+    items: Sequence[Any]  # item keys (a tuple, or a range for plain arrays)
     raters: tuple[Any, ...]
 
     @property
@@ -67,33 +67,45 @@ class Coded:
 
 
 def count_matrix(codes: IntArray, q: int) -> FloatArray:
+    # Missing (-1) lands in an extra leading column per item, so no boolean mask is needed.
     n = codes.shape[0]
-    flat = ((np.arange(n, dtype=np.int64) * q)[:, None] + codes)[codes >= 0]
-    return np.bincount(flat, minlength=n * q).reshape(n, q).astype(np.float64)
+    flat = codes + (np.arange(1, n * (q + 1) + 1, q + 1, dtype=np.int64)[:, None])
+    full = np.bincount(flat.ravel(), minlength=n * (q + 1)).reshape(n, q + 1)
+    out: FloatArray = np.empty((n, q))
+    np.copyto(out, full[:, 1:], casting="unsafe")
+    return out
 
 
 def _small_int_lookup(x: FloatArray, miss: npt.NDArray[np.bool_], cat_vals: FloatArray
                       ) -> IntArray | None:
     """Codes via a lookup table when categories are a few small integers (the common case:
-    ordinal scales, 0/1 criteria); None to fall back to the general path."""
+    ordinal scales, 0/1 criteria); None to fall back to the general path.
+
+    Few passes over the table and few large temporaries: at 100k x 5 the page faults of
+    fresh arrays cost more than the arithmetic."""
     if cat_vals.size == 0 or not np.all(np.isfinite(cat_vals)) or \
             not np.all(cat_vals == np.round(cat_vals)):
         return None
     lo, hi = int(cat_vals.min()), int(cat_vals.max())
-    if hi - lo > 100_000:
+    if hi - lo > 100_000 or x.size == 0:
         return None
-    xf = np.where(miss, lo, x)
-    xi = xf.astype(np.int64) - lo
-    if np.any(xi != xf - lo) or xi.min() < 0 or xi.max() > hi - lo:
-        return None  # a value outside the categories: let the general path report it
-    lut = np.full(hi - lo + 1, -1, dtype=np.int64)
+    n_miss = int(np.count_nonzero(miss))
+    with np.errstate(invalid="ignore"):
+        xi = x.astype(np.int64)  # NaN casts to garbage; overwritten below
+    if int(np.count_nonzero(xi == x)) != x.size - n_miss:
+        return None  # a non-integer value: let the general path report it
+    sentinel = hi + 1
+    np.copyto(xi, sentinel, where=miss)
+    if int(xi.min()) < lo or int(xi.max()) > sentinel:
+        return None
+    lut = np.full(hi - lo + 2, -1, dtype=np.int64)
     lut[cat_vals.astype(np.int64) - lo] = np.arange(cat_vals.size)
-    codes = lut[xi]
-    if np.any(codes[~miss] < 0):
-        return None
-    codes[miss] = -1
-    out: IntArray = codes
-    return out
+    if lo != 0:
+        xi -= lo
+    codes: IntArray = lut.take(xi)
+    if int(np.count_nonzero(codes < 0)) != n_miss:
+        return None  # an integer between the categories: the general path reports it
+    return codes
 
 
 def _is_missing(x: Any) -> bool:
@@ -113,9 +125,10 @@ def _is_number(x: Any) -> bool:
     return isinstance(x, numbers.Real)
 
 
-def _as_2d(ratings: Any) -> tuple[np.ndarray[Any, Any], tuple[Any, ...], tuple[Any, ...]]:
+def _as_2d(ratings: Any) -> tuple[np.ndarray[Any, Any], Sequence[Any], tuple[Any, ...]]:
     import pandas as pd
 
+    items: Sequence[Any]
     if isinstance(ratings, pd.DataFrame):
         items = tuple(ratings.index.tolist())
         raters = tuple(ratings.columns.tolist())
@@ -131,7 +144,7 @@ def _as_2d(ratings: Any) -> tuple[np.ndarray[Any, Any], tuple[Any, ...], tuple[A
         if arr.ndim != 2:
             raise StatsError(f"ratings must be a 2-D table items x raters, got {arr.ndim}-D",
                              item="ratings")
-        items = tuple(range(arr.shape[0]))
+        items = range(arr.shape[0])  # a lazy sequence: 100k-item tuples cost milliseconds
         raters = tuple(range(arr.shape[1]))
     if arr.ndim != 2:
         raise StatsError("ratings must be a 2-D table items x raters", item="ratings")
@@ -158,7 +171,7 @@ def encode(ratings: Any, categories: Sequence[Any] | None = None) -> Coded:
         inferred = True
 
     if arr.dtype.kind in "biuf":
-        x = arr.astype(np.float64)
+        x = np.asarray(arr, dtype=np.float64)  # no copy when already float64; never written
         miss = np.isnan(x)
         if inferred:
             cats = tuple(_py(v) for v in np.unique(x[~miss]))
