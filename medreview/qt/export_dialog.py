@@ -7,7 +7,6 @@ export was refused (nothing is half-written: each exporter writes whole files).
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -33,7 +32,8 @@ from PySide6.QtWidgets import (
 )
 
 from medreview.errors import MedreviewError
-from medreview.qt.bridge import Op, run_on_main
+from medreview.qt.bridge import Op
+from medreview.qt.progress_relay import ProgressRelay
 from medreview.services.exporting import (
     ALL_KINDS,
     KIND_LABELS,
@@ -58,7 +58,6 @@ class ExportDialog(QDialog):
         self.project = project
         self.db = db
         self.running = False
-        self._last_progress = 0.0
         self.setWindowTitle("Export")
         self.setMinimumWidth(640)
         lay = QVBoxLayout(self)
@@ -210,16 +209,8 @@ class ExportDialog(QDialog):
         self.message.setStyleSheet("")
         self.message.setText("Exporting…")
         self.progress.setRange(0, 0)  # busy until the first progress report
-        Op(run_export, self.project, request, progress=self._progress) \
+        Op(run_export, self.project, request, progress=ProgressRelay(self._show_progress)) \
             .success(self._finished).failure(self._failed).run(self.db)
-
-    def _progress(self, done: int, total: int | None = None, message: str = "") -> None:
-        # Called on the database thread: hand over to the UI thread, at most ~20 times a second.
-        now = time.monotonic()
-        if now - self._last_progress < 0.05 and (total is None or done < total):
-            return
-        self._last_progress = now
-        run_on_main(lambda: self._show_progress(done, total, message))
 
     def _show_progress(self, done: int, total: int | None, message: str) -> None:
         if not self.running:

@@ -7,7 +7,6 @@ line, field) and leaves the project as the files before it left it.
 
 from __future__ import annotations
 
-import time
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,8 @@ from PySide6.QtWidgets import (
 
 from medreview.domain.changes import Changes
 from medreview.progress import Cancelled, CancelToken
-from medreview.qt.bridge import Op, run_on_main
+from medreview.qt.bridge import Op
+from medreview.qt.progress_relay import ProgressRelay
 from medreview.services import importing, projects
 from medreview.services.bus import ChangeBus
 from medreview.services.projects import Project
@@ -56,7 +56,6 @@ class ImportDialog(QDialog):
         self._queue: list[Path] = []
         self._lines: list[str] = []
         self._changed = False
-        self._last_progress = 0.0
         self.setWindowTitle("Import into the project")
         self.setMinimumWidth(680)
         self.setAcceptDrops(True)
@@ -200,16 +199,9 @@ class ImportDialog(QDialog):
         self.progress.setRange(0, 0)
         self.progress.setFormat(f"{path.name}…")
         Op(importing.import_file, self.project, path, fmt=fmt, options=options,
-           progress=self._progress, token=self.token) \
+           progress=ProgressRelay(self._show_progress), token=self.token) \
             .success(partial(self._file_done, path)) \
             .failure(partial(self._file_failed, path)).run(self.db)
-
-    def _progress(self, done: int, total: int | None = None, message: str = "") -> None:
-        now = time.monotonic()  # database thread: report to the UI at most ~20 times a second
-        if now - self._last_progress < 0.05:
-            return
-        self._last_progress = now
-        run_on_main(lambda: self._show_progress(done, total, message))
 
     def _show_progress(self, done: int, total: int | None, message: str) -> None:
         if not self.running:

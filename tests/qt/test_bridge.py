@@ -37,3 +37,15 @@ def test_a_deleted_owner_gets_no_callback(qtbot) -> None:  # type: ignore[no-unt
     qtbot.wait(100)
     assert calls == ["alive"]
     work.shutdown()
+
+
+def test_progress_relay_throttles_but_always_delivers_the_last_report(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from medreview.qt.progress_relay import ProgressRelay
+
+    seen: list[tuple[int, int | None, str]] = []
+    relay = ProgressRelay(lambda d, t, m: seen.append((d, t, m)), interval_s=60.0)
+    worker = threading.Thread(target=lambda: [relay(i, 1000, "rows") for i in range(1001)])
+    worker.start()
+    worker.join()
+    qtbot.waitUntil(lambda: bool(seen) and seen[-1] == (1000, 1000, "rows"), timeout=5000)
+    assert seen == [(0, 1000, "rows"), (1000, 1000, "rows")]
