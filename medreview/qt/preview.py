@@ -123,6 +123,23 @@ def _open_first_with_images(w) -> None:  # type: ignore[no-untyped-def]
     _settle(600)
 
 
+def _mark_region(w) -> None:  # type: ignore[no-untyped-def]
+    """Draw a rectangle on the slice shown (the demo head CT's haematoma) and give it a
+    meaning, as a rater would with the Rect tool."""
+    viewer = w.view.image_pane.viewer
+    if not hasattr(viewer, "current_index") or not w.controller.item.series:
+        return
+    atts = w.controller.item.series[0].attachments
+    path = atts[viewer.current_index()].path
+    w.view.image_pane.sig_region_drawn.emit({
+        "shape": "rect", "coords": [[20, 48], [44, 136]], "frame": 0,
+        "series_uid": w.controller.item.series[0].series_uid, "path": str(path)})
+    index = w.view.panel.regions.rows[0][0] if w.view.panel.regions.rows else None
+    if index is not None:
+        w.view._on_region_meaning(index, "finding_here")
+    _settle(300)
+
+
 def _keys(widget, text: str) -> None:  # type: ignore[no-untyped-def]
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
@@ -213,6 +230,8 @@ def make_screen(name: str, folder: Path):  # type: ignore[no-untyped-def]
     if name in ("grading", "grading-dark", "history"):
         _open_first_with_images(w)
         _keys(w, "4j")
+        if name == "grading":
+            _mark_region(w)
     if name == "error-span":
         from PySide6.QtGui import QTextCursor
 

@@ -167,6 +167,18 @@ class GradingController(QObject):
     def add_annotation(self, annotation: Any) -> None:
         self._edit(annotations=(*self.draft.annotations, annotation))
 
+    def replace_annotation(self, index: int, annotation: Any) -> None:
+        notes = list(self.draft.annotations)
+        if 0 <= index < len(notes) and notes[index] != annotation:
+            notes[index] = annotation
+            self._edit(annotations=tuple(notes))
+
+    def remove_annotation(self, index: int) -> None:
+        notes = list(self.draft.annotations)
+        if 0 <= index < len(notes):
+            del notes[index]
+            self._edit(annotations=tuple(notes))
+
     # derived ----------------------------------------------------------------------------------
     def missing(self) -> list[str]:
         return missing_for(self.item, self.draft.answers) if self.item else []

@@ -7,6 +7,7 @@ case's other answer beside this one (side-by-side mode).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -60,6 +61,7 @@ class GradingView(QWidget):
         self._layout_known = False
         self.mark_missing = False  # outline unanswered required questions (after a try)
         self.image_pane.sig_region_drawn.connect(self._on_image_pane_region_drawn)
+        self._regions_shown: list[dict[str, Any]] = []
 
     def attach(self, controller: GradingController) -> None:
         self.controller = controller
@@ -70,6 +72,8 @@ class GradingView(QWidget):
         self.panel.sig_rationale_changed.connect(controller.set_rationale)
         self.panel.sig_confidence_changed.connect(controller.set_confidence)
         self.panel.sig_flag_changed.connect(controller.set_flag)
+        self.panel.regions.sig_remove.connect(controller.remove_annotation)
+        self.panel.regions.sig_meaning.connect(self._on_region_meaning)
 
     def show_item(self, item: ItemView) -> None:
         self.item = item
@@ -83,11 +87,10 @@ class GradingView(QWidget):
             self.other_answer.show_answer("Other response (loading…)", "")
         draft = item.draft or JudgmentDraft()
         self._show_images(bool(item.series))
-        atts = [a for s in item.series for a in s.attachments]
-        regions = [d for a in draft.annotations if a.region is not None
-                   and (d := region_to_viewer(a.region, atts)) is not None]
-        self.image_pane.show_series(item.series, regions)
+        self._regions_shown = self._viewer_regions(draft)
+        self.image_pane.show_series(item.series, self._regions_shown)
         self.panel.load(f"{c.title} — {item.shown_model}", item.questions(), draft)
+        self.panel.regions.show_marks(draft.annotations, item.series, item.questions())
         self.panel.setFocus()
 
     def _show_images(self, on: bool) -> None:
@@ -125,6 +128,25 @@ class GradingView(QWidget):
             self.panel.set_score("")
         self.panel.set_missing(ctrl.missing(), mark=self.mark_missing)
         self._highlight(draft)
+        self.panel.regions.show_marks(draft.annotations, self.item.series,
+                                      self.item.questions())
+        regions = self._viewer_regions(draft)
+        if regions != self._regions_shown:  # a mark was removed (new ones are drawn already)
+            self._regions_shown = regions
+            self.image_pane.set_regions(regions)
+
+    def _viewer_regions(self, draft: JudgmentDraft) -> list[dict[str, Any]]:
+        if self.item is None:
+            return []
+        atts = [a for s in self.item.series for a in s.attachments]
+        return [d for a in draft.annotations if a.region is not None
+                and (d := region_to_viewer(a.region, atts)) is not None]
+
+    def _on_region_meaning(self, index: int, meaning: str) -> None:
+        c = self.controller
+        if c is not None and 0 <= index < len(c.draft.annotations):
+            c.replace_annotation(index, dataclasses.replace(c.draft.annotations[index],
+                                                            note=meaning))
 
     def _highlight(self, draft: JudgmentDraft) -> None:
         assert self.item is not None
@@ -153,4 +175,8 @@ class GradingView(QWidget):
         except (TypeError, ValueError):
             return
         if found is not None:
-            self.controller.add_annotation(Annotation(region=found))
+            # Linked to the question in hand, e.g. the criterion that names the finding.
+            current = self.panel.current_widget()
+            qid = current.question.id if current is not None else None
+            self.controller.add_annotation(Annotation(region=found, question_id=qid,
+                                                      note="mark"))

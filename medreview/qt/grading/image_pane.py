@@ -181,6 +181,11 @@ class ImagePane(QWidget):
     def attachments(self) -> list[AttachmentView]:
         return [a for s in self.series for a in s.attachments]
 
+    def set_regions(self, regions: list[dict]) -> None:
+        """Replace the marks shown (after one was removed from the judgment)."""
+        self._regions = list(regions)
+        self.viewer.set_regions(self._regions)
+
     def _on_strip_series_selected(self, index: int, _title: str, _paths: list) -> None:
         self._on_picker_index_changed(index)
 

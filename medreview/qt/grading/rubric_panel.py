@@ -27,6 +27,7 @@ from medreview.domain.rubric import Question, QuestionKind
 from medreview.qt.flow_layout import FlowLayout
 from medreview.qt.grading.error_widget import ErrorWidget
 from medreview.qt.grading.question_widgets import QuestionWidget, widget_for
+from medreview.qt.grading.region_list import RegionList
 
 CONFIDENCE = ((None, "Confidence: not set"), (0.2, "1 · Very unsure (20 %)"),
               (0.4, "2 · Unsure (40 %)"), (0.6, "3 · Fairly sure (60 %)"),
@@ -72,6 +73,8 @@ class RubricPanel(QScrollArea):
         self._questions_box = QVBoxLayout()
         self._questions_box.setSpacing(6)
         self._layout.addLayout(self._questions_box)
+        self.regions = RegionList()
+        self._layout.addWidget(self.regions)
         self._layout.addWidget(QLabel("Rationale (R to type, Esc to leave)"))
         self.rationale = QPlainTextEdit()
         self.rationale.setPlaceholderText("Why you graded it this way")

@@ -59,6 +59,24 @@ def test_region_drawn_on_the_image_becomes_an_annotation(qtbot, make_window, pro
     assert ann.region.attachment_id == att.id
     assert ann.region.coords == (10, 20, 30, 40)
     assert w.controller.dirty
+    # Linked to the question in hand, listed in the panel, given a meaning, removable.
+    current = w.view.panel.current_widget().question
+    assert ann.question_id == current.id and ann.note == "mark"
+    marks = w.view.panel.regions
+    assert marks.isVisible() and len(marks.rows) == 1
+    index, caption, box = marks.rows[0]
+    assert index == 0 and caption.text().startswith("Rectangle · CT") and "slice 2/3" in \
+        caption.text()
+    box.setCurrentIndex(box.findData("finding_absent"))
+    box.activated.emit(box.currentIndex())
+    assert w.controller.draft.annotations[0].note == "finding_absent"
+    assert w.controller.draft.annotations[0].region == ann.region
+    w.controller.flush_blocking()
+    saved = w.controller.history().result()[-1]
+    assert [a.note for a in saved.draft.annotations] == ["finding_absent"]
+    marks.sig_remove.emit(0)
+    assert w.controller.draft.annotations == () and not marks.isVisible()
+    assert w.view._regions_shown == []
 
 
 def test_side_by_side_for_pairwise_forms(qtbot, make_window, pairwise_path):
