@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -133,7 +134,8 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
     phys = ratings[ratings["rater_kind"] == "physician"]
     judges = ratings[ratings["rater_kind"] == "judge"]
     # Work units: each question present, then the pooled per-case criteria.
-    qids = [q for q in questions if q in set(ratings["question_id"])]
+    present = set(ratings["question_id"].unique())  # once: thousands of per-case criteria
+    qids = [q for q in questions if q in present]
     case_crit = [q for q in qids if q.startswith(CASE_CRITERION_PREFIX)]
     units: list[tuple[str, list[str]]] = [
         (q, [q]) for q in qids if per_criterion or not q.startswith(CASE_CRITERION_PREFIX)
@@ -294,16 +296,19 @@ def _calibration_rows(h: Any, jv: Any, conf: Any, base: dict[str, Any],
     import pandas as pd
 
     p, y = [], []
+    conf_of = conf.to_dict()  # one hash lookup per item instead of an index search
+    judge_of = jv.to_dict()
     for key, row in zip(h.index, h.itertuples(index=False, name=None), strict=True):
-        c = conf.get(key) if key in conf.index else None
-        vals = [v for v in row if v is not None]
-        if c is None or pd.isna(c) or not vals or jv.get(key) is None:
+        c = conf_of.get(key)
+        vals = [v for v in row if v is not None and not (isinstance(v, float) and math.isnan(v))]
+        answer = judge_of.get(key)
+        if c is None or pd.isna(c) or not vals or answer is None:
             continue
-        counts = pd.Series(vals).value_counts()
-        if len(counts) > 1 and counts.iloc[0] == counts.iloc[1]:
+        top = Counter(vals).most_common(2)
+        if len(top) > 1 and top[0][1] == top[1][1]:
             continue  # tied majority: no reference label
         p.append(float(c))
-        y.append(float(counts.index[0] == jv.get(key)))
+        y.append(float(top[0][0] == answer))
     if not p:
         return
     cal = calibration(p, y)
