@@ -195,30 +195,48 @@ def encode(ratings: Any, categories: Sequence[Any] | None = None) -> Coded:
         codes[~miss] = order[pos_c]
     else:
         flat = arr.ravel()
-        miss_list = [_is_missing(v) for v in flat]
+        keys = _keys_of(flat)  # None marks a missing rating
         if inferred:
             seen: dict[Any, Any] = {}
-            for v, m in zip(flat, miss_list, strict=True):
-                if not m:
-                    seen.setdefault(_key(v), _py(v))
+            for v, k in zip(flat, keys, strict=True):
+                if k is not None and k not in seen:
+                    seen[k] = _py(v)
             found = list(seen.values())
             # Unorderable labels keep their order of first appearance.
             with contextlib.suppress(TypeError):
                 found.sort()
             cats = tuple(found)
         index = {_key(c): i for i, c in enumerate(cats)}
-        out = np.full(flat.shape[0], -1, dtype=np.int64)
-        for j, (v, m) in enumerate(zip(flat, miss_list, strict=True)):
-            if m:
-                continue
-            code = index.get(_key(v))
-            if code is None:
-                raise StatsError(f"rating {v!r} is not one of the declared categories "
-                                 f"{list(cats)}", item=f"item {items[j // r]!r}")
-            out[j] = code
+        index[None] = -1
+        try:
+            out = np.fromiter((index[k] for k in keys), dtype=np.int64, count=len(keys))
+        except KeyError:
+            j = next(j for j, k in enumerate(keys) if k not in index)
+            raise StatsError(f"rating {flat[j]!r} is not one of the declared categories "
+                             f"{list(cats)}", item=f"item {items[j // r]!r}") from None
         codes = out.reshape(n, r)
     values, numeric = _numeric_values(cats)
     return Coded(codes, cats, values, numeric, inferred, items, raters)
+
+
+def _keys_of(flat: np.ndarray[Any, Any]) -> list[Any]:
+    """``_key`` of every value, None for a missing one. Ratings repeat a handful of values, so
+    each distinct (hashable) value is classified once and then looked up."""
+    memo: dict[Any, Any] = {}
+    out: list[Any] = []
+    append = out.append
+    for v in flat:
+        if v is None or (isinstance(v, float) and v != v):
+            append(None)
+            continue
+        try:
+            k = memo[v]
+        except KeyError:
+            k = memo[v] = None if _is_missing(v) else _key(v)
+        except TypeError:  # unhashable: classify it on its own
+            k = None if _is_missing(v) else _key(v)
+        append(k)
+    return out
 
 
 def _py(v: Any) -> Any:

@@ -104,8 +104,13 @@ def _cats(q: Question) -> tuple[Any, ...] | None:
     return None
 
 
-def _row(res: AgreementResult, key: str, wide: Any, **extra: Any) -> dict[str, Any]:
-    ids = output_ids(disagreeing(wide)) if wide is not None and not wide.empty else []
+def _disagreeing_ids(wide: Any) -> list[int]:
+    return output_ids(disagreeing(wide)) if wide is not None and not wide.empty else []
+
+
+def _row(res: AgreementResult, key: str, ids: list[int], **extra: Any) -> dict[str, Any]:
+    """One agreement-table row; ``ids`` are the outputs whose raters disagree (computed once
+    per table, not once per statistic)."""
     return {**extra, "statistic": key, "method": res.method, "value": res.value,
             "ci_low": res.ci_low, "ci_high": res.ci_high, "n_items": res.n_items,
             "n_raters": res.n_raters, "ci_method": res.ci_method or "",
@@ -164,8 +169,9 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
             for opt in q.option_values():
                 s2 = sub.assign(value=presence(sub["value"], str(opt)))
                 w = to_wide(s2)
+                w_ids = _disagreeing_ids(w)
                 for key, res in panel(w, "nominal", (False, True), opts):
-                    agree_rows.append(_row(res, key, w, question_id=f"{label}[{opt}]",
+                    agree_rows.append(_row(res, key, w_ids, question_id=f"{label}[{opt}]",
                                            scope="physicians", group=""))
             continue
         kind = _kind(q)
@@ -173,19 +179,21 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
             continue
         cats = _cats(q)
         wide = to_wide(sub, index)
+        wide_ids = _disagreeing_ids(wide)
         for key, res in panel(wide, kind, cats, opts):
-            agree_rows.append(_row(res, key, wide, question_id=label, scope="physicians",
+            agree_rows.append(_row(res, key, wide_ids, question_id=label, scope="physicians",
                                    group=""))
         if by == "model":
             for model, msub in sub.groupby("model"):
                 w = to_wide(msub, index)
+                w_ids = _disagreeing_ids(w)
                 for key, res in panel(w, kind, cats, opts):
-                    agree_rows.append(_row(res, key, w, question_id=label, scope="model",
+                    agree_rows.append(_row(res, key, w_ids, question_id=label, scope="model",
                                            group=str(model)))
         if by == "rater" and not wide.empty:
             for a, b, key, res in pair_panel(wide, kind, cats, opts):
-                w = wide[[a, b]]
-                agree_rows.append(_row(res, key, w, question_id=label, scope="rater_pair",
+                agree_rows.append(_row(res, key, _disagreeing_ids(wide[[a, b]]),
+                                       question_id=label, scope="rater_pair",
                                        group=f"{a} | {b}"))
         jkind: Kind = "binary" if q.kind == QuestionKind.CRITERION else _as_kind(kind)
         for jname, jsub in judges[judges["question_id"].isin(ids)].groupby("rater"):
@@ -227,8 +235,10 @@ def _error_rows(sub: Any, q: Question, opts: CIOptions, rows: list[dict[str, Any
         w = to_wide(s2)
         vals = [v for v in s2["value"] if v is not None]
         prev = sum(bool(v) for v in vals) / len(vals) if vals else math.nan
+        w_ids = _disagreeing_ids(w)
         for key, res in panel(w, "nominal", (False, True), opts):
-            rows.append(_row(res, key, w, question_id=q.id, category=cat.id, prevalence=prev))
+            rows.append(_row(res, key, w_ids, question_id=q.id, category=cat.id,
+                             prevalence=prev))
 
 
 def _judge_block(jname: str, jsub: Any, wide: Any, index: Any, kind: Kind, cats: Any,
