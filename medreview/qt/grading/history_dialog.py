@@ -58,7 +58,7 @@ def revision_html(d: JudgmentDraft, questions: tuple[Question, ...]) -> str:
     score = "—" if d.overall_score is None else f"{d.overall_score:.0%}"
     facts = (f"<p>Score {score} · confidence {conf} · {'flagged · ' if d.flagged else ''}"
              f"{'skipped · ' if d.skipped else ''}{d.time_on_task_s:.0f} s on task · "
-             f"{len(d.annotations)} image mark(s)</p>")
+             f"{sum(1 for a in d.annotations if a.region is not None)} image mark(s)</p>")
     rationale = (f"<p><i>Rationale:</i> {html.escape(d.rationale)}</p>" if d.rationale else "")
     return (f"{facts}{rationale}<table cellpadding='3' width='100%'>{''.join(rows)}</table>")
 
