@@ -16,7 +16,9 @@ def _fmt(x: float) -> str:
 def _frame(title: str, body: list[str], w: int = W, h: int = H) -> str:
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
             f'viewBox="0 0 {w} {h}" role="img" aria-label="{escape(title)}">'
-            f'<title>{escape(title)}</title>' + "".join(body) + "</svg>")
+            f'<title>{escape(title)}</title>'
+            f'<text x="8" y="14" font-size="12" font-weight="bold">{escape(title)}</text>'
+            + "".join(body) + "</svg>")
 
 
 def error_bars(title: str, labels: Sequence[str], values: Sequence[float],
