@@ -191,3 +191,21 @@ def test_judge_ordinal_numeric_and_ceiling() -> None:
     assert (ceil["n_physicians"] == 3).all()
     with pytest.raises(StatsError):
         judge_vs_ceiling([[True], [False]], [True, False])
+
+
+def test_bootstrap_draws_are_identical_with_and_without_the_count_cache() -> None:
+    import numpy as np
+
+    import medreview.stats.bootstrap as bs
+
+    feats = np.random.default_rng(3).random((500, 3))
+    cold = bs.resample_sums(feats, 200, 11)  # first call fills the cache
+    warm = bs.resample_sums(feats[:, :2], 200, 11)  # served from it
+    saved = bs._CACHE_BYTES
+    try:
+        bs._CACHE_BYTES = 0  # no caching: drawn afresh
+        fresh = bs.resample_sums(feats, 200, 11)
+    finally:
+        bs._CACHE_BYTES = saved
+    assert np.array_equal(cold, fresh) and np.array_equal(warm, fresh[:, :2])
+    assert not np.array_equal(bs.resample_sums(feats, 200, 12), fresh)  # the seed matters
