@@ -333,8 +333,13 @@ class MainWindow(QMainWindow):
     def show_judge_dialog(self) -> None:
         from medreview.qt.judge.run_dialog import JudgeRunDialog
 
-        self._tool_window("judge", lambda p, db: JudgeRunDialog(
-            p, db, self.bus, self))
+        def make(p: Project, db: Executor) -> JudgeRunDialog:
+            dlg = JudgeRunDialog(p, db, self.bus, self)
+            if self.rater is not None:  # consent is recorded under the rater's name
+                dlg.consenter = f"{self.rater.name} ({dlg.consenter})"
+            return dlg
+
+        self._tool_window("judge", make)
 
     def show_import_dialog(self) -> None:
         from medreview.qt.import_dialog import ImportDialog

@@ -106,6 +106,8 @@ class JudgeRunDialog(QDialog):
         self.project = project
         self.db = db
         self.bus = bus
+        # Who agrees that case data may leave this machine: the main window names the rater.
+        self.consenter = default_consenter()
         self.setModal(False)
         self.setWindowTitle("LLM judge")
         self.setStyleSheet(DIALOG_QSS)
@@ -459,7 +461,7 @@ class JudgeRunDialog(QDialog):
                 self._go(Op(consent_state, self.project).success(self._on_consent), self.db)
                 self._submit(config, style, limit, resume)
 
-            record = Op(set_consent, self.project, True, default_consenter())
+            record = Op(set_consent, self.project, True, self.consenter)
             self._go(record.success(recorded).failure(self._on_failed), self.db)
         else:
             self._submit(config, style, limit, resume)

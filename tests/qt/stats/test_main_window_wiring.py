@@ -73,6 +73,7 @@ def test_judge_dialog_from_the_menu_and_closed_with_the_project(
     _menu_action(w, "Analysis", "Run the LLM judge…").trigger()
     dlg = w.tool_windows["judge"]
     assert isinstance(dlg, JudgeRunDialog) and dlg.isVisible() and not dlg.running
+    assert w.rater is not None and dlg.consenter.startswith(f"{w.rater.name} (")
     w.close_to_welcome()
     assert not w.tool_windows and not dlg.isVisible() and w.project is None
 
