@@ -214,6 +214,13 @@ def _form_id(s: Session, pkg: _Package, key: tuple[str, int]) -> int:
 
 def _apply(s: Session, pkg: _Package, result: PackageMergeResult) -> None:
     rater = get_or_create_rater(s, pkg.rater, pkg.rater_kind)
+    form_ids: dict[tuple[str, int], int] = {}
+
+    def form_id(key: tuple[str, int]) -> int:  # a package has a form or two, used per revision
+        if key not in form_ids:
+            form_ids[key] = _form_id(s, pkg, key)
+        return form_ids[key]
+
     for oid in sorted(pkg.chains):
         chain = pkg.chains[oid]
         judgment = s.scalars(select(JudgmentRow).where(
@@ -234,8 +241,8 @@ def _apply(s: Session, pkg: _Package, result: PackageMergeResult) -> None:
         for r in new:
             row = append_revision(
                 s, rater_id=rater.id, output_id=oid, content=r.content,
-                form_id=_form_id(s, pkg, r.form),
-                taxonomy_id=_form_id(s, pkg, r.taxonomy) if r.taxonomy else None,
+                form_id=form_id(r.form),
+                taxonomy_id=form_id(r.taxonomy) if r.taxonomy else None,
                 author=r.author, source="merge", uid=r.uid)
             if row is not None:
                 row.created_at = r.created_at  # keep when it was graded, not when merged
