@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut, QShowEvent
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
-    QMainWindow,
     QPushButton,
     QSplitter,
     QStackedWidget,
@@ -42,6 +41,7 @@ from medreview.qt.stats.format import (
 from medreview.qt.stats.plots import ReliabilityPlot, ScatterPlot
 from medreview.qt.stats.runner import RefreshOnChange, StatsJob, StatusStrip
 from medreview.qt.stats.table import IDS, Column, StatsTable, hint_label
+from medreview.qt.stats.window import StatsWindow
 from medreview.services import dashboard
 from medreview.services.bus import ChangeBus
 from medreview.services.projects import Project
@@ -164,7 +164,7 @@ def summary_rows(res: dashboard.JudgeCalibration) -> list[dict[str, Any]]:
     return rows
 
 
-class CalibrationWindow(QMainWindow):
+class CalibrationWindow(StatsWindow):
     sig_open_items = Signal(list, str)
 
     def __init__(self, project: Project, db: Executor, work: Executor, bus: ChangeBus,
@@ -252,7 +252,6 @@ class CalibrationWindow(QMainWindow):
         for keys, slot in (("F5", self.refresh), ("Ctrl+W", self.close)):
             QShortcut(QKeySequence(keys), self).activated.connect(slot)
         self.watch = RefreshOnChange(bus, self, self.refresh)
-        self._shown_once = False
 
     # computing ------------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -398,19 +397,6 @@ class CalibrationWindow(QMainWindow):
         ref = self.current
         label = ref.label if ref else "reference"
         self.sig_open_items.emit([int(row["output_id"])], self._label(label, 1))
-
-    # window ---------------------------------------------------------------------------------
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        if not self._shown_once:
-            self._shown_once = True
-            self.refresh()
-        else:
-            self.watch.window_shown()
-
-    def closeEvent(self, event: QCloseEvent) -> None:
-        self.job.cancel(quiet=True)
-        super().closeEvent(event)
 
 
 def _short_reference(ref: dashboard.ReferenceComparison) -> str:

@@ -11,10 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence, QPalette, QShortcut, QShowEvent
+from PySide6.QtGui import QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QLabel,
-    QMainWindow,
     QStackedWidget,
     QTabWidget,
     QVBoxLayout,
@@ -32,6 +31,7 @@ from medreview.qt.stats.dashboard_tabs import (
     StatsTab,
 )
 from medreview.qt.stats.runner import RefreshOnChange, StatsJob, StatusStrip
+from medreview.qt.stats.window import StatsWindow
 from medreview.services import dashboard
 from medreview.services.bus import ChangeBus
 from medreview.services.projects import Project
@@ -62,7 +62,7 @@ def _compute(inputs: dashboard.StatsInputs, progress: Progress, token: CancelTok
     return dashboard.compute_dashboard(inputs, progress=progress, token=token)
 
 
-class DashboardWindow(QMainWindow):
+class DashboardWindow(StatsWindow):
     """Tabs: overview (methods table), by question, by model, rater pairs, judge vs
     physicians, score distributions."""
 
@@ -109,7 +109,6 @@ class DashboardWindow(QMainWindow):
         for keys, slot in (("F5", self.refresh), ("Ctrl+W", self.close)):
             QShortcut(QKeySequence(keys), self).activated.connect(slot)
         self.watch = RefreshOnChange(bus, self, self.refresh)
-        self._shown_once = False
 
     @property
     def tab_widgets(self) -> list[StatsTab]:
@@ -136,15 +135,3 @@ class DashboardWindow(QMainWindow):
         self.strip.set_status(" · ".join(plural(int(meta.get(k, 0)), noun) for k, noun in (
             ("n_outputs", "output"), ("n_physicians", "physician"), ("n_judges", "judge")))
             + " — up to date")
-
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        if not self._shown_once:
-            self._shown_once = True
-            self.refresh()
-        else:
-            self.watch.window_shown()
-
-    def closeEvent(self, event: QCloseEvent) -> None:
-        self.job.cancel(quiet=True)
-        super().closeEvent(event)
