@@ -9,7 +9,6 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import keyring
 import pytest
 
 from medreview.domain.changes import Changes
@@ -17,16 +16,7 @@ from medreview.judge.testing_server import FakeOpenAIServer
 from medreview.services.bus import ChangeBus
 from medreview.services.tasks import DbExecutor
 from medreview.storage.project import Project
-from tests.judge.conftest import MemoryKeyring, build_project
-
-
-@pytest.fixture(autouse=True)
-def memory_keyring() -> Iterator[MemoryKeyring]:
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
+from tests.judge.conftest import MemoryKeyring, build_project, memory_keyring  # noqa: F401
 
 
 @pytest.fixture
