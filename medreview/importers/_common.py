@@ -6,24 +6,21 @@ line numbers, progress, cancellation and error messages behave the same for ever
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import json
-import sys
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Collection, Generator, Iterable, Mapping, Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 from medreview.domain.records import ContextDocument, Message
 from medreview.errors import ImportFailed
-from medreview.progress import CancelToken, Progress
+from medreview.progress import CancelToken, Progress, no_progress
 
 # Progress is reported every this many lines: often enough for a bar, rare enough to be free.
 PROGRESS_EVERY = 500
-
-# Clinical notes in one CSV cell can exceed the csv module's default 128 KiB field limit.
-_CSV_FIELD_LIMIT = min(sys.maxsize, 2**31 - 1)
-
 
 def fail(
     reason: str, path: str | Path, line: int | None = None, item: str | None = None
@@ -64,116 +61,465 @@ def short_hash(text: str, n: int = 8) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:n]
 
 
-def iter_jsonl(
-    path: Path, progress: Progress, token: CancelToken | None, what: str = "Reading"
-) -> Generator[tuple[int, dict[str, Any]], None, None]:
-    """Yield ``(line_number, object)`` for each non-blank line; one line in memory at a time.
+# --- Reading text safely --------------------------------------------------------------------
+# Hostile files: a line or a record may not exceed MAX_LINE_CHARS (a clinical note in one cell is
+# far below it; a 4 GB file without a newline must not be read into memory), a JSON document
+# (not line-based) may not exceed MAX_DOCUMENT_BYTES, and JSON may nest at most MAX_NESTING deep
+# (real records nest < 10 levels; deeper input would end in a RecursionError when hashed/stored).
+MAX_LINE_CHARS = 32 * 1024 * 1024
+MAX_DOCUMENT_BYTES = 512 * 1024 * 1024
+MAX_NESTING = 100
+_CHUNK = 1 << 20
 
-    Reads bytes so that the byte offset gives an exact progress total, and decodes per line so
-    that a bad byte is reported with its line.
+# Signatures of binary files a user may rename by mistake (or an attacker on purpose).
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"PK\x03\x04", "a ZIP archive (an Excel .xlsx or an inspect .eval log?)"),
+    (b"PK\x05\x06", "an empty ZIP archive"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"\x28\xb5\x2f\xfd", "a zstd archive"),
+    (b"BZh", "a bzip2 archive"),
+    (b"\xfd7zXZ\x00", "an xz archive"),
+    (b"%PDF", "a PDF document"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+    (b"\xd0\xcf\x11\xe0", "an old Microsoft Office file (.xls/.doc)"),
+    (b"II*\x00", "a TIFF image"),
+    (b"MM\x00*", "a TIFF image"),
+)
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    # UTF-32 first: its little-endian BOM starts with UTF-16's.
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+
+
+def binary_kind(head: bytes) -> str | None:
+    """What binary file ``head`` (the first bytes) starts, or None if nothing known."""
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return "a DICOM file"
+    return None
+
+
+def text_encoding(path: Path, encoding: str | None = None) -> tuple[str, int]:
+    """``(codec, bytes of byte-order mark)`` for reading ``path`` as text.
+
+    A byte-order mark decides (UTF-8, UTF-16 LE/BE, UTF-32); otherwise ``encoding`` (a name
+    Python knows, e.g. ``cp1252``) or UTF-8. Binary files are refused here, by signature.
     """
-    total = path.stat().st_size
-    done = 0
     with path.open("rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
+        head = fh.read(256)
+    for bom, codec in _BOMS:
+        if head.startswith(bom):
+            return codec, len(bom)
+    kind = binary_kind(head)
+    if kind is not None:
+        raise fail(f"this is {kind}, not a text file", path)
+    if encoding is None:
+        return "utf-8", 0
+    try:
+        info = codecs.lookup(encoding)
+    except LookupError:
+        raise fail(f"unknown encoding {encoding!r} (try utf-8, cp1252 or latin-1)", path) from None
+    try:
+        codecs.getincrementaldecoder(info.name)
+    except LookupError:  # pragma: no cover - every text codec has one
+        raise fail(f"encoding {encoding!r} cannot decode text", path) from None
+    return info.name, 0
+
+
+def _decode_failure(
+    path: Path, codec: str, exc: UnicodeDecodeError, base: int, line: int
+) -> ImportFailed:
+    data = exc.object if isinstance(exc.object, bytes) else bytes(exc.object)
+    before = data[: exc.start].decode(codec, errors="ignore")
+    line += before.count("\n")
+    bad = data[exc.start : min(exc.end, exc.start + 4)].hex(" ")
+    hint = " (give the file's encoding with --encoding, e.g. cp1252)" if codec == "utf-8" else ""
+    name = "UTF-8" if codec == "utf-8" else codec
+    return fail(
+        f"not valid {name}: {exc.reason} at byte offset {base + exc.start} (bytes {bad}){hint}",
+        path,
+        line,
+    )
+
+
+def _nul_failure(path: Path, line: int) -> ImportFailed:
+    return fail("contains a NUL character: a binary file, or text in another encoding", path, line)
+
+
+def iter_text_lines(
+    path: Path,
+    encoding: str | None = None,
+    *,
+    progress: Progress | None = None,
+    token: CancelToken | None = None,
+    what: str = "Reading",
+    max_line: int | None = None,
+) -> Generator[tuple[int, str], None, None]:
+    """Yield ``(line_number, line)`` of a text file, each line with its ``\n`` (if any).
+
+    Decodes incrementally (one chunk in memory), so a bad byte is reported with its line and
+    byte offset, a NUL character or a line longer than ``max_line`` characters is refused, and
+    only ``\n`` ends a line (CSV cells may hold ``\r`` and other line separators).
+    """
+    limit = MAX_LINE_CHARS if max_line is None else max_line
+    codec, bom = text_encoding(path, encoding)
+    total = path.stat().st_size
+    decoder = codecs.getincrementaldecoder(codec)("strict")
+    lineno = 1
+    pending: list[str] = []
+    pending_len = 0
+    offset = bom
+    with path.open("rb") as fh:
+        fh.seek(bom)
+        while True:
             check_cancel(token)
-            done += len(raw)
-            if lineno % PROGRESS_EVERY == 0:
-                progress(done, total, f"{what} {path.name}: line {lineno}")
-            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]  # UTF-8 byte-order mark written by some spreadsheet tools
-            if not raw.strip():
-                continue
+            chunk = fh.read(_CHUNK)
+            final = not chunk
+            state = decoder.getstate()[0]
             try:
-                text = raw.decode("utf-8")
+                text = decoder.decode(chunk, final)
             except UnicodeDecodeError as exc:
-                raise fail(
-                    f"not valid UTF-8 ({exc.reason} at byte {exc.start})", path, lineno
-                ) from None
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise fail(
-                    f"malformed JSON: {exc.msg} (column {exc.colno})", path, lineno
-                ) from None
-            if not isinstance(obj, dict):
-                raise fail(f"expected a JSON object per line, got {type_name(obj)}", path, lineno)
-            yield lineno, obj
-    progress(total, total, f"{what} {path.name}: done")
+                line = lineno
+                raise _decode_failure(path, codec, exc, offset - len(state), line) from None
+            offset += len(chunk)
+            nul = text.find("\x00")
+            if nul >= 0:
+                raise _nul_failure(path, lineno + text.count("\n", 0, nul))
+            start = 0
+            while True:
+                end = text.find("\n", start)
+                if end < 0:
+                    break
+                piece = text[start : end + 1]
+                if pending:
+                    piece = "".join(pending) + piece
+                    pending, pending_len = [], 0
+                if len(piece) > limit:
+                    raise _long_line(path, lineno, limit)
+                check_cancel(token)
+                yield lineno, piece
+                lineno += 1
+                if progress is not None and lineno % PROGRESS_EVERY == 0:
+                    progress(offset, total, f"{what} {path.name}: line {lineno}")
+                start = end + 1
+            if start < len(text):
+                pending.append(text[start:])
+                pending_len += len(text) - start
+                if pending_len > limit:
+                    raise _long_line(path, lineno, limit)
+            if final:
+                break
+    if pending:
+        yield lineno, "".join(pending)
+    if progress is not None:
+        progress(total, total, f"{what} {path.name}: done")
 
 
-def _decoded_lines(path: Path, fh: Any, counter: list[int]) -> Iterator[str]:
-    for lineno, raw in enumerate(fh, start=1):
-        counter[0] += len(raw)
-        if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
-            raw = raw[3:]
+def _long_line(path: Path, line: int, limit: int) -> ImportFailed:
+    return fail(
+        f"line longer than {limit // (1024 * 1024) or limit} "
+        f"{'MiB' if limit >= 1024 * 1024 else 'characters'} (the limit for one line); "
+        "is this really a line-based text file?",
+        path,
+        line,
+    )
+
+
+def read_text(path: Path, encoding: str | None = None, limit: int | None = None) -> str:
+    """The whole text of a (JSON) document, refused if larger than ``limit`` bytes."""
+    cap = MAX_DOCUMENT_BYTES if limit is None else limit
+    size = path.stat().st_size
+    if size > cap:
+        raise fail(
+            f"file of {size // (1024 * 1024)} MiB is larger than the {cap // (1024 * 1024)} MiB "
+            "a JSON document may have; convert it to JSON Lines (one record per line)",
+            path,
+        )
+    codec, bom = text_encoding(path, encoding)
+    data = path.read_bytes()[bom:]
+    try:
+        text = codecs.decode(data, codec)
+    except UnicodeDecodeError as exc:
+        raise _decode_failure(path, codec, exc, bom, 1) from None
+    nul = text.find("\x00")
+    if nul >= 0:
+        raise _nul_failure(path, 1 + text.count("\n", 0, nul))
+    return text
+
+
+def nesting_depth(value: object, limit: int = MAX_NESTING) -> int:
+    """How deeply lists/objects nest in ``value``; iterative, so safe on any depth."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Iterable[object] = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        stack.extend((c, depth + 1) for c in children)
+    return deepest
+
+
+class JsonTooDeep(ValueError):
+    """JSON that nests deeper than ``MAX_NESTING``."""
+
+
+def loads_limited(text: str) -> Any:
+    """``json.loads`` that refuses nesting deeper than ``MAX_NESTING`` (never a RecursionError).
+
+    Raises ``json.JSONDecodeError`` for malformed JSON and ``JsonTooDeep`` for deep nesting.
+    """
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise JsonTooDeep(f"JSON nests deeper than {MAX_NESTING} levels") from None
+    if nesting_depth(value) > MAX_NESTING:
+        raise JsonTooDeep(f"JSON nests deeper than {MAX_NESTING} levels")
+    return value
+
+
+def _load_line(path: Path, line: int, text: str) -> Any:
+    try:
+        return loads_limited(text)
+    except json.JSONDecodeError as exc:
+        raise fail(f"malformed JSON: {exc.msg} (column {exc.colno})", path, line) from None
+    except JsonTooDeep as exc:
+        raise fail(str(exc), path, line) from None
+
+
+def iter_jsonl(
+    path: Path,
+    progress: Progress,
+    token: CancelToken | None,
+    what: str = "Reading",
+    *,
+    encoding: str | None = None,
+) -> Generator[tuple[int, dict[str, Any]], None, None]:
+    """Yield ``(line_number, object)`` for each non-blank line; one line in memory at a time."""
+    for lineno, text in iter_text_lines(
+        path, encoding, progress=progress, token=token, what=what
+    ):
+        if not text.strip():
+            continue
+        obj = _load_line(path, lineno, text)
+        if not isinstance(obj, dict):
+            raise fail(f"expected a JSON object per line, got {type_name(obj)}", path, lineno)
+        yield lineno, obj
+
+
+_WS = " \t\n\r"
+
+
+def _skip_ws(text: str, i: int) -> int:
+    while i < len(text) and text[i] in _WS:
+        i += 1
+    return i
+
+
+def iter_json_document(
+    path: Path,
+    token: CancelToken | None = None,
+    *,
+    encoding: str | None = None,
+) -> Generator[tuple[int, str | None, dict[str, Any]], None, None]:
+    """Yield ``(line, key, record)`` of a JSON array of objects or an object of objects.
+
+    Walks the top level itself (``raw_decode`` per element) so each record is reported with
+    the line it starts on; ``key`` is the object key for a dict of records, else None.
+    """
+    text = read_text(path, encoding)
+    decoder = json.JSONDecoder()
+    i = _skip_ws(text, 0)
+    if i >= len(text):
+        raise fail("empty file: expected a JSON array or object of records", path, 1)
+    opener = text[i]
+    if opener not in "[{":
+        raise fail("expected a JSON array or object of records", path, 1 + text.count("\n", 0, i))
+    closer = "]" if opener == "[" else "}"
+    i = _skip_ws(text, i + 1)
+    lines_before = text.count("\n", 0, i)
+    counted = i
+    n = 0
+
+    def line_at(pos: int) -> int:
+        nonlocal lines_before, counted
+        lines_before += text.count("\n", counted, pos)
+        counted = pos
+        return lines_before + 1
+
+    def decode(pos: int) -> tuple[Any, int]:
         try:
-            yield raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
+            return decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as exc:
             raise fail(
-                f"not valid UTF-8 ({exc.reason} at byte {exc.start})", path, lineno
+                f"malformed JSON: {exc.msg} (column {exc.colno})", path, exc.lineno
             ) from None
+        except RecursionError:
+            raise fail(f"JSON nests deeper than {MAX_NESTING} levels", path, line_at(pos)) from None
+
+    if i < len(text) and text[i] == closer:
+        i = _skip_ws(text, i + 1)
+    else:
+        while True:
+            check_cancel(token)
+            line = line_at(i)
+            key: str | None = None
+            if opener == "{":
+                key_value, i = decode(i)
+                if not isinstance(key_value, str):  # pragma: no cover - raw_decode ensures
+                    raise fail("expected a string key", path, line)
+                key = key_value
+                i = _skip_ws(text, i)
+                if i >= len(text) or text[i] != ":":
+                    raise fail("malformed JSON: expected ':' after a key", path, line_at(i))
+                i = _skip_ws(text, i + 1)
+                line = line_at(i)
+            value, i = decode(i)
+            n += 1
+            where = f"record {key!r}" if key is not None else f"record {n}"
+            if not isinstance(value, dict):
+                raise fail(f"{where} must be a JSON object, got {type_name(value)}", path, line)
+            if nesting_depth(value) > MAX_NESTING - 1:
+                raise fail(f"{where}: JSON nests deeper than {MAX_NESTING} levels", path, line)
+            yield line, key, value
+            i = _skip_ws(text, i)
+            if i < len(text) and text[i] == ",":
+                i = _skip_ws(text, i + 1)
+                continue
+            if i < len(text) and text[i] == closer:
+                i = _skip_ws(text, i + 1)
+                break
+            raise fail(f"malformed JSON: expected ',' or '{closer}'", path, line_at(i))
+    if i < len(text):
+        raise fail("malformed JSON: extra data after the records", path, line_at(i))
+
+
+def is_json_document(path: Path) -> bool:
+    """Whether ``path`` holds one JSON document (``.json``) rather than JSON Lines."""
+    return path.suffix.lower() == ".json"
+
+
+def read_records(
+    path: Path,
+    *,
+    encoding: str | None = None,
+    progress: Progress | None = None,
+    token: CancelToken | None = None,
+    what: str = "Reading",
+) -> Generator[tuple[int, str | None, dict[str, Any]], None, None]:
+    """``(line, key, record)`` from JSON Lines, a JSON array of records or a dict of records.
+
+    A ``.json`` file is one document (array, or object whose values are the records, ``key``
+    being the record's key); anything else is JSON Lines (``key`` None).
+    """
+    if is_json_document(path):
+        yield from iter_json_document(path, token, encoding=encoding)
+        return
+    for line, obj in iter_jsonl(path, progress or no_progress, token, what, encoding=encoding):
+        yield line, None, obj
+
+
+def without_na(row: dict[str, Any], na: Collection[str]) -> dict[str, Any]:
+    """``row`` without the fields whose value is a declared missing-value marker (``--na``)."""
+    if not na:
+        return row
+    return {k: v for k, v in row.items() if not (isinstance(v, str) and v.strip() in na)}
 
 
 def csv_delimiter(path: Path) -> str:
     return "\t" if path.suffix.lower() in {".tsv", ".tab"} else ","
 
 
-def _csv_reader(path: Path, fh: Any, counter: list[int]) -> Any:
-    return csv.reader(_decoded_lines(path, fh, counter), delimiter=csv_delimiter(path), strict=True)
+def _csv_reader(lines: Iterable[tuple[int, str]], path: Path) -> Any:
+    return csv.reader((text for _, text in lines), delimiter=csv_delimiter(path), strict=True)
+
+
+def _csv_error(exc: csv.Error, path: Path, line: int) -> ImportFailed:
+    text = str(exc)
+    if "field larger than field limit" in text:
+        return fail(
+            f"a cell is longer than {MAX_LINE_CHARS // (1024 * 1024)} MiB (the limit for one cell)"
+            "; an unclosed quote makes the rest of the file one cell",
+            path,
+            line,
+        )
+    return fail(f"malformed CSV: {text}", path, line)
 
 
 def iter_csv(
-    path: Path, progress: Progress, token: CancelToken | None, what: str = "Reading"
+    path: Path,
+    progress: Progress,
+    token: CancelToken | None,
+    what: str = "Reading",
+    *,
+    encoding: str | None = None,
+    na: Collection[str] = (),
 ) -> tuple[list[str], Generator[tuple[int, dict[str, str]], None, None]]:
     """Return the header and an iterator of ``(first_line_of_row, {column: cell})``.
 
     Line numbers are physical lines of the file (header = line 1), so a row whose quoted cell
     spans several lines is reported by the line it starts on. Blank rows are skipped (MEDEC's
-    test CSV pads with them). The header is read (and the file closed) at once; the rows
-    iterator opens the file again only when iterated, so an error raised between the two
-    leaves no file open. Consume it inside ``contextlib.closing`` for the same reason.
+    test CSV pads with them). Cells equal to a marker in ``na`` read as empty (missing). The
+    header is read (and the file closed) at once; the rows iterator opens the file again only
+    when iterated, so an error raised between the two leaves no file open. Consume it inside
+    ``contextlib.closing`` for the same reason.
     """
-    csv.field_size_limit(_CSV_FIELD_LIMIT)
-    with path.open("rb") as fh:
+    csv.field_size_limit(MAX_LINE_CHARS)
+    with closing(iter_text_lines(path, encoding)) as lines:
         try:
-            header = next(_csv_reader(path, fh, [0]))
+            header = next(_csv_reader(lines, path))
         except StopIteration:
             raise fail("empty file: no header row", path, 1) from None
         except csv.Error as exc:
-            raise fail(f"malformed CSV: {exc}", path, 1) from None
+            raise _csv_error(exc, path, 1) from None
     header = [h.strip() for h in header]
     seen: set[str] = set()
     for name in header:
         if name and name in seen:
             raise fail(f"column {name!r} appears twice in the header", path, 1)
         seen.add(name)
-    return header, _csv_rows(path, header, progress, token, what)
+    return header, _csv_rows(path, header, progress, token, what, encoding, frozenset(na))
 
 
 def _csv_rows(
-    path: Path, header: list[str], progress: Progress, token: CancelToken | None, what: str
+    path: Path,
+    header: list[str],
+    progress: Progress,
+    token: CancelToken | None,
+    what: str,
+    encoding: str | None,
+    na: frozenset[str],
 ) -> Generator[tuple[int, dict[str, str]], None, None]:
-    total = path.stat().st_size
-    counter = [0]
-    with path.open("rb") as fh:
-        reader = _csv_reader(path, fh, counter)
+    with closing(
+        iter_text_lines(path, encoding, progress=progress, token=token, what=what)
+    ) as lines:
+        reader = _csv_reader(lines, path)
         next(reader)  # the header, already checked
         start = reader.line_num + 1
-        count = 0
         while True:
-            check_cancel(token)
             try:
                 cells = next(reader)
             except StopIteration:
                 break
             except csv.Error as exc:
-                raise fail(f"malformed CSV: {exc}", path, start) from None
+                raise _csv_error(exc, path, start) from None
             line = start
             start = reader.line_num + 1
-            count += 1
-            if count % PROGRESS_EVERY == 0:
-                progress(counter[0], total, f"{what} {path.name}: line {line}")
             if not any(c.strip() for c in cells):
                 continue
             if len(cells) > len(header):
@@ -183,8 +529,9 @@ def _csv_rows(
                     line,
                 )
             cells = cells + [""] * (len(header) - len(cells))
+            if na:
+                cells = ["" if c.strip() in na else c for c in cells]
             yield line, {h: c for h, c in zip(header, cells, strict=True) if h}
-    progress(total, total, f"{what} {path.name}: done")
 
 
 def pick(row: Mapping[str, Any], names: Sequence[str]) -> tuple[str | None, Any]:
@@ -234,8 +581,8 @@ def maybe_json(value: Any) -> Any:
     """Decode a CSV cell that holds JSON (a list or object); leave anything else as it is."""
     if isinstance(value, str) and value.lstrip()[:1] in ("[", "{"):
         try:
-            return json.loads(value)
-        except json.JSONDecodeError:
+            return loads_limited(value)
+        except (json.JSONDecodeError, JsonTooDeep):
             return value
     return value
 
