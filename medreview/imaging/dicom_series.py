@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from medreview.errors import DicomError
+from medreview.imaging.bounds import frames_held
 from medreview.progress import CancelToken, Progress, no_progress
 
 if TYPE_CHECKING:
@@ -53,6 +54,9 @@ class DicomSeries:
 class ScanResult:
     series: list[DicomSeries] = field(default_factory=list)
     skipped: list[tuple[Path, str]] = field(default_factory=list)
+    # DICOM images refused by the pixel-data checks (also listed in ``skipped``): whatever
+    # their file name, an import that asked for them must say why they were left out.
+    refused: list[tuple[Path, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -94,6 +98,12 @@ def scan_dicom_folder(
         if reason:
             result.skipped.append((path, reason))
             continue
+        try:
+            frame_count = frames_held(ds, path)
+        except DicomError as exc:
+            result.skipped.append((path, exc.reason))
+            result.refused.append((path, exc.reason))
+            continue
         sop = str(ds.get("SOPInstanceUID", "") or "")
         if sop and sop in seen_sop:
             reason = f"duplicate of {seen_sop[sop].name} (same SOP Instance UID)"
@@ -120,7 +130,7 @@ def scan_dicom_folder(
                 position=slice_position(
                     ds.get("ImageOrientationPatient"), ds.get("ImagePositionPatient")
                 ),
-                frame_count=max(_as_int(ds.get("NumberOfFrames")) or 1, 1),
+                frame_count=frame_count,
             )
         )
     progress(total, total, "Scan complete")

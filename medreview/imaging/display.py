@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from medreview.errors import DicomError
+from medreview.imaging.bounds import declared_frames, frames_held, read_header
 from medreview.imaging.codecs import decode_stored, read_dataset, transfer_syntax
 from medreview.imaging.frames import DecodedFrame, FrameInfo
 from medreview.imaging.pipeline import GreyPipeline, Window, pipeline_from_dataset
@@ -58,7 +59,8 @@ def frame_info(path: Path | str) -> FrameInfo:
     p = Path(path)
     if is_raster(p):
         return raster_info(p)
-    return info_from_dataset(p, read_dataset(p, headers_only=True))
+    ds, n_frames = read_header(p)
+    return info_from_dataset(p, ds, n_frames=n_frames)
 
 
 def decode_frame(path: Path | str, frame: int = 0) -> DecodedFrame:
@@ -67,7 +69,12 @@ def decode_frame(path: Path | str, frame: int = 0) -> DecodedFrame:
     if is_raster(p):
         return decode_raster(p, frame)
     ds = read_dataset(p)
-    info = info_from_dataset(p, ds)
+    held = frames_held(ds, p)  # the header's frame count may lie: trust the pixel data
+    if not 0 <= frame < held:
+        raise DicomError(f"frame {frame} out of range (the file holds {held})", source=str(p))
+    if declared_frames(ds) != held:
+        ds.NumberOfFrames = held  # so the decoder never walks frames that are not there
+    info = info_from_dataset(p, ds, n_frames=held)
     arr = decode_stored(ds, frame, source=str(p))
     if not arr.dtype.isnative:  # big-endian syntaxes: the LUT indexes native bit patterns
         arr = arr.astype(arr.dtype.newbyteorder("="))
@@ -88,8 +95,8 @@ def decode_frame(path: Path | str, frame: int = 0) -> DecodedFrame:
         raise DicomError(f"cannot apply display pipeline: {exc}", source=str(p)) from exc
 
 
-def info_from_dataset(path: Path, ds: Dataset) -> FrameInfo:
-    """``FrameInfo`` from an already-read dataset (header attributes only)."""
+def info_from_dataset(path: Path, ds: Dataset, *, n_frames: int) -> FrameInfo:
+    """``FrameInfo`` from an already-read dataset; ``n_frames`` as checked by ``bounds``."""
     photometric = str(ds.get("PhotometricInterpretation", "") or "").strip().upper()
     samples = _int(ds, "SamplesPerPixel") or 1
     modality = str(ds.get("Modality", "") or "")
@@ -102,7 +109,7 @@ def info_from_dataset(path: Path, ds: Dataset) -> FrameInfo:
         path=path,
         rows=_int(ds, "Rows") or 0,
         cols=_int(ds, "Columns") or 0,
-        n_frames=max(_int(ds, "NumberOfFrames") or 1, 1),
+        n_frames=max(n_frames, 1),
         modality=modality,
         series_description=str(ds.get("SeriesDescription", "") or ""),
         photometric=photometric,

@@ -10,8 +10,10 @@ Files are linked to cases in one of two ways:
 PNG/JPEG files become ``image`` records (checked by their first bytes), PDFs ``document``
 records. DICOM files are grouped by ``medreview.imaging.dicom_series.scan_dicom_folder``: one
 ``dicom`` record per file with its study/series/SOP UIDs and ``sort_index`` = position within
-its series. A file named ``*.dcm`` that the scanner cannot read is an error (it was meant to be
-DICOM); other files it skips (text, JSON, system files) are ignored.
+its series, and ``frame_count`` = the frames its pixel data really holds (``NumberOfFrames``
+clamped, see ``medreview.imaging.bounds``). A file named ``*.dcm`` that the scanner cannot read
+is an error (it was meant to be DICOM), as is any DICOM image whose header does not fit its
+pixel data; other files it skips (text, JSON, system files) are ignored.
 """
 
 from __future__ import annotations
@@ -138,6 +140,10 @@ class _Linker:
         found: set[Path] = set()
         for folder in _outermost(folders):
             result = self.scan(folder)
+            for bad, reason in result.refused:  # a DICOM image whose header lies
+                bad = Path(bad).resolve()
+                if bad in wanted and self.strict_dicom:
+                    raise fail(f"DICOM file refused: {reason}", bad, None, case_id)
             for bad, reason in result.skipped:
                 bad = Path(bad).resolve()
                 if bad in wanted and bad.suffix.lower() in DICOM_SUFFIXES and self.strict_dicom:

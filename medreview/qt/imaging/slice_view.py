@@ -24,6 +24,7 @@ from medreview.imaging.cache import missing, prefetch_plan
 from medreview.imaging.frames import DecodedFrame
 from medreview.imaging.pipeline import Window
 from medreview.imaging.presets import WindowPreset, presets_for
+from medreview.imaging.slice_index import SliceIndex
 from medreview.qt.imaging.loader import FrameKey, FrameLoader, IndexEntry
 from medreview.qt.imaging.overlay import Overlay, format_value
 from medreview.qt.imaging.regions import RegionLayer
@@ -31,6 +32,7 @@ from medreview.qt.imaging.toolbar import ViewerToolbar
 from medreview.qt.imaging.view_box import TOOLS, ImageViewBox
 
 PAGE = 10
+_SLIDER_MAX = 2**31 - 1  # QSlider holds a C int
 
 
 class SliceViewer(QWidget):
@@ -58,7 +60,7 @@ class SliceViewer(QWidget):
         self._loader.sig_frame_failed.connect(self._on_frame_failed)
         self._loader.sig_index_ready.connect(self._on_index_ready)
         self._entries: list[IndexEntry] = []
-        self._slices: list[tuple[int, int]] = []  # (entry index, frame)
+        self._slices = SliceIndex()  # slice -> (entry index, frame), computed on demand
         self._index = 0
         self._direction = 1
         self._generation = 0
@@ -272,7 +274,7 @@ class SliceViewer(QWidget):
         self._generation += 1
         self._loader.cancel_except(set())
         self._entries = [IndexEntry(p, 1) for p in paths]
-        self._slices = []
+        self._slices = SliceIndex()
         self._index = 0
         self._title = title
         self._window = None
@@ -290,9 +292,11 @@ class SliceViewer(QWidget):
         self._build_slices()
 
     def _build_slices(self) -> None:
-        self._slices = [(i, f) for i, e in enumerate(self._entries) for f in range(e.n_frames)]
+        # O(files), never O(frames): frame counts come from headers (clamped to the pixel
+        # data by the index pass, but a long series of honest multi-frame files is still big)
+        self._slices = SliceIndex(e.n_frames for e in self._entries)
         self._slider.blockSignals(True)
-        self._slider.setMaximum(max(len(self._slices) - 1, 0))
+        self._slider.setMaximum(min(max(len(self._slices) - 1, 0), _SLIDER_MAX))
         self._slider.setValue(0)
         self._slider.blockSignals(False)
         self.set_slice(0)
