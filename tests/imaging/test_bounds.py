@@ -44,7 +44,7 @@ def test_encapsulated_lie_is_clamped_to_the_fragments(tmp_path: Path) -> None:
     assert read_header(p)[1] == 1
     assert frame_info(p).n_frames == 1
     assert display_frame(p, 0).shape == (64, 64)
-    with pytest.raises(DicomError, match="frame 1 out of range .*holds 1"):
+    with pytest.raises(DicomError, match=r"frame 1 out of range .*holds 1"):
         display_frame(p, 1)
     with pytest.raises(DicomError, match="out of range"):
         decode_frame(p, 2**31 - 2)
@@ -104,7 +104,7 @@ def test_absurd_geometry_is_refused_in_one_line(tmp_path: Path, attrs: dict, rea
             with pytest.raises(DicomError, match=reason) as err:
                 call(p)
             assert err.value.source == str(p) and "\n" not in str(err.value)
-    assert 65535 * 4097 > MAX_FRAME_PIXELS
+    assert MAX_FRAME_PIXELS < 65535 * 4097
 
 
 def test_a_legal_large_geometry_is_not_refused_for_its_size(tmp_path: Path) -> None:
