@@ -2,7 +2,8 @@
 
 ``--kind tables`` (default) writes every table; ``--kind sft|dpo|criteria|media`` (repeatable,
 or ``training`` for the first three) writes split-by-case training files, see docs/EXPORTS.md;
-``--kind audit`` writes the judgment and gold-label history.
+``--kind audit`` writes the judgment and gold-label history. The export is built beside OUTDIR
+and renamed into place when complete; a non-empty OUTDIR is refused unless ``--overwrite``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                                             "preference pairs (default: the rubric's score)")
     p.add_argument("--min-margin", type=float, default=0.0)
     p.add_argument("--margin", action="store_true", help="add a 'margin' column (RewardTrainer)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="OUTDIR may be a non-empty folder: replace its files of the same name "
+                        "(default: refuse)")
     p.add_argument("--allow-burned-in", action="store_true",
                    help="I checked the images: export DICOM with burned-in annotation")
     p.set_defaults(run=run)
@@ -52,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
         real_names=args.real_names, seed=args.seed, fractions=parse_fractions(args.split),
         sft_style=args.sft_style, pref_style=args.pref_style,
         score_question=args.score_question, min_margin=args.min_margin,
-        include_margin=args.margin, allow_burned_in=args.allow_burned_in)
+        include_margin=args.margin, allow_burned_in=args.allow_burned_in,
+        overwrite=args.overwrite)
     with open_project(args.project) as project, ProgressBar("export") as bar:
         for line in run_export(project, request, progress=bar):
             print(line)

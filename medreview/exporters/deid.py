@@ -12,7 +12,9 @@ medreview adds what the profile library does not do (see shared/design/dicom-not
    between a patient's studies survive; the offsets are never written to the export;
 3. set Patient Identity Removed (0012,0062) — YES only when the pixels are declared clean —
    plus De-identification Method (0012,0063) and its code sequence (0012,0064: 113100, 113107);
-4. re-read the written file and search its bytes for every original identifying value; a hit
+4. remove the free text of overlays (Overlay Description/Label, 60xx,0022 and 60xx,1500),
+   which the table leaves in place;
+5. re-read the written file and search its bytes for every original identifying value; a hit
    deletes the file and raises ``DeidentificationError``.
 """
 
@@ -142,6 +144,7 @@ def deidentify_dataset(ds: Dataset, *, date_shift_days: int, identity_removed: b
     from pydicom.sequence import Sequence
 
     shifted: set[tuple[int, int]] = set()
+    remove_overlay_text(ds)
     anonymize_dataset(ds, None, True, _actions(date_shift_days, shifted))
 
     def rest(dataset: Any, el: Any) -> None:  # dates the table does not list: shift them too
@@ -165,6 +168,58 @@ def deidentify_dataset(ds: Dataset, *, date_shift_days: int, identity_removed: b
         ds.BurnedInAnnotation = ds.get("BurnedInAnnotation") or "YES"
 
 
+def read_for_export(src: Path, label: str, *, headers_only: bool = False) -> Dataset:
+    """Read a DICOM file the way the viewer does (files without file meta included);
+    a ``DeidentificationError`` naming ``label`` when it cannot be read."""
+    from medreview.errors import DicomError
+    from medreview.imaging.codecs import read_dataset
+
+    try:
+        return read_dataset(Path(src), headers_only=headers_only)
+    except DicomError as exc:
+        raise DeidentificationError(f"not a readable DICOM file: {exc.reason}",
+                                    source=label) from exc
+
+
+def _ensure_file_meta(ds: Dataset) -> None:
+    """Files without file meta (read as implicit little endian) get one, so they can be
+    written as proper DICOM files."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ImplicitVRLittleEndian
+
+    meta = getattr(ds, "file_meta", None)
+    if meta is None:
+        meta = ds.file_meta = FileMetaDataset()
+    if "TransferSyntaxUID" not in meta:
+        meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    if "MediaStorageSOPClassUID" not in meta and "SOPClassUID" in ds:
+        meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    if "MediaStorageSOPInstanceUID" not in meta and "SOPInstanceUID" in ds:
+        meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+
+
+def remove_overlay_text(ds: Dataset) -> int:
+    """Delete Overlay Description (60xx,0022) and Overlay Label (60xx,1500) in every overlay
+    group, nested ones included: free text the profile's table does not reach. Returns how
+    many elements were removed."""
+    removed = 0
+
+    def visit(dataset: Dataset) -> None:
+        nonlocal removed
+        for tag in [el.tag for el in dataset
+                    if 0x6000 <= el.tag.group <= 0x601E and el.tag.group % 2 == 0
+                    and el.tag.element in (0x0022, 0x1500)]:
+            del dataset[tag]
+            removed += 1
+        for el in dataset:
+            if el.VR == "SQ":
+                for item in el.value:
+                    visit(item)
+
+    visit(ds)
+    return removed
+
+
 def burned_in_state(ds: Dataset) -> str:
     value = str(ds.get("BurnedInAnnotation", "") or "").strip().upper()
     return value if value in ("YES", "NO") else "absent"
@@ -186,13 +241,8 @@ def deidentify_file(
     name: str = "",
 ) -> DeidResult:
     """De-identify one DICOM file to ``dest`` and verify it; raise if it cannot be done."""
-    import pydicom
-
     label = name or src.name
-    try:
-        ds = pydicom.dcmread(src)
-    except Exception as exc:
-        raise DeidentificationError(f"not a readable DICOM file: {exc}", source=label) from exc
+    ds = read_for_export(src, label)
     burned = burned_in_state(ds)
     if burned != "NO" and not allow_burned_in:
         raise DeidentificationError(
@@ -201,8 +251,14 @@ def deidentify_file(
             source=label)
     identifiers = identifying_values(ds) | (extra_identifiers or set())
     deidentify_dataset(ds, date_shift_days=date_shift_days, identity_removed=burned == "NO")
+    _ensure_file_meta(ds)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    ds.save_as(dest, enforce_file_format=True)
+    try:
+        ds.save_as(dest, enforce_file_format=True)
+    except Exception as exc:  # a header pydicom cannot write back as a DICOM file
+        dest.unlink(missing_ok=True)
+        raise DeidentificationError(f"cannot write the de-identified file: {exc}",
+                                    source=label) from exc
     survivors = scan_for(dest, identifiers)
     if survivors:
         dest.unlink(missing_ok=True)

@@ -32,6 +32,7 @@ from medreview.exporters.deid import (
     DeidentificationError,
     deidentify_file,
     identifying_values,
+    read_for_export,
     scan_for,
 )
 from medreview.progress import Progress, no_progress
@@ -129,8 +130,6 @@ def export_media(
     outdir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".media-", dir=outdir.parent))
     try:
-        import pydicom
-
         done = 0
         for case_n, (ext, atts) in enumerate(sorted(by_case.items()), start=1):
             shift = rng.randint(*SHIFT_RANGE)
@@ -139,7 +138,9 @@ def export_media(
             for a in atts:  # every identifier of the case, to search in all its files
                 if a.kind == "dicom":
                     src = project.media.open_verified(a.sha256)
-                    identifiers |= identifying_values(pydicom.dcmread(src, stop_before_pixels=True))
+                    header = read_for_export(src, f"case {ext}, attachment {a.id}",
+                                             headers_only=True)
+                    identifiers |= identifying_values(header)
             written: list[Path] = []
             for n, a in enumerate(atts, start=1):
                 progress(done, len(rows), f"{ext}: {a.kind} {n}")

@@ -1,7 +1,8 @@
 """Export every project table as CSV, JSONL or Parquet.
 
 Nested values (message lists, tags, multi-choice and error answers) are JSON text in CSV and
-Parquet, and native JSON in JSONL, so nothing is lost in any format. Files are written to a
+Parquet, and native JSON in JSONL, so nothing is lost in any format. CSV cells that a
+spreadsheet would run as a formula get a leading ``'`` (``csv_safe``). Files are written to a
 temporary name and renamed, so an interrupted export never leaves a half file under the real name.
 """
 
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from medreview.errors import InputError
+from medreview.exporters.csv_safe import safe_frame
 from medreview.progress import Progress, no_progress
 from medreview.storage import tables
 from medreview.storage.project import Project
@@ -53,7 +55,7 @@ def write_table(df: pd.DataFrame, path: Path, fmt: str) -> Path:
     tmp = path.with_name(f".{path.name}.partial")
     try:
         if fmt == "csv":
-            _json_cells(df).to_csv(tmp, index=False)
+            safe_frame(_json_cells(df)).to_csv(tmp, index=False)
         elif fmt == "parquet":
             flat = _json_cells(df)
             for col in flat.columns:  # mixed object columns become text so pyarrow can type them
@@ -79,6 +81,36 @@ def _plain(rec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def deidentified_attachments(df: pd.DataFrame) -> pd.DataFrame:
+    """Attachments without what identifies a patient outside the project.
+
+    Original file names often hold a patient's name or MRN, and DICOM UIDs link back to the
+    hospital's archive: the file name becomes ``attachment-<id>.<ext>`` and each Series
+    Instance UID a pseudonym (``series-001``, numbered in order of appearance in this export).
+    Study and SOP Instance UIDs are not exported at all.
+    """
+    out = df.copy()
+    if "filename" in out.columns:
+        out["filename"] = [
+            f"attachment-{aid}{_safe_suffix(name)}"
+            for aid, name in zip(out["attachment_id"], out["filename"], strict=True)
+        ]
+    for col, prefix in (("study_uid", "study"), ("series_uid", "series"), ("sop_uid", "instance")):
+        if col in out.columns:
+            codes: dict[str, str] = {}
+            out[col] = [
+                None if v is None or v != v or v == ""
+                else codes.setdefault(str(v), f"{prefix}-{len(codes) + 1:03d}")
+                for v in out[col]
+            ]
+    return out
+
+
+def _safe_suffix(name: object) -> str:
+    suffix = Path(str(name or "")).suffix.lower()
+    return suffix if 1 < len(suffix) <= 8 and suffix[1:].isalnum() else ""
+
+
 def export_tables(
     project: Project,
     outdir: Path,
@@ -93,7 +125,7 @@ def export_tables(
         ("cases", lambda: tables.cases_table(project)),
         ("criteria", lambda: tables.criteria_table(project)),
         ("outputs", lambda: tables.outputs_table(project)),
-        ("attachments", lambda: tables.attachments_table(project)),
+        ("attachments", lambda: deidentified_attachments(tables.attachments_table(project))),
         ("judgments", lambda: judgments_flat(project, pseudonymise=pseudonymise)),
         ("gold_labels", lambda: tables.gold_table(project)),
     ]

@@ -8,7 +8,7 @@ their own modules (``medreview.exporters``); this module only decides which to c
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,6 +45,7 @@ class ExportRequest:
     min_margin: float = 0.0
     include_margin: bool = False
     allow_burned_in: bool = False
+    overwrite: bool = False  # write into a non-empty outdir, replacing same-named entries
 
 
 def normalise_kinds(kinds: Sequence[str]) -> tuple[str, ...]:
@@ -74,8 +75,23 @@ def parse_fractions(text: str) -> tuple[float, float, float]:
 
 def run_export(project: Project, request: ExportRequest,
                progress: Progress = no_progress) -> list[str]:
-    """Write what ``request`` asks for; return one line per file or folder written."""
+    """Write what ``request`` asks for; return one line per file or folder written.
+
+    Everything is built in a hidden sibling of ``request.outdir`` and renamed into place when
+    complete (``exporters.staging``): an interrupted or refused export leaves no OUTDIR.
+    """
+    from medreview.exporters.staging import staged
+
     kinds = normalise_kinds(request.kinds)
+    with staged(request.outdir, overwrite=request.overwrite) as stage:
+        lines = _write(project, replace(request, outdir=stage), kinds, progress)
+    final = str(request.outdir)
+    return [final + line[len(str(stage)):] if line.startswith(str(stage)) else line
+            for line in lines]
+
+
+def _write(project: Project, request: ExportRequest, kinds: tuple[str, ...],
+           progress: Progress) -> list[str]:
     lines: list[str] = []
     if "tables" in kinds:
         from medreview.exporters.tables import export_tables

