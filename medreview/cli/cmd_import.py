@@ -19,15 +19,32 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--format",
         dest="fmt",
         default=None,
-        help="force a format (default: detected from the content)",
+        help="force a format: jsonl, csv, wide-csv, healthbench, inspect-eval, ratings-csv, "
+        "ratings-jsonl, media-folder, medec, medval (default: detected from the content)",
     )
     p.add_argument(
         "--map",
         action="append",
         default=[],
         metavar="FIELD=COLUMN",
-        help="field mapping override for JSONL/CSV, e.g. --map prompt=question_text",
+        help="field mapping for JSONL/JSON/CSV and ratings files, e.g. --map prompt=question_text"
+        ', --map q:error_flag="Error Flag" (a rubric question\'s column in a ratings file), '
+        "--map output= (turn a default column off); repeat a field to accept several columns",
     )
+    p.add_argument(
+        "--na",
+        action="append",
+        default=[],
+        metavar="VALUE",
+        help="a cell value that means 'missing' (repeatable), e.g. --na NA --na -",
+    )
+    p.add_argument(
+        "--encoding",
+        default=None,
+        help="text encoding of files without a byte-order mark that are not UTF-8, "
+        "e.g. cp1252 or latin-1 (default: UTF-8; UTF-16 with a BOM is read as such)",
+    )
+    p.add_argument("--rater", help="prior ratings: the rater of a file without a rater column")
     p.add_argument(
         "--rubric",
         action="append",
@@ -48,19 +65,73 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.set_defaults(run=run)
 
 
+def _mapping(items: list[str]) -> dict[str, str]:
+    """``--map`` items as ``{field: "col1,col2"}``; ``field=`` (empty) turns a field off."""
+    from medreview.errors import InputError
+
+    mapping: dict[str, str] = {}
+    for item in items:
+        field, sep, column = item.partition("=")
+        field, column = field.strip(), column.strip()
+        if not sep or not field:
+            raise InputError("--map takes FIELD=COLUMN (or FIELD= to turn a field off)", item=item)
+        if column and mapping.get(field):
+            mapping[field] = f"{mapping[field]},{column}"
+        else:
+            mapping[field] = column
+    return mapping
+
+
+def _check_encoding(name: str) -> None:
+    import codecs
+
+    from medreview.errors import InputError
+
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        raise InputError(
+            f"unknown encoding {name!r} (try utf-8, cp1252 or latin-1)", item="--encoding"
+        ) from None
+    if not getattr(info, "_is_text_encoding", True):
+        raise InputError(f"{name!r} is not a text encoding", item="--encoding")
+
+
+def _import_one(import_file: Any, project: Any, path: Path, **kwargs: Any) -> Any:
+    """Import one file; an unexpected exception still ends in one line naming the file.
+
+    Every refusal of bad input is an ``ImportFailed`` already; this net only keeps a bug
+    (which the fuzz test hunts for by this very message) from showing the user a traceback.
+    """
+    from medreview.errors import ImportFailed, MedreviewError
+    from medreview.progress import Cancelled
+
+    try:
+        return import_file(project, path, **kwargs)
+    except (MedreviewError, OSError, Cancelled):
+        raise
+    except (RecursionError, MemoryError) as exc:
+        raise ImportFailed(
+            f"file too deeply nested or too large to read ({type(exc).__name__})",
+            source=str(path),
+        ) from None
+    except Exception as exc:  # the one place a bug must not become a traceback
+        raise ImportFailed(
+            f"unexpected error while importing (a bug; please report it): "
+            f"{type(exc).__name__}: {exc}".splitlines()[0],
+            source=str(path),
+        ) from exc
+
+
 def run(args: argparse.Namespace) -> int:
     from medreview.cli.common import load_form_arg, print_json
     from medreview.cli.progressbar import ProgressBar
-    from medreview.errors import InputError
     from medreview.services.importing import import_file
     from medreview.services.projects import add_form, open_project
 
-    mapping: dict[str, str] = {}
-    for item in args.map:
-        field, sep, column = item.partition("=")
-        if not sep or not field or not column:
-            raise InputError("--map takes FIELD=COLUMN", item=item)
-        mapping[field.strip()] = column.strip()
+    mapping = _mapping(args.map)
+    if args.encoding is not None:
+        _check_encoding(args.encoding)
     report: dict[str, Any] = {"files": []}
     with open_project(args.project) as project:
         for value in args.rubric:
@@ -76,8 +147,12 @@ def run(args: argparse.Namespace) -> int:
                     "manifest": args.manifest,
                     "model_columns": args.models.split(",") if args.models else None,
                     "rater_kind": args.rater_kind,
+                    "rater": args.rater,
+                    "encoding": args.encoding,
+                    "na": tuple(args.na) or None,
                 }
-                fmt, summary = import_file(
+                fmt, summary = _import_one(
+                    import_file,
                     project,
                     path,
                     fmt=args.fmt,

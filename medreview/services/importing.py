@@ -26,25 +26,41 @@ def import_file(
 ) -> tuple[str, ImportSummary]:
     """Import one file or folder; returns the format used and what was added or skipped.
 
-    ``options`` go to the parser: ``model`` (HealthBench completions), ``manifest`` (media
-    folders), ``model_columns`` (wide CSV), ``rater_kind`` (prior ratings).
+    ``options`` go to the parser: ``model`` (HealthBench completions, or the model of
+    tabular files and ratings without one), ``manifest`` (media folders), ``model_columns``
+    (wide CSV), ``rater_kind`` and ``rater`` (prior ratings), ``encoding`` (text files that are
+    not UTF-8 and have no byte-order mark), ``na`` (cell values that mean "missing").
+    Ratings are checked against the project's active rubric before anything is written.
     """
-    from medreview.importers.detect import detect_format, parse_file
+    from medreview.importers.detect import BUILTIN_RUBRIC, detect_format, parse_file
+    from medreview.services.builtin_rubric import ensure_rubric
+    from medreview.services.rating_form import rating_form
 
-    fmt = fmt or detect_format(path)
+    fmt = fmt or detect_format(path, (options or {}).get("encoding"))
     digest = sha256_file(path) if path.is_file() else ""
     kwargs: dict[str, Any] = {"fmt": fmt, "progress": progress, "token": token}
     if mapping:
         kwargs["mapping"] = mapping
     kwargs.update({k: v for k, v in (options or {}).items() if v is not None})
+    if fmt in ("ratings-csv", "ratings-jsonl"):
+        kwargs["form"] = rating_form(project, str(path))
     records = parse_file(path, **kwargs)
-    summary = ingest(
-        project,
-        records,
-        source=str(path),
-        importer=fmt,
-        source_sha256=digest,
-        progress=progress,
-        token=token,
-    )
+    rubric = BUILTIN_RUBRIC.get(fmt)
+    undo = ensure_rubric(project, rubric, str(path)) if rubric else None
+    try:
+        summary = ingest(
+            project,
+            records,
+            source=str(path),
+            importer=fmt,
+            source_sha256=digest,
+            progress=progress,
+            token=token,
+        )
+    except BaseException:
+        if undo is not None:
+            undo()
+        raise
+    if undo is not None:
+        summary.added["rubrics"] += 1
     return fmt, summary
