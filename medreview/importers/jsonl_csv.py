@@ -1,4 +1,4 @@
-"""Generic cases and model outputs from JSONL and CSV, through an overridable field mapping.
+"""Generic cases and model outputs from JSONL, JSON and CSV, through an overridable field mapping.
 
 One line (row) may carry a case, a model output, or both. Cases repeated on several lines (one
 line per model answer) are emitted once; a repeat with the same id but a different prompt is an
@@ -9,7 +9,7 @@ one, else on the case. ``parse_wide_csv`` reads the spreadsheet layout with one 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,12 +22,13 @@ from medreview.importers._common import (
     as_str,
     fail,
     iter_csv,
-    iter_jsonl,
     maybe_json,
     parse_context,
     parse_messages,
     parse_tags,
     pick,
+    read_records,
+    without_na,
 )
 from medreview.progress import CancelToken, Progress, no_progress
 
@@ -87,6 +88,7 @@ class FieldMapping:
 
         Keys are role names (or the common field names that stand for them: ``id``,
         ``question``, ``response``...); a string value may list several names with commas.
+        An empty value turns the role off (``output=``: no column is read as a model output).
         Raises ``ValueError`` naming an unknown role.
         """
         base = cls()
@@ -96,6 +98,10 @@ class FieldMapping:
             if role == "default_model":
                 kwargs[role] = str(names).strip()
                 continue
+            if key.strip().startswith("q:"):
+                raise ValueError(
+                    f"{key!r} maps a rubric question: that applies to ratings files only"
+                )
             if role not in base.__dataclass_fields__:
                 roles = ", ".join(sorted(set(base.__dataclass_fields__) | set(ROLE_ALIASES)))
                 raise ValueError(f"unknown field role {key!r}; roles are: {roles}")
@@ -128,6 +134,7 @@ class _RowParser:
 
     path: Path
     mapping: FieldMapping
+    na: frozenset[str] = frozenset()
     cases: Seen = field(init=False)
     outputs: Seen = field(init=False)
     known: frozenset[str] = field(init=False)
@@ -137,8 +144,10 @@ class _RowParser:
         self.outputs = Seen(self.path, "output")
         self.known = self.mapping.known()
 
-    def case_id(self, row: dict[str, Any], line: int) -> str:
+    def case_id(self, row: dict[str, Any], line: int, key: str | None = None) -> str:
         name, value = pick(row, self.mapping.case_id)
+        if name is None and key is not None:
+            return as_id(key, "(record key)", self.path, line)  # a dict of records
         if name is None:
             raise fail(
                 f"missing required field: one of {', '.join(self.mapping.case_id)}", self.path, line
@@ -196,9 +205,10 @@ class _RowParser:
             return record
         return None
 
-    def rows(self, row: dict[str, Any], line: int) -> Iterator[Located]:
+    def rows(self, row: dict[str, Any], line: int, key: str | None = None) -> Iterator[Located]:
         m, path = self.mapping, self.path
-        case_id = self.case_id(row, line)
+        row = without_na(row, self.na)
+        case_id = self.case_id(row, line, key)
         out_name, text = pick(row, m.output)
         # An empty CSV cell means "no value", not an empty-string value worth keeping.
         extras = {k: maybe_json(v) for k, v in row.items() if k not in self.known and v != ""}
@@ -241,28 +251,36 @@ def parse_jsonl(
     path: str | Path,
     mapping: FieldMapping | None = None,
     *,
+    encoding: str | None = None,
+    na: Collection[str] = (),
     progress: Progress = no_progress,
     token: CancelToken | None = None,
 ) -> Iterator[Located]:
-    """Cases and outputs from a JSON Lines file, one object per line."""
+    """Cases and outputs from JSON Lines, or a ``.json`` array or dict of records.
+
+    In a dict of records (``{"q1": {...}, "q2": {...}}``) the key is the case id unless the
+    record has a case id field. String values listed in ``na`` read as missing.
+    """
     path = Path(path)
-    parser = _RowParser(path, mapping or FieldMapping())
-    with closing(iter_jsonl(path, progress, token)) as lines:
-        for line, obj in lines:
-            yield from parser.rows(obj, line)
+    parser = _RowParser(path, mapping or FieldMapping(), frozenset(na))
+    with closing(read_records(path, encoding=encoding, progress=progress, token=token)) as recs:
+        for line, key, obj in recs:
+            yield from parser.rows(obj, line, key)
 
 
 def parse_csv(
     path: str | Path,
     mapping: FieldMapping | None = None,
     *,
+    encoding: str | None = None,
+    na: Collection[str] = (),
     progress: Progress = no_progress,
     token: CancelToken | None = None,
 ) -> Iterator[Located]:
     """Cases and outputs from a CSV (or ``.tsv``) file with a header row."""
     path = Path(path)
     parser = _RowParser(path, mapping or FieldMapping())
-    _header, rows = iter_csv(path, progress, token)
+    _header, rows = iter_csv(path, progress, token, encoding=encoding, na=na)
     with closing(rows):
         for line, row in rows:
             yield from parser.rows(row, line)
@@ -273,6 +291,8 @@ def parse_wide_csv(
     mapping: FieldMapping | None = None,
     *,
     model_columns: Sequence[str] | None = None,
+    encoding: str | None = None,
+    na: Collection[str] = (),
     progress: Progress = no_progress,
     token: CancelToken | None = None,
 ) -> Iterator[Located]:
@@ -284,7 +304,7 @@ def parse_wide_csv(
     path = Path(path)
     m = mapping or FieldMapping()
     parser = _RowParser(path, m)
-    header, rows = iter_csv(path, progress, token)
+    header, rows = iter_csv(path, progress, token, encoding=encoding, na=na)
     known = m.known() | set(m.case_metadata)
     models = (
         list(model_columns)
