@@ -88,7 +88,8 @@ def _text(row: dict[str, Any], field: str, path: Path, line: int, item: str | No
         return ""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise fail(f"column {field!r}: expected text, got {type_name(value)}", path, line, item)
-    return str(value)
+    # Spreadsheet cells end their lines with CRLF; the project stores plain newlines.
+    return str(value).replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _grade(raw: str, rubric: _Rubric, path: Path, line: int, item: str) -> int | None:
