@@ -67,3 +67,11 @@ class StatsError(MedreviewError):
 
 class PackageError(MedreviewError):
     """A rater package that is foreign, tampered, truncated or unsafe."""
+
+
+class ProjectBusy(ProjectError):
+    """Another writer held the project longer than this one would wait; nothing was changed."""
+
+
+class ProjectReadOnly(ProjectError):
+    """A change was asked of a project that is open read-only."""

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
 import sys
+import traceback
+from pathlib import Path
 from typing import Any
 
 from medreview.domain.rubric import Form
@@ -19,3 +23,31 @@ def load_form_arg(value: str) -> Form:
     from medreview.services.projects import form_from
 
     return form_from(value)
+
+
+def log_dir() -> Path:
+    """``MEDREVIEW_LOG_DIR``, else ``$MEDREVIEW_HOME/logs``, else the platform's user log dir."""
+    override = os.environ.get("MEDREVIEW_LOG_DIR")
+    if override:
+        return Path(override)
+    home = os.environ.get("MEDREVIEW_HOME")
+    if home:
+        return Path(home) / "logs"
+    import platformdirs
+
+    return Path(platformdirs.user_log_dir("medreview", appauthor=False))
+
+
+def write_error_log(command: str, exc: BaseException) -> Path | None:
+    """Append the full traceback of ``exc`` to ``errors.log``; its path, or None if unwritable."""
+    try:
+        folder = log_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "errors.log"
+        stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(f"--- {stamp} {command}\n")  # no argv: it may hold a key or a URL
+            fh.writelines(traceback.format_exception(exc))
+        return path
+    except OSError:
+        return None

@@ -1,13 +1,20 @@
-"""Dispatch ``medreview <command>``; every error becomes one clear line and a non-zero exit."""
+"""Dispatch ``medreview <command>``; every error becomes one clear line and a non-zero exit.
+
+A failure that is not a user error (a bug, an unforeseen condition) prints one line naming a
+log file that holds the full traceback — never the traceback itself.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 from medreview import __version__
+from medreview.cli.common import write_error_log
 from medreview.errors import MedreviewError
 from medreview.progress import Cancelled
 
@@ -28,6 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Physician review of medical AI answers: rubrics, images, agreement, judges.",
     )
     parser.add_argument("--version", action="version", version=f"medreview {__version__}")
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        help="open the project read-only (browse, statistics, export; nothing is saved)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMANDS:
@@ -41,24 +53,69 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _say_waiting(command: str) -> Callable[[str], None]:
+    """Print "waiting for another writer" once, then every 10 s at most."""
+    last = [-1e9]
+
+    def say(message: str) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 10.0:
+            last[0] = now
+            print(f"medreview {command}: {message}", file=sys.stderr, flush=True)
+
+    return say
+
+
+def _preflight(args: argparse.Namespace) -> None:
+    """``gui PROJECT``: check the project here, so a bad one is a line, not a dialog later."""
+    project = getattr(args, "project", None)
+    if args.command == "gui" and project is not None:
+        from medreview.services.projects import open_project
+
+        open_project(project).close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.read_only:
+        os.environ["MEDREVIEW_READ_ONLY"] = "1"  # inherited by every open_project (and the GUI)
+    name = f"medreview {args.command}"
     try:
+        from medreview.services.access import on_writer_wait
+
+        on_writer_wait(_say_waiting(args.command))
+        _preflight(args)
         return int(args.run(args))
     except MedreviewError as exc:
-        print(f"medreview {args.command}: error: {exc.message}", file=sys.stderr)
+        print(f"{name}: error: {exc.message}", file=sys.stderr)
         return 2
     except Cancelled:
-        print(f"medreview {args.command}: cancelled", file=sys.stderr)
+        print(f"{name}: cancelled", file=sys.stderr)
         return 130
     except KeyboardInterrupt:
-        print(f"medreview {args.command}: interrupted", file=sys.stderr)
+        print(f"{name}: interrupted", file=sys.stderr)
         return 130
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"medreview {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        print(f"{name}: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # not a user error: one line here, the traceback in the log
+        return _unexpected(name, exc)
+
+
+def _unexpected(name: str, exc: Exception) -> int:
+    from medreview.services.access import describe_storage_error
+
+    log = write_error_log(name, exc)
+    where = f"details in {log}" if log else "the error log could not be written"
+    storage = describe_storage_error(exc)
+    if storage is not None:
+        print(f"{name}: error: {storage} ({where})", file=sys.stderr)
+        return 2
+    text = (str(exc).splitlines() or [""])[0][:200]
+    print(f"{name}: internal error: {type(exc).__name__}: {text} ({where})", file=sys.stderr)
+    return 3
 
 
 if __name__ == "__main__":

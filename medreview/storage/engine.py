@@ -1,37 +1,168 @@
 """Engine factory: SQLite with WAL, foreign keys and full sync; or a PostgreSQL URL.
 
 All dialect-specific settings live here, so the rest of the storage layer is portable.
+
+Transactions on SQLite (see docs/ARCHITECTURE.md, "Writers and transactions"):
+- pysqlite's own transaction handling is switched off (``isolation_level=None``) and the
+  ``begin`` event emits BEGIN itself, as SQLAlchemy documents for pysqlite;
+- a write transaction starts with ``BEGIN IMMEDIATE``: it takes the write lock before its
+  first read, so whatever it reads (a next revision number, "does this row exist") cannot be
+  changed by another writer before it commits;
+- read sessions (execution option ``medreview_read``) start a plain deferred ``BEGIN`` and
+  never wait for writers (WAL);
+- a writer that finds the lock taken waits in ``WriteGate.begin`` — a loop of short SQLite
+  busy waits that reports "waiting for another writer (import of X)…" to a callback, for up
+  to ``MEDREVIEW_WRITE_WAIT_S`` seconds (default 600) before giving up with one line.
 """
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+from medreview.errors import ProjectBusy
+from medreview.storage.writers import WriterNotes
+
+READ_OPTION = "medreview_read"
+# One SQLite busy wait; the gate loops over these so it can report progress between them.
+BUSY_SLICE_MS = 250
+DEFAULT_WAIT_S = 600.0
+
+WaitCallback = Callable[[str], None]
+
+# Process-wide fallback for "waiting for another writer" messages (the CLI prints them).
+_default_wait_callback: list[WaitCallback | None] = [None]
+
+
+def set_default_wait_callback(callback: WaitCallback | None) -> None:
+    _default_wait_callback[0] = callback
+
+
+def max_write_wait_s() -> float:
+    try:
+        return max(0.0, float(os.environ.get("MEDREVIEW_WRITE_WAIT_S", DEFAULT_WAIT_S)))
+    except ValueError:
+        return DEFAULT_WAIT_S
 
 
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
-    cur = dbapi_connection.cursor()
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA journal_mode=WAL")
-    # FULL: a commit reported as saved survives a power cut, not only a crash.
-    cur.execute("PRAGMA synchronous=FULL")
-    cur.execute("PRAGMA busy_timeout=10000")
-    cur.close()
+def read_only_connector(path: Path, *, immutable: bool = False) -> Callable[[], Any]:
+    """Connections SQLite itself keeps from writing (``mode=ro``), whoever runs (even root).
+
+    ``immutable`` also skips locking and the ``-shm`` file: only for a folder nobody can
+    write, whose database has no write-ahead log left to read.
+    """
+    uri = "file:" + quote(Path(path).resolve().as_posix()) + "?mode=ro"
+    if immutable:
+        uri += "&immutable=1"
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(uri, uri=True, check_same_thread=False)
+
+    return connect
 
 
-def make_engine(url: str) -> Engine:
+def _is_busy(exc: BaseException) -> bool:
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+class WriteGate:
+    """Starts SQLite transactions: deferred for reads, ``BEGIN IMMEDIATE`` (waiting) for writes."""
+
+    def __init__(self, notes: WriterNotes | None, *, read_only: bool = False) -> None:
+        self.notes = notes
+        self.read_only = read_only
+        self.on_wait: WaitCallback | None = None
+
+    def begin(self, conn: Connection) -> None:
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None
+        if self.read_only or conn.get_execution_options().get(READ_OPTION):
+            dbapi.execute("BEGIN")
+            return
+        self._begin_immediate(dbapi)
+
+    def _begin_immediate(self, dbapi: Any) -> None:
+        start = time.monotonic()
+        limit = max_write_wait_s()
+        waiting = False
+        try:
+            while True:
+                try:
+                    dbapi.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as exc:
+                    if not _is_busy(exc):
+                        raise
+                    waited = time.monotonic() - start
+                    holder = self.notes.holder() if self.notes else None
+                    if waited >= limit:
+                        who = f" ({holder})" if holder else ""
+                        raise ProjectBusy(
+                            f"another writer{who} has kept the project busy for {waited:.0f} s;"
+                            " nothing was changed, try again when it has finished"
+                        ) from None
+                    if not waiting and self.notes is not None:
+                        self.notes.start_waiting()  # asks batch writers to leave a gap
+                    waiting = True
+                    callback = self.on_wait or _default_wait_callback[0]
+                    if callback is not None:
+                        who = f" ({holder})" if holder else ""
+                        callback(f"waiting for another writer{who}… {waited:.0f} s")
+        finally:
+            if waiting and self.notes is not None:
+                self.notes.stop_waiting()
+
+
+def _sqlite_connect_hook(read_only: bool) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # SQLAlchemy's pysqlite recipe: no implicit BEGIN from the driver; the gate emits it.
+        dbapi_connection.isolation_level = None
+        cur = dbapi_connection.cursor()
+        cur.execute(f"PRAGMA busy_timeout={BUSY_SLICE_MS}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        if not read_only:
+            cur.execute("PRAGMA journal_mode=WAL")
+            # FULL: a commit reported as saved survives a power cut, not only a crash.
+            cur.execute("PRAGMA synchronous=FULL")
+        cur.close()
+
+    return on_connect
+
+
+def make_engine(
+    url: str, *, gate: WriteGate | None = None, creator: Callable[[], Any] | None = None
+) -> Engine:
+    """``creator`` (SQLite only) opens the DBAPI connection itself, e.g. a read-only URI."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False})
-        event.listen(engine, "connect", _on_sqlite_connect)
+        gate = gate or WriteGate(None)
+        if creator is not None:
+            engine = create_engine(url, creator=creator)
+        else:
+            engine = create_engine(url, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_connect_hook(gate.read_only))
+        event.listen(engine, "begin", gate.begin)
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def reading(engine: Engine) -> Engine:
+    """The same engine, whose transactions are deferred reads (never wait for a writer)."""
+    return engine.execution_options(**{READ_OPTION: True})
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -1,4 +1,4 @@
-"""Write a stream of import records into a project in one transaction, idempotently.
+"""Write a stream of import records into a project in short batches, all-or-nothing, idempotently.
 
 Identity rules (why importing the same file twice adds nothing):
 - case: ``external_id``; the same id with different content is refused, never overwritten;
@@ -6,8 +6,10 @@ Identity rules (why importing the same file twice adds nothing):
 - attachment: (case, sha256 of the file);
 - rating: a revision whose uid is a hash of (rater, output, content): the same rating again is
   skipped, a changed one becomes a new revision of that rater's judgment.
-A bad record aborts the whole import: the transaction rolls back and blobs copied for it are
-removed, so the project is left exactly as it was.
+A bad record aborts the whole import: the open batch rolls back, the batches already committed
+are deleted again and blobs copied for them are removed, so the project is left as it was.
+A run killed outright leaves its batches and an import-log row marked ``partial``; importing
+the same file again skips what is there, adds the rest and marks the row ``complete``.
 """
 
 from __future__ import annotations
@@ -15,13 +17,16 @@ from __future__ import annotations
 import hashlib
 import json
 import mimetypes
+import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, event, select
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from medreview.domain.records import (
@@ -33,18 +38,21 @@ from medreview.domain.records import (
 )
 from medreview.errors import ImportFailed, MedreviewError
 from medreview.progress import CancelToken, Progress, no_progress
+from medreview.storage.base import Base
 from medreview.storage.forms import active_form_rows
 from medreview.storage.models import (
     AttachmentRow,
     CaseCriterionRow,
     CaseRow,
     ImportLogRow,
+    JudgmentRevisionRow,
+    JudgmentRow,
     OutputRow,
     SeriesRow,
 )
 from medreview.storage.project import Project
 from medreview.storage.raters import get_or_create_rater
-from medreview.storage.revisions import RevisionContent, append_revision
+from medreview.storage.revisions import RevisionContent, append_revision, latest_revision
 
 
 @dataclass
@@ -305,6 +313,120 @@ class _Ingest:
             self.summary.skipped["ratings"] += 1
 
 
+# A batch ends after this many records or this much time, whichever comes first, so other
+# writers (a save, a judge run, another import) wait at most about this long for their turn.
+BATCH_RECORDS = 500
+BATCH_SECONDS = 0.5
+
+PARTIAL = "partial"
+COMPLETE = "complete"
+
+
+class _Inserted:
+    """Rows this import inserted, in committed batches only (what an undo may delete)."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[str, int]] = []
+        self.committed: list[tuple[str, int]] = []
+        self.touched_judgments: set[int] = set()
+
+    def on_persistent(self, _session: Session, obj: object) -> None:
+        identity = sa_inspect(obj).identity
+        table = getattr(obj, "__tablename__", None)
+        if identity and table:
+            self.pending.append((table, int(identity[0])))
+        if isinstance(obj, JudgmentRevisionRow):
+            self.touched_judgments.add(obj.judgment_id)
+
+    def commit(self) -> None:
+        self.committed.extend(self.pending)
+        self.pending.clear()
+
+
+def _find_partial_log(s: Session, source: str, source_sha256: str) -> ImportLogRow | None:
+    """The log row of an earlier run of this same file that never finished (killed)."""
+    q = select(ImportLogRow)
+    q = q.where(ImportLogRow.sha256 == source_sha256) if source_sha256 else q.where(
+        ImportLogRow.source == source
+    )
+    for row in s.scalars(q.order_by(ImportLogRow.id.desc())):
+        if (row.counts or {}).get("state") == PARTIAL:
+            return row
+    return None
+
+
+def incomplete_imports(project: Project) -> list[tuple[str, str]]:
+    """(source, started) of imports whose run was killed before the end: import them again."""
+    with project.read() as s:
+        return [
+            (row.source, row.created_at.isoformat(timespec="seconds"))
+            for row in s.scalars(select(ImportLogRow).order_by(ImportLogRow.id))
+            if (row.counts or {}).get("state") == PARTIAL
+        ]
+
+
+def _write_log(
+    s: Session,
+    log: ImportLogRow | None,
+    *,
+    summary: ImportSummary,
+    state: str,
+    source: str,
+    source_sha256: str,
+    importer: str,
+) -> ImportLogRow:
+    counts: dict[str, Any] = {**summary.to_dict(), "state": state}
+    if log is None:
+        log = ImportLogRow(source=source, sha256=source_sha256, importer=importer, counts=counts)
+        s.add(log)
+    else:
+        log.counts = counts
+    s.flush()
+    return log
+
+
+def _undo(project: Project, inserted: _Inserted, blobs: list[str]) -> bool:
+    """Delete the committed rows of a failed import (children first); False if they are in
+    use by now (another writer referred to them between batches) — then they stay."""
+    if not inserted.committed:
+        _remove_unused_blobs(project, blobs)
+        return True
+    by_table: dict[str, list[int]] = {}
+    for table, pk in inserted.committed:
+        by_table.setdefault(table, []).append(pk)
+    try:
+        with project.transaction() as s:
+            for table in reversed(Base.metadata.sorted_tables):
+                ids = by_table.get(table.name, [])
+                for at in range(0, len(ids), 500):
+                    s.execute(delete(table).where(table.c.id.in_(ids[at : at + 500])))
+            for jid in inserted.touched_judgments:
+                judgment = s.get(JudgmentRow, jid)
+                if judgment is None:
+                    continue
+                latest = latest_revision(s, jid)
+                if latest is None:
+                    s.delete(judgment)
+                else:
+                    judgment.current_revision_no = latest.revision_no
+                    judgment.status = latest.status
+                    judgment.flagged = latest.flagged
+    except IntegrityError:
+        return False
+    _remove_unused_blobs(project, blobs)
+    return True
+
+
+def _remove_unused_blobs(project: Project, blobs: list[str]) -> None:
+    if not blobs:
+        return
+    with project.read() as s:
+        used = set(s.scalars(select(AttachmentRow.sha256).where(AttachmentRow.sha256.in_(blobs))))
+    for digest in blobs:
+        if digest not in used:
+            project.media.path_for(digest).unlink(missing_ok=True)
+
+
 def ingest(
     project: Project,
     records: Iterable[Located],
@@ -314,39 +436,64 @@ def ingest(
     source_sha256: str = "",
     progress: Progress = no_progress,
     token: CancelToken | None = None,
+    batch_records: int = BATCH_RECORDS,
+    batch_seconds: float = BATCH_SECONDS,
 ) -> ImportSummary:
-    """Write ``records`` in one transaction; on any error nothing stays behind."""
+    """Write ``records`` in short batches; all of the file, or (on any error) none of it.
+
+    Batches commit every ``batch_records`` records or ``batch_seconds``, so other writers
+    save in between. The import log row says ``partial`` until the last batch marks it
+    ``complete`` in the same commit. On an error or cancel the committed batches are deleted
+    again; a killed run leaves ``partial`` rows that importing the same file again completes
+    (every row is found by its content and skipped). See docs/ARCHITECTURE.md.
+    """
     summary = ImportSummary()
+    inserted = _Inserted()
     state: _Ingest | None = None
-    try:
-        with project.transaction() as s:
-            state = _Ingest(project, s, summary)
-            for n, located in enumerate(records, start=1):
-                if token is not None:
-                    token.raise_if_cancelled()
-                rec = located.record
-                if isinstance(rec, CaseRecord):
-                    state.add_case(rec, located)
-                elif isinstance(rec, OutputRecord):
-                    state.add_output(rec, located)
-                elif isinstance(rec, AttachmentRecord):
-                    state.add_attachment(rec, located)
-                elif isinstance(rec, RatingRecord):
-                    state.add_rating(rec, located)
-                if n % 200 == 0:
-                    progress(n, None, f"{n} records")
-            if summary.added:
-                s.add(
-                    ImportLogRow(
-                        source=source,
-                        sha256=source_sha256,
-                        importer=importer,
-                        counts=summary.to_dict(),
-                    )
+    log: ImportLogRow | None = None
+    common = {"source": source, "source_sha256": source_sha256, "importer": importer}
+    with project.writer(f"import of {Path(source).name}"):
+        try:
+            with project.write_session() as s:
+                event.listen(s, "pending_to_persistent", inserted.on_persistent)
+                state = _Ingest(project, s, summary)
+                log = _find_partial_log(s, source, source_sha256)
+                batch_start = time.monotonic()
+                in_batch = 0
+                for n, located in enumerate(records, start=1):
+                    if token is not None:
+                        token.raise_if_cancelled()
+                    rec = located.record
+                    if isinstance(rec, CaseRecord):
+                        state.add_case(rec, located)
+                    elif isinstance(rec, OutputRecord):
+                        state.add_output(rec, located)
+                    elif isinstance(rec, AttachmentRecord):
+                        state.add_attachment(rec, located)
+                    elif isinstance(rec, RatingRecord):
+                        state.add_rating(rec, located)
+                    in_batch += 1
+                    if n % 200 == 0:
+                        progress(n, None, f"{n} records")
+                    if in_batch >= batch_records or time.monotonic() - batch_start >= batch_seconds:
+                        if summary.added or log is not None:
+                            log = _write_log(s, log, summary=summary, state=PARTIAL, **common)
+                        s.commit()
+                        inserted.commit()
+                        project.yield_to_waiters()
+                        batch_start = time.monotonic()
+                        in_batch = 0
+                if summary.added or log is not None:
+                    log = _write_log(s, log, summary=summary, state=COMPLETE, **common)
+                s.commit()
+                inserted.commit()
+        except BaseException as exc:
+            blobs = state.new_blobs if state is not None else []
+            if not _undo(project, inserted, blobs) and isinstance(exc, MedreviewError):
+                exc.reason += (
+                    "; rows saved before this point are already in use by another writer, so "
+                    "they stay: fix the file and import it again to complete it"
                 )
-    except BaseException:
-        if state is not None:
-            for digest in state.new_blobs:
-                state.project.media.path_for(digest).unlink(missing_ok=True)
-        raise
+                exc.args = (exc.message,)
+            raise
     return summary

@@ -1,26 +1,39 @@
 """Create and open project folders: ``project.sqlite`` + ``media/``.
 
 Opening a project whose schema is older than this version backs the database up (SQLite's
-online backup, so WAL contents are included) and then upgrades it with Alembic.
+online backup, so WAL contents are included; one copy per old version) and then upgrades it
+with Alembic. A newer schema, an empty, truncated, foreign or damaged file is refused with one
+line before anything is written. A project that cannot be written opens read-only.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from medreview.errors import ProjectError
+from medreview.errors import ProjectError, ProjectReadOnly
 from medreview.storage import schema
-from medreview.storage.engine import make_engine, make_sessionmaker, sqlite_url
+from medreview.storage.engine import (
+    WriteGate,
+    make_engine,
+    make_sessionmaker,
+    read_only_connector,
+    reading,
+    sqlite_url,
+)
+from medreview.storage.health import check_database_file, check_integrity, describe_db_error
 from medreview.storage.media import MediaStore
 from medreview.storage.models import ProjectRow
+from medreview.storage.writers import WriterNotes
 
 DB_NAME = "project.sqlite"
 MEDIA_DIR = "media"
@@ -30,22 +43,81 @@ class Project:
     """An open project: its engine, a session factory and its media store.
 
     Every user action runs in ``with project.transaction() as s:`` — one commit, or nothing.
+    Reads use ``project.read()``: deferred transactions that never wait for a writer. A
+    project opened read-only (``read_only_reason`` says why) refuses every transaction.
     """
 
-    def __init__(self, path: Path, engine: Engine, media: MediaStore) -> None:
+    def __init__(
+        self,
+        path: Path,
+        engine: Engine,
+        media: MediaStore,
+        *,
+        gate: WriteGate | None = None,
+        read_only_reason: str | None = None,
+    ) -> None:
         self.path = path
         self.engine = engine
         self.media = media
+        self.read_only_reason = read_only_reason
+        self._gate = gate
+        self._notes = gate.notes if gate is not None else None
         self._sessions: sessionmaker[Session] = make_sessionmaker(engine)
+        self._reads: sessionmaker[Session] = make_sessionmaker(reading(engine))
+
+    @property
+    def read_only(self) -> bool:
+        return self.read_only_reason is not None
+
+    def set_writer_wait_callback(self, callback: Callable[[str], None] | None) -> None:
+        """Called with "waiting for another writer (…)… N s" while a write waits its turn."""
+        if self._gate is not None:
+            self._gate.on_wait = callback
+
+    def _check_writable(self) -> None:
+        if self.read_only_reason is not None:
+            raise ProjectReadOnly(
+                f"the project is open read-only ({self.read_only_reason}); nothing can be saved",
+                source=str(self.path),
+            )
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Session]:
+        self._check_writable()
         with self._sessions() as session, session.begin():
             yield session
 
     @contextlib.contextmanager
-    def read(self) -> Iterator[Session]:
+    def write_session(self) -> Iterator[Session]:
+        """A session for a writer that commits in batches (``session.commit()`` per batch).
+
+        Each batch begins with ``BEGIN IMMEDIATE`` at its first statement; an exception rolls
+        the unfinished batch back. Call ``yield_to_waiters()`` after each commit.
+        """
+        self._check_writable()
         with self._sessions() as session:
+            try:
+                yield session
+            except BaseException:
+                session.rollback()
+                raise
+
+    def yield_to_waiters(self) -> None:
+        if self._notes is not None:
+            self._notes.yield_to_waiters()
+
+    @contextlib.contextmanager
+    def writer(self, what: str) -> Iterator[None]:
+        """Tell waiting writers that ``what`` (e.g. "import of a.jsonl") is writing."""
+        if self._notes is None or self.read_only:
+            yield
+            return
+        with self._notes.hold(what):
+            yield
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Session]:
+        with self._reads() as session:
             yield session
 
     def close(self) -> None:
@@ -72,6 +144,11 @@ def is_project(path: Path) -> bool:
     return (path / DB_NAME).is_file()
 
 
+def _sqlite_engine(path: Path, db_path: Path) -> tuple[Engine, WriteGate]:
+    gate = WriteGate(WriterNotes(path))
+    return make_engine(sqlite_url(db_path), gate=gate), gate
+
+
 def create_project(
     path: Path, name: str | None = None, *, database_url: str | None = None
 ) -> Project:
@@ -85,15 +162,24 @@ def create_project(
         )
     path.mkdir(parents=True, exist_ok=True)
     (path / MEDIA_DIR).mkdir(exist_ok=True)
-    engine = make_engine(database_url or sqlite_url(path / DB_NAME))
+    gate = None
+    if database_url is None:
+        engine, gate = _sqlite_engine(path, path / DB_NAME)
+    else:
+        engine = make_engine(database_url)
     schema.upgrade(engine)
-    project = Project(path, engine, MediaStore(path / MEDIA_DIR))
+    project = Project(path, engine, MediaStore(path / MEDIA_DIR), gate=gate)
     with project.transaction() as s:
         s.add(ProjectRow(uid=str(uuid.uuid4()), name=name or path.name, settings={}))
     return project
 
 
 def backup_database(db_path: Path, label: str) -> Path:
+    """A copy of the database (WAL contents included) next to it; one per label while the
+    database is unchanged, so repeated failed upgrades do not pile up copies."""
+    for old in sorted(db_path.parent.glob(f"{db_path.stem}.{label}.*.bak.sqlite")):
+        if old.stat().st_mtime >= _db_mtime(db_path):
+            return old
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     dest = db_path.with_name(f"{db_path.stem}.{label}.{stamp}.bak.sqlite")
     src = sqlite3.connect(db_path)
@@ -108,35 +194,148 @@ def backup_database(db_path: Path, label: str) -> Path:
     return dest
 
 
-def open_project(path: Path, *, upgrade: bool = True, database_url: str | None = None) -> Project:
-    """Open an existing project, backing up and migrating an older schema first."""
-    path = Path(path)
-    db_path = path / DB_NAME
-    if database_url is None and not db_path.is_file():
-        raise ProjectError("not a medreview project (no project.sqlite)", source=str(path))
-    engine = make_engine(database_url or sqlite_url(db_path))
+def _db_mtime(db_path: Path) -> float:
+    times = [p.stat().st_mtime for p in (db_path, Path(f"{db_path}-wal")) if p.exists()]
+    return max(times)
+
+
+def _schema_state(engine: Engine, db_path: Path) -> str:
+    """The schema revision; a damaged or foreign file is refused here, before anything writes."""
     try:
-        current = schema.current_revision(engine)
+        current = schema.current_revision(reading(engine))
+        if current is None:
+            raise ProjectError("database has no medreview schema version", source=str(db_path))
+        check_integrity(engine, db_path)
+    except ProjectError:
+        engine.dispose()
+        raise
     except Exception as exc:  # a damaged or foreign file: say so instead of a traceback
         engine.dispose()
-        raise ProjectError(f"cannot read the project database: {exc}", source=str(db_path)) from exc
+        raise ProjectError(
+            f"cannot read the project database: {describe_db_error(exc)}", source=str(db_path)
+        ) from exc
+    return current
+
+
+def _known(revision: str) -> bool:
+    try:
+        scripts = ScriptDirectory.from_config(schema.alembic_config())
+        return scripts.get_revision(revision) is not None
+    except Exception:  # alembic raises several kinds for an unknown id
+        return False
+
+
+def open_project(
+    path: Path,
+    *,
+    upgrade: bool = True,
+    database_url: str | None = None,
+    read_only: bool | None = None,
+) -> Project:
+    """Open an existing project, backing up and migrating an older schema first.
+
+    ``read_only`` None means: read-only when ``MEDREVIEW_READ_ONLY`` is set or the database
+    or its folder cannot be written (an archive, a read-only share). A read-only project can
+    be browsed, counted and exported; every transaction is refused with one line.
+    """
+    path = Path(path)
+    db_path = path / DB_NAME
+    if database_url is not None:
+        return _open_url(path, database_url, upgrade=upgrade)
+    if not db_path.is_file():
+        raise ProjectError("not a medreview project (no project.sqlite)", source=str(path))
+    check_database_file(db_path)
+    reason = read_only_reason(path, db_path, read_only)
+    if reason is None:
+        engine, gate = _sqlite_engine(path, db_path)
+    else:
+        gate = WriteGate(None, read_only=True)
+        engine = _read_only_engine(db_path, gate)
+    current = _schema_state(engine, db_path)
     head = schema.head_revision()
-    if current is None:
-        engine.dispose()
-        raise ProjectError("database has no medreview schema version", source=str(db_path))
     if current != head:
-        if not upgrade:
+        if not _known(current):
             engine.dispose()
             raise ProjectError(
-                f"schema {current} is older than {head}; open with upgrade", source=str(db_path)
+                f"made by a newer medreview (schema {current}); this version supports schemas "
+                f"up to {head}: update medreview to open it",
+                source=str(db_path),
             )
-        if database_url is None:
-            backup_database(db_path, f"schema-{current}")
+        if not upgrade or reason is not None:
+            engine.dispose()
+            why = f"it is read-only ({reason})" if reason else "upgrading was not allowed"
+            raise ProjectError(
+                f"schema {current} is older than {head} and {why}; open it writable once to "
+                "upgrade (a backup is made first)",
+                source=str(db_path),
+            )
+        backup_database(db_path, f"schema-{current}")
         try:
             schema.upgrade(engine)
         except Exception as exc:
             engine.dispose()
             raise ProjectError(
-                f"could not upgrade schema {current} to {head}: {exc}", source=str(db_path)
+                f"could not upgrade schema {current} to {head}: {describe_db_error(exc)}",
+                source=str(db_path),
             ) from exc
+    return Project(path, engine, MediaStore(path / MEDIA_DIR), gate=gate, read_only_reason=reason)
+
+
+def _open_url(path: Path, database_url: str, *, upgrade: bool) -> Project:
+    engine = make_engine(database_url)
+    try:
+        current = schema.current_revision(engine)
+    except Exception as exc:
+        engine.dispose()
+        raise ProjectError(
+            f"cannot read the project database: {describe_db_error(exc)}", source=database_url
+        ) from exc
+    head = schema.head_revision()
+    if current is None:
+        engine.dispose()
+        raise ProjectError("database has no medreview schema version", source=database_url)
+    if current != head:
+        if not _known(current) or not upgrade:
+            engine.dispose()
+            raise ProjectError(
+                f"schema {current} cannot be opened by this version (supports up to {head})",
+                source=database_url,
+            )
+        schema.upgrade(engine)
     return Project(path, engine, MediaStore(path / MEDIA_DIR))
+
+
+def read_only_reason(path: Path, db_path: Path, requested: bool | None) -> str | None:
+    if requested:
+        return "opened read-only on request"
+    if requested is None and os.environ.get("MEDREVIEW_READ_ONLY", "") not in ("", "0"):
+        return "opened read-only on request"
+    if requested is False:
+        return None
+    if not os.access(db_path, os.W_OK):
+        return "the database file is not writable"
+    if not os.access(path, os.W_OK):
+        return "the project folder is not writable"
+    return None
+
+
+def _read_only_engine(db_path: Path, gate: WriteGate) -> Engine:
+    """``mode=ro``; when SQLite cannot open that (no ``-shm`` and a folder it cannot write),
+    ``immutable=1`` — but only if no write-ahead log holds commits it would not see."""
+    engine = make_engine("sqlite://", gate=gate, creator=read_only_connector(db_path))
+    try:
+        with engine.connect():
+            pass
+        return engine
+    except Exception:
+        engine.dispose()
+    wal = Path(f"{db_path}-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        raise ProjectError(
+            "cannot open read-only: the folder cannot be written and the write-ahead log "
+            f"{wal.name} holds unfinished changes; copy the project folder somewhere writable",
+            source=str(db_path),
+        )
+    return make_engine(
+        "sqlite://", gate=gate, creator=read_only_connector(db_path, immutable=True)
+    )

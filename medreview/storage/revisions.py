@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from medreview.storage.base import utcnow
@@ -66,9 +66,9 @@ def latest_revision(session: Session, judgment_id: int) -> JudgmentRevisionRow |
 
 def get_or_create_judgment(session: Session, rater_id: int, output_id: int) -> JudgmentRow:
     row = session.scalars(
-        select(JudgmentRow).where(
-            JudgmentRow.rater_id == rater_id, JudgmentRow.output_id == output_id
-        )
+        select(JudgmentRow)
+        .where(JudgmentRow.rater_id == rater_id, JudgmentRow.output_id == output_id)
+        .execution_options(populate_existing=True)  # a long-lived session may hold a stale copy
     ).first()
     if row is None:
         row = JudgmentRow(
@@ -104,7 +104,14 @@ def append_revision(
         latest = latest_revision(session, judgment.id)
         if latest is not None and content_of(latest).fingerprint() == content.fingerprint():
             return None
-    revision_no = judgment.current_revision_no + 1
+    # Numbered from the rows themselves, inside the write transaction (BEGIN IMMEDIATE, see
+    # storage/engine.py): no other writer can add a revision between this read and the insert.
+    last = session.scalar(
+        select(func.max(JudgmentRevisionRow.revision_no)).where(
+            JudgmentRevisionRow.judgment_id == judgment.id
+        )
+    )
+    revision_no = max(int(last or 0), judgment.current_revision_no) + 1
     row = JudgmentRevisionRow(
         uid=uid or uuid.uuid4().hex,
         judgment_id=judgment.id,
