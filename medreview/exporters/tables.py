@@ -55,7 +55,8 @@ def write_table(df: pd.DataFrame, path: Path, fmt: str) -> Path:
     tmp = path.with_name(f".{path.name}.partial")
     try:
         if fmt == "csv":
-            safe_frame(_json_cells(df)).to_csv(tmp, index=False)
+            # CRLF rows (RFC 4180): then a text holding a bare CR is quoted too, not split
+            safe_frame(_json_cells(df)).to_csv(tmp, index=False, lineterminator="\r\n")
         elif fmt == "parquet":
             flat = _json_cells(df)
             for col in flat.columns:  # mixed object columns become text so pyarrow can type them
