@@ -182,7 +182,7 @@ def test_jsonl_rows_with_numbers_import_the_same(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     project = new_project(tmp_path, capsys)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {**FABRICATED, "#": 1, "id": 1, "physician_risk_grade": 4},
         {**CLEAN, "physician_risk_grade": "Level 1 (No Risk)"},
     ]
