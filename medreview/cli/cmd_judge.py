@@ -1,7 +1,9 @@
 """``medreview judge PROJECT --base-url URL --model NAME``: grade a project with an LLM judge.
 
-Progress goes to stderr; the summary (judged, failed, cached, tokens, cost) to stdout. Ctrl+C
-cancels cleanly: finished items stay recorded and ``--resume RUN`` continues the run.
+Progress goes to stderr; the summary (judged, failed, cached, tokens, cost, parameters the
+endpoint refused) to stdout. Ctrl+C cancels cleanly: finished items stay recorded and
+``--resume RUN`` continues the run. A refused redirect or a project database that stays busy
+ends the run with one line; the run can be resumed.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "(OpenAI, Azure, vLLM, Ollama, llama.cpp, LM Studio). A remote endpoint needs the "
         "project's recorded consent; the API key comes from the keyring or an env variable.")
     p.add_argument("project", type=Path)
-    p.add_argument("--base-url", required=True, help="e.g. http://127.0.0.1:11434/v1")
+    p.add_argument("--base-url", required=True,
+                   help="e.g. http://127.0.0.1:11434/v1 (no key in it: use the keyring or "
+                   "--api-key-env)")
     p.add_argument("--model", required=True)
     p.add_argument("--template", choices=STYLES, default="auto",
                    help="prompt style (auto picks per question kind)")
@@ -33,7 +37,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    help="continue run RUN (id or uid prefix); done items are not re-sent")
     p.add_argument("--temperature", type=float, default=0.0)
     p.add_argument("--max-tokens", type=int, default=1024)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=None,
+                   help="sampling seed; sent only when given (dropped if the server refuses it)")
     p.add_argument("--samples", type=int, default=1,
                    help="n samples per item for self-consistency (use a temperature > 0)")
     p.add_argument("--no-logprobs", action="store_true", help="do not ask for token logprobs")
@@ -84,6 +89,9 @@ def run(args: argparse.Namespace) -> int:
           f"{summary.judged} judged, {summary.cached} cached, {summary.failed} failed")
     print(f"  requests: {summary.requests}, tokens: {summary.prompt_tokens} prompt + "
           f"{summary.completion_tokens} completion, est. cost ${summary.cost_usd:.4f}")
+    if summary.dropped_params:
+        print(f"  the endpoint refused {', '.join(summary.dropped_params)}: sent without "
+              "it for this run (recorded with the run)")
     for output_id, item, reason in summary.failures[:10]:
         print(f"  failed: output {output_id} {item}: {reason}")
     if summary.status == "cancelled":

@@ -3,9 +3,16 @@
 Built on the ``openai`` client with its own retries switched off, so the policy is ours and
 testable: 429, 408/409, 5xx, timeouts and dropped connections are retried with exponential
 backoff and jitter (``Retry-After`` / ``retry-after-ms`` honoured up to a cap); other 4xx fail
-at once. When the endpoint rejects ``json_schema`` structured output (``structured="auto"``),
-the client falls back to ``json_object``, then to a plain request, and remembers that. Every
-error text is redacted before it leaves this module.
+at once. Every error text is redacted before it leaves this module.
+
+Only parameters the config sets are sent (``seed`` is opt-in; ``logprobs`` and the reply
+format are probed). A 400 that names a parameter the server does not support drops that
+parameter for the rest of the run and the request is repeated without it (not a failure);
+``dropped_params()`` lists what was dropped. When the endpoint rejects ``json_schema``
+(``structured="auto"``), the client falls back to ``json_object``, then to a plain request.
+
+The HTTP client refuses to send anything to another origin than the configured endpoint, so a
+redirect cannot carry case text past the consent check (``EndpointRefused`` ends the run).
 """
 
 from __future__ import annotations
@@ -19,8 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from medreview.errors import JudgeError
 from medreview.judge.config import JudgeConfig
-from medreview.judge.privacy import redact
+from medreview.judge.params import refused_params
+from medreview.judge.privacy import check_endpoint, http_module, origin, public_url, redact
 from medreview.progress import CancelToken
 
 log = logging.getLogger(__name__)
@@ -36,6 +45,25 @@ class RequestFailed(Exception):
         self.reason = reason
         self.requests = requests
         super().__init__(reason)
+
+
+class EndpointRefused(JudgeError):
+    """The endpoint tried to send us elsewhere (a redirect to another origin): stop the run."""
+
+
+def origin_guard(base_url: str) -> Callable[[Any], None]:
+    """An httpx request hook that refuses any request (a redirect hop included) to another
+    origin (scheme, host, port) than ``base_url``'s, before a byte is sent."""
+    expected = origin(base_url)
+
+    def hook(request: Any) -> None:
+        target = str(request.url)
+        if origin(target) != expected:
+            raise EndpointRefused(
+                f"redirect to {public_url(target)} refused: the judge only talks to the "
+                "configured endpoint", source=public_url(base_url))
+
+    return hook
 
 
 @dataclass(frozen=True)
@@ -94,9 +122,10 @@ class JudgeClient:
 
     def __init__(self, config: JudgeConfig, api_key: str | None, *,
                  sleep: Callable[[float, CancelToken | None], None] = cancellable_sleep,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, dropped: tuple[str, ...] = ()) -> None:
         import openai
 
+        check_endpoint(config.base_url, env_var=config.api_key_env)  # no credentials in URLs
         self.config = config
         self._secret = api_key
         self._sleep = sleep
@@ -104,47 +133,93 @@ class JudgeClient:
         self._lock = threading.Lock()
         self._format = "json_schema" if config.structured == "auto" else config.structured
         self._logprobs = config.logprobs
+        self._skip: set[str] = set()  # top-level body keys the server refused
+        self._dropped: list[str] = []  # what was dropped, in order, as recorded with the run
+        for entry in dropped:  # a resumed run starts without what the server refused before
+            self._apply_drop(entry)
+        # Our own transport: every request, each redirect hop included, must go to the
+        # configured origin (the hook runs before a hop is sent). Same-origin redirects such
+        # as a trailing slash are still followed; the SDK's default client follows any.
+        self._http = http_module().Client(
+            timeout=config.timeout_s, follow_redirects=True, max_redirects=5,
+            event_hooks={"request": [origin_guard(config.base_url)]})
         # A local server may need no key, but the client insists on a string.
         self._client = openai.OpenAI(base_url=config.base_url, api_key=api_key or "not-needed",
-                                     max_retries=0, timeout=config.timeout_s)
+                                     max_retries=0, timeout=config.timeout_s,
+                                     http_client=self._http)
 
     def close(self) -> None:
         self._client.close()
+        self._http.close()
+
+    def dropped_params(self) -> tuple[str, ...]:
+        """Parameters dropped for this run because the endpoint refused them, in order."""
+        with self._lock:
+            return tuple(self._dropped)
+
+    def _apply_drop(self, entry: str) -> None:
+        """Record and apply one dropped parameter (caller holds the lock or is __init__)."""
+        if entry in self._dropped:
+            return
+        self._dropped.append(entry)
+        if entry == "response_format=json_schema":
+            if self._format == "json_schema":
+                self._format = "json_object"
+        elif entry == "response_format":
+            self._format = "none"
+        elif entry == "logprobs":
+            self._logprobs = False
+        else:
+            self._skip.add(entry)
 
     def _body(self, messages: tuple[dict[str, Any], ...], schema: dict[str, Any], n: int,
               seed_offset: int) -> dict[str, Any]:
         c = self.config
-        body: dict[str, Any] = {"model": c.model, "messages": list(messages),
-                                "temperature": c.temperature, "max_tokens": c.max_tokens}
-        if c.seed is not None:
-            body["seed"] = c.seed + seed_offset
-        if n > 1:
-            body["n"] = n
         with self._lock:
-            fmt, logprobs = self._format, self._logprobs
-        if logprobs:
-            body["logprobs"] = True
+            fmt, logprobs, skip = self._format, self._logprobs, set(self._skip)
+        body: dict[str, Any] = {"model": c.model, "messages": list(messages)}
+        optional: dict[str, Any] = {
+            "temperature": c.temperature, "max_tokens": c.max_tokens,
+            "seed": None if c.seed is None else c.seed + seed_offset,
+            "n": n if n > 1 else None, "logprobs": True if logprobs else None}
         if fmt == "json_schema":
-            body["response_format"] = {"type": "json_schema", "json_schema": {
+            optional["response_format"] = {"type": "json_schema", "json_schema": {
                 "name": "judgment", "strict": True, "schema": schema}}
         elif fmt == "json_object":
-            body["response_format"] = {"type": "json_object"}
-        if c.extra:
-            body["extra_body"] = dict(c.extra)
+            optional["response_format"] = {"type": "json_object"}
+        body |= {k: v for k, v in optional.items() if v is not None and k not in skip}
+        extra = {k: v for k, v in c.extra.items() if k not in skip}
+        if extra:
+            body["extra_body"] = extra
         return body
 
-    def _downgrade(self) -> bool:
-        """Drop one optional feature after a 400; False when nothing is left to drop."""
+    def _drop_refused(self, body: dict[str, Any], exc: Any) -> bool:
+        """After a 400: drop what the server says it does not support; False if nothing.
+
+        Parameters named in the reply go first; a 400 naming nothing still steps the probed
+        features down (reply format, then logprobs), as servers often refuse them vaguely.
+        """
+        sent = [k for k in body if k != "extra_body"] + list(body.get("extra_body", {}))
+        named = refused_params(getattr(exc, "body", None), str(exc), sent)
         with self._lock:
-            if self.config.structured == "auto" and self._format != "none":
-                self._format = FORMATS[FORMATS.index(self._format) + 1]
-                log.info("endpoint refused the reply format; falling back to %s", self._format)
-                return True
-            if self._logprobs:
-                self._logprobs = False
-                log.info("endpoint refused logprobs; asking without them")
-                return True
-        return False
+            before = len(self._dropped)
+            for name in named:
+                if name == "response_format" and self._format == "json_schema" and (
+                        self.config.structured == "auto"):
+                    self._apply_drop("response_format=json_schema")
+                else:
+                    self._apply_drop(name)
+            if not named:
+                if self.config.structured == "auto" and self._format != "none":
+                    self._apply_drop("response_format=json_schema"
+                                     if self._format == "json_schema" else "response_format")
+                elif self._logprobs:
+                    self._apply_drop("logprobs")
+            new = self._dropped[before:]
+        if new:
+            log.info("endpoint refused %s; asking without it for the rest of the run",
+                     ", ".join(new))
+        return bool(new)
 
     def complete(self, messages: tuple[dict[str, Any], ...], schema: dict[str, Any], *,
                  n: int = 1, token: CancelToken | None = None) -> ChatReply:
@@ -184,15 +259,19 @@ class JudgeClient:
             requests += 1
             try:
                 return self._client.chat.completions.create(**body), requests
+            except EndpointRefused:
+                raise
             except openai.APIStatusError as exc:
                 status = exc.status_code
-                if status == 400 and self._downgrade():
+                if status == 400 and self._drop_refused(body, exc):
                     continue
                 reason = f"HTTP {status}: {self._short(exc)}"
                 if status not in RETRY_STATUSES:
                     raise RequestFailed(reason, requests) from None
                 wait = retry_after_seconds(getattr(exc.response, "headers", None))
             except (openai.APITimeoutError, openai.APIConnectionError) as exc:
+                if isinstance(exc.__cause__, EndpointRefused):
+                    raise exc.__cause__ from None
                 reason = "timed out" if isinstance(exc, openai.APITimeoutError) else (
                     f"connection failed: {self._short(exc.__cause__ or exc)}")
                 wait = None

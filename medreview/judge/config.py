@@ -25,11 +25,12 @@ class JudgeConfig:
     # then this environment variable. A local server may need none.
     api_key_env: str = DEFAULT_KEY_ENV
     keyring_service: str = KEYRING_SERVICE
-    temperature: float = 0.0
-    max_tokens: int = 1024
-    seed: int | None = 0
+    # Sent only when not None (a server that refuses one gets the run without it).
+    temperature: float | None = 0.0
+    max_tokens: int | None = 1024
+    seed: int | None = None  # opt-in: many servers ignore or refuse it
     n_samples: int = 1  # > 1: self-consistency (majority answer, agreement = confidence)
-    logprobs: bool = True  # ask for token logprobs; servers that ignore it are fine
+    logprobs: bool = True  # probed: asked for, dropped for the run if the server refuses it
     structured: str = "auto"  # auto | json_schema | json_object | none
     images: bool = False  # send case images (only when enabled for the run)
     max_images: int = 4

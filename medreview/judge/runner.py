@@ -4,7 +4,9 @@
 (done with a result, or failed with a reason and the raw text). ``run_tasks`` keeps at most
 ``concurrency`` requests in flight, calls ``on_outcome`` on the calling thread (so the caller
 can write to a single-writer database) and stops taking new work once the token is cancelled;
-outcomes of requests still in flight at cancellation are dropped, not recorded.
+outcomes of requests still in flight at cancellation are dropped, not recorded. A
+``JudgeError`` from a task (the endpoint redirected elsewhere) ends the whole run: it is
+raised to the caller once, and no new request is started.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from medreview.errors import JudgeError
 from medreview.judge.client import JudgeClient, RequestFailed
 from medreview.judge.confidence import Sample, decide
 from medreview.judge.parse import ReplyParseError
@@ -90,6 +93,7 @@ def run_tasks(
     pending: dict[cf.Future[Outcome], _Work[K]] = {}
     it = iter(items)
     exhausted = False
+    fatal = False
     try:
         while True:
             cancelled = token is not None and token.cancelled
@@ -111,6 +115,9 @@ def run_tasks(
                     outcome = fut.result()
                 except Cancelled:
                     continue
+                except JudgeError:
+                    fatal = True  # every further request would meet the same refusal
+                    raise
                 except Exception as exc:  # a bug must not lose the run: record the item
                     log.exception("judge task %s crashed", w.task.item_key)
                     outcome = Outcome("failed", error=redact(
@@ -118,4 +125,5 @@ def run_tasks(
                 on_outcome(w.key, w.task, outcome)
     finally:
         # Do not wait for in-flight requests after a cancel; they are redone on resume.
-        pool.shutdown(wait=not (token is not None and token.cancelled), cancel_futures=True)
+        pool.shutdown(wait=not (fatal or (token is not None and token.cancelled)),
+                      cancel_futures=True)

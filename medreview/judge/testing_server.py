@@ -23,6 +23,19 @@ no_schema 400 whenever ``response_format`` is ``json_schema``
 echo_key  401 whose message repeats the Authorization header (as some servers do)
 ========= =============================================================================
 
+A strict server (``reject={"seed": "openai", ...}``, ``--reject seed=openai``) answers 400 to
+every request carrying one of the named parameters, in the words of a real server:
+
+========= =============================================================================
+openai    ``{"error": {"message": "Unsupported parameter: 'seed' ...", "param": "seed",
+          "code": "unsupported_parameter"}}`` (OpenAI, Azure OpenAI)
+litellm   ``litellm.UnsupportedParamsError: ... does not support parameters: ['seed'] ...``
+          (a LiteLLM proxy without ``drop_params``)
+vllm      ``{"object": "error", "message": "[{'type': 'extra_forbidden', 'loc': ('body',
+          'seed'), 'msg': 'Extra inputs are not permitted', ...}]", "code": 400}`` (vLLM and
+          other pydantic-validated servers)
+========= =============================================================================
+
 Run it: ``python -m medreview.judge.testing_server --port 8011`` (see docs/JUDGE.md).
 """
 
@@ -43,6 +56,7 @@ from typing import Any
 
 FAULTS = ("429", "500", "503", "timeout", "drop", "cut_body", "bad_body", "malformed",
           "truncated", "fenced", "invalid", "no_schema", "echo_key")
+REJECT_STYLES = ("openai", "litellm", "vllm")
 _TOKEN = re.compile(r"\s+|\w+|[^\w\s]")
 _SCHEMA_BLOCK = re.compile(r"```json\s*\n(.*?)```", re.S)
 
@@ -106,6 +120,26 @@ def instance(schema: dict[str, Any], rng: random.Random, name: str = "") -> Any:
     return "Fake judge: decided from a hash of the prompt." if name == "explanation" else "fake"
 
 
+def refusal(param: str, style: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A 400 body refusing ``param`` the way the server family ``style`` words it."""
+    if style == "openai":
+        return {"error": {"message": f"Unsupported parameter: '{param}' is not supported with "
+                          "this model.", "type": "invalid_request_error", "param": param,
+                          "code": "unsupported_parameter"}}
+    if style == "litellm":
+        return {"error": {"message": "litellm.UnsupportedParamsError: openai does not support "
+                          f"parameters: ['{param}'], for model={body.get('model')}. To drop "
+                          "these, set `litellm.drop_params=True` or for proxy:\n\n"
+                          "`litellm_settings:\n drop_params: true`\n",
+                          "type": "None", "param": None, "code": "400"}}
+    if style == "vllm":
+        detail = [{"type": "extra_forbidden", "loc": ("body", param),
+                   "msg": "Extra inputs are not permitted", "input": body.get(param)}]
+        return {"object": "error", "message": str(detail), "type": "BadRequestError",
+                "param": None, "code": 400}
+    raise ValueError(f"unknown refusal style {style!r}; one of {', '.join(REJECT_STYLES)}")
+
+
 def tokens_of(text: str) -> list[dict[str, Any]]:
     out = []
     for tok in _TOKEN.findall(text):
@@ -120,7 +154,8 @@ class FakeOpenAIServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, delay_s: float = 0.0,
                  retry_after: str = "0", hang_s: float = 2.0, fault_rate: float = 0.0,
                  random_faults: tuple[str, ...] = ("429", "500", "drop", "malformed"),
-                 seed: int = 0, honour_n: bool = True, logprobs: bool = True) -> None:
+                 seed: int = 0, honour_n: bool = True, logprobs: bool = True,
+                 reject: dict[str, str] | None = None) -> None:
         self.delay_s = delay_s
         self.retry_after = retry_after
         self.hang_s = hang_s
@@ -128,6 +163,9 @@ class FakeOpenAIServer:
         self.random_faults = random_faults
         self.honour_n = honour_n
         self.logprobs = logprobs
+        self.reject: dict[str, str] = dict(reject or {})  # parameter -> refusal style
+        for style in self.reject.values():
+            refusal("x", style, {})  # fail early on an unknown style
         self.faults: collections.deque[str] = collections.deque()
         self.sticky: list[tuple[str, str]] = []  # (substring of the request body, fault)
         self.requests: list[RecordedRequest] = []
@@ -207,7 +245,8 @@ class FakeOpenAIServer:
                 if not self.path.rstrip("/").endswith("chat/completions"):
                     self._json(404, {"error": {"message": f"no route {self.path}"}})
                     return
-                fault = server._choose_fault(raw)
+                refused = next((p for p in server.reject if p in body), None)
+                fault = f"reject:{refused}" if refused else server._choose_fault(raw)
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 server._record(RecordedRequest(self.path, body, headers, fault,
                                                prompt_id(body.get("messages"))))
@@ -216,6 +255,10 @@ class FakeOpenAIServer:
                 self._serve(body, fault)
 
             def _serve(self, body: dict[str, Any], fault: str) -> None:
+                if fault.startswith("reject:"):
+                    param = fault.split(":", 1)[1]
+                    self._json(400, refusal(param, server.reject[param], body))
+                    return
                 if fault == "429":
                     self._json(429, {"error": {"message": "rate limited", "type": "rate_limit"}},
                                {"Retry-After": server.retry_after})
@@ -326,9 +369,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fault-rate", type=float, default=0.0,
                    help="share of requests that get a random fault (429, 500, drop, malformed)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--reject", action="append", default=[], metavar="PARAM=STYLE",
+                   help="answer 400 to requests carrying PARAM, worded like STYLE "
+                   f"({'|'.join(REJECT_STYLES)}), e.g. seed=openai (repeatable)")
     args = p.parse_args(argv)
+    reject = dict(r.split("=", 1) if "=" in r else (r, "openai") for r in args.reject)
     srv = FakeOpenAIServer(port=args.port, delay_s=args.delay, fault_rate=args.fault_rate,
-                           seed=args.seed)
+                           seed=args.seed, reject=reject)
     print(f"fake OpenAI endpoint on {srv.url} (Ctrl+C to stop)", flush=True)  # noqa: T201
     try:
         srv._httpd.serve_forever()

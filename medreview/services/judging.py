@@ -37,17 +37,19 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from statistics import fmean
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from medreview.domain.rubric import Question, QuestionKind, case_criterion_question
-from medreview.errors import JudgeError
+from medreview.errors import JudgeError, ProjectBusy
 from medreview.judge.client import JudgeClient
 from medreview.judge.config import JudgeConfig, cache_key
 from medreview.judge.privacy import (
     check_consent,
+    check_endpoint,
     endpoint_host,
     public_url,
     redact,
@@ -81,6 +83,49 @@ from medreview.storage.revisions import RevisionContent, append_revision
 log = logging.getLogger(__name__)
 
 IMAGE_MIMES = ("image/png", "image/jpeg", "image/webp", "image/gif")
+# How long a run waits for another writer (an import) before it stops, resumable.
+DB_WAIT_S = 600.0
+T = TypeVar("T")
+
+
+class DatabaseBusy(JudgeError):
+    """Another program held the project's write lock for longer than the run would wait."""
+
+
+def _is_busy(exc: OperationalError) -> bool:
+    text = str(exc.orig if exc.orig is not None else exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def _retry_busy(fn: Callable[[], T], *, wait_s: float, what: str,
+                on_wait: Callable[[float], None] = lambda _s: None,
+                token: CancelToken | None = None) -> T:
+    """``fn()`` (one transaction), repeated while SQLite says another writer holds the lock.
+
+    Each attempt already waits SQLite's busy timeout (or the storage write gate's wait); between
+    attempts ``on_wait`` hears how long we have waited, so a progress line can say so. Gives up
+    with ``DatabaseBusy`` after ``wait_s`` seconds, when the run is cancelled, or when the
+    write gate itself gave up (``ProjectBusy``: it has waited its full time already).
+    """
+    start = time.monotonic()
+    pause = 0.05
+    while True:
+        try:
+            return fn()
+        except ProjectBusy as exc:
+            raise DatabaseBusy(f"{exc.reason} (while {what})") from None
+        except OperationalError as exc:
+            if not _is_busy(exc):
+                raise
+            waited = time.monotonic() - start
+            if waited >= wait_s or (token is not None and token.cancelled):
+                raise DatabaseBusy(
+                    f"the project database stayed busy for {waited:.0f} s (another program "
+                    f"is writing to it) while {what}") from None
+            log.info("database busy while %s; waited %.1f s", what, waited)
+            on_wait(waited)
+            time.sleep(min(pause, max(0.0, wait_s - waited)))
+            pause = min(pause * 2, 2.0)
 
 
 @dataclass(frozen=True)
@@ -110,6 +155,7 @@ class JudgeRunSummary:
     completion_tokens: int
     cost_usd: float
     failures: tuple[tuple[int, str, str], ...] = field(default=())  # (output, item, reason)
+    dropped_params: tuple[str, ...] = ()  # request parameters the endpoint refused (dropped)
 
 
 def _questions(s: Session) -> tuple[int, list[Question]]:
@@ -178,7 +224,8 @@ def plan_work(project: Project, style: str = "auto", *, limit: int | None = None
         return units
 
 
-def _consent(project: Project, base_url: str) -> None:
+def _consent(project: Project, base_url: str, env_var: str = "OPENAI_API_KEY") -> None:
+    check_endpoint(base_url, env_var=env_var)  # no credentials in the URL, http(s) only
     with project.read() as s:
         allowed = bool(s.scalar(select(ProjectRow.data_may_leave)))
     check_consent(base_url, data_may_leave=allowed)
@@ -276,15 +323,25 @@ def run_judge(
     progress: Progress = no_progress,
     token: CancelToken | None = None,
     client: JudgeClient | None = None,
+    db_wait_s: float | None = None,
 ) -> JudgeRunSummary:
-    """Judge the project's outputs (or resume run ``resume``); see the module doc."""
+    """Judge the project's outputs (or resume run ``resume``); see the module doc.
+
+    While another program holds the database's write lock, the run waits (up to
+    ``db_wait_s``, default ``DB_WAIT_S``) and says so through ``progress``. A refused redirect
+    or a database that stays busy ends the run with a one-line ``JudgeError``; the run is
+    left resumable.
+    """
     token = token or CancelToken()
-    _consent(project, config.base_url)  # before anything could be sent
+    _consent(project, config.base_url, config.api_key_env)  # before anything could be sent
     api_key = None
     if client is None:
         api_key = resolve_api_key(config.base_url, env_var=config.api_key_env,
                                   keyring_service=config.keyring_service)
-    run_id, config, style, limit = _open_run(project, config, style, limit, resume)
+    busy_wait = DB_WAIT_S if db_wait_s is None else db_wait_s
+    run_id, config, style, limit = _retry_busy(
+        lambda: _open_run(project, config, style, limit, resume), wait_s=busy_wait,
+        what="opening the judge run", token=token)
     units = plan_work(project, style, limit=limit, images=config.images,
                       max_images=config.max_images)
     params = config.recorded_params()
@@ -293,6 +350,9 @@ def run_judge(
         done_keys = {(o, k) for o, k in s.execute(select(
             JudgeItemRow.output_id, JudgeItemRow.item_key).where(
             JudgeItemRow.run_id == run_id, JudgeItemRow.status == "done"))}
+        stored = s.get(JudgeRunRow, run_id)
+        recorded_drops = tuple(str(p) for p in (stored.params if stored else {}).get(
+            "dropped_params", ()))
     todo = [u for u in units if u.key not in done_keys]
     remaining: dict[int, int] = defaultdict(int)
     for u in todo:
@@ -300,8 +360,16 @@ def run_judge(
     total, already = len(units), len(units) - len(todo)
     counts = {"finished": 0, "judged": 0, "cached": 0, "requests": 0, "pt": 0, "ct": 0}
     secrets = (api_key,)
+    drops = {"recorded": recorded_drops}
+    own_client = client is None
+    judge_client = client or JudgeClient(config, api_key, dropped=recorded_drops)
 
-    def record(unit: WorkUnit, outcome: Outcome) -> None:
+    def waiting(seconds: float) -> None:
+        progress(already + counts["finished"], total,
+                 f"database busy (another program is writing); waiting {seconds:.0f} s")
+
+    def write(unit: WorkUnit, outcome: Outcome, dropped: tuple[str, ...]) -> None:
+        """One item's ledger row, usage and (when its output is complete) revision."""
         ckey = cache_key(unit.task.request_hash, config.model, params)
         with project.transaction() as s:
             run = s.get(JudgeRunRow, run_id)
@@ -323,14 +391,23 @@ def run_judge(
             run.prompt_tokens += outcome.prompt_tokens
             run.completion_tokens += outcome.completion_tokens
             run.cost_usd += config.estimate_cost(outcome.prompt_tokens, outcome.completion_tokens)
+            if dropped != drops["recorded"]:  # kept in the run's JSON parameters
+                run.params = {**dict(run.params), "dropped_params": list(dropped)}
             if outcome.cached:
                 run.n_cached += 1
             elif outcome.status == "done" and s.get(JudgeCacheRow, ckey) is None:
                 s.add(JudgeCacheRow(key=ckey, response=outcome.result))
             s.flush()
-            remaining[unit.output_id] -= 1
-            if remaining[unit.output_id] == 0:
+            if remaining[unit.output_id] == 1:
                 _write_revision(s, run, rater_id, rater_name, unit.output_id)
+
+    def record(unit: WorkUnit, outcome: Outcome) -> None:
+        dropped = judge_client.dropped_params()
+        # The reply is paid for: wait for another writer rather than lose it.
+        _retry_busy(lambda: write(unit, outcome, dropped), wait_s=busy_wait,
+                    what=f"saving output {unit.output_id} {unit.task.item_key}",
+                    on_wait=waiting, token=token)
+        remaining[unit.output_id] -= 1
         counts["finished"] += 1
         if outcome.cached:
             counts["cached"] += 1
@@ -339,7 +416,13 @@ def run_judge(
         counts["requests"] += outcome.requests
         counts["pt"] += outcome.prompt_tokens
         counts["ct"] += outcome.completion_tokens
-        progress(already + counts["finished"], total, f"{counts['requests']} requests")
+        message = f"{counts['requests']} requests"
+        if dropped != drops["recorded"]:
+            new = [d for d in dropped if d not in drops["recorded"]]
+            message = (f"the endpoint refused {', '.join(new)}; continuing without it "
+                       f"({message})")
+            drops["recorded"] = dropped
+        progress(already + counts["finished"], total, message)
 
     def uncached() -> Iterator[tuple[WorkUnit, JudgeTask]]:
         for u in todo:
@@ -355,8 +438,12 @@ def run_judge(
             yield u, u.task
 
     progress(already, total, "starting")
-    own_client = client is None
-    judge_client = client or JudgeClient(config, api_key)
+    stop: JudgeError | None = None
+    completed = False
+    # The storage write gate waits for other writers itself; its notes become progress lines.
+    set_wait = getattr(project, "set_writer_wait_callback", None)
+    if set_wait is not None:
+        set_wait(lambda text: progress(already + counts["finished"], total, text))
     try:
         completed = run_tasks(
             uncached(),
@@ -364,30 +451,52 @@ def run_judge(
                                     parse_retries=config.parse_retries, token=token),
             lambda unit, _task, outcome: record(unit, outcome),
             concurrency=config.concurrency, token=token, secrets=secrets)
+    except JudgeError as exc:  # a refused redirect, or a database that stayed busy
+        stop = exc
     finally:
         if own_client:
             judge_client.close()
-    with project.transaction() as s:
-        run = s.get(JudgeRunRow, run_id)
-        assert run is not None
-        failed_rows = s.execute(select(JudgeItemRow.output_id, JudgeItemRow.item_key,
-                                       JudgeItemRow.error).where(
-            JudgeItemRow.run_id == run_id, JudgeItemRow.status == "failed")).all()
-        n_done = int(s.scalar(select(func.count()).select_from(JudgeItemRow).where(
-            JudgeItemRow.run_id == run_id, JudgeItemRow.status == "done")) or 0)
-        run.n_failed = len(failed_rows)
-        if not completed:
-            run.status = "cancelled"
-        else:
-            run.status = "done" if n_done == total and not failed_rows else "incomplete"
-            run.finished_at = utcnow()
-        return JudgeRunSummary(
-            run_id=run.id, run_uid=run.uid, rater_id=rater_id, rater_name=rater_name,
-            status=run.status, items_total=total, already_done=already,
-            judged=counts["judged"], cached=counts["cached"], failed=len(failed_rows),
-            requests=counts["requests"], prompt_tokens=counts["pt"], completion_tokens=counts["ct"],
-            cost_usd=config.estimate_cost(counts["pt"], counts["ct"]),
-            failures=tuple((o, k, e) for o, k, e in failed_rows[:50]))
+        if set_wait is not None:
+            set_wait(None)
+
+    def finish() -> JudgeRunSummary:
+        with project.transaction() as s:
+            run = s.get(JudgeRunRow, run_id)
+            assert run is not None
+            failed_rows = s.execute(select(JudgeItemRow.output_id, JudgeItemRow.item_key,
+                                           JudgeItemRow.error).where(
+                JudgeItemRow.run_id == run_id, JudgeItemRow.status == "failed")).all()
+            n_done = int(s.scalar(select(func.count()).select_from(JudgeItemRow).where(
+                JudgeItemRow.run_id == run_id, JudgeItemRow.status == "done")) or 0)
+            run.n_failed = len(failed_rows)
+            if stop is not None:
+                run.status = "incomplete"  # resumable; the reason goes to the caller
+            elif not completed:
+                run.status = "cancelled"
+            else:
+                run.status = "done" if n_done == total and not failed_rows else "incomplete"
+                run.finished_at = utcnow()
+            return JudgeRunSummary(
+                run_id=run.id, run_uid=run.uid, rater_id=rater_id, rater_name=rater_name,
+                status=run.status, items_total=total, already_done=already,
+                judged=counts["judged"], cached=counts["cached"], failed=len(failed_rows),
+                requests=counts["requests"], prompt_tokens=counts["pt"],
+                completion_tokens=counts["ct"],
+                cost_usd=config.estimate_cost(counts["pt"], counts["ct"]),
+                failures=tuple((o, k, e) for o, k, e in failed_rows[:50]),
+                dropped_params=tuple(str(p) for p in run.params.get("dropped_params", ())))
+
+    resume_hint = f"run {run_id} stopped; continue it with --resume {run_id}"
+    try:
+        summary = _retry_busy(finish, wait_s=busy_wait if stop is None else 5.0,
+                              what="closing the judge run", on_wait=waiting)
+    except DatabaseBusy as exc:  # the run stays "running", which is resumable too
+        raise DatabaseBusy(f"{(stop or exc).reason}; {resume_hint}",
+                           source=(stop or exc).source) from None
+    if stop is not None:
+        raise type(stop)(f"{stop.reason}; {resume_hint}", source=stop.source,
+                         item=stop.item) from None
+    return summary
 
 
 # --- For screens: list and inspect runs, estimate work, start a run whose id is known -------
@@ -584,7 +693,7 @@ def estimate_judge_work(project: Project, config: JudgeConfig, *, style: str = "
                 JudgeCacheRow.key.in_(chunk))))
     send = [u for k, u in keys.items() if k not in cached]
     prompt = sum(_prompt_chars(u.task) for u in send) // CHARS_PER_TOKEN
-    completion = len(send) * max(1, config.n_samples) * config.max_tokens
+    completion = len(send) * max(1, config.n_samples) * (config.max_tokens or 4096)
     return JudgeEstimate(
         outputs=len({u.output_id for u in units}), items=len(units),
         already_done=len(units) - len(todo), cached=len(todo) - len(send),
@@ -603,7 +712,7 @@ def create_judge_run(project: Project, config: JudgeConfig, *, style: str = "aut
     """
     if style not in STYLES:
         raise JudgeError(f"unknown template {style!r}; choose one of {', '.join(STYLES)}")
-    _consent(project, config.base_url)
+    _consent(project, config.base_url, config.api_key_env)
     resolve_api_key(config.base_url, env_var=config.api_key_env,
                     keyring_service=config.keyring_service)  # fails early; not kept
     run_id, _config, _style, _limit = _open_run(project, config, style, limit, None)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
+
+S = TypeVar("S", bound="_Server")
 
 
 class _Server:
@@ -19,7 +21,7 @@ class _Server:
     def port(self) -> int:
         return int(self.httpd.server_address[1])
 
-    def __enter__(self) -> _Server:
+    def __enter__(self: S) -> S:
         self.thread.start()
         return self
 

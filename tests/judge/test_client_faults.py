@@ -97,7 +97,7 @@ def test_structured_output_falls_back_once(server: FakeOpenAIServer) -> None:
 
 def test_self_consistency_tops_up_when_server_ignores_n(server: FakeOpenAIServer) -> None:
     server.honour_n = False
-    client = JudgeClient(fast_config(server.url, temperature=0.7, logprobs=False), None)
+    client = JudgeClient(fast_config(server.url, temperature=0.7, logprobs=False, seed=0), None)
     outcome = judge_task(client, _task(), n_samples=5)
     assert outcome.status == "done" and server.count() == 5
     assert outcome.result["samples"] == 5

@@ -57,9 +57,8 @@ def test_redirect_to_another_local_port_is_refused_too(project: Project,
                                                        server: FakeOpenAIServer) -> None:
     """Origin is scheme + host + port: a local hop to another server is refused as well."""
     far = f"http://localhost:{server.port}"
-    with RedirectServer(far) as hop:
-        with pytest.raises(JudgeError) as err:
-            run_judge(project, fast_config(f"http://127.0.0.1:{hop.port}/v1"))
+    with RedirectServer(far) as hop, pytest.raises(JudgeError) as err:
+        run_judge(project, fast_config(f"http://127.0.0.1:{hop.port}/v1"))
     _refusal(err.value, far)
     assert server.count() == 0
 

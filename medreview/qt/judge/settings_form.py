@@ -118,8 +118,9 @@ class JudgeSettingsForm(QWidget):
         self.temperature = _dspin(0.0, 2.0, 0.0, 0.1, 2,
                                   tip="0 = the most likely reply; > 0 for self-consistency")
         self.max_tokens = _spin(16, 65536, 1024, tip="upper bound on each reply")
-        self.seed = _spin(-1, 2**31 - 1, 0, special="none",
-                          tip="sent to servers that support seeded sampling")
+        self.seed = _spin(-1, 2**31 - 1, -1, special="none",
+                          tip="opt-in: sent only when set (a server that refuses it gets "
+                              "the run without it)")
         self.samples = _spin(1, 20, 1, tip="> 1: ask several times, majority answer, agreement "
                                             "as confidence (use a temperature > 0)")
         self.images = QCheckBox("Send case images (PNG, JPEG, WebP, GIF) — vision models only")
@@ -252,8 +253,8 @@ class JudgeSettingsForm(QWidget):
         if idx >= 0:
             self.template.setCurrentIndex(idx)
         p = info.params
-        self.temperature.setValue(float(p.get("temperature", 0.0)))
-        self.max_tokens.setValue(int(p.get("max_tokens", 1024)))
+        self.temperature.setValue(float(p.get("temperature") or 0.0))
+        self.max_tokens.setValue(int(p.get("max_tokens") or 1024))
         seed = p.get("seed")
         self.seed.setValue(-1 if seed is None else int(seed))
         self.samples.setValue(int(p.get("n_samples", 1)))
