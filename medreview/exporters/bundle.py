@@ -110,16 +110,16 @@ def export_training(
         manifest["counts"][stem] = len(records)
 
     if "sft" in kinds:
-        progress(1, steps, "sft")
+        progress(kinds.index("sft") + 1, steps, "sft")
         emit("sft", sft, "openai_chat" if sft_style == "messages" else "trl_prompt_completion")
     if "dpo" in kinds:
-        progress(2, steps, "preferences")
+        progress(kinds.index("dpo") + 1, steps, "preferences")
         emit("preferences", prefs,
              "trl_preference" if pref_style == "trl" else "openai_preference")
         emit("preferences.provenance", [(prefs[i][0], row) for i, row in enumerate(sidecar)],
              None, renumber=True)
     if "criteria" in kinds:
-        progress(3, steps, "criteria")
+        progress(kinds.index("criteria") + 1, steps, "criteria")
         emit("criteria", crit, None)
         import pandas as pd
 
@@ -128,7 +128,7 @@ def export_training(
         frame = pd.DataFrame([{**r, "split": splits[k]} for k, r in crit])
         written.append(write_table(frame, outdir / "criteria", "csv"))
     if "media" in kinds:
-        progress(4, steps, "media")
+        progress(kinds.index("media") + 1, steps, "media")
         from medreview.exporters.media import REPORT_NAME, export_media
 
         report = export_media(project, outdir / "media", allow_burned_in=allow_burned_in)
