@@ -106,6 +106,8 @@ def _detect_json(path: Path, encoding: str | None) -> str:
         raise
     if first is None:
         return "json"
+    if is_medval_header(set(first)):
+        return "medval"
     return "ratings-jsonl" if is_ratings_header(set(first)) else "json"
 
 
@@ -229,9 +231,9 @@ def parse_file(
     if fmt == "inspect-eval":
         return parse_inspect_log(path, progress=progress, token=token)
     if fmt == "medec":
-        return parse_medec(path, progress=progress, token=token)
+        return parse_medec(path, encoding=encoding, na=na, progress=progress, token=token)
     if fmt == "medval":
-        return parse_medval(path, progress=progress, token=token)
+        return parse_medval(path, encoding=encoding, na=na, progress=progress, token=token)
     return parse_media_folder(path, manifest, progress=progress, token=token)
 
 

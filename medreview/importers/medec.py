@@ -17,7 +17,7 @@ cell) marks a missing value.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,27 +129,27 @@ class _Rubric:
 def _row(
     row: dict[str, str], line: int, path: Path, rubric: _Rubric, has_type: bool
 ) -> tuple[CaseRecord, OutputRecord, RatingRecord]:
-    text_id = row["Text ID"].strip()
+    text_id = row.get("Text ID", "").strip()
     if _is_na(text_id):
         raise fail("column 'Text ID' is empty", path, line)
 
     def bad(column: str, reason: str) -> ImportFailed:
         return fail(f"column {column!r}: {reason}", path, line, text_id)
 
-    split = split_sentences(row["Sentences"])
+    split = split_sentences(row.get("Sentences", ""))
     if split is None or not split[1]:
         raise bad("Sentences", "expected one sentence per line, each starting with its id "
                   "(\"0 The patient ...\")")
     text, sentences = split
     by_id = {s.id: s for s in sentences}
 
-    flag_text = row["Error Flag"].strip()
+    flag_text = row.get("Error Flag", "").strip()
     if flag_text not in rubric.flags:
         raise bad("Error Flag", f"must be {' or '.join(rubric.flags)}, got {flag_text!r}")
     flag = int(flag_text)
     type_text = row.get(TYPE_COLUMN, "").strip()
-    sid_text = row["Error Sentence ID"].strip()
-    corrected = row["Corrected Sentence"].strip()
+    sid_text = row.get("Error Sentence ID", "").strip()
+    corrected = row.get("Corrected Sentence", "").strip()
     answers: dict[str, Any] = {"error_flag": flag}
     marks: tuple[dict[str, Any], ...] = ()
     if flag == 0:
@@ -225,11 +225,20 @@ def _row(
 
 
 def parse_medec(
-    path: str | Path, *, progress: Progress = no_progress, token: CancelToken | None = None
+    path: str | Path,
+    *,
+    encoding: str | None = None,
+    na: Collection[str] = (),
+    progress: Progress = no_progress,
+    token: CancelToken | None = None,
 ) -> Iterator[Located]:
-    """Cases, notes and ground-truth ratings of a MEDEC CSV, in file order."""
+    """Cases, notes and ground-truth ratings of a MEDEC CSV, in file order.
+
+    ``na`` adds missing-value markers to MEDEC's own ``NA``; ``encoding`` reads a file that
+    is neither UTF-8 nor marked by a byte-order mark.
+    """
     path = Path(path)
-    header, rows = iter_csv(path, progress, token)
+    header, rows = iter_csv(path, progress, token, encoding=encoding, na=na)
     with closing(rows):
         missing = [c for c in REQUIRED if c not in header]
         if missing:

@@ -20,14 +20,21 @@ is derived from it: minor at levels 1-2 (MedVAL: unlikely to influence decisions
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 from medreview.domain.records import CaseRecord, Located, Message, OutputRecord, RatingRecord
 from medreview.domain.rubric import ErrorCategory
-from medreview.importers._common import Seen, fail, iter_csv, iter_jsonl, type_name
+from medreview.importers._common import (
+    Seen,
+    fail,
+    iter_csv,
+    read_records,
+    type_name,
+    without_na,
+)
 from medreview.progress import CancelToken, Progress, no_progress
 from medreview.rubrics.templates import load_template
 
@@ -237,24 +244,32 @@ def _check_columns(columns: Sequence[str] | set[str], path: Path, line: int) -> 
 
 
 def parse_medval(
-    path: str | Path, *, progress: Progress = no_progress, token: CancelToken | None = None
+    path: str | Path,
+    *,
+    encoding: str | None = None,
+    na: Collection[str] = (),
+    progress: Progress = no_progress,
+    token: CancelToken | None = None,
 ) -> Iterator[Located]:
-    """Cases, outputs and ground-truth ratings of a MedVAL-Bench CSV or JSONL file."""
+    """Cases, outputs and ground-truth ratings of MedVAL-Bench rows.
+
+    A ``.csv``/``.tsv`` file is read as a table; anything else as JSON Lines, or (``.json``)
+    a JSON array or dict of rows. ``na`` adds missing-value markers to the built-in ones.
+    """
     path = Path(path)
-    if path.suffix.lower() in {".jsonl", ".ndjson"}:
-        with closing(iter_jsonl(path, progress, token)) as lines:
-            yield from _records(_checked_lines(lines, path), path)
+    if path.suffix.lower() in {".csv", ".tsv", ".tab"}:
+        header, rows = iter_csv(path, progress, token, encoding=encoding, na=na)
+        with closing(rows):
+            _check_columns(header, path, 1)
+            yield from _records(rows, path)
         return
-    header, rows = iter_csv(path, progress, token)
-    with closing(rows):
-        _check_columns(header, path, 1)
-        yield from _records(rows, path)
+    with closing(read_records(path, encoding=encoding, progress=progress, token=token)) as recs:
+        yield from _records(_checked_records(recs, path, na), path)
 
 
-def _checked_lines(
-    lines: Iterator[tuple[int, dict[str, Any]]], path: Path
+def _checked_records(
+    records: Iterator[tuple[int, str | None, dict[str, Any]]], path: Path, na: Collection[str]
 ) -> Iterator[tuple[int, dict[str, Any]]]:
-    for line, obj in lines:
+    for line, _key, obj in records:
         _check_columns(set(obj), path, line)
-        yield line, obj
-
+        yield line, without_na(obj, na)

@@ -297,3 +297,30 @@ def test_sentence_offsets_point_at_each_sentence() -> None:
         "First one.", "Second\nline two.", "Third.",
     ]
     assert split_sentences("No id here.\r\n0 Then one.") is None
+
+
+def test_declared_missing_marker_and_other_encodings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = new_project(tmp_path, capsys)
+    dash = [c if c != "NA" else "-" for c in MS_CLEAN]
+    path = write_csv(tmp_path / "dash.csv", [dash])
+    code, _, err = run(capsys, "import", project, path)
+    assert code == 2 and "column 'Error Type': is '-'" in err
+    assert run(capsys, "import", project, path, "--na", "-")[0] == 0
+    assert ground_truth(project)["ms-val-8"]["answers"] == {"error_flag": 0}
+
+    # A spreadsheet saved as UTF-16 (with its byte-order mark) or as cp1252.
+    note = _with(MS_ERROR, Text_ID="ms-val-9", Corrected_Sentence="Spironolactone 25 mg/día.")
+    utf16 = tmp_path / "utf16.csv"
+    utf16.write_text(write_csv(tmp_path / "tmp.csv", [note]).read_text("utf-8"), "utf-16")
+    assert run(capsys, "import", project, utf16)[0] == 0
+    note = _with(note, Text_ID="ms-val-10")
+    cp1252 = tmp_path / "cp1252.csv"
+    cp1252.write_bytes(write_csv(tmp_path / "tmp.csv", [note]).read_text("utf-8").encode("cp1252"))
+    code, _, err = run(capsys, "import", project, cp1252)
+    assert code == 2 and "cp1252.csv, line" in err and "--encoding" in err
+    assert run(capsys, "import", project, cp1252, "--encoding", "cp1252")[0] == 0
+    truth = ground_truth(project)
+    for text_id in ("ms-val-9", "ms-val-10"):
+        assert truth[text_id]["answers"]["corrected_sentence"] == "Spironolactone 25 mg/día."

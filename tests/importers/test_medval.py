@@ -261,3 +261,16 @@ def test_medec_project_refuses_medval_ground_truth_with_instruction(
     code, _, err = run(capsys, "import", project, path, "--format", "medval")
     assert code == 2
     assert "grades with rubric 'medec'" in err and "--rubric medval" in err
+
+
+def test_json_array_of_rows(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = new_project(tmp_path, capsys)
+    path = tmp_path / "medval_bench.json"
+    path.write_text(json.dumps([FABRICATED, UNGRADED]), encoding="utf-8")
+    assert detect_format(path) == "medval"
+    code, out, err = run(capsys, "import", project, path, "--json")
+    assert code == 0, err
+    assert json.loads(out)["files"][0]["added"] == {
+        "rubrics": 1, "cases": 2, "outputs": 2, "ratings": 1,
+    }
+    assert set(ground_truth(project)) == {"medval-report2impression-1"}
