@@ -5,28 +5,37 @@ be the benchmark's: a project without any rubric gets the template added (and ma
 project that grades with another rubric is refused with the command that adds it, since
 switching the form physicians grade with is the study lead's decision. The template is added in
 its own transaction before the records are written; ``undo`` removes it again when that import
-fails, so a refused file still leaves the project exactly as it was.
+fails, so a refused file still leaves the project exactly as it was. The answers are checked
+against the rubric version actually active (a study may have edited its copy of the template).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 from sqlalchemy import select
 
+from medreview.domain.records import Located, RatingRecord
+from medreview.domain.rubric import Form
+from medreview.domain.validation import check_answer
 from medreview.errors import ImportFailed
 from medreview.rubrics.templates import load_template
-from medreview.storage.forms import active_form_rows, register_form
+from medreview.storage.forms import active_form_rows, form_from_row, register_form
 from medreview.storage.models import FormRow
 from medreview.storage.project import Project
 
 
-def ensure_rubric(project: Project, key: str, source: str) -> Callable[[], None] | None:
-    """Make the built-in rubric ``key`` the active one; return how to undo it, if it was added."""
+def ensure_rubric(
+    project: Project, key: str, source: str
+) -> tuple[Form, Callable[[], None] | None]:
+    """Make the built-in rubric ``key`` the active one.
+
+    Returns the active form and, when this call added it, how to remove it again.
+    """
     with project.transaction() as s:
         active, _ = active_form_rows(s)
         if active is not None and active.key == key:
-            return None
+            return form_from_row(active), None
         known = s.scalar(select(FormRow.id).where(FormRow.key == key).limit(1))
         if active is not None or known is not None:
             grading = f"grades with rubric {active.key!r}" if active else f"has an inactive {key!r}"
@@ -36,7 +45,8 @@ def ensure_rubric(project: Project, key: str, source: str) -> Callable[[], None]
                 "FILE` (it becomes the rubric physicians grade with) or import into a new project",
                 source=source,
             )
-        form_id = register_form(s, load_template(key)).id
+        row = register_form(s, load_template(key))
+        form, form_id = form_from_row(row), row.id
 
     def undo() -> None:
         with project.transaction() as s:
@@ -44,4 +54,27 @@ def ensure_rubric(project: Project, key: str, source: str) -> Callable[[], None]
             if row is not None:
                 s.delete(row)
 
-    return undo
+    return form, undo
+
+
+def checked(records: Iterable[Located], form: Form) -> Iterator[Located]:
+    """``records`` with every rating's answers checked against ``form``."""
+    questions = {q.id: q for q in form.questions}
+    for located in records:
+        rec = located.record
+        if isinstance(rec, RatingRecord):
+            for qid, value in rec.answers.items():
+                question = questions.get(qid)
+                reason = (
+                    f"rubric {form.key!r} v{form.version} has no question {qid!r}"
+                    if question is None
+                    else check_answer(question, value)
+                )
+                if reason:
+                    raise ImportFailed(
+                        f"ground truth for {qid!r} does not fit the project's rubric: {reason}",
+                        source=located.source,
+                        line=located.line,
+                        item=rec.case_external_id,
+                    )
+        yield located

@@ -33,7 +33,7 @@ def import_file(
     Ratings are checked against the project's active rubric before anything is written.
     """
     from medreview.importers.detect import BUILTIN_RUBRIC, detect_format, parse_file
-    from medreview.services.builtin_rubric import ensure_rubric
+    from medreview.services.builtin_rubric import checked, ensure_rubric
     from medreview.services.rating_form import rating_form
 
     fmt = fmt or detect_format(path, (options or {}).get("encoding"))
@@ -45,8 +45,10 @@ def import_file(
     if fmt in ("ratings-csv", "ratings-jsonl"):
         kwargs["form"] = rating_form(project, str(path))
     records = parse_file(path, **kwargs)
-    rubric = BUILTIN_RUBRIC.get(fmt)
-    undo = ensure_rubric(project, rubric, str(path)) if rubric else None
+    undo = None
+    if fmt in BUILTIN_RUBRIC:
+        form, undo = ensure_rubric(project, BUILTIN_RUBRIC[fmt], str(path))
+        records = checked(records, form)
     try:
         summary = ingest(
             project,

@@ -324,3 +324,28 @@ def test_declared_missing_marker_and_other_encodings(
     truth = ground_truth(project)
     for text_id in ("ms-val-9", "ms-val-10"):
         assert truth[text_id]["answers"]["corrected_sentence"] == "Spironolactone 25 mg/día."
+
+
+def test_ground_truth_is_checked_against_the_projects_own_medec_rubric(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A study that dropped "causal organism" from its copy of the medec rubric.
+    from medreview import paths
+
+    template = (paths.rubric_templates_dir() / "medec.yaml").read_text(encoding="utf-8")
+    start = template.index("      - value: causalOrganism")
+    end = template.index("  - id: error_sentence_id")
+    edited = tmp_path / "medec.yaml"
+    edited.write_text(template[:start] + template[end:], encoding="utf-8")
+    project = tmp_path / "project"
+    assert run(capsys, "init", project, "--rubric", edited)[0] == 0
+
+    path = write_csv(tmp_path / "uw.csv", [MS_ERROR, UW_ERROR])
+    code, _, err = run(capsys, "import", project, path)
+    assert code == 2
+    line = start_line(path, "uw-val-3")
+    assert f"uw.csv, line {line}, uw-val-3: ground truth for 'error_type'" in err
+    assert "'causalOrganism' is not one of" in err
+    with open_project(project) as p:
+        info = project_info(p)
+    assert info.counts["cases"] == 0 and [f["key"] for f in info.forms] == ["medec"]
