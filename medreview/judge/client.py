@@ -193,16 +193,20 @@ class JudgeClient:
             body["extra_body"] = extra
         return body
 
-    def _drop_refused(self, body: dict[str, Any], exc: Any) -> bool:
+    def _drop_refused(self, body: dict[str, Any], exc: Any, known: int) -> bool:
         """After a 400: drop what the server says it does not support; False if nothing.
 
         Parameters named in the reply go first; a 400 naming nothing still steps the probed
         features down (reply format, then logprobs), as servers often refuse them vaguely.
+        ``known`` is how many drops the refused request was built with: if another thread
+        dropped something since, the request is simply sent again in the new shape.
         """
         sent = [k for k in body if k != "extra_body"] + list(body.get("extra_body", {}))
         named = refused_params(getattr(exc, "body", None), str(exc), sent)
         with self._lock:
             before = len(self._dropped)
+            if before > known:
+                return True
             for name in named:
                 if name == "response_format" and self._format == "json_schema" and (
                         self.config.structured == "auto"):
@@ -255,6 +259,8 @@ class JudgeClient:
         while True:
             if token is not None:
                 token.raise_if_cancelled()
+            with self._lock:
+                known = len(self._dropped)
             body = self._body(messages, schema, n, seed_offset)
             requests += 1
             try:
@@ -263,7 +269,7 @@ class JudgeClient:
                 raise
             except openai.APIStatusError as exc:
                 status = exc.status_code
-                if status == 400 and self._drop_refused(body, exc):
+                if status == 400 and self._drop_refused(body, exc, known):
                     continue
                 reason = f"HTTP {status}: {self._short(exc)}"
                 if status not in RETRY_STATUSES:
