@@ -29,9 +29,42 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _fmt(v: Any) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+    if _missing(v):
         return "—"
     return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def _count(v: Any) -> str:
+    return "—" if _missing(v) else str(int(v))
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+class _Reasons:
+    """Numbered footnotes saying why a statistic is undefined (same reason, same number)."""
+
+    def __init__(self) -> None:
+        self.notes: dict[str, int] = {}
+
+    def value(self, row: dict[str, Any], key: str = "value") -> str:
+        """The value cell: the number, or "undefined [n]" pointing at the row's note."""
+        v = row.get(key)
+        if not _missing(v):
+            return _fmt(v)
+        note = str(row.get("note") or "").strip()
+        if not note:
+            return "—"
+        note = note.removeprefix("undefined: ")
+        n = self.notes.setdefault(note, len(self.notes) + 1)
+        return f"undefined [{n}]"
+
+    def print(self) -> None:
+        """Print the footnotes collected since the last call (under the table they belong to)."""
+        for note, n in self.notes.items():
+            print(f"  [{n}] {note}")
+        self.notes = {}
 
 
 def _ci(row: dict[str, Any]) -> str:
@@ -72,30 +105,37 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(stats.to_json() + "\n")
         return 0
+    why = _Reasons()
     agreement = [
-        [r["question_id"], r["group"] or r["scope"], r["statistic"], _fmt(r["value"]), _ci(r),
+        [r["question_id"], r["group"] or r["scope"], r["statistic"], why.value(r), _ci(r),
          str(r["n_items"]), str(r["n_raters"])]
         for r in stats.agreement.to_dict("records")
     ]
     _print_table("Agreement among physicians",
                  ["question", "scope", "statistic", "value", "95% CI", "items", "raters"],
                  agreement)
+    why.print()
     errors = [
-        [r["category"], _fmt(r["prevalence"]), r["statistic"], _fmt(r["value"]), _ci(r),
+        [r["category"], _fmt(r["prevalence"]), r["statistic"], why.value(r), _ci(r),
          str(r["n_items"]), str(r["n_raters"])]
         for r in stats.errors.to_dict("records") if r["statistic"] in ERROR_STATS
     ]
     _print_table("Agreement per error category (presence per output)",
                  ["category", "prevalence", "statistic", "value", "95% CI", "items", "raters"],
                  errors)
+    why.print()
+    # A judge block that could not be computed at all is one "error" row: show it with its
+    # reason rather than drop it.
     judge = [
         [r["question_id"], r["judge"], r["reference"], r["variant"], r["statistic"],
-         _fmt(r["value"]), _ci(r), str(r["n_items"])]
-        for r in stats.judge.to_dict("records") if r["statistic"] in JUDGE_STATS
+         why.value(r), _ci(r), _count(r.get("n_items"))]
+        for r in stats.judge.to_dict("records")
+        if r["statistic"] in JUDGE_STATS or r["statistic"] == "error"
     ]
     _print_table("Judge versus physicians",
                  ["question", "judge", "reference", "variant", "statistic", "value", "95% CI",
                   "items"], judge)
+    why.print()
     ceiling = [
         [r["question_id"], r["judge"], r["statistic"], _fmt(r["judge_value"]),
          _fmt(r["physician_mean"]),

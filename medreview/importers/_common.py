@@ -224,10 +224,14 @@ def iter_text_lines(
         progress(total, total, f"{what} {path.name}: done")
 
 
+def _size(chars: int) -> str:
+    mib = 1024 * 1024
+    return f"{chars // mib} MiB" if chars >= mib else f"{chars} characters"
+
+
 def _long_line(path: Path, line: int, limit: int) -> ImportFailed:
     return fail(
-        f"line longer than {limit // (1024 * 1024) or limit} "
-        f"{'MiB' if limit >= 1024 * 1024 else 'characters'} (the limit for one line); "
+        f"line longer than {_size(limit)} (the limit for one line); "
         "is this really a line-based text file?",
         path,
         line,
@@ -453,8 +457,8 @@ def _csv_error(exc: csv.Error, path: Path, line: int) -> ImportFailed:
     text = str(exc)
     if "field larger than field limit" in text:
         return fail(
-            f"a cell is longer than {MAX_LINE_CHARS // (1024 * 1024)} MiB (the limit for one cell)"
-            "; an unclosed quote makes the rest of the file one cell",
+            f"a cell is longer than {_size(MAX_LINE_CHARS)} (the limit for one cell); "
+            "an unclosed quote makes the rest of the file one cell",
             path,
             line,
         )
