@@ -27,7 +27,12 @@ from PySide6.QtWidgets import (
 )
 
 from medreview.judge.config import DEFAULT_KEY_ENV, KEYRING_SERVICE, JudgeConfig
-from medreview.judge.privacy import endpoint_host, is_local_endpoint, public_url
+from medreview.judge.privacy import (
+    endpoint_host,
+    endpoint_problem,
+    is_local_endpoint,
+    public_url,
+)
 from medreview.judge.templates import STYLES
 from medreview.qt.judge.text import STYLE_LABELS
 from medreview.services.judging import JudgeRunInfo
@@ -207,7 +212,10 @@ class JudgeSettingsForm(QWidget):
         if not self.base_url():
             out.append("enter the endpoint's base URL")
         elif not _is_http_url(self.base_url()):
-            out.append(f"{self.base_url()!r} is not a URL (e.g. http://127.0.0.1:8000/v1)")
+            out.append(f"{public_url(self.base_url())!r} is not a URL "
+                       "(e.g. http://127.0.0.1:8000/v1)")
+        elif (problem := endpoint_problem(self.base_url(), env_var=self.env_var())) is not None:
+            out.append(problem)  # a key in the URL: never shown back, never sent
         if not self.model.text().strip():
             out.append("enter the model name the endpoint expects")
         return out

@@ -1,0 +1,34 @@
+"""The judge dialog refuses an endpoint URL carrying a key, says why without showing the key,
+and sends nothing; the redirect refusal of a run reaches the screen as one line."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QLineEdit
+
+from medreview.judge.testing_server import FakeOpenAIServer
+from medreview.services.judging import list_judge_runs
+from medreview.storage.project import Project
+from tests.qt.judge.helpers import all_text, configure
+
+KEY = "3f9a0c1b2d4e5f60718293a4b5c6d7e8"
+
+
+def test_a_key_in_the_url_is_refused_on_screen(qtbot, make_dialog, project: Project,  # type: ignore[no-untyped-def]
+                                                 server: FakeOpenAIServer) -> None:
+    h = make_dialog()
+    d = h.dialog
+    configure(d, f"http://apikey:{KEY}@127.0.0.1:{server.port}/v1?api-key={KEY}")
+    assert not d.start()
+    problems = d.form.problems()
+    assert len(problems) == 1 and "keyring" in problems[0] and KEY not in problems[0]
+    message = d.panel.message.text()
+    assert "Cannot start" in message and "keyring" in message
+    assert KEY not in message
+    # Everything on screen except the field the user typed the URL into.
+    d.form.url.setText("")
+    shown = all_text(d)
+    assert KEY not in shown
+    assert server.count() == 0 and list_judge_runs(project) == []
+    assert all(KEY not in e.text() for e in d.findChildren(QLineEdit))
+    d.shutdown()
+    h.db.shutdown()
