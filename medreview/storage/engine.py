@@ -120,7 +120,7 @@ class WriteGate:
                         self.notes.start_waiting()  # asks batch writers to leave a gap
                     waiting = True
                     callback = self.on_wait or _default_wait_callback[0]
-                    if callback is not None:
+                    if callback is not None and waited >= 1.0:  # a batch gap is no news
                         who = f" ({holder})" if holder else ""
                         callback(f"waiting for another writer{who}… {waited:.0f} s")
         finally:

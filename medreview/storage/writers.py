@@ -67,7 +67,8 @@ class WriterNotes:
     def hold(self, what: str) -> Iterator[None]:
         """Say "``what`` is writing" while the block runs."""
         path = self.dir / f"hold-{os.getpid()}-{next(_counter)}.json"
-        written = self._write(path, json.dumps({"pid": os.getpid(), "what": what}))
+        note = {"pid": os.getpid(), "thread": threading.get_ident(), "what": what}
+        written = self._write(path, json.dumps(note))
         try:
             yield
         finally:
@@ -77,16 +78,19 @@ class WriterNotes:
                     self.dir.rmdir()  # only when empty: no stray folder in the project
 
     def holder(self) -> str | None:
-        """What the live long writers say they do, e.g. ``import of a.jsonl, pid 41``."""
+        """What the other live long writers say they do, e.g. ``import of a.jsonl, pid 41``."""
         found = []
         for path in sorted(self._entries("hold-")):
             pid = _pid_of(path.name)
             if pid is None or not _alive(pid):
                 continue
             try:
-                what = str(json.loads(path.read_text(encoding="utf-8"))["what"])[:200]
+                note = json.loads(path.read_text(encoding="utf-8"))
+                what = str(note["what"])[:200]
             except (OSError, ValueError, KeyError, TypeError):
                 continue
+            if pid == os.getpid() and note.get("thread") == threading.get_ident():
+                continue  # this very writer
             found.append(what if pid == os.getpid() else f"{what}, pid {pid}")
         return "; ".join(found) or None
 
