@@ -64,5 +64,8 @@ def import_file(
             undo()
         raise
     if undo is not None:
-        summary.added["rubrics"] += 1
+        if summary.added:
+            summary.added["rubrics"] += 1
+        else:
+            undo()  # a file of blank rows adds nothing, not even the rubric
     return fmt, summary

@@ -349,3 +349,15 @@ def test_ground_truth_is_checked_against_the_projects_own_medec_rubric(
     with open_project(project) as p:
         info = project_info(p)
     assert info.counts["cases"] == 0 and [f["key"] for f in info.forms] == ["medec"]
+
+
+def test_file_of_blank_rows_adds_nothing_not_even_the_rubric(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = new_project(tmp_path, capsys)
+    path = write_csv(tmp_path / "MEDEC-UW-TestSet.csv", [BLANK, BLANK, []])
+    code, out, err = run(capsys, "import", project, path, "--json")
+    assert code == 0, err
+    assert json.loads(out)["files"][0]["added"] == {}
+    with open_project(project) as p:
+        assert project_info(p).forms == ()
