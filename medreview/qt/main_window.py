@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QSplitter,
     QStackedWidget,
     QToolBar,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -86,7 +87,20 @@ class MainWindow(QMainWindow):
         self.stack = QStackedWidget()
         self.stack.addWidget(self.welcome)
         self.stack.addWidget(self.split)
-        self.setCentralWidget(self.stack)
+        # A read-only project (archive, read-only share, --read-only) says so above everything.
+        self.read_only_banner = QLabel("")
+        self.read_only_banner.setObjectName("readOnlyBanner")
+        self.read_only_banner.setTextFormat(Qt.TextFormat.PlainText)
+        self.read_only_banner.setWordWrap(True)
+        self.read_only_banner.setStyleSheet("background: #fff3cd; color: #664d03; padding: 6px;")
+        self.read_only_banner.hide()
+        central = QWidget()
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.read_only_banner)
+        column.addWidget(self.stack)
+        self.setCentralWidget(central)
         self._build_toolbar()
         self._build_menus()
         self.save_label = QLabel("")
@@ -199,6 +213,7 @@ class MainWindow(QMainWindow):
             self.executor = None
             return False
         self.project = project
+        self._show_read_only(project.read_only_reason)
         self.raters = [r for r in raters if r.kind == "physician"]
         self.settings.add_recent(path)
         self.welcome.set_recent(self.settings.recent_projects())
@@ -286,6 +301,13 @@ class MainWindow(QMainWindow):
         self.executor = None
         self.project = None
         self.rater = None
+        self._show_read_only(None)
+
+    def _show_read_only(self, reason: str | None) -> None:
+        self.read_only_banner.setText(
+            f"Read-only project: {reason}. You can browse, see statistics and export; "
+            "grades, imports and merges cannot be saved." if reason else "")
+        self.read_only_banner.setVisible(reason is not None)
 
     def close_to_welcome(self) -> None:
         self.close_project()

@@ -27,6 +27,7 @@ from urllib.parse import quote
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from medreview.errors import ProjectBusy
 from medreview.storage.writers import WriterNotes
@@ -151,7 +152,8 @@ def make_engine(
     if url.startswith("sqlite"):
         gate = gate or WriteGate(None)
         if creator is not None:
-            engine = create_engine(url, creator=creator)
+            # QueuePool: "sqlite://" alone would mean :memory: and one shared connection.
+            engine = create_engine(url, creator=creator, poolclass=QueuePool)
         else:
             engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_connect_hook(gate.read_only))
