@@ -72,7 +72,9 @@ class RunsTable(QTableWidget):
             color = "#2f6fd0" if ours else STATUS_COLORS.get(r.status, "#7a7f87")
             items[4].setForeground(QColor(color))
             items[4].setToolTip(self._status_tip(r))
-            items[2].setToolTip(f"{r.model} at {r.base_url}\nrater: {r.rater_name}")
+            dropped = ", ".join(str(p) for p in r.params.get("dropped_params", ()))
+            items[2].setToolTip(f"{r.model} at {r.base_url}\nrater: {r.rater_name}" + (
+                f"\nrefused by the endpoint, sent without: {dropped}" if dropped else ""))
             for col, item in enumerate(items):
                 self.setItem(row, col, item)
         self.clearSelection()
