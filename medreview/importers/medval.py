@@ -46,7 +46,9 @@ ASSESSMENT = "physician_error_assessment"
 _NA = frozenset({"", "na", "n/a", "nan", "null", "-1"})
 _NO_ERROR = frozenset({"none", "no error", "no errors", "-"})
 # "4", "4.0" (pandas writes floats), "Level 4", "Level 4 (High Risk)".
-_LEVEL = re.compile(r"(?:level\s*)?([0-9]+)(?:\.0+)?(?:\s*[-:(]\s*[a-z][^0-9]*)?", re.IGNORECASE)
+_LEVEL = re.compile(
+    r"(?:level\s*)?([0-9]{1,3})(?:\.0+)?(?:\s*[-:(]\s*[a-z][^0-9]*)?", re.IGNORECASE
+)
 _ENTRY = re.compile(r"error\s*\d+\s*[:.)-]", re.IGNORECASE)
 _QUOTED = re.compile(r"\"([^\"]{3,})\"|“([^”]{3,})”|'([^']{3,})'|‘([^’]{3,})’")
 _MAX_NOTE = 2000

@@ -204,6 +204,7 @@ def test_jsonl_rows_with_numbers_import_the_same(
         ({"physician_risk_grade": "5"}, "column 'physician_risk_grade': '5' is not a risk level"),
         ({"physician_risk_grade": "high"}, "'high' is not a risk level"),
         ({"physician_risk_grade": "3.5"}, "'3.5' is not a risk level"),
+        ({"physician_risk_grade": "4" * 5000}, "is not a risk level"),
         ({"output": ""}, "column 'output' is empty"),
         ({"task": " "}, "column 'task' is empty"),
         ({"id": "", "#": ""}, "no row id"),
