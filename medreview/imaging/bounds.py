@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import os
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -74,7 +75,7 @@ def frames_held(ds: Dataset, path: Path | str) -> int:
     """Frames the file holds; ``ds`` may be a header-only read (``stop_before_pixels``).
 
     When the dataset holds its pixel data the count comes from it; otherwise the file is
-    opened again and only the pixel data element's header (and fragment item headers) are read.
+    read again up to the pixel data element (prefer ``read_header``, which reads it once).
     """
     source = str(path)
     kind, element = _pixel_element(ds)
@@ -84,37 +85,53 @@ def frames_held(ds: Dataset, path: Path | str) -> int:
             raise DicomError("pixel data is not a byte string", source=source)
         encapsulated = bool(getattr(element, "is_undefined_length", False))
         return _count(ds, kind, io.BytesIO(value), len(value), encapsulated, source)
-    from medreview.imaging.codecs import transfer_syntax
-
-    if transfer_syntax(ds) == _DEFLATED:  # byte positions are inside the zlib stream
-        from medreview.imaging.codecs import read_dataset
-
-        return frames_held(read_dataset(Path(path)), path)
-    try:
-        with open(path, "rb") as fh:
-            return _frames_in_stream(ds, fh, source)
-    except OSError as exc:
-        raise DicomError(f"cannot read file: {exc.strerror or exc}", source=source) from exc
+    return read_header(path).frames()
 
 
-def read_header(path: Path | str) -> tuple[Dataset, int]:
-    """Header (no pixel values) plus the frame count the pixel data supports."""
-    from medreview.imaging.codecs import read_dataset
+@dataclass
+class Header:
+    """A header-only read, kept at the pixel data so ``frames()`` needs no second parse."""
+
+    path: Path
+    ds: Dataset
+    _frames: int | None = None
+    _refusal: DicomError | None = None
+
+    def frames(self) -> int:
+        """Frames the pixel data holds; DicomError (naming the file) when it is refused."""
+        if self._refusal is not None:
+            raise self._refusal
+        assert self._frames is not None
+        return self._frames
+
+
+def read_header(path: Path | str) -> Header:
+    """Header (no pixel values) plus the frame count the pixel data supports.
+
+    Unreadable files raise ``DicomError`` here; a header that does not fit its pixel data is
+    raised by ``Header.frames()``, so a caller can first decide whether the file is an image.
+    """
+    from medreview.imaging.codecs import read_dataset, transfer_syntax
 
     p = Path(path)
-    ds = read_dataset(p, headers_only=True)
-    return ds, frames_held(ds, p)
+    try:
+        with open(p, "rb") as fh:
+            ds = read_dataset(p, headers_only=True, fh=fh)
+            header = Header(p, ds)
+            try:
+                if transfer_syntax(ds) == _DEFLATED:  # positions are inside the zlib stream
+                    header._frames = frames_held(read_dataset(p), p)
+                else:
+                    header._frames = _frames_in_stream(ds, fh, str(p))
+            except DicomError as exc:
+                header._refusal = exc
+            return header
+    except OSError as exc:
+        raise DicomError(f"cannot read file: {exc.strerror or exc}", source=str(p)) from exc
 
 
 def _frames_in_stream(ds: Dataset, fh: IO[bytes], source: str) -> int:
-    """Find the pixel data element after the header and count what it holds."""
-    from pydicom import dcmread
-
-    # Re-read the header from this handle: dcmread leaves it at the pixel element's tag.
-    try:
-        dcmread(fh, stop_before_pixels=True, force=True)
-    except Exception as exc:
-        raise DicomError(f"malformed DICOM header: {exc}", source=source) from exc
+    """Count what the pixel data element at ``fh`` (just after the header) holds."""
     implicit, little = getattr(ds, "original_encoding", (None, None))
     end = "<" if little is not False else ">"
     head = fh.read(8)

@@ -8,7 +8,7 @@ a ``DicomError``, never a silent fallback to another decoder.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from medreview.errors import DicomError
 
@@ -80,20 +80,29 @@ def needs_process(syntax: str) -> bool:
     return syntax in _GIL_BOUND
 
 
-def read_dataset(path: Path, *, headers_only: bool = False) -> Dataset:
-    """Read a DICOM file; DicomError naming the file if it is not DICOM or is unreadable."""
+def read_dataset(
+    path: Path, *, headers_only: bool = False, fh: BinaryIO | None = None
+) -> Dataset:
+    """Read a DICOM file; DicomError naming the file if it is not DICOM or is unreadable.
+
+    With ``fh`` (an open handle on ``path``) the header is read from it, and a header-only read
+    leaves it at the pixel data element (``medreview.imaging.bounds`` reads on from there).
+    """
     from pydicom import dcmread
     from pydicom.errors import InvalidDicomError
 
+    src: Path | BinaryIO = fh if fh is not None else path
     try:
         try:
-            return dcmread(path, stop_before_pixels=headers_only)
+            return dcmread(src, stop_before_pixels=headers_only)
         except InvalidDicomError:
             # Old files without preamble/meta: accept them only when they start like a
             # dataset (group 0008 or 0002 first), so random files are still refused.
             if not _starts_like_dataset(path):
                 raise
-            return dcmread(path, stop_before_pixels=headers_only, force=True)
+            if fh is not None:
+                fh.seek(0)
+            return dcmread(src, stop_before_pixels=headers_only, force=True)
     except InvalidDicomError as exc:
         raise DicomError("not a DICOM file", source=str(path)) from exc
     except OSError as exc:

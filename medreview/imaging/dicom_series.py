@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from medreview.errors import DicomError
-from medreview.imaging.bounds import frames_held
+from medreview.imaging.bounds import Header, read_header
 from medreview.progress import CancelToken, Progress, no_progress
 
 if TYPE_CHECKING:
@@ -90,16 +90,17 @@ def scan_dicom_folder(
             token.raise_if_cancelled()
         progress(done, total, f"Reading {path.name}")
         try:
-            ds = _read_header(path)
+            header = _read_header(path)
         except DicomError as exc:
             result.skipped.append((path, exc.reason))
             continue
+        ds = header.ds
         reason = _not_an_image(ds)
         if reason:
             result.skipped.append((path, reason))
             continue
         try:
-            frame_count = frames_held(ds, path)
+            frame_count = header.frames()
         except DicomError as exc:
             result.skipped.append((path, exc.reason))
             result.refused.append((path, exc.reason))
@@ -213,13 +214,12 @@ def _walk(root: Path) -> list[Path]:
     return out
 
 
-def _read_header(path: Path) -> Dataset:
-    from medreview.imaging.codecs import read_dataset
+def _read_header(path: Path) -> Header:
     from medreview.imaging.raster import is_raster
 
     if is_raster(path):
         raise DicomError("not a DICOM file (a raster image)", source=str(path))
-    return read_dataset(path, headers_only=True)
+    return read_header(path)
 
 
 def _not_an_image(ds: Dataset) -> str:

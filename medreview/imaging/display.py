@@ -59,8 +59,8 @@ def frame_info(path: Path | str) -> FrameInfo:
     p = Path(path)
     if is_raster(p):
         return raster_info(p)
-    ds, n_frames = read_header(p)
-    return info_from_dataset(p, ds, n_frames=n_frames)
+    header = read_header(p)
+    return info_from_dataset(p, header.ds, n_frames=header.frames())
 
 
 def decode_frame(path: Path | str, frame: int = 0) -> DecodedFrame:

@@ -41,7 +41,7 @@ def _native_frames(tmp: Path, n_stored: int, declared: str, name: str = "native.
 
 def test_encapsulated_lie_is_clamped_to_the_fragments(tmp_path: Path) -> None:
     p = _edit(tmp_path, "MR_small_RLE.dcm", "rle.dcm", NumberOfFrames=LIE)
-    assert read_header(p)[1] == 1
+    assert read_header(p).frames() == 1
     assert frame_info(p).n_frames == 1
     assert display_frame(p, 0).shape == (64, 64)
     with pytest.raises(DicomError, match=r"frame 1 out of range .*holds 1"):
@@ -74,7 +74,7 @@ def test_basic_offset_table_bounds_the_frame_count(tmp_path: Path) -> None:
 def test_native_lie_is_clamped_to_the_bytes(tmp_path: Path) -> None:
     p = _native_frames(tmp_path, 3, LIE)
     assert frame_info(p).n_frames == 3
-    assert read_header(p)[1] == 3
+    assert read_header(p).frames() == 3
     first, last = decode_frame(p, 0), decode_frame(p, 2)
     assert int(last.pixels[0, 0]) == int(first.pixels[0, 0]) + 2
     with pytest.raises(DicomError, match="out of range"):
