@@ -78,12 +78,24 @@ def _preflight(args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = os.environ.get("MEDREVIEW_READ_ONLY")
     if args.read_only:
-        os.environ["MEDREVIEW_READ_ONLY"] = "1"  # inherited by every open_project (and the GUI)
+        os.environ["MEDREVIEW_READ_ONLY"] = "1"  # seen by every open_project (and the GUI)
+    try:
+        return _dispatch(args)
+    finally:
+        if args.read_only:  # a caller running main() in-process keeps its environment
+            if previous is None:
+                os.environ.pop("MEDREVIEW_READ_ONLY", None)
+            else:
+                os.environ["MEDREVIEW_READ_ONLY"] = previous
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from medreview.services.access import on_writer_wait
+
     name = f"medreview {args.command}"
     try:
-        from medreview.services.access import on_writer_wait
-
         on_writer_wait(_say_waiting(args.command))
         _preflight(args)
         return int(args.run(args))
@@ -102,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except Exception as exc:  # not a user error: one line here, the traceback in the log
         return _unexpected(name, exc)
+    finally:
+        on_writer_wait(None)
 
 
 def _unexpected(name: str, exc: Exception) -> int:

@@ -312,11 +312,16 @@ def read_only_reason(path: Path, db_path: Path, requested: bool | None) -> str |
         return "opened read-only on request"
     if requested is False:
         return None
-    if not os.access(db_path, os.W_OK):
+    if not _writable(db_path):
         return "the database file is not writable"
-    if not os.access(path, os.W_OK):
+    if not _writable(path):
         return "the project folder is not writable"
     return None
+
+
+def _writable(path: Path) -> bool:
+    # access(2) also answers False on a read-only mount, for root too.
+    return os.access(path, os.W_OK)
 
 
 def _read_only_engine(db_path: Path, gate: WriteGate) -> Engine:
