@@ -159,6 +159,12 @@ def is_local_endpoint(base_url: str, *, resolve: Resolver | None = None) -> bool
     return _resolves_to_loopback(name)
 
 
+def is_local_without_lookup(base_url: str) -> bool:
+    """``is_local_endpoint`` without any name lookup (names other than ``localhost`` count as
+    remote): for screens, which must not wait on DNS; it errs toward asking for consent."""
+    return is_local_endpoint(base_url, resolve=lambda _host: [])
+
+
 def endpoint_problem(base_url: str, *, env_var: str = "OPENAI_API_KEY") -> str | None:
     """Why ``base_url`` cannot be used as a judge endpoint (None when it can).
 

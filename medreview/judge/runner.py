@@ -123,6 +123,9 @@ def run_tasks(
                     outcome = Outcome("failed", error=redact(
                         f"internal error: {type(exc).__name__}: {exc}", secrets))
                 on_outcome(w.key, w.task, outcome)
+    except BaseException:
+        fatal = True  # e.g. the database stayed busy: do not wait for requests in flight
+        raise
     finally:
         # Do not wait for in-flight requests after a cancel; they are redone on resume.
         pool.shutdown(wait=not (fatal or (token is not None and token.cancelled)),

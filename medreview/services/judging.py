@@ -35,7 +35,8 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from statistics import fmean
 from typing import Any, TypeVar
 
@@ -56,6 +57,7 @@ from medreview.judge.privacy import (
     resolve_api_key,
 )
 from medreview.judge.runner import Outcome, judge_task, run_tasks
+from medreview.judge.spool import ReplySpool
 from medreview.judge.templates import (
     STYLES,
     UNJUDGED_KINDS,
@@ -265,6 +267,11 @@ def _open_run(project: Project, config: JudgeConfig, style: str, limit: int | No
         return run.id, config, style, limit
 
 
+def spool_path(project: Project, run_id: int) -> Path:
+    """Where a run keeps the replies it could not save yet (see ``medreview.judge.spool``)."""
+    return project.path / f"judge-run-{run_id}.pending.jsonl"
+
+
 def _rater(s: Session, run_id: int) -> tuple[int, str]:
     from medreview.storage.models import RaterRow
 
@@ -401,12 +408,31 @@ def run_judge(
             if remaining[unit.output_id] == 1:
                 _write_revision(s, run, rater_id, rater_name, unit.output_id)
 
-    def record(unit: WorkUnit, outcome: Outcome) -> None:
+    spool = ReplySpool(spool_path(project, run_id))
+    busy: list[DatabaseBusy] = []  # set once the database stayed busy too long
+
+    def keep(unit: WorkUnit, outcome: Outcome) -> None:
+        if not outcome.cached:  # a cache hit costs nothing to ask again
+            spool.add(unit.output_id, unit.task.item_key, unit.task.request_hash, replace(
+                outcome, error=redact(outcome.error, secrets),
+                raw_text=redact(outcome.raw_text, secrets)))
+
+    def record(unit: WorkUnit, outcome: Outcome, *, replay: bool = False) -> None:
+        if busy:  # stopping: the replies still arriving go to the spool
+            if not replay:
+                keep(unit, outcome)
+            return
         dropped = judge_client.dropped_params()
         # The reply is paid for: wait for another writer rather than lose it.
-        _retry_busy(lambda: write(unit, outcome, dropped), wait_s=busy_wait,
-                    what=f"saving output {unit.output_id} {unit.task.item_key}",
-                    on_wait=waiting, token=token)
+        try:
+            _retry_busy(lambda: write(unit, outcome, dropped), wait_s=busy_wait,
+                        what=f"saving output {unit.output_id} {unit.task.item_key}",
+                        on_wait=waiting, token=token)
+        except DatabaseBusy as exc:
+            busy.append(exc)
+            if not replay:
+                keep(unit, outcome)
+            return
         remaining[unit.output_id] -= 1
         counts["finished"] += 1
         if outcome.cached:
@@ -424,10 +450,24 @@ def run_judge(
             drops["recorded"] = dropped
         progress(already + counts["finished"], total, message)
 
+    # Replies a stopped run could not save are written first, and not asked again.
+    spooled = spool.load()
+    replayed: set[tuple[int, str]] = set()
+    for u in todo:
+        saved = spooled.get((u.output_id, u.task.item_key, u.task.request_hash))
+        if saved is not None and not busy:
+            record(u, saved, replay=True)
+            if not busy:
+                replayed.add(u.key)
+    if spooled and not busy:
+        spool.clear()
+
     def uncached() -> Iterator[tuple[WorkUnit, JudgeTask]]:
         for u in todo:
-            if token.cancelled:
+            if token.cancelled or busy:
                 return
+            if u.key in replayed:
+                continue
             ckey = cache_key(u.task.request_hash, config.model, params)
             with project.read() as s:
                 hit = s.get(JudgeCacheRow, ckey)
@@ -451,7 +491,7 @@ def run_judge(
                                     parse_retries=config.parse_retries, token=token),
             lambda unit, _task, outcome: record(unit, outcome),
             concurrency=config.concurrency, token=token, secrets=secrets)
-    except JudgeError as exc:  # a refused redirect, or a database that stayed busy
+    except JudgeError as exc:  # a refused redirect
         stop = exc
     finally:
         if own_client:
@@ -487,6 +527,9 @@ def run_judge(
                 dropped_params=tuple(str(p) for p in run.params.get("dropped_params", ())))
 
     resume_hint = f"run {run_id} stopped; continue it with --resume {run_id}"
+    if busy:  # closing the run would wait for the same lock again: leave it "running"
+        raise DatabaseBusy(f"{busy[0].reason}; {resume_hint} (the replies not saved yet are "
+                           "kept for it)", source=busy[0].source)
     try:
         summary = _retry_busy(finish, wait_s=busy_wait if stop is None else 5.0,
                               what="closing the judge run", on_wait=waiting)

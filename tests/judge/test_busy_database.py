@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 
 from medreview.errors import JudgeError
+from medreview.judge.runner import Outcome
+from medreview.judge.spool import ReplySpool
 from medreview.judge.testing_server import FakeOpenAIServer
-from medreview.services.judging import judge_run_info, list_judge_runs, run_judge
+from medreview.services.judging import judge_run_info, list_judge_runs, run_judge, spool_path
 from medreview.storage.project import Project
 from tests.judge.conftest import fast_config
 
@@ -85,6 +87,28 @@ def test_a_lock_that_never_comes_back_ends_resumable(project: Project, server: F
     text = err.value.message
     assert "\n" not in text and "busy" in text and "--resume" in text
     runs = list_judge_runs(project)
-    assert len(runs) == 1 and runs[0].resumable and runs[0].n_done >= 2
+    assert len(runs) == 1 and runs[0].resumable and runs[0].n_done == 2
+    # The third reply arrived while the lock was held: it waits in the spool, not lost.
+    spool = spool_path(project, runs[0].run_id)
+    assert spool.exists() and len(spool.read_text().splitlines()) == 1
+    assert server.count() == 3
     summary = run_judge(project, fast_config(server.url), resume=runs[0].run_id)
     assert summary.status == "done" and judge_run_info(project, summary.run_id).n_done == 18
+    assert server.count() == 18  # every item was paid for exactly once
+    assert not spool.exists()
+
+
+def test_spool_skips_torn_lines_and_keeps_the_last_word(tmp_path: Path) -> None:
+    spool = ReplySpool(tmp_path / "judge-run-1.pending.jsonl")
+    assert spool.load() == {}
+    spool.add(5, "form", "h1", Outcome("failed", error="HTTP 500"))
+    spool.add(5, "form", "h1", Outcome("done", result={"answers": {"q": 1}}, requests=2))
+    spool.add(6, "criterion:x", "h2", Outcome("done", result={"answers": {}}))
+    with spool.path.open("a", encoding="utf-8") as f:
+        f.write('{"output_id": 7, "item_key": "form", "request_hash": "h3", "outc')  # torn
+    loaded = spool.load()
+    assert set(loaded) == {(5, "form", "h1"), (6, "criterion:x", "h2")}
+    assert loaded[(5, "form", "h1")] == Outcome("done", result={"answers": {"q": 1}},
+                                                requests=2)
+    spool.clear()
+    assert not spool.path.exists() and spool.load() == {}

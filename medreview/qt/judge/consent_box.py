@@ -12,7 +12,7 @@ import getpass
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QFrame, QLabel, QVBoxLayout, QWidget
 
-from medreview.judge.privacy import endpoint_host, is_local_endpoint
+from medreview.judge.privacy import endpoint_host, is_local_without_lookup
 from medreview.qt.judge.text import when
 from medreview.services.judging import ConsentState
 
@@ -61,7 +61,7 @@ class ConsentBox(QFrame):
         self._render()
 
     def is_local(self) -> bool:
-        return is_local_endpoint(self.base_url)
+        return is_local_without_lookup(self.base_url)  # no DNS on the UI thread
 
     def recorded(self) -> bool:
         return self.state is not None and self.state.data_may_leave

@@ -30,7 +30,7 @@ from medreview.judge.config import DEFAULT_KEY_ENV, KEYRING_SERVICE, JudgeConfig
 from medreview.judge.privacy import (
     endpoint_host,
     endpoint_problem,
-    is_local_endpoint,
+    is_local_without_lookup,
     public_url,
 )
 from medreview.judge.templates import STYLES
@@ -231,7 +231,7 @@ class JudgeSettingsForm(QWidget):
             price_completion_per_mtok=self.price_out.value())
 
     def is_local(self) -> bool:
-        return is_local_endpoint(self.base_url())
+        return is_local_without_lookup(self.base_url())  # no DNS on the UI thread
 
     # writing -----------------------------------------------------------------------------
     def set_key_status(self, source: str | None) -> None:
