@@ -45,6 +45,8 @@ NA = frozenset({"", "na", "n/a"})
 # A line of the Sentences cell that opens a sentence: "<id> <text>".
 _SENTENCE = re.compile(r"(\d{1,6})(?:[ \t]+(.*))?")
 _COLLECTION = re.compile(r"(ms|uw)[-_]", re.IGNORECASE)
+# Ids name rows in one-line messages and are case ids (at most 200 characters in the project).
+_ID = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
 
 _PROMPT = (
     "Clinical text {text_id} (MEDEC-{collection}). Read the note below: it holds at most one "
@@ -67,6 +69,11 @@ class Sentence:
 
 def _is_na(value: str) -> bool:
     return value.strip().lower() in NA
+
+
+def shown(value: str, limit: int = 40) -> str:
+    """A cell quoted for a one-line message, cut short if long."""
+    return repr(value if len(value) <= limit else value[:limit] + "...")
 
 
 def split_sentences(cell: str) -> tuple[str, list[Sentence]] | None:
@@ -132,6 +139,12 @@ def _row(
     text_id = row.get("Text ID", "").strip()
     if _is_na(text_id):
         raise fail("column 'Text ID' is empty", path, line)
+    if not _ID.fullmatch(text_id):
+        raise fail(
+            f"column 'Text ID': {shown(text_id)} is not an id (one line, at most 200 characters)",
+            path,
+            line,
+        )
 
     def bad(column: str, reason: str) -> ImportFailed:
         return fail(f"column {column!r}: {reason}", path, line, text_id)
@@ -145,7 +158,7 @@ def _row(
 
     flag_text = row.get("Error Flag", "").strip()
     if flag_text not in rubric.flags:
-        raise bad("Error Flag", f"must be {' or '.join(rubric.flags)}, got {flag_text!r}")
+        raise bad("Error Flag", f"must be {' or '.join(rubric.flags)}, got {shown(flag_text)}")
     flag = int(flag_text)
     type_text = row.get(TYPE_COLUMN, "").strip()
     sid_text = row.get("Error Sentence ID", "").strip()
@@ -154,9 +167,11 @@ def _row(
     marks: tuple[dict[str, Any], ...] = ()
     if flag == 0:
         if has_type and not _is_na(type_text):
-            raise bad(TYPE_COLUMN, f"is {type_text!r} but 'Error Flag' is 0 (expected NA)")
+            raise bad(TYPE_COLUMN, f"is {shown(type_text)} but 'Error Flag' is 0 (expected NA)")
         if not (_is_na(sid_text) or sid_text == "-1"):
-            raise bad("Error Sentence ID", f"is {sid_text!r} but 'Error Flag' is 0 (expected -1)")
+            raise bad(
+                "Error Sentence ID", f"is {shown(sid_text)} but 'Error Flag' is 0 (expected -1)"
+            )
         if not _is_na(corrected):
             raise bad("Corrected Sentence", "is given but 'Error Flag' is 0 (expected NA)")
     else:
@@ -165,7 +180,7 @@ def _row(
             if error_type is None:
                 raise bad(
                     TYPE_COLUMN,
-                    f"{type_text!r} is not a MEDEC error type; expected one of "
+                    f"{shown(type_text)} is not a MEDEC error type; expected one of "
                     f"{', '.join(rubric.types)}",
                 )
             answers["error_type"] = error_type
@@ -173,7 +188,7 @@ def _row(
         if not re.fullmatch(r"\d{1,6}", sid_text) or int(sid_text) not in by_id:
             raise bad(
                 "Error Sentence ID",
-                f"{sid_text!r} is not a sentence of this note (its sentences are {ids})",
+                f"{shown(sid_text)} is not a sentence of this note (its sentences are {ids})",
             )
         sentence = by_id[int(sid_text)]
         answers["error_sentence_id"] = sentence.id

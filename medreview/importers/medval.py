@@ -35,6 +35,7 @@ from medreview.importers._common import (
     type_name,
     without_na,
 )
+from medreview.importers.medec import shown
 from medreview.progress import CancelToken, Progress, no_progress
 from medreview.rubrics.templates import load_template
 
@@ -52,6 +53,8 @@ _LEVEL = re.compile(
 _ENTRY = re.compile(r"error\s*\d+\s*[:.)-]", re.IGNORECASE)
 _QUOTED = re.compile(r"\"([^\"]{3,})\"|“([^”]{3,})”|'([^']{3,})'|‘([^’]{3,})’")
 _MAX_NOTE = 2000
+# Task and row ids make the case id: one line each, short enough for a 200-character case id.
+_ID = re.compile(r"[^\x00-\x1f\x7f]{1,80}")
 
 # What the physician was shown, in our words, per MedVAL-Bench task.
 TASKS = {
@@ -109,8 +112,8 @@ def _grade(raw: str, rubric: _Rubric, path: Path, line: int, item: str) -> int |
     if m is None or int(m.group(1)) not in rubric.levels:
         allowed = ", ".join(map(str, rubric.levels))
         raise fail(
-            f"column {GRADE!r}: {raw!r} is not a risk level ({allowed}, \"Level 4 (High Risk)\", "
-            "or -1/NA for no grade)",
+            f"column {GRADE!r}: {shown(raw)} is not a risk level ({allowed}, "
+            "\"Level 4 (High Risk)\", or -1/NA for no grade)",
             path,
             line,
             item,
@@ -173,6 +176,14 @@ def _row(
     local = _text(row, "id", path, line, None).strip() or _text(row, "#", path, line, None).strip()
     if not local:
         raise fail("no row id: columns 'id' and '#' are both empty", path, line)
+    for column, value in (("task", task), ("id", local)):
+        if not _ID.fullmatch(value):
+            raise fail(
+                f"column {column!r}: {shown(value)} is not an id (one line, at most 80 "
+                "characters)",
+                path,
+                line,
+            )
     case_id = local if local.startswith(f"{task}") else f"{task}-{local}"
     case_id = f"medval-{case_id}"
 

@@ -208,6 +208,7 @@ def _with(row: list[str], **cells: str) -> list[str]:
     [
         (_with(MS_ERROR, Error_Flag="2"), "Error Flag", "must be 0 or 1, got '2'"),
         (_with(MS_ERROR, Error_Flag="yes"), "Error Flag", "got 'yes'"),
+        (_with(MS_ERROR, Error_Flag="1" * 5000), "Error Flag", "got '1111111111"),
         (_with(MS_ERROR, Error_Type="allergy"), "Error Type", "not a MEDEC error type"),
         (_with(MS_ERROR, Error_Type="NA"), "Error Type", "causalOrganism"),
         (_with(MS_ERROR, Error_Sentence_ID="7"), "Error Sentence ID", "sentences are 0-3"),
@@ -237,11 +238,22 @@ def test_bad_value_refused_with_file_line_and_column_and_nothing_saved(
     line = start_line(path, bad[0])
     assert line > 3
     assert f"medec.csv, line {line}, {bad[0]}: column {column!r}" in err
-    assert reason in err
+    assert reason in err and len(err) < 400
     with open_project(project) as p:
         after = project_info(p)
     # Nothing written, not even the rubric the import would have added.
     assert after.counts == before.counts and after.forms == before.forms == ()
+
+
+def test_text_id_must_be_one_short_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = new_project(tmp_path, capsys)
+    for n, text_id in enumerate(["ms-val-1\r\nFAKE: approved", "x" * 201]):
+        path = write_csv(tmp_path / f"id{n}.csv", [_with(MS_CLEAN, Text_ID=text_id)])
+        code, _, err = run(capsys, "import", project, path)
+        assert code == 2 and len(err.strip().splitlines()) == 1, err
+        assert f"id{n}.csv, line 2: column 'Text ID':" in err and "is not an id" in err
 
 
 def test_conflicting_duplicate_text_id_is_refused(

@@ -208,6 +208,8 @@ def test_jsonl_rows_with_numbers_import_the_same(
         ({"output": ""}, "column 'output' is empty"),
         ({"task": " "}, "column 'task' is empty"),
         ({"id": "", "#": ""}, "no row id"),
+        ({"task": "query2question\r\nInjected: line"}, "column 'task': 'query2question\\nInj"),
+        ({"id": "7" * 81}, "column 'id': '7777"),
     ],
 )
 def test_bad_value_refused_with_line_and_column(
@@ -217,14 +219,15 @@ def test_bad_value_refused_with_line_and_column(
     reason: str,
 ) -> None:
     project = new_project(tmp_path, capsys)
+    # The bad row starts on the line after the good rows end (their cells span several lines).
+    good = write_csv(tmp_path / "good.csv", [FABRICATED, TWO_ERRORS])
+    line = good.read_bytes().count(b"\n") + 1
     path = write_csv(tmp_path / "bad.csv", [FABRICATED, TWO_ERRORS, {**CLEAN, **change}])
-    data = path.read_text(encoding="utf-8")
-    line = data[: data.index(CLEAN["input"])].count("\n") + 1
     assert line > 4  # the multi-line cells above push the row down
     code, _, err = run(capsys, "import", project, path)
     assert code == 2
     assert len(err.strip().splitlines()) == 1, err
-    assert f"bad.csv, line {line}" in err and reason in err
+    assert f"bad.csv, line {line}" in err and reason in err and len(err) < 400
     with open_project(project) as p:
         info = project_info(p)
     assert info.counts["cases"] == 0 and info.forms == ()
