@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import csv
 import json
+import random
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from medreview.cli.main import main
-from medreview.importers.detect import detect_format
+from medreview.errors import MedreviewError
+from medreview.importers.detect import detect_format, parse_file
 from medreview.importers.medec import split_sentences
 from medreview.services.grading import load_item, load_queue
 from medreview.services.projects import list_raters, open_project, project_info
@@ -373,3 +375,44 @@ def test_file_of_blank_rows_adds_nothing_not_even_the_rubric(
     assert json.loads(out)["files"][0]["added"] == {}
     with open_project(project) as p:
         assert project_info(p).forms == ()
+
+
+FUZZ_TOKENS = (
+    b'"', b",", b"\r\n", b"\n", b"\r", b"NA", b"-1", b"1", b"0", b"\x00", b"\xff", b"9" * 5000,
+    b"\xef\xbb\xbf", b"\t", b'"' + b"a" * 3000, b"Level 9", b"Error 1:", b"{", b"[", b"null",
+)
+
+
+def mutants(seed_file: bytes, n: int, seed: int) -> list[bytes]:
+    """``n`` copies of a file with a few random insertions, deletions and flipped bytes."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        data = bytearray(seed_file)
+        for _ in range(rng.randint(1, 8)):
+            at = rng.randrange(len(data) + 1)
+            roll = rng.random()
+            if roll < 0.4:
+                data[at:at] = rng.choice(FUZZ_TOKENS)
+            elif roll < 0.7:
+                del data[at:at + rng.randint(1, 40)]
+            else:
+                data[at:at + 1] = bytes([rng.randrange(256)])
+        out.append(bytes(data))
+    return out
+
+
+def test_mutated_files_are_read_or_refused_in_one_line(tmp_path: Path) -> None:
+    seed_file = write_csv(tmp_path / "seed.csv", [MS_ERROR, MS_CLEAN, BLANK, UW_ERROR])
+    path = tmp_path / "m.csv"
+    refused = 0
+    for data in mutants(seed_file.read_bytes(), 300, seed=11):
+        path.write_bytes(data)
+        for fmt in (None, "medec"):
+            try:
+                list(parse_file(path, fmt))
+            except MedreviewError as exc:  # anything else fails the test with its traceback
+                refused += 1
+                assert "\n" not in exc.message and "\r" not in exc.message, exc.message
+                assert len(exc.message) < 500 and exc.message.startswith(str(path))
+    assert 0 < refused < 600  # some mutants still read, most are refused

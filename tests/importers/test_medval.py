@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 
 from medreview.cli.main import main
-from medreview.importers.detect import detect_format
+from medreview.errors import MedreviewError
+from medreview.importers.detect import detect_format, parse_file
 from medreview.services.grading import load_item, load_queue
 from medreview.services.projects import list_raters, open_project, project_info
+from tests.importers.test_medec import mutants
 
 COLUMNS = [
     "#", "id", "task", "input", "reference_output", "output",
@@ -278,3 +280,24 @@ def test_json_array_of_rows(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
         "rubrics": 1, "cases": 2, "outputs": 2, "ratings": 1,
     }
     assert set(ground_truth(project)) == {"medval-report2impression-1"}
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_mutated_files_are_read_or_refused_in_one_line(tmp_path: Path, suffix: str) -> None:
+    rows = [FABRICATED, CLEAN, TWO_ERRORS]
+    if suffix == ".csv":
+        seed_file = write_csv(tmp_path / "seed.csv", rows).read_bytes()
+    else:
+        seed_file = write_jsonl(tmp_path / "seed.jsonl", list(rows)).read_bytes()
+    path = tmp_path / f"m{suffix}"
+    refused = 0
+    for data in mutants(seed_file, 200, seed=5):
+        path.write_bytes(data)
+        for fmt in (None, "medval"):
+            try:
+                list(parse_file(path, fmt))
+            except MedreviewError as exc:  # anything else fails the test with its traceback
+                refused += 1
+                assert "\n" not in exc.message and "\r" not in exc.message, exc.message
+                assert len(exc.message) < 500 and exc.message.startswith(str(path))
+    assert 0 < refused < 400
