@@ -123,6 +123,14 @@ def _import_one(import_file: Any, project: Any, path: Path, **kwargs: Any) -> An
         ) from exc
 
 
+def _heartbeat(bar: Any) -> Any:
+    def progress(done: int, total: int | None = None, message: str = "") -> None:
+        if total is None or done < total:
+            bar(done, total, message)
+
+    return progress
+
+
 def run(args: argparse.Namespace) -> int:
     from medreview.cli.common import load_form_arg, print_json
     from medreview.cli.progressbar import ProgressBar
@@ -142,6 +150,9 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{value}: {form.kind.value} {key} v{version}")
         for path in args.files:
             with ProgressBar(f"import {path.name}") as bar:
+                # In a log (not a terminal) only the every-few-seconds lines of a long import
+                # are written: a "done" line per file would precede its one-line error.
+                progress: Any = bar if bar.tty else _heartbeat(bar)
                 options = {
                     "model": args.model,
                     "manifest": args.manifest,
@@ -158,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
                     fmt=args.fmt,
                     mapping=mapping or None,
                     options=options,
-                    progress=bar,
+                    progress=progress,
                 )
             entry = {"file": str(path), "format": fmt, **summary.to_dict()}
             report["files"].append(entry)
