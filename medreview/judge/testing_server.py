@@ -148,6 +148,15 @@ def tokens_of(text: str) -> list[dict[str, Any]]:
     return out
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return  # the client gave up (cancelled run, timeout fault): not a server error
+        super().handle_error(request, client_address)
+
+
 class FakeOpenAIServer:
     """``with FakeOpenAIServer() as srv: srv.url`` — a threaded server on 127.0.0.1."""
 
@@ -171,7 +180,7 @@ class FakeOpenAIServer:
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self._rng = random.Random(seed)
-        self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
+        self._httpd = _QuietServer((host, port), self._handler_class())
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
