@@ -489,10 +489,14 @@ def ingest(
                 inserted.commit()
         except BaseException as exc:
             blobs = state.new_blobs if state is not None else []
-            if not _undo(project, inserted, blobs) and isinstance(exc, MedreviewError):
+            try:
+                undone = _undo(project, inserted, blobs)
+            except Exception:  # e.g. the lock never came back: keep the first error, say so
+                undone = False
+            if not undone and isinstance(exc, MedreviewError):
                 exc.reason += (
-                    "; rows saved before this point are already in use by another writer, so "
-                    "they stay: fix the file and import it again to complete it"
+                    "; the rows saved before this point could not be taken back (in use by "
+                    "another writer), so they stay: fix the file and import it again to complete it"
                 )
                 exc.args = (exc.message,)
             raise

@@ -251,3 +251,33 @@ def test_a_killed_import_is_marked_partial_and_completes_when_run_again(
         assert s.scalar(select(func.count()).select_from(CaseRow)) == 300
         logs = s.scalars(select(ImportLogRow)).all()
         assert [r.counts["state"] for r in logs] == ["complete"]
+
+
+def test_rows_another_writer_already_uses_stay_and_the_error_says_so(
+    empty_project: Project,
+) -> None:
+    from medreview.storage.raters import get_or_create_rater
+    from medreview.storage.revisions import RevisionContent, append_revision
+
+    project = empty_project
+    add_form(project, load_template("quality_harm"))
+
+    def records() -> Iterator[Located]:
+        yield Located(case("k1"), "f.jsonl", 1)
+        yield Located(output("k1", "m", "answer"), "f.jsonl", 2)
+        # Between batches (batch_records=2) a rater saves a grade of the new output.
+        with project.transaction() as s:
+            rater = get_or_create_rater(s, "Dr A", "physician")
+            out_id = s.scalars(select(OutputRow.id)).one()
+            append_revision(s, rater_id=rater.id, output_id=out_id, form_id=1, taxonomy_id=None,
+                            author="Dr A", source="ui", content=RevisionContent(rationale="ok"))
+        yield Located(output("nope", "m", "x"), "f.jsonl", 3)
+
+    with pytest.raises(ImportFailed) as info:
+        ingest(project, records(), source="f.jsonl", importer="t", batch_records=2)
+    assert info.value.line == 3
+    assert "could not be taken back" in info.value.message
+    with project.read() as s:  # the grade and what it grades are intact
+        assert s.scalar(select(func.count()).select_from(JudgmentRevisionRow)) == 1
+        assert s.scalar(select(func.count()).select_from(OutputRow)) == 1
+    assert [src for src, _ in incomplete_imports(project)] == ["f.jsonl"]
