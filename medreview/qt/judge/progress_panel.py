@@ -146,6 +146,9 @@ class RunProgressPanel(QWidget):
             self.detail.setText(self._detail(live))
         self._tiles(info.n_done, info.n_cached, info.n_failed, info.n_requests,
                     info.prompt_tokens, info.completion_tokens, info.cost_usd)
+        # Worth a line of its own: waiting for another writer, a parameter the server refused.
+        if live.message.startswith(("waiting", "database busy", "the endpoint refused")):
+            self.show_message(html.escape(live.message), "warn")
 
     def tick(self, live: JudgeLive | None) -> None:
         """Once a second while running: keep elapsed time and the time left current."""
@@ -176,6 +179,9 @@ class RunProgressPanel(QWidget):
                  f"tokens, est. {usd(s.cost_usd)}."]
         if s.already_done:
             parts.append(f"{s.already_done} items were already done before this session.")
+        if s.dropped_params:
+            parts.append("The endpoint refused " + html.escape(", ".join(s.dropped_params))
+                         + "; the run went on without it (recorded with the run).")
         if s.status == "cancelled":
             parts.append(f"<b>Cancelled.</b> Finished items are saved; select run "
                          f"#{s.run_id} under Earlier runs and press Resume to finish it "

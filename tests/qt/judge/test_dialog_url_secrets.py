@@ -32,3 +32,22 @@ def test_a_key_in_the_url_is_refused_on_screen(qtbot, make_dialog, project: Proj
     assert all(KEY not in e.text() for e in d.findChildren(QLineEdit))
     d.shutdown()
     h.db.shutdown()
+
+
+def test_a_refused_parameter_is_reported_and_the_run_completes(  # type: ignore[no-untyped-def]
+        qtbot, make_dialog, project: Project) -> None:
+    with FakeOpenAIServer(reject={"logprobs": "litellm"}) as strict:
+        h = make_dialog()
+        d = h.dialog
+        configure(d, strict.url, concurrency=1)
+        finished: list[object] = []
+        d.sig_finished.connect(finished.append)
+        assert d.start()
+        qtbot.waitUntil(lambda: bool(finished), timeout=20000)
+        assert strict.count("reject:logprobs") == 1 and strict.count() == 19
+    message = d.panel.message.text()
+    assert "Every item was judged" in message and "refused logprobs" in message
+    run = list_judge_runs(project)[0]
+    assert run.status == "done" and run.params["dropped_params"] == ["logprobs"]
+    d.shutdown()
+    h.db.shutdown()
