@@ -1,5 +1,5 @@
 """The judge dialog refuses an endpoint URL carrying a key, says why without showing the key,
-and sends nothing; the redirect refusal of a run reaches the screen as one line."""
+and sends nothing; a parameter a strict server refuses is reported and the run completes."""
 
 from __future__ import annotations
 
