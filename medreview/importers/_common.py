@@ -108,6 +108,19 @@ def binary_kind(head: bytes) -> str | None:
     return None
 
 
+def _utf16_without_bom(head: bytes) -> str | None:
+    """``utf-16-le``/``utf-16-be`` when ``head`` is ASCII text spaced out with NUL bytes."""
+    sample = head[: len(head) // 2 * 2][:128]
+    if len(sample) < 8:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    if odd.count(0) == len(odd) and even.count(0) == 0:
+        return "utf-16-le"
+    if even.count(0) == len(even) and odd.count(0) == 0:
+        return "utf-16-be"
+    return None
+
+
 def text_encoding(path: Path, encoding: str | None = None) -> tuple[str, int]:
     """``(codec, bytes of byte-order mark)`` for reading ``path`` as text.
 
@@ -123,6 +136,13 @@ def text_encoding(path: Path, encoding: str | None = None) -> tuple[str, int]:
     if kind is not None:
         raise fail(f"this is {kind}, not a text file", path)
     if encoding is None:
+        guess = _utf16_without_bom(head)
+        if guess:
+            raise fail(
+                f"looks like {guess.upper()} text without a byte-order mark; "
+                f"give the encoding with --encoding {guess}",
+                path,
+            )
         return "utf-8", 0
     try:
         info = codecs.lookup(encoding)
@@ -385,8 +405,8 @@ def iter_json_document(
             key: str | None = None
             if opener == "{":
                 key_value, i = decode(i)
-                if not isinstance(key_value, str):  # pragma: no cover - raw_decode ensures
-                    raise fail("expected a string key", path, line)
+                if not isinstance(key_value, str):
+                    raise fail("malformed JSON: a key must be a string", path, line)
                 key = key_value
                 i = _skip_ws(text, i)
                 if i >= len(text) or text[i] != ":":

@@ -335,3 +335,47 @@ def test_fuzz_import_never_tracebacks_or_half_writes(
         mutant.path.unlink()
     # Both outcomes are exercised, or the mutations are too weak (or too strong) to mean much.
     assert outcomes["accepted"] > 0 and outcomes["refused"] > 0, outcomes
+
+
+# inspect-ai logs are read by medreview/importers/inspect_ai.py (being rewritten for zstd
+# members as this test is written). Corrupt ZIPs still surfaced as zipfile.BadZipFile /
+# zlib.error and deep JSON as RecursionError inside that module at the time: the import
+# command's net turns those into one line ("unexpected error ... (a bug; please report it)"),
+# which this test tolerates for .eval/.json logs only until that module refuses them itself.
+# Set to False once it does, to hold it to the full contract.
+INSPECT_NET_TOLERATED = True
+_DATA = Path(__file__).parent / "data"
+
+
+def test_fuzz_inspect_logs_end_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_common, "MAX_LINE_CHARS", LINE_CAP)
+    proj = tmp_path / "proj"
+    assert _run(capsys, "init", proj)[0] == 0
+    db = proj / "project.sqlite"
+    seeds = {n: (_DATA / n).read_bytes() for n in ("inspect_medqa.eval", "inspect_medqa.json")}
+    folder = tmp_path / "mutants"
+    folder.mkdir()
+    for n in range(max(20, N // 6)):
+        mutant = _make(n, seeds, folder)
+        before = _counts(db)
+        try:
+            code, out, err = _run(capsys, "import", proj, mutant.path, "--json")
+        except BaseException as exc:
+            pytest.fail(f"{mutant}: {type(exc).__name__}: {exc}")
+        after = _counts(db)
+        assert "Traceback" not in err, f"{mutant}: {err}"
+        if not INSPECT_NET_TOLERATED:
+            assert "unexpected error" not in err, f"{mutant}: {err}"
+        if code == 0:
+            added = json.loads(out)["files"][0]["added"]
+            for key, table in _ADDED_TABLE.items():
+                assert after[table] - before[table] == added.get(key, 0), str(mutant)
+        else:
+            lines = err.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith("medreview import: error: "), (
+                f"{mutant}: {err}"
+            )
+            assert after == before, f"{mutant}: refused but the project changed"
+        mutant.path.unlink()

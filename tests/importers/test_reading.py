@@ -62,6 +62,15 @@ def test_csv_encodings_with_bom_read_alike(tmp_path: Path, codec: str) -> None:
     assert [loc.line for loc in groups["case"]] == [2, 6]
 
 
+def test_utf16_without_bom_is_named_and_readable_with_encoding(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_bytes("id,prompt\na,b\n".encode("utf-16-le"))
+    with pytest.raises(ImportFailed, match="--encoding utf-16-le"):
+        list(parse_csv(path))
+    (loc,) = parse_csv(path, encoding="utf-16-le")
+    assert isinstance(loc.record, CaseRecord) and loc.record.external_id == "a"
+
+
 def test_utf16_jsonl_and_detection(tmp_path: Path) -> None:
     path = tmp_path / "x.jsonl"
     path.write_bytes(json.dumps({"id": "a", "prompt": "é"}).encode("utf-16") + b"")
