@@ -28,8 +28,12 @@ from medreview.errors import JudgeError
 log = logging.getLogger(__name__)
 
 # Strings shaped like provider keys (sk-..., bearer / basic credentials) are hidden even when
-# unknown.
-_KEY_SHAPE = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|(?i:bearer|basic)\s+[A-Za-z0-9_\-.=+/]{8,})")
+# unknown. "Basic" counts only before a base64 token with a digit or +/= in it, or after
+# "Authorization:", so prose such as "basic management" in a judge's reply stays readable.
+_KEY_SHAPE = re.compile(
+    r"(sk-[A-Za-z0-9_\-]{8,}|(?i:bearer)\s+[A-Za-z0-9_\-.=+/]{8,}"
+    r"|(?i:authorization)\s*[:=]\s*(?i:basic)\s+\S+"
+    r"|(?i:basic)\s+(?=[A-Za-z+/]*[0-9+/=])[A-Za-z0-9+/]{8,}={0,2})")
 # User info in any URL inside a text ("http://user:key@host").
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^\s/?#@]+@")
 # Query parameters that carry credentials (Azure ``api-key=``, SAS ``sig=``, ``token=``...).

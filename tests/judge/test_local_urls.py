@@ -149,3 +149,8 @@ def test_redact_scrubs_urls_and_credentials_in_any_text() -> None:
     assert public_url(f"http://apikey:{key}@127.0.0.1:8128/v1?api-key={key}") == (
         "http://127.0.0.1:8128/v1")
     assert key not in public_url(f"http://u:{key}@[::1:8/v1")  # unparseable: still redacted
+
+
+def test_redact_leaves_prose_about_basic_care_alone() -> None:
+    text = "Covers basic management and Basic understanding of bearer of bad news."
+    assert redact(text) == text
