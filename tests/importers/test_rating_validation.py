@@ -47,8 +47,9 @@ def _run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, s
 def _count(project: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, int]:
     code, out, _ = _run(capsys, "info", project, "--json")
     assert code == 0
-    info = json.loads(out)
-    return {k: v for k, v in info.items() if isinstance(v, int)}
+    counts = json.loads(out)["counts"]
+    assert counts["cases"] == 2 and counts["outputs"] == 2
+    return dict(counts)
 
 
 @pytest.fixture
@@ -191,6 +192,15 @@ def test_map_applies_to_ratings_file_with_q_form_and_defaults(
         "--map", "case_id=Text ID", "--map", "q:accuracy=Accuracy", "--model", "m",
     )
     assert code != 0 and "column 'Accuracy' (mapped to question 'accuracy')" in err
+    # No rater column: --rater names the rater; the summary counts the new ratings.
+    sheet = write(tmp_path / "truth.csv", "Text ID,Safe Flag,Note\nc1,no,NA\nc2,1,\n")
+    args = ("import", project, sheet, "--format", "ratings-csv", "--map", "case_id=Text ID",
+            "--map", "q:safe=Safe Flag", "--model", "m", "--na", "NA")
+    code, _, err = _run(capsys, *args)
+    assert code != 0 and "--rater" in err
+    code, out, err = _run(capsys, *args, "--rater", "reference", "--json")
+    assert code == 0, err
+    assert json.loads(out)["files"][0]["added"] == {"ratings": 2}
 
 
 def test_ratings_without_rubric_refused_before_reading(
