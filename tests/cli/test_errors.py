@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from medreview.cli.main import main
 from medreview.domain.records import Located, RatingRecord
@@ -247,3 +248,32 @@ def test_database_error_after_opening_is_one_line_too(
     assert main(["info", str(good_project)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "the database is damaged" in err[0]
+
+
+def test_immutable_fallback_only_without_a_pending_write_ahead_log(
+    good_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from medreview.errors import ProjectError
+    from medreview.storage.engine import read_only_connector
+
+    p = _copy(good_project, tmp_path / "p")
+    used: list[bool] = []
+
+    def connector(path: Path, *, immutable: bool = False) -> Callable[[], sqlite3.Connection]:
+        real = read_only_connector(path, immutable=immutable)
+
+        def connect() -> sqlite3.Connection:
+            used.append(immutable)
+            if not immutable:  # as in a folder where SQLite cannot create project.sqlite-shm
+                raise sqlite3.OperationalError("unable to open database file")
+            return real()
+
+        return connect
+
+    monkeypatch.setattr(storage_project, "read_only_connector", connector)
+    with storage_project.open_project(p, read_only=True) as project, project.read() as s:
+        assert s.execute(text('SELECT count(*) FROM "case"')).scalar() == 400
+    assert used[0] is False and used[-1] is True
+    (p / "project.sqlite-wal").write_bytes(b"unfinished commits")
+    with pytest.raises(ProjectError, match="write-ahead log"):
+        storage_project.open_project(p, read_only=True)
