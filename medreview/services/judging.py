@@ -453,12 +453,17 @@ def run_judge(
     # Replies a stopped run could not save are written first, and not asked again.
     spooled = spool.load()
     replayed: set[tuple[int, str]] = set()
-    for u in todo:
-        saved = spooled.get((u.output_id, u.task.item_key, u.task.request_hash))
-        if saved is not None and not busy:
-            record(u, saved, replay=True)
-            if not busy:
-                replayed.add(u.key)
+    try:
+        for u in todo:
+            saved = spooled.get((u.output_id, u.task.item_key, u.task.request_hash))
+            if saved is not None and not busy:
+                record(u, saved, replay=True)
+                if not busy:
+                    replayed.add(u.key)
+    except BaseException:
+        if own_client:
+            judge_client.close()
+        raise
     if spooled and not busy:
         spool.clear()
 
