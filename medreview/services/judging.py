@@ -11,6 +11,12 @@ killed run loses nothing that finished. Resuming skips done items and retries fa
 Parsed replies are cached by (prompt hash, model, parameters) in ``JudgeCacheRow``: any run
 asking the same thing again pays nothing.
 
+Writes wait for other writers (an import) and report it through ``progress``; a project that
+stays busy past ``DB_WAIT_S`` stops the run (resumable, one line), and the replies it could not
+save go to a spool file beside the project (``spool_path``), written first on resume. Request
+parameters the endpoint refused are dropped by the client and recorded in the run's JSON
+parameters (``params["dropped_params"]``).
+
 Where the judge's extras go in a revision (answers hold only valid answers, so the judge's
 revisions validate exactly like a physician's):
 
