@@ -45,7 +45,9 @@ def write_error_log(command: str, exc: BaseException) -> Path | None:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "errors.log"
         stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        with path.open("a", encoding="utf-8") as fh:
+        # 0600: a traceback may quote case text or an endpoint; it is for this user only.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as fh:
             fh.write(f"--- {stamp} {command}\n")  # no argv: it may hold a key or a URL
             fh.writelines(traceback.format_exception(exc))
         return path
