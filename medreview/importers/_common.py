@@ -67,7 +67,7 @@ def short_hash(text: str, n: int = 8) -> str:
 # (not line-based) may not exceed MAX_DOCUMENT_BYTES, and JSON may nest at most MAX_NESTING deep
 # (real records nest < 10 levels; deeper input would end in a RecursionError when hashed/stored).
 MAX_LINE_CHARS = 32 * 1024 * 1024
-MAX_DOCUMENT_BYTES = 512 * 1024 * 1024
+MAX_DOCUMENT_BYTES = 256 * 1024 * 1024
 MAX_NESTING = 100
 _CHUNK = 1 << 20
 
@@ -214,26 +214,23 @@ def iter_text_lines(
             nul = text.find("\x00")
             if nul >= 0:
                 raise _nul_failure(path, lineno + text.count("\n", 0, nul))
-            start = 0
-            while True:
-                end = text.find("\n", start)
-                if end < 0:
-                    break
-                piece = text[start : end + 1]
-                if pending:
+            pieces = text.split("\n")
+            tail = pieces.pop()  # the unfinished last line (empty after a final "\n")
+            for i, piece in enumerate(pieces):
+                if i == 0 and pending:
                     piece = "".join(pending) + piece
                     pending, pending_len = [], 0
-                if len(piece) > limit:
+                if len(piece) >= limit:
                     raise _long_line(path, lineno, limit)
-                check_cancel(token)
-                yield lineno, piece
+                if token is not None:
+                    token.raise_if_cancelled()
+                yield lineno, piece + "\n"
                 lineno += 1
                 if progress is not None and lineno % PROGRESS_EVERY == 0:
                     progress(offset, total, f"{what} {path.name}: line {lineno}")
-                start = end + 1
-            if start < len(text):
-                pending.append(text[start:])
-                pending_len += len(text) - start
+            if tail:
+                pending.append(tail)
+                pending_len += len(tail)
                 if pending_len > limit:
                     raise _long_line(path, lineno, limit)
             if final:
@@ -312,7 +309,8 @@ def loads_limited(text: str) -> Any:
         value = json.loads(text)
     except RecursionError:
         raise JsonTooDeep(f"JSON nests deeper than {MAX_NESTING} levels") from None
-    if nesting_depth(value) > MAX_NESTING:
+    # Counting brackets is C-fast; only text with enough of them can nest too deep.
+    if text.count("[") + text.count("{") > MAX_NESTING and nesting_depth(value) > MAX_NESTING:
         raise JsonTooDeep(f"JSON nests deeper than {MAX_NESTING} levels")
     return value
 
