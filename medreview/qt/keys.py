@@ -37,6 +37,8 @@ KEYMAP: tuple[KeyBinding, ...] = (
     KeyBinding("prev_question", ("K", "Up"), "Previous question", "Move"),
     KeyBinding("focus_answer", ("A",), "Move into the answer text (select with Shift+arrows)",
                "Move"),
+    KeyBinding("raw_source", ("V",), "Show the answer's raw source (exactly as stored) / rendered",
+               "Move"),
     KeyBinding("back_to_panel", ("Escape",), "Back to the grading panel", "Move"),
     KeyBinding("save_next", ("Ctrl+Return", "Ctrl+Enter", "Return", "Enter"),
                "Save as done and open the next item", "Item"),

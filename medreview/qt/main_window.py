@@ -587,7 +587,7 @@ class MainWindow(QMainWindow):
         if c is not None and c.item is not None:
             item = dataclasses.replace(c.item, reveal_model=on)
             c.item = item
-            self.view.answer_view.title.setText(item.shown_model)
+            self.view.answer_view.set_label(item.shown_model)
 
     # appearance and layout --------------------------------------------------------------------
     def toggle_theme(self) -> None:

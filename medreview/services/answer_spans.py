@@ -1,15 +1,20 @@
 """Map text selected in the *rendered* answer back to characters of the Markdown source, and
 find a stored span again in the rendered text (to highlight it).
 
-The answer is stored as Markdown but shown rendered, so a selection's offsets are not source
-offsets: the selected words are searched in the source allowing Markdown markup (emphasis,
-list numbers, quote marks) wherever the rendering had white space. Pure, stdlib only.
+The answer is stored as Markdown but shown rendered (``domain.display_text.answer_html``: tags,
+entities, links and images literal; hidden characters as ``⟦U+XXXX⟧`` markers), so a
+selection's offsets are not source offsets: the selected words, markers turned back into the
+characters they stand for, are searched in the source allowing Markdown markup (emphasis, list
+numbers, quote marks) wherever the rendering had white space. The stored span is always a slice
+of the source, the text the judge receives.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from medreview.domain.display_text import unmark, visible_text
 
 # What may sit between two words in the source when the rendering showed only white space.
 _SEP = r"(?:[\s*_`#>|~]|\d+[.)](?=\s)|(?<=\s)[-+](?=\s))+"
@@ -47,7 +52,7 @@ def _pattern(words: list[str]) -> re.Pattern[str]:
 def locate_in_source(source: str, selected: str, near: float = 0.0) -> SourceSpan | None:
     """The source span whose words are ``selected``; of several, the one nearest ``near``
     (a fraction 0..1 of the way through the text, from where the selection was made)."""
-    words = _words(selected)
+    words = _words(unmark(selected))
     if not words:
         return None
     matches = list(_pattern(words).finditer(source))
@@ -59,9 +64,15 @@ def locate_in_source(source: str, selected: str, near: float = 0.0) -> SourceSpa
 
 
 def locate_in_rendered(rendered: str, span_text: str) -> tuple[int, int] | None:
-    """Where a stored span's words appear in the rendered plain text, or None."""
-    words = _words(span_text)
+    """Where a stored span's words appear in the rendered plain text, or None.
+
+    Markup characters that ``_words`` drops may still be shown literally (``<b>`` is text now),
+    so they are allowed between and inside the words."""
+    words = _words(visible_text(span_text))
     if not words:
         return None
-    m = re.compile(r"\s+".join(re.escape(w) for w in words)).search(rendered)
+    m = re.compile(_SHOWN_SEP.join(_word(w) for w in words)).search(rendered)
     return (m.start(), m.end()) if m else None
+
+
+_SHOWN_SEP = r"[\s#>|*_`~]+"

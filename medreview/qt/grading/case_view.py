@@ -2,29 +2,28 @@
 
 from __future__ import annotations
 
-import html
-
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QFrame,
     QLabel,
     QScrollArea,
     QSplitter,
-    QTextBrowser,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from medreview.domain.display_text import escaped_html, visible_text
 from medreview.domain.records import ContextDocument, Message
+from medreview.qt.grading.safe_text import SafeTextBrowser, set_plain
 
 ROLE_NAMES = {"user": "Patient / user", "assistant": "Assistant (earlier turn)",
               "system": "System", "developer": "Developer", "tool": "Tool"}
 
 
 def _turn_html(n: int, m: Message, shade: str, accent: str) -> str:
-    body = html.escape(m.content).replace("\n", "<br>")
-    who = ROLE_NAMES.get(m.role, m.role.title())
+    body = escaped_html(m.content)  # literal text, hidden characters marked
+    who = escaped_html(ROLE_NAMES.get(m.role, m.role.title()))
     return (f'<table width="100%" cellpadding="8" cellspacing="0" style="margin-bottom:6px">'
             f'<tr><td bgcolor="{shade}"><span style="color:{accent}; font-weight:600">'
             f"Turn {n} · {who}</span><br>{body}</td></tr></table>")
@@ -42,9 +41,10 @@ class CollapsibleSection(QWidget):
         self.button.setObjectName("collapse")
         self.button.setCheckable(True)
         self.button.setChecked(expanded)
-        self._title = title
+        self._title = visible_text(title).replace("&", "&&")  # no mnemonic eats an &
         self.button.toggled.connect(self._on_button_toggled)
-        self.body = QLabel(text)
+        self.body = QLabel()
+        set_plain(self.body, text)  # a note is data: never rich text
         self.body.setWordWrap(True)
         self.body.setTextInteractionFlags(self.body.textInteractionFlags()
                                           | self.body.textInteractionFlags().TextSelectableByMouse)
@@ -64,15 +64,16 @@ class CaseView(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         self.title = QLabel("")
+        self.title.setTextFormat(Qt.TextFormat.PlainText)
         self.title.setObjectName("paneTitle")
         self.title.setWordWrap(True)
         lay.addWidget(self.title)
         self.tags = QLabel("")
+        self.tags.setTextFormat(Qt.TextFormat.PlainText)
         self.tags.setWordWrap(True)
         self.tags.setEnabled(False)
         lay.addWidget(self.tags)
-        self.conversation = QTextBrowser()
-        self.conversation.setOpenLinks(False)
+        self.conversation = SafeTextBrowser()
         self.split = QSplitter(Qt.Orientation.Vertical)
         self.split.addWidget(self.conversation)
         self._context_area = QScrollArea()
@@ -89,8 +90,8 @@ class CaseView(QWidget):
 
     def show_case(self, title: str, tags: tuple[str, ...], messages: tuple[Message, ...],
                   context: tuple[ContextDocument, ...]) -> None:
-        self.title.setText(title)
-        self.tags.setText("Tags: " + ", ".join(tags) if tags else "")
+        set_plain(self.title, title)
+        set_plain(self.tags, "Tags: " + ", ".join(tags) if tags else "")
         self.tags.setVisible(bool(tags))
         pal = self.palette()
         dark = pal.window().color().lightness() < 128

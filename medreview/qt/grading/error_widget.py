@@ -11,6 +11,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QListWidget, QPushButton, QWidget
 
+from medreview.domain.display_text import visible_text
 from medreview.domain.rubric import Question
 from medreview.qt.flow_layout import FlowLayout
 from medreview.qt.grading.question_widgets import QuestionWidget, option_button
@@ -25,6 +26,7 @@ class ErrorWidget(QuestionWidget):
         self.pending_category: str | None = None
         self.pending_span: dict[str, Any] | None = None
         self.hint = QLabel()
+        self.hint.setTextFormat(Qt.TextFormat.PlainText)  # quotes answer text
         self.hint.setWordWrap(True)
         self.body.addWidget(self.hint)
         cats = FlowLayout()
@@ -58,7 +60,7 @@ class ErrorWidget(QuestionWidget):
                     if s.value == entry.get("severity")), str(entry.get("severity", "")))
         span = entry.get("span")
         quote = f' — “{span["text"][:60]}”' if span and span.get("text") else ""
-        return f"{cat} ({sev}){quote}"
+        return visible_text(f"{cat} ({sev}){quote}")
 
     def _show(self) -> None:
         self.entries.clear()
@@ -69,7 +71,8 @@ class ErrorWidget(QuestionWidget):
             b.setChecked(c.id == self.pending_category)
         for b in self.sev_buttons:
             b.setEnabled(self.pending_category is not None or not self.question.severities)
-        span = f'Tagging “{self.pending_span["text"][:80]}”. ' if self.pending_span else ""
+        span = (f'Tagging “{visible_text(self.pending_span["text"][:80])}”. '
+                if self.pending_span else "")
         if self.pending_category is None:
             n = len(self._value or [])
             self.hint.setText(f"{span}Choose a category, then a severity. "

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from medreview.domain.display_text import tooltip_text
 from medreview.domain.judgment import JudgmentDraft
 from medreview.domain.rubric import Question, QuestionKind
 from medreview.services.views import RevisionView
@@ -81,7 +82,8 @@ class HistoryDialog(QDialog):
                                       rev.created_at.strftime("%Y-%m-%d %H:%M:%S"),
                                       rev.source, rev.status)):
                 item = QTableWidgetItem(text)
-                item.setToolTip(f"by {rev.author}; form {rev.form_key} v{rev.form_version}")
+                item.setToolTip(tooltip_text(f"by {rev.author}; form {rev.form_key} "
+                                             f"v{rev.form_version}"))
                 self.table.setItem(r, c, item)
         self.table.resizeColumnsToContents()
         self.detail = QTextBrowser()

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from medreview.domain.display_text import visible_text
 from medreview.services.views import AttachmentView, SeriesView
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,9 @@ class BuiltinSliceViewer(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         self.caption = QLabel("")
+        self.caption.setTextFormat(Qt.TextFormat.PlainText)  # series descriptions are data
         self.image = QLabel("No image")
+        self.image.setTextFormat(Qt.TextFormat.PlainText)
         self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.image.setMinimumSize(160, 160)
         self.image.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
@@ -64,7 +67,7 @@ class BuiltinSliceViewer(QWidget):
 
     def set_series(self, paths: list[Path], title: str = "") -> None:
         self.paths = list(paths)
-        self.caption.setText(title)
+        self.caption.setText(visible_text(title))
         self.slider.blockSignals(True)
         self.slider.setRange(0, max(0, len(self.paths) - 1))
         self.slider.setValue(len(self.paths) // 2)
@@ -121,6 +124,7 @@ class ImagePane(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         self.title = QLabel("Images")
+        self.title.setTextFormat(Qt.TextFormat.PlainText)
         self.title.setObjectName("paneTitle")
         lay.addWidget(self.title)
         self.picker = QComboBox()
@@ -167,7 +171,7 @@ class ImagePane(QWidget):
         self.picker.blockSignals(True)
         self.picker.clear()
         for s in series:
-            self.picker.addItem(f"{self._title(s)} ({len(s.attachments)})")
+            self.picker.addItem(visible_text(f"{self._title(s)} ({len(s.attachments)})"))
         self.picker.blockSignals(False)
         self.picker.setVisible(self.strip is None and len(series) > 1)
         if self.strip is not None:

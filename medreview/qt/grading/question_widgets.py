@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from medreview.domain.display_text import tooltip_text, visible_text
 from medreview.domain.rubric import Option, Question, QuestionKind
 from medreview.domain.validation import check_answer
 from medreview.qt.flow_layout import FlowLayout
@@ -37,10 +38,11 @@ def _repolish(w: QWidget) -> None:
 
 
 def option_button(text: str, tip: str = "") -> QPushButton:
-    b = QPushButton(text)
+    # Labels and descriptions come from rubric files: literal text, no mnemonic, no rich tip.
+    b = QPushButton(visible_text(text).replace("&", "&&"))
     b.setCheckable(True)
     b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-    b.setToolTip(tip)
+    b.setToolTip(tooltip_text(tip))
     b.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
     return b
 
@@ -67,10 +69,13 @@ class QuestionWidget(QFrame):
         head = QHBoxLayout()
         head.setSpacing(6)
         star = " *" if question.required else ""
-        self.prompt_label = QLabel(f"{number}. {question.prompt}{star}")
+        self.prompt_label = QLabel()
+        self.prompt_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.prompt_label.setText(visible_text(f"{number}. {question.prompt}{star}"))
         self.prompt_label.setObjectName("questionPrompt")
         self.prompt_label.setWordWrap(True)
-        self.prompt_label.setToolTip(question.help or ("Required" if question.required else ""))
+        self.prompt_label.setToolTip(tooltip_text(question.help or ("Required" if question.required
+                                                                    else "")))
         head.addWidget(self.prompt_label, 1)
         if question.points is not None:
             pts = QLabel(_fmt_points(question.points))
@@ -80,7 +85,9 @@ class QuestionWidget(QFrame):
             head.addWidget(pts)
         outer.addLayout(head)
         if question.help:
-            help_label = QLabel(question.help)
+            help_label = QLabel()
+            help_label.setTextFormat(Qt.TextFormat.PlainText)
+            help_label.setText(visible_text(question.help))
             help_label.setWordWrap(True)
             help_label.setEnabled(False)
             outer.addWidget(help_label)
@@ -281,7 +288,10 @@ class NumberWidget(QuestionWidget):
         self.edit_box.textEdited.connect(self._on_edit_text_edited)
         row.addWidget(self.edit_box)
         if question.unit:
-            row.addWidget(QLabel(question.unit))
+            unit = QLabel()
+            unit.setTextFormat(Qt.TextFormat.PlainText)
+            unit.setText(visible_text(question.unit))
+            row.addWidget(unit)
         row.addStretch(1)
         self.body.addLayout(row)
 

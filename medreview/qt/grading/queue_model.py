@@ -13,6 +13,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
+from medreview.domain.display_text import tooltip_text
 from medreview.services.views import QueueRow
 from medreview.services.workspace import QueueCounts, QueueFilter, count_queue, filter_rows
 
@@ -69,7 +70,7 @@ class QueueModel(QAbstractTableModel):
             color = STATUS_COLOR.get(row.status)
             return QBrush(QColor(color)) if color else None
         elif role == Qt.ItemDataRole.ToolTipRole and col in (1, 2):
-            return f"{row.case_title}\nTags: {', '.join(row.tags) or '—'}"
+            return tooltip_text(f"{row.case_title}\nTags: {', '.join(row.tags) or '—'}")
         elif role == Qt.ItemDataRole.UserRole:
             return row.output_id
         return None

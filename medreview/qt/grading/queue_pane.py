@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from medreview.domain.display_text import visible_text
 from medreview.qt.grading.queue_model import QueueModel
 from medreview.services.views import QueueRow
 from medreview.services.workspace import STATUS_FILTERS, QueueFilter, models_of, tags_of
@@ -46,6 +47,7 @@ class QueuePane(QWidget):
         fl = QHBoxLayout(self.focus_bar)
         fl.setContentsMargins(6, 3, 3, 3)
         self.focus_label = QLabel("")
+        self.focus_label.setTextFormat(Qt.TextFormat.PlainText)  # names questions from data
         self.focus_label.setWordWrap(True)
         fl.addWidget(self.focus_label, 1)
         self.focus_clear = QPushButton("Show all")
@@ -131,7 +133,7 @@ class QueuePane(QWidget):
         present = sum(1 for oid in output_ids if self.model.row_index(oid) is not None)
         missing = len(output_ids) - present
         note = f" · {missing} not in this queue" if missing else ""
-        self.focus_label.setText(f"Showing {present} item(s): {label}{note}")
+        self.focus_label.setText(visible_text(f"Showing {present} item(s): {label}{note}"))
         self.focus_bar.show()
         self.tabs.blockSignals(True)
         self.set_status_tab("all")

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from medreview.domain.display_text import visible_text
 from medreview.domain.judgment import Annotation
 from medreview.domain.rubric import Question
 from medreview.services.regions import REGION_MEANINGS, region_caption, region_indices
@@ -68,7 +69,9 @@ class RegionList(QFrame):
             row = QWidget()
             rl = QHBoxLayout(row)
             rl.setContentsMargins(0, 0, 0, 0)
-            label = QLabel(caption)
+            label = QLabel()
+            label.setTextFormat(Qt.TextFormat.PlainText)  # series descriptions are data
+            label.setText(visible_text(caption))
             label.setWordWrap(True)
             box = QComboBox()
             box.setFocusPolicy(Qt.FocusPolicy.NoFocus)

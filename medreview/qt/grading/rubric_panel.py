@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from medreview.domain.display_text import visible_text
 from medreview.domain.judgment import JudgmentDraft
 from medreview.domain.rubric import Question, QuestionKind
 from medreview.qt.flow_layout import FlowLayout
@@ -60,6 +61,7 @@ class RubricPanel(QScrollArea):
         self._layout.setSpacing(8)
         head = QHBoxLayout()
         self.title = QLabel("No item")
+        self.title.setTextFormat(Qt.TextFormat.PlainText)  # case title and model name
         self.title.setObjectName("paneTitle")
         self.title.setWordWrap(True)
         self.score = QLabel("")
@@ -110,7 +112,7 @@ class RubricPanel(QScrollArea):
             w.hide()
             w.deleteLater()
         self.widgets = []
-        self.title.setText(title)
+        self.title.setText(visible_text(title))
         for n, q in enumerate(questions, start=1):
             w = widget_for(q, n)
             w.set_value(draft.answers.get(q.id))

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from medreview.domain.display_text import tooltip_text
 from medreview.qt.judge.text import duration, plural, status_label, tokens, usd
 from medreview.services.judging import JudgeFailure, JudgeLive, JudgeRunSummary
 
@@ -48,6 +49,7 @@ class RunProgressPanel(QWidget):
         super().__init__(parent)
         self.heading = QLabel("No run yet")
         self.heading.setObjectName("runHeading")
+        self.heading.setTextFormat(Qt.TextFormat.PlainText)  # names the model
         self.state = QLabel()
         self.state.setObjectName("runState")
         self.bar = QProgressBar()
@@ -56,6 +58,7 @@ class RunProgressPanel(QWidget):
         self.bar.setTextVisible(True)
         self.detail = QLabel("Choose the settings, then press Start run.")
         self.detail.setObjectName("runDetail")
+        self.detail.setTextFormat(Qt.TextFormat.PlainText)  # names the rater
         self.tiles = {key: _Tile(caption) for key, caption in TILES}
         self.message = QLabel()
         self.message.setObjectName("runMessage")
@@ -200,7 +203,7 @@ class RunProgressPanel(QWidget):
             for col, text in enumerate((f.case_external_id, str(f.output_id), f.item_key,
                                         f.reason + tries)):
                 item = QTableWidgetItem(text)
-                item.setToolTip(text)
+                item.setToolTip(tooltip_text(text))  # server replies are data
                 self.failures.setItem(row, col, item)
         self.failures_title.setText(f"Failed items ({len(failures)})")
         self.failures.setVisible(bool(failures))

@@ -8,6 +8,7 @@ window through ``sig_open_items(output_ids, label)``.
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from typing import Any
 
@@ -200,6 +201,7 @@ class CalibrationWindow(StatsWindow):
         self.plot_stack.addWidget(self.reliability)
         self.plot_stack.addWidget(self.scatter)
         self.metrics = QLabel("")
+        self.metrics.setTextFormat(Qt.TextFormat.RichText)  # rater names inside are escaped
         self.metrics.setObjectName("calibrationMetrics")
         self.metrics.setWordWrap(True)
         self.confusion = ConfusionTable()
@@ -354,7 +356,8 @@ class CalibrationWindow(StatsWindow):
             self.scatter.set_points(it["reference"].astype(float).tolist() if len(it) else [],
                                     it["judge"].astype(float).tolist() if len(it) else [],
                                     ref.label)
-            self.metrics.setText(f"Leniency (judge − {ref.label}): {number(ref.leniency)}, "
+            self.metrics.setText(f"Leniency (judge − {html.escape(ref.label)}): "
+                                 f"{number(ref.leniency)}, "
                                  f"95% CI {interval(*ref.leniency_ci)}, over {ref.n_items} "
                                  "outputs; positive = the judge scores higher.")
             return

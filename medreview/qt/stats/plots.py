@@ -8,6 +8,7 @@ there is nothing to draw (never an empty frame without explanation).
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Mapping, Sequence
 
@@ -52,10 +53,11 @@ class StatsPlot(pg.PlotWidget):  # type: ignore[misc]
 
     def set_labels(self, title: str, x_label: str, y_label: str) -> None:
         item = self.getPlotItem()
-        item.setTitle(title, color=INK, size="11pt", bold=True)
+        # pyqtgraph titles, axis labels and legends are HTML; they name raters and models.
+        item.setTitle(html.escape(title), color=INK, size="11pt", bold=True)
         style = {"color": INK, "font-size": "10pt"}
-        item.setLabel("bottom", x_label, **style)
-        item.setLabel("left", y_label, **style)
+        item.setLabel("bottom", html.escape(x_label), **style)
+        item.setLabel("left", html.escape(y_label), **style)
 
     def reset(self) -> None:
         item = self.getPlotItem()
@@ -264,7 +266,7 @@ class ReliabilityPlot(StatsPlot):
                              brush=pg.mkBrush(color(index)), pen=pg.mkPen("w", width=1),
                              tip=lambda x, y, data: str(data))
         self.addItem(line)
-        self.legend().addItem(line, name)
+        self.legend().addItem(line, html.escape(name))
         self.series.append(name)
 
 
@@ -304,7 +306,7 @@ class HistogramPlot(StatsPlot):
             bars = pg.BarGraphItem(x=x, height=share, width=width * 0.92,
                                    brush=pg.mkBrush(color(g)), pen=pg.mkPen(color(g)))
             self.addItem(bars)
-            legend.addItem(bars, f"{name} (n={len(vals)})")
+            legend.addItem(bars, html.escape(f"{name} (n={len(vals)})"))
         if discrete and distinct.size <= 6:
             labels = {0.0: "0 (not met)", 1.0: "1 (met)"} if set(distinct) <= {0.0, 1.0} else {}
             self.getPlotItem().getAxis("bottom").setTicks(

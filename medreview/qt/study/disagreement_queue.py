@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from medreview.domain.display_text import tooltip_text, visible_text
 from medreview.qt.flow_layout import FlowLayout
 from medreview.qt.study.values import PROVENANCE_TEXT
 from medreview.services.study import Disagreement, DisagreementRules
@@ -37,10 +38,10 @@ ALL = ""
 
 
 def _item(text: str, tip: str = "") -> QTableWidgetItem:
-    it = QTableWidgetItem(text)
+    it = QTableWidgetItem(visible_text(text))  # case ids and prompts are data
     it.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
     if tip:
-        it.setToolTip(tip)
+        it.setToolTip(tooltip_text(tip))
     return it
 
 
@@ -154,8 +155,9 @@ class DisagreementQueue(QWidget):
             prompts[d.question_id] = (text, n + 1)
         for qid, (text, n) in sorted(prompts.items(), key=lambda kv: -kv[1][1]):
             short = text if len(text) <= 60 else text[:57] + "…"
-            self.question.addItem(f"{short} ({n})", qid)
-            self.question.setItemData(self.question.count() - 1, text, Qt.ItemDataRole.ToolTipRole)
+            self.question.addItem(visible_text(f"{short} ({n})"), qid)
+            self.question.setItemData(self.question.count() - 1, tooltip_text(text),
+                                      Qt.ItemDataRole.ToolTipRole)
         idx = self.question.findData(chosen)
         self.question.setCurrentIndex(max(idx, 0))
         self.question.blockSignals(False)

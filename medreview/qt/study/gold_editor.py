@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from medreview.domain.display_text import visible_text
 from medreview.domain.rubric import Question
 from medreview.qt.grading.question_widgets import QuestionWidget, widget_for
 from medreview.qt.study.values import PROVENANCE_TEXT, format_value
@@ -39,9 +40,10 @@ class GoldEditor(QWidget):
         lay.addWidget(title)
         self.existing = QLabel("")
         self.existing.setWordWrap(True)
-        self.existing.setTextFormat(Qt.TextFormat.RichText)
+        self.existing.setTextFormat(Qt.TextFormat.PlainText)  # quotes rationales: data
         lay.addWidget(self.existing)
         self.majority = QLabel("")
+        self.majority.setTextFormat(Qt.TextFormat.PlainText)
         self.majority.setWordWrap(True)
         lay.addWidget(self.majority)
         self.host = QVBoxLayout()
@@ -90,22 +92,22 @@ class GoldEditor(QWidget):
             self.save.setEnabled(False)
             return
         self.widget = widget_for(question, 1)
-        self.widget.prompt_label.setText(question.prompt)
+        self.widget.prompt_label.setText(visible_text(question.prompt))
         self.host.addWidget(self.widget)
         if gold is not None:
             self.widget.set_value(gold.value)
             who = labels.get(gold.adjudicator or "", gold.adjudicator or "")
             by = f" by {who}" if who else ""
             why = f" — “{gold.rationale}”" if gold.rationale else ""
-            self.existing.setText(
-                f"Current gold: <b>{format_value(question, gold.value)}</b> · "
+            self.existing.setText(visible_text(
+                f"Current gold: {format_value(question, gold.value)} · "
                 f"{PROVENANCE_TEXT.get(gold.provenance, gold.provenance)}{by}, revision "
-                f"{gold.revision_no}{why}".replace("\n", "; "))
+                f"{gold.revision_no}{why}".replace("\n", "; ")))
         else:
             self.existing.setText("No gold answer yet.")
         if has_majority:
-            self.majority.setText("Majority: " + format_value(question, majority)
-                                  .replace("\n", "; "))
+            self.majority.setText(visible_text("Majority: " + format_value(question, majority)
+                                               .replace("\n", "; ")))
         else:
             self.majority.setText("No strict majority: set the gold answer by hand.")
         self.accept.setEnabled(has_majority)

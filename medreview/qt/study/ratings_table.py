@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from medreview.domain.display_text import tooltip_text, visible_text
 from medreview.domain.rubric import Question
 from medreview.qt.study.values import PROVENANCE_TEXT, format_value
 from medreview.services.study import OutputRatings
@@ -32,9 +33,10 @@ def _key(value: Any) -> str:
 
 
 def _cell(text: str) -> QTableWidgetItem:
-    it = QTableWidgetItem(text)
+    # Prompts, values and rationales are data: hidden characters marked, tooltip literal.
+    it = QTableWidgetItem(visible_text(text))
     it.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
-    it.setToolTip(text)
+    it.setToolTip(tooltip_text(text))
     return it
 
 

@@ -1,0 +1,47 @@
+"""Widgets that show text from data and never load anything it names.
+
+Every label that shows data is plain text (Qt would render a label holding ``<b>…`` as rich
+text), and a text browser refuses every resource (``file:``, ``http:``, ``data:``, ``qrc:``):
+the HTML it gets is already escaped by ``domain.display_text``, this is the second wall.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtWidgets import QLabel, QTextBrowser, QWidget
+
+from medreview.domain.display_text import visible_text
+
+
+class SafeTextBrowser(QTextBrowser):
+    """A read-only browser that opens no links and loads no resources; it records what it
+    was asked for, so tests (and a curious developer) can see that nothing was fetched."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setOpenLinks(False)
+        self.setOpenExternalLinks(False)
+        self.setSearchPaths([])
+        self.refused: list[str] = []
+
+    def loadResource(self, type: int, name: QUrl) -> Any:
+        self.refused.append(name.toString())
+        return None
+
+    def setSource(self, name: QUrl, type: Any = None) -> None:
+        self.refused.append(name.toString())  # never navigate anywhere
+
+
+def plain_label(text: str = "", parent: QWidget | None = None) -> QLabel:
+    """A label that shows data literally, hidden characters marked."""
+    label = QLabel(parent)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setText(visible_text(text))
+    return label
+
+
+def set_plain(label: QLabel, text: str) -> None:
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setText(visible_text(text))
