@@ -97,32 +97,6 @@ def _check_encoding(name: str) -> None:
         raise InputError(f"{name!r} is not a text encoding", item="--encoding")
 
 
-def _import_one(import_file: Any, project: Any, path: Path, **kwargs: Any) -> Any:
-    """Import one file; an unexpected exception still ends in one line naming the file.
-
-    Every refusal of bad input is an ``ImportFailed`` already; this net only keeps a bug
-    (which the fuzz test hunts for by this very message) from showing the user a traceback.
-    """
-    from medreview.errors import ImportFailed, MedreviewError
-    from medreview.progress import Cancelled
-
-    try:
-        return import_file(project, path, **kwargs)
-    except (MedreviewError, OSError, Cancelled):
-        raise
-    except (RecursionError, MemoryError) as exc:
-        raise ImportFailed(
-            f"file too deeply nested or too large to read ({type(exc).__name__})",
-            source=str(path),
-        ) from None
-    except Exception as exc:  # the one place a bug must not become a traceback
-        raise ImportFailed(
-            f"unexpected error while importing (a bug; please report it): "
-            f"{type(exc).__name__}: {exc}".splitlines()[0],
-            source=str(path),
-        ) from exc
-
-
 def _heartbeat(bar: Any) -> Any:
     def progress(done: int, total: int | None = None, message: str = "") -> None:
         if total is None or done < total:
@@ -162,8 +136,7 @@ def run(args: argparse.Namespace) -> int:
                     "encoding": args.encoding,
                     "na": tuple(args.na) or None,
                 }
-                fmt, summary = _import_one(
-                    import_file,
+                fmt, summary = import_file(
                     project,
                     path,
                     fmt=args.fmt,

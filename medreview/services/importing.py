@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from medreview.errors import ImportFailed, MedreviewError
 from medreview.importers.detect import FORMATS
-from medreview.progress import CancelToken, Progress, no_progress
+from medreview.progress import Cancelled, CancelToken, Progress, no_progress
 from medreview.storage.ingest import ImportSummary, ingest
 from medreview.storage.media import sha256_file
 from medreview.storage.project import Project
@@ -15,6 +16,43 @@ __all__ = ["FORMATS", "import_file"]
 
 
 def import_file(
+    project: Project,
+    path: Path,
+    *,
+    fmt: str | None = None,
+    mapping: dict[str, str] | None = None,
+    options: dict[str, Any] | None = None,
+    progress: Progress = no_progress,
+    token: CancelToken | None = None,
+) -> tuple[str, ImportSummary]:
+    """Import one file or folder; returns the format used and what was added or skipped.
+
+    See ``_import_file``. Every refusal of bad input is an ``ImportFailed`` already; an
+    unexpected exception (a bug) still becomes one ``ImportFailed`` naming the file, so the CLI
+    and the app show one line, never a traceback, and the fuzz test can tell the two apart.
+    """
+    try:
+        return _import_file(
+            project, path, fmt=fmt, mapping=mapping, options=options, progress=progress,
+            token=token,
+        )
+    except (MedreviewError, OSError, Cancelled):
+        raise
+    except (RecursionError, MemoryError) as exc:
+        raise ImportFailed(
+            "unexpected error while importing: the file is nested too deeply or too large "
+            f"to read ({type(exc).__name__})",
+            source=str(path),
+        ) from None
+    except Exception as exc:  # the one place a bug must not become a traceback
+        first = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        raise ImportFailed(
+            f"unexpected error while importing (a bug; please report it): {first}",
+            source=str(path),
+        ) from exc
+
+
+def _import_file(
     project: Project,
     path: Path,
     *,

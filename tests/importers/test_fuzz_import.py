@@ -4,7 +4,7 @@ Valid seed files are mutated (byte flips, truncation, NULs, invalid UTF-8, deep 
 fields, other encodings, shuffled lines, values of the wrong type, CSV quoting) and each
 mutant is imported through ``medreview.cli.main.main`` in-process. Every run must end in exit
 0, or a non-zero exit with exactly one line on stderr, never a traceback and never the import
-command's "unexpected error" net (which would mean a bug was only caught, not handled). A
+service's "unexpected error" net (which would mean a bug was only caught, not handled). A
 refused file leaves every table exactly as it was; an accepted one adds exactly what the
 summary says.
 
@@ -340,7 +340,7 @@ def test_fuzz_import_never_tracebacks_or_half_writes(
 # inspect-ai logs are read by medreview/importers/inspect_ai.py (being rewritten for zstd
 # members as this test is written). Corrupt ZIPs still surfaced as zipfile.BadZipFile /
 # zlib.error and deep JSON as RecursionError inside that module at the time: the import
-# command's net turns those into one line ("unexpected error ... (a bug; please report it)"),
+# service's net turns those into one line ("unexpected error ... (a bug; please report it)"),
 # which this test tolerates for .eval/.json logs only until that module refuses them itself.
 # Set to False once it does, to hold it to the full contract.
 INSPECT_NET_TOLERATED = True
