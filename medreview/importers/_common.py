@@ -148,10 +148,8 @@ def text_encoding(path: Path, encoding: str | None = None) -> tuple[str, int]:
         info = codecs.lookup(encoding)
     except LookupError:
         raise fail(f"unknown encoding {encoding!r} (try utf-8, cp1252 or latin-1)", path) from None
-    try:
-        codecs.getincrementaldecoder(info.name)
-    except LookupError:  # pragma: no cover - every text codec has one
-        raise fail(f"encoding {encoding!r} cannot decode text", path) from None
+    if not getattr(info, "_is_text_encoding", True):  # hex, base64, rot13: not for files
+        raise fail(f"{encoding!r} is not a text encoding (try utf-8, cp1252 or latin-1)", path)
     return info.name, 0
 
 

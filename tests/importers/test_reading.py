@@ -90,6 +90,10 @@ def test_non_utf8_names_line_and_byte_offset_and_encoding_option(
     assert code == 0, err
     line = _one_line_error(*_run(capsys, "import", project, path, "--encoding", "klingon")[::2])
     assert "unknown encoding 'klingon'" in line
+    for codec in ("rot13", "base64"):
+        path2 = write(tmp_path / f"{codec}.csv", "id,prompt\na,b\n")
+        with pytest.raises(ImportFailed, match="not a text encoding"):
+            list(parse_csv(path2, encoding=codec))
 
 
 def _zip_bytes() -> bytes:
