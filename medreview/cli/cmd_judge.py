@@ -11,8 +11,19 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+
+def _or_none(kind: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An argparse type that also takes ``none`` (the parameter is then not sent)."""
+
+    def parse(text: str) -> Any:
+        return None if text.strip().lower() == "none" else kind(text)
+
+    parse.__name__ = getattr(kind, "__name__", "value")  # argparse names it in errors
+    return parse
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,8 +46,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--limit", type=int, default=None, help="judge only the first N outputs")
     p.add_argument("--resume", metavar="RUN", default=None,
                    help="continue run RUN (id or uid prefix); done items are not re-sent")
-    p.add_argument("--temperature", type=float, default=0.0)
-    p.add_argument("--max-tokens", type=int, default=1024)
+    p.add_argument("--temperature", type=_or_none(float), default=0.0,
+                   help="default 0; 'none' leaves it to the server (not sent)")
+    p.add_argument("--max-tokens", type=_or_none(int), default=1024,
+                   help="default 1024; 'none' leaves it to the server (not sent)")
     p.add_argument("--seed", type=int, default=None,
                    help="sampling seed; sent only when given (dropped if the server refuses it)")
     p.add_argument("--samples", type=int, default=1,

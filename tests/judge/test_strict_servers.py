@@ -134,3 +134,13 @@ def test_refused_params_names_only_what_was_sent() -> None:
     assert refused_params(body, "", ["model", "messages", "temperature"]) == ()
     assert refused_params({"message": "Unsupported parameter: 'model'", "param": "model",
                            "code": "unsupported_parameter"}, "", SENT) == ()
+
+
+def test_cli_none_leaves_temperature_and_max_tokens_to_the_server(
+        tmp_path: Path, server: FakeOpenAIServer) -> None:
+    path = tmp_path / "proj"
+    build_project(path).close()
+    assert main(["judge", str(path), "--base-url", server.url, "--model", "fake-judge",
+                 "--limit", "1", "--temperature", "none", "--max-tokens", "None"]) == 0
+    assert server.requests and not any("temperature" in r.body or "max_tokens" in r.body
+                                       for r in server.requests)
