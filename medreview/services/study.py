@@ -47,7 +47,8 @@ from medreview.study.adjudicate import (
 )
 from medreview.study.assign import AssignmentDesign, AssignmentSummary, assign, plan_assignments
 from medreview.study.audit import gold_history, judgment_history
-from medreview.study.merge import MergeReport, merge_packages
+from medreview.study.issued import IssuedPackage, all_issued
+from medreview.study.merge import MergeReport, check_issued, merge_packages
 from medreview.study.package import (
     MANIFEST,
     PackageInfo,
@@ -55,9 +56,10 @@ from medreview.study.package import (
     read_manifest,
     seal_package,
     unpack_package,
-    verify_package,
 )
+from medreview.study.package_zip import open_package_zip
 from medreview.study.queries import outputs_info
+from medreview.study.seal import SECRET_KEY, seal_verifies
 
 __all__ = [
     "AssignmentDesign",
@@ -67,6 +69,7 @@ __all__ = [
     "Disagreement",
     "DisagreementRules",
     "GoldView",
+    "IssuedRecords",
     "MergeReport",
     "OutputRatings",
     "PackageCheck",
@@ -80,6 +83,7 @@ __all__ = [
     "audit_trail",
     "check_package",
     "export_audit",
+    "issued_records",
     "load_output",
     "make_package",
     "merge",
@@ -364,14 +368,39 @@ def read_package_info(file: Path) -> PackageCheck:
                         str(m.get("stage", "outbound")))
 
 
-def check_package(file: Path, project_uid: str) -> PackageCheck:
-    """Verify every checksum and that the package belongs to this project (PackageError if
-    not). Merging re-checks the database inside; this is the early, per-file answer."""
-    m = verify_package(file)
-    if m["project_uid"] != project_uid:
-        raise PackageError(f"package belongs to another project ({m.get('project_name', '?')}, "
-                           f"uid {m['project_uid']})", source=str(file))
-    return read_package_info(file)
+@dataclass(frozen=True)
+class IssuedRecords:
+    """The packages this project issued, for checking returned files off the database thread."""
+
+    project_uid: str
+    by_uid: dict[str, IssuedPackage] = field(repr=False)
+
+
+def issued_records(project: Project) -> IssuedRecords:
+    with project.read() as s:
+        return IssuedRecords(project.uid, {p.uid: p for p in all_issued(s)})
+
+
+def check_package(file: Path, project_uid: str,
+                  issued: IssuedRecords | None = None) -> PackageCheck:
+    """Verify caps, structure, every checksum and that the package belongs to this project
+    (PackageError if not); with ``issued``, also that this project issued it to the rater it
+    names and that its seal verifies with the issued key. Merging re-checks all of it and the
+    database inside; this is the early, per-file answer. Nothing is written."""
+    with open_package_zip(Path(file)) as pz:
+        m = pz.manifest
+        if m["project_uid"] != project_uid:
+            raise PackageError(f"package belongs to another project "
+                               f"({str(m.get('project_name', '?'))[:80]}, uid "
+                               f"{str(m['project_uid'])[:40]})", source=str(file))
+        if issued is not None:
+            check_issued(pz, issued.by_uid.get(str(m["package_uid"])), project_uid)
+        elif not seal_verifies(m, m[SECRET_KEY]):
+            raise PackageError("the package seal does not verify (altered after sealing)",
+                               source=str(file))
+        pz.verify_all()
+    return PackageCheck(Path(file), str(m["rater"]["name"]), str(m.get("project_name", "")),
+                        len(m["outputs"]), str(m.get("stage", "outbound")))
 
 
 @dataclass(frozen=True)
@@ -392,8 +421,10 @@ def package_folder_summary(folder: Path) -> PackageFolderSummary:
         raise PackageError("not an unpacked rater package (no manifest)", source=str(folder))
     try:
         manifest = json.loads(mpath.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise PackageError(f"unreadable package manifest: {exc}", source=str(mpath)) from exc
+    if not isinstance(manifest, dict):
+        raise PackageError("unreadable package manifest", source=str(mpath))
     rater = str((manifest.get("rater") or {}).get("name", ""))
     pkg = open_stored_project(Path(folder), upgrade=False)
     try:

@@ -303,3 +303,25 @@ class JudgeCacheRow(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     response: Mapped[dict[str, Any]]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+# --- Added in schema revision 0003: the rater packages this project issued. ---
+
+
+class IssuedPackageRow(Base):
+    """A rater package this project wrote: who it is for, what it holds, its seal key.
+
+    Merge accepts a package only if it is one of these, for this rater, and sealed with this
+    key. ``outputs`` maps the package's opaque tokens to this project's outputs (the map never
+    leaves the project, so a package does not reveal model order); ``attachments`` maps the
+    package database's attachment ids to this project's.
+    """
+
+    __tablename__ = "issued_package"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(64), unique=True)
+    rater_id: Mapped[int] = mapped_column(ForeignKey("rater.id"), index=True)
+    issued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    secret: Mapped[str] = mapped_column(String(64))  # hex of 32 random bytes (HMAC key)
+    outputs: Mapped[dict[str, Any]] = mapped_column(default=dict)  # token -> {output_id, sha}
+    attachments: Mapped[dict[str, Any]] = mapped_column(default=dict)  # package id -> ours

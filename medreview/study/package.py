@@ -2,32 +2,36 @@
 
 Layout of a package file (a zip)::
 
-    medreview-package.json     manifest: format, project uid, rater, output map, file checksums
+    medreview-package.json     manifest: format, package uid, project uid, rater, the output
+                               tokens, file checksums, the seal key and the seal (HMAC)
     project/project.sqlite     a medreview project: forms, the rater, assigned cases and
                                (blinded) outputs, the rater's own judgments — nothing else
     project/media/ab/cdef...   the media those cases need
 
-``unpack_package`` verifies and extracts it into a folder that ``open_project`` opens; the
-physician grades there; ``seal_package`` writes the folder back into a package file (new
-checksums, ``stage = "return"``) for ``medreview merge``. Reading a package checks, before any
-byte is written: the zip is complete, every member is in the manifest with the right size and
-sha256, no member escapes the destination (no absolute paths, ``..``, drive letters or links).
+Outputs carry random per-package tokens (``output.external_id``) and are written in a random
+order, so neither the manifest nor row ids show which model wrote what; the token -> output
+map stays in the issuing project (``issued_package``). ``unpack_package`` verifies and
+extracts a package into a folder that ``open_project`` opens; the physician grades there;
+``seal_package`` writes the folder back into a package file (new checksums, new seal,
+``stage = "return"``) for ``medreview merge``. Reading is bounded and checked before anything
+is written (``medreview.study.package_zip``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
+import random
+import re
 import shutil
 import sqlite3
-import stat
 import tempfile
 import uuid
 import zipfile
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -49,13 +53,26 @@ from medreview.storage.models import (
     SeriesRow,
 )
 from medreview.storage.project import DB_NAME, MEDIA_DIR, Project, create_project
+from medreview.study.issued import IssuedOutput, record_issue
+from medreview.study.package_zip import (
+    FORMAT,
+    MANIFEST,
+    ROOT,
+    open_package_zip,
+    safe_name,
+)
 from medreview.study.queries import rater_by_name
+from medreview.study.seal import (
+    SEAL_KEY,
+    SECRET_KEY,
+    new_secret,
+    new_token,
+    seal_verifies,
+    sealed,
+)
 
-FORMAT = "medreview-package/1"
-MANIFEST = "medreview-package.json"
-ROOT = "project"
-MAX_MEMBERS = 200_000
-_CHUNK = 1 << 20
+__all__ = ["FORMAT", "MANIFEST", "ROOT", "PackageInfo", "build_package", "read_manifest",
+           "seal_package", "unpack_package", "verify_package"]
 
 
 @dataclass(frozen=True)
@@ -79,10 +96,13 @@ def _now() -> str:
 # --- writing -----------------------------------------------------------------------------
 
 
-def _map_annotations(annotations: list[Any], att_map: dict[int, int]) -> list[Any]:
-    """Rewrite image-region attachment ids (they are database-local) through ``att_map``."""
+def _map_annotations(annotations: list[Any], att_map: dict[int, int],
+                     out_map: dict[int, int]) -> list[Any]:
+    """Rewrite database-local ids (image-region attachments, pairwise partners)."""
     out = []
     for a in annotations:
+        if isinstance(a, dict) and a.get("compared_output_id") in out_map:
+            a = {**a, "compared_output_id": out_map[a["compared_output_id"]]}
         if isinstance(a, dict) and isinstance(a.get("region"), dict):
             region = dict(a["region"])
             old = region.get("attachment_id")
@@ -93,8 +113,14 @@ def _map_annotations(annotations: list[Any], att_map: dict[int, int]) -> list[An
     return out
 
 
+@dataclass
+class _Maps:
+    outputs: dict[str, IssuedOutput] = field(default_factory=dict)  # token -> our output
+    attachments: dict[int, int] = field(default_factory=dict)  # package id -> ours
+
+
 def _copy_content(src: Session, dst: Session, project: Project, rater: RaterRow,
-                  media_root: Path) -> dict[str, Any]:
+                  media_root: Path) -> _Maps:
     """Copy the rater's slice of the project into the package database; return the id maps."""
     form_map: dict[int, int] = {}
     for f in src.scalars(select(FormRow).order_by(FormRow.id)):
@@ -150,19 +176,28 @@ def _copy_content(src: Session, dst: Session, project: Project, rater: RaterRow,
             if not target.exists():
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(project.media.open_verified(att.sha256), target)
+    # Output rows go in in a random order with random tokens: package ids say nothing about
+    # the import (= model) order, and the token -> output map stays with the lead.
+    shuffled = list(assignments)
+    random.SystemRandom().shuffle(shuffled)
+    maps = _Maps()
     output_map: dict[int, int] = {}
-    for a in assignments:
+    for a in shuffled:
         o = outputs[a.output_id]
+        token = new_token()
         # Blinded: the model name is replaced by the label the rater sees; no metadata travels.
-        no = OutputRow(case_id=case_map[o.case_id], external_id=None, model=a.blind_label,
+        no = OutputRow(case_id=case_map[o.case_id], external_id=token, model=a.blind_label,
                        text=o.text, text_sha256=o.text_sha256, meta={}, source="package")
         dst.add(no)
         dst.flush()
         output_map[o.id] = no.id
-        dst.add(AssignmentRow(rater_id=new_rater.id, output_id=no.id, position=a.position,
-                              blind_label=a.blind_label, seed=a.seed))
+        maps.outputs[token] = IssuedOutput(o.id, o.text_sha256)
+    for a in assignments:
+        dst.add(AssignmentRow(rater_id=new_rater.id, output_id=output_map[a.output_id],
+                              position=a.position, blind_label=a.blind_label, seed=a.seed))
     for j in src.scalars(select(JudgmentRow).where(
-            JudgmentRow.rater_id == rater.id, JudgmentRow.output_id.in_(list(output_map)))):
+            JudgmentRow.rater_id == rater.id, JudgmentRow.output_id.in_(list(output_map)))
+            .order_by(JudgmentRow.id)):
         nj = JudgmentRow(rater_id=new_rater.id, output_id=output_map[j.output_id],
                          status=j.status, flagged=j.flagged,
                          current_revision_no=j.current_revision_no,
@@ -175,31 +210,35 @@ def _copy_content(src: Session, dst: Session, project: Project, rater: RaterRow,
                 uid=r.uid, judgment_id=nj.id, revision_no=r.revision_no,
                 form_id=form_map[r.form_id],
                 taxonomy_id=form_map[r.taxonomy_id] if r.taxonomy_id else None,
-                answers=r.answers, annotations=_map_annotations(list(r.annotations), att_map),
+                answers=r.answers, annotations=_map_annotations(list(r.annotations), att_map,
+                                             output_map),
                 rationale=r.rationale, confidence=r.confidence, overall_score=r.overall_score,
                 time_on_task_s=r.time_on_task_s, flagged=r.flagged, skipped=r.skipped,
                 status=r.status, author=r.author, source=r.source, created_at=r.created_at))
     dst.flush()
-    texts = {o.id: o.text_sha256 for o in outputs.values()}
-    return {
-        # package output id -> source output id (+ text hash, checked again on merge)
-        "outputs": {str(v): {"source_output_id": k, "text_sha256": texts[k]}
-                    for k, v in output_map.items()},
-        "attachments": {str(v): k for k, v in att_map.items()},
-    }
+    maps.attachments = {v: k for k, v in att_map.items()}
+    return maps
 
 
 def build_package(project: Project, rater_name: str, out: Path) -> PackageInfo:
-    """Write ``out``: the rater's items, their media, the forms; no other rater's judgments."""
+    """Write ``out``: the rater's items, their media, the forms; no other rater's judgments.
+
+    The project records the package (uid, rater, token -> output map, seal key) in the same
+    step; ``merge`` accepts nothing it did not issue.
+    """
     out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     package_uid = uuid.uuid4().hex
+    secret = new_secret()
     with project.read() as s:
         rater = rater_by_name(s, rater_name)
         if rater.kind != "physician":
             raise PackageError("packages are for physicians, not judges", item=rater_name)
+        rater_id = rater.id
         source = s.scalars(select(ProjectRow)).one()
         source_uid, source_name = source.uid, source.name
-        with tempfile.TemporaryDirectory(prefix="medreview-pkg-") as tmp:
+        # Built beside the output, not in the system temp folder: it holds case text and media.
+        with tempfile.TemporaryDirectory(prefix=".medreview-pkg-", dir=out.parent) as tmp:
             folder = Path(tmp) / ROOT
             pkg = create_project(folder, f"{source_name} — {rater.pseudonym}")
             try:
@@ -220,9 +259,17 @@ def build_package(project: Project, rater_name: str, out: Path) -> PackageInfo:
                 "project_name": source_name,
                 "rater": {"name": rater.name, "kind": rater.kind, "pseudonym": rater.pseudonym},
                 "created_at": _now(),
-                **maps,
+                "outputs": {t: {"text_sha256": o.text_sha256}
+                            for t, o in sorted(maps.outputs.items())},
+                SECRET_KEY: secret,
             }
-            manifest = _write_zip(folder, manifest, out)
+
+            def issue() -> None:
+                with project.transaction() as w:
+                    record_issue(w, uid=package_uid, rater_id=rater_id, secret=secret,
+                                 outputs=maps.outputs, attachments=maps.attachments)
+
+            manifest = _write_zip(folder, manifest, out, secret, before_publish=issue)
     return PackageInfo(out, manifest)
 
 
@@ -240,9 +287,10 @@ def _consistent_db_copy(db: Path, dest: Path) -> None:
         src.close()
 
 
-def _write_zip(folder: Path, manifest: dict[str, Any], out: Path) -> dict[str, Any]:
+def _write_zip(folder: Path, manifest: dict[str, Any], out: Path, secret: str, *,
+               before_publish: Callable[[], None] | None = None) -> dict[str, Any]:
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="medreview-seal-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=".medreview-seal-", dir=out.parent) as tmp:
         db_copy = Path(tmp) / DB_NAME
         _consistent_db_copy(folder / DB_NAME, db_copy)
         members: list[tuple[str, Path]] = [(f"{ROOT}/{DB_NAME}", db_copy)]
@@ -252,15 +300,19 @@ def _write_zip(folder: Path, manifest: dict[str, Any], out: Path) -> dict[str, A
                 if p.is_file() and not p.name.startswith(".incoming-"):
                     rel = p.relative_to(folder).as_posix()
                     members.append((f"{ROOT}/{rel}", p))
-        manifest = dict(manifest)
+        manifest = {k: v for k, v in manifest.items() if k != SEAL_KEY}
         manifest["files"] = {name: {"sha256": sha256_file(p), "size": p.stat().st_size}
                              for name, p in members}
+        manifest = sealed(manifest, secret)
         partial = out.with_name(f".{out.name}.partial")
         try:
             with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as z:
-                z.writestr(MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False))
+                z.writestr(MANIFEST, json.dumps(manifest, separators=(",", ":"),
+                                                ensure_ascii=False))
                 for name, p in members:
                     z.write(p, name)
+            if before_publish is not None:
+                before_publish()
             os.replace(partial, out)
         finally:
             partial.unlink(missing_ok=True)
@@ -275,80 +327,40 @@ def seal_package(folder: Path, out: Path) -> PackageInfo:
         raise PackageError("not an unpacked rater package (no manifest)", source=str(folder))
     try:
         manifest = json.loads(mpath.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise PackageError(f"unreadable package manifest: {exc}", source=str(mpath)) from exc
-    manifest = {k: v for k, v in manifest.items() if k != "files"}
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise PackageError(f"unknown package format (expected {FORMAT})", source=str(mpath))
+    secret = manifest.get(SECRET_KEY)
+    if not isinstance(secret, str) or not re.fullmatch(r"[0-9a-f]{64}", secret):
+        raise PackageError("the package manifest has no seal key", source=str(mpath))
+    manifest = {k: v for k, v in manifest.items() if k not in ("files", SEAL_KEY)}
     manifest["stage"] = "return"
     manifest["sealed_at"] = _now()
-    return PackageInfo(Path(out), _write_zip(folder, manifest, Path(out)))
+    return PackageInfo(Path(out), _write_zip(folder, manifest, Path(out), secret))
 
 
 # --- reading -----------------------------------------------------------------------------
 
 
-def _safe_name(name: str, source: str) -> PurePosixPath:
-    """A member name that stays inside the destination, or a PackageError."""
-    if "\\" in name or "\x00" in name:
-        raise PackageError("unsafe path in package", source=source, item=name)
-    p = PurePosixPath(name)
-    if p.is_absolute() or not p.parts or any(part in ("..", "") for part in p.parts) or (
-            ":" in p.parts[0]):
-        raise PackageError("unsafe path in package (would write outside the folder)",
-                           source=source, item=name)
-    return p
-
-
 def read_manifest(file: Path) -> dict[str, Any]:
-    """Open the zip and check its manifest and member list (no extraction)."""
-    file = Path(file)
-    src = str(file)
-    if not file.is_file():
-        raise PackageError("package file not found", source=src)
-    try:
-        with zipfile.ZipFile(file) as z:
-            infos = z.infolist()
-            if len(infos) > MAX_MEMBERS:
-                raise PackageError("too many files in package", source=src)
-            names = [i.filename for i in infos]
-            for i in infos:
-                _safe_name(i.filename, src)
-                mode = (i.external_attr >> 16) & 0xFFFF
-                if stat.S_ISLNK(mode):
-                    raise PackageError("package contains a symbolic link", source=src,
-                                       item=i.filename)
-            if len(set(names)) != len(names):
-                raise PackageError("package lists a file twice", source=src)
-            if MANIFEST not in names:
-                raise PackageError("not a medreview rater package (no manifest)", source=src)
-            manifest = json.loads(z.read(MANIFEST).decode("utf-8"))
-    except zipfile.BadZipFile as exc:
-        raise PackageError(f"package is damaged or truncated ({exc})", source=src) from exc
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PackageError(f"package manifest is not valid JSON ({exc})", source=src) from exc
-    except (zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
-        raise PackageError(f"package cannot be read ({exc})", source=src) from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise PackageError(f"unknown package format (expected {FORMAT})", source=src)
-    for key in ("package_uid", "project_uid", "rater", "outputs", "files"):
-        if key not in manifest:
-            raise PackageError(f"package manifest lacks {key!r}", source=src)
-    files = manifest["files"]
-    if not isinstance(files, dict):
-        raise PackageError("package manifest 'files' is not a mapping", source=src)
-    listed = set(files)
-    present = set(names) - {MANIFEST}
-    if present != listed:
-        extra = sorted(present - listed)[:3]
-        missing = sorted(listed - present)[:3]
-        raise PackageError(
-            f"package contents do not match its manifest (unlisted {extra}, missing {missing})",
-            source=src)
-    if f"{ROOT}/{DB_NAME}" not in listed:
-        raise PackageError("package has no project database", source=src)
-    for name in listed:
-        if not name.startswith(f"{ROOT}/"):
-            raise PackageError("unexpected file in package", source=src, item=name)
-    return manifest
+    """Open the zip and check its structure, caps and manifest (no member is read)."""
+    with open_package_zip(Path(file)) as pz:
+        return pz.manifest
+
+
+def verify_package(file: Path) -> dict[str, Any]:
+    """Full check (manifest, paths, caps, every checksum) writing nothing; the manifest.
+
+    The seal is checked with the package's own key: that finds damage, not forgery (only
+    the issuing project's key can tell that, see ``medreview.study.merge``).
+    """
+    with open_package_zip(Path(file)) as pz:
+        if not seal_verifies(pz.manifest, pz.manifest[SECRET_KEY]):
+            raise PackageError("the package seal does not verify (altered after sealing)",
+                               source=str(file))
+        pz.verify_all()
+        return pz.manifest
 
 
 def unpack_package(file: Path, dest: Path) -> Path:
@@ -358,70 +370,33 @@ def unpack_package(file: Path, dest: Path) -> Path:
     the manifest, which ``seal_package`` needs. Nothing is left behind if verification fails.
     """
     file, dest = Path(file), Path(dest)
-    manifest = read_manifest(file)
-    if dest.exists() and any(dest.iterdir()):
-        raise PackageError("destination folder is not empty", source=str(dest))
-    dest_root = dest.resolve()
-    created = not dest.exists()
-    dest.mkdir(parents=True, exist_ok=True)
-    try:
-        with zipfile.ZipFile(file) as z:
-            for name, meta in sorted(manifest["files"].items()):
-                rel = _safe_name(name, str(file)).relative_to(ROOT)
+    with open_package_zip(file) as pz:
+        if not seal_verifies(pz.manifest, pz.manifest[SECRET_KEY]):
+            raise PackageError("the package seal does not verify (altered after sealing)",
+                               source=str(file))
+        if dest.exists() and any(dest.iterdir()):
+            raise PackageError("destination folder is not empty", source=str(dest))
+        dest_root = dest.resolve()
+        created = not dest.exists()
+        dest.mkdir(parents=True, exist_ok=True)
+        try:
+            for name, _meta in pz.members():
+                rel = safe_name(name, str(file)).relative_to(ROOT)
                 target = (dest / rel).resolve()
                 if dest_root not in target.parents:
                     raise PackageError("unsafe path in package", source=str(file), item=name)
                 target.parent.mkdir(parents=True, exist_ok=True)
-                _extract_checked(z, name, target, meta, str(file))
-        (dest / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False),
-                                     encoding="utf-8")
-    except BaseException:
-        if created:
-            shutil.rmtree(dest, ignore_errors=True)
-        else:
-            for child in dest.iterdir():
-                if child.is_dir():
-                    shutil.rmtree(child, ignore_errors=True)
-                else:
-                    child.unlink(missing_ok=True)
-        raise
+                pz.extract(name, target)
+            (dest / MANIFEST).write_text(json.dumps(pz.manifest, indent=2, ensure_ascii=False),
+                                         encoding="utf-8")
+        except BaseException:
+            if created:
+                shutil.rmtree(dest, ignore_errors=True)
+            else:
+                for child in dest.iterdir():
+                    if child.is_dir():
+                        shutil.rmtree(child, ignore_errors=True)
+                    else:
+                        child.unlink(missing_ok=True)
+            raise
     return dest
-
-
-def _extract_checked(z: zipfile.ZipFile, name: str, target: Path, meta: Any,
-                     source: str) -> None:
-    """Stream one member out, refusing it if size or sha256 differ from the manifest."""
-    if not isinstance(meta, dict) or "sha256" not in meta or "size" not in meta:
-        raise PackageError("manifest entry lacks sha256/size", source=source, item=name)
-    expected_size = int(meta["size"])
-    h = hashlib.sha256()
-    size = 0
-    try:
-        with z.open(name) as src, open(target, "wb") as out:
-            while chunk := src.read(_CHUNK):
-                size += len(chunk)
-                if size > expected_size:  # also stops a zip bomb early
-                    raise PackageError("file is larger than the manifest says (tampered)",
-                                       source=source, item=name)
-                h.update(chunk)
-                out.write(chunk)
-    except zipfile.BadZipFile as exc:
-        raise PackageError(f"package is damaged ({exc})", source=source, item=name) from exc
-    except (EOFError, zlib_error()) as exc:
-        raise PackageError(f"package is truncated ({exc})", source=source, item=name) from exc
-    if size != expected_size or h.hexdigest() != meta["sha256"]:
-        raise PackageError("checksum mismatch: the package was altered or damaged",
-                           source=source, item=name)
-
-
-def zlib_error() -> type[Exception]:
-    import zlib
-
-    return zlib.error
-
-
-def verify_package(file: Path) -> dict[str, Any]:
-    """Full check (manifest, paths, every checksum) without keeping anything; the manifest."""
-    with tempfile.TemporaryDirectory(prefix="medreview-verify-") as tmp:
-        unpack_package(file, Path(tmp) / "p")
-        return read_manifest(file)

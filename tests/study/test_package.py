@@ -166,6 +166,10 @@ def test_a_package_whose_database_was_swapped_for_another_raters_is_refused(
 
     manifest["files"]["project/project.sqlite"] = {"sha256": hashlib.sha256(b_db).hexdigest(),
                                                    "size": len(b_db)}
+    from medreview.study.seal import sealed
+
+    # re-sealed with Dr A's own key, as a rater could: the seal holds, the database does not
+    manifest = sealed(manifest, manifest["seal_key"])
     forged = tmp_path / "forged.mrpkg"
     with zipfile.ZipFile(a) as za, zipfile.ZipFile(forged, "w") as z:
         for info in za.infolist():
