@@ -96,7 +96,11 @@ DB_WAIT_S = 600.0
 T = TypeVar("T")
 
 
-class DatabaseBusy(JudgeError):
+class SaveFailed(JudgeError):
+    """The project could not store a result (e.g. the disk is full): the run must stop."""
+
+
+class DatabaseBusy(SaveFailed):
     """Another program held the project's write lock for longer than the run would wait."""
 
 
@@ -123,8 +127,10 @@ def _retry_busy(fn: Callable[[], T], *, wait_s: float, what: str,
         except ProjectBusy as exc:
             raise DatabaseBusy(f"{exc.reason} (while {what})") from None
         except OperationalError as exc:
-            if not _is_busy(exc):
-                raise
+            if not _is_busy(exc):  # disk full, I/O error: waiting will not help
+                reason = str(exc.orig if exc.orig is not None else exc).splitlines()[0]
+                raise SaveFailed(f"could not save to the project while {what}: "
+                                 f"{reason[:200]}") from None
             waited = time.monotonic() - start
             if waited >= wait_s or (token is not None and token.cancelled):
                 raise DatabaseBusy(
@@ -415,13 +421,18 @@ def run_judge(
                 _write_revision(s, run, rater_id, rater_name, unit.output_id)
 
     spool = ReplySpool(spool_path(project, run_id))
-    busy: list[DatabaseBusy] = []  # set once the database stayed busy too long
+    busy: list[SaveFailed] = []  # set once the database stayed busy too long (or failed)
 
     def keep(unit: WorkUnit, outcome: Outcome) -> None:
-        if not outcome.cached:  # a cache hit costs nothing to ask again
+        if outcome.cached:  # a cache hit costs nothing to ask again
+            return
+        try:
             spool.add(unit.output_id, unit.task.item_key, unit.task.request_hash, replace(
                 outcome, error=redact(outcome.error, secrets),
                 raw_text=redact(outcome.raw_text, secrets)))
+        except OSError as exc:  # the disk is full too: say so, the item is asked again
+            log.warning("could not keep the reply for output %s %s: %s", unit.output_id,
+                        unit.task.item_key, exc.strerror or exc)
 
     def record(unit: WorkUnit, outcome: Outcome, *, replay: bool = False) -> None:
         if busy:  # stopping: the replies still arriving go to the spool
@@ -434,7 +445,7 @@ def run_judge(
             _retry_busy(lambda: write(unit, outcome, dropped), wait_s=busy_wait,
                         what=f"saving output {unit.output_id} {unit.task.item_key}",
                         on_wait=waiting, token=token)
-        except DatabaseBusy as exc:
+        except SaveFailed as exc:
             busy.append(exc)
             if not replay:
                 keep(unit, outcome)
@@ -539,13 +550,13 @@ def run_judge(
 
     resume_hint = f"run {run_id} stopped; continue it with --resume {run_id}"
     if busy:  # closing the run would wait for the same lock again: leave it "running"
-        raise DatabaseBusy(f"{busy[0].reason}; {resume_hint} (the replies not saved yet are "
-                           "kept for it)", source=busy[0].source)
+        raise type(busy[0])(f"{busy[0].reason}; {resume_hint} (the replies not saved yet are "
+                            "kept for it)", source=busy[0].source)
     try:
         summary = _retry_busy(finish, wait_s=busy_wait if stop is None else 5.0,
                               what="closing the judge run", on_wait=waiting)
-    except DatabaseBusy as exc:  # the run stays "running", which is resumable too
-        raise DatabaseBusy(f"{(stop or exc).reason}; {resume_hint}",
+    except SaveFailed as exc:  # the run stays "running", which is resumable too
+        raise type(exc)(f"{(stop or exc).reason}; {resume_hint}",
                            source=(stop or exc).source) from None
     if stop is not None:
         raise type(stop)(f"{stop.reason}; {resume_hint}", source=stop.source,

@@ -8,15 +8,25 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from medreview.errors import JudgeError
 from medreview.judge.runner import Outcome
 from medreview.judge.spool import ReplySpool
 from medreview.judge.testing_server import FakeOpenAIServer
-from medreview.services.judging import judge_run_info, list_judge_runs, run_judge, spool_path
+from medreview.services.judging import (
+    DatabaseBusy,
+    SaveFailed,
+    _retry_busy,
+    judge_run_info,
+    list_judge_runs,
+    run_judge,
+    spool_path,
+)
 from medreview.storage.project import Project
 from tests.judge.conftest import fast_config
 
@@ -112,3 +122,29 @@ def test_spool_skips_torn_lines_and_keeps_the_last_word(tmp_path: Path) -> None:
                                                 requests=2)
     spool.clear()
     assert not spool.path.exists() and spool.load() == {}
+
+
+def _fails(message: str, times: int) -> Callable[[], str]:
+    calls = {"n": 0}
+
+    def fn() -> str:
+        calls["n"] += 1
+        if calls["n"] <= times:
+            raise OperationalError("INSERT ...", {}, sqlite3.OperationalError(message))
+        return f"ok after {calls['n']}"
+
+    return fn
+
+
+def test_retry_busy_waits_out_a_lock_but_not_a_full_disk() -> None:
+    waits: list[float] = []
+    assert _retry_busy(_fails("database is locked", 3), wait_s=10, what="saving",
+                       on_wait=waits.append) == "ok after 4"
+    assert len(waits) == 3
+    with pytest.raises(SaveFailed) as err:
+        _retry_busy(_fails("database or disk is full", 1), wait_s=10, what="saving output 3")
+    assert not isinstance(err.value, DatabaseBusy)
+    assert err.value.message == ("could not save to the project while saving output 3: "
+                                 "database or disk is full")
+    with pytest.raises(DatabaseBusy, match="stayed busy"):
+        _retry_busy(_fails("database is locked", 10**6), wait_s=0.2, what="saving")
