@@ -169,6 +169,11 @@ def _decode_failure(
     )
 
 
+def _codec_failure(path: Path, codec: str, exc: UnicodeError, line: int) -> ImportFailed:
+    hint = " (name the byte order: utf-16-le or utf-16-be)" if "BOM" in str(exc) else ""
+    return fail(f"cannot be read as {codec}: {exc}{hint}", path, line)
+
+
 def _nul_failure(path: Path, line: int) -> ImportFailed:
     return fail("contains a NUL character: a binary file, or text in another encoding", path, line)
 
@@ -206,8 +211,9 @@ def iter_text_lines(
             try:
                 text = decoder.decode(chunk, final)
             except UnicodeDecodeError as exc:
-                line = lineno
-                raise _decode_failure(path, codec, exc, offset - len(state), line) from None
+                raise _decode_failure(path, codec, exc, offset - len(state), lineno) from None
+            except UnicodeError as exc:  # e.g. "UTF-16 stream does not start with BOM"
+                raise _codec_failure(path, codec, exc, lineno) from None
             offset += len(chunk)
             nul = text.find("\x00")
             if nul >= 0:
@@ -269,6 +275,8 @@ def read_text(path: Path, encoding: str | None = None, limit: int | None = None)
         text = codecs.decode(data, codec)
     except UnicodeDecodeError as exc:
         raise _decode_failure(path, codec, exc, bom, 1) from None
+    except UnicodeError as exc:
+        raise _codec_failure(path, codec, exc, 1) from None
     nul = text.find("\x00")
     if nul >= 0:
         raise _nul_failure(path, 1 + text.count("\n", 0, nul))

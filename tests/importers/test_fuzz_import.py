@@ -217,15 +217,30 @@ MUTATIONS: dict[str, Callable[[random.Random, bytes], bytes]] = {
 _SUFFIXES = [".jsonl", ".csv", ".json", ".tsv", ".ndjson"]
 
 
+# Options a user may add; a few mutants get one or two of them.
+_OPTIONS: list[list[str]] = [
+    ["--encoding", "cp1252"], ["--encoding", "latin-1"], ["--encoding", "utf-16"],
+    ["--na", "NA"], ["--na", ""], ["--map", "output="], ["--map", "case_id=case_id,id"],
+    ["--map", "prompt=question,prompt"], ["--model", "fallback"], ["--rater", "dr_x"],
+    ["--map", "q:accuracy=q:score"], ["--format", "json"], ["--format", "ratings-jsonl"],
+    ["--format", "csv"], ["--format", "wide-csv"], ["--rater-kind", "judge"],
+]
+
+
 @dataclass
 class Mutant:
     number: int
     seed_name: str
     steps: list[str]
     path: Path
+    options: list[str]
 
     def __str__(self) -> str:
-        return f"mutant {self.number} of {self.seed_name} ({', '.join(self.steps)}): {self.path}"
+        opts = f" with {' '.join(self.options)}" if self.options else ""
+        return (
+            f"mutant {self.number} of {self.seed_name} ({', '.join(self.steps)}){opts}: "
+            f"{self.path}"
+        )
 
 
 def _make(n: int, seeds: dict[str, bytes], folder: Path) -> Mutant:
@@ -241,7 +256,11 @@ def _make(n: int, seeds: dict[str, bytes], folder: Path) -> Mutant:
         steps.append(f"renamed {suffix}")
     path = folder / f"m{n:05d}{suffix}"
     path.write_bytes(data)
-    return Mutant(n, name, steps, path)
+    options: list[str] = []
+    if rng.random() < 0.25:
+        for _ in range(rng.choice([1, 1, 2])):
+            options += rng.choice(_OPTIONS)
+    return Mutant(n, name, steps, path, options)
 
 
 def _counts(db: Path) -> dict[str, int]:
@@ -312,7 +331,8 @@ def test_fuzz_import_never_tracebacks_or_half_writes(
         mutant = _make(n, seeds, folder)
         before = _counts(db)
         try:
-            code, out, err = _run(capsys, "import", project, mutant.path, "--json")
+            code, out, err = _run(capsys, "import", project, mutant.path, "--json",
+                                  *mutant.options)
         except BaseException as exc:  # a traceback the CLI let through
             pytest.fail(f"{mutant}: {type(exc).__name__}: {exc}")
         after = _counts(db)

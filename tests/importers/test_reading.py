@@ -69,6 +69,10 @@ def test_utf16_without_bom_is_named_and_readable_with_encoding(tmp_path: Path) -
         list(parse_csv(path))
     (loc,) = parse_csv(path, encoding="utf-16-le")
     assert isinstance(loc.record, CaseRecord) and loc.record.external_id == "a"
+    # Python's "utf-16" without a BOM raises a bare UnicodeError: still one clear refusal.
+    path.write_bytes(b'[{"' + "x".encode("utf-16-le"))
+    with pytest.raises(ImportFailed, match="utf-16-le or utf-16-be"):
+        list(parse_csv(path, encoding="utf-16"))
 
 
 def test_utf16_jsonl_and_detection(tmp_path: Path) -> None:
