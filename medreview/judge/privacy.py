@@ -6,8 +6,9 @@
 * ``check_consent``: refuses a remote endpoint unless the project recorded consent.
 * ``resolve_api_key``: keyring entry (service ``medreview-judge``, user = endpoint host), then the
   configured environment variable; ``None`` is allowed only for a local endpoint.
-* ``redact``: replaces secrets (and anything shaped like a bearer key) in text bound for a log,
-  an error message or the database.
+* ``redact``: replaces secrets (anything shaped like a bearer or basic credential, user info in
+  URLs, ``api-key=``-style query values) in text bound for a log, an error message or the
+  database; ``public_url`` is the URL as it may be stored and shown.
 """
 
 from __future__ import annotations
@@ -98,6 +99,8 @@ def _resolves_to_loopback(host: str) -> bool:
     worker.join(RESOLVE_TIMEOUT_S)
     verdict = bool(box and box[0])
     with _resolved_lock:
+        if len(_resolved) >= 256:  # a small cache, never a growing one
+            _resolved.clear()
         _resolved[host] = (now, verdict)
     return verdict
 
