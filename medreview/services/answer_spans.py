@@ -34,10 +34,13 @@ class SourceSpan:
         return {"start": self.start, "end": self.end, "text": self.text}
 
 
-def _words(text: str) -> list[str]:
+def _words(text: str, *, shown: bool = False) -> list[str]:
+    """The words of ``text`` without Markdown markup. In ``shown`` (rendered) text the
+    characters ``# > |`` are literal (headings, quotes and table rules are not rendered as
+    characters, and HTML shows as typed), so they stay part of the words."""
     # List markers and emphasis never appear in the rendering.
     text = _EMPHASIS.sub("", _LIST_MARKER.sub(" ", text))
-    return [w for w in _MARKUP.sub(" ", text).split() if w]
+    return [w for w in (text if shown else _MARKUP.sub(" ", text)).split() if w]
 
 
 def _word(word: str) -> str:
@@ -52,7 +55,7 @@ def _pattern(words: list[str]) -> re.Pattern[str]:
 def locate_in_source(source: str, selected: str, near: float = 0.0) -> SourceSpan | None:
     """The source span whose words are ``selected``; of several, the one nearest ``near``
     (a fraction 0..1 of the way through the text, from where the selection was made)."""
-    words = _words(unmark(selected))
+    words = _words(unmark(selected), shown=True)
     if not words:
         return None
     matches = list(_pattern(words).finditer(source))
@@ -68,11 +71,13 @@ def locate_in_rendered(rendered: str, span_text: str) -> tuple[int, int] | None:
 
     Markup characters that ``_words`` drops may still be shown literally (``<b>`` is text now),
     so they are allowed between and inside the words."""
-    words = _words(visible_text(span_text))
-    if not words:
-        return None
-    m = re.compile(_SHOWN_SEP.join(_word(w) for w in words)).search(rendered)
-    return (m.start(), m.end()) if m else None
+    shown = visible_text(span_text)
+    for words in (_words(shown, shown=True), _words(shown)):  # literal first, then as markup
+        if words:
+            m = re.compile(_SHOWN_SEP.join(_word(w) for w in words)).search(rendered)
+            if m:
+                return m.start(), m.end()
+    return None
 
 
 _SHOWN_SEP = r"[\s#>|*_`~]+"

@@ -52,6 +52,7 @@ class AnswerView(QWidget):
         self.title = QLabel("Answer")
         self.title.setObjectName("paneTitle")
         self.title.setTextFormat(Qt.TextFormat.PlainText)
+        self.title.setWordWrap(True)  # a long model name must not widen the pane
         lay.addWidget(self.title)
         self.browser = SafeTextBrowser()
         # Keyboard selection too, so an error span can be tagged without the mouse.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QFrame,
+    QHBoxLayout,
     QLabel,
     QScrollArea,
     QSplitter,
@@ -13,7 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from medreview.domain.display_text import escaped_html, visible_text
+from medreview.domain.display_text import escaped_html
 from medreview.domain.records import ContextDocument, Message
 from medreview.qt.grading.safe_text import SafeTextBrowser, set_plain
 
@@ -37,24 +38,35 @@ class CollapsibleSection(QWidget):
         super().__init__(parent)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
+        head = QHBoxLayout()
         self.button = QToolButton()
         self.button.setObjectName("collapse")
         self.button.setCheckable(True)
         self.button.setChecked(expanded)
-        self._title = visible_text(title).replace("&", "&&")  # no mnemonic eats an &
         self.button.toggled.connect(self._on_button_toggled)
+        # The title is data: a wrapped plain label, so a long one neither widens the pane
+        # nor is cut off (a button cannot wrap).
+        self.title = QLabel()
+        set_plain(self.title, title)
+        self.title.setWordWrap(True)
+        self.title.setObjectName("collapseTitle")
+        bold = self.title.font()
+        bold.setBold(True)
+        self.title.setFont(bold)
+        head.addWidget(self.button, 0, Qt.AlignmentFlag.AlignTop)
+        head.addWidget(self.title, 1)
         self.body = QLabel()
         set_plain(self.body, text)  # a note is data: never rich text
         self.body.setWordWrap(True)
         self.body.setTextInteractionFlags(self.body.textInteractionFlags()
                                           | self.body.textInteractionFlags().TextSelectableByMouse)
         self.body.setContentsMargins(14, 0, 4, 4)
-        lay.addWidget(self.button)
+        lay.addLayout(head)
         lay.addWidget(self.body)
         self._on_button_toggled(expanded)
 
     def _on_button_toggled(self, on: bool) -> None:
-        self.button.setText(("▾ " if on else "▸ ") + self._title)
+        self.button.setText("▾" if on else "▸")
         self.body.setVisible(on)
 
 

@@ -3,7 +3,6 @@ as question → answer in words, not as stored ids."""
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 from PySide6.QtWidgets import (
@@ -13,14 +12,14 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
-    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
 
-from medreview.domain.display_text import tooltip_text
+from medreview.domain.display_text import escaped_html, tooltip_text
 from medreview.domain.judgment import JudgmentDraft
 from medreview.domain.rubric import Question, QuestionKind
+from medreview.qt.grading.safe_text import SafeTextBrowser
 from medreview.services.views import RevisionView
 
 
@@ -49,18 +48,19 @@ def answer_text(q: Question, value: Any) -> str:
 
 
 def revision_html(d: JudgmentDraft, questions: tuple[Question, ...]) -> str:
-    rows = [f"<tr><td>{html.escape(q.prompt)}</td><td><b>"
-            f"{html.escape(answer_text(q, d.answers.get(q.id)))}</b></td></tr>"
+    esc = escaped_html  # data: literal, hidden characters marked
+    rows = [f"<tr><td>{esc(q.prompt)}</td><td><b>"
+            f"{esc(answer_text(q, d.answers.get(q.id)))}</b></td></tr>"
             for q in questions]
     known = {q.id for q in questions}
-    rows += [f"<tr><td>{html.escape(k)}</td><td><b>{html.escape(str(v))}</b></td></tr>"
+    rows += [f"<tr><td>{esc(k)}</td><td><b>{esc(str(v))}</b></td></tr>"
              for k, v in d.answers.items() if k not in known]
     conf = "—" if d.confidence is None else f"{d.confidence:.0%}"
     score = "—" if d.overall_score is None else f"{d.overall_score:.0%}"
     facts = (f"<p>Score {score} · confidence {conf} · {'flagged · ' if d.flagged else ''}"
              f"{'skipped · ' if d.skipped else ''}{d.time_on_task_s:.0f} s on task · "
              f"{sum(1 for a in d.annotations if a.region is not None)} image mark(s)</p>")
-    rationale = (f"<p><i>Rationale:</i> {html.escape(d.rationale)}</p>" if d.rationale else "")
+    rationale = (f"<p><i>Rationale:</i> {esc(d.rationale)}</p>" if d.rationale else "")
     return (f"{facts}{rationale}<table cellpadding='3' width='100%'>{''.join(rows)}</table>")
 
 
@@ -86,7 +86,7 @@ class HistoryDialog(QDialog):
                                              f"v{rev.form_version}"))
                 self.table.setItem(r, c, item)
         self.table.resizeColumnsToContents()
-        self.detail = QTextBrowser()
+        self.detail = SafeTextBrowser()
         self.table.currentCellChanged.connect(lambda row, *_: self._show(row))
         split = QSplitter()
         split.addWidget(self.table)

@@ -9,10 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, QUrl
+from PySide6.QtCore import QByteArray, Qt, QUrl
+from PySide6.QtGui import QImage, QTextDocument
 from PySide6.QtWidgets import QLabel, QTextBrowser, QWidget
 
 from medreview.domain.display_text import visible_text
+
+
+def blocked_image() -> QImage:
+    """What every image URL gets: one transparent pixel."""
+    img = QImage(1, 1, QImage.Format.Format_ARGB32)
+    img.fill(0)
+    return img
 
 
 class SafeTextBrowser(QTextBrowser):
@@ -28,7 +36,11 @@ class SafeTextBrowser(QTextBrowser):
 
     def loadResource(self, type: int, name: QUrl) -> Any:
         self.refused.append(name.toString())
-        return None
+        # Never None or a null image: QTextDocument then reads file: and qrc: URLs itself,
+        # and the image handler calls QImage.load(path) on whatever stays null.
+        if type == QTextDocument.ResourceType.ImageResource:
+            return blocked_image()
+        return QByteArray()
 
     def setSource(self, name: QUrl, type: Any = None) -> None:
         self.refused.append(name.toString())  # never navigate anywhere
