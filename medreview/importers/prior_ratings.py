@@ -316,12 +316,16 @@ class _RowReader:
         question = self._question(qid, column, line, case_id)
         if self.from_csv:
             value = typed_cell(question, value)
+        self._check(question, value, column, line, case_id)
+        return value
+
+    def _check(self, question: Question, value: Any, column: str, line: int, case_id: str) -> None:
+        """The grading screen's rule (``check_answer``), reported with the allowed values."""
         reason = check_answer(question, value)
         if reason:
             allowed = _allowed(question)
             hint = "" if allowed in reason else f" (allowed: {allowed})"
             raise fail(f"{reason}{hint}", self.path, line, f"{case_id}, column {column!r}")
-        return value
 
     def _answer_cells(self, row: dict[str, Any]) -> Iterator[tuple[str, str, Any]]:
         """``(question id, column, raw value)`` for each answered question column."""
@@ -387,16 +391,9 @@ class _RowReader:
                     continue
                 col = f"{name}.{k}"
                 # Values inside the JSON object are typed already: no CSV coercion.
-                if self.form is None:
-                    answers[str(k)] = v
-                else:
-                    question = self._question(str(k), col, line, case_id)
-                    reason = check_answer(question, v)
-                    if reason:
-                        allowed = _allowed(question)
-                        hint = "" if allowed in reason else f" (allowed: {allowed})"
-                        raise fail(f"{reason}{hint}", path, line, f"{case_id}, column {col!r}")
-                    answers[str(k)] = v
+                if self.form is not None:
+                    self._check(self._question(str(k), col, line, case_id), v, col, line, case_id)
+                answers[str(k)] = v
                 columns[str(k)] = name
         for qid, col, cell in self._answer_cells(row):
             if cell is None or (isinstance(cell, str) and not cell.strip()):
