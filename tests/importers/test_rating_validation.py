@@ -211,3 +211,22 @@ def test_ratings_without_rubric_refused_before_reading(
     path = write(tmp_path / "r.csv", HEADER + "c1,m,d,1,,,,\n")
     code, _, err = _run(capsys, "import", proj, path)
     assert code != 0 and "no rubric yet" in err and len(err.strip().splitlines()) == 1
+
+
+def test_error_entries_checked_against_the_taxonomy(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = _run(capsys, "import", project, "--rubric", "medval_errors")
+    assert code == 0, err
+    row = {"case_id": "c1", "model": "m", "rater": "dr_a", "q:accuracy": 2,
+           "errors": [{"category": "fabricated_claim", "severity": "major"},
+                      {"category": "typo", "severity": "minor"}]}
+    path = write(tmp_path / "r.jsonl", json.dumps(row) + "\n")
+    before = _count(project, capsys)
+    code, _, err = _run(capsys, "import", project, path)
+    assert code != 0 and "error 2: category 'typo' is not one of fabricated_claim" in err
+    assert "column 'errors'" in err and _count(project, capsys) == before
+    row["errors"] = row["errors"][:1]
+    write(path, json.dumps(row) + "\n")
+    code, _, err = _run(capsys, "import", project, path)
+    assert code == 0, err
