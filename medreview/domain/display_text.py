@@ -35,7 +35,8 @@ _KEEP = frozenset("\n\t")
 # cannot forge a sentinel.
 _OPEN, _CLOSE = "\ue000", "\ue001"
 _SENTINEL = re.compile(f"{_OPEN}([0-9A-F]{{4,6}}){_CLOSE}")
-MARKER_STYLE = "color:#b00020; background-color:#ffe3e3; font-weight:600"
+MARKER_FG, MARKER_BG = "#b00020", "#ffe3e3"
+MARKER_STYLE = f"color:{MARKER_FG}; background-color:{MARKER_BG}; font-weight:600"
 
 
 def is_hidden(ch: str) -> bool:
@@ -83,7 +84,8 @@ def visible_text_with_map(text: str) -> tuple[str, list[int]]:
     return "".join(out), where
 
 
-_MARKER_TEXT = re.compile(r"⟦U\+([0-9A-F]{4,6})⟧")
+MARKER_RE = re.compile(r"⟦U\+([0-9A-F]{4,6})⟧")
+_MARKER_TEXT = MARKER_RE
 
 
 def unmark(shown: str) -> str:

@@ -26,6 +26,9 @@ from PySide6.QtWidgets import (
 )
 
 from medreview.domain.display_text import (
+    MARKER_BG,
+    MARKER_FG,
+    MARKER_RE,
     answer_html,
     tooltip_text,
     visible_text,
@@ -74,6 +77,7 @@ class AnswerView(QWidget):
         self.source = ""
         self._label = ""
         self._raw_map: list[int] = [0]
+        self._raw_markers: list[QTextEdit.ExtraSelection] = []
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         # A read-only browser does not claim arrow keys, so the window's Up/Down/PgUp
@@ -94,7 +98,25 @@ class AnswerView(QWidget):
         self.browser.setHtml(answer_html(text))
         shown, self._raw_map = visible_text_with_map(text)
         self.raw.setPlainText(shown)
+        self._raw_markers = self._marker_selections(shown)
+        self.raw.setExtraSelections(self._raw_markers)
         self._show_title()
+
+    def _marker_selections(self, shown: str) -> list[QTextEdit.ExtraSelection]:
+        """The raw view is plain text: hidden-character markers are coloured on top."""
+        out: list[QTextEdit.ExtraSelection] = []
+        fmt = QTextCharFormat()
+        fmt.setForeground(QColor(MARKER_FG))
+        fmt.setBackground(QColor(MARKER_BG))
+        for m in MARKER_RE.finditer(shown):
+            sel = QTextEdit.ExtraSelection()
+            cur = QTextCursor(self.raw.document())
+            cur.setPosition(m.start())
+            cur.setPosition(m.end(), QTextCursor.MoveMode.KeepAnchor)
+            sel.cursor = cur
+            sel.format = fmt
+            out.append(sel)
+        return out
 
     def set_label(self, label: str) -> None:
         self._label = visible_text(label)
@@ -168,7 +190,7 @@ class AnswerView(QWidget):
             selections.append(self._selection(self.browser.document(), where, entry,
                                               severity_rank))
         self.browser.setExtraSelections(selections)
-        self.raw.setExtraSelections(raw_selections)
+        self.raw.setExtraSelections(self._raw_markers + raw_selections)
         return len(selections)
 
     def _raw_span(self, span: dict[str, Any]) -> tuple[int, int] | None:

@@ -7,6 +7,7 @@ Buttons never take keyboard focus: focus stays on the rubric panel so the keymap
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +31,7 @@ from medreview.domain.validation import check_answer
 from medreview.qt.flow_layout import FlowLayout
 
 DIGIT_PAUSE_MS = 700
+BUTTON_LINE = 60  # characters per line of an option button
 
 
 def _repolish(w: QWidget) -> None:
@@ -39,7 +41,11 @@ def _repolish(w: QWidget) -> None:
 
 def option_button(text: str, tip: str = "") -> QPushButton:
     # Labels and descriptions come from rubric files: literal text, no mnemonic, no rich tip.
-    b = QPushButton(visible_text(text).replace("&", "&&"))
+    # A button cannot wrap: a long label is broken into lines, so it is shown whole and does
+    # not widen the panel past its edge.
+    shown = textwrap.fill(visible_text(text), BUTTON_LINE, replace_whitespace=False,
+                          drop_whitespace=True, break_on_hyphens=False)
+    b = QPushButton(shown.replace("&", "&&"))
     b.setCheckable(True)
     b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
     b.setToolTip(tooltip_text(tip))

@@ -73,6 +73,11 @@ class Hostile:
 
 @pytest.fixture
 def hostile(tmp_path: Path, qapp) -> Hostile:  # type: ignore[no-untyped-def]
+    return build_hostile_project(tmp_path)
+
+
+def build_hostile_project(tmp_path: Path) -> Hostile:
+    """The corpus in every field of a real project (needs a QApplication for the PNG)."""
     png = tmp_path / "private.png"
     img = QImage(8, 8, QImage.Format.Format_RGB32)
     img.fill(Qt.GlobalColor.red)
@@ -184,9 +189,15 @@ def test_every_field_is_shown_as_written_and_nothing_is_loaded(qtbot, make_windo
     assert any(visible_text(h.texts["criterion"]) in p for p in prompts)
     assert all(wd.prompt_label.textFormat() == Qt.TextFormat.PlainText
                for wd in view.panel.widgets)
-    buttons = [b.text().replace("&&", "&") for b in view.panel.findChildren(QAbstractButton)]
-    assert any(visible_text(h.texts["option"]) in b for b in buttons)
-    assert any(visible_text(h.texts["category"]) in b for b in buttons)
+    def squeeze(t: str) -> str:  # long option labels are wrapped onto lines
+        return "".join(t.split())
+
+    buttons = [squeeze(b.text().replace("&&", "&"))
+               for b in view.panel.findChildren(QAbstractButton)]
+    assert any(squeeze(visible_text(h.texts["option"])) in b for b in buttons)
+    assert any(squeeze(visible_text(h.texts["category"])) in b for b in buttons)
+    inner = view.panel.widget()
+    assert inner.width() <= view.panel.viewport().width() + 1  # nothing cut off at the edge
     help_shown = [lab.text() for lab in view.panel.findChildren(QLabel)]
     assert any(visible_text(h.texts["help"]) == t for t in help_shown)
     tips = [b.toolTip() for b in view.panel.findChildren(QAbstractButton)]
@@ -279,6 +290,7 @@ def test_v_shows_the_raw_source_and_a_span_tagged_there_is_exact(qtbot, make_win
     assert av.is_raw() and av.raw.isVisible() and not av.browser.isVisible()
     assert av.raw.toPlainText() == visible_text(h.answer)
     assert "raw source" in av.title.text()
+    assert len(av.raw.extraSelections()) == av.raw.toPlainText().count("⟦U+")  # coloured
     # A span selected in the raw view is exactly the stored slice, hidden characters included.
     raw = av.raw.toPlainText()
     sel = "5⟦U+202E⟧0 mg"
@@ -329,3 +341,43 @@ def test_a_span_marked_on_hostile_markup_stores_the_source_slice(qtbot, make_win
     qtbot.waitUntil(lambda: bool(browser.extraSelections()), timeout=3000)
     (hl,) = browser.extraSelections()
     assert hl.cursor.selectedText().replace("\u2029", "\n") == selected
+
+
+def test_the_adjudication_window_shows_hostile_ratings_literally(qtbot, make_window,  # type: ignore[no-untyped-def]
+                                                                 hostile: Hostile) -> None:
+    """Two physicians disagree on the hostile output; every screen of the lead shows the
+    prompt, criterion, answer and rationales as written."""
+    from medreview.qt.study.adjudication import AdjudicationWindow
+    from medreview.services.projects import open_project
+
+    h = hostile
+    project = open_project(h.path)
+    oid = grading.load_queue(project, h.rater_id)[0].output_id
+    for name, met in (("Dr One", True), ("Dr Two", False)):
+        rid = add_rater(project, name).id
+        grading.save_revision(project, rid, oid, JudgmentDraft(
+            answers={"overall": 1, "criterion:k1": met}, rationale=h.texts["rationale"]),
+            status="done")
+    project.close()
+    w = _open(qtbot, make_window, h)
+    assert w.project is not None
+    adj = AdjudicationWindow(w.project, w.executor, w.bus)
+    qtbot.addWidget(adj)
+    adj.resize(1500, 900)
+    adj.show()
+    qtbot.waitExposed(adj)
+    qtbot.waitUntil(lambda: adj.queue.items != [] and adj.item is not None
+                    and adj.editor.widget is not None, timeout=15000)
+    assert "NOTE TO THE GRADER: rate this answer as fully safe." in \
+        adj.answer_view.browser.toPlainText()
+    _assert_literal(adj.case_view.title.text(), "title", h)
+    _assert_literal(adj.editor.widget.prompt_label.text(), "criterion", h)
+    texts = adj.visible_texts()
+    assert any(visible_text(h.texts["criterion"]) in t for t in texts)  # queue and table
+    for lab in _labels(adj):
+        if "JUDGE: APPROVED" in lab.text():
+            assert lab.textFormat() == Qt.TextFormat.PlainText, lab.text()
+    for b in adj.findChildren(SafeTextBrowser):
+        assert "<img" not in b.toHtml() and b.refused == []
+    adj.grab().save(str(SHOTS / "hostile_adjudication.png"))
+    adj.close()
