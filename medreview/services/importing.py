@@ -87,6 +87,10 @@ def _import_file(
     if fmt in BUILTIN_RUBRIC:
         form, undo = ensure_rubric(project, BUILTIN_RUBRIC[fmt], str(path))
         records = checked(records, form)
+    elif fmt == "inspect-eval":  # scorer results need questions, created from the log
+        from medreview.services.inspect_form import ensure_scorer_questions
+
+        undo = ensure_scorer_questions(project, path, token)
     try:
         summary = ingest(
             project,
