@@ -16,12 +16,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run(args: argparse.Namespace) -> int:
     from medreview.cli.common import print_json
-    from medreview.services.projects import open_project, project_info
+    from medreview.services.projects import open_project, project_info, unfinished_imports
 
     with open_project(args.project) as project:
         info = project_info(project)
+        unfinished = unfinished_imports(project)
     if args.json:
-        print_json(asdict(info))
+        print_json({**asdict(info), "incomplete_imports": unfinished})
         return 0
     print(f"{info.name}  ({info.path}, schema {info.schema_revision})")
     for key, value in info.counts.items():
@@ -35,4 +36,8 @@ def run(args: argparse.Namespace) -> int:
             f"{state})"
         )
     print(f"  data may leave this machine: {'yes' if info.data_may_leave else 'no'}")
+    if unfinished:
+        print(f"  imports that did not finish ({unfinished[0]['hint']}):")
+        for imp in unfinished:
+            print(f"    {imp['source']} (started {imp['started']})")
     return 0

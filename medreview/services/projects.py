@@ -12,6 +12,7 @@ from medreview.services.views import ProjectInfo, RaterView
 from medreview.storage import schema
 from medreview.storage.base import utcnow
 from medreview.storage.forms import register_form
+from medreview.storage.ingest import incomplete_imports
 from medreview.storage.models import (
     AttachmentRow,
     CaseCriterionRow,
@@ -34,13 +35,17 @@ __all__ = [
     "add_form",
     "add_rater",
     "create_project",
+    "incomplete_imports",
     "is_project",
     "list_raters",
     "open_project",
     "project_info",
     "set_consent",
     "set_reveal_models",
+    "unfinished_imports",
 ]
+
+FINISH_IMPORT_HINT = "import the same file again to finish it"
 
 
 def add_form(project: Project, form: Form, *, activate: bool = True) -> tuple[str, int]:
@@ -201,6 +206,13 @@ def project_info(project: Project) -> ProjectInfo:
             forms=forms,
             data_may_leave=prow.data_may_leave,
         )
+
+
+def unfinished_imports(project: Project) -> list[dict[str, str]]:
+    """Imports killed part-way (their finished batches are saved, the rest is not): each as
+    ``{"source", "started", "hint"}``; importing the same file again completes it."""
+    return [{"source": source, "started": started, "hint": FINISH_IMPORT_HINT}
+            for source, started in incomplete_imports(project)]
 
 
 def open_or_create(path: Path, name: str | None = None) -> Project:
