@@ -66,19 +66,20 @@ def _central_directory(f: IO[bytes], size: int, src: str) -> bytes:
     pos = tail.rfind(_EOCD)
     if pos < 0 or len(tail) - pos < 22:
         raise _fail("package is damaged or truncated (no zip directory)", src)
-    _sig, _d, _dcd, _n1, n_total, cd_size, cd_off, _clen = struct.unpack(
+    _sig, _d, _dcd, _n1, _n_total, cd_size, cd_off, _clen = struct.unpack(
         "<4s4H2LH", tail[pos:pos + 22])
     end = size - tail_len + pos
-    if n_total == 0xFFFF or cd_size == 0xFFFFFFFF or cd_off == 0xFFFFFFFF:
-        loc_at = end - 20
-        if loc_at - 56 < 0:
-            raise _fail("package is damaged or truncated (bad zip64 directory)", src)
+    loc_at = end - 20
+    f.seek(max(loc_at, 0))
+    if loc_at >= 56 and f.read(4) == b"PK\x06\x07":  # zip64: sizes live in its own record
         f.seek(loc_at - 56)
-        rec = f.read(76)
-        if rec[:4] != b"PK\x06\x06" or rec[56:60] != b"PK\x06\x07":
+        rec = f.read(56)
+        if rec[:4] != b"PK\x06\x06":
             raise _fail("package is damaged or truncated (bad zip64 directory)", src)
         cd_size = struct.unpack("<Q", rec[40:48])[0]
         end = loc_at - 56
+    elif cd_size == 0xFFFFFFFF or cd_off == 0xFFFFFFFF:
+        raise _fail("package is damaged or truncated (bad zip64 directory)", src)
     if cd_size > MAX_CENTRAL_DIR_BYTES:
         raise _fail(f"too many files in package (directory of {cd_size} bytes; the limit is "
                     f"{MAX_CENTRAL_DIR_BYTES})", src)
