@@ -23,7 +23,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--rationale", default="")
     p.add_argument("--json", action="store_true", help="print the queue as JSON")
     p.add_argument("--history", type=Path, metavar="OUTDIR",
-                   help="write the audit trail (judgment and gold history) as JSONL")
+                   help="write the audit trail (judgment and gold history) as JSONL; the "
+                        "folder appears only when complete")
+    p.add_argument("--overwrite", action="store_true",
+                   help="with --history: write into a folder that holds other files "
+                        "(same-named files are replaced)")
     p.set_defaults(run=run)
 
 
@@ -33,9 +37,11 @@ def run(args: argparse.Namespace) -> int:
     from medreview.cli.common import print_json
     from medreview.errors import InputError
     from medreview.services.projects import open_project
-    from medreview.services.study import export_audit
+    from medreview.services.study import check_audit_target, export_audit_staged
     from medreview.study import adjudicate as adj
 
+    if args.history:  # refuse a folder in use before anything is changed
+        check_audit_target(args.history.absolute(), overwrite=args.overwrite)
     with open_project(args.project) as project:
         if args.set or args.accept_majority:
             if not args.by:
@@ -60,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
                                            or "none")
                   + f"; {s.skipped_disagreements} left for adjudication")
         if args.history:
-            for p in export_audit(project, args.history, "jsonl"):
+            for p in export_audit_staged(project, args.history, "jsonl",
+                                         overwrite=args.overwrite):
                 print(p)
         queue = adj.adjudication_queue(
             project, adj.DisagreementRules(ordinal_threshold=args.ordinal_threshold))

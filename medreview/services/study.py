@@ -81,8 +81,10 @@ __all__ = [
     "assign_raters",
     "assignment_overview",
     "audit_trail",
+    "check_audit_target",
     "check_package",
     "export_audit",
+    "export_audit_staged",
     "issued_records",
     "load_output",
     "make_package",
@@ -165,6 +167,35 @@ def export_audit(project: Project, outdir: Path, fmt: str = "jsonl", *,
         write_table(pd.DataFrame(gold_history(project, pseudonymise=pseudonymise)),
                     outdir / "gold_history", fmt),
     ]
+
+
+AUDIT_TABLES = ("judgment_history", "gold_history")
+
+
+def check_audit_target(outdir: Path, *, overwrite: bool = False) -> bool:
+    """Refuse an audit folder before any work (see ``export_audit_staged``); returns whether
+    its entries may be replaced."""
+    from medreview.exporters.staging import check_target
+
+    if outdir.is_dir() and all(p.name.split(".", 1)[0] in AUDIT_TABLES
+                               for p in outdir.iterdir()):
+        overwrite = True
+    check_target(outdir, overwrite=overwrite)
+    return overwrite
+
+
+def export_audit_staged(project: Project, outdir: Path, fmt: str = "jsonl", *,
+                        overwrite: bool = False) -> list[Path]:
+    """``export_audit`` into a hidden sibling renamed into place when complete, so a kill
+    leaves no partial folder. A folder holding only an earlier audit trail is refreshed
+    (its two tables replaced); any other non-empty folder needs ``overwrite``."""
+    from medreview.exporters.staging import staged
+
+    outdir = Path(outdir).absolute()
+    overwrite = check_audit_target(outdir, overwrite=overwrite)
+    with staged(outdir, overwrite=overwrite) as stage:
+        names = [p.name for p in export_audit(project, stage, fmt)]
+    return [outdir / name for name in names]
 
 
 def audit_trail(project: Project, output_id: int) -> dict[str, list[dict[str, Any]]]:
