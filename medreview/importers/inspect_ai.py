@@ -261,7 +261,7 @@ class _SampleParser:
             yield Located(
                 OutputRecord(sid, self.model, text, external_id=oid, metadata=meta), src, line
             )
-        yield from self._ratings(sample, sid, oid, line, member, attachments)
+        yield from self._ratings(sample, sid, oid, text, line, member, attachments)
 
     def _conversation(
         self, sample: dict[str, Any], n_input: int, line: int, member: str,
@@ -277,7 +277,7 @@ class _SampleParser:
         return [{"role": m.role, "content": _resolve(m.content, attachments)} for m in msgs]
 
     def _ratings(
-        self, sample: dict[str, Any], sid: str, oid: str, line: int, member: str,
+        self, sample: dict[str, Any], sid: str, oid: str, text: str, line: int, member: str,
         attachments: dict[str, Any],
     ) -> Iterator[Located]:
         scores = sample.get("scores")
@@ -307,7 +307,6 @@ class _SampleParser:
                     answers[qid] = answer
             if not answers:
                 continue
-            explanation = score.get("explanation")
             yield Located(
                 RatingRecord(
                     sid,
@@ -315,8 +314,7 @@ class _SampleParser:
                     info.rater,
                     "judge",
                     answers,
-                    rationale=_resolve(explanation, attachments)
-                    if isinstance(explanation, str) else "",
+                    rationale=_rationale(score, text, attachments),
                     output_external_id=oid,
                     created_at=str(created) if created else None,
                 ),
@@ -382,6 +380,16 @@ class _SampleParser:
         except (binascii.Error, ValueError):
             raise fail("input image data URI is not valid base64", self.path, line,
                        member) from None
+
+
+def _rationale(score: dict[str, Any], output: str, attachments: dict[str, Any]) -> str:
+    """The scorer's explanation, plus the answer it extracted when that is not the output."""
+    explanation = score.get("explanation")
+    text = _resolve(explanation, attachments) if isinstance(explanation, str) else ""
+    answer = score.get("answer")
+    if isinstance(answer, str) and answer.strip() and answer.strip() != output.strip():
+        text = f"{text}\n\nAnswer extracted by the scorer: {answer}".strip()
+    return text
 
 
 def _safe(text: str) -> str:
