@@ -6,10 +6,16 @@
 from __future__ import annotations
 
 import os
+import sys
 from importlib import resources
 from pathlib import Path
 
 APP_NAME = "medreview"
+
+
+def is_frozen() -> bool:
+    """True inside a PyInstaller bundle (``dist/medreview``), where there is no checkout."""
+    return bool(getattr(sys, "frozen", False)) and hasattr(sys, "_MEIPASS")
 
 
 def _home_override() -> Path | None:
@@ -53,12 +59,30 @@ def user_cache_dir() -> Path:
     return path
 
 
+def log_dir() -> Path:
+    """``MEDREVIEW_LOG_DIR``, else ``$MEDREVIEW_HOME/logs``, else the system's user log folder
+    (``~/.local/state/medreview/log``, ``%LOCALAPPDATA%\\medreview\\Logs``,
+    ``~/Library/Logs/medreview``). Not created here: only a writer of a log creates it."""
+    override = os.environ.get("MEDREVIEW_LOG_DIR")
+    if override:
+        return Path(override)
+    home = _home_override()
+    if home is not None:
+        return home / "logs"
+    import platformdirs
+
+    return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
+
+
 def demo_project_dir() -> Path:
     return user_data_dir() / "demo-project"
 
 
 def _bundled(name: str) -> Path:
-    """A top-level folder of the repo (checkout) or its copy inside the wheel (``_name``)."""
+    """A top-level folder of the repo (checkout), its copy inside the wheel (``_name``) or,
+    frozen, the same ``medreview/_name`` folder under the bundle's ``sys._MEIPASS``."""
+    if is_frozen():
+        return Path(getattr(sys, "_MEIPASS")) / "medreview" / f"_{name}"  # noqa: B009
     packaged = Path(str(resources.files("medreview"))) / f"_{name}"
     if packaged.is_dir():
         return packaged

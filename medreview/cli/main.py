@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 from medreview import __version__
 from medreview.cli.common import write_error_log
+from medreview.cli.launcher import early_dispatch
 from medreview.errors import MedreviewError
 from medreview.progress import Cancelled
 
@@ -76,6 +77,9 @@ def _preflight(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    early = early_dispatch(sys.argv[1:] if argv is None else argv)  # --self-test, a .mrpkg
+    if early is not None:
+        return early
     parser = build_parser()
     args = parser.parse_args(argv)
     previous = os.environ.get("MEDREVIEW_READ_ONLY")
