@@ -46,6 +46,10 @@ from medreview.services.projects import Project
 from medreview.services.tasks import Executor
 
 TABLE_KINDS = ("tables", "audit")
+OVERWRITE_LABEL = "Replace files in a folder that isn't empty"
+# The export service words its refusal for the command line; the dialog names its checkbox.
+CLI_OVERWRITE_HINT = "allow overwriting (--overwrite)"
+DIALOG_OVERWRITE_HINT = f"tick \u201c{OVERWRITE_LABEL}\u201d"
 
 
 class ExportDialog(QDialog):
@@ -70,6 +74,10 @@ class ExportDialog(QDialog):
         where.addWidget(self.outdir, 1)
         where.addWidget(browse)
         lay.addLayout(where)
+        self.overwrite = QCheckBox(OVERWRITE_LABEL)
+        self.overwrite.setToolTip("Files and folders of the export replace those of the same "
+                                  "name in the folder; everything else in it stays")
+        lay.addWidget(self.overwrite)
 
         self.kind_boxes: dict[str, QCheckBox] = {}
         publish = QGroupBox("For publishing and analysis")
@@ -128,6 +136,7 @@ class ExportDialog(QDialog):
         self.progress.setFormat("")
         lay.addWidget(self.progress)
         self.message = QLabel("")
+        self.message.setTextFormat(Qt.TextFormat.PlainText)  # paths and reasons, never markup
         self.message.setWordWrap(True)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         lay.addWidget(self.message)
@@ -194,7 +203,7 @@ class ExportDialog(QDialog):
             sft_style=self.sft_style.currentText(),  # type: ignore[arg-type]
             pref_style=self.pref_style.currentText(),  # type: ignore[arg-type]
             min_margin=self.min_margin.value(), include_margin=self.margin.isChecked(),
-            allow_burned_in=self.burned_in.isChecked())
+            allow_burned_in=self.burned_in.isChecked(), overwrite=self.overwrite.isChecked())
 
     # running ----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -202,6 +211,10 @@ class ExportDialog(QDialog):
             request = self.request()
         except MedreviewError as exc:
             self._show_error(str(exc))
+            return
+        if not request.overwrite and _non_empty_folder(request.outdir):
+            self._show_error(f"{request.outdir} is not empty; choose a new or empty folder, "
+                             f"or {DIALOG_OVERWRITE_HINT}")
             return
         self.running = True
         self._update_enabled()
@@ -242,6 +255,7 @@ class ExportDialog(QDialog):
 
     def _show_error(self, text: str) -> None:
         self.message.setStyleSheet("color: #b3261e; font-weight: 600;")
+        text = text.replace(CLI_OVERWRITE_HINT, DIALOG_OVERWRITE_HINT)
         self.message.setText(f"Not exported: {text}")
 
     def reject(self) -> None:
@@ -249,3 +263,10 @@ class ExportDialog(QDialog):
             self.message.setText("Still exporting… the dialog closes when it is done.")
             return
         super().reject()
+
+
+def _non_empty_folder(path: Path) -> bool:
+    try:
+        return path.is_dir() and any(path.iterdir())
+    except OSError:
+        return False  # unreadable: the export itself says why
