@@ -357,13 +357,9 @@ def test_fuzz_import_never_tracebacks_or_half_writes(
     assert outcomes["accepted"] > 0 and outcomes["refused"] > 0, outcomes
 
 
-# inspect-ai logs are read by medreview/importers/inspect_ai.py (being rewritten for zstd
-# members as this test is written). Corrupt ZIPs still surfaced as zipfile.BadZipFile /
-# zlib.error and deep JSON as RecursionError inside that module at the time: the import
-# service's net turns those into one line ("unexpected error ... (a bug; please report it)"),
-# which this test tolerates for .eval/.json logs only until that module refuses them itself.
-# Set to False once it does, to hold it to the full contract.
-INSPECT_NET_TOLERATED = True
+# inspect-ai logs (medreview/importers/inspect_ai.py, another module): corrupt ZIPs, zstd
+# members and deep JSON must be refused by that module itself, so the same full contract
+# holds, including "never the service's unexpected-error net".
 _DATA = Path(__file__).parent / "data"
 
 
@@ -386,8 +382,7 @@ def test_fuzz_inspect_logs_end_in_one_line(
             pytest.fail(f"{mutant}: {type(exc).__name__}: {exc}")
         after = _counts(db)
         assert "Traceback" not in err, f"{mutant}: {err}"
-        if not INSPECT_NET_TOLERATED:
-            assert "unexpected error" not in err, f"{mutant}: {err}"
+        assert "unexpected error" not in err, f"{mutant}: {err}"
         if code == 0:
             added = json.loads(out)["files"][0]["added"]
             for key, table in _ADDED_TABLE.items():
