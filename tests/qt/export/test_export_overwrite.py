@@ -85,5 +85,5 @@ def test_ticking_the_checkbox_replaces_same_named_files_and_keeps_the_rest(qtbot
         dialog.export_button.click()
     assert (out / "notes.txt").read_text() == "mine"
     assert (out / "judgments.csv").read_text() != "an old export"  # the new table
-    assert (out / "outputs.csv").is_file() and (out / "export_manifest.json").is_file()
+    assert (out / "outputs.csv").is_file() and (out / "gold_labels.csv").is_file()
     assert "Wrote" in dialog.message.text()
