@@ -148,7 +148,9 @@ def _lead(s: Session) -> _Lead:
     for c in s.scalars(select(CaseCriterionRow).order_by(CaseCriterionRow.position)):
         criteria.setdefault(c.case_id, []).append(
             case_criterion_question(c.key, c.text, c.points, tuple(c.tags)))
-    case_of = {oid: cid for oid, cid in s.execute(select(OutputRow.id, OutputRow.case_id))}
+    case_of: dict[int, int] = {}
+    for oid, cid in s.execute(select(OutputRow.id, OutputRow.case_id)):
+        case_of[oid] = cid
     return _Lead(s.execute(select(ProjectRow.uid)).scalar_one(), forms, criteria, case_of)
 
 
