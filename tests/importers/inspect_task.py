@@ -29,8 +29,16 @@ from inspect_ai.model import (
     ModelUsage,
     get_model,
 )
-from inspect_ai.scorer import CORRECT, INCORRECT, Score, Target, accuracy, mean, scorer
-from inspect_ai.scorer import model_graded_qa
+from inspect_ai.scorer import (
+    CORRECT,
+    INCORRECT,
+    Score,
+    Target,
+    accuracy,
+    mean,
+    model_graded_qa,
+    scorer,
+)
 from inspect_ai.solver import Generate, TaskState, solver
 
 # A 1x1 PNG.

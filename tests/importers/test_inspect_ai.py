@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from medreview.domain.records import AttachmentRecord, CaseRecord, Message, OutputRecord, RatingRecord
+from medreview.domain.records import (
+    AttachmentRecord,
+    CaseRecord,
+    Message,
+    OutputRecord,
+    RatingRecord,
+)
 from medreview.errors import ImportFailed
 from medreview.importers.inspect_ai import parse_inspect_log
 from tests.importers.helpers import by_type

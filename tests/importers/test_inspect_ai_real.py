@@ -159,7 +159,7 @@ def test_log_imports_into_project_without_rubric(
             "mentions_target", "answer_length", "model_graded_qa (mockllm/model)",
         }
         assert {r.kind for r in raters.values()} == {"judge"}
-        answers: dict[tuple[str, str], tuple[Any, str]] = {}
+        answers: dict[tuple[str, str | None], tuple[Any, str]] = {}
         for rev, rater, output in s.execute(
             select(JudgmentRevisionRow, RaterRow.name, OutputRow.external_id)
             .join(JudgmentRow, JudgmentRow.id == JudgmentRevisionRow.judgment_id)
@@ -168,6 +168,7 @@ def test_log_imports_into_project_without_rubric(
         ):
             assert rev.form_id == form.id and rev.source == "import"
             [(qid, value)] = rev.answers.items()
+            assert qid == "inspect." + rater.split(" ")[0]  # each judge answers its question
             answers[(rater, output)] = (value, rev.rationale)
         for smp in samples:
             scores, uuid = smp["scores"], smp["uuid"]
