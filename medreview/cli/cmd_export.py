@@ -38,6 +38,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                         "(default: refuse)")
     p.add_argument("--allow-burned-in", action="store_true",
                    help="I checked the images: export DICOM with burned-in annotation")
+    p.add_argument("--all-or-nothing", action="store_true",
+                   help="media: export nothing if any file is refused (default: export the "
+                        "rest and list the refused files)")
     p.set_defaults(run=run)
 
 
@@ -57,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         sft_style=args.sft_style, pref_style=args.pref_style,
         score_question=args.score_question, min_margin=args.min_margin,
         include_margin=args.margin, allow_burned_in=args.allow_burned_in,
+        all_or_nothing=args.all_or_nothing,
         overwrite=args.overwrite)
     with open_project(args.project) as project, ProgressBar("export") as bar:
         for line in run_export(project, request, progress=bar):

@@ -61,6 +61,7 @@ def export_training(
     min_margin: float = 0.0,
     include_margin: bool = False,
     allow_burned_in: bool = False,
+    all_or_nothing: bool = False,
     progress: Progress = no_progress,
 ) -> dict[str, Any]:
     """Write the chosen exports; return the manifest (also written as export_manifest.json)."""
@@ -131,8 +132,10 @@ def export_training(
         progress(kinds.index("media") + 1, steps, "media")
         from medreview.exporters.media import REPORT_NAME, export_media
 
-        report = export_media(project, outdir / "media", allow_burned_in=allow_burned_in)
-        manifest["media"] = {"files": len(report.files), "report": f"media/{REPORT_NAME}"}
+        report = export_media(project, outdir / "media", allow_burned_in=allow_burned_in,
+                              all_or_nothing=all_or_nothing)
+        manifest["media"] = {"files": len(report.files), "report": f"media/{REPORT_NAME}",
+                             "refused": report.refused}
         # The text exports must not carry what the DICOM headers carried either.
         for p in written:
             hits = scan_for(p, report.identifiers)

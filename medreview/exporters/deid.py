@@ -1,27 +1,28 @@
 """DICOM de-identification for exports: PS3.15 Annex E basic profile, table-driven.
 
-The attribute actions come from ``dicom-anonymizer`` (KitwareMedical), which encodes Table
-E.1-1 (we pin its ``dicomfields_2026c`` table): D/Z/X/U actions on ~650 attributes, nested
-sequences cleaned, private tags removed, UIDs replaced consistently within a run. Around it,
-medreview adds what the profile library does not do (see shared/design/dicom-notes.md §4):
+The attribute actions come from Table E.1-1 as encoded by ``dicom-anonymizer`` (KitwareMedical;
+we pin its ``dicomfields_2026c`` table, ~650 attributes with D/Z/X/U actions), applied here at
+every nesting level (see docs/DEIDENTIFICATION.md for every departure from the defaults):
 
-1. refuse an instance whose Burned In Annotation (0028,0301) is YES or absent, unless the lead
-   confirmed (``allow_burned_in``) — the header profile does not clean pixels;
-2. shift every date (DA, and the date part of DT) by a per-case offset instead of blanking it
-   (option 113107, Retain Longitudinal Temporal Information with Modified Dates), so intervals
-   between a patient's studies survive; the offsets are never written to the export;
-3. set Patient Identity Removed (0012,0062) — YES only when the pixels are declared clean —
-   plus De-identification Method (0012,0063) and its code sequence (0012,0064: 113100, 113107);
-4. remove the free text of overlays (Overlay Description/Label, 60xx,0022 and 60xx,1500),
-   which the table leaves in place;
-5. re-read the written file and search its bytes for every original identifying value; a hit
-   deletes the file and raises ``DeidentificationError``.
+1. refuse a file that is not a whole object (no SOP identity, pixel data cut short) or whose
+   Burned In Annotation (0028,0301) is YES or absent, unless the lead confirmed
+   (``allow_burned_in``) — the header profile does not clean pixels;
+2. replace every instance UID, nested sequences and file meta included, through one map shared
+   by the whole export, so references (SEG -> source images) still resolve;
+3. shift every date (DA, and the date part of DT) by a per-case offset (option 113107, Retain
+   Longitudinal Temporal Information with Modified Dates); the offsets are never written;
+4. remove private tags, and whole overlay (60xx) and curve (50xx) groups;
+5. set Patient Identity Removed (0012,0062) — YES only when the pixels are declared clean —
+   plus De-identification Method (0012,0063) and its code sequence (113100, 113107);
+6. re-read the written file and compare the WHOLE values of its identifying elements (profile
+   attributes, names, dates, times, instance UIDs, private tags; sequences included) with the
+   original identifying values; a hit deletes the file and raises ``DeidentificationError``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,10 +35,15 @@ if TYPE_CHECKING:
 PROFILE_TABLE = "dicomfields_2026c"
 METHOD = ("DICOM PS3.15 E.1-1 Basic Profile", "dicom-anonymizer table 2026c",
           "Modified Dates: per-case shift", "medreview export")
-# Value representations whose values can carry identity and are worth searching for.
-_TEXT_VRS = {"PN", "LO", "SH", "LT", "ST", "UT", "UC", "AE", "DA", "DT", "UI", "AS", "TM", "DS",
-             "IS", "CS"}
-MIN_IDENTIFIER_LEN = 4
+# Values this module (or the table's dummies) writes: never evidence of a leak.
+DUMMIES = frozenset({"", "ANONYMIZED", "000Y", "0", "00010101", "000000.00", "000000",
+                     "00010101010101.000000+0000", "YES", "NO", "DCM"} | set(METHOD))
+# UI elements that name a kind of thing (class, syntax, coding scheme), not an instance.
+_NOT_INSTANCE_UIDS = frozenset({"TransferSyntaxUID", "CodingSchemeUID", "ContextUID",
+                                "ReferencedTransferSyntaxUIDInFile", "MappingResourceUID",
+                                "ContextGroupExtensionCreatorUID", "ImplementationClassUID"})
+_STANDARD_UID_ROOT = "1.2.840.10008."
+MIN_IDENTIFIER_LEN = 4  # for byte searches of non-DICOM files (tables, documents)
 
 
 class DeidentificationError(MedreviewError):
@@ -53,11 +59,22 @@ class DeidResult:
     burned_in: str  # "NO", "YES" or "absent"
 
 
-def _profile_tags() -> dict[str, list[Any]]:
+@functools.lru_cache(maxsize=1)
+def _profile() -> dict[int, str]:
+    """Tag -> action code of Table E.1-1 ("D", "Z", "X", "U", "Z/D", "X/Z", "X/D", "X/Z/D",
+    "X/Z/U*"); the repeating overlay/curve groups are handled by ``remove_overlays_and_curves``."""
     from dicomanonymizer.dicomfields_selector import dicom_anonymization_database_selector
 
     tags: dict[str, list[Any]] = dicom_anonymization_database_selector(PROFILE_TABLE)
-    return tags
+    codes = {"D_TAGS": "D", "Z_TAGS": "Z", "X_TAGS": "X", "U_TAGS": "U", "Z_D_TAGS": "Z/D",
+             "X_Z_TAGS": "X/Z", "X_D_TAGS": "X/D", "X_Z_D_TAGS": "X/Z/D",
+             "X_Z_U_STAR_TAGS": "X/Z/U*"}
+    out: dict[int, str] = {}
+    for key, code in codes.items():
+        for t in tags.get(key, []):
+            if len(t) == 2:
+                out[(t[0] << 16) | t[1]] = code
+    return out
 
 
 def _shift_date(value: str, days: int) -> str:
@@ -66,13 +83,13 @@ def _shift_date(value: str, days: int) -> str:
         return ""  # an unparseable date carries no safe information: blank it
     try:
         d = dt.date(int(text[:4]), int(text[4:6]), int(text[6:8]))
-    except ValueError:
+        return (d + dt.timedelta(days=days)).strftime("%Y%m%d") + text[8:]
+    except (ValueError, OverflowError):
         return ""
-    return (d + dt.timedelta(days=days)).strftime("%Y%m%d") + text[8:]
 
 
 def _shift_element(el: Any, days: int) -> None:
-    if el.VR not in ("DA", "DT") or el.value in (None, ""):
+    if el.value in (None, ""):
         return
     if isinstance(el.value, str):
         el.value = _shift_date(el.value, days)
@@ -80,78 +97,209 @@ def _shift_element(el: Any, days: int) -> None:
         el.value = [_shift_date(str(v), days) for v in el.value]
 
 
-def identifying_values(ds: Dataset) -> set[bytes]:
-    """Values of every attribute the profile acts on (and of private tags), as bytes."""
-    from pydicom.tag import Tag
-
-    profile = _profile_tags()
-    acted: set[int] = set()
-    for key, tags in profile.items():
-        if key == "ALL_TAGS":
-            continue
-        for t in tags:
-            if len(t) == 2:
-                acted.add(int(Tag(t[0], t[1])))
-    keep = {"DeidentificationMethod", "PatientIdentityRemoved"}
-    found: set[bytes] = set()
-
-    def visit(dataset: Dataset, el: Any) -> None:
-        if el.VR == "SQ" or el.keyword in keep:
-            return
-        if not (int(el.tag) in acted or el.tag.is_private):
-            return
-        if el.VR not in _TEXT_VRS and not el.tag.is_private:
-            return
-        values = el.value if isinstance(el.value, list | tuple) else [el.value]
-        for v in values:
-            text = v.decode("latin-1", "ignore") if isinstance(v, bytes) else str(v)
-            parts = {text.strip()}
-            if el.VR == "PN":  # name components are identifying on their own
-                parts |= set(text.replace("^", " ").split())
-            for part in parts:
-                if len(part) >= MIN_IDENTIFIER_LEN and not set(part) <= set("0.-+ "):
-                    found.add(part.encode("utf-8", "ignore"))
-
-    ds.walk(visit)
-    return found
+def is_instance_uid(el: Any) -> bool:
+    """A UI element naming one object (study, series, instance, frame of reference, ...)
+    rather than a class, syntax or coding scheme."""
+    if el.VR != "UI":
+        return False
+    kw = el.keyword or ""
+    return not (kw.endswith("ClassUID") or kw in _NOT_INSTANCE_UIDS)
 
 
-def _actions(days: int, shifted: set[tuple[int, int]]) -> Callable[[], dict[Any, Any]]:
-    """The profile's actions, with date elements shifted instead of dummied/removed."""
-    from dicomanonymizer.simpledicomanonymizer import initialize_actions
+def _uid_values(el: Any) -> list[str]:
+    values = el.value if isinstance(el.value, list | tuple) else [el.value]
+    return [str(v).strip().rstrip("\x00") for v in values if v not in (None, "")]
 
-    base = initialize_actions(PROFILE_TABLE)
 
-    def wrap(action: Callable[[Any, Any], None]) -> Callable[[Any, Any], None]:
-        def run(dataset: Any, tag: Any) -> None:
-            el = dataset.get(tag) if not isinstance(tag, list) else None
-            if el is not None and el.VR in ("DA", "DT"):
+def remap_uids(ds: Dataset, uid_map: dict[str, str]) -> None:
+    """Replace every instance UID, at every nesting level and in the file meta, through
+    ``uid_map`` (shared by all files of one export, so references keep pointing at the right
+    objects). Registered DICOM UIDs (1.2.840.10008.*) are definitions, not identities."""
+    from pydicom.uid import generate_uid
+
+    def new(uid: str) -> str:
+        if uid.startswith(_STANDARD_UID_ROOT):
+            return uid
+        if uid not in uid_map:
+            uid_map[uid] = generate_uid(prefix=None)  # 2.25.<random UUID>: nothing derived
+        return uid_map[uid]
+
+    def visit(dataset: Dataset) -> None:
+        for el in dataset:
+            if el.VR == "SQ":
+                for item in el.value or []:
+                    visit(item)
+            elif is_instance_uid(el) and el.value not in (None, ""):
+                vals = [new(v) for v in _uid_values(el)]
+                el.value = vals[0] if len(vals) == 1 else vals
+
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None:
+        visit(meta)
+    visit(ds)
+
+
+def remove_overlays_and_curves(ds: Dataset) -> int:
+    """Delete every overlay (60xx) and curve (50xx) group, nested ones included. The table
+    removes Overlay Data and Overlay Comments and all curve data; removing the rest of each
+    group too keeps no half Overlay Plane module (rows/columns without data) and drops the free
+    text (Overlay Description, Label) the table does not list. Returns the elements removed."""
+    removed = 0
+
+    def visit(dataset: Dataset) -> None:
+        nonlocal removed
+        doomed = [el.tag for el in dataset
+                  if el.tag.group % 2 == 0 and (0x6000 <= el.tag.group <= 0x60FF
+                                                or 0x5000 <= el.tag.group <= 0x50FF)]
+        for tag in doomed:
+            del dataset[tag]
+        removed += len(doomed)
+        for el in dataset:
+            if el.VR == "SQ":
+                for item in el.value or []:
+                    visit(item)
+
+    visit(ds)
+    return removed
+
+
+remove_overlay_text = remove_overlays_and_curves  # the name issue #10 introduced
+
+
+def _dummy(el: Any) -> None:
+    """Action D: a non-empty value of the element's VR that says nothing."""
+    from dicomanonymizer.simpledicomanonymizer import replace_element
+
+    if el.VR == "TM":
+        el.value = "000000"
+    elif el.VR in ("DA", "DT"):
+        el.value = "00010101"
+    else:
+        replace_element(el)
+
+
+def _empty(el: Any) -> None:
+    """Action Z: zero length."""
+    from pydicom.sequence import Sequence
+
+    el.value = Sequence([]) if el.VR == "SQ" else (b"" if el.VR in ("OB", "UN") else None)
+    if el.VR in ("US", "SS", "UL", "SL", "FL", "FD"):
+        el.value = None
+
+
+def apply_profile(ds: Dataset, days: int) -> None:
+    """Table E.1-1 at every nesting level, with the Modified Dates option (every DA and the
+    date part of every DT shifted by ``days``) and instance UIDs already remapped (U is then
+    "keep the new UID"). A sequence marked X/Z/U* keeps its items (their UIDs are remapped)
+    and is cleaned inside, so Type 1 references (Referenced SOP Class/Instance UID) stay
+    valid instead of being emptied."""
+    table = _profile()
+
+    def visit(dataset: Dataset) -> None:
+        for el in list(dataset):
+            code = table.get(int(el.tag), "")
+            if el.VR == "SQ":
+                if code == "X":
+                    del dataset[el.tag]
+                elif code in ("Z", "X/Z"):
+                    _empty(el)
+                else:  # K, U, X/Z/U*, D variants: keep the structure, clean the items
+                    for item in el.value or []:
+                        visit(item)
+                continue
+            if el.VR in ("DA", "DT"):  # option 113107: shift instead of remove/dummy
                 _shift_element(el, days)
-                shifted.add((id(dataset), int(el.tag)))
-                return
-            action(dataset, tag)
+                continue
+            if el.VR == "UI" and is_instance_uid(el) and code in ("U", "X/Z/U*", "D", "Z/D"):
+                continue  # already replaced consistently by remap_uids
+            if code in ("X", "X/Z", "X/D", "X/Z/D") and el.VR != "UI":
+                # Type 3 in most IODs: remove; where the IOD needs it the X/Z/D variants would
+                # keep a dummy, but removal leaks nothing and dciodvfy tells us if it matters
+                if code == "X":
+                    del dataset[el.tag]
+                else:
+                    _dummy(el) if code.endswith("D") else _empty(el)
+            elif code == "X" and el.VR == "UI":
+                del dataset[el.tag]
+            elif code in ("D", "Z/D"):
+                _dummy(el)
+            elif code == "Z":
+                _empty(el)
 
-        return run
-
-    wrapped = {tag: wrap(action) for tag, action in base.items()}
-    return lambda: dict(wrapped)
+    visit(ds)
 
 
-def deidentify_dataset(ds: Dataset, *, date_shift_days: int, identity_removed: bool) -> None:
-    """Apply the profile, shift dates, mark the dataset. In place."""
-    from dicomanonymizer.simpledicomanonymizer import anonymize_dataset
+def identifying_values(ds: Dataset) -> set[str]:
+    """Whole values of every attribute the profile acts on, of private tags, of every person
+    name, date, time and instance UID, at every nesting level (names also by component)."""
+    found: set[str] = set()
+    for dataset_el in _scope(ds):
+        found |= _values(dataset_el)
+    return {v for v in found if v not in DUMMIES}
+
+
+def _in_scope(el: Any, table: dict[int, str]) -> bool:
+    return (el.tag.is_private or int(el.tag) in table or el.VR in ("PN", "DA", "DT", "TM")
+            or is_instance_uid(el))
+
+
+def _scope(ds: Dataset) -> list[Any]:
+    """Elements of ``ds`` (file meta and nested items included) that can carry identity."""
+    table = _profile()
+    out: list[Any] = []
+
+    def visit(dataset: Dataset) -> None:
+        for el in dataset:
+            if el.VR == "SQ":
+                for item in el.value or []:
+                    visit(item)
+            elif _in_scope(el, table) and el.keyword not in (
+                    "DeidentificationMethod", "PatientIdentityRemoved"):
+                out.append(el)
+
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None:
+        visit(meta)
+    visit(ds)
+    return out
+
+
+def _values(el: Any) -> set[str]:
+    raw = el.value if isinstance(el.value, list | tuple) else [el.value]
+    out: set[str] = set()
+    for v in raw:
+        if v is None or (isinstance(v, bytes | bytearray) and len(v) > 4096):
+            continue  # bulk binary (pixel-like) values are not compared
+        text = (v.decode("latin-1", "ignore") if isinstance(v, bytes | bytearray)
+                else str(v)).strip().strip("\x00").strip()
+        if not text:
+            continue
+        out.add(text)
+        if el.VR == "PN":  # each name component identifies on its own
+            out |= {p.strip() for p in text.replace("=", "^").split("^") if len(p.strip()) > 1}
+    return out
+
+
+def leaks(ds: Dataset, identifiers: set[str]) -> list[str]:
+    """Original identifying values found as the WHOLE value (or a name component) of an
+    identifying element of ``ds``: kept non-identifying attributes (Manufacturer, geometry)
+    and substrings of other values are not leaks."""
+    hits: set[str] = set()
+    for el in _scope(ds):
+        hits |= _values(el) & identifiers
+    return sorted(hits)
+
+
+def deidentify_dataset(ds: Dataset, *, date_shift_days: int, identity_removed: bool,
+                       uid_map: dict[str, str] | None = None) -> None:
+    """Apply the profile, shift dates, replace UIDs, mark the dataset. In place."""
     from pydicom.dataset import Dataset as DicomDataset
     from pydicom.sequence import Sequence
 
-    shifted: set[tuple[int, int]] = set()
-    remove_overlay_text(ds)
-    anonymize_dataset(ds, None, True, _actions(date_shift_days, shifted))
-
-    def rest(dataset: Any, el: Any) -> None:  # dates the table does not list: shift them too
-        if el.VR in ("DA", "DT") and (id(dataset), int(el.tag)) not in shifted:
-            _shift_element(el, date_shift_days)
-
-    ds.walk(rest)
+    remove_overlays_and_curves(ds)
+    remap_uids(ds, uid_map if uid_map is not None else {})
+    apply_profile(ds, date_shift_days)
+    ds.remove_private_tags()  # recursive (Dataset.walk)
     ds.PatientIdentityRemoved = "YES" if identity_removed else "NO"
     ds.DeidentificationMethod = list(METHOD)
     codes = []
@@ -198,37 +346,43 @@ def _ensure_file_meta(ds: Dataset) -> None:
         meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
 
 
-def remove_overlay_text(ds: Dataset) -> int:
-    """Delete Overlay Description (60xx,0022) and Overlay Label (60xx,1500) in every overlay
-    group, nested ones included: free text the profile's table does not reach. Returns how
-    many elements were removed."""
-    removed = 0
-
-    def visit(dataset: Dataset) -> None:
-        nonlocal removed
-        for tag in [el.tag for el in dataset
-                    if 0x6000 <= el.tag.group <= 0x601E and el.tag.group % 2 == 0
-                    and el.tag.element in (0x0022, 0x1500)]:
-            del dataset[tag]
-            removed += 1
-        for el in dataset:
-            if el.VR == "SQ":
-                for item in el.value:
-                    visit(item)
-
-    visit(ds)
-    return removed
-
-
 def burned_in_state(ds: Dataset) -> str:
     value = str(ds.get("BurnedInAnnotation", "") or "").strip().upper()
     return value if value in ("YES", "NO") else "absent"
 
 
 def scan_for(path: Path, identifiers: set[bytes]) -> list[bytes]:
-    """Which identifiers occur anywhere in the file's bytes."""
+    """Which identifiers occur anywhere in the bytes of a non-DICOM file (tables, documents)."""
     raw = path.read_bytes()
     return sorted(i for i in identifiers if i and i in raw)
+
+
+def strong_identifiers(values: set[str]) -> set[bytes]:
+    """The identifying values specific enough to byte-search free text for: at least
+    ``MIN_IDENTIFIER_LEN`` characters and not just digits and separators."""
+    return {v.encode("utf-8", "ignore") for v in values
+            if len(v) >= MIN_IDENTIFIER_LEN and not set(v) <= set("0123456789.-+: ")}
+
+
+def check_complete(ds: Dataset, src: Path, label: str) -> None:
+    """Refuse what is not a whole DICOM object: no SOP identity (a file cut short inside its
+    header reads as a handful of elements), or an image whose pixel data is cut short."""
+    from medreview.errors import DicomError
+    from medreview.imaging.bounds import frames_held
+
+    missing = [k for k in ("SOPClassUID", "SOPInstanceUID") if not ds.get(k)]
+    if missing:
+        raise DeidentificationError(
+            f"not a complete DICOM object (no {' or '.join(missing)}; truncated?)", source=label)
+    if any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
+        try:
+            frames_held(ds, src)
+        except DicomError as exc:
+            raise DeidentificationError(f"pixel data refused: {exc.reason}",
+                                        source=label) from exc
+    elif ds.get("Rows") and ds.get("Columns"):
+        raise DeidentificationError("an image header without pixel data (truncated?)",
+                                    source=label)
 
 
 def deidentify_file(
@@ -237,12 +391,17 @@ def deidentify_file(
     *,
     date_shift_days: int,
     allow_burned_in: bool = False,
-    extra_identifiers: set[bytes] | None = None,
+    extra_identifiers: set[str] | None = None,
+    uid_map: dict[str, str] | None = None,
     name: str = "",
 ) -> DeidResult:
-    """De-identify one DICOM file to ``dest`` and verify it; raise if it cannot be done."""
+    """De-identify one DICOM file to ``dest`` and verify it; raise if it cannot be done.
+
+    ``uid_map`` is shared by the files of one export so references between them survive.
+    """
     label = name or src.name
     ds = read_for_export(src, label)
+    check_complete(ds, src, label)
     burned = burned_in_state(ds)
     if burned != "NO" and not allow_burned_in:
         raise DeidentificationError(
@@ -250,19 +409,25 @@ def deidentify_file(
             "confirm (allow burned-in) after checking the images, or leave this file out",
             source=label)
     identifiers = identifying_values(ds) | (extra_identifiers or set())
-    deidentify_dataset(ds, date_shift_days=date_shift_days, identity_removed=burned == "NO")
+    try:
+        deidentify_dataset(ds, date_shift_days=date_shift_days,
+                           identity_removed=burned == "NO", uid_map=uid_map)
+    except Exception as exc:  # a malformed element the profile cannot rewrite
+        raise DeidentificationError(f"cannot de-identify this header: {exc}",
+                                    source=label) from exc
     _ensure_file_meta(ds)
     dest.parent.mkdir(parents=True, exist_ok=True)
     try:
         ds.save_as(dest, enforce_file_format=True)
+        written = read_for_export(dest, label)
     except Exception as exc:  # a header pydicom cannot write back as a DICOM file
         dest.unlink(missing_ok=True)
         raise DeidentificationError(f"cannot write the de-identified file: {exc}",
                                     source=label) from exc
-    survivors = scan_for(dest, identifiers)
+    survivors = leaks(written, identifiers)
     if survivors:
         dest.unlink(missing_ok=True)
-        shown = ", ".join(s.decode("utf-8", "replace")[:3] + "…" for s in survivors[:5])
+        shown = ", ".join(s[:3] + "…" for s in survivors[:5])
         raise DeidentificationError(
             f"{len(survivors)} original identifying value(s) still present after "
             f"de-identification (starting {shown}); file not exported", source=label)

@@ -34,6 +34,7 @@ from medreview.exporters.deid import (
     identifying_values,
     read_for_export,
     scan_for,
+    strong_identifiers,
 )
 from medreview.progress import Progress, no_progress
 from medreview.storage.models import AttachmentRow, CaseRow
@@ -48,7 +49,9 @@ class MediaExportReport:
     outdir: Path
     files: list[dict[str, Any]] = field(default_factory=list)
     refused: list[dict[str, str]] = field(default_factory=list)
-    identifiers: set[bytes] = field(default_factory=set, repr=False)  # in memory only
+    # Specific identifying values of the headers, for byte searches of the other export files
+    # (in memory only, never written).
+    identifiers: set[bytes] = field(default_factory=set, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         dicom = [f for f in self.files if f["kind"] == "dicom"]
@@ -62,7 +65,9 @@ class MediaExportReport:
                 "options": ["113100 Basic Application Confidentiality Profile",
                             "113107 Retain Longitudinal Temporal Information Modified Dates"],
                 "private_tags": "removed",
-                "uids": "replaced consistently within this export",
+                "uids": "every instance UID (nested sequences and file meta included) "
+                        "replaced through one map for this export, not recorded",
+                "overlays_and_curves": "whole 60xx/50xx groups removed",
                 "dates": "shifted by a random per-case offset of "
                          f"{-SHIFT_RANGE[1]} to {-SHIFT_RANGE[0]} days into the past; the "
                          "offsets are not recorded anywhere",
@@ -76,8 +81,13 @@ class MediaExportReport:
             "images": "re-encoded without metadata (EXIF/XMP/ICC/text chunks)",
             "documents": "copied unchanged",
             "file_names": "case id and position only; original names dropped",
-            "verification": "every exported file was searched byte-wise for every original "
-                            "identifying DICOM value of its case: none found",
+            "verification": "every exported DICOM file was re-read and the whole values of "
+                            "its identifying elements (profile attributes, names, dates, "
+                            "times, instance UIDs, private tags, nested sequences included) "
+                            "compared with every original identifying value of its case; "
+                            "other files were searched byte-wise for the case's specific "
+                            "identifying values: none found",
+            "refused_count": len(self.refused),
             "files": self.files,
             "refused": self.refused,
         }
@@ -105,10 +115,16 @@ def export_media(
     *,
     case_ids: Iterable[int] | None = None,
     allow_burned_in: bool = False,
+    all_or_nothing: bool = False,
     seed: int | None = None,
     progress: Progress = no_progress,
 ) -> MediaExportReport:
-    """Write ``outdir/<case>/<n>.<ext>`` and ``deid_report.json``; refuse rather than leak."""
+    """Write ``outdir/<case>/<n>.<ext>`` and ``deid_report.json``; refuse rather than leak.
+
+    A file that cannot be de-identified safely is left out and listed with its reason in
+    ``report.refused`` (and the report file); the rest export. ``all_or_nothing`` instead
+    exports nothing when any file is refused.
+    """
     outdir = Path(outdir)
     if outdir.exists() and any(outdir.iterdir()):
         raise InputError("media export folder is not empty", source=str(outdir))
@@ -127,6 +143,7 @@ def export_media(
     for a, ext in rows:
         by_case[ext].append(a)
     report = MediaExportReport(outdir)
+    uid_map: dict[str, str] = {}  # one map for the whole export: references stay resolvable
     outdir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".media-", dir=outdir.parent))
     try:
@@ -134,33 +151,43 @@ def export_media(
         for case_n, (ext, atts) in enumerate(sorted(by_case.items()), start=1):
             shift = rng.randint(*SHIFT_RANGE)
             case_dir = tmp / f"case-{case_n:05d}"
-            identifiers: set[bytes] = set()
+            identifiers: set[str] = set()
+            unreadable: dict[int, str] = {}
             for a in atts:  # every identifier of the case, to search in all its files
                 if a.kind == "dicom":
                     src = project.media.open_verified(a.sha256)
-                    header = read_for_export(src, f"case {ext}, attachment {a.id}",
-                                             headers_only=True)
+                    try:
+                        header = read_for_export(src, f"case {ext}, attachment {a.id}",
+                                                 headers_only=True)
+                    except DeidentificationError as exc:
+                        unreadable[a.id] = exc.reason
+                        continue
                     identifiers |= identifying_values(header)
-            written: list[Path] = []
+            strong = strong_identifiers(identifiers)
             for n, a in enumerate(atts, start=1):
                 progress(done, len(rows), f"{ext}: {a.kind} {n}")
                 done += 1
                 src = project.media.open_verified(a.sha256)
                 label = f"case {ext}, attachment {a.id}"
+                if a.id in unreadable:
+                    report.refused.append({"case": ext, "attachment_id": str(a.id),
+                                           "reason": unreadable[a.id]})
+                    continue
                 if a.kind == "dicom":
                     dest = case_dir / f"{n:04d}.dcm"
                     try:
                         res = deidentify_file(src, dest, date_shift_days=shift,
                                               allow_burned_in=allow_burned_in,
-                                              extra_identifiers=identifiers, name=label)
+                                              extra_identifiers=identifiers, uid_map=uid_map,
+                                              name=label)
                     except DeidentificationError as exc:
                         report.refused.append({"case": ext, "attachment_id": str(a.id),
                                                "reason": exc.reason})
                         continue
-                    report.files.append({"case": ext, "path": dest.relative_to(tmp).as_posix(),
-                                         "kind": "dicom", "attachment_id": a.id,
-                                         "identity_removed": res.identity_removed,
-                                         "burned_in_annotation": res.burned_in})
+                    entry: dict[str, Any] = {
+                        "case": ext, "path": dest.relative_to(tmp).as_posix(), "kind": "dicom",
+                        "attachment_id": a.id, "identity_removed": res.identity_removed,
+                        "burned_in_annotation": res.burned_in}
                 else:
                     suffix = Path(a.filename).suffix.lower()[:8] or ".bin"
                     dest = case_dir / f"{n:04d}{suffix}"
@@ -169,21 +196,23 @@ def export_media(
                         _strip_image(src, dest)
                     else:
                         shutil.copyfile(src, dest)
-                    report.files.append({"case": ext, "path": dest.relative_to(tmp).as_posix(),
-                                         "kind": a.kind, "attachment_id": a.id})
-                written.append(dest)
-            for p in written:
-                hits = scan_for(p, identifiers)
-                if hits:
-                    raise DeidentificationError(
-                        f"an exported file still contains {len(hits)} original identifying "
-                        "value(s); nothing was exported", source=f"case {ext}")
-            report.identifiers |= identifiers
-        if report.refused:
+                    hits = scan_for(dest, strong)
+                    if hits:  # free text: a byte search for the case's specific identifiers
+                        dest.unlink()
+                        report.refused.append({
+                            "case": ext, "attachment_id": str(a.id),
+                            "reason": f"contains {len(hits)} identifying value(s) of the "
+                                      "case's DICOM headers"})
+                        continue
+                    entry = {"case": ext, "path": dest.relative_to(tmp).as_posix(),
+                             "kind": a.kind, "attachment_id": a.id}
+                report.files.append(entry)
+            report.identifiers |= strong
+        if report.refused and all_or_nothing:
             reasons = "; ".join(f"{r['case']} #{r['attachment_id']}: {r['reason']}"
                                 for r in report.refused[:3])
             raise DeidentificationError(
-                f"{len(report.refused)} DICOM file(s) refused, nothing was exported: {reasons}")
+                f"{len(report.refused)} file(s) refused, nothing was exported: {reasons}")
         (tmp / REPORT_NAME).write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
         if outdir.exists():
             outdir.rmdir()

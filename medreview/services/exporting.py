@@ -45,6 +45,7 @@ class ExportRequest:
     min_margin: float = 0.0
     include_margin: bool = False
     allow_burned_in: bool = False
+    all_or_nothing: bool = False  # media: any refused file refuses the whole export
     overwrite: bool = False  # write into a non-empty outdir, replacing same-named entries
 
 
@@ -113,11 +114,14 @@ def _write(project: Project, request: ExportRequest, kinds: tuple[str, ...],
             real_names=request.real_names, sft_style=request.sft_style,
             pref_style=request.pref_style, score_question=request.score_question,
             min_margin=request.min_margin, include_margin=request.include_margin,
-            allow_burned_in=request.allow_burned_in, progress=progress)
+            allow_burned_in=request.allow_burned_in, all_or_nothing=request.all_or_nothing,
+            progress=progress)
         lines += [f"{request.outdir / name}  ({n} records)"
                   for name, n in manifest["files"].items()]
         if "media" in manifest:
             media = manifest["media"]
             lines.append(f"{request.outdir / 'media'}  ({media['files']} files, "
-                         f"see {media['report']})")
+                         f"{len(media['refused'])} refused, see {media['report']})")
+            lines += [f"  refused: case {r['case']}, attachment {r['attachment_id']}: "
+                      f"{r['reason']}" for r in media["refused"]]
     return lines

@@ -45,13 +45,32 @@ def test_burned_in_yes_or_absent_is_refused_unless_confirmed(tmp_path: Path,
     assert ds.BurnedInAnnotation == "YES"
 
 
-def test_an_identifier_found_after_deid_deletes_the_file(tmp_path: Path) -> None:
+def test_an_identifier_found_after_deid_deletes_the_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import medreview.exporters.deid as deid
+
     src = make_phi_dicom(tmp_path / "c.dcm", 1)
     dest = tmp_path / "out" / "c.dcm"
+    real = deid.apply_profile
+
+    def leaky(ds: pydicom.Dataset, days: int) -> None:  # a profile step that misses a name
+        name = ds.ReferringPhysicianName
+        real(ds, days)
+        ds.ReferringPhysicianName = name
+
+    monkeypatch.setattr(deid, "apply_profile", leaky)
     with pytest.raises(DeidentificationError, match="still present"):
-        # a value the profile keeps (the photometric interpretation) stands in for a leak
-        deidentify_file(src, dest, date_shift_days=-10, extra_identifiers={b"MONOCHROME2"})
+        deidentify_file(src, dest, date_shift_days=-10)
     assert not dest.exists()
+
+
+def test_a_kept_value_equal_to_a_case_identifier_is_not_a_leak(tmp_path: Path) -> None:
+    """Whole identifying values are compared, in identifying elements only: a kept
+    PhotometricInterpretation equal to some identifier, or a substring, blocks nothing."""
+    src = make_phi_dicom(tmp_path / "c.dcm", 1)
+    res = deidentify_file(src, tmp_path / "out" / "c.dcm", date_shift_days=-10,
+                          extra_identifiers={"MONOCHROME2", "ANON", "0.5"})
+    assert pydicom.dcmread(res.dest).PhotometricInterpretation == "MONOCHROME2"
 
 
 def test_media_export_shifts_dates_per_case_and_reports(tmp_path: Path) -> None:
@@ -91,7 +110,7 @@ def test_media_export_refuses_burned_in_and_writes_nothing(tmp_path: Path) -> No
     project = study_project(tmp_path / "p", n_cases=1, burned_in=None)
     try:
         with pytest.raises(DeidentificationError, match="refused, nothing was exported"):
-            export_media(project, tmp_path / "media")
+            export_media(project, tmp_path / "media", all_or_nothing=True)
         assert not (tmp_path / "media").exists()
         assert [p for p in tmp_path.iterdir() if p.name.startswith(".media-")] == []
         report = export_media(project, tmp_path / "media", allow_burned_in=True)
@@ -125,3 +144,25 @@ def test_plain_images_lose_their_metadata(tmp_path: Path) -> None:
     assert b"MRN123456" not in raw and b"DOE" not in raw
     with Image.open(pngs[0]) as im:
         assert im.getpixel((0, 0)) == 7 and not im.info.get("Comment")
+
+
+def test_media_export_refuses_files_one_by_one_and_lists_them(tmp_path: Path) -> None:
+    """Default: a burned-in file is left out with its reason, the others export."""
+    from medreview.domain.records import AttachmentRecord, Located
+    from medreview.storage.ingest import ingest
+
+    project = study_project(tmp_path / "p", n_cases=1)
+    try:
+        burned = make_phi_dicom(tmp_path / "burned.dcm", 7, burned_in="YES")
+        ingest(project, [Located(AttachmentRecord("case-00001", str(burned), "dicom",
+                                                  filename="burned.dcm"), "t", 1)],
+               source="t4", importer="t")
+        report = export_media(project, tmp_path / "media")
+    finally:
+        project.close()
+    assert len(report.refused) == 1 and "Burned In Annotation is YES" in report.refused[0]["reason"]
+    assert len(report.files) >= 1 and all(f["kind"] == "dicom" for f in report.files)
+    doc = json.loads((tmp_path / "media" / REPORT_NAME).read_text())
+    assert doc["refused_count"] == 1 and doc["refused"][0]["attachment_id"] == \
+        report.refused[0]["attachment_id"]
+    assert len(list((tmp_path / "media").rglob("*.dcm"))) == len(report.files)

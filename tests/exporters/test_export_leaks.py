@@ -144,10 +144,30 @@ def test_unexportable_file_without_file_meta_is_one_line_and_leaves_nothing(
     project = _project(tmp_path, tmp_path / "media")
     capsys.readouterr()
     out = tmp_path / "exp"
-    assert main(["export", str(project), str(out), "--kind", "tables", "--kind", "media"]) == 2
+    assert main(["export", str(project), str(out), "--kind", "tables", "--kind", "media",
+                 "--all-or-nothing"]) == 2
     err = capsys.readouterr().err
     errors = [x for x in err.splitlines() if x.strip() and not x.startswith("export [")]
     assert len(errors) == 1 and "Traceback" not in err, err  # progress lines aside
     assert "Burned In Annotation" in err
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_refused_file_is_listed_and_the_rest_exports(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --all-or-nothing a burned-in file is one 'refused' line; the export exists."""
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    if "BurnedInAnnotation" in ds:
+        del ds.BurnedInAnnotation
+    media = tmp_path / "media" / "case-phi"
+    media.mkdir(parents=True)
+    ds.save_as(media / "0001.dcm")
+    project = _project(tmp_path, tmp_path / "media")
+    capsys.readouterr()
+    out = tmp_path / "exp"
+    assert main(["export", str(project), str(out), "--kind", "media"]) == 0
+    text = capsys.readouterr().out
+    assert "0 files, 1 refused" in text
+    assert [x for x in text.splitlines() if x.strip().startswith("refused:")] != []
+    assert "Burned In Annotation" in text and (out / "media" / "deid_report.json").is_file()
