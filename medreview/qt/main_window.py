@@ -1,0 +1,678 @@
+"""MainWindow: the welcome page or the grading screen, the queue, menus and status bar.
+
+It owns the project, the database executor, the ChangeBus and the grading controller; every
+project call goes through ``services`` on the executor. Shortcuts come from ``qt/keys.py``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QFileDialog,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QSplitter,
+    QStackedWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from medreview.domain.changes import Changes
+from medreview.domain.judgment import JudgmentDraft
+from medreview.qt.about import show_about
+from medreview.qt.bridge import Op
+from medreview.qt.cheatsheet import CheatSheetDialog
+from medreview.qt.grading.controller import GradingController
+from medreview.qt.grading.grading_view import GradingView
+from medreview.qt.grading.history_dialog import HistoryDialog
+from medreview.qt.grading.queue_pane import QueuePane
+from medreview.qt.settings import UiSettings
+from medreview.qt.shortcuts import install_shortcuts
+from medreview.qt.theme import THEMES, apply_theme, current_theme
+from medreview.qt.welcome import WelcomePage
+from medreview.services import grading, projects
+from medreview.services.bus import ChangeBus
+from medreview.services.projects import Project
+from medreview.services.tasks import DbExecutor, Executor, WorkExecutor
+from medreview.services.views import ItemView, QueueRow, RaterView, SaveResult
+from medreview.services.workspace import has_pairwise, next_open, pair_partner, with_status
+
+log = logging.getLogger(__name__)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: UiSettings | None = None,
+                 executor_factory: Callable[[], Executor] = DbExecutor) -> None:
+        super().__init__()
+        self.settings = settings or UiSettings()
+        self._executor_factory = executor_factory
+        self.executor: Executor | None = None
+        self.work: Executor = WorkExecutor()  # statistics and other pure computation
+        self.tool_windows: dict[str, QWidget] = {}  # dashboard, calibration, adjudication…
+        self.project: Project | None = None
+        self.project_uid = ""
+        self.rater: RaterView | None = None
+        self.raters: list[RaterView] = []
+        self.bus = ChangeBus()
+        self.controller: GradingController | None = None
+        self.reveal_models = False
+        self._splitters_restored = False
+        self.setWindowTitle("medreview")
+        self.setAcceptDrops(True)
+        self.resize(1600, 960)
+        self.welcome = WelcomePage()
+        self.welcome.sig_browse.connect(self.browse_project)
+        self.welcome.sig_package.connect(self.open_package)
+        self.welcome.sig_open.connect(lambda p: self.open_project(Path(p)))
+        self.queue = QueuePane()
+        self.queue.sig_open.connect(self.open_item)
+        self.view = GradingView()
+        self.split = QSplitter(Qt.Orientation.Horizontal)
+        self.split.addWidget(self.queue)
+        self.split.addWidget(self.view)
+        self.split.setSizes([360, 1240])
+        self.split.setCollapsible(1, False)  # the queue may fold away; grading may not
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.welcome)
+        self.stack.addWidget(self.split)
+        # A read-only project (archive, read-only share, --read-only) says so above everything.
+        self.read_only_banner = QLabel("")
+        self.read_only_banner.setObjectName("readOnlyBanner")
+        self.read_only_banner.setTextFormat(Qt.TextFormat.PlainText)
+        self.read_only_banner.setWordWrap(True)
+        self.read_only_banner.setStyleSheet("background: #fff3cd; color: #664d03; padding: 6px;")
+        self.read_only_banner.hide()
+        central = QWidget()
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.read_only_banner)
+        column.addWidget(self.stack)
+        self.setCentralWidget(central)
+        self._build_toolbar()
+        self._build_menus()
+        self.save_label = QLabel("")
+        self.save_label.setObjectName("saveState")
+        self.statusBar().addPermanentWidget(self.save_label)
+        self.shortcuts: dict[str, list[QShortcut]] = install_shortcuts(self)
+        self.bus.subscribe(self._on_bus_changed)
+        self.welcome.set_recent(self.settings.recent_projects())
+        self._show_project_controls(False)
+        self._restore_layout()
+
+    # chrome -----------------------------------------------------------------------------------
+    def _build_toolbar(self) -> None:
+        bar = QToolBar("Main")
+        bar.setObjectName("mainToolbar")
+        bar.setMovable(False)
+        self.addToolBar(bar)
+        open_act = QAction("Open project…", self)
+        open_act.setShortcut(QKeySequence("Ctrl+O"))
+        open_act.triggered.connect(self.browse_project)
+        bar.addAction(open_act)
+        bar.addSeparator()
+        self.rater_label = bar.addWidget(QLabel(" I am: "))
+        self.rater_box = QComboBox()
+        self.rater_box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.rater_box.setMinimumWidth(180)
+        self.rater_box.activated.connect(self._on_rater_box_activated)
+        self.rater_action = bar.addWidget(self.rater_box)
+        bar.addSeparator()
+        self.reveal_act = QAction("Reveal model names", self)
+        self.reveal_act.setCheckable(True)
+        self.reveal_act.toggled.connect(self._on_reveal_act_toggled)
+        bar.addAction(self.reveal_act)
+        self.history_act = QAction("History", self)
+        self.history_act.triggered.connect(self.show_history)
+        bar.addAction(self.history_act)
+        theme = QAction("Light/dark", self)
+        theme.triggered.connect(self.toggle_theme)
+        bar.addAction(theme)
+        keys = QAction("Keys (?)", self)
+        keys.triggered.connect(self.show_cheatsheet)
+        bar.addAction(keys)
+
+    def _build_menus(self) -> None:
+        """Menus for the lead's and adjudicator's work; grading itself stays on the keys."""
+        bar = self.menuBar()
+
+        def add(menu: Any, text: str, slot: Callable[[], object], shortcut: str = "",
+                project: bool = True) -> QAction:
+            act = QAction(text, self)
+            if shortcut:
+                act.setShortcut(QKeySequence(shortcut))
+            act.triggered.connect(lambda _checked=False: slot())
+            menu.addAction(act)
+            if project:
+                self.project_actions.append(act)
+            return act
+
+        self.project_actions: list[QAction] = []
+        m = bar.addMenu("&Project")
+        add(m, "Open project…", self.browse_project, project=False)
+        add(m, "Open a rater package…", self.open_package, project=False)
+        add(m, "Return this package to the study lead…", self.return_package)
+        add(m, "Import cases, answers, images…", self.show_import_dialog, "Ctrl+I")
+        add(m, "Export…", self.show_export_dialog, "Ctrl+E")
+        m.addSeparator()
+        add(m, "Close project", self.close_to_welcome)
+        add(m, "Quit", self.close, "Ctrl+Q", project=False)
+        m = bar.addMenu("&Study")
+        add(m, "Assign raters…", self.show_assign_dialog)
+        add(m, "Make rater packages…", self.make_packages)
+        add(m, "Merge returned packages…", self.show_merge_dialog)
+        m.addSeparator()
+        add(m, "Adjudicate disagreements", self.show_adjudication, "Ctrl+Shift+A")
+        m = bar.addMenu("&Analysis")
+        add(m, "Agreement dashboard", self.show_dashboard, "Ctrl+Shift+D")
+        m.addSeparator()
+        add(m, "Run the LLM judge…", self.show_judge_dialog, "Ctrl+Shift+J")
+        add(m, "Judge calibration", self.show_calibration, "Ctrl+Shift+K")
+        m = bar.addMenu("&Help")
+        add(m, "Keyboard cheat sheet", self.show_cheatsheet, project=False)
+        add(m, "About medreview", lambda: show_about(self), project=False)
+
+    def _show_project_controls(self, on: bool) -> None:
+        """The rater picker and item actions mean nothing on the welcome page."""
+        for action in (self.rater_label, self.rater_action, self.reveal_act, self.history_act):
+            action.setVisible(on)
+        for act in getattr(self, "project_actions", ()):
+            act.setEnabled(on)
+
+    # project and rater ------------------------------------------------------------------------
+    def browse_project(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a medreview project folder")
+        if folder:
+            self.open_project(Path(folder))
+
+    def open_project(self, path: Path, rater_id: int | None = None) -> bool:
+        if not projects.is_project(path):
+            QMessageBox.warning(self, "Not a project",
+                                f"{path} is not a medreview project (no project.sqlite).")
+            return False
+        self.close_project()
+        self.executor = self._executor_factory()
+        try:
+            project = self.executor.submit(projects.open_project, path).result()
+            raters = self.executor.submit(projects.list_raters, project).result()
+            self.project_uid = self.executor.submit(lambda: project.uid).result()
+        except Exception as exc:
+            QMessageBox.critical(self, "Cannot open project", str(exc))
+            self.executor.shutdown()
+            self.executor = None
+            return False
+        self.project = project
+        self._show_read_only(project.read_only_reason)
+        self.raters = [r for r in raters if r.kind == "physician"]
+        self.settings.add_recent(path)
+        self.welcome.set_recent(self.settings.recent_projects())
+        self.setWindowTitle(f"medreview — {path.name}")
+        self.rater_box.clear()
+        for r in self.raters:
+            self.rater_box.addItem(r.name, r.id)
+        self.rater_box.addItem("＋ New rater…", -1)
+        chosen = rater_id or self.settings.last_rater(self.project_uid)
+        if chosen not in {r.id for r in self.raters}:
+            chosen = self.raters[0].id if self.raters else None
+        if chosen is None:
+            name, ok = QInputDialog.getText(self, "Who is grading?", "Your name:")
+            if not ok or not name.strip():
+                return True
+            chosen = self._add_rater(name.strip())
+        self.set_rater(chosen)
+        return True
+
+    def _add_rater(self, name: str) -> int:
+        assert self.project is not None and self.executor is not None
+        rv = self.executor.submit(projects.add_rater, self.project, name).result()
+        self.raters.append(rv)
+        self.rater_box.insertItem(self.rater_box.count() - 1, rv.name, rv.id)
+        return rv.id
+
+    def _on_rater_box_activated(self, index: int) -> None:
+        rid = self.rater_box.itemData(index)
+        if rid == -1:
+            name, ok = QInputDialog.getText(self, "New rater", "Name:")
+            if ok and name.strip():
+                rid = self._add_rater(name.strip())
+            else:
+                return
+        if self.rater is None or rid != self.rater.id:
+            self.set_rater(int(rid))
+
+    def set_rater(self, rater_id: int) -> None:
+        assert self.project is not None and self.executor is not None
+        if self.controller is not None:
+            self.controller.flush_blocking()
+            self.controller.deleteLater()
+        self.rater = next(r for r in self.raters if r.id == rater_id)
+        self.rater_box.setCurrentIndex(self.rater_box.findData(rater_id))
+        self.settings.set_last_rater(self.project_uid, rater_id)
+        self.controller = GradingController(self.project, rater_id, self.executor, self.bus,
+                                            parent=self)
+        self.view.attach(self.controller)
+        self.controller.sig_item_loaded.connect(self._on_controller_item_loaded)
+        self.controller.sig_save_state.connect(self._on_controller_save_state)
+        self.controller.sig_saved.connect(self._on_controller_saved)
+        self.controller.sig_load_failed.connect(
+            lambda msg: self.statusBar().showMessage(f"Cannot open item: {msg}", 8000))
+        self.stack.setCurrentWidget(self.split)
+        self._show_project_controls(True)
+        self._restore_splitters()
+        Op(grading.load_queue, self.project, rater_id).success(self._on_queue_loaded) \
+            .run(self.executor)
+
+    def _on_queue_loaded(self, rows: list[QueueRow]) -> None:
+        # The project-wide reveal setting is read from the first item (ItemView carries it).
+        self.queue.set_rows(rows, self.reveal_models)
+        if rows:
+            first = next_open(rows, list(range(len(rows))), None)
+            self.open_item(rows[first if first is not None else 0].output_id)
+        else:
+            self.statusBar().showMessage("This queue is empty.", 8000)
+
+    def close_project(self) -> None:
+        for w in list(self.tool_windows.values()):
+            stop = getattr(w, "shutdown", None)
+            if stop is not None:
+                stop()  # a judge run lets go of the project (it stays resumable)
+            w.close()
+            w.deleteLater()
+        self.tool_windows.clear()
+        if self.controller is not None:
+            self.controller.flush_blocking()
+            self.controller.timer.stop()
+            self.controller = None
+        if self.executor is not None:
+            if self.project is not None:
+                self.executor.submit(self.project.close).result()
+            self.executor.shutdown(wait=True)
+        self.executor = None
+        self.project = None
+        self.rater = None
+        self._show_read_only(None)
+
+    def _show_read_only(self, reason: str | None) -> None:
+        self.read_only_banner.setText(
+            f"Read-only project: {reason}. You can browse, see statistics and export; "
+            "grades, imports and merges cannot be saved." if reason else "")
+        self.read_only_banner.setVisible(reason is not None)
+
+    def close_to_welcome(self) -> None:
+        self.close_project()
+        self.queue.clear_focus()
+        self.stack.setCurrentWidget(self.welcome)
+        self._show_project_controls(False)
+        self.setWindowTitle("medreview")
+
+    # the lead's windows -----------------------------------------------------------------------
+    def _tool_window(self, key: str, make: Callable[[Project, Executor], QWidget]
+                     ) -> QWidget | None:
+        """One window per kind while the project is open; raised when asked for again."""
+        if self.project is None or self.executor is None:
+            return None
+        w = self.tool_windows.get(key)
+        if w is None:
+            w = make(self.project, self.executor)
+            self.tool_windows[key] = w
+            sig = getattr(w, "sig_open_items", None)
+            if sig is not None:
+                sig.connect(self.focus_outputs)
+        w.show()
+        w.raise_()
+        w.activateWindow()
+        return w
+
+    def show_dashboard(self) -> None:
+        from medreview.qt.stats.dashboard import DashboardWindow
+
+        self._tool_window("dashboard", lambda p, db: DashboardWindow(
+            p, db, self.work, self.bus, self))
+
+    def show_calibration(self) -> None:
+        from medreview.qt.stats.calibration_view import CalibrationWindow
+
+        self._tool_window("calibration", lambda p, db: CalibrationWindow(
+            p, db, self.work, self.bus, self))
+
+    def show_adjudication(self) -> None:
+        from medreview.qt.study.adjudication import AdjudicationWindow
+
+        self._tool_window("adjudication", lambda p, db: AdjudicationWindow(
+            p, db, self.bus, self))
+
+    def show_judge_dialog(self) -> None:
+        from medreview.qt.judge.run_dialog import JudgeRunDialog
+
+        def make(p: Project, db: Executor) -> JudgeRunDialog:
+            dlg = JudgeRunDialog(p, db, self.bus, self)
+            if self.rater is not None:  # consent is recorded under the rater's name
+                dlg.consenter = f"{self.rater.name} ({dlg.consenter})"
+            return dlg
+
+        self._tool_window("judge", make)
+
+    def show_import_dialog(self) -> None:
+        from medreview.qt.import_dialog import ImportDialog
+
+        if self.project is None or self.executor is None:
+            return
+        ImportDialog(self.project, self.executor, self.bus, self).exec()
+
+    def show_export_dialog(self) -> None:
+        from medreview.qt.export_dialog import ExportDialog
+
+        if self.project is None or self.executor is None:
+            return
+        if self.controller is not None:
+            self.controller.flush_blocking()  # export what the screen shows as saved
+        ExportDialog(self.project, self.executor, self).exec()
+
+    def show_assign_dialog(self) -> None:
+        from medreview.qt.study.assign_dialog import AssignDialog
+
+        if self.project is None or self.executor is None:
+            return
+        AssignDialog(self.project, self.executor, self.bus, self).exec()
+
+    def show_merge_dialog(self) -> None:
+        from medreview.qt.study.packages import MergeDialog
+
+        if self.project is None or self.executor is None:
+            return
+        MergeDialog(self.project, self.executor, self.bus, self).exec()
+
+    def make_packages(self) -> None:
+        from medreview.qt.study.packages import make_packages_dialog
+
+        if self.project is None or self.executor is None:
+            return
+        make_packages_dialog(self, self.project, self.executor)
+
+    def open_package(self) -> None:
+        from medreview.qt.study.packages import open_package_dialog
+
+        folder = open_package_dialog(self)
+        if folder is not None:
+            self.open_project(folder)
+
+    def return_package(self) -> None:
+        from medreview.qt.study.packages import return_package_dialog
+
+        if self.project is None or self.executor is None or self.controller is None:
+            return
+        self.controller.flush_blocking()  # the return file must hold every saved change
+        return_package_dialog(self, Path(self.project.path))
+
+    def focus_outputs(self, output_ids: Iterable[int], label: str) -> None:
+        """Narrow the queue to the items a dashboard or calibration row is about and open the
+        first, so disagreements are one click from the grading screen."""
+        if self.controller is None:
+            return
+        ids = frozenset(int(i) for i in output_ids)
+        present = self.queue.set_focus(ids, label)
+        self.raise_()
+        self.activateWindow()
+        if present:
+            self.open_item(self.queue.model.row_at(0).output_id)
+        else:
+            name = self.rater.name if self.rater else "this rater"
+            self.statusBar().showMessage(
+                f"None of these {len(ids)} item(s) are in {name}'s queue; pick a rater who "
+                "has them (or the lead, who sees every item).", 10000)
+        self.view.panel.setFocus()
+
+    # items ------------------------------------------------------------------------------------
+    def current_output(self) -> int | None:
+        c = self.controller
+        return c.item.output_id if c is not None and c.item is not None else None
+
+    def open_item(self, output_id: int) -> None:
+        if self.controller is not None:
+            self.controller.open_item(output_id)
+
+    def _on_controller_item_loaded(self, item: ItemView) -> None:
+        if item.reveal_model != self.reveal_models:
+            self.reveal_models = item.reveal_model
+            self.reveal_act.blockSignals(True)
+            self.reveal_act.setChecked(item.reveal_model)
+            self.reveal_act.blockSignals(False)
+            self.queue.set_rows(self.queue.model.rows, self.reveal_models)
+        self.queue.select_output(item.output_id)
+        model = self.queue.model
+        idx = model.row_index(item.output_id)
+        if idx is not None and self.controller is not None:
+            nxt = next_open(model.rows, model.order, idx)
+            if nxt is not None:
+                self.controller.preload(model.rows[nxt].output_id)
+        if has_pairwise(item) and self.project is not None and self.executor is not None:
+            partner = pair_partner(model.rows, item.output_id)
+            if partner is not None:
+                Op(grading.load_item, self.project, self.rater.id if self.rater else 0, partner) \
+                    .success(self._on_partner_loaded).run(self.executor)
+        self.view.panel.setFocus()
+
+    def _on_partner_loaded(self, partner: ItemView) -> None:
+        c = self.controller
+        if c is None or c.item is None or c.item.case.external_id != partner.case.external_id:
+            return  # the rater moved on while the partner loaded
+        c.set_partner(partner.output_id)
+        self.view.show_partner(partner)
+
+    def step_item(self, step: int) -> None:
+        model = self.queue.model
+        cur = self.current_output()
+        d = model.display_row(cur) if cur is not None else None
+        target = (d + step) if d is not None else 0
+        if 0 <= target < model.rowCount():
+            self.open_item(model.row_at(target).output_id)
+
+    def save_and_next(self) -> None:
+        c = self.controller
+        if c is None or c.item is None:
+            return
+        # Enter in the queue (or its search box) opens the chosen item instead.
+        if self.queue.table.hasFocus() or self.queue.search.hasFocus():
+            rows = self.queue.table.selectionModel().selectedRows()
+            display = rows[0].row() if rows and self.queue.table.hasFocus() else 0
+            if display < self.queue.model.rowCount():
+                self.open_item(self.queue.model.row_at(display).output_id)
+            self.view.panel.setFocus()
+            return
+        ok, missing = c.complete()
+        if not ok:
+            self.view.mark_missing = True
+            self.view.panel.set_missing(missing, mark=True)
+            self.view.panel.show_first_missing(missing)
+            self.statusBar().showMessage(
+                f"{len(missing)} required question(s) unanswered — the item stays in progress.",
+                6000)
+            self.view.panel.setFocus()
+            return
+        self._go_next()
+
+    def skip_item(self) -> None:
+        if self.controller is not None:
+            self.controller.skip()
+            self._go_next()
+
+    def _go_next(self) -> None:
+        model = self.queue.model
+        cur = self.current_output()
+        idx = model.row_index(cur) if cur is not None else None
+        nxt = next_open(model.rows, model.order, idx)
+        if nxt is not None:
+            self.open_item(model.rows[nxt].output_id)
+        else:
+            self.statusBar().showMessage("That was the last item in this view.", 6000)
+        self.view.panel.setFocus()
+
+    def toggle_flag(self) -> None:
+        c = self.controller
+        if c is not None:
+            c.set_flag(not c.draft.flagged)
+            self.view.panel.flag.setChecked(c.draft.flagged)
+
+    def undo(self) -> None:
+        if self.controller is not None:
+            self.controller.undo()
+
+    def show_history(self) -> None:
+        c = self.controller
+        if c is None or c.item is None:
+            return
+        c.flush_blocking()
+        dlg = HistoryDialog(c.history().result(), c.item.questions(), self)
+        dlg.exec()
+        self.view.panel.setFocus()
+
+    def menu_keys(self) -> list[tuple[str, str]]:
+        """(shortcut, command) of every menu command that has one, for the cheat sheet."""
+        out = []
+        for top in self.menuBar().actions():
+            menu = top.menu()
+            for act in menu.actions() if isinstance(menu, QMenu) else ():
+                key = act.shortcut().toString()
+                if key:
+                    out.append((key, f"{top.text().replace('&', '')} → {act.text()}"))
+        return out
+
+    def show_cheatsheet(self) -> None:
+        CheatSheetDialog(self, self.menu_keys()).exec()
+
+    # updates ----------------------------------------------------------------------------------
+    def _on_controller_save_state(self, state: str, text: str) -> None:
+        self.save_label.setText(text)
+        self.save_label.setProperty("state", state)
+        self.save_label.style().unpolish(self.save_label)
+        self.save_label.style().polish(self.save_label)
+
+    def _on_controller_saved(self, output_id: int, result: SaveResult, draft: JudgmentDraft
+                             ) -> None:
+        idx = self.queue.model.row_index(output_id)
+        if idx is not None:
+            self.queue.update_row(with_status(self.queue.model.rows[idx], result.status,
+                                              draft.flagged))
+
+    def _on_bus_changed(self, changes: Changes, initiator: object | None) -> None:
+        # Rows saved by our own controller were already updated from the save result.
+        if initiator is self.controller:
+            return
+        if (changes.queue or changes.raters or changes.rubrics or changes.project
+                or changes.outputs) and self.project is not None \
+                and self.executor is not None and self.rater is not None:
+            Op(grading.load_queue, self.project, self.rater.id) \
+                .success(lambda rows: self.queue.set_rows(rows, self.reveal_models)) \
+                .run(self.executor)
+
+    def _on_reveal_act_toggled(self, on: bool) -> None:
+        if self.project is None or self.executor is None:
+            return
+        self.reveal_models = on
+        self.queue.set_rows(self.queue.model.rows, on)
+        Op(projects.set_reveal_models, self.project, on).success(
+            lambda ch: self.bus.emit(ch, self)).run(self.executor)
+        c = self.controller
+        if c is not None and c.item is not None:
+            item = dataclasses.replace(c.item, reveal_model=on)
+            c.item = item
+            self.view.answer_view.set_label(item.shown_model)
+
+    # appearance and layout --------------------------------------------------------------------
+    def toggle_theme(self) -> None:
+        app = QApplication.instance()
+        assert isinstance(app, QApplication)
+        name = THEMES[(THEMES.index(current_theme(app)) + 1) % len(THEMES)]
+        self.settings.set_theme(name)
+        apply_theme(app, name, self.settings.font_pt())
+        if self.view.item is not None:
+            c = self.view.item.case
+            self.view.case_view.show_case(c.title, c.tags, c.messages, c.context)
+
+    def change_font(self, step: int) -> None:
+        app = QApplication.instance()
+        assert isinstance(app, QApplication)
+        self.settings.set_font_pt(self.settings.font_pt() + step)
+        apply_theme(app, current_theme(app), self.settings.font_pt())
+
+    def _layout_parts(self) -> dict[str, Any]:
+        return {"grading/outer": self.split, "grading/main": self.view.splitter,
+                "grading/text": self.view.text_split, "grading/right": self.view.right_split,
+                "grading/case": self.view.case_view.split}
+
+    def _restore_layout(self) -> None:
+        geo = self.settings.bytes("window/geometry")
+        if geo is not None:
+            self.restoreGeometry(geo)
+        state = self.settings.bytes("window/state")
+        if state is not None:
+            self.restoreState(state)
+
+    def _restore_splitters(self) -> None:
+        """Splitter sizes, once the grading screen is showing (a hidden splitter has no size
+        to restore into)."""
+        if self._splitters_restored:
+            return
+        self._splitters_restored = True
+        # Lay the newly shown page out first: a splitter restored before it has its final
+        # size hands the later growth to whichever pane stretches, not in proportion.
+        for layout in (self.layout(), self.stack.layout()):
+            if layout is not None:
+                layout.activate()
+        for key, splitter in self._layout_parts().items():
+            value = self.settings.bytes(key)
+            if value is not None and splitter.restoreState(value):
+                self.view.layout_restored()
+
+    def save_layout(self) -> None:
+        self.settings.set_bytes("window/geometry", self.saveGeometry())
+        self.settings.set_bytes("window/state", self.saveState())
+        if not self._splitters_restored:
+            return  # never shown: keep the sizes saved last time
+        for key, splitter in self._layout_parts().items():
+            self.settings.set_bytes(key, splitter.saveState())
+        self.settings.sync()
+
+    def changeEvent(self, event: QEvent) -> None:
+        # Time on task counts only while this window is the one the rater works in.
+        if event.type() == QEvent.Type.ActivationChange and self.controller is not None:
+            if self.isActiveWindow():
+                self.controller.time.start()
+            else:
+                self.controller.time.pause()
+        super().changeEvent(event)
+
+    # window events ----------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_layout()
+        try:
+            self.close_project()
+        except Exception as exc:  # tell the rater rather than losing the message
+            log.exception("closing the project failed")
+            QMessageBox.critical(self, "Closing failed", str(exc))
+        self.work.shutdown(wait=False)
+        event.accept()
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        urls = event.mimeData().urls()
+        if urls and urls[0].isLocalFile() and Path(urls[0].toLocalFile()).is_dir():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        urls = event.mimeData().urls()
+        if urls:
+            self.open_project(Path(urls[0].toLocalFile()))
+
