@@ -135,7 +135,7 @@ class AnswerView(QWidget):
             self.text_widget().setFocus()
 
     def text_widget(self) -> QWidget:
-        return self.stack.currentWidget()
+        return self.raw if self.is_raw() else self.browser
 
     def focus_text(self) -> None:
         self.text_widget().setFocus()

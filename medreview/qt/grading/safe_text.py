@@ -34,16 +34,16 @@ class SafeTextBrowser(QTextBrowser):
         self.setSearchPaths([])
         self.refused: list[str] = []
 
-    def loadResource(self, type: int, name: QUrl) -> Any:
-        self.refused.append(name.toString())
+    def loadResource(self, type: int, name: QUrl | str) -> Any:
+        self.refused.append(name.toString() if isinstance(name, QUrl) else str(name))
         # Never None or a null image: QTextDocument then reads file: and qrc: URLs itself,
         # and the image handler calls QImage.load(path) on whatever stays null.
         if type == QTextDocument.ResourceType.ImageResource:
             return blocked_image()
         return QByteArray()
 
-    def setSource(self, name: QUrl, type: Any = None) -> None:
-        self.refused.append(name.toString())  # never navigate anywhere
+    def setSource(self, name: QUrl | str, type: Any = None) -> None:
+        self.refused.append(name.toString() if isinstance(name, QUrl) else str(name))
 
 
 def plain_label(text: str = "", parent: QWidget | None = None) -> QLabel:
