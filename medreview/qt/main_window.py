@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from medreview.domain.changes import Changes
 from medreview.domain.judgment import JudgmentDraft
 from medreview.qt.about import show_about
+from medreview.qt.about import show_about
 from medreview.qt.bridge import Op
 from medreview.qt.cheatsheet import CheatSheetDialog
 from medreview.qt.grading.controller import GradingController
@@ -183,6 +184,7 @@ class MainWindow(QMainWindow):
         add(m, "Judge calibration", self.show_calibration, "Ctrl+Shift+K")
         m = bar.addMenu("&Help")
         add(m, "Keyboard cheat sheet", self.show_cheatsheet, project=False)
+        add(m, "About medreview", lambda: show_about(self), project=False)
         add(m, "About medreview", lambda: show_about(self), project=False)
 
     def _show_project_controls(self, on: bool) -> None:
