@@ -86,6 +86,7 @@ class AssignDialog(QDialog):
         title.setObjectName("paneTitle")
         outer.addWidget(title)
         self.scope = QLabel("Reading the project…")
+        self.scope.setTextFormat(Qt.TextFormat.PlainText)  # model names are data
         self.scope.setEnabled(False)
         outer.addWidget(self.scope)
         columns = QHBoxLayout()
@@ -199,6 +200,7 @@ class AssignDialog(QDialog):
         box = QGroupBox("Preview — nothing is saved until you press Assign")
         lay = QVBoxLayout(box)
         self.headline = QLabel("")
+        self.headline.setTextFormat(Qt.TextFormat.PlainText)
         self.headline.setWordWrap(True)
         f = QFont(self.headline.font())
         f.setPointSizeF(f.pointSizeF() * 1.1)
@@ -206,6 +208,7 @@ class AssignDialog(QDialog):
         self.headline.setFont(f)
         lay.addWidget(self.headline)
         self.detail = QLabel("")
+        self.detail.setTextFormat(Qt.TextFormat.PlainText)
         self.detail.setWordWrap(True)
         lay.addWidget(self.detail)
         self.table = QTableWidget(0, 0)
@@ -217,6 +220,7 @@ class AssignDialog(QDialog):
         self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         lay.addWidget(self.table, 1)
         self.note = QLabel("")
+        self.note.setTextFormat(Qt.TextFormat.PlainText)  # rater names are data
         self.note.setWordWrap(True)
         lay.addWidget(self.note)
         return box
