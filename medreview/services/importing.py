@@ -88,9 +88,10 @@ def _import_file(
         form, undo = ensure_rubric(project, BUILTIN_RUBRIC[fmt], str(path))
         records = checked(records, form)
     elif fmt == "inspect-eval":  # scorer results need questions, created from the log
-        from medreview.services.inspect_form import ensure_scorer_questions
+        from medreview.services.inspect_form import ensure_scorer_questions, onto_stored_outputs
 
         undo = ensure_scorer_questions(project, path, token)
+        records = onto_stored_outputs(project, records)
     try:
         summary = ingest(
             project,

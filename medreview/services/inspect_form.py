@@ -12,23 +12,30 @@ a log's records are written its scorers must be questions of that rubric:
 
 The log is read and checked in full first (``inspect_scorers``), so a bad log changes nothing.
 ``undo`` puts the forms back as they were when the import that follows fails.
+
+``onto_stored_outputs`` handles a second run of the same task: the project keeps one output
+per (case, model, text), so an answer this log shares with an output already stored (a
+deterministic model, an earlier import of another run) is that output, and this log's scores
+are recorded on it (a changed score becomes a new revision of that judge's judgment).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
+from medreview.domain.records import Located, OutputRecord, RatingRecord
 from medreview.domain.rubric import Form, FormKind, Question
 from medreview.errors import ImportFailed
 from medreview.importers.inspect_ai import inspect_scorers
 from medreview.progress import CancelToken
 from medreview.storage.forms import active_form_rows, form_from_row, register_form
-from medreview.storage.models import FormRow
+from medreview.storage.models import CaseRow, FormRow, OutputRow
 from medreview.storage.project import Project
 
 FORM_KEY = "inspect-scorers"
@@ -98,3 +105,32 @@ def ensure_scorer_questions(
                 row.name = old["name"]
 
     return undo
+
+
+def onto_stored_outputs(project: Project, records: Iterable[Located]) -> Iterator[Located]:
+    """``records`` with each rating pointed at the stored output that has its output's text."""
+    with project.read() as s:
+        stored: dict[tuple[str, str, str], str | None] = {
+            (case, model, sha): ext
+            for case, model, sha, ext in s.execute(
+                select(CaseRow.external_id, OutputRow.model, OutputRow.text_sha256,
+                       OutputRow.external_id)
+                .join(CaseRow, CaseRow.id == OutputRow.case_id)
+                .order_by(OutputRow.id.desc())  # the first stored wins, as in the ingest
+            )
+        }
+    moved: dict[str, str] = {}  # this log's output id -> the stored output's id
+    for located in records:
+        rec = located.record
+        if isinstance(rec, OutputRecord) and rec.external_id:
+            sha = hashlib.sha256(rec.text.encode("utf-8")).hexdigest()
+            ext = stored.get((rec.case_external_id, rec.model, sha))
+            if ext and ext != rec.external_id:
+                moved[rec.external_id] = ext
+        elif isinstance(rec, RatingRecord) and rec.output_external_id in moved:
+            located = Located(
+                replace(rec, output_external_id=moved[rec.output_external_id]),
+                located.source,
+                located.line,
+            )
+        yield located

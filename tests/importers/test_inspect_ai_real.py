@@ -191,9 +191,32 @@ def test_same_log_twice_adds_nothing(logs: Path, project: Project) -> None:
     again = _import(project, logs / "log.eval")
     assert again["added"] == {}
     assert again["skipped"]["outputs"] == 4 and again["skipped"]["ratings"] == 12
-    # the .json form of another run of the same task only adds its own outputs
     with project.read() as s:
         assert s.scalar(select(func.count()).select_from(FormRow)) == 1
+
+
+def test_second_run_with_the_same_answers(logs: Path, project: Project) -> None:
+    # log.json is another run of the same task on the same deterministic model: answers it
+    # shares with log.eval are the outputs already stored, and its scores land on them
+    _import(project, logs / "log.eval")
+    _import(project, logs / "log.json")
+    texts = {
+        (str(smp["id"]), smp["output"]["completion"])
+        for name in ("log.eval", "log.json")
+        for smp in _log_samples(logs / name)
+    }
+    with project.read() as s:
+        stored = {
+            (case, text)
+            for case, text in s.execute(
+                select(CaseRow.external_id, OutputRow.text).join(
+                    CaseRow, CaseRow.id == OutputRow.case_id
+                )
+            )
+        }
+        judgments = s.scalar(select(func.count()).select_from(JudgmentRow))
+    assert stored == texts
+    assert judgments == 3 * len(texts)
 
 
 def test_scorer_questions_join_an_existing_rubric(logs: Path, project: Project) -> None:
