@@ -29,6 +29,7 @@ import pytest
 
 from medreview.cli.main import main
 from medreview.importers import _common
+from medreview.storage import ingest as ingest_module
 from tests.importers.test_rating_validation import RUBRIC
 
 N = int(os.environ.get("MEDREVIEW_FUZZ_N", "300"))
@@ -322,6 +323,10 @@ def test_fuzz_import_never_tracebacks_or_half_writes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(_common, "MAX_LINE_CHARS", LINE_CAP)
+    # Commit every 2 records, so a file refused half-way has committed batches to undo.
+    defaults = ingest_module.ingest.__kwdefaults__
+    assert defaults is not None and "batch_records" in defaults
+    monkeypatch.setitem(defaults, "batch_records", 2)
     db = project / "project.sqlite"
     seeds = _seeds()
     folder = tmp_path / "mutants"
