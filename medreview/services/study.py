@@ -404,12 +404,14 @@ class IssuedRecords:
     """The packages this project issued, for checking returned files off the database thread."""
 
     project_uid: str
+    project_name: str
     by_uid: dict[str, IssuedPackage] = field(repr=False)
 
 
 def issued_records(project: Project) -> IssuedRecords:
     with project.read() as s:
-        return IssuedRecords(project.uid, {p.uid: p for p in all_issued(s)})
+        issued = {p.uid: p for p in all_issued(s)}
+    return IssuedRecords(project.uid, project.name, issued)
 
 
 def check_package(file: Path, project_uid: str,

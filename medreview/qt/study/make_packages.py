@@ -105,6 +105,7 @@ class MakePackagesDialog(QDialog):
         self.bar.hide()
         lay.addWidget(self.bar)
         self.status = status_label()
+        self.status.setTextFormat(Qt.TextFormat.PlainText)  # reasons quote package contents
         lay.addWidget(self.status)
         self.table = QTableWidget(0, 3)
         self.table.setHorizontalHeaderLabels(["Rater", "Items", "File"])

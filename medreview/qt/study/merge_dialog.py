@@ -1,7 +1,8 @@
 """MergeDialog: bring graded rater packages back into the project.
 
-Each file is checked as soon as it is added (checksums, project identity) on a file thread, so
-a foreign, tampered or truncated file is named with its reason before anything is merged. The
+Each file is checked as soon as it is added (size limits, checksums, project identity, that
+this project issued it to the rater it names, its seal) on a file thread, so a foreign, forged,
+tampered or truncated file is named with its one-line reason before anything is merged. The
 merge itself runs on the database thread and is all-or-nothing: if the deeper check inside the
 merge refuses a package, nothing is written, that file is marked refused, and pressing Merge
 again merges the others.
@@ -64,6 +65,16 @@ def _cell(text: str, tip: str = "", color: str | None = None) -> QTableWidgetIte
     return it
 
 
+def _why(exc: BaseException) -> str:
+    """The refusal in one line, without the file path (the row names the file) but with the
+    item inside it (e.g. the output token and revision a bad answer is in)."""
+    if isinstance(exc, MedreviewError):
+        line = f"{exc.item}: {exc.reason}" if exc.item else exc.reason
+    else:
+        line = error_text(exc)
+    return " ".join(line.split())
+
+
 def _num(n: int) -> QTableWidgetItem:
     it = _cell(str(n))
     it.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -80,6 +91,7 @@ class MergeDialog(QDialog):
         self.worker = file_worker()
         self.files: list[FileState] = []
         self.project_uid: str | None = None
+        self.issued: svc.IssuedRecords | None = None
         self.report: svc.MergeReport | None = None
         self._merging = False
         self.setWindowTitle("Merge rater packages")
@@ -120,6 +132,7 @@ class MergeDialog(QDialog):
         self.bar.hide()
         lay.addWidget(self.bar)
         self.status = status_label()
+        self.status.setTextFormat(Qt.TextFormat.PlainText)  # reasons quote package contents
         lay.addWidget(self.status)
         results = QGroupBox("Result")
         rlay = QVBoxLayout(results)
@@ -152,7 +165,7 @@ class MergeDialog(QDialog):
         self.relay = ProgressRelay(self)
         self.relay.sig_progress.connect(self._on_progress)
         self.finished.connect(lambda _r: self.worker.shutdown(wait=False))
-        Op(svc.project_identity, project).success(self._on_identity) \
+        Op(svc.issued_records, project).success(self._on_identity) \
             .failure(lambda e: show_status(self.status, error_text(e), ok=False)).run(db)
 
     @staticmethod
@@ -165,8 +178,9 @@ class MergeDialog(QDialog):
         t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
 
     # files ------------------------------------------------------------------------------------
-    def _on_identity(self, identity: tuple[str, str]) -> None:
-        self.project_uid, name = identity
+    def _on_identity(self, issued: svc.IssuedRecords) -> None:
+        self.issued = issued
+        self.project_uid, name = issued.project_uid, issued.project_name
         self.setWindowTitle(f"Merge rater packages — {name}")
         for f in self.files:
             if f.state == CHECKING:
@@ -191,7 +205,7 @@ class MergeDialog(QDialog):
 
     def _check(self, f: FileState) -> None:
         assert self.project_uid is not None
-        Op(svc.check_package, f.path, self.project_uid) \
+        Op(svc.check_package, f.path, self.project_uid, self.issued) \
             .success(partial(self._on_checked, f)) \
             .failure(partial(self._on_refused, f)).run(self.worker)
 
@@ -204,7 +218,7 @@ class MergeDialog(QDialog):
 
     def _on_refused(self, f: FileState, exc: BaseException) -> None:
         f.state = REFUSED
-        f.reason = exc.reason if isinstance(exc, MedreviewError) else error_text(exc)
+        f.reason = _why(exc)
         self._refresh_files()
 
     def remove_selected(self) -> None:
@@ -292,7 +306,7 @@ class MergeDialog(QDialog):
         culprit = next((f for f in self.files if source and (
             str(f.path) == str(source) or f.path.resolve() == Path(str(source)).resolve())),
             None)
-        reason = exc.reason if isinstance(exc, MedreviewError) else error_text(exc)
+        reason = _why(exc)
         if culprit is not None:
             culprit.state = REFUSED
             culprit.reason = reason

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -69,6 +70,7 @@ class OpenPackageDialog(QDialog):
         self.file.sig_changed.connect(self._on_file_changed)
         form.addRow("Package", self.file)
         self.info_label = QLabel("")
+        self.info_label.setTextFormat(Qt.TextFormat.PlainText)  # rater and project names
         self.info_label.setWordWrap(True)
         form.addRow("", self.info_label)
         self.dest = PathField("folder", "Extract the package into", "a new, empty folder")
@@ -78,6 +80,7 @@ class OpenPackageDialog(QDialog):
         self.bar = _busy_bar()
         lay.addWidget(self.bar)
         self.status = status_label()
+        self.status.setTextFormat(Qt.TextFormat.PlainText)  # reasons quote package contents
         lay.addWidget(self.status)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.open_button = self.buttons.addButton("Open",
@@ -108,7 +111,7 @@ class OpenPackageDialog(QDialog):
     def _on_info(self, info: svc.PackageCheck) -> None:
         self.info = info
         stage = "as sent" if info.stage == "outbound" else "already returned once"
-        self.info_label.setText(f"For <b>{info.rater}</b> · project “{info.project_name}” · "
+        self.info_label.setText(f"For {info.rater} · project “{info.project_name}” · "
                                 f"{info.items} item(s) · {stage}")
         show_status(self.status, "")
         self.open_button.setEnabled(True)
@@ -159,6 +162,7 @@ class ReturnPackageDialog(QDialog):
                              "the study lead to merge. You can return again later; merging "
                              "keeps every revision."))
         self.summary = QLabel("Reading the package…")
+        self.summary.setTextFormat(Qt.TextFormat.PlainText)
         self.summary.setWordWrap(True)
         lay.addWidget(self.summary)
         form = QFormLayout()
@@ -170,6 +174,7 @@ class ReturnPackageDialog(QDialog):
         self.bar = _busy_bar()
         lay.addWidget(self.bar)
         self.status = status_label()
+        self.status.setTextFormat(Qt.TextFormat.PlainText)  # reasons quote package contents
         lay.addWidget(self.status)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.write_button = self.buttons.addButton("Write return file",
@@ -183,12 +188,12 @@ class ReturnPackageDialog(QDialog):
 
     def _on_summary(self, s: svc.PackageFolderSummary) -> None:
         left = s.items - s.done
-        text = f"<b>{s.rater}</b> · project “{s.project_name}” · {s.done} of {s.items} done"
+        text = f"{s.rater} · project “{s.project_name}” · {s.done} of {s.items} done"
         if s.in_progress:
             text += f" · {s.in_progress} in progress"
         if left:
-            text += (f"<br><span style='color:#b26a00'>{left} item(s) not finished: you can "
-                     "return now and send the rest later.</span>")
+            text += (f"\n{left} item(s) not finished: you can return now and send the rest "
+                     "later.")
         self.summary.setText(text)
 
     def _on_not_package(self, exc: BaseException) -> None:

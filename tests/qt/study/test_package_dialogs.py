@@ -180,3 +180,52 @@ def test_a_refusal_inside_the_merge_names_the_file_and_changes_nothing(
     qtbot.mouseClick(dlg.merge_button, Qt.MouseButton.LeftButton)  # the others go in
     qtbot.waitUntil(lambda: dlg.report is not None, timeout=20000)
     assert dlg.report.added == 2 and len(_history(assigned)) == len(before) + 2
+
+
+def _forge(folder: Path, tmp: Path, sql: str, rater: str | None = None) -> Path:
+    """A rater's own edit of their graded folder, re-sealed with their package's key."""
+    import shutil
+    import sqlite3
+
+    forged = tmp / "forged"
+    shutil.copytree(folder, forged)
+    con = sqlite3.connect(forged / "project.sqlite")
+    con.executescript(sql)
+    con.commit()
+    con.close()
+    if rater:
+        m = json.loads((forged / "medreview-package.json").read_text())
+        m["rater"]["name"] = rater
+        (forged / "medreview-package.json").write_text(json.dumps(m))
+    return svc.return_package(forged, tmp / "forged.mrpkg").path
+
+
+def test_merge_dialog_names_forged_and_invalid_packages_in_one_line(
+        qtbot, app, assigned, tmp_path) -> None:
+    pkg_a = assigned.call(svc.make_package, assigned.project, "Dr A", tmp_path / "a.mrpkg").path
+    grade_package(pkg_a, tmp_path / "a", tmp_path / "a-graded.mrpkg", limit=3)
+    (tmp_path / "f1").mkdir()
+    (tmp_path / "f2").mkdir()
+    as_b = _forge(tmp_path / "a", tmp_path / "f1",
+                  "UPDATE rater SET name='Dr B' WHERE name='Dr A';", rater="Dr B")
+    bad_answer = _forge(tmp_path / "a", tmp_path / "f2",
+                        "UPDATE judgment_revision SET answers = json_set(answers, '$.overall', 7)"
+                        " WHERE id = (SELECT max(id) FROM judgment_revision);")
+    before = _history(assigned)
+    dlg = MergeDialog(assigned.project, assigned.db, assigned.bus)
+    qtbot.addWidget(dlg)
+    dlg.add_files([as_b, bad_answer])
+    qtbot.waitUntil(lambda: all(f.state in (READY, REFUSED) for f in dlg.files), timeout=20000)
+    forged = dlg.files[0]
+    assert forged.state == REFUSED
+    assert forged.reason == "package was issued to 'Dr A' but names 'Dr B'"
+    assert dlg.file_table.item(0, 3).text() == f"refused: {forged.reason}"
+    # The answer of 7 on a 1-5 scale is inside the database: the merge itself refuses it.
+    assert dlg.files[1].state == READY
+    qtbot.mouseClick(dlg.merge_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Nothing was merged" in dlg.status.text(), timeout=20000)
+    reason = dlg.files[1].reason
+    assert dlg.files[1].state == REFUSED and "\n" not in reason
+    assert reason.startswith("output ") and "question 'overall': 7 is not one of" in reason
+    assert reason in dlg.status.text()
+    assert _history(assigned) == before and dlg.report is None
