@@ -13,7 +13,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
-from medreview.domain.display_text import tooltip_text
+from medreview.domain.display_text import tooltip_text, visible_text
 from medreview.services.views import QueueRow
 from medreview.services.workspace import QueueCounts, QueueFilter, count_queue, filter_rows
 
@@ -54,12 +54,12 @@ class QueueModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             if col == 0:
                 return row.position + 1
-            if col == 1:
-                return row.case_external_id
+            if col == 1:  # ids, titles and model names are data: hidden characters marked
+                return visible_text(row.case_external_id)
             if col == 2:
-                return row.case_title
+                return visible_text(row.case_title)
             if col == 3:
-                return row.model if self._filter.reveal_models else row.blind_label
+                return visible_text(row.model if self._filter.reveal_models else row.blind_label)
             if col == 4:
                 return STATUS_TEXT.get(row.status, row.status)
             if col == 5:
