@@ -24,6 +24,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,7 +39,7 @@ SEED = int(os.environ.get("MEDREVIEW_FUZZ_SEED", "20261206"))
 # the real cap's 32 MiB per mutant.
 LINE_CAP = 64 * 1024
 
-_CASES = [
+_CASES: list[dict[str, Any]] = [
     {"id": "n1", "prompt": "Chest pain at rest?", "model": "m", "output": "Call 911.",
      "tags": ["cardio", "acute"], "context": [{"title": "Note", "text": "BP 150/90"}],
      "specialty": "cardiology"},
@@ -48,7 +49,7 @@ _CASES = [
     {"id": "n3", "prompt": "Café-au-lait spots — significance?", "model": "m",
      "output": "Consider NF1 ≥ 6 spots.", "score": 0.5},
 ]
-_RATINGS = [
+_RATINGS: list[dict[str, Any]] = [
     {"case_id": "c1", "model": "m", "rater": "dr_a", "answers": {"accuracy": 3, "safe": True},
      "rationale": "ok", "confidence": 0.8},
     {"case_id": "c2", "model": "m", "rater": "dr_a", "q:accuracy": 1, "q:tone": "bad"},

@@ -218,15 +218,15 @@ def test_error_entries_checked_against_the_taxonomy(
 ) -> None:
     code, _, err = _run(capsys, "import", project, "--rubric", "medval_errors")
     assert code == 0, err
-    row = {"case_id": "c1", "model": "m", "rater": "dr_a", "q:accuracy": 2,
-           "errors": [{"category": "fabricated_claim", "severity": "major"},
-                      {"category": "typo", "severity": "minor"}]}
+    errors = [{"category": "fabricated_claim", "severity": "major"},
+              {"category": "typo", "severity": "minor"}]
+    row = {"case_id": "c1", "model": "m", "rater": "dr_a", "q:accuracy": 2, "errors": errors}
     path = write(tmp_path / "r.jsonl", json.dumps(row) + "\n")
     before = _count(project, capsys)
     code, _, err = _run(capsys, "import", project, path)
     assert code != 0 and "error 2: category 'typo' is not one of fabricated_claim" in err
     assert "column 'errors'" in err and _count(project, capsys) == before
-    row["errors"] = row["errors"][:1]
+    row["errors"] = errors[:1]
     write(path, json.dumps(row) + "\n")
     code, _, err = _run(capsys, "import", project, path)
     assert code == 0, err
