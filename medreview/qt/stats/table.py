@@ -8,6 +8,7 @@ double-click or Enter (``sig_activated``).
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -155,17 +156,18 @@ class RowsModel(QAbstractTableModel):
     def tooltip(self, row: dict[str, Any]) -> str | None:
         parts = []
         if row.get("statistic") is not None:
-            parts.append(f"<b>{statistic_name(row['statistic'])}</b> ({row['statistic']})")
+            parts.append(f"<b>{html.escape(statistic_name(row['statistic']))}</b> "
+                         f"({html.escape(str(row['statistic']))})")
         for key, label in (("method", "Method"), ("ci_method", "CI"),
                            ("missing_rule", "Missing data"), ("note", "Note")):
             v = row.get(key)
             if v and not is_missing(v):
-                parts.append(f"{label}: {v}")
+                parts.append(f"{label}: {html.escape(str(v))}")  # notes may name data
         n = len(row.get(IDS) or ())
         if n:
             parts.append(f"<i>Double-click or press Enter to open the {n} disagreeing "
                          f"item{'s' if n != 1 else ''} in the grading window.</i>")
-        return "<br>".join(parts) or None
+        return f"<qt>{'<br>'.join(parts)}</qt>" if parts else None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
