@@ -271,3 +271,30 @@ def test_json_and_eval_give_the_same_shape(logs: Path) -> None:
         return [(type(loc.record).__name__, loc.line) for loc in parse_inspect_log(path)]
 
     assert shape(logs / "log.eval") == shape(logs / "log.json")
+
+
+@pytest.mark.parametrize("rubric", [None, "quality_harm"])
+def test_refused_log_leaves_the_forms_as_they_were(
+    logs: Path, project: Project, tmp_path: Path, rubric: str | None
+) -> None:
+    from medreview.errors import ImportFailed
+    from medreview.rubrics.templates import load_template
+    from medreview.services.importing import import_file
+    from medreview.storage.forms import register_form
+
+    if rubric:
+        with project.transaction() as s:
+            register_form(s, load_template(rubric))
+    with project.read() as s:
+        before = [(f.key, f.version, f.active, f.definition) for f in s.scalars(select(FormRow))]
+    # case q1 is already in the project with another prompt: the ingest refuses the log
+    # after the scorer questions were added, which must then be taken back
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text('{"id": "q1", "prompt": "another question"}\n', encoding="utf-8")
+    import_file(project, cases)
+    with pytest.raises(ImportFailed, match="different content"):
+        _import(project, logs / "log.eval")
+    with project.read() as s:
+        after = [(f.key, f.version, f.active, f.definition) for f in s.scalars(select(FormRow))]
+        assert s.scalar(select(func.count()).select_from(OutputRow)) == 0
+    assert after == before
