@@ -8,11 +8,13 @@ replies alternate GRADE: C / GRADE: I. Every model output carries its usage, so 
 counts tokens (which would download a tokenizer).
 
 Usage: ``python -m tests.importers.inspect_task OUT_DIR`` → ``OUT_DIR/log.eval`` and
-``OUT_DIR/log.json`` (the same task run twice, once per log format).
+``OUT_DIR/log.json`` (the same task run twice, once per log format), and beside each
+``samples.<format>.json``: its samples as inspect's own reader returns them.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -20,6 +22,7 @@ from pathlib import Path
 from inspect_ai import Task
 from inspect_ai import eval as inspect_eval
 from inspect_ai.dataset import Sample
+from inspect_ai.log import read_eval_log
 from inspect_ai.model import (
     ChatMessageSystem,
     ChatMessageUser,
@@ -134,6 +137,12 @@ def main(out_dir: Path) -> None:
             raise SystemExit(f"inspect run failed: {log.error}")
         [written] = list(run_dir.iterdir())
         shutil.move(str(written), out_dir / f"log.{fmt}")
+        # The samples as inspect's own reader sees them: the tests' oracle (read here, so the
+        # test process never imports inspect_ai, which monkey-patches zipfile).
+        samples = read_eval_log(str(out_dir / f"log.{fmt}")).samples or []
+        (out_dir / f"samples.{fmt}.json").write_text(
+            json.dumps([smp.model_dump(mode="json") for smp in samples]), encoding="utf-8"
+        )
 
 
 if __name__ == "__main__":
