@@ -47,7 +47,7 @@ def handlers(w: MainWindow) -> dict[str, Callable[[], Any]]:
         "next_question": lambda: panel.step_question(1),
         "prev_question": lambda: panel.step_question(-1),
         "focus_answer": w.view.answer_view.focus_text,
-        "raw_source": w.view.answer_view.toggle_raw,
+        "raw_source": w.view.toggle_raw,
         "back_to_panel": panel.setFocus,
         "save_next": w.save_and_next,
         "skip": w.skip_item,

@@ -158,6 +158,13 @@ class GradingView(QWidget):
                 rank.update({s.value: i for i, s in enumerate(q.severities)})
         self.answer_view.set_highlights(entries, rank)
 
+    def toggle_raw(self) -> None:
+        """V: both answers (side by side too) switch to their raw source, or back."""
+        raw = not self.answer_view.is_raw()
+        for view in (self.answer_view, self.other_answer):
+            if view.is_raw() != raw:
+                view.toggle_raw()
+
     def tag_selection(self) -> bool:
         """Start an error entry for the answer text selected now (key E)."""
         span = self.answer_view.selected_span()

@@ -406,3 +406,19 @@ def test_a_judge_span_into_the_stored_text_is_highlighted_in_both_views(  # type
     raw_marks = [s.cursor.selectedText().replace("\u2029", "\n")
                  for s in av.raw.extraSelections()]
     assert quote in raw_marks
+
+
+def test_v_switches_both_answers_side_by_side(qtbot, make_window, pairwise_path: Path  # type: ignore[no-untyped-def]
+                                              ) -> None:
+    from tests.qt.grading.helpers import open_and_wait
+
+    w = make_window()
+    open_and_wait(qtbot, w, pairwise_path)
+    qtbot.waitUntil(lambda: w.view.other_answer.isVisible()
+                    and w.view.other_answer.source != "", timeout=5000)
+    w.view.panel.setFocus()
+    press(qtbot, "V")
+    for view in (w.view.answer_view, w.view.other_answer):
+        assert view.is_raw() and view.raw.toPlainText() == visible_text(view.source)
+    press(qtbot, "V", w.view.panel)
+    assert not w.view.answer_view.is_raw() and not w.view.other_answer.is_raw()
