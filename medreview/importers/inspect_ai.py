@@ -3,14 +3,19 @@
 Reads the files directly (``inspect_ai`` is not a dependency): a ``.json`` log is one
 ``EvalLog`` object; a ``.eval`` log is a ZIP holding ``header.json`` (or the older
 ``start.json``/``_journal/start.json`` + ``results.json``) and one ``samples/<id>_epoch_<n>.json``
-per sample, read one member at a time. Both are turned into the same records:
+per sample, read one member at a time through ``eval_zip`` (zstd members, bounded). Both are
+turned into the same records:
 
 * each sample id → one ``CaseRecord`` (input text or messages, ``target`` as the reference,
-  sample ``metadata``, MCQ ``choices``); epochs of the same sample share the case;
+  sample ``metadata``, MCQ ``choices``); epochs of the same sample share the case; input
+  images carried as data URIs → ``AttachmentRecord``s of the case (temporary files, removed
+  when the stream is closed);
 * each sample's ``output`` → an ``OutputRecord`` of model ``eval.model`` keyed by the sample
-  ``uuid`` (or ``<id>:epoch<n>`` for logs older than 0.3.70); samples that errored have none;
-* each ``scores[name]`` → a ``RatingRecord`` of judge ``name`` with ``answers={"score": value}``
-  (plus ``"answer"`` when the scorer extracted one) and the explanation as rationale.
+  ``uuid`` (or ``<id>:epoch<n>`` for logs older than 0.3.70), with its ``epoch`` and, when the
+  model answered more than once, the whole ``conversation``; samples that errored have none;
+  epochs that gave the same text are one output (metadata ``epochs``);
+* each ``scores[name]`` → a ``RatingRecord`` of judge ``name`` (``name (grader)``) answering
+  the question ``inspect.<name>`` (see ``inspect_scores``), the explanation as rationale.
 
 Samples are ordered by (id, epoch) in both forms, and ``line`` is the 1-based position in that
 order, so the two forms of one log give identical records.
