@@ -2,7 +2,8 @@
 
 ``Op(fn, *args).success(cb).failure(cb).run(executor)`` submits ``fn`` to an executor (the
 database thread in the app, inline in tests) and calls ``cb`` on the Qt main thread through a
-queued signal, so callbacks may touch widgets and emit on the ChangeBus.
+queued signal, so callbacks may touch widgets and emit on the ChangeBus. ``MessageRelay``
+carries progress lines a worker reports while it runs (a save waiting for another writer).
 """
 
 from __future__ import annotations
@@ -51,6 +52,17 @@ def bridge() -> _Bridge:
 
 def run_on_main(fn: Callable[[], None]) -> None:
     bridge().sig_call.emit(fn)
+
+
+class MessageRelay(QObject):
+    """Lines posted from any thread (the database thread's "waiting for another writer…"),
+    delivered by ``sig_message`` on the thread this object lives on (queued across threads)."""
+
+    sig_message = Signal(str)
+
+    def post(self, text: str) -> None:
+        if shiboken6.isValid(self):  # its window may be gone while a worker still reports
+            self.sig_message.emit(text)
 
 
 class Op(Generic[T]):

@@ -33,8 +33,7 @@ from PySide6.QtWidgets import (
 from medreview.domain.changes import Changes
 from medreview.domain.judgment import JudgmentDraft
 from medreview.qt.about import show_about
-from medreview.qt.about import show_about
-from medreview.qt.bridge import Op
+from medreview.qt.bridge import MessageRelay, Op
 from medreview.qt.cheatsheet import CheatSheetDialog
 from medreview.qt.grading.controller import GradingController
 from medreview.qt.grading.grading_view import GradingView
@@ -45,6 +44,7 @@ from medreview.qt.shortcuts import install_shortcuts
 from medreview.qt.theme import THEMES, apply_theme, current_theme
 from medreview.qt.welcome import WelcomePage
 from medreview.services import grading, projects
+from medreview.services.access import on_writer_wait
 from medreview.services.bus import ChangeBus
 from medreview.services.projects import Project
 from medreview.services.tasks import DbExecutor, Executor, WorkExecutor
@@ -52,6 +52,10 @@ from medreview.services.views import ItemView, QueueRow, RaterView, SaveResult
 from medreview.services.workspace import has_pairwise, next_open, pair_partner, with_status
 
 log = logging.getLogger(__name__)
+
+# Who browses a read-only project nobody has graded in yet: no rater is created (nothing can be
+# saved), the queue shows every item with no grades.
+VIEWER = RaterView(0, "read-only viewer", "viewer", "", False)
 
 
 class MainWindow(QMainWindow):
@@ -108,6 +112,9 @@ class MainWindow(QMainWindow):
         self.save_label = QLabel("")
         self.save_label.setObjectName("saveState")
         self.statusBar().addPermanentWidget(self.save_label)
+        # "waiting for another writer (…)" from the database thread, shown on this thread.
+        self.writer_wait = MessageRelay(self)
+        self.writer_wait.sig_message.connect(self._on_writer_wait)
         self.shortcuts: dict[str, list[QShortcut]] = install_shortcuts(self)
         self.bus.subscribe(self._on_bus_changed)
         self.welcome.set_recent(self.settings.recent_projects())
@@ -162,29 +169,33 @@ class MainWindow(QMainWindow):
             return act
 
         self.project_actions: list[QAction] = []
+        self.write_actions: list[QAction] = []  # off while the project is read-only
         m = bar.addMenu("&Project")
         add(m, "Open project…", self.browse_project, project=False)
         add(m, "Open a rater package…", self.open_package, project=False)
         add(m, "Return this package to the study lead…", self.return_package)
-        add(m, "Import cases, answers, images…", self.show_import_dialog, "Ctrl+I")
+        self.write_actions.append(
+            add(m, "Import cases, answers, images…", self.show_import_dialog, "Ctrl+I"))
         add(m, "Export…", self.show_export_dialog, "Ctrl+E")
         m.addSeparator()
         add(m, "Close project", self.close_to_welcome)
         add(m, "Quit", self.close, "Ctrl+Q", project=False)
         m = bar.addMenu("&Study")
-        add(m, "Assign raters…", self.show_assign_dialog)
-        add(m, "Make rater packages…", self.make_packages)
-        add(m, "Merge returned packages…", self.show_merge_dialog)
+        self.write_actions += [
+            add(m, "Assign raters…", self.show_assign_dialog),
+            add(m, "Make rater packages…", self.make_packages),
+            add(m, "Merge returned packages…", self.show_merge_dialog)]
         m.addSeparator()
-        add(m, "Adjudicate disagreements", self.show_adjudication, "Ctrl+Shift+A")
+        self.write_actions.append(
+            add(m, "Adjudicate disagreements", self.show_adjudication, "Ctrl+Shift+A"))
         m = bar.addMenu("&Analysis")
         add(m, "Agreement dashboard", self.show_dashboard, "Ctrl+Shift+D")
         m.addSeparator()
-        add(m, "Run the LLM judge…", self.show_judge_dialog, "Ctrl+Shift+J")
+        self.write_actions.append(
+            add(m, "Run the LLM judge…", self.show_judge_dialog, "Ctrl+Shift+J"))
         add(m, "Judge calibration", self.show_calibration, "Ctrl+Shift+K")
         m = bar.addMenu("&Help")
         add(m, "Keyboard cheat sheet", self.show_cheatsheet, project=False)
-        add(m, "About medreview", lambda: show_about(self), project=False)
         add(m, "About medreview", lambda: show_about(self), project=False)
 
     def _show_project_controls(self, on: bool) -> None:
@@ -193,6 +204,13 @@ class MainWindow(QMainWindow):
             action.setVisible(on)
         for act in getattr(self, "project_actions", ()):
             act.setEnabled(on)
+        if on and self.read_only:
+            for act in self.write_actions:
+                act.setEnabled(False)
+
+    @property
+    def read_only(self) -> bool:
+        return self.project is not None and self.project.read_only_reason is not None
 
     # project and rater ------------------------------------------------------------------------
     def browse_project(self) -> None:
@@ -217,15 +235,19 @@ class MainWindow(QMainWindow):
             self.executor = None
             return False
         self.project = project
+        on_writer_wait(self.writer_wait.post)
         self._show_read_only(project.read_only_reason)
         self.raters = [r for r in raters if r.kind == "physician"]
+        if self.read_only and not self.raters:
+            self.raters = [VIEWER]  # nobody to ask "who is grading?": nothing is saved
         self.settings.add_recent(path)
         self.welcome.set_recent(self.settings.recent_projects())
         self.setWindowTitle(f"medreview — {path.name}")
         self.rater_box.clear()
         for r in self.raters:
             self.rater_box.addItem(r.name, r.id)
-        self.rater_box.addItem("＋ New rater…", -1)
+        if not self.read_only:
+            self.rater_box.addItem("＋ New rater…", -1)
         chosen = rater_id or self.settings.last_rater(self.project_uid)
         if chosen not in {r.id for r in self.raters}:
             chosen = self.raters[0].id if self.raters else None
@@ -262,7 +284,8 @@ class MainWindow(QMainWindow):
             self.controller.deleteLater()
         self.rater = next(r for r in self.raters if r.id == rater_id)
         self.rater_box.setCurrentIndex(self.rater_box.findData(rater_id))
-        self.settings.set_last_rater(self.project_uid, rater_id)
+        if rater_id != VIEWER.id:
+            self.settings.set_last_rater(self.project_uid, rater_id)
         self.controller = GradingController(self.project, rater_id, self.executor, self.bus,
                                             parent=self)
         self.view.attach(self.controller)
@@ -271,6 +294,8 @@ class MainWindow(QMainWindow):
         self.controller.sig_saved.connect(self._on_controller_saved)
         self.controller.sig_load_failed.connect(
             lambda msg: self.statusBar().showMessage(f"Cannot open item: {msg}", 8000))
+        self.controller.sig_refused.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
+        self.view.panel.rationale.setReadOnly(self.read_only)
         self.stack.setCurrentWidget(self.split)
         self._show_project_controls(True)
         self._restore_splitters()
@@ -297,12 +322,16 @@ class MainWindow(QMainWindow):
         if self.controller is not None:
             self.controller.flush_blocking()
             self.controller.timer.stop()
+            # Deleted, so the grading view (attached to the next controller) stops feeding it.
+            self.controller.deleteLater()
             self.controller = None
         if self.executor is not None:
             if self.project is not None:
                 self.executor.submit(self.project.close).result()
             self.executor.shutdown(wait=True)
         self.executor = None
+        if self.project is not None:
+            on_writer_wait(None)
         self.project = None
         self.rater = None
         self._show_read_only(None)
@@ -312,6 +341,10 @@ class MainWindow(QMainWindow):
             f"Read-only project: {reason}. You can browse, see statistics and export; "
             "grades, imports and merges cannot be saved." if reason else "")
         self.read_only_banner.setVisible(reason is not None)
+
+    def _on_writer_wait(self, text: str) -> None:
+        """A save waits for another writer (an import, a merge, another window): say so."""
+        self.statusBar().showMessage(f"Saving is {text}. Your changes are kept.", 4000)
 
     def close_to_welcome(self) -> None:
         self.close_project()
@@ -585,8 +618,9 @@ class MainWindow(QMainWindow):
             return
         self.reveal_models = on
         self.queue.set_rows(self.queue.model.rows, on)
-        Op(projects.set_reveal_models, self.project, on).success(
-            lambda ch: self.bus.emit(ch, self)).run(self.executor)
+        if not self.read_only:  # read-only: revealed on this screen, not stored
+            Op(projects.set_reveal_models, self.project, on).success(
+                lambda ch: self.bus.emit(ch, self)).run(self.executor)
         c = self.controller
         if c is not None and c.item is not None:
             item = dataclasses.replace(c.item, reveal_model=on)

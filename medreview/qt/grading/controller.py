@@ -42,6 +42,8 @@ class GradingController(QObject):
     """(output id, ``SaveResult``, the draft that was saved) after a commit."""
     sig_load_failed = Signal(str)
     """A message saying why an item could not be opened."""
+    sig_refused = Signal(str)
+    """An edit, save or undo refused because the project is read-only (one plain line)."""
 
     def __init__(self, project: Project, rater_id: int, executor: Executor,
                  bus: ChangeBus | None = None, autosave_ms: int = AUTOSAVE_MS,
@@ -62,6 +64,8 @@ class GradingController(QObject):
         self._generation = 0
         self._cache: dict[int, ItemView] = {}
         self._inflight: set[int] = set()
+        # A read-only project is browsed: edits are refused here, before the draft changes.
+        self.read_only_reason: str | None = project.read_only_reason
         self.time = TimeOnTask()
         self.timer = QTimer(self)
         self.timer.setSingleShot(True)
@@ -127,8 +131,18 @@ class GradingController(QObject):
             self.sig_load_failed.emit(str(exc))
 
     # editing ----------------------------------------------------------------------------------
+    def _refuse_read_only(self) -> bool:
+        """True (and say why, and show the saved draft again) if nothing may be saved."""
+        if self.read_only_reason is None:
+            return False
+        self.sig_refused.emit(f"Read-only project ({self.read_only_reason}): grades cannot be "
+                              "saved here; you can browse, see statistics and export.")
+        if self.item is not None:
+            self.sig_draft_replaced.emit(self.draft)  # undo what the widget already shows
+        return True
+
     def _edit(self, **changes: Any) -> None:
-        if self.item is None:
+        if self.item is None or self._refuse_read_only():
             return
         self.draft = dataclasses.replace(self.draft, **changes)
         self.dirty = True
@@ -206,7 +220,7 @@ class GradingController(QObject):
 
     def save(self, status: str | None = None) -> cf.Future[SaveResult] | None:
         """Write the draft as a new revision now (``status`` None: keep draft/done as is)."""
-        if self.item is None:
+        if self.item is None or self.read_only_reason is not None:
             return None
         status = status or self._auto_status()
         self.timer.stop()
@@ -276,6 +290,8 @@ class GradingController(QObject):
     def complete(self) -> tuple[bool, list[str]]:
         """Save as done if every required question is answered; else save as draft and
         return the missing question ids (the item does not count as done)."""
+        if self._refuse_read_only():
+            return True, []  # browsing: move on, nothing to save
         missing = self.missing()
         if missing:
             self.save("draft")
@@ -287,7 +303,7 @@ class GradingController(QObject):
         return True, []
 
     def skip(self) -> None:
-        if self.item is None:
+        if self.item is None or self._refuse_read_only():
             return
         self.draft = dataclasses.replace(self.draft, skipped=True)
         self.dirty = True
@@ -295,7 +311,7 @@ class GradingController(QObject):
 
     def undo(self) -> None:
         """Undo the newest save of this item (unsaved edits are saved first, then undone)."""
-        if self.item is None:
+        if self.item is None or self._refuse_read_only():
             return
         self.flush()
         output_id = self.item.output_id
