@@ -57,7 +57,11 @@ def test_healthbench_and_inspect_imports_count_right_and_are_idempotent(
     assert report[0]["format"] == "healthbench"
     assert report[0]["added"] == {"cases": 2, "criteria": 6, "outputs": 5}
     assert report[1]["format"] == "inspect-eval"
-    assert report[1]["added"] == {"cases": 3, "outputs": 4, "ratings": 4}
+    # the log's inline chest X-ray becomes an attachment; its scorer becomes a question added
+    # to the project's rubric (a changed form counts as one rubric)
+    assert report[1]["added"] == {
+        "cases": 3, "attachments": 1, "outputs": 4, "ratings": 4, "rubrics": 1
+    }
     before = info(capsys, project)["counts"]
     assert isinstance(before, dict) and before["rubric_criteria"] == 6
     # The same files again (and the .json form of the same inspect log) add nothing.
