@@ -54,6 +54,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("--model", help="model name for completions that do not name one")
     p.add_argument("--manifest", type=Path, help="media folders: CSV with case_id,path columns")
+    p.add_argument("--strict", action="store_true",
+                   help="media folders: refuse the folder if any DICOM file must be left out "
+                        "(default: import the usable files and list the others with the reason)")
     p.add_argument("--models", help="wide CSV: comma-separated columns holding model answers")
     p.add_argument(
         "--rater-kind",
@@ -127,7 +130,10 @@ def run(args: argparse.Namespace) -> int:
                 # In a log (not a terminal) only the every-few-seconds lines of a long import
                 # are written: a "done" line per file would precede its one-line error.
                 progress: Any = bar if bar.tty else _heartbeat(bar)
+                left_out: list[tuple[str, str]] = []
                 options = {
+                    "strict_dicom": args.strict,
+                    "left_out": left_out,
                     "model": args.model,
                     "manifest": args.manifest,
                     "model_columns": args.models.split(",") if args.models else None,
@@ -145,6 +151,8 @@ def run(args: argparse.Namespace) -> int:
                     progress=progress,
                 )
             entry = {"file": str(path), "format": fmt, **summary.to_dict()}
+            if left_out:
+                entry["left_out"] = [{"file": f, "reason": r} for f, r in left_out]
             report["files"].append(entry)
             if not args.json:
                 added = ", ".join(f"{n} {k}" for k, n in summary.added.items()) or "nothing new"
@@ -152,7 +160,10 @@ def run(args: argparse.Namespace) -> int:
                 print(
                     f"{path}: {fmt}: added {added}"
                     + (f" (already there: {skipped})" if skipped else "")
+                    + (f"; {len(left_out)} DICOM file(s) left out" if left_out else "")
                 )
+                for f, reason in left_out:
+                    print(f"  left out: {f}: {reason}")
     if args.json:
         print_json(report)
     return 0

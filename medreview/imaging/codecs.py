@@ -102,13 +102,30 @@ def read_dataset(
                 raise
             if fh is not None:
                 fh.seek(0)
-            return dcmread(src, stop_before_pixels=headers_only, force=True)
+            return _with_syntax(dcmread(src, stop_before_pixels=headers_only, force=True))
     except InvalidDicomError as exc:
         raise DicomError("not a DICOM file", source=str(path)) from exc
     except OSError as exc:
         raise DicomError(f"cannot read file: {exc.strerror or exc}", source=str(path)) from exc
     except Exception as exc:  # pydicom raises many types on malformed headers
         raise DicomError(f"malformed DICOM header: {exc}", source=str(path)) from exc
+
+
+def _with_syntax(ds: Dataset) -> Dataset:
+    """A file without file meta: record the encoding it was read with as its Transfer Syntax,
+    so decoders (which look there) can read its native pixel data."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    meta = getattr(ds, "file_meta", None)
+    if meta is None:
+        meta = ds.file_meta = FileMetaDataset()
+    if "TransferSyntaxUID" not in meta:
+        implicit, little = getattr(ds, "original_encoding", (True, True))
+        meta.TransferSyntaxUID = (ImplicitVRLittleEndian if implicit is not False
+                                  else ExplicitVRLittleEndian if little is not False
+                                  else ExplicitVRBigEndian)
+    return ds
 
 
 def _starts_like_dataset(path: Path) -> bool:

@@ -4,11 +4,19 @@ Slices are ordered by their position along the slice normal (cross product of th
 ImageOrientationPatient row/column cosines, dotted with ImagePositionPatient), then by
 InstanceNumber; file names and file order never matter. Files that are not DICOM images are
 reported in ``ScanResult.skipped`` with the reason instead of failing the scan.
+
+Files without a Series Instance UID (hand-made or converted objects) are not dropped: they
+form series of their own, grouped by Study and Frame of Reference UID when both are present
+(one acquisition geometry), else one series per file, under a derived UID (``2.25.<uuid5>`` of
+the grouping key, so a re-import finds the same series). With ``check_display`` the first and
+last frame of every image are decoded, so an image that cannot be shown is left out (with the
+decoder's reason) at import rather than discovered by a physician.
 """
 
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,8 +83,10 @@ def scan_dicom_folder(
     *,
     progress: Progress = no_progress,
     token: CancelToken | None = None,
+    check_display: bool = False,
 ) -> ScanResult:
-    """Every DICOM image under ``folder`` (recursive), grouped by study and series UID."""
+    """Every DICOM image under ``folder`` (recursive), grouped by study and series UID;
+    ``check_display`` also decodes each image's first and last frame (import time)."""
     root = Path(folder)
     if not root.is_dir():
         raise DicomError("not a folder", source=str(root))
@@ -105,6 +115,12 @@ def scan_dicom_folder(
             result.skipped.append((path, exc.reason))
             result.refused.append((path, exc.reason))
             continue
+        if check_display:
+            reason = _display_problem(path, frame_count)
+            if reason:
+                result.skipped.append((path, reason))
+                result.refused.append((path, reason))
+                continue
         sop = str(ds.get("SOPInstanceUID", "") or "")
         if sop and sop in seen_sop:
             reason = f"duplicate of {seen_sop[sop].name} (same SOP Instance UID)"
@@ -112,7 +128,7 @@ def scan_dicom_folder(
             continue
         if sop:
             seen_sop[sop] = path
-        key = (_text(ds, "StudyInstanceUID"), _text(ds, "SeriesInstanceUID"))
+        key = (_text(ds, "StudyInstanceUID"), _series_key(ds, path))
         pending = groups.get(key)
         if pending is None:
             pending = groups[key] = _Pending(
@@ -234,6 +250,29 @@ def _not_an_image(ds: Dataset) -> str:
 
         name = UID(sop_class).name if sop_class else "unknown SOP class"
         return f"no image in this DICOM object ({name})"
-    if not ds.get("SeriesInstanceUID"):
-        return "no Series Instance UID"
+    return ""
+
+
+def _series_key(ds: Dataset, path: Path) -> str:
+    """The Series Instance UID, or a derived one for files without it."""
+    series = _text(ds, "SeriesInstanceUID").strip()
+    if series:
+        return series
+    study, frame_of_ref = _text(ds, "StudyInstanceUID"), _text(ds, "FrameOfReferenceUID")
+    basis = f"for:{study}:{frame_of_ref}" if study and frame_of_ref else f"file:{path}"
+    return f"2.25.{uuid.uuid5(uuid.NAMESPACE_OID, basis).int}"
+
+
+def _display_problem(path: Path, frame_count: int) -> str:
+    """Why the first or last frame cannot be shown ("" when both decode and render)."""
+    from medreview.imaging.display import decode_frame
+
+    for frame in sorted({0, frame_count - 1}):
+        try:
+            decode_frame(path, frame).render(None)
+        except DicomError as exc:
+            return f"cannot be displayed (frame {frame + 1} of {frame_count}): {exc.reason}"
+        except Exception as exc:  # a malformed module the pipeline did not anticipate
+            return (f"cannot be displayed (frame {frame + 1} of {frame_count}): "
+                    f"{type(exc).__name__}")
     return ""

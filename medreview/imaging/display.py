@@ -154,22 +154,27 @@ def _spacing(ds: Dataset) -> tuple[tuple[float, float] | None, str]:
     return None, ""
 
 
+AUTO_PERCENTILES = (0.5, 99.5)
+_AUTO_SAMPLE = 4_000_000  # pixels; larger frames are sampled with a fixed stride
+
+
 def _value_range(arr: np.ndarray, grey: GreyPipeline) -> tuple[float, float] | None:
-    """Modality min/max of the frame, padding excluded (the no-window default range)."""
+    """The automatic window of a frame without one (RT images, secondary captures...): the
+    0.5th to 99.5th percentile of its modality values, padding excluded, so a few extreme
+    pixels (a 65535 marker, a dark collimator edge) do not wash the image out; the full range
+    when the percentiles coincide (binary or nearly uniform frames)."""
     mask = grey.padding_mask(arr)
-    values = arr[~mask] if mask is not None else arr
+    values = arr[~mask] if mask is not None else arr.ravel()
     if values.size == 0:
         return None
-    if grey.modality_lut is not None:
-        mod = grey.modality(values)
-        return float(np.nanmin(mod)), float(np.nanmax(mod))
-    ends = grey.modality(np.array([values.min(), values.max()]))
-    lo, hi = float(ends.min()), float(ends.max())
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        mod = grey.modality(values)
-        finite = mod[np.isfinite(mod)]
-        if finite.size == 0:
-            return None
+    if values.size > _AUTO_SAMPLE:
+        values = values[:: -(-values.size // _AUTO_SAMPLE)]
+    mod = grey.modality(values)
+    finite = mod[np.isfinite(mod)]
+    if finite.size == 0:
+        return None
+    lo, hi = (float(v) for v in np.percentile(finite, AUTO_PERCENTILES))
+    if not hi > lo:
         lo, hi = float(finite.min()), float(finite.max())
     return lo, hi
 
@@ -180,7 +185,7 @@ def _to_rgb8(arr: np.ndarray, ds: Dataset) -> np.ndarray:
     if photometric == "PALETTE COLOR":
         from pydicom.pixels.processing import apply_color_lut
 
-        rgb = apply_color_lut(arr, ds)
+        rgb = apply_color_lut(arr, _native_palette(ds))
         if rgb.dtype.itemsize > 1:  # 16-bit LUT entries: keep the top byte
             rgb = np.right_shift(rgb, 8)
         return np.ascontiguousarray(rgb.astype(np.uint8))
@@ -191,3 +196,37 @@ def _to_rgb8(arr: np.ndarray, ds: Dataset) -> np.ndarray:
     bits = int(ds.get("BitsStored", 8 * arr.dtype.itemsize) or 8)
     shift = max(bits - 8, 0)
     return np.right_shift(arr.astype(np.uint64), shift).clip(0, 255).astype(np.uint8)
+
+
+_PALETTE_DATA = ("RedPaletteColorLookupTableData", "GreenPaletteColorLookupTableData",
+                 "BluePaletteColorLookupTableData", "AlphaPaletteColorLookupTableData")
+
+
+def _native_palette(ds: Dataset) -> Dataset:
+    """The dataset, or for big-endian files a shallow copy whose 16-bit palette LUT data is
+    in native (little-endian) byte order: pydicom reads non-segmented LUT bytes as native
+    whatever the transfer syntax, so big-endian palettes came out byte-swapped (all black).
+    Segmented LUTs are decoded with the right byte order by pydicom already."""
+    little = getattr(ds, "original_encoding", (None, True))[1]
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None and str(meta.get("TransferSyntaxUID", "")) == "1.2.840.10008.1.2.2":
+        little = False
+    if little is not False or "RedPaletteColorLookupTableData" not in ds:
+        return ds
+    try:
+        n = int(ds.RedPaletteColorLookupTableDescriptor[0]) or 65536
+    except (AttributeError, TypeError, ValueError, IndexError):
+        return ds
+    from pydicom.dataset import Dataset as DicomDataset
+
+    copy = DicomDataset()
+    copy.file_meta = ds.file_meta
+    for el in ds:
+        if el.tag.group == 0x0028:
+            copy.add(el)
+    for keyword in _PALETTE_DATA:
+        raw = ds.get(keyword)
+        if isinstance(raw, bytes | bytearray) and len(raw) == 2 * n:  # 16-bit entries
+            swapped = np.frombuffer(raw, dtype=">u2").astype("<u2").tobytes()
+            setattr(copy, keyword, swapped)
+    return copy

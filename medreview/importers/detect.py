@@ -179,10 +179,15 @@ def parse_file(
     form: RatingForm | None = None,
     encoding: str | None = None,
     na: Collection[str] = (),
+    strict_dicom: bool = False,
+    left_out: list[tuple[str, str]] | None = None,
     progress: Progress = no_progress,
     token: CancelToken | None = None,
 ) -> Iterator[Located]:
     """Stream the records of ``path`` in format ``fmt`` (detected when None).
+
+    Media folders: DICOM files left out are appended to ``left_out`` as (path, reason);
+    ``strict_dicom`` refuses the folder instead.
 
     ``mapping`` (a ``FieldMapping``/``RatingsMapping`` or ``{role: column}`` overrides as given
     by ``--map``, ``q:<question>`` keys for ratings) applies to the generic formats and ratings
@@ -234,7 +239,8 @@ def parse_file(
         return parse_medec(path, encoding=encoding, na=na, progress=progress, token=token)
     if fmt == "medval":
         return parse_medval(path, encoding=encoding, na=na, progress=progress, token=token)
-    return parse_media_folder(path, manifest, progress=progress, token=token)
+    return parse_media_folder(path, manifest, strict_dicom=strict_dicom, left_out=left_out,
+                              progress=progress, token=token)
 
 
 def _ratings_mapping(

@@ -11,9 +11,14 @@ PNG/JPEG files become ``image`` records (checked by their first bytes), PDFs ``d
 records. DICOM files are grouped by ``medreview.imaging.dicom_series.scan_dicom_folder``: one
 ``dicom`` record per file with its study/series/SOP UIDs and ``sort_index`` = position within
 its series, and ``frame_count`` = the frames its pixel data really holds (``NumberOfFrames``
-clamped, see ``medreview.imaging.bounds``). A file named ``*.dcm`` that the scanner cannot read
-is an error (it was meant to be DICOM), as is any DICOM image whose header does not fit its
-pixel data; other files it skips (text, JSON, system files) are ignored.
+clamped, see ``medreview.imaging.bounds``). Every image is decoded (first and last frame) here,
+in the import worker, so what is imported can be displayed.
+
+A candidate DICOM file that cannot be used (not DICOM, unreadable, truncated, no pixel data,
+pixel data that does not fit its header, cannot be decoded, duplicate) is left out and listed
+with its reason in ``left_out`` (a caller-supplied list of ``(path, reason)``); with
+``strict_dicom`` the first such file refuses the whole folder instead. Files without a Series
+Instance UID are imported as series of their own (see ``medreview.imaging.dicom_series``).
 """
 
 from __future__ import annotations
@@ -74,10 +79,12 @@ def _files(entry: Path) -> list[Path]:
 class _Linker:
     """Emits the attachments of one case at a time, caching DICOM scans per folder."""
 
-    def __init__(self, progress: Progress, token: CancelToken | None, strict_dicom: bool) -> None:
+    def __init__(self, progress: Progress, token: CancelToken | None, strict_dicom: bool,
+                 left_out: list[tuple[str, str]] | None = None) -> None:
         self.progress = progress
         self.token = token
         self.strict_dicom = strict_dicom
+        self.left_out = left_out if left_out is not None else []
         self.scans: dict[Path, ScanResult] = {}
 
     def scan(self, folder: Path) -> ScanResult:
@@ -85,7 +92,8 @@ class _Linker:
 
         folder = folder.resolve()
         if folder not in self.scans:
-            self.scans[folder] = scan_dicom_folder(folder, progress=self.progress, token=self.token)
+            self.scans[folder] = scan_dicom_folder(folder, progress=self.progress,
+                                                   token=self.token, check_display=True)
         return self.scans[folder]
 
     def case(
@@ -140,14 +148,14 @@ class _Linker:
         found: set[Path] = set()
         for folder in _outermost(folders):
             result = self.scan(folder)
-            for bad, reason in result.refused:  # a DICOM image whose header lies
+            for bad, reason in result.skipped:  # every candidate left out, with its reason
                 bad = Path(bad).resolve()
-                if bad in wanted and self.strict_dicom:
-                    raise fail(f"DICOM file refused: {reason}", bad, None, case_id)
-            for bad, reason in result.skipped:
-                bad = Path(bad).resolve()
-                if bad in wanted and bad.suffix.lower() in DICOM_SUFFIXES and self.strict_dicom:
-                    raise fail(f"not a readable DICOM file: {reason}", bad, None, case_id)
+                if bad not in wanted:
+                    continue
+                if self.strict_dicom:
+                    raise fail(f"DICOM file left out: {reason} (--strict refuses the folder)",
+                               bad, None, case_id)
+                self.left_out.append((str(bad), reason))
             for series in result.series:
                 index = 0
                 for inst in series.instances:
@@ -213,11 +221,13 @@ def parse_media_folder(
     folder: str | Path,
     manifest: str | Path | None = None,
     *,
-    strict_dicom: bool = True,
+    strict_dicom: bool = False,
+    left_out: list[tuple[str, str]] | None = None,
     progress: Progress = no_progress,
     token: CancelToken | None = None,
 ) -> Iterator[Located]:
-    """Attachments of a media folder, case by case.
+    """Attachments of a media folder, case by case; files left out are appended to
+    ``left_out`` as ``(path, reason)`` (``strict_dicom``: the first one refuses the folder).
 
     ``line`` is the manifest row for manifest links, and 0 for folder-name links (the
     ``source`` is then the case folder).
@@ -226,7 +236,7 @@ def parse_media_folder(
     if not folder.is_dir():
         raise fail("not a folder", folder)
     manifest_path = Path(manifest) if manifest is not None else folder / MANIFEST_NAME
-    linker = _Linker(progress, token, strict_dicom)
+    linker = _Linker(progress, token, strict_dicom, left_out)
     if manifest is not None or manifest_path.is_file():
         cases = _from_manifest(manifest_path, progress, token)
     else:

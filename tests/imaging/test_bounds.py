@@ -126,8 +126,11 @@ def test_import_clamps_and_refuses_naming_the_file(tmp_path: Path) -> None:
     # no .dcm suffix: still refused, because the scanner recognised a DICOM image
     _edit(bad / "case-b", "CT_small.dcm", "IMG0001", Rows=65535, Columns=65535)
     with pytest.raises(ImportFailed) as err:
-        list(parse_media_folder(bad))
+        list(parse_media_folder(bad, strict_dicom=True))
     assert "IMG0001" in str(err.value) and "megapixels" in str(err.value)
+    left_out: list[tuple[str, str]] = []  # default: left out, named, with the reason
+    assert list(parse_media_folder(bad, left_out=left_out)) == []
+    assert [(Path(f).name, "megapixels" in r) for f, r in left_out] == [("IMG0001", True)]
     scan = scan_dicom_folder(bad)
     assert [p.name for p, _ in scan.refused] == ["IMG0001"]
 

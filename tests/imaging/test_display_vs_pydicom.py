@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from pydicom import dcmread
+from pydicom.dataset import FileMetaDataset
 from pydicom.pixels import (
     apply_color_lut,
     apply_modality_lut,
@@ -22,6 +23,7 @@ from pydicom.pixels import (
     convert_color_space,
     pixel_array,
 )
+from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from medreview.errors import DicomError
 from medreview.imaging.codecs import plugin_for, transfer_syntax
@@ -36,9 +38,18 @@ NATIVE = {
 }
 
 
+def _store_dir() -> Path:
+    """pydicom-data's files (the test extra), found offline through pydicom's registry."""
+    from pydicom.data import get_testdata_file
+
+    found = get_testdata_file("OBXXXX1A_expb.dcm", download=False)
+    assert found, "pydicom-data is not installed (test extra)"
+    return Path(str(found)).parent
+
+
 def _pixel_files() -> list[Path]:
     out = []
-    for p in sorted(bundled_dir().rglob("*")):
+    for p in sorted([*bundled_dir().rglob("*"), *_store_dir().glob("*.dcm")]):
         if not p.is_file() or p.suffix in {".py", ".json", ".txt", ".gz", ".icc", ".dump"}:
             continue
         try:
@@ -79,15 +90,43 @@ def _voi_output_range(ds) -> tuple[float, float]:  # type: ignore[no-untyped-def
     return lo, hi
 
 
+def _flatten_functional_groups(ds, frame: int) -> None:  # type: ignore[no-untyped-def]
+    """pydicom's apply_* read the top-level attributes only; in an enhanced multi-frame
+    object the frame's (else the shared) functional groups hold them (PS3.3 C.7.6.16), so
+    copy the frame's Pixel Value Transformation and Frame VOI LUT macros up first."""
+    for macro in ("PixelValueTransformationSequence", "FrameVOILUTSequence"):
+        for groups, idx in (("PerFrameFunctionalGroupsSequence", frame),
+                            ("SharedFunctionalGroupsSequence", 0)):
+            seq = ds.get(groups)
+            if seq is not None and len(seq) > idx and seq[idx].get(macro):
+                for el in seq[idx].get(macro)[0]:
+                    ds[el.tag] = el
+                break
+
+
 def reference_display(
     path: Path, frame: int, window: tuple[float, float] | None = None
 ) -> np.ndarray:
     ds = dcmread(path, force=True)
+    if "TransferSyntaxUID" not in getattr(ds, "file_meta", {}):  # no file meta: as read
+        implicit, little = ds.original_encoding
+        ds.file_meta = FileMetaDataset()
+        ds.file_meta.TransferSyntaxUID = (
+            ImplicitVRLittleEndian if implicit else
+            ExplicitVRLittleEndian if little else ExplicitVRBigEndian)
+    _flatten_functional_groups(ds, frame)
     plugin = plugin_for(transfer_syntax(ds))
     nf = int(ds.get("NumberOfFrames", 1) or 1)
     index = frame if nf > 1 else None
     pi = str(ds.PhotometricInterpretation)
     if pi == "PALETTE COLOR":
+        if not ds.original_encoding[1] and "RedPaletteColorLookupTableData" in ds:
+            # pydicom reads (non-segmented) LUT data bytes as little endian whatever the
+            # syntax: give it the entries in that order, as the standard's values are
+            for kw in ("Red", "Green", "Blue"):
+                el = ds[f"{kw}PaletteColorLookupTableData"]
+                if len(el.value) == 2 * (ds.RedPaletteColorLookupTableDescriptor[0] or 65536):
+                    el.value = np.frombuffer(el.value, ">u2").astype("<u2").tobytes()
         rgb = apply_color_lut(pixel_array(ds, index=index, decoding_plugin=plugin), ds)
         return (rgb >> 8).astype(np.uint8) if rgb.dtype == np.uint16 else rgb.astype(np.uint8)
     if int(ds.get("SamplesPerPixel", 1)) == 3:
@@ -116,9 +155,11 @@ def reference_display(
     ):
         lo, hi = _voi_output_range(ds)
         t = (apply_windowing(x, ds) - lo) / (hi - lo)
-    else:  # no VOI in the file: the full value range of the frame, padding excluded
+    else:  # no VOI in the file: 0.5-99.5th percentile of the frame, padding excluded
         vals = x[~pad]
-        lo, hi = float(vals.min()), float(vals.max())
+        lo, hi = (float(v) for v in np.percentile(vals, [0.5, 99.5]))
+        if not hi > lo:
+            lo, hi = float(vals.min()), float(vals.max())
         t = np.clip((x - lo) / (hi - lo), 0, 1) if hi > lo else np.zeros_like(x, dtype=float)
     out = np.round(t * 255).astype(np.uint8)
     if pi == "MONOCHROME1":
@@ -136,7 +177,12 @@ def _frames(path: Path) -> list[int]:
     return sorted({0, nf - 1})
 
 
-@pytest.mark.parametrize("path", PIXEL_FILES, ids=lambda p: str(p.relative_to(bundled_dir())))
+def _id(p: Path) -> str:
+    return str(p.relative_to(bundled_dir())) if p.is_relative_to(bundled_dir()) else \
+        f"pydicom-data/{p.name}"
+
+
+@pytest.mark.parametrize("path", PIXEL_FILES, ids=_id)
 def test_every_bundled_file_matches_pydicom_or_raises(path: Path) -> None:
     try:
         with warnings.catch_warnings():
