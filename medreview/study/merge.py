@@ -385,9 +385,14 @@ def _content(r: JudgmentRevisionRow, lead: _Lead, issued: IssuedPackage, ours: i
 def _check_against(s: Session, pkg: _Package) -> None:
     """Inside the write transaction: the outputs still match and no uid changed hands."""
     sent = {o.output_id: o.text_sha256 for o in pkg.issued.outputs.values()}
-    for oid in pkg.chains:
-        out = s.get(OutputRow, oid)
-        if out is None or out.text_sha256 != sent.get(oid):
+    ids = sorted(pkg.chains)
+    have: dict[int, str] = {}
+    for at in range(0, len(ids), 500):
+        for oid, sha in s.execute(select(OutputRow.id, OutputRow.text_sha256)
+                                  .where(OutputRow.id.in_(ids[at:at + 500]))):
+            have[oid] = sha
+    for oid in ids:
+        if have.get(oid) is None or have[oid] != sent.get(oid):
             raise _fail("package answer differs from the project's answer", pkg.file,
                         item=f"output {oid}")
     output_of = {r.uid: oid for oid, chain in pkg.chains.items() for r in chain}
