@@ -48,7 +48,7 @@ from medreview.study.adjudicate import (
 from medreview.study.assign import AssignmentDesign, AssignmentSummary, assign, plan_assignments
 from medreview.study.audit import gold_history, judgment_history
 from medreview.study.issued import IssuedPackage, all_issued
-from medreview.study.merge import MergeReport, check_issued, merge_packages
+from medreview.study.merge import MergeReport, check_issued, merge_packages, one_line
 from medreview.study.package import (
     MANIFEST,
     PackageInfo,
@@ -424,8 +424,8 @@ def check_package(file: Path, project_uid: str,
         m = pz.manifest
         if m["project_uid"] != project_uid:
             raise PackageError(f"package belongs to another project "
-                               f"({str(m.get('project_name', '?'))[:80]}, uid "
-                               f"{str(m['project_uid'])[:40]})", source=str(file))
+                               f"({one_line(m.get('project_name', '?'))}, uid "
+                               f"{one_line(m['project_uid'], 40)})", source=str(file))
         if issued is not None:
             check_issued(pz, issued.by_uid.get(str(m["package_uid"])), project_uid)
         elif not seal_verifies(m, m[SECRET_KEY]):

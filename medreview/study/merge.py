@@ -141,6 +141,12 @@ def _fail(reason: str, file: str, item: str | None = None) -> PackageError:
     return PackageError(reason, source=file, item=item)
 
 
+def one_line(value: object, limit: int = 80) -> str:
+    """A value from a package, safe to quote in a one-line message."""
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _lead(s: Session) -> _Lead:
     forms = {(f.key, f.version): (f.id, f.sha256, form_from_row(f))
              for f in s.scalars(select(FormRow))}
@@ -188,7 +194,7 @@ def check_issued(pz: PackageZip, issued: IssuedPackage | None, project_uid: str)
     """The checks that need only the manifest and this project's issue record."""
     m, src = pz.manifest, pz.source
     if m["project_uid"] != project_uid:
-        raise _fail(f"package belongs to another project (uid {str(m['project_uid'])[:40]}, "
+        raise _fail(f"package belongs to another project (uid {one_line(m['project_uid'], 40)}, "
                     f"this project is {project_uid})", src)
     if issued is None:
         raise _fail(f"this project never issued package {m['package_uid']} (a copy of another "
@@ -274,7 +280,7 @@ def _load(s: Session, pkg: _Package, lead: _Lead, now: dt.datetime, project: Pro
                                             OutputRow.text_sha256)):
         sent = issued.outputs.get(str(token))
         if sent is None:
-            raise _fail("package holds an output it was not sent", src, item=str(token)[:40])
+            raise _fail("package holds an output it was not sent", src, item=one_line(token, 40))
         if sha != sent.text_sha256:
             raise _fail("an answer text was changed inside the package", src,
                         item=f"output {token}")
@@ -296,10 +302,10 @@ def _load(s: Session, pkg: _Package, lead: _Lead, now: dt.datetime, project: Pro
         j = by_judgment.get(r.judgment_id)
         if j is None:
             raise _fail("package holds a revision of no judgment of its rater", src,
-                        item=f"revision {str(r.uid)[:40]}")
+                        item=f"revision {one_line(r.uid, 40)}")
         token = token_of[j.output_id]
         ours = out_map[j.output_id]
-        where = f"output {token}, revision {str(r.uid)[:40]}"
+        where = f"output {token}, revision {one_line(r.uid, 40)}"
         form, tax = forms.get(r.form_id), forms.get(r.taxonomy_id) if r.taxonomy_id else None
         if form is None or (r.taxonomy_id and tax is None):
             raise _fail("revision names a form the package does not have", src, item=where)
@@ -360,7 +366,7 @@ def _check_new(r: JudgmentRevisionRow, form: FormRow, tax: FormRow | None,
                       flagged=r.flagged, skipped=r.skipped, status=r.status)
         check_answers(r.answers, rubric, taxonomy, lead.criteria.get(lead.case_of[ours], []))
     except Invalid as exc:
-        raise _fail(str(exc), src, item=where) from exc
+        raise _fail(one_line(exc, 300), src, item=where) from exc
 
 
 def _content(r: JudgmentRevisionRow, lead: _Lead, issued: IssuedPackage, ours: int,
@@ -374,7 +380,7 @@ def _content(r: JudgmentRevisionRow, lead: _Lead, issued: IssuedPackage, ours: i
     try:
         annotations = map_annotations(r.annotations, questions, issued.attachments, out_map)
     except Invalid as exc:
-        raise _fail(str(exc), src, item=where) from exc
+        raise _fail(one_line(exc, 300), src, item=where) from exc
     return RevisionContent(
         answers=dict(r.answers), annotations=annotations, rationale=r.rationale,
         confidence=r.confidence, overall_score=r.overall_score,

@@ -117,6 +117,7 @@ def refused(world: dict[str, Any], tmp: Path, file: Path, *, now: dt.datetime | 
     assert not list(path.glob(".medreview-merge-*"))
     message = exc.value.message
     assert "\n" not in message and str(file) in message
+    assert len(message) < len(str(file)) + 500  # bounded, whatever the package holds
     return message
 
 
@@ -196,6 +197,9 @@ FORGERIES: dict[str, tuple[str, Callable[[dict[str, Any]], None] | None, str]] =
     "option the question does not offer": (
         _answers_sql("json_set(answers, '$.safe', 'maybe')"), None,
         "question 'safe': 'maybe' is not one of 'yes', 'caveats', 'no'"),
+    "a huge multi-line value": (
+        _answers_sql("json_set(answers, '$.safe', replace(hex(zeroblob(50000)), '00', "
+                     "'x' || char(10)))"), None, "question 'safe': 'x\\nx\\nx"),
     "number out of range": (
         _answers_sql("json_set(answers, '$.minutes', 500)"), None,
         "question 'minutes': 500 is above the maximum 120"),
