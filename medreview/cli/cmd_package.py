@@ -1,4 +1,8 @@
-"""``medreview package PROJECT --rater NAME --out FILE``; ``--seal FOLDER`` returns a graded one."""
+"""``medreview package PROJECT --rater NAME --out FILE``; ``--seal FOLDER`` returns a graded one.
+
+Every package written is recorded in the project as issued (uid, rater, outputs, seal key):
+``medreview merge`` accepts only packages the project issued.
+"""
 
 from __future__ import annotations
 
@@ -32,5 +36,6 @@ def run(args: argparse.Namespace) -> int:
 
     with open_project(args.project) as project:
         info = build_package(project, args.rater, args.out)
-    print(f"{len(info.manifest['outputs'])} items for {info.rater}: {info.path}")
+    print(f"{len(info.manifest['outputs'])} items for {info.rater}: {info.path} (issued as "
+          f"package {info.manifest['package_uid']})")
     return 0
