@@ -150,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
                     options=options,
                     progress=progress,
                 )
-            entry = {"file": str(path), "format": fmt, **summary.to_dict()}
+            entry: dict[str, Any] = {"file": str(path), "format": fmt, **summary.to_dict()}
             if left_out:
                 entry["left_out"] = [{"file": f, "reason": r} for f, r in left_out]
             report["files"].append(entry)

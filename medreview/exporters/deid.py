@@ -333,17 +333,23 @@ def _ensure_file_meta(ds: Dataset) -> None:
     """Files without file meta (read as implicit little endian) get one, so they can be
     written as proper DICOM files."""
     from pydicom.dataset import FileMetaDataset
-    from pydicom.uid import ImplicitVRLittleEndian
+    from pydicom.uid import (
+        DeflatedExplicitVRLittleEndian,
+        ExplicitVRLittleEndian,
+        ImplicitVRLittleEndian,
+    )
 
     meta = getattr(ds, "file_meta", None)
     if meta is None:
         meta = ds.file_meta = FileMetaDataset()
     if "TransferSyntaxUID" not in meta:
         meta.TransferSyntaxUID = ImplicitVRLittleEndian
-    if "MediaStorageSOPClassUID" not in meta and "SOPClassUID" in ds:
-        meta.MediaStorageSOPClassUID = ds.SOPClassUID
-    if "MediaStorageSOPInstanceUID" not in meta and "SOPInstanceUID" in ds:
-        meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    elif str(meta.TransferSyntaxUID) == DeflatedExplicitVRLittleEndian:
+        # written back inflated: the pixel data is native, and validators read it reliably
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    # the file meta names the object it holds (some files disagree with their own header)
+    meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
 
 
 def burned_in_state(ds: Dataset) -> str:

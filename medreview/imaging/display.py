@@ -154,15 +154,16 @@ def _spacing(ds: Dataset) -> tuple[tuple[float, float] | None, str]:
     return None, ""
 
 
-AUTO_PERCENTILES = (0.5, 99.5)
+AUTO_PERCENTILES = (2.0, 98.0)
 _AUTO_SAMPLE = 4_000_000  # pixels; larger frames are sampled with a fixed stride
 
 
 def _value_range(arr: np.ndarray, grey: GreyPipeline) -> tuple[float, float] | None:
     """The automatic window of a frame without one (RT images, secondary captures...): the
-    0.5th to 99.5th percentile of its modality values, padding excluded, so a few extreme
-    pixels (a 65535 marker, a dark collimator edge) do not wash the image out; the full range
-    when the percentiles coincide (binary or nearly uniform frames)."""
+    2nd to 98th percentile of its modality values, padding excluded, so extreme pixels (a
+    65535 marker, a dark collimator edge, a small dense object) do not wash the image out
+    (0.5-99.5 still left the pynetdicom RT image almost white); the full range when the
+    percentiles coincide (binary or nearly uniform frames)."""
     mask = grey.padding_mask(arr)
     values = arr[~mask] if mask is not None else arr.ravel()
     if values.size == 0:

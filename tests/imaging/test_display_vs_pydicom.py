@@ -155,9 +155,9 @@ def reference_display(
     ):
         lo, hi = _voi_output_range(ds)
         t = (apply_windowing(x, ds) - lo) / (hi - lo)
-    else:  # no VOI in the file: 0.5-99.5th percentile of the frame, padding excluded
+    else:  # no VOI in the file: 2nd-98th percentile of the frame, padding excluded
         vals = x[~pad]
-        lo, hi = (float(v) for v in np.percentile(vals, [0.5, 99.5]))
+        lo, hi = (float(v) for v in np.percentile(vals, [2, 98]))
         if not hi > lo:
             lo, hi = float(vals.min()), float(vals.max())
         t = np.clip((x - lo) / (hi - lo), 0, 1) if hi > lo else np.zeros_like(x, dtype=float)
