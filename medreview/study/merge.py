@@ -120,7 +120,6 @@ class _Package:
     manifest: dict[str, Any]
     issued: IssuedPackage
     chains: dict[int, list[_Rev]] = field(default_factory=dict)  # our output id -> revisions
-    forms: dict[tuple[str, int], str] = field(default_factory=dict)  # form -> its sha256
 
     @property
     def rater(self) -> str:
@@ -287,7 +286,6 @@ def _load(s: Session, pkg: _Package, lead: _Lead, now: dt.datetime, project: Pro
         token_of[oid] = str(token)
     out_map = {pid: issued.outputs[t].output_id for pid, t in token_of.items()}
     forms = {f.id: f for f in s.scalars(select(FormRow))}
-    pkg.forms = {(f.key, f.version): f.sha256 for f in forms.values()}
     judgments = s.scalars(select(JudgmentRow).order_by(JudgmentRow.id)).all()
     for judgment in judgments:
         if judgment.rater_id != rater_id or judgment.output_id not in token_of:
@@ -358,6 +356,9 @@ def _check_new(r: JudgmentRevisionRow, form: FormRow, tax: FormRow | None,
         raise _fail(f"revision is dated {r.created_at}, later than this merge "
                     f"(allowing {int(CLOCK_SKEW.total_seconds() // 60)} minutes of clock "
                     "difference)", src, item=where)
+    if form.kind != "rubric" or (tax is not None and tax.kind != "taxonomy"):
+        raise _fail("revision's rubric or taxonomy is a form of the wrong kind", src,
+                    item=where)
     rubric = _lead_form(lead, form, src, where)
     taxonomy = _lead_form(lead, tax, src, where) if tax is not None else None
     try:

@@ -188,6 +188,9 @@ FORGERIES: dict[str, tuple[str, Callable[[dict[str, Any]], None] | None, str]] =
     "form version the project does not have": (
         "UPDATE form SET version=99, sha256='x' WHERE kind='rubric';", None,
         "names form sample-healthbench v99, which this project does not have"),
+    "rubric swapped for the taxonomy": (
+        "UPDATE judgment_revision SET form_id = taxonomy_id;", None,
+        "rubric or taxonomy is a form of the wrong kind"),
     "answer outside the scale": (
         _answers_sql("json_set(answers, '$.overall', 7)"), None,
         "question 'overall': 7 is not one of 1, 2, 3, 4, 5"),
