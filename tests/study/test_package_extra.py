@@ -112,3 +112,46 @@ def test_a_0002_project_upgrades_and_then_issues_packages(tmp_path: Path) -> Non
     graded_file = grade_package(pkg, tmp_path / "a", tmp_path / "a-graded.mrpkg", limit=1)
     with open_project(path) as project:
         assert merge_packages(project, [graded_file]).added == 1
+
+
+MANIFEST_EDITS = {
+    "rater is a string": (lambda m: m.update(rater="Dr A"), "field 'rater' is not an object"),
+    "output entries empty": (lambda m: m.update(outputs={k: {} for k in m["outputs"]}),
+                             "output entry is not a token with a text_sha256"),
+    "files is a list": (lambda m: m.update(files=["x"]), "'files' is not a mapping"),
+    "size is negative": (lambda m: next(iter(m["files"].values())).update(size=-1),
+                         "size must be a whole number of bytes, not '-1'"),
+    "size is true": (lambda m: next(iter(m["files"].values())).update(size=True),
+                     "size must be a whole number of bytes, not 'True'"),
+    "sha256 is short": (lambda m: next(iter(m["files"].values())).update(sha256="ab"),
+                        "needs a sha256 of 64 hex digits"),
+    "package uid with a newline": (lambda m: m.update(package_uid="a\nb"),
+                                   "field 'package_uid' is missing or not valid"),
+    "no seal": (lambda m: m.pop("seal"), "field 'seal' is missing or not valid"),
+    "old format": (lambda m: m.update(format="medreview-package/1"),
+                   "made by an older medreview: ask the lead for a new package"),
+}
+
+
+@pytest.mark.parametrize("label", list(MANIFEST_EDITS))
+def test_manifest_of_the_wrong_shape_is_one_line(graded: tuple[Path, Path, Path],
+                                                 tmp_path: Path, label: str) -> None:
+    import json
+    import zipfile
+
+    from medreview.study.package import MANIFEST, read_manifest
+
+    _project, _folder, file = graded
+    edit, reason = MANIFEST_EDITS[label]
+    bad = tmp_path / "bad.mrpkg"
+    with zipfile.ZipFile(file) as zin, zipfile.ZipFile(bad, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename == MANIFEST:
+                m = json.loads(data)
+                edit(m)
+                data = json.dumps(m).encode()
+            zout.writestr(info.filename, data)
+    with pytest.raises(PackageError) as exc:
+        read_manifest(bad)
+    assert reason in exc.value.message and "\n" not in exc.value.message
