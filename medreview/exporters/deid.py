@@ -203,7 +203,10 @@ def apply_profile(ds: Dataset, days: int) -> None:
                     del dataset[el.tag]
                 elif code in ("Z", "X/Z"):
                     _empty(el)
-                else:  # K, U, X/Z/U*, D variants: keep the structure, clean the items
+                elif code in ("D", "Z/D", "X/D", "X/Z/D"):  # e.g. Content Sequence (SR text)
+                    for item in el.value or []:
+                        dummy_items(item)
+                else:  # K, U, X/Z/U*, not listed: keep the structure, clean the items
                     for item in el.value or []:
                         visit(item)
                 continue
@@ -226,7 +229,26 @@ def apply_profile(ds: Dataset, days: int) -> None:
             elif code == "Z":
                 _empty(el)
 
+    def dummy_items(dataset: Dataset) -> None:
+        """D on a sequence: every text value inside becomes a dummy (the structure, coded
+        strings, numbers and the already-replaced UIDs stay, so the object stays valid)."""
+        for el in list(dataset):
+            if el.tag.is_private:
+                continue  # removed later with every private tag
+            if el.VR == "SQ":
+                for item in el.value or []:
+                    dummy_items(item)
+            elif el.VR in ("DA", "DT"):
+                _shift_element(el, days)
+            elif el.VR in _FREE_TEXT_VRS and el.value not in (None, ""):
+                _dummy(el)
+            elif el.VR == "TM" and el.value not in (None, ""):
+                _dummy(el)
+
     visit(ds)
+
+
+_FREE_TEXT_VRS = frozenset({"AE", "LO", "LT", "PN", "SH", "ST", "UC", "UT", "UR"})
 
 
 def identifying_values(ds: Dataset) -> set[str]:
@@ -347,6 +369,14 @@ def _ensure_file_meta(ds: Dataset) -> None:
     elif str(meta.TransferSyntaxUID) == DeflatedExplicitVRLittleEndian:
         # written back inflated: the pixel data is native, and validators read it reliably
         meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    # Application entity titles name the sending/receiving site's machines; the table does
+    # not list the file meta, so they go here (pydicom writes its own implementation UID).
+    for keyword in ("SourceApplicationEntityTitle", "SendingApplicationEntityTitle",
+                    "ReceivingApplicationEntityTitle", "PrivateInformationCreatorUID",
+                    "PrivateInformation", "SourcePresentationAddress",
+                    "SendingPresentationAddress", "ReceivingPresentationAddress"):
+        if keyword in meta:
+            del meta[keyword]
     # the file meta names the object it holds (some files disagree with their own header)
     meta.MediaStorageSOPClassUID = ds.SOPClassUID
     meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
