@@ -240,9 +240,7 @@ def apply_profile(ds: Dataset, days: int) -> None:
                     dummy_items(item)
             elif el.VR in ("DA", "DT"):
                 _shift_element(el, days)
-            elif el.VR in _FREE_TEXT_VRS and el.value not in (None, ""):
-                _dummy(el)
-            elif el.VR == "TM" and el.value not in (None, ""):
+            elif (el.VR in _FREE_TEXT_VRS or el.VR == "TM") and el.value not in (None, ""):
                 _dummy(el)
 
     visit(ds)
