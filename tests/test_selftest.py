@@ -15,7 +15,7 @@ from medreview.cli.main import main
 from medreview.services import selftest as core
 
 EXPECTED_CHECKS = [
-    "qt_platform", "new_project", "demo_import", "dicom_jpeg_baseline", "dicom_jpeg_ls",
+    "qt_platform", "imports", "new_project", "demo_import", "dicom_jpeg_baseline", "dicom_jpeg_ls",
     "dicom_jpeg_2000", "dicom_rle", "save_grade", "statistic", "main_window",
 ]
 

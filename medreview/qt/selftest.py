@@ -61,6 +61,29 @@ def _check_qt(check: Check) -> Any:
     return app
 
 
+def _check_imports(check: Check) -> None:
+    """Import every medreview module: a bundle that lacks a lazily imported dependency fails
+    here by name, not when a physician first opens that dialog."""
+    import importlib
+    import pkgutil
+
+    import medreview
+
+    failed: dict[str, str] = {}
+    names = [m.name for m in pkgutil.walk_packages(medreview.__path__, "medreview.")
+             if ".migrations" not in m.name and not m.name.endswith("__main__")]
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # any failure to import is what this check reports
+            failed[name] = f"{type(exc).__name__}: {exc}"
+    check.detail.update(modules=len(names), failed=failed)
+    if len(names) < 50:
+        raise RuntimeError(f"only {len(names)} medreview modules found in the bundle")
+    if failed:
+        raise RuntimeError("; ".join(f"{k}: {v}" for k, v in sorted(failed.items()))[:2000])
+
+
 def open_window_on(project: Path, settings_file: Path, timeout: float = WINDOW_TIMEOUT_S,
                    ) -> tuple[Any, float]:
     """Show the main window on ``project`` and wait until its first item is loaded.
@@ -144,6 +167,7 @@ def run_self_test(report_path: Path) -> int:
         from medreview.demo import build_demo_project
 
         app = report.run("qt_platform", _check_qt)
+        report.run("imports", _check_imports)
         demo = _core_checks(report, scratch, build_demo_project)
         if app is not None and demo is not None:
             report.run("main_window", _check_window(demo, scratch / "home" / "qt-state.ini"))
