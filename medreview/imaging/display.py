@@ -80,14 +80,17 @@ def decode_frame(path: Path | str, frame: int = 0) -> DecodedFrame:
         arr = arr.astype(arr.dtype.newbyteorder("="))
     try:
         if info.is_colour:
-            return DecodedFrame(info=info, frame=frame, pixels=_to_rgb8(arr, ds), grey=None)
+            rgb = _to_rgb8(arr, ds)
+            return DecodedFrame(info=info, frame=frame, pixels=rgb, grey=None,
+                                overlay=_overlay(ds, frame, rgb.shape[:2]))
         if arr.ndim != 2:
             raise DicomError(
                 f"unexpected decoded shape {arr.shape} for a grey image", source=str(p)
             )
         grey = pipeline_from_dataset(ds, frame)
         return DecodedFrame(
-            info=info, frame=frame, pixels=arr, grey=grey, value_range=_value_range(arr, grey)
+            info=info, frame=frame, pixels=arr, grey=grey, value_range=_value_range(arr, grey),
+            overlay=_overlay(ds, frame, arr.shape),
         )
     except DicomError:
         raise
@@ -152,6 +155,16 @@ def _spacing(ds: Dataset) -> tuple[tuple[float, float] | None, str]:
             if r > 0 and c > 0:
                 return (r, c), keyword
     return None, ""
+
+
+def _overlay(ds: Dataset, frame: int, shape: tuple[int, ...]) -> np.ndarray | None:
+    """The frame's overlay mask; a malformed overlay is dropped, never fatal to the image."""
+    from medreview.imaging.overlays import overlay_mask
+
+    try:
+        return overlay_mask(ds, frame, (int(shape[0]), int(shape[1])))
+    except Exception:  # hostile 60xx values: show the image without them
+        return None
 
 
 AUTO_PERCENTILES = (2.0, 98.0)

@@ -52,7 +52,8 @@ class DecodedFrame:
     frame: int
     pixels: np.ndarray
     grey: GreyPipeline | None  # None for colour images
-    value_range: tuple[float, float] | None = None  # modality min/max, padding excluded
+    value_range: tuple[float, float] | None = None  # automatic window, padding excluded
+    overlay: np.ndarray | None = None  # bool rows x cols: the 60xx overlay planes shown here
 
     @property
     def nbytes(self) -> int:
@@ -80,8 +81,18 @@ class DecodedFrame:
     def lut_index(self) -> np.ndarray:
         return unsigned_view(self.pixels)
 
-    def render(self, window: Window | None = None, invert: bool = False) -> np.ndarray:
-        """uint8 display image: rows x cols (grey) or rows x cols x 3 (colour)."""
+    def render(
+        self, window: Window | None = None, invert: bool = False, overlays: bool = False
+    ) -> np.ndarray:
+        """uint8 display image: rows x cols (grey) or rows x cols x 3 (colour); with
+        ``overlays`` the frame's overlay planes are drawn on top (white, yellow on colour)."""
+        img = self._render(window, invert)
+        if overlays and self.overlay is not None and self.overlay.shape == img.shape[:2]:
+            img = img.copy()
+            img[self.overlay] = (255, 255, 0) if img.ndim == 3 else 255
+        return img
+
+    def _render(self, window: Window | None, invert: bool) -> np.ndarray:
         if self.grey is None:
             return np.subtract(255, self.pixels, dtype=np.uint8) if invert else self.pixels
         table = self.lut(window, invert)

@@ -5,7 +5,8 @@ prefetched; the UI thread only applies the 64 K display table (sub-millisecond f
 slice) and paints. Keys act only while the viewer has focus (no application shortcuts):
 Up/Left, Down/Right = previous/next slice, PageUp/PageDown = 10 slices, Home/End,
 0 = file window, 1-9 = modality presets, I = invert, F = fit, O = 1:1, H = hide patient
-details, R/E/P = rectangle/ellipse/point tool, N or Esc = navigate.
+details, V = overlay graphics (60xx planes) on/off, R/E/P = rectangle/ellipse/point tool,
+N or Esc = navigate.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class SliceViewer(QWidget):
         self._title = ""
         self._window: Window | None = None  # None: the file's own VOI per slice
         self._invert = False
+        self._show_overlays = False  # the file's 60xx graphics, off until asked for
         self._current: DecodedFrame | None = None
         self._shown_key: FrameKey | None = None
         self._needs_fit = True
@@ -94,6 +96,7 @@ class SliceViewer(QWidget):
         self._toolbar.sig_fit.connect(self.fit)
         self._toolbar.sig_one_to_one.connect(self.one_to_one)
         self._toolbar.sig_hide_patient.connect(self.set_patient_details_hidden)
+        self._toolbar.sig_overlays.connect(self.set_overlays_shown)
         self._toolbar.set_hide_patient(hide_patient_details)
 
         self._slider = QSlider(Qt.Orientation.Horizontal)
@@ -188,6 +191,17 @@ class SliceViewer(QWidget):
     def is_inverted(self) -> bool:
         return self._invert
 
+    def set_overlays_shown(self, shown: bool) -> None:
+        """Draw the file's overlay planes (when the current frame has any)."""
+        self._show_overlays = bool(shown)
+        self._redisplay()
+
+    def overlays_shown(self) -> bool:
+        return self._show_overlays
+
+    def has_overlays(self) -> bool:
+        return self._current is not None and self._current.overlay is not None
+
     def set_patient_details_hidden(self, hidden: bool) -> None:
         self._overlay.hide_patient = bool(hidden)
         self._toolbar.set_hide_patient(bool(hidden))
@@ -254,6 +268,8 @@ class SliceViewer(QWidget):
             self.one_to_one()
         elif text == "h":
             self.set_patient_details_hidden(not self._overlay.hide_patient)
+        elif text == "v":
+            self.set_overlays_shown(not self._show_overlays)
         elif text.isdigit():
             self._apply_preset_index(int(text))
         else:
@@ -357,8 +373,9 @@ class SliceViewer(QWidget):
     def _paint(self) -> None:
         if self._current is None:
             return
-        img = self._current.render(self._window, self._invert)
+        img = self._current.render(self._window, self._invert, overlays=self._show_overlays)
         self._image.setImage(img, autoLevels=False, levels=(0, 255))
+        self._toolbar.set_overlays(self._show_overlays, self.has_overlays())
 
     def _redisplay(self) -> None:
         self._paint()

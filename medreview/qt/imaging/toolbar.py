@@ -34,6 +34,9 @@ class ViewerToolbar(QWidget):
     sig_hide_patient = Signal(bool)
     """Hide (True) or show patient details in the overlay."""
 
+    sig_overlays = Signal(bool)
+    """Show (True) or hide the DICOM overlay planes (60xx graphics) on the image."""
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         row = QHBoxLayout(self)
@@ -62,7 +65,11 @@ class ViewerToolbar(QWidget):
         self.hide_patient = self._button("Hide patient", "Hide patient details (H)",
                                          checkable=True)  # fmt: skip
         self.hide_patient.toggled.connect(self.sig_hide_patient.emit)
-        for w in (self.invert, fit, one, self.hide_patient):
+        self.overlays = self._button("Overlays", "Show the file's overlay graphics (V)",
+                                     checkable=True)  # fmt: skip
+        self.overlays.toggled.connect(self.sig_overlays.emit)
+        self.overlays.setEnabled(False)
+        for w in (self.invert, fit, one, self.hide_patient, self.overlays):
             row.addWidget(w)
         row.addStretch(1)
         self.counter = QLabel("0 / 0")
@@ -93,6 +100,12 @@ class ViewerToolbar(QWidget):
         self.invert.blockSignals(True)
         self.invert.setChecked(on)
         self.invert.blockSignals(False)
+
+    def set_overlays(self, on: bool, available: bool) -> None:
+        self.overlays.blockSignals(True)
+        self.overlays.setChecked(on)
+        self.overlays.setEnabled(available)
+        self.overlays.blockSignals(False)
 
     def set_hide_patient(self, on: bool) -> None:
         self.hide_patient.blockSignals(True)
