@@ -16,7 +16,8 @@ from medreview.services import selftest as core
 
 EXPECTED_CHECKS = [
     "qt_platform", "imports", "new_project", "demo_import", "dicom_jpeg_baseline", "dicom_jpeg_ls",
-    "dicom_jpeg_2000", "dicom_rle", "save_grade", "statistic", "main_window",
+    "dicom_jpeg_2000", "dicom_rle", "save_grade", "statistic", "dicom_worker_process",
+    "main_window",
 ]
 
 

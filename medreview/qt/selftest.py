@@ -84,6 +84,26 @@ def _check_imports(check: Check) -> None:
         raise RuntimeError("; ".join(f"{k}: {v}" for k, v in sorted(failed.items()))[:2000])
 
 
+def _check_worker_process(folder: Path) -> Any:
+    """Decode a JPEG 2000 slice the way the viewer does: in a "spawn" worker process, which in
+    a bundle is this executable started again (it needs ``freeze_support`` in the entry)."""
+
+    def run(check: Check) -> None:
+        import numpy as np
+
+        from medreview.qt.imaging.loader import decode_routed
+        from medreview.services.selftest import write_codec_file
+
+        path, pixels = write_codec_file(folder / "worker", "1.2.840.10008.1.2.4.90")
+        decoded = decode_routed(path, 0)
+        same = np.array_equal(np.asarray(decoded.pixels), pixels)
+        check.detail.update(shape=list(decoded.pixels.shape), identical=same)
+        if not same:
+            raise RuntimeError("the worker process decoded different pixels")
+
+    return run
+
+
 def open_window_on(project: Path, settings_file: Path, timeout: float = WINDOW_TIMEOUT_S,
                    ) -> tuple[Any, float]:
     """Show the main window on ``project`` and wait until its first item is loaded.
@@ -169,6 +189,7 @@ def run_self_test(report_path: Path) -> int:
         app = report.run("qt_platform", _check_qt)
         report.run("imports", _check_imports)
         demo = _core_checks(report, scratch, build_demo_project)
+        report.run("dicom_worker_process", _check_worker_process(scratch))
         if app is not None and demo is not None:
             report.run("main_window", _check_window(demo, scratch / "home" / "qt-state.ini"))
         else:

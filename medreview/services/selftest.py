@@ -195,18 +195,24 @@ def _encode(ds: Any, syntax: str, pixels: np.ndarray) -> None:
     ds.compress(UID(syntax), pixels)
 
 
+def write_codec_file(folder: Path, syntax: str) -> tuple[Path, np.ndarray]:
+    """A compressed DICOM file of the test picture; its path and the original pixels."""
+    pixels = codec_image()
+    ds = _dataset(pixels)
+    _encode(ds, syntax, pixels)
+    path = folder / f"{syntax}.dcm"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(path, enforce_file_format=True)
+    return path, pixels
+
+
 def check_codec(folder: Path, syntax: str, lossless: bool) -> Callable[[Check], None]:
     """Write a compressed file, read it back the way the viewer does and compare pixels."""
 
     def run(check: Check) -> None:
         from medreview.imaging.codecs import decode_stored, plugin_for, read_dataset
 
-        pixels = codec_image()
-        ds = _dataset(pixels)
-        _encode(ds, syntax, pixels)
-        path = folder / "dicom" / f"{syntax}.dcm"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        ds.save_as(path, enforce_file_format=True)
+        path, pixels = write_codec_file(folder / "dicom", syntax)
         back = read_dataset(path)
         decoded = np.asarray(decode_stored(back, 0, source=str(path)))
         check.detail.update(transfer_syntax=syntax, plugin=plugin_for(syntax) or "native",
