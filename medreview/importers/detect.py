@@ -179,7 +179,7 @@ def parse_file(
     form: RatingForm | None = None,
     encoding: str | None = None,
     na: Collection[str] = (),
-    strict_dicom: bool = False,
+    strict_dicom: bool | None = None,
     left_out: list[tuple[str, str]] | None = None,
     progress: Progress = no_progress,
     token: CancelToken | None = None,
@@ -187,7 +187,7 @@ def parse_file(
     """Stream the records of ``path`` in format ``fmt`` (detected when None).
 
     Media folders: DICOM files left out are appended to ``left_out`` as (path, reason);
-    ``strict_dicom`` refuses the folder instead.
+    ``strict_dicom`` refuses the folder instead (the default when no ``left_out`` is given).
 
     ``mapping`` (a ``FieldMapping``/``RatingsMapping`` or ``{role: column}`` overrides as given
     by ``--map``, ``q:<question>`` keys for ratings) applies to the generic formats and ratings

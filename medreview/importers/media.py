@@ -221,13 +221,15 @@ def parse_media_folder(
     folder: str | Path,
     manifest: str | Path | None = None,
     *,
-    strict_dicom: bool = False,
+    strict_dicom: bool | None = None,
     left_out: list[tuple[str, str]] | None = None,
     progress: Progress = no_progress,
     token: CancelToken | None = None,
 ) -> Iterator[Located]:
     """Attachments of a media folder, case by case; files left out are appended to
     ``left_out`` as ``(path, reason)`` (``strict_dicom``: the first one refuses the folder).
+    A caller that gives no ``left_out`` list could not tell anyone what was left out, so
+    ``strict_dicom`` then defaults to True: refused with the reason, never dropped silently.
 
     ``line`` is the manifest row for manifest links, and 0 for folder-name links (the
     ``source`` is then the case folder).
@@ -236,7 +238,8 @@ def parse_media_folder(
     if not folder.is_dir():
         raise fail("not a folder", folder)
     manifest_path = Path(manifest) if manifest is not None else folder / MANIFEST_NAME
-    linker = _Linker(progress, token, strict_dicom, left_out)
+    strict = strict_dicom if strict_dicom is not None else left_out is None
+    linker = _Linker(progress, token, strict, left_out)
     if manifest is not None or manifest_path.is_file():
         cases = _from_manifest(manifest_path, progress, token)
     else:

@@ -147,6 +147,8 @@ def test_unreadable_dcm_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ImportFailed, match="left out: not a DICOM file") as exc:
         list(parse_media_folder(tmp_path, strict_dicom=True))
     assert exc.value.source == str(bad.resolve()) and exc.value.item == "c1"
+    with pytest.raises(ImportFailed, match="left out"):  # nobody to tell: refused
+        list(parse_media_folder(tmp_path))
     left_out: list[tuple[str, str]] = []  # default: listed with its reason, nothing imported
     assert [r.kind for r in _records(list(parse_media_folder(tmp_path, left_out=left_out)))] == []
     assert left_out == [(str(bad.resolve()), "not a DICOM file")]
