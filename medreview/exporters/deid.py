@@ -393,9 +393,12 @@ def scan_for(path: Path, identifiers: set[bytes]) -> list[bytes]:
 
 def strong_identifiers(values: set[str]) -> set[bytes]:
     """The identifying values specific enough to byte-search free text for: at least
-    ``MIN_IDENTIFIER_LEN`` characters and not just digits and separators."""
+    ``MIN_IDENTIFIER_LEN`` characters, and at least 6 when only digits and separators (so a
+    numeric MRN, a date or a UID is searched, a slice thickness of 0.5 is not)."""
+    numeric = set("0123456789.-+: ")
     return {v.encode("utf-8", "ignore") for v in values
-            if len(v) >= MIN_IDENTIFIER_LEN and not set(v) <= set("0123456789.-+: ")}
+            if len(v) >= MIN_IDENTIFIER_LEN and not set(v) <= set("0.-+: ")
+            and (len(v) >= 6 or not set(v) <= numeric)}
 
 
 def check_complete(ds: Dataset, src: Path, label: str) -> None:
