@@ -166,3 +166,11 @@ def test_media_export_refuses_files_one_by_one_and_lists_them(tmp_path: Path) ->
     assert doc["refused_count"] == 1 and doc["refused"][0]["attachment_id"] == \
         report.refused[0]["attachment_id"]
     assert len(list((tmp_path / "media").rglob("*.dcm"))) == len(report.files)
+
+
+def test_byte_search_keeps_specific_values_only() -> None:
+    from medreview.exporters.deid import strong_identifiers
+
+    got = strong_identifiers({"DOE^JOHN", "123456", "20240312", "1.2.3.4.5", "0.5", "12",
+                              "ANON", "0000"})
+    assert got == {b"DOE^JOHN", b"123456", b"20240312", b"1.2.3.4.5", b"ANON"}
