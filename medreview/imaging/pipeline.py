@@ -216,7 +216,9 @@ def pipeline_from_dataset(ds: Dataset, frame: int = 0) -> GreyPipeline:
     mod_lut = _lut_item(ds, "ModalityLUTSequence")
     voi_lut = _lut_item(ds, "VOILUTSequence")
     window = _window(ds, frame)
-    func = str(ds.get("VOILUTFunction", "LINEAR") or "LINEAR").strip().upper()
+    voi_item = _frame_item(ds, frame, "FrameVOILUTSequence")
+    src = voi_item if voi_item is not None and "VOILUTFunction" in voi_item else ds
+    func = str(src.get("VOILUTFunction", "LINEAR") or "LINEAR").strip().upper()
     if func not in VOI_FUNCTIONS:
         func = "LINEAR"
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()

@@ -161,3 +161,21 @@ def test_unsupported_syntax_is_named(tmp_path: Path) -> None:
     ds.save_as(path, enforce_file_format=False)
     with pytest.raises(DicomError, match="MPEG2"):
         display_frame(path)
+
+
+def test_frame_voi_function_comes_from_the_functional_group() -> None:
+    """Enhanced objects put VOI LUT Function in the Frame VOI LUT macro, per frame."""
+    from pydicom.data import get_testdata_file
+
+    from medreview.imaging.pipeline import pipeline_from_dataset
+
+    ds = dcmread(get_testdata_file("eCT_Supplemental.dcm"))
+    shared = ds.SharedFunctionalGroupsSequence[0].FrameVOILUTSequence[0]
+    assert pipeline_from_dataset(ds, 0).voi_function == "LINEAR"
+    per = Dataset()
+    per.WindowCenter, per.WindowWidth, per.VOILUTFunction = 10, 20, "SIGMOID"
+    ds.PerFrameFunctionalGroupsSequence[1].FrameVOILUTSequence = Sequence([per])
+    one = pipeline_from_dataset(ds, 1)
+    assert (one.voi_function, tuple(one.window)) == ("SIGMOID", (10.0, 20.0))
+    assert tuple(pipeline_from_dataset(ds, 0).window) == (float(shared.WindowCenter),
+                                                         float(shared.WindowWidth))
