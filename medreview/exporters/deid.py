@@ -163,7 +163,6 @@ def remove_overlays_and_curves(ds: Dataset) -> int:
     return removed
 
 
-remove_overlay_text = remove_overlays_and_curves  # the name issue #10 introduced
 
 
 def _dummy(el: Any) -> None:

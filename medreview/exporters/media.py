@@ -1,11 +1,13 @@
 """Export a project's media de-identified, with a report of what was done.
 
-DICOM files go through ``medreview.exporters.deid`` (PS3.15 basic profile, per-case date shift,
-burned-in refusal, byte scan). Plain images are re-encoded by Pillow without their metadata
-(EXIF, XMP, ICC, text chunks); documents are copied. Files are named by case and position,
-never by their original names (which can hold identity). Every written file is then searched
-for every original identifying value of its case's DICOM headers. The export is built in a
-temporary folder and moved into place only when everything passed: a refusal leaves nothing.
+DICOM files go through ``medreview.exporters.deid`` (PS3.15 basic profile, one UID map for the
+whole export, per-case date shift, burned-in refusal, whole-value leak scan against every
+identifying value of the case's headers). Plain images are re-encoded by Pillow without their
+metadata (EXIF, XMP, ICC, text chunks); documents are copied; both are byte-searched for the
+case's specific identifying values. Files are named by case and position, never by their
+original names (which can hold identity). A file that cannot be exported safely is left out and
+listed with its reason; ``all_or_nothing`` refuses the whole export instead. The export is built
+in a temporary folder and moved into place at the end: an error leaves nothing.
 """
 
 from __future__ import annotations
