@@ -444,8 +444,8 @@ def deidentify_file(
             f"Burned In Annotation is {burned}: the pixels may show patient identity; "
             "confirm (allow burned-in) after checking the images, or leave this file out",
             source=label)
-    identifiers = identifying_values(ds) | (extra_identifiers or set())
     try:
+        identifiers = identifying_values(ds) | (extra_identifiers or set())
         deidentify_dataset(ds, date_shift_days=date_shift_days,
                            identity_removed=burned == "NO", uid_map=uid_map)
     except Exception as exc:  # a malformed element the profile cannot rewrite

@@ -161,10 +161,11 @@ def export_media(
                     try:
                         header = read_for_export(src, f"case {ext}, attachment {a.id}",
                                                  headers_only=True)
+                        identifiers |= identifying_values(header)
                     except DeidentificationError as exc:
                         unreadable[a.id] = exc.reason
-                        continue
-                    identifiers |= identifying_values(header)
+                    except RecursionError:  # sequences nested beyond any real object
+                        unreadable[a.id] = "sequences nested too deeply to de-identify"
             strong = strong_identifiers(identifiers)
             for n, a in enumerate(atts, start=1):
                 progress(done, len(rows), f"{ext}: {a.kind} {n}")
