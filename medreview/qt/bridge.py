@@ -92,7 +92,15 @@ class Op(Generic[T]):
 
     def run(self, executor: Executor) -> cf.Future[T]:
         b = bridge()  # created here, on the main thread, before any worker needs it
-        future = executor.submit(self._fn, *self._args, **self._kwargs)
+        try:
+            future = executor.submit(self._fn, *self._args, **self._kwargs)
+        except RuntimeError:
+            # The project closed (its executor shut down) while a screen still reacted to an
+            # earlier result: there is nothing left to run this on, and no one to tell.
+            log.debug("dropping %s: its project is closed", self._fn)
+            dropped: cf.Future[T] = cf.Future()
+            dropped.cancel()
+            return dropped
 
         def deliver(f: cf.Future[T]) -> None:
             b.sig_call.emit(lambda: self._finish(f))

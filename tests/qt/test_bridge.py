@@ -49,3 +49,15 @@ def test_progress_relay_throttles_but_always_delivers_the_last_report(qtbot) -> 
     worker.join()
     qtbot.waitUntil(lambda: bool(seen) and seen[-1] == (1000, 1000, "rows"), timeout=5000)
     assert seen == [(0, 1000, "rows"), (1000, 1000, "rows")]
+
+
+def test_an_op_after_the_project_closed_is_dropped(qtbot) -> None:  # type: ignore[no-untyped-def]
+    # A screen reacting to an earlier result (adjudication reloading after its raters arrived)
+    # may start another call after the project's executor shut down: no exception, no callback.
+    work = WorkExecutor()
+    work.shutdown()
+    calls: list[object] = []
+    future = Op(lambda: 1).success(calls.append).failure(calls.append).run(work)
+    assert future.cancelled()
+    qtbot.wait(50)
+    assert calls == []
