@@ -193,8 +193,9 @@ def _copy_content(src: Session, dst: Session, project: Project, rater: RaterRow,
         output_map[o.id] = no.id
         maps.outputs[token] = IssuedOutput(o.id, o.text_sha256)
     for a in assignments:
+        # No seed: with it and the case, the seeded label shuffle gives back the model order.
         dst.add(AssignmentRow(rater_id=new_rater.id, output_id=output_map[a.output_id],
-                              position=a.position, blind_label=a.blind_label, seed=a.seed))
+                              position=a.position, blind_label=a.blind_label, seed=None))
     for j in src.scalars(select(JudgmentRow).where(
             JudgmentRow.rater_id == rater.id, JudgmentRow.output_id.in_(list(output_map)))
             .order_by(JudgmentRow.id)):

@@ -366,6 +366,9 @@ def test_outputs_carry_opaque_tokens_and_ids_do_not_follow_model_order(
             con = sqlite3.connect(folder / "project.sqlite")
             rows = con.execute("SELECT id, external_id, text_sha256 FROM output ORDER BY id"
                                ).fetchall()
+            # the assignment seed would let the seeded per-case label shuffle be replayed
+            assert con.execute("SELECT count(*) FROM assignment WHERE seed IS NOT NULL"
+                               ).fetchone() == (0,)
             con.close()
             assert {r[1] for r in rows} == set(outputs)
             tokens.append(set(outputs))
