@@ -27,7 +27,8 @@ def upgrade() -> None:
     sa.Column('secret', sa.String(length=64), nullable=False),
     sa.Column('outputs', sa.JSON(), nullable=False),
     sa.Column('attachments', sa.JSON(), nullable=False),
-    sa.ForeignKeyConstraint(['rater_id'], ['rater.id'], name=op.f('fk_issued_package_rater_id_rater')),
+    sa.ForeignKeyConstraint(['rater_id'], ['rater.id'],
+                            name=op.f('fk_issued_package_rater_id_rater')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_issued_package')),
     sa.UniqueConstraint('uid', name=op.f('uq_issued_package_uid'))
     )
