@@ -28,7 +28,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 CASE_CRITERION_PREFIX = "criterion:"
 
@@ -66,6 +66,11 @@ class ErrorCategory:
     group: str = ""
 
 
+# A question with this tag holds an automatic scorer's answers (an inspect-ai scorer): judges
+# and imports answer it, physicians are never asked it.
+SCORER_TAG: Final = "inspect-scorer"
+
+
 @dataclass(frozen=True)
 class Question:
     """One question of a form. Fields that do not apply to a kind keep their defaults."""
@@ -87,6 +92,10 @@ class Question:
     @property
     def is_case_criterion(self) -> bool:
         return self.id.startswith(CASE_CRITERION_PREFIX)
+
+    @property
+    def is_scorer_only(self) -> bool:
+        return SCORER_TAG in self.tags
 
     def option_values(self) -> list[str | int | float]:
         return [o.value for o in self.options]

@@ -21,10 +21,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from medreview.domain.rubric import Option, Question, QuestionKind
+from medreview.domain.rubric import SCORER_TAG, Option, Question, QuestionKind
 
 QUESTION_PREFIX = "inspect."
-SCORER_TAG = "inspect-scorer"
 LETTERS = (
     Option("C", "Correct"),
     Option("I", "Incorrect"),

@@ -96,10 +96,13 @@ class ItemView:
         return self.model if self.reveal_model else self.blind_label
 
     def questions(self) -> tuple[Question, ...]:
-        """Form questions, then the case's criteria, then taxonomy questions (panel order)."""
+        """Form questions, then the case's criteria, then taxonomy questions (panel order).
+
+        Scorer-only questions (an imported automatic scorer's) are not asked of physicians.
+        """
         qs: list[Question] = []
         if self.form is not None:
-            qs.extend(self.form.questions)
+            qs.extend(q for q in self.form.questions if not q.is_scorer_only)
             if self.form.per_case_criteria:
                 qs.extend(self.case.criteria)
         if self.taxonomy is not None:

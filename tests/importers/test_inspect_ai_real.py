@@ -233,6 +233,18 @@ def test_scorer_questions_join_an_existing_rubric(logs: Path, project: Project) 
     ]
     original = [q.id for q in load_template("quality_harm").questions]
     assert ids[:-3] == original
+    # A physician grading these outputs is asked the rubric's questions, not the scorers'.
+    from medreview.services.grading import load_item
+    from medreview.services.projects import add_rater
+
+    rater = add_rater(project, "Dr Grader")
+    with project.read() as s:
+        output_id = s.scalars(select(OutputRow.id).order_by(OutputRow.id)).first()
+    assert output_id is not None
+    item = load_item(project, rater.id, output_id)
+    asked = [q.id for q in item.questions()]
+    assert original[0] in asked
+    assert not [q for q in asked if q.startswith("inspect.")]
 
 
 def test_bad_sample_writes_nothing(logs: Path, project: Project, tmp_path: Path) -> None:
