@@ -12,11 +12,12 @@ t0=$(date +%s)
 .venv/bin/python packaging/build.py
 echo "frozen: build took $(( $(date +%s) - t0 )) s"
 app=dist/medreview
-echo "frozen: bundle size $(du -sm "$app" | cut -f1) MB unpacked"
+echo "frozen: bundle size $(du -sm "$app" | cut -f1) MiB unpacked (du)"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/medreview frozen CI.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/home dir" "$tmp/no python on PATH"
+timeout=$(command -v timeout)   # resolved here: the clean PATH below holds nothing
 bad='Traceback|ModuleNotFoundError|No module named|ImportError|Could not load the Qt platform plugin|qt\.qpa\.plugin|Could not find the Qt platform plugin'
 
 # self_test LABEL EXECUTABLE: run the self-test with nothing from this machine's Python.
@@ -24,7 +25,7 @@ self_test() {
     local label=$1 exe=$2 report="$tmp/Études $1/report.json" out="$tmp/$1.log" start end
     start=$(date +%s%N)
     if ! env -i HOME="$tmp/home dir" PATH="$tmp/no python on PATH" LANG=C.UTF-8 \
-            QT_QPA_PLATFORM=offscreen timeout 300 "$exe" --self-test "$report" >"$out" 2>&1; then
+            QT_QPA_PLATFORM=offscreen "$timeout" 300 "$exe" --self-test "$report" >"$out" 2>&1; then
         cat "$out"; echo "frozen: $label self-test FAILED"; return 1
     fi
     end=$(date +%s%N)
