@@ -155,3 +155,56 @@ def test_log_dir_follows_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert paths.log_dir() == cli_log_dir()
     monkeypatch.setenv("MEDREVIEW_LOG_DIR", str(tmp_path / "logs ä"))
     assert paths.log_dir() == tmp_path / "logs ä" == cli_log_dir()
+
+
+def test_installed_app_logs_warnings_to_a_file_in_the_log_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import logging
+
+    from medreview.cli.launcher import file_log
+
+    monkeypatch.setenv("MEDREVIEW_LOG_DIR", str(tmp_path / "journaux é"))
+    root = logging.getLogger()
+    before = list(root.handlers)
+    try:
+        path = file_log()
+        assert path == tmp_path / "journaux é" / "medreview.log"
+        assert file_log() == path and len(root.handlers) == len(before) + 1  # once only
+        logging.getLogger("medreview.qt.app").error("unhandled error: %s", "boom")
+        logging.getLogger("medreview.qt.app").info("not kept")
+        for h in root.handlers:
+            h.flush()
+        text = path.read_text(encoding="utf-8")
+        assert "ERROR medreview.qt.app: unhandled error: boom" in text and "not kept" not in text
+    finally:
+        for h in root.handlers[:]:
+            if h not in before:
+                root.removeHandler(h)
+                h.close()
+
+
+def test_a_double_clicked_package_opens_its_dialog_then_the_project(
+    qtbot: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_path: Path
+) -> None:
+    import medreview.qt.study.package_files as package_files
+    from medreview.qt import open_file
+    from medreview.qt.main_window import MainWindow
+    from medreview.qt.settings import UiSettings
+
+    seen: list[Path] = []
+
+    def dialog(parent: object, file: Path | None = None) -> Path:
+        assert isinstance(parent, MainWindow)
+        seen.append(Path(str(file)))
+        return demo_path  # what the real dialog returns: the unpacked project folder
+
+    monkeypatch.setattr(package_files, "open_package_dialog", dialog)
+    window = MainWindow(UiSettings(tmp_path / "qt-state.ini"))
+    qtbot.addWidget(window)  # type: ignore[attr-defined]
+    window.show()
+    package = tmp_path / "Études cliniques" / "dr martin.mrpkg"
+    open_file._open_package(package)
+    assert seen == [package]
+    assert window.project is not None and Path(window.project.path) == demo_path
+    window.close()

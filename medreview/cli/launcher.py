@@ -24,9 +24,38 @@ def _streams() -> None:
         sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - process-long
 
 
+def file_log() -> Path | None:
+    """Warnings and errors (the GUI's unexpected errors with their traceback) go to
+    ``medreview.log`` in the system's log folder: an installed app has no terminal to show
+    them. Once per process; the file is created only when something is logged."""
+    import logging
+    from logging.handlers import RotatingFileHandler
+
+    from medreview.paths import log_dir
+
+    root = logging.getLogger()
+    for h in root.handlers:
+        if getattr(h, "medreview_log", False):
+            return Path(getattr(h, "baseFilename", ""))
+    try:
+        folder = log_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        handler = RotatingFileHandler(folder / "medreview.log", maxBytes=2_000_000,
+                                      backupCount=2, encoding="utf-8", delay=True)
+    except OSError:
+        return None  # an unwritable profile must not stop the app from starting
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.medreview_log = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    return Path(handler.baseFilename)
+
+
 def early_dispatch(argv: Sequence[str]) -> int | None:
     """Handle the launcher forms of the command line; None lets the subcommands run."""
     _streams()
+    if getattr(sys, "frozen", False):
+        file_log()
     args = list(argv)
     if args[:1] in (["--self-test"], ["--startup-probe"]):
         if len(args) != 2:

@@ -31,7 +31,8 @@ def about_text() -> str:
                    for k, v in rows)
     return ("<p>Physician review of medical AI answers.</p>"
             f"<table>{body}</table>"
-            "<p>Error details are written to <code>errors.log</code> in the logs folder.</p>")
+            "<p>Error details are written to <code>medreview.log</code> (the app) and "
+            "<code>errors.log</code> (the command line) in the logs folder.</p>")
 
 
 def show_about(parent: QWidget | None) -> None:

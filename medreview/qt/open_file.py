@@ -14,7 +14,8 @@ from medreview.qt.main_window import MainWindow
 
 def _main_window() -> MainWindow | None:
     app = make_app()
-    return next((w for w in app.topLevelWidgets() if isinstance(w, MainWindow)), None)
+    shown = [w for w in app.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+    return shown[-1] if shown else None
 
 
 def _open_package(file: Path) -> None:
