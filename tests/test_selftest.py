@@ -208,3 +208,18 @@ def test_a_double_clicked_package_opens_its_dialog_then_the_project(
     assert seen == [package]
     assert window.project is not None and Path(window.project.path) == demo_path
     window.close()
+
+
+def test_the_installed_app_started_without_arguments_opens_the_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import medreview.cli.cmd_gui as cmd_gui
+    from medreview.cli import launcher
+
+    opened: list[object] = []
+    monkeypatch.setattr(cmd_gui, "launch", lambda project: opened.append(project) or 0)
+    monkeypatch.setattr(launcher, "file_log", lambda: None)
+    assert launcher.early_dispatch([]) is None  # from source: the usage message, as before
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    assert launcher.early_dispatch([]) == 0 and opened == [None]
+    assert launcher.early_dispatch(["info", "x"]) is None  # commands still run frozen
