@@ -39,6 +39,7 @@ def _excepthook(kind: type[BaseException], exc: BaseException, tb: TracebackType
     box = QMessageBox(QMessageBox.Icon.Critical, "Unexpected error",
                       f"{exc}\n\nYour saved work is safe; unsaved edits are saved within a "
                       "second of typing.")
+    box.setTextFormat(Qt.TextFormat.PlainText)  # the message may quote hostile data
     box.setDetailedText(text)
     box.exec()
 

@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -33,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from medreview.errors import MedreviewError
 from medreview.qt.bridge import Op
+from medreview.qt.messages import ask
 from medreview.qt.progress_relay import ProgressRelay
 from medreview.services.exporting import (
     ALL_KINDS,
@@ -175,8 +175,7 @@ class ExportDialog(QDialog):
     def _confirm(self, box: QCheckBox, title: str, text: str) -> None:
         if not box.isChecked():
             return
-        answer = QMessageBox.question(self, title, text)
-        if answer != QMessageBox.StandardButton.Yes:
+        if not ask(self, title, text):
             box.blockSignals(True)
             box.setChecked(False)
             box.blockSignals(False)

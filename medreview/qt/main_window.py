@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMenu,
-    QMessageBox,
     QSplitter,
     QStackedWidget,
     QToolBar,
@@ -39,6 +38,7 @@ from medreview.qt.grading.controller import GradingController
 from medreview.qt.grading.grading_view import GradingView
 from medreview.qt.grading.history_dialog import HistoryDialog
 from medreview.qt.grading.queue_pane import QueuePane
+from medreview.qt.messages import show_error, show_warning
 from medreview.qt.settings import UiSettings
 from medreview.qt.shortcuts import install_shortcuts
 from medreview.qt.theme import THEMES, apply_theme, current_theme
@@ -220,8 +220,8 @@ class MainWindow(QMainWindow):
 
     def open_project(self, path: Path, rater_id: int | None = None) -> bool:
         if not projects.is_project(path):
-            QMessageBox.warning(self, "Not a project",
-                                f"{path} is not a medreview project (no project.sqlite).")
+            show_warning(self, "Not a project",
+                         f"{path} is not a medreview project (no project.sqlite).")
             return False
         self.close_project()
         self.executor = self._executor_factory()
@@ -230,7 +230,7 @@ class MainWindow(QMainWindow):
             raters = self.executor.submit(projects.list_raters, project).result()
             self.project_uid = self.executor.submit(lambda: project.uid).result()
         except Exception as exc:
-            QMessageBox.critical(self, "Cannot open project", str(exc))
+            show_error(self, "Cannot open project", str(exc))
             self.executor.shutdown()
             self.executor = None
             return False
@@ -698,7 +698,7 @@ class MainWindow(QMainWindow):
             self.close_project()
         except Exception as exc:  # tell the rater rather than losing the message
             log.exception("closing the project failed")
-            QMessageBox.critical(self, "Closing failed", str(exc))
+            show_error(self, "Closing failed", str(exc))
         self.work.shutdown(wait=False)
         event.accept()
 

@@ -39,7 +39,6 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -57,6 +56,7 @@ from medreview.qt.judge.runs_table import RunsTable
 from medreview.qt.judge.settings_form import JudgeSettingsForm
 from medreview.qt.judge.style import DIALOG_QSS
 from medreview.qt.judge.text import plural, tokens, usd
+from medreview.qt.messages import ask
 from medreview.services.bus import ChangeBus
 from medreview.services.judging import (
     ConsentState,
@@ -600,13 +600,10 @@ class JudgeRunDialog(QDialog):
     def reject(self) -> None:
         # Escape, the window's close button and Close all come here.
         if self.running:
-            answer = QMessageBox.question(
+            if not ask(
                 self, "Cancel the judge run?",
                 "A judge run is still going. Cancel it? Finished items stay saved and the run "
-                "can be resumed later.",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                QMessageBox.StandardButton.No)
-            if answer != QMessageBox.StandardButton.Yes:
+                "can be resumed later.", default_no=True):
                 return
             self.cancel()
         super().reject()

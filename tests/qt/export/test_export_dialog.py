@@ -77,11 +77,9 @@ def test_bad_split_is_refused_and_nothing_is_written(qtbot, dialog, tmp_path):
 
 
 def test_real_names_need_a_confirmation(qtbot, dialog, monkeypatch):
-    monkeypatch.setattr(QMessageBox, "question",
-                        lambda *a, **k: QMessageBox.StandardButton.No)
+    monkeypatch.setattr(QMessageBox, "exec", lambda _box: QMessageBox.StandardButton.No)
     dialog.real_names.setChecked(True)
     assert not dialog.real_names.isChecked()
-    monkeypatch.setattr(QMessageBox, "question",
-                        lambda *a, **k: QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr(QMessageBox, "exec", lambda _box: QMessageBox.StandardButton.Yes)
     dialog.real_names.setChecked(True)
     assert dialog.real_names.isChecked() and dialog.request().real_names

@@ -239,8 +239,7 @@ def test_closing_while_running_asks_then_cancels(qtbot, make_dialog, server: Fak
     assert d.start()
     qtbot.waitUntil(lambda: _judged(d) >= 1, timeout=10000)
     answers = [QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes]
-    monkeypatch.setattr(QMessageBox, "question",
-                        staticmethod(lambda *a, **k: answers.pop(0)))
+    monkeypatch.setattr(QMessageBox, "exec", lambda _box: answers.pop(0))
     d.reject()  # "No": keep running, stay open
     assert d.isVisible() and d.running
     d.reject()  # "Yes": cancel and close; the run still reports its end
