@@ -355,3 +355,54 @@ def criteria_rows(project: Project, *, real_names: bool = False) -> list[Record]
                 "rater_labels": dict(sorted(ratings.get((oid, qid), {}).items())),
             }))
     return rows
+
+
+# Why an export came out empty ------------------------------------------------------------------
+ADJUDICATE_HINT = ("adjudicate (Study → Adjudicate in the app, or `medreview adjudicate PROJECT "
+                   "--auto` to record unanimous and majority answers as gold)")
+
+
+def empty_reason(project: Project, kind: str, *, score_question: str | None = None,
+                 min_margin: float = 0.0) -> str:
+    """Why ``kind`` (sft, dpo, criteria) has no record, and what to do about it.
+
+    Mirrors the conditions of the builders above: every record needs gold labels; a preference
+    pair also needs a pairwise gold answer or two outputs of one case whose gold scores differ;
+    a criteria row needs a gold label on a per-case criterion.
+    """
+    _cases_map, outputs = _cases_outputs(project)
+    gold = {oid: g for oid, g in gold_labels(project).items() if g and oid in outputs}
+    if not outputs:
+        return "the project has no model outputs yet; import some (File → Import)"
+    if not gold:
+        return f"no output has a gold label yet; {ADJUDICATE_HINT}"
+    if kind == "sft":
+        return f"no gold label belongs to a current output; {ADJUDICATE_HINT}"
+    if kind == "criteria":
+        if not any(c.criteria for c in _cases_map.values()):
+            return ("the cases have no per-case criteria (HealthBench-style rubric items); "
+                    "this export is for such cases — use sft or tables instead")
+        return ("no per-case criterion has a yes/no gold label yet; adjudicate the criteria "
+                f"({ADJUDICATE_HINT})")
+    if kind != "dpo":
+        return "nothing to export"
+    by_case: dict[int, list[int]] = defaultdict(list)
+    for oid, o in outputs.items():
+        by_case[o.case_id].append(oid)
+    if all(len(v) < 2 for v in by_case.values()):
+        return ("every case has a single output: a preference pair needs two answers to the "
+                "same case (import another model's outputs)")
+    scores = gold_scores(project, score_question=score_question)
+    gaps = [abs(scores[a] - scores[b]) for oids in by_case.values()
+            for a, b in combinations(sorted(o for o in oids if o in scores), 2)]
+    what = (f"gold question {score_question!r}" if score_question
+            else "the rubric score (every case criterion gold-labelled)")
+    if not gaps:
+        return ("no pairwise gold answer (A/B) and no case with two outputs scored by "
+                f"{what}; give gold to both answers of a case, or to a pairwise question "
+                f"({ADJUDICATE_HINT})")
+    if not any(g > 0 for g in gaps):
+        return (f"the {len(gaps)} pair(s) of scored outputs have equal gold scores and no "
+                "pairwise gold answer (A/B) decides between them: a score gap is needed")
+    return (f"no pair of scored outputs differs by at least --min-margin {min_margin:g} "
+            f"(largest gap {max(gaps):g}); lower the minimum margin")

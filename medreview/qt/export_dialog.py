@@ -38,6 +38,7 @@ from medreview.services.exporting import (
     ALL_KINDS,
     KIND_LABELS,
     ExportRequest,
+    is_note,
     normalise_kinds,
     parse_fractions,
     run_export,
@@ -238,9 +239,14 @@ class ExportDialog(QDialog):
         self.progress.setValue(1)
         self.progress.setFormat("done")
         prefix = self.outdir.text().strip().rstrip("/\\")
+        notes = [line for line in lines if is_note(line)]
+        written = [line for line in lines if not is_note(line)]
         self.results.addItems([line.removeprefix(prefix).lstrip("/\\") for line in lines])
-        self.message.setText(f"Wrote {len(lines)} file(s) or folder(s) into "
-                             f"{self.outdir.text().strip()}.")
+        text = (f"Wrote {len(written)} file(s) or folder(s) into "
+                f"{self.outdir.text().strip()}.")
+        # An empty training file must not pass for a success: say why and what to do.
+        self.message.setStyleSheet("color: #8a5300; font-weight: 600;" if notes else "")
+        self.message.setText("\n".join([text, *notes]))
         self._update_enabled()
         self.sig_done.emit(lines)
 

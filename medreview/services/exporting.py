@@ -20,6 +20,8 @@ if TYPE_CHECKING:  # the command line imports this module to build its parser: k
     from medreview.storage.project import Project
 
 TRAINING_KINDS = ("sft", "dpo", "criteria", "media")
+EMPTY_NOTE = ": 0 records — "  # marks a line that explains an empty export, not a file
+_STEMS = {"sft": "sft", "dpo": "preferences", "criteria": "criteria"}
 ALL_KINDS = ("tables", "audit", *TRAINING_KINDS)
 KIND_LABELS = {
     "tables": "Tables: cases, outputs, judgments (one row per output × question × rater), gold",
@@ -124,4 +126,21 @@ def _write(project: Project, request: ExportRequest, kinds: tuple[str, ...],
                          f"{len(media['refused'])} refused, see {media['report']})")
             lines += [f"  refused: case {r['case']}, attachment {r['attachment_id']}: "
                       f"{r['reason']}" for r in media["refused"]]
+        lines += _empty_notes(project, request, training, manifest.get("counts", {}))
     return lines
+
+
+def _empty_notes(project: Project, request: ExportRequest, kinds: list[str],
+                 counts: dict[str, int]) -> list[str]:
+    """One line per training export that wrote nothing: why, and what to do."""
+    from medreview.exporters.training import empty_reason
+
+    return [f"{kind}{EMPTY_NOTE}"
+            + empty_reason(project, kind, score_question=request.score_question,
+                           min_margin=request.min_margin)
+            for kind in kinds if kind in _STEMS and counts.get(_STEMS[kind], 1) == 0]
+
+
+def is_note(line: str) -> bool:
+    """True for an explanation line of ``run_export`` (not a file or folder written)."""
+    return EMPTY_NOTE in line and line.split(EMPTY_NOTE, 1)[0] in _STEMS
