@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 def make_app(argv: list[str] | None = None) -> QApplication:
     existing = QApplication.instance()
     if isinstance(existing, QApplication):
+        _install_file_open(existing)
         return existing
     # Fractional scale factors (125 %, 150 %) are passed through instead of rounded.
     QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
@@ -30,7 +31,15 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     app = QApplication(argv or sys.argv[:1])
     app.setApplicationName("medreview")
     app.setOrganizationName("medreview")
+    _install_file_open(app)
     return app
+
+
+def _install_file_open(app: QApplication) -> None:
+    """macOS hands a double-clicked .mrpkg to the app as a FileOpen event, not in argv."""
+    from medreview.qt.open_file import install_file_open_filter  # it imports this module
+
+    install_file_open_filter(app)
 
 
 def _excepthook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
