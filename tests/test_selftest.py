@@ -16,7 +16,8 @@ from medreview.services import selftest as core
 
 EXPECTED_CHECKS = [
     "qt_platform", "imports", "new_project", "demo_import", "dicom_jpeg_baseline", "dicom_jpeg_ls",
-    "dicom_jpeg_2000", "dicom_rle", "save_grade", "statistic", "dicom_worker_process",
+    "dicom_jpeg_2000", "dicom_rle", "save_grade", "statistic", "parquet_export",
+    "dicom_worker_process",
     "main_window",
 ]
 
@@ -47,6 +48,8 @@ def test_self_test_passes_from_source_and_writes_every_check(
     assert by_name["dicom_jpeg_ls"]["detail"]["max_abs_difference"] == 0
     assert by_name["demo_import"]["detail"]["cases"] > 0
     assert -1.0 <= by_name["statistic"]["detail"]["value"] <= 1.0
+    assert any(n > 0 for name, n in by_name["parquet_export"]["detail"]["rows"].items()
+               if "judgment" in name)
     assert by_name["main_window"]["detail"]["queue_rows"] > 0
     assert report["frozen"] is False and report["version"]
     # The scratch folder lived under the accented temp folder and is gone after a pass.

@@ -3,9 +3,9 @@
 Each check runs on real files in a scratch folder whose name holds a space and non-ASCII
 letters (hospital profiles are often ``C:\\Users\\Dr. Émilie …``): create a project (runs the
 migrations), build the demo into another, decode a DICOM file of every bundled codec, save a
-grade through the grading service and compute one agreement statistic. A check never raises:
-its failure is recorded (name, ok, seconds, error) and the others still run, so one report says
-everything a frozen bundle is missing.
+grade through the grading service, compute one agreement statistic and export the tables as
+Parquet. A check never raises: its failure is recorded (name, ok, seconds, error) and the
+others still run, so one report says everything a frozen bundle is missing.
 """
 
 from __future__ import annotations
@@ -287,6 +287,30 @@ def check_statistic(project_path: Path) -> Callable[[Check], float]:
     return run
 
 
+def check_parquet_export(project_path: Path, folder: Path) -> Callable[[Check], None]:
+    """Export the demo's tables as Parquet the way the export dialog does, and read every file
+    back with pyarrow: proves the trimmed pyarrow in the bundle still writes and reads."""
+
+    def run(check: Check) -> None:
+        import pyarrow.parquet as pq
+
+        from medreview.services.exporting import ExportRequest, run_export
+        from medreview.services.projects import open_project
+
+        outdir = folder / "export parquet"
+        project = open_project(project_path)
+        try:
+            run_export(project, ExportRequest(outdir=outdir, kinds=("tables",), fmt="parquet"))
+        finally:
+            project.close()
+        rows = {p.name: pq.read_table(p).num_rows for p in sorted(outdir.rglob("*.parquet"))}
+        check.detail.update(rows=rows)
+        if not rows or not any(n > 0 for name, n in rows.items() if "judgment" in name):
+            raise RuntimeError(f"the Parquet export holds no judgments: {rows}")
+
+    return run
+
+
 def run_core_checks(report: SelfTestReport, folder: Path,
                     build_demo: Callable[[Path], object]) -> Path | None:
     """Every Qt-free check, in order; the demo project's folder (None if it failed)."""
@@ -297,7 +321,8 @@ def run_core_checks(report: SelfTestReport, folder: Path,
     if demo is not None:
         report.run("save_grade", check_grade(demo))
         report.run("statistic", check_statistic(demo))
+        report.run("parquet_export", check_parquet_export(demo, folder))
     else:
-        for name in ("save_grade", "statistic"):
+        for name in ("save_grade", "statistic", "parquet_export"):
             report.checks.append(Check(name, False, 0.0, "skipped: the demo did not build"))
     return demo
