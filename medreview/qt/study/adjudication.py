@@ -3,7 +3,9 @@
 Its own top-level window, so the main window's single-key grading shortcuts never fire here:
 left the disagreement queue (rules and question filter), centre the case, answer and images,
 right every rating side by side and the gold editor. Keys: M accepts the majority, Enter saves
-the gold answer with its rationale; both move on to the next disagreement.
+the gold answer with its rationale; both move on to the next disagreement. Digits and letters
+answer the gold question: the rule fields take keys only once clicked. Escape leaves a field
+for the queue, and from the queue closes the window. Sized to fit the screen (1366×768 too).
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QFrame,
     QLabel,
     QMainWindow,
+    QScrollArea,
     QSplitter,
     QToolBar,
     QVBoxLayout,
@@ -35,11 +39,14 @@ from medreview.qt.study.disagreement_queue import DisagreementQueue
 from medreview.qt.study.gold_editor import GoldEditor
 from medreview.qt.study.ratings_table import RatingsTable
 from medreview.qt.study.values import error_text, rater_labels
+from medreview.qt.window_size import fit_to_screen
 from medreview.services import study as svc
 from medreview.services.bus import ChangeBus
 from medreview.services.projects import Project
 from medreview.services.tasks import Executor
 from medreview.services.views import ItemView
+
+PREFERRED_SIZE = (1680, 980)  # on a screen that has room; smaller screens get what they have
 
 
 def _load_output(project: Project, output_id: int) -> tuple[ItemView, svc.OutputRatings]:
@@ -64,7 +71,6 @@ class AdjudicationWindow(QMainWindow):
         self._loading_output: int | None = None
         self._busy = False
         self.setWindowTitle("Adjudication — medreview")
-        self.resize(1680, 980)
         self._build_toolbar()
         self.queue = DisagreementQueue()
         self.queue.sig_selected.connect(self._on_queue_selected)
@@ -76,7 +82,13 @@ class AdjudicationWindow(QMainWindow):
         centre = QSplitter(Qt.Orientation.Vertical)
         centre.addWidget(self.case_view)
         centre.addWidget(self.answer_view)
-        centre.addWidget(self.image_pane)
+        # The viewer's toolbar is wider than the centre on a small screen: scroll, never clip.
+        self.image_scroll = QScrollArea()
+        self.image_scroll.setWidgetResizable(True)
+        self.image_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.image_scroll.setWidget(self.image_pane)
+        self.image_scroll.hide()
+        centre.addWidget(self.image_scroll)
         centre.setSizes([380, 420, 300])
         self.table = RatingsTable()
         self.table.sig_question.connect(self._on_question_picked)
@@ -93,14 +105,17 @@ class AdjudicationWindow(QMainWindow):
         right_split.addWidget(self.table)
         right_split.addWidget(self.editor)
         right_split.setSizes([430, 470])
+        right_split.setChildrenCollapsible(False)  # the Save button can't be dragged away
         rlay.addWidget(right_split, 1)
         self.split = QSplitter(Qt.Orientation.Horizontal)
         self.split.addWidget(self.queue)
         self.split.addWidget(centre)
         self.split.addWidget(right)
         self.split.setSizes([380, 560, 740])
+        self.split.setChildrenCollapsible(False)
         self.split.setContentsMargins(6, 6, 6, 6)
         self.setCentralWidget(self.split)
+        fit_to_screen(self, PREFERRED_SIZE)
         self.shortcuts: dict[str, QShortcut] = {}
         self._install_shortcuts()
         self.statusBar().showMessage("Loading disagreements…")
@@ -120,6 +135,9 @@ class AdjudicationWindow(QMainWindow):
         self.adjudicator = QComboBox()
         self.adjudicator.setEditable(True)
         self.adjudicator.setMinimumWidth(220)
+        # Reached by a click (or sent here when the name is missing): never by the keyboard
+        # walk, so digits meant for the gold answer can't end up in the name.
+        self.adjudicator.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         line = self.adjudicator.lineEdit()
         if line is not None:
             line.setPlaceholderText("your name (recorded with each label)")
@@ -162,7 +180,14 @@ class AdjudicationWindow(QMainWindow):
         add("next", ("PgDown", "Ctrl+Down"), lambda: self.queue.step(1))
         add("prev", ("PgUp", "Ctrl+Up"), lambda: self.queue.step(-1))
         add("names", ("Ctrl+H",), self.hide_names.toggle)
-        add("leave", ("Escape",), self.queue.table.setFocus)
+        add("leave", ("Escape",), self._escape)
+
+    def _escape(self) -> None:
+        """Escape leaves a field for the queue; from the queue it closes the window."""
+        if self.queue.table.hasFocus():
+            self.close()
+        else:
+            self.queue.table.setFocus()
 
     def _widget_call(self, method: str, *args: Any) -> None:
         w = self.editor.widget
@@ -196,14 +221,30 @@ class AdjudicationWindow(QMainWindow):
             .run(self.db)
 
     def _on_items(self, items: list[svc.Disagreement], keep: tuple[int, str] | None) -> None:
+        before = len(self.queue.items)
         self._relabel([r for d in items for r in d.ratings])
         self.queue.set_items(items, keep=keep)
         if not items:
-            self.statusBar().showMessage("No disagreements under these rules.")
+            # Say so, with the rules: an emptied queue must never pass for "all settled".
+            self.statusBar().showMessage(
+                f"No disagreements under these rules ({self.queue.describe_rules()})"
+                + (f" — there were {before} before; loosen the rules on the left to see "
+                   "them again." if before else "."))
             self.current = None
             self.editor.show_question(None, None, None, False, self.labels)
         else:
             self.statusBar().showMessage(f"{len(items)} disagreement(s) loaded.", 4000)
+        self._keys_to_queue()
+
+    def _keys_to_queue(self) -> None:
+        """Digits and letters answer the gold question: give the keys to the queue unless the
+        adjudicator is typing a rationale or a name."""
+        focus = self.focusWidget()
+        typing = focus is not None and focus is not self.queue.table and (
+            focus is self.editor.rationale or focus is self.adjudicator
+            or self.adjudicator.isAncestorOf(focus) or self.queue.isAncestorOf(focus))
+        if not typing:
+            self.queue.table.setFocus()
 
     def _on_queue_selected(self, output_id: int, question_id: str) -> None:
         self.current = (output_id, question_id)
@@ -225,6 +266,7 @@ class AdjudicationWindow(QMainWindow):
         self.case_view.show_case(f"{c.title}  ·  {c.external_id}", c.tags, c.messages, c.context)
         self.answer_view.show_answer(item.shown_model, item.answer)
         self.image_pane.setVisible(bool(item.series))
+        self.image_scroll.setVisible(bool(item.series))
         if item.series:
             self.image_pane.show_series(item.series)
         self._show_ratings()

@@ -3,8 +3,8 @@ disagreements, most disagreement first."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor, QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -35,6 +35,23 @@ KIND_GROUPS = (  # checkbox label -> question kinds it covers
 )
 RULES_DELAY_MS = 300
 ALL = ""
+
+
+class RuleFieldGuard(QObject):
+    """Event filter on the rule fields: the wheel counts only once a field has focus (scrolling
+    the pane never changes a rule), and Enter in a field applies the value instead of firing
+    the window's "save gold" shortcut."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Wheel and isinstance(watched, QWidget) \
+                and not watched.hasFocus():
+            event.ignore()
+            return True
+        if event.type() == QEvent.Type.ShortcutOverride and isinstance(event, QKeyEvent) \
+                and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            event.accept()  # delivered to the field as a key press
+            return True
+        return False
 
 
 def _item(text: str, tip: str = "") -> QTableWidgetItem:
@@ -90,8 +107,18 @@ class DisagreementQueue(QWidget):
             self.kind_boxes.append((box, group))
         form.addRow("Kinds", kinds)
         lay.addWidget(rules)
-        self.ordinal.valueChanged.connect(self._on_rule_edited)
-        self.number.valueChanged.connect(self._on_rule_edited)
+        # Rules change only deliberately: the keyboard walk and stray digits (meant for the
+        # gold answer) never reach them, a typed value counts on Enter, the wheel only once
+        # clicked; Enter hands the keys back to the queue.
+        self._wheel_guard = RuleFieldGuard(self)
+        for spin in (self.ordinal, self.number):
+            spin.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+            spin.setKeyboardTracking(False)
+            spin.installEventFilter(self._wheel_guard)
+            spin.valueChanged.connect(self._on_rule_edited)
+            spin.editingFinished.connect(self._back_to_queue)
+        for box, _group in self.kind_boxes:
+            box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         filt = QHBoxLayout()
         filt.addWidget(QLabel("Question"))
         self.question = QComboBox()
@@ -99,6 +126,8 @@ class DisagreementQueue(QWidget):
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.question.setMinimumContentsLength(18)
         self.question.currentIndexChanged.connect(self._apply_filter)
+        self.question.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.question.installEventFilter(self._wheel_guard)
         filt.addWidget(self.question, 1)
         lay.addLayout(filt)
         self.table = QTableWidget(0, 4)
@@ -138,6 +167,18 @@ class DisagreementQueue(QWidget):
     def _on_rule_edited(self, *_: object) -> None:
         self._timer.start()
 
+    def _back_to_queue(self) -> None:
+        if self.ordinal.hasFocus() or self.number.hasFocus():
+            self.table.setFocus()
+
+    def describe_rules(self) -> str:
+        """The rules in words, for the message that says they leave nothing to settle."""
+        number = self.number.value()
+        kinds = [box.text() for box, _g in self.kind_boxes if box.isChecked()]
+        return (f"scale spread ≥ {self.ordinal.value():g}, number spread "
+                f"{'≥ ' + format(number, 'g') if number > 0 else 'any'}, kinds: "
+                f"{', '.join(kinds) or 'none'}")
+
     # content ----------------------------------------------------------------------------------
     def set_items(self, items: list[Disagreement], keep: tuple[int, str] | None = None,
                   row: int | None = None) -> None:
@@ -176,7 +217,8 @@ class DisagreementQueue(QWidget):
         self.table.blockSignals(False)
         open_n = sum(1 for d in self.shown if (d.output_id, d.question_id) not in self.resolved)
         self.count.setText(f"{open_n} open · {len(self.shown) - open_n} resolved · "
-                           f"sorted by disagreement")
+                           f"sorted by disagreement" if self.items else
+                           "No disagreements under these rules.")
         target = self.row_of(keep) if keep else None
         if target is None:
             target = min(row, len(self.shown) - 1) if row is not None else 0

@@ -24,7 +24,7 @@ from medreview.services.study import GoldView
 KEY_HINT = ("<b>M</b> accept majority · <b>Enter</b> save gold &amp; next · <b>1–9</b>, "
             "<b>Y</b>/<b>N</b> choose · <b>0</b> clear · <b>R</b> rationale · "
             "<b>J</b>/<b>K</b> question · <b>PgDn</b>/<b>PgUp</b> disagreement · "
-            "<b>Ctrl+H</b> rater names")
+            "<b>Ctrl+H</b> rater names · <b>Esc</b> back to the queue, then close")
 
 
 class GoldEditor(QWidget):
