@@ -73,7 +73,9 @@ def test_the_run_resumes_at_the_real_endpoint_after_a_refusal(project: Project,
         hop.__exit__()
         run_id = list_judge_runs(project)[0].run_id
         with FakeOpenAIServer(port=hop.port) as again:
-            summary = run_judge(project, fast_config(url), resume=run_id)
+            # A generous timeout: on a busy machine a 0.5 s timeout retries a slow reply, and
+            # the count below is about items sent once, not about timeouts.
+            summary = run_judge(project, fast_config(url, timeout_s=30), resume=run_id)
             assert summary.status == "done" and again.count() == 18
     assert judge_run_info(project, run_id).status == "done" and server.count() == 0
 
