@@ -96,3 +96,27 @@ def form_score(
         ]
         return math.fsum(values) / len(values) if values else None
     return None
+
+
+def judgment_score(
+    form: Form | None,
+    answers: Mapping[str, Any],
+    case_questions: Sequence[Question] = (),
+    *,
+    status: str = "done",
+) -> float | None:
+    """The overall score stored with every judgment revision, whoever wrote it.
+
+    The one rule behind ``overall_score``: grading, imports, the LLM judge, merged rater
+    packages and undo all store this value (``storage.revisions.append_revision`` calls it), so
+    the same answers under the same form always carry the same score. A skipped judgment has no
+    score (it rates nothing); a score that is not a finite number (answers summing past the
+    float range) is ``None`` rather than an error, since answers may come from hostile files.
+    """
+    if form is None or status == "skipped" or not isinstance(answers, Mapping):
+        return None
+    try:
+        score = form_score(form, answers, case_questions)
+    except OverflowError:  # math.fsum on values whose sum leaves the float range
+        return None
+    return score if score is not None and math.isfinite(score) else None

@@ -1,18 +1,34 @@
-"""Append-only judgment revisions: the one way a judgment's content changes."""
+"""Append-only judgment revisions: the one way a judgment's content changes.
+
+``append_revision`` is also where a revision's overall score is decided: every writer
+(grading, imports, the LLM judge, merged rater packages, undo) goes through it, and it scores
+the answers with ``domain.scoring.judgment_score`` under the form the revision records, so a
+caller's ``overall_score`` (a stale draft, a forged package) is never stored.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from medreview.domain.rubric import Form, Question, case_criterion_question
+from medreview.domain.scoring import judgment_score
 from medreview.storage.base import utcnow
-from medreview.storage.models import JudgmentRevisionRow, JudgmentRow
+from medreview.storage.forms import form_from_row
+from medreview.storage.models import (
+    CaseCriterionRow,
+    FormRow,
+    JudgmentRevisionRow,
+    JudgmentRow,
+    OutputRow,
+)
 
 
 @dataclass(frozen=True)
@@ -79,6 +95,40 @@ def get_or_create_judgment(session: Session, rater_id: int, output_id: int) -> J
     return row
 
 
+def _form(session: Session, form_id: int) -> Form | None:
+    """The parsed form of ``form_id``, parsed once per session (imports write thousands)."""
+    row = session.get(FormRow, form_id)
+    if row is None:
+        return None
+    cache: dict[tuple[int, str], Form] = session.info.setdefault("medreview.forms", {})
+    key = (row.id, row.sha256)  # a form without judgments may be replaced in place
+    if key not in cache:
+        cache[key] = form_from_row(row)
+    return cache[key]
+
+
+def case_questions_of(session: Session, output_id: int) -> tuple[Question, ...]:
+    """The per-case criteria of the output's case, as questions, in their order."""
+    rows = session.scalars(
+        select(CaseCriterionRow)
+        .join(OutputRow, OutputRow.case_id == CaseCriterionRow.case_id)
+        .where(OutputRow.id == output_id)
+        .order_by(CaseCriterionRow.position)
+    )
+    return tuple(case_criterion_question(c.key, c.text, c.points, tuple(c.tags)) for c in rows)
+
+
+def score_of(
+    session: Session, *, form_id: int, output_id: int, answers: Mapping[str, Any], status: str
+) -> float | None:
+    """The overall score of answers to ``output_id`` under form ``form_id`` (the core's rule)."""
+    form = _form(session, form_id)
+    if form is None or form.scoring is None:
+        return None
+    cases = case_questions_of(session, output_id) if form.per_case_criteria else ()
+    return judgment_score(form, answers, cases, status=status)
+
+
 def append_revision(
     session: Session,
     *,
@@ -92,7 +142,11 @@ def append_revision(
     dedupe: bool = False,
     uid: str | None = None,
 ) -> JudgmentRevisionRow | None:
-    """Add a revision; with ``dedupe`` an identical newest revision means nothing is added."""
+    """Add a revision; with ``dedupe`` an identical newest revision means nothing is added.
+
+    The stored ``overall_score`` is computed here from the answers and the form (see the module
+    docstring); ``content.overall_score`` is ignored.
+    """
     judgment = get_or_create_judgment(session, rater_id, output_id)
     if (
         uid is not None
@@ -112,6 +166,9 @@ def append_revision(
         )
     )
     revision_no = max(int(last or 0), judgment.current_revision_no) + 1
+    content = replace(content, overall_score=score_of(
+        session, form_id=form_id, output_id=output_id, answers=content.answers,
+        status=content.status))
     row = JudgmentRevisionRow(
         uid=uid or uuid.uuid4().hex,
         judgment_id=judgment.id,
