@@ -52,6 +52,33 @@ KEYMAP: tuple[KeyBinding, ...] = (
     KeyBinding("smaller", ("Ctrl+-",), "Smaller text", "Window"),
     KeyBinding("theme", ("Ctrl+Shift+T",), "Switch light / dark theme", "Window"),
     KeyBinding("cheatsheet", ("?", "F1"), "Show this cheat sheet", "Window"),
+    KeyBinding("maximise_image", ("M",), "Image pane fills the window / back", "Window"),
+)
+
+# Keys of the image viewer: they act while the image has focus (click it), where they take
+# precedence over the grading keys above. Handled by ``qt/imaging/slice_view.py`` itself,
+# listed here only for the cheat sheet.
+VIEWER_GROUP = "Image viewer (click the image first)"
+VIEWER_KEYS: tuple[KeyBinding, ...] = tuple(
+    KeyBinding(f"viewer_{n}", keys, label, VIEWER_GROUP) for n, (keys, label) in enumerate((
+        (("Up", "Down", "Wheel"), "Previous / next slice"),
+        (("PgUp", "PgDown"), "10 slices back / on"),
+        (("Home", "End"), "First / last slice"),
+        (("C",), "Cine play / pause (speed in the toolbar)"),
+        (("0",), "The file's own window"),
+        (("1-9",), "Window presets (brain, soft tissue, lung, bone, ..., subdural, stroke)"),
+        (("W", "Right-drag"), "Window/level tool: drag right = wider, down = higher level"),
+        (("N",), "Pan tool"),
+        (("R", "E", "P"), "Mark a rectangle / ellipse (with ROI statistics) / point"),
+        (("L",), "Measure a length (drag)"),
+        (("A",), "Measure an angle (click arm, vertex, arm)"),
+        (("X",), "Clear measurements"),
+        (("I",), "Invert grey levels"),
+        (("F", "O", "Ctrl+Wheel"), "Fit / one image pixel per screen pixel / zoom"),
+        (("H",), "Hide patient details"),
+        (("V",), "Show the file's overlay graphics"),
+        (("M",), "Image pane fills the window / back"),
+    ))
 )
 
 

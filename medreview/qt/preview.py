@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 SCREENS = ("welcome", "grading", "grading-dark", "error-span", "pairwise", "queue-done",
            "cheatsheet", "history", "dashboard", "calibration", "adjudication", "judge-run",
-           "assign", "export")
+           "assign", "export", "viewer-tools")
 LEAD_SCREENS = ("dashboard", "calibration", "adjudication", "judge-run", "assign", "export")
 PREVIEW_RATER = "Dr. Preview Grader"
 
@@ -140,6 +140,26 @@ def _mark_region(w) -> None:  # type: ignore[no-untyped-def]
     _settle(300)
 
 
+def _viewer_tools(w) -> None:  # type: ignore[no-untyped-def]
+    """The image pane maximised (M) on the head CT, with an ellipse ROI inside the haematoma,
+    a length (inner table to midline) and an angle, as drawn with the E, L and A tools."""
+    from PySide6.QtCore import QPointF
+
+    viewer = w.view.image_pane.viewer
+    if not hasattr(viewer, "set_tool"):
+        return
+    w.view.image_pane.toggle_maximised()
+    _settle(300)
+    viewer.fit()
+    viewer.set_tool("length")
+    viewer._on_measure("length", [QPointF(49.0, 126.0), QPointF(96.0, 126.0)])
+    viewer._on_measure("angle", [QPointF(150.0, 150.0), QPointF(120.0, 130.0),
+                                 QPointF(160.0, 120.0)])
+    viewer.set_tool("ellipse")
+    viewer._on_shape("ellipse", QPointF(42.0, 80.0), QPointF(48.0, 104.0))
+    _settle(300)
+
+
 def _keys(widget, text: str) -> None:  # type: ignore[no-untyped-def]
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
@@ -232,6 +252,9 @@ def make_screen(name: str, folder: Path):  # type: ignore[no-untyped-def]
         _keys(w, "4j")
         if name == "grading":
             _mark_region(w)
+    if name == "viewer-tools":
+        _open_first_with_images(w)
+        _viewer_tools(w)
     if name == "error-span":
         from PySide6.QtGui import QTextCursor
 

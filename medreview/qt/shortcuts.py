@@ -60,6 +60,7 @@ def handlers(w: MainWindow) -> dict[str, Callable[[], Any]]:
         "smaller": lambda: w.change_font(-1),
         "theme": w.toggle_theme,
         "cheatsheet": w.show_cheatsheet,
+        "maximise_image": w.view.image_pane.toggle_maximised,
     }
 
 

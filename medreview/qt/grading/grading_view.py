@@ -88,7 +88,7 @@ class GradingView(QWidget):
         draft = item.draft or JudgmentDraft()
         self._show_images(bool(item.series))
         self._regions_shown = self._viewer_regions(draft)
-        self.image_pane.show_series(item.series, self._regions_shown)
+        self.image_pane.show_series(item.series, self._regions_shown, c.metadata)
         self.panel.load(f"{c.title} — {item.shown_model}", item.questions(), draft)
         self.panel.regions.show_marks(draft.annotations, item.series, item.questions())
         self.panel.setFocus()

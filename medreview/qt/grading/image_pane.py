@@ -1,12 +1,17 @@
 """ImagePane: the item's image series. Embeds ``medreview.qt.imaging``'s ``SliceViewer`` and
 ``SeriesStrip``; if that package cannot be imported (or fails to start) a minimal built-in
 viewer shows one slice at a time through ``medreview.imaging.display``, so grading never
-depends on the viewer. Regions drawn on the image are forwarded as viewer dicts."""
+depends on the viewer. Regions drawn on the image are forwarded as viewer dicts.
+
+A series opens at its key slice: the rater's first marked slice in it, else the case's
+``key_slice`` metadata, else slice 1. M (or the viewer's Max button) makes the pane fill the
+window it sits in by hiding its siblings, and brings them back."""
 
 from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +22,10 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
+    QMainWindow,
     QSizePolicy,
     QSlider,
+    QSplitterHandle,
     QVBoxLayout,
     QWidget,
 )
@@ -27,6 +34,36 @@ from medreview.domain.display_text import visible_text
 from medreview.services.views import AttachmentView, SeriesView
 
 log = logging.getLogger(__name__)
+
+
+def key_slice(metadata: Mapping[str, Any] | None, series: SeriesView, position: int) -> int | None:
+    """The 0-based key slice the case names for ``series`` (the ``position``-th shown).
+
+    ``key_slice`` is a 1-based slice number of the first series, or a mapping from
+    SeriesInstanceUID to one. Anything else (text, booleans, fractions, nested data) is
+    ignored: the value comes from an imported file."""
+    value = (metadata or {}).get("key_slice")
+    if isinstance(value, Mapping):
+        value = value.get(series.series_uid) if series.series_uid else None
+    elif position != 0:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        return None
+    return value - 1
+
+
+def _marked_start(regions: list[dict], paths: list[Path]) -> tuple[Path, int] | None:
+    """(file, frame) of the lowest marked slice of this series, by file order then frame."""
+    order = {str(p): i for i, p in enumerate(paths)}
+    best: tuple[int, int] | None = None
+    for r in regions:
+        i = order.get(str(r.get("path", "")))
+        frame = r.get("frame", 0)
+        if i is None or isinstance(frame, bool) or not isinstance(frame, int) or frame < 0:
+            continue
+        if best is None or (i, frame) < best:
+            best = (i, frame)
+    return (paths[best[0]], best[1]) if best is not None else None
 
 
 def _external(module: str, name: str) -> Any:
@@ -65,7 +102,7 @@ class BuiltinSliceViewer(QWidget):
         self.pixels: np.ndarray | None = None
         self._pixmap: QPixmap | None = None
 
-    def set_series(self, paths: list[Path], title: str = "") -> None:
+    def set_series(self, paths: list[Path], title: str = "", start: Any = None) -> None:
         self.paths = list(paths)
         self.caption.setText(visible_text(title))
         self.slider.blockSignals(True)
@@ -75,7 +112,7 @@ class BuiltinSliceViewer(QWidget):
         self.slider.setVisible(len(self.paths) > 1)
         self._on_slider_value_changed(self.slider.value())
 
-    def set_images(self, paths: list[Path], title: str = "") -> None:
+    def set_images(self, paths: list[Path], title: str = "", start: Any = None) -> None:
         self.set_series(paths, title)
 
     def set_regions(self, regions: list[Any]) -> None:
@@ -147,6 +184,11 @@ class ImagePane(QWidget):
         if self.viewer is None:
             self.viewer = BuiltinSliceViewer()
         self.viewer.sig_region_drawn.connect(self.sig_region_drawn.emit)
+        maximise = getattr(self.viewer, "sig_maximise", None)
+        if maximise is not None:
+            maximise.connect(self.toggle_maximised)
+        self._hidden_for_max: list[QWidget] = []
+        self._metadata: Mapping[str, Any] = {}
         body = QHBoxLayout()
         body.setContentsMargins(0, 0, 0, 0)
         if self.strip is not None:
@@ -164,9 +206,11 @@ class ImagePane(QWidget):
     def _title(s: SeriesView) -> str:
         return " · ".join(p for p in (s.modality, s.description) if p) or "Image"
 
-    def show_series(self, series: tuple[SeriesView, ...], regions: list[dict] | None = None
-                    ) -> None:
+    def show_series(self, series: tuple[SeriesView, ...], regions: list[dict] | None = None,
+                    metadata: Mapping[str, Any] | None = None) -> None:
+        """Show the item's series; ``metadata`` is the case's (for ``key_slice``)."""
         self.series = series
+        self._metadata = metadata if isinstance(metadata, Mapping) else {}
         self._regions = list(regions or [])
         self.picker.blockSignals(True)
         self.picker.clear()
@@ -200,11 +244,43 @@ class ImagePane(QWidget):
             return
         s = self.series[i]
         paths = [a.path for a in s.attachments]
+        start: tuple[Path, int] | int | None = _marked_start(self._regions, paths)
+        if start is None:
+            start = key_slice(self._metadata, s, i)
         if s.id is None and not any(a.kind == "dicom" for a in s.attachments):
-            self.viewer.set_images(paths)
+            self.viewer.set_images(paths, "", start=start)
         else:
-            self.viewer.set_series(paths, self._title(s))
+            self.viewer.set_series(paths, self._title(s), start=start)
         self.viewer.set_regions(self._regions)
+
+    # -- maximise -----------------------------------------------------------------------------
+    def is_maximised(self) -> bool:
+        return bool(self._hidden_for_max)
+
+    def toggle_maximised(self) -> None:
+        """Fill the window: hide every visible sibling along the way up to the window (or to
+        a main window's central widget, keeping menus and status bar); again = restore."""
+        if not self._hidden_for_max and not self.isVisible():
+            return  # no images on this item: nothing to enlarge
+        if self._hidden_for_max:
+            for w in self._hidden_for_max:
+                w.show()
+            self._hidden_for_max = []
+            return
+        child: QWidget = self
+        parent = child.parentWidget()
+        while parent is not None and not isinstance(parent, QMainWindow):
+            direct = Qt.FindChildOption.FindDirectChildrenOnly
+            for w in parent.findChildren(QWidget, options=direct):
+                if (w is not child and not w.isWindow() and not w.isHidden()
+                        and not isinstance(w, QSplitterHandle)):
+                    w.hide()
+                    self._hidden_for_max.append(w)
+            if parent.isWindow():
+                break
+            child, parent = parent, parent.parentWidget()
+        if self.isVisible():
+            self.viewer.setFocus()
 
     def close_viewer(self) -> None:
         close = getattr(self.viewer, "close_loader", None)

@@ -5,8 +5,11 @@ prefetched; the UI thread only applies the 64 K display table (sub-millisecond f
 slice) and paints. Keys act only while the viewer has focus (no application shortcuts):
 Up/Left, Down/Right = previous/next slice, PageUp/PageDown = 10 slices, Home/End,
 0 = file window, 1-9 = modality presets, I = invert, F = fit, O = 1:1, H = hide patient
-details, V = overlay graphics (60xx planes) on/off, R/E/P = rectangle/ellipse/point tool,
-N or Esc = navigate.
+details, V = overlay graphics (60xx planes) on/off, W = window/level tool (left-drag),
+R/E/P = rectangle/ellipse/point tool, L/A = length/angle measurement, X = clear measurements,
+C = cine play/pause, M = maximise the pane (signal to the host), N or Esc = navigate.
+While the viewer has focus these keys win over the window's shortcuts (ShortcutOverride),
+except Escape, which the host may use to leave the viewer.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeyEvent, QResizeEvent
 from PySide6.QtWidgets import QHBoxLayout, QSlider, QVBoxLayout, QWidget
 
@@ -27,12 +30,19 @@ from medreview.imaging.pipeline import Window
 from medreview.imaging.presets import WindowPreset, presets_for
 from medreview.imaging.slice_index import SliceIndex
 from medreview.qt.imaging.loader import FrameKey, FrameLoader, IndexEntry
+from medreview.qt.imaging.measurements import MeasureLayer, measure_label
 from medreview.qt.imaging.overlay import Overlay, format_value
 from medreview.qt.imaging.regions import RegionLayer
 from medreview.qt.imaging.toolbar import ViewerToolbar
 from medreview.qt.imaging.view_box import TOOLS, ImageViewBox
 
 PAGE = 10
+_KEY_TOOLS = {"n": "navigate", "w": "window", "r": "rect", "e": "ellipse", "p": "point",
+              "l": "length", "a": "angle"}  # fmt: skip
+_LETTERS = frozenset("iofhvxcm") | frozenset(_KEY_TOOLS)
+_NAV_KEYS = frozenset({Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_Left, Qt.Key.Key_Right,
+                       Qt.Key.Key_PageUp, Qt.Key.Key_PageDown, Qt.Key.Key_Home,
+                       Qt.Key.Key_End})  # fmt: skip
 _SLIDER_MAX = 2**31 - 1  # QSlider holds a C int
 
 
@@ -52,6 +62,12 @@ class SliceViewer(QWidget):
 
     sig_frame_failed = Signal(str)
     """A slice could not be decoded; the message names the file and the reason."""
+
+    sig_maximise = Signal()
+    """The user asked (M or the Max button) for the pane to fill its window, or go back."""
+
+    sig_measured = Signal(dict)
+    """A length or angle was measured: {"kind", "points", "path", "frame", "label"}."""
 
     def __init__(self, parent: QWidget | None = None, *, hide_patient_details: bool = False):
         super().__init__(parent)
@@ -74,6 +90,10 @@ class SliceViewer(QWidget):
         self._needs_fit = True
         self._drag_start: Window | None = None
         self._presets: tuple[WindowPreset, ...] = ()
+        self._start_at: tuple[Path, int] | int | None = None  # key slice to open at
+        self._cine = QTimer(self)
+        self._cine.timeout.connect(self._cine_tick)
+        self._fps = 10
 
         self._view = pg.GraphicsView(background="k")
         self._view.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -85,7 +105,9 @@ class SliceViewer(QWidget):
         self._vb.on_window_drag = self._on_window_drag
         self._vb.on_shape = self._on_shape
         self._vb.on_press = self.setFocus
+        self._vb.on_measure = self._on_measure
         self._regions = RegionLayer(self._vb)
+        self._measures = MeasureLayer(self._vb)
         self._overlay = Overlay(self._view, hide_patient=hide_patient_details)
         self._vb.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
@@ -97,6 +119,9 @@ class SliceViewer(QWidget):
         self._toolbar.sig_one_to_one.connect(self.one_to_one)
         self._toolbar.sig_hide_patient.connect(self.set_patient_details_hidden)
         self._toolbar.sig_overlays.connect(self.set_overlays_shown)
+        self._toolbar.sig_cine.connect(self.set_playing)
+        self._toolbar.sig_fps.connect(self.set_fps)
+        self._toolbar.sig_maximise.connect(self.sig_maximise.emit)
         self._toolbar.set_hide_patient(hide_patient_details)
 
         self._slider = QSlider(Qt.Orientation.Horizontal)
@@ -114,23 +139,69 @@ class SliceViewer(QWidget):
         self._refresh_overlay()
 
     # -- content ------------------------------------------------------------------------------
-    def set_series(self, paths: Sequence[Path | str], title: str = "") -> None:
-        """Show a series (files in display order); frames of multi-frame files become slices."""
+    def set_series(self, paths: Sequence[Path | str], title: str = "",
+                   start: tuple[Path | str, int] | int | None = None) -> None:
+        """Show a series (files in display order); frames of multi-frame files become slices.
+
+        ``start`` is the key slice to open at: a 0-based slice number, or (file, frame) of a
+        file in ``paths``; out of range or unknown means the first slice."""
         self._reset([Path(p) for p in paths], title)
+        self._start_at = (Path(start[0]), int(start[1])) if isinstance(start, tuple) else start
         self._loader.index(self._generation, [e.path for e in self._entries])
 
-    def set_images(self, paths: Sequence[Path | str], title: str = "") -> None:
+    def set_images(self, paths: Sequence[Path | str], title: str = "",
+                   start: tuple[Path | str, int] | int | None = None) -> None:
         """Show PNG/JPEG (or DICOM) files as a stack, one slice per file."""
         self._reset([Path(p) for p in paths], title)
+        self._start_at = (Path(start[0]), int(start[1])) if isinstance(start, tuple) else start
         self._build_slices()
 
     def set_regions(self, regions: Sequence[dict]) -> None:
         """Show saved regions (dicts as emitted by ``sig_region_drawn``) on their slices."""
         self._regions.set_regions(regions)
-        self._regions.show_for(*self._current_identity())
+        self._show_marks()
 
     def regions(self) -> list[dict]:
         return self._regions.regions()
+
+    def measurements(self) -> list[dict]:
+        """Lengths and angles measured on this series (viewer tools, not saved)."""
+        return self._measures.measurements()
+
+    def measurement_labels(self) -> list[str]:
+        """Texts drawn on the current slice: measurements, then ellipse ROI statistics."""
+        return self._measures.visible_labels()
+
+    def roi_texts(self) -> list[str]:
+        return list(self._measures.roi_texts)
+
+    def clear_measurements(self) -> None:
+        self._measures.clear()
+        self._show_marks()
+
+    # -- cine ---------------------------------------------------------------------------------
+    def set_playing(self, on: bool) -> None:
+        """Cine: step through the slices at ``fps`` (looping) on a UI timer; decoding stays
+        in the loader's workers, and a tick waits while the slice on screen is not decoded."""
+        on = bool(on) and len(self._slices) > 1
+        if on:
+            self._cine.start(max(1, round(1000 / self._fps)))
+        else:
+            self._cine.stop()
+        self._toolbar.set_playing(on)
+
+    def is_playing(self) -> bool:
+        return self._cine.isActive()
+
+    def set_fps(self, fps: int) -> None:
+        self._fps = max(1, min(int(fps), 60))
+        if self._toolbar.fps.value() != self._fps:
+            self._toolbar.fps.setValue(self._fps)
+        if self._cine.isActive():
+            self._cine.setInterval(max(1, round(1000 / self._fps)))
+
+    def fps(self) -> int:
+        return self._fps
 
     # -- navigation ---------------------------------------------------------------------------
     def slice_count(self) -> int:
@@ -217,6 +288,7 @@ class SliceViewer(QWidget):
     def set_tool(self, tool: str) -> None:
         if tool not in TOOLS:
             raise ValueError(f"unknown tool {tool!r}; expected one of {TOOLS}")
+        self._vb.reset_gesture()
         self._vb.tool = tool
         self._toolbar.set_tool(tool)
 
@@ -245,6 +317,19 @@ class SliceViewer(QWidget):
         self._loader.close()
 
     # -- Qt events ----------------------------------------------------------------------------
+    def event(self, event: QEvent) -> bool:
+        # The grading window binds some of the same letters (I, N, F, digits...): while the
+        # viewer has focus its own keys win. Escape stays with the window.
+        if event.type() == QEvent.Type.ShortcutOverride and isinstance(event, QKeyEvent):
+            mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+            plain = mods in (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.ShiftModifier)
+            text = event.text().lower()
+            if plain and (Qt.Key(event.key()) in _NAV_KEYS or text in _LETTERS
+                          or (len(text) == 1 and text.isdigit())):
+                event.accept()
+                return True
+        return super().event(event)
+
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key, text = Qt.Key(event.key()), event.text().lower()
         k = Qt.Key
@@ -256,10 +341,16 @@ class SliceViewer(QWidget):
             self.set_slice(0)
         elif key == k.Key_End:
             self.set_slice(len(self._slices) - 1)
-        elif key == k.Key_Escape or text == "n":
+        elif key == k.Key_Escape:
             self.set_tool("navigate")
-        elif text in ("r", "e", "p"):
-            self.set_tool({"r": "rect", "e": "ellipse", "p": "point"}[text])
+        elif text in _KEY_TOOLS:
+            self.set_tool(_KEY_TOOLS[text])
+        elif text == "c":
+            self.set_playing(not self.is_playing())
+        elif text == "m":
+            self.sig_maximise.emit()
+        elif text == "x":
+            self.clear_measurements()
         elif text == "i":
             self.set_inverted(not self._invert)
         elif text == "f":
@@ -282,12 +373,17 @@ class SliceViewer(QWidget):
         self._overlay.place()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self._cine.stop()
         self.close_loader()
         super().closeEvent(event)
 
     # -- internals: series state ----------------------------------------------------------------
     def _reset(self, paths: list[Path], title: str) -> None:
         self._generation += 1
+        self.set_playing(False)
+        self._vb.reset_gesture()
+        self._measures.clear()
+        self._start_at = None
         self._loader.cancel_except(set())
         self._entries = [IndexEntry(p, 1) for p in paths]
         self._slices = SliceIndex()
@@ -315,7 +411,20 @@ class SliceViewer(QWidget):
         self._slider.setMaximum(min(max(len(self._slices) - 1, 0), _SLIDER_MAX))
         self._slider.setValue(0)
         self._slider.blockSignals(False)
-        self.set_slice(0)
+        self._index = -1  # so set_slice always shows (and reports) the opening slice
+        self.set_slice(self._opening_slice())
+
+    def _opening_slice(self) -> int:
+        start, self._start_at = self._start_at, None
+        n = len(self._slices)
+        if isinstance(start, int) and 0 <= start < n:
+            return start
+        if isinstance(start, tuple):
+            path, frame = start
+            for i, e in enumerate(self._entries):
+                if e.path == path:
+                    return self._slices.position(i, max(0, frame))
+        return 0
 
     def _key(self, index: int) -> FrameKey:
         entry, frame = self._slices[index]
@@ -367,7 +476,7 @@ class SliceViewer(QWidget):
         if first:
             self._needs_fit = False
             self.fit()
-        self._regions.show_for(*key)
+        self._show_marks()
         self._refresh_overlay()
 
     def _paint(self) -> None:
@@ -436,8 +545,32 @@ class SliceViewer(QWidget):
             "path": str(path),
         }
         self._regions.add(region)
-        self._regions.show_for(path, frame)
+        self._show_marks()
         self.sig_region_drawn.emit(region)
+
+    def _show_marks(self) -> None:
+        path, frame = self._current_identity()
+        self._regions.show_for(path, frame)
+        shown = self._current if self._shown_key == (path, frame) else None
+        self._measures.show_for(path, frame, shown, self._regions.regions())
+
+    def _on_measure(self, kind: str, points: list[QPointF]) -> None:
+        if self._current is None or self._shown_key is None:
+            return
+        rows, cols = self._current.pixels.shape[:2]
+        pts = [[min(max(p.x(), 0.0), float(cols)), min(max(p.y(), 0.0), float(rows))]
+               for p in points]  # fmt: skip
+        path, frame = self._shown_key
+        m = {"kind": kind, "points": pts, "path": str(path), "frame": frame,
+             "label": measure_label(kind, pts, self._current)}  # fmt: skip
+        self._measures.add(m)
+        self._show_marks()
+        self.sig_measured.emit(m)
+
+    def _cine_tick(self) -> None:
+        if not self._slices or self._shown_key != self._key(self._index):
+            return  # the slice on screen is still decoding: wait rather than skip
+        self.set_slice((self._index + 1) % len(self._slices))
 
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
         if self._current is None:

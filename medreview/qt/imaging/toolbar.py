@@ -1,23 +1,34 @@
-"""The viewer's button row: tools, presets, invert, fit, 1:1, hide patient details."""
+"""The viewer's button row: tools, presets, invert, fit, 1:1, hide patient details, cine,
+maximise."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QButtonGroup, QComboBox, QHBoxLayout, QLabel, QToolButton, QWidget
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from medreview.imaging.presets import WindowPreset
 
-_TOOLS = (("navigate", "Pan", "N"), ("rect", "Rect", "R"), ("ellipse", "Ellipse", "E"),
-          ("point", "Point", "P"))  # fmt: skip
+_TOOLS = (("navigate", "Pan", "N"), ("window", "W/L", "W"), ("rect", "Rect", "R"),
+          ("ellipse", "Ellipse", "E"), ("point", "Point", "P"), ("length", "Length", "L"),
+          ("angle", "Angle", "A"))  # fmt: skip
 
 
 class ViewerToolbar(QWidget):
     """Buttons never take focus, so viewer keys keep working after a click."""
 
     sig_tool = Signal(str)
-    """The user picked a tool: "navigate", "rect", "ellipse" or "point"."""
+    """The user picked a tool (one of ``view_box.TOOLS``)."""
 
     sig_preset = Signal(int)
     """Preset number: 0 = the file's window, 1..n = modality presets."""
@@ -37,10 +48,25 @@ class ViewerToolbar(QWidget):
     sig_overlays = Signal(bool)
     """Show (True) or hide the DICOM overlay planes (60xx graphics) on the image."""
 
+    sig_cine = Signal(bool)
+    """Cine play (True) / pause."""
+
+    sig_fps = Signal(int)
+    """Cine speed changed (frames per second)."""
+
+    sig_maximise = Signal()
+    """Toggle the image pane filling its window."""
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        row = QHBoxLayout(self)
-        row.setContentsMargins(2, 2, 2, 2)
+        # two rows (tools + presets, then display controls) so the pane stays narrow enough
+        # to sit beside the answer text
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(2, 2, 2, 2)
+        outer.setSpacing(2)
+        row, row2 = QHBoxLayout(), QHBoxLayout()
+        outer.addLayout(row)
+        outer.addLayout(row2)
         self._tool_buttons: dict[str, QToolButton] = {}
         group = QButtonGroup(self)
         group.setExclusive(True)
@@ -69,9 +95,22 @@ class ViewerToolbar(QWidget):
                                      checkable=True)  # fmt: skip
         self.overlays.toggled.connect(self.sig_overlays.emit)
         self.overlays.setEnabled(False)
-        for w in (self.invert, fit, one, self.hide_patient, self.overlays):
-            row.addWidget(w)
+        self.cine = self._button("Play", "Cine play / pause (C)", checkable=True)
+        self.cine.toggled.connect(self.sig_cine.emit)
+        self.fps = QSpinBox()
+        self.fps.setRange(1, 60)
+        self.fps.setValue(10)
+        self.fps.setSuffix(" fps")
+        self.fps.setToolTip("Cine speed (frames per second)")
+        self.fps.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.fps.valueChanged.connect(self.sig_fps.emit)
+        maximise = self._button("Max", "Image pane fills the window / back (M)")
+        maximise.clicked.connect(self.sig_maximise.emit)
+        for w in (self.invert, fit, one, self.hide_patient, self.overlays, self.cine, self.fps,
+                  maximise):
+            row2.addWidget(w)
         row.addStretch(1)
+        row2.addStretch(1)
         self.counter = QLabel("0 / 0")
         self.counter.setMinimumWidth(70)
         self.counter.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -100,6 +139,12 @@ class ViewerToolbar(QWidget):
         self.invert.blockSignals(True)
         self.invert.setChecked(on)
         self.invert.blockSignals(False)
+
+    def set_playing(self, on: bool) -> None:
+        self.cine.blockSignals(True)
+        self.cine.setChecked(on)
+        self.cine.setText("Pause" if on else "Play")
+        self.cine.blockSignals(False)
 
     def set_overlays(self, on: bool, available: bool) -> None:
         self.overlays.blockSignals(True)
