@@ -28,6 +28,15 @@ def folder_mb(path: Path) -> float:
                if p.is_file() and not p.is_symlink()) / 1e6
 
 
+def breakdown(app: Path, top: int = 12) -> list[tuple[str, float]]:
+    """The biggest parts of the bundle (MB): each folder or file of ``_internal`` and the
+    executable (which carries the archive of compiled Python modules)."""
+    parts = [(p.name, folder_mb(p) if p.is_dir() else p.stat().st_size / 1e6)
+             for p in [*(app / "_internal").iterdir(), *app.glob("medreview*")]
+             if not p.is_symlink()]
+    return sorted(parts, key=lambda part: -part[1])[:top]
+
+
 def clean_env(home: Path) -> dict[str, str]:
     """What a desktop session gives the app: no venv, no Python on PATH, offscreen Qt."""
     return {"HOME": str(home), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
@@ -41,7 +50,10 @@ def main() -> int:
     if not exe.is_file():
         print(f"bench_frozen: {exe} is missing; run python packaging/build.py first")
         return 1
-    print(f"bundle {app}: {folder_mb(app):.0f} MB unpacked")
+    size = folder_mb(app)
+    print(f"bundle {app}: {size:.0f} MB unpacked (aim < 300 MB: "
+          f"{'met' if size < 300 else 'not met'})")
+    print("  biggest parts: " + ", ".join(f"{name} {mb:.0f}" for name, mb in breakdown(app)))
     for archive in sorted((app.parent).glob("medreview-*.*")):
         print(f"archive {archive.name}: {archive.stat().st_size / 1e6:.0f} MB")
     with tempfile.TemporaryDirectory(prefix="medreview bench ") as tmp:

@@ -13,6 +13,25 @@ t0=$(date +%s)
 echo "frozen: build took $(( $(date +%s) - t0 )) s"
 app=dist/medreview
 echo "frozen: bundle size $(du -sm "$app" | cut -f1) MiB unpacked (du)"
+# The test-only statistics references and test frameworks must never ship (neither as files
+# nor inside the archive of compiled modules), and the demo's DICOM sources must.
+.venv/bin/python - "$app" <<'PY'
+import sys
+from pathlib import Path
+from PyInstaller.archive.readers import CArchiveReader
+app = Path(sys.argv[1])
+banned = {"sklearn", "statsmodels", "pingouin", "krippendorff", "irrCAC", "inspect_ai",
+          "hypothesis", "pytest", "_pytest", "pytestqt", "seaborn", "matplotlib", "setuptools"}
+exe = CArchiveReader(str(app / "medreview"))
+pyz = exe.open_embedded_archive("PYZ.pyz")
+found = {n.split(".")[0] for n in pyz.toc} & banned
+found |= {p.name for p in (app / "_internal").iterdir()} & banned
+assert not found, f"test-only packages in the bundle: {sorted(found)}"
+demo = app / "_internal" / "pydicom" / "data" / "test_files"
+for name in ("CT_small.dcm", "MR_small.dcm", "dicomdirtests/77654033/CR1/6154"):
+    assert (demo / name).is_file(), f"the demo's {name} is missing from the bundle"
+print(f"frozen: no test-only package in the bundle ({len(pyz.toc)} compiled modules)")
+PY
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/medreview frozen CI.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT

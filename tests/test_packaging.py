@@ -127,3 +127,39 @@ def test_help_menu_has_the_about_box(qtbot: object) -> None:
     qtbot.addWidget(window)  # type: ignore[attr-defined]
     help_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
     assert "About medreview" in [a.text() for a in help_menu.actions()]
+
+
+def _spec_set(spec: str, name: str) -> set[str]:
+    """A set literal assigned to ``name`` in the spec (the spec itself needs PyInstaller)."""
+    import ast
+    import re
+
+    found = re.search(rf"^{name} = (\{{.*?\}})$", spec, re.M | re.S)
+    assert found, name
+    value = ast.literal_eval(found.group(1))
+    assert isinstance(value, set)
+    return value
+
+
+def test_the_pydicom_images_the_demo_reads_survive_the_trim() -> None:
+    """The spec drops pydicom's test images except the ones the demo series is built from."""
+    import re
+
+    spec = (ROOT / "packaging" / "medreview.spec").read_text(encoding="utf-8")
+    kept = _spec_set(spec, "_PYDICOM_KEEP")
+    used: set[str] = set()
+    for module in ("medreview/imaging/demo_series.py", "medreview/services/sample_project.py"):
+        text = (ROOT / module).read_text(encoding="utf-8")
+        used |= set(re.findall(r'(?:_bundled|get_testdata_file)\("([^"]+)"\)', text))
+    assert used and used <= kept, used - kept
+    from pydicom.data import get_testdata_file
+
+    for name in kept:
+        assert get_testdata_file(name.rsplit("/", 1)[-1]) is not None, name
+
+
+def test_windows_gets_a_console_twin_for_the_command_line() -> None:
+    spec = (ROOT / "packaging" / "medreview.spec").read_text(encoding="utf-8")
+    twin = spec[spec.index('if sys.platform == "win32":\n    executables.append('):]
+    assert 'name="medreview-cli"' in twin and "console=True" in twin
+    assert "COLLECT(\n    *executables," in spec
