@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from medreview.imaging.frames import DecodedFrame
+
 Point = Sequence[float]
 Spacing = tuple[float, float] | None
 
@@ -91,6 +93,23 @@ def ellipse_stats(values: np.ndarray, a: Point, b: Point, spacing: Spacing) -> R
         area=float(inside.size) * row_mm * col_mm,
         area_unit="mm²" if spacing is not None else "px²",
     )
+
+
+def frame_roi_stats(frame: DecodedFrame, a: Point, b: Point) -> RoiStats | None:
+    """``ellipse_stats`` on a decoded grey frame, converting only the ellipse's bounding box to
+    modality values (a whole large radiograph would cost ~8 bytes per pixel per redraw)."""
+    if frame.grey is None or frame.pixels.ndim != 2:
+        return None
+    _mask, rs, cs = ellipse_mask((frame.pixels.shape[0], frame.pixels.shape[1]), a, b)
+    stored = frame.pixels[rs, cs]
+    values = frame.grey.modality(stored)
+    padding = frame.grey.padding_mask(stored)
+    if padding is not None:
+        values[padding] = np.nan
+    shift_x, shift_y = float(cs.start), float(rs.start)
+    return ellipse_stats(values, (float(a[0]) - shift_x, float(a[1]) - shift_y),
+                         (float(b[0]) - shift_x, float(b[1]) - shift_y),
+                         frame.info.pixel_spacing)  # fmt: skip
 
 
 def format_length(value: float, unit: str) -> str:

@@ -8,7 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from medreview.imaging.measure import angle, ellipse_mask, ellipse_stats, format_stats, length
+from medreview.imaging.measure import (
+    angle,
+    ellipse_mask,
+    ellipse_stats,
+    format_stats,
+    frame_roi_stats,
+    length,
+)
 
 
 def test_length_uses_row_and_column_spacing() -> None:
@@ -85,4 +92,5 @@ def test_stats_on_a_demo_ct_are_in_hu(tmp_path: Path) -> None:
     mask, rs, cs = ellipse_mask(hu.shape, a, b)
     np.testing.assert_allclose(s.mean, hu[rs, cs][mask].mean())
     np.testing.assert_allclose(s.sd, hu[rs, cs][mask].std())
+    assert frame_roi_stats(frame, a, b) == s  # the cropped path gives the same answer
     assert float(ds.RescaleIntercept) != 0.0  # the test is meaningless without a rescale

@@ -16,7 +16,13 @@ from PySide6.QtGui import QColor, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
 
 from medreview.imaging.frames import DecodedFrame
-from medreview.imaging.measure import angle, ellipse_stats, format_length, format_stats, length
+from medreview.imaging.measure import (
+    angle,
+    format_length,
+    format_stats,
+    frame_roi_stats,
+    length,
+)
 
 _COLOUR = QColor(120, 255, 120)
 
@@ -43,7 +49,7 @@ def roi_label(region: dict, frame: DecodedFrame) -> str:
         a, b = (float(x0), float(y0)), (float(x1), float(y1))
     except (KeyError, TypeError, ValueError, IndexError):
         return ""
-    stats = ellipse_stats(frame.modality_values(), a, b, frame.info.pixel_spacing)
+    stats = frame_roi_stats(frame, a, b)
     return format_stats(stats, frame.info.units) if stats is not None else ""
 
 

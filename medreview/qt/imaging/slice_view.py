@@ -220,6 +220,7 @@ class SliceViewer(QWidget):
         index = max(0, min(int(index), len(self._slices) - 1))
         if index != self._index:
             self._direction = 1 if index > self._index else -1
+            self._vb.reset_gesture()  # a half-drawn angle belongs to the slice it began on
         self._index = index
         if self._slider.value() != index:
             self._slider.blockSignals(True)
