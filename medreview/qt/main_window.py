@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
@@ -257,6 +257,8 @@ class MainWindow(QMainWindow):
                 return True
             chosen = self._add_rater(name.strip())
         self.set_rater(chosen)
+        self.activateWindow()  # after a file or package dialog: the keys come here
+        self.restore_grading_focus()
         return True
 
     def _add_rater(self, name: str) -> int:
@@ -366,6 +368,7 @@ class MainWindow(QMainWindow):
             sig = getattr(w, "sig_open_items", None)
             if sig is not None:
                 sig.connect(self.focus_outputs)
+            w.installEventFilter(self)  # its closing hands the keys back to grading
         w.show()
         w.raise_()
         w.activateWindow()
@@ -406,6 +409,7 @@ class MainWindow(QMainWindow):
         if self.project is None or self.executor is None:
             return
         ImportDialog(self.project, self.executor, self.bus, self).exec()
+        self.restore_grading_focus()
 
     def show_export_dialog(self) -> None:
         from medreview.qt.export_dialog import ExportDialog
@@ -415,6 +419,7 @@ class MainWindow(QMainWindow):
         if self.controller is not None:
             self.controller.flush_blocking()  # export what the screen shows as saved
         ExportDialog(self.project, self.executor, self).exec()
+        self.restore_grading_focus()
 
     def show_assign_dialog(self) -> None:
         from medreview.qt.study.assign_dialog import AssignDialog
@@ -422,6 +427,7 @@ class MainWindow(QMainWindow):
         if self.project is None or self.executor is None:
             return
         AssignDialog(self.project, self.executor, self.bus, self).exec()
+        self.restore_grading_focus()
 
     def show_merge_dialog(self) -> None:
         from medreview.qt.study.packages import MergeDialog
@@ -429,6 +435,7 @@ class MainWindow(QMainWindow):
         if self.project is None or self.executor is None:
             return
         MergeDialog(self.project, self.executor, self.bus, self).exec()
+        self.restore_grading_focus()
 
     def make_packages(self) -> None:
         from medreview.qt.study.packages import make_packages_dialog
@@ -436,6 +443,7 @@ class MainWindow(QMainWindow):
         if self.project is None or self.executor is None:
             return
         make_packages_dialog(self, self.project, self.executor)
+        self.restore_grading_focus()
 
     def open_package(self) -> None:
         from medreview.qt.study.packages import open_package_dialog
@@ -451,6 +459,7 @@ class MainWindow(QMainWindow):
             return
         self.controller.flush_blocking()  # the return file must hold every saved change
         return_package_dialog(self, Path(self.project.path))
+        self.restore_grading_focus()
 
     def focus_outputs(self, output_ids: Iterable[int], label: str) -> None:
         """Narrow the queue to the items a dashboard or calibration row is about and open the
@@ -474,6 +483,26 @@ class MainWindow(QMainWindow):
     def current_output(self) -> int | None:
         c = self.controller
         return c.item.output_id if c is not None and c.item is not None else None
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        # A tool window closed (a dialog hides): without a window manager that re-activates
+        # this window (and with some that don't), grading keys would do nothing until a click.
+        if event.type() == QEvent.Type.Hide and not event.spontaneous() \
+                and watched in self.tool_windows.values() and self.isVisible():
+            QTimer.singleShot(0, self.restore_grading_focus)
+        return super().eventFilter(watched, event)
+
+    def restore_grading_focus(self) -> None:
+        """Give the keys back to the grading panel when an item is shown and nothing in this
+        window holds focus (after a dialog, a tool window, opening a project or a package)."""
+        if self.controller is None or self.controller.item is None \
+                or self.stack.currentWidget() is not self.split or not self.isVisible():
+            return
+        if QApplication.activeWindow() is None:  # the closed window left none active
+            self.activateWindow()
+        focus = self.focusWidget()
+        if focus is None or not focus.isVisible() or not self.split.isAncestorOf(focus):
+            self.view.panel.setFocus()
 
     def open_item(self, output_id: int) -> None:
         if self.controller is not None:
@@ -587,6 +616,7 @@ class MainWindow(QMainWindow):
 
     def show_cheatsheet(self) -> None:
         CheatSheetDialog(self, self.menu_keys()).exec()
+        self.restore_grading_focus()
 
     # updates ----------------------------------------------------------------------------------
     def _on_controller_save_state(self, state: str, text: str) -> None:
@@ -687,6 +717,7 @@ class MainWindow(QMainWindow):
         if event.type() == QEvent.Type.ActivationChange and self.controller is not None:
             if self.isActiveWindow():
                 self.controller.time.start()
+                self.restore_grading_focus()  # back from a tool window or a dialog
             else:
                 self.controller.time.pause()
         super().changeEvent(event)

@@ -2,12 +2,15 @@
 
 Both compute on first show (building one hidden costs nothing), recompute on later shows only
 if the project changed meanwhile (``RefreshOnChange``), and cancel their job when closed.
-Subclasses set ``self.job`` and ``self.watch`` and implement ``refresh``.
+Subclasses set ``self.job`` and ``self.watch`` and implement ``refresh``. Escape closes them.
 """
 
 from __future__ import annotations
 
-from PySide6.QtGui import QCloseEvent, QShowEvent
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import QMainWindow
 
 from medreview.qt.stats.runner import RefreshOnChange, StatsJob
@@ -17,6 +20,13 @@ class StatsWindow(QMainWindow):
     job: StatsJob
     watch: RefreshOnChange
     _shown_once = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A tool window: Escape closes it and the keys go back to the grading window.
+        self.escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
+        self.escape.setContext(Qt.ShortcutContext.WindowShortcut)
+        self.escape.activated.connect(self.close)
 
     def refresh(self) -> None:
         raise NotImplementedError

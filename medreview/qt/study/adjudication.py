@@ -214,11 +214,12 @@ class AdjudicationWindow(QMainWindow):
         self.reload()
 
     def reload(self) -> None:
-        keep = self.current
+        # Keep what is selected when the list arrives: the adjudicator may have moved on
+        # (PgDown) while it loaded, and must not be sent back.
         Op(svc.adjudication_items, self.project, self.queue.rules(),
            include_resolved=self.show_resolved.isChecked()) \
-            .success(lambda items: self._on_items(items, keep)).failure(self._on_failed) \
-            .run(self.db)
+            .success(lambda items: self._on_items(items, self.current)) \
+            .failure(self._on_failed).run(self.db)
 
     def _on_items(self, items: list[svc.Disagreement], keep: tuple[int, str] | None) -> None:
         before = len(self.queue.items)
