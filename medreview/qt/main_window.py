@@ -489,7 +489,7 @@ class MainWindow(QMainWindow):
         # this window (and with some that don't), grading keys would do nothing until a click.
         if event.type() == QEvent.Type.Hide and not event.spontaneous() \
                 and watched in self.tool_windows.values() and self.isVisible():
-            QTimer.singleShot(0, self.restore_grading_focus)
+            QTimer.singleShot(0, self, self.restore_grading_focus)  # not after we are gone
         return super().eventFilter(watched, event)
 
     def restore_grading_focus(self) -> None:
