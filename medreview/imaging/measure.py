@@ -59,6 +59,9 @@ def ellipse_mask(shape: tuple[int, int], a: Point, b: Point) -> tuple[np.ndarray
     """Boolean mask of the pixels whose centres lie inside the ellipse inscribed in the box
     a–b, restricted to the box (clamped to the image) so cost is bounded by the image size."""
     rows, cols = shape
+    if not all(math.isfinite(float(v)) for v in (*a[:2], *b[:2])):
+        # saved marks come from rater packages: NaN/inf must not reach floor() or a slice
+        return np.zeros((0, 0), bool), slice(0, 0), slice(0, 0)
     x0, x1 = sorted((float(a[0]), float(b[0])))
     y0, y1 = sorted((float(a[1]), float(b[1])))
     c0, c1 = max(0, math.floor(x0)), min(cols, math.ceil(x1))

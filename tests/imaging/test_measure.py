@@ -49,6 +49,10 @@ def test_ellipse_mask_matches_the_equation() -> None:
     # a box half outside the image is clamped, never indexes out of range
     mask, rs, cs = ellipse_mask((50, 60), (-1e9, -1e9), (1e9, 1e9))
     assert mask.shape == (50, 60)
+    for bad in (math.nan, math.inf, -math.inf):  # hostile saved marks
+        mask, rs, cs = ellipse_mask((50, 60), (bad, 0), (10, 10))
+        assert mask.size == 0
+        assert ellipse_stats(np.zeros((50, 60)), (0, bad), (10, 10), None) is None
 
 
 def test_ellipse_stats_against_numpy() -> None:

@@ -314,3 +314,18 @@ def test_cheat_sheet_lists_every_viewer_key() -> None:
     assert {"Up", "Down", "PgUp", "PgDown", "Home", "End", "0", "1-9"} <= listed
     for b in VIEWER_KEYS:
         assert html.escape(b.label) in sheet
+
+
+def test_hostile_saved_ellipses_get_no_statistics_and_no_crash(qtbot, head: SliceViewer
+                                                               ) -> None:  # type: ignore[no-untyped-def]
+    path = str(head.current_frame().info.path)
+    head.set_regions([
+        {"shape": "ellipse", "coords": [[float("nan"), 0], [10, 10]], "frame": 0, "path": path},
+        {"shape": "ellipse", "coords": [["1e999", 0], [10, 10]], "frame": 0, "path": path},
+        {"shape": "ellipse", "coords": "junk", "frame": 0, "path": path},
+        {"shape": "ellipse", "coords": [[-1e12, -1e12], [1e12, 1e12]], "frame": 0, "path": path},
+    ])  # fmt: skip
+    # only the last has statistics, over the whole image (192 x 192 pixels of 1.2 mm)
+    (text,) = head.roi_texts()
+    assert f"area {192 * 192 * 1.44:.1f} mm²" in text
+    assert head._regions.visible_count() == 1  # NaN / inf / junk shapes are not drawn

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -59,6 +60,8 @@ def _item_for(region: dict) -> QGraphicsItem | None:
     try:
         if shape == "point":
             (x, y) = coords[0]
+            if not (math.isfinite(float(x)) and math.isfinite(float(y))):
+                return None
             marker: QGraphicsItem = pg.ScatterPlotItem(
                 [float(x)], [float(y)], size=9, symbol="+", pen=pen, brush=QBrush(_COLOUR)
             )
@@ -66,6 +69,12 @@ def _item_for(region: dict) -> QGraphicsItem | None:
         (x0, y0), (x1, y1) = coords[0], coords[1]
     except (TypeError, ValueError, IndexError):
         return None
+    try:
+        values = [float(v) for v in (x0, y0, x1, y1)]
+    except (TypeError, ValueError):
+        return None
+    if not all(math.isfinite(v) for v in values):
+        return None  # NaN/inf from a hostile package: Qt's painter paths are undefined there
     rect = QRectF(float(x0), float(y0), float(x1) - float(x0), float(y1) - float(y0)).normalized()
     item: QGraphicsRectItem | QGraphicsEllipseItem
     if shape == "rect":
