@@ -300,6 +300,10 @@ def test_image_pane_opens_at_the_key_slice_and_maximises(qtbot, demo: Path
     assert pane.is_maximised()
     pane.toggle_maximised()
     assert text.isVisible()
+    qtbot.keyClick(v, "m")
+    assert pane.is_maximised()
+    pane.show_series(())  # the next item has no images: its siblings come back
+    assert not pane.is_maximised() and text.isVisible() and form.isVisible()
 
 
 def test_cheat_sheet_lists_every_viewer_key() -> None:

@@ -211,6 +211,8 @@ class ImagePane(QWidget):
         """Show the item's series; ``metadata`` is the case's (for ``key_slice``)."""
         self.series = series
         self._metadata = metadata if isinstance(metadata, Mapping) else {}
+        if not series and self._hidden_for_max:
+            self.toggle_maximised()  # an item without images must not leave a blank window
         self._regions = list(regions or [])
         self.picker.blockSignals(True)
         self.picker.clear()
