@@ -392,6 +392,14 @@ def empty_reason(project: Project, kind: str, *, score_question: str | None = No
     if all(len(v) < 2 for v in by_case.values()):
         return ("every case has a single output: a preference pair needs two answers to the "
                 "same case (import another model's outputs)")
+    pairwise_ids = {q.id for q in project_questions(project).values()
+                    if q.kind is QuestionKind.PAIRWISE}
+    if any(g.value in ("A", "B") and qid in pairwise_ids
+           for labels in gold.values() for qid, g in labels.items()):
+        return ("the pairwise gold answers make no pair: their case has more than two "
+                "outputs and the raters' judgments don't record which answer was compared "
+                "(grade the pairs in the app, which records it), or the two answers are "
+                "identical")
     scores = gold_scores(project, score_question=score_question)
     gaps = [abs(scores[a] - scores[b]) for oids in by_case.values()
             for a, b in combinations(sorted(o for o in oids if o in scores), 2)]

@@ -64,3 +64,15 @@ def test_single_output_cases_cannot_make_pairs(tmp_path: Path) -> None:
         assert "every case has a single output" in note
     finally:
         project.close()
+
+
+def test_pairwise_gold_without_a_known_partner_says_so(tmp_path: Path) -> None:
+    project, _me = build_sample_project(tmp_path / "p", n_cases=1, outputs_per_case=3,
+                                        with_dicom=False, pairwise=True)
+    try:
+        _gold(project, 1, "preference", "A")  # A over which of the other two? Unknown.
+        lines = run_export(project, ExportRequest(tmp_path / "out", kinds=("dpo",)))
+        note = next(x for x in lines if is_note(x))
+        assert "pairwise gold answers make no pair" in note
+    finally:
+        project.close()
