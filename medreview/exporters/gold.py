@@ -12,9 +12,11 @@ from typing import Any
 
 from sqlalchemy import select
 
+from medreview.domain import consensus
 from medreview.storage import tables
 from medreview.storage.models import GoldLabelRow
 from medreview.storage.project import Project
+from medreview.storage.questions import project_questions
 
 
 @dataclass(frozen=True)
@@ -38,14 +40,12 @@ def gold_labels(project: Project) -> dict[int, dict[str, Gold]]:
 
 def physician_labels(project: Project, *, pseudonymise: bool = True
                      ) -> dict[tuple[int, str], dict[str, Any]]:
-    """(output, question) -> {rater: answer} from physicians' finished judgments."""
-    out: dict[tuple[int, str], dict[str, Any]] = defaultdict(dict)
-    for r in tables.current_revisions(project):
-        if r["rater_kind"] != "physician":
-            continue
-        rater = r["rater_pseudonym"] if pseudonymise else r["rater"]
-        for qid, value in r["answers"].items():
-            if not qid.startswith("_") and value is not None:
-                out[(r["output_id"], qid)][rater] = value
-    return dict(out)
+    """(output, question) -> {rater: answer} from physicians' finished judgments.
 
+    The same answers the adjudication queue compares (``domain.consensus.physician_ratings``:
+    error annotations included, choices sorted); ids that are not project questions are kept
+    as they were written.
+    """
+    return consensus.physician_ratings(tables.current_revisions(project),
+                                       project_questions(project), pseudonymise=pseudonymise,
+                                       keep_unknown=True)

@@ -6,6 +6,9 @@ calls ``project_statistics`` which does both. ``compute_dashboard`` is what the 
 shows (per rater pair and per model at once); ``disagreeing_outputs`` and ``judge_calibration``
 serve the judge calibration view (the judge against each physician, the physicians' majority
 and gold labels, next to the physician ceiling).
+
+"Same answer" and "the physicians' majority" (strict: more than half) are the core's rules in
+``medreview.domain.consensus``, shared with the adjudication queue and the gold export.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from medreview.domain.rubric import Question
+from medreview.domain import consensus
+from medreview.domain.rubric import Question, QuestionKind
 from medreview.progress import CancelToken, Progress, no_progress
 from medreview.services.questions import project_questions
 from medreview.storage import tables
@@ -137,12 +141,12 @@ def _question_rows(ratings: Any, question_id: str) -> Any:
     return ratings[ratings["question_id"] == question_id]
 
 
-def _hashable(v: Any) -> Any:
-    if isinstance(v, list):
-        return tuple(_hashable(x) for x in v)
-    if isinstance(v, dict):
-        return tuple(sorted((k, _hashable(x)) for k, x in v.items()))
-    return v
+def _kind(inputs: StatsInputs, question_id: str) -> QuestionKind | None:
+    """The kind that decides "same answer" (the pooled criteria are criteria)."""
+    if question_id == POOLED_CRITERIA or question_id.startswith(_CRITERION_PREFIX):
+        return QuestionKind.CRITERION
+    q = inputs.questions.get(question_id)
+    return q.kind if q is not None else None
 
 
 def _missing(v: Any) -> bool:
@@ -150,8 +154,6 @@ def _missing(v: Any) -> bool:
 
 
 def _is_numeric_question(inputs: StatsInputs, question_id: str) -> bool:
-    from medreview.domain.rubric import QuestionKind
-
     q = inputs.questions.get(question_id)
     return q is not None and q.kind == QuestionKind.NUMBER
 
@@ -165,19 +167,6 @@ def _labels(rows: Any) -> dict[tuple[int, str], Any]:
     }
 
 
-def _mode(values: list[Any]) -> Any:
-    """The single most frequent label, or None when the top is tied."""
-    counts: dict[Any, int] = {}
-    first: dict[Any, Any] = {}
-    for v in values:
-        k = _hashable(v)
-        counts[k] = counts.get(k, 0) + 1
-        first.setdefault(k, v)
-    if not counts:
-        return None
-    top = max(counts.values())
-    winners = [k for k, n in counts.items() if n == top]
-    return first[winners[0]] if len(winners) == 1 else None
 
 
 def reference_labels(
@@ -185,8 +174,9 @@ def reference_labels(
 ) -> dict[tuple[int, str], Any]:
     """The reference answer per (output id, question id) for a judge comparison.
 
-    ``reference``: ``physician:<name>``; ``majority`` (the physicians' modal label, tied items
-    left out; the physicians' mean for numeric questions); ``gold`` (newest gold labels).
+    ``reference``: ``physician:<name>``; ``majority`` (the answer of more than half the
+    physicians, ``consensus.majority``; items without one are left out; the physicians' mean
+    for numeric questions); ``gold`` (newest gold labels).
     """
     ratings = _question_rows(inputs.ratings, question_id)
     if model is not None:
@@ -209,8 +199,9 @@ def reference_labels(
         grouped.setdefault(key, []).append(v)
     if _is_numeric_question(inputs, question_id):
         return {k: sum(float(x) for x in vs) / len(vs) for k, vs in grouped.items()}
-    out = {k: _mode(vs) for k, vs in grouped.items()}
-    return {k: v for k, v in out.items() if v is not None}
+    kind = _kind(inputs, question_id)
+    out = {k: consensus.majority(vs, kind) for k, vs in grouped.items()}
+    return {k: v for k, (v, has) in out.items() if has}
 
 
 def _labels_multi(rows: Any) -> list[tuple[tuple[int, str], Any]]:
@@ -221,10 +212,10 @@ def _labels_multi(rows: Any) -> list[tuple[tuple[int, str], Any]]:
     ]
 
 
-def _differs(a: Any, b: Any, numeric: bool) -> bool:
+def _differs(a: Any, b: Any, numeric: bool, kind: QuestionKind | None) -> bool:
     if numeric:
         return abs(float(a) - float(b)) > 1e-9
-    return bool(_hashable(a) != _hashable(b))
+    return not consensus.same_answer(kind, a, b)
 
 
 def disagreeing_outputs(
@@ -245,6 +236,7 @@ def disagreeing_outputs(
     ``criterion:*`` (every per-case criterion; an output counts once).
     """
     numeric = _is_numeric_question(inputs, question_id)
+    kind = _kind(inputs, question_id)
     rows = _question_rows(inputs.ratings, question_id)
     if model is not None:
         rows = rows[rows["model"] == model]
@@ -255,18 +247,19 @@ def disagreeing_outputs(
     if judge is None:
         seen: dict[tuple[int, str], set[Any]] = {}
         for key, v in _labels_multi(phys):
-            seen.setdefault(key, set()).add(_hashable(v))
+            seen.setdefault(key, set()).add(consensus.answer_key(kind, v))
         out = {k[0] for k, vals in seen.items() if len(vals) > 1}
         return sorted(out)
     jlabels = _labels(rows[rows["rater"] == judge])
     if reference == "physicians":
         for key, v in _labels_multi(phys):
             j = jlabels.get(key)
-            if j is not None and _differs(j, v, numeric):
+            if j is not None and _differs(j, v, numeric, kind):
                 out.add(key[0])
         return sorted(out)
     ref = reference_labels(inputs, question_id, reference, model=model)
-    return sorted({k[0] for k, j in jlabels.items() if k in ref and _differs(j, ref[k], numeric)})
+    return sorted({k[0] for k, j in jlabels.items()
+                   if k in ref and _differs(j, ref[k], numeric, kind)})
 
 
 def judge_raters(inputs: StatsInputs) -> list[str]:
@@ -417,6 +410,7 @@ def _comparison(
     from medreview.stats.results import DEFAULT_RESAMPLES, DEFAULT_SEED
 
     numeric = kind == "numeric"
+    qkind = _kind(inputs, question_id)
     ref = reference_labels(inputs, question_id, reference)
     jr = judge_rows
     meta = {(int(o), str(q)): (c, m, float(conf)) for o, q, c, m, conf in zip(
@@ -430,7 +424,7 @@ def _comparison(
         case, model, conf = meta[key]
         rows.append({"output_id": key[0], "question_id": key[1], "case_external_id": case,
                      "model": model, "judge": j, "reference": r, "confidence": conf,
-                     "agree": not _differs(j, r, numeric)})
+                     "agree": not _differs(j, r, numeric, qkind)})
     items = pd.DataFrame(rows, columns=["output_id", "question_id", "case_external_id", "model",
                                         "judge", "reference", "confidence", "agree"])
     empty = pd.DataFrame()

@@ -13,6 +13,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from medreview.domain.changes import Changes
+from medreview.domain.consensus import blind_label
 from medreview.domain.judgment import JudgmentDraft, annotation_from_dict, annotation_to_dict
 from medreview.domain.records import ContextDocument, Message
 from medreview.domain.rubric import Form, case_criterion_question
@@ -41,12 +42,6 @@ from medreview.storage.models import (
 )
 from medreview.storage.project import Project
 from medreview.storage.revisions import RevisionContent, append_revision, content_of
-
-LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-
-def blind_label(index: int) -> str:
-    return f"Response {LETTERS[index % 26]}{'' if index < 26 else index // 26}"
 
 
 def load_queue(project: Project, rater_id: int) -> list[QueueRow]:

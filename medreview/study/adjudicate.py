@@ -18,6 +18,9 @@ error                        the sets of (category, severity) differ            
 text                         never queued (free text)                             —
 ============================ ==================================================== ==========
 
+"Same answer", majority (strict: more than half), unanimity and gold derivation are the core's
+rules in ``medreview.domain.consensus``, shared with the dashboard and the gold export.
+
 The queue is sorted by score (most disagreement first). Gold labels are append-only per
 output x question (``revision_no`` grows; the newest wins) and carry their provenance:
 ``adjudicated`` (set by a person, with rationale), ``majority``, ``unanimous``, or
@@ -26,7 +29,6 @@ output x question (``revision_no`` grows; the newest wins) and carry their prove
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -36,6 +38,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from medreview.domain import consensus
 from medreview.domain.rubric import Question, QuestionKind
 from medreview.domain.validation import check_answer
 from medreview.errors import InputError
@@ -88,33 +91,9 @@ class AutoGoldSummary:
     skipped_disagreements: int = 0
 
 
-def canonical(value: Any) -> str:
-    """A stable text key for comparing answers (lists of choices compare as sets)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-
-
-def _errors_of(qid: str, answers: dict[str, Any], annotations: list[Any]) -> list[dict[str, Any]]:
-    entries: list[Any] = list(answers.get(qid) or []) if isinstance(answers.get(qid), list) else []
-    entries += [a for a in annotations if isinstance(a, dict) and a.get("question_id") == qid]
-    # Only category and severity define an error for agreement (spans and notes differ freely);
-    # values keep their native type so that a chosen set is a valid gold answer.
-    found: dict[tuple[str, str], dict[str, Any]] = {}
-    for e in entries:
-        if isinstance(e, dict) and e.get("category") is not None:
-            entry = {"category": e["category"], "severity": e.get("severity")}
-            found[(canonical(e["category"]), canonical(e.get("severity")))] = entry
-    return [found[k] for k in sorted(found)]
-
-
-def rating_value(q: Question, answers: dict[str, Any], annotations: list[Any]) -> Any:
-    """What a rater answered to ``q`` as the queue compares it (error sets, sorted choices);
-    the adjudication screen shows exactly these values."""
-    if q.kind is QuestionKind.ERROR:
-        return _errors_of(q.id, answers, annotations)
-    value = answers.get(q.id)
-    if q.kind is QuestionKind.MULTI_CHOICE and isinstance(value, list):
-        return sorted(value, key=canonical)
-    return value
+# The core's rules, under the names this module has always exported.
+canonical = consensus.canonical
+rating_value = consensus.rating_value
 
 
 def collect_ratings(
@@ -122,40 +101,17 @@ def collect_ratings(
 ) -> tuple[dict[tuple[int, str], dict[str, Any]], dict[int, dict[str, Any]], dict[str, Question]]:
     """(output, question) -> {rater: value} over physicians' finished judgments."""
     questions = project_questions(project)
-    ratings: dict[tuple[int, str], dict[str, Any]] = defaultdict(dict)
-    outputs: dict[int, dict[str, Any]] = {}
-    error_questions = [q for q in questions.values() if q.kind is QuestionKind.ERROR]
-    for r in tables.current_revisions(project):
-        if r["rater_kind"] != "physician":
-            continue
-        outputs[r["output_id"]] = {"case_external_id": r["case_external_id"], "model": r["model"],
-                                   "case_id": r["case_id"]}
-        rater = r["rater_pseudonym"] if pseudonymise else r["rater"]
-        answers = dict(r["answers"])
-        qids = {k for k in answers if not k.startswith("_")}
-        qids |= {a.get("question_id") for a in r["annotations"]
-                 if isinstance(a, dict) and a.get("question_id")}
-        for qid in sorted(q for q in qids if q in questions):
-            q = questions[qid]
-            if q.kind is not QuestionKind.ERROR and answers.get(qid) is None:
-                continue
-            ratings[(r["output_id"], qid)][rater] = rating_value(q, answers, list(r["annotations"]))
-        # A finished judgment with no error marked for an error question found none: that is
-        # an answer too, and it disagrees with a rater who marked one.
-        for q in error_questions:
-            ratings[(r["output_id"], q.id)].setdefault(rater, [])
-    return dict(ratings), outputs, questions
+    revisions = tables.current_revisions(project)
+    outputs = {r["output_id"]: {"case_external_id": r["case_external_id"], "model": r["model"],
+                                "case_id": r["case_id"]}
+               for r in revisions if r["rater_kind"] == "physician"}
+    ratings = consensus.physician_ratings(revisions, questions, pseudonymise=pseudonymise)
+    return ratings, outputs, questions
 
 
-def majority(values: list[Any]) -> tuple[Any, bool]:
+def majority(values: list[Any], kind: QuestionKind | None = None) -> tuple[Any, bool]:
     """The strict-majority value (more than half the raters) and whether there is one."""
-    if not values:
-        return None, False
-    counts = Counter(canonical(v) for v in values)
-    key, n = counts.most_common(1)[0]
-    if n * 2 > len(values):
-        return next(v for v in values if canonical(v) == key), True
-    return None, False
+    return consensus.majority(values, kind)
 
 
 def _jaccard_spread(values: list[Any]) -> float:
@@ -170,7 +126,7 @@ def disagreement_score(q: Question, values: list[Any], rules: DisagreementRules)
         return None
     kind = q.kind
     if kind in (QuestionKind.CRITERION, QuestionKind.SINGLE_CHOICE, QuestionKind.PAIRWISE):
-        counts = Counter(canonical(v) for v in values)
+        counts = Counter(consensus.answer_key(kind, v) for v in values)
         if len(counts) < 2:
             return None
         return 1.0 - counts.most_common(1)[0][1] / len(values)
@@ -190,7 +146,7 @@ def disagreement_score(q: Question, values: list[Any], rules: DisagreementRules)
         return min(1.0, spread / max(abs(n) for n in nums))
     if kind in (QuestionKind.MULTI_CHOICE, QuestionKind.ERROR):
         # chosen sets: the order in which options were ticked does not matter
-        if len({frozenset(canonical(x) for x in (v or [])) for v in values}) < 2:
+        if consensus.distinct_answers(values, kind) < 2:
             return None
         return _jaccard_spread(values)
     return None
@@ -224,7 +180,7 @@ def adjudication_queue(
         g = gold.get((oid, qid))
         if g is not None and g.provenance == "adjudicated" and not include_resolved:
             continue
-        maj, has = majority(list(by_rater.values()))
+        maj, has = majority(list(by_rater.values()), q.kind)
         items.append(Disagreement(
             output_id=oid, case_external_id=outputs[oid]["case_external_id"],
             model=outputs[oid]["model"], question_id=qid, kind=q.kind.value, prompt=q.prompt,
@@ -287,9 +243,10 @@ def accept_majority(
     rationale: str = "",
 ) -> GoldLabel:
     """Make the physicians' strict-majority answer the gold label (recorded as adjudicated)."""
-    ratings, _outputs, _q = collect_ratings(project)
+    ratings, _outputs, questions = collect_ratings(project)
     values = list(ratings.get((output_id, question_id), {}).values())
-    value, has = majority(values)
+    q = questions.get(question_id)
+    value, has = majority(values, q.kind if q else None)
     if not has:
         raise InputError("there is no majority answer to accept",
                          item=f"output {output_id} / {question_id}")
@@ -316,22 +273,18 @@ def auto_gold(project: Project, *, include_single: bool = True,
             if q.kind is QuestionKind.TEXT or (oid, qid) in gold:
                 continue
             values = list(by_rater.values())
-            if len(values) == 1:
-                if not include_single:
-                    continue
-                value, prov = values[0], "single_rater"
-            else:
-                value, has = majority(values)
-                if not has:
-                    summary.skipped_disagreements += 1
-                    continue
-                unanimous = len({canonical(v) for v in values}) == 1
-                prov = "unanimous" if unanimous else "majority"
-                if not unanimous and disagreement_score(q, values, rules) is not None and (
-                        q.kind in (QuestionKind.ORDINAL, QuestionKind.NUMBER)):
-                    # A numeric spread past the threshold is for a person to settle.
-                    summary.skipped_disagreements += 1
-                    continue
+            if len(values) == 1 and not include_single:
+                continue
+            derived = consensus.derive_gold(values, q.kind)
+            if derived is None:
+                summary.skipped_disagreements += 1
+                continue
+            value, prov = derived
+            if prov == "majority" and disagreement_score(q, values, rules) is not None and (
+                    q.kind in (QuestionKind.ORDINAL, QuestionKind.NUMBER)):
+                # A numeric spread past the threshold is for a person to settle.
+                summary.skipped_disagreements += 1
+                continue
             _append_gold(s, oid, qid, value, prov, "", None)
             summary.added[prov] = summary.added.get(prov, 0) + 1
     return summary

@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 from sqlalchemy import func, select
 
+from medreview.domain.consensus import blind_label
 from medreview.errors import InputError
 from medreview.storage.models import AssignmentRow, ProjectRow
 from medreview.storage.project import Project
@@ -36,12 +37,6 @@ from medreview.storage.raters import get_or_create_rater
 from medreview.study.queries import OutputInfo, outputs_info
 
 CaseGrouping = Literal["together", "apart"]
-LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-
-def blind_label(index: int) -> str:
-    """The label shown instead of a model: the same scheme as the grading queue's default."""
-    return f"Response {LETTERS[index % 26]}{'' if index < 26 else index // 26}"
 
 
 @dataclass(frozen=True)
