@@ -72,6 +72,7 @@ VIEWER_KEYS: tuple[KeyBinding, ...] = tuple(
         (("R", "E", "P"), "Mark a rectangle / ellipse (with ROI statistics) / point"),
         (("L",), "Measure a length (drag)"),
         (("A",), "Measure an angle (click arm, vertex, arm)"),
+        (("D",), "ROI statistics in an ellipse (mean/SD/min/max/area), without a mark"),
         (("X",), "Clear measurements"),
         (("I",), "Invert grey levels"),
         (("F", "O", "Ctrl+Wheel"), "Fit / one image pixel per screen pixel / zoom"),

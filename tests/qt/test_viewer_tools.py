@@ -169,6 +169,19 @@ def test_ellipse_roi_statistics_in_hu(qtbot, head: SliceViewer) -> None:  # type
     assert f"area {inside.size * 1.2 * 1.2:.1f} mm²" in text
     assert text in head.measurement_labels()
 
+    # D: the same statistics without making a grading mark
+    marks = head.regions()
+    qtbot.keyClick(head, "d")
+    with qtbot.waitSignal(head.sig_measured, timeout=5000) as measured:
+        _drag(head, _viewport_point(head, 60, 60), _viewport_point(head, 130, 120),
+              Qt.MouseButton.LeftButton)  # fmt: skip
+    m = measured.args[0]
+    assert m["kind"] == "roi" and head.regions() == marks
+    (a, b) = m["points"]
+    mask, rs, cs = ellipse_mask(hu.shape, a, b)
+    inside = hu[rs, cs][mask]
+    assert f"mean {inside.mean():.1f} HU" in m["label"] and m["label"] in head.roi_texts()
+
 
 def test_new_ct_presets_on_number_keys(qtbot, head: SliceViewer) -> None:  # type: ignore[no-untyped-def]
     names = [p.name for p in head.presets()]

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF
+from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtGui import QColor, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
 
@@ -37,6 +37,8 @@ def measure_label(kind: str, points: Sequence[Sequence[float]], frame: DecodedFr
         return text + " (detector)" if frame.info.spacing_source == "ImagerPixelSpacing" else text
     if kind == "angle":
         return f"{angle(points[0], points[1], points[2], spacing):.1f}°"
+    if kind == "roi":
+        return roi_label({"coords": points}, frame) or "no statistics"
     raise ValueError(f"unknown measurement {kind!r}")
 
 
@@ -84,7 +86,16 @@ class MeasureLayer:
         if path is None or frame is None:
             return
         for m in self._measures:
-            if m["path"] == str(path) and m["frame"] == frame_no:
+            if m["path"] != str(path) or m["frame"] != frame_no:
+                continue
+            if m["kind"] == "roi":
+                (x0, y0), (x1, y1) = m["points"]
+                path_ = QPainterPath()
+                path_.addEllipse(QRectF(QPointF(x0, y0), QPointF(x1, y1)).normalized())
+                self._add_path(path_)
+                self.roi_texts.append(m["label"])
+                self._label(m["label"], max(x0, x1), max(y0, y1))
+            else:
                 self._draw_path(m["points"], closed=False)
                 x, y = m["points"][-1] if m["kind"] == "length" else m["points"][1]
                 self._label(m["label"], x, y)
@@ -108,6 +119,9 @@ class MeasureLayer:
             path.lineTo(QPointF(*p))
         if closed:
             path.closeSubpath()
+        self._add_path(path)
+
+    def _add_path(self, path: QPainterPath) -> None:
         pen = QPen(_COLOUR)
         pen.setCosmetic(True)
         pen.setWidthF(1.5)

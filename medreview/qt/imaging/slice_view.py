@@ -6,7 +6,8 @@ slice) and paints. Keys act only while the viewer has focus (no application shor
 Up/Left, Down/Right = previous/next slice, PageUp/PageDown = 10 slices, Home/End,
 0 = file window, 1-9 = modality presets, I = invert, F = fit, O = 1:1, H = hide patient
 details, V = overlay graphics (60xx planes) on/off, W = window/level tool (left-drag),
-R/E/P = rectangle/ellipse/point tool, L/A = length/angle measurement, X = clear measurements,
+R/E/P = rectangle/ellipse/point tool, L/A = length/angle measurement, D = ellipse ROI
+statistics without a mark, X = clear measurements,
 C = cine play/pause, M = maximise the pane (signal to the host), N or Esc = navigate.
 While the viewer has focus these keys win over the window's shortcuts (ShortcutOverride),
 except Escape, which the host may use to leave the viewer.
@@ -38,7 +39,7 @@ from medreview.qt.imaging.view_box import TOOLS, ImageViewBox
 
 PAGE = 10
 _KEY_TOOLS = {"n": "navigate", "w": "window", "r": "rect", "e": "ellipse", "p": "point",
-              "l": "length", "a": "angle"}  # fmt: skip
+              "l": "length", "a": "angle", "d": "roi"}  # fmt: skip
 _LETTERS = frozenset("iofhvxcm") | frozenset(_KEY_TOOLS)
 _NAV_KEYS = frozenset({Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_Left, Qt.Key.Key_Right,
                        Qt.Key.Key_PageUp, Qt.Key.Key_PageDown, Qt.Key.Key_Home,
@@ -67,7 +68,8 @@ class SliceViewer(QWidget):
     """The user asked (M or the Max button) for the pane to fill its window, or go back."""
 
     sig_measured = Signal(dict)
-    """A length or angle was measured: {"kind", "points", "path", "frame", "label"}."""
+    """A length, angle or ROI was measured: {"kind", "points", "path", "frame", "label"}
+    ("roi" points are the ellipse's box corners)."""
 
     def __init__(self, parent: QWidget | None = None, *, hide_patient_details: bool = False):
         super().__init__(parent)
@@ -561,6 +563,8 @@ class SliceViewer(QWidget):
         rows, cols = self._current.pixels.shape[:2]
         pts = [[min(max(p.x(), 0.0), float(cols)), min(max(p.y(), 0.0), float(rows))]
                for p in points]  # fmt: skip
+        if kind == "roi" and (pts[0][0] == pts[1][0] or pts[0][1] == pts[1][1]):
+            return  # a click, not an ellipse
         path, frame = self._shown_key
         m = {"kind": kind, "points": pts, "path": str(path), "frame": frame,
              "label": measure_label(kind, pts, self._current)}  # fmt: skip

@@ -21,7 +21,7 @@ from medreview.imaging.presets import WindowPreset
 
 _TOOLS = (("navigate", "Pan", "N"), ("window", "W/L", "W"), ("rect", "Rect", "R"),
           ("ellipse", "Ellipse", "E"), ("point", "Point", "P"), ("length", "Length", "L"),
-          ("angle", "Angle", "A"))  # fmt: skip
+          ("angle", "Angle", "A"), ("roi", "ROI", "D"))  # fmt: skip
 
 
 class ViewerToolbar(QWidget):

@@ -18,8 +18,8 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsPathItem, QGraphicsRectItem
 
-TOOLS = ("navigate", "window", "rect", "ellipse", "point", "length", "angle")
-MEASURE_TOOLS = ("length", "angle")
+TOOLS = ("navigate", "window", "rect", "ellipse", "point", "length", "angle", "roi")
+MEASURE_TOOLS = ("length", "angle", "roi")
 
 
 class ImageViewBox(pg.ViewBox):  # type: ignore[misc]
@@ -80,14 +80,17 @@ class ImageViewBox(pg.ViewBox):  # type: ignore[misc]
             fine = bool(ev.modifiers() & Qt.KeyboardModifier.ShiftModifier)
             self.on_window_drag(phase, float(delta.x()), float(delta.y()), fine)
             return
-        if button == Qt.MouseButton.LeftButton and self.tool in ("rect", "ellipse"):
+        if button == Qt.MouseButton.LeftButton and self.tool in ("rect", "ellipse", "roi"):
             ev.accept()
             a = self.mapSceneToView(ev.buttonDownScenePos(button))
             b = self.mapSceneToView(ev.scenePos())
             self._draw_preview(a, b)
             if ev.isFinish():
                 self._clear_preview()
-                self.on_shape(self.tool, a, b)
+                if self.tool == "roi":
+                    self.on_measure("roi", [a, b])
+                else:
+                    self.on_shape(self.tool, a, b)
             return
         if button == Qt.MouseButton.LeftButton and self.tool == "length":
             ev.accept()
