@@ -216,6 +216,21 @@ def test_cine_plays_without_blocking_and_pauses(qtbot, demo: Path) -> None:  # t
     assert not v.is_playing()
 
 
+def test_cine_steps_over_an_undecodable_slice(qtbot, demo: Path, tmp_path: Path
+                                              ) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "bad.dcm"
+    bad.write_bytes(b"\x00" * 128 + b"DICM" + b"\x01" * 64)
+    files = sorted((demo / "ct").glob("*.dcm"))[:3]
+    v = _open(qtbot, [files[0], bad, files[1], files[2]])
+    v.set_fps(30)
+    seen: list[int] = []
+    v.sig_slice_changed.connect(lambda i, n: seen.append(i))
+    v.set_playing(True)
+    qtbot.waitUntil(lambda: len(seen) >= 6, timeout=10000)
+    v.set_playing(False)
+    assert seen[:4] == [1, 2, 3, 0]
+
+
 def test_opens_at_key_slice(qtbot, demo: Path) -> None:  # type: ignore[no-untyped-def]
     files = sorted((demo / "ct").glob("*.dcm"))
     v = _open(qtbot, files, start=(files[12], 0))

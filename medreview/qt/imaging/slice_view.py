@@ -458,6 +458,7 @@ class SliceViewer(QWidget):
     def _on_frame_failed(self, key: FrameKey, reason: str) -> None:
         if self._slices and key == self._key(self._index):
             self._current = None
+            self._shown_key = key  # shown as an error: cine moves on instead of waiting
             self._image.clear()
             self._overlay.set_error(reason)
         self.sig_frame_failed.emit(reason)
