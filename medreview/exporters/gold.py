@@ -46,6 +46,6 @@ def physician_labels(project: Project, *, pseudonymise: bool = True
     error annotations included, choices sorted); ids that are not project questions are kept
     as they were written.
     """
-    return consensus.physician_ratings(tables.current_revisions(project),
+    return consensus.physician_ratings(tables.current_revisions(project, rater_kind="physician"),
                                        project_questions(project), pseudonymise=pseudonymise,
                                        keep_unknown=True)

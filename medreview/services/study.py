@@ -16,16 +16,16 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from medreview.domain import consensus
 from medreview.domain.changes import Changes
-from medreview.domain.rubric import QuestionKind
 from medreview.errors import InputError, PackageError
 from medreview.progress import Progress, no_progress
 from medreview.services import grading
 from medreview.services.views import ItemView
+from medreview.storage import tables
 from medreview.storage.models import (
     AssignmentRow,
     GoldLabelRow,
-    JudgmentRevisionRow,
     JudgmentRow,
     ProjectRow,
     RaterRow,
@@ -41,8 +41,6 @@ from medreview.study.adjudicate import (
     accept_majority,
     adjudication_queue,
     auto_gold,
-    majority,
-    rating_value,
     set_gold,
 )
 from medreview.study.assign import AssignmentDesign, AssignmentSummary, assign, plan_assignments
@@ -336,18 +334,10 @@ class OutputRatings:
 def output_ratings(project: Project, output_id: int) -> OutputRatings:
     """Like the adjudication queue's ratings (same value rules), for one output only."""
     questions = stored_questions(project)
-    error_questions = [q for q in questions.values() if q.kind is QuestionKind.ERROR]
-    ratings: dict[str, dict[str, Any]] = defaultdict(dict)
+    revisions = tables.current_revisions(project, rater_kind="physician", output_id=output_id)
+    by_item = consensus.physician_ratings(revisions, questions)
+    ratings = {qid: dict(sorted(by_rater.items())) for (_oid, qid), by_rater in by_item.items()}
     with project.read() as s:
-        rows = s.execute(
-            select(RaterRow.name, JudgmentRevisionRow.answers, JudgmentRevisionRow.annotations)
-            .join(JudgmentRow, JudgmentRow.rater_id == RaterRow.id)
-            .join(JudgmentRevisionRow,
-                  (JudgmentRevisionRow.judgment_id == JudgmentRow.id)
-                  & (JudgmentRevisionRow.revision_no == JudgmentRow.current_revision_no))
-            .where(JudgmentRow.output_id == output_id, JudgmentRow.status == "done",
-                   RaterRow.kind == "physician")
-            .order_by(RaterRow.name)).all()
         gold_rows = s.execute(
             select(GoldLabelRow, RaterRow.name)
             .outerjoin(RaterRow, RaterRow.id == GoldLabelRow.adjudicator_id)
@@ -355,24 +345,13 @@ def output_ratings(project: Project, output_id: int) -> OutputRatings:
             .order_by(GoldLabelRow.revision_no)).all()
         gold = {g.question_id: GoldView(g.value, g.provenance, g.revision_no, g.rationale,
                                         name, g.created_at) for g, name in gold_rows}
-    for rater, stored_answers, notes in rows:
-        answers = dict(stored_answers)
-        qids = {k for k in answers if not k.startswith("_")}
-        qids |= {a.get("question_id") for a in notes
-                 if isinstance(a, dict) and a.get("question_id")}
-        for qid in sorted(q for q in qids if q in questions):
-            q = questions[qid]
-            if q.kind is not QuestionKind.ERROR and answers.get(qid) is None:
-                continue
-            ratings[qid][rater] = rating_value(q, answers, list(notes))
-        for q in error_questions:  # no error marked in a finished judgment = "none found"
-            ratings[q.id].setdefault(rater, [])
     majorities = {}
     for qid, by_rater in ratings.items():
-        value, has = majority(list(by_rater.values()))
+        q = questions.get(qid)
+        value, has = consensus.majority(list(by_rater.values()), q.kind if q else None)
         if has and len(by_rater) >= 2:
             majorities[qid] = value
-    return OutputRatings(output_id, dict(ratings), gold, majorities)
+    return OutputRatings(output_id, ratings, gold, majorities)
 
 
 def project_identity(project: Project) -> tuple[str, str]:

@@ -175,8 +175,14 @@ def attachments_table(project: Project) -> pd.DataFrame:
     )
 
 
-def current_revisions(project: Project, *, include_drafts: bool = False) -> list[dict[str, Any]]:
-    """Each judgment's newest revision with its rater, output and form (plain dicts)."""
+def current_revisions(project: Project, *, include_drafts: bool = False,
+                      rater_kind: str | None = None, output_id: int | None = None
+                      ) -> list[dict[str, Any]]:
+    """Each judgment's newest revision with its rater, output and form (plain dicts).
+
+    The one query for "current answers": adjudication, the gold export and the adjudication
+    window's single output (``output_id``) read physicians' (``rater_kind``) answers here.
+    """
     with project.read() as s:
         q = (
             select(
@@ -201,6 +207,10 @@ def current_revisions(project: Project, *, include_drafts: bool = False) -> list
         )
         if not include_drafts:
             q = q.where(JudgmentRow.status == "done")
+        if rater_kind is not None:
+            q = q.where(RaterRow.kind == rater_kind)
+        if output_id is not None:
+            q = q.where(JudgmentRow.output_id == output_id)
         out = []
         for rev, j, rater, output, case_ext, form_key, form_version in s.execute(q):
             out.append(

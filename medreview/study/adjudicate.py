@@ -101,10 +101,9 @@ def collect_ratings(
 ) -> tuple[dict[tuple[int, str], dict[str, Any]], dict[int, dict[str, Any]], dict[str, Question]]:
     """(output, question) -> {rater: value} over physicians' finished judgments."""
     questions = project_questions(project)
-    revisions = tables.current_revisions(project)
+    revisions = tables.current_revisions(project, rater_kind="physician")
     outputs = {r["output_id"]: {"case_external_id": r["case_external_id"], "model": r["model"],
-                                "case_id": r["case_id"]}
-               for r in revisions if r["rater_kind"] == "physician"}
+                                "case_id": r["case_id"]} for r in revisions}
     ratings = consensus.physician_ratings(revisions, questions, pseudonymise=pseudonymise)
     return ratings, outputs, questions
 

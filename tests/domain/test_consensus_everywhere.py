@@ -14,6 +14,7 @@ from medreview.domain.rubric import QuestionKind
 from medreview.exporters.gold import gold_labels, physician_labels
 from medreview.services import dashboard, grading
 from medreview.services.projects import add_rater
+from medreview.services.study import output_ratings
 from medreview.storage.project import Project
 from medreview.study.adjudicate import (
     DisagreementRules,
@@ -105,6 +106,11 @@ def test_dashboard_adjudication_and_gold_export_agree(rated: Project) -> None:
         ratings, _outputs, _questions = collect_ratings(rated)
         labels = physician_labels(rated, pseudonymise=False)
         assert {k: ratings[k] for k in keys} == {k: labels[k] for k in keys}
+        # the adjudication window's one-output view reads the same answers and majorities
+        one = {o: output_ratings(rated, o) for o in (1, 2)}
+        assert {(o, q): v for o, r in one.items() for q, v in r.ratings.items()
+                if (o, q) in keys} == {k: ratings[k] for k in keys}
+        assert {(o, q) for o, r in one.items() for q in r.majority if (o, q) in keys} == MAJORITY
     finally:
         rated.close()
 
