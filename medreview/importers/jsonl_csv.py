@@ -60,7 +60,8 @@ class FieldMapping:
         "ideal_answer",
         "ideal_completion",
     )
-    case_metadata: tuple[str, ...] = ()
+    # key_slice: the slice the viewer opens at (1-based, or a map series UID -> slice).
+    case_metadata: tuple[str, ...] = ("key_slice",)
     default_model: str | None = None
 
     def known(self) -> frozenset[str]:

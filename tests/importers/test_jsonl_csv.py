@@ -294,3 +294,17 @@ def test_field_mapping_is_frozen_and_replaceable() -> None:
     m = dataclasses.replace(FieldMapping(), output=("text",))
     assert m.output == ("text",)
     assert "text" in m.known() and "answer" not in m.known()
+
+
+def test_key_slice_describes_the_case_even_beside_an_output(tmp_path: Path) -> None:
+    # The viewer opens a case's series at its key slice; a line with an answer must not carry
+    # it off onto the output.
+    path = tmp_path / "cases.jsonl"
+    path.write_text(json.dumps({"case_id": "ct-1", "prompt": "Read the CT", "model": "m",
+                                "output": "bleed", "key_slice": 14, "latency_ms": 5}) + "\n")
+    groups = by_type(parse_jsonl(path))
+    [case] = [loc.record for loc in groups["case"]]
+    [output] = [loc.record for loc in groups["output"]]
+    assert isinstance(case, CaseRecord) and isinstance(output, OutputRecord)
+    assert case.metadata == {"key_slice": 14}
+    assert output.metadata == {"latency_ms": 5}
