@@ -6,15 +6,12 @@ Plain storage reads (this layer may not import ``medreview.study``, where gold l
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-
 from medreview.domain import consensus
 from medreview.storage import tables
-from medreview.storage.models import GoldLabelRow
+from medreview.storage.gold import latest_gold
 from medreview.storage.project import Project
 from medreview.storage.questions import project_questions
 
@@ -30,12 +27,10 @@ class Gold:
 
 def gold_labels(project: Project) -> dict[int, dict[str, Gold]]:
     """Output -> question -> the newest gold label (highest revision)."""
-    out: dict[int, dict[str, Gold]] = defaultdict(dict)
     with project.read() as s:
-        for g in s.scalars(select(GoldLabelRow).order_by(GoldLabelRow.revision_no)):
-            out[g.output_id][g.question_id] = Gold(g.output_id, g.question_id, g.value,
-                                                   g.provenance, g.rationale)
-    return dict(out)
+        stored = latest_gold(s)
+    return {oid: {qid: Gold(oid, qid, g.value, g.provenance, g.rationale)
+                  for qid, g in by_q.items()} for oid, by_q in stored.items()}
 
 
 def physician_labels(project: Project, *, pseudonymise: bool = True

@@ -30,7 +30,7 @@ output x question (``revision_no`` grows; the newest wins) and carry their prove
 from __future__ import annotations
 
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
@@ -43,6 +43,7 @@ from medreview.domain.rubric import Question, QuestionKind
 from medreview.domain.validation import check_answer
 from medreview.errors import InputError
 from medreview.storage import tables
+from medreview.storage.gold import latest_gold, latest_gold_rows
 from medreview.storage.models import GoldLabelRow, OutputRow
 from medreview.storage.project import Project
 from medreview.storage.questions import project_questions
@@ -151,11 +152,7 @@ def disagreement_score(q: Question, values: list[Any], rules: DisagreementRules)
     return None
 
 
-def _latest_gold(s: Session) -> dict[tuple[int, str], GoldLabelRow]:
-    latest: dict[tuple[int, str], GoldLabelRow] = {}
-    for g in s.scalars(select(GoldLabelRow).order_by(GoldLabelRow.revision_no)):
-        latest[(g.output_id, g.question_id)] = g
-    return latest
+_latest_gold = latest_gold_rows
 
 
 def adjudication_queue(
@@ -292,7 +289,6 @@ def auto_gold(project: Project, *, include_single: bool = True,
 def gold_labels(project: Project) -> dict[int, dict[str, GoldLabel]]:
     """The newest gold label per output x question."""
     with project.read() as s:
-        out: dict[int, dict[str, GoldLabel]] = defaultdict(dict)
-        for (oid, qid), g in _latest_gold(s).items():
-            out[oid][qid] = GoldLabel(oid, qid, g.value, g.provenance, g.revision_no, g.rationale)
-        return dict(out)
+        stored = latest_gold(s)
+    return {oid: {qid: GoldLabel(oid, qid, g.value, g.provenance, g.revision_no, g.rationale)
+                  for qid, g in by_q.items()} for oid, by_q in stored.items()}

@@ -1,0 +1,38 @@
+"""Gold labels as stored: the one reader of "the newest gold label per output x question"."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from medreview.storage.models import GoldLabelRow
+
+
+@dataclass(frozen=True)
+class StoredGold:
+    output_id: int
+    question_id: str
+    value: Any
+    provenance: str
+    revision_no: int
+    rationale: str
+
+
+def latest_gold_rows(s: Session) -> dict[tuple[int, str], GoldLabelRow]:
+    """(output, question) -> its newest gold-label row (labels are append-only revisions)."""
+    latest: dict[tuple[int, str], GoldLabelRow] = {}
+    for g in s.scalars(select(GoldLabelRow).order_by(GoldLabelRow.revision_no)):
+        latest[(g.output_id, g.question_id)] = g
+    return latest
+
+
+def latest_gold(s: Session) -> dict[int, dict[str, StoredGold]]:
+    """Output -> question -> the newest gold label, as plain values."""
+    out: dict[int, dict[str, StoredGold]] = {}
+    for (oid, qid), g in latest_gold_rows(s).items():
+        out.setdefault(oid, {})[qid] = StoredGold(oid, qid, g.value, g.provenance,
+                                                  g.revision_no, g.rationale)
+    return out
