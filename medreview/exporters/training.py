@@ -373,7 +373,7 @@ def empty_reason(project: Project, kind: str, *, score_question: str | None = No
     _cases_map, outputs = _cases_outputs(project)
     gold = {oid: g for oid, g in gold_labels(project).items() if g and oid in outputs}
     if not outputs:
-        return "the project has no model outputs yet; import some (File → Import)"
+        return "the project has no model outputs yet; import some (Project → Import)"
     if not gold:
         return f"no output has a gold label yet; {ADJUDICATE_HINT}"
     if kind == "sft":
