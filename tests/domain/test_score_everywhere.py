@@ -188,3 +188,17 @@ def test_migration_0004_fills_the_score_of_an_old_project(tmp_path: Path) -> Non
     assert len(revs) > 100
     assert all(r["score"] == r["expected"] is not None for r in revs)
     assert list(path.glob("project.schema-0003.*.bak.sqlite"))
+
+
+def test_judgment_score_edges() -> None:
+    from medreview.domain.rubric import Form, FormKind, Question, QuestionKind
+
+    form = Form(key="f", version=1, name="f", kind=FormKind.RUBRIC, scoring="sum",
+                questions=(Question("a", QuestionKind.NUMBER, "a"),
+                           Question("b", QuestionKind.NUMBER, "b")))
+    assert judgment_score(form, {"a": 2, "b": 3.5}) == 5.5
+    # hostile numbers: a sum past the float range is no score, never an exception
+    assert judgment_score(form, {"a": 1e308, "b": 1e308}) is None
+    assert judgment_score(form, {"a": 2}, status="skipped") is None
+    assert judgment_score(None, {"a": 2}) is None
+    assert judgment_score(form, ["not", "a", "mapping"]) is None  # type: ignore[arg-type]

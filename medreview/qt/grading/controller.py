@@ -228,6 +228,9 @@ class GradingController(QObject):
         if not self.dirty and status == self.status:
             return None
         self.dirty = False
+        # The stored score is decided by the core when the revision is written
+        # (storage.revisions.append_revision -> domain.scoring.judgment_score); this copy, from
+        # the same core rule via live_score, only keeps the draft on screen in step with it.
         draft = dataclasses.replace(self.draft, time_on_task_s=self.time.seconds,
                                     overall_score=self.score())
         self.draft = draft
