@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from medreview.errors import InputError
+from medreview.processes import pid_alive
 
 _TAG = ".exporting-"
 
@@ -79,19 +80,9 @@ def sweep_abandoned(outdir: Path) -> list[Path]:
     prefix = f".{outdir.name}{_TAG}"
     for p in outdir.parent.glob(f"{glob.escape(prefix)}*"):
         pid = p.name[len(prefix):].split("-", 1)[0]
-        if p.is_dir() and pid.isdigit() and not _alive(int(pid)):
+        if p.is_dir() and pid.isdigit() and not pid_alive(int(pid)):
             shutil.rmtree(p, ignore_errors=True)
             removed.append(p)
     return removed
 
 
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True

@@ -21,20 +21,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from medreview.processes import pid_alive
+
 NOTES_DIR = ".writers"
 _counter = itertools.count(1)
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True
-    return True
 
 
 def _pid_of(name: str) -> int | None:
@@ -82,7 +72,7 @@ class WriterNotes:
         found = []
         for path in sorted(self._entries("hold-")):
             pid = _pid_of(path.name)
-            if pid is None or not _alive(pid):
+            if pid is None or not pid_alive(pid):
                 continue
             try:
                 note = json.loads(path.read_text(encoding="utf-8"))
@@ -108,7 +98,7 @@ class WriterNotes:
     def others_waiting(self) -> bool:
         mine = self._wait_path().name
         return any(
-            p.name != mine and (pid := _pid_of(p.name)) is not None and _alive(pid)
+            p.name != mine and (pid := _pid_of(p.name)) is not None and pid_alive(pid)
             for p in self._entries("wait-")
         )
 

@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 
 from medreview.domain.rubric import Form, Question, case_criterion_question
 from medreview.errors import PackageError, ProjectError, ProjectReadOnly
+from medreview.processes import pid_alive
 from medreview.progress import Progress, no_progress
 from medreview.storage.base import utcnow
 from medreview.storage.forms import form_from_row
@@ -162,22 +163,12 @@ def _lead(s: Session) -> _Lead:
 # --- the hidden work folder ------------------------------------------------------------------
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @contextlib.contextmanager
 def _work_folder(project: Project) -> Iterator[Path]:
     base = Path(project.path)
     for old in base.glob(f"{WORK_PREFIX}*"):  # left by a killed merge
         m = re.fullmatch(rf"{re.escape(WORK_PREFIX)}(\d+)-.*", old.name)
-        if m and old.is_dir() and not _alive(int(m.group(1))):
+        if m and old.is_dir() and not pid_alive(int(m.group(1))):
             shutil.rmtree(old, ignore_errors=True)
     work = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-", dir=base))
     try:
