@@ -68,38 +68,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.set_defaults(run=run)
 
 
-def _mapping(items: list[str]) -> dict[str, str]:
-    """``--map`` items as ``{field: "col1,col2"}``; ``field=`` (empty) turns a field off."""
-    from medreview.errors import InputError
-
-    mapping: dict[str, str] = {}
-    for item in items:
-        field, sep, column = item.partition("=")
-        field, column = field.strip(), column.strip()
-        if not sep or not field:
-            raise InputError("--map takes FIELD=COLUMN (or FIELD= to turn a field off)", item=item)
-        if column and mapping.get(field):
-            mapping[field] = f"{mapping[field]},{column}"
-        else:
-            mapping[field] = column
-    return mapping
-
-
-def _check_encoding(name: str) -> None:
-    import codecs
-
-    from medreview.errors import InputError
-
-    try:
-        info = codecs.lookup(name)
-    except LookupError:
-        raise InputError(
-            f"unknown encoding {name!r} (try utf-8, cp1252 or latin-1)", item="--encoding"
-        ) from None
-    if not getattr(info, "_is_text_encoding", True):
-        raise InputError(f"{name!r} is not a text encoding", item="--encoding")
-
-
 def _heartbeat(bar: Any) -> Any:
     def progress(done: int, total: int | None = None, message: str = "") -> None:
         if total is None or done < total:
@@ -111,12 +79,13 @@ def _heartbeat(bar: Any) -> Any:
 def run(args: argparse.Namespace) -> int:
     from medreview.cli.common import load_form_arg, print_json
     from medreview.cli.progressbar import ProgressBar
+    from medreview.services.import_options import check_encoding, file_options, parse_mapping
     from medreview.services.importing import import_file
     from medreview.services.projects import add_form, open_project
 
-    mapping = _mapping(args.map)
+    mapping = parse_mapping(args.map)
     if args.encoding is not None:
-        _check_encoding(args.encoding)
+        check_encoding(args.encoding)
     report: dict[str, Any] = {"files": []}
     with open_project(args.project) as project:
         for value in args.rubric:
@@ -131,17 +100,17 @@ def run(args: argparse.Namespace) -> int:
                 # are written: a "done" line per file would precede its one-line error.
                 progress: Any = bar if bar.tty else _heartbeat(bar)
                 left_out: list[tuple[str, str]] = []
-                options = {
-                    "strict_dicom": args.strict,
-                    "left_out": left_out,
-                    "model": args.model,
-                    "manifest": args.manifest,
-                    "model_columns": args.models.split(",") if args.models else None,
-                    "rater_kind": args.rater_kind,
-                    "rater": args.rater,
-                    "encoding": args.encoding,
-                    "na": tuple(args.na) or None,
-                }
+                options = file_options(
+                    left_out=left_out,
+                    strict=args.strict,
+                    model=args.model,
+                    manifest=args.manifest,
+                    models=args.models,
+                    rater_kind=args.rater_kind,
+                    rater=args.rater,
+                    encoding=args.encoding,
+                    na=args.na,
+                )
                 fmt, summary = import_file(
                     project,
                     path,
