@@ -29,6 +29,12 @@ class ErrorWidget(QuestionWidget):
         self.hint.setTextFormat(Qt.TextFormat.PlainText)  # quotes answer text
         self.hint.setWordWrap(True)
         self.body.addWidget(self.hint)
+        # The recorded state in words: "no errors found" (an explicit empty list) must never
+        # look like "not reviewed" (no answer), which an empty entry list alone would.
+        self.state_chip = QLabel()
+        self.state_chip.setObjectName("errorState")
+        self.state_chip.setTextFormat(Qt.TextFormat.PlainText)
+        self.body.addWidget(self.state_chip)
         cats = FlowLayout()
         self.cat_buttons: list[QPushButton] = []
         for i, c in enumerate(question.categories, start=1):
@@ -67,6 +73,10 @@ class ErrorWidget(QuestionWidget):
         for entry in self._value or []:
             self.entries.addItem(self._label(entry))
         self.entries.setVisible(bool(self._value))
+        self.state_chip.setText(self.state_text())
+        self.state_chip.setProperty("state", self.state())
+        self.state_chip.style().unpolish(self.state_chip)
+        self.state_chip.style().polish(self.state_chip)
         for b, c in zip(self.cat_buttons, self.question.categories, strict=True):
             b.setChecked(c.id == self.pending_category)
         for b in self.sev_buttons:
@@ -77,10 +87,23 @@ class ErrorWidget(QuestionWidget):
             n = len(self._value or [])
             self.hint.setText(f"{span}Choose a category, then a severity. "
                               f"{n} error{'s' if n != 1 else ''} recorded; 0 removes the last."
-                              if n else f"{span}Choose a category, then a severity "
-                              "(no entry = no error found; press 0 to record “none”).")
+                              if n else f"{span}Choose a category, then a severity"
+                              + (" (0 records “no errors found”)." if self._value is None
+                                 else "."))
         else:
             self.hint.setText(f"{span}Now choose the severity (1–{len(self.sev_buttons)}).")
+
+    def state(self) -> str:
+        """``"none_found"`` (explicit empty list), ``"errors"`` or ``"not_reviewed"``."""
+        if self._value is None:
+            return "not_reviewed"
+        return "errors" if self._value else "none_found"
+
+    def state_text(self) -> str:
+        n = len(self._value or [])
+        return {"not_reviewed": "○ Not reviewed yet",
+                "none_found": "✓ No errors found",
+                "errors": f"⚠ {n} error{'s' if n != 1 else ''} recorded"}[self.state()]
 
     def start_span(self, span: dict[str, Any]) -> None:
         self.pending_span = span

@@ -71,6 +71,7 @@ class RubricPanel(QScrollArea):
         self._layout.addLayout(head)
         self.missing_label = QLabel("")
         self.missing_label.setWordWrap(True)
+        self._missing_ids: list[str] | None = None  # unknown until the controller counts
         self._layout.addWidget(self.missing_label)
         self._questions_box = QVBoxLayout()
         self._questions_box.setSpacing(6)
@@ -117,6 +118,8 @@ class RubricPanel(QScrollArea):
             w = widget_for(q, n)
             w.set_value(draft.answers.get(q.id))
             w.sig_changed.connect(self.sig_answer_changed.emit)
+            if isinstance(w, ErrorWidget):
+                w.sig_changed.connect(self._show_status)
             self._questions_box.addWidget(w)
             self.widgets.append(w)
         self.rationale.setPlainText(draft.rationale)
@@ -124,6 +127,7 @@ class RubricPanel(QScrollArea):
         self.flag.setChecked(draft.flagged)
         self.current = 0
         self._mark_current()
+        self._show_status()
         self._loading = False
 
     def set_values(self, draft: JudgmentDraft) -> None:
@@ -135,6 +139,7 @@ class RubricPanel(QScrollArea):
             self.rationale.setPlainText(draft.rationale)
         self.set_confidence(draft.confidence)
         self.flag.setChecked(draft.flagged)
+        self._show_status()
         self._loading = False
 
     def set_confidence(self, value: float | None) -> None:
@@ -168,9 +173,21 @@ class RubricPanel(QScrollArea):
         missing = set(ids) if mark else set()
         for w in self.widgets:
             w.set_missing(w.question.id in missing)
-        self.missing_label.setText(
+        self._missing_ids = list(ids)
+        self._show_status()
+
+    def _show_status(self, *_: object) -> None:
+        """The counter line, with each error question's state in words: "no errors found" is
+        an answer and reads differently from "not reviewed"."""
+        ids = self._missing_ids
+        parts = [] if ids is None else [
             f"{len(ids)} required question{'s' if len(ids) != 1 else ''} left" if ids
-            else "All required questions answered")
+            else "All required questions answered"]
+        errors = [w for w in self.widgets if isinstance(w, ErrorWidget)]
+        for w in errors:
+            name = f"{w.question.prompt}: " if len(errors) > 1 else "Errors: "
+            parts.append(visible_text(name + w.state_text()))
+        self.missing_label.setText(" · ".join(parts))
 
     def show_first_missing(self, ids: list[str]) -> None:
         for i, w in enumerate(self.widgets):

@@ -136,3 +136,25 @@ def test_more_than_nine_options_take_two_digits(qtbot) -> None:
     panel.digit(1)
     panel.digit(2)  # 12 does not exist: category 1 stands and 2 is its severity
     assert edits[-1][1][-1] == {"category": "c1", "severity": 2}
+
+
+def test_no_errors_found_reads_differently_from_not_reviewed(qtbot) -> None:
+    panel, edits = _panel(qtbot)
+    panel.set_missing(["errors"])
+    err = panel.error_widget()
+    panel.set_current(6)
+    assert err.value() is None
+    assert err.state_chip.text() == "○ Not reviewed yet"
+    assert "Errors: ○ Not reviewed yet" in panel.missing_label.text()
+    panel.clear_current()  # 0 on an unreviewed error question: "no errors found"
+    assert edits[-1] == ("errors", [])
+    assert err.state_chip.text() == "✓ No errors found"
+    assert err.state_chip.isVisibleTo(err)
+    assert "Errors: ✓ No errors found" in panel.missing_label.text()
+    panel.set_values(JudgmentDraft(answers={}))  # undo shows the state too
+    assert err.state_chip.text() == "○ Not reviewed yet"
+    assert "Errors: ○ Not reviewed yet" in panel.missing_label.text()
+    panel.digit(2)
+    panel.digit(3)
+    assert err.state_chip.text() == "⚠ 1 error recorded"
+    assert "Errors: ⚠ 1 error recorded" in panel.missing_label.text()
