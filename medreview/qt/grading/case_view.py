@@ -1,4 +1,7 @@
-"""CaseView: the prompt or conversation (one block per turn) and collapsible context documents."""
+"""CaseView: the prompt or conversation (one block per turn) and collapsible context documents.
+
+Prompts and notes are shown reflowed (``reflow_text``): hard-wrapped lines become paragraphs
+that wrap to the pane, so a wider window shows more of a note, not the same ragged lines."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from medreview.domain.display_text import escaped_html
 from medreview.domain.records import ContextDocument, Message
+from medreview.domain.reflow import reflow_text
 from medreview.qt.grading.safe_text import SafeTextBrowser, set_plain
 
 ROLE_NAMES = {"user": "Patient / user", "assistant": "Assistant (earlier turn)",
@@ -23,7 +27,7 @@ ROLE_NAMES = {"user": "Patient / user", "assistant": "Assistant (earlier turn)",
 
 
 def _turn_html(n: int, m: Message, shade: str, accent: str) -> str:
-    body = escaped_html(m.content)  # literal text, hidden characters marked
+    body = escaped_html(reflow_text(m.content))  # literal text, hidden characters marked
     who = escaped_html(ROLE_NAMES.get(m.role, m.role.title()))
     return (f'<table width="100%" cellpadding="8" cellspacing="0" style="margin-bottom:6px">'
             f'<tr><td bgcolor="{shade}"><span style="color:{accent}; font-weight:600">'
@@ -56,7 +60,7 @@ class CollapsibleSection(QWidget):
         head.addWidget(self.button, 0, Qt.AlignmentFlag.AlignTop)
         head.addWidget(self.title, 1)
         self.body = QLabel()
-        set_plain(self.body, text)  # a note is data: never rich text
+        set_plain(self.body, reflow_text(text))  # a note is data: never rich text
         self.body.setWordWrap(True)
         self.body.setTextInteractionFlags(self.body.textInteractionFlags()
                                           | self.body.textInteractionFlags().TextSelectableByMouse)
@@ -97,6 +101,9 @@ class CaseView(QWidget):
         self._context_area.setWidget(self._context_host)
         self.split.addWidget(self._context_area)
         self.split.setSizes([300, 200])
+        # Both panes share any growth of the window: notes are read as much as the prompt.
+        self.split.setStretchFactor(0, 1)
+        self.split.setStretchFactor(1, 1)
         lay.addWidget(self.split, 1)
         self.sections: list[CollapsibleSection] = []
 

@@ -1,0 +1,49 @@
+"""Reading comfort on the real grading window with the demo: notes reflowed into paragraphs in
+panes that grow with the window, a readable queue title, and splitters remembered."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+
+from medreview.domain.display_text import visible_text
+from medreview.domain.reflow import reflow_text
+from medreview.qt.main_window import MainWindow
+from tests.qt.grading.helpers import open_and_wait
+
+
+def _open_case(qtbot, w: MainWindow, external_id: str) -> None:  # type: ignore[no-untyped-def]
+    row = next(r for r in w.queue.model.rows if r.case_external_id == external_id)
+    w.open_item(row.output_id)
+    qtbot.waitUntil(lambda: w.controller is not None and w.controller.item is not None
+                    and w.controller.item.output_id == row.output_id
+                    and w.view.case_view.sections != [], timeout=10000)
+
+
+def test_note_is_reflowed_plain_text(qtbot, make_window, demo_copy: Path) -> None:
+    w = make_window()
+    open_and_wait(qtbot, w, demo_copy)
+    _open_case(qtbot, w, "rad-001")  # a CT report wrapped at ~115 columns in the demo
+    item = w.controller.item
+    assert item is not None
+    raw = item.case.context[0].text
+    assert raw.count("\n") >= 3  # the demo note really is hard-wrapped
+    body = w.view.case_view.sections[0].body
+    assert body.textFormat() == Qt.TextFormat.PlainText
+    assert body.text() == visible_text(reflow_text(raw))
+    assert "\n" not in body.text()  # one paragraph: wraps to the pane, not at column 115
+    assert body.wordWrap()
+
+
+def test_case_panes_grow_with_the_window(qtbot, make_window, demo_copy: Path) -> None:
+    w = make_window()
+    w.resize(1366, 700)
+    open_and_wait(qtbot, w, demo_copy)
+    _open_case(qtbot, w, "rad-001")
+    cv = w.view.case_view
+    qtbot.wait(50)
+    small = (cv.conversation.height(), cv._context_area.height())
+    w.resize(1600, 1000)
+    qtbot.waitUntil(lambda: cv._context_area.height() > small[1] + 40, timeout=3000)
+    assert cv.conversation.height() > small[0] + 40
