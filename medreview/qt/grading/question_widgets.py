@@ -29,6 +29,7 @@ from medreview.domain.display_text import tooltip_text, visible_text
 from medreview.domain.rubric import Option, Question, QuestionKind
 from medreview.domain.validation import check_answer
 from medreview.qt.flow_layout import FlowLayout
+from medreview.qt.option_text import option_caption
 
 DIGIT_PAUSE_MS = 700
 BUTTON_LINE = 60  # characters per line of an option button
@@ -234,7 +235,7 @@ class ChoiceWidget(QuestionWidget):
         row = FlowLayout()
         self.buttons: list[QPushButton] = []
         for i, opt in enumerate(options, start=1):
-            b = option_button(f"{i} · {opt.label}" if i <= 9 else opt.label, opt.description)
+            b = option_button(option_caption(i, opt.label), opt.description)
             b.clicked.connect(lambda _=False, v=opt.value: self._commit(v))
             self.buttons.append(b)
             row.addWidget(b)
@@ -258,7 +259,7 @@ class MultiChoiceWidget(QuestionWidget):
         row = FlowLayout()
         self.buttons: list[QPushButton] = []
         for i, opt in enumerate(question.options, start=1):
-            b = option_button(f"{i} · {opt.label}", opt.description)
+            b = option_button(option_caption(i, opt.label), opt.description)
             b.clicked.connect(lambda _=False, n=i: self.digit(n))
             self.buttons.append(b)
             row.addWidget(b)

@@ -7,6 +7,7 @@ from typing import Any
 
 from medreview.domain.rubric import Question, QuestionKind
 from medreview.errors import MedreviewError
+from medreview.qt.option_text import caption_of_value
 
 PROVENANCE_TEXT = {
     "adjudicated": "adjudicated",
@@ -18,12 +19,9 @@ PROVENANCE_TEXT = {
 
 
 def _option_label(q: Question, value: Any) -> str:
-    for o in q.options:
-        if o.value == value and type(value) is not bool:
-            if q.kind is QuestionKind.ORDINAL and o.label != str(o.value):
-                return f"{o.value} · {o.label}"
-            return o.label
-    return str(value)
+    # The caption grading shows for this option (key and label), never the stored value.
+    caption = caption_of_value(q.options, value)
+    return caption if caption is not None else str(value)
 
 
 def _error_entry(q: Question, e: Any) -> str:
