@@ -167,6 +167,11 @@ class ImportDialog(QDialog):
         add_map = QPushButton("Add a column mapping")
         add_map.clicked.connect(self.add_map_row)
         self._map_box.addWidget(add_map)
+        # Refusals name the CLI option (e.g. "--rater"), so each field says which one it is.
+        for widget, flag in ((self.fmt, "--format"), (self.encoding, "--encoding"),
+                             (self.na, "--na, comma-separated"), (add_map, "--map FIELD=COLUMN"),
+                             (self.rater, "--rater"), (self.model, "--model")):
+            widget.setToolTip(f"as medreview import {flag}")
         form.addRow("Format:", self.fmt)
         form.addRow("Encoding:", self.encoding)
         form.addRow("Missing-value markers:", self.na)

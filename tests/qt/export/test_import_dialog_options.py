@@ -143,3 +143,41 @@ def test_strict_refuses_the_whole_folder(qtbot, dialog, tmp_path):
     assert second.startswith("media: NOT imported") and "not a DICOM file" in second
     assert "broken.dcm" in second and "\n" not in second
     assert _counts(dialog)["attachments"] == 0
+
+
+def test_a_ratings_sheet_with_question_mapping_and_a_rater_name(qtbot, dialog, tmp_path):
+    import json
+
+    from medreview.services.projects import list_raters
+
+    rubric = tmp_path / "mini.json"
+    rubric.write_text(json.dumps({
+        "format": "medreview-form/1", "key": "mini", "version": 1, "name": "Mini",
+        "kind": "rubric",
+        "questions": [{"id": "safe", "type": "criterion", "prompt": "Safe", "points": 1}],
+    }))
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text('{"id": "c1", "prompt": "Q1", "model": "m", "output": "A1"}\n'
+                     '{"id": "c2", "prompt": "Q2", "model": "m", "output": "A2"}\n')
+    dialog.rubric.insertItem(1, "mini.json", str(rubric))
+    dialog.rubric.setCurrentIndex(1)
+    lines = _run(qtbot, dialog, [cases])
+    assert lines[0].startswith("rubric mini v1 added") and "added" in lines[1]
+    dialog.rubric.setCurrentIndex(0)
+    sheet = tmp_path / "truth.csv"
+    sheet.write_text("Text ID,Safe Flag,Note\nc1,no,NA\nc2,1,\n")
+    dialog.fmt.setCurrentText("ratings-csv")
+    dialog.model.setText("m")
+    dialog.na.setText("NA")
+    for field, column in (("case_id", "Text ID"), ("q:safe", "Safe Flag")):
+        row = dialog.add_map_row()
+        row.field.setCurrentText(field)
+        row.column.setText(column)
+    (line,) = _run(qtbot, dialog, [sheet])  # no rater column and no rater name
+    assert line.startswith("truth.csv: NOT imported") and "rater" in line, line
+    assert _counts(dialog)["judgments"] == 0
+    dialog.rater.setText("reference")
+    (line,) = _run(qtbot, dialog, [sheet])
+    assert line == "truth.csv (ratings-csv): added 2 ratings", line
+    raters = dialog.db.submit(list_raters, dialog.project).result()
+    assert "reference" in [r.name for r in raters]
