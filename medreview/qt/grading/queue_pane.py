@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtCore import QEvent, QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QStyle,
     QTabBar,
     QTableView,
     QVBoxLayout,
@@ -20,11 +21,13 @@ from PySide6.QtWidgets import (
 )
 
 from medreview.domain.display_text import visible_text
-from medreview.qt.grading.queue_model import QueueModel
+from medreview.qt.grading.queue_model import STATUS_TEXT, QueueModel
 from medreview.services.views import QueueRow
 from medreview.services.workspace import STATUS_FILTERS, QueueFilter, models_of, tags_of
 
 TAB_NAMES = {"todo": "To do", "done": "Done", "flagged": "Flagged", "all": "All"}
+TITLE_CHARS = 20  # the Title column shows at least this many characters of a case title
+CELL_PAD = 14  # a cell's margins around its text
 
 
 class QueuePane(QWidget):
@@ -89,8 +92,6 @@ class QueuePane(QWidget):
         hh = self.table.horizontalHeader()
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         hh.setStretchLastSection(False)
-        for col, width in enumerate((36, 82, 120, 90, 72, 22, 110)):
-            self.table.setColumnWidth(col, width)
         hh.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         # Position and update time are too wide for the pane (search and History cover them).
         self.table.setColumnHidden(0, True)
@@ -98,11 +99,38 @@ class QueuePane(QWidget):
         self.table.activated.connect(self._on_table_activated)
         self.table.clicked.connect(self._on_table_activated)
         lay.addWidget(self.table, 1)
+        self._fit_columns()
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         lay.addWidget(self.progress)
         self.count_label = QLabel("")
         lay.addWidget(self.count_label)
+
+    def _fit_columns(self) -> None:
+        """Narrow columns sized to their usual content in this font, and a pane minimum wide
+        enough that the stretching Title column keeps ``TITLE_CHARS`` characters (the full
+        title is in its tooltip). Measured, not fixed, so a larger font or scale still fits."""
+        fm = self.table.fontMetrics()
+
+        def fit(*samples: str) -> int:
+            return max(fm.horizontalAdvance(x) for x in samples) + CELL_PAD
+
+        widths = {0: fit("0000"), 1: fit("Case", "onc-0000"), 3: fit("Response", "Response A"),
+                  4: fit("Status", *STATUS_TEXT.values()), 5: fit("⚑") + 6,
+                  6: fit("2026-01-01 00:00")}
+        for col, width in widths.items():
+            self.table.setColumnWidth(col, width)
+        shown = sum(w for c, w in widths.items() if not self.table.isColumnHidden(c))
+        scrollbar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        lay = self.layout()
+        margins = lay.contentsMargins().left() + lay.contentsMargins().right() if lay else 0
+        self.setMinimumWidth(shown + TITLE_CHARS * fm.averageCharWidth() + CELL_PAD + scrollbar
+                             + 2 * self.table.frameWidth() + margins)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._fit_columns()  # the rater changed the font size or the theme
+        super().changeEvent(event)
 
     # data -------------------------------------------------------------------------------------
     def set_rows(self, rows: list[QueueRow], reveal_models: bool) -> None:

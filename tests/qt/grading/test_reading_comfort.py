@@ -47,3 +47,24 @@ def test_case_panes_grow_with_the_window(qtbot, make_window, demo_copy: Path) ->
     w.resize(1600, 1000)
     qtbot.waitUntil(lambda: cv._context_area.height() > small[1] + 40, timeout=3000)
     assert cv.conversation.height() > small[0] + 40
+
+
+def _title_chars(w: MainWindow) -> float:
+    t = w.queue.table
+    return t.columnWidth(2) / t.fontMetrics().averageCharWidth()
+
+
+def test_queue_title_is_readable(qtbot, make_window, demo_copy: Path) -> None:
+    w = make_window()  # the default size of a first start
+    open_and_wait(qtbot, w, demo_copy)
+    qtbot.wait(50)
+    assert _title_chars(w) >= 20, w.queue.table.columnWidth(2)
+    w.resize(1366, 768)  # a small laptop keeps it too
+    qtbot.waitUntil(lambda: w.width() == 1366, timeout=3000)
+    qtbot.wait(50)
+    assert _title_chars(w) >= 20, w.queue.table.columnWidth(2)
+    assert w.minimumSizeHint().width() <= 1366
+    model = w.queue.model
+    longest = max(range(model.rowCount()), key=lambda r: len(model.row_at(r).case_title))
+    tip = model.data(model.index(longest, 2), Qt.ItemDataRole.ToolTipRole)
+    assert model.row_at(longest).case_title in tip  # the whole title, not the elided cell
