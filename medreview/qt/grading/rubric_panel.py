@@ -27,7 +27,7 @@ from medreview.domain.judgment import JudgmentDraft
 from medreview.domain.rubric import Question, QuestionKind
 from medreview.qt.flow_layout import FlowLayout
 from medreview.qt.grading.error_widget import ErrorWidget
-from medreview.qt.grading.question_widgets import QuestionWidget, widget_for
+from medreview.qt.grading.question_widgets import QuestionWidget, TextWidget, widget_for
 from medreview.qt.grading.region_list import RegionList
 
 CONFIDENCE = ((None, "Confidence: not set"), (0.2, "1 · Very unsure (20 %)"),
@@ -78,7 +78,8 @@ class RubricPanel(QScrollArea):
         self._layout.addLayout(self._questions_box)
         self.regions = RegionList()
         self._layout.addWidget(self.regions)
-        self._layout.addWidget(QLabel("Rationale (R to type, Esc to leave)"))
+        self.rationale_title = QLabel("Rationale (R to type, Esc to leave)")
+        self._layout.addWidget(self.rationale_title)
         self.rationale = QPlainTextEdit()
         self.rationale.setPlaceholderText("Why you graded it this way")
         self.rationale.setFixedHeight(80)
@@ -123,12 +124,29 @@ class RubricPanel(QScrollArea):
             self._questions_box.addWidget(w)
             self.widgets.append(w)
         self.rationale.setPlainText(draft.rationale)
+        self._one_rationale(draft)
         self.set_confidence(draft.confidence)
         self.flag.setChecked(draft.flagged)
         self.current = 0
         self._mark_current()
         self._show_status()
         self._loading = False
+
+    def form_rationale(self) -> TextWidget | None:
+        """The form's own free-text rationale question (quality_harm asks for one), if any."""
+        return next((w for w in self.widgets if isinstance(w, TextWidget)
+                     and "rationale" in (w.question.id.strip().lower(),
+                                         w.question.prompt.strip().lower())), None)
+
+    def _one_rationale(self, draft: JudgmentDraft) -> None:
+        """Show one rationale box: the form's own question when it has one. The panel's box
+        stays when it already holds text (older work), so nothing stored is hidden."""
+        own = self.form_rationale()
+        show = own is None or bool(draft.rationale.strip())
+        self.rationale_title.setVisible(show)
+        self.rationale.setVisible(show)
+        # R (which focuses the panel's box) then types into the form's question.
+        self.rationale.setFocusProxy(None if show or own is None else own.text_box)
 
     def set_values(self, draft: JudgmentDraft) -> None:
         """Show a draft in the existing widgets (after undo) without emitting edits."""

@@ -158,3 +158,31 @@ def test_no_errors_found_reads_differently_from_not_reviewed(qtbot) -> None:
     panel.digit(3)
     assert err.state_chip.text() == "⚠ 1 error recorded"
     assert "Errors: ⚠ 1 error recorded" in panel.missing_label.text()
+
+
+def test_one_rationale_box_when_the_form_asks_for_its_own(qtbot) -> None:
+    from PySide6.QtWidgets import QApplication, QPlainTextEdit
+
+    from medreview.rubrics.templates import load_template
+
+    questions = load_template("quality_harm").questions
+    panel = RubricPanel()
+    qtbot.addWidget(panel)
+    panel.resize(600, 900)
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.load("t", questions, JudgmentDraft())
+    own = panel.form_rationale()
+    assert own is not None
+    qtbot.waitUntil(lambda: own.text_box.isVisibleTo(panel), timeout=2000)  # shown queued
+    boxes = [b for b in panel.findChildren(QPlainTextEdit) if b.isVisibleTo(panel)]
+    assert boxes == [own.text_box]
+    assert not panel.rationale_title.isVisibleTo(panel)
+    panel.rationale.setFocus()  # what R does: lands in the form's rationale question
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is own.text_box, timeout=2000)
+    # Older work with text in the panel's rationale keeps it on screen: nothing is hidden.
+    panel.load("t", questions, JudgmentDraft(rationale="kept"))
+    assert panel.rationale.isVisibleTo(panel) and panel.rationale.toPlainText() == "kept"
+    # A form without its own rationale question keeps the panel's box.
+    panel.load("t", sample_rubric(False).questions, JudgmentDraft())
+    assert panel.form_rationale() is None and panel.rationale.isVisibleTo(panel)
