@@ -102,9 +102,11 @@ class ImportDialog(QDialog):
         self.setMinimumWidth(680)
         self.setAcceptDrops(True)
         lay = QVBoxLayout(self)
-        lay.addWidget(QLabel("Cases and answers (JSONL, CSV, HealthBench, inspect-ai logs), "
-                             "image folders (DICOM, PNG, JPEG) or prior ratings. Drop files "
-                             "here or add them; importing a file twice adds nothing."))
+        intro = QLabel("Cases and answers (JSONL, CSV, HealthBench, inspect-ai logs), "
+                       "image folders (DICOM, PNG, JPEG) or prior ratings. Drop files "
+                       "here or add them; importing a file twice adds nothing.")
+        intro.setWordWrap(True)
+        lay.addWidget(intro)
         self.files = QListWidget()
         self.files.setMinimumHeight(110)
         lay.addWidget(self.files)
@@ -152,7 +154,7 @@ class ImportDialog(QDialog):
         self.rater = QLineEdit()
         self.rater.setPlaceholderText("only for ratings files without a rater column")
         self.model = QLineEdit()
-        self.model.setPlaceholderText("only for HealthBench completions without a model name")
+        self.model.setPlaceholderText("for answers or ratings whose file names no model")
         self.strict = QCheckBox("Refuse the whole folder if a file can't be used")
         self.strict.setToolTip("image folders: otherwise the usable files are imported and the "
                                "others listed with the reason")
