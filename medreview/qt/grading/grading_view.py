@@ -20,6 +20,7 @@ from medreview.qt.grading.case_view import CaseView
 from medreview.qt.grading.controller import GradingController
 from medreview.qt.grading.image_pane import ImagePane
 from medreview.qt.grading.rubric_panel import RubricPanel
+from medreview.qt.grading.score_text import healthbench_text, rule_text
 from medreview.services.regions import region_from_viewer, region_to_viewer
 from medreview.services.views import ItemView
 from medreview.services.workspace import has_pairwise
@@ -117,13 +118,9 @@ class GradingView(QWidget):
         score = ctrl.score()
         form = self.item.form
         if score is not None and form is not None and form.scoring == "healthbench":
-            pos = sum(q.points or 0 for q in self.item.questions()
-                      if q.kind is QuestionKind.CRITERION and (q.points or 0) > 0)
-            got = sum(q.points or 0 for q in self.item.questions()
-                      if q.kind is QuestionKind.CRITERION and draft.answers.get(q.id) is True)
-            self.panel.set_score(f"Score {score:.0%}  ({got:g}/{pos:g} pts)")
+            self.panel.set_score(*healthbench_text(self.item.questions(), draft.answers, score))
         elif score is not None:
-            self.panel.set_score(f"Score {score:g}")
+            self.panel.set_score(*rule_text(form.scoring if form else None, score))
         else:
             self.panel.set_score("")
         self.panel.set_missing(ctrl.missing(), mark=self.mark_missing)

@@ -146,7 +146,10 @@ class RubricPanel(QScrollArea):
         self.rationale_title.setVisible(show)
         self.rationale.setVisible(show)
         # R (which focuses the panel's box) then types into the form's question.
-        self.rationale.setFocusProxy(None if show or own is None else own.text_box)
+        if show or own is None:
+            self.rationale.setFocusProxy(None)  # type: ignore[arg-type]  # None clears it
+        else:
+            self.rationale.setFocusProxy(own.text_box)
 
     def set_values(self, draft: JudgmentDraft) -> None:
         """Show a draft in the existing widgets (after undo) without emitting edits."""
@@ -182,8 +185,9 @@ class RubricPanel(QScrollArea):
             self.sig_rationale_changed.emit(self.rationale.toPlainText())
 
     # status display ---------------------------------------------------------------------------
-    def set_score(self, text: str) -> None:
+    def set_score(self, text: str, tip: str = "") -> None:
         self.score.setText(text)
+        self.score.setToolTip(tip)
 
     def set_missing(self, ids: list[str], mark: bool = True) -> None:
         """Count the unanswered required questions; outline them only when ``mark`` (after
