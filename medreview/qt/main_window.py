@@ -75,6 +75,7 @@ class MainWindow(QMainWindow):
         self.controller: GradingController | None = None
         self.reveal_models = False
         self._splitters_restored = False
+        self._splitters_settle = False  # apply the saved sizes again after the first item
         self.setWindowTitle("medreview")
         self.setAcceptDrops(True)
         self.resize(1600, 960)
@@ -509,6 +510,9 @@ class MainWindow(QMainWindow):
             self.controller.open_item(output_id)
 
     def _on_controller_item_loaded(self, item: ItemView) -> None:
+        if self._splitters_settle:  # the item showed or hid the image pane: sizes again
+            self._splitters_settle = False
+            self._apply_saved_splitters()
         if item.reveal_model != self.reveal_models:
             self.reveal_models = item.reveal_model
             self.reveal_act.blockSignals(True)
@@ -693,6 +697,10 @@ class MainWindow(QMainWindow):
         if self._splitters_restored:
             return
         self._splitters_restored = True
+        self._splitters_settle = True
+        self._apply_saved_splitters()
+
+    def _apply_saved_splitters(self) -> None:
         # Lay the newly shown page out first: a splitter restored before it has its final
         # size hands the later growth to whichever pane stretches, not in proportion.
         for layout in (self.layout(), self.stack.layout()):

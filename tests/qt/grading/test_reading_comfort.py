@@ -68,3 +68,31 @@ def test_queue_title_is_readable(qtbot, make_window, demo_copy: Path) -> None:
     longest = max(range(model.rowCount()), key=lambda r: len(model.row_at(r).case_title))
     tip = model.data(model.index(longest, 2), Qt.ItemDataRole.ToolTipRole)
     assert model.row_at(longest).case_title in tip  # the whole title, not the elided cell
+
+
+def test_splitters_remembered_across_restarts(qtbot, make_window, demo_copy: Path) -> None:
+    w = make_window()
+    open_and_wait(qtbot, w, demo_copy)
+    parts = w._layout_parts()
+    wanted: dict[str, list[int]] = {}
+    for key, splitter in parts.items():
+        total = sum(splitter.sizes())
+        if splitter.count() < 2 or total < 200:
+            continue
+        # a drag of a sixth of the splitter, towards whichever side has more room
+        shift = total // 6 if splitter.sizes()[0] < total // 2 else -(total // 6)
+        first = splitter.sizes()[0] + shift
+        splitter.setSizes([first, total - first] + [0] * (splitter.count() - 2))
+        wanted[key] = splitter.sizes()
+    assert {"grading/outer", "grading/main", "grading/text", "grading/case"} <= set(wanted)
+    w.close()  # saves the layout as a quit does
+    qtbot.waitUntil(lambda: w.project is None, timeout=10000)
+
+    again = make_window()  # a restart: same settings file, new window
+    open_and_wait(qtbot, again, demo_copy)
+    qtbot.wait(50)
+    for key, splitter in again._layout_parts().items():
+        if key in wanted:
+            got = splitter.sizes()
+            assert all(abs(a - b) <= 8 for a, b in zip(got, wanted[key], strict=True)), (
+                key, got, wanted[key])
