@@ -43,6 +43,7 @@ from medreview.qt.stats.plots import ReliabilityPlot, ScatterPlot
 from medreview.qt.stats.runner import RefreshOnChange, StatsJob, StatusStrip
 from medreview.qt.stats.table import IDS, Column, StatsTable, hint_label
 from medreview.qt.stats.window import StatsWindow
+from medreview.qt.window_size import fit_to_screen
 from medreview.services import dashboard
 from medreview.services.bus import ChangeBus
 from medreview.services.projects import Project
@@ -173,7 +174,6 @@ class CalibrationWindow(StatsWindow):
         super().__init__(parent)
         self.setWindowFlag(Qt.WindowType.Window, True)
         self.setWindowTitle("Judge calibration")
-        self.resize(1440, 920)
         self.project = project
         self.inputs: dashboard.StatsInputs | None = None
         self.outcome: Outcome | None = None
@@ -254,6 +254,7 @@ class CalibrationWindow(StatsWindow):
         for keys, slot in (("F5", self.refresh), ("Ctrl+W", self.close)):
             QShortcut(QKeySequence(keys), self).activated.connect(slot)
         self.watch = RefreshOnChange(bus, self, self.refresh)
+        fit_to_screen(self, (1440, 920))  # built first: the size hint is known
 
     # computing ------------------------------------------------------------------------------
     def refresh(self) -> None:

@@ -32,6 +32,7 @@ from medreview.qt.stats.dashboard_tabs import (
 )
 from medreview.qt.stats.runner import RefreshOnChange, StatsJob, StatusStrip
 from medreview.qt.stats.window import StatsWindow
+from medreview.qt.window_size import fit_to_screen
 from medreview.services import dashboard
 from medreview.services.bus import ChangeBus
 from medreview.services.projects import Project
@@ -73,7 +74,6 @@ class DashboardWindow(StatsWindow):
         super().__init__(parent)
         self.setWindowFlag(Qt.WindowType.Window, True)
         self.setWindowTitle("Statistics")
-        self.resize(1400, 900)
         self.project = project
         self.inputs: dashboard.StatsInputs | None = None
         self.stats: Any = None
@@ -109,6 +109,7 @@ class DashboardWindow(StatsWindow):
         for keys, slot in (("F5", self.refresh), ("Ctrl+W", self.close)):
             QShortcut(QKeySequence(keys), self).activated.connect(slot)
         self.watch = RefreshOnChange(bus, self, self.refresh)
+        fit_to_screen(self, (1400, 900))  # built first: the size hint is known
 
     @property
     def tab_widgets(self) -> list[StatsTab]:
