@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QListWidget, QPushButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QPushButton, QWidget
 
 from medreview.domain.display_text import visible_text
 from medreview.domain.rubric import Question
@@ -28,13 +28,18 @@ class ErrorWidget(QuestionWidget):
         self.hint = QLabel()
         self.hint.setTextFormat(Qt.TextFormat.PlainText)  # quotes answer text
         self.hint.setWordWrap(True)
-        self.body.addWidget(self.hint)
         # The recorded state in words: "no errors found" (an explicit empty list) must never
-        # look like "not reviewed" (no answer), which an empty entry list alone would.
+        # look like "not reviewed" (no answer), which an empty entry list alone would. It
+        # sits beside the hint, so the form (and the gold editor) grows no taller.
         self.state_chip = QLabel()
         self.state_chip.setObjectName("errorState")
         self.state_chip.setTextFormat(Qt.TextFormat.PlainText)
-        self.body.addWidget(self.state_chip)
+        self.state_chip.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        top = QHBoxLayout()
+        top.setSpacing(8)
+        top.addWidget(self.state_chip)
+        top.addWidget(self.hint, 1)
+        self.body.addLayout(top)
         cats = FlowLayout()
         self.cat_buttons: list[QPushButton] = []
         for i, c in enumerate(question.categories, start=1):
