@@ -13,12 +13,13 @@ from medreview.qt.main_window import MainWindow
 from tests.qt.grading.helpers import open_and_wait
 
 
-def _open_case(qtbot, w: MainWindow, external_id: str) -> None:  # type: ignore[no-untyped-def]
+def _open_case(qtbot, w: MainWindow, external_id: str,  # type: ignore[no-untyped-def]
+               notes: bool = True) -> None:
     row = next(r for r in w.queue.model.rows if r.case_external_id == external_id)
     w.open_item(row.output_id)
     qtbot.waitUntil(lambda: w.controller is not None and w.controller.item is not None
                     and w.controller.item.output_id == row.output_id
-                    and w.view.case_view.sections != [], timeout=10000)
+                    and (w.view.case_view.sections != []) == notes, timeout=10000)
 
 
 def test_note_is_reflowed_plain_text(qtbot, make_window, demo_copy: Path) -> None:
@@ -34,6 +35,18 @@ def test_note_is_reflowed_plain_text(qtbot, make_window, demo_copy: Path) -> Non
     assert body.text() == visible_text(reflow_text(raw))
     assert "\n" not in body.text()  # one paragraph: wraps to the pane, not at column 115
     assert body.wordWrap()
+
+
+def test_prompt_is_reflowed(qtbot, make_window, demo_copy: Path) -> None:
+    w = make_window()
+    open_and_wait(qtbot, w, demo_copy)
+    _open_case(qtbot, w, "cardio-001", notes=False)
+    item = w.controller.item
+    assert item is not None
+    assert "into my\n    left arm" in item.case.messages[0].content  # wrapped in the demo
+    shown = w.view.case_view.conversation.toPlainText()
+    assert "heavy pressure in my chest that goes into my left arm. I'm sitting down" in shown
+    assert "take an antacid. What should I do?" in shown
 
 
 def test_case_panes_grow_with_the_window(qtbot, make_window, demo_copy: Path) -> None:
@@ -63,7 +76,8 @@ def test_queue_title_is_readable(qtbot, make_window, demo_copy: Path) -> None:
     qtbot.waitUntil(lambda: w.width() == 1366, timeout=3000)
     qtbot.wait(50)
     assert _title_chars(w) >= 20, w.queue.table.columnWidth(2)
-    assert w.minimumSizeHint().width() <= 1366
+    hint = w.minimumSizeHint()
+    assert hint.width() <= 1366 and hint.height() <= 768, hint
     model = w.queue.model
     longest = max(range(model.rowCount()), key=lambda r: len(model.row_at(r).case_title))
     tip = model.data(model.index(longest, 2), Qt.ItemDataRole.ToolTipRole)
