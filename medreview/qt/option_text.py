@@ -11,7 +11,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from medreview.domain.rubric import Option
+from medreview.domain.rubric import Option, Question, QuestionKind
+
+PAIRWISE_OPTIONS = (Option("A", "A better"), Option("B", "B better"), Option("tie", "Tie"))
+"""The choices of a pairwise question whose form lists none."""
+
+
+def options_of(question: Question) -> tuple[Option, ...]:
+    """The options as numbered on screen (a bare pairwise question gets A / B / tie)."""
+    if not question.options and question.kind is QuestionKind.PAIRWISE:
+        return PAIRWISE_OPTIONS
+    return tuple(question.options)
 
 
 def option_caption(position: int, label: str) -> str:

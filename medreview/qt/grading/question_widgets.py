@@ -29,7 +29,7 @@ from medreview.domain.display_text import tooltip_text, visible_text
 from medreview.domain.rubric import Option, Question, QuestionKind
 from medreview.domain.validation import check_answer
 from medreview.qt.flow_layout import FlowLayout
-from medreview.qt.option_text import option_caption
+from medreview.qt.option_text import option_caption, options_of
 
 DIGIT_PAUSE_MS = 700
 BUTTON_LINE = 60  # characters per line of an option button
@@ -228,9 +228,7 @@ class ChoiceWidget(QuestionWidget):
 
     def __init__(self, question: Question, number: int, parent: QWidget | None = None) -> None:
         super().__init__(question, number, parent)
-        options = question.options or (
-            (Option("A", "A better"), Option("B", "B better"), Option("tie", "Tie"))
-            if question.kind is QuestionKind.PAIRWISE else ())
+        options = options_of(question)
         self.options: tuple[Option, ...] = options
         row = FlowLayout()
         self.buttons: list[QPushButton] = []

@@ -7,7 +7,7 @@ from typing import Any
 
 from medreview.domain.rubric import Question, QuestionKind
 from medreview.errors import MedreviewError
-from medreview.qt.option_text import caption_of_value
+from medreview.qt.option_text import caption_of_value, options_of
 
 PROVENANCE_TEXT = {
     "adjudicated": "adjudicated",
@@ -20,7 +20,7 @@ PROVENANCE_TEXT = {
 
 def _option_label(q: Question, value: Any) -> str:
     # The caption grading shows for this option (key and label), never the stored value.
-    caption = caption_of_value(q.options, value)
+    caption = caption_of_value(options_of(q), value)
     return caption if caption is not None else str(value)
 
 

@@ -50,3 +50,18 @@ def test_a_zero_based_scale_never_reads_zero(qtbot) -> None:
     editor.show_question(harm, None, 0, True, {})
     assert editor.majority.text() == "Majority: 1 · No harm"
     assert "0 ·" not in editor.majority.text()
+
+
+def test_a_bare_pairwise_question_reads_as_in_grading(qtbot) -> None:
+    from medreview.domain.rubric import Question
+    from medreview.qt.grading.question_widgets import widget_for
+
+    q = Question("pref", QuestionKind.PAIRWISE, "Which answer is better?")
+    grading = widget_for(q, 1)
+    qtbot.addWidget(grading)
+    assert isinstance(grading, ChoiceWidget)
+    editor = GoldEditor()
+    qtbot.addWidget(editor)
+    for i, value in enumerate(("A", "B", "tie")):
+        editor.show_question(q, None, value, True, {})
+        assert editor.majority.text() == f"Majority: {grading.buttons[i].text()}"
