@@ -50,7 +50,7 @@ def format_value(q: Question | None, value: Any) -> str:
     if kind is QuestionKind.MULTI_CHOICE:
         return ", ".join(_option_label(q, v) for v in value) if value else "None chosen"
     if kind is QuestionKind.ERROR:
-        return "\n".join(_error_entry(q, e) for e in value) if value else "No error"
+        return "\n".join(_error_entry(q, e) for e in value) if value else "No errors found"
     if kind is QuestionKind.NUMBER and isinstance(value, int | float):
         return f"{value:g} {q.unit}".strip()
     return str(value)

@@ -65,3 +65,11 @@ def test_a_bare_pairwise_question_reads_as_in_grading(qtbot) -> None:
     for i, value in enumerate(("A", "B", "tie")):
         editor.show_question(q, None, value, True, {})
         assert editor.majority.text() == f"Majority: {grading.buttons[i].text()}"
+
+
+def test_no_errors_found_reads_the_same_in_adjudication(qtbot) -> None:
+    from medreview.qt.study.values import format_value
+
+    errors = next(q for q in load_template("medval").questions if q.kind is QuestionKind.ERROR)
+    assert format_value(errors, []) == "No errors found"  # as the grading chip says
+    assert format_value(errors, None) == "—"  # not reviewed
