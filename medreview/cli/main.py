@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from medreview import __version__
 from medreview.cli.common import write_error_log
@@ -30,8 +31,16 @@ def _module(name: str) -> object:
     return importlib.import_module(f"medreview.cli.cmd_{name.replace('-', '_')}")
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Usage errors in one line too (argparse prints the whole usage block first); the
+    subcommands' parsers are of the same class, so ``--help`` names the right command."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="medreview",
         description="Physician review of medical AI answers: rubrics, images, agreement, judges.",
     )

@@ -277,3 +277,20 @@ def test_immutable_fallback_only_without_a_pending_write_ahead_log(
     (p / "project.sqlite-wal").write_bytes(b"unfinished commits")
     with pytest.raises(ProjectError, match="write-ahead log"):
         storage_project.open_project(p, read_only=True)
+
+
+@pytest.mark.parametrize("argv", [
+    [],
+    ["bogus"],
+    ["import", "somewhere", "--rater-kind", "nobody"],
+    ["export", "p", "out", "--kind", "everything"],
+])
+def test_usage_errors_are_one_line_naming_the_help(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "usage:" not in err
+    assert "error:" in err and "--help)" in err
