@@ -325,3 +325,36 @@ class IssuedPackageRow(Base):
     secret: Mapped[str] = mapped_column(String(64))  # hex of 32 random bytes (HMAC key)
     outputs: Mapped[dict[str, Any]] = mapped_column(default=dict)  # token -> {output_id, sha}
     attachments: Mapped[dict[str, Any]] = mapped_column(default=dict)  # package id -> ours
+
+
+# --- Added in schema revision 0005: media imported before their cases. ---
+
+
+class PendingMediaRow(Base):
+    """A media file whose case is not in the project yet, waiting under its case key.
+
+    The blob is already in the media store; the row keeps what an ``AttachmentRow`` and its
+    ``SeriesRow`` need. The import that adds the case ``case_key`` turns it into those rows
+    and deletes it (storage.pending_media).
+    """
+
+    __tablename__ = "pending_media"
+    __table_args__ = (UniqueConstraint("case_key", "sha256"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_key: Mapped[str] = mapped_column(String(200), index=True)  # a case's external_id
+    kind: Mapped[str] = mapped_column(String(20))  # image | dicom | document
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(Integer)
+    filename: Mapped[str] = mapped_column(String(500))
+    mime: Mapped[str] = mapped_column(String(100), default="")
+    study_uid: Mapped[str | None] = mapped_column(String(128))
+    series_uid: Mapped[str | None] = mapped_column(String(128))
+    sop_uid: Mapped[str | None] = mapped_column(String(128))
+    modality: Mapped[str | None] = mapped_column(String(16))
+    series_description: Mapped[str] = mapped_column(String(500), default="")
+    instance_number: Mapped[int | None] = mapped_column(Integer)
+    sort_index: Mapped[int] = mapped_column(Integer, default=0)
+    frame_count: Mapped[int] = mapped_column(Integer, default=1)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    source: Mapped[str] = mapped_column(String(1000), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
