@@ -73,6 +73,7 @@ from medreview.judge.templates import (
     style_hash,
 )
 from medreview.progress import CancelToken, Progress, no_progress
+from medreview.services.readiness import require_rubric
 from medreview.storage.base import utcnow
 from medreview.storage.forms import active_form_rows, form_from_row
 from medreview.storage.models import (
@@ -352,6 +353,7 @@ def run_judge(
     left resumable.
     """
     token = token or CancelToken()
+    require_rubric(project, "a judge run")
     _consent(project, config.base_url, config.api_key_env)  # before anything could be sent
     api_key = None
     if client is None:
@@ -731,6 +733,7 @@ def estimate_judge_work(project: Project, config: JudgeConfig, *, style: str = "
     With ``resume`` the run's recorded template, parameters and limit apply, as in
     ``run_judge``; prompt tokens are estimated at ``CHARS_PER_TOKEN`` characters each.
     """
+    require_rubric(project, "a judge run")
     done_keys: set[tuple[int, str]] = set()
     if resume is not None:
         with project.read() as s:
@@ -777,6 +780,7 @@ def create_judge_run(project: Project, config: JudgeConfig, *, style: str = "aut
     """
     if style not in STYLES:
         raise JudgeError(f"unknown template {style!r}; choose one of {', '.join(STYLES)}")
+    require_rubric(project, "a judge run")
     _consent(project, config.base_url, config.api_key_env)
     resolve_api_key(config.base_url, env_var=config.api_key_env,
                     keyring_service=config.keyring_service)  # fails early; not kept

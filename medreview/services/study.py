@@ -21,6 +21,7 @@ from medreview.domain.changes import Changes
 from medreview.errors import InputError, PackageError
 from medreview.progress import Progress, no_progress
 from medreview.services import grading
+from medreview.services.readiness import require_rubric
 from medreview.services.views import ItemView
 from medreview.storage import tables
 from medreview.storage.models import (
@@ -100,11 +101,13 @@ __all__ = [
 
 
 def assign_raters(project: Project, design: AssignmentDesign) -> tuple[AssignmentSummary, Changes]:
+    require_rubric(project, "assigning raters")
     summary = assign(project, design)
     return summary, Changes(raters=True, queue=frozenset()) if summary.added else Changes()
 
 
 def make_package(project: Project, rater: str, out: Path) -> PackageInfo:
+    require_rubric(project, "a rater package")
     return build_package(project, rater, out)
 
 
@@ -265,6 +268,7 @@ def preview_assignment(project: Project, design: AssignmentDesign) -> Assignment
     Mirrors ``assign``: only the design's raters' existing assignments count, so the totals
     equal what ``assign_raters`` reports afterwards.
     """
+    require_rubric(project, "assigning raters")
     design.validate()
     names = [n.strip() for n in design.raters]
     with project.read() as s:
