@@ -289,10 +289,10 @@ def check_statistic(project_path: Path) -> Callable[[Check], float]:
 
 def check_parquet_export(project_path: Path, folder: Path) -> Callable[[Check], None]:
     """Export the demo's tables as Parquet the way the export dialog does, and read every file
-    back with pyarrow: proves the trimmed pyarrow in the bundle still writes and reads."""
+    back with fastparquet: proves the bundled Parquet writer and its codecs load and work."""
 
     def run(check: Check) -> None:
-        import pyarrow.parquet as pq
+        import fastparquet
 
         from medreview.services.exporting import ExportRequest, run_export
         from medreview.services.projects import open_project
@@ -303,7 +303,8 @@ def check_parquet_export(project_path: Path, folder: Path) -> Callable[[Check], 
             run_export(project, ExportRequest(outdir=outdir, kinds=("tables",), fmt="parquet"))
         finally:
             project.close()
-        rows = {p.name: pq.read_table(p).num_rows for p in sorted(outdir.rglob("*.parquet"))}
+        files = sorted(outdir.rglob("*.parquet"))
+        rows = {p.name: fastparquet.ParquetFile(str(p)).count() for p in files}
         check.detail.update(rows=rows)
         if not rows or not any(n > 0 for name, n in rows.items() if "judgment" in name):
             raise RuntimeError(f"the Parquet export holds no judgments: {rows}")
