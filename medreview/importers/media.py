@@ -2,10 +2,14 @@
 
 Files are linked to cases in one of two ways:
 
-* a manifest CSV (``case_id``, ``path``; given, or ``manifest.csv`` at the folder root) whose
-  paths are files or folders, relative to the manifest's folder; extra columns become metadata;
+* a manifest CSV (``case_id`` or ``case_key``, ``path``; given, or ``manifest.csv`` at the
+  folder root) whose paths are files or folders, relative to the manifest's folder; extra
+  columns become metadata;
 * otherwise each top-level sub-folder's name is the case id and everything under it belongs
   to that case.
+
+The case need not exist yet: ``storage.ingest`` keeps the files of a missing case waiting
+under its id and attaches them when an import adds that case (``storage.pending_media``).
 
 PNG/JPEG files become ``image`` records (checked by their first bytes), PDFs ``document``
 records. DICOM files are grouped by ``medreview.imaging.dicom_series.scan_dicom_folder``: one
@@ -201,9 +205,9 @@ def _from_manifest(
     _header, rows = iter_csv(manifest, progress, token, "Reading manifest")
     with closing(rows):
         for line, row in rows:
-            id_name, case_id = pick(row, ("case_id", "id"))
+            id_name, case_id = pick(row, ("case_id", "case_key", "id"))
             if id_name is None:
-                raise fail("missing required column 'case_id'", manifest, line)
+                raise fail("missing required column 'case_id' (or 'case_key')", manifest, line)
             path_name, rel = pick(row, ("path", "file", "folder"))
             if path_name is None:
                 raise fail("missing required column 'path'", manifest, line, case_id)

@@ -3,7 +3,9 @@
 Identity rules (why importing the same file twice adds nothing):
 - case: ``external_id``; the same id with different content is refused, never overwritten;
 - output: (case, model, sha256 of the text);
-- attachment: (case, sha256 of the file);
+- attachment: (case, sha256 of the file); an attachment whose case is not in the project yet
+  waits under the case id (``storage.pending_media``, same identity) and is attached in the
+  last batch of the import that adds the case;
 - rating: a revision whose uid is a hash of (rater, output, content): the same rating again is
   skipped, a changed one becomes a new revision of that rater's judgment.
 A bad record aborts the whole import: the open batch rolls back, the batches already committed
@@ -48,11 +50,17 @@ from medreview.storage.models import (
     JudgmentRevisionRow,
     JudgmentRow,
     OutputRow,
+    PendingMediaRow,
     SeriesRow,
 )
+from medreview.storage.pending_media import add_waiting, attach_waiting, blobs_in_use
 from medreview.storage.project import Project
 from medreview.storage.raters import get_or_create_rater
 from medreview.storage.revisions import RevisionContent, append_revision, latest_revision
+
+# Summary keys of media kept for cases not in the project yet (read as "added 2 series ...").
+WAITING_SERIES = "series waiting for their cases"
+WAITING_FILES = "files waiting for their cases"
 
 
 @dataclass
@@ -187,8 +195,18 @@ class _Ingest:
         self.s.flush()
         self.summary.added["outputs"] += 1
 
+    def known_case_id(self, external_id: str) -> int | None:
+        cid = self.case_ids.get(external_id)
+        if cid is None:
+            cid = self.s.scalar(select(CaseRow.id).where(CaseRow.external_id == external_id))
+            if cid is not None:
+                self.case_ids[external_id] = cid
+        return cid
+
     def add_attachment(self, rec: AttachmentRecord, where: Located) -> None:
-        cid = self.case_id(rec.case_external_id, where)
+        """Copy the file in and link it to its case, or, if the case is not in the project yet,
+        keep it waiting under the case key (``storage.pending_media``)."""
+        cid = self.known_case_id(rec.case_external_id)
         path = Path(rec.path)
         had = None
         try:
@@ -209,9 +227,47 @@ class _Ingest:
             ) from exc
         if not had:
             self.new_blobs.append(digest)
+        mime = (
+            rec.mime
+            or mimetypes.guess_type(path.name)[0]
+            or ("application/dicom" if rec.kind == "dicom" else "application/octet-stream")
+        )
+        row = PendingMediaRow(
+            case_key=rec.case_external_id,
+            kind=rec.kind,
+            sha256=digest,
+            size=size,
+            filename=rec.filename or path.name,
+            mime=mime,
+            study_uid=rec.study_uid,
+            series_uid=rec.series_uid,
+            sop_uid=rec.sop_uid,
+            modality=rec.modality,
+            series_description=rec.series_description or "",
+            instance_number=rec.instance_number,
+            sort_index=rec.sort_index,
+            frame_count=rec.frame_count,
+            meta=rec.metadata,
+            source=where.source,
+        )
+        if cid is not None:
+            self.link(cid, row)
+            return
+        if self.s.scalar(select(PendingMediaRow.id).where(
+                PendingMediaRow.case_key == row.case_key,
+                PendingMediaRow.series_uid == row.series_uid)) is None and row.series_uid:
+            self.summary.added[WAITING_SERIES] += 1
+        if add_waiting(self.s, row):
+            self.summary.added[WAITING_FILES] += 1
+        else:
+            self.summary.skipped[WAITING_FILES] += 1
+
+    def link(self, cid: int, rec: PendingMediaRow) -> None:
+        """An ``AttachmentRow`` (and its ``SeriesRow`` if new) for a file already in the store;
+        ``rec`` is not added to the session."""
         exists = self.s.scalar(
             select(AttachmentRow.id).where(
-                AttachmentRow.case_id == cid, AttachmentRow.sha256 == digest
+                AttachmentRow.case_id == cid, AttachmentRow.sha256 == rec.sha256
             )
         )
         if exists is not None:
@@ -236,29 +292,29 @@ class _Ingest:
                 self.s.flush()
                 self.summary.added["series"] += 1
             series_id = series.id
-        mime = (
-            rec.mime
-            or mimetypes.guess_type(path.name)[0]
-            or ("application/dicom" if rec.kind == "dicom" else "application/octet-stream")
-        )
         self.s.add(
             AttachmentRow(
                 case_id=cid,
                 series_id=series_id,
                 kind=rec.kind,
-                sha256=digest,
-                size=size,
-                filename=rec.filename or path.name,
-                mime=mime,
+                sha256=rec.sha256,
+                size=rec.size,
+                filename=rec.filename,
+                mime=rec.mime,
                 sop_uid=rec.sop_uid,
                 instance_number=rec.instance_number,
                 sort_index=rec.sort_index,
                 frame_count=rec.frame_count,
-                meta=rec.metadata,
+                meta=rec.meta,
             )
         )
         self.s.flush()
         self.summary.added["attachments"] += 1
+
+    def attach_waiting(self) -> None:
+        """Attach the media that waited for a case that exists now (this import's or older);
+        they count as added attachments and series."""
+        attach_waiting(self.s, self.link)
 
     def add_rating(self, rec: RatingRecord, where: Located) -> None:
         cid = self.case_id(rec.case_external_id, where)
@@ -422,6 +478,7 @@ def _remove_unused_blobs(project: Project, blobs: list[str]) -> None:
         return
     with project.read() as s:
         used = set(s.scalars(select(AttachmentRow.sha256).where(AttachmentRow.sha256.in_(blobs))))
+        used |= blobs_in_use(s, blobs)
     for digest in blobs:
         if digest not in used:
             project.media.path_for(digest).unlink(missing_ok=True)
@@ -483,6 +540,8 @@ def ingest(
                         project.yield_to_waiters()
                         batch_start = time.monotonic()
                         in_batch = 0
+                # In the last batch, so with the COMPLETE mark: all of it or none of it.
+                state.attach_waiting()
                 if summary.added or log is not None:
                     log = _write_log(s, log, summary=summary, state=COMPLETE, **common)
                 s.commit()
