@@ -1,7 +1,10 @@
 """Rubric and taxonomy versions in the database.
 
-Editing a form that already has judgments adds a new version; judgments keep pointing at the
-version they were made under. A form with no judgments yet is replaced in place.
+Editing a form that is in use adds a new version; judgments keep pointing at the version they
+were made under. In use means: a judgment revision names it (as rubric or taxonomy), a judge run
+names it, or a rater package was issued since it was stored (packages carry every form, and a
+returned package is merged only against the exact form it was graded with). A form that is in
+none of these is replaced in place.
 """
 
 from __future__ import annotations
@@ -10,7 +13,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from medreview.domain.rubric import Form, FormKind
-from medreview.storage.models import FormRow, JudgmentRevisionRow
+from medreview.storage.models import (
+    FormRow,
+    IssuedPackageRow,
+    JudgeRunRow,
+    JudgmentRevisionRow,
+)
 
 
 def form_from_row(row: FormRow) -> Form:
@@ -35,15 +43,7 @@ def register_form(session: Session, form: Form, *, activate: bool = True) -> For
         latest.active = activate or latest.active
         if latest.sha256 == form_sha(_with_version(form, latest.version)):
             return latest
-        used = session.scalar(
-            select(func.count())
-            .select_from(JudgmentRevisionRow)
-            .where(
-                (JudgmentRevisionRow.form_id == latest.id)
-                | (JudgmentRevisionRow.taxonomy_id == latest.id)
-            )
-        )
-        if not used:
+        if not form_in_use(session, latest):
             latest.definition = _with_version(form, latest.version)
             latest.sha256 = form_sha(latest.definition)
             latest.name = form.name
@@ -66,6 +66,27 @@ def register_form(session: Session, form: Form, *, activate: bool = True) -> For
     session.add(row)
     session.flush()
     return row
+
+
+def form_in_use(session: Session, row: FormRow) -> bool:
+    """True if changing ``row`` in place would change graded (or handed-out) work."""
+    if judgment_count(session, row):
+        return True
+    if session.scalar(select(func.count()).select_from(JudgeRunRow)
+                      .where(JudgeRunRow.form_id == row.id)):
+        return True
+    issued = session.scalar(select(func.count()).select_from(IssuedPackageRow)
+                            .where(IssuedPackageRow.issued_at >= row.created_at))
+    return bool(issued)
+
+
+def judgment_count(session: Session, row: FormRow) -> int:
+    """How many judgment revisions were made under ``row`` (as rubric or taxonomy)."""
+    rev = JudgmentRevisionRow
+    return int(session.scalar(
+        select(func.count()).select_from(rev)
+        .where((rev.form_id == row.id) | (rev.taxonomy_id == row.id))
+    ) or 0)
 
 
 def _with_version(form: Form, version: int) -> dict[str, object]:

@@ -241,6 +241,9 @@ class JudgmentRevisionRow(Base):
     author: Mapped[str] = mapped_column(String(200))
     source: Mapped[str] = mapped_column(String(20), default="ui")  # ui|import|judge|merge|undo
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Schema 0006: the grading guideline version (of the rubric's key) the grading screen
+    # showed when this revision was written; None for imports, judges, and older revisions.
+    guideline_version: Mapped[int | None] = mapped_column(Integer)
 
 
 class GoldLabelRow(Base):
@@ -357,4 +360,25 @@ class PendingMediaRow(Base):
     frame_count: Mapped[int] = mapped_column(Integer, default=1)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
     source: Mapped[str] = mapped_column(String(1000), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+# --- Added in schema revision 0006: grading guidelines per form, versioned. ---
+
+
+class GuidelineRow(Base):
+    """Grading guidelines (Markdown) for the form ``form_key``; every save is a new version.
+
+    Keyed by form key, not form version: guidelines explain how to apply a rubric and outlive
+    its edits. Rows are never updated; a judgment revision records the version it was made with.
+    """
+
+    __tablename__ = "guideline"
+    __table_args__ = (UniqueConstraint("form_key", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    form_key: Mapped[str] = mapped_column(String(100), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text, default="")
+    sha256: Mapped[str] = mapped_column(String(64))
+    author: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

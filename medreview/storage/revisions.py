@@ -141,6 +141,7 @@ def append_revision(
     source: str,
     dedupe: bool = False,
     uid: str | None = None,
+    guideline_version: int | None = None,
 ) -> JudgmentRevisionRow | None:
     """Add a revision; with ``dedupe`` an identical newest revision means nothing is added.
 
@@ -186,6 +187,7 @@ def append_revision(
         status=content.status,
         author=author,
         source=source,
+        guideline_version=guideline_version,
     )
     session.add(row)
     judgment.current_revision_no = revision_no

@@ -69,6 +69,8 @@ def judgment_history(
                 "flagged": rev.flagged,
                 "form_key": form_key,
                 "form_version": form_version,
+                # the grading guidelines (of form_key) shown when it was written, if any
+                "guideline_version": rev.guideline_version,
             })
         return out
 

@@ -1,0 +1,66 @@
+"""Grading guidelines per form key: append-only Markdown versions (schema 0006).
+
+Saving text that differs from the newest version adds version n+1; the same text adds nothing.
+Rows are never updated or deleted, so the version a judgment revision records stays readable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from medreview.storage.models import GuidelineRow
+
+# Guidelines are prose for people; a megabyte is far beyond any real one and bounds what a
+# pasted file (or a hostile package) can make every grading screen load and render.
+MAX_GUIDELINE_CHARS = 200_000
+
+
+def text_sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def latest_guideline(session: Session, form_key: str) -> GuidelineRow | None:
+    return session.scalars(
+        select(GuidelineRow)
+        .where(GuidelineRow.form_key == form_key)
+        .order_by(GuidelineRow.version.desc())
+    ).first()
+
+
+def guideline_at(session: Session, form_key: str, version: int) -> GuidelineRow | None:
+    return session.scalars(
+        select(GuidelineRow).where(GuidelineRow.form_key == form_key,
+                                   GuidelineRow.version == version)
+    ).first()
+
+
+def guideline_versions(session: Session, form_key: str) -> list[GuidelineRow]:
+    """Every version of ``form_key``'s guidelines, newest first."""
+    return list(session.scalars(
+        select(GuidelineRow)
+        .where(GuidelineRow.form_key == form_key)
+        .order_by(GuidelineRow.version.desc())
+    ))
+
+
+def save_guideline(session: Session, form_key: str, text: str, author: str
+                   ) -> tuple[GuidelineRow, bool]:
+    """Store ``text`` as the newest version; returns (the row now newest, whether it is new).
+
+    Call inside a write transaction: the version is numbered from ``max(version)`` read under
+    the write lock, so two editors cannot both write version n+1.
+    """
+    latest = latest_guideline(session, form_key)
+    sha = text_sha(text)
+    if latest is not None and latest.sha256 == sha:
+        return latest, False
+    last = session.scalar(
+        select(func.max(GuidelineRow.version)).where(GuidelineRow.form_key == form_key))
+    row = GuidelineRow(form_key=form_key, version=int(last or 0) + 1, text=text, sha256=sha,
+                       author=author)
+    session.add(row)
+    session.flush()
+    return row, True
