@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from medreview.errors import InputError
 from medreview.exporters.deid import (
     METHOD,
@@ -39,7 +37,7 @@ from medreview.exporters.deid import (
     strong_identifiers,
 )
 from medreview.progress import Progress, no_progress
-from medreview.storage.models import AttachmentRow, CaseRow
+from medreview.storage.media import StoredAttachment, media_for_export
 from medreview.storage.project import Project
 
 REPORT_NAME = "deid_report.json"
@@ -133,17 +131,10 @@ def export_media(
     # Unseeded by default: the date offsets must not be reproducible by a reader of the export.
     rng: random.Random = random.Random(seed) if seed is not None else random.SystemRandom(
         secrets.randbits(64))
-    with project.read() as s:
-        q = select(AttachmentRow, CaseRow.external_id).join(
-            CaseRow, CaseRow.id == AttachmentRow.case_id).order_by(
-            AttachmentRow.case_id, AttachmentRow.series_id, AttachmentRow.sort_index,
-            AttachmentRow.id)
-        if case_ids is not None:
-            q = q.where(AttachmentRow.case_id.in_(list(case_ids)))
-        rows = [(a, ext) for a, ext in s.execute(q)]
-    by_case: dict[str, list[AttachmentRow]] = defaultdict(list)
-    for a, ext in rows:
-        by_case[ext].append(a)
+    rows = media_for_export(project, case_ids)
+    by_case: dict[str, list[StoredAttachment]] = defaultdict(list)
+    for a in rows:
+        by_case[a.case_external_id].append(a)
     report = MediaExportReport(outdir)
     uid_map: dict[str, str] = {}  # one map for the whole export: references stay resolvable
     outdir.parent.mkdir(parents=True, exist_ok=True)
