@@ -3,7 +3,8 @@
 ``human`` is one label per item or an items x physicians table; ``judge`` one label per item.
 Variants, each named in the output: ``pooled`` = every (judge, physician) pair (HealthBench
 meta-eval style, items with more physicians weigh more); ``majority`` = judge vs the
-physicians' modal label (ties excluded) or, for numeric scores, the physician mean;
+physicians' strict majority (an answer of more than half of them, ``stats.majority``; items
+without one excluded) or, for numeric scores, the physician mean;
 ``per_physician_mean`` = Cohen's kappa per physician averaged (Light-style).
 Classification metrics over pooled pairs equal sklearn's on the pooled pair list; CIs are
 bootstraps over items (all of an item's pairs move together).
@@ -23,6 +24,7 @@ from medreview.errors import StatsError
 from medreview.stats.bootstrap import bootstrap_ci
 from medreview.stats.coding import FloatArray, encode
 from medreview.stats.cohen import kappa_from_table
+from medreview.stats.majority import majority_note, strict_majority
 from medreview.stats.results import DEFAULT_RESAMPLES, DEFAULT_SEED
 from medreview.stats.weights import weight_matrix
 
@@ -84,6 +86,27 @@ def _class_metrics(m: FloatArray, prefix_names: Sequence[str] | None) -> dict[st
             out[f"precision_{name}"] = float(prec[k]) if pred[k] > 0 else math.nan
             out[f"recall_{name}"] = float(rec[k]) if supp[k] > 0 else math.nan
             out[f"f1_{name}"] = float(f1[k]) if supp[k] > 0 else math.nan
+    return out
+
+
+def _class_metric_batch(m: FloatArray, key: str) -> FloatArray:
+    """``_class_metrics(m[r])[key]`` for a stack of confusion matrices at once (bootstrap
+    replicates); the same arithmetic in the same order, so the values are identical."""
+    total = m.sum(axis=(1, 2))
+    tp = np.diagonal(m, axis1=1, axis2=2)
+    if key == "accuracy":
+        acc: FloatArray = np.where(total > 0, tp.sum(axis=1) / np.where(total > 0, total, 1),
+                                   np.nan)
+        return acc
+    pred = m.sum(axis=1)
+    supp = m.sum(axis=2)
+    prec = np.where(pred > 0, tp / np.where(pred > 0, pred, 1), 0.0)
+    rec = np.where(supp > 0, tp / np.where(supp > 0, supp, 1), 0.0)
+    f1 = np.where(prec + rec > 0, 2 * prec * rec / np.where(prec + rec > 0, prec + rec, 1), 0.0)
+    present = (pred + supp) > 0
+    n = present.sum(axis=1)
+    out: FloatArray = np.where(n > 0, np.where(present, f1, 0.0).sum(axis=1)
+                               / np.where(n > 0, n, 1), np.nan)
     return out
 
 
@@ -175,7 +198,7 @@ def judge_agreement(human: Any, judge: Any, kind: Kind = "binary", *,
                 key = stat
 
                 def fin(s: FloatArray, key: str = key) -> FloatArray:
-                    return np.array([_class_metrics(r.reshape(q, q), None)[key] for r in s])
+                    return _class_metric_batch(s.reshape(-1, q, q), key)
 
                 b = bootstrap_ci(feats, fin, n_resamples=n_resamples, seed=seed, level=level)
                 ci_ = (b.low, b.high) if b else None
@@ -209,18 +232,13 @@ def judge_agreement(human: Any, judge: Any, kind: Kind = "binary", *,
 
 
 def _majority_rows(jc: Any, hc: Any, q: int, values: FloatArray, kind: str, add: Any) -> None:
-    cnt = np.zeros((hc.shape[0], q))
-    r, c = np.nonzero(hc >= 0)
-    np.add.at(cnt, (r, hc[r, c]), 1.0)
-    top = cnt.max(axis=1)
-    unique_top = (cnt == top[:, None]).sum(axis=1) == 1
-    sel = (top > 0) & unique_top & (jc >= 0)
-    ties = int(((top > 0) & ~unique_top).sum())
+    maj, has = strict_majority(hc, q)
+    answered = (hc >= 0).any(axis=1)
+    sel = has & (jc >= 0)
     if sel.sum() == 0:
         return
-    maj = cnt.argmax(axis=1)[sel]
-    m = np.bincount(maj * q + jc[sel], minlength=q * q).reshape(q, q).astype(np.float64)
-    note = f"{ties} items with tied physician majority excluded"
+    m = np.bincount(maj[sel] * q + jc[sel], minlength=q * q).reshape(q, q).astype(np.float64)
+    note = majority_note(int((answered & ~has).sum()))
     names = ["neg", "pos"] if kind == "binary" else None
     n = int(sel.sum())
     for stat, val in _class_metrics(m, names).items():

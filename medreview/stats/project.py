@@ -4,14 +4,16 @@
 panel among physicians (items = outputs), optionally per model or per rater pair; each judge
 against all physicians (pooled pairs, majority), each physician and gold, with the
 physician ceiling and calibration; and agreement per error category. Every table has the
-columns statistic, value, ci_low, ci_high, n_items, n_raters and ``disagreeing_output_ids``.
+columns statistic, value, ci_low, ci_high, n_items, n_raters, ``disagreeing_items`` (the
+``(output_id, question_id)`` items that row's raters disagree on, ``stats.disagreement``) and
+``disagreeing_output_ids`` (their outputs). The physician agreement rows carry a ``paradox``
+note where κ/α is low despite high observed agreement (``stats.paradox``).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,14 +23,25 @@ from medreview.errors import StatsError
 from medreview.progress import CancelToken, Progress, no_progress
 from medreview.stats.calibration import calibration
 from medreview.stats.common import CIOptions
+from medreview.stats.disagreement import (
+    Item,
+    Split,
+    item_codes,
+    item_keys,
+    judge_splits,
+    output_ids_of,
+    variant_mask,
+)
 from medreview.stats.judge import Kind, judge_agreement, judge_vs_ceiling
+from medreview.stats.majority import strict_majority
 from medreview.stats.panels import pair_panel, panel
+from medreview.stats.paradox import annotate
 from medreview.stats.results import AgreementResult
-from medreview.stats.tables import check_long, disagreeing, output_ids, presence, to_wide
+from medreview.stats.tables import POOLED_CRITERIA, check_long, presence, to_wide
 
 CORE = ["statistic", "value", "ci_low", "ci_high", "n_items", "n_raters",
-        "disagreeing_output_ids"]
-POOLED_CRITERIA = "criterion:*"
+        "disagreeing_output_ids", "disagreeing_items"]
+__all__ = ["CORE", "POOLED_CRITERIA", "ProjectStats", "project_stats"]
 
 
 @dataclass(frozen=True)
@@ -73,11 +86,13 @@ class ProjectStats:
         lines = ["Method | Missing data | Confidence interval", "--- | --- | ---"]
         lines += [f"{m} | {mr} | {cm}" for m, (mr, cm) in sorted(seen.items())]
         if not self.judge.empty:
-            lines.append("Judge vs physicians | pooled (judge, physician) pairs; majority "
-                         "(ties excluded); per physician | percentile bootstrap over items")
+            lines.append("Judge vs physicians | pooled (judge, physician) pairs; strict "
+                         "majority (more than half the physicians; items without one "
+                         "excluded); per physician | percentile bootstrap over items")
         if not self.calibration.empty:
             lines.append("Calibration (ECE/MCE/Brier) | items with a judge confidence and a "
-                         "physician majority | none (10 equal-width bins, count-weighted)")
+                         "strict physician majority | none (10 equal-width bins, "
+                         "count-weighted)")
         return "\n".join(lines)
 
 
@@ -104,18 +119,23 @@ def _cats(q: Question) -> tuple[Any, ...] | None:
     return None
 
 
-def _disagreeing_ids(wide: Any) -> list[int]:
-    return output_ids(disagreeing(wide)) if wide is not None and not wide.empty else []
-
-
-def _row(res: AgreementResult, key: str, ids: list[int], **extra: Any) -> dict[str, Any]:
-    """One agreement-table row; ``ids`` are the outputs whose raters disagree (computed once
-    per table, not once per statistic)."""
+def _row(res: AgreementResult, key: str, items: list[Item], **extra: Any) -> dict[str, Any]:
+    """One agreement-table row; ``items`` are the items this statistic's raters disagree on."""
     return {**extra, "statistic": key, "method": res.method, "value": res.value,
             "ci_low": res.ci_low, "ci_high": res.ci_high, "n_items": res.n_items,
             "n_raters": res.n_raters, "ci_method": res.ci_method or "",
             "missing_rule": res.missing_rule, "note": res.note,
-            "disagreeing_output_ids": ids}
+            "disagreeing_output_ids": output_ids_of(items), "disagreeing_items": items}
+
+
+def _panel_rows(wide: Any, kind: str, cats: Any, opts: CIOptions, item_question: str,
+                **extra: Any) -> list[dict[str, Any]]:
+    """The panel's rows; ``item_question`` names the question of plain output-id items."""
+    split = Split.of(wide, cats, item_question)
+    rows = [_row(res, key, split.for_statistic(key, res.n_items), **extra)
+            for key, res in panel(wide, kind, cats, opts)]
+    annotate(rows, wide, kind, cats)
+    return rows
 
 
 def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | None = None, *,
@@ -168,44 +188,39 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
         if q.kind == QuestionKind.MULTI_CHOICE:
             for opt in q.option_values():
                 s2 = sub.assign(value=presence(sub["value"], str(opt)))
-                w = to_wide(s2)
-                w_ids = _disagreeing_ids(w)
-                for key, res in panel(w, "nominal", (False, True), opts):
-                    agree_rows.append(_row(res, key, w_ids, question_id=f"{label}[{opt}]",
-                                           scope="physicians", group=""))
+                agree_rows += _panel_rows(to_wide(s2), "nominal", (False, True), opts, q.id,
+                                          question_id=f"{label}[{opt}]", scope="physicians",
+                                          group="")
             continue
         kind = _kind(q)
         if kind is None:
             continue
         cats = _cats(q)
         wide = to_wide(sub, index)
-        wide_ids = _disagreeing_ids(wide)
-        for key, res in panel(wide, kind, cats, opts):
-            agree_rows.append(_row(res, key, wide_ids, question_id=label, scope="physicians",
-                                   group=""))
+        agree_rows += _panel_rows(wide, kind, cats, opts, label, question_id=label,
+                                  scope="physicians", group="")
         if by == "model":
             for model, msub in sub.groupby("model"):
-                w = to_wide(msub, index)
-                w_ids = _disagreeing_ids(w)
-                for key, res in panel(w, kind, cats, opts):
-                    agree_rows.append(_row(res, key, w_ids, question_id=label, scope="model",
-                                           group=str(model)))
+                agree_rows += _panel_rows(to_wide(msub, index), kind, cats, opts, label,
+                                          question_id=label, scope="model", group=str(model))
         if by == "rater" and not wide.empty:
+            split = Split.of(wide, cats, label)
+            col = {c: i for i, c in enumerate(wide.columns)}
             for a, b, key, res in pair_panel(wide, kind, cats, opts):
-                agree_rows.append(_row(res, key, _disagreeing_ids(wide[[a, b]]),
+                agree_rows.append(_row(res, key, split.pair(col[a], col[b], res.n_items),
                                        question_id=label, scope="rater_pair",
                                        group=f"{a} | {b}"))
         jkind: Kind = "binary" if q.kind == QuestionKind.CRITERION else _as_kind(kind)
         for jname, jsub in judges[judges["question_id"].isin(ids)].groupby("rater"):
             _judge_block(str(jname), jsub, wide, index, jkind, cats, gold, ids, label, opts,
                          judge_rows, ceil_rows, cal_rows)
-    progress(total, total, "statistics: done")
+    progress(total, total, "statistics: all questions")
     scores = _scores(ratings, questions)
     judge_cols = ["question_id", "judge", "reference", "variant", *CORE, "note"]
     return ProjectStats(
         agreement=pd.DataFrame(agree_rows, columns=["question_id", "scope", "group", *CORE,
                                                     "method", "ci_method", "missing_rule",
-                                                    "note"]),
+                                                    "note", "paradox"]),
         judge=pd.DataFrame(judge_rows, columns=judge_cols),
         ceiling=pd.DataFrame(ceil_rows, columns=["question_id", "judge", "statistic",
                                                  "judge_value", "physician_mean",
@@ -216,7 +231,7 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
                                                     "observed_rate"]),
         errors=pd.DataFrame(err_rows, columns=["question_id", "category", "prevalence",
                                                *CORE, "method", "ci_method", "missing_rule",
-                                               "note"]),
+                                               "note", "paradox"]),
         scores=scores,
         meta={"ci": ci, "seed": full_opts.seed, "n_resamples": full_opts.n_resamples, "by": by,
               "n_outputs": int(ratings["output_id"].nunique()),
@@ -232,13 +247,10 @@ def _as_kind(kind: str) -> Kind:
 def _error_rows(sub: Any, q: Question, opts: CIOptions, rows: list[dict[str, Any]]) -> None:
     for cat in q.categories:
         s2 = sub.assign(value=presence(sub["value"], cat.id))
-        w = to_wide(s2)
         vals = [v for v in s2["value"] if v is not None]
         prev = sum(bool(v) for v in vals) / len(vals) if vals else math.nan
-        w_ids = _disagreeing_ids(w)
-        for key, res in panel(w, "nominal", (False, True), opts):
-            rows.append(_row(res, key, w_ids, question_id=q.id, category=cat.id,
-                             prevalence=prev))
+        rows += _panel_rows(to_wide(s2), "nominal", (False, True), opts, q.id,
+                            question_id=q.id, category=cat.id, prevalence=prev)
 
 
 def _judge_block(jname: str, jsub: Any, wide: Any, index: Any, kind: Kind, cats: Any,
@@ -256,39 +268,41 @@ def _judge_block(jname: str, jsub: Any, wide: Any, index: Any, kind: Kind, cats:
     jv = jcol.loc[common]
     base = {"question_id": label, "judge": jname}
 
-    def emit(ref: str, human: Any, variants: tuple[str, ...] | None) -> None:
+    def emit(ref: str, human: Any, judge: Any, keys: Any,
+             variants: tuple[str, ...] | None) -> None:
         try:
-            res = judge_agreement(human, jv.to_numpy(), kind, categories=cats, ci=opts.ci,
+            res = judge_agreement(human, judge.to_numpy(), kind, categories=cats, ci=opts.ci,
                                   n_resamples=opts.n_resamples, seed=opts.seed)
         except StatsError as e:
             judge_rows.append({**base, "reference": ref, "variant": "", "statistic": "error",
                                "value": math.nan, "note": f"undefined: {e}",
-                               "disagreeing_output_ids": []})
+                               "disagreeing_output_ids": [], "disagreeing_items": []})
             return
         hv = human.to_numpy(dtype=object)
-        dis = [k for k, j, row in zip(common, jv, hv, strict=True)
-               if j is not None and any(x is not None and x != j for x in row)]
-        ids_ = output_ids(dis)
+        items = item_keys(keys, label)
+        splits = judge_splits(judge.to_numpy(dtype=object), hv, kind, cats)
+        per_variant: dict[str, list[Item]] = {}
         for r in res.table.to_dict("records"):
             if variants is None or r["variant"] in variants:
+                variant = str(r["variant"])
+                if variant not in per_variant:
+                    mask = variant_mask(splits, variant).tolist()
+                    per_variant[variant] = [k for k, m in zip(items, mask, strict=True) if m]
+                dis = per_variant[variant]
                 judge_rows.append({**base, "reference": ref, **r, "n_raters": hv.shape[1],
-                                   "disagreeing_output_ids": ids_})
+                                   "disagreeing_output_ids": output_ids_of(dis),
+                                   "disagreeing_items": dis})
 
-    emit("physicians", h, None)
+    emit("physicians", h, jv, common, None)
     for col in h.columns:
-        emit(f"physician:{col}", h[[col]], ("pooled",))
+        emit(f"physician:{col}", h[[col]], jv, common, ("pooled",))
     if gold is not None and not gold.empty:
         g = gold[gold["question_id"].isin(ids)]
         if not g.empty:
             gw = g.assign(rater="gold").pipe(to_wide, index)
             gc = gw.index.intersection(common)
             if len(gc):
-                jv_all = jv
-                jv = jv_all.loc[gc]
-                common_all = common
-                common = gc
-                emit("gold", gw.loc[gc], ("pooled",))
-                jv, common = jv_all, common_all
+                emit("gold", gw.loc[gc], jv.loc[gc], gc, ("pooled",))
     try:
         ceil = judge_vs_ceiling(h, jv.to_numpy(), kind, categories=cats)
         for r in ceil.rename(columns={"judge": "judge_value"}).to_dict("records"):
@@ -297,37 +311,35 @@ def _judge_block(jname: str, jsub: Any, wide: Any, index: Any, kind: Kind, cats:
         pass  # fewer than two physicians per item: no ceiling to show
     conf = jsub.set_index(index)["confidence"] if "confidence" in jsub else None
     if conf is not None and kind != "numeric":
-        _calibration_rows(h, jv, conf, base, judge_rows, cal_rows)
+        _calibration_rows(h, jv, conf.reindex(common), cats, label, base, judge_rows, cal_rows)
 
 
-def _calibration_rows(h: Any, jv: Any, conf: Any, base: dict[str, Any],
+def _calibration_rows(h: Any, jv: Any, conf: Any, cats: Any, label: str, base: dict[str, Any],
                       judge_rows: list[dict[str, Any]], cal_rows: list[dict[str, Any]]) -> None:
-    """Judge confidence in its own answer vs agreement with the physician majority."""
-    import pandas as pd
+    """Judge confidence in its own answer vs agreement with the physicians' strict majority
+    (items without one, without a judge answer or a confidence are left out)."""
+    import numpy as np
 
-    p, y = [], []
-    conf_of = conf.to_dict()  # one hash lookup per item instead of an index search
-    judge_of = jv.to_dict()
-    for key, row in zip(h.index, h.itertuples(index=False, name=None), strict=True):
-        c = conf_of.get(key)
-        vals = [v for v in row if v is not None and not (isinstance(v, float) and math.isnan(v))]
-        answer = judge_of.get(key)
-        if c is None or pd.isna(c) or not vals or answer is None:
-            continue
-        top = Counter(vals).most_common(2)
-        if len(top) > 1 and top[0][1] == top[1][1]:
-            continue  # tied majority: no reference label
-        p.append(float(c))
-        y.append(float(top[0][0] == answer))
-    if not p:
+    codes = item_codes(np.column_stack([jv.to_numpy(dtype=object),
+                                        h.to_numpy(dtype=object)]), cats)
+    jc, hc = codes[:, 0], codes[:, 1:]
+    maj, has = strict_majority(hc, int(codes.max()) + 1 if codes.size else 1)
+    c = conf.to_numpy(dtype=np.float64)
+    sel = has & (jc >= 0) & ~np.isnan(c)
+    if not sel.any():
         return
-    cal = calibration(p, y)
+    right = jc[sel] == maj[sel]
+    cal = calibration(c[sel], right.astype(np.float64))
+    items = item_keys(h.index[sel], label)
+    wrong = [k for k, ok in zip(items, right.tolist(), strict=True) if not ok]
     for stat in ("ece", "mce", "brier"):
         judge_rows.append({**base, "reference": "physician_majority", "variant": "calibration",
                            "statistic": stat, "value": getattr(cal, stat), "ci_low": math.nan,
                            "ci_high": math.nan, "n_items": cal.n, "n_raters": h.shape[1],
-                           "note": "confidence that the judge's answer is correct; 10 "
-                                   "equal-width bins", "disagreeing_output_ids": []})
+                           "note": "confidence that the judge's answer is correct (the "
+                                   "physicians' strict majority); 10 equal-width bins",
+                           "disagreeing_output_ids": output_ids_of(wrong),
+                           "disagreeing_items": wrong})
     for r in cal.bins.to_dict("records"):
         cal_rows.append({**base, **r})
 

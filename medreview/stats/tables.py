@@ -7,12 +7,28 @@ presence tables from multi-choice and error answers.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from medreview.errors import StatsError
 
+if TYPE_CHECKING:
+    from medreview.domain.rubric import Question
+
 REQUIRED = ("output_id", "case_id", "model", "rater", "rater_kind", "question_id", "value")
+POOLED_CRITERIA = "criterion:*"  # every per-case criterion analysed as one question
+
+
+@dataclass(frozen=True)
+class RatingTables:
+    """The plain tables the dashboard statistics read: ``ratings`` in long format (the
+    ``REQUIRED`` columns plus ``case_external_id`` and ``confidence``), the newest gold labels
+    (``output_id``, ``question_id``, ``value``; or None) and the project's questions by id."""
+
+    ratings: Any
+    gold: Any
+    questions: Mapping[str, Question]
 
 
 def check_long(ratings: Any) -> None:

@@ -1,0 +1,163 @@
+"""Which items a statistic's raters disagree on, per statistic row (the dashboard's Disagree).
+
+A coefficient is computed over its own items, so its disagreements are counted there too, in
+the same unit as its ``n_items`` (an item is an output, or an (output, criterion) pair for the
+pooled per-case criteria):
+
+* physicians among themselves: items of the statistic where the available answers are not all
+  the same; listwise statistics (the ANOVA ICCs) only count items every rater answered; a row
+  that used no item (an undefined statistic) has none;
+* a rater pair: items both answered differently;
+* the judge: items where its answer differs from the row's reference — any physician (pooled
+  pairs), the physicians' strict majority (``stats.majority``), the physician mean (numeric),
+  one physician, or gold.
+
+"Same answer" is "same category" after ``stats.coding.encode``, as the statistics read it.
+Item keys are ``(output_id, question_id)`` so a click can list and open them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from medreview.errors import StatsError
+from medreview.stats.coding import IntArray, encode
+from medreview.stats.majority import strict_majority
+
+Item = tuple[int, str]
+BoolArray = npt.NDArray[np.bool_]
+# Statistics computed on complete items only (panels.py: listwise ANOVA ICCs).
+LISTWISE = frozenset({"icc_a1", "icc_1"})
+# Judge-row variants compared with the physicians' strict majority / mean.
+MAJORITY_VARIANTS = frozenset({"majority", "calibration"})
+MEAN_VARIANTS = frozenset({"physician_mean"})
+NUMERIC_TOLERANCE = 1e-9
+
+
+def item_codes(wide: Any, categories: Sequence[Any] | None) -> IntArray:
+    """Answer codes (items x raters, ``-1`` = missing) under which equal answers share a code.
+
+    The declared categories when every answer is one of them, else the observed values; lists
+    and other unhashable answers are compared by their canonical form."""
+    for cats in (categories, None):
+        try:
+            return encode(wide, cats).codes
+        except (StatsError, TypeError):
+            continue
+    from medreview.domain.consensus import canonical
+
+    arr = np.asarray(wide, dtype=object)
+    flat = ["" if v is None else canonical(v) for v in arr.ravel()]
+    seen: dict[str, int] = {}
+    codes = np.fromiter((-1 if v is None else seen.setdefault(k, len(seen))
+                         for v, k in zip(arr.ravel(), flat, strict=True)),
+                        dtype=np.int64, count=len(flat))
+    return codes.reshape(arr.shape)
+
+
+def item_keys(index: Sequence[Any], question_id: str) -> list[Item]:
+    """``(output_id, question_id)`` for plain output ids or tuple keys."""
+    return [(int(k[0]), str(k[1])) if isinstance(k, tuple) else (int(k), question_id)
+            for k in index]
+
+
+def split_items(codes: IntArray) -> BoolArray:
+    """Items whose available answers are not all the same code."""
+    if codes.size == 0:
+        return np.zeros(codes.shape[0], dtype=bool)
+    hi = codes.max(axis=1)
+    lo = np.where(codes >= 0, codes, np.iinfo(np.int64).max).min(axis=1)
+    out: BoolArray = (hi >= 0) & (lo != hi)
+    return out
+
+
+@dataclass(frozen=True)
+class Split:
+    """The disagreements of one items x raters table, ready per statistic row."""
+
+    keys: list[Item]
+    codes: IntArray
+
+    @classmethod
+    def of(cls, wide: Any, categories: Sequence[Any] | None, question_id: str) -> Split:
+        if wide is None or wide.empty:
+            return cls([], np.zeros((0, 0), dtype=np.int64))
+        return cls(item_keys(wide.index, question_id), item_codes(wide, categories))
+
+    def items(self, mask: BoolArray) -> list[Item]:
+        return [k for k, m in zip(self.keys, mask.tolist(), strict=True) if m]
+
+    def for_statistic(self, statistic: str, n_items: int) -> list[Item]:
+        if n_items == 0 or not self.keys:
+            return []  # the statistic used no item (undefined): nothing to disagree on
+        mask = split_items(self.codes)
+        if statistic in LISTWISE:
+            mask &= (self.codes >= 0).all(axis=1)
+        return self.items(mask)
+
+    def pair(self, a: int, b: int, n_items: int) -> list[Item]:
+        if n_items == 0 or not self.keys:
+            return []
+        ca, cb = self.codes[:, a], self.codes[:, b]
+        return self.items((ca >= 0) & (cb >= 0) & (ca != cb))
+
+
+def judge_splits(judge: Any, human: Any, kind: str, categories: Sequence[Any] | None
+                 ) -> dict[str, BoolArray]:
+    """Per reference of a judge row, the items where the judge differs from it.
+
+    ``judge``: one answer per item; ``human``: items x physicians (or one column: a single
+    physician or gold). Keys: ``any`` (differs from at least one physician in ``human``),
+    ``majority`` (from the strict majority; items without one never count) and, for numeric
+    answers, ``mean`` (from the physician mean)."""
+    h = np.asarray(human, dtype=object)
+    if h.ndim == 1:
+        h = h[:, None]
+    j = np.asarray(judge, dtype=object).ravel()
+    n = j.shape[0]
+    out: dict[str, BoolArray] = {}
+    if kind == "numeric":
+        x = _floats(np.column_stack([j, h]))
+        jv, hv = x[:, 0], x[:, 1:]
+        both = ~np.isnan(hv) & ~np.isnan(jv)[:, None]
+        out["any"] = (both & (np.abs(hv - jv[:, None]) > NUMERIC_TOLERANCE)).any(axis=1)
+        ok = ~np.isnan(hv)
+        cnt = ok.sum(axis=1)
+        mean = np.where(ok, hv, 0.0).sum(axis=1) / np.where(cnt > 0, cnt, 1)
+        out["mean"] = (cnt > 0) & ~np.isnan(jv) & (np.abs(jv - mean) > NUMERIC_TOLERANCE)
+        out["majority"] = out["mean"]
+        return out
+    codes = item_codes(np.column_stack([j, h]) if n else np.zeros((0, h.shape[1] + 1)),
+                       categories)
+    jc, hc = codes[:, 0], codes[:, 1:]
+    out["any"] = (jc >= 0) & ((hc >= 0) & (hc != jc[:, None])).any(axis=1)
+    q = int(codes.max()) + 1 if codes.size else 0
+    maj, has = strict_majority(hc, max(q, 1))
+    out["majority"] = has & (jc >= 0) & (maj != jc)
+    return out
+
+
+def _floats(arr: Any) -> npt.NDArray[np.float64]:
+    import pandas as pd
+
+    x: npt.NDArray[np.float64] = (pd.DataFrame(arr).apply(pd.to_numeric, errors="coerce")
+                                  .to_numpy(np.float64))
+    return x
+
+
+def variant_mask(splits: dict[str, BoolArray], variant: str) -> BoolArray:
+    """The disagreement that a judge-row ``variant`` measures."""
+    if variant in MAJORITY_VARIANTS:
+        return splits["majority"]
+    if variant in MEAN_VARIANTS and "mean" in splits:
+        return splits["mean"]
+    return splits["any"]
+
+
+def output_ids_of(items: Sequence[Item]) -> list[int]:
+    return sorted({o for o, _ in items})
