@@ -55,22 +55,18 @@ def _beta_cf(x: float, a: float, b: float) -> float:
     return h
 
 
-def _betainc_pair(x: float, a: float, b: float) -> tuple[float, float]:
-    """(I_x(a, b), 1 - I_x(a, b)), each computed directly so neither loses precision."""
+def _betainc(x: float, a: float, b: float) -> float:
+    """Regularised incomplete beta I_x(a, b); the continued fraction is evaluated on the side
+    where it converges fast (callers only ask for values below the mean, where this is the
+    direct one)."""
     if x <= 0.0:
-        return 0.0, 1.0
+        return 0.0
     if x >= 1.0:
-        return 1.0, 0.0
+        return 1.0
     log_front = a * math.log(x) + b * math.log1p(-x) - _log_beta(a, b)
     if x < (a + 1.0) / (a + b + 2.0):
-        lower = math.exp(log_front) * _beta_cf(x, a, b) / a
-        return lower, 1.0 - lower if lower > 0.5 else _complement(lower)
-    upper = math.exp(log_front) * _beta_cf(1.0 - x, b, a) / b
-    return (1.0 - upper if upper > 0.5 else _complement(upper)), upper
-
-
-def _complement(v: float) -> float:
-    return 1.0 - v
+        return math.exp(log_front) * _beta_cf(x, a, b) / a
+    return 1.0 - math.exp(log_front) * _beta_cf(1.0 - x, b, a) / b
 
 
 def _beta_log_pdf(x: float, a: float, b: float) -> float:
@@ -86,7 +82,7 @@ def _inverse_lower(p: float, a: float, b: float) -> float:
     for _ in range(500):
         if x <= 0.0:  # the quantile is below the smallest double
             return 0.0
-        f = _betainc_pair(x, a, b)[0] - p
+        f = _betainc(x, a, b) - p
         if f == 0.0:
             return x
         if f > 0:
@@ -122,7 +118,7 @@ def _betaincinv(p: float, a: float, b: float) -> tuple[float, float]:
     if p >= 1.0:
         return 1.0, 0.0
     x_mid = a / (a + b)
-    if _betainc_pair(x_mid, a, b)[0] >= p:  # the solution lies below the mean: solve for x
+    if _betainc(x_mid, a, b) >= p:  # the solution lies below the mean: solve for x
         x = _inverse_lower(p, a, b)
         return x, 1.0 - x
     y = _inverse_lower(1.0 - p, b, a)  # I_{1-x}(b, a) = 1 - p
