@@ -163,3 +163,16 @@ def test_windows_gets_a_console_twin_for_the_command_line() -> None:
     twin = spec[spec.index('if sys.platform == "win32":\n    executables.append('):]
     assert 'name="medreview-cli"' in twin and "console=True" in twin
     assert "COLLECT(\n    *executables," in spec
+
+
+def test_release_workflow_is_valid_yaml_and_every_system_runs_the_self_test() -> None:
+    import yaml
+
+    root = Path(__file__).resolve().parent.parent
+    wf = yaml.safe_load((root / ".github" / "workflows" / "release.yml").read_text("utf-8"))
+    jobs = wf["jobs"]
+    for system in ("linux", "windows", "macos"):
+        runs = " ".join(str(s.get("run", "")) for s in jobs[system]["steps"])
+        assert "--self-test" in runs or "ci_frozen.sh" in runs, system
+    windows = " ".join(str(s.get("run", "")) for s in jobs["windows"]["steps"])
+    assert "medreview-cli.exe" in windows  # the console twin is exercised, not only built
