@@ -39,6 +39,7 @@ from medreview.qt.grading.grading_view import GradingView
 from medreview.qt.grading.history_dialog import HistoryDialog
 from medreview.qt.grading.queue_pane import QueuePane
 from medreview.qt.messages import show_error, show_warning
+from medreview.qt.new_project_dialog import new_project, open_demo
 from medreview.qt.settings import UiSettings
 from medreview.qt.shortcuts import install_shortcuts
 from medreview.qt.theme import THEMES, apply_theme, current_theme
@@ -82,6 +83,8 @@ class MainWindow(QMainWindow):
         self.welcome = WelcomePage()
         self.welcome.sig_browse.connect(self.browse_project)
         self.welcome.sig_package.connect(self.open_package)
+        self.welcome.sig_new.connect(self.new_project)
+        self.welcome.sig_demo.connect(lambda: open_demo(self))
         self.welcome.sig_open.connect(lambda p: self.open_project(Path(p)))
         self.queue = QueuePane()
         self.queue.sig_open.connect(self.open_item)
@@ -172,6 +175,7 @@ class MainWindow(QMainWindow):
         self.project_actions: list[QAction] = []
         self.write_actions: list[QAction] = []  # off while the project is read-only
         m = bar.addMenu("&Project")
+        add(m, "New project…", self.new_project, "Ctrl+N", project=False)
         add(m, "Open project…", self.browse_project, project=False)
         add(m, "Open a rater package…", self.open_package, project=False)
         add(m, "Return this package to the study lead…", self.return_package)
@@ -214,6 +218,10 @@ class MainWindow(QMainWindow):
         return self.project is not None and self.project.read_only_reason is not None
 
     # project and rater ------------------------------------------------------------------------
+    def new_project(self) -> None:
+        """Project → New project… (and the start page's button): see qt/new_project_dialog."""
+        new_project(self)
+
     def browse_project(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open a medreview project folder")
         if folder:

@@ -1,4 +1,5 @@
-"""WelcomePage: open a project folder, pick a recent one, or drop a folder on the window."""
+"""WelcomePage: start a new project, open one (recent, a folder, a rater package, the demo), or
+drop a project folder on the window."""
 
 from __future__ import annotations
 
@@ -26,7 +27,9 @@ INTRO = (
     "<li><b>Ctrl+Enter</b> saves the item as done and opens the next; <b>?</b> lists every "
     "key</li>"
     "</ul>"
-    "<p>No project yet? Run <code>medreview demo</code> for a demo project.</p>"
+    "<p>No project yet? Start a <b>new project</b> (a rubric from the built-in templates, then "
+    "your cases and answers), or open the <b>demo project</b> to try medreview on example "
+    "cases.</p>"
 )
 
 
@@ -37,6 +40,10 @@ class WelcomePage(QWidget):
     """The user wants a folder dialog."""
     sig_package = Signal()
     """The user wants to open a rater package (.mrpkg) sent by the study lead."""
+    sig_new = Signal()
+    """The user wants to set up a new project."""
+    sig_demo = Signal()
+    """The user wants the demo project (built on first use)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -48,15 +55,22 @@ class WelcomePage(QWidget):
         intro.setWordWrap(True)
         intro.setTextFormat(Qt.TextFormat.RichText)
         lay.addWidget(intro)
+        self.new = QPushButton("New project…  (Ctrl+N)")
+        self.new.clicked.connect(self.sig_new.emit)
         self.browse = QPushButton("Open a project folder…  (Ctrl+O)")
         self.browse.clicked.connect(self.sig_browse.emit)
         self.package = QPushButton("Open a rater package from the study lead…")
         self.package.clicked.connect(self.sig_package.emit)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.browse)
-        buttons.addWidget(self.package)
-        buttons.addStretch(1)
-        lay.addLayout(buttons)
+        self.demo = QPushButton("Open the demo project")
+        self.demo.setToolTip("Example cases with CT images, models' answers and physicians' "
+                             "grades; built on first use, in your user data folder")
+        self.demo.clicked.connect(self.sig_demo.emit)
+        for row in ((self.new, self.browse), (self.package, self.demo)):
+            buttons = QHBoxLayout()
+            for b in row:
+                buttons.addWidget(b)
+            buttons.addStretch(1)
+            lay.addLayout(buttons)
         lay.addSpacing(16)
         lay.addWidget(QLabel("<b>Recent projects</b> — Enter or double-click opens; you can "
                              "also drop a project folder anywhere on this window"))
