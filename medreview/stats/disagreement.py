@@ -28,6 +28,7 @@ import numpy.typing as npt
 from medreview.errors import StatsError
 from medreview.stats.coding import IntArray, encode
 from medreview.stats.majority import strict_majority
+from medreview.stats.tables import RatingTables
 
 Item = tuple[int, str]
 BoolArray = npt.NDArray[np.bool_]
@@ -125,7 +126,8 @@ def judge_splits(judge: Any, human: Any, kind: str, categories: Sequence[Any] | 
         x = _floats(np.column_stack([j, h]))
         jv, hv = x[:, 0], x[:, 1:]
         both = ~np.isnan(hv) & ~np.isnan(jv)[:, None]
-        out["any"] = (both & (np.abs(hv - jv[:, None]) > NUMERIC_TOLERANCE)).any(axis=1)
+        out["any"] = np.asarray((both & (np.abs(hv - jv[:, None]) > NUMERIC_TOLERANCE))
+                                .any(axis=1), dtype=bool)
         ok = ~np.isnan(hv)
         cnt = ok.sum(axis=1)
         mean = np.where(ok, hv, 0.0).sum(axis=1) / np.where(cnt > 0, cnt, 1)
@@ -161,3 +163,52 @@ def variant_mask(splits: dict[str, BoolArray], variant: str) -> BoolArray:
 
 def output_ids_of(items: Sequence[Item]) -> list[int]:
     return sorted({o for o, _ in items})
+
+
+def disagreeing_outputs(
+    tables: RatingTables,
+    question_id: str,
+    *,
+    model: str | None = None,
+    raters: Sequence[str] | None = None,
+    judge: str | None = None,
+    reference: str = "physicians",
+) -> list[int]:
+    """Output ids where the compared raters disagree on a question (sorted).
+
+    Without ``judge``: outputs where the physicians (only ``raters`` if given) gave more than
+    one distinct answer (``domain.consensus.answer_key``). With ``judge``: outputs where the
+    judge's answer differs from ``reference`` — ``physicians`` (any of them, or of ``raters``),
+    ``physician:<name>``, ``majority`` or ``gold`` (``stats.reference.reference_labels``).
+    ``question_id`` may be ``criterion:*`` (every per-case criterion; an output counts once).
+    """
+    from medreview.domain import consensus
+    from medreview.stats.reference import (
+        answer_kind,
+        answers,
+        differs,
+        is_numeric,
+        question_rows,
+        reference_labels,
+    )
+
+    numeric = is_numeric(tables, question_id)
+    kind = answer_kind(tables, question_id)
+    rows = question_rows(tables.ratings, question_id)
+    if model is not None:
+        rows = rows[rows["model"] == model]
+    phys = rows[rows["rater_kind"] == "physician"]
+    if raters is not None:
+        phys = phys[phys["rater"].isin(list(raters))]
+    if judge is None:
+        seen: dict[Item, set[Any]] = {}
+        for key, v in answers(phys):
+            seen.setdefault(key, set()).add(consensus.answer_key(kind, v))
+        return sorted({k[0] for k, vals in seen.items() if len(vals) > 1})
+    judged = dict(answers(rows[rows["rater"] == judge]))
+    if reference == "physicians":
+        return sorted({key[0] for key, v in answers(phys)
+                       if key in judged and differs(judged[key], v, numeric, kind)})
+    ref = reference_labels(tables, question_id, reference, model=model)
+    return sorted({k[0] for k, j in judged.items()
+                   if k in ref and differs(j, ref[k], numeric, kind)})

@@ -67,9 +67,10 @@ def annotate(rows: list[dict[str, Any]], wide: Any, kind: str,
     by_stat = {str(r["statistic"]): r for r in rows}
     for r in rows:
         r.setdefault("paradox", "")
-    pa = by_stat.get("percent_agreement", {}).get("value")
-    if not _finite(pa) or float(pa) < HIGH_AGREEMENT:
+    pa_value: Any = by_stat.get("percent_agreement", {}).get("value")
+    if not _finite(pa_value) or float(pa_value) < HIGH_AGREEMENT:
         return
+    pa = float(pa_value)
     gwet = next(((name, by_stat[k]["value"]) for k, name in GWET.items()
                  if k in by_stat and _finite(by_stat[k]["value"])), None)
     low = [r for r in rows if str(r["statistic"]) in CHANCE_CORRECTED and (
@@ -83,5 +84,5 @@ def annotate(rows: list[dict[str, Any]], wide: Any, kind: str,
         value = f"{float(r['value']):.2f}" if _finite(r["value"]) else "undefined"
         beside = (f" {gwet[0]} = {float(gwet[1]):.2f}, which corrects for chance differently, "
                   "stays close to the observed agreement.") if gwet else ""
-        r["paradox"] = (f"Paradox: percent agreement {float(pa):.2f} but {name} {value}: "
+        r["paradox"] = (f"Paradox: percent agreement {pa:.2f} but {name} {value}: "
                         f"{why}.{beside}")

@@ -151,8 +151,9 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
     """
     import pandas as pd
 
-    if by not in (None, "model", "rater"):
-        raise StatsError(f"by must be None, 'model' or 'rater', got {by!r}", item="by")
+    if by not in (None, "model", "rater", "rater+model"):
+        raise StatsError(f"by must be None, 'model', 'rater' or 'rater+model', got {by!r}",
+                         item="by")
     check_long(ratings)
     full_opts = CIOptions(ci=ci)
     point_opts = CIOptions(ci=False)
@@ -199,11 +200,11 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
         wide = to_wide(sub, index)
         agree_rows += _panel_rows(wide, kind, cats, opts, label, question_id=label,
                                   scope="physicians", group="")
-        if by == "model":
+        if by in ("model", "rater+model"):
             for model, msub in sub.groupby("model"):
                 agree_rows += _panel_rows(to_wide(msub, index), kind, cats, opts, label,
                                           question_id=label, scope="model", group=str(model))
-        if by == "rater" and not wide.empty:
+        if by in ("rater", "rater+model") and not wide.empty:
             split = Split.of(wide, cats, label)
             col = {c: i for i, c in enumerate(wide.columns)}
             for a, b, key, res in pair_panel(wide, kind, cats, opts):
