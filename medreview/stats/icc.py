@@ -18,18 +18,9 @@ from scipy.stats import f as fdist
 from medreview.errors import StatsError
 from medreview.stats.coding import encode
 from medreview.stats.common import make_result
+from medreview.stats.icc_forms import FORM_NAMES, Form
+from medreview.stats.icc_reml import icc_reml
 from medreview.stats.results import DEFAULT_RESAMPLES, DEFAULT_SEED, AgreementResult
-
-Form = Literal["ICC1", "ICC2", "ICC3", "ICC1k", "ICC2k", "ICC3k"]
-
-FORM_NAMES = {
-    "ICC1": "ICC(1,1) one-way random, single rater",
-    "ICC2": "ICC(2,1) = ICC(A,1) two-way random, absolute agreement, single rater",
-    "ICC3": "ICC(3,1) = ICC(C,1) two-way mixed, consistency, single rater",
-    "ICC1k": "ICC(1,k) one-way random, mean of k raters",
-    "ICC2k": "ICC(2,k) = ICC(A,k) two-way random, absolute agreement, mean of k raters",
-    "ICC3k": "ICC(3,k) = ICC(C,k) two-way mixed, consistency, mean of k raters",
-}
 
 
 def mean_squares(x: np.ndarray[Any, np.dtype[np.float64]]) -> dict[str, float]:
@@ -96,8 +87,6 @@ def icc(ratings: Any, form: Form = "ICC2", *, ci: bool = True, level: float = 0.
     (``medreview.stats.icc_reml``), percentile item-bootstrap CI (``n_resamples``, ``seed``).
     """
     if missing == "reml":
-        from medreview.stats.icc_reml import icc_reml
-
         return icc_reml(ratings, form, ci=ci, n_resamples=n_resamples, seed=seed, level=level)
     if missing != "listwise":
         raise StatsError(f"missing must be 'listwise' or 'reml', got {missing!r}",

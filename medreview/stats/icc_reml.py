@@ -28,6 +28,7 @@ from medreview.errors import StatsError
 from medreview.stats.bootstrap import resample_sums
 from medreview.stats.coding import FloatArray, encode
 from medreview.stats.common import CIOptions, make_result
+from medreview.stats.icc_forms import FORM_NAMES
 from medreview.stats.results import DEFAULT_RESAMPLES, DEFAULT_SEED, AgreementResult
 
 Model = Literal["oneway", "twoway", "mixed"]
@@ -316,8 +317,6 @@ def icc_reml(ratings: Any, form: str = "ICC2", *, ci: bool = True,
              n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
              level: float = 0.95) -> AgreementResult:
     """ICC (Shrout-Fleiss forms) from REML variance components, missing ratings allowed."""
-    from medreview.stats.icc import FORM_NAMES
-
     if form not in FORM_NAMES:
         raise StatsError(f"unknown ICC form {form!r}; choose one of {list(FORM_NAMES)}",
                          item="form")

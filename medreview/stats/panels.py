@@ -22,7 +22,8 @@ from medreview.stats.coding import encode
 from medreview.stats.cohen import kappa_coded
 from medreview.stats.common import CIOptions
 from medreview.stats.conger import conger_coded, light_coded
-from medreview.stats.icc import Form, icc
+from medreview.stats.icc import icc
+from medreview.stats.icc_forms import Form
 from medreview.stats.results import AgreementResult
 
 # kind -> list of (statistic key, function of (coded, opts))
