@@ -8,6 +8,7 @@ a ``DicomError``, never a silent fallback to another decoder.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, BinaryIO
 
 from medreview.errors import DicomError
@@ -94,6 +95,13 @@ def read_dataset(
     src: Path | BinaryIO = fh if fh is not None else path
     try:
         try:
+            if fh is not None:
+                deflated = _read_if_deflated(path, fh, headers_only)
+            else:
+                with open(path, "rb") as own:
+                    deflated = _read_if_deflated(path, own, headers_only)
+            if deflated is not None:
+                return deflated
             return dcmread(src, stop_before_pixels=headers_only)
         except InvalidDicomError:
             # Old files without preamble/meta: accept them only when they start like a
@@ -105,10 +113,30 @@ def read_dataset(
             return _with_syntax(dcmread(src, stop_before_pixels=headers_only, force=True))
     except InvalidDicomError as exc:
         raise DicomError("not a DICOM file", source=str(path)) from exc
+    except DicomError:
+        raise
     except OSError as exc:
         raise DicomError(f"cannot read file: {exc.strerror or exc}", source=str(path)) from exc
     except Exception as exc:  # pydicom raises many types on malformed headers
         raise DicomError(f"malformed DICOM header: {exc}", source=str(path)) from exc
+
+
+def _read_if_deflated(path: Path, fh: BinaryIO, headers_only: bool) -> Dataset | None:
+    """A Deflated Explicit VR Little Endian file read with a bounded inflate
+    (``medreview.imaging.deflate``; pydicom's own inflate has no limit); None for any other
+    file, with ``fh`` where it was."""
+    from medreview.imaging.deflate import deflated_meta, read_deflated
+
+    found = deflated_meta(fh)
+    if found is None:
+        return None
+    preamble, meta = found
+    try:
+        size = os.fstat(fh.fileno()).st_size
+    except (AttributeError, OSError, ValueError):  # not a real file: the path's size
+        size = path.stat().st_size
+    return read_deflated(fh, preamble, meta, name=str(path), compressed_size=size - fh.tell(),
+                         headers_only=headers_only)
 
 
 def _with_syntax(ds: Dataset) -> Dataset:
