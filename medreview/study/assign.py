@@ -1,7 +1,9 @@
 """Assignment designs: who rates which output, in which order, under which blinded label.
 
-The planner (``plan_assignments``) is a pure function over plain values so that every design
-rule is tested without a database; ``assign`` applies a plan to a project in one transaction.
+The planners are pure functions over plain values so that every design rule is tested without
+a database: ``plan_assignments`` lists the new assignments, ``plan_design`` adds the totals
+(what the assignment dialog previews); ``assign`` runs ``plan_design`` inside the storage
+transaction that writes the plan (``storage.assignments.write_assignment``).
 
 Design rules:
 
@@ -27,14 +29,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import func, select
-
 from medreview.domain.consensus import blind_label
 from medreview.errors import InputError
-from medreview.storage.models import AssignmentRow, ProjectRow
+from medreview.storage.assignments import (
+    AssignmentState,
+    NewAssignment,
+    OutputInfo,
+    write_assignment,
+)
 from medreview.storage.project import Project
-from medreview.storage.raters import get_or_create_rater
-from medreview.study.queries import OutputInfo, outputs_info
 
 CaseGrouping = Literal["together", "apart"]
 
@@ -256,66 +259,58 @@ def plan_assignments(
     return planned
 
 
+@dataclass(frozen=True)
+class AssignmentPlan:
+    """What a design adds to a project in a given state, and the totals afterwards."""
+
+    planned: tuple[PlannedAssignment, ...]
+    summary: AssignmentSummary
+    new_per_rater: dict[str, int]
+    new_by_model: dict[str, dict[str, int]]  # rater -> model -> new items
+    outputs: int
+
+
+def plan_design(design: AssignmentDesign, state: AssignmentState) -> AssignmentPlan:
+    """Plan ``design`` on ``state`` (pure): the one planner of ``assign`` and its preview.
+
+    Only the design's raters' existing assignments count, so the totals are what the project
+    holds for them once the plan is written.
+    """
+    design.validate()
+    if not state.outputs:
+        raise InputError("the project has no outputs to assign")
+    names = [n.strip() for n in design.raters]
+    planned = plan_assignments(state.outputs, design, state.existing, state.positions)
+    model_of = {o.output_id: o.model for o in state.outputs}
+    raters: dict[int, set[str]] = defaultdict(set, {k: set(v) for k, v in state.existing.items()})
+    new: dict[str, int] = dict.fromkeys(names, 0)
+    by_model: dict[str, dict[str, int]] = {n: {} for n in names}
+    for p in planned:
+        raters[p.output_id].add(p.rater)
+        new[p.rater] += 1
+        m = model_of[p.output_id]
+        by_model[p.rater][m] = by_model[p.rater].get(m, 0) + 1
+    totals = dict.fromkeys(names, 0)
+    for rs in raters.values():
+        for r in rs:
+            totals[r] += 1
+    summary = AssignmentSummary(
+        design=design, added=len(planned), per_rater=totals,
+        multi_rated_outputs=sum(1 for rs in raters.values() if len(rs) >= 2),
+        created_raters=tuple(n for n in names if n not in state.known_raters))
+    return AssignmentPlan(tuple(planned), summary, new, by_model, len(state.outputs))
+
+
 def assign(project: Project, design: AssignmentDesign) -> AssignmentSummary:
     """Create missing raters and the design's assignments; record the design in the project."""
     design.validate()
-    with project.transaction() as s:
-        created: list[str] = []
-        ids: dict[str, int] = {}
-        from medreview.storage.models import RaterRow
+    plans: list[AssignmentPlan] = []
 
-        for name in design.raters:
-            name = name.strip()
-            if s.scalar(select(RaterRow.id).where(RaterRow.name == name)) is None:
-                created.append(name)
-            ids[name] = get_or_create_rater(s, name, "physician").id
-        by_id = {v: k for k, v in ids.items()}
-        existing: dict[int, set[str]] = defaultdict(set)
-        positions: dict[str, int] = {}
-        for rater_id, output_id, position in s.execute(
-            select(AssignmentRow.rater_id, AssignmentRow.output_id, AssignmentRow.position)
-        ):
-            if rater_id in by_id:
-                existing[output_id].add(by_id[rater_id])
-                positions[by_id[rater_id]] = max(positions.get(by_id[rater_id], -1), position)
-        outputs = outputs_info(s)
-        if not outputs:
-            raise InputError("the project has no outputs to assign")
-        planned = plan_assignments(outputs, design, existing, positions)
-        for p in planned:
-            s.add(
-                AssignmentRow(
-                    rater_id=ids[p.rater],
-                    output_id=p.output_id,
-                    position=p.position,
-                    blind_label=p.blind_label,
-                    seed=design.seed,
-                )
-            )
-        s.flush()
-        project_row = s.scalars(select(ProjectRow)).one()
-        settings = dict(project_row.settings or {})
-        study = dict(settings.get("study") or {})
-        study["assignments"] = [*study.get("assignments", []), design.to_dict()]
-        settings["study"] = study
-        project_row.settings = settings
-        per_rater = {
-            by_id[rid]: n
-            for rid, n in s.execute(
-                select(AssignmentRow.rater_id, func.count())
-                .where(AssignmentRow.rater_id.in_(list(by_id)))
-                .group_by(AssignmentRow.rater_id)
-            )
-        }
-        counts: dict[int, int] = defaultdict(int)
-        for (oid,) in s.execute(
-            select(AssignmentRow.output_id).where(AssignmentRow.rater_id.in_(list(by_id)))
-        ):
-            counts[oid] += 1
-        return AssignmentSummary(
-            design=design,
-            added=len(planned),
-            per_rater={r: per_rater.get(r, 0) for r in ids},
-            multi_rated_outputs=sum(1 for n in counts.values() if n >= 2),
-            created_raters=tuple(created),
-        )
+    def plan(state: AssignmentState) -> list[NewAssignment]:
+        plans.append(plan_design(design, state))
+        return [NewAssignment(p.rater, p.output_id, p.position, p.blind_label)
+                for p in plans[-1].planned]
+
+    write_assignment(project, design.raters, plan, seed=design.seed,
+                     design_record=design.to_dict())
+    return plans[-1].summary

@@ -22,38 +22,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import random
 import re
 import shutil
-import sqlite3
 import tempfile
 import uuid
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from medreview.errors import PackageError
 from medreview.storage.media import sha256_file
-from medreview.storage.models import (
-    AssignmentRow,
-    AttachmentRow,
-    CaseCriterionRow,
-    CaseRow,
-    FormRow,
-    JudgmentRevisionRow,
-    JudgmentRow,
-    OutputRow,
-    ProjectRow,
-    RaterRow,
-    SeriesRow,
-)
-from medreview.storage.project import DB_NAME, MEDIA_DIR, Project, create_project
-from medreview.study.issued import IssuedOutput, record_issue
+from medreview.storage.packages import consistent_db_copy, record_issue, write_package_database
+from medreview.storage.project import DB_NAME, MEDIA_DIR, Project
 from medreview.study.package_zip import (
     FORMAT,
     MANIFEST,
@@ -61,7 +43,7 @@ from medreview.study.package_zip import (
     open_package_zip,
     safe_name,
 )
-from medreview.study.queries import rater_by_name
+from medreview.study.queries import find_rater
 from medreview.study.seal import (
     SEAL_KEY,
     SECRET_KEY,
@@ -96,131 +78,6 @@ def _now() -> str:
 # --- writing -----------------------------------------------------------------------------
 
 
-def _map_annotations(annotations: list[Any], att_map: dict[int, int],
-                     out_map: dict[int, int]) -> list[Any]:
-    """Rewrite database-local ids (image-region attachments, pairwise partners)."""
-    out = []
-    for a in annotations:
-        if isinstance(a, dict) and a.get("compared_output_id") in out_map:
-            a = {**a, "compared_output_id": out_map[a["compared_output_id"]]}
-        if isinstance(a, dict) and isinstance(a.get("region"), dict):
-            region = dict(a["region"])
-            old = region.get("attachment_id")
-            if isinstance(old, int) and old in att_map:
-                region["attachment_id"] = att_map[old]
-            a = {**a, "region": region}
-        out.append(a)
-    return out
-
-
-@dataclass
-class _Maps:
-    outputs: dict[str, IssuedOutput] = field(default_factory=dict)  # token -> our output
-    attachments: dict[int, int] = field(default_factory=dict)  # package id -> ours
-
-
-def _copy_content(src: Session, dst: Session, project: Project, rater: RaterRow,
-                  media_root: Path) -> _Maps:
-    """Copy the rater's slice of the project into the package database; return the id maps."""
-    form_map: dict[int, int] = {}
-    for f in src.scalars(select(FormRow).order_by(FormRow.id)):
-        row = FormRow(key=f.key, version=f.version, kind=f.kind, name=f.name,
-                      definition=f.definition, sha256=f.sha256, active=f.active)
-        dst.add(row)
-        dst.flush()
-        form_map[f.id] = row.id
-    new_rater = RaterRow(name=rater.name, kind=rater.kind, pseudonym=rater.pseudonym)
-    dst.add(new_rater)
-    dst.flush()
-    assignments = src.scalars(
-        select(AssignmentRow).where(AssignmentRow.rater_id == rater.id)
-        .order_by(AssignmentRow.position)
-    ).all()
-    if not assignments:
-        raise PackageError("this rater has no assignments; run `medreview assign` first",
-                           item=rater.name)
-    outputs = {o.id: o for o in src.scalars(
-        select(OutputRow).where(OutputRow.id.in_([a.output_id for a in assignments])))}
-    case_map: dict[int, int] = {}
-    att_map: dict[int, int] = {}
-    for case_id in sorted({o.case_id for o in outputs.values()}):
-        c = src.get(CaseRow, case_id)
-        assert c is not None
-        nc = CaseRow(external_id=c.external_id, title=c.title, messages=c.messages,
-                     context=c.context, tags=c.tags, meta=c.meta,
-                     reference_answer=c.reference_answer, content_sha256=c.content_sha256,
-                     source="package")
-        dst.add(nc)
-        dst.flush()
-        case_map[c.id] = nc.id
-        for cr in src.scalars(select(CaseCriterionRow).where(CaseCriterionRow.case_id == c.id)):
-            dst.add(CaseCriterionRow(case_id=nc.id, position=cr.position, key=cr.key,
-                                     text=cr.text, points=cr.points, tags=cr.tags))
-        series_map: dict[int, int] = {}
-        for sr in src.scalars(select(SeriesRow).where(SeriesRow.case_id == c.id)):
-            ns = SeriesRow(case_id=nc.id, study_uid=sr.study_uid, series_uid=sr.series_uid,
-                           modality=sr.modality, description=sr.description)
-            dst.add(ns)
-            dst.flush()
-            series_map[sr.id] = ns.id
-        for att in src.scalars(select(AttachmentRow).where(AttachmentRow.case_id == c.id)):
-            na = AttachmentRow(
-                case_id=nc.id, series_id=series_map.get(att.series_id or -1), kind=att.kind,
-                sha256=att.sha256, size=att.size, filename=att.filename, mime=att.mime,
-                sop_uid=att.sop_uid, instance_number=att.instance_number,
-                sort_index=att.sort_index, frame_count=att.frame_count, meta=att.meta)
-            dst.add(na)
-            dst.flush()
-            att_map[att.id] = na.id
-            target = media_root / att.sha256[:2] / att.sha256[2:]
-            if not target.exists():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(project.media.open_verified(att.sha256), target)
-    # Output rows go in in a random order with random tokens: package ids say nothing about
-    # the import (= model) order, and the token -> output map stays with the lead.
-    shuffled = list(assignments)
-    random.SystemRandom().shuffle(shuffled)
-    maps = _Maps()
-    output_map: dict[int, int] = {}
-    for a in shuffled:
-        o = outputs[a.output_id]
-        token = new_token()
-        # Blinded: the model name is replaced by the label the rater sees; no metadata travels.
-        no = OutputRow(case_id=case_map[o.case_id], external_id=token, model=a.blind_label,
-                       text=o.text, text_sha256=o.text_sha256, meta={}, source="package")
-        dst.add(no)
-        dst.flush()
-        output_map[o.id] = no.id
-        maps.outputs[token] = IssuedOutput(o.id, o.text_sha256)
-    for a in assignments:
-        # No seed: with it and the case, the seeded label shuffle gives back the model order.
-        dst.add(AssignmentRow(rater_id=new_rater.id, output_id=output_map[a.output_id],
-                              position=a.position, blind_label=a.blind_label, seed=None))
-    for j in src.scalars(select(JudgmentRow).where(
-            JudgmentRow.rater_id == rater.id, JudgmentRow.output_id.in_(list(output_map)))
-            .order_by(JudgmentRow.id)):
-        nj = JudgmentRow(rater_id=new_rater.id, output_id=output_map[j.output_id],
-                         status=j.status, flagged=j.flagged,
-                         current_revision_no=j.current_revision_no,
-                         created_at=j.created_at, updated_at=j.updated_at)
-        dst.add(nj)
-        dst.flush()
-        for r in src.scalars(select(JudgmentRevisionRow).where(
-                JudgmentRevisionRow.judgment_id == j.id)):
-            dst.add(JudgmentRevisionRow(
-                uid=r.uid, judgment_id=nj.id, revision_no=r.revision_no,
-                form_id=form_map[r.form_id],
-                taxonomy_id=form_map[r.taxonomy_id] if r.taxonomy_id else None,
-                answers=r.answers, annotations=_map_annotations(list(r.annotations), att_map,
-                                             output_map),
-                rationale=r.rationale, confidence=r.confidence, overall_score=r.overall_score,
-                time_on_task_s=r.time_on_task_s, flagged=r.flagged, skipped=r.skipped,
-                status=r.status, author=r.author, source=r.source, created_at=r.created_at))
-    dst.flush()
-    maps.attachments = {v: k for k, v in att_map.items()}
-    return maps
-
-
 def build_package(project: Project, rater_name: str, out: Path) -> PackageInfo:
     """Write ``out``: the rater's items, their media, the forms; no other rater's judgments.
 
@@ -231,61 +88,37 @@ def build_package(project: Project, rater_name: str, out: Path) -> PackageInfo:
     out.parent.mkdir(parents=True, exist_ok=True)
     package_uid = uuid.uuid4().hex
     secret = new_secret()
-    with project.read() as s:
-        rater = rater_by_name(s, rater_name)
-        if rater.kind != "physician":
-            raise PackageError("packages are for physicians, not judges", item=rater_name)
-        rater_id = rater.id
-        source = s.scalars(select(ProjectRow)).one()
-        source_uid, source_name = source.uid, source.name
-        # Built beside the output, not in the system temp folder: it holds case text and media.
-        with tempfile.TemporaryDirectory(prefix=".medreview-pkg-", dir=out.parent) as tmp:
-            folder = Path(tmp) / ROOT
-            pkg = create_project(folder, f"{source_name} — {rater.pseudonym}")
-            try:
-                with pkg.transaction() as d:
-                    maps = _copy_content(s, d, project, rater, folder / MEDIA_DIR)
-                    prow = d.scalars(select(ProjectRow)).one()
-                    prow.reveal_models = False
-                    prow.settings = {"package": {"package_uid": package_uid,
-                                                 "source_project_uid": source_uid,
-                                                 "rater": rater.name}}
-            finally:
-                pkg.close()
-            manifest: dict[str, Any] = {
-                "format": FORMAT,
-                "stage": "outbound",
-                "package_uid": package_uid,
-                "project_uid": source_uid,
-                "project_name": source_name,
-                "rater": {"name": rater.name, "kind": rater.kind, "pseudonym": rater.pseudonym},
-                "created_at": _now(),
-                "outputs": {t: {"text_sha256": o.text_sha256}
-                            for t, o in sorted(maps.outputs.items())},
-                SECRET_KEY: secret,
-            }
+    rater = find_rater(project, rater_name)
+    if rater.kind != "physician":
+        raise PackageError("packages are for physicians, not judges", item=rater_name)
+    source_uid, source_name = project.uid, project.name
+    # Built beside the output, not in the system temp folder: it holds case text and media.
+    with tempfile.TemporaryDirectory(prefix=".medreview-pkg-", dir=out.parent) as tmp:
+        folder = Path(tmp) / ROOT
+        maps = write_package_database(
+            project, rater.id, folder, name=f"{source_name} — {rater.pseudonym}",
+            settings={"package": {"package_uid": package_uid, "source_project_uid": source_uid,
+                                  "rater": rater.name}},
+            new_token=new_token)
+        manifest: dict[str, Any] = {
+            "format": FORMAT,
+            "stage": "outbound",
+            "package_uid": package_uid,
+            "project_uid": source_uid,
+            "project_name": source_name,
+            "rater": {"name": rater.name, "kind": rater.kind, "pseudonym": rater.pseudonym},
+            "created_at": _now(),
+            "outputs": {t: {"text_sha256": o.text_sha256}
+                        for t, o in sorted(maps.outputs.items())},
+            SECRET_KEY: secret,
+        }
 
-            def issue() -> None:
-                with project.transaction() as w:
-                    record_issue(w, uid=package_uid, rater_id=rater_id, secret=secret,
-                                 outputs=maps.outputs, attachments=maps.attachments)
+        def issue() -> None:
+            record_issue(project, uid=package_uid, rater_id=rater.id, secret=secret,
+                         outputs=maps.outputs, attachments=maps.attachments)
 
-            manifest = _write_zip(folder, manifest, out, secret, before_publish=issue)
+        manifest = _write_zip(folder, manifest, out, secret, before_publish=issue)
     return PackageInfo(out, manifest)
-
-
-def _consistent_db_copy(db: Path, dest: Path) -> None:
-    """SQLite online backup: includes WAL contents, safe while the app has the file open."""
-    src = sqlite3.connect(db)
-    try:
-        dst = sqlite3.connect(dest)
-        try:
-            src.backup(dst)
-            dst.execute("PRAGMA journal_mode=DELETE")
-        finally:
-            dst.close()
-    finally:
-        src.close()
 
 
 def _write_zip(folder: Path, manifest: dict[str, Any], out: Path, secret: str, *,
@@ -293,7 +126,7 @@ def _write_zip(folder: Path, manifest: dict[str, Any], out: Path, secret: str, *
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".medreview-seal-", dir=out.parent) as tmp:
         db_copy = Path(tmp) / DB_NAME
-        _consistent_db_copy(folder / DB_NAME, db_copy)
+        consistent_db_copy(folder / DB_NAME, db_copy)
         members: list[tuple[str, Path]] = [(f"{ROOT}/{DB_NAME}", db_copy)]
         media = folder / MEDIA_DIR
         if media.is_dir():
