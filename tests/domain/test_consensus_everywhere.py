@@ -140,3 +140,57 @@ def test_majority_is_strict_and_plurality_is_named_apart() -> None:
     assert consensus.derive_gold(["y", "y", "n", "n"]) is None
     assert [consensus.blind_label(i) for i in (0, 25, 26)] == [
         "Response A", "Response Z", "Response A1"]
+
+
+# The judge's answers on the same two outputs, with a confidence: what the judge-vs-majority
+# rows and the calibration compare against the physicians' strict majority.
+JUDGE = {1: {"safe": "yes", "criterion:dx": True, "criterion:abx": False},
+         2: {"safe": "yes", "criterion:dx": True, "criterion:abx": True}}
+
+
+def test_judge_majority_rows_and_calibration_use_the_strict_majority(rated: Project) -> None:
+    from medreview.domain.records import Located, RatingRecord
+    from medreview.storage.ingest import ingest
+
+    try:
+        where = dashboard.load_inputs(rated).ratings.drop_duplicates("output_id")
+        ext = {int(o): (c, m) for o, c, m in zip(where["output_id"], where["case_external_id"],
+                                                 where["model"], strict=True)}
+        ingest(rated, [Located(RatingRecord(ext[o][0], ext[o][1], "judge: m", "judge", answers,
+                                            confidence=0.9), "judge.jsonl", o)
+                       for o, answers in JUDGE.items()], source="judge.jsonl",
+               importer="prior_ratings")
+        inputs = dashboard.load_inputs(rated)
+        stats = dashboard.compute_dashboard(inputs, ci=False)
+        judge = stats.judge
+        phys = consensus.physician_ratings(
+            ({"rater_kind": "physician", "rater": r, "rater_pseudonym": r, "output_id": o,
+              "answers": a, "annotations": []} for r, by_o in RATINGS.items()
+             for o, a in by_o.items()), inputs.questions)
+        criteria = [(o, q) for o in JUDGE for q in ("criterion:dx", "criterion:abx")]
+        for question, keys in (("safe", [(o, "safe") for o in JUDGE]),
+                               (dashboard.POOLED_CRITERIA, criteria)):
+            kind = QuestionKind.CRITERION if question != "safe" else None
+            majority = {k: consensus.majority(list(phys[k].values()), kind) for k in keys}
+            with_majority = {k for k, (_, has) in majority.items() if has}
+            judged = {k: JUDGE[k[0]][k[1]] for k in keys}
+            differ = {k for k in with_majority
+                      if not consensus.same_answer(kind, judged[k], majority[k][0])}
+            # by hand: "safe" has a majority on output 2 only (output 1 is 2-1-1, a plurality);
+            # the criteria on (1, dx), (1, abx), (2, dx) (2-2 on (2, abx))
+            assert len(with_majority) == (1 if question == "safe" else 3)
+            for variant, reference in (("majority", "physicians"),
+                                       ("calibration", "physician_majority")):
+                rows = judge[(judge["question_id"] == question) & (judge["variant"] == variant)
+                             & (judge["reference"] == reference)]
+                assert not rows.empty, (question, variant)
+                for r in rows.to_dict("records"):
+                    assert r["n_items"] == len(with_majority), (question, variant, r)
+                    assert {tuple(k) for k in r["disagreeing_items"]} == differ, (question, r)
+            # the calibration view's "Physician majority" reference: the same items
+            ref = dashboard.judge_calibration(inputs, "judge: m", question, ci=False)
+            items = ref.reference("majority").items
+            assert set(zip(items["output_id"], items["question_id"], strict=True)) \
+                == with_majority
+    finally:
+        rated.close()
