@@ -75,3 +75,12 @@ class ProjectBusy(ProjectError):
 
 class ProjectReadOnly(ProjectError):
     """A change was asked of a project that is open read-only."""
+
+
+class DatabaseLocked(ProjectError):
+    """SQLite's short busy timeout ran out on a lock another connection holds: trying again
+    may work (unlike ``ProjectBusy``, whose full wait is already over)."""
+
+
+class DatabaseFailure(ProjectError):
+    """The database refused a statement for a reason waiting will not fix (a full disk, I/O)."""

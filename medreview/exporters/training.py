@@ -22,19 +22,16 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
 from itertools import combinations
 from typing import Any, Literal
 
-from sqlalchemy import select
-
-from medreview.domain.rubric import Form, Question, QuestionKind, case_criterion_question
+from medreview.domain.rubric import Form, Question, QuestionKind
 from medreview.domain.scoring import form_score
 from medreview.errors import InputError
 from medreview.exporters.gold import Gold, gold_labels, physician_labels
 from medreview.storage import tables
-from medreview.storage.forms import active_form_rows, form_from_row
-from medreview.storage.models import CaseCriterionRow, CaseRow, OutputRow
+from medreview.storage.exports import ExportCase, cases_and_outputs, rater_names
+from medreview.storage.form_lookup import active_forms
 from medreview.storage.project import Project
 from medreview.storage.questions import project_questions
 
@@ -43,34 +40,11 @@ SftStyle = Literal["messages", "prompt_completion"]
 PrefStyle = Literal["trl", "openai"]
 
 
-@dataclass(frozen=True)
-class _Case:
-    id: int
-    external_id: str
-    messages: list[dict[str, str]]
-    context: list[dict[str, Any]]
-    criteria: list[Question]
-
-
 def _forms(project: Project) -> tuple[Form, Form | None]:
-    with project.read() as s:
-        rubric, taxonomy = active_form_rows(s)
-        if rubric is None:
-            raise InputError("the project has no rubric; nothing to export against")
-        return form_from_row(rubric), form_from_row(taxonomy) if taxonomy else None
-
-
-def _cases_outputs(project: Project) -> tuple[dict[int, _Case], dict[int, OutputRow]]:
-    with project.read() as s:
-        crit: dict[int, list[Question]] = defaultdict(list)
-        for c in s.scalars(select(CaseCriterionRow).order_by(CaseCriterionRow.case_id,
-                                                             CaseCriterionRow.position)):
-            crit[c.case_id].append(case_criterion_question(c.key, c.text, c.points,
-                                                           tuple(c.tags)))
-        cases = {c.id: _Case(c.id, c.external_id, list(c.messages), list(c.context),
-                             crit[c.id]) for c in s.scalars(select(CaseRow))}
-        outputs = {o.id: o for o in s.scalars(select(OutputRow).order_by(OutputRow.id))}
-    return cases, outputs
+    rubric, taxonomy = active_forms(project)
+    if rubric is None:
+        raise InputError("the project has no rubric; nothing to export against")
+    return rubric.form, taxonomy.form if taxonomy else None
 
 
 def _describe_question(q: Question) -> str:
@@ -107,7 +81,7 @@ def render_rubric(rubric: Form, taxonomy: Form | None = None) -> str:
     return "\n".join(parts)
 
 
-def render_case(case: _Case, answer: str) -> str:
+def render_case(case: ExportCase, answer: str) -> str:
     """The user turn: the conversation, context documents, case criteria and the answer."""
     parts = ["# Conversation"]
     parts += [f"{m.get('role', 'user')}: {m.get('content', '')}" for m in case.messages]
@@ -131,11 +105,7 @@ def _verdict(gold: dict[str, Gold], fallback_rationale: str) -> str:
 
 def name_scrubber(project: Project) -> Callable[[str], str]:
     """Replace every rater's name in free text by their pseudonym (longest names first)."""
-    from medreview.storage.models import RaterRow
-
-    with project.read() as s:
-        pairs = sorted(((r.name, r.pseudonym) for r in s.scalars(select(RaterRow))),
-                       key=lambda p: -len(p[0]))
+    pairs = sorted(rater_names(project), key=lambda p: -len(p[0]))
 
     def scrub(text: str) -> str:
         for name, pseudonym in pairs:
@@ -171,7 +141,7 @@ def sft_records(
         raise InputError(f"unknown SFT style {style!r}")
     rubric, taxonomy = _forms(project)
     system = render_rubric(rubric, taxonomy)
-    cases, outputs = _cases_outputs(project)
+    cases, outputs = cases_and_outputs(project)
     fallback = _fallback_rationales(project)
     scrub = name_scrubber(project) if not real_names else (lambda t: t)
     out: list[Record] = []
@@ -204,7 +174,7 @@ def gold_scores(project: Project, *, score_question: str | None = None) -> dict[
     silently count as not met).
     """
     rubric, _tax = _forms(project)
-    cases, outputs = _cases_outputs(project)
+    cases, outputs = cases_and_outputs(project)
     scores: dict[int, float] = {}
     for oid, gold in gold_labels(project).items():
         if oid not in outputs:
@@ -238,7 +208,7 @@ def _pair_record(prompt: list[dict[str, str]], chosen: str, rejected: str, margi
     return rec
 
 
-def _prompt_of(case: _Case) -> list[dict[str, str]]:
+def _prompt_of(case: ExportCase) -> list[dict[str, str]]:
     msgs = [{"role": str(m.get("role", "user")), "content": str(m.get("content", ""))}
             for m in case.messages]
     # The policy answers the conversation's last user turn: drop a trailing assistant turn.
@@ -270,7 +240,7 @@ def preference_records(
     """Preference pairs and a provenance sidecar (one row per record, same order)."""
     if style not in ("trl", "openai"):
         raise InputError(f"unknown preference style {style!r}")
-    cases, outputs = _cases_outputs(project)
+    cases, outputs = cases_and_outputs(project)
     by_case: dict[int, list[int]] = defaultdict(list)
     for oid, o in outputs.items():
         by_case[o.case_id].append(oid)
@@ -328,7 +298,7 @@ def preference_records(
 
 def criteria_rows(project: Project, *, real_names: bool = False) -> list[Record]:
     """HealthBench-style rows: one per output x case criterion with a gold label."""
-    cases, outputs = _cases_outputs(project)
+    cases, outputs = cases_and_outputs(project)
     ratings = physician_labels(project, pseudonymise=not real_names)
     scrub = name_scrubber(project) if not real_names else (lambda t: t)
     rows: list[Record] = []
@@ -370,7 +340,7 @@ def empty_reason(project: Project, kind: str, *, score_question: str | None = No
     pair also needs a pairwise gold answer or two outputs of one case whose gold scores differ;
     a criteria row needs a gold label on a per-case criterion.
     """
-    _cases_map, outputs = _cases_outputs(project)
+    _cases_map, outputs = cases_and_outputs(project)
     gold = {oid: g for oid, g in gold_labels(project).items() if g and oid in outputs}
     if not outputs:
         return "the project has no model outputs yet; import some (Project → Import)"

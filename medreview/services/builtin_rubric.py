@@ -13,15 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
-from sqlalchemy import select
-
 from medreview.domain.records import Located, RatingRecord
 from medreview.domain.rubric import Form
 from medreview.domain.validation import check_answer
 from medreview.errors import ImportFailed
 from medreview.rubrics.templates import load_template
-from medreview.storage.forms import active_form_rows, form_from_row, register_form
-from medreview.storage.models import FormRow
+from medreview.storage.form_lookup import delete_form, ensure_active_rubric
 from medreview.storage.project import Project
 
 
@@ -32,29 +29,24 @@ def ensure_rubric(
 
     Returns the active form and, when this call added it, how to remove it again.
     """
-    with project.transaction() as s:
-        active, _ = active_form_rows(s)
-        if active is not None and active.key == key:
-            return form_from_row(active), None
-        known = s.scalar(select(FormRow.id).where(FormRow.key == key).limit(1))
-        if active is not None or known is not None:
-            grading = f"grades with rubric {active.key!r}" if active else f"has an inactive {key!r}"
-            raise ImportFailed(
-                f"this project {grading}; the benchmark's ground truth is stored on the built-in "
-                f"{key!r} rubric: add it first with `medreview import PROJECT --rubric {key} "
-                "FILE` (it becomes the rubric physicians grade with) or import into a new project",
-                source=source,
-            )
-        row = register_form(s, load_template(key))
-        form, form_id = form_from_row(row), row.id
+    ensured = ensure_active_rubric(project, key, lambda: load_template(key))
+    if ensured.form is None:
+        grading = (f"grades with rubric {ensured.active_key!r}" if ensured.active_key is not None
+                   else f"has an inactive {key!r}")
+        raise ImportFailed(
+            f"this project {grading}; the benchmark's ground truth is stored on the built-in "
+            f"{key!r} rubric: add it first with `medreview import PROJECT --rubric {key} "
+            "FILE` (it becomes the rubric physicians grade with) or import into a new project",
+            source=source,
+        )
+    if not ensured.added:
+        return ensured.form.form, None
+    form_id = ensured.form.id
 
     def undo() -> None:
-        with project.transaction() as s:
-            row = s.get(FormRow, form_id)
-            if row is not None:
-                s.delete(row)
+        delete_form(project, form_id)
 
-    return form, undo
+    return ensured.form.form, undo
 
 
 def checked(records: Iterable[Located], form: Form) -> Iterator[Located]:

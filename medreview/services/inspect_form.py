@@ -25,17 +25,14 @@ import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import select
 
 from medreview.domain.records import Located, OutputRecord, RatingRecord
 from medreview.domain.rubric import Form, FormKind, Question
 from medreview.errors import ImportFailed
 from medreview.importers.inspect_ai import inspect_scorers
 from medreview.progress import CancelToken
-from medreview.storage.forms import active_form_rows, form_from_row, register_form
-from medreview.storage.models import CaseRow, FormRow, OutputRow
+from medreview.storage.case_lookup import output_ids_by_identity
+from medreview.storage.form_lookup import change_active_rubric, restore_forms
 from medreview.storage.project import Project
 
 FORM_KEY = "inspect-scorers"
@@ -58,10 +55,10 @@ def ensure_scorer_questions(
     questions = [q for s in inspect_scorers(path, token) for q in s.questions()]
     if not questions:
         return None
-    with project.transaction() as s:
-        active, _ = active_form_rows(s)
-        if active is None:
-            form = Form(
+
+    def with_scorers(current: Form | None) -> Form | None:
+        if current is None:
+            return Form(
                 key=FORM_KEY,
                 version=1,
                 name=FORM_NAME,
@@ -69,56 +66,33 @@ def ensure_scorer_questions(
                 questions=tuple(questions),
                 description="Questions created from the scorers of imported inspect-ai logs.",
             )
-        else:
-            current = form_from_row(active)
-            have = {q.id: q for q in current.questions}
-            for q in questions:
-                reason = _compatible(have[q.id], q) if q.id in have else ""
-                if reason:
-                    raise ImportFailed(
-                        f"rubric {current.key!r} question {q.id!r} {reason}; import this log "
-                        "into another project",
-                        source=str(path),
-                    )
-            added = tuple(q for q in questions if q.id not in have)
-            if not added:
-                return None
-            form = replace(current, questions=current.questions + added)
-        before: list[dict[str, Any]] = [
-            {"id": r.id, "active": r.active, "definition": r.definition, "sha256": r.sha256,
-             "name": r.name}
-            for r in s.scalars(select(FormRow))
-        ]
-        register_form(s, form)
+        have = {q.id: q for q in current.questions}
+        for q in questions:
+            reason = _compatible(have[q.id], q) if q.id in have else ""
+            if reason:
+                raise ImportFailed(
+                    f"rubric {current.key!r} question {q.id!r} {reason}; import this log "
+                    "into another project",
+                    source=str(path),
+                )
+        added = tuple(q for q in questions if q.id not in have)
+        if not added:
+            return None
+        return replace(current, questions=current.questions + added)
+
+    before = change_active_rubric(project, with_scorers)
+    if before is None:
+        return None
 
     def undo() -> None:
-        with project.transaction() as s:
-            kept = {b["id"]: b for b in before}
-            for row in s.scalars(select(FormRow)):
-                old = kept.get(row.id)
-                if old is None:
-                    s.delete(row)
-                    continue
-                row.active = old["active"]
-                row.definition = old["definition"]
-                row.sha256 = old["sha256"]
-                row.name = old["name"]
+        restore_forms(project, before)
 
     return undo
 
 
 def onto_stored_outputs(project: Project, records: Iterable[Located]) -> Iterator[Located]:
     """``records`` with each rating pointed at the stored output that has its output's text."""
-    with project.read() as s:
-        stored: dict[tuple[str, str, str], str | None] = {
-            (case, model, sha): ext
-            for case, model, sha, ext in s.execute(
-                select(CaseRow.external_id, OutputRow.model, OutputRow.text_sha256,
-                       OutputRow.external_id)
-                .join(CaseRow, CaseRow.id == OutputRow.case_id)
-                .order_by(OutputRow.id.desc())  # the first stored wins, as in the ingest
-            )
-        }
+    stored = output_ids_by_identity(project)
     moved: dict[str, str] = {}  # this log's output id -> the stored output's id
     for located in records:
         rec = located.record

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from medreview.errors import ImportFailed
 from medreview.importers.prior_ratings import RatingForm
-from medreview.storage.forms import active_form_rows, form_from_row
-from medreview.storage.models import CaseCriterionRow, CaseRow
+from medreview.storage.case_lookup import case_criterion_keys
+from medreview.storage.form_lookup import active_forms
 from medreview.storage.project import Project
 
 
@@ -17,24 +15,15 @@ def rating_form(project: Project, source: str) -> RatingForm:
     Ratings files never create cases, so the criteria are those already stored; a project
     without a rubric cannot hold ratings, which is said before a single row is read.
     """
-    with project.read() as s:
-        rubric, taxonomy = active_form_rows(s)
-        if rubric is None:
-            raise ImportFailed(
-                "the project has no rubric yet; add one before importing ratings "
-                "(medreview import PROJECT --rubric KEY_OR_FILE)",
-                source=source,
-            )
-        criteria: dict[str, set[str]] = {}
-        rows = s.execute(
-            select(CaseRow.external_id, CaseCriterionRow.key).join(
-                CaseCriterionRow, CaseCriterionRow.case_id == CaseRow.id
-            )
+    rubric, taxonomy = active_forms(project)
+    if rubric is None:
+        raise ImportFailed(
+            "the project has no rubric yet; add one before importing ratings "
+            "(medreview import PROJECT --rubric KEY_OR_FILE)",
+            source=source,
         )
-        for external_id, key in rows:
-            criteria.setdefault(external_id, set()).add(key)
-        return RatingForm(
-            form=form_from_row(rubric),
-            case_criteria={k: frozenset(v) for k, v in criteria.items()},
-            taxonomy=form_from_row(taxonomy) if taxonomy is not None else None,
-        )
+    return RatingForm(
+        form=rubric.form,
+        case_criteria=case_criterion_keys(project),
+        taxonomy=taxonomy.form if taxonomy is not None else None,
+    )
