@@ -29,25 +29,19 @@ output x question (``revision_no`` grows; the newest wins) and carry their prove
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
-
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from medreview.domain import consensus
 from medreview.domain.rubric import Question, QuestionKind
 from medreview.domain.validation import check_answer
 from medreview.errors import InputError
 from medreview.storage import tables
-from medreview.storage.gold import latest_gold, latest_gold_rows
-from medreview.storage.models import GoldLabelRow, OutputRow
+from medreview.storage.adjudication import NewGold, add_missing_gold, append_gold, current_gold
 from medreview.storage.project import Project
 from medreview.storage.questions import project_questions
-from medreview.storage.raters import get_or_create_rater
 
 PROVENANCES = ("adjudicated", "unanimous", "majority", "single_rater", "imported")
 
@@ -152,9 +146,6 @@ def disagreement_score(q: Question, values: list[Any], rules: DisagreementRules)
     return None
 
 
-_latest_gold = latest_gold_rows
-
-
 def adjudication_queue(
     project: Project,
     rules: DisagreementRules | None = None,
@@ -165,15 +156,14 @@ def adjudication_queue(
     """Items where physicians disagree, most disagreement first."""
     rules = rules or DisagreementRules()
     ratings, outputs, questions = collect_ratings(project, pseudonymise=pseudonymise)
-    with project.read() as s:
-        gold = _latest_gold(s)
+    gold = current_gold(project)
     items: list[Disagreement] = []
     for (oid, qid), by_rater in ratings.items():
         q = questions[qid]
         score = disagreement_score(q, list(by_rater.values()), rules)
         if score is None:
             continue
-        g = gold.get((oid, qid))
+        g = gold.get(oid, {}).get(qid)
         if g is not None and g.provenance == "adjudicated" and not include_resolved:
             continue
         maj, has = majority(list(by_rater.values()), q.kind)
@@ -185,18 +175,6 @@ def adjudication_queue(
             gold_provenance=g.provenance if g else None))
     items.sort(key=lambda d: (-d.score, d.output_id, d.question_id))
     return items
-
-
-def _append_gold(s: Session, output_id: int, question_id: str, value: Any, provenance: str,
-                 rationale: str, adjudicator_id: int | None) -> GoldLabelRow:
-    n = s.scalar(select(func.max(GoldLabelRow.revision_no)).where(
-        GoldLabelRow.output_id == output_id, GoldLabelRow.question_id == question_id)) or 0
-    row = GoldLabelRow(uid=uuid.uuid4().hex, output_id=output_id, question_id=question_id,
-                       value=value, provenance=provenance, rationale=rationale,
-                       adjudicator_id=adjudicator_id, revision_no=n + 1)
-    s.add(row)
-    s.flush()
-    return row
 
 
 def set_gold(
@@ -221,17 +199,10 @@ def set_gold(
         raise InputError(f"not a valid gold answer: {reason}", item=question_id)
     if provenance == "adjudicated" and not adjudicator:
         raise InputError("an adjudicated gold label needs the adjudicator's name")
-    with project.transaction() as s:
-        if s.get(OutputRow, output_id) is None:
-            raise InputError("no such output in this project", item=str(output_id))
-        adj_id = None
-        if adjudicator:
-            rater = get_or_create_rater(s, adjudicator, "physician")
-            rater.is_adjudicator = True
-            adj_id = rater.id
-        row = _append_gold(s, output_id, question_id, value, provenance, rationale, adj_id)
-        return GoldLabel(output_id, question_id, row.value, provenance, row.revision_no,
-                         rationale)
+    stored = append_gold(project, output_id, question_id, value, provenance=provenance,
+                         rationale=rationale, adjudicator=adjudicator)
+    return GoldLabel(output_id, question_id, stored.value, provenance, stored.revision_no,
+                     rationale)
 
 
 def accept_majority(
@@ -262,11 +233,15 @@ def auto_gold(project: Project, *, include_single: bool = True,
     rules = rules or DisagreementRules()
     ratings, _outputs, questions = collect_ratings(project)
     summary = AutoGoldSummary()
-    with project.transaction() as s:
-        gold = _latest_gold(s)
+
+    def decide(have: frozenset[tuple[int, str]]) -> list[NewGold]:
+        # Runs inside the write transaction: ``have`` is the gold that exists now.
+        summary.added.clear()
+        summary.skipped_disagreements = 0
+        new: list[NewGold] = []
         for (oid, qid), by_rater in sorted(ratings.items()):
             q = questions[qid]
-            if q.kind is QuestionKind.TEXT or (oid, qid) in gold:
+            if q.kind is QuestionKind.TEXT or (oid, qid) in have:
                 continue
             values = list(by_rater.values())
             if len(values) == 1 and not include_single:
@@ -281,14 +256,16 @@ def auto_gold(project: Project, *, include_single: bool = True,
                 # A numeric spread past the threshold is for a person to settle.
                 summary.skipped_disagreements += 1
                 continue
-            _append_gold(s, oid, qid, value, prov, "", None)
+            new.append(NewGold(oid, qid, value, prov))
             summary.added[prov] = summary.added.get(prov, 0) + 1
+        return new
+
+    add_missing_gold(project, decide)
     return summary
 
 
 def gold_labels(project: Project) -> dict[int, dict[str, GoldLabel]]:
     """The newest gold label per output x question."""
-    with project.read() as s:
-        stored = latest_gold(s)
+    stored = current_gold(project)
     return {oid: {qid: GoldLabel(oid, qid, g.value, g.provenance, g.revision_no, g.rationale)
                   for qid, g in by_q.items()} for oid, by_q in stored.items()}
