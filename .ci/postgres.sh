@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Start a throw-away PostgreSQL server on 127.0.0.1 as an unprivileged user (initdb refuses
+# root) and run the tests marked `postgres` against it; the server and its files go afterwards.
+# Usage: .ci/postgres.sh [pytest args...]   (from the repository root, after the venv exists)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PGBIN="${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}"
+[ -x "$PGBIN/initdb" ] || { echo "postgres.sh: no PostgreSQL server binaries (set PGBIN)" >&2; exit 2; }
+PORT="${MEDREVIEW_PG_PORT:-55433}"
+BASE="$(mktemp -d /tmp/medreview-pg.XXXXXX)"
+RUNAS=()
+if [ "$(id -u)" = 0 ]; then  # the server may not run as root
+  chown nobody "$BASE"
+  RUNAS=(su -s /bin/sh nobody -c)
+else
+  RUNAS=(sh -c)
+fi
+stop() {
+  "${RUNAS[@]}" "'$PGBIN/pg_ctl' -D '$BASE/data' -m immediate stop" >/dev/null 2>&1 || true
+  rm -rf "$BASE"
+}
+trap stop EXIT
+"${RUNAS[@]}" "'$PGBIN/initdb' -D '$BASE/data' --auth=trust -U medreview -E UTF8 --locale=C.UTF-8" \
+  >"$BASE/initdb.log" 2>&1 || { cat "$BASE/initdb.log" >&2; exit 1; }
+"${RUNAS[@]}" "'$PGBIN/pg_ctl' -D '$BASE/data' -w -l '$BASE/server.log' -o \"-h 127.0.0.1 -p $PORT -k '$BASE' -F\" start" >/dev/null \
+  || { cat "$BASE/server.log" >&2; exit 1; }
+echo "PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PORT"
+MEDREVIEW_TEST_PG_URL="postgresql+psycopg://medreview@127.0.0.1:$PORT/postgres" \
+  QT_QPA_PLATFORM=offscreen .venv/bin/python -m pytest -m postgres tests/postgres -p no:cacheprovider "$@"
