@@ -1,8 +1,10 @@
 """Deliver executor results to the main thread (Anki's ``run_on_main`` and ``CollectionOp``).
 
-``Op(fn, *args).success(cb).failure(cb).run(executor)`` submits ``fn`` to an executor (the
-database thread in the app, inline in tests) and calls ``cb`` on the Qt main thread through a
-queued signal, so callbacks may touch widgets and emit on the ChangeBus. ``MessageRelay``
+``Op(owner, fn, *args).success(cb).failure(cb).run(executor)`` submits ``fn`` to an executor
+(the database thread in the app, inline in tests) and calls ``cb`` on the Qt main thread
+through a queued signal, so callbacks may touch widgets; nothing reaches an ``owner`` that was
+closed meanwhile, ``.emits(bus)`` publishes the result's change-set and ``.latest()`` keeps
+only the newest answer of a repeated query. ``MessageRelay``
 carries progress lines a worker reports while it runs (a save waiting for another writer).
 """
 
@@ -10,12 +12,16 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import logging
+import weakref
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 import shiboken6
 from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal, Slot
+from PySide6.QtWidgets import QDialog
 
+from medreview.domain.changes import Changes
+from medreview.services.bus import ChangeBus
 from medreview.services.tasks import Executor
 
 T = TypeVar("T")
@@ -65,16 +71,67 @@ class MessageRelay(QObject):
             self.sig_message.emit(text)
 
 
-class Op(Generic[T]):
-    """One call to run off the main thread with main-thread completion callbacks."""
+_EPOCH = "medreview_op_epoch"
+_LATEST = "medreview_op_latest:"
+_WATCHED = "medreview_op_watched"
 
-    def __init__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> None:
-        self._fn = fn
+
+def _epoch(owner: QObject) -> int:
+    value = owner.property(_EPOCH)
+    return int(value) if value is not None else 0
+
+
+def retire(owner: QObject) -> None:
+    """Drop every result still on its way to ``owner``: its screen closed (a dialog finished,
+    a controller whose project closed) even if the object itself lives on a little longer."""
+    if shiboken6.isValid(owner):
+        owner.setProperty(_EPOCH, _epoch(owner) + 1)
+
+
+def _watch(owner: QObject) -> None:
+    """A dialog is closed once it finished (accepted, rejected, Escape, closed)."""
+    if owner.property(_WATCHED) or not isinstance(owner, QDialog):
+        return
+    owner.setProperty(_WATCHED, True)
+    ref = weakref.ref(owner)
+
+    def finished(_result: int) -> None:
+        dialog = ref()
+        if dialog is not None:
+            retire(dialog)
+
+    owner.finished.connect(finished)
+
+
+class Op(Generic[T]):
+    """One call to run off the main thread with main-thread completion callbacks.
+
+    ``Op(owner, fn, *args)``: callbacks run only while ``owner`` (the screen that asked) is
+    alive and not closed: deleted, ``retire(owner)``-ed or, for a dialog, finished since the
+    call started. ``emits(bus)`` sends the result's change-set to the bus (even when the
+    screen is gone: the database changed all the same); ``latest(key)`` delivers only the
+    newest of repeated calls with that key. The older form ``Op(fn, *args)`` (optionally
+    ``.owned_by(owner)``) guards bound-method callbacks only.
+    """
+
+    def __init__(self, owner_or_fn: QObject | Callable[..., T], *args: Any,
+                 **kwargs: Any) -> None:
+        if isinstance(owner_or_fn, QObject):
+            self._owner: QObject | None = owner_or_fn
+            self._fn: Callable[..., T] = args[0]
+            args = args[1:]
+        else:
+            self._owner = None
+            self._fn = owner_or_fn
         self._args = args
         self._kwargs = kwargs
         self._success: Callable[[T], None] | None = None
         self._failure: Callable[[BaseException], None] | None = None
-        self._owner: QObject | None = None
+        self._bus: ChangeBus | None = None
+        self._changes_of: Callable[[T], Changes] | None = None
+        self._latest: str | None = None
+        self._epoch = 0
+        self._seq = 0
 
     def owned_by(self, owner: QObject) -> Op[T]:
         """Drop the callbacks if ``owner`` (a window or dialog) is deleted before the result
@@ -90,8 +147,29 @@ class Op(Generic[T]):
         self._failure = cb
         return self
 
+    def emits(self, bus: ChangeBus, changes: Callable[[T], Changes] | None = None) -> Op[T]:
+        """After success, emit the result's ``Changes`` on ``bus`` with the owner as initiator
+        (``changes`` picks them from the result; by default the result itself or its
+        ``.changes``)."""
+        self._bus = bus
+        self._changes_of = changes
+        return self
+
+    def latest(self, key: str = "") -> Op[T]:
+        """Only the newest call with this key (per owner) delivers; older answers are dropped."""
+        self._latest = key
+        return self
+
     def run(self, executor: Executor) -> cf.Future[T]:
         b = bridge()  # created here, on the main thread, before any worker needs it
+        owner = self._owner
+        if owner is not None:
+            _watch(owner)
+            self._epoch = _epoch(owner)
+            if self._latest is not None:
+                name = _LATEST + self._latest
+                self._seq = int(owner.property(name) or 0) + 1
+                owner.setProperty(name, self._seq)
         try:
             future = executor.submit(self._fn, *self._args, **self._kwargs)
         except RuntimeError:
@@ -109,20 +187,39 @@ class Op(Generic[T]):
         return future
 
     def _alive(self) -> bool:
-        owners = [self._owner] if self._owner is not None else [
-            getattr(cb, "__self__", None) for cb in (self._success, self._failure)]
-        return all(shiboken6.isValid(o) for o in owners if isinstance(o, QObject))
+        owner = self._owner
+        if owner is None:
+            owners = [getattr(cb, "__self__", None) for cb in (self._success, self._failure)]
+            return all(shiboken6.isValid(o) for o in owners if isinstance(o, QObject))
+        if not shiboken6.isValid(owner) or _epoch(owner) != self._epoch:
+            return False
+        if self._latest is not None:
+            return int(owner.property(_LATEST + self._latest) or 0) == self._seq
+        return True
 
     def _finish(self, f: cf.Future[T]) -> None:
-        if not self._alive():
+        alive = self._alive()
+        exc = f.exception()
+        if exc is None and alive and self._success is not None:
+            self._success(f.result())
+        if exc is None and self._bus is not None:
+            self._emit(f.result(), alive)
+        if not alive:
             log.debug("dropping the result of %s: its screen is gone", self._fn)
             return
-        exc = f.exception()
         if exc is not None:
             if self._failure is not None:
                 self._failure(exc)
             else:
                 log.error("background operation failed", exc_info=exc)
-            return
-        if self._success is not None:
-            self._success(f.result())
+
+    def _emit(self, result: T, alive: bool) -> None:
+        assert self._bus is not None
+        if self._changes_of is not None:
+            changes: object = self._changes_of(result)
+        elif isinstance(result, Changes):
+            changes = result
+        else:
+            changes = getattr(result, "changes", None)
+        if isinstance(changes, Changes):
+            self._bus.emit(changes, self._owner if alive else None)

@@ -222,7 +222,7 @@ class ExportDialog(QDialog):
         self.message.setStyleSheet("")
         self.message.setText("Exporting…")
         self.progress.setRange(0, 0)  # busy until the first progress report
-        Op(run_export, self.project, request, progress=ProgressRelay(self._show_progress)) \
+        Op(run_export, self.project, request, progress=ProgressRelay(self._show_progress, self)) \
             .success(self._finished).failure(self._failed).run(self.db)
 
     def _show_progress(self, done: int, total: int | None, message: str) -> None:

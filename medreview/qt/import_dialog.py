@@ -310,7 +310,7 @@ class ImportDialog(QDialog):
         self.progress.setRange(0, 0)
         self.progress.setFormat(f"{path.name}…")
         Op(importing.import_file, self.project, path, fmt=fmt, mapping=mapping, options=options,
-           progress=ProgressRelay(self._show_progress), token=self.token) \
+           progress=ProgressRelay(self._show_progress, self), token=self.token) \
             .success(partial(self._file_done, path, left_out)) \
             .failure(partial(self._file_failed, path)).run(self.db)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from PySide6.QtWidgets import (
 from medreview.domain.changes import Changes
 from medreview.domain.judgment import JudgmentDraft
 from medreview.qt.about import show_about
-from medreview.qt.bridge import MessageRelay, Op
+from medreview.qt.bridge import MessageRelay, Op, retire
 from medreview.qt.cheatsheet import CheatSheetDialog
 from medreview.qt.grading.controller import GradingController
 from medreview.qt.grading.grading_view import GradingView
@@ -53,6 +54,35 @@ from medreview.services.views import ItemView, QueueRow, RaterView, SaveResult
 from medreview.services.workspace import has_pairwise, next_open, pair_partner, with_status
 
 log = logging.getLogger(__name__)
+
+def _open_and_read(path: Path) -> tuple[Project, list[RaterView], str]:
+    """On the new project's database thread: open it, its raters and its uid in one step."""
+    project = projects.open_project(path)
+    try:
+        return project, projects.list_raters(project), project.uid
+    except BaseException:
+        project.close()
+        raise
+
+
+def _nothing() -> None:
+    return None
+
+
+def _close_behind(project: Project | None, opening: Future[Any] | None,
+                  saves: list[Future[Any]]) -> None:
+    """On the closing project's database thread, after everything queued before it (the
+    last saves): close the database (or the one still being opened) and say if a save failed."""
+    if project is None and opening is not None and opening.done() and not opening.cancelled() \
+            and opening.exception() is None:
+        project = opening.result()[0]  # opened, but nobody took it: close it too
+    if project is not None:
+        project.close()
+    failed = [f.exception() for f in saves if f.done() and not f.cancelled() and f.exception()]
+    if failed:
+        raise RuntimeError(f"{len(failed)} change(s) could not be saved before the project "
+                           f"closed: {failed[0]}")
+
 
 # Who browses a read-only project nobody has graded in yet: no rater is created (nothing can be
 # saved), the queue shows every item with no grades.
@@ -75,6 +105,8 @@ class MainWindow(QMainWindow):
         self.bus = ChangeBus()
         self.controller: GradingController | None = None
         self.reveal_models = False
+        self._busy = False  # opening a project: busy cursor
+        self._opening: Future[Any] | None = None  # the open still running, if any
         self._splitters_restored = False
         self._splitters_settle = False  # apply the saved sizes again after the first item
         self.setWindowTitle("medreview")
@@ -228,21 +260,51 @@ class MainWindow(QMainWindow):
             self.open_project(Path(folder))
 
     def open_project(self, path: Path, rater_id: int | None = None) -> bool:
+        """Start opening ``path`` on a new database thread; False if it is not a project.
+        The window stays responsive (busy cursor, a status line) until the project is open."""
         if not projects.is_project(path):
             show_warning(self, "Not a project",
                          f"{path} is not a medreview project (no project.sqlite).")
             return False
         self.close_project()
-        self.executor = self._executor_factory()
-        try:
-            project = self.executor.submit(projects.open_project, path).result()
-            raters = self.executor.submit(projects.list_raters, project).result()
-            self.project_uid = self.executor.submit(lambda: project.uid).result()
-        except Exception as exc:
-            show_error(self, "Cannot open project", str(exc))
-            self.executor.shutdown()
-            self.executor = None
-            return False
+        executor = self._executor_factory()
+        self.executor = executor
+        self._set_busy(f"Opening {path.name}…")
+        self._opening = Op(self, _open_and_read, path).latest("open") \
+            .success(lambda opened: self._on_project_opened(executor, path, opened, rater_id)) \
+            .failure(lambda exc: self._on_open_failed(executor, exc)).run(executor)
+        return True
+
+    def _set_busy(self, text: str | None) -> None:
+        """Opening or closing a project: a busy cursor and a line in the status bar."""
+        if text:
+            if not self._busy:
+                QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
+            self._busy = True
+            self.statusBar().showMessage(text)
+        elif self._busy:
+            self._busy = False
+            QApplication.restoreOverrideCursor()
+            self.statusBar().clearMessage()
+
+    def _on_open_failed(self, executor: Executor, exc: BaseException) -> None:
+        if executor is not self.executor:
+            return  # another project was asked for meanwhile
+        self._set_busy(None)
+        self._opening = None
+        executor.shutdown(wait=False)
+        self.executor = None
+        show_error(self, "Cannot open project", str(exc))
+
+    def _on_project_opened(self, executor: Executor, path: Path,
+                           opened: tuple[Project, list[RaterView], str],
+                           rater_id: int | None) -> None:
+        project, raters, uid = opened
+        if executor is not self.executor:
+            return  # superseded: close_project queued its closing already
+        self._set_busy(None)
+        self._opening = None
+        self.project_uid = uid
         self.project = project
         on_writer_wait(self.writer_wait.post)
         self._show_read_only(project.read_only_reason)
@@ -262,36 +324,49 @@ class MainWindow(QMainWindow):
             chosen = self.raters[0].id if self.raters else None
         if chosen is None:
             name, ok = QInputDialog.getText(self, "Who is grading?", "Your name:")
-            if not ok or not name.strip():
-                return True
-            chosen = self._add_rater(name.strip())
-        self.set_rater(chosen)
+            if ok and name.strip():
+                self._add_rater(name.strip(), self._start_grading)
+            return
+        self._start_grading(chosen)
+
+    def _start_grading(self, rater_id: int) -> None:
+        self.set_rater(rater_id)
         self.activateWindow()  # after a file or package dialog: the keys come here
         self.restore_grading_focus()
-        return True
 
-    def _add_rater(self, name: str) -> int:
+    def _add_rater(self, name: str, then: Callable[[int], None]) -> None:
+        """Add a physician on the database thread, then ``then(rater_id)``."""
         assert self.project is not None and self.executor is not None
-        rv = self.executor.submit(projects.add_rater, self.project, name).result()
-        self.raters.append(rv)
-        self.rater_box.insertItem(self.rater_box.count() - 1, rv.name, rv.id)
-        return rv.id
+
+        def added(rv: RaterView) -> None:
+            self.raters.append(rv)
+            self.rater_box.insertItem(self.rater_box.count() - 1, rv.name, rv.id)
+            then(rv.id)
+
+        Op(self, projects.add_rater, self.project, name).success(added).failure(
+            lambda exc: show_error(self, "Cannot add the rater", str(exc))).run(self.executor)
 
     def _on_rater_box_activated(self, index: int) -> None:
         rid = self.rater_box.itemData(index)
         if rid == -1:
             name, ok = QInputDialog.getText(self, "New rater", "Name:")
             if ok and name.strip():
-                rid = self._add_rater(name.strip())
-            else:
-                return
-        if self.rater is None or rid != self.rater.id:
-            self.set_rater(int(rid))
+                self._add_rater(name.strip(), self._switch_rater)
+            elif self.rater is not None:  # the box shows the rater still grading
+                self.rater_box.setCurrentIndex(self.rater_box.findData(self.rater.id))
+            return
+        self._switch_rater(int(rid))
+
+    def _switch_rater(self, rater_id: int) -> None:
+        if self.rater is None or rater_id != self.rater.id:
+            self.set_rater(rater_id)
 
     def set_rater(self, rater_id: int) -> None:
         assert self.project is not None and self.executor is not None
         if self.controller is not None:
-            self.controller.flush_blocking()
+            # Its last save is queued on the database thread ahead of everything the next
+            # controller asks for, so nothing waits here.
+            self.controller.close()
             self.controller.deleteLater()
         self.rater = next(r for r in self.raters if r.id == rater_id)
         self.rater_box.setCurrentIndex(self.rater_box.findData(rater_id))
@@ -310,8 +385,8 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentWidget(self.split)
         self._show_project_controls(True)
         self._restore_splitters()
-        Op(grading.load_queue, self.project, rater_id).success(self._on_queue_loaded) \
-            .run(self.executor)
+        Op(self.controller, grading.load_queue, self.project, rater_id) \
+            .success(self._on_queue_loaded).run(self.executor)
 
     def _on_queue_loaded(self, rows: list[QueueRow]) -> None:
         # The project-wide reveal setting is read from the first item (ItemView carries it).
@@ -322,24 +397,36 @@ class MainWindow(QMainWindow):
         else:
             self.statusBar().showMessage("This queue is empty.", 8000)
 
-    def close_project(self) -> None:
+    def close_project(self, wait: bool = False) -> None:
+        """Close the tool windows, stop the grading controller (its last save, its timer, the
+        answers still coming) and close the database behind the last save, on the project's
+        own thread. ``wait`` (the window closing): block until that is done."""
         for w in list(self.tool_windows.values()):
             stop = getattr(w, "shutdown", None)
             if stop is not None:
                 stop()  # a judge run lets go of the project (it stays resumable)
+            retire(w)
             w.close()
             w.deleteLater()
         self.tool_windows.clear()
+        pending: list[Any] = []
         if self.controller is not None:
-            self.controller.flush_blocking()
-            self.controller.timer.stop()
+            pending = self.controller.close()
             # Deleted, so the grading view (attached to the next controller) stops feeding it.
             self.controller.deleteLater()
             self.controller = None
-        if self.executor is not None:
-            if self.project is not None:
-                self.executor.submit(self.project.close).result()
-            self.executor.shutdown(wait=True)
+        executor, opening, self._opening = self.executor, self._opening, None
+        if executor is not None and wait:
+            closing = executor.submit(_close_behind, self.project, opening, pending)
+            executor.shutdown(wait=True)
+            failed = closing.exception()
+            if failed is not None:
+                raise failed
+        elif executor is not None:
+            Op(self, _close_behind, self.project, opening, pending) \
+                .failure(lambda exc: show_error(self, "Closing failed", str(exc))).run(executor)
+            executor.shutdown(wait=False)  # its thread ends once the closing has run
+        self._set_busy(None)
         self.executor = None
         if self.project is not None:
             on_writer_wait(None)
@@ -426,7 +513,9 @@ class MainWindow(QMainWindow):
         if self.project is None or self.executor is None:
             return
         if self.controller is not None:
-            self.controller.flush_blocking()  # export what the screen shows as saved
+            # Export what the screen shows as saved: the export runs on the database thread
+            # behind this save.
+            self.controller.flush()
         ExportDialog(self.project, self.executor, self).exec()
         self.restore_grading_focus()
 
@@ -466,9 +555,17 @@ class MainWindow(QMainWindow):
 
         if self.project is None or self.executor is None or self.controller is None:
             return
-        self.controller.flush_blocking()  # the return file must hold every saved change
-        return_package_dialog(self, Path(self.project.path))
-        self.restore_grading_focus()
+        self.controller.flush()
+        folder = Path(self.project.path)
+
+        def saved(_none: None) -> None:
+            # The return file is written from the folder: every save has committed by now.
+            return_package_dialog(self, folder)
+            self.restore_grading_focus()
+
+        # Nothing to do on the database thread but wait there behind the last save.
+        Op(self, _nothing).success(saved).failure(
+            lambda exc: show_error(self, "Cannot return the package", str(exc))).run(self.executor)
 
     def focus_outputs(self, output_ids: Iterable[int], label: str) -> None:
         """Narrow the queue to the items a dashboard or calibration row is about and open the
@@ -534,10 +631,12 @@ class MainWindow(QMainWindow):
             nxt = next_open(model.rows, model.order, idx)
             if nxt is not None:
                 self.controller.preload(model.rows[nxt].output_id)
-        if has_pairwise(item) and self.project is not None and self.executor is not None:
+        if has_pairwise(item) and self.project is not None and self.executor is not None \
+                and self.controller is not None:
             partner = pair_partner(model.rows, item.output_id)
             if partner is not None:
-                Op(grading.load_item, self.project, self.rater.id if self.rater else 0, partner) \
+                Op(self.controller, grading.load_item, self.project,
+                   self.rater.id if self.rater else 0, partner).latest("partner") \
                     .success(self._on_partner_loaded).run(self.executor)
         self.view.panel.setFocus()
 
@@ -610,10 +709,14 @@ class MainWindow(QMainWindow):
         c = self.controller
         if c is None or c.item is None:
             return
-        c.flush_blocking()
-        dlg = HistoryDialog(c.history().result(), c.item.questions(), self)
-        dlg.exec()
-        self.view.panel.setFocus()
+        questions = c.item.questions()
+
+        def show(revisions: list[Any]) -> None:
+            HistoryDialog(revisions, questions, self).exec()
+            self.view.panel.setFocus()
+
+        c.history_async(show, lambda exc: self.statusBar().showMessage(
+            f"Cannot show the history: {exc}", 8000))
 
     def menu_keys(self) -> list[tuple[str, str]]:
         """(shortcut, command) of every menu command that has one, for the cheat sheet."""
@@ -650,8 +753,9 @@ class MainWindow(QMainWindow):
             return
         if (changes.queue or changes.raters or changes.rubrics or changes.project
                 or changes.outputs) and self.project is not None \
-                and self.executor is not None and self.rater is not None:
-            Op(grading.load_queue, self.project, self.rater.id) \
+                and self.executor is not None and self.controller is not None:
+            Op(self.controller, grading.load_queue, self.project, self.controller.rater_id) \
+                .latest("queue") \
                 .success(lambda rows: self.queue.set_rows(rows, self.reveal_models)) \
                 .run(self.executor)
 
@@ -661,8 +765,8 @@ class MainWindow(QMainWindow):
         self.reveal_models = on
         self.queue.set_rows(self.queue.model.rows, on)
         if not self.read_only:  # read-only: revealed on this screen, not stored
-            Op(projects.set_reveal_models, self.project, on).success(
-                lambda ch: self.bus.emit(ch, self)).run(self.executor)
+            Op(self, projects.set_reveal_models, self.project, on).emits(self.bus) \
+                .run(self.executor)
         c = self.controller
         if c is not None and c.item is not None:
             item = dataclasses.replace(c.item, reveal_model=on)
@@ -742,7 +846,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_layout()
         try:
-            self.close_project()
+            self.close_project(wait=True)  # the last grades reach the database before exit
         except Exception as exc:  # tell the rater rather than losing the message
             log.exception("closing the project failed")
             show_error(self, "Closing failed", str(exc))

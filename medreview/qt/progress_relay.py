@@ -1,29 +1,55 @@
-"""ProgressRelay: a ``Progress`` callback for worker threads that reports on the UI thread.
+"""ProgressRelay: the one ``Progress`` callback for worker threads that reports on the UI thread.
 
-The core calls progress as often as it likes (per record, per item); the relay forwards at most
-about twenty reports a second, always the last one, so the event loop is never flooded.
+The core calls progress as often as it likes (per record, per item) from any thread; the relay
+forwards at most about twenty reports a second (a final report, ``done >= total``, or a new
+message always passes), and delivers them on the thread the relay lives on (the main thread):
+as ``sig_progress(done, total or 0, message)`` and, if given, to ``show(done, total, message)``.
+Give it a parent (the dialog): once that is gone, reports still arriving are dropped.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
-from medreview.qt.bridge import run_on_main
+import shiboken6
+from PySide6.QtCore import QObject, Signal, Slot
 
 Show = Callable[[int, "int | None", str], None]
 
 
-class ProgressRelay:
-    def __init__(self, show: Show, interval_s: float = 0.05) -> None:
+class ProgressRelay(QObject):
+    sig_progress = Signal(int, int, str)
+    """(done, total — 0 if unknown, message), on the relay's thread."""
+    _sig_report = Signal(object, object, str)  # (done, total or None, message), across threads
+
+    def __init__(self, show: Show | None = None, parent: QObject | None = None,
+                 interval_s: float = 0.05) -> None:
+        super().__init__(parent)
         self._show = show
         self._interval = interval_s
         self._last = 0.0
+        self._message = ""
+        self._lock = threading.Lock()  # a core function may report from several workers
+        self._sig_report.connect(self._deliver)
 
     def __call__(self, done: int, total: int | None = None, message: str = "") -> None:
         now = time.monotonic()
         final = total is not None and done >= total
-        if now - self._last < self._interval and not final:
-            return
-        self._last = now
-        run_on_main(lambda: self._show(done, total, message))
+        with self._lock:
+            if now - self._last < self._interval and not final and message == self._message:
+                return
+            self._last = now
+            self._message = message
+        try:
+            if shiboken6.isValid(self):
+                self._sig_report.emit(done, total, message)
+        except RuntimeError:  # deleted between the check and the emit: nobody to tell
+            pass
+
+    @Slot(object, object, str)
+    def _deliver(self, done: int, total: int | None, message: str) -> None:
+        if self._show is not None:
+            self._show(done, total, message)
+        self.sig_progress.emit(int(done), int(total or 0), message)

@@ -1,32 +1,72 @@
-"""GradingController: the per-item draft, debounced autosave, undo, preloading and time on task.
+"""GradingController: the Qt face of a ``services.grading_session.GradingSession``.
 
-Every edit updates the draft at once and restarts a single-shot autosave timer; navigation and
-"save and next" save at once. Saves run on the database executor and report back through the
-bridge; "Saved" is announced only after the commit returned. A save may be submitted while
-another is in flight: the database executor runs them in order, so the newest state always
-lands last, and leaving an item never waits for (or drops) a pending save.
+The session (Qt-free, tested without a QApplication) holds the per-item draft, the debounced
+autosave, retries, undo, preloading and time on task. This class gives it a runner (``Op``
+owned by the controller: answers arrive on the main thread and are dropped once the controller
+is closed) and a scheduler (a single-shot ``QTimer``), and turns its events into signals.
+``close()`` stops the timer and every answer still on its way, so a controller left behind by
+a closed project never touches its shut-down executor again.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
-import dataclasses
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from medreview.domain.judgment import JudgmentDraft
-from medreview.domain.rubric import QuestionKind
-from medreview.qt.bridge import Op
+from medreview.qt.bridge import Op, retire
 from medreview.services import grading
 from medreview.services.bus import ChangeBus
+from medreview.services.grading_session import GradingSession, SessionListener
 from medreview.services.projects import Project
 from medreview.services.tasks import Executor
-from medreview.services.views import ItemView, SaveResult
-from medreview.services.workspace import TimeOnTask, live_score, missing_for, with_comparison
+from medreview.services.views import ItemView, RevisionView, SaveResult
+from medreview.services.workspace import TimeOnTask
+
+T = TypeVar("T")
 
 AUTOSAVE_MS = 500
-PRELOAD_LIMIT = 8
+
+
+class _TimerHandle:
+    """The session's autosave delay as the controller's one single-shot ``QTimer``."""
+
+    def __init__(self, timer: QTimer) -> None:
+        self._timer = timer
+
+    def cancel(self) -> None:
+        self._timer.stop()
+
+
+class _Relay(SessionListener):
+    """Session events → the controller's signals."""
+
+    def __init__(self, owner: GradingController) -> None:
+        self._c = owner
+
+    def item_loaded(self, item: ItemView) -> None:
+        self._c.sig_item_loaded.emit(item)
+
+    def draft_changed(self, draft: JudgmentDraft) -> None:
+        self._c.sig_draft_changed.emit(draft)
+
+    def draft_replaced(self, draft: JudgmentDraft) -> None:
+        self._c.sig_draft_replaced.emit(draft)
+
+    def save_state(self, state: str, message: str) -> None:
+        self._c.sig_save_state.emit(state, message)
+
+    def saved(self, output_id: int, result: SaveResult, draft: JudgmentDraft) -> None:
+        self._c.sig_saved.emit(output_id, result, draft)
+
+    def load_failed(self, message: str) -> None:
+        self._c.sig_load_failed.emit(message)
+
+    def refused(self, message: str) -> None:
+        self._c.sig_refused.emit(message)
 
 
 class GradingController(QObject):
@@ -53,237 +93,123 @@ class GradingController(QObject):
         self.rater_id = rater_id
         self.executor = executor
         self.bus = bus or ChangeBus()
-        self.item: ItemView | None = None
-        self.partner_id: int | None = None
-        self.draft = JudgmentDraft()
-        self.status = "todo"
-        self.revision_no = 0
-        self.dirty = False
-        self._pending_saves = 0
-        self._retry: dict[int, tuple[JudgmentDraft, str]] = {}  # failed saves of other items
-        self._generation = 0
-        self._cache: dict[int, ItemView] = {}
-        self._inflight: set[int] = set()
-        # A read-only project is browsed: edits are refused here, before the draft changes.
-        self.read_only_reason: str | None = project.read_only_reason
-        self.time = TimeOnTask()
         self.timer = QTimer(self)
         self.timer.setSingleShot(True)
         self.timer.setInterval(autosave_ms)
+        self._on_timeout: Callable[[], None] | None = None
         self.timer.timeout.connect(self._on_timer_timeout)
+        self.session = GradingSession(project, rater_id, self._run, self, self.bus,
+                                      _Relay(self), autosave_s=autosave_ms / 1000,
+                                      initiator=self)
 
-    # loading ----------------------------------------------------------------------------------
-    def open_item(self, output_id: int) -> None:
-        """Save the current item if it changed and show ``output_id`` (from the preload cache
-        when it is there)."""
-        if self.item is not None and self.item.output_id == output_id:
-            return
-        gen = self._generation + 1
-        cached = self._cache.pop(output_id, None)
-        if cached is None:
-            # The load goes first: it does not depend on the save of the item being left,
-            # and a later visit back to that item is queued behind its save anyway.
-            Op(grading.load_item, self.project, self.rater_id, output_id) \
-                .success(lambda item: self._on_item_loaded(gen, item)) \
-                .failure(lambda exc: self._on_load_failed(gen, exc)).run(self.executor)
-        self.flush()  # still under the old generation: a failure is kept for retry
-        self._generation = gen
-        if cached is not None:
-            self._on_item_loaded(gen, cached)
+    # the session's runner and scheduler ------------------------------------------------------
+    def _run(self, call: Callable[[], T], on_success: Callable[[T], None],
+             on_failure: Callable[[BaseException], None]) -> cf.Future[T]:
+        return Op(self, call).success(on_success).failure(on_failure).run(self.executor)
 
-    def preload(self, output_id: int) -> None:
-        """Fetch an item in the background so opening it next is instant."""
-        if (output_id in self._cache or output_id in self._inflight
-                or (self.item is not None and self.item.output_id == output_id)):
-            return
-        self._inflight.add(output_id)
+    def call_later(self, seconds: float, fn: Callable[[], None]) -> _TimerHandle:
+        self._on_timeout = fn
+        self.timer.start(round(seconds * 1000))
+        return _TimerHandle(self.timer)
 
-        def store(item: ItemView) -> None:
-            self._inflight.discard(output_id)
-            if len(self._cache) >= PRELOAD_LIMIT:
-                self._cache.pop(next(iter(self._cache)))
-            self._cache[output_id] = item
-
-        Op(grading.load_item, self.project, self.rater_id, output_id).success(store) \
-            .failure(lambda _exc: self._inflight.discard(output_id)).run(self.executor)
-
-    def _on_item_loaded(self, gen: int, item: ItemView) -> None:
-        if gen != self._generation:
-            return  # a newer request won; drop this stale answer
-        self.item = item
-        self.partner_id = None
-        self.draft = item.draft or JudgmentDraft()
-        self.status = item.status
-        self.revision_no = item.revision_no
-        self.dirty = False
-        self.time = TimeOnTask(base=self.draft.time_on_task_s)
-        self.time.start()
-        self.sig_item_loaded.emit(item)
-        self.sig_draft_changed.emit(self.draft)
-        if self._retry:  # never let a fresh item hide that an earlier one is unsaved
-            self.sig_save_state.emit("error", f"NOT saved: {len(self._retry)} earlier item(s); "
-                                     "retrying with the next save")
-        elif not self.saving:
-            self.sig_save_state.emit("saved", self._saved_text())
-
-    def _on_load_failed(self, gen: int, exc: BaseException) -> None:
-        if gen == self._generation:
-            self.sig_load_failed.emit(str(exc))
-
-    # editing ----------------------------------------------------------------------------------
-    def _refuse_read_only(self) -> bool:
-        """True (and say why, and show the saved draft again) if nothing may be saved."""
-        if self.read_only_reason is None:
-            return False
-        self.sig_refused.emit(f"Read-only project ({self.read_only_reason}): grades cannot be "
-                              "saved here; you can browse, see statistics and export.")
-        if self.item is not None:
-            self.sig_draft_replaced.emit(self.draft)  # undo what the widget already shows
-        return True
-
-    def _edit(self, **changes: Any) -> None:
-        if self.item is None or self._refuse_read_only():
-            return
-        self.draft = dataclasses.replace(self.draft, **changes)
-        self.dirty = True
-        self.sig_draft_changed.emit(self.draft)
-        self.sig_save_state.emit("dirty", "Unsaved changes…")
-        self.timer.start()
-
-    def set_partner(self, output_id: int) -> None:
-        """The other answer now shown side by side; pairwise answers record it."""
-        self.partner_id = output_id
-
-    def set_answer(self, question_id: str, value: Any) -> None:
-        answers = dict(self.draft.answers)
-        if value is None:
-            answers.pop(question_id, None)
-        else:
-            answers[question_id] = value
-        pairwise = self.item is not None and any(
-            q.id == question_id and q.kind is QuestionKind.PAIRWISE for q in self.item.questions())
-        if pairwise:
-            self._edit(answers=answers, annotations=with_comparison(
-                self.draft.annotations, question_id, value, self.partner_id))
-            return
-        self._edit(answers=answers)
-
-    def set_rationale(self, text: str) -> None:
-        if text != self.draft.rationale:
-            self._edit(rationale=text)
-
-    def set_confidence(self, value: float | None) -> None:
-        self._edit(confidence=value)
-
-    def set_flag(self, on: bool) -> None:
-        self._edit(flagged=on)
-
-    def add_annotation(self, annotation: Any) -> None:
-        self._edit(annotations=(*self.draft.annotations, annotation))
-
-    def replace_annotation(self, index: int, annotation: Any) -> None:
-        notes = list(self.draft.annotations)
-        if 0 <= index < len(notes) and notes[index] != annotation:
-            notes[index] = annotation
-            self._edit(annotations=tuple(notes))
-
-    def remove_annotation(self, index: int) -> None:
-        notes = list(self.draft.annotations)
-        if 0 <= index < len(notes):
-            del notes[index]
-            self._edit(annotations=tuple(notes))
-
-    # derived ----------------------------------------------------------------------------------
-    def missing(self) -> list[str]:
-        return missing_for(self.item, self.draft.answers) if self.item else []
-
-    def score(self) -> float | None:
-        return live_score(self.item, self.draft.answers) if self.item else None
-
-    def _saved_text(self) -> str:
-        if self.revision_no:
-            return f"Saved · revision {self.revision_no}"
-        return "Nothing entered yet"
-
-    # saving -----------------------------------------------------------------------------------
     def _on_timer_timeout(self) -> None:
-        if self.dirty:
-            self.save()
+        fn, self._on_timeout = self._on_timeout, None
+        if fn is not None:
+            fn()
 
-    def _auto_status(self) -> str:
-        # Editing a done item keeps it done while it stays complete.
-        return "done" if self.status == "done" and not self.missing() else "draft"
+    # state, read from the session ------------------------------------------------------------
+    @property
+    def item(self) -> ItemView | None:
+        return self.session.item
+
+    @item.setter
+    def item(self, item: ItemView | None) -> None:
+        self.session.item = item
+
+    @property
+    def draft(self) -> JudgmentDraft:
+        return self.session.draft
+
+    @property
+    def status(self) -> str:
+        return self.session.status
+
+    @property
+    def revision_no(self) -> int:
+        return self.session.revision_no
+
+    @property
+    def dirty(self) -> bool:
+        return self.session.dirty
 
     @property
     def saving(self) -> bool:
-        return self._pending_saves > 0
+        return self.session.saving
+
+    @property
+    def partner_id(self) -> int | None:
+        return self.session.partner_id
+
+    @property
+    def read_only_reason(self) -> str | None:
+        return self.session.read_only_reason
+
+    @property
+    def time(self) -> TimeOnTask:
+        return self.session.time
+
+    @property
+    def closed(self) -> bool:
+        return self.session.closed
+
+    # actions, handed to the session ----------------------------------------------------------
+    def open_item(self, output_id: int) -> None:
+        self.session.open_item(output_id)
+
+    def preload(self, output_id: int) -> None:
+        self.session.preload(output_id)
+
+    def set_partner(self, output_id: int) -> None:
+        self.session.set_partner(output_id)
+
+    def set_answer(self, question_id: str, value: Any) -> None:
+        self.session.set_answer(question_id, value)
+
+    def set_rationale(self, text: str) -> None:
+        self.session.set_rationale(text)
+
+    def set_confidence(self, value: float | None) -> None:
+        self.session.set_confidence(value)
+
+    def set_flag(self, on: bool) -> None:
+        self.session.set_flag(on)
+
+    def add_annotation(self, annotation: Any) -> None:
+        self.session.add_annotation(annotation)
+
+    def replace_annotation(self, index: int, annotation: Any) -> None:
+        self.session.replace_annotation(index, annotation)
+
+    def remove_annotation(self, index: int) -> None:
+        self.session.remove_annotation(index)
+
+    def missing(self) -> list[str]:
+        return self.session.missing()
+
+    def score(self) -> float | None:
+        return self.session.score()
 
     def save(self, status: str | None = None) -> cf.Future[SaveResult] | None:
-        """Write the draft as a new revision now (``status`` None: keep draft/done as is)."""
-        if self.item is None or self.read_only_reason is not None:
-            return None
-        status = status or self._auto_status()
-        self.timer.stop()
-        self._retry_failed()
-        if not self.dirty and status == self.status:
-            return None
-        self.dirty = False
-        # The stored score is decided by the core when the revision is written
-        # (storage.revisions.append_revision -> domain.scoring.judgment_score); this copy, from
-        # the same core rule via live_score, only keeps the draft on screen in step with it.
-        draft = dataclasses.replace(self.draft, time_on_task_s=self.time.seconds,
-                                    overall_score=self.score())
-        self.draft = draft
-        return self._submit(self.item.output_id, draft, status)
-
-    def _submit(self, output_id: int, draft: JudgmentDraft, status: str
-                ) -> cf.Future[SaveResult]:
-        self._pending_saves += 1
-        gen = self._generation  # which visit of the item this save belongs to
-        self.sig_save_state.emit("saving", "Saving…")
-        self._cache.pop(output_id, None)
-        return Op(grading.save_revision, self.project, self.rater_id, output_id, draft,
-                  status=status) \
-            .success(lambda r: self._on_saved(output_id, draft, r)) \
-            .failure(lambda exc: self._on_save_failed(gen, output_id, draft, status, exc)) \
-            .run(self.executor)
-
-    def _retry_failed(self) -> None:
-        retry, self._retry = self._retry, {}
-        for output_id, (draft, status) in retry.items():
-            self._submit(output_id, draft, status)
-
-    def _on_saved(self, output_id: int, draft: JudgmentDraft, result: SaveResult) -> None:
-        self._pending_saves -= 1
-        if self.item is not None and self.item.output_id == output_id:
-            self.status = result.status
-            if result.revision_no is not None:
-                self.revision_no = max(self.revision_no, result.revision_no)
-        if not self.saving and not self.dirty and not self._retry:
-            self.sig_save_state.emit("saved", self._saved_text())
-        self.sig_saved.emit(output_id, result, draft)
-        self.bus.emit(result.changes, self)
-
-    def _on_save_failed(self, gen: int, output_id: int, draft: JudgmentDraft, status: str,
-                        exc: BaseException) -> None:
-        self._pending_saves -= 1
-        # The rater may have moved on already (the next item is loading): then the draft in
-        # memory is about to be replaced, so keep the failed one aside.
-        if gen == self._generation and self.item is not None \
-                and self.item.output_id == output_id:
-            self.dirty = True  # still unsaved: the next edit, save or navigation retries
-        else:
-            self._retry[output_id] = (draft, status)  # keep it until a save succeeds
-        self.sig_save_state.emit("error", f"NOT saved: {exc}")
+        return self.session.save(status)
 
     def flush(self) -> None:
         """Save now if anything changed (before navigating away)."""
-        if self.dirty:
-            self.save()
+        self.session.flush()
 
     def flush_blocking(self, timeout: float = 30.0) -> None:
-        """Save and wait for the commit (closing the window or the project)."""
-        future = self.save() if (self.dirty or self._retry) else None
+        """Save and wait for the commit (only where the app must not go on before it: the
+        window closing)."""
+        future = self.session.save() if self.session.unsaved else None
         if future is not None:
             future.result(timeout)
         drain = getattr(self.executor, "drain", None)
@@ -291,59 +217,31 @@ class GradingController(QObject):
             drain()
 
     def complete(self) -> tuple[bool, list[str]]:
-        """Save as done if every required question is answered; else save as draft and
-        return the missing question ids (the item does not count as done)."""
-        if self._refuse_read_only():
-            return True, []  # browsing: move on, nothing to save
-        missing = self.missing()
-        if missing:
-            self.save("draft")
-            return False, missing
-        if self.draft.skipped:
-            self.draft = dataclasses.replace(self.draft, skipped=False)
-            self.dirty = True
-        self.save("done")
-        return True, []
+        return self.session.complete()
 
     def skip(self) -> None:
-        if self.item is None or self._refuse_read_only():
-            return
-        self.draft = dataclasses.replace(self.draft, skipped=True)
-        self.dirty = True
-        self.save("skipped")
+        self.session.skip()
 
     def undo(self) -> None:
-        """Undo the newest save of this item (unsaved edits are saved first, then undone)."""
-        if self.item is None or self._refuse_read_only():
-            return
-        self.flush()
-        output_id = self.item.output_id
-        gen = self._generation
-        self.sig_save_state.emit("saving", "Undoing…")
-        Op(grading.undo_last, self.project, self.rater_id, output_id) \
-            .success(lambda res: self._on_undone(gen, output_id, res)) \
-            .failure(lambda exc: self.sig_save_state.emit("error", f"Undo failed: {exc}")) \
-            .run(self.executor)
+        self.session.undo()
 
-    def _on_undone(self, gen: int, output_id: int,
-                   res: tuple[SaveResult, JudgmentDraft | None]) -> None:
-        result, draft = res
-        if gen != self._generation or draft is None:
-            self.sig_save_state.emit("saved", "Nothing to undo" if draft is None
-                                     else self._saved_text())
-            return
-        self.draft = draft
-        self.status = result.status
-        self.dirty = False
-        if result.revision_no is not None:
-            self.revision_no = result.revision_no
-        self.sig_draft_replaced.emit(draft)
-        self.sig_draft_changed.emit(draft)
-        self.sig_save_state.emit("saved", f"Undone · {self._saved_text()}")
-        self.sig_saved.emit(output_id, result, draft)
-        self.bus.emit(result.changes, self)
-
-    def history(self) -> cf.Future[list[Any]]:
+    def history(self) -> cf.Future[list[RevisionView]]:
+        """The item's revisions as a future (for callers that may wait, like screenshots)."""
         assert self.item is not None
+        self.session.flush()
         return self.executor.submit(grading.history, self.project, self.rater_id,
                                     self.item.output_id)
+
+    def history_async(self, on_done: Callable[[list[RevisionView]], None],
+                      on_failure: Callable[[BaseException], None] | None = None) -> None:
+        """The item's revisions, delivered on the main thread after pending saves."""
+        self.session.history(on_done, on_failure)
+
+    def close(self) -> list[cf.Future[SaveResult]]:
+        """Save what is unsaved, stop the autosave timer and drop every answer still coming.
+        Returns the saves still on their way."""
+        pending = self.session.close()
+        self.timer.stop()
+        self._on_timeout = None
+        retire(self)
+        return pending

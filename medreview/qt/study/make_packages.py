@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from medreview.errors import MedreviewError
 from medreview.progress import Progress
 from medreview.qt.bridge import Op
-from medreview.qt.study.background import ProgressRelay
+from medreview.qt.progress_relay import ProgressRelay
 from medreview.qt.study.file_field import PathField, show_status, status_label
 from medreview.qt.study.values import error_text
 from medreview.services import study as svc
@@ -124,7 +124,7 @@ class MakePackagesDialog(QDialog):
         self.write_button.clicked.connect(self.write)
         self.buttons.rejected.connect(self.reject)
         lay.addWidget(self.buttons)
-        self.relay = ProgressRelay(self)
+        self.relay = ProgressRelay(parent=self)
         self.relay.sig_progress.connect(self._on_progress)
         Op(svc.assignment_overview, project).success(self._on_overview) \
             .failure(lambda e: show_status(self.status, error_text(e), ok=False)).run(db)

@@ -36,7 +36,8 @@ from PySide6.QtWidgets import (
 
 from medreview.errors import MedreviewError
 from medreview.qt.bridge import Op
-from medreview.qt.study.background import ProgressRelay, file_worker
+from medreview.qt.progress_relay import ProgressRelay
+from medreview.qt.study.background import file_worker
 from medreview.qt.study.file_field import PACKAGE_FILTER, show_status, status_label
 from medreview.qt.study.values import error_text
 from medreview.services import study as svc
@@ -162,7 +163,7 @@ class MergeDialog(QDialog):
         self.merge_button.clicked.connect(self.merge)
         self.buttons.rejected.connect(self.reject)
         lay.addWidget(self.buttons)
-        self.relay = ProgressRelay(self)
+        self.relay = ProgressRelay(parent=self)
         self.relay.sig_progress.connect(self._on_progress)
         self.finished.connect(lambda _r: self.worker.shutdown(wait=False))
         Op(svc.issued_records, project).success(self._on_identity) \

@@ -101,6 +101,7 @@ def test_history_dialog_lists_every_revision(qtbot, make_window, project_path, m
 
     monkeypatch.setattr(HistoryDialog, "exec", fake_exec)
     chord(qtbot, Qt.Key.Key_H, CTRL)  # flushes the pending edit, then shows both revisions
+    qtbot.waitUntil(lambda: "rows" in seen, timeout=10000)  # read off the UI thread
     assert seen["rows"] == 2
     assert seen["first"] == {"overall": 1}
     assert "Overall clinical quality" in seen["detail"] and "Acceptable" in seen["detail"]
