@@ -40,7 +40,7 @@ from medreview.qt.stats.format import (
     variant_name,
 )
 from medreview.qt.stats.plots import ReliabilityPlot, ScatterPlot
-from medreview.qt.stats.runner import RefreshOnChange, StatsJob, StatusStrip
+from medreview.qt.stats.runner import RefreshOnChange, StatsJob, StatusStrip, mirror_status
 from medreview.qt.stats.table import IDS, Column, StatsTable, hint_label
 from medreview.qt.stats.window import StatsWindow
 from medreview.qt.window_size import fit_to_screen
@@ -240,7 +240,8 @@ class CalibrationWindow(StatsWindow):
                               "opens the items the judge and that reference disagree on."))
         body.addWidget(bottom)
         body.setSizes([290, 570])
-        self.empty = empty_page("<h3>Computing…</h3>")
+        self.empty = empty_page("")  # the strip's status until the first outcome
+        mirror_status(self.strip, self.empty, lambda: self.outcome is not None)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.empty)
         self.stack.addWidget(body)

@@ -30,7 +30,7 @@ from medreview.qt.stats.dashboard_tabs import (
     ScoresTab,
     StatsTab,
 )
-from medreview.qt.stats.runner import RefreshOnChange, StatsJob, StatusStrip
+from medreview.qt.stats.runner import RefreshOnChange, StatsJob, StatusStrip, mirror_status
 from medreview.qt.stats.window import StatsWindow
 from medreview.qt.window_size import fit_to_screen
 from medreview.services import dashboard
@@ -96,7 +96,10 @@ class DashboardWindow(StatsWindow):
             self.tabs.addTab(tab, title)
             tab.sig_open_items.connect(self.sig_open_items)
             tab.sig_message.connect(lambda text: self.strip.set_status(text))
-        self.empty = empty_page("<h3>Computing statistics…</h3>")
+        # Until the first results: the strip's status (its bar and Cancel are the one busy
+        # indicator), never a "Computing" of its own that could outlive the computation.
+        self.empty = empty_page("")
+        mirror_status(self.strip, self.empty, lambda: self.stats is not None)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.empty)
         self.stack.addWidget(self.tabs)

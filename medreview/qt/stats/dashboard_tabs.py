@@ -1,9 +1,12 @@
 """The tabs of the statistics dashboard. Each reads the ProjectStats tables generically (rows and
 columns it does not know are shown as they are) and emits ``sig_open_items(ids, label)`` when a
-row with disagreeing items is activated."""
+row with disagreeing items is activated; a click on a row's Disagree count lists those items
+with every rater's answer (``items_list.ItemsDialog``). Rows with a κ/α paradox note are tinted
+and the notes are shown above the table, with Gwet's AC1 beside κ/α."""
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -29,6 +32,7 @@ from medreview.qt.stats.format import (
     statistic_name,
     variant_name,
 )
+from medreview.qt.stats.items_list import AnswerIndex, ItemsDialog
 from medreview.qt.stats.plots import (
     ErrorBarPlot,
     HeatmapPlot,
@@ -38,6 +42,8 @@ from medreview.qt.stats.plots import (
 )
 from medreview.qt.stats.table import (
     IDS,
+    ITEMS,
+    PARADOX,
     STANDARD,
     Column,
     StatsTable,
@@ -100,7 +106,43 @@ def picker(label: str, combo: QComboBox) -> QWidget:
     return w
 
 
-OPEN_HINT = "Double-click a row (or select it and press Enter) to open its disagreeing items."
+OPEN_HINT = ("Click a Disagree number to list those items with every rater's answer; "
+             "double-click a row (or select it and press Enter) to open them.")
+
+
+def paradox_html(rows: list[dict[str, Any]]) -> str:
+    """The paradox notes of ``rows`` (one line per question and statistic), or ""."""
+    lines = []
+    for r in rows:
+        note = str(r.get(PARADOX) or "")
+        if note:
+            where = question_name(r["question_id"])
+            if r.get("category"):
+                where += f" · {r['category']}"
+            if r.get("scope") == "model":
+                where += f" · model {r.get('group')}"
+            lines.append(f"<li><b>{html.escape(where)}</b>: {html.escape(note)}</li>")
+    if not lines:
+        return ""
+    return ("<b>⚠ High agreement, low κ/α (the kappa paradox)</b> — read these "
+            "coefficients with the note:<ul style='margin:2px 0 0 -20px'>"
+            + "".join(lines[:6]) + ("<li>…</li>" if len(lines) > 6 else "") + "</ul>")
+
+
+def paradox_label() -> QLabel:
+    label = QLabel("")
+    label.setObjectName("paradoxNote")
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.TextFormat.RichText)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setVisible(False)
+    return label
+
+
+def show_paradoxes(label: QLabel, rows: list[dict[str, Any]]) -> None:
+    text = paradox_html(rows)
+    label.setText(text)
+    label.setVisible(bool(text))
 
 
 class StatsTab(QWidget):
@@ -111,10 +153,36 @@ class StatsTab(QWidget):
         super().__init__(parent)
         self.stats: Any = None
         self.inputs: Any = None
+        self._answers: AnswerIndex | None = None
+        self.items_dialog: ItemsDialog | None = None
 
     def show_stats(self, inputs: Any, stats: Any) -> None:
         self.inputs, self.stats = inputs, stats
+        self._answers = None  # rebuilt on the next click, from these inputs
         self.refresh()
+
+    def answers(self) -> AnswerIndex:
+        if self._answers is None:
+            self._answers = AnswerIndex(getattr(self.inputs, "ratings", None))
+        return self._answers
+
+    def list_items(self, row: dict[str, Any], *parts: str) -> None:
+        """The items behind a row's Disagree count, in a window of their own."""
+        items = [(int(o), str(q)) for o, q in row.get(ITEMS) or ()]
+        if not items:
+            items = [(int(o), str(row.get("question_id", ""))) for o in row.get(IDS) or ()]
+        raters = None
+        if row.get("rater_a"):
+            raters = [str(row["rater_a"]), str(row["rater_b"])]
+        if self.items_dialog is not None:
+            self.items_dialog.close()
+        title = " · ".join(p for p in parts if p)
+        dialog = ItemsDialog(items, self.answers(), title, raters, self.window())
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.sig_open_items.connect(self.sig_open_items)
+        dialog.destroyed.connect(lambda *_: setattr(self, "items_dialog", None))
+        self.items_dialog = dialog
+        dialog.show()
 
     def refresh(self) -> None:
         raise NotImplementedError
@@ -129,6 +197,7 @@ class StatsTab(QWidget):
     def table(self, columns: Sequence[Column], label: Any) -> StatsTable:
         t = StatsTable(columns)
         t.sig_activated.connect(lambda row: self.open_row(row, *label(row)))
+        t.sig_count_clicked.connect(lambda row: self.list_items(row, *label(row)))
         return t
 
 
@@ -142,6 +211,7 @@ class OverviewTab(StatsTab):
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self.paradox = paradox_label()
         self.agreement = self.table(self.LEAD, lambda r: (question_name(r["question_id"]),
                                                           "physicians"))
         self.methods = StatsTable([Column("method", "Method"),
@@ -154,6 +224,7 @@ class OverviewTab(StatsTab):
         split.setSizes([560, 220])
         lay = QVBoxLayout(self)
         lay.addWidget(self.summary)
+        lay.addWidget(self.paradox)
         lay.addWidget(split, 1)
 
     def refresh(self) -> None:
@@ -169,6 +240,7 @@ class OverviewTab(StatsTab):
         rows = records(self.stats.agreement, scope="physicians")
         self.agreement.set_rows(rows, columns_for(list(self.stats.agreement.columns), self.LEAD,
                                                   hidden=("scope", "group")))
+        show_paradoxes(self.paradox, rows + records(self.stats.errors))
         lines = self.stats.methods_table().splitlines()[2:]
         methods = []
         for line in lines:
@@ -203,7 +275,10 @@ class ByQuestionTab(StatsTab):
         split.addWidget(titled("Agreement per error category (presence of the category)",
                                self.errors, OPEN_HINT))
         split.setSizes([480, 320])
-        QVBoxLayout(self).addWidget(split)
+        self.paradox = paradox_label()
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.paradox)
+        lay.addWidget(split, 1)
 
     def refresh(self) -> None:
         rows = records(self.stats.agreement, scope="physicians")
@@ -213,6 +288,8 @@ class ByQuestionTab(StatsTab):
         self._plot()
         err = self.stats.errors
         self.errors.set_rows(records(err), columns_for(list(err.columns), self.ERR_LEAD))
+        show_paradoxes(self.paradox, records(self.stats.agreement, scope="physicians")
+                       + records(err))
 
     def _plot(self) -> None:
         if self.stats is None:
@@ -249,8 +326,10 @@ class ByModelTab(StatsTab):
         split.addWidget(self.plot)
         split.addWidget(titled("Agreement per model", self.table_, OPEN_HINT))
         split.setSizes([360, 420])
+        self.paradox = paradox_label()
         lay = QVBoxLayout(self)
         lay.addLayout(bar)
+        lay.addWidget(self.paradox)
         lay.addWidget(split, 1)
 
     def _rows(self) -> list[dict[str, Any]]:
@@ -270,6 +349,7 @@ class ByModelTab(StatsTab):
         fill_combo(self.statistic, [(statistic_name(s), s) for s in stats])
         self.table_.set_rows(rows, columns_for(list(self.stats.agreement.columns), self.LEAD,
                                                hidden=("scope", "question_id")))
+        show_paradoxes(self.paradox, rows)
         self._plot()
 
     def _plot(self) -> None:

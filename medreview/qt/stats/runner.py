@@ -101,7 +101,15 @@ class StatsJob(QObject):
 
 
 class StatusStrip(QWidget):
-    """Status text, a progress bar with Cancel while computing, and Refresh."""
+    """Status text, a progress bar with Cancel while computing, and Refresh.
+
+    The window's one busy indicator: the bar and Cancel show exactly while the job runs, and
+    the status says "Computing" exactly then (progress messages go on the bar; none says
+    "done"). ``sig_status`` repeats the status text for a placeholder page that stands in for
+    the results until the first ones arrive (``mirror_status``), so the page and the header
+    never tell different stories."""
+
+    sig_status = Signal(str, bool)  # text, is an error
 
     def __init__(self, job: StatsJob, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -151,9 +159,22 @@ class StatusStrip(QWidget):
 
     def set_status(self, text: str, *, error: bool = False) -> None:
         self.status.setText(text)
+        self.sig_status.emit(text, error)
         # Errors in red in both themes; everything else in the theme's secondary colour.
         self.status.setStyleSheet("color: #d0342c; font-weight: 600;" if error else "")
         self.status.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+
+
+def mirror_status(strip: StatusStrip, page: QLabel, showing_results: Callable[[], bool]
+                  ) -> None:
+    """Show the strip's status on ``page`` while no results are shown."""
+    import html
+
+    def show(text: str, error: bool) -> None:
+        if not showing_results() and text:
+            page.setText(f"<h3>{html.escape(text)}</h3>")
+
+    strip.sig_status.connect(show)
 
 
 RELEVANT = ("judgments", "gold", "raters", "judge_runs", "rubrics", "outputs", "cases",

@@ -3,7 +3,9 @@
 Rows are plain dicts (records of a ProjectStats table). Columns are declared for the keys the
 screens know; ``columns_for`` appends any other column a table carries, so statistics added
 later appear without a change here. A row with ``disagreeing_output_ids`` is activated by
-double-click or Enter (``sig_activated``).
+double-click or Enter (``sig_activated``); a click on its Disagree count asks for the list of
+those items (``sig_count_clicked``). A row with a ``paradox`` note has its value tinted and the
+note in its tooltip.
 """
 
 from __future__ import annotations
@@ -21,13 +23,16 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QBrush, QFont, QGuiApplication, QKeyEvent, QPalette
+from PySide6.QtGui import QBrush, QColor, QFont, QGuiApplication, QKeyEvent, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QWidget
 
 from medreview.qt.stats.format import interval, is_missing, number, statistic_name
 
 IDS = "disagreeing_output_ids"
+ITEMS = "disagreeing_items"  # (output_id, question_id) per disagreement, in the row's unit
+PARADOX = "paradox"
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+PARADOX_TINT = QColor(240, 160, 40, 70)  # amber, translucent: readable in light and dark themes
 Index = QModelIndex | QPersistentModelIndex
 
 
@@ -49,11 +54,13 @@ STANDARD = {
     "ci": Column("ci", "95% CI", "ci", "confidence interval (see the method's CI column)"),
     "n_items": Column("n_items", "Items", "int"),
     "n_raters": Column("n_raters", "Raters", "int"),
-    IDS: Column(IDS, "Disagree", "count", "outputs where the compared raters disagree; "
-                "double-click the row to open them"),
+    IDS: Column(IDS, "Disagree", "count", "items of this statistic on which its raters give "
+                "different answers (judge rows: where the judge differs from the row's "
+                "reference); click the number to list them, double-click the row to open "
+                "them"),
 }
 # Columns never shown as their own column: folded into others or into the tooltip.
-FOLDED = {"ci_low", "ci_high", IDS, "ci_method", "missing_rule"}
+FOLDED = {"ci_low", "ci_high", IDS, ITEMS, PARADOX, "ci_method", "missing_rule"}
 # Shown last (after any column a newer statistics table adds): what and why.
 TRAILING = ("method", "note")
 
@@ -79,6 +86,14 @@ def hint_label(text: str) -> QLabel:
     label.setWordWrap(True)
     label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
     return label
+
+
+def disagreements(row: dict[str, Any]) -> int:
+    """How many items the row's raters disagree on (outputs for tables without items)."""
+    items = row.get(ITEMS)
+    if isinstance(items, (list, tuple)):
+        return len(items)
+    return len(row.get(IDS) or ())
 
 
 def _num(v: Any) -> float | None:
@@ -134,7 +149,7 @@ class RowsModel(QAbstractTableModel):
         if col.kind == "stat":
             return statistic_name(v)
         if col.kind == "count":
-            n = len(row.get(IDS) or ())
+            n = disagreements(row)
             return str(n) if n else ""
         if col.kind == "auto" and isinstance(v, float):
             return number(v)
@@ -144,7 +159,7 @@ class RowsModel(QAbstractTableModel):
 
     def sort_key(self, row: dict[str, Any], col: Column) -> Any:
         if col.kind == "count":
-            return float(len(row.get(IDS) or ()))
+            return float(disagreements(row))
         if col.kind == "ci":
             lo = _num(row.get("ci_low"))
             return -1e300 if lo is None else lo
@@ -163,10 +178,15 @@ class RowsModel(QAbstractTableModel):
             v = row.get(key)
             if v and not is_missing(v):
                 parts.append(f"{label}: {html.escape(str(v))}")  # notes may name data
-        n = len(row.get(IDS) or ())
+        if row.get(PARADOX):
+            parts.append(f"<b>⚠ {html.escape(str(row[PARADOX]))}</b>")
+        n = disagreements(row)
+        outputs = len(row.get(IDS) or ())
         if n:
-            parts.append(f"<i>Double-click or press Enter to open the {n} disagreeing "
-                         f"item{'s' if n != 1 else ''} in the grading window.</i>")
+            where = "" if outputs == n else f" (in {outputs} output{'s' if outputs != 1 else ''})"
+            parts.append(f"<i>{n} disagreeing item{'s' if n != 1 else ''}{where}: click the "
+                         "Disagree number to list them; double-click or press Enter to open "
+                         "them in the grading window.</i>")
         return f"<qt>{'<br>'.join(parts)}</qt>" if parts else None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -185,6 +205,8 @@ class RowsModel(QAbstractTableModel):
                 col.kind == "auto" and _num(row.get(col.key)) is not None)
             align = Qt.AlignmentFlag.AlignRight if numeric else Qt.AlignmentFlag.AlignLeft
             return int(align | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.BackgroundRole and col.key == "value" and row.get(PARADOX):
+            return QBrush(PARADOX_TINT)
         if role == Qt.ItemDataRole.ForegroundRole:
             if row.get("_muted") or (col.kind == "num" and is_missing(row.get(col.key))):
                 return role_brush(QPalette.ColorRole.PlaceholderText)
@@ -203,6 +225,7 @@ class StatsTable(QTableView):
     """Sortable read-only table; ``sig_activated(row)`` on double-click / Enter."""
 
     sig_activated = Signal(dict)
+    sig_count_clicked = Signal(dict)
 
     def __init__(self, columns: Sequence[Column], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -226,6 +249,7 @@ class StatsTable(QTableView):
         head.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         head.setStretchLastSection(True)
         self.doubleClicked.connect(self._on_double_clicked)
+        self.clicked.connect(self._on_clicked)
 
     def set_rows(self, rows: list[dict[str, Any]], columns: Sequence[Column] | None = None
                  ) -> None:
@@ -252,6 +276,13 @@ class StatsTable(QTableView):
 
     def activate_row(self, view_row: int) -> None:
         self.sig_activated.emit(self.row_at(view_row))
+
+    def _on_clicked(self, index: QModelIndex) -> None:
+        if not index.isValid():
+            return
+        row = self.row_at(index.row())
+        if self.model_.columns[index.column()].kind == "count" and disagreements(row):
+            self.sig_count_clicked.emit(row)
 
     def _on_double_clicked(self, index: QModelIndex) -> None:
         if index.isValid():
