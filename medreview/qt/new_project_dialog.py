@@ -451,9 +451,22 @@ def show_first_import(window: MainWindow, paths: tuple[Path, ...]) -> QDialog | 
     dlg.add_paths(list(paths))
     dlg.import_button.setDefault(True)
     dlg.import_button.setFocus()
-    dlg.finished.connect(lambda _code: window.restore_grading_focus())
+    dlg.finished.connect(lambda _code: _open_first_item(window))
     dlg.open()
     return dlg
+
+
+def _open_first_item(window: MainWindow, tries: int = 100) -> None:
+    """After the first import the project has items but none is open: open the first one
+    once the queue has reloaded, so the keys grade at once (no click in the queue)."""
+    c = window.controller
+    if c is None or c.item is not None:
+        window.restore_grading_focus()
+        return
+    if window.queue.model.rowCount():
+        window.open_item(window.queue.model.row_at(0).output_id)
+    elif tries > 0:  # the queue reloads on the database thread after the import
+        QTimer.singleShot(50, window, lambda: _open_first_item(window, tries - 1))
 
 
 def open_demo(window: MainWindow) -> QProgressDialog | None:
