@@ -294,6 +294,7 @@ class MainWindow(QMainWindow):
         self._opening = None
         executor.shutdown(wait=False)
         self.executor = None
+        self.close_to_welcome()  # the project shown before is closed already
         show_error(self, "Cannot open project", str(exc))
 
     def _on_project_opened(self, executor: Executor, path: Path,
@@ -383,6 +384,7 @@ class MainWindow(QMainWindow):
         self.controller.sig_refused.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
         self.view.panel.rationale.setReadOnly(self.read_only)
         self.stack.setCurrentWidget(self.split)
+        self.split.setEnabled(True)
         self._show_project_controls(True)
         self._restore_splitters()
         Op(self.controller, grading.load_queue, self.project, rater_id) \
@@ -411,6 +413,7 @@ class MainWindow(QMainWindow):
         self.tool_windows.clear()
         pending: list[Any] = []
         if self.controller is not None:
+            self.split.setEnabled(False)  # the item shown until the next project is open
             pending = self.controller.close()
             # Deleted, so the grading view (attached to the next controller) stops feeding it.
             self.controller.deleteLater()
