@@ -282,7 +282,9 @@ def plan_design(design: AssignmentDesign, state: AssignmentState) -> AssignmentP
     names = [n.strip() for n in design.raters]
     planned = plan_assignments(state.outputs, design, state.existing, state.positions)
     model_of = {o.output_id: o.model for o in state.outputs}
-    raters: dict[int, set[str]] = defaultdict(set, {k: set(v) for k, v in state.existing.items()})
+    named = set(names)  # a state may know other raters: they are not this design's
+    raters: dict[int, set[str]] = defaultdict(
+        set, {k: v & named for k, v in state.existing.items()})
     new: dict[str, int] = dict.fromkeys(names, 0)
     by_model: dict[str, dict[str, int]] = {n: {} for n in names}
     for p in planned:
