@@ -41,6 +41,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--all-or-nothing", action="store_true",
                    help="media: export nothing if any file is refused (default: export the "
                         "rest and list the refused files)")
+    p.add_argument("--retain-safe-private", action="store_true",
+                   help="media: keep the private attributes DICOM PS3.15 lists as safe "
+                        "(b-values, table speed, scale slopes; docs/DEIDENTIFICATION.md); "
+                        "every other private attribute is still removed")
     p.set_defaults(run=run)
 
 
@@ -60,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         sft_style=args.sft_style, pref_style=args.pref_style,
         score_question=args.score_question, min_margin=args.min_margin,
         include_margin=args.margin, allow_burned_in=args.allow_burned_in,
-        all_or_nothing=args.all_or_nothing,
+        all_or_nothing=args.all_or_nothing, retain_safe_private=args.retain_safe_private,
         overwrite=args.overwrite)
     with open_project(args.project) as project, ProgressBar("export") as bar:
         for line in run_export(project, request, progress=bar):

@@ -62,6 +62,7 @@ def export_training(
     include_margin: bool = False,
     allow_burned_in: bool = False,
     all_or_nothing: bool = False,
+    retain_safe_private: bool = False,
     progress: Progress = no_progress,
 ) -> dict[str, Any]:
     """Write the chosen exports; return the manifest (also written as export_manifest.json)."""
@@ -133,7 +134,8 @@ def export_training(
         from medreview.exporters.media import REPORT_NAME, export_media
 
         report = export_media(project, outdir / "media", allow_burned_in=allow_burned_in,
-                              all_or_nothing=all_or_nothing)
+                              all_or_nothing=all_or_nothing,
+                              retain_safe_private=retain_safe_private)
         manifest["media"] = {"files": len(report.files), "report": f"media/{REPORT_NAME}",
                              "refused": report.refused}
         # The text exports must not carry what the DICOM headers carried either.

@@ -11,9 +11,10 @@ every nesting level (see docs/DEIDENTIFICATION.md for every departure from the d
    by the whole export, so references (SEG -> source images) still resolve;
 3. shift every date (DA, and the date part of DT) by a per-case offset (option 113107, Retain
    Longitudinal Temporal Information with Modified Dates); the offsets are never written;
-4. remove private tags, and whole overlay (60xx) and curve (50xx) groups;
+4. remove private tags (with ``retain_safe_private``: all but the few of ``SAFE_PRIVATE``,
+   PS3.15 Table E.3.10-1, option 113111), and whole overlay (60xx) and curve (50xx) groups;
 5. set Patient Identity Removed (0012,0062) — YES only when the pixels are declared clean —
-   plus De-identification Method (0012,0063) and its code sequence (113100, 113107);
+   plus De-identification Method (0012,0063) and its code sequence (113100, 113107, 113111);
 6. re-read the written file and compare the WHOLE values of its identifying elements (profile
    attributes, names, dates, times, instance UIDs, private tags; sequences included) with the
    original identifying values; a hit deletes the file and raises ``DeidentificationError``.
@@ -23,7 +24,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,9 +37,40 @@ if TYPE_CHECKING:
 PROFILE_TABLE = "dicomfields_2026c"
 METHOD = ("DICOM PS3.15 E.1-1 Basic Profile", "dicom-anonymizer table 2026c",
           "Modified Dates: per-case shift", "medreview export")
+SAFE_PRIVATE_METHOD = "Retain Safe Private: PS3.15 Table E.3.10-1 subset"
 # Values this module (or the table's dummies) writes: never evidence of a leak.
 DUMMIES = frozenset({"", "ANONYMIZED", "000Y", "0", "00010101", "000000.00", "000000",
-                     "00010101010101.000000+0000", "YES", "NO", "DCM"} | set(METHOD))
+                     "00010101010101.000000+0000", "YES", "NO", "DCM", SAFE_PRIVATE_METHOD}
+                    | set(METHOD))
+
+_NUMBER = re.compile(r"[-+]?[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?")
+# Siemens' Diffusion Directionality: the terms of the public (0018,9075), nothing else (a CS
+# value may be any 16 upper-case characters, which could spell a name).
+_DIRECTIONALITY = re.compile(r"NONE|DIRECTIONAL|BMATRIX|ISOTROPIC")
+_PITCH = re.compile(r"[/0-9.: ]{0,16}")  # GE's "n.nnn:1"
+# Retain Safe Private Option (113111): the private attributes kept, a small subset of PS3.15
+# Table E.3.10-1 "Safe Private Attributes" (acquisition and scaling numbers the standard lists
+# as containing no identity). Keyed by (Private Creator, group, element within the block);
+# each with the VR it must have and, for strings, the form its value must take, so a hostile
+# file cannot smuggle text under a safe tag. Everything else private is still removed.
+SAFE_PRIVATE: dict[tuple[str, int, int], tuple[str, str, re.Pattern[str] | None]] = {
+    ("GEMS_ACQU_01", 0x0019, 0x23): ("DS", "Table Speed [mm/rotation]", _NUMBER),
+    ("GEMS_ACQU_01", 0x0019, 0x24): ("DS", "Mid Scan Time [sec]", _NUMBER),
+    ("GEMS_ACQU_01", 0x0019, 0x27): ("DS", "Rotation Speed (Gantry Period)", _NUMBER),
+    ("GEMS_SERS_01", 0x0025, 0x07): ("SL", "Images In Series", None),
+    ("GEMS_PARM_01", 0x0043, 0x27): ("SH", "Scan Pitch Ratio", _PITCH),
+    ("GEMS_PARM_01", 0x0043, 0x39): ("IS", "Slop_int_6... (diffusion b-value)", _NUMBER),
+    ("SIEMENS MR HEADER", 0x0019, 0x0C): ("IS", "B_value", _NUMBER),
+    ("SIEMENS MR HEADER", 0x0019, 0x0D): ("CS", "DiffusionDirectionality", _DIRECTIONALITY),
+    ("SIEMENS MR HEADER", 0x0019, 0x0E): ("FD", "DiffusionGradientDirection", None),
+    ("SIEMENS MR HEADER", 0x0019, 0x27): ("FD", "B_matrix", None),
+    ("Philips Imaging DD 001", 0x2001, 0x03): ("FL", "Diffusion B-Factor", None),
+    ("Philips MR Imaging DD 001", 0x2005, 0x0D): ("FL", "Scale Intercept", None),
+    ("Philips MR Imaging DD 001", 0x2005, 0x0E): ("FL", "Scale Slope", None),
+    ("Philips PET Private Group", 0x7053, 0x00): ("DS", "SUV Factor", _NUMBER),
+    ("Philips PET Private Group", 0x7053, 0x09): ("DS", "Activity Concentration Scale Factor",
+                                                  _NUMBER),
+}
 # UI elements that name a kind of thing (class, syntax, coding scheme), not an instance.
 _NOT_INSTANCE_UIDS = frozenset({"TransferSyntaxUID", "CodingSchemeUID", "ContextUID",
                                 "ReferencedTransferSyntaxUIDInFile", "MappingResourceUID",
@@ -57,6 +90,7 @@ class DeidResult:
     identity_removed: bool
     identifiers_checked: int
     burned_in: str  # "NO", "YES" or "absent"
+    safe_private: tuple[str, ...] = field(default=())  # kept with retain_safe_private
 
 
 @functools.lru_cache(maxsize=1)
@@ -106,8 +140,15 @@ def is_instance_uid(el: Any) -> bool:
     return not (kw.endswith("ClassUID") or kw in _NOT_INSTANCE_UIDS)
 
 
+def _as_list(value: Any) -> list[Any]:
+    """The values of an element: pydicom gives a MultiValue (not a list) for VM > 1."""
+    from pydicom.multival import MultiValue
+
+    return list(value) if isinstance(value, list | tuple | MultiValue) else [value]
+
+
 def _uid_values(el: Any) -> list[str]:
-    values = el.value if isinstance(el.value, list | tuple) else [el.value]
+    values = _as_list(el.value)
     return [str(v).strip().rstrip("\x00") for v in values if v not in (None, "")]
 
 
@@ -163,6 +204,55 @@ def remove_overlays_and_curves(ds: Dataset) -> int:
     return removed
 
 
+def _creator(dataset: Dataset, tag: Any) -> str | None:
+    """The Private Creator of the block holding private data element ``tag``."""
+    creator_tag = (tag.group << 16) | (tag.element >> 8)
+    el = dataset.get(creator_tag)
+    value = el.value if el is not None else None
+    return value.strip() if isinstance(value, str) else None
+
+
+def safe_private_name(dataset: Dataset, el: Any) -> str | None:
+    """``"(0019,xx0C) SIEMENS MR HEADER B_value"`` when ``el`` is a private data element of
+    ``SAFE_PRIVATE`` whose VR and value have the expected form; otherwise None."""
+    if not el.tag.is_private or el.tag.element < 0x1000:
+        return None
+    creator = _creator(dataset, el.tag)
+    entry = SAFE_PRIVATE.get((creator or "", el.tag.group, el.tag.element & 0xFF))
+    if entry is None or entry[0] != el.VR:
+        return None
+    values = _as_list(el.value)
+    pattern = entry[2]
+    if pattern is not None and not all(
+            isinstance(v, str | int | float) and pattern.fullmatch(str(v).strip())
+            for v in values):
+        return None
+    return f"({el.tag.group:04X},xx{el.tag.element & 0xFF:02X}) {creator} {entry[1]}"
+
+
+def remove_private(ds: Dataset, *, retain_safe: bool) -> list[str]:
+    """Remove every private element at every level; with ``retain_safe`` keep the data
+    elements of ``SAFE_PRIVATE`` (and their blocks' creators). Returns what was kept."""
+    kept: list[str] = []
+
+    def visit(dataset: Dataset) -> None:
+        keep: set[int] = set()
+        if retain_safe:
+            for el in dataset:
+                name = safe_private_name(dataset, el)
+                if name is not None:
+                    keep.add(int(el.tag))
+                    keep.add((el.tag.group << 16) | (el.tag.element >> 8))  # its creator
+                    kept.append(name)
+        for tag in [el.tag for el in dataset if el.tag.is_private and int(el.tag) not in keep]:
+            del dataset[tag]
+        for el in dataset:
+            if el.VR == "SQ":
+                for item in el.value or []:
+                    visit(item)
+
+    visit(ds)
+    return kept
 
 
 def _dummy(el: Any) -> None:
@@ -248,11 +338,13 @@ def apply_profile(ds: Dataset, days: int) -> None:
 _FREE_TEXT_VRS = frozenset({"AE", "LO", "LT", "PN", "SH", "ST", "UC", "UT", "UR"})
 
 
-def identifying_values(ds: Dataset) -> set[str]:
+def identifying_values(ds: Dataset, *, retain_safe_private: bool = False) -> set[str]:
     """Whole values of every attribute the profile acts on, of private tags, of every person
-    name, date, time and instance UID, at every nesting level (names also by component)."""
+    name, date, time and instance UID, at every nesting level (names also by component).
+    With ``retain_safe_private`` the safe private attributes kept (and their creators) are
+    known not to identify, so they are not sources."""
     found: set[str] = set()
-    for dataset_el in _scope(ds):
+    for dataset_el in _scope(ds, skip_safe_private=retain_safe_private):
         found |= _values(dataset_el)
     return {v for v in found if v not in DUMMIES}
 
@@ -262,7 +354,7 @@ def _in_scope(el: Any, table: dict[int, str]) -> bool:
             or is_instance_uid(el))
 
 
-def _scope(ds: Dataset) -> list[Any]:
+def _scope(ds: Dataset, *, skip_safe_private: bool = False) -> list[Any]:
     """Elements of ``ds`` (file meta and nested items included) that can carry identity."""
     table = _profile()
     out: list[Any] = []
@@ -272,6 +364,9 @@ def _scope(ds: Dataset) -> list[Any]:
             if el.VR == "SQ":
                 for item in el.value or []:
                     visit(item)
+            elif skip_safe_private and el.tag.is_private and (
+                    el.tag.is_private_creator or safe_private_name(dataset, el) is not None):
+                continue
             elif _in_scope(el, table) and el.keyword not in (
                     "DeidentificationMethod", "PatientIdentityRemoved"):
                 out.append(el)
@@ -284,7 +379,7 @@ def _scope(ds: Dataset) -> list[Any]:
 
 
 def _values(el: Any) -> set[str]:
-    raw = el.value if isinstance(el.value, list | tuple) else [el.value]
+    raw = _as_list(el.value)
     out: set[str] = set()
     for v in raw:
         if v is None or (isinstance(v, bytes | bytearray) and len(v) > 4096):
@@ -299,32 +394,40 @@ def _values(el: Any) -> set[str]:
     return out
 
 
-def leaks(ds: Dataset, identifiers: set[str]) -> list[str]:
+def leaks(ds: Dataset, identifiers: set[str], *, retain_safe_private: bool = False
+          ) -> list[str]:
     """Original identifying values found as the WHOLE value (or a name component) of an
     identifying element of ``ds``: kept non-identifying attributes (Manufacturer, geometry)
-    and substrings of other values are not leaks."""
+    and substrings of other values are not leaks. Safe private attributes kept under option
+    113111 are numbers or codes of a checked form (``SAFE_PRIVATE``): a table speed equal to
+    some other private number is not a leak either."""
     hits: set[str] = set()
-    for el in _scope(ds):
+    for el in _scope(ds, skip_safe_private=retain_safe_private):
         hits |= _values(el) & identifiers
     return sorted(hits)
 
 
 def deidentify_dataset(ds: Dataset, *, date_shift_days: int, identity_removed: bool,
-                       uid_map: dict[str, str] | None = None) -> None:
-    """Apply the profile, shift dates, replace UIDs, mark the dataset. In place."""
+                       uid_map: dict[str, str] | None = None,
+                       retain_safe_private: bool = False) -> list[str]:
+    """Apply the profile, shift dates, replace UIDs, mark the dataset. In place. Returns the
+    safe private attributes kept (``retain_safe_private``, option 113111)."""
     from pydicom.dataset import Dataset as DicomDataset
     from pydicom.sequence import Sequence
 
     remove_overlays_and_curves(ds)
     remap_uids(ds, uid_map if uid_map is not None else {})
     apply_profile(ds, date_shift_days)
-    ds.remove_private_tags()  # recursive (Dataset.walk)
+    kept = remove_private(ds, retain_safe=retain_safe_private)
     ds.PatientIdentityRemoved = "YES" if identity_removed else "NO"
+    options = [("113100", "Basic Application Confidentiality Profile"),
+               ("113107", "Retain Longitudinal Temporal Information Modified Dates Option")]
     ds.DeidentificationMethod = list(METHOD)
+    if retain_safe_private:  # the option applied, whether or not this file had any
+        options.append(("113111", "Retain Safe Private Option"))
+        ds.DeidentificationMethod = [*METHOD, SAFE_PRIVATE_METHOD]
     codes = []
-    for value, meaning in (("113100", "Basic Application Confidentiality Profile"),
-                           ("113107", "Retain Longitudinal Temporal Information Modified "
-                                      "Dates Option")):
+    for value, meaning in options:
         item = DicomDataset()
         item.CodeValue = value
         item.CodingSchemeDesignator = "DCM"
@@ -333,6 +436,7 @@ def deidentify_dataset(ds: Dataset, *, date_shift_days: int, identity_removed: b
     ds.DeidentificationMethodCodeSequence = Sequence(codes)
     if not identity_removed:
         ds.BurnedInAnnotation = ds.get("BurnedInAnnotation") or "YES"
+    return kept
 
 
 def read_for_export(src: Path, label: str, *, headers_only: bool = False) -> Dataset:
@@ -430,10 +534,13 @@ def deidentify_file(
     extra_identifiers: set[str] | None = None,
     uid_map: dict[str, str] | None = None,
     name: str = "",
+    retain_safe_private: bool = False,
 ) -> DeidResult:
     """De-identify one DICOM file to ``dest`` and verify it; raise if it cannot be done.
 
     ``uid_map`` is shared by the files of one export so references between them survive.
+    ``retain_safe_private`` keeps the private attributes of ``SAFE_PRIVATE`` (option 113111);
+    pass the same choice to ``identifying_values`` for ``extra_identifiers``.
     """
     label = name or src.name
     ds = read_for_export(src, label)
@@ -445,9 +552,11 @@ def deidentify_file(
             "confirm (allow burned-in) after checking the images, or leave this file out",
             source=label)
     try:
-        identifiers = identifying_values(ds) | (extra_identifiers or set())
-        deidentify_dataset(ds, date_shift_days=date_shift_days,
-                           identity_removed=burned == "NO", uid_map=uid_map)
+        identifiers = (identifying_values(ds, retain_safe_private=retain_safe_private)
+                       | (extra_identifiers or set()))
+        kept = deidentify_dataset(ds, date_shift_days=date_shift_days,
+                                  identity_removed=burned == "NO", uid_map=uid_map,
+                                  retain_safe_private=retain_safe_private)
     except Exception as exc:  # a malformed element the profile cannot rewrite
         raise DeidentificationError(f"cannot de-identify this header: {exc}",
                                     source=label) from exc
@@ -460,11 +569,11 @@ def deidentify_file(
         dest.unlink(missing_ok=True)
         raise DeidentificationError(f"cannot write the de-identified file: {exc}",
                                     source=label) from exc
-    survivors = leaks(written, identifiers)
+    survivors = leaks(written, identifiers, retain_safe_private=retain_safe_private)
     if survivors:
         dest.unlink(missing_ok=True)
         shown = ", ".join(s[:3] + "…" for s in survivors[:5])
         raise DeidentificationError(
             f"{len(survivors)} original identifying value(s) still present after "
             f"de-identification (starting {shown}); file not exported", source=label)
-    return DeidResult(label, dest, burned == "NO", len(identifiers), burned)
+    return DeidResult(label, dest, burned == "NO", len(identifiers), burned, tuple(kept))

@@ -29,6 +29,7 @@ from medreview.errors import InputError
 from medreview.exporters.deid import (
     METHOD,
     PROFILE_TABLE,
+    SAFE_PRIVATE,
     DeidentificationError,
     deidentify_file,
     identifying_values,
@@ -49,6 +50,7 @@ class MediaExportReport:
     outdir: Path
     files: list[dict[str, Any]] = field(default_factory=list)
     refused: list[dict[str, str]] = field(default_factory=list)
+    retain_safe_private: bool = False
     # Specific identifying values of the headers, for byte searches of the other export files
     # (in memory only, never written).
     identifiers: set[bytes] = field(default_factory=set, repr=False)
@@ -63,8 +65,14 @@ class MediaExportReport:
                            "Confidentiality Profile",
                 "implementation": f"dicom-anonymizer, table {PROFILE_TABLE}",
                 "options": ["113100 Basic Application Confidentiality Profile",
-                            "113107 Retain Longitudinal Temporal Information Modified Dates"],
-                "private_tags": "removed",
+                            "113107 Retain Longitudinal Temporal Information Modified Dates"]
+                           + (["113111 Retain Safe Private"] if self.retain_safe_private
+                              else []),
+                "private_tags": (
+                    "removed, except the safe private attributes of PS3.15 Table E.3.10-1 "
+                    f"that medreview keeps ({len(SAFE_PRIVATE)} listed in "
+                    "docs/DEIDENTIFICATION.md; each file's kept ones under 'safe_private')"
+                    if self.retain_safe_private else "removed"),
                 "uids": "every instance UID (nested sequences and file meta included) "
                         "replaced through one map for this export, not recorded",
                 "overlays_and_curves": "whole 60xx/50xx groups removed",
@@ -116,6 +124,7 @@ def export_media(
     case_ids: Iterable[int] | None = None,
     allow_burned_in: bool = False,
     all_or_nothing: bool = False,
+    retain_safe_private: bool = False,
     seed: int | None = None,
     progress: Progress = no_progress,
 ) -> MediaExportReport:
@@ -123,7 +132,8 @@ def export_media(
 
     A file that cannot be de-identified safely is left out and listed with its reason in
     ``report.refused`` (and the report file); the rest export. ``all_or_nothing`` instead
-    exports nothing when any file is refused.
+    exports nothing when any file is refused. ``retain_safe_private`` keeps the few private
+    attributes PS3.15 lists as safe (``deid.SAFE_PRIVATE``, option 113111).
     """
     outdir = Path(outdir)
     if outdir.exists() and any(outdir.iterdir()):
@@ -135,7 +145,7 @@ def export_media(
     by_case: dict[str, list[StoredAttachment]] = defaultdict(list)
     for a in rows:
         by_case[a.case_external_id].append(a)
-    report = MediaExportReport(outdir)
+    report = MediaExportReport(outdir, retain_safe_private=retain_safe_private)
     uid_map: dict[str, str] = {}  # one map for the whole export: references stay resolvable
     outdir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".media-", dir=outdir.parent))
@@ -152,7 +162,8 @@ def export_media(
                     try:
                         header = read_for_export(src, f"case {ext}, attachment {a.id}",
                                                  headers_only=True)
-                        identifiers |= identifying_values(header)
+                        identifiers |= identifying_values(
+                            header, retain_safe_private=retain_safe_private)
                     except DeidentificationError as exc:
                         unreadable[a.id] = exc.reason
                     except RecursionError:  # sequences nested beyond any real object
@@ -173,7 +184,7 @@ def export_media(
                         res = deidentify_file(src, dest, date_shift_days=shift,
                                               allow_burned_in=allow_burned_in,
                                               extra_identifiers=identifiers, uid_map=uid_map,
-                                              name=label)
+                                              name=label, retain_safe_private=retain_safe_private)
                     except DeidentificationError as exc:
                         report.refused.append({"case": ext, "attachment_id": str(a.id),
                                                "reason": exc.reason})
@@ -182,6 +193,8 @@ def export_media(
                         "case": ext, "path": dest.relative_to(tmp).as_posix(), "kind": "dicom",
                         "attachment_id": a.id, "identity_removed": res.identity_removed,
                         "burned_in_annotation": res.burned_in}
+                    if retain_safe_private:
+                        entry["safe_private"] = list(res.safe_private)
                 else:
                     suffix = Path(a.filename).suffix.lower()[:8] or ".bin"
                     dest = case_dir / f"{n:04d}{suffix}"

@@ -116,6 +116,10 @@ class ExportDialog(QDialog):
         self.burned_in.setToolTip("DICOM whose BurnedInAnnotation is YES or missing is "
                                   "refused unless you confirm you checked the pixels")
         self.burned_in.toggled.connect(self._confirm_burned_in)
+        self.safe_private = QCheckBox("Keep the private attributes DICOM lists as safe "
+                                      "(--retain-safe-private)")
+        self.safe_private.setToolTip("b-values, table speed, scale slopes (PS3.15 Table "
+                                     "E.3.10-1); every other private attribute is removed")
         opts.addRow("Split seed:", self.seed)
         opts.addRow("Split:", self.split)
         opts.addRow("Chat format:", self.sft_style)
@@ -123,6 +127,7 @@ class ExportDialog(QDialog):
         opts.addRow("Minimum score margin:", self.min_margin)
         opts.addRow("", self.margin)
         opts.addRow("", self.burned_in)
+        opts.addRow("", self.safe_private)
         tl.addLayout(opts)
         lay.addWidget(train)
 
@@ -166,6 +171,7 @@ class ExportDialog(QDialog):
                   self.margin):
             w.setEnabled(training)
         self.burned_in.setEnabled("media" in kinds)
+        self.safe_private.setEnabled("media" in kinds)
         self.export_button.setEnabled(bool(kinds) and not self.running)
 
     def _browse(self) -> None:
@@ -203,7 +209,9 @@ class ExportDialog(QDialog):
             sft_style=self.sft_style.currentText(),  # type: ignore[arg-type]
             pref_style=self.pref_style.currentText(),  # type: ignore[arg-type]
             min_margin=self.min_margin.value(), include_margin=self.margin.isChecked(),
-            allow_burned_in=self.burned_in.isChecked(), overwrite=self.overwrite.isChecked())
+            allow_burned_in=self.burned_in.isChecked(),
+            retain_safe_private=self.safe_private.isChecked(),
+            overwrite=self.overwrite.isChecked())
 
     # running ----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -222,7 +230,8 @@ class ExportDialog(QDialog):
         self.message.setStyleSheet("")
         self.message.setText("Exporting…")
         self.progress.setRange(0, 0)  # busy until the first progress report
-        Op(run_export, self.project, request, progress=ProgressRelay(self._show_progress, self)) \
+        relay = ProgressRelay(self._show_progress, self)
+        Op(self, run_export, self.project, request, progress=relay) \
             .success(self._finished).failure(self._failed).run(self.db)
 
     def _show_progress(self, done: int, total: int | None, message: str) -> None:

@@ -48,6 +48,7 @@ class ExportRequest:
     include_margin: bool = False
     allow_burned_in: bool = False
     all_or_nothing: bool = False  # media: any refused file refuses the whole export
+    retain_safe_private: bool = False  # media: keep PS3.15's safe private attributes (113111)
     overwrite: bool = False  # write into a non-empty outdir, replacing same-named entries
 
 
@@ -117,7 +118,7 @@ def _write(project: Project, request: ExportRequest, kinds: tuple[str, ...],
             pref_style=request.pref_style, score_question=request.score_question,
             min_margin=request.min_margin, include_margin=request.include_margin,
             allow_burned_in=request.allow_burned_in, all_or_nothing=request.all_or_nothing,
-            progress=progress)
+            retain_safe_private=request.retain_safe_private, progress=progress)
         lines += [f"{request.outdir / name}  ({n} records)"
                   for name, n in manifest["files"].items()]
         if "media" in manifest:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from medreview.exporters.deid import DeidentificationError, deidentify_file
+from medreview.exporters.deid import SAFE_PRIVATE, DeidentificationError, deidentify_file
 from medreview.exporters.media import REPORT_NAME, export_media
 from medreview.storage.project import Project
 from tests.study.helpers import PHI, make_phi_dicom, study_project
@@ -174,3 +174,132 @@ def test_byte_search_keeps_specific_values_only() -> None:
     got = strong_identifiers({"DOE^JOHN", "123456", "20240312", "1.2.3.4.5", "0.5", "12",
                               "ANON", "0000"})
     assert got == {b"DOE^JOHN", b"123456", b"20240312", b"1.2.3.4.5", b"ANON"}
+
+
+# --- Retain Safe Private Option (113111), on real scanner files from the test corpus ---
+
+def _corpus(package: str, name: str) -> Path:
+    from tests.dicom_corpus.corpus import source_file
+
+    return source_file(package, name)
+
+
+def _private(ds: pydicom.Dataset) -> dict[int, object]:
+    return {int(el.tag): el.value for el in ds.iterall() if el.tag.is_private}
+
+
+@pytest.mark.parametrize(("package", "name", "kept"), [
+    # Siemens MR with CSA headers (nibabel): B_value, Diffusion Directionality of its MR header
+    ("nibabel", "0.dcm", {0x00190010: "SIEMENS MR HEADER", 0x0019100C: "0",
+                          0x0019100D: "DIRECTIONAL"}),
+    # GE CT (pydicom): table speed, mid scan time, rotation, images in series, pitch ratio
+    ("pydicom", "CT_small.dcm", {0x00190010: "GEMS_ACQU_01", 0x00191023: "5.000000",
+                                 0x00191024: "17.784578", 0x00191027: "1.000000",
+                                 0x00250010: "GEMS_SERS_01", 0x00251007: 44,
+                                 0x00430010: "GEMS_PARM_01", 0x00431027: "/1.0:1"}),
+])
+def test_retain_safe_private_keeps_only_the_listed_attributes(
+        tmp_path: Path, package: str, name: str, kept: dict[int, object]) -> None:
+    src = _corpus(package, name)
+    original = _private(pydicom.dcmread(src))
+    assert len(original) > 3 * len(kept)  # most private attributes are not on the list
+    res = deidentify_file(src, tmp_path / "safe.dcm", date_shift_days=-40,
+                          allow_burned_in=True, retain_safe_private=True)
+    ds = pydicom.dcmread(res.dest)
+    got = {tag: (str(v) if isinstance(v, str | float) else v)
+           for tag, v in _private(ds).items()}
+    assert got == {tag: (str(v) if isinstance(v, str | float) else v)
+                   for tag, v in kept.items()}
+    assert len(res.safe_private) == sum(1 for t in kept if t & 0xFFFF >= 0x1000)
+    assert [c.CodeValue for c in ds.DeidentificationMethodCodeSequence] == [
+        "113100", "113107", "113111"]
+    assert "Retain Safe Private" in ds.DeidentificationMethod[-1]
+    # without the option every private attribute goes, the same file otherwise
+    plain = deidentify_file(src, tmp_path / "plain.dcm", date_shift_days=-40,
+                            allow_burned_in=True)
+    back = pydicom.dcmread(plain.dest)
+    assert _private(back) == {} and plain.safe_private == ()
+    assert [c.CodeValue for c in back.DeidentificationMethodCodeSequence] == ["113100", "113107"]
+
+
+def test_safe_tags_cannot_smuggle_identity(tmp_path: Path) -> None:
+    """A safe tag with text where a number or a defined term belongs, the wrong VR, or the
+    right element number under another creator is removed like any private attribute."""
+    ds = pydicom.dcmread(_corpus("nibabel", "0.dcm"))
+    name = str(ds.PatientName)
+    ds[0x0019100D].value = "DOE JOHN"  # valid CS characters, not a directionality term
+    ds.add_new(0x00190011, "LO", "SIEMENS MR HEADER")  # a second block of the same creator
+    ds.add_new(0x0019110C, "IS", "123456")  # a b-value there: still the listed attribute
+    ds.add_new(0x00190012, "LO", "ACME")  # another creator's element 0C is not listed
+    ds.add_new(0x0019120C, "IS", "42")
+    ds.add_new(0x00191023, "LO", name)  # an MR header element not on the list
+    src = tmp_path / "hostile.dcm"
+    ds.save_as(src)
+    res = deidentify_file(src, tmp_path / "out.dcm", date_shift_days=-40, allow_burned_in=True,
+                          retain_safe_private=True)
+    out = _private(pydicom.dcmread(res.dest))
+    assert out == {0x00190010: "SIEMENS MR HEADER", 0x0019100C: "0",
+                   0x00190011: "SIEMENS MR HEADER", 0x0019110C: "123456"}
+    assert name.encode() not in res.dest.read_bytes() and b"DOE JOHN" not in \
+        res.dest.read_bytes()
+
+
+def test_media_export_with_retain_safe_private_records_the_option(tmp_path: Path) -> None:
+    from medreview.domain.records import AttachmentRecord, Located
+    from medreview.storage.ingest import ingest
+
+    project = study_project(tmp_path / "p", n_cases=1)
+    try:
+        recs = []
+        for n, (package, name) in enumerate((("pydicom", "CT_small.dcm"),
+                                             ("nibabel", "0.dcm"), ("nibabel", "1.dcm"))):
+            ds = pydicom.dcmread(_corpus(package, name))
+            ds.BurnedInAnnotation = "NO"  # as a lead would have confirmed
+            path = tmp_path / f"{n}.dcm"
+            ds.save_as(path)
+            recs.append(Located(AttachmentRecord("case-00001", str(path), "dicom"), "t", n))
+        ingest(project, recs, source="corpus", importer="t")
+        report = export_media(project, tmp_path / "media", retain_safe_private=True, seed=1)
+    finally:
+        project.close()
+    assert report.refused == []  # the leak scan passes with the kept attributes
+    doc = json.loads((tmp_path / "media" / REPORT_NAME).read_text())
+    assert "113111 Retain Safe Private" in doc["dicom"]["options"]
+    assert "Table E.3.10-1" in doc["dicom"]["private_tags"]
+    kept = {k for f in doc["files"] for k in f["safe_private"]}
+    assert "(0019,xx0C) SIEMENS MR HEADER B_value" in kept
+    assert "(0019,xx23) GEMS_ACQU_01 Table Speed [mm/rotation]" in kept
+    for path in (tmp_path / "media").rglob("*.dcm"):
+        ds = pydicom.dcmread(path)
+        for el in ds.iterall():
+            if el.tag.is_private and not el.tag.is_private_creator:
+                creator = ds[(el.tag.group << 16) | (el.tag.element >> 8)].value
+                assert (creator, el.tag.group, el.tag.element & 0xFF) in SAFE_PRIVATE, el
+
+
+def test_cli_retain_safe_private_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from medreview.cli.main import main
+    from medreview.domain.records import AttachmentRecord, Located
+    from medreview.storage.ingest import ingest
+
+    project = study_project(tmp_path / "p", n_cases=1, dicom=False)
+    try:
+        ds = pydicom.dcmread(_corpus("nibabel", "0.dcm"))
+        ds.BurnedInAnnotation = "NO"
+        ds.save_as(tmp_path / "dwi.dcm")
+        ingest(project, [Located(AttachmentRecord("case-00001", str(tmp_path / "dwi.dcm"),
+                                                  "dicom"), "t", 1)], source="s", importer="t")
+    finally:
+        project.close()
+    for flag, out in (([], "plain"), (["--retain-safe-private"], "safe")):
+        assert main(["export", str(tmp_path / "p"), str(tmp_path / out), "--kind", "media",
+                     *flag]) == 0
+    capsys.readouterr()
+    (plain,) = (tmp_path / "plain" / "media").rglob("*.dcm")
+    (safe,) = (tmp_path / "safe" / "media").rglob("*.dcm")
+    assert _private(pydicom.dcmread(plain)) == {}
+    assert pydicom.dcmread(safe)[0x0019100C].value == "0"
+    doc = json.loads((tmp_path / "safe" / "media" / REPORT_NAME).read_text())
+    assert doc["files"][0]["safe_private"] == ["(0019,xx0C) SIEMENS MR HEADER B_value",
+                                               "(0019,xx0D) SIEMENS MR HEADER "
+                                               "DiffusionDirectionality"]
