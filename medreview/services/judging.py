@@ -1,14 +1,16 @@
-"""The database side of the LLM judge: plan the items, run them resumably, store judgments.
+"""The LLM judge as a use-case: plan the items, run them resumably, store judgments.
 
-A run is a ``JudgeRunRow`` plus a rater of kind ``judge``; its answers are ordinary judgment
-revisions (``source="judge"``), so every statistic treats the judge like a physician.
+A run is a ``judge_run`` row plus a rater of kind ``judge``; its answers are ordinary judgment
+revisions (``source="judge"``), so every statistic treats the judge like a physician. What is
+read and written lives in ``storage/judge_runs.py``; this module decides what to ask, when to
+wait and what to tell the caller.
 
 Work items are (output, item key): ``criterion:<key>`` / a form criterion id for HealthBench
 criteria, ``form`` or ``medval`` for whole-form requests, ``pairwise:<question>``. The ledger
-(``JudgeItemRow``) records each item as done (with its parsed result) or failed (with the
+(``judge_item``) records each item as done (with its parsed result) or failed (with the
 reason and the raw reply); it is written on the caller's thread, one commit per item, so a
 killed run loses nothing that finished. Resuming skips done items and retries failed ones.
-Parsed replies are cached by (prompt hash, model, parameters) in ``JudgeCacheRow``: any run
+Parsed replies are cached by (prompt hash, model, parameters) in ``judge_cache``: any run
 asking the same thing again pays nothing.
 
 Writes wait for other writers (an import) and report it through ``progress``; a project that
@@ -17,8 +19,8 @@ save go to a spool file beside the project (``spool_path``), written first on re
 parameters the endpoint refused are dropped by the client and recorded in the run's JSON
 parameters (``params["dropped_params"]``).
 
-Where the judge's extras go in a revision (answers hold only valid answers, so the judge's
-revisions validate exactly like a physician's):
+Where the judge's extras go in a revision (``storage.judge_runs.judge_revision_content``;
+answers hold only valid answers, so the judge's revisions validate exactly like a physician's):
 
 * ``confidence`` — mean of the per-question confidences;
 * ``rationale`` — one ``<question id>: <explanation>`` line per answered question;
@@ -38,20 +40,14 @@ import datetime as dt
 import logging
 import os
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from statistics import fmean
-from typing import Any, TypeVar
+from typing import Literal, TypeVar
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
-
-from medreview.domain.rubric import Question, QuestionKind, case_criterion_question
-from medreview.errors import JudgeError, ProjectBusy
+from medreview.domain.rubric import Question, QuestionKind
+from medreview.errors import DatabaseFailure, DatabaseLocked, JudgeError, ProjectBusy
 from medreview.judge.client import JudgeClient
 from medreview.judge.config import JudgeConfig, cache_key
 from medreview.judge.privacy import (
@@ -74,20 +70,26 @@ from medreview.judge.templates import (
 )
 from medreview.progress import CancelToken, Progress, no_progress
 from medreview.services.readiness import require_rubric
-from medreview.storage.base import utcnow
-from medreview.storage.forms import active_form_rows, form_from_row
-from medreview.storage.models import (
-    AttachmentRow,
-    CaseRow,
-    JudgeCacheRow,
-    JudgeItemRow,
-    JudgeRunRow,
-    OutputRow,
-    ProjectRow,
+from medreview.storage.db_errors import database_errors
+from medreview.storage.form_lookup import StoredForm
+from medreview.storage.judge_runs import (
+    ItemResult,
+    cached_keys,
+    cached_reply,
+    close_run,
+    consent_of,
+    create_run,
+    done_item_keys,
+    list_runs,
+    plan_inputs,
+    record_item,
+    resume_run,
+    run_failures,
+    run_info,
+    run_rater,
 )
+from medreview.storage.judge_runs import JudgeRunInfo as JudgeRunInfo
 from medreview.storage.project import Project
-from medreview.storage.raters import get_or_create_rater
-from medreview.storage.revisions import RevisionContent, append_revision
 
 log = logging.getLogger(__name__)
 
@@ -105,11 +107,6 @@ class DatabaseBusy(SaveFailed):
     """Another program held the project's write lock for longer than the run would wait."""
 
 
-def _is_busy(exc: OperationalError) -> bool:
-    text = str(exc.orig if exc.orig is not None else exc).lower()
-    return "locked" in text or "busy" in text
-
-
 def _retry_busy(fn: Callable[[], T], *, wait_s: float, what: str,
                 on_wait: Callable[[float], None] = lambda _s: None,
                 token: CancelToken | None = None) -> T:
@@ -124,14 +121,14 @@ def _retry_busy(fn: Callable[[], T], *, wait_s: float, what: str,
     pause = 0.05
     while True:
         try:
-            return fn()
+            with database_errors():  # SQLAlchemy's errors as DatabaseLocked / DatabaseFailure
+                return fn()
         except ProjectBusy as exc:
             raise DatabaseBusy(f"{exc.reason} (while {what})") from None
-        except OperationalError as exc:
-            if not _is_busy(exc):  # disk full, I/O error: waiting will not help
-                reason = str(exc.orig if exc.orig is not None else exc).splitlines()[0]
-                raise SaveFailed(f"could not save to the project while {what}: "
-                                 f"{reason[:200]}") from None
+        except DatabaseFailure as exc:  # disk full, I/O error: waiting will not help
+            raise SaveFailed(f"could not save to the project while {what}: "
+                             f"{exc.reason[:200]}") from None
+        except DatabaseLocked:
             waited = time.monotonic() - start
             if waited >= wait_s or (token is not None and token.cancelled):
                 raise DatabaseBusy(
@@ -173,31 +170,28 @@ class JudgeRunSummary:
     dropped_params: tuple[str, ...] = ()  # request parameters the endpoint refused (dropped)
 
 
-def _questions(s: Session) -> tuple[int, list[Question]]:
-    rubric, taxonomy = active_form_rows(s)
+def _questions(rubric: StoredForm | None,
+               taxonomy: StoredForm | None) -> tuple[int, list[Question]]:
     if rubric is None:
         raise JudgeError("the project has no rubric: add one before running a judge")
     seen: set[str] = set()
     questions: list[Question] = []
-    for row in (rubric, taxonomy):
-        if row is None:
+    for stored in (rubric, taxonomy):
+        if stored is None:
             continue
-        for q in form_from_row(row).questions:
+        for q in stored.form.questions:
             if q.id not in seen and q.kind not in UNJUDGED_KINDS:
                 seen.add(q.id)
                 questions.append(q)
     return rubric.id, questions
 
 
-def _images(s: Session, project: Project, case_id: int, limit: int) -> tuple[str, ...]:
-    rows = s.scalars(select(AttachmentRow).where(
-        AttachmentRow.case_id == case_id, AttachmentRow.kind == "image",
-        AttachmentRow.mime.in_(IMAGE_MIMES)).order_by(AttachmentRow.sort_index, AttachmentRow.id)
-        .limit(limit)).all()
+def _images(project: Project, refs: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
+    """``data:`` URLs of a case's images, read from the media store."""
     out = []
-    for a in rows:
-        data = project.media.path_for(a.sha256).read_bytes()
-        out.append(f"data:{a.mime};base64,{base64.b64encode(data).decode('ascii')}")
+    for mime, sha256 in refs:
+        data = project.media.path_for(sha256).read_bytes()
+        out.append(f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}")
     return tuple(out)
 
 
@@ -206,131 +200,80 @@ def plan_work(project: Project, style: str = "auto", *, limit: int | None = None
     """Every (output, item) the judge would answer, in queue order; ``limit`` caps outputs."""
     if style not in STYLES:
         raise JudgeError(f"unknown template {style!r}; choose one of {', '.join(STYLES)}")
-    with project.read() as s:
-        _form_id, questions = _questions(s)
-        outputs = s.execute(select(OutputRow.id, OutputRow.case_id, OutputRow.text)
-                            .order_by(OutputRow.case_id, OutputRow.id)).all()
-        by_case: dict[int, list[tuple[int, str]]] = defaultdict(list)
-        for oid, cid, text in outputs:
-            by_case[cid].append((oid, text))
-        if limit is not None:
-            outputs = outputs[: max(0, limit)]
-        units: list[WorkUnit] = []
-        cases: dict[int, tuple[CaseContext, tuple[Question, ...]]] = {}
-        for oid, cid, text in outputs:
-            if cid not in cases:
-                case = s.get(CaseRow, cid)
-                assert case is not None
-                ctx = CaseContext(
-                    tuple((m.get("role", "user"), m.get("content", "")) for m in case.messages),
-                    tuple((d.get("title", ""), d.get("text", "")) for d in case.context),
-                    _images(s, project, cid, max_images) if images else ())
-                crit = tuple(case_criterion_question(c.key, c.text, c.points, tuple(c.tags))
-                             for c in case.criteria)
-                cases[cid] = (ctx, tuple(questions) + crit)
-            ctx, qs = cases[cid]
-            siblings = by_case[cid]
-            other = None
-            if len(siblings) > 1 and any(q.kind is QuestionKind.PAIRWISE for q in qs):
-                idx = [o for o, _t in siblings].index(oid)
-                other = siblings[(idx + 1) % len(siblings)][1]
-            units += [WorkUnit(oid, t) for t in plan_tasks(style, ctx, text, qs,
-                                                           other_answer=other)]
-        return units
+    inputs = plan_inputs(project, limit=limit, image_mimes=IMAGE_MIMES if images else (),
+                         max_images=max_images)
+    _form_id, questions = _questions(inputs.rubric, inputs.taxonomy)
+    outputs = inputs.outputs
+    by_case: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for oid, cid, text in outputs:
+        by_case[cid].append((oid, text))
+    if limit is not None:
+        outputs = outputs[: max(0, limit)]
+    units: list[WorkUnit] = []
+    cases: dict[int, tuple[CaseContext, tuple[Question, ...]]] = {}
+    for oid, cid, text in outputs:
+        if cid not in cases:
+            case = inputs.cases[cid]
+            ctx = CaseContext(
+                tuple((m.get("role", "user"), m.get("content", "")) for m in case.messages),
+                tuple((d.get("title", ""), d.get("text", "")) for d in case.context),
+                _images(project, case.images))
+            cases[cid] = (ctx, tuple(questions) + case.criteria)
+        ctx, qs = cases[cid]
+        siblings = by_case[cid]
+        other = None
+        if len(siblings) > 1 and any(q.kind is QuestionKind.PAIRWISE for q in qs):
+            idx = [o for o, _t in siblings].index(oid)
+            other = siblings[(idx + 1) % len(siblings)][1]
+        units += [WorkUnit(oid, t) for t in plan_tasks(style, ctx, text, qs,
+                                                       other_answer=other)]
+    return units
 
 
 def _consent(project: Project, base_url: str, env_var: str = "OPENAI_API_KEY") -> None:
     check_endpoint(base_url, env_var=env_var)  # no credentials in the URL, http(s) only
-    with project.read() as s:
-        allowed = bool(s.scalar(select(ProjectRow.data_may_leave)))
+    allowed, _by, _at = consent_of(project)
     check_consent(base_url, data_may_leave=allowed)
+
+
+def _new_run(project: Project, config: JudgeConfig, style: str, limit: int | None, *,
+             status: str) -> JudgeRunInfo:
+    version, digest = style_hash(style)
+    info = create_run(project, model=config.model, base_url=public_url(config.base_url),
+                      template_key=style, template_version=version, template_hash=digest,
+                      params=config.recorded_params() | {"limit": limit},
+                      images=config.images, status=status)
+    if info is None:
+        raise JudgeError("the project has no rubric: add one before running a judge")
+    return info
 
 
 def _open_run(project: Project, config: JudgeConfig, style: str, limit: int | None,
               resume: int | str | None) -> tuple[int, JudgeConfig, str, int | None]:
-    version, digest = style_hash(style)
-    with project.transaction() as s:
-        if resume is not None:
-            q = select(JudgeRunRow)
-            q = q.where(JudgeRunRow.id == int(resume)) if str(resume).isdigit() else q.where(
-                JudgeRunRow.uid.startswith(str(resume)))
-            run = s.scalars(q).first()
-            if run is None:
-                raise JudgeError("no such judge run in this project", item=str(resume))
-            if run.model != config.model or run.base_url != public_url(config.base_url):
-                raise JudgeError(f"run {run.id} used model {run.model!r} at {run.base_url}; "
-                                 "resume it with the same --model and --base-url", item=str(resume))
-            if run.template_hash != style_hash(run.template_key)[1]:
-                raise JudgeError("the prompt templates changed since this run; start a new run",
-                                 item=str(resume))
-            run.status = "running"
-            params = dict(run.params)
-            return (run.id, config.with_recorded_params(params), run.template_key,
-                    params.get("limit") if limit is None else limit)
-        form_id, _qs = _questions(s)
-        params = config.recorded_params() | {"limit": limit}
-        run = JudgeRunRow(uid=str(uuid.uuid4()), model=config.model,
-                          base_url=public_url(config.base_url), template_key=style,
-                          template_version=version, template_hash=digest, form_id=form_id,
-                          params=params, status="running", images_enabled=config.images)
-        s.add(run)
-        s.flush()
-        get_or_create_rater(s, f"judge {config.model} #{run.id} ({run.uid[:8]})", "judge",
-                            judge_run_id=run.id)
-        return run.id, config, style, limit
+    style_hash(style)  # an unknown template is refused before anything is written
+    if resume is None:
+        run = _new_run(project, config, style, limit, status="running")
+        return run.run_id, config, style, limit
+
+    def check(run: JudgeRunInfo) -> None:
+        if run.model != config.model or run.base_url != public_url(config.base_url):
+            raise JudgeError(f"run {run.run_id} used model {run.model!r} at {run.base_url}; "
+                             "resume it with the same --model and --base-url", item=str(resume))
+        if run.template_hash != style_hash(run.template_key)[1]:
+            raise JudgeError("the prompt templates changed since this run; start a new run",
+                             item=str(resume))
+
+    found = resume_run(project, resume, check)
+    if found is None:
+        raise JudgeError("no such judge run in this project", item=str(resume))
+    params = dict(found.params)
+    return (found.run_id, config.with_recorded_params(params), found.template_key,
+            params.get("limit") if limit is None else limit)
 
 
 def spool_path(project: Project, run_id: int) -> Path:
     """Where a run keeps the replies it could not save yet (see ``medreview.judge.spool``)."""
     return project.path / f"judge-run-{run_id}.pending.jsonl"
-
-
-def _rater(s: Session, run_id: int) -> tuple[int, str]:
-    from medreview.storage.models import RaterRow
-
-    row = s.scalars(select(RaterRow).where(RaterRow.judge_run_id == run_id)).one()
-    return row.id, row.name
-
-
-def _form_id(s: Session) -> int:
-    return _questions(s)[0]
-
-
-def _write_revision(s: Session, run: JudgeRunRow, rater_id: int, rater_name: str,
-                    output_id: int) -> None:
-    rows = s.scalars(select(JudgeItemRow).where(JudgeItemRow.run_id == run.id,
-                                                JudgeItemRow.output_id == output_id)
-                     .order_by(JudgeItemRow.id)).all()
-    answers: dict[str, Any] = {}
-    notes: list[dict[str, Any]] = []
-    lines: list[str] = []
-    confidences: list[float] = []
-    for r in rows:
-        if r.status != "done":
-            continue
-        res = r.result
-        for qid, value in res.get("answers", {}).items():
-            answers[qid] = value
-            expl = str(res.get("explanations", {}).get(qid, ""))
-            conf = res.get("confidence", {}).get(qid)
-            if conf is not None:
-                confidences.append(float(conf))
-            notes.append({"question_id": qid, "note": expl, "judge": {
-                "confidence": conf, "confidence_source": res.get("confidence_source", {}).get(qid),
-                "item_key": r.item_key}})
-            if expl:
-                lines.append(f"{qid}: {expl}")
-    if not answers:
-        return
-    complete = all(r.status == "done" for r in rows)
-    taxonomy = active_form_rows(s)[1]
-    content = RevisionContent(answers=answers, annotations=notes, rationale="\n".join(lines),
-                              confidence=round(fmean(confidences), 6) if confidences else None,
-                              status="done" if complete else "draft")
-    append_revision(s, rater_id=rater_id, output_id=output_id, content=content,
-                    form_id=run.form_id if run.form_id is not None else _form_id(s),
-                    taxonomy_id=taxonomy.id if taxonomy else None, author=rater_name,
-                    source="judge", dedupe=True)
 
 
 def run_judge(
@@ -366,14 +309,11 @@ def run_judge(
     units = plan_work(project, style, limit=limit, images=config.images,
                       max_images=config.max_images)
     params = config.recorded_params()
-    with project.read() as s:
-        rater_id, rater_name = _rater(s, run_id)
-        done_keys = {(o, k) for o, k in s.execute(select(
-            JudgeItemRow.output_id, JudgeItemRow.item_key).where(
-            JudgeItemRow.run_id == run_id, JudgeItemRow.status == "done"))}
-        stored = s.get(JudgeRunRow, run_id)
-        recorded_drops = tuple(str(p) for p in (stored.params if stored else {}).get(
-            "dropped_params", ()))
+    rater_id, rater_name = run_rater(project, run_id)
+    done_keys = done_item_keys(project, run_id)
+    stored = run_info(project, run_id)
+    recorded_drops = tuple(str(p) for p in (stored.params if stored else {}).get(
+        "dropped_params", ()))
     todo = [u for u in units if u.key not in done_keys]
     remaining: dict[int, int] = defaultdict(int)
     for u in todo:
@@ -391,36 +331,19 @@ def run_judge(
 
     def write(unit: WorkUnit, outcome: Outcome, dropped: tuple[str, ...]) -> None:
         """One item's ledger row, usage and (when its output is complete) revision."""
-        ckey = cache_key(unit.task.request_hash, config.model, params)
-        with project.transaction() as s:
-            run = s.get(JudgeRunRow, run_id)
-            assert run is not None
-            row = s.scalars(select(JudgeItemRow).where(
-                JudgeItemRow.run_id == run_id, JudgeItemRow.output_id == unit.output_id,
-                JudgeItemRow.item_key == unit.task.item_key)).first()
-            if row is None:
-                row = JudgeItemRow(run_id=run_id, output_id=unit.output_id,
-                                   item_key=unit.task.item_key, attempts=0)
-                s.add(row)
-            row.request_hash = unit.task.request_hash
-            row.status = outcome.status
-            row.error = redact(outcome.error, secrets)
-            row.raw_text = redact(outcome.raw_text, secrets)
-            row.result = outcome.result
-            row.attempts = (row.attempts or 0) + outcome.attempts
-            run.n_requests += outcome.requests
-            run.prompt_tokens += outcome.prompt_tokens
-            run.completion_tokens += outcome.completion_tokens
-            run.cost_usd += config.estimate_cost(outcome.prompt_tokens, outcome.completion_tokens)
-            if dropped != drops["recorded"]:  # kept in the run's JSON parameters
-                run.params = {**dict(run.params), "dropped_params": list(dropped)}
-            if outcome.cached:
-                run.n_cached += 1
-            elif outcome.status == "done" and s.get(JudgeCacheRow, ckey) is None:
-                s.add(JudgeCacheRow(key=ckey, response=outcome.result))
-            s.flush()
-            if remaining[unit.output_id] == 1:
-                _write_revision(s, run, rater_id, rater_name, unit.output_id)
+        item = ItemResult(
+            output_id=unit.output_id, item_key=unit.task.item_key,
+            request_hash=unit.task.request_hash, status=outcome.status, result=outcome.result,
+            error=redact(outcome.error, secrets), raw_text=redact(outcome.raw_text, secrets),
+            attempts=outcome.attempts, requests=outcome.requests,
+            prompt_tokens=outcome.prompt_tokens, completion_tokens=outcome.completion_tokens,
+            cost_usd=config.estimate_cost(outcome.prompt_tokens, outcome.completion_tokens),
+            cached=outcome.cached,
+            cache_key=cache_key(unit.task.request_hash, config.model, params))
+        record_item(project, run_id, item,
+                    dropped_params=dropped if dropped != drops["recorded"] else None,
+                    revision_for=(rater_id, rater_name) if remaining[unit.output_id] == 1
+                    else None)
 
     spool = ReplySpool(spool_path(project, run_id))
     busy: list[SaveFailed] = []  # set once the database stayed busy too long (or failed)
@@ -493,9 +416,7 @@ def run_judge(
             if u.key in replayed:
                 continue
             ckey = cache_key(u.task.request_hash, config.model, params)
-            with project.read() as s:
-                hit = s.get(JudgeCacheRow, ckey)
-                response = dict(hit.response) if hit is not None else None
+            response = cached_reply(project, ckey)
             if response is not None:
                 record(u, Outcome("done", result=response, cached=True))
                 continue
@@ -524,31 +445,17 @@ def run_judge(
             set_wait(None)
 
     def finish() -> JudgeRunSummary:
-        with project.transaction() as s:
-            run = s.get(JudgeRunRow, run_id)
-            assert run is not None
-            failed_rows = s.execute(select(JudgeItemRow.output_id, JudgeItemRow.item_key,
-                                           JudgeItemRow.error).where(
-                JudgeItemRow.run_id == run_id, JudgeItemRow.status == "failed")).all()
-            n_done = int(s.scalar(select(func.count()).select_from(JudgeItemRow).where(
-                JudgeItemRow.run_id == run_id, JudgeItemRow.status == "done")) or 0)
-            run.n_failed = len(failed_rows)
-            if stop is not None:
-                run.status = "incomplete"  # resumable; the reason goes to the caller
-            elif not completed:
-                run.status = "cancelled"
-            else:
-                run.status = "done" if n_done == total and not failed_rows else "incomplete"
-                run.finished_at = utcnow()
-            return JudgeRunSummary(
-                run_id=run.id, run_uid=run.uid, rater_id=rater_id, rater_name=rater_name,
-                status=run.status, items_total=total, already_done=already,
-                judged=counts["judged"], cached=counts["cached"], failed=len(failed_rows),
-                requests=counts["requests"], prompt_tokens=counts["pt"],
-                completion_tokens=counts["ct"],
-                cost_usd=config.estimate_cost(counts["pt"], counts["ct"]),
-                failures=tuple((o, k, e) for o, k, e in failed_rows[:50]),
-                dropped_params=tuple(str(p) for p in run.params.get("dropped_params", ())))
+        ended: Literal["stopped", "cancelled", "completed"] = (
+            "stopped" if stop is not None else "completed" if completed else "cancelled")
+        closed = close_run(project, run_id, ended=ended, items_total=total)
+        return JudgeRunSummary(
+            run_id=closed.run_id, run_uid=closed.uid, rater_id=rater_id, rater_name=rater_name,
+            status=closed.status, items_total=total, already_done=already,
+            judged=counts["judged"], cached=counts["cached"], failed=len(closed.failures),
+            requests=counts["requests"], prompt_tokens=counts["pt"],
+            completion_tokens=counts["ct"],
+            cost_usd=config.estimate_cost(counts["pt"], counts["ct"]),
+            failures=closed.failures[:50], dropped_params=closed.dropped_params)
 
     resume_hint = f"run {run_id} stopped; continue it with --resume {run_id}"
     if busy:  # closing the run would wait for the same lock again: leave it "running"
@@ -571,41 +478,6 @@ def run_judge(
 
 KEY_SOURCES = ("keyring", "env")
 CHARS_PER_TOKEN = 4  # the usual rule of thumb for English text; only for the estimate
-
-
-@dataclass(frozen=True)
-class JudgeRunInfo:
-    """One judge run as stored: identity, settings, ledger counts and usage so far."""
-
-    run_id: int
-    uid: str
-    model: str
-    base_url: str  # without any secret (``public_url``)
-    template_key: str
-    status: str  # created | running | done | incomplete | cancelled
-    started_at: dt.datetime
-    finished_at: dt.datetime | None
-    params: dict[str, Any]  # the recorded, reply-shaping parameters (+ ``limit``)
-    images: bool
-    rater_id: int | None
-    rater_name: str
-    n_done: int  # ledger items done
-    n_failed: int  # ledger items failed (retried on resume)
-    n_cached: int  # items answered from the cache, over all invocations
-    n_requests: int
-    prompt_tokens: int
-    completion_tokens: int
-    cost_usd: float
-    judged_outputs: frozenset[int] = frozenset()  # outputs with a judgment by this run
-
-    @property
-    def resumable(self) -> bool:
-        return self.status != "done"
-
-    @property
-    def limit(self) -> int | None:
-        value = self.params.get("limit")
-        return int(value) if value is not None else None
 
 
 @dataclass(frozen=True)
@@ -644,9 +516,7 @@ class ConsentState:
 
 def consent_state(project: Project) -> ConsentState:
     """Whether (and by whom, when) the project allows case data to leave this machine."""
-    with project.read() as s:
-        row = s.scalars(select(ProjectRow)).one()
-        return ConsentState(bool(row.data_may_leave), row.consent_by, row.consent_at)
+    return ConsentState(*consent_of(project))
 
 
 def api_key_source(base_url: str, *, env_var: str, keyring_service: str) -> str | None:
@@ -665,54 +535,21 @@ def api_key_source(base_url: str, *, env_var: str, keyring_service: str) -> str 
     return "env" if env_var and os.environ.get(env_var) else None
 
 
-def _run_info(s: Session, run: JudgeRunRow) -> JudgeRunInfo:
-    from medreview.storage.models import JudgmentRow, RaterRow
-
-    counts: dict[str, int] = {status: int(n) for status, n in s.execute(
-        select(JudgeItemRow.status, func.count()).where(JudgeItemRow.run_id == run.id)
-        .group_by(JudgeItemRow.status))}
-    rater = s.scalars(select(RaterRow).where(RaterRow.judge_run_id == run.id)).first()
-    judged: frozenset[int] = frozenset()
-    if rater is not None:
-        judged = frozenset(s.scalars(select(JudgmentRow.output_id).where(
-            JudgmentRow.rater_id == rater.id)))
-    return JudgeRunInfo(
-        run_id=run.id, uid=run.uid, model=run.model, base_url=run.base_url,
-        template_key=run.template_key, status=run.status, started_at=run.started_at,
-        finished_at=run.finished_at, params=dict(run.params), images=bool(run.images_enabled),
-        rater_id=rater.id if rater else None, rater_name=rater.name if rater else "",
-        n_done=int(counts.get("done", 0)), n_failed=int(counts.get("failed", 0)),
-        n_cached=run.n_cached, n_requests=run.n_requests, prompt_tokens=run.prompt_tokens,
-        completion_tokens=run.completion_tokens, cost_usd=float(run.cost_usd),
-        judged_outputs=judged)
-
-
 def list_judge_runs(project: Project) -> list[JudgeRunInfo]:
     """Every judge run of the project, newest first."""
-    with project.read() as s:
-        runs = s.scalars(select(JudgeRunRow).order_by(JudgeRunRow.id.desc())).all()
-        return [_run_info(s, r) for r in runs]
+    return list_runs(project)
 
 
 def judge_run_info(project: Project, run_id: int) -> JudgeRunInfo:
-    with project.read() as s:
-        run = s.get(JudgeRunRow, run_id)
-        if run is None:
-            raise JudgeError("no such judge run in this project", item=str(run_id))
-        return _run_info(s, run)
+    info = run_info(project, run_id)
+    if info is None:
+        raise JudgeError("no such judge run in this project", item=str(run_id))
+    return info
 
 
 def judge_run_failures(project: Project, run_id: int) -> list[JudgeFailure]:
     """Every failed item of a run with its reason (already redacted when it was stored)."""
-    with project.read() as s:
-        rows = s.execute(
-            select(JudgeItemRow.output_id, CaseRow.external_id, JudgeItemRow.item_key,
-                   JudgeItemRow.error, JudgeItemRow.attempts)
-            .join(OutputRow, OutputRow.id == JudgeItemRow.output_id)
-            .join(CaseRow, CaseRow.id == OutputRow.case_id)
-            .where(JudgeItemRow.run_id == run_id, JudgeItemRow.status == "failed")
-            .order_by(OutputRow.case_id, JudgeItemRow.output_id, JudgeItemRow.item_key)).all()
-        return [JudgeFailure(o, c, k, e or "", int(a or 0)) for o, c, k, e, a in rows]
+    return [JudgeFailure(*row) for row in run_failures(project, run_id)]
 
 
 def _prompt_chars(task: JudgeTask) -> int:
@@ -736,29 +573,18 @@ def estimate_judge_work(project: Project, config: JudgeConfig, *, style: str = "
     require_rubric(project, "a judge run")
     done_keys: set[tuple[int, str]] = set()
     if resume is not None:
-        with project.read() as s:
-            run = s.get(JudgeRunRow, resume)
-            if run is None:
-                raise JudgeError("no such judge run in this project", item=str(resume))
-            params = dict(run.params)
-            config = config.with_recorded_params(params)
-            style = run.template_key
-            limit = params.get("limit") if limit is None else limit
-            done_keys = {(o, k) for o, k in s.execute(select(
-                JudgeItemRow.output_id, JudgeItemRow.item_key).where(
-                JudgeItemRow.run_id == resume, JudgeItemRow.status == "done"))}
+        run = judge_run_info(project, resume)
+        params = dict(run.params)
+        config = config.with_recorded_params(params)
+        style = run.template_key
+        limit = params.get("limit") if limit is None else limit
+        done_keys = done_item_keys(project, resume)
     units = plan_work(project, style, limit=limit, images=config.images,
                       max_images=config.max_images)
     params = config.recorded_params()
     todo = [u for u in units if u.key not in done_keys]
     keys = {cache_key(u.task.request_hash, config.model, params): u for u in todo}
-    cached: set[str] = set()
-    with project.read() as s:
-        key_list = list(keys)
-        for i in range(0, len(key_list), 500):  # bounded IN lists
-            chunk = key_list[i:i + 500]
-            cached.update(s.scalars(select(JudgeCacheRow.key).where(
-                JudgeCacheRow.key.in_(chunk))))
+    cached = cached_keys(project, keys)
     send = [u for k, u in keys.items() if k not in cached]
     prompt = sum(_prompt_chars(u.task) for u in send) // CHARS_PER_TOKEN
     completion = len(send) * max(1, config.n_samples) * (config.max_tokens or 4096)
@@ -784,13 +610,7 @@ def create_judge_run(project: Project, config: JudgeConfig, *, style: str = "aut
     _consent(project, config.base_url, config.api_key_env)
     resolve_api_key(config.base_url, env_var=config.api_key_env,
                     keyring_service=config.keyring_service)  # fails early; not kept
-    run_id, _config, _style, _limit = _open_run(project, config, style, limit, None)
-    with project.transaction() as s:
-        run = s.get(JudgeRunRow, run_id)
-        assert run is not None
-        run.status = "created"
-        s.flush()
-        return _run_info(s, run)
+    return _new_run(project, config, style, limit, status="created")
 
 
 @dataclass(frozen=True)
