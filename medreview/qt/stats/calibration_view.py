@@ -189,7 +189,7 @@ class CalibrationWindow(StatsWindow):
         top = QHBoxLayout()
         top.addWidget(picker("Judge:", self.judge_box))
         top.addWidget(picker("Question:", self.question_box))
-        top.addWidget(self.strip, 1)
+        top.addStretch(1)
 
         self.summary = StatsTable(CATEGORICAL)
         self.summary.sig_activated.connect(self._open_reference)
@@ -250,6 +250,7 @@ class CalibrationWindow(StatsWindow):
         lay = QVBoxLayout(central)
         lay.setContentsMargins(10, 8, 10, 8)
         lay.addLayout(top)
+        lay.addWidget(self.strip)  # a row of its own: the pickers and it fit 910 px at 150 %
         lay.addWidget(self.stack, 1)
         self.setCentralWidget(central)
         for keys, slot in (("F5", self.refresh), ("Ctrl+W", self.close)):

@@ -14,9 +14,11 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -101,7 +103,7 @@ def picker(label: str, combo: QComboBox) -> QWidget:
     lay.setContentsMargins(0, 0, 0, 0)
     lay.addWidget(QLabel(label))
     lay.addWidget(combo)
-    combo.setMinimumWidth(200)
+    combo.setMinimumWidth(140)
     combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
     return w
 
@@ -111,22 +113,30 @@ OPEN_HINT = ("Click a Disagree number to list those items with every rater's ans
 
 
 def paradox_html(rows: list[dict[str, Any]]) -> str:
-    """The paradox notes of ``rows`` (one line per question and statistic), or ""."""
-    lines = []
+    """The paradox notes of ``rows``, one line per table of answers (question, error category
+    or model): the first κ/α row's note (it names Gwet's AC1) and the other low κ/α values."""
+    blocks: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
-        note = str(r.get(PARADOX) or "")
-        if note:
+        if r.get(PARADOX):
             where = question_name(r["question_id"])
             if r.get("category"):
                 where += f" · {r['category']}"
             if r.get("scope") == "model":
                 where += f" · model {r.get('group')}"
-            lines.append(f"<li><b>{html.escape(where)}</b>: {html.escape(note)}</li>")
-    if not lines:
+            blocks.setdefault(where, []).append(r)
+    if not blocks:
         return ""
-    return ("<b>⚠ High agreement, low κ/α (the kappa paradox)</b> — read these "
-            "coefficients with the note:<ul style='margin:2px 0 0 -20px'>"
-            + "".join(lines[:6]) + ("<li>…</li>" if len(lines) > 6 else "") + "</ul>")
+    lines = []
+    for where, block in blocks.items():
+        also = ", ".join(f"{statistic_name(r['statistic'])} {number(r['value'], 2)}"
+                         for r in block[1:])
+        lines.append(f"<li><b>{html.escape(where)}</b>: {html.escape(str(block[0][PARADOX]))}"
+                     + (f" Also low: {html.escape(also)}." if also else "") + "</li>")
+    more = len(lines) - 4
+    return ("<b>⚠ High agreement, low κ/α (the kappa paradox)</b> — the tinted rows:"
+            "<ul style='margin:2px 0 0 -20px'>" + "".join(lines[:4])
+            + (f"<li>… and {more} more (hover a tinted value)</li>" if more > 0 else "")
+            + "</ul>")
 
 
 def paradox_label() -> QLabel:
@@ -155,6 +165,16 @@ class StatsTab(QWidget):
         self.inputs: Any = None
         self._answers: AnswerIndex | None = None
         self.items_dialog: ItemsDialog | None = None
+        # The tab's content scrolls rather than forcing a minimum window size: the window fits
+        # a 1366x768 screen at 150 % scale (910x512 logical pixels) with nothing cut off.
+        self.body = QWidget()
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(self.body)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
 
     def show_stats(self, inputs: Any, stats: Any) -> None:
         self.inputs, self.stats = inputs, stats
@@ -222,7 +242,7 @@ class OverviewTab(StatsTab):
                                OPEN_HINT))
         split.addWidget(titled("Methods", self.methods))
         split.setSizes([560, 220])
-        lay = QVBoxLayout(self)
+        lay = QVBoxLayout(self.body)
         lay.addWidget(self.summary)
         lay.addWidget(self.paradox)
         lay.addWidget(split, 1)
@@ -276,7 +296,7 @@ class ByQuestionTab(StatsTab):
                                self.errors, OPEN_HINT))
         split.setSizes([480, 320])
         self.paradox = paradox_label()
-        lay = QVBoxLayout(self)
+        lay = QVBoxLayout(self.body)
         lay.addWidget(self.paradox)
         lay.addWidget(split, 1)
 
@@ -327,7 +347,7 @@ class ByModelTab(StatsTab):
         split.addWidget(titled("Agreement per model", self.table_, OPEN_HINT))
         split.setSizes([360, 420])
         self.paradox = paradox_label()
-        lay = QVBoxLayout(self)
+        lay = QVBoxLayout(self.body)
         lay.addLayout(bar)
         lay.addWidget(self.paradox)
         lay.addWidget(split, 1)
@@ -380,7 +400,7 @@ class RaterPairsTab(StatsTab):
         self.question.currentIndexChanged.connect(lambda _: self.refresh_view())
         self.kind.currentIndexChanged.connect(lambda _: self.refresh_view())
         self.heatmap = HeatmapPlot("Rater x rater agreement")
-        self.heatmap.setMinimumHeight(320)
+        self.heatmap.setMinimumHeight(240)
         self.heatmap.sig_cell_activated.connect(self._on_cell)
         self.table_ = self.table(self.LEAD, lambda r: (question_name(r["question_id"]),
                                                        f"{r['rater_a']} vs {r['rater_b']}"))
@@ -389,14 +409,13 @@ class RaterPairsTab(StatsTab):
         bar.addWidget(picker("Question:", self.question))
         bar.addWidget(picker("Show:", self.kind))
         hint = hint_label("Click a cell to open the items the two raters disagree on.")
-        hint.setWordWrap(False)
-        bar.addWidget(hint)
+        bar.addWidget(hint, 1)
         bar.addStretch(1)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.heatmap)
         split.addWidget(titled("Pairs", self.table_, OPEN_HINT))
         split.setSizes([560, 640])
-        lay = QVBoxLayout(self)
+        lay = QVBoxLayout(self.body)
         lay.addLayout(bar)
         lay.addWidget(split, 1)
 
@@ -501,7 +520,7 @@ class JudgeTab(StatsTab):
         bar = QHBoxLayout()
         bar.addWidget(picker("Question:", self.question))
         bar.addStretch(1)
-        lay = QVBoxLayout(self)
+        lay = QVBoxLayout(self.body)
         lay.addLayout(bar)
         lay.addWidget(split, 1)
 
@@ -578,7 +597,7 @@ class ScoresTab(StatsTab):
         split.addWidget(self.plot)
         split.addWidget(titled("Per model", self.summary))
         split.setSizes([520, 220])
-        lay = QVBoxLayout(self)
+        lay = QVBoxLayout(self.body)
         lay.addLayout(bar)
         lay.addWidget(split, 1)
 

@@ -116,8 +116,9 @@ class StatusStrip(QWidget):
         self.status = QLabel("")
         self.status.setObjectName("statsStatus")
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status.setWordWrap(True)  # a long status wraps instead of widening the window
         self.bar = QProgressBar()
-        self.bar.setFixedWidth(220)
+        self.bar.setFixedWidth(180)
         self.bar.setTextVisible(True)
         self.cancel_button = QPushButton("Cancel")
         self.refresh_button = QPushButton("Refresh")
