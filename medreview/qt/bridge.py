@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import logging
-import weakref
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 import shiboken6
 from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal, Slot
-from PySide6.QtWidgets import QDialog
 
 from medreview.domain.changes import Changes
 from medreview.services.bus import ChangeBus
@@ -73,7 +71,6 @@ class MessageRelay(QObject):
 
 _EPOCH = "medreview_op_epoch"
 _LATEST = "medreview_op_latest:"
-_WATCHED = "medreview_op_watched"
 
 
 def _epoch(owner: QObject) -> int:
@@ -88,33 +85,26 @@ def retire(owner: QObject) -> None:
         owner.setProperty(_EPOCH, _epoch(owner) + 1)
 
 
-def _watch(owner: QObject) -> None:
-    """A dialog is closed once it finished (accepted, rejected, Escape, closed)."""
-    if owner.property(_WATCHED) or not isinstance(owner, QDialog):
-        return
-    owner.setProperty(_WATCHED, True)
-    ref = weakref.ref(owner)
-
-    def finished(_result: int) -> None:
-        dialog = ref()
-        if dialog is not None:
-            retire(dialog)
-
-    owner.finished.connect(finished)
-
-
 class Op(Generic[T]):
     """One call to run off the main thread with main-thread completion callbacks.
 
     ``Op(owner, fn, *args)``: callbacks run only while ``owner`` (the screen that asked) is
-    alive and not closed: deleted, ``retire(owner)``-ed or, for a dialog, finished since the
-    call started. ``emits(bus)`` sends the result's change-set to the bus (even when the
-    screen is gone: the database changed all the same); ``latest(key)`` delivers only the
+    alive and was not closed since the call started: deleted, or ``retire(owner)``-ed (a
+    dialog that finished, the tool windows and the grading controller of a closed project).
+    ``emits(bus)`` sends the result's change-set to the bus (even when the screen is gone:
+    the database changed all the same); ``latest(key)`` delivers only the
     newest of repeated calls with that key. The older form ``Op(fn, *args)`` (optionally
     ``.owned_by(owner)``) guards bound-method callbacks only.
     """
 
-    def __init__(self, owner_or_fn: QObject | Callable[..., T], *args: Any,
+    @overload
+    def __init__(self, owner_or_fn: QObject, fn: Callable[..., T], /, *args: Any,
+                 **kwargs: Any) -> None: ...
+
+    @overload
+    def __init__(self, owner_or_fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> None: ...
+
+    def __init__(self, owner_or_fn: QObject | Callable[..., T], /, *args: Any,
                  **kwargs: Any) -> None:
         if isinstance(owner_or_fn, QObject):
             self._owner: QObject | None = owner_or_fn
@@ -164,7 +154,6 @@ class Op(Generic[T]):
         b = bridge()  # created here, on the main thread, before any worker needs it
         owner = self._owner
         if owner is not None:
-            _watch(owner)
             self._epoch = _epoch(owner)
             if self._latest is not None:
                 name = _LATEST + self._latest

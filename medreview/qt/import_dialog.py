@@ -284,7 +284,7 @@ class ImportDialog(QDialog):
         self._update_enabled()
         rubric = self.rubric.currentData()
         if rubric:
-            Op(projects.add_form_from, self.project, rubric) \
+            Op(self, projects.add_form_from, self.project, rubric) \
                 .success(self._rubric_added).failure(self._rubric_failed).run(self.db)
         else:
             self._next()
@@ -309,8 +309,9 @@ class ImportDialog(QDialog):
         options = import_options.file_options(left_out=left_out, **common)
         self.progress.setRange(0, 0)
         self.progress.setFormat(f"{path.name}…")
-        Op(importing.import_file, self.project, path, fmt=fmt, mapping=mapping, options=options,
-           progress=ProgressRelay(self._show_progress, self), token=self.token) \
+        relay = ProgressRelay(self._show_progress, self)
+        Op(self, importing.import_file, self.project, path, fmt=fmt, mapping=mapping,
+           options=options, progress=relay, token=self.token) \
             .success(partial(self._file_done, path, left_out)) \
             .failure(partial(self._file_failed, path)).run(self.db)
 

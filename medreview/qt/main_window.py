@@ -18,6 +18,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKe
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
+    QDialog,
     QFileDialog,
     QInputDialog,
     QLabel,
@@ -63,6 +64,13 @@ def _open_and_read(path: Path) -> tuple[Project, list[RaterView], str]:
     except BaseException:
         project.close()
         raise
+
+
+def _run_dialog(dialog: QDialog) -> None:
+    """A modal dialog of the project; once it is closed, answers still on their way to it
+    are dropped (what they changed reaches the other screens through the bus)."""
+    dialog.exec()
+    retire(dialog)
 
 
 def _nothing() -> None:
@@ -507,7 +515,7 @@ class MainWindow(QMainWindow):
 
         if self.project is None or self.executor is None:
             return
-        ImportDialog(self.project, self.executor, self.bus, self).exec()
+        _run_dialog(ImportDialog(self.project, self.executor, self.bus, self))
         self.restore_grading_focus()
 
     def show_export_dialog(self) -> None:
@@ -519,7 +527,7 @@ class MainWindow(QMainWindow):
             # Export what the screen shows as saved: the export runs on the database thread
             # behind this save.
             self.controller.flush()
-        ExportDialog(self.project, self.executor, self).exec()
+        _run_dialog(ExportDialog(self.project, self.executor, self))
         self.restore_grading_focus()
 
     def show_assign_dialog(self) -> None:
@@ -527,7 +535,7 @@ class MainWindow(QMainWindow):
 
         if self.project is None or self.executor is None:
             return
-        AssignDialog(self.project, self.executor, self.bus, self).exec()
+        _run_dialog(AssignDialog(self.project, self.executor, self.bus, self))
         self.restore_grading_focus()
 
     def show_merge_dialog(self) -> None:
@@ -535,7 +543,7 @@ class MainWindow(QMainWindow):
 
         if self.project is None or self.executor is None:
             return
-        MergeDialog(self.project, self.executor, self.bus, self).exec()
+        _run_dialog(MergeDialog(self.project, self.executor, self.bus, self))
         self.restore_grading_focus()
 
     def make_packages(self) -> None:

@@ -78,7 +78,8 @@ def test_a_closed_owner_gets_no_callback_even_through_a_closure(qtbot) -> None: 
     Op(controller, gate.wait, 5).failure(lambda _e: calls.append("controller")) \
         .success(lambda _v: calls.append("controller")).run(work)
     Op(alive, gate.wait, 5).success(lambda _v: calls.append("alive")).run(work)
-    dialog.reject()  # a finished dialog is closed, though the object lives on
+    dialog.reject()
+    retire(dialog)  # a finished dialog is closed, though the object lives on
     retire(controller)  # a controller whose project closed
     gate.set()
     qtbot.waitUntil(lambda: calls == ["alive"], timeout=5000)

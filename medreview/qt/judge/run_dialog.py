@@ -247,9 +247,9 @@ class JudgeRunDialog(QDialog):
 
     def refresh(self) -> None:
         """Reload earlier runs and consent, look the key up, re-estimate."""
-        self._go(Op(list_judge_runs, self.project).success(self._on_runs).failure(
+        self._go(Op(self, list_judge_runs, self.project).success(self._on_runs).failure(
             self._on_load_failed), self.db)
-        self._go(Op(consent_state, self.project).success(self._on_consent).failure(
+        self._go(Op(self, consent_state, self.project).success(self._on_consent).failure(
             self._on_load_failed), self.db)
         self._update_consent_box()
         self._check_key()
@@ -260,7 +260,7 @@ class JudgeRunDialog(QDialog):
         if initiator is self or self._shut:
             return
         if changes.project:
-            self._go(Op(consent_state, self.project).success(self._on_consent), self.db)
+            self._go(Op(self, consent_state, self.project).success(self._on_consent), self.db)
         if changes.judge_runs and not self.running:
             self.refresh_runs()
         if changes.rubrics or changes.outputs or changes.cases:
@@ -298,7 +298,7 @@ class JudgeRunDialog(QDialog):
     def _go(self, op: Op[Any], executor: Executor) -> None:
         """Run ``op`` unless the dialog was shut down (late callbacks find executors gone)."""
         if not self._shut:
-            op.owned_by(self).run(executor)
+            op.run(executor)
 
     # API key -----------------------------------------------------------------------------
     def _check_key(self) -> None:
@@ -312,7 +312,7 @@ class JudgeRunDialog(QDialog):
                 self.key_source = source
                 self.form.set_key_status(source)
 
-        lookup = Op(api_key_source, url, env_var=env, keyring_service=service)
+        lookup = Op(self, api_key_source, url, env_var=env, keyring_service=service)
         self._go(lookup.success(show).failure(lambda _e: show(None)), self._aux)
 
     def _store_key(self) -> None:
@@ -328,7 +328,8 @@ class JudgeRunDialog(QDialog):
         if not ok or not key:
             return
         # The key lives only in this call and the keyring call: no attribute, no widget.
-        store = Op(store_api_key, url, key, keyring_service=self.form.config().keyring_service)
+        service = self.form.config().keyring_service
+        store = Op(self, store_api_key, url, key, keyring_service=service)
         self._go(store.success(lambda _r: self._check_key()).failure(
             lambda e: self.panel.show_error(f"The OS keyring refused the key: {_error_text(e)}")
         ), self._aux)
@@ -349,7 +350,7 @@ class JudgeRunDialog(QDialog):
             if gen == self._estimate_gen:
                 self.estimate.setText(f"New run: {_error_text(exc)}")
 
-        self._go(Op(estimate_judge_work, self.project, config, style=self.form.chosen_style(),
+        self._go(Op(self, estimate_judge_work, self.project, config, style=self.form.chosen_style(),
            limit=self.form.chosen_limit()).success(show).failure(failed), self.db)
 
     @staticmethod
@@ -401,7 +402,7 @@ class JudgeRunDialog(QDialog):
             if gen == self._resume_gen:
                 self.resume_estimate.setText(f"Run #{run.run_id}: {_error_text(exc)}")
 
-        estimate = Op(estimate_judge_work, self.project, config, resume=run.run_id)
+        estimate = Op(self, estimate_judge_work, self.project, config, resume=run.run_id)
         self._go(estimate.success(show).failure(failed), self.db)
 
     def _config_for(self, run: JudgeRunInfo) -> JudgeConfig:
@@ -456,12 +457,11 @@ class JudgeRunDialog(QDialog):
         self._update_buttons()
         if self.consent.needs_recording():
             # Record consent first (a user action, on the DB executor), then start.
-            def recorded(changes: Changes) -> None:
-                self.bus.emit(changes, self)
-                self._go(Op(consent_state, self.project).success(self._on_consent), self.db)
+            def recorded(_changes: Changes) -> None:  # on the bus already (Op.emits)
+                self._go(Op(self, consent_state, self.project).success(self._on_consent), self.db)
                 self._submit(config, style, limit, resume)
 
-            record = Op(set_consent, self.project, True, self.consenter)
+            record = Op(self, set_consent, self.project, True, self.consenter).emits(self.bus)
             self._go(record.success(recorded).failure(self._on_failed), self.db)
         else:
             self._submit(config, style, limit, resume)
@@ -481,7 +481,7 @@ class JudgeRunDialog(QDialog):
             except RuntimeError:  # the dialog is gone: the run itself must go on
                 log.debug("judge dialog closed; live report dropped")
 
-        self._future = Op(run_judge_live, self.project, config, style=style, limit=limit,
+        self._future = Op(self, run_judge_live, self.project, config, style=style, limit=limit,
                           resume=resume, on_update=on_update, token=token).success(
             self._on_done).failure(self._on_failed).run(self._runner)
         self._tick.start()
@@ -504,7 +504,7 @@ class JudgeRunDialog(QDialog):
             self.bus.emit(changes, self)
         if info.n_failed != self._failures_shown:  # list failures as they happen
             self._failures_shown = info.n_failed
-            self._go(Op(judge_run_failures, self.project, info.run_id).success(
+            self._go(Op(self, judge_run_failures, self.project, info.run_id).success(
                 self._show_failures), self.db)
         if first:
             self.refresh_runs()
@@ -512,7 +512,7 @@ class JudgeRunDialog(QDialog):
             self.runs.set_runs([info if r.run_id == info.run_id else r for r in self.runs.runs])
 
     def refresh_runs(self) -> None:
-        self._go(Op(list_judge_runs, self.project).success(self._on_runs).failure(
+        self._go(Op(self, list_judge_runs, self.project).success(self._on_runs).failure(
             self._on_load_failed), self.db)
 
     def cancel(self) -> None:
@@ -575,7 +575,7 @@ class JudgeRunDialog(QDialog):
             live = JudgeLive(final, live.done, live.total, live.message)
         self.panel.show_summary(summary, live)
         self._finish_common()
-        self._go(Op(judge_run_failures, self.project, summary.run_id).success(
+        self._go(Op(self, judge_run_failures, self.project, summary.run_id).success(
             self._show_failures), self.db)
         self.runs.select_run(summary.run_id)
         self.sig_finished.emit(summary)

@@ -123,7 +123,7 @@ class AdjudicationWindow(QMainWindow):
         self._unsubscribe = unsubscribe
         # Closed with its parent window, it gets no closeEvent: leave the bus anyway.
         self.destroyed.connect(lambda *_: unsubscribe())
-        Op(svc.assignment_overview, project).success(self._on_raters) \
+        Op(self, svc.assignment_overview, project).success(self._on_raters) \
             .failure(self._on_failed).run(db)
 
     # chrome -----------------------------------------------------------------------------------
@@ -216,8 +216,8 @@ class AdjudicationWindow(QMainWindow):
     def reload(self) -> None:
         # Keep what is selected when the list arrives: the adjudicator may have moved on
         # (PgDown) while it loaded, and must not be sent back.
-        Op(svc.adjudication_items, self.project, self.queue.rules(),
-           include_resolved=self.show_resolved.isChecked()) \
+        Op(self, svc.adjudication_items, self.project, self.queue.rules(),
+           include_resolved=self.show_resolved.isChecked()).latest("items") \
             .success(lambda items: self._on_items(items, self.current)) \
             .failure(self._on_failed).run(self.db)
 
@@ -253,7 +253,7 @@ class AdjudicationWindow(QMainWindow):
             self._show_ratings()
             return
         self._loading_output = output_id
-        Op(_load_output, self.project, output_id) \
+        Op(self, _load_output, self.project, output_id).latest("output") \
             .success(self._on_output_loaded).failure(self._on_failed).run(self.db)
 
     def _on_output_loaded(self, result: tuple[ItemView, svc.OutputRatings]) -> None:
@@ -359,13 +359,13 @@ class AdjudicationWindow(QMainWindow):
     def _write(self, fn: Callable[..., tuple[Any, Any]], *args: Any, **kwargs: Any) -> None:
         self._busy = True
         key = self.current
-        Op(fn, *args, **kwargs).success(lambda result: self._on_gold_saved(key, result)) \
+        Op(self, fn, *args, **kwargs).emits(self.bus, lambda result: result[1]) \
+            .success(lambda result: self._on_gold_saved(key, result)) \
             .failure(self._on_write_failed).run(self.db)
 
     def _on_gold_saved(self, key: tuple[int, str] | None, result: tuple[Any, Any]) -> None:
         self._busy = False
-        label, changes = result
-        self.bus.emit(changes, self)
+        label, _changes = result  # on the bus already (Op.emits)
         self.statusBar().showMessage(
             f"Gold saved for {key[1] if key else ''} (revision {label.revision_no}, "
             f"{label.provenance}).", 5000)

@@ -106,7 +106,7 @@ class AssignDialog(QDialog):
         self.assign_button.clicked.connect(self.assign)
         self.close_button.clicked.connect(self.reject)
         outer.addWidget(self.buttons)
-        Op(svc.assignment_overview, project).success(self._on_overview) \
+        Op(self, svc.assignment_overview, project).success(self._on_overview) \
             .failure(self._on_failed).run(db)
 
     # building ---------------------------------------------------------------------------------
@@ -309,7 +309,7 @@ class AssignDialog(QDialog):
                                "raters per output (k).")
             return
         seq = self._seq
-        Op(svc.preview_assignment, self.project, self.design()) \
+        Op(self, svc.preview_assignment, self.project, self.design()).latest("preview") \
             .success(lambda p: self._on_preview(seq, p)) \
             .failure(lambda e: self._on_preview_failed(seq, e)).run(self.db)
 
@@ -385,13 +385,13 @@ class AssignDialog(QDialog):
             return
         self.assign_button.setEnabled(False)
         self.headline.setText("Assigning…")
-        Op(svc.assign_raters, self.project, self.design()).success(self._on_assigned) \
-            .failure(self._on_failed).run(self.db)
+        Op(self, svc.assign_raters, self.project, self.design()) \
+            .emits(self.bus, lambda r: r[1]) \
+            .success(self._on_assigned).failure(self._on_failed).run(self.db)
 
     def _on_assigned(self, result: tuple[svc.AssignmentSummary, Any]) -> None:
-        summary, changes = result
+        summary, _changes = result  # on the bus already (Op.emits)
         self.summary = summary
-        self.bus.emit(changes, self)
         d = summary.design
         self.headline.setText(f"Assigned: {summary.added} new assignment(s), seed {d.seed}. "
                               f"{summary.multi_rated_outputs} outputs have two or more raters.")

@@ -126,7 +126,7 @@ class MakePackagesDialog(QDialog):
         lay.addWidget(self.buttons)
         self.relay = ProgressRelay(parent=self)
         self.relay.sig_progress.connect(self._on_progress)
-        Op(svc.assignment_overview, project).success(self._on_overview) \
+        Op(self, svc.assignment_overview, project).success(self._on_overview) \
             .failure(lambda e: show_status(self.status, error_text(e), ok=False)).run(db)
 
     def _on_overview(self, ov: svc.AssignmentOverview) -> None:
@@ -164,7 +164,7 @@ class MakePackagesDialog(QDialog):
             return
         self.write_button.setEnabled(False)
         self.bar.show()
-        Op(write_packages, self.project, raters, folder, self.relay) \
+        Op(self, write_packages, self.project, raters, folder, self.relay) \
             .success(self._on_written).failure(self._on_failed).run(self.db)
 
     def _on_progress(self, done: int, total: int, message: str) -> None:

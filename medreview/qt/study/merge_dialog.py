@@ -166,7 +166,7 @@ class MergeDialog(QDialog):
         self.relay = ProgressRelay(parent=self)
         self.relay.sig_progress.connect(self._on_progress)
         self.finished.connect(lambda _r: self.worker.shutdown(wait=False))
-        Op(svc.issued_records, project).success(self._on_identity) \
+        Op(self, svc.issued_records, project).success(self._on_identity) \
             .failure(lambda e: show_status(self.status, error_text(e), ok=False)).run(db)
 
     @staticmethod
@@ -206,7 +206,7 @@ class MergeDialog(QDialog):
 
     def _check(self, f: FileState) -> None:
         assert self.project_uid is not None
-        Op(svc.check_package, f.path, self.project_uid, self.issued) \
+        Op(self, svc.check_package, f.path, self.project_uid, self.issued) \
             .success(partial(self._on_checked, f)) \
             .failure(partial(self._on_refused, f)).run(self.worker)
 
@@ -256,7 +256,8 @@ class MergeDialog(QDialog):
         self.bar.setRange(0, 0)
         self.bar.show()
         show_status(self.status, f"Merging {len(ready)} package(s)…")
-        Op(svc.merge, self.project, [f.path for f in ready], self.relay) \
+        Op(self, svc.merge, self.project, [f.path for f in ready], self.relay) \
+            .emits(self.bus, lambda result: result[1]) \
             .success(lambda result: self._on_merged(ready, result)) \
             .failure(self._on_merge_failed).run(self.db)
 
@@ -268,12 +269,11 @@ class MergeDialog(QDialog):
 
     def _on_merged(self, merged: list[FileState], result: tuple[svc.MergeReport, object]
                    ) -> None:
-        report, changes = result
+        report, _changes = result  # on the bus already (Op.emits)
         self._merging = False
         self.add_button.setEnabled(True)
         self.bar.hide()
         self.report = report
-        self.bus.emit(changes, self)  # type: ignore[arg-type]
         for f in merged:
             f.state = MERGED
         self._refresh_files()

@@ -105,7 +105,7 @@ class OpenPackageDialog(QDialog):
         if not self._dest_edited:
             self.dest.set_path(_unique_folder(file.with_suffix("")), notify=False)
         show_status(self.status, "Reading the package…")
-        Op(svc.read_package_info, file).success(self._on_info) \
+        Op(self, svc.read_package_info, file).success(self._on_info) \
             .failure(self._on_refused).run(self.worker)
 
     def _on_info(self, info: svc.PackageCheck) -> None:
@@ -123,7 +123,7 @@ class OpenPackageDialog(QDialog):
         self.open_button.setEnabled(False)
         self.bar.show()
         show_status(self.status, "Checking every file and extracting…")
-        Op(svc.open_package, file, dest).success(self._on_extracted) \
+        Op(self, svc.open_package, file, dest).success(self._on_extracted) \
             .failure(self._on_refused).run(self.worker)
 
     def _on_extracted(self, folder: Path) -> None:
@@ -183,7 +183,7 @@ class ReturnPackageDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         lay.addWidget(self.buttons)
         self.finished.connect(lambda _r: self.worker.shutdown(wait=False))
-        Op(svc.package_folder_summary, self.folder).success(self._on_summary) \
+        Op(self, svc.package_folder_summary, self.folder).success(self._on_summary) \
             .failure(self._on_not_package).run(self.worker)
 
     def _on_summary(self, s: svc.PackageFolderSummary) -> None:
@@ -210,7 +210,7 @@ class ReturnPackageDialog(QDialog):
         self.write_button.setEnabled(False)
         self.bar.show()
         show_status(self.status, "Writing…")
-        Op(svc.return_package, self.folder, out).success(self._on_written) \
+        Op(self, svc.return_package, self.folder, out).success(self._on_written) \
             .failure(self._on_failed).run(self.worker)
 
     def _on_written(self, info: svc.PackageInfo) -> None:
