@@ -36,12 +36,11 @@ def run(args: argparse.Namespace) -> int:
 
     from medreview.cli.common import print_json
     from medreview.errors import InputError
+    from medreview.services import study
     from medreview.services.projects import open_project
-    from medreview.services.study import check_audit_target, export_audit_staged
-    from medreview.study import adjudicate as adj
 
     if args.history:  # refuse a folder in use before anything is changed
-        check_audit_target(args.history.absolute(), overwrite=args.overwrite)
+        study.check_audit_target(args.history.absolute(), overwrite=args.overwrite)
     with open_project(args.project) as project:
         if args.set or args.accept_majority:
             if not args.by:
@@ -51,26 +50,26 @@ def run(args: argparse.Namespace) -> int:
                     value = json.loads(args.set[2])
                 except ValueError as exc:
                     raise InputError(f"value is not JSON: {exc}", item=args.set[2]) from exc
-                g = adj.set_gold(project, int(args.set[0]), args.set[1], value,
-                                 rationale=args.rationale, adjudicator=args.by)
+                g, _ = study.set_gold(project, int(args.set[0]), args.set[1], value,
+                                      rationale=args.rationale, adjudicator=args.by)
             else:
-                g = adj.accept_majority(project, int(args.accept_majority[0]),
-                                        args.accept_majority[1], adjudicator=args.by,
-                                        rationale=args.rationale)
+                g, _ = study.accept_majority(project, int(args.accept_majority[0]),
+                                             args.accept_majority[1], adjudicator=args.by,
+                                             rationale=args.rationale)
             print(f"gold output {g.output_id} {g.question_id} = {json.dumps(g.value)} "
                   f"(revision {g.revision_no}, {g.provenance})")
             return 0
         if args.auto:
-            s = adj.auto_gold(project, include_single=not args.no_single)
+            s, _ = study.auto_gold(project, include_single=not args.no_single)
             print("gold labels added: " + (", ".join(f"{k} {v}" for k, v in s.added.items())
                                            or "none")
                   + f"; {s.skipped_disagreements} left for adjudication")
         if args.history:
-            for p in export_audit_staged(project, args.history, "jsonl",
+            for p in study.export_audit_staged(project, args.history, "jsonl",
                                          overwrite=args.overwrite):
                 print(p)
-        queue = adj.adjudication_queue(
-            project, adj.DisagreementRules(ordinal_threshold=args.ordinal_threshold))
+        queue = study.adjudication_queue(
+            project, study.DisagreementRules(ordinal_threshold=args.ordinal_threshold))
     if args.json:
         print_json([asdict(d) for d in queue])
         return 0

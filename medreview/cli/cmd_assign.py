@@ -25,14 +25,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run(args: argparse.Namespace) -> int:
     from medreview.services.projects import open_project
-    from medreview.study.assign import AssignmentDesign, assign
+    from medreview.services.study import AssignmentDesign, assign
 
     names = tuple(n.strip() for n in args.raters.split(",") if n.strip())
     design = AssignmentDesign(
         raters=names, per_output=args.per_output, overlap=args.overlap, seed=args.seed,
         case_grouping=args.cases, stratify_by=() if args.no_stratify else ("model", "tag"))
     with open_project(args.project) as project:
-        summary = assign(project, design)
+        summary, _ = assign(project, design)
     if summary.created_raters:
         print("new raters: " + ", ".join(summary.created_raters))
     print(f"{summary.added} assignments added (seed {args.seed}); "

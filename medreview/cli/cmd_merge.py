@@ -16,10 +16,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def run(args: argparse.Namespace) -> int:
     from medreview.cli.progressbar import ProgressBar
     from medreview.services.projects import open_project
-    from medreview.study.merge import merge_packages
+    from medreview.services.study import merge_packages
 
     with open_project(args.project) as project, ProgressBar("merge") as bar:
-        report = merge_packages(project, args.files, progress=bar)
+        report, _ = merge_packages(project, args.files, progress=bar)
     for p in report.packages:
         print(f"{p.file}: {p.rater}: {p.added} new revision(s), {p.already_present} already "
               f"present, {len(p.conflicts)} conflict(s)")

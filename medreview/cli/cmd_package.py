@@ -24,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run(args: argparse.Namespace) -> int:
     from medreview.errors import InputError
-    from medreview.study.package import build_package, seal_package
+    from medreview.services.study import build_package, seal_package
 
     if args.seal:
         info = seal_package(args.project, args.out)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from PySide6.QtWidgets import QWidget
 
 log = logging.getLogger(__name__)
-SCREENS = ("welcome", "grading", "grading-dark", "error-span", "pairwise", "queue-done",
+SCREENS = ("welcome", "new-project", "grading", "grading-dark", "error-span", "pairwise", "queue-done",
            "cheatsheet", "history", "dashboard", "calibration", "adjudication", "judge-run",
            "assign", "export", "viewer-tools")
 LEAD_SCREENS = ("dashboard", "calibration", "adjudication", "judge-run", "assign", "export")
@@ -215,10 +215,10 @@ def _lead_screen(name: str, w):  # type: ignore[no-untyped-def]
         _settle(1500)
         return dlg
     from medreview.qt.export_dialog import ExportDialog
-    from medreview.services.study import settle_agreed
+    from medreview.services.study import auto_gold
 
     # Gold labels where the physicians agree, so the training files have records to show.
-    w.executor.submit(settle_agreed, w.project).result()
+    w.executor.submit(auto_gold, w.project).result()
     exp = ExportDialog(w.project, w.executor, w)
     for kind in ("sft", "dpo", "criteria"):
         exp.kind_boxes[kind].setChecked(True)
@@ -240,6 +240,10 @@ def make_screen(name: str, folder: Path):  # type: ignore[no-untyped-def]
         w = _window(None, "light", settings)
         w.welcome.set_recent([str(build_preview_project(folder))])
         return w
+    if name == "new-project":
+        from medreview.qt.new_project_dialog import preview_dialog
+
+        return preview_dialog(_window(None, "light", settings))
     if name == "pairwise":
         w = _window(build_preview_project(folder, pairwise=True), "light", settings)
         _spin_until(lambda: w.view.other_answer.source != "")

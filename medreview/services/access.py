@@ -9,21 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from medreview.storage.engine import set_default_wait_callback
-from medreview.storage.health import describe_db_error
+from medreview.storage.failures import describe_storage_error
 
 __all__ = ["describe_storage_error", "on_writer_wait"]
 
 
 def on_writer_wait(callback: Callable[[str], None] | None) -> None:
     set_default_wait_callback(callback)
-
-
-def describe_storage_error(exc: BaseException) -> str | None:
-    import sqlite3
-
-    if isinstance(exc, SQLAlchemyError | sqlite3.Error):
-        return describe_db_error(exc)
-    return None

@@ -1,263 +1,30 @@
 """The use-cases behind the grading keys: queue, load an item, save a revision, undo, history.
 
-Each call is one unit of work on the project (one transaction for writes) and returns frozen
-views plus a ``Changes`` value that tells the screens what to refresh.
+Each call is one unit of work on the project (one transaction for writes, in
+``storage/judgments.py``) and returns frozen views plus a ``Changes`` value that tells the
+screens what to refresh.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from typing import Any
-
-from sqlalchemy import and_, select
-from sqlalchemy.orm import Session
-
 from medreview.domain.changes import Changes
-from medreview.domain.consensus import blind_label
-from medreview.domain.judgment import JudgmentDraft, annotation_from_dict, annotation_to_dict
-from medreview.domain.records import ContextDocument, Message
-from medreview.domain.rubric import Form, case_criterion_question
-from medreview.errors import MedreviewError
-from medreview.services.views import (
-    AttachmentView,
-    CaseView,
-    ItemView,
-    QueueRow,
-    RevisionView,
-    SaveResult,
-    SeriesView,
-)
-from medreview.storage.forms import active_form_rows, form_from_row
-from medreview.storage.models import (
-    AssignmentRow,
-    AttachmentRow,
-    CaseRow,
-    FormRow,
-    JudgmentRevisionRow,
-    JudgmentRow,
-    OutputRow,
-    ProjectRow,
-    RaterRow,
-    SeriesRow,
-)
+from medreview.domain.judgment import JudgmentDraft
+from medreview.services.views import ItemView, QueueRow, RevisionView, SaveResult
+from medreview.storage import judgments
 from medreview.storage.project import Project
-from medreview.storage.revisions import RevisionContent, append_revision, content_of
+
+
+def _changed(output_id: int) -> Changes:
+    return Changes(judgments=frozenset({output_id}), queue=frozenset({output_id}))
 
 
 def load_queue(project: Project, rater_id: int) -> list[QueueRow]:
     """The rater's queue in order: their assignments if any, else every output."""
-    with project.read() as s:
-        has_assignments = (
-            s.scalar(select(AssignmentRow.id).where(AssignmentRow.rater_id == rater_id).limit(1))
-            is not None
-        )
-        judg = (
-            select(
-                JudgmentRow.output_id,
-                JudgmentRow.status,
-                JudgmentRow.flagged,
-                JudgmentRow.updated_at,
-            )
-            .where(JudgmentRow.rater_id == rater_id)
-            .subquery()
-        )
-        cols = (
-            OutputRow.id,
-            OutputRow.case_id,
-            CaseRow.external_id,
-            CaseRow.title,
-            OutputRow.model,
-            CaseRow.tags,
-            judg.c.status,
-            judg.c.flagged,
-            judg.c.updated_at,
-        )
-        if has_assignments:
-            q = (
-                select(*cols, AssignmentRow.position, AssignmentRow.blind_label)
-                .join(OutputRow, OutputRow.id == AssignmentRow.output_id)
-                .join(CaseRow, CaseRow.id == OutputRow.case_id)
-                .outerjoin(judg, judg.c.output_id == OutputRow.id)
-                .where(AssignmentRow.rater_id == rater_id)
-                .order_by(AssignmentRow.position)
-            )
-            rows = s.execute(q).all()
-            return [_queue_row(r[:9], r[9], r[10]) for r in rows]
-        q = (
-            select(*cols)
-            .join(CaseRow, CaseRow.id == OutputRow.case_id)
-            .outerjoin(judg, judg.c.output_id == OutputRow.id)
-            .order_by(OutputRow.case_id, OutputRow.id)
-        )
-        out: list[QueueRow] = []
-        per_case: dict[int, int] = defaultdict(int)
-        for pos, r in enumerate(s.execute(q).all()):
-            idx = per_case[r[1]]
-            per_case[r[1]] += 1
-            out.append(_queue_row(r, pos, blind_label(idx)))
-        return out
-
-
-def _queue_row(r: Any, position: int, label: str) -> QueueRow:
-    status = r[6] or "todo"
-    return QueueRow(
-        output_id=r[0],
-        case_id=r[1],
-        case_external_id=r[2],
-        case_title=r[3] or r[2],
-        model=r[4],
-        blind_label=label,
-        status=status,
-        flagged=bool(r[7]),
-        tags=tuple(r[5] or ()),
-        position=position,
-        updated_at=r[8],
-    )
-
-
-def _draft_of(row: JudgmentRevisionRow) -> JudgmentDraft:
-    return JudgmentDraft(
-        answers=dict(row.answers),
-        annotations=tuple(annotation_from_dict(a) for a in row.annotations),
-        rationale=row.rationale,
-        confidence=row.confidence,
-        flagged=row.flagged,
-        skipped=row.skipped,
-        time_on_task_s=row.time_on_task_s,
-        overall_score=row.overall_score,
-    )
-
-
-def _blind_label_for(s: Session, rater_id: int, output: OutputRow) -> str:
-    label = s.scalar(
-        select(AssignmentRow.blind_label).where(
-            AssignmentRow.rater_id == rater_id, AssignmentRow.output_id == output.id
-        )
-    )
-    if label:
-        return label
-    ids = s.scalars(
-        select(OutputRow.id).where(OutputRow.case_id == output.case_id).order_by(OutputRow.id)
-    ).all()
-    return blind_label(list(ids).index(output.id))
+    return judgments.queue_rows(project, rater_id)
 
 
 def load_item(project: Project, rater_id: int, output_id: int) -> ItemView:
-    with project.read() as s:
-        output = s.get(OutputRow, output_id)
-        if output is None:
-            raise MedreviewError("no such output in this project", item=str(output_id))
-        case = s.get(CaseRow, output.case_id)
-        assert case is not None
-        criteria = tuple(
-            case_criterion_question(c.key, c.text, c.points, tuple(c.tags)) for c in case.criteria
-        )
-        case_view = CaseView(
-            id=case.id,
-            external_id=case.external_id,
-            title=case.title or case.external_id,
-            messages=tuple(Message(m["role"], m["content"]) for m in case.messages),
-            context=tuple(
-                ContextDocument(d.get("title", ""), d.get("text", ""), d.get("kind", "note"))
-                for d in case.context
-            ),
-            tags=tuple(case.tags),
-            criteria=criteria,
-            reference_answer=case.reference_answer,
-            metadata=dict(case.meta),
-        )
-        series_rows = {
-            r.id: r for r in s.scalars(select(SeriesRow).where(SeriesRow.case_id == case.id))
-        }
-        grouped: dict[int | None, list[AttachmentView]] = defaultdict(list)
-        documents: list[AttachmentView] = []
-        for a in s.scalars(
-            select(AttachmentRow)
-            .where(AttachmentRow.case_id == case.id)
-            .order_by(AttachmentRow.series_id, AttachmentRow.sort_index, AttachmentRow.id)
-        ):
-            view = AttachmentView(
-                a.id,
-                a.kind,
-                a.filename,
-                project.media.path_for(a.sha256),
-                a.sha256,
-                a.series_id,
-                a.sort_index,
-                a.frame_count,
-            )
-            if a.kind == "document":
-                documents.append(view)
-            else:
-                grouped[a.series_id].append(view)
-        series: list[SeriesView] = []
-        for sid, atts in grouped.items():
-            if sid is not None:
-                sr = series_rows[sid]
-                series.append(
-                    SeriesView(sid, sr.series_uid, sr.modality or "", sr.description, tuple(atts))
-                )
-            else:
-                for att in atts:  # each plain image is its own one-image "series"
-                    series.append(SeriesView(None, att.sha256, "", att.filename, (att,)))
-        rubric, taxonomy = _forms_for(s, rater_id, output_id)
-        judgment = s.scalars(
-            select(JudgmentRow).where(
-                JudgmentRow.rater_id == rater_id, JudgmentRow.output_id == output_id
-            )
-        ).first()
-        draft = None
-        revision_no = 0
-        status = "todo"
-        if judgment is not None and judgment.current_revision_no:
-            rev = s.scalars(
-                select(JudgmentRevisionRow).where(
-                    JudgmentRevisionRow.judgment_id == judgment.id,
-                    JudgmentRevisionRow.revision_no == judgment.current_revision_no,
-                )
-            ).one()
-            draft = _draft_of(rev)
-            revision_no = rev.revision_no
-            status = judgment.status
-        reveal = bool(s.scalar(select(ProjectRow.reveal_models)))
-        return ItemView(
-            output_id=output.id,
-            case=case_view,
-            answer=output.text,
-            model=output.model,
-            blind_label=_blind_label_for(s, rater_id, output),
-            reveal_model=reveal,
-            series=tuple(series),
-            documents=tuple(documents),
-            form=rubric,
-            taxonomy=taxonomy,
-            draft=draft,
-            status=status,
-            revision_no=revision_no,
-        )
-
-
-def _forms_for(s: Session, rater_id: int, output_id: int) -> tuple[Form | None, Form | None]:
-    """The forms to grade with: the active ones (a judgment keeps its own version in history)."""
-    rubric_row, taxonomy_row = active_form_rows(s)
-    return (
-        form_from_row(rubric_row) if rubric_row else None,
-        form_from_row(taxonomy_row) if taxonomy_row else None,
-    )
-
-
-def _content(draft: JudgmentDraft, status: str) -> RevisionContent:
-    return RevisionContent(
-        answers=dict(draft.answers),
-        annotations=[annotation_to_dict(a) for a in draft.annotations],
-        rationale=draft.rationale,
-        confidence=draft.confidence,
-        overall_score=draft.overall_score,
-        time_on_task_s=draft.time_on_task_s,
-        flagged=draft.flagged,
-        skipped=draft.skipped,
-        status="skipped" if draft.skipped else status,
-    )
+    return judgments.load_item(project, rater_id, output_id)
 
 
 def save_revision(
@@ -268,108 +35,30 @@ def save_revision(
     *,
     status: str = "draft",
     source: str = "ui",
+    guideline_version: int | None = None,
 ) -> SaveResult:
-    """Append a revision (unless identical to the newest); commit once; report what changed."""
-    content = _content(draft, status)
-    with project.transaction() as s:
-        rater = s.get(RaterRow, rater_id)
-        if rater is None:
-            raise MedreviewError("no such rater", item=str(rater_id))
-        rubric, taxonomy = active_form_rows(s)
-        if rubric is None:
-            raise MedreviewError("the project has no rubric to grade with")
-        row = append_revision(
-            s,
-            rater_id=rater_id,
-            output_id=output_id,
-            content=content,
-            form_id=rubric.id,
-            taxonomy_id=taxonomy.id if taxonomy else None,
-            author=rater.name,
-            source=source,
-            dedupe=True,
-        )
-        if row is None:
-            return SaveResult(None, content.status, Changes())
-        return SaveResult(
-            row.revision_no,
-            content.status,
-            Changes(judgments=frozenset({output_id}), queue=frozenset({output_id})),
-        )
+    """Append a revision (unless identical to the newest); commit once; report what changed.
+
+    ``guideline_version``: the rubric's grading guidelines version the screen showed.
+    """
+    saved = judgments.save_draft(
+        project, rater_id, output_id, judgments.content_from_draft(draft, status), source=source,
+        guideline_version=guideline_version,
+    )
+    if saved.revision_no is None:
+        return SaveResult(None, saved.status, Changes())
+    return SaveResult(saved.revision_no, saved.status, _changed(output_id))
 
 
 def undo_last(
     project: Project, rater_id: int, output_id: int
 ) -> tuple[SaveResult, JudgmentDraft | None]:
     """Append a revision restoring the one before the newest (history keeps both)."""
-    with project.transaction() as s:
-        judgment = s.scalars(
-            select(JudgmentRow).where(
-                JudgmentRow.rater_id == rater_id, JudgmentRow.output_id == output_id
-            )
-        ).first()
-        if judgment is None or judgment.current_revision_no < 2:
-            return SaveResult(None, judgment.status if judgment else "todo", Changes()), None
-        revs = s.scalars(
-            select(JudgmentRevisionRow)
-            .where(JudgmentRevisionRow.judgment_id == judgment.id)
-            .order_by(JudgmentRevisionRow.revision_no.desc())
-            .limit(2)
-        ).all()
-        newest, previous = revs[0], revs[1]
-        # Undo of an undo would bounce between the same two states; restore the earlier one.
-        if newest.source == "undo":
-            target = s.scalars(
-                select(JudgmentRevisionRow)
-                .where(
-                    JudgmentRevisionRow.judgment_id == judgment.id,
-                    JudgmentRevisionRow.revision_no < previous.revision_no,
-                )
-                .order_by(JudgmentRevisionRow.revision_no.desc())
-            ).first()
-            previous = target or previous
-        rater = s.get(RaterRow, rater_id)
-        assert rater is not None
-        row = append_revision(
-            s,
-            rater_id=rater_id,
-            output_id=output_id,
-            content=content_of(previous),
-            form_id=previous.form_id,
-            taxonomy_id=previous.taxonomy_id,
-            author=rater.name,
-            source="undo",
-        )
-        assert row is not None
-        return (
-            SaveResult(
-                row.revision_no,
-                row.status,
-                Changes(judgments=frozenset({output_id}), queue=frozenset({output_id})),
-            ),
-            _draft_of(previous),
-        )
+    undone = judgments.undo_last(project, rater_id, output_id)
+    if undone.revision_no is None:
+        return SaveResult(None, undone.status, Changes()), None
+    return SaveResult(undone.revision_no, undone.status, _changed(output_id)), undone.draft
 
 
 def history(project: Project, rater_id: int, output_id: int) -> list[RevisionView]:
-    with project.read() as s:
-        rows = s.execute(
-            select(JudgmentRevisionRow, FormRow.key, FormRow.version)
-            .join(JudgmentRow, JudgmentRow.id == JudgmentRevisionRow.judgment_id)
-            .join(FormRow, FormRow.id == JudgmentRevisionRow.form_id)
-            .where(and_(JudgmentRow.rater_id == rater_id, JudgmentRow.output_id == output_id))
-            .order_by(JudgmentRevisionRow.revision_no)
-        ).all()
-        return [
-            RevisionView(
-                r.revision_no,
-                r.created_at,
-                r.author,
-                r.source,
-                r.status,
-                _draft_of(r),
-                key,
-                version,
-            )
-            for r, key, version in rows
-        ]
+    return judgments.revision_history(project, rater_id, output_id)

@@ -6,58 +6,39 @@ screens must refresh. The logic lives in ``medreview.study``; this module only a
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
-
 from medreview.domain import consensus
 from medreview.domain.changes import Changes
-from medreview.errors import InputError, PackageError
+from medreview.errors import PackageError
 from medreview.progress import Progress, no_progress
 from medreview.services import grading
 from medreview.services.readiness import require_rubric
 from medreview.services.views import ItemView
-from medreview.storage import tables
-from medreview.storage.models import (
-    AssignmentRow,
-    GoldLabelRow,
-    JudgmentRow,
-    ProjectRow,
-    RaterRow,
-)
+from medreview.storage import judgments, tables
+from medreview.storage.assignments import assignment_state
+from medreview.storage.gold import gold_of_output
 from medreview.storage.project import Project
 from medreview.storage.project import open_project as open_stored_project
+from medreview.storage.project_info import output_overview, project_settings
 from medreview.storage.questions import project_questions as stored_questions
-from medreview.study.adjudicate import (
-    AutoGoldSummary,
-    Disagreement,
-    DisagreementRules,
-    GoldLabel,
-    accept_majority,
-    adjudication_queue,
-    auto_gold,
-    set_gold,
-)
-from medreview.study.assign import AssignmentDesign, AssignmentSummary, assign, plan_assignments
+from medreview.storage.raters import physician_loads
+from medreview.storage.read_models import GoldView, RaterLoad
+from medreview.study import adjudicate as adjudication
+from medreview.study import assign as assignment
+from medreview.study import merge as merging
+from medreview.study import package as packaging
+from medreview.study.adjudicate import AutoGoldSummary, Disagreement, DisagreementRules, GoldLabel
+from medreview.study.assign import AssignmentDesign, AssignmentSummary
 from medreview.study.audit import gold_history, judgment_history
-from medreview.study.issued import IssuedPackage, all_issued
-from medreview.study.merge import MergeReport, check_issued, merge_packages, one_line
-from medreview.study.package import (
-    MANIFEST,
-    PackageInfo,
-    build_package,
-    read_manifest,
-    seal_package,
-    unpack_package,
-)
+from medreview.study.issued import IssuedPackage, issued_packages
+from medreview.study.merge import MergeReport, check_issued, one_line
+from medreview.study.package import MANIFEST, PackageInfo, read_manifest
 from medreview.study.package_zip import open_package_zip
-from medreview.study.queries import outputs_info
 from medreview.study.seal import SECRET_KEY, seal_verifies
 
 __all__ = [
@@ -65,8 +46,10 @@ __all__ = [
     "AssignmentOverview",
     "AssignmentPreview",
     "AssignmentSummary",
+    "AutoGoldSummary",
     "Disagreement",
     "DisagreementRules",
+    "GoldLabel",
     "GoldView",
     "IssuedRecords",
     "MergeReport",
@@ -75,82 +58,86 @@ __all__ = [
     "PackageFolderSummary",
     "PackageInfo",
     "RaterLoad",
-    "accept_gold_majority",
-    "adjudication_items",
-    "assign_raters",
+    "accept_majority",
+    "adjudication_queue",
+    "assign",
     "assignment_overview",
     "audit_trail",
+    "auto_gold",
+    "build_package",
     "check_audit_target",
     "check_package",
     "export_audit",
     "export_audit_staged",
     "issued_records",
     "load_output",
-    "make_package",
-    "merge",
-    "open_package",
+    "merge_packages",
     "output_ratings",
     "package_folder_summary",
     "preview_assignment",
     "project_identity",
     "read_package_info",
-    "return_package",
-    "set_gold_label",
-    "settle_agreed",
+    "seal_package",
+    "set_gold",
+    "unpack_package",
 ]
 
 
-def assign_raters(project: Project, design: AssignmentDesign) -> tuple[AssignmentSummary, Changes]:
+def assign(project: Project, design: AssignmentDesign) -> tuple[AssignmentSummary, Changes]:
+    """Add the design's assignments (creating raters); nothing if they are all there."""
     require_rubric(project, "assigning raters")
-    summary = assign(project, design)
+    summary = assignment.assign(project, design)
     return summary, Changes(raters=True, queue=frozenset()) if summary.added else Changes()
 
 
-def make_package(project: Project, rater: str, out: Path) -> PackageInfo:
+def build_package(project: Project, rater: str, out: Path) -> PackageInfo:
+    """Write ``rater``'s offline package and record it as issued (merge accepts only those)."""
     require_rubric(project, "a rater package")
-    return build_package(project, rater, out)
+    return packaging.build_package(project, rater, out)
 
 
-def open_package(file: Path, dest: Path) -> Path:
+def unpack_package(file: Path, dest: Path) -> Path:
     """Verify and unpack a package; the returned folder opens as a project."""
-    return unpack_package(file, dest)
+    return packaging.unpack_package(file, dest)
 
 
-def return_package(folder: Path, out: Path) -> PackageInfo:
+def seal_package(folder: Path, out: Path) -> PackageInfo:
     """Seal a graded package folder into a file for the study lead."""
-    return seal_package(folder, out)
+    return packaging.seal_package(folder, out)
 
 
-def merge(project: Project, files: Sequence[Path],
-          progress: Progress = no_progress) -> tuple[MergeReport, Changes]:
-    report = merge_packages(project, files, progress)
+def merge_packages(project: Project, files: Sequence[Path],
+                   progress: Progress = no_progress) -> tuple[MergeReport, Changes]:
+    """Bring graded packages back, all or nothing."""
+    report = merging.merge_packages(project, files, progress)
     return report, Changes(raters=True, judgments=frozenset(
         c.output_id for c in report.conflicts)) | (Changes(project=True) if report.added
                                                    else Changes())
 
 
-def adjudication_items(project: Project, rules: DisagreementRules | None = None, *,
+def adjudication_queue(project: Project, rules: DisagreementRules | None = None, *,
                        include_resolved: bool = False) -> list[Disagreement]:
-    return adjudication_queue(project, rules, include_resolved=include_resolved)
+    return adjudication.adjudication_queue(project, rules, include_resolved=include_resolved)
 
 
-def set_gold_label(project: Project, output_id: int, question_id: str, value: Any, *,
-                   rationale: str, adjudicator: str) -> tuple[GoldLabel, Changes]:
-    label = set_gold(project, output_id, question_id, value, rationale=rationale,
-                     adjudicator=adjudicator)
+def set_gold(project: Project, output_id: int, question_id: str, value: Any, *,
+             rationale: str, adjudicator: str) -> tuple[GoldLabel, Changes]:
+    label = adjudication.set_gold(project, output_id, question_id, value, rationale=rationale,
+                                  adjudicator=adjudicator)
     return label, Changes(gold=frozenset({output_id}))
 
 
-def accept_gold_majority(project: Project, output_id: int, question_id: str, *,
-                         adjudicator: str, rationale: str = "") -> tuple[GoldLabel, Changes]:
-    label = accept_majority(project, output_id, question_id, adjudicator=adjudicator,
-                            rationale=rationale)
+def accept_majority(project: Project, output_id: int, question_id: str, *,
+                    adjudicator: str, rationale: str = "") -> tuple[GoldLabel, Changes]:
+    label = adjudication.accept_majority(project, output_id, question_id,
+                                         adjudicator=adjudicator, rationale=rationale)
     return label, Changes(gold=frozenset({output_id}))
 
 
-def settle_agreed(project: Project, *, include_single: bool = True
-                  ) -> tuple[AutoGoldSummary, Changes]:
-    summary = auto_gold(project, include_single=include_single)
+def auto_gold(project: Project, *, include_single: bool = True
+              ) -> tuple[AutoGoldSummary, Changes]:
+    """Record the unanimous, majority (and, with ``include_single``, single-rater) labels."""
+    summary = adjudication.auto_gold(project, include_single=include_single)
     return summary, Changes(project=True) if summary.added else Changes()
 
 
@@ -209,17 +196,6 @@ def audit_trail(project: Project, output_id: int) -> dict[str, list[dict[str, An
 
 
 @dataclass(frozen=True)
-class RaterLoad:
-    """A physician with their assignment count and finished judgments."""
-
-    name: str
-    pseudonym: str
-    assigned: int
-    done: int
-    is_adjudicator: bool = False
-
-
-@dataclass(frozen=True)
 class AssignmentOverview:
     """What the assignment dialog shows before anything is chosen."""
 
@@ -241,69 +217,22 @@ class AssignmentPreview:
 
 
 def assignment_overview(project: Project) -> AssignmentOverview:
-    with project.read() as s:
-        outputs = outputs_info(s)
-        assigned = dict(s.execute(select(AssignmentRow.rater_id, func.count())
-                                  .group_by(AssignmentRow.rater_id)).all())
-        done = dict(s.execute(select(JudgmentRow.rater_id, func.count())
-                              .where(JudgmentRow.status == "done")
-                              .group_by(JudgmentRow.rater_id)).all())
-        raters = tuple(
-            RaterLoad(r.name, r.pseudonym, int(assigned.get(r.id, 0)), int(done.get(r.id, 0)),
-                      r.is_adjudicator)
-            for r in s.scalars(select(RaterRow).where(RaterRow.kind == "physician")
-                               .order_by(RaterRow.name)))
-        settings = s.scalars(select(ProjectRow)).one().settings or {}
-    models: dict[str, int] = defaultdict(int)
-    for o in outputs:
-        models[o.model] += 1
-    designs = tuple((settings.get("study") or {}).get("assignments") or ())
-    return AssignmentOverview(len(outputs), len({o.case_id for o in outputs}),
-                              dict(sorted(models.items())), raters, designs)
+    outputs, cases, models = output_overview(project)
+    designs = tuple((project_settings(project).get("study") or {}).get("assignments") or ())
+    return AssignmentOverview(outputs, cases, dict(sorted(models.items())),
+                              physician_loads(project), designs)
 
 
 def preview_assignment(project: Project, design: AssignmentDesign) -> AssignmentPreview:
     """Plan ``design`` against the project's current assignments; nothing is written.
 
-    Mirrors ``assign``: only the design's raters' existing assignments count, so the totals
-    equal what ``assign_raters`` reports afterwards.
+    The same planner as ``assign`` (``study.assign.plan_design``) on the same state, so the
+    totals equal what ``assign`` reports afterwards.
     """
     require_rubric(project, "assigning raters")
     design.validate()
-    names = [n.strip() for n in design.raters]
-    with project.read() as s:
-        ids = {r.name: r.id for r in s.scalars(select(RaterRow).where(RaterRow.name.in_(names)))}
-        by_id = {v: k for k, v in ids.items()}
-        existing: dict[int, set[str]] = defaultdict(set)
-        positions: dict[str, int] = {}
-        for rater_id, output_id, position in s.execute(
-                select(AssignmentRow.rater_id, AssignmentRow.output_id, AssignmentRow.position)
-                .where(AssignmentRow.rater_id.in_(list(by_id)))):
-            name = by_id[rater_id]
-            existing[output_id].add(name)
-            positions[name] = max(positions.get(name, -1), position)
-        outputs = outputs_info(s)
-    if not outputs:
-        raise InputError("the project has no outputs to assign")
-    planned = plan_assignments(outputs, design, existing, positions)
-    model_of = {o.output_id: o.model for o in outputs}
-    raters: dict[int, set[str]] = defaultdict(set, {k: set(v) for k, v in existing.items()})
-    new: dict[str, int] = dict.fromkeys(names, 0)
-    by_model: dict[str, dict[str, int]] = {n: {} for n in names}
-    for p in planned:
-        raters[p.output_id].add(p.rater)
-        new[p.rater] += 1
-        m = model_of[p.output_id]
-        by_model[p.rater][m] = by_model[p.rater].get(m, 0) + 1
-    totals = dict.fromkeys(names, 0)
-    for rs in raters.values():
-        for r in rs:
-            totals[r] += 1
-    summary = AssignmentSummary(
-        design=design, added=len(planned), per_rater=totals,
-        multi_rated_outputs=sum(1 for rs in raters.values() if len(rs) >= 2),
-        created_raters=tuple(n for n in names if n not in ids))
-    return AssignmentPreview(summary, new, by_model, len(outputs))
+    plan = assignment.plan_design(design, assignment_state(project, design.raters))
+    return AssignmentPreview(plan.summary, plan.new_per_rater, plan.new_by_model, plan.outputs)
 
 
 def load_output(project: Project, output_id: int) -> ItemView:
@@ -313,16 +242,6 @@ def load_output(project: Project, output_id: int) -> ItemView:
 
 
 _NO_RATER = 0  # rater ids start at 1: nobody's judgment or assignment matches
-
-
-@dataclass(frozen=True)
-class GoldView:
-    value: Any
-    provenance: str
-    revision_no: int
-    rationale: str
-    adjudicator: str | None
-    created_at: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -341,14 +260,7 @@ def output_ratings(project: Project, output_id: int) -> OutputRatings:
     revisions = tables.current_revisions(project, rater_kind="physician", output_id=output_id)
     by_item = consensus.physician_ratings(revisions, questions)
     ratings = {qid: dict(sorted(by_rater.items())) for (_oid, qid), by_rater in by_item.items()}
-    with project.read() as s:
-        gold_rows = s.execute(
-            select(GoldLabelRow, RaterRow.name)
-            .outerjoin(RaterRow, RaterRow.id == GoldLabelRow.adjudicator_id)
-            .where(GoldLabelRow.output_id == output_id)
-            .order_by(GoldLabelRow.revision_no)).all()
-        gold = {g.question_id: GoldView(g.value, g.provenance, g.revision_no, g.rationale,
-                                        name, g.created_at) for g, name in gold_rows}
+    gold = gold_of_output(project, output_id)
     majorities = {}
     for qid, by_rater in ratings.items():
         q = questions.get(qid)
@@ -392,8 +304,7 @@ class IssuedRecords:
 
 
 def issued_records(project: Project) -> IssuedRecords:
-    with project.read() as s:
-        issued = {p.uid: p for p in all_issued(s)}
+    issued = {p.uid: p for p in issued_packages(project)}
     return IssuedRecords(project.uid, project.name, issued)
 
 
@@ -444,12 +355,8 @@ def package_folder_summary(folder: Path) -> PackageFolderSummary:
     rater = str((manifest.get("rater") or {}).get("name", ""))
     pkg = open_stored_project(Path(folder), upgrade=False)
     try:
-        with pkg.read() as s:
-            counts = dict(s.execute(select(JudgmentRow.status, func.count())
-                                    .group_by(JudgmentRow.status)).all())
-            items = s.scalar(select(func.count()).select_from(AssignmentRow)) or 0
+        items, counts = judgments.workload(pkg)
     finally:
         pkg.close()
     return PackageFolderSummary(Path(folder), rater, str(manifest.get("project_name", "")),
-                                int(items), int(counts.get("done", 0)),
-                                int(counts.get("draft", 0)))
+                                items, counts.get("done", 0), counts.get("draft", 0))

@@ -1,125 +1,36 @@
-"""Frozen views of project data handed to the screens and the command line."""
+"""Frozen views of project data handed to the screens and the command line.
+
+The values read from a project are defined beside the queries that fill them
+(``storage/read_models.py``) and re-exported here: screens import them from services only.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
 
 from medreview.domain.changes import Changes
-from medreview.domain.judgment import JudgmentDraft
-from medreview.domain.records import ContextDocument, Message
-from medreview.domain.rubric import Form, Question
+from medreview.storage.read_models import (
+    AttachmentView,
+    CaseView,
+    ItemView,
+    ProjectInfo,
+    QueueRow,
+    RaterView,
+    RevisionView,
+    SeriesView,
+)
 
-
-@dataclass(frozen=True)
-class RaterView:
-    id: int
-    name: str
-    kind: str
-    pseudonym: str
-    is_adjudicator: bool = False
-
-
-@dataclass(frozen=True)
-class QueueRow:
-    """One line of a rater's queue (kept small: 100k of these are held in memory)."""
-
-    output_id: int
-    case_id: int
-    case_external_id: str
-    case_title: str
-    model: str
-    blind_label: str
-    status: str  # todo | draft | done | skipped
-    flagged: bool
-    tags: tuple[str, ...]
-    position: int
-    updated_at: dt.datetime | None
-
-
-@dataclass(frozen=True)
-class AttachmentView:
-    id: int
-    kind: str  # image | dicom | document
-    filename: str
-    path: Path  # inside the project's media store
-    sha256: str
-    series_id: int | None
-    sort_index: int
-    frame_count: int
-
-
-@dataclass(frozen=True)
-class SeriesView:
-    id: int | None  # None: the case's plain images grouped together
-    series_uid: str
-    modality: str
-    description: str
-    attachments: tuple[AttachmentView, ...]
-
-
-@dataclass(frozen=True)
-class CaseView:
-    id: int
-    external_id: str
-    title: str
-    messages: tuple[Message, ...]
-    context: tuple[ContextDocument, ...]
-    tags: tuple[str, ...]
-    criteria: tuple[Question, ...]  # per-case criterion questions (``criterion:<key>``)
-    reference_answer: str | None
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ItemView:
-    """Everything the grading window shows for one output."""
-
-    output_id: int
-    case: CaseView
-    answer: str
-    model: str
-    blind_label: str
-    reveal_model: bool
-    series: tuple[SeriesView, ...]
-    documents: tuple[AttachmentView, ...]
-    form: Form | None
-    taxonomy: Form | None
-    draft: JudgmentDraft | None  # the rater's newest revision, if any
-    status: str
-    revision_no: int
-
-    @property
-    def shown_model(self) -> str:
-        return self.model if self.reveal_model else self.blind_label
-
-    def questions(self) -> tuple[Question, ...]:
-        """Form questions, then the case's criteria, then taxonomy questions (panel order).
-
-        Scorer-only questions (an imported automatic scorer's) are not asked of physicians.
-        """
-        qs: list[Question] = []
-        if self.form is not None:
-            qs.extend(q for q in self.form.questions if not q.is_scorer_only)
-            if self.form.per_case_criteria:
-                qs.extend(self.case.criteria)
-        if self.taxonomy is not None:
-            qs.extend(self.taxonomy.questions)
-        return tuple(qs)
-
-
-@dataclass(frozen=True)
-class RevisionView:
-    revision_no: int
-    created_at: dt.datetime
-    author: str
-    source: str
-    status: str
-    draft: JudgmentDraft
-    form_key: str
-    form_version: int
+__all__ = [
+    "AttachmentView",
+    "CaseView",
+    "ItemView",
+    "ProjectInfo",
+    "QueueRow",
+    "RaterView",
+    "RevisionView",
+    "SaveResult",
+    "SeriesView",
+]
 
 
 @dataclass(frozen=True)
@@ -127,16 +38,3 @@ class SaveResult:
     revision_no: int | None  # None: nothing changed, nothing written
     status: str
     changes: Changes
-
-
-@dataclass(frozen=True)
-class ProjectInfo:
-    path: str
-    name: str
-    uid: str
-    schema_revision: str | None
-    counts: dict[str, int]
-    models: dict[str, int]
-    raters: tuple[RaterView, ...]
-    forms: tuple[dict[str, Any], ...]
-    data_may_leave: bool

@@ -8,7 +8,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from medreview.storage.models import GoldLabelRow
+from medreview.storage.models import GoldLabelRow, RaterRow
+from medreview.storage.project import Project
+from medreview.storage.read_models import GoldView
 
 
 @dataclass(frozen=True)
@@ -36,3 +38,15 @@ def latest_gold(s: Session) -> dict[int, dict[str, StoredGold]]:
         out.setdefault(oid, {})[qid] = StoredGold(oid, qid, g.value, g.provenance,
                                                   g.revision_no, g.rationale)
     return out
+
+
+def gold_of_output(project: Project, output_id: int) -> dict[str, GoldView]:
+    """Question id -> the output's newest gold label, with its adjudicator's name."""
+    with project.read() as s:
+        rows = s.execute(
+            select(GoldLabelRow, RaterRow.name)
+            .outerjoin(RaterRow, RaterRow.id == GoldLabelRow.adjudicator_id)
+            .where(GoldLabelRow.output_id == output_id)
+            .order_by(GoldLabelRow.revision_no)).all()
+        return {g.question_id: GoldView(g.value, g.provenance, g.revision_no, g.rationale,
+                                        name, g.created_at) for g, name in rows}

@@ -6,7 +6,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from medreview.errors import InputError
-from medreview.storage.models import RaterRow
+from medreview.storage.models import AssignmentRow, JudgmentRow, RaterRow
+from medreview.storage.project import Project
+from medreview.storage.read_models import RaterLoad, RaterView
 
 RATER_KINDS = ("physician", "judge")
 
@@ -34,3 +36,51 @@ def get_or_create_rater(
     session.add(row)
     session.flush()
     return row
+
+
+def rater_view(row: RaterRow) -> RaterView:
+    return RaterView(row.id, row.name, row.kind, row.pseudonym, row.is_adjudicator)
+
+
+def add_rater(project: Project, name: str, kind: str = "physician") -> RaterView:
+    """The rater called ``name`` (created, with the next pseudonym, if new)."""
+    with project.transaction() as s:
+        return rater_view(get_or_create_rater(s, name, kind))
+
+
+def list_raters(project: Project, kind: str | None = None) -> list[RaterView]:
+    """Raters, physicians first then judges, by name; only ``kind`` if given."""
+    with project.read() as s:
+        q = select(RaterRow).order_by(RaterRow.kind.desc(), RaterRow.name)
+        if kind:
+            q = q.where(RaterRow.kind == kind)
+        return [rater_view(r) for r in s.scalars(q)]
+
+
+def physician_loads(project: Project) -> tuple[RaterLoad, ...]:
+    """Every physician by name with their assignments and finished judgments."""
+    with project.read() as s:
+        assigned = dict(
+            s.execute(
+                select(AssignmentRow.rater_id, func.count()).group_by(AssignmentRow.rater_id)
+            ).all()
+        )
+        done = dict(
+            s.execute(
+                select(JudgmentRow.rater_id, func.count())
+                .where(JudgmentRow.status == "done")
+                .group_by(JudgmentRow.rater_id)
+            ).all()
+        )
+        return tuple(
+            RaterLoad(
+                r.name,
+                r.pseudonym,
+                int(assigned.get(r.id, 0)),
+                int(done.get(r.id, 0)),
+                r.is_adjudicator,
+            )
+            for r in s.scalars(
+                select(RaterRow).where(RaterRow.kind == "physician").order_by(RaterRow.name)
+            )
+        )

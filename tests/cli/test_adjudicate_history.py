@@ -18,7 +18,7 @@ import pytest
 
 from medreview.cli.main import main
 from medreview.services.sample_project import build_sample_project
-from medreview.services.study import set_gold_label
+from medreview.services.study import set_gold
 
 _KILLED = textwrap.dedent("""
     import os, signal, sys
@@ -39,7 +39,7 @@ _KILLED = textwrap.dedent("""
 def proj(tmp_path: Path) -> Path:
     path = tmp_path / "project"
     project, _me = build_sample_project(path, n_cases=2, outputs_per_case=2, with_dicom=False)
-    set_gold_label(project, 1, "overall", 3, rationale="checked", adjudicator="Dr Lead")
+    set_gold(project, 1, "overall", 3, rationale="checked", adjudicator="Dr Lead")
     project.close()
     return path
 

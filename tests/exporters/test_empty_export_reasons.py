@@ -10,11 +10,11 @@ import pytest
 from medreview.cli.main import main
 from medreview.services.exporting import ExportRequest, is_note, run_export
 from medreview.services.sample_project import build_sample_project
-from medreview.services.study import set_gold_label
+from medreview.services.study import set_gold
 
 
 def _gold(project, oid: int, qid: str, value: object) -> None:  # type: ignore[no-untyped-def]
-    set_gold_label(project, oid, qid, value, rationale=f"gold {oid}", adjudicator="Dr Lead")
+    set_gold(project, oid, qid, value, rationale=f"gold {oid}", adjudicator="Dr Lead")
 
 
 def test_no_gold_labels_names_adjudication_for_each_kind(

@@ -54,7 +54,7 @@ def one_line_about_rubric(text: str, action: str) -> None:
 
 def test_assign_and_its_preview_are_refused_and_nothing_is_written(bare: Project) -> None:
     before = counts(bare)
-    for call in (study.assign_raters, study.preview_assignment):
+    for call in (study.assign, study.preview_assignment):
         with pytest.raises(readiness.NotReady) as err:
             call(bare, DESIGN)
         one_line_about_rubric(str(err.value), "assigning raters")
@@ -66,7 +66,7 @@ def test_a_package_is_refused_and_no_file_is_written(bare: Project, tmp_path: Pa
     projects.add_rater(bare, "Dr A")
     out = tmp_path / "out" / "a.mrpkg"
     with pytest.raises(readiness.NotReady) as err:
-        study.make_package(bare, "Dr A", out)
+        study.build_package(bare, "Dr A", out)
     one_line_about_rubric(str(err.value), "a rater package")
     assert not out.exists()
 
@@ -86,9 +86,9 @@ def test_with_a_rubric_the_same_calls_go_ahead(bare: Project, tmp_path: Path) ->
     assert not readiness.has_rubric(bare)
     projects.add_form_from(bare, "quality_harm")
     assert readiness.has_rubric(bare)
-    summary, _changes = study.assign_raters(bare, DESIGN)
+    summary, _changes = study.assign(bare, DESIGN)
     assert summary.added == 6
-    info = study.make_package(bare, "Dr A", tmp_path / "a.mrpkg")
+    info = study.build_package(bare, "Dr A", tmp_path / "a.mrpkg")
     assert info.path.exists()
     with FakeOpenAIServer() as server:
         estimate = judging.estimate_judge_work(

@@ -27,14 +27,14 @@ def _rate(project: Project, rater: str, output_id: int, answers: dict[str, objec
 
 
 def test_preview_predicts_assign_exactly_and_writes_nothing(study: Project) -> None:
-    svc.assign_raters(study, AssignmentDesign(("Dr A", "Dr B"), per_output=1, seed=3))
+    svc.assign(study, AssignmentDesign(("Dr A", "Dr B"), per_output=1, seed=3))
     design = AssignmentDesign(("Dr A", "Dr B", "Dr C"), per_output=2, overlap=0.5, seed=11,
                               case_grouping="together")
     before = svc.assignment_overview(study)
     preview = svc.preview_assignment(study, design)
     assert svc.assignment_overview(study) == before  # nothing written, not even the new rater
     assert preview.summary.created_raters == ("Dr C",)
-    summary, changes = svc.assign_raters(study, design)
+    summary, changes = svc.assign(study, design)
     assert changes.raters
     assert preview.summary.added == summary.added > 0
     assert preview.summary.per_rater == summary.per_rater
@@ -70,7 +70,7 @@ def test_output_ratings_match_the_queue_and_show_gold_provenance(study: Project)
                                    "C": []}
     assert r.gold == {}
     assert r.majority == {"overall": 4, "criterion:dx": True, "errors": []}
-    svc.set_gold_label(study, 1, "overall", 3, rationale="dose wrong", adjudicator="Dr Lead")
+    svc.set_gold(study, 1, "overall", 3, rationale="dose wrong", adjudicator="Dr Lead")
     g = svc.output_ratings(study, 1).gold["overall"]
     assert (g.value, g.provenance, g.adjudicator, g.rationale, g.revision_no) == (
         3, "adjudicated", "Dr Lead", "dose wrong", 1)
@@ -86,8 +86,8 @@ def test_load_output_is_nobodys_view(study: Project) -> None:
 
 def test_package_checks_accept_own_and_refuse_foreign_tampered_truncated(
         study: Project, tmp_path: Path) -> None:
-    svc.assign_raters(study, AssignmentDesign(("Dr A", "Dr B"), per_output=1, seed=1))
-    pkg = svc.make_package(study, "Dr A", tmp_path / "a.mrpkg").path
+    svc.assign(study, AssignmentDesign(("Dr A", "Dr B"), per_output=1, seed=1))
+    pkg = svc.build_package(study, "Dr A", tmp_path / "a.mrpkg").path
     uid, name = svc.project_identity(study)
     info = svc.check_package(pkg, uid)
     assert (info.rater, info.stage, info.project_name, info.items) == (

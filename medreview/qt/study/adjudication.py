@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QCloseEvent, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -35,6 +35,8 @@ from medreview.qt.bridge import Op
 from medreview.qt.grading.answer_view import AnswerView
 from medreview.qt.grading.case_view import CaseView
 from medreview.qt.grading.image_pane import ImagePane
+from medreview.qt.keys import ADJUDICATION_KEYS
+from medreview.qt.shortcuts import install_keymap
 from medreview.qt.study.disagreement_queue import DisagreementQueue
 from medreview.qt.study.gold_editor import GoldEditor
 from medreview.qt.study.ratings_table import RatingsTable
@@ -116,7 +118,7 @@ class AdjudicationWindow(QMainWindow):
         self.split.setContentsMargins(6, 6, 6, 6)
         self.setCentralWidget(self.split)
         fit_to_screen(self, PREFERRED_SIZE)
-        self.shortcuts: dict[str, QShortcut] = {}
+        self.shortcuts: dict[str, list[QShortcut]] = {}
         self._install_shortcuts()
         self.statusBar().showMessage("Loading disagreements…")
         unsubscribe = bus.subscribe(self._on_bus_changed)
@@ -153,34 +155,29 @@ class AdjudicationWindow(QMainWindow):
         self.show_resolved.toggled.connect(lambda _on: self.reload())
         bar.addWidget(self.show_resolved)
         bar.addSeparator()
-        refresh = QAction("Refresh", self)
-        refresh.setShortcut(QKeySequence("F5"))
+        refresh = QAction("Refresh (F5)", self)  # F5 itself is in the keymap
         refresh.triggered.connect(self.reload)
         bar.addAction(refresh)
 
     def _install_shortcuts(self) -> None:
-        def add(name: str, keys: tuple[str, ...], fn: Callable[[], Any]) -> None:
-            for k in keys:
-                sc = QShortcut(QKeySequence(k), self)
-                sc.setContext(Qt.ShortcutContext.WindowShortcut)
-                sc.activated.connect(fn)
-                self.shortcuts[f"{name}:{k}"] = sc
-
-        add("majority", ("M",), self.accept_majority)
-        add("save", ("Return", "Enter", "Ctrl+Return", "Ctrl+Enter"), self.save_gold)
-        for n in range(1, 10):
-            add(f"digit{n}", (str(n),), partial(self._widget_call, "digit", n))
-        add("clear", ("0", "Backspace"), self._clear_value)
-        add("yes", ("Y",), lambda: self._widget_call("yes_no", True))
-        add("no", ("N",), lambda: self._widget_call("yes_no", False))
-        add("edit", ("I",), lambda: self._widget_call("edit"))
-        add("rationale", ("R",), self.editor.rationale.setFocus)
-        add("next_question", ("J",), lambda: self.table.step(1))
-        add("prev_question", ("K",), lambda: self.table.step(-1))
-        add("next", ("PgDown", "Ctrl+Down"), lambda: self.queue.step(1))
-        add("prev", ("PgUp", "Ctrl+Up"), lambda: self.queue.step(-1))
-        add("names", ("Ctrl+H",), self.hide_names.toggle)
-        add("leave", ("Escape",), self._escape)
+        """The window's keys, from ``keys.ADJUDICATION_KEYS`` (shown in the cheat sheet)."""
+        self.shortcuts = install_keymap(self, ADJUDICATION_KEYS, {
+            "majority": self.accept_majority,
+            "save": self.save_gold,
+            **{f"digit_{n}": partial(self._widget_call, "digit", n) for n in range(1, 10)},
+            "clear": self._clear_value,
+            "yes": lambda: self._widget_call("yes_no", True),
+            "no": lambda: self._widget_call("yes_no", False),
+            "edit": lambda: self._widget_call("edit"),
+            "rationale": self.editor.rationale.setFocus,
+            "next_question": lambda: self.table.step(1),
+            "prev_question": lambda: self.table.step(-1),
+            "next": lambda: self.queue.step(1),
+            "prev": lambda: self.queue.step(-1),
+            "names": self.hide_names.toggle,
+            "refresh": self.reload,
+            "leave": self._escape,
+        })
 
     def _escape(self) -> None:
         """Escape leaves a field for the queue; from the queue it closes the window."""
@@ -216,7 +213,7 @@ class AdjudicationWindow(QMainWindow):
     def reload(self) -> None:
         # Keep what is selected when the list arrives: the adjudicator may have moved on
         # (PgDown) while it loaded, and must not be sent back.
-        Op(self, svc.adjudication_items, self.project, self.queue.rules(),
+        Op(self, svc.adjudication_queue, self.project, self.queue.rules(),
            include_resolved=self.show_resolved.isChecked()).latest("items") \
             .success(lambda items: self._on_items(items, self.current)) \
             .failure(self._on_failed).run(self.db)
@@ -332,7 +329,7 @@ class AdjudicationWindow(QMainWindow):
         if who is None:
             return
         oid, qid = self.current
-        self._write(svc.accept_gold_majority, self.project, oid, qid, adjudicator=who,
+        self._write(svc.accept_majority, self.project, oid, qid, adjudicator=who,
                     rationale=self.editor.rationale_text())
 
     def save_gold(self) -> None:
@@ -353,7 +350,7 @@ class AdjudicationWindow(QMainWindow):
         if who is None:
             return
         oid, qid = self.current
-        self._write(svc.set_gold_label, self.project, oid, qid, value, rationale=rationale,
+        self._write(svc.set_gold, self.project, oid, qid, value, rationale=rationale,
                     adjudicator=who)
 
     def _write(self, fn: Callable[..., tuple[Any, Any]], *args: Any, **kwargs: Any) -> None:

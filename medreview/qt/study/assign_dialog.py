@@ -385,8 +385,7 @@ class AssignDialog(QDialog):
             return
         self.assign_button.setEnabled(False)
         self.headline.setText("Assigning…")
-        Op(self, svc.assign_raters, self.project, self.design()) \
-            .emits(self.bus, lambda r: r[1]) \
+        Op(self, svc.assign, self.project, self.design()).emits(self.bus, lambda r: r[1]) \
             .success(self._on_assigned).failure(self._on_failed).run(self.db)
 
     def _on_assigned(self, result: tuple[svc.AssignmentSummary, Any]) -> None:

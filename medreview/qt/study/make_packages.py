@@ -66,7 +66,7 @@ def write_packages(project: Project, raters: list[str], folder: Path,
         progress(i, len(raters), f"writing {rater}'s package")
         target = folder / package_name(name, rater)
         try:
-            info = svc.make_package(project, rater, target)
+            info = svc.build_package(project, rater, target)
         except MedreviewError as exc:
             out.append(Written(rater, None, problem=exc.reason))
             continue

@@ -256,7 +256,7 @@ class MergeDialog(QDialog):
         self.bar.setRange(0, 0)
         self.bar.show()
         show_status(self.status, f"Merging {len(ready)} package(s)…")
-        Op(self, svc.merge, self.project, [f.path for f in ready], self.relay) \
+        Op(self, svc.merge_packages, self.project, [f.path for f in ready], self.relay) \
             .emits(self.bus, lambda result: result[1]) \
             .success(lambda result: self._on_merged(ready, result)) \
             .failure(self._on_merge_failed).run(self.db)

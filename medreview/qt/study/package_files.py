@@ -123,7 +123,7 @@ class OpenPackageDialog(QDialog):
         self.open_button.setEnabled(False)
         self.bar.show()
         show_status(self.status, "Checking every file and extracting…")
-        Op(self, svc.open_package, file, dest).success(self._on_extracted) \
+        Op(self, svc.unpack_package, file, dest).success(self._on_extracted) \
             .failure(self._on_refused).run(self.worker)
 
     def _on_extracted(self, folder: Path) -> None:
@@ -210,7 +210,7 @@ class ReturnPackageDialog(QDialog):
         self.write_button.setEnabled(False)
         self.bar.show()
         show_status(self.status, "Writing…")
-        Op(self, svc.return_package, self.folder, out).success(self._on_written) \
+        Op(self, svc.seal_package, self.folder, out).success(self._on_written) \
             .failure(self._on_failed).run(self.worker)
 
     def _on_written(self, info: svc.PackageInfo) -> None:

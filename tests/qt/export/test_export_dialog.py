@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from medreview.services.projects import Project, open_project
 from medreview.services.sample_project import build_sample_project
-from medreview.services.study import set_gold_label
+from medreview.services.study import set_gold
 from medreview.services.tasks import DbExecutor
 
 
@@ -22,7 +22,7 @@ def graded(tmp_path: Path) -> Path:
     path = tmp_path / "project"
     project, _me = build_sample_project(path, n_cases=4, outputs_per_case=2, with_dicom=False)
     for oid in range(1, 9):
-        set_gold_label(project, oid, "overall", 1 + oid % 5, rationale=f"gold {oid}",
+        set_gold(project, oid, "overall", 1 + oid % 5, rationale=f"gold {oid}",
                        adjudicator="Dr Lead")
     project.close()
     return path

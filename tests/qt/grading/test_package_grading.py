@@ -18,9 +18,9 @@ from tests.study.helpers import study_project
 def test_grade_inside_a_package_in_the_app_and_merge_it_back(qtbot, make_window,
                                                              tmp_path: Path) -> None:
     lead = study_project(tmp_path / "study", n_cases=6)
-    svc.assign_raters(lead, AssignmentDesign(("Dr A", "Dr B"), per_output=1, seed=5))
-    pkg = svc.make_package(lead, "Dr A", tmp_path / "dr-a.mrpkg").path
-    folder = svc.open_package(pkg, tmp_path / "dr-a")
+    svc.assign(lead, AssignmentDesign(("Dr A", "Dr B"), per_output=1, seed=5))
+    pkg = svc.build_package(lead, "Dr A", tmp_path / "dr-a.mrpkg").path
+    folder = svc.unpack_package(pkg, tmp_path / "dr-a")
 
     w = make_window()
     open_and_wait(qtbot, w, folder)
@@ -44,8 +44,8 @@ def test_grade_inside_a_package_in_the_app_and_merge_it_back(qtbot, make_window,
     wait_saved(qtbot, w)
     w.close()
 
-    returned = svc.return_package(folder, tmp_path / "dr-a-graded.mrpkg").path
-    report, _changes = svc.merge(lead, [returned])
+    returned = svc.seal_package(folder, tmp_path / "dr-a-graded.mrpkg").path
+    report, _changes = svc.merge_packages(lead, [returned])
     assert report.added >= 1 and not report.conflicts
     dr_a = next(r for r in list_raters(lead) if r.name == "Dr A")
     # Output ids are the package's own and model names are blinded in it: the one answer
@@ -57,6 +57,6 @@ def test_grade_inside_a_package_in_the_app_and_merge_it_back(qtbot, make_window,
     lead.close()
     # Merging the same file again changes nothing.
     again = open_project(tmp_path / "study")
-    report2, _ = svc.merge(again, [returned])
+    report2, _ = svc.merge_packages(again, [returned])
     assert report2.added == 0
     again.close()

@@ -75,7 +75,7 @@ def test_queue_follows_the_rules_and_hides_rater_names(qtbot, app, disputed) -> 
 
 def test_m_accepts_the_majority_and_enter_saves_a_gold_value_with_rationale(
         qtbot, app, disputed) -> None:
-    disputed.call(svc.settle_agreed, disputed.project)  # criterion:dx gets a "majority" label
+    disputed.call(svc.auto_gold, disputed.project)  # criterion:dx gets a "majority" label
     w = _window(qtbot, disputed)
     w.adjudicator.setCurrentText("Dr Lead")
     _select(qtbot, w, 1, "criterion:dx")
@@ -118,7 +118,7 @@ def test_show_resolved_lists_settled_items_with_their_provenance(qtbot, app, dis
     w = _window(qtbot, disputed)
     assert (1, "overall") in {(d.output_id, d.question_id) for d in w.queue.items}
     # Another screen settles an item: the change on the bus refreshes this queue.
-    _label, changes = disputed.call(svc.set_gold_label, disputed.project, 1, "overall", 4,
+    _label, changes = disputed.call(svc.set_gold, disputed.project, 1, "overall", 4,
                                     rationale="agreed", adjudicator="Dr Lead")
     disputed.bus.emit(changes, None)
     qtbot.waitUntil(lambda: (1, "overall") not in {(d.output_id, d.question_id)
@@ -146,3 +146,23 @@ def test_the_main_windows_single_keys_never_fire_here(qtbot, app, disputed) -> N
     _key(qtbot, w, Qt.Key.Key_M)
     assert fired == []
     assert "no strict majority" in w.statusBar().currentMessage()
+
+
+def test_every_adjudication_key_comes_from_the_keymap_and_is_in_the_cheat_sheet(
+        qtbot, app, disputed) -> None:  # type: ignore[no-untyped-def]
+    import html
+
+    from medreview.qt.cheatsheet import cheatsheet_html
+    from medreview.qt.keys import ADJUDICATION_GROUP, ADJUDICATION_KEYS
+
+    w = _window(qtbot, disputed)
+    made = {sc.key().toString() for sc in w.findChildren(QShortcut)}
+    sheet = cheatsheet_html()
+    assert html.escape(ADJUDICATION_GROUP) in sheet
+    for b in ADJUDICATION_KEYS:
+        assert len(w.shortcuts[b.action]) == len(b.keys)
+        assert all(QKeySequence(k).toString() in made for k in b.keys), b
+        assert html.escape(b.label) in sheet
+    # Nothing in the window has a key that is not in the table.
+    listed = {QKeySequence(k).toString() for b in ADJUDICATION_KEYS for k in b.keys}
+    assert made <= listed

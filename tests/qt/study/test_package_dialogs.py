@@ -31,7 +31,7 @@ def _history(opened) -> list[str]:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def assigned(opened):  # type: ignore[no-untyped-def]
-    opened.call(svc.assign_raters, opened.project,
+    opened.call(svc.assign, opened.project,
                 AssignmentDesign(("Dr A", "Dr B"), per_output=1, seed=5))
     return opened
 
@@ -64,7 +64,7 @@ def test_export_packages_for_the_chosen_raters(qtbot, app, assigned, tmp_path) -
 
 
 def test_open_grade_and_return_a_package(qtbot, app, assigned, tmp_path) -> None:
-    pkg = assigned.call(svc.make_package, assigned.project, "Dr A", tmp_path / "dr-a.mrpkg").path
+    pkg = assigned.call(svc.build_package, assigned.project, "Dr A", tmp_path / "dr-a.mrpkg").path
     # A truncated download is refused with a reason and leaves no folder behind.
     broken = tmp_path / "broken.mrpkg"
     broken.write_bytes(pkg.read_bytes()[:4000])
@@ -99,16 +99,16 @@ def test_open_grade_and_return_a_package(qtbot, app, assigned, tmp_path) -> None
 
 def test_merge_dialog_merges_graded_and_refuses_bad_packages(qtbot, app, assigned,
                                                              tmp_path) -> None:
-    pkg_a = assigned.call(svc.make_package, assigned.project, "Dr A", tmp_path / "a.mrpkg").path
-    pkg_b = assigned.call(svc.make_package, assigned.project, "Dr B", tmp_path / "b.mrpkg").path
+    pkg_a = assigned.call(svc.build_package, assigned.project, "Dr A", tmp_path / "a.mrpkg").path
+    pkg_b = assigned.call(svc.build_package, assigned.project, "Dr B", tmp_path / "b.mrpkg").path
     graded = grade_package(pkg_a, tmp_path / "a", tmp_path / "a-graded.mrpkg", limit=4)
     graded_b = grade_package(pkg_b, tmp_path / "b", tmp_path / "b-graded.mrpkg", limit=2)
     tampered = _tamper(graded_b, tmp_path / "b-tampered.mrpkg")
     truncated = tmp_path / "a-truncated.mrpkg"
     truncated.write_bytes(graded.read_bytes()[: graded.stat().st_size // 3])
     other = study_project(tmp_path / "other", n_cases=2, dicom=False)
-    svc.assign_raters(other, AssignmentDesign(("Dr A",), seed=1))
-    foreign = svc.make_package(other, "Dr A", tmp_path / "foreign.mrpkg").path
+    svc.assign(other, AssignmentDesign(("Dr A",), seed=1))
+    foreign = svc.build_package(other, "Dr A", tmp_path / "foreign.mrpkg").path
     other.close()
     before = _history(assigned)
 
@@ -152,12 +152,12 @@ def test_merge_dialog_merges_graded_and_refuses_bad_packages(qtbot, app, assigne
 
 def test_a_refusal_inside_the_merge_names_the_file_and_changes_nothing(
         qtbot, app, assigned, tmp_path, monkeypatch) -> None:
-    pkg_a = assigned.call(svc.make_package, assigned.project, "Dr A", tmp_path / "a.mrpkg").path
-    pkg_b = assigned.call(svc.make_package, assigned.project, "Dr B", tmp_path / "b.mrpkg").path
+    pkg_a = assigned.call(svc.build_package, assigned.project, "Dr A", tmp_path / "a.mrpkg").path
+    pkg_b = assigned.call(svc.build_package, assigned.project, "Dr B", tmp_path / "b.mrpkg").path
     graded_a = grade_package(pkg_a, tmp_path / "a", tmp_path / "a-graded.mrpkg", limit=2)
     graded_b = grade_package(pkg_b, tmp_path / "b", tmp_path / "b-graded.mrpkg", limit=2)
     before = _history(assigned)
-    real_merge = svc.merge
+    real_merge = svc.merge_packages
 
     def merge(project, files, progress):  # type: ignore[no-untyped-def]
         # The deeper check (inside the package database) refuses Dr B's file.
@@ -166,7 +166,7 @@ def test_a_refusal_inside_the_merge_names_the_file_and_changes_nothing(
                                source=str(graded_b))
         return real_merge(project, files, progress)
 
-    monkeypatch.setattr(merge_dialog.svc, "merge", merge)
+    monkeypatch.setattr(merge_dialog.svc, "merge_packages", merge)
     dlg = MergeDialog(assigned.project, assigned.db, assigned.bus)
     qtbot.addWidget(dlg)
     dlg.add_files([graded_a, graded_b])
@@ -197,12 +197,12 @@ def _forge(folder: Path, tmp: Path, sql: str, rater: str | None = None) -> Path:
         m = json.loads((forged / "medreview-package.json").read_text())
         m["rater"]["name"] = rater
         (forged / "medreview-package.json").write_text(json.dumps(m))
-    return svc.return_package(forged, tmp / "forged.mrpkg").path
+    return svc.seal_package(forged, tmp / "forged.mrpkg").path
 
 
 def test_merge_dialog_names_forged_and_invalid_packages_in_one_line(
         qtbot, app, assigned, tmp_path) -> None:
-    pkg_a = assigned.call(svc.make_package, assigned.project, "Dr A", tmp_path / "a.mrpkg").path
+    pkg_a = assigned.call(svc.build_package, assigned.project, "Dr A", tmp_path / "a.mrpkg").path
     grade_package(pkg_a, tmp_path / "a", tmp_path / "a-graded.mrpkg", limit=3)
     (tmp_path / "f1").mkdir()
     (tmp_path / "f2").mkdir()
