@@ -130,8 +130,9 @@ def paradox_html(rows: list[dict[str, Any]]) -> str:
     for where, block in blocks.items():
         also = ", ".join(f"{statistic_name(r['statistic'])} {number(r['value'], 2)}"
                          for r in block[1:])
-        lines.append(f"<li><b>{html.escape(where)}</b>: {html.escape(str(block[0][PARADOX]))}"
-                     + (f" Also low: {html.escape(also)}." if also else "") + "</li>")
+        note = html.escape(str(block[0][PARADOX]), quote=False)
+        lines.append(f"<li><b>{html.escape(where, quote=False)}</b>: {note}"
+                     + (f" Also low: {html.escape(also, quote=False)}." if also else "") + "</li>")
     more = len(lines) - 4
     return ("<b>⚠ High agreement, low κ/α (the kappa paradox)</b> — the tinted rows:"
             "<ul style='margin:2px 0 0 -20px'>" + "".join(lines[:4])

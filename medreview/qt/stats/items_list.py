@@ -96,6 +96,7 @@ class ItemsDialog(QDialog):
         self.open_all = QPushButton(f"Open all {len({o for o, _ in self.items})} outputs")
         self.open_all.setToolTip("Open these outputs in the grading window (a banner there "
                                  "says which and offers Show all)")
+        self.open_all.setAutoDefault(False)
         buttons.addButton(self.open_all, QDialogButtonBox.ButtonRole.ActionRole)
         buttons.rejected.connect(self.close)
         self.open_all.clicked.connect(self.open_everything)
@@ -121,7 +122,8 @@ class ItemsDialog(QDialog):
         self.sig_open_items.emit(ids, items_label([self.title], len(ids)))
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.table.hasFocus():
+        # Enter opens the current item (never "Open all", which is no default button).
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.table.currentRow() >= 0:
             self.open_row(self.table.currentRow())
             return
         super().keyPressEvent(event)
