@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QProgressDialog,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -86,19 +87,18 @@ def show_problem(label: QLabel, text: str) -> None:
     label.setVisible(bool(text))
 
 
-class FormPicker(QWidget):
+class FormPicker(QObject):
     """A template (from ``services.new_project.template_choices``) or a form file; keeps the
-    loaded ``Form`` or the one-line reason it cannot be used."""
+    loaded ``Form`` or the one-line reason it cannot be used. Its three widgets (``box``,
+    ``about``, ``problem``) are rows of the dialog's form, so wrapped text gets its height."""
 
     sig_changed = Signal()
 
-    def __init__(self, kind: str, optional: bool, parent: QWidget | None = None) -> None:
+    def __init__(self, kind: str, optional: bool, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.kind = kind
         self.form: Form | None = None
         self.problem_text = ""
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
         self.box = QComboBox()
         if optional:
             self.box.addItem(NO_TAXONOMY, None)
@@ -113,11 +113,18 @@ class FormPicker(QWidget):
         self.about.setWordWrap(True)
         self.about.setEnabled(False)
         self.problem = problem_label()
-        lay.addWidget(self.box)
-        lay.addWidget(self.about)
-        lay.addWidget(self.problem)
+        for w in (self.box, self.about, self.problem):  # as wide as the other fields
+            w.setSizePolicy(QSizePolicy.Policy.Expanding, w.sizePolicy().verticalPolicy())
         self._last_index = 0
         self.select(self.box.currentData())
+
+    def add_to(self, form: QFormLayout, label: str) -> None:
+        form.addRow(label, self.box)
+        form.addRow("", self.about)
+        form.addRow("", self.problem)
+
+    def setEnabled(self, on: bool) -> None:  # like the widgets beside it in the loops
+        self.box.setEnabled(on)
 
     def keys(self) -> list[str]:
         return [str(self.box.itemData(i)) for i in range(self.box.count())
@@ -137,7 +144,8 @@ class FormPicker(QWidget):
     def _on_activated(self, index: int) -> None:
         value = self.box.itemData(index)
         if value == "":
-            name, _ = QFileDialog.getOpenFileName(self, f"A {self.kind} file", "", FORM_FILES)
+            name, _ = QFileDialog.getOpenFileName(self.box, f"A {self.kind} file", "",
+                                                  FORM_FILES)
             if not name:
                 self.box.setCurrentIndex(self._last_index)
                 return
@@ -181,7 +189,7 @@ class NewProjectDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("New project")
         self.setMinimumWidth(640)
-        self.resize(760, 660)  # room for a template's description without clipping it
+        self.resize(760, 620)  # room for a template's description without clipping it
         self.running = False
         self.token: CancelToken | None = None
         self._executor: DbExecutor | None = None
@@ -216,14 +224,14 @@ class NewProjectDialog(QDialog):
         self.folder_problem = problem_label()
         form.addRow("Folder:", self._stack(row, self.folder_problem))
 
-        self.rubric = FormPicker("rubric", optional=False)
+        self.rubric = FormPicker("rubric", optional=False, parent=self)
         index = self.rubric.box.findData("quality_harm")
         if index >= 0:
             self.rubric.box.setCurrentIndex(index)
             self.rubric.select("quality_harm")
-        form.addRow("Rubric:", self.rubric)
-        self.taxonomy = FormPicker("taxonomy", optional=True)
-        form.addRow("Error taxonomy:", self.taxonomy)
+        self.rubric.add_to(form, "Rubric:")
+        self.taxonomy = FormPicker("taxonomy", optional=True, parent=self)
+        self.taxonomy.add_to(form, "Error taxonomy:")
 
         self.rater = QLineEdit()
         self.rater.setPlaceholderText("the name your own grades are saved under")
@@ -251,6 +259,7 @@ class NewProjectDialog(QDialog):
         files_box.addLayout(buttons_row)
         form.addRow("First import (optional):", files_box)
         lay.addLayout(form)
+        lay.addStretch(1)
 
         self.progress = QProgressBar()
         self.progress.hide()
@@ -517,4 +526,15 @@ def new_project(window: MainWindow) -> NewProjectDialog:
     dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dlg.sig_created.connect(lambda created: open_created(window, created))
     dlg.open()
+    return dlg
+
+
+def preview_dialog(window: MainWindow) -> NewProjectDialog:
+    """The dialog as a lead fills it in, for ``qt/preview.py`` (docs/screenshots)."""
+    dlg = NewProjectDialog(window)
+    dlg.name.setText("Chest pain answers, spring 2025")
+    dlg.taxonomy.select("medval_errors")
+    dlg.rater.setText("Dr. Mei Tanaka")
+    dlg.add_import_paths([Path.home() / "Documents" / "chest-pain-answers.jsonl"])
+    dlg.show()
     return dlg
