@@ -24,6 +24,39 @@ def _wait(app: QApplication, cond: Any) -> None:
         app.processEvents()
 
 
+def cut_off(window: Any) -> list[str]:
+    """Visible controls and texts of ``window`` that stick out of it (a widget inside a scroll
+    area is reachable by scrolling: its scroll area is checked instead)."""
+    from PySide6.QtCore import QRect
+    from PySide6.QtWidgets import (
+        QAbstractButton,
+        QComboBox,
+        QLabel,
+        QProgressBar,
+        QScrollArea,
+        QTabBar,
+        QWidget,
+    )
+
+    def scrolled(w: QWidget) -> bool:
+        p = w.parentWidget()
+        while p is not None and p is not window:
+            if isinstance(p.parentWidget(), QScrollArea):
+                return True
+            p = p.parentWidget()
+        return False
+
+    bad = []
+    kinds = (QAbstractButton, QComboBox, QLabel, QProgressBar, QTabBar, QScrollArea)
+    for w in window.findChildren(QWidget):
+        if not isinstance(w, kinds) or not w.isVisible() or scrolled(w):
+            continue
+        top_left = w.mapTo(window, w.rect().topLeft())
+        if not window.rect().contains(QRect(top_left, w.size())):
+            bad.append(f"{type(w).__name__} {w.objectName() or getattr(w, 'text', str)()!r}")
+    return bad
+
+
 def main(path: Path) -> None:
     from medreview.qt.app import make_app
     from medreview.qt.stats.calibration_view import CalibrationWindow
@@ -48,6 +81,14 @@ def main(path: Path) -> None:
         free = w.screen().availableGeometry()
         out["screen"] = [free.width(), free.height()]
         out[name] = {"window": [w.width(), w.height()], "hint": [hint.width(), hint.height()]}
+        pages = getattr(w, "tabs", None)
+        cut = cut_off(w)
+        for i in range(pages.count() if pages is not None else 0):
+            pages.setCurrentIndex(i)
+            for _ in range(5):
+                app.processEvents()
+            cut += [f"{pages.tabText(i)}: {c}" for c in cut_off(w)]
+        out[name]["cut_off"] = cut
         w.close()
     print(json.dumps(out))
     db.submit(project.close).result()
