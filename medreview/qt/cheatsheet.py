@@ -7,7 +7,13 @@ from collections.abc import Sequence
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
-from medreview.qt.keys import VIEWER_GROUP, VIEWER_KEYS, groups
+from medreview.qt.keys import (
+    ADJUDICATION_GROUP,
+    ADJUDICATION_KEYS,
+    VIEWER_GROUP,
+    VIEWER_KEYS,
+    groups,
+)
 
 
 def cheatsheet_html(menu_keys: Sequence[tuple[str, str]] = ()) -> str:
@@ -16,6 +22,8 @@ def cheatsheet_html(menu_keys: Sequence[tuple[str, str]] = ()) -> str:
     sections = [(group, [(" / ".join(b.keys), b.label) for b in bindings])
                 for group, bindings in groups().items()]
     sections.append((VIEWER_GROUP, [(" / ".join(b.keys), b.label) for b in VIEWER_KEYS]))
+    sections.append((ADJUDICATION_GROUP,
+                     [(" / ".join(b.keys), b.label) for b in ADJUDICATION_KEYS]))
     if menu_keys:
         sections.append(("Menus", list(menu_keys)))
     for group, rows in sections:

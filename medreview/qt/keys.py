@@ -83,6 +83,32 @@ VIEWER_KEYS: tuple[KeyBinding, ...] = tuple(
 )
 
 
+# Keys of the adjudication window (a window of its own: the grading keys above never fire
+# there). Created by ``qt/study/adjudication.py`` from this table, listed in the cheat sheet.
+ADJUDICATION_GROUP = "Adjudication window"
+ADJUDICATION_KEYS: tuple[KeyBinding, ...] = tuple(
+    KeyBinding(action, keys, label, ADJUDICATION_GROUP) for action, keys, label in (
+        ("majority", ("M",), "Accept the physicians' majority as gold"),
+        ("save", ("Return", "Enter", "Ctrl+Return", "Ctrl+Enter"),
+         "Save the gold answer and go to the next disagreement"),
+        *((f"digit_{n}", (str(n),), f"Choose option {n} of the gold answer")
+          for n in range(1, 10)),
+        ("clear", ("0", "Backspace"), "Clear the gold answer"),
+        ("yes", ("Y",), "Gold: criterion met"),
+        ("no", ("N",), "Gold: criterion not met"),
+        ("edit", ("I",), "Type into the gold answer (number, text)"),
+        ("rationale", ("R",), "Write the adjudication rationale"),
+        ("next_question", ("J",), "Next question of this item"),
+        ("prev_question", ("K",), "Previous question of this item"),
+        ("next", ("PgDown", "Ctrl+Down"), "Next disagreement"),
+        ("prev", ("PgUp", "Ctrl+Up"), "Previous disagreement"),
+        ("names", ("Ctrl+H",), "Hide / show rater names"),
+        ("refresh", ("F5",), "Reload the disagreements"),
+        ("leave", ("Escape",), "Back to the list; from the list, close the window"),
+    )
+)
+
+
 def binding(action: str) -> KeyBinding:
     for b in KEYMAP:
         if b.action == action:

@@ -1,20 +1,42 @@
-"""Every keyboard shortcut of the main window, created from the one keymap in ``qt/keys.py``.
+"""Keyboard shortcuts created from the one keymap in ``qt/keys.py``.
 
-Grading keys act only while an item is open; window keys (search, zoom, theme, "?") always.
+``install_keymap`` makes the shortcuts of any window from a table of bindings and handlers
+(the adjudication window uses it too). For the main window, grading keys act only while an
+item is open; window keys (search, zoom, theme, "?") always. The main window is described
+by a protocol here, so this module and ``main_window`` do not import each other.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import QWidget
 
-from medreview.qt.keys import KEYMAP
+from medreview.qt.grading.controller import GradingController
+from medreview.qt.grading.grading_view import GradingView
+from medreview.qt.grading.queue_pane import QueuePane
+from medreview.qt.keys import KEYMAP, KeyBinding
 
-if TYPE_CHECKING:
-    from medreview.qt.main_window import MainWindow
+
+class MainWindow(Protocol):
+    """What the grading keys need of the main window."""
+
+    view: GradingView
+    queue: QueuePane
+    controller: GradingController | None
+
+    def toggle_flag(self) -> None: ...
+    def save_and_next(self) -> None: ...
+    def skip_item(self) -> None: ...
+    def step_item(self, step: int) -> None: ...
+    def undo(self) -> None: ...
+    def show_history(self) -> None: ...
+    def change_font(self, step: int) -> None: ...
+    def toggle_theme(self) -> None: ...
+    def show_cheatsheet(self) -> None: ...
 
 WINDOW_WIDE = frozenset({"search", "bigger", "smaller", "theme", "cheatsheet"})
 
@@ -64,16 +86,25 @@ def handlers(w: MainWindow) -> dict[str, Callable[[], Any]]:
     }
 
 
-def install_shortcuts(w: MainWindow) -> dict[str, list[QShortcut]]:
-    """One QShortcut per key of every binding; returns them by action id."""
-    table = handlers(w)
+def install_keymap(window: QWidget, bindings: Iterable[KeyBinding],
+                   table: Mapping[str, Callable[[], Any]]) -> dict[str, list[QShortcut]]:
+    """One window-wide QShortcut per key of every binding, calling ``table[action]``;
+    returns them by action id. A binding without a handler is a programming error."""
     made: dict[str, list[QShortcut]] = {}
-    for b in KEYMAP:
-        fn = table[b.action]
-        slot = fn if b.action in WINDOW_WIDE else _when_grading(w, fn)
+    for b in bindings:
+        slot = table[b.action]
         for key in b.keys:
-            sc = QShortcut(QKeySequence(key), w)
+            sc = QShortcut(QKeySequence(key), window)
             sc.setContext(Qt.ShortcutContext.WindowShortcut)
             sc.activated.connect(slot)
             made.setdefault(b.action, []).append(sc)
     return made
+
+
+def install_shortcuts(w: MainWindow) -> dict[str, list[QShortcut]]:
+    """The main window's shortcuts; returns them by action id."""
+    table = handlers(w)
+    guarded = {action: fn if action in WINDOW_WIDE else _when_grading(w, fn)
+               for action, fn in table.items()}
+    assert isinstance(w, QWidget)
+    return install_keymap(w, KEYMAP, guarded)

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from medreview.domain.display_text import tooltip_text, visible_text
-from medreview.domain.rubric import Option, Question, QuestionKind
+from medreview.domain.rubric import Option, Question
 from medreview.domain.validation import check_answer
 from medreview.qt.flow_layout import FlowLayout
 from medreview.qt.option_text import option_caption, options_of
@@ -353,19 +353,3 @@ class TextWidget(QuestionWidget):
         self.text_box.setFocus()
         return True
 
-
-def widget_for(question: Question, number: int) -> QuestionWidget:
-    from medreview.qt.grading.error_widget import ErrorWidget  # it builds on this module
-
-    kind = question.kind
-    if kind is QuestionKind.CRITERION:
-        return CriterionWidget(question, number)
-    if kind in (QuestionKind.ORDINAL, QuestionKind.SINGLE_CHOICE, QuestionKind.PAIRWISE):
-        return ChoiceWidget(question, number)
-    if kind is QuestionKind.MULTI_CHOICE:
-        return MultiChoiceWidget(question, number)
-    if kind is QuestionKind.NUMBER:
-        return NumberWidget(question, number)
-    if kind is QuestionKind.ERROR:
-        return ErrorWidget(question, number)
-    return TextWidget(question, number)

@@ -27,7 +27,8 @@ from medreview.domain.judgment import JudgmentDraft
 from medreview.domain.rubric import Question, QuestionKind
 from medreview.qt.flow_layout import FlowLayout
 from medreview.qt.grading.error_widget import ErrorWidget
-from medreview.qt.grading.question_widgets import QuestionWidget, TextWidget, widget_for
+from medreview.qt.grading.question_factory import widget_for
+from medreview.qt.grading.question_widgets import QuestionWidget, TextWidget
 from medreview.qt.grading.region_list import RegionList
 
 CONFIDENCE = ((None, "Confidence: not set"), (0.2, "1 · Very unsure (20 %)"),

@@ -17,7 +17,8 @@ from PySide6.QtWidgets import (
 
 from medreview.domain.display_text import visible_text
 from medreview.domain.rubric import Question
-from medreview.qt.grading.question_widgets import QuestionWidget, widget_for
+from medreview.qt.grading.question_factory import widget_for
+from medreview.qt.grading.question_widgets import QuestionWidget
 from medreview.qt.study.values import PROVENANCE_TEXT, format_value
 from medreview.services.study import GoldView
 

@@ -54,7 +54,7 @@ def test_a_zero_based_scale_never_reads_zero(qtbot) -> None:
 
 def test_a_bare_pairwise_question_reads_as_in_grading(qtbot) -> None:
     from medreview.domain.rubric import Question
-    from medreview.qt.grading.question_widgets import widget_for
+    from medreview.qt.grading.question_factory import widget_for
 
     q = Question("pref", QuestionKind.PAIRWISE, "Which answer is better?")
     grading = widget_for(q, 1)
