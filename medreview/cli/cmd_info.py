@@ -16,13 +16,20 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run(args: argparse.Namespace) -> int:
     from medreview.cli.common import print_json
-    from medreview.services.projects import open_project, project_info, unfinished_imports
+    from medreview.services.projects import (
+        media_waiting,
+        open_project,
+        project_info,
+        unfinished_imports,
+    )
 
     with open_project(args.project) as project:
         info = project_info(project)
         unfinished = unfinished_imports(project)
+        waiting = media_waiting(project)
     if args.json:
-        print_json({**asdict(info), "incomplete_imports": unfinished})
+        print_json({**asdict(info), "incomplete_imports": unfinished,
+                    "waiting_for_cases": asdict(waiting)})
         return 0
     print(f"{info.name}  ({info.path}, schema {info.schema_revision})")
     for key, value in info.counts.items():
@@ -36,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
             f"{state})"
         )
     print(f"  data may leave this machine: {'yes' if info.data_may_leave else 'no'}")
+    if waiting.files:  # media imported before their cases: importing the cases attaches them
+        print(f"  {waiting.sentence()} (importing those cases attaches them)")
     if unfinished:
         print(f"  imports that did not finish ({unfinished[0]['hint']}):")
         for imp in unfinished:

@@ -10,6 +10,7 @@ from medreview.services.views import ProjectInfo, RaterView
 from medreview.storage import project_info as stored
 from medreview.storage import raters
 from medreview.storage.ingest import incomplete_imports
+from medreview.storage.pending_media import WaitingMedia, waiting_media
 from medreview.storage.project import Project, create_project, is_project, open_project
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "incomplete_imports",
     "is_project",
     "list_raters",
+    "media_waiting",
     "open_project",
     "project_info",
     "set_consent",
@@ -85,6 +87,11 @@ def set_reveal_models(project: Project, reveal: bool) -> Changes:
 
 def project_info(project: Project) -> ProjectInfo:
     return stored.project_info(project)
+
+
+def media_waiting(project: Project) -> WaitingMedia:
+    """Media imported before their cases, still waiting (``.sentence()`` says so)."""
+    return waiting_media(project)
 
 
 def unfinished_imports(project: Project) -> list[dict[str, str]]:

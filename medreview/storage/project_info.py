@@ -25,6 +25,7 @@ from medreview.storage.models import (
     RaterRow,
     SeriesRow,
 )
+from medreview.storage.pending_media import waiting_in
 from medreview.storage.project import Project
 from medreview.storage.raters import rater_view
 from medreview.storage.read_models import ProjectInfo
@@ -95,6 +96,7 @@ def project_info(project: Project) -> ProjectInfo:
             )
 
         prow = s.scalars(select(ProjectRow)).one()
+        waiting = waiting_in(s)
         counts = {
             "cases": count(CaseRow),
             "outputs": count(OutputRow),
@@ -111,6 +113,9 @@ def project_info(project: Project) -> ProjectInfo:
             "rubric_criteria": count(CaseCriterionRow),
             "gold_labels": count(GoldLabelRow),
             "judge_runs": count(JudgeRunRow),
+            # media imported before their cases (storage.pending_media)
+            "series_waiting_for_cases": waiting.series,
+            "files_waiting_for_cases": waiting.files,
         }
         models = {
             m: int(n)
