@@ -371,3 +371,73 @@ def test_structured_report_text_is_replaced_and_stays_valid(tmp_path: Path) -> N
     assert not kept & texts
     assert len(list(out.ContentSequence)) == len(list(original.ContentSequence))
     assert _errors(res.dest) - _errors(src) == set()
+
+
+def _attachments(project: Path) -> set[tuple[str, str, str | None, int, int]]:
+    from medreview.storage.models import SeriesRow
+
+    with open_project(project) as proj, proj.read() as s:
+        return {(ext, a.sha256, series, a.sort_index, a.frame_count)
+                for a, ext, series in s.execute(
+                    select(AttachmentRow, CaseRow.external_id, SeriesRow.series_uid)
+                    .join(CaseRow, CaseRow.id == AttachmentRow.case_id)
+                    .outerjoin(SeriesRow, SeriesRow.id == AttachmentRow.series_id))}
+
+
+def test_the_corpus_imported_before_its_cases_ends_the_same(run: Run, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]
+                                                            ) -> None:
+    """Media first (every series waits for its case), then the cases: each file lands on the
+    same case, series and position as when the cases came first."""
+    project = tmp_path / "p"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["init", str(project), "--rubric", "quality_harm"]) == 0
+        assert main(["import", str(project), str(run.corpus)]) == 0
+        out = capsys.readouterr().out
+        assert "series waiting for their cases" in out and " attachments" not in out
+        assert main(["info", str(project), "--json"]) == 0
+        waiting = json.loads(capsys.readouterr().out)["waiting_for_cases"]
+        assert sorted(waiting["case_keys"]) == sorted(CASES)
+        assert main(["import", str(project), str(run.root / "cases.jsonl")]) == 0
+        capsys.readouterr()
+        assert main(["info", str(project), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["waiting_for_cases"]["files"] == 0
+    assert _attachments(project) == _attachments(run.project)
+
+
+def test_retain_safe_private_exports_the_same_files_valid_and_keeps_only_the_list(
+        run: Run, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With --retain-safe-private the leak scan still passes on every file it passed before,
+    dciodvfy finds nothing new, and the only private attributes left are the listed ones."""
+    from medreview.exporters.deid import SAFE_PRIVATE
+
+    out = tmp_path / "safe"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["export", str(run.project), str(out), "--kind", "media",
+                     "--allow-burned-in", "--retain-safe-private"]) == 0
+    capsys.readouterr()
+    report = json.loads((out / "media" / "deid_report.json").read_text())
+    plain = json.loads((run.export / "deid_report.json").read_text())
+    assert [f["attachment_id"] for f in report["files"]] == \
+        [f["attachment_id"] for f in plain["files"]]
+    assert report["refused_count"] == plain["refused_count"]
+    kept = [k for f in report["files"] for k in f["safe_private"]]
+    assert any("SIEMENS MR HEADER B_value" in k for k in kept)
+    assert any("GEMS_ACQU_01 Table Speed" in k for k in kept)
+    new: dict[str, set[str]] = {}
+    for f in report["files"]:
+        written = out / "media" / f["path"]
+        ds = pydicom.dcmread(written)
+        for el in _walk(ds):
+            if el.tag.is_private and not el.tag.is_private_creator:
+                creator = str(ds[(el.tag.group << 16) | (el.tag.element >> 8)].value)
+                assert (creator, el.tag.group, el.tag.element & 0xFF) in SAFE_PRIVATE, el
+        if f["safe_private"]:
+            before = _errors(run.export / f["path"])  # the same file without the option
+            added = _errors(written) - before
+            if added:
+                new[f["path"]] = added
+    assert new == {}
