@@ -36,6 +36,7 @@ from medreview.domain.judgment import JudgmentDraft
 from medreview.qt.about import show_about
 from medreview.qt.bridge import MessageRelay, Op, retire
 from medreview.qt.cheatsheet import CheatSheetDialog
+from medreview.qt.form_editor.guideline_pane import GuidelineDock
 from medreview.qt.grading.controller import GradingController
 from medreview.qt.grading.grading_view import GradingView
 from medreview.qt.grading.history_dialog import HistoryDialog
@@ -151,6 +152,9 @@ class MainWindow(QMainWindow):
         column.addWidget(self.read_only_banner)
         column.addWidget(self.stack)
         self.setCentralWidget(central)
+        # The rubric's grading guidelines beside the panel, on demand (G); hidden at first.
+        self.guidelines = GuidelineDock(self)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.guidelines)
         self._build_toolbar()
         self._build_menus()
         self.save_label = QLabel("")
@@ -190,6 +194,9 @@ class MainWindow(QMainWindow):
         self.history_act = QAction("History", self)
         self.history_act.triggered.connect(self.show_history)
         bar.addAction(self.history_act)
+        self.guidelines_act = self.guidelines.toggleViewAction()
+        self.guidelines_act.setText("Guidelines (G)")
+        bar.addAction(self.guidelines_act)
         theme = QAction("Light/dark", self)
         theme.triggered.connect(self.toggle_theme)
         bar.addAction(theme)
@@ -231,6 +238,10 @@ class MainWindow(QMainWindow):
             add(m, "Make rater packages…", self.make_packages),
             add(m, "Merge returned packages…", self.show_merge_dialog)]
         m.addSeparator()
+        self.write_actions += [
+            add(m, "Edit rubric and guidelines…", lambda: self.show_form_editor("rubric")),
+            add(m, "Edit error taxonomy…", lambda: self.show_form_editor("taxonomy"))]
+        m.addSeparator()
         self.write_actions.append(
             add(m, "Adjudicate disagreements", self.show_adjudication, "Ctrl+Shift+A"))
         m = bar.addMenu("&Analysis")
@@ -245,8 +256,11 @@ class MainWindow(QMainWindow):
 
     def _show_project_controls(self, on: bool) -> None:
         """The rater picker and item actions mean nothing on the welcome page."""
-        for action in (self.rater_label, self.rater_action, self.reveal_act, self.history_act):
+        for action in (self.rater_label, self.rater_action, self.reveal_act, self.history_act,
+                       self.guidelines_act):
             action.setVisible(on)
+        if not on:
+            self.guidelines.hide()
         for act in getattr(self, "project_actions", ()):
             act.setEnabled(on)
         if on and self.read_only:
@@ -419,6 +433,7 @@ class MainWindow(QMainWindow):
             w.close()
             w.deleteLater()
         self.tool_windows.clear()
+        self.guidelines.clear()
         pending: list[Any] = []
         if self.controller is not None:
             self.split.setEnabled(False)  # the item shown until the next project is open
@@ -636,6 +651,8 @@ class MainWindow(QMainWindow):
             self.reveal_act.blockSignals(False)
             self.queue.set_rows(self.queue.model.rows, self.reveal_models)
         self.queue.select_output(item.output_id)
+        if self.project is not None and self.executor is not None:
+            self.guidelines.follow(self.project, self.executor, self.controller, item)
         model = self.queue.model
         idx = model.row_index(item.output_id)
         if idx is not None and self.controller is not None:
@@ -742,6 +759,27 @@ class MainWindow(QMainWindow):
 
     def show_cheatsheet(self) -> None:
         CheatSheetDialog(self, self.menu_keys()).exec()
+        self.restore_grading_focus()
+
+    def toggle_guidelines(self) -> None:
+        self.guidelines.toggle()
+        self.view.panel.setFocus()  # the keys stay with grading
+
+    def show_form_editor(self, kind: str) -> None:
+        """Study → Edit rubric… / Edit error taxonomy… (saving a graded form adds a version)."""
+        from medreview.domain.rubric import FormKind
+        from medreview.qt.form_editor.dialog import FormEditorDialog
+
+        if self.project is None or self.executor is None:
+            return
+        if self.controller is not None:
+            self.controller.flush_blocking()  # grades saved under the form they were made with
+        FormEditorDialog(self.project, self.executor, self.bus, FormKind(kind), self,
+                         author=self.rater.name if self.rater else "").exec()
+        if self.controller is not None and self.controller.item is not None \
+                and self.project is not None and self.executor is not None:
+            self.guidelines.follow(self.project, self.executor, self.controller,
+                                   self.controller.item)
         self.restore_grading_focus()
 
     # updates ----------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ class MainWindow(Protocol):
     def change_font(self, step: int) -> None: ...
     def toggle_theme(self) -> None: ...
     def show_cheatsheet(self) -> None: ...
+    def toggle_guidelines(self) -> None: ...
 
 WINDOW_WIDE = frozenset({"search", "bigger", "smaller", "theme", "cheatsheet"})
 
@@ -83,6 +84,7 @@ def handlers(w: MainWindow) -> dict[str, Callable[[], Any]]:
         "theme": w.toggle_theme,
         "cheatsheet": w.show_cheatsheet,
         "maximise_image": w.view.image_pane.toggle_maximised,
+        "guidelines": w.toggle_guidelines,
     }
 
 

@@ -94,6 +94,8 @@ class GradingSession:
         self.revision_no = 0
         self.dirty = False
         self.closed = False
+        # The rubric's grading guidelines version the screen shows: stored with each save.
+        self.guideline_version: int | None = None
         self._pending: dict[object, cf.Future[SaveResult] | None] = {}  # unanswered saves
         self._retry: dict[int, tuple[JudgmentDraft, str]] = {}  # failed saves of other items
         self._generation = 0
@@ -321,7 +323,8 @@ class GradingSession:
             self._on_save_failed(gen, output_id, draft, status, exc)
 
         future = self._call(functools.partial(grading.save_revision, self.project,
-                                              self.rater_id, output_id, draft, status=status),
+                                              self.rater_id, output_id, draft, status=status,
+                                              guideline_version=self.guideline_version),
                             ok, failed)
         if token in self._pending:
             self._pending[token] = future

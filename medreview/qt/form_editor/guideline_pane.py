@@ -10,12 +10,19 @@ characters as markers) in a ``SafeTextBrowser`` that loads nothing.
 
 from __future__ import annotations
 
+import shiboken6
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QDockWidget, QLabel, QVBoxLayout, QWidget
 
 from medreview.domain.display_text import answer_html
+from medreview.qt.bridge import Op
+from medreview.qt.grading.controller import GradingController
 from medreview.qt.grading.safe_text import SafeTextBrowser, set_plain
+from medreview.services import form_editing
 from medreview.services.form_editing import GuidelineView
+from medreview.services.projects import Project
+from medreview.services.tasks import Executor
+from medreview.services.views import ItemView
 
 NO_GUIDELINES = ("No grading guidelines for this rubric yet. The study lead writes them in "
                  "Study → Edit rubric… → Guidelines.")
@@ -85,3 +92,22 @@ class GuidelineDock(QDockWidget):
 
     def toggle(self) -> None:
         self.setVisible(not self.isVisible())
+
+    def follow(self, project: Project, db: Executor, controller: GradingController | None,
+               item: ItemView) -> None:
+        """Load the guidelines of the item's rubric; the controller records that version."""
+        key = item.form.key if item.form is not None else ""
+        if not key:
+            self._shown(controller, "", None)
+            return
+        Op(self, form_editing.current_guideline, project, key) \
+            .success(lambda g: self._shown(controller, key, g)).latest("guideline").run(db)
+
+    def _shown(self, controller: GradingController | None, key: str,
+               guideline: GuidelineView | None) -> None:
+        self.pane.show_guideline(key, guideline)
+        if controller is not None and shiboken6.isValid(controller):
+            controller.guideline_version = self.pane.version
+
+    def clear(self) -> None:
+        self.pane.show_guideline("", None)

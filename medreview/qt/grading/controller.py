@@ -147,6 +147,15 @@ class GradingController(QObject):
         return self.session.saving
 
     @property
+    def guideline_version(self) -> int | None:
+        """The grading guidelines version shown beside the panel (recorded with each save)."""
+        return self.session.guideline_version
+
+    @guideline_version.setter
+    def guideline_version(self, version: int | None) -> None:
+        self.session.guideline_version = version
+
+    @property
     def partner_id(self) -> int | None:
         return self.session.partner_id
 
