@@ -34,6 +34,7 @@ from medreview.errors import MedreviewError
 from medreview.qt.bridge import Op
 from medreview.qt.messages import ask
 from medreview.qt.progress_relay import ProgressRelay
+from medreview.qt.status import set_tone
 from medreview.services.exporting import (
     ALL_KINDS,
     KIND_LABELS,
@@ -254,7 +255,7 @@ class ExportDialog(QDialog):
         text = (f"Wrote {len(written)} file(s) or folder(s) into "
                 f"{self.outdir.text().strip()}.")
         # An empty training file must not pass for a success: say why and what to do.
-        self.message.setStyleSheet("color: #8a5300; font-weight: 600;" if notes else "")
+        set_tone(self.message, "warn" if notes else None, bold=True)
         self.message.setText("\n".join([text, *notes]))
         self._update_enabled()
         self.sig_done.emit(lines)
@@ -268,7 +269,7 @@ class ExportDialog(QDialog):
         self._update_enabled()
 
     def _show_error(self, text: str) -> None:
-        self.message.setStyleSheet("color: #b3261e; font-weight: 600;")
+        set_tone(self.message, "error", bold=True)
         text = text.replace(CLI_OVERWRITE_HINT, DIALOG_OVERWRITE_HINT)
         self.message.setText(f"Not exported: {text}")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QResizeEvent
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -14,11 +14,12 @@ from PySide6.QtWidgets import (
 )
 
 from medreview.qt.judge.text import status_label, tokens, usd, when
+from medreview.qt.status import tone_color
 from medreview.services.judging import JudgeRunInfo
 
 COLUMNS = ("Run", "Started", "Model", "Template", "Status", "Items", "Tokens", "Cost")
-STATUS_COLORS = {"done": "#1c7c3c", "incomplete": "#b26a00", "cancelled": "#b26a00",
-                 "running": "#b3261e", "created": "#7a7f87"}
+STATUS_TONES = {"done": "ok", "incomplete": "warn", "cancelled": "warn", "running": "error",
+                "created": "muted"}
 
 
 class RunsTable(QTableWidget):
@@ -69,8 +70,7 @@ class RunsTable(QTableWidget):
                 items[col].setTextAlignment(Qt.AlignmentFlag.AlignRight
                                             | Qt.AlignmentFlag.AlignVCenter)
             ours = r.run_id == self.active_run
-            color = "#2f6fd0" if ours else STATUS_COLORS.get(r.status, "#7a7f87")
-            items[4].setForeground(QColor(color))
+            items[4].setForeground(tone_color("active" if ours else STATUS_TONES.get(r.status)))
             items[4].setToolTip(self._status_tip(r))
             dropped = ", ".join(str(p) for p in r.params.get("dropped_params", ()))
             items[2].setToolTip(f"{r.model} at {r.base_url}\nrater: {r.rater_name}" + (

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from medreview.qt.bridge import Op
+from medreview.qt.status import set_tone
 from medreview.qt.study.values import error_text
 from medreview.services import study as svc
 from medreview.services.bus import ChangeBus
@@ -372,7 +373,7 @@ class AssignDialog(QDialog):
         self.detail.setText("")
         self.table.setRowCount(0)
         self.note.setText(text)
-        self.note.setStyleSheet("color: #b3261e;")
+        set_tone(self.note, "error")
         self.assign_button.setEnabled(False)
 
     def _on_preview_failed(self, seq: int, exc: BaseException) -> None:
@@ -395,7 +396,7 @@ class AssignDialog(QDialog):
         self.headline.setText(f"Assigned: {summary.added} new assignment(s), seed {d.seed}. "
                               f"{summary.multi_rated_outputs} outputs have two or more raters.")
         self._fill_table(summary, self.preview)
-        self.note.setStyleSheet("color: #1c7c3c;")
+        set_tone(self.note, "ok")
         created = (f" Created rater(s): {', '.join(summary.created_raters)}."
                    if summary.created_raters else "")
         self.note.setText("Saved. The design and its seed are recorded in the project." + created)
@@ -413,6 +414,6 @@ class AssignDialog(QDialog):
 
     def _on_failed(self, exc: BaseException) -> None:
         self.headline.setText("Nothing was assigned.")
-        self.note.setStyleSheet("color: #b3261e;")
+        set_tone(self.note, "error")
         self.note.setText(error_text(exc))
         self.assign_button.setEnabled(self.preview is not None)

@@ -7,9 +7,11 @@ from pathlib import Path
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
 
+from medreview.qt.status import show_status
+
+__all__ = ["PACKAGE_FILTER", "PathField", "show_status", "unique_file", "unique_folder"]
+
 PACKAGE_FILTER = "medreview rater packages (*.mrpkg *.zip);;All files (*)"
-ERROR_STYLE = "color: #b3261e;"
-OK_STYLE = "color: #1c7c3c;"
 
 
 class PathField(QWidget):
@@ -60,12 +62,6 @@ def status_label() -> QLabel:
     label.setWordWrap(True)
     label.setMinimumHeight(20)
     return label
-
-
-def show_status(label: QLabel, text: str, ok: bool | None = None) -> None:
-    """``ok``: True green, False red, None neutral."""
-    label.setStyleSheet(OK_STYLE if ok else ERROR_STYLE if ok is False else "")
-    label.setText(text)
 
 
 def unique_folder(base: Path) -> Path:

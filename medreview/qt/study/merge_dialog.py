@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 from medreview.errors import MedreviewError
 from medreview.qt.bridge import Op
 from medreview.qt.progress_relay import ProgressRelay
+from medreview.qt.status import tone_color
 from medreview.qt.study.background import file_worker
 from medreview.qt.study.file_field import PACKAGE_FILTER, show_status, status_label
 from medreview.qt.study.values import error_text
@@ -46,7 +47,7 @@ from medreview.services.projects import Project
 from medreview.services.tasks import Executor
 
 CHECKING, READY, REFUSED, MERGED = "checking", "ready", "refused", "merged"
-STATE_COLORS = {READY: "#1c7c3c", REFUSED: "#b3261e", MERGED: "#1f5fbf", CHECKING: "#7a7f87"}
+STATE_TONES = {READY: "ok", REFUSED: "error", MERGED: "info", CHECKING: "muted"}
 
 
 @dataclass
@@ -57,12 +58,12 @@ class FileState:
     info: svc.PackageCheck | None = None
 
 
-def _cell(text: str, tip: str = "", color: str | None = None) -> QTableWidgetItem:
+def _cell(text: str, tip: str = "", color: QColor | None = None) -> QTableWidgetItem:
     it = QTableWidgetItem(text)
     it.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
     it.setToolTip(tip or text)
-    if color:
-        it.setForeground(QBrush(QColor(color)))
+    if color is not None:
+        it.setForeground(QBrush(color))
     return it
 
 
@@ -230,7 +231,7 @@ class MergeDialog(QDialog):
     def _refresh_files(self) -> None:
         self.file_table.setRowCount(len(self.files))
         for row, f in enumerate(self.files):
-            color = STATE_COLORS[f.state]
+            color = tone_color(STATE_TONES[f.state])
             label = {CHECKING: "checking…", READY: f.reason, MERGED: "merged",
                      REFUSED: f"refused: {f.reason}"}[f.state]
             self.file_table.setItem(row, 0, _cell(f.path.name, str(f.path)))
@@ -287,7 +288,7 @@ class MergeDialog(QDialog):
             t.setItem(row, 3, _num(p.already_present))
             n = _num(len(p.conflicts))
             if p.conflicts:
-                n.setForeground(QBrush(QColor("#b26a00")))
+                n.setForeground(QBrush(tone_color("warn")))
             t.setItem(row, 4, n)
         for c in report.conflicts:
             self.conflicts.addItem(f"{c.rater} · output {c.output_id}: {c.detail}")

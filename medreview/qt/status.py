@@ -1,0 +1,42 @@
+"""One way to colour a status: tones, not colours, chosen by what the line means.
+
+Screens say ``set_tone(label, "error")`` or ``show_status(label, text, ok=False)`` for a line
+of text and ``tone_color("ok")`` for a table cell; the colours live here once (readable on the
+light and the dark theme).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QLabel
+
+TONES: dict[str, str] = {
+    "ok": "#1c7c3c",      # saved, ready, done
+    "warn": "#8a5300",    # incomplete, cancelled, notes to read
+    "error": "#b3261e",   # refused, failed, not saved
+    "active": "#2f6fd0",  # ours, running now
+    "info": "#1f5fbf",    # merged, informational
+    "muted": "#7a7f87",   # waiting, not started
+}
+
+
+def tone_color(tone: str | None) -> QColor:
+    """The colour of ``tone`` (unknown or None: muted)."""
+    return QColor(TONES.get(tone or "muted", TONES["muted"]))
+
+
+def tone_style(tone: str | None, bold: bool = False) -> str:
+    """A label stylesheet for ``tone`` (None: the theme's own text colour)."""
+    if tone is None:
+        return ""
+    return f"color: {TONES[tone]};" + (" font-weight: 600;" if bold else "")
+
+
+def set_tone(label: QLabel, tone: str | None, bold: bool = False) -> None:
+    label.setStyleSheet(tone_style(tone, bold))
+
+
+def show_status(label: QLabel, text: str, ok: bool | None = None) -> None:
+    """A status line: ``ok`` True green, False red, None neutral."""
+    set_tone(label, "ok" if ok else "error" if ok is False else None)
+    label.setText(text)
