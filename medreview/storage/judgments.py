@@ -327,7 +327,8 @@ def save_draft(
 
 
 def undo_last(project: Project, rater_id: int, output_id: int) -> Undone:
-    """Append a revision restoring the one before the newest (history keeps both)."""
+    """Append a revision restoring the state before the newest (history keeps both); an undo
+    right after an undo goes one state further back."""
     with project.transaction() as s:
         judgment = s.scalars(
             select(JudgmentRow).where(
@@ -340,20 +341,15 @@ def undo_last(project: Project, rater_id: int, output_id: int) -> Undone:
             select(JudgmentRevisionRow)
             .where(JudgmentRevisionRow.judgment_id == judgment.id)
             .order_by(JudgmentRevisionRow.revision_no.desc())
-            .limit(2)
         ).all()
-        newest, previous = revs[0], revs[1]
-        # Undo of an undo would bounce between the same two states; restore the earlier one.
-        if newest.source == "undo":
-            target = s.scalars(
-                select(JudgmentRevisionRow)
-                .where(
-                    JudgmentRevisionRow.judgment_id == judgment.id,
-                    JudgmentRevisionRow.revision_no < previous.revision_no,
-                )
-                .order_by(JudgmentRevisionRow.revision_no.desc())
-            ).first()
-            previous = target or previous
+        # Each undo in a row steps one state further back from the newest revision that was
+        # not an undo: with 1, 2, 3 saved, undo restores 2 and the next undo restores 1
+        # (restoring "the one before the newest" again would restore 2 a second time).
+        undos = next((i for i, r in enumerate(revs) if r.source != "undo"), len(revs))
+        target = 2 * undos + 1
+        if target >= len(revs):
+            return Undone(None, judgment.status, None)
+        previous = revs[target]
         rater = s.get(RaterRow, rater_id)
         assert rater is not None
         row = append_revision(
