@@ -19,8 +19,8 @@ import shiboken6
 from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal, Slot
 
 from medreview.domain.changes import Changes
-from medreview.services.bus import ChangeBus
-from medreview.services.tasks import Executor
+from medreview.runtime.bus import ChangeBus
+from medreview.runtime.executors import Executor
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

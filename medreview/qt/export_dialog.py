@@ -35,6 +35,7 @@ from medreview.qt.bridge import Op
 from medreview.qt.messages import ask
 from medreview.qt.progress_relay import ProgressRelay
 from medreview.qt.status import set_tone
+from medreview.runtime.executors import Executor
 from medreview.services.exporting import (
     ALL_KINDS,
     KIND_LABELS,
@@ -45,7 +46,6 @@ from medreview.services.exporting import (
     run_export,
 )
 from medreview.services.projects import Project
-from medreview.services.tasks import Executor
 
 TABLE_KINDS = ("tables", "audit")
 OVERWRITE_LABEL = "Replace files in a folder that isn't empty"

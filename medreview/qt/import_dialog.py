@@ -41,10 +41,10 @@ from medreview.errors import MedreviewError
 from medreview.progress import Cancelled, CancelToken
 from medreview.qt.bridge import Op
 from medreview.qt.progress_relay import ProgressRelay
+from medreview.runtime.bus import ChangeBus
+from medreview.runtime.executors import Executor
 from medreview.services import import_options, importing, projects
-from medreview.services.bus import ChangeBus
 from medreview.services.projects import Project
-from medreview.services.tasks import Executor
 
 AUTO = "auto-detect"
 AUTO_ENCODING = "auto (UTF-8, or as its byte-order mark says)"

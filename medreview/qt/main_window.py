@@ -47,11 +47,11 @@ from medreview.qt.settings import UiSettings
 from medreview.qt.shortcuts import install_shortcuts
 from medreview.qt.theme import THEMES, apply_theme, current_theme
 from medreview.qt.welcome import WelcomePage
+from medreview.runtime.bus import ChangeBus
+from medreview.runtime.executors import DbExecutor, Executor, WorkExecutor
 from medreview.services import grading, projects
 from medreview.services.access import on_writer_wait
-from medreview.services.bus import ChangeBus
 from medreview.services.projects import Project
-from medreview.services.tasks import DbExecutor, Executor, WorkExecutor
 from medreview.services.views import ItemView, QueueRow, RaterView, SaveResult
 from medreview.services.workspace import has_pairwise, next_open, pair_partner, with_status
 

@@ -21,8 +21,8 @@ from typing import Any, Protocol, TypeVar
 
 from medreview.domain.judgment import JudgmentDraft
 from medreview.domain.rubric import QuestionKind
+from medreview.runtime.bus import ChangeBus
 from medreview.services import grading
-from medreview.services.bus import ChangeBus
 from medreview.services.projects import Project
 from medreview.services.views import ItemView, RevisionView, SaveResult
 from medreview.services.workspace import TimeOnTask, live_score, missing_for, with_comparison

@@ -8,7 +8,7 @@ import shiboken6
 from PySide6.QtWidgets import QLabel
 
 from medreview.qt.bridge import Op
-from medreview.services.tasks import WorkExecutor
+from medreview.runtime.executors import WorkExecutor
 
 
 def test_results_arrive_on_the_main_thread(qtbot) -> None:  # type: ignore[no-untyped-def]
@@ -96,7 +96,7 @@ def test_emits_publishes_the_change_set_once_even_if_the_screen_is_gone(qtbot) -
 
     from medreview.domain.changes import Changes
     from medreview.qt.bridge import retire
-    from medreview.services.bus import ChangeBus
+    from medreview.runtime.bus import ChangeBus
     from medreview.services.views import SaveResult
 
     work = WorkExecutor()

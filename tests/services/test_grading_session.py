@@ -16,8 +16,8 @@ import pytest
 
 from medreview.domain.changes import Changes
 from medreview.errors import ProjectBusy
+from medreview.runtime.bus import ChangeBus
 from medreview.services import grading
-from medreview.services.bus import ChangeBus
 from medreview.services.grading_session import GradingSession, SessionListener
 from medreview.services.projects import Project
 from medreview.services.sample_project import build_sample_project

@@ -18,11 +18,11 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from medreview.domain.judgment import JudgmentDraft
 from medreview.qt.bridge import Op, retire
+from medreview.runtime.bus import ChangeBus
+from medreview.runtime.executors import Executor
 from medreview.services import grading
-from medreview.services.bus import ChangeBus
 from medreview.services.grading_session import GradingSession, SessionListener
 from medreview.services.projects import Project
-from medreview.services.tasks import Executor
 from medreview.services.views import ItemView, RevisionView, SaveResult
 from medreview.services.workspace import TimeOnTask
 

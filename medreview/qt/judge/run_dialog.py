@@ -57,7 +57,8 @@ from medreview.qt.judge.settings_form import JudgeSettingsForm
 from medreview.qt.judge.style import DIALOG_QSS
 from medreview.qt.judge.text import plural, tokens, usd
 from medreview.qt.messages import ask
-from medreview.services.bus import ChangeBus
+from medreview.runtime.bus import ChangeBus
+from medreview.runtime.executors import Executor
 from medreview.services.judging import (
     ConsentState,
     JudgeEstimate,
@@ -73,7 +74,6 @@ from medreview.services.judging import (
     run_judge_live,
 )
 from medreview.services.projects import Project, set_consent
-from medreview.services.tasks import Executor
 
 log = logging.getLogger(__name__)
 

@@ -42,10 +42,10 @@ from medreview.qt.study.gold_editor import GoldEditor
 from medreview.qt.study.ratings_table import RatingsTable
 from medreview.qt.study.values import error_text, rater_labels
 from medreview.qt.window_size import fit_to_screen
+from medreview.runtime.bus import ChangeBus
+from medreview.runtime.executors import Executor
 from medreview.services import study as svc
-from medreview.services.bus import ChangeBus
 from medreview.services.projects import Project
-from medreview.services.tasks import Executor
 from medreview.services.views import ItemView
 
 PREFERRED_SIZE = (1680, 980)  # on a screen that has room; smaller screens get what they have

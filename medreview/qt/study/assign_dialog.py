@@ -39,11 +39,11 @@ from PySide6.QtWidgets import (
 from medreview.qt.bridge import Op
 from medreview.qt.status import set_tone
 from medreview.qt.study.values import error_text
+from medreview.runtime.bus import ChangeBus
+from medreview.runtime.executors import Executor
 from medreview.services import study as svc
-from medreview.services.bus import ChangeBus
 from medreview.services.projects import Project
 from medreview.services.study import AssignmentDesign
-from medreview.services.tasks import Executor
 
 PREVIEW_DELAY_MS = 250
 MAX_SEED = 2**31 - 1

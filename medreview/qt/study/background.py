@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from medreview.services.tasks import WorkExecutor
+from medreview.runtime.executors import WorkExecutor
 
 
 def file_worker() -> WorkExecutor:

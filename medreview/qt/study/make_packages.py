@@ -34,9 +34,9 @@ from medreview.qt.bridge import Op
 from medreview.qt.progress_relay import ProgressRelay
 from medreview.qt.study.file_field import PathField, show_status, status_label
 from medreview.qt.study.values import error_text
+from medreview.runtime.executors import Executor
 from medreview.services import study as svc
 from medreview.services.projects import Project
-from medreview.services.tasks import Executor
 
 
 @dataclass(frozen=True)

@@ -41,10 +41,10 @@ from medreview.qt.status import tone_color
 from medreview.qt.study.background import file_worker
 from medreview.qt.study.file_field import PACKAGE_FILTER, show_status, status_label
 from medreview.qt.study.values import error_text
+from medreview.runtime.bus import ChangeBus
+from medreview.runtime.executors import Executor
 from medreview.services import study as svc
-from medreview.services.bus import ChangeBus
 from medreview.services.projects import Project
-from medreview.services.tasks import Executor
 
 CHECKING, READY, REFUSED, MERGED = "checking", "ready", "refused", "merged"
 STATE_TONES = {READY: "ok", REFUSED: "error", MERGED: "info", CHECKING: "muted"}

@@ -11,10 +11,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
+from medreview.runtime.executors import DbExecutor
 from medreview.services.projects import Project, open_project
 from medreview.services.sample_project import build_sample_project
 from medreview.services.study import set_gold
-from medreview.services.tasks import DbExecutor
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from medreview.runtime.executors import DbExecutor
 from medreview.services.projects import Project, open_project
 from medreview.services.sample_project import build_sample_project
-from medreview.services.tasks import DbExecutor
 
 
 def test_dialog_explains_an_empty_sft_export(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

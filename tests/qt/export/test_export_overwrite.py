@@ -11,9 +11,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
 
+from medreview.runtime.executors import DbExecutor
 from medreview.services.projects import Project, open_project
 from medreview.services.sample_project import build_sample_project
-from medreview.services.tasks import DbExecutor
 
 LABEL = "Replace files in a folder that isn't empty"
 

@@ -10,9 +10,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
 
-from medreview.services.bus import ChangeBus
+from medreview.runtime.bus import ChangeBus
+from medreview.runtime.executors import DbExecutor
 from medreview.services.projects import Project, create_project, open_project, project_info
-from medreview.services.tasks import DbExecutor
 
 DATA = Path(__file__).resolve().parents[2] / "importers" / "data"
 

@@ -11,6 +11,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pydicom
 import pytest
 
+from medreview.runtime.executors import DbExecutor
 from medreview.services.grading import load_item, load_queue
 from medreview.services.projects import (
     Project,
@@ -19,7 +20,6 @@ from medreview.services.projects import (
     open_project,
     project_info,
 )
-from medreview.services.tasks import DbExecutor
 
 DATA = Path(__file__).resolve().parents[2] / "importers" / "data"
 CT = Path(pydicom.__file__).parent / "data" / "test_files" / "CT_small.dcm"
@@ -29,7 +29,7 @@ CT = Path(pydicom.__file__).parent / "data" / "test_files" / "CT_small.dcm"
 def dialog(qtbot, tmp_path: Path):  # type: ignore[no-untyped-def]
     from medreview.qt.app import make_app
     from medreview.qt.import_dialog import ImportDialog
-    from medreview.services.bus import ChangeBus
+    from medreview.runtime.bus import ChangeBus
 
     make_app()
     create_project(tmp_path / "p", "options test").close()

@@ -11,9 +11,9 @@ from medreview.domain.rubric import ErrorCategory, Option, Question, QuestionKin
 from medreview.qt.bridge import Op
 from medreview.qt.grading.answer_view import render_markdown
 from medreview.qt.grading.history_dialog import answer_text, revision_html
+from medreview.runtime.executors import DbExecutor
 from medreview.services import grading
 from medreview.services.projects import list_raters, open_project
-from medreview.services.tasks import DbExecutor
 from tests.qt.grading.helpers import open_and_wait, press, wait_saved
 
 

@@ -13,12 +13,12 @@ import pytest
 
 from medreview.domain.changes import Changes
 from medreview.domain.judgment import ImageRegion
+from medreview.runtime.bus import ChangeBus
+from medreview.runtime.executors import DbExecutor, ImmediateExecutor
 from medreview.services import grading
 from medreview.services.answer_spans import locate_in_rendered, locate_in_source
-from medreview.services.bus import ChangeBus
 from medreview.services.regions import region_from_viewer, region_to_viewer
 from medreview.services.sample_project import build_sample_project
-from medreview.services.tasks import DbExecutor, ImmediateExecutor
 from medreview.services.views import QueueRow
 from medreview.services.workspace import (
     QueueFilter,

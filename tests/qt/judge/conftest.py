@@ -13,8 +13,8 @@ import pytest
 
 from medreview.domain.changes import Changes
 from medreview.judge.testing_server import FakeOpenAIServer
-from medreview.services.bus import ChangeBus
-from medreview.services.tasks import DbExecutor
+from medreview.runtime.bus import ChangeBus
+from medreview.runtime.executors import DbExecutor
 from medreview.storage.project import Project
 from tests.judge.conftest import MemoryKeyring, build_project, memory_keyring  # noqa: F401
 

@@ -14,9 +14,9 @@ import pytest
 
 from medreview.domain.changes import Changes
 from medreview.domain.judgment import Annotation
-from medreview.services.bus import ChangeBus
+from medreview.runtime.bus import ChangeBus
+from medreview.runtime.executors import DbExecutor
 from medreview.services.projects import Project, open_project
-from medreview.services.tasks import DbExecutor
 from tests.qt.study.helpers import RATERS, rate
 from tests.study.helpers import study_project
 

@@ -22,9 +22,9 @@ def main(path: Path) -> None:
     from medreview.qt.app import make_app
     from medreview.qt.study.adjudication import AdjudicationWindow
     from medreview.qt.theme import apply_theme
-    from medreview.services.bus import ChangeBus
+    from medreview.runtime.bus import ChangeBus
+    from medreview.runtime.executors import DbExecutor
     from medreview.services.projects import open_project
-    from medreview.services.tasks import DbExecutor
 
     app = make_app()
     apply_theme(app, "light", 10)
