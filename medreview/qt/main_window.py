@@ -773,7 +773,9 @@ class MainWindow(QMainWindow):
         if self.project is None or self.executor is None:
             return
         if self.controller is not None:
-            self.controller.flush_blocking()  # grades saved under the form they were made with
+            # Grades saved under the form they were made with: the editor's writes run on
+            # the database thread behind this save.
+            self.controller.flush()
         FormEditorDialog(self.project, self.executor, self.bus, FormKind(kind), self,
                          author=self.rater.name if self.rater else "").exec()
         if self.controller is not None and self.controller.item is not None \
