@@ -66,12 +66,12 @@ class StatsJob(QObject):
         def computed(inputs: Any) -> None:
             if not self._alive(gen):
                 return
-            (Op(compute, inputs, progress, token)
+            (Op(self, compute, inputs, progress, token)
              .success(lambda result: self._done(gen, inputs, result))
              .failure(lambda exc: self._fail(gen, exc))
              .run(self._work))
 
-        Op(load).success(computed).failure(lambda exc: self._fail(gen, exc)).run(self._db)
+        Op(self, load).success(computed).failure(lambda exc: self._fail(gen, exc)).run(self._db)
 
     def cancel(self, quiet: bool = False) -> None:
         if self._token is not None:
