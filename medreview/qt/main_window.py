@@ -72,6 +72,9 @@ def _run_dialog(dialog: QDialog) -> None:
     are dropped (what they changed reaches the other screens through the bus)."""
     dialog.exec()
     retire(dialog)
+    # Not kept as a child of the window: a finished AssignDialog left there until exit made
+    # Qt abort at shutdown ("shared QObject was deleted directly", then a heap error).
+    dialog.deleteLater()
 
 
 def _nothing() -> None:
