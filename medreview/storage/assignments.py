@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from medreview.errors import InputError
 from medreview.storage.models import AssignmentRow, CaseRow, OutputRow, ProjectRow, RaterRow
 from medreview.storage.project import Project
-from medreview.storage.raters import get_or_create_rater
+from medreview.storage.raters import get_or_create_rater, rater_view
+from medreview.storage.read_models import RaterView
 
 
 @dataclass(frozen=True)
@@ -29,15 +30,6 @@ class OutputInfo:
     case_external_id: str
     model: str
     tags: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class RaterInfo:
-    id: int
-    name: str
-    kind: str
-    pseudonym: str
-    is_adjudicator: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,10 +50,6 @@ class NewAssignment:
     blind_label: str
 
 
-def _rater_info(row: RaterRow) -> RaterInfo:
-    return RaterInfo(row.id, row.name, row.kind, row.pseudonym, bool(row.is_adjudicator))
-
-
 def outputs_info(session: Session) -> list[OutputInfo]:
     rows = session.execute(
         select(OutputRow.id, OutputRow.case_id, CaseRow.external_id, OutputRow.model, CaseRow.tags)
@@ -77,14 +65,14 @@ def output_infos(project: Project) -> list[OutputInfo]:
         return outputs_info(s)
 
 
-def rater_by_name(session: Session, name: str) -> RaterInfo:
+def rater_by_name(session: Session, name: str) -> RaterView:
     row = session.scalars(select(RaterRow).where(RaterRow.name == name.strip())).first()
     if row is None:
         raise InputError("no rater with this name in the project", item=name)
-    return _rater_info(row)
+    return rater_view(row)
 
 
-def find_rater(project: Project, name: str) -> RaterInfo:
+def find_rater(project: Project, name: str) -> RaterView:
     """The rater called ``name`` (InputError if there is none)."""
     with project.read() as s:
         return rater_by_name(s, name)

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from medreview.storage.assignments import (
     OutputInfo,
-    RaterInfo,
     find_rater,
     output_infos,
     outputs_info,
     rater_by_name,
 )
 
-__all__ = ["OutputInfo", "RaterInfo", "find_rater", "output_infos", "outputs_info",
+__all__ = ["OutputInfo", "find_rater", "output_infos", "outputs_info",
            "rater_by_name"]

@@ -13,13 +13,13 @@ from medreview.storage.assignments import (
     AssignmentState,
     NewAssignment,
     OutputInfo,
-    RaterInfo,
     assignment_state,
     find_rater,
     output_infos,
     write_assignment,
 )
 from medreview.storage.models import AssignmentRow, ProjectRow
+from medreview.storage.read_models import RaterView
 from tests.storage.study_helpers import assert_plain, assign_all, small_study
 
 
@@ -34,7 +34,7 @@ def test_outputs_and_raters_are_plain_values(tmp_path: Path) -> None:
                    for o in outs)
         lead = find_rater(project, "  Dr Lead ")
         assert_plain(lead)
-        assert isinstance(lead, RaterInfo) and (lead.name, lead.kind) == ("Dr Lead", "physician")
+        assert isinstance(lead, RaterView) and (lead.name, lead.kind) == ("Dr Lead", "physician")
         with pytest.raises(InputError, match="no rater with this name"):
             find_rater(project, "Dr Nobody")
 
