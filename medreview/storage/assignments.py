@@ -50,7 +50,7 @@ class NewAssignment:
     blind_label: str
 
 
-def outputs_info(session: Session) -> list[OutputInfo]:
+def _outputs_info(session: Session) -> list[OutputInfo]:
     rows = session.execute(
         select(OutputRow.id, OutputRow.case_id, CaseRow.external_id, OutputRow.model, CaseRow.tags)
         .join(CaseRow, CaseRow.id == OutputRow.case_id)
@@ -62,7 +62,7 @@ def outputs_info(session: Session) -> list[OutputInfo]:
 def output_infos(project: Project) -> list[OutputInfo]:
     """Every output of the project with its case and tags, by id."""
     with project.read() as s:
-        return outputs_info(s)
+        return _outputs_info(s)
 
 
 def rater_by_name(session: Session, name: str) -> RaterView:
@@ -89,7 +89,7 @@ def _state(s: Session, ids: Mapping[str, int], known: Iterable[str]) -> Assignme
         name = by_id[rater_id]
         existing.setdefault(output_id, set()).add(name)
         positions[name] = max(positions.get(name, -1), position)
-    return AssignmentState(tuple(outputs_info(s)), existing, positions, frozenset(known))
+    return AssignmentState(tuple(_outputs_info(s)), existing, positions, frozenset(known))
 
 
 def assignment_state(project: Project, raters: Sequence[str]) -> AssignmentState:

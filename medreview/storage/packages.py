@@ -82,14 +82,14 @@ def _view(row: IssuedPackageRow, rater: RaterRow) -> IssuedPackage:
         secret=row.secret)
 
 
-def issued_in(s: Session, uid: str) -> IssuedPackage | None:
+def _issued_in(s: Session, uid: str) -> IssuedPackage | None:
     found = s.execute(select(IssuedPackageRow, RaterRow)
                       .join(RaterRow, RaterRow.id == IssuedPackageRow.rater_id)
                       .where(IssuedPackageRow.uid == uid)).first()
     return None if found is None else _view(*found)
 
 
-def all_issued_in(s: Session) -> list[IssuedPackage]:
+def _all_issued_in(s: Session) -> list[IssuedPackage]:
     return [_view(row, rater) for row, rater in s.execute(
         select(IssuedPackageRow, RaterRow)
         .join(RaterRow, RaterRow.id == IssuedPackageRow.rater_id)
@@ -99,13 +99,13 @@ def all_issued_in(s: Session) -> list[IssuedPackage]:
 def issued_package(project: Project, uid: str) -> IssuedPackage | None:
     """The record of package ``uid`` if this project issued it."""
     with project.read() as s:
-        return issued_in(s, uid)
+        return _issued_in(s, uid)
 
 
 def issued_packages(project: Project) -> list[IssuedPackage]:
     """Every package this project issued, oldest first."""
     with project.read() as s:
-        return all_issued_in(s)
+        return _all_issued_in(s)
 
 
 # --- the package database --------------------------------------------------------------------

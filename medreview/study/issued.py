@@ -14,7 +14,5 @@ from medreview.storage.packages import (
     issued_packages,
     record_issue,
 )
-from medreview.storage.packages import all_issued_in as all_issued
 
-__all__ = ["IssuedOutput", "IssuedPackage", "all_issued", "issued_package", "issued_packages",
-           "record_issue"]
+__all__ = ["IssuedOutput", "IssuedPackage", "issued_package", "issued_packages", "record_issue"]
