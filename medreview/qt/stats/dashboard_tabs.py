@@ -59,14 +59,29 @@ CORE = [STANDARD["statistic"], STANDARD["value"], STANDARD["ci"], STANDARD["n_it
         STANDARD["n_raters"], STANDARD[IDS]]
 
 
+# The last few tables converted to rows (a tab filters one table many times per refresh;
+# converting it once saves most of the time it takes to fill the tabs). The table is kept
+# beside its rows, so its id cannot be reused while cached.
+_ROWS: dict[int, tuple[Any, list[dict[str, Any]]]] = {}
+
+
+def _all_records(df: Any) -> list[dict[str, Any]]:
+    hit = _ROWS.get(id(df))
+    if hit is not None and hit[0] is df:
+        return hit[1]
+    rows = list(df.to_dict("records"))
+    while len(_ROWS) >= 16:
+        del _ROWS[next(iter(_ROWS))]
+    _ROWS[id(df)] = (df, rows)
+    return rows
+
+
 def records(df: Any, **equal: Any) -> list[dict[str, Any]]:
     """Rows of a DataFrame as dicts, keeping only rows whose columns equal ``equal``."""
     if df is None or df.empty:
         return []
-    for key, value in equal.items():
-        if key in df.columns:
-            df = df[df[key] == value]
-    return list(df.to_dict("records"))
+    keys = [(k, v) for k, v in equal.items() if k in df.columns]
+    return [dict(r) for r in _all_records(df) if all(r[k] == v for k, v in keys)]
 
 
 def records_column(df: Any, column: str) -> list[str]:

@@ -246,6 +246,7 @@ class StatsTable(QTableView):
         self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 10)
         head = self.horizontalHeader()
         head.setHighlightSections(False)
+        head.setResizeContentsPrecision(200)  # column widths from the first rows: fast fills
         head.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         head.setStretchLastSection(True)
         self.doubleClicked.connect(self._on_double_clicked)
