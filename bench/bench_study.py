@@ -62,28 +62,30 @@ def main() -> None:
                                                             with_dicom=False, rater="Dr Lead"))
         design = AssignmentDesign(RATERS, per_output=2, overlap=0.3, seed=1)
         summary, _ = timed("assign 3 raters, 30 % double-rated",
-                           lambda: svc.assign_raters(project, design))
+                           lambda: svc.assign(project, design))
         print(f"  {summary.added:,} assignments")
         packages = []
         for name in RATERS:
             out = root / f"{name}.mrpkg"
-            timed(f"package for {name}", lambda n=name, o=out: svc.make_package(project, n, o))
+            timed(f"package for {name}", lambda n=name, o=out: svc.build_package(project, n, o))
             packages.append(out)
         returned = []
         for name, pkg in zip(RATERS, packages, strict=True):
             folder = timed(f"open package of {name}",
-                           lambda p=pkg, n=name: svc.open_package(p, root / f"work-{n}"))
+                           lambda p=pkg, n=name: svc.unpack_package(p, root / f"work-{n}"))
             graded = timed(f"grade every item of {name} (core API)",
                            lambda f=folder: grade_folder(f))
             print(f"  {graded:,} items graded")
             back = root / f"{name}-graded.mrpkg"
-            timed(f"return package of {name}", lambda f=folder, b=back: svc.return_package(f, b))
+            timed(f"return package of {name}", lambda f=folder, b=back: svc.seal_package(f, b))
             returned.append(back)
-        report, _ = timed("merge the 3 returned packages", lambda: svc.merge(project, returned))
+        report, _ = timed("merge the 3 returned packages",
+                          lambda: svc.merge_packages(project, returned))
         print(f"  {report.added:,} revisions added, {len(report.conflicts)} conflicts")
-        again, _ = timed("merge them again (idempotent)", lambda: svc.merge(project, returned))
+        again, _ = timed("merge them again (idempotent)",
+                         lambda: svc.merge_packages(project, returned))
         print(f"  {again.added} added")
-        items = timed("adjudication queue", lambda: svc.adjudication_items(project))
+        items = timed("adjudication queue", lambda: svc.adjudication_queue(project))
         print(f"  {len(items):,} disagreements")
         project.close()
 

@@ -208,7 +208,7 @@ class AssignmentOverview:
 
 @dataclass(frozen=True)
 class AssignmentPreview:
-    """What ``assign_raters`` would do with a design, computed without writing."""
+    """What ``assign`` would do with a design, computed without writing."""
 
     summary: AssignmentSummary
     new_per_rater: dict[str, int]
