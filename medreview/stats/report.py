@@ -16,7 +16,8 @@ h2{border-bottom:1px solid #ddd;margin-top:32px}.note{color:#666;font-size:12px}
 pre{background:#f7f7f7;padding:8px;font-size:11px;white-space:pre-wrap}"""
 
 SHOW = ["question_id", "scope", "group", "category", "judge", "reference", "variant",
-        "statistic", "value", "ci_low", "ci_high", "n_items", "n_raters", "method", "note"]
+        "statistic", "value", "ci_low", "ci_high", "n_items", "n_raters", "method", "note",
+        "paradox"]
 
 
 def _cell(v: Any) -> str:
