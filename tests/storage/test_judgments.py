@@ -11,11 +11,13 @@ from medreview.domain.judgment import JudgmentDraft
 from medreview.errors import MedreviewError
 from medreview.services.sample_project import build_sample_project
 from medreview.storage import judgments
+from medreview.storage.project import Project
 from medreview.storage.read_models import ItemView, QueueRow, RevisionView
 from tests.storage.study_helpers import assert_plain, assign_all, small_study
 
 
-def _save(project, rater_id: int, output_id: int, overall: int, status: str = "draft"):  # type: ignore[no-untyped-def]
+def _save(project: Project, rater_id: int, output_id: int, overall: int,
+          status: str = "draft") -> judgments.Saved:
     content = judgments.content_from_draft(JudgmentDraft(answers={"overall": overall}), status)
     return judgments.save_draft(project, rater_id, output_id, content)
 
