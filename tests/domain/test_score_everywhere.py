@@ -40,6 +40,7 @@ from medreview.study.assign import AssignmentDesign, assign
 from medreview.study.merge import merge_packages
 from medreview.study.package import build_package
 from medreview.study.queries import rater_by_name
+from tests.schema_helpers import as_older_schema
 from tests.study.helpers import grade_package, study_project
 
 
@@ -174,10 +175,10 @@ def test_migration_0004_fills_the_score_of_an_old_project(tmp_path: Path) -> Non
     src = build_demo_project(tmp_path / "demo")
     path = tmp_path / "old"
     shutil.copytree(src, path)
+    as_older_schema(path / "project.sqlite", "0003")
     with sqlite3.connect(path / "project.sqlite") as conn:
         conn.execute("UPDATE judgment_revision SET overall_score = NULL WHERE id % 2 = 0")
         conn.execute("UPDATE judgment_revision SET overall_score = 7.5 WHERE id % 2 = 1")
-        conn.execute("UPDATE alembic_version SET version_num = '0003'")
     conn.close()
     project = open_project(path)
     try:

@@ -10,16 +10,15 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from medreview.cli.main import main
 from medreview.errors import PackageError
 from medreview.storage import schema
-from medreview.storage.engine import make_engine, sqlite_url
 from medreview.storage.project import open_project
 from medreview.study.assign import AssignmentDesign, assign
 from medreview.study.merge import WORK_PREFIX, merge_packages
 from medreview.study.package import build_package
+from tests.schema_helpers import as_older_schema
 from tests.study.helpers import grade_package, study_project
 from tests.study.test_package_forgery import table_hash
 
@@ -100,11 +99,7 @@ def test_a_0002_project_upgrades_and_then_issues_packages(tmp_path: Path) -> Non
     project = study_project(path, n_cases=2, dicom=False)
     assign(project, AssignmentDesign(("Dr A",), seed=1))
     project.close()
-    engine = make_engine(sqlite_url(path / "project.sqlite"))
-    with engine.begin() as conn:  # back to 0002, as an older medreview left it
-        conn.execute(text("DROP TABLE issued_package"))
-        conn.execute(text("UPDATE alembic_version SET version_num = '0002'"))
-    engine.dispose()
+    as_older_schema(path / "project.sqlite", "0002")  # as an older medreview left it
     with open_project(path) as project:
         # upgraded to head, which has issued_package (0003) and later revisions (0004: scores)
         assert schema.current_revision(project.engine) == schema.head_revision() >= "0003"
