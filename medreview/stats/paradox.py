@@ -73,15 +73,16 @@ def annotate(rows: list[dict[str, Any]], wide: Any, kind: str,
     pa = float(pa_value)
     gwet = next(((name, by_stat[k]["value"]) for k, name in GWET.items()
                  if k in by_stat and _finite(by_stat[k]["value"])), None)
-    low = [r for r in rows if str(r["statistic"]) in CHANCE_CORRECTED and (
-        not _finite(r["value"]) or float(r["value"]) < LOW_COEFFICIENT)]
+    # An undefined κ/α (every answer the same: no variation) already says so in its note.
+    low = [r for r in rows if str(r["statistic"]) in CHANCE_CORRECTED and _finite(r["value"])
+           and float(r["value"]) < LOW_COEFFICIENT]
     if not low:
         return
     top, share, used = answer_spread(wide)
     why = cause(kind, top, share, used, categories)
     for r in low:
         name = CHANCE_CORRECTED[str(r["statistic"])]
-        value = f"{float(r['value']):.2f}" if _finite(r["value"]) else "undefined"
+        value = f"{float(r['value']):.2f}"
         beside = (f" {gwet[0]} = {float(gwet[1]):.2f}, which corrects for chance differently, "
                   "stays close to the observed agreement.") if gwet else ""
         r["paradox"] = (f"Paradox: percent agreement {pa:.2f} but {name} {value}: "

@@ -116,3 +116,12 @@ def test_paradox_note_names_the_cause_and_gwets_ac1() -> None:
         rows = _panel(pa, kappa, 0.9)
         annotate(rows, skewed, "nominal", ("yes", "no"))
         assert all(r["paradox"] == "" for r in rows)
+
+
+def test_no_paradox_note_where_every_answer_is_the_same() -> None:
+    same = pd.DataFrame({"A": [False] * 10, "B": [False] * 10})
+    rows = [{"statistic": "percent_agreement", "value": 1.0},
+            {"statistic": "fleiss_kappa", "value": math.nan},
+            {"statistic": "gwet_ac1", "value": 1.0}]
+    annotate(rows, same, "nominal", (False, True))
+    assert all(r["paradox"] == "" for r in rows)  # "undefined: no variation" says it already

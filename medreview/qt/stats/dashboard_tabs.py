@@ -199,7 +199,8 @@ class StatsTab(QWidget):
 
     def answers(self) -> AnswerIndex:
         if self._answers is None:
-            self._answers = AnswerIndex(getattr(self.inputs, "ratings", None))
+            self._answers = AnswerIndex(getattr(self.inputs, "ratings", None),
+                                        getattr(self.inputs, "questions", None))
         return self._answers
 
     def list_items(self, row: dict[str, Any], *parts: str) -> None:

@@ -33,9 +33,10 @@ class AnswerIndex:
     """(output id, question id) -> {rater: answer} and output id -> (case, model), built once per
     computed set of inputs (a dict over the long ratings table)."""
 
-    def __init__(self, ratings: Any) -> None:
+    def __init__(self, ratings: Any, questions: Any = None) -> None:
         self.answers: dict[Item, dict[str, Any]] = {}
         self.where: dict[int, tuple[str, str]] = {}
+        self.questions = questions or {}
         if ratings is None or ratings.empty:
             return
         cols = [ratings[c] for c in ("output_id", "question_id", "rater", "value",
@@ -46,8 +47,13 @@ class AnswerIndex:
             self.where.setdefault(oid, (str(case), str(model)))
 
 
-def _question_text(qid: str) -> str:
-    return qid.removeprefix("criterion:") if qid.startswith("criterion:") else qid
+    def question_text(self, qid: str) -> str:
+        """The question's prompt (a per-case criterion's text), else its id."""
+        q = self.questions.get(qid)
+        prompt = str(getattr(q, "prompt", "") or "")
+        if not prompt:
+            return qid.removeprefix("criterion:")
+        return prompt if len(prompt) <= 60 else prompt[:57] + "…"
 
 
 class ItemsDialog(QDialog):
@@ -61,6 +67,7 @@ class ItemsDialog(QDialog):
         self.setWindowTitle(f"Disagreements · {title}")
         self.items = [(int(o), str(q)) for o, q in items]
         self.title = title
+        self.index = index
         seen: dict[str, None] = {}
         for key in self.items:
             for rater in index.answers.get(key, {}):
@@ -72,6 +79,7 @@ class ItemsDialog(QDialog):
                       f"raters of “{title}” give different answers. Enter or double-click "
                       "opens one in the grading window.")
         head.setWordWrap(True)
+        head.setTextFormat(Qt.TextFormat.PlainText)  # names and questions come from data
         self.table = QTableWidget(len(self.items), 3 + len(self.raters))
         self.table.setHorizontalHeaderLabels(["Case", "Model", "Question", *self.raters])
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -81,7 +89,7 @@ class ItemsDialog(QDialog):
         for r, (oid, qid) in enumerate(self.items):
             case, model = index.where.get(oid, (f"output {oid}", ""))
             answers = index.answers.get((oid, qid), {})
-            cells = [case, model, _question_text(qid)] + [
+            cells = [case, model, index.question_text(qid)] + [
                 value_text(answers[name]) if name in answers else "" for name in self.raters]
             for c, text in enumerate(cells):
                 cell = QTableWidgetItem(text)
@@ -115,7 +123,8 @@ class ItemsDialog(QDialog):
     def open_row(self, row: int) -> None:
         if 0 <= row < len(self.items):
             oid, qid = self.items[row]
-            self.sig_open_items.emit([oid], items_label([self.title, _question_text(qid)], 1))
+            self.sig_open_items.emit([oid], items_label([self.title, self.index.question_text(qid)],
+                                                        1))
 
     def open_everything(self) -> None:
         ids = self.output_ids()
