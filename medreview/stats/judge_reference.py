@@ -240,7 +240,8 @@ def judge_calibration(
         return JudgeCalibration(judge, question_id, label, spec[0] if spec else "", (),
                                 pd.DataFrame(), physicians, why)
     kind, cats = spec
-    majority = "Physician mean" if kind == "numeric" else "Physician majority"
+    majority = ("Physician mean" if kind == "numeric"
+                else "Physician majority (more than half)")
     refs = [(f"physician:{p}", p) for p in physicians] + [("majority", majority)]
     if tables.gold is not None and not question_rows(tables.gold, question_id).empty:
         refs.append(("gold", "Gold labels"))

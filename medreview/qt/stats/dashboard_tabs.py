@@ -576,7 +576,7 @@ class JudgeTab(StatsTab):
             plot.set_labels("Reliability diagram", "Judge confidence (bin mean)",
                             "Observed rate the judge is right")
             return
-        plot.start(f"Reliability vs physician majority: {question_name(q)}")
+        plot.start(f"Reliability vs strict physician majority: {question_name(q)}")
         judges = list(dict.fromkeys(str(r["judge"]) for r in cal))
         for i, judge in enumerate(judges):
             rows = [r for r in cal if r["judge"] == judge]

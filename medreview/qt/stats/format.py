@@ -44,7 +44,7 @@ STATISTIC_NAMES = {
 
 VARIANT_NAMES = {
     "pooled": "pooled pairs",
-    "majority": "vs majority",
+    "majority": "vs strict majority",
     "per_physician_mean": "mean over physicians",
     "physician_mean": "vs physician mean",
     "calibration": "calibration",
@@ -71,8 +71,9 @@ def reference_name(key: Any) -> str:
     k = str(key)
     if k.startswith("physician:"):
         return k.split(":", 1)[1]
-    return {"physicians": "all physicians", "physician_majority": "physician majority",
-            "majority": "physician majority", "gold": "gold labels"}.get(k, k)
+    return {"physicians": "all physicians",
+            "physician_majority": "physician majority (more than half)",
+            "majority": "physician majority (more than half)", "gold": "gold labels"}.get(k, k)
 
 
 def question_name(qid: Any) -> str:
