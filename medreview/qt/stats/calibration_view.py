@@ -40,7 +40,13 @@ from medreview.qt.stats.format import (
     variant_name,
 )
 from medreview.qt.stats.plots import ReliabilityPlot, ScatterPlot
-from medreview.qt.stats.runner import RefreshOnChange, StatsJob, StatusStrip, mirror_status
+from medreview.qt.stats.runner import (
+    RefreshOnChange,
+    StatsJob,
+    StatusStrip,
+    mark_stale,
+    mirror_status,
+)
 from medreview.qt.stats.table import IDS, Column, StatsTable, hint_label
 from medreview.qt.stats.window import StatsWindow
 from medreview.qt.window_size import fit_to_screen
@@ -255,7 +261,8 @@ class CalibrationWindow(StatsWindow):
         self.setCentralWidget(central)
         for keys, slot in (("F5", self.refresh), ("Ctrl+W", self.close)):
             QShortcut(QKeySequence(keys), self).activated.connect(slot)
-        self.watch = RefreshOnChange(bus, self, self.refresh)
+        self.watch = RefreshOnChange(bus, self, self.refresh,
+                                     on_stale=mark_stale(self.strip, self.job))
         fit_to_screen(self, (1440, 920))  # built first: the size hint is known
 
     # computing ------------------------------------------------------------------------------

@@ -30,7 +30,13 @@ from medreview.qt.stats.dashboard_tabs import (
     ScoresTab,
     StatsTab,
 )
-from medreview.qt.stats.runner import RefreshOnChange, StatsJob, StatusStrip, mirror_status
+from medreview.qt.stats.runner import (
+    RefreshOnChange,
+    StatsJob,
+    StatusStrip,
+    mark_stale,
+    mirror_status,
+)
 from medreview.qt.stats.window import StatsWindow
 from medreview.qt.window_size import fit_to_screen
 from medreview.services import dashboard
@@ -111,7 +117,8 @@ class DashboardWindow(StatsWindow):
         self.setCentralWidget(body)
         for keys, slot in (("F5", self.refresh), ("Ctrl+W", self.close)):
             QShortcut(QKeySequence(keys), self).activated.connect(slot)
-        self.watch = RefreshOnChange(bus, self, self.refresh)
+        self.watch = RefreshOnChange(bus, self, self.refresh,
+                                     on_stale=mark_stale(self.strip, self.job))
         fit_to_screen(self, (1400, 900))  # built first: the size hint is known
 
     @property

@@ -178,6 +178,20 @@ def mirror_status(strip: StatusStrip, page: QLabel, showing_results: Callable[[]
     strip.sig_status.connect(show)
 
 
+STALE_TEXT = "Out of date: the project changed — recomputing shortly…"
+
+
+def mark_stale(strip: StatusStrip, job: StatsJob) -> Callable[[], None]:
+    """``on_stale`` for a window: its header says the tables are out of date (unless a
+    computation is already running and says so itself)."""
+
+    def stale() -> None:
+        if shiboken6.isValid(strip) and not job.running:
+            strip.set_status(STALE_TEXT)
+
+    return stale
+
+
 RELEVANT = ("judgments", "gold", "raters", "judge_runs", "rubrics", "outputs", "cases",
             "project")
 
@@ -191,9 +205,10 @@ class RefreshOnChange(QObject):
     """Debounced ``refresh()`` after relevant bus changes; deferred while the window is hidden."""
 
     def __init__(self, bus: ChangeBus, window: QWidget, refresh: Callable[[], None],
-                 delay_ms: int = 1500) -> None:
+                 delay_ms: int = 1500, on_stale: Callable[[], None] | None = None) -> None:
         super().__init__(window)
         self.stale = False
+        self._on_stale = on_stale  # e.g. the header stops saying "up to date"
         self._window = window
         self._refresh = refresh
         self.timer = QTimer(self)
@@ -207,6 +222,8 @@ class RefreshOnChange(QObject):
         if not shiboken6.isValid(self) or not relevant(changes):
             return
         self.stale = True
+        if self._on_stale is not None:
+            self._on_stale()
         self.timer.start()  # restarting the timer is the debounce
 
     def _fire(self) -> None:

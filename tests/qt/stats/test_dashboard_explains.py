@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
 from medreview.domain import consensus
+from medreview.domain.changes import Changes
 from medreview.domain.judgment import JudgmentDraft
 from medreview.domain.rubric import QuestionKind
 from medreview.progress import CancelToken
@@ -32,7 +33,9 @@ POOLED = dashboard.POOLED_CRITERIA
 @pytest.fixture(scope="module")
 def demo_dash(demo_env: Any, qapp: Any) -> Iterator[DashboardWindow]:
     project, db, work = demo_env
-    w = DashboardWindow(project, db, work, ChangeBus())
+    bus = ChangeBus()
+    w = DashboardWindow(project, db, work, bus)
+    w.bus_for_tests = bus  # type: ignore[attr-defined]
     w.show()
     spin_until(qapp, lambda: w.stats is not None and not w.job.running)
     yield w
@@ -244,3 +247,15 @@ def test_busy_state_is_one_story_and_cancellable(qtbot: Any, paradox_path: Path,
     finally:
         gate.set()
         _close(project, db, work)
+
+
+def test_a_change_makes_the_header_say_out_of_date(demo_dash: DashboardWindow) -> None:
+    w = demo_dash
+    assert "up to date" in w.strip.status.text()
+    w.bus_for_tests.emit(Changes(judgments=frozenset({1})))  # type: ignore[attr-defined]
+    try:
+        assert "up to date" not in w.strip.status.text()
+        assert "Out of date" in w.strip.status.text()
+    finally:
+        w.watch.timer.stop()
+        w.watch.stale = False
