@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from medreview.storage.db_errors import describe_storage_error
 from medreview.storage.engine import set_default_wait_callback
-from medreview.storage.failures import describe_storage_error
 
 __all__ = ["describe_storage_error", "on_writer_wait"]
 

@@ -1,5 +1,6 @@
 """storage.project_info, storage.raters (views and loads), storage.gold.gold_of_output and
-storage.failures: plain values out of a real SQLite project, and the queries count right."""
+storage.db_errors.describe_storage_error: plain values out of a real SQLite project, and the
+queries count right."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 from sqlalchemy.exc import OperationalError
 
 from medreview.storage import project_info, raters
-from medreview.storage.failures import describe_storage_error
+from medreview.storage.db_errors import describe_storage_error
 from medreview.storage.gold import gold_of_output
 from medreview.storage.read_models import GoldView, ProjectInfo, RaterLoad, RaterView
 from medreview.study.adjudicate import set_gold
