@@ -209,6 +209,8 @@ def test_a_double_clicked_package_opens_its_dialog_then_the_project(
     package = tmp_path / "Études cliniques" / "dr martin.mrpkg"
     open_file._open_package(package)
     assert seen == [package]
+    # The project opens on its own database thread, the window never waiting for it.
+    qtbot.waitUntil(lambda: window.project is not None, timeout=15000)  # type: ignore[attr-defined]
     assert window.project is not None and Path(window.project.path) == demo_path
     window.close()
 
