@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 from medreview.errors import MedreviewError
 from medreview.qt.bridge import Op
 from medreview.qt.messages import ask
-from medreview.qt.progress_relay import ProgressRelay
+from medreview.qt.progress_relay import ProgressRelay, show_progress
 from medreview.qt.status import set_tone
 from medreview.runtime.executors import Executor
 from medreview.services.exporting import (
@@ -238,10 +238,7 @@ class ExportDialog(QDialog):
     def _show_progress(self, done: int, total: int | None, message: str) -> None:
         if not self.running:
             return
-        if total:
-            self.progress.setRange(0, total)
-            self.progress.setValue(min(done, total))
-        self.progress.setFormat(f"{message}  %v / %m" if message else "%v / %m")
+        show_progress(self.progress, done, total, f"{message}  %v / %m" if message else "%v / %m")
 
     def _finished(self, lines: list[str]) -> None:
         self.running = False

@@ -40,7 +40,7 @@ from medreview.domain.changes import Changes
 from medreview.errors import MedreviewError
 from medreview.progress import Cancelled, CancelToken
 from medreview.qt.bridge import Op
-from medreview.qt.progress_relay import ProgressRelay
+from medreview.qt.progress_relay import ProgressRelay, show_busy, show_progress
 from medreview.runtime.bus import ChangeBus
 from medreview.runtime.executors import Executor
 from medreview.services import import_options, importing, projects
@@ -307,8 +307,7 @@ class ImportDialog(QDialog):
         fmt, mapping, common = self._options
         left_out: list[tuple[str, str]] = []  # filled on the db thread, read once it is done
         options = import_options.file_options(left_out=left_out, **common)
-        self.progress.setRange(0, 0)
-        self.progress.setFormat(f"{path.name}…")
+        show_busy(self.progress, f"{path.name}…")
         relay = ProgressRelay(self._show_progress, self)
         Op(self, importing.import_file, self.project, path, fmt=fmt, mapping=mapping,
            options=options, progress=relay, token=self.token) \
@@ -318,10 +317,7 @@ class ImportDialog(QDialog):
     def _show_progress(self, done: int, total: int | None, message: str) -> None:
         if not self.running:
             return
-        if total:
-            self.progress.setRange(0, total)
-            self.progress.setValue(min(done, total))
-        self.progress.setFormat(message or f"{done}")
+        show_progress(self.progress, done, total, message or f"{done}")
 
     def _file_done(self, path: Path, left_out: list[tuple[str, str]],
                    result: tuple[str, Any]) -> None:

@@ -5,6 +5,7 @@ forwards at most about twenty reports a second (a final report, ``done >= total`
 message always passes), and delivers them on the thread the relay lives on (the main thread):
 as ``sig_progress(done, total or 0, message)`` and, if given, to ``show(done, total, message)``.
 Give it a parent (the dialog): once that is gone, reports still arriving are dropped.
+``show_progress`` / ``show_busy`` put reports on a ``QProgressBar`` the same way everywhere.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable
 
 import shiboken6
 from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtWidgets import QProgressBar
 
 Show = Callable[[int, "int | None", str], None]
 
@@ -53,3 +55,18 @@ class ProgressRelay(QObject):
         if self._show is not None:
             self._show(done, total, message)
         self.sig_progress.emit(int(done), int(total or 0), message)
+
+
+def show_progress(bar: QProgressBar, done: int, total: int | None, text: str) -> None:
+    """Put a report on ``bar``: a known total moves the bar (an unknown one leaves it as it
+    was, busy or not), ``text`` is its format (``%v``, ``%m``, ``%p`` allowed)."""
+    if total:
+        bar.setRange(0, total)
+        bar.setValue(min(done, total))
+    bar.setFormat(text)
+
+
+def show_busy(bar: QProgressBar, text: str = "") -> None:
+    """A bar that moves without a total, until the first report with one."""
+    bar.setRange(0, 0)
+    bar.setFormat(text)

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 
 from medreview.errors import MedreviewError
 from medreview.qt.bridge import Op
-from medreview.qt.progress_relay import ProgressRelay
+from medreview.qt.progress_relay import ProgressRelay, show_progress
 from medreview.qt.status import tone_color
 from medreview.qt.study.background import file_worker
 from medreview.qt.study.file_field import PACKAGE_FILTER, show_status, status_label
@@ -263,10 +263,7 @@ class MergeDialog(QDialog):
             .failure(self._on_merge_failed).run(self.db)
 
     def _on_progress(self, done: int, total: int, message: str) -> None:
-        if total:
-            self.bar.setRange(0, total)
-            self.bar.setValue(done)
-        self.bar.setFormat(message or "%p%")
+        show_progress(self.bar, done, total, message or "%p%")
 
     def _on_merged(self, merged: list[FileState], result: tuple[svc.MergeReport, object]
                    ) -> None:
