@@ -67,6 +67,14 @@ def item_keys(index: Sequence[Any], question_id: str) -> list[Item]:
             for k in index]
 
 
+def select(index: Any, mask: BoolArray) -> Sequence[Any]:
+    """``index[mask]`` for a pandas index or a plain sequence."""
+    if hasattr(index, "to_numpy"):
+        picked: Sequence[Any] = index[mask].tolist()
+        return picked
+    return [k for k, m in zip(index, mask.tolist(), strict=True) if m]
+
+
 def split_items(codes: IntArray) -> BoolArray:
     """Items whose available answers are not all the same code."""
     if codes.size == 0:
@@ -81,41 +89,53 @@ def split_items(codes: IntArray) -> BoolArray:
 class Split:
     """The disagreements of one items x raters table, ready per statistic row."""
 
-    keys: list[Item]
+    keys: Any  # the table's index: output ids, or (output_id, question_id) tuples
+    question_id: str
     codes: IntArray
 
     @classmethod
-    def of(cls, wide: Any, categories: Sequence[Any] | None, question_id: str) -> Split:
+    def of(cls, wide: Any, categories: Sequence[Any] | None, question_id: str,
+           codes: IntArray | None = None) -> Split:
+        """``codes``: the table's codes when the caller has encoded it already."""
         if wide is None or wide.empty:
-            return cls([], np.zeros((0, 0), dtype=np.int64))
-        return cls(item_keys(wide.index, question_id), item_codes(wide, categories))
+            return cls([], question_id, np.zeros((0, 0), dtype=np.int64))
+        return cls(wide.index, question_id,
+                   codes if codes is not None else item_codes(wide, categories))
 
     def items(self, mask: BoolArray) -> list[Item]:
-        return [k for k, m in zip(self.keys, mask.tolist(), strict=True) if m]
+        """Keys of the masked items (tuples made for those only: tables can be long)."""
+        return item_keys(select(self.keys, mask), self.question_id)
 
     def for_statistic(self, statistic: str, n_items: int) -> list[Item]:
-        if n_items == 0 or not self.keys:
+        """The items of one statistic row. Rows of one table share the returned list (one
+        list per rule, not per statistic: big projects have thousands of these items)."""
+        if n_items == 0 or not len(self.keys):
             return []  # the statistic used no item (undefined): nothing to disagree on
-        mask = split_items(self.codes)
-        if statistic in LISTWISE:
-            mask &= (self.codes >= 0).all(axis=1)
-        return self.items(mask)
+        listwise = statistic in LISTWISE
+        cache: dict[bool, list[Item]] = self.__dict__.setdefault("_lists", {})
+        if listwise not in cache:
+            mask = split_items(self.codes)
+            if listwise:
+                mask &= (self.codes >= 0).all(axis=1)
+            cache[listwise] = self.items(mask)
+        return cache[listwise]
 
     def pair(self, a: int, b: int, n_items: int) -> list[Item]:
-        if n_items == 0 or not self.keys:
+        if n_items == 0 or not len(self.keys):
             return []
         ca, cb = self.codes[:, a], self.codes[:, b]
         return self.items((ca >= 0) & (cb >= 0) & (ca != cb))
 
 
-def judge_splits(judge: Any, human: Any, kind: str, categories: Sequence[Any] | None
-                 ) -> dict[str, BoolArray]:
+def judge_splits(judge: Any, human: Any, kind: str, categories: Sequence[Any] | None,
+                 codes: IntArray | None = None) -> dict[str, BoolArray]:
     """Per reference of a judge row, the items where the judge differs from it.
 
     ``judge``: one answer per item; ``human``: items x physicians (or one column: a single
     physician or gold). Keys: ``any`` (differs from at least one physician in ``human``),
     ``majority`` (from the strict majority; items without one never count) and, for numeric
-    answers, ``mean`` (from the physician mean)."""
+    answers, ``mean`` (from the physician mean). ``codes``: items x (judge, physicians...)
+    category codes when the caller has them (``stats.judge.JudgeAgreement.codes``)."""
     h = np.asarray(human, dtype=object)
     if h.ndim == 1:
         h = h[:, None]
@@ -134,8 +154,9 @@ def judge_splits(judge: Any, human: Any, kind: str, categories: Sequence[Any] | 
         out["mean"] = (cnt > 0) & ~np.isnan(jv) & (np.abs(jv - mean) > NUMERIC_TOLERANCE)
         out["majority"] = out["mean"]
         return out
-    codes = item_codes(np.column_stack([j, h]) if n else np.zeros((0, h.shape[1] + 1)),
-                       categories)
+    if codes is None:
+        codes = item_codes(np.column_stack([j, h]) if n else np.zeros((0, h.shape[1] + 1)),
+                           categories)
     jc, hc = codes[:, 0], codes[:, 1:]
     out["any"] = (jc >= 0) & ((hc >= 0) & (hc != jc[:, None])).any(axis=1)
     q = int(codes.max()) + 1 if codes.size else 0

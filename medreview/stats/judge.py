@@ -37,6 +37,7 @@ class JudgeAgreement:
     kind: str
     table: Any  # pandas DataFrame with COLUMNS
     confusion: Any  # pandas DataFrame (rows = physician label, columns = judge label) or None
+    codes: Any = None  # items x (judge, physicians...) category codes (not for numeric answers)
 
     def value(self, statistic: str, variant: str = "pooled") -> float:
         t = self.table
@@ -164,6 +165,7 @@ def judge_agreement(human: Any, judge: Any, kind: Kind = "binary", *,
                      "ci_high": hi, "n_items": n_items, "n_pairs": n_pairs, "note": note})
 
     confusion = None
+    codes: Any = None
     if kind == "numeric":
         x = pd.DataFrame(both).apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
         _numeric_rows(x, add, ci, n_resamples, seed, level)
@@ -228,7 +230,7 @@ def judge_agreement(human: Any, judge: Any, kind: Kind = "binary", *,
             _rank_rows(x, add, level)
             _msd_rows(x, add, ci, n_resamples, seed, level)
     table = pd.DataFrame(rows, columns=COLUMNS)
-    return JudgeAgreement(kind, table, confusion)
+    return JudgeAgreement(kind, table, confusion, codes)
 
 
 def _majority_rows(jc: Any, hc: Any, q: int, values: FloatArray, kind: str, add: Any) -> None:

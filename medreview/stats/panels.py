@@ -18,7 +18,7 @@ import numpy as np
 from medreview.errors import StatsError
 from medreview.stats.alpha import alpha_coded
 from medreview.stats.chance import gwet_family
-from medreview.stats.coding import encode
+from medreview.stats.coding import Coded, encode
 from medreview.stats.cohen import kappa_coded
 from medreview.stats.common import CIOptions
 from medreview.stats.conger import conger_coded, light_coded
@@ -66,13 +66,15 @@ def _failed(key: str, err: Exception, n_raters: int) -> AgreementResult:
                            ci_method=None, missing_rule="", note=f"undefined: {err}")
 
 
-def panel(wide: Any, kind: str, categories: Sequence[Any] | None, opts: CIOptions
-          ) -> list[tuple[str, AgreementResult]]:
-    """Statistics for one items x raters table. ``kind``: nominal | ordinal | numeric."""
+def panel(wide: Any, kind: str, categories: Sequence[Any] | None, opts: CIOptions,
+          coded: Coded | None = None) -> list[tuple[str, AgreementResult]]:
+    """Statistics for one items x raters table. ``kind``: nominal | ordinal | numeric.
+    ``coded``: ``encode(wide, categories)`` when the caller has it already."""
     n_raters = int(wide.shape[1]) if len(wide.shape) == 2 else 0
     out: list[tuple[str, AgreementResult]] = []
     try:
-        coded = encode(wide, categories)
+        if coded is None:
+            coded = encode(wide, categories)
         per_item = (coded.codes >= 0).sum(axis=1)
         if coded.codes.shape[1] < 2 or not (per_item >= 2).any():
             raise StatsError("fewer than two raters on every item")

@@ -12,6 +12,7 @@ note where κ/α is low despite high observed agreement (``stats.paradox``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections.abc import Mapping
@@ -22,6 +23,7 @@ from medreview.domain.rubric import CASE_CRITERION_PREFIX, Question, QuestionKin
 from medreview.errors import StatsError
 from medreview.progress import CancelToken, Progress, no_progress
 from medreview.stats.calibration import calibration
+from medreview.stats.coding import encode
 from medreview.stats.common import CIOptions
 from medreview.stats.disagreement import (
     Item,
@@ -30,6 +32,7 @@ from medreview.stats.disagreement import (
     item_keys,
     judge_splits,
     output_ids_of,
+    select,
     variant_mask,
 )
 from medreview.stats.judge import Kind, judge_agreement, judge_vs_ceiling
@@ -119,21 +122,37 @@ def _cats(q: Question) -> tuple[Any, ...] | None:
     return None
 
 
+_OUTPUTS: dict[int, tuple[list[Item], list[int]]] = {}
+
+
+def _outputs(items: list[Item]) -> list[int]:
+    """The outputs of ``items``; rows sharing one items list share one outputs list."""
+    hit = _OUTPUTS.get(id(items))
+    if hit is None or hit[0] is not items:
+        _OUTPUTS.clear()  # only the latest list is reused: rows come table by table
+        hit = _OUTPUTS[id(items)] = (items, output_ids_of(items))
+    return hit[1]
+
+
 def _row(res: AgreementResult, key: str, items: list[Item], **extra: Any) -> dict[str, Any]:
     """One agreement-table row; ``items`` are the items this statistic's raters disagree on."""
     return {**extra, "statistic": key, "method": res.method, "value": res.value,
             "ci_low": res.ci_low, "ci_high": res.ci_high, "n_items": res.n_items,
             "n_raters": res.n_raters, "ci_method": res.ci_method or "",
             "missing_rule": res.missing_rule, "note": res.note,
-            "disagreeing_output_ids": output_ids_of(items), "disagreeing_items": items}
+            "disagreeing_output_ids": _outputs(items), "disagreeing_items": items}
 
 
 def _panel_rows(wide: Any, kind: str, cats: Any, opts: CIOptions, item_question: str,
                 **extra: Any) -> list[dict[str, Any]]:
     """The panel's rows; ``item_question`` names the question of plain output-id items."""
-    split = Split.of(wide, cats, item_question)
+    coded = None
+    if wide is not None and not wide.empty:
+        with contextlib.suppress(StatsError):  # the panel reports it in its rows
+            coded = encode(wide, cats)
+    split = Split.of(wide, cats, item_question, coded.codes if coded is not None else None)
     rows = [_row(res, key, split.for_statistic(key, res.n_items), **extra)
-            for key, res in panel(wide, kind, cats, opts)]
+            for key, res in panel(wide, kind, cats, opts, coded)]
     annotate(rows, wide, kind, cats)
     return rows
 
@@ -216,6 +235,7 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
             _judge_block(str(jname), jsub, wide, index, jkind, cats, gold, ids, label, opts,
                          judge_rows, ceil_rows, cal_rows)
     progress(total, total, "statistics: all questions")
+    _OUTPUTS.clear()  # (a cache miss at worst for a run in another thread)
     scores = _scores(ratings, questions)
     judge_cols = ["question_id", "judge", "reference", "variant", *CORE, "note"]
     return ProjectStats(
@@ -269,6 +289,8 @@ def _judge_block(jname: str, jsub: Any, wide: Any, index: Any, kind: Kind, cats:
     jv = jcol.loc[common]
     base = {"question_id": label, "judge": jname}
 
+    coded_all: list[Any] = []  # the codes of the judge beside every physician, for calibration
+
     def emit(ref: str, human: Any, judge: Any, keys: Any,
              variants: tuple[str, ...] | None) -> None:
         try:
@@ -279,19 +301,20 @@ def _judge_block(jname: str, jsub: Any, wide: Any, index: Any, kind: Kind, cats:
                                "value": math.nan, "note": f"undefined: {e}",
                                "disagreeing_output_ids": [], "disagreeing_items": []})
             return
+        if ref == "physicians":
+            coded_all.append(res.codes)
         hv = human.to_numpy(dtype=object)
-        items = item_keys(keys, label)
-        splits = judge_splits(judge.to_numpy(dtype=object), hv, kind, cats)
+        splits = judge_splits(judge.to_numpy(dtype=object), hv, kind, cats, res.codes)
         per_variant: dict[str, list[Item]] = {}
         for r in res.table.to_dict("records"):
             if variants is None or r["variant"] in variants:
                 variant = str(r["variant"])
                 if variant not in per_variant:
-                    mask = variant_mask(splits, variant).tolist()
-                    per_variant[variant] = [k for k, m in zip(items, mask, strict=True) if m]
+                    mask = variant_mask(splits, variant)
+                    per_variant[variant] = item_keys(select(keys, mask), label)
                 dis = per_variant[variant]
                 judge_rows.append({**base, "reference": ref, **r, "n_raters": hv.shape[1],
-                                   "disagreeing_output_ids": output_ids_of(dis),
+                                   "disagreeing_output_ids": _outputs(dis),
                                    "disagreeing_items": dis})
 
     emit("physicians", h, jv, common, None)
@@ -312,17 +335,21 @@ def _judge_block(jname: str, jsub: Any, wide: Any, index: Any, kind: Kind, cats:
         pass  # fewer than two physicians per item: no ceiling to show
     conf = jsub.set_index(index)["confidence"] if "confidence" in jsub else None
     if conf is not None and kind != "numeric":
-        _calibration_rows(h, jv, conf.reindex(common), cats, label, base, judge_rows, cal_rows)
+        _calibration_rows(h, jv, conf.reindex(common), cats, label, base, judge_rows, cal_rows,
+                          coded_all[0] if coded_all else None)
 
 
 def _calibration_rows(h: Any, jv: Any, conf: Any, cats: Any, label: str, base: dict[str, Any],
-                      judge_rows: list[dict[str, Any]], cal_rows: list[dict[str, Any]]) -> None:
+                      judge_rows: list[dict[str, Any]], cal_rows: list[dict[str, Any]],
+                      codes: Any = None) -> None:
     """Judge confidence in its own answer vs agreement with the physicians' strict majority
-    (items without one, without a judge answer or a confidence are left out)."""
+    (items without one, without a judge answer or a confidence are left out). ``codes``: the
+    judge's and the physicians' answers as coded for the judge rows, when there are some."""
     import numpy as np
 
-    codes = item_codes(np.column_stack([jv.to_numpy(dtype=object),
-                                        h.to_numpy(dtype=object)]), cats)
+    if codes is None:
+        codes = item_codes(np.column_stack([jv.to_numpy(dtype=object),
+                                            h.to_numpy(dtype=object)]), cats)
     jc, hc = codes[:, 0], codes[:, 1:]
     maj, has = strict_majority(hc, int(codes.max()) + 1 if codes.size else 1)
     c = conf.to_numpy(dtype=np.float64)
