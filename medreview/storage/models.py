@@ -14,11 +14,13 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -382,3 +384,27 @@ class GuidelineRow(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     author: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+# --- Added in schema revision 0007: media stored in the database (PostgreSQL projects). ---
+
+
+class MediaBlobRow(Base):
+    """A medium in a database-backed project, named by its sha256; written in one transaction
+    with all its chunks, so a row that exists is whole. Empty in SQLite projects (media/)."""
+
+    __tablename__ = "media_blob"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    chunks: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class MediaChunkRow(Base):
+    """The ``seq``-th piece (1 MiB) of a blob's bytes: streamed, never held whole in memory."""
+
+    __tablename__ = "media_chunk"
+    sha256: Mapped[str] = mapped_column(
+        String(64), ForeignKey("media_blob.sha256", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
