@@ -27,6 +27,7 @@ from medreview.qt.stats.format import items_label, value_text
 from medreview.qt.window_size import fit_to_screen
 
 Item = tuple[int, str]
+MAX_ROWS = 2000  # listed at most; "Open all" still opens every output (a study can be huge)
 
 
 class AnswerIndex:
@@ -65,7 +66,9 @@ class ItemsDialog(QDialog):
                  raters: Sequence[str] | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Disagreements · {title}")
-        self.items = [(int(o), str(q)) for o, q in items]
+        self.total = len(items)
+        self.all_outputs = sorted({int(o) for o, _ in items})
+        self.items = [(int(o), str(q)) for o, q in items[:MAX_ROWS]]
         self.title = title
         self.index = index
         seen: dict[str, None] = {}
@@ -75,9 +78,11 @@ class ItemsDialog(QDialog):
         names = [r for r in (raters or seen) if r in seen]
         # Physicians first, judges last (the judge reads against the physicians).
         self.raters = sorted(names, key=lambda r: (r.startswith("judge"), r))
-        head = QLabel(f"{len(self.items)} item{'s' if len(self.items) != 1 else ''} where the "
-                      f"raters of “{title}” give different answers. Enter or double-click "
-                      "opens one in the grading window.")
+        shown = ("" if self.total == len(self.items)
+                 else f" The first {len(self.items)} are listed.")
+        head = QLabel(f"{self.total} item{'s' if self.total != 1 else ''} where the raters of "
+                      f"“{title}” give different answers.{shown} Enter or double-click opens "
+                      "one in the grading window.")
         head.setWordWrap(True)
         head.setTextFormat(Qt.TextFormat.PlainText)  # names and questions come from data
         self.table = QTableWidget(len(self.items), 3 + len(self.raters))
@@ -101,7 +106,7 @@ class ItemsDialog(QDialog):
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.doubleClicked.connect(lambda index: self.open_row(index.row()))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        self.open_all = QPushButton(f"Open all {len({o for o, _ in self.items})} outputs")
+        self.open_all = QPushButton(f"Open all {len(self.all_outputs)} outputs")
         self.open_all.setToolTip("Open these outputs in the grading window (a banner there "
                                  "says which and offers Show all)")
         self.open_all.setAutoDefault(False)
@@ -118,7 +123,7 @@ class ItemsDialog(QDialog):
         self.table.setFocus()
 
     def output_ids(self) -> list[int]:
-        return sorted({o for o, _ in self.items})
+        return self.all_outputs
 
     def open_row(self, row: int) -> None:
         if 0 <= row < len(self.items):

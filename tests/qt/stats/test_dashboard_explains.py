@@ -259,3 +259,15 @@ def test_a_change_makes_the_header_say_out_of_date(demo_dash: DashboardWindow) -
     finally:
         w.watch.timer.stop()
         w.watch.stale = False
+
+
+def test_the_items_list_is_bounded_but_open_all_opens_everything(qtbot: Any) -> None:
+    from medreview.qt.stats.items_list import MAX_ROWS, AnswerIndex
+
+    items = [(o, f"criterion:c{k}") for o in range(1, 1501) for k in range(2)]  # 3000 items
+    dialog = ItemsDialog(items, AnswerIndex(None), "huge")
+    qtbot.addWidget(dialog)
+    assert dialog.table.rowCount() == MAX_ROWS < len(items)
+    with qtbot.waitSignal(dialog.sig_open_items, timeout=2000) as blocker:
+        qtbot.mouseClick(dialog.open_all, Qt.MouseButton.LeftButton)
+    assert blocker.args[0] == list(range(1, 1501))
