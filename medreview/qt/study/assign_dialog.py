@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 from medreview.qt.bridge import Op
 from medreview.qt.status import set_tone
 from medreview.qt.study.values import error_text
+from medreview.qt.table_cells import cell
 from medreview.runtime.bus import ChangeBus
 from medreview.runtime.executors import Executor
 from medreview.services import study as svc
@@ -52,15 +53,7 @@ GROUPING = (("apart", "Apart — spread through each rater's queue"),
 
 
 def _cell(text: str, *, number: bool = False, bold: bool = False) -> QTableWidgetItem:
-    item = QTableWidgetItem(text)
-    item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
-    if number:
-        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-    if bold:
-        f = QFont(item.font())
-        f.setBold(True)
-        item.setFont(f)
-    return item
+    return cell(text, tip="", number=number, bold=bold)
 
 
 class AssignDialog(QDialog):

@@ -4,7 +4,7 @@ disagreements, most disagreement first."""
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QKeyEvent
+from PySide6.QtGui import QBrush, QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -23,7 +23,9 @@ from PySide6.QtWidgets import (
 
 from medreview.domain.display_text import tooltip_text, visible_text
 from medreview.qt.flow_layout import FlowLayout
+from medreview.qt.status import tone_color
 from medreview.qt.study.values import PROVENANCE_TEXT
+from medreview.qt.table_cells import cell
 from medreview.services.study import Disagreement, DisagreementRules
 
 KIND_GROUPS = (  # checkbox label -> question kinds it covers
@@ -55,11 +57,7 @@ class RuleFieldGuard(QObject):
 
 
 def _item(text: str, tip: str = "") -> QTableWidgetItem:
-    it = QTableWidgetItem(visible_text(text))  # case ids and prompts are data
-    it.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
-    if tip:
-        it.setToolTip(tooltip_text(tip))
-    return it
+    return cell(text, tip=tip)  # case ids and prompts are data
 
 
 def score_bar(score: float) -> str:
@@ -230,13 +228,13 @@ class DisagreementQueue(QWidget):
     def _fill_row(self, row: int, d: Disagreement) -> None:
         done = (d.output_id, d.question_id) in self.resolved
         bar = _item(score_bar(d.score), f"disagreement {d.score:.2f} (0 = none, 1 = total)")
-        bar.setForeground(QBrush(QColor("#b3261e" if d.score >= 0.5 else "#b26a00")))
+        bar.setForeground(QBrush(tone_color("error" if d.score >= 0.5 else "warn")))
         prov = "adjudicated" if done else PROVENANCE_TEXT.get(d.gold_provenance or "", "")
         cells = [bar, _item(d.case_external_id), _item(d.prompt, d.prompt), _item(prov)]
-        for col, cell in enumerate(cells):
+        for col, item in enumerate(cells):
             if done:
-                cell.setForeground(QBrush(QColor("#7a7f87")))
-            self.table.setItem(row, col, cell)
+                item.setForeground(QBrush(tone_color("muted")))
+            self.table.setItem(row, col, item)
 
     def row_of(self, key: tuple[int, str] | None) -> int | None:
         for row, d in enumerate(self.shown):

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -23,7 +22,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QProgressBar,
     QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -34,6 +32,7 @@ from medreview.qt.bridge import Op
 from medreview.qt.progress_relay import ProgressRelay
 from medreview.qt.study.file_field import PathField, show_status, status_label
 from medreview.qt.study.values import error_text
+from medreview.qt.table_cells import cell
 from medreview.runtime.executors import Executor
 from medreview.services import study as svc
 from medreview.services.projects import Project
@@ -178,12 +177,10 @@ class MakePackagesDialog(QDialog):
         self.table.show()
         self.table.setRowCount(len(results))
         for row, w in enumerate(results):
-            self.table.setItem(row, 0, QTableWidgetItem(w.rater))
-            self.table.setItem(row, 1, QTableWidgetItem(str(w.items) if w.path else ""))
-            cell = QTableWidgetItem(str(w.path) if w.path else f"not written: {w.problem}")
-            if w.path is None:
-                cell.setForeground(QBrush(QColor("#b3261e")))
-            self.table.setItem(row, 2, cell)
+            self.table.setItem(row, 0, cell(w.rater))
+            self.table.setItem(row, 1, cell(str(w.items) if w.path else "", number=True))
+            self.table.setItem(row, 2, cell(str(w.path) if w.path else f"not written: {w.problem}",
+                                            tone=None if w.path else "error"))
         ok = sum(1 for w in results if w.path)
         show_status(self.status, f"{ok} of {len(results)} package(s) written.",
                     ok=ok == len(results))

@@ -15,7 +15,7 @@ from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -41,6 +41,7 @@ from medreview.qt.status import tone_color
 from medreview.qt.study.background import file_worker
 from medreview.qt.study.file_field import PACKAGE_FILTER, show_status, status_label
 from medreview.qt.study.values import error_text
+from medreview.qt.table_cells import cell
 from medreview.runtime.bus import ChangeBus
 from medreview.runtime.executors import Executor
 from medreview.services import study as svc
@@ -58,13 +59,8 @@ class FileState:
     info: svc.PackageCheck | None = None
 
 
-def _cell(text: str, tip: str = "", color: QColor | None = None) -> QTableWidgetItem:
-    it = QTableWidgetItem(text)
-    it.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
-    it.setToolTip(tip or text)
-    if color is not None:
-        it.setForeground(QBrush(color))
-    return it
+def _cell(text: str, tip: str = "", tone: str | None = None) -> QTableWidgetItem:
+    return cell(text, tip=tip or text, tone=tone)
 
 
 def _why(exc: BaseException) -> str:
@@ -231,13 +227,13 @@ class MergeDialog(QDialog):
     def _refresh_files(self) -> None:
         self.file_table.setRowCount(len(self.files))
         for row, f in enumerate(self.files):
-            color = tone_color(STATE_TONES[f.state])
+            tone = STATE_TONES[f.state]
             label = {CHECKING: "checking…", READY: f.reason, MERGED: "merged",
                      REFUSED: f"refused: {f.reason}"}[f.state]
             self.file_table.setItem(row, 0, _cell(f.path.name, str(f.path)))
             self.file_table.setItem(row, 1, _cell(f.info.rater if f.info else ""))
             self.file_table.setItem(row, 2, _num(f.info.items) if f.info else _cell(""))
-            self.file_table.setItem(row, 3, _cell(label, color=color))
+            self.file_table.setItem(row, 3, _cell(label, tone=tone))
         ready = [f for f in self.files if f.state == READY]
         busy = any(f.state == CHECKING for f in self.files)
         self.merge_button.setEnabled(bool(ready) and not busy and not self._merging)

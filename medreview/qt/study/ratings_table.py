@@ -16,9 +16,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from medreview.domain.display_text import tooltip_text, visible_text
 from medreview.domain.rubric import Question
 from medreview.qt.study.values import PROVENANCE_TEXT, format_value
+from medreview.qt.table_cells import cell
 from medreview.services.study import OutputRatings
 
 OFF_MAJORITY = "#fde7c8"
@@ -34,10 +34,7 @@ def _key(value: Any) -> str:
 
 def _cell(text: str) -> QTableWidgetItem:
     # Prompts, values and rationales are data: hidden characters marked, tooltip literal.
-    it = QTableWidgetItem(visible_text(text))
-    it.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
-    it.setToolTip(tooltip_text(text))
-    return it
+    return cell(text)
 
 
 class RatingsTable(QTableWidget):
