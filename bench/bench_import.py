@@ -120,7 +120,7 @@ def medreview_import(project: Path, src: Path) -> dict[str, Any]:
     from medreview.cli.main import main
 
     out = io.StringIO()
-    with contextlib.redirect_stdout(out):
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
         code = main(["import", str(project), str(src), "--json"])
     if code != 0:
         raise SystemExit(f"medreview import failed with code {code}")

@@ -16,13 +16,12 @@ the same file again skips what is there, adds the rest and marks the row ``compl
 
 from __future__ import annotations
 
-import hashlib
-import json
 import mimetypes
 import time
+from array import array
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +40,10 @@ from medreview.domain.records import (
 from medreview.errors import ImportFailed, MedreviewError
 from medreview.progress import CancelToken, Progress, no_progress
 from medreview.storage.base import Base
+from medreview.storage.bulk_ingest import CaseOutputBatch
 from medreview.storage.forms import active_form_rows
 from medreview.storage.models import (
     AttachmentRow,
-    CaseCriterionRow,
     CaseRow,
     ImportLogRow,
     JudgmentRevisionRow,
@@ -72,34 +71,40 @@ class ImportSummary:
         return {"added": dict(self.added), "skipped": dict(self.skipped)}
 
 
-def canonical_sha(obj: Any) -> str:
-    payload = json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-    )
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
-
-
-def text_sha(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _case_content(rec: CaseRecord) -> dict[str, Any]:
-    return {
-        "messages": [asdict(m) for m in rec.messages],
-        "context": [asdict(c) for c in rec.context],
-        "criteria": [asdict(c) for c in rec.criteria],
-        "reference": rec.reference_answer,
-        "title": rec.title,
-    }
-
-
 class _Ingest:
-    def __init__(self, project: Project, session: Session, summary: ImportSummary) -> None:
+    def __init__(
+        self, project: Project, session: Session, summary: ImportSummary, inserted: _Inserted
+    ) -> None:
         self.project = project
         self.s = session
         self.summary = summary
+        self.inserted = inserted
         self.case_ids: dict[str, int] = {}
         self.new_blobs: list[str] = []
+        # Cases and outputs wait here until the batch is written (storage.bulk_ingest).
+        self.batch = CaseOutputBatch()
+
+    def write_batch(self) -> None:
+        """Check and insert the collected cases and outputs (before anything that reads them)."""
+        if not self.batch:
+            return
+        self.s.flush()
+        ids = self.batch.write(
+            self.s.connection(), (self.summary.added, self.summary.skipped), self.inserted.add
+        )
+        self.case_ids.update(ids)
+
+    def check_batch(self) -> None:
+        """Raise the error of a collected record, if one has one: it came before the error
+        being raised now. Any other failure here leaves that first error to be reported."""
+        if not self.batch:
+            return
+        try:
+            self.batch.check(self.s.connection(), (Counter(), Counter()))
+        except ImportFailed:
+            raise
+        except Exception:  # e.g. the database went away: keep the error we had
+            return
 
     def case_id(self, external_id: str, where: Located) -> int:
         cid = self.case_ids.get(external_id)
@@ -115,85 +120,6 @@ class _Ingest:
                 )
             self.case_ids[external_id] = cid
         return cid
-
-    def add_case(self, rec: CaseRecord, where: Located) -> None:
-        content = _case_content(rec)
-        sha = canonical_sha(content)
-        row = self.s.scalars(select(CaseRow).where(CaseRow.external_id == rec.external_id)).first()
-        if row is not None:
-            if row.content_sha256 != sha:
-                raise ImportFailed(
-                    "case id already exists in the project with different content "
-                    "(prompt, context or criteria); give it a new id or fix the file",
-                    source=where.source,
-                    line=where.line,
-                    item=rec.external_id,
-                )
-            self.case_ids[rec.external_id] = row.id
-            self.summary.skipped["cases"] += 1
-            return
-        row = CaseRow(
-            external_id=rec.external_id,
-            title=rec.title,
-            messages=content["messages"],
-            context=content["context"],
-            tags=list(rec.tags),
-            meta=rec.metadata,
-            reference_answer=rec.reference_answer,
-            content_sha256=sha,
-            source=where.source,
-        )
-        self.s.add(row)
-        self.s.flush()
-        keys = set()
-        for pos, c in enumerate(rec.criteria):
-            if c.key in keys:
-                raise ImportFailed(
-                    f"duplicate criterion key {c.key!r}",
-                    source=where.source,
-                    line=where.line,
-                    item=rec.external_id,
-                )
-            keys.add(c.key)
-            self.s.add(
-                CaseCriterionRow(
-                    case_id=row.id,
-                    position=pos,
-                    key=c.key,
-                    text=c.text,
-                    points=float(c.points),
-                    tags=list(c.tags),
-                )
-            )
-        self.case_ids[rec.external_id] = row.id
-        self.summary.added["cases"] += 1
-        if rec.criteria:
-            self.summary.added["criteria"] += len(rec.criteria)
-
-    def add_output(self, rec: OutputRecord, where: Located) -> None:
-        cid = self.case_id(rec.case_external_id, where)
-        sha = text_sha(rec.text)
-        exists = self.s.scalar(
-            select(OutputRow.id).where(
-                OutputRow.case_id == cid, OutputRow.model == rec.model, OutputRow.text_sha256 == sha
-            )
-        )
-        if exists is not None:
-            self.summary.skipped["outputs"] += 1
-            return
-        self.s.add(
-            OutputRow(
-                case_id=cid,
-                external_id=rec.external_id,
-                model=rec.model,
-                text=rec.text,
-                text_sha256=sha,
-                meta=rec.metadata,
-                source=where.source,
-            )
-        )
-        self.s.flush()
-        self.summary.added["outputs"] += 1
 
     def known_case_id(self, external_id: str) -> int | None:
         cid = self.case_ids.get(external_id)
@@ -379,23 +305,31 @@ COMPLETE = "complete"
 
 
 class _Inserted:
-    """Rows this import inserted, in committed batches only (what an undo may delete)."""
+    """Rows this import inserted, in committed batches only (what an undo may delete).
+
+    Ids are kept per table in machine-integer arrays: a million outputs cost 8 MB here.
+    """
 
     def __init__(self) -> None:
-        self.pending: list[tuple[str, int]] = []
-        self.committed: list[tuple[str, int]] = []
+        self.pending: dict[str, array[int]] = {}
+        self.committed: dict[str, array[int]] = {}
         self.touched_judgments: set[int] = set()
+
+    def add(self, table: str, ids: Sequence[int]) -> None:
+        """Rows written with Core (``storage.bulk_ingest``), which the ORM event never sees."""
+        self.pending.setdefault(table, array("q")).extend(ids)
 
     def on_persistent(self, _session: Session, obj: object) -> None:
         identity = sa_inspect(obj).identity
         table = getattr(obj, "__tablename__", None)
         if identity and table:
-            self.pending.append((table, int(identity[0])))
+            self.pending.setdefault(table, array("q")).append(int(identity[0]))
         if isinstance(obj, JudgmentRevisionRow):
             self.touched_judgments.add(obj.judgment_id)
 
     def commit(self) -> None:
-        self.committed.extend(self.pending)
+        for table, ids in self.pending.items():
+            self.committed.setdefault(table, array("q")).extend(ids)
         self.pending.clear()
 
 
@@ -447,15 +381,13 @@ def _undo(project: Project, inserted: _Inserted, blobs: list[str]) -> bool:
     if not inserted.committed:
         _remove_unused_blobs(project, blobs)
         return True
-    by_table: dict[str, list[int]] = {}
-    for table, pk in inserted.committed:
-        by_table.setdefault(table, []).append(pk)
+    by_table = inserted.committed
     try:
         with project.transaction() as s:
             for table in reversed(Base.metadata.sorted_tables):
-                ids = by_table.get(table.name, [])
+                ids = by_table.get(table.name, array("q"))
                 for at in range(0, len(ids), 500):
-                    s.execute(delete(table).where(table.c.id.in_(ids[at : at + 500])))
+                    s.execute(delete(table).where(table.c.id.in_(list(ids[at : at + 500]))))
             for jid in inserted.touched_judgments:
                 judgment = s.get(JudgmentRow, jid)
                 if judgment is None:
@@ -513,33 +445,44 @@ def ingest(
         try:
             with project.write_session() as s:
                 event.listen(s, "pending_to_persistent", inserted.on_persistent)
-                state = _Ingest(project, s, summary)
+                state = _Ingest(project, s, summary, inserted)
                 log = _find_partial_log(s, source, source_sha256)
                 batch_start = time.monotonic()
                 in_batch = 0
-                for n, located in enumerate(records, start=1):
-                    if token is not None:
-                        token.raise_if_cancelled()
-                    rec = located.record
-                    if isinstance(rec, CaseRecord):
-                        state.add_case(rec, located)
-                    elif isinstance(rec, OutputRecord):
-                        state.add_output(rec, located)
-                    elif isinstance(rec, AttachmentRecord):
-                        state.add_attachment(rec, located)
-                    elif isinstance(rec, RatingRecord):
-                        state.add_rating(rec, located)
-                    in_batch += 1
-                    if n % 200 == 0:
-                        progress(n, None, f"{n} records")
-                    if in_batch >= batch_records or time.monotonic() - batch_start >= batch_seconds:
-                        if summary.added or log is not None:
-                            log = _write_log(s, log, summary=summary, state=PARTIAL, **common)
-                        s.commit()
-                        inserted.commit()
-                        project.yield_to_waiters()
-                        batch_start = time.monotonic()
-                        in_batch = 0
+                try:
+                    for n, located in enumerate(records, start=1):
+                        if token is not None:
+                            token.raise_if_cancelled()
+                        rec = located.record
+                        if isinstance(rec, CaseRecord):
+                            state.batch.add_case(rec, located)
+                        elif isinstance(rec, OutputRecord):
+                            state.batch.add_output(rec, located)
+                        elif isinstance(rec, AttachmentRecord):
+                            state.write_batch()
+                            state.add_attachment(rec, located)
+                        elif isinstance(rec, RatingRecord):
+                            state.write_batch()
+                            state.add_rating(rec, located)
+                        in_batch += 1
+                        if n % 200 == 0:
+                            progress(n, None, f"{n} records")
+                        if (in_batch >= batch_records
+                                or time.monotonic() - batch_start >= batch_seconds):
+                            state.write_batch()
+                            if summary.added or log is not None:
+                                log = _write_log(s, log, summary=summary, state=PARTIAL, **common)
+                            s.commit()
+                            inserted.commit()
+                            project.yield_to_waiters()
+                            batch_start = time.monotonic()
+                            in_batch = 0
+                except BaseException:
+                    # A bad line, or a cancel, after a bad record still waiting in the batch:
+                    # the earlier record's error is the one to report, as if written at once.
+                    state.check_batch()
+                    raise
+                state.write_batch()
                 # In the last batch, so with the COMPLETE mark: all of it or none of it.
                 state.attach_waiting()
                 if summary.added or log is not None:
