@@ -6,8 +6,8 @@ are only collected (their hashes and row values worked out as they arrive, befor
 takes the write lock); when the batch is written:
 
 1. the cases it names are read in one ``IN`` query per 500 keys, and the outputs it might
-   repeat in one row-value ``IN`` query per 300 identities (the unique index of
-   (case, model, sha256 of the text));
+   repeat in one query per 300 identities (searching the unique index of (case, model,
+   sha256 of the text));
 2. the records are checked in file order against those dicts and sets and against what the
    batch itself adds: the same identity rules, counts and one-line errors (naming the file,
    line and item) as the row-at-a-time ingest;
@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, insert, select, tuple_
+from sqlalchemy import Connection, Table, insert, select
 
 from medreview.domain.records import CaseRecord, Located, OutputRecord
 from medreview.errors import ImportFailed
@@ -249,13 +249,21 @@ def _stored_cases(conn: Connection, keys: Iterable[str]) -> dict[str, tuple[int,
 def _stored_outputs(
     conn: Connection, identities: list[tuple[int, str, str]]
 ) -> set[tuple[int, str, str]]:
-    """Which (case id, model, text sha256) identities are stored already."""
+    """Which (case id, model, text sha256) identities are stored already.
+
+    Asked as ``case_id IN .. AND model IN .. AND text_sha256 IN ..``, which SQLite answers
+    by searching the unique index of the identity; a row-value ``IN`` would scan all of it.
+    The few rows that match the three lists but not one identity are dropped here.
+    """
     found: set[tuple[int, str, str]] = set()
-    ident = tuple_(OUTPUTS.c.case_id, OUTPUTS.c.model, OUTPUTS.c.text_sha256)
     for part in _chunks(sorted(set(identities)), IDENTITIES_PER_QUERY):
+        wanted = set(part)
         q = select(OUTPUTS.c.case_id, OUTPUTS.c.model, OUTPUTS.c.text_sha256).where(
-            ident.in_(part))
-        found.update((int(c), m, s) for c, m, s in conn.execute(q))
+            OUTPUTS.c.case_id.in_(sorted({c for c, _m, _s in part})),
+            OUTPUTS.c.model.in_(sorted({m for _c, m, _s in part})),
+            OUTPUTS.c.text_sha256.in_(sorted({s for _c, _m, s in part})),
+        )
+        found.update(i for c, m, s in conn.execute(q) if (i := (int(c), m, s)) in wanted)
     return found
 
 

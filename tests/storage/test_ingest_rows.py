@@ -230,5 +230,9 @@ def test_imports_leave_the_recorded_rows(
     assert got["summaries"] == expected["summaries"]
     for name, tables in expected["tables"].items():
         for table, rows in tables.items():
-            assert got["tables"][name][table] == rows, f"{name}.{table}"
-    assert got == expected
+            # Columns and tables added to the schema later (by other features) are not part
+            # of the recording; every recorded one must still hold the same values.
+            columns = set().union(*rows) if rows else set()
+            have = [{k: v for k, v in r.items() if k in columns}
+                    for r in got["tables"][name][table]]
+            assert have == rows, f"{name}.{table}"
