@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 SCREENS = ("welcome", "new-project", "grading", "grading-dark", "error-span", "pairwise", "queue-done",
            "cheatsheet", "history", "dashboard", "calibration", "adjudication", "judge-run",
-           "assign", "export", "viewer-tools")
+           "assign", "export", "viewer-tools", "form-editor", "guidelines")
 LEAD_SCREENS = ("dashboard", "calibration", "adjudication", "judge-run", "assign", "export")
 PREVIEW_RATER = "Dr. Preview Grader"
 
@@ -240,6 +240,13 @@ def make_screen(name: str, folder: Path):  # type: ignore[no-untyped-def]
         w = _window(None, "light", settings)
         w.welcome.set_recent([str(build_preview_project(folder))])
         return w
+    if name in ("form-editor", "guidelines"):
+        from medreview.qt.form_editor import preview_screens
+
+        w = _window(build_preview_project(folder, copy_as=name), "light", settings)
+        if name == "guidelines":
+            _open_first_with_images(w)
+        return preview_screens.make(name, w)
     if name == "new-project":
         from medreview.qt.new_project_dialog import preview_dialog
 

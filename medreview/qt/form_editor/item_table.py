@@ -51,10 +51,16 @@ class ItemTable(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setTabKeyNavigation(False)  # Tab leaves the table; arrows move in it
         header = self.table.horizontalHeader()
+        # The description takes the spare width; ids, values and labels keep a readable one.
+        stretch = next((i for i, c in enumerate(columns) if c[0] == "description"),
+                       len(columns) - 1)
         for i in range(len(columns)):
-            header.setSectionResizeMode(i, QHeaderView.ResizeMode.Stretch if i == len(columns) - 1
-                                        else QHeaderView.ResizeMode.Interactive)
-        self.table.setMinimumHeight(110)
+            if i == stretch:
+                header.setSectionResizeMode(i, QHeaderView.ResizeMode.Stretch)
+            else:
+                header.setSectionResizeMode(i, QHeaderView.ResizeMode.Interactive)
+                self.table.setColumnWidth(i, 150)
+        self.table.setMinimumHeight(150)
         self.table.itemChanged.connect(self._on_item_changed)
         self.add_button = QPushButton("Add")
         self.remove_button = QPushButton("Remove")
