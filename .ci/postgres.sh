@@ -21,10 +21,17 @@ stop() {
   rm -rf "$BASE"
 }
 trap stop EXIT
-"${RUNAS[@]}" "'$PGBIN/initdb' -D '$BASE/data' --auth=trust -U medreview -E UTF8 --locale=C.UTF-8" \
+# TCP logins need their password (SCRAM), as on a hospital's server: the team tests connect
+# with the credentials `medreview team add-rater` creates. The socket (unused) stays trust.
+PGPASS="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+printf '%s\n' "$PGPASS" >"$BASE/pwfile"
+[ "$(id -u)" = 0 ] && chown nobody "$BASE/pwfile"
+"${RUNAS[@]}" "'$PGBIN/initdb' -D '$BASE/data' --auth-local=trust --auth-host=scram-sha-256 \
+  --pwfile='$BASE/pwfile' -U medreview -E UTF8 --locale=C.UTF-8" \
   >"$BASE/initdb.log" 2>&1 || { cat "$BASE/initdb.log" >&2; exit 1; }
+rm -f "$BASE/pwfile"
 "${RUNAS[@]}" "'$PGBIN/pg_ctl' -D '$BASE/data' -w -l '$BASE/server.log' -o \"-h 127.0.0.1 -p $PORT -k '$BASE' -F\" start" >/dev/null \
   || { cat "$BASE/server.log" >&2; exit 1; }
 echo "PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PORT"
-MEDREVIEW_TEST_PG_URL="postgresql+psycopg://medreview@127.0.0.1:$PORT/postgres" \
+MEDREVIEW_TEST_PG_URL="postgresql+psycopg://medreview:$PGPASS@127.0.0.1:$PORT/postgres" \
   QT_QPA_PLATFORM=offscreen .venv/bin/python -m pytest -m postgres tests/postgres -p no:cacheprovider "$@"

@@ -100,6 +100,9 @@ class RaterRow(Base):
     judge_run_id: Mapped[int | None] = mapped_column(ForeignKey("judge_run.id"))
     is_adjudicator: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Schema 0008: the PostgreSQL login of this physician (row-level security maps
+    # current_user to the rater through it; storage/team.py); always empty on SQLite.
+    db_role: Mapped[str | None] = mapped_column(String(63), unique=True, index=True)
 
 
 class CaseRow(Base):
