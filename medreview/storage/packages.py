@@ -27,6 +27,7 @@ from medreview.storage.models import (
     CaseCriterionRow,
     CaseRow,
     FormRow,
+    GuidelineRow,
     IssuedPackageRow,
     JudgmentRevisionRow,
     JudgmentRow,
@@ -152,6 +153,11 @@ def _copy_content(src: Session, dst: Session, project: Project, rater: RaterRow,
         dst.add(row)
         dst.flush()
         form_map[f.id] = row.id
+    # The grading guidelines travel with the forms: the rater shows them beside the panel (G)
+    # and every grade records the version (the same numbers as the lead's, copied as they are).
+    for g in src.scalars(select(GuidelineRow).order_by(GuidelineRow.id)):
+        dst.add(GuidelineRow(form_key=g.form_key, version=g.version, text=g.text,
+                             sha256=g.sha256, author=g.author, created_at=g.created_at))
     new_rater = RaterRow(name=rater.name, kind=rater.kind, pseudonym=rater.pseudonym)
     dst.add(new_rater)
     dst.flush()
