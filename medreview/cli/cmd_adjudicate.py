@@ -6,10 +6,12 @@ import argparse
 import json
 from pathlib import Path
 
+from medreview.cli.common import project_arg
+
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("adjudicate", help="disagreement queue and gold labels")
-    p.add_argument("project", type=Path)
+    p.add_argument("project", type=project_arg)
     p.add_argument("--ordinal-threshold", type=float, default=2.0,
                    help="an ordinal spread at least this large is a disagreement")
     p.add_argument("--auto", action="store_true",

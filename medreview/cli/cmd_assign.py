@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+
+from medreview.cli.common import project_arg
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("assign", help="assign outputs to physician raters (creates raters)")
-    p.add_argument("project", type=Path)
+    p.add_argument("project", type=project_arg)
     p.add_argument("--raters", required=True, help="comma-separated rater names")
     p.add_argument("--per-output", type=int, default=1, metavar="K",
                    help="raters per output (per multi-rated output with --overlap)")

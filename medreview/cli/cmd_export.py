@@ -11,12 +11,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from medreview.cli.common import project_arg
 from medreview.services.exporting import ALL_KINDS
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("export", help="write project tables or training exports")
-    p.add_argument("project", type=Path)
+    p.add_argument("project", type=project_arg)
     p.add_argument("outdir", type=Path)
     p.add_argument("--kind", action="append", dest="kinds",
                    choices=(*ALL_KINDS, "training"),

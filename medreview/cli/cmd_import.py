@@ -10,10 +10,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from medreview.cli.common import project_arg
+
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("import", help="import cases, model outputs, images, ratings or rubrics")
-    p.add_argument("project", type=Path)
+    p.add_argument("project", type=project_arg)
     p.add_argument("files", type=Path, nargs="*", help="JSONL/CSV/HealthBench/inspect-ai/folder")
     p.add_argument(
         "--format",

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+
+from medreview.cli.common import project_arg
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("init", help="create a new project folder")
-    p.add_argument("path", type=Path)
+    p.add_argument("path", type=project_arg)
     p.add_argument("--name", help="project name (default: the folder name)")
     p.add_argument(
         "--rubric",
@@ -29,5 +30,5 @@ def run(args: argparse.Namespace) -> int:
         for form in forms:
             key, version = add_form(project, form)
             print(f"added {form.kind.value} {key} v{version}")
-    print(f"created project {args.path}")
+    print(f"created project {project.location}")
     return 0

@@ -12,8 +12,9 @@ import argparse
 import signal
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
+
+from medreview.cli.common import project_arg
 
 
 def _or_none(kind: Callable[[str], Any]) -> Callable[[str], Any]:
@@ -35,7 +36,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         description="Grade the project's outputs through any OpenAI-compatible endpoint "
         "(OpenAI, Azure, vLLM, Ollama, llama.cpp, LM Studio). A remote endpoint needs the "
         "project's recorded consent; the API key comes from the keyring or an env variable.")
-    p.add_argument("project", type=Path)
+    p.add_argument("project", type=project_arg)
     p.add_argument("--base-url", required=True,
                    help="e.g. http://127.0.0.1:11434/v1 (no key in it: use the keyring or "
                    "--api-key-env)")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from medreview.cli.common import project_arg
+
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("merge", help="merge graded rater packages into the project")
-    p.add_argument("project", type=Path)
+    p.add_argument("project", type=project_arg)
     p.add_argument("files", type=Path, nargs="+", metavar="FILE")
     p.set_defaults(run=run)
 

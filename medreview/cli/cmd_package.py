@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from medreview.cli.common import project_arg
+
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("package", help="write an offline package for one rater (or seal one)")
-    p.add_argument("project", type=Path,
+    p.add_argument("project", type=project_arg,
                    help="the study project (with --seal: the graded, unpacked package folder)")
     p.add_argument("--rater", help="rater name")
     p.add_argument("--out", type=Path, required=True, help="package file to write")

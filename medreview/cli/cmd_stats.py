@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from medreview.cli.common import project_arg
+
 # What the text table shows per block; the JSON and the report carry everything.
 JUDGE_STATS = ("accuracy", "macro_f1", "cohen_kappa", "spearman", "kendall_tau_b",
                "mean_signed_difference")
@@ -16,7 +18,7 @@ ERROR_STATS = ("krippendorff_alpha_nominal", "gwet_ac1")
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("stats", help="inter-rater agreement and judge calibration")
-    p.add_argument("project", type=Path)
+    p.add_argument("project", type=project_arg)
     p.add_argument("--by", choices=("question", "model", "rater"), default="question",
                    help="break agreement down per model or per rater pair")
     p.add_argument("--json", action="store_true", help="every table as JSON")

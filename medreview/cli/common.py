@@ -18,6 +18,15 @@ def print_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
+def project_arg(value: str) -> Path | str:
+    """A project folder, or a PostgreSQL URL (``postgresql://user@host:port/db``) kept as text:
+    ``Path`` would fold its ``//``."""
+    scheme, sep, _ = value.partition("://")
+    if sep and scheme.lower() in ("postgresql", "postgresql+psycopg", "postgres"):
+        return value
+    return Path(value)
+
+
 def load_form_arg(value: str) -> Form:
     """A rubric/taxonomy given as a built-in template key or a file path."""
     from medreview.services.projects import form_from

@@ -11,17 +11,20 @@ from medreview.storage import project_info as stored
 from medreview.storage import raters
 from medreview.storage.ingest import incomplete_imports
 from medreview.storage.pending_media import WaitingMedia, waiting_media
-from medreview.storage.project import Project, create_project, is_project, open_project
+from medreview.storage.project import Project, create_project, is_project, migrate, open_project
+from medreview.storage.server_url import is_database_url, parse_server_url
 
 __all__ = [
     "Project",
     "add_form",
     "add_rater",
     "create_project",
+    "describe_location",
     "incomplete_imports",
     "is_project",
     "list_raters",
     "media_waiting",
+    "migrate_project",
     "open_project",
     "project_info",
     "set_consent",
@@ -99,6 +102,19 @@ def unfinished_imports(project: Project) -> list[dict[str, str]]:
     ``{"source", "started", "hint"}``; importing the same file again completes it."""
     return [{"source": source, "started": started, "hint": FINISH_IMPORT_HINT}
             for source, started in incomplete_imports(project)]
+
+
+def migrate_project(target: Path | str) -> tuple[str | None, str]:
+    """Bring a project folder or a server database (URL) to this version's schema; returns
+    (schema before, schema now). Only the study lead does this for a shared server."""
+    return migrate(target)
+
+
+def describe_location(target: Path | str) -> str:
+    """A folder or server URL as messages show it (a URL without its password)."""
+    if is_database_url(target):
+        return parse_server_url(str(target), use_keyring=False).display
+    return str(target)
 
 
 def open_or_create(path: Path, name: str | None = None) -> Project:

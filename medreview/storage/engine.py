@@ -13,6 +13,12 @@ Transactions on SQLite (see docs/ARCHITECTURE.md, "Writers and transactions"):
 - a writer that finds the lock taken waits in ``WriteGate.begin`` — a loop of short SQLite
   busy waits that reports "waiting for another writer (import of X)…" to a callback, for up
   to ``MEDREVIEW_WRITE_WAIT_S`` seconds (default 600) before giving up with one line.
+
+On PostgreSQL (``ServerWriteLock``) the same rule holds with the server's own lock: every write
+transaction first takes a transaction-scoped advisory lock, one per database (= project), so
+revision numbers and "is this row here" reads stay exact while writers in other processes and
+on other machines commit; reads run at REPEATABLE READ (one snapshot, like SQLite's WAL reads)
+and never take the lock. The lock is released by COMMIT or ROLLBACK, also when a client dies.
 """
 
 from __future__ import annotations
@@ -29,10 +35,13 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
-from medreview.errors import ProjectBusy
+from medreview.errors import ProjectBusy, ProjectError
 from medreview.storage.writers import WriterNotes
 
 READ_OPTION = "medreview_read"
+# Media writes on a server: content-addressed rows that need no project write lock (an
+# import holding the lock adds its files through another connection).
+MEDIA_OPTION = "medreview_media"
 # One SQLite busy wait; the gate loops over these so it can report progress between them.
 BUSY_SLICE_MS = 250
 DEFAULT_WAIT_S = 600.0
@@ -129,6 +138,65 @@ class WriteGate:
                 self.notes.stop_waiting()
 
 
+# pg_advisory_xact_lock key shared by every medreview writer of a database ("mrvw" + 1).
+SERVER_WRITE_LOCK = 0x6D727677_00000001
+_LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE of a lock wait cut short by lock_timeout
+_LOCK_SLICE = "1s"
+
+
+class ServerWriteLock:
+    """Begins PostgreSQL write transactions with the project's advisory lock (waiting)."""
+
+    def __init__(self, *, read_only: bool = False) -> None:
+        self.read_only = read_only
+        self.on_wait: WaitCallback | None = None
+
+    def begin(self, conn: Connection) -> None:
+        opts = conn.get_execution_options()
+        if self.read_only or opts.get(READ_OPTION) or opts.get(MEDIA_OPTION):
+            return
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None
+        start = time.monotonic()
+        limit = max_write_wait_s()
+        while True:
+            cur = dbapi.cursor()
+            try:
+                # Waits in slices so it can report (and give up) like the SQLite gate; the
+                # server queues waiters in order, so a batch writer cannot starve them.
+                cur.execute(f"SET LOCAL lock_timeout = '{_LOCK_SLICE}'")
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (SERVER_WRITE_LOCK,))
+                cur.execute("SET LOCAL lock_timeout TO DEFAULT")
+                return
+            except Exception as exc:
+                if getattr(exc, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+                    raise
+                dbapi.rollback()
+            finally:
+                cur.close()
+            waited = time.monotonic() - start
+            if waited >= limit:
+                raise ProjectBusy(
+                    f"another writer has kept the project busy for {waited:.0f} s; nothing "
+                    "was changed, try again when it has finished"
+                )
+            callback = self.on_wait or _default_wait_callback[0]
+            if callback is not None:
+                callback(f"waiting for another writer… {waited:.0f} s")
+
+
+def make_server_engine(url: Any, connect_args: dict[str, Any], lock: ServerWriteLock) -> Engine:
+    """A PostgreSQL engine (psycopg 3) whose write transactions take ``lock`` first."""
+    try:
+        import psycopg  # noqa: F401  (only in the ``postgres`` extra: say so in one line)
+    except ImportError as exc:
+        raise ProjectError("PostgreSQL projects need the psycopg driver: "
+                           "pip install 'medreview[postgres]'") from exc
+    engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    event.listen(engine, "begin", lock.begin)
+    return engine
+
+
 def _sqlite_connect_hook(read_only: bool) -> Callable[[Any, Any], None]:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # SQLAlchemy's pysqlite recipe: no implicit BEGIN from the driver; the gate emits it.
@@ -163,7 +231,10 @@ def make_engine(
 
 
 def reading(engine: Engine) -> Engine:
-    """The same engine, whose transactions are deferred reads (never wait for a writer)."""
+    """The same engine, whose transactions are deferred reads (never wait for a writer); on
+    PostgreSQL at REPEATABLE READ, so a read sees one snapshot as it does on SQLite."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(**{READ_OPTION: True}, isolation_level="REPEATABLE READ")
     return engine.execution_options(**{READ_OPTION: True})
 
 

@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import select
 
@@ -36,6 +36,19 @@ def sha256_file(path: Path) -> str:
         while chunk := f.read(_CHUNK):
             h.update(chunk)
     return h.hexdigest()
+
+
+class Media(Protocol):
+    """What a project's media store offers: the folder store below, or the database store of a
+    PostgreSQL project (``storage/server_media.py``). Paths returned are local files."""
+
+    def path_for(self, sha256: str) -> Path: ...
+    def has(self, sha256: str) -> bool: ...
+    def add(self, source: Path) -> tuple[str, int]: ...
+    def add_bytes(self, data: bytes) -> tuple[str, int]: ...
+    def open_verified(self, sha256: str) -> Path: ...
+    def copy_out(self, sha256: str, dest: Path) -> None: ...
+    def remove(self, sha256: str) -> None: ...
 
 
 class MediaStore:
@@ -105,6 +118,10 @@ class MediaStore:
 
     def copy_out(self, sha256: str, dest: Path) -> None:
         shutil.copyfile(self.open_verified(sha256), dest)
+
+    def remove(self, sha256: str) -> None:
+        """Delete a blob no row uses any more (a failed import's files)."""
+        self.path_for(sha256).unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)

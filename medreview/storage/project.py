@@ -4,6 +4,12 @@ Opening a project whose schema is older than this version backs the database up 
 online backup, so WAL contents are included; one copy per old version) and then upgrades it
 with Alembic. A newer schema, an empty, truncated, foreign or damaged file is refused with one
 line before anything is written. A project that cannot be written opens read-only.
+
+A project may also be a PostgreSQL database, named by its URL (``storage/server_url.py``): the
+same models and Alembic chain, media in the database (``storage/server_media.py``), writers
+serialised by the server's advisory lock (``storage/engine.ServerWriteLock``). A server database
+is shared, so opening never migrates it: a database at another schema is refused with one line
+saying who migrates it (the study lead, ``medreview migrate URL``).
 """
 
 from __future__ import annotations
@@ -23,16 +29,27 @@ from sqlalchemy.orm import Session, sessionmaker
 from medreview.errors import ProjectError, ProjectReadOnly
 from medreview.storage import schema
 from medreview.storage.engine import (
+    ServerWriteLock,
     WriteGate,
     make_engine,
+    make_server_engine,
     make_sessionmaker,
     read_only_connector,
     reading,
     sqlite_url,
 )
 from medreview.storage.health import check_database_file, check_integrity, describe_db_error
-from medreview.storage.media import MediaStore
+from medreview.storage.media import Media, MediaStore
 from medreview.storage.models import ProjectRow
+from medreview.storage.server_media import DatabaseMediaStore
+from medreview.storage.server_url import (
+    ServerUrl,
+    connect_args,
+    is_database_url,
+    local_folder,
+    media_cache_folder,
+    parse_server_url,
+)
 from medreview.storage.writers import WriterNotes
 
 DB_NAME = "project.sqlite"
@@ -45,23 +62,27 @@ class Project:
     Every user action runs in ``with project.transaction() as s:`` — one commit, or nothing.
     Reads use ``project.read()``: deferred transactions that never wait for a writer. A
     project opened read-only (``read_only_reason`` says why) refuses every transaction.
+    ``location`` is what messages name: the folder, or a server project's URL without its
+    password (whose ``path`` is then this user's local folder for it).
     """
 
     def __init__(
         self,
         path: Path,
         engine: Engine,
-        media: MediaStore,
+        media: Media,
         *,
-        gate: WriteGate | None = None,
+        gate: WriteGate | ServerWriteLock | None = None,
         read_only_reason: str | None = None,
+        location: str | None = None,
     ) -> None:
         self.path = path
         self.engine = engine
         self.media = media
         self.read_only_reason = read_only_reason
+        self.location = location or str(path)
         self._gate = gate
-        self._notes = gate.notes if gate is not None else None
+        self._notes = gate.notes if isinstance(gate, WriteGate) else None
         self._sessions: sessionmaker[Session] = make_sessionmaker(engine)
         self._reads: sessionmaker[Session] = make_sessionmaker(reading(engine))
 
@@ -78,7 +99,7 @@ class Project:
         if self.read_only_reason is not None:
             raise ProjectReadOnly(
                 f"the project is open read-only ({self.read_only_reason}); nothing can be saved",
-                source=str(self.path),
+                source=self.location,
             )
 
     @contextlib.contextmanager
@@ -150,9 +171,12 @@ def _sqlite_engine(path: Path, db_path: Path) -> tuple[Engine, WriteGate]:
 
 
 def create_project(
-    path: Path, name: str | None = None, *, database_url: str | None = None
+    path: Path | str, name: str | None = None, *, database_url: str | None = None
 ) -> Project:
-    """Make a new, empty project folder (or a PostgreSQL project whose media live in ``path``)."""
+    """Make a new, empty project folder, or a project in an empty PostgreSQL database (a URL
+    as ``path`` or ``database_url``)."""
+    if database_url is not None or is_database_url(path):
+        return _create_server_project(database_url or str(path), name)
     path = Path(path)
     if is_project(path):
         raise ProjectError("a project already exists here", source=str(path))
@@ -162,11 +186,7 @@ def create_project(
         )
     path.mkdir(parents=True, exist_ok=True)
     (path / MEDIA_DIR).mkdir(exist_ok=True)
-    gate = None
-    if database_url is None:
-        engine, gate = _sqlite_engine(path, path / DB_NAME)
-    else:
-        engine = make_engine(database_url)
+    engine, gate = _sqlite_engine(path, path / DB_NAME)
     schema.upgrade(engine)
     project = Project(path, engine, MediaStore(path / MEDIA_DIR), gate=gate)
     with project.transaction() as s:
@@ -226,7 +246,7 @@ def _known(revision: str) -> bool:
 
 
 def open_project(
-    path: Path,
+    path: Path | str,
     *,
     upgrade: bool = True,
     database_url: str | None = None,
@@ -237,11 +257,12 @@ def open_project(
     ``read_only`` None means: read-only when ``MEDREVIEW_READ_ONLY`` is set or the database
     or its folder cannot be written (an archive, a read-only share). A read-only project can
     be browsed, counted and exported; every transaction is refused with one line.
+    ``path`` may be a PostgreSQL URL (or ``database_url`` given): never migrated on opening.
     """
+    if database_url is not None or is_database_url(path):
+        return open_server_project(database_url or str(path), read_only=read_only)
     path = Path(path)
     db_path = path / DB_NAME
-    if database_url is not None:
-        return _open_url(path, database_url, upgrade=upgrade)
     if not db_path.is_file():
         raise ProjectError("not a medreview project (no project.sqlite)", source=str(path))
     check_database_file(db_path)
@@ -281,28 +302,134 @@ def open_project(
     return Project(path, engine, MediaStore(path / MEDIA_DIR), gate=gate, read_only_reason=reason)
 
 
-def _open_url(path: Path, database_url: str, *, upgrade: bool) -> Project:
-    engine = make_engine(database_url)
+def _server_engine(server: ServerUrl, reason: str | None) -> tuple[Engine, ServerWriteLock]:
+    lock = ServerWriteLock(read_only=reason is not None)
+    engine = make_server_engine(server.url, connect_args(server, read_only=reason is not None),
+                                lock)
+    return engine, lock
+
+
+def _server_project(server: ServerUrl, engine: Engine, lock: ServerWriteLock,
+                    reason: str | None) -> Project:
+    media = DatabaseMediaStore(engine, media_cache_folder(server), location=server.display)
+    return Project(local_folder(server), engine, media, gate=lock, read_only_reason=reason,
+                   location=server.display)
+
+
+def server_revision(engine: Engine, server: ServerUrl) -> str | None:
+    """The database's schema revision; an unreachable server or a refused login in one line
+    (without the password)."""
     try:
-        current = schema.current_revision(engine)
+        return schema.current_revision(reading(engine))
     except Exception as exc:
         engine.dispose()
-        raise ProjectError(
-            f"cannot read the project database: {describe_db_error(exc)}", source=database_url
-        ) from exc
+        raise ProjectError(f"cannot open the database: {server.redact(describe_db_error(exc))}",
+                           source=server.display) from exc
+
+
+def _check_server_schema(current: str | None, server: ServerUrl) -> None:
     head = schema.head_revision()
     if current is None:
+        raise ProjectError("the database holds no medreview project; the study lead creates one "
+                           f"with `medreview copy FOLDER {server.display}` or "
+                           f"`medreview init {server.display}`", source=server.display)
+    if current == head:
+        return
+    if not _known(current):
+        raise ProjectError(f"made by a newer medreview (schema {current}); this version supports "
+                           f"schemas up to {head}: update medreview to open it",
+                           source=server.display)
+    raise ProjectError(f"the database is at schema {current} and this medreview needs {head}; "
+                       "nothing can be saved until the study lead migrates it with "
+                       f"`medreview migrate {server.display}`", source=server.display)
+
+
+def open_server_project(url: str, *, read_only: bool | None = None) -> Project:
+    """Open the project in a PostgreSQL database; another schema version is refused."""
+    server = parse_server_url(url)
+    reason = _requested_read_only(read_only)
+    engine, lock = _server_engine(server, reason)
+    try:
+        _check_server_schema(server_revision(engine, server), server)
+    except ProjectError:
         engine.dispose()
-        raise ProjectError("database has no medreview schema version", source=database_url)
-    if current != head:
-        if not _known(current) or not upgrade:
-            engine.dispose()
-            raise ProjectError(
-                f"schema {current} cannot be opened by this version (supports up to {head})",
-                source=database_url,
-            )
+        raise
+    return _server_project(server, engine, lock, reason)
+
+
+def _create_server_project(url: str, name: str | None) -> Project:
+    """A new project in an empty database: the schema at head and the project row."""
+    server = parse_server_url(url)
+    engine, lock = _server_engine(server, None)
+    if server_revision(engine, server) is not None or _has_tables(engine):
+        engine.dispose()
+        raise ProjectError("the database is not empty; create the project in a new, empty "
+                           "database", source=server.display)
+    project = _server_project(server, engine, lock, None)
+    try:
         schema.upgrade(engine)
-    return Project(path, engine, MediaStore(path / MEDIA_DIR))
+        with project.transaction() as s:
+            s.add(ProjectRow(uid=str(uuid.uuid4()), name=name or str(server.url.database),
+                             settings={}))
+    except Exception:
+        project.close()
+        raise
+    return project
+
+
+def _has_tables(engine: Engine) -> bool:
+    from sqlalchemy import inspect
+
+    with reading(engine).connect() as conn:
+        return bool(inspect(conn).get_table_names())
+
+
+def migrate(target: Path | str) -> tuple[str | None, str]:
+    """Bring a project (folder or server database) to this version's schema: (from, to).
+
+    A folder is backed up first (as on opening); a server database is upgraded in one
+    transaction (PostgreSQL's DDL is transactional), under the project's write lock.
+    """
+    head = schema.head_revision()
+    if not is_database_url(target):
+        path = Path(target)
+        if not (path / DB_NAME).is_file():
+            raise ProjectError("not a medreview project (no project.sqlite)", source=str(path))
+        check_database_file(path / DB_NAME)
+        probe = make_engine("sqlite://", gate=WriteGate(None, read_only=True),
+                            creator=read_only_connector(path / DB_NAME))
+        try:
+            before = _schema_state(probe, path / DB_NAME)
+        finally:
+            probe.dispose()
+        open_project(path).close()
+        return before, head
+    server = parse_server_url(str(target))
+    engine, _lock = _server_engine(server, None)
+    try:
+        current = server_revision(engine, server)
+        if current is None:
+            raise ProjectError("the database holds no medreview project; nothing to migrate",
+                               source=server.display)
+        if current != head:
+            if not _known(current):
+                _check_server_schema(current, server)
+            try:
+                schema.upgrade(engine)
+            except Exception as exc:
+                raise ProjectError(f"could not upgrade schema {current} to {head}: "
+                                   f"{server.redact(describe_db_error(exc))}; nothing was "
+                                   "changed", source=server.display) from exc
+        return current, head
+    finally:
+        engine.dispose()
+
+
+def _requested_read_only(requested: bool | None) -> str | None:
+    if requested or (requested is None
+                     and os.environ.get("MEDREVIEW_READ_ONLY", "") not in ("", "0")):
+        return "opened read-only on request"
+    return None
 
 
 def read_only_reason(path: Path, db_path: Path, requested: bool | None) -> str | None:

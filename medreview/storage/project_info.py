@@ -138,7 +138,7 @@ def project_info(project: Project) -> ProjectInfo:
             for f in s.scalars(select(FormRow).order_by(FormRow.key, FormRow.version))
         )
         return ProjectInfo(
-            path=str(project.path),
+            path=project.location,
             name=prow.name,
             uid=prow.uid,
             schema_revision=schema.current_revision(project.engine),
