@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from alembic import command
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
-from sqlalchemy import inspect, select
+from sqlalchemy import create_engine, inspect, select
 
 from medreview.domain.judgment import JudgmentDraft
 from medreview.domain.rubric import Form, FormKind, Option, Question, QuestionKind
@@ -170,11 +171,19 @@ def test_migration_0006_upgrades_an_old_project_keeping_its_data(tmp_path: Path)
     ingest(project, located([case("a"), output("a", "m1", "x")]), source="t", importer="t")
     _grade(project, {"follow_up": True})
     project.close()
-    # Back to 0005 as an older medreview left it: no guideline table, no column.
+    # Back to 0005 as an older medreview left it (every later revision's own downgrade).
+    engine = create_engine(f"sqlite:///{path / 'project.sqlite'}")
+    cfg = schema.alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0005")
+    engine.dispose()
     with sqlite3.connect(path / "project.sqlite") as conn:
-        conn.execute("DROP TABLE guideline")
-        conn.execute("ALTER TABLE judgment_revision DROP COLUMN guideline_version")
-        conn.execute("UPDATE alembic_version SET version_num = '0005'")
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == ("0005",)
+        assert not conn.execute("SELECT name FROM sqlite_master WHERE name = 'guideline'"
+                                ).fetchall()
+        assert "guideline_version" not in {
+            r[1] for r in conn.execute("PRAGMA table_info(judgment_revision)")}
     conn.close()
     project = open_project(path)
     try:
