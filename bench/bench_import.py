@@ -37,10 +37,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-WORDS = (
-    "patient dose mg daily aspirin chest pain emergency review follow up blood pressure "
-    "renal hepatic risk onset history exam troponin ecg"
-).split()
+WORDS = [
+    "patient", "dose", "mg", "daily", "aspirin", "chest", "pain", "emergency", "review",
+    "follow", "up", "blood", "pressure", "renal", "hepatic", "risk", "onset", "history",
+    "exam", "troponin", "ecg",
+]
 
 
 def write_jsonl(path: Path, n: int, seed: int = 17) -> None:
@@ -66,40 +67,50 @@ def _sha(obj: Any) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def raw_baseline(db: Path, src: Path) -> int:
-    """Read, parse and insert the file's rows into ``db`` with sqlite3 executemany."""
+def raw_baseline(db: Path, src: Path, chunk: int = 50_000) -> int:
+    """Read, parse and insert the file's rows into ``db`` with sqlite3 executemany.
+
+    One transaction; lines are handled in chunks (so 1M outputs fit in memory), case ids are
+    numbered here (the database is empty) so outputs need no lookup.
+    """
     con = sqlite3.connect(db, isolation_level=None)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=FULL")
     con.execute("PRAGMA foreign_keys=ON")
-    cases: dict[str, tuple[Any, ...]] = {}
-    outputs: list[tuple[str, str, str, str, str]] = []
+    case_ids: dict[str, int] = {}
     now = dt.datetime.now(dt.UTC).isoformat(sep=" ")
     source = str(src)
-    with src.open(encoding="utf-8") as f:
-        for line in f:
-            obj = json.loads(line)
-            cid = obj["id"]
-            if cid not in cases:
-                messages = [{"role": "user", "content": obj["prompt"]}]
-                content = {"messages": messages, "context": [], "criteria": [],
-                           "reference": obj["reference"], "title": ""}
-                cases[cid] = (cid, "", json.dumps(messages), "[]", json.dumps(obj["tags"]),
-                              "{}", obj["reference"], _sha(content), source, now)
-            text = obj["output"]
-            outputs.append((cid, obj["model"], text,
-                            hashlib.sha256(text.encode("utf-8")).hexdigest(),
-                            json.dumps({"latency_ms": obj["latency_ms"]})))
     con.execute("BEGIN IMMEDIATE")
-    con.executemany(
-        'INSERT INTO "case" (external_id, title, messages, context, tags, metadata, '
-        "reference_answer, content_sha256, source, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-        cases.values())
-    ids = dict(con.execute('SELECT external_id, id FROM "case"'))
-    con.executemany(
-        "INSERT INTO output (case_id, external_id, model, text, text_sha256, metadata, source, "
-        "created_at) VALUES (?,?,?,?,?,?,?,?)",
-        ((ids[c], None, m, t, s, meta, source, now) for c, m, t, s, meta in outputs))
+    with src.open(encoding="utf-8") as f:
+        while True:
+            lines = [line for _, line in zip(range(chunk), f, strict=False)]
+            if not lines:
+                break
+            cases: list[tuple[Any, ...]] = []
+            outputs: list[tuple[Any, ...]] = []
+            for line in lines:
+                obj = json.loads(line)
+                key = obj["id"]
+                cid = case_ids.get(key)
+                if cid is None:
+                    cid = case_ids[key] = len(case_ids) + 1
+                    messages = [{"role": "user", "content": obj["prompt"]}]
+                    content = {"messages": messages, "context": [], "criteria": [],
+                               "reference": obj["reference"], "title": ""}
+                    cases.append((cid, key, "", json.dumps(messages), "[]",
+                                  json.dumps(obj["tags"]), "{}", obj["reference"],
+                                  _sha(content), source, now))
+                text = obj["output"]
+                outputs.append((cid, None, obj["model"], text,
+                                hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                                json.dumps({"latency_ms": obj["latency_ms"]}), source, now))
+            con.executemany(
+                'INSERT INTO "case" (id, external_id, title, messages, context, tags, metadata, '
+                "reference_answer, content_sha256, source, created_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?)", cases)
+            con.executemany(
+                "INSERT INTO output (case_id, external_id, model, text, text_sha256, metadata, "
+                "source, created_at) VALUES (?,?,?,?,?,?,?,?)", outputs)
     con.execute("COMMIT")
     n = con.execute("SELECT count(*) FROM output").fetchone()[0]
     con.close()
@@ -170,9 +181,26 @@ def main() -> None:
     print(f"load average {os.getloadavg()}, {os.cpu_count()} CPUs; goal: ratio >= 0.5")
     with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
         work = Path(tmp)
-        medreview_import(new_project(work / "warm"), _warm(work))  # imports, first-use costs
+        warm = _warm(work)
+        medreview_import(new_project(work / "warm"), warm)  # imports, first-use costs
+        raw_baseline(new_project(work / "warm-raw") / "project.sqlite", warm)
+        same_rows(work / "warm" / "project.sqlite", work / "warm-raw" / "project.sqlite")
         for n in sizes:
             run(n, args.repeat, work)
+
+
+def same_rows(ours: Path, raw: Path) -> None:
+    """The baseline writes the very rows the import writes (ids and timestamps aside)."""
+    def rows(db: Path) -> list[Any]:
+        con = sqlite3.connect(db)
+        got = [con.execute(
+            f'SELECT * FROM "{t}" ORDER BY id').fetchall() for t in ("case", "output")]
+        con.close()
+        return [[r[1:-1] for r in table] for table in got]  # not id, not created_at
+
+    if rows(ours) != rows(raw):
+        raise SystemExit("the baseline's rows differ from the import's: fix the baseline")
+    print("baseline rows = import rows (case, output; ids and timestamps aside): yes")
 
 
 def _warm(work: Path) -> Path:
