@@ -23,7 +23,7 @@ from medreview.progress import Cancelled
 # Subcommand modules, imported lazily so that `medreview --help` stays fast.
 COMMANDS = (
     "init", "import", "info", "export", "demo", "gui", "stats", "judge",
-    "assign", "package", "merge", "adjudicate", "migrate", "copy",
+    "assign", "package", "merge", "adjudicate", "migrate", "copy", "team",
 )
 
 
