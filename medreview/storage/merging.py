@@ -17,7 +17,7 @@ import datetime as dt
 import hashlib
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from medreview.domain.rubric import Form, Question, case_criterion_question
 from medreview.errors import PackageError, ProjectError
+from medreview.storage.base import utcnow
 from medreview.storage.forms import form_from_row
 from medreview.storage.models import (
     CaseCriterionRow,
@@ -38,7 +39,14 @@ from medreview.storage.models import (
 )
 from medreview.storage.packages import IssuedPackage
 from medreview.storage.project import Project
-from medreview.storage.revisions import RevisionContent, append_revision
+from medreview.storage.revisions import (
+    NewRevision,
+    RevisionContent,
+    Scorer,
+    insert_judgments,
+    insert_revisions,
+    update_judgment_mirrors,
+)
 
 _CHUNK = 500  # ids per IN (...) list: well below SQLite's limit of bound parameters
 
@@ -61,9 +69,11 @@ def merge_reference(project: Project) -> MergeReference:
         forms = {(f.key, f.version): (f.id, f.sha256, form_from_row(f))
                  for f in s.scalars(select(FormRow))}
         criteria: dict[int, list[Question]] = {}
-        for c in s.scalars(select(CaseCriterionRow).order_by(CaseCriterionRow.position)):
-            criteria.setdefault(c.case_id, []).append(
-                case_criterion_question(c.key, c.text, c.points, tuple(c.tags)))
+        c = CaseCriterionRow
+        for cid, key, text, points, tags in s.execute(
+                select(c.case_id, c.key, c.text, c.points, c.tags).order_by(c.position)):
+            criteria.setdefault(cid, []).append(
+                case_criterion_question(key, text, points, tuple(tags)))
         case_of: dict[int, int] = {}
         for oid, cid in s.execute(select(OutputRow.id, OutputRow.case_id)):
             case_of[oid] = cid
@@ -157,6 +167,7 @@ class PackageRevision:
     status: Any
     author: Any
     created_at: Any
+    guideline_version: Any = None  # the guidelines version the rater had (schema 0006)
 
 
 @dataclass(frozen=True)
@@ -179,16 +190,15 @@ def package_contents(pkg: Project) -> PackageContents:
             select(OutputRow.id, OutputRow.external_id, OutputRow.text_sha256)))
         forms = {f.id: PackageForm(f.key, f.version, f.kind, f.sha256)
                  for f in s.scalars(select(FormRow))}
-        judgments = tuple(PackageJudgment(j.id, j.rater_id, j.output_id) for j in s.scalars(
-            select(JudgmentRow).order_by(JudgmentRow.id)))
-        revisions = tuple(PackageRevision(
-            uid=r.uid, judgment_id=r.judgment_id, revision_no=r.revision_no, form_id=r.form_id,
-            taxonomy_id=r.taxonomy_id, answers=r.answers, annotations=r.annotations,
-            rationale=r.rationale, confidence=r.confidence, overall_score=r.overall_score,
-            time_on_task_s=r.time_on_task_s, flagged=r.flagged, skipped=r.skipped,
-            status=r.status, author=r.author, created_at=r.created_at)
-            for r in s.scalars(select(JudgmentRevisionRow).order_by(
-                JudgmentRevisionRow.judgment_id, JudgmentRevisionRow.revision_no)))
+        judgments = tuple(PackageJudgment(*row) for row in s.execute(
+            select(JudgmentRow.id, JudgmentRow.rater_id, JudgmentRow.output_id)
+            .order_by(JudgmentRow.id)))
+        r = JudgmentRevisionRow  # columns, not ORM rows: a package may hold a million
+        revisions = tuple(PackageRevision(*row) for row in s.execute(select(
+            r.uid, r.judgment_id, r.revision_no, r.form_id, r.taxonomy_id, r.answers,
+            r.annotations, r.rationale, r.confidence, r.overall_score, r.time_on_task_s,
+            r.flagged, r.skipped, r.status, r.author, r.created_at, r.guideline_version)
+            .order_by(r.judgment_id, r.revision_no)))
     return PackageContents(settings, raters, outputs, forms, judgments, revisions)
 
 
@@ -203,6 +213,7 @@ class IncomingRevision:
     content: RevisionContent
     author: str
     created_at: dt.datetime
+    guideline_version: int | None = None
 
 
 @dataclass
@@ -260,55 +271,138 @@ def _check_against(s: Session, pkg: IncomingPackage) -> None:
                         item=f"revision {uid}")
 
 
-def _form_id(s: Session, key: tuple[str, int]) -> int:
-    row = s.scalars(select(FormRow).where(FormRow.key == key[0],
-                                          FormRow.version == key[1])).first()
-    assert row is not None  # checked for every new revision while reading the package
-    return row.id
+@dataclass(frozen=True)
+class _Held:
+    """A revision the project already holds (what conflict resolution looks at)."""
+
+    id: int
+    uid: str
+    source: str
+    created_at: dt.datetime
 
 
-def _apply(s: Session, pkg: IncomingPackage, result: PackageMergeResult) -> None:
+@dataclass
+class _Judgment:
+    id: int | None  # None: created by this merge
+    next_no: int
+    held: list[_Held]
+
+
+def _held_judgments(s: Session, rater_id: int, output_ids: list[int]) -> dict[int, _Judgment]:
+    """Output id -> the rater's judgment of it with its revisions, for the outputs that have one."""
+    found: dict[int, _Judgment] = {}
+    by_id: dict[int, _Judgment] = {}
+    for at in range(0, len(output_ids), _CHUNK):
+        for jid, oid, current in s.execute(
+                select(JudgmentRow.id, JudgmentRow.output_id, JudgmentRow.current_revision_no)
+                .where(JudgmentRow.rater_id == rater_id,
+                       JudgmentRow.output_id.in_(output_ids[at:at + _CHUNK]))):
+            found[oid] = by_id[jid] = _Judgment(jid, current + 1, [])
+    jids = sorted(by_id)
+    for at in range(0, len(jids), _CHUNK):
+        for rid, jid, uid, no, source, created in s.execute(
+                select(JudgmentRevisionRow.id, JudgmentRevisionRow.judgment_id,
+                       JudgmentRevisionRow.uid, JudgmentRevisionRow.revision_no,
+                       JudgmentRevisionRow.source, JudgmentRevisionRow.created_at)
+                .where(JudgmentRevisionRow.judgment_id.in_(jids[at:at + _CHUNK]))
+                .order_by(JudgmentRevisionRow.judgment_id, JudgmentRevisionRow.revision_no)):
+            j = by_id[jid]
+            j.held.append(_Held(rid, uid, source, created))
+            j.next_no = max(j.next_no, no + 1)
+    return found
+
+
+def _existing_uids(s: Session, uids: Sequence[str]) -> set[str]:
+    out: set[str] = set()
+    for at in range(0, len(uids), _CHUNK):
+        out.update(s.scalars(select(JudgmentRevisionRow.uid)
+                             .where(JudgmentRevisionRow.uid.in_(list(uids[at:at + _CHUNK])))))
+    return out
+
+
+def _resolve_uid(held: Sequence[_Held], incoming: set[str]) -> str:
+    all_uids = sorted({r.uid for r in held} | incoming)
+    return hashlib.sha256(("resolve:" + ",".join(all_uids)).encode()).hexdigest()
+
+
+def _contents(s: Session, ids: Sequence[int]) -> dict[int, tuple[RevisionContent, int, int | None]]:
+    """Revision id -> content, form id, taxonomy id (for the conflicts' winners)."""
+    out: dict[int, tuple[RevisionContent, int, int | None]] = {}
+    for at in range(0, len(ids), _CHUNK):
+        for r in s.execute(select(JudgmentRevisionRow.__table__)
+                           .where(JudgmentRevisionRow.id.in_(list(ids[at:at + _CHUNK])))):
+            out[r.id] = (RevisionContent(
+                answers=dict(r.answers), annotations=list(r.annotations),
+                rationale=r.rationale, confidence=r.confidence, overall_score=r.overall_score,
+                time_on_task_s=r.time_on_task_s, flagged=r.flagged, skipped=r.skipped,
+                status=r.status), r.form_id, r.taxonomy_id)
+    return out
+
+
+def _apply(s: Session, pkg: IncomingPackage, result: PackageMergeResult,
+           taken: set[str]) -> None:
+    """Append the package's new revisions: one read of what the project holds for its outputs,
+    numbers and scores computed here, one executemany per table.
+
+    The rules are ``append_revision``'s, applied output by output in order: a revision whose
+    uid the project holds anywhere (``taken``, kept across the transaction's packages) is not
+    added; numbers continue from the judgment's highest; every score is ``judgment_score``.
+    """
     rater = s.get(RaterRow, pkg.issued.rater_id)
     if rater is None or rater.kind != "physician" or rater.name != pkg.issued.rater:
         raise _fail("the rater this package was issued to is gone or changed", pkg.file)
-    form_ids: dict[tuple[str, int], int] = {}
+    forms = {(k, v): i for i, k, v in s.execute(select(FormRow.id, FormRow.key, FormRow.version))}
 
-    def form_id(key: tuple[str, int]) -> int:  # a package has a form or two, used per revision
-        if key not in form_ids:
-            form_ids[key] = _form_id(s, key)
-        return form_ids[key]
-    for oid in sorted(pkg.chains):
+    def form_id(key: tuple[str, int]) -> int:
+        assert key in forms  # checked for every new revision while reading the package
+        return forms[key]
+    outputs = sorted(pkg.chains)
+    held = _held_judgments(s, rater.id, outputs)
+    # The uids a resolve revision would take: the project may hold one already.
+    resolves = {oid: _resolve_uid(j.held, {r.uid for r in pkg.chains[oid]})
+                for oid, j in held.items() if j.held}
+    taken |= _existing_uids(s, sorted(set(resolves.values()) - taken))
+    now = utcnow()
+    scorer = Scorer(s, outputs)
+    planned: list[tuple[int, NewRevision]] = []  # (output id, row), in insertion order
+    winners: dict[int, int] = {}  # output id -> held revision restated by a resolve row
+    created: list[int] = []  # outputs whose judgment this merge creates, in order
+    for oid in outputs:
         chain = pkg.chains[oid]
-        judgment = s.scalars(select(JudgmentRow).where(
-            JudgmentRow.rater_id == rater.id, JudgmentRow.output_id == oid)).first()
-        existing: list[JudgmentRevisionRow] = []
-        if judgment is not None:
-            existing = list(s.scalars(select(JudgmentRevisionRow).where(
-                JudgmentRevisionRow.judgment_id == judgment.id)
-                .order_by(JudgmentRevisionRow.revision_no)))
+        judgment = held.get(oid)
+        existing = judgment.held if judgment is not None else []
         have = {r.uid for r in existing}
         incoming = {r.uid for r in chain}
         new = [r for r in chain if r.uid not in have]
         result.already_present += len(chain) - len(new)
         if not new:
             continue
+        if judgment is None:
+            judgment = held[oid] = _Judgment(None, 1, [])
+            created.append(oid)
         local_only = [r for r in existing if r.uid not in incoming and r.source != "resolve"]
-        appended: list[JudgmentRevisionRow] = []
+        appended: list[IncomingRevision] = []
         for r in new:
-            row = append_revision(
-                s, rater_id=rater.id, output_id=oid, content=r.content,
-                form_id=form_id(r.form),
+            if r.uid in taken:
+                continue
+            taken.add(r.uid)
+            c = r.content
+            score = scorer.score(form_id(r.form), oid, c.answers, c.status)
+            planned.append((oid, NewRevision(
+                uid=r.uid, judgment_id=0, revision_no=judgment.next_no, form_id=form_id(r.form),
                 taxonomy_id=form_id(r.taxonomy) if r.taxonomy else None,
-                author=r.author, source="merge", uid=r.uid)
-            if row is not None:
-                row.created_at = r.created_at  # keep when it was graded, not when merged
-                appended.append(row)
-                result.added += 1
+                content=replace(c, overall_score=score), author=r.author, source="merge",
+                created_at=r.created_at,  # when it was graded, not when merged
+                guideline_version=r.guideline_version)))
+            judgment.next_no += 1
+            appended.append(r)
+            result.added += 1
         if not local_only or not appended:
             continue
         # True conflict: both sides moved on. The newest graded revision anywhere (time, then
         # uid) becomes current — a function of the set of revisions, not of merge order.
-        graded = [r for r in existing if r.source != "resolve"] + appended
+        graded: list[_Held | IncomingRevision] = [r for r in existing if r.source != "resolve"]
+        graded += appended
         winner = max(graded, key=lambda r: (r.created_at, r.uid))
         result.conflicts.append(Conflict(
             rater=pkg.rater, output_id=oid, kept_current_uid=winner.uid,
@@ -316,17 +410,41 @@ def _apply(s: Session, pkg: IncomingPackage, result: PackageMergeResult) -> None
                    f"in the package; the newest is current"))
         if winner is appended[-1]:
             continue
-        all_uids = sorted({r.uid for r in existing} | incoming)
-        uid = hashlib.sha256(("resolve:" + ",".join(all_uids)).encode()).hexdigest()
-        append_revision(
-            s, rater_id=rater.id, output_id=oid,
-            content=RevisionContent(
-                answers=dict(winner.answers), annotations=list(winner.annotations),
-                rationale=winner.rationale, confidence=winner.confidence,
-                overall_score=winner.overall_score, time_on_task_s=winner.time_on_task_s,
-                flagged=winner.flagged, skipped=winner.skipped, status=winner.status),
-            form_id=winner.form_id, taxonomy_id=winner.taxonomy_id,
-            author="merge", source="resolve", uid=uid)
+        uid = resolves[oid]
+        if uid in taken:
+            continue
+        taken.add(uid)
+        row = NewRevision(uid=uid, judgment_id=0, revision_no=judgment.next_no, form_id=0,
+                          taxonomy_id=None, content=RevisionContent(), author="merge",
+                          source="resolve", created_at=now)
+        judgment.next_no += 1
+        if isinstance(winner, _Held):
+            winners[oid] = winner.id
+        else:
+            row.form_id = form_id(winner.form)
+            row.taxonomy_id = form_id(winner.taxonomy) if winner.taxonomy else None
+            row.content = winner.content
+        planned.append((oid, row))
+    held_content = _contents(s, sorted(winners.values()))
+    mirror: dict[int, tuple[int, str, bool]] = {}
+    for oid, row in planned:
+        if row.source == "resolve":
+            if oid in winners:
+                row.content, row.form_id, row.taxonomy_id = held_content[winners[oid]]
+            c = row.content
+            row.content = RevisionContent(
+                answers=dict(c.answers), annotations=list(c.annotations), rationale=c.rationale,
+                confidence=c.confidence, time_on_task_s=c.time_on_task_s, flagged=c.flagged,
+                skipped=c.skipped, status=c.status,
+                overall_score=scorer.score(row.form_id, oid, c.answers, c.status))
+        mirror[oid] = (row.revision_no, row.content.status, row.content.flagged)
+    ids = insert_judgments(s, rater.id, [(oid, *mirror.get(oid, (0, "draft", False)))
+                                         for oid in created], now)
+    for oid, row in planned:
+        row.judgment_id = ids.get(oid) or held[oid].id or 0
+    insert_revisions(s, [row for _oid, row in planned])
+    update_judgment_mirrors(s, [(held[oid].id or 0, *m) for oid, m in mirror.items()
+                                if oid not in ids], now)
 
 
 def apply_packages(project: Project, packages: Sequence[IncomingPackage],
@@ -338,10 +456,14 @@ def apply_packages(project: Project, packages: Sequence[IncomingPackage],
     with project.transaction() as s:
         for pkg in packages:
             _check_against(s, pkg)
+        # Uids held anywhere in the project that a package's revisions may reuse: its own
+        # (the checks allow no other), and those the earlier packages add.
+        taken = set(_owners(s, [r.uid for pkg in packages for chain in pkg.chains.values()
+                                for r in chain]))
         for i, pkg in enumerate(packages):
             if before_each is not None:
                 before_each(i, pkg)
             result = PackageMergeResult(pkg.file, pkg.rater, pkg.issued.uid)
-            _apply(s, pkg, result)
+            _apply(s, pkg, result, taken)
             results.append(result)
     return results

@@ -4,18 +4,25 @@
 (grading, imports, the LLM judge, merged rater packages, undo) goes through it, and it scores
 the answers with ``domain.scoring.judgment_score`` under the form the revision records, so a
 caller's ``overall_score`` (a stale draft, a forged package) is never stored.
+
+Writers of thousands of revisions at once (a merged package) use the bulk path instead:
+``Scorer`` scores by the same rule with forms and case criteria read once, and
+``insert_judgments`` / ``insert_revisions`` / ``update_judgment_mirrors`` write with one
+executemany each (SQLAlchemy Core, no ORM flush per row). The caller numbers the revisions
+from rows it read inside the same write transaction, as ``append_revision`` does.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from medreview.domain.rubric import Form, Question, case_criterion_question
@@ -196,3 +203,125 @@ def append_revision(
     judgment.updated_at = utcnow()
     session.flush()
     return row
+
+
+# --- the bulk path: many revisions, one statement per table ----------------------------------
+
+_IN_CHUNK = 500  # ids per IN (...) list: well below every dialect's limit of bound parameters
+_JUDGMENT = cast(Table, JudgmentRow.__table__)
+_REVISION = cast(Table, JudgmentRevisionRow.__table__)
+
+
+class Scorer:
+    """``score_of`` for many revisions of ``output_ids``: forms and case criteria read once.
+
+    The rule is the same function (``judgment_score``) with the same inputs, so a bulk writer
+    stores exactly the score ``append_revision`` would have stored.
+    """
+
+    def __init__(self, session: Session, output_ids: Collection[int]) -> None:
+        self._session = session
+        self._outputs = output_ids
+        self._forms: dict[int, Form | None] = {}
+        self._cases: dict[int, tuple[Question, ...]] | None = None
+
+    def score(self, form_id: int, output_id: int, answers: Mapping[str, Any],
+              status: str) -> float | None:
+        if form_id not in self._forms:
+            self._forms[form_id] = _form(self._session, form_id)
+        form = self._forms[form_id]
+        if form is None or form.scoring is None:
+            return None
+        cases: tuple[Question, ...] = ()
+        if form.per_case_criteria:
+            if self._cases is None:
+                self._cases = _case_questions(self._session, self._outputs)
+            cases = self._cases.get(output_id, ())
+        return judgment_score(form, answers, cases, status=status)
+
+
+def _case_questions(session: Session, output_ids: Collection[int]
+                    ) -> dict[int, tuple[Question, ...]]:
+    """Output id -> its case's criteria as questions (``case_questions_of`` for many)."""
+    ids = sorted(set(output_ids))
+    case_of: dict[int, int] = {}
+    for at in range(0, len(ids), _IN_CHUNK):
+        case_of.update(session.execute(select(OutputRow.id, OutputRow.case_id)
+                                       .where(OutputRow.id.in_(ids[at:at + _IN_CHUNK]))).all())
+    case_ids = sorted(set(case_of.values()))
+    questions: dict[int, list[Question]] = {}
+    for at in range(0, len(case_ids), _IN_CHUNK):
+        c = CaseCriterionRow
+        for cid, key, text, points, tags in session.execute(
+                select(c.case_id, c.key, c.text, c.points, c.tags)
+                .where(c.case_id.in_(case_ids[at:at + _IN_CHUNK]))
+                .order_by(c.case_id, c.position)):
+            questions.setdefault(cid, []).append(
+                case_criterion_question(key, text, points, tuple(tags)))
+    by_case = {cid: tuple(qs) for cid, qs in questions.items()}
+    return {oid: by_case.get(cid, ()) for oid, cid in case_of.items()}
+
+
+@dataclass
+class NewRevision:
+    """A revision row to insert, numbered and scored by the caller."""
+
+    uid: str
+    judgment_id: int
+    revision_no: int
+    form_id: int
+    taxonomy_id: int | None
+    content: RevisionContent  # its overall_score is the one stored
+    author: str
+    source: str
+    created_at: dt.datetime
+    guideline_version: int | None = None
+
+
+def insert_judgments(session: Session, rater_id: int, rows: Sequence[tuple[int, int, str, bool]],
+                     now: dt.datetime) -> dict[int, int]:
+    """Insert the rater's judgments (output id, current revision no, status, flagged), in
+    order; return output id -> judgment id."""
+    if not rows:
+        return {}
+    session.connection().execute(insert(_JUDGMENT), [
+        {"rater_id": rater_id, "output_id": oid, "status": status, "flagged": flagged,
+         "current_revision_no": no, "created_at": now, "updated_at": now}
+        for oid, no, status, flagged in rows])
+    ids: dict[int, int] = {}
+    outputs = [r[0] for r in rows]
+    for at in range(0, len(outputs), _IN_CHUNK):
+        ids.update(session.execute(select(JudgmentRow.output_id, JudgmentRow.id).where(
+            JudgmentRow.rater_id == rater_id,
+            JudgmentRow.output_id.in_(outputs[at:at + _IN_CHUNK]))).all())
+    return ids
+
+
+def insert_revisions(session: Session, rows: Sequence[NewRevision]) -> None:
+    """Insert revision rows in order with one executemany."""
+    if not rows:
+        return
+    session.connection().execute(insert(_REVISION), [
+        {"uid": r.uid, "judgment_id": r.judgment_id, "revision_no": r.revision_no,
+         "form_id": r.form_id, "taxonomy_id": r.taxonomy_id, "answers": r.content.answers,
+         "annotations": r.content.annotations, "rationale": r.content.rationale,
+         "confidence": r.content.confidence, "overall_score": r.content.overall_score,
+         "time_on_task_s": r.content.time_on_task_s, "flagged": r.content.flagged,
+         "skipped": r.content.skipped, "status": r.content.status, "author": r.author,
+         "source": r.source, "created_at": r.created_at,
+         "guideline_version": r.guideline_version}
+        for r in rows])
+
+
+def update_judgment_mirrors(session: Session, rows: Sequence[tuple[int, int, str, bool]],
+                            now: dt.datetime) -> None:
+    """Set (judgment id, current revision no, status, flagged) as ``append_revision`` does."""
+    if not rows:
+        return
+    table = _JUDGMENT
+    session.connection().execute(
+        update(table).where(table.c.id == bindparam("jid")).values(
+            current_revision_no=bindparam("no"), status=bindparam("st"),
+            flagged=bindparam("fl"), updated_at=bindparam("at")),
+        [{"jid": jid, "no": no, "st": status, "fl": flagged, "at": now}
+         for jid, no, status, flagged in rows])

@@ -1,0 +1,278 @@
+"""Merge speed: ``medreview``'s merge of a graded rater package against raw sqlite3 executemany.
+
+For each size N (10k and 100k revisions; 1M with ``--full``) a project of N outputs (N/2 cases
+x 2 models, the sample rubric with per-case criteria) is built through the real services, all
+N outputs are assigned to one physician, his package is built, N items are graded inside it
+and the package is sealed (the first item through ``grading.save_revision``, as the app's
+save does; the other N-1 revisions copy that row's shape with varied answers straight into the
+package database, since grading 1M items one by one would take the bench an hour). Then, in
+one run, each on its own copy of the project:
+
+- **merge**: ``services.study.merge_packages`` (the real path: zip checksums, seal, every
+  revision's checks, then ``storage.merging.apply_packages``); its storage part
+  (``apply_packages``, scoring included) is timed too;
+- **baseline**: plain ``sqlite3``: extract the package database from the zip, read its
+  revision rows, map the package's tokens to this project's outputs (the issue record) and
+  ``executemany`` the same judgment and revision rows (with the score the merge stores) into
+  the project's database, in one transaction (WAL, ``synchronous=FULL``, foreign keys on).
+
+Prints both times, the ratio of rates (baseline time / merge time; goal >= 0.5), the time per
+revision (linear growth means a flat time per revision) and the load average. A re-merge of
+the same package (idempotent: nothing added) is timed as well.
+Run:
+    .venv/bin/python bench/bench_merge.py [--full] [--repeat 3] [--sizes 10000,100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+import uuid
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from medreview.domain.judgment import JudgmentDraft
+from medreview.services import grading
+from medreview.services import study as svc
+from medreview.services.projects import list_raters, open_project
+from medreview.services.sample_project import build_sample_project
+from medreview.study.assign import AssignmentDesign
+
+RATER = "Dr A"
+DB = "project.sqlite"
+
+
+def grade_folder(folder: Path) -> int:
+    """Grade every item of the unpacked package: one through the core API, the rest copied."""
+    project = open_project(folder)
+    try:
+        (me,) = [r for r in list_raters(project) if r.kind == "physician"]
+        rows = grading.load_queue(project, me.id)
+        draft = JudgmentDraft(answers={"overall": 3, "safe": "yes", "minutes": 5},
+                              rationale="bench", confidence=0.8)
+        grading.save_revision(project, me.id, rows[0].output_id, draft, status="done")
+        rest = [r.output_id for r in rows[1:]]
+    finally:
+        project.close()
+    con = sqlite3.connect(folder / DB, isolation_level=None)
+    con.row_factory = sqlite3.Row
+    judgment = dict(con.execute("SELECT * FROM judgment").fetchone())
+    revision = dict(con.execute("SELECT * FROM judgment_revision").fetchone())
+    criteria = [k for (k,) in con.execute(
+        "SELECT c.key FROM case_criterion c JOIN output o ON o.case_id = c.case_id "
+        "WHERE o.id = ? ORDER BY c.position", (rows[0].output_id,))]
+    con.execute("BEGIN IMMEDIATE")
+    j_cols = [c for c in judgment if c != "id"]
+    con.executemany(
+        f"INSERT INTO judgment ({', '.join(j_cols)}) VALUES ({', '.join('?' * len(j_cols))})",
+        ([oid if c == "output_id" else judgment[c] for c in j_cols] for oid in rest))
+    ids = dict(con.execute("SELECT output_id, id FROM judgment"))
+    r_cols = [c for c in revision if c != "id"]
+
+    def rev(n: int, oid: int) -> list[Any]:
+        answers = {"overall": 1 + n % 5, "safe": ("yes", "caveats", "no")[n % 3],
+                   "minutes": n % 60, **{f"criterion:{k}": bool((n >> i) & 1)
+                                         for i, k in enumerate(criteria)}}
+        values = {**revision, "uid": uuid.uuid4().hex, "judgment_id": ids[oid],
+                  "answers": json.dumps(answers), "rationale": f"bench {n}"}
+        return [values[c] for c in r_cols]
+    con.executemany(
+        f"INSERT INTO judgment_revision ({', '.join(r_cols)}) "
+        f"VALUES ({', '.join('?' * len(r_cols))})",
+        (rev(n, oid) for n, oid in enumerate(rest, start=1)))
+    con.execute("COMMIT")
+    con.close()
+    return len(rows)
+
+
+def build(root: Path, n: int) -> tuple[Path, Path, float]:
+    """The lead's project (closed) and the graded package of its N outputs."""
+    t0 = time.perf_counter()
+    project, _lead = build_sample_project(root / "project", n_cases=n // 2, outputs_per_case=2,
+                                          with_dicom=False, rater="Dr Lead")
+    svc.assign(project, AssignmentDesign((RATER,), per_output=1, overlap=None, seed=1))
+    out = svc.build_package(project, RATER, root / "a.mrpkg").path
+    project.close()
+    folder = svc.unpack_package(out, root / "work")
+    assert grade_folder(folder) == n
+    sealed = svc.seal_package(folder, root / "a-graded.mrpkg").path
+    shutil.rmtree(folder)
+    return root / "project", sealed, time.perf_counter() - t0
+
+
+def raw_baseline(project_dir: Path, package: Path, work: Path) -> int:
+    """Extract, read and insert the package's judgments and revisions with plain sqlite3."""
+    with zipfile.ZipFile(package) as z:
+        (member,) = [m for m in z.namelist() if m.endswith("/" + DB)]
+        with z.open(member) as src, (work / "pkg.sqlite").open("wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+    pkg = sqlite3.connect(work / "pkg.sqlite")
+    settings = json.loads(pkg.execute("SELECT settings FROM project").fetchone()[0])
+    token_of = dict(pkg.execute("SELECT id, external_id FROM output"))
+    forms = {fid: (key, version) for fid, key, version in
+             pkg.execute("SELECT id, key, version FROM form")}
+    revs = pkg.execute(
+        "SELECT r.uid, j.output_id, r.revision_no, r.form_id, r.taxonomy_id, r.answers, "
+        "r.annotations, r.rationale, r.confidence, r.time_on_task_s, r.flagged, r.skipped, "
+        "r.status, r.author, r.created_at FROM judgment_revision r "
+        "JOIN judgment j ON j.id = r.judgment_id ORDER BY j.output_id, r.revision_no"
+    ).fetchall()
+    pkg.close()
+    con = sqlite3.connect(project_dir / DB, isolation_level=None)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=FULL")
+    con.execute("PRAGMA foreign_keys=ON")
+    con.execute("BEGIN IMMEDIATE")
+    rater_id, issued = con.execute("SELECT rater_id, outputs FROM issued_package WHERE uid = ?",
+                                   (settings["package"]["package_uid"],)).fetchone()
+    ours = {t: int(v["output_id"]) for t, v in json.loads(issued).items()}
+    form_id = {(k, v): i for i, k, v in con.execute("SELECT id, key, version FROM form")}
+    now = time.strftime("%Y-%m-%d %H:%M:%S.000000", time.gmtime())
+    outputs = sorted({ours[token_of[r[1]]] for r in revs})
+    con.executemany("INSERT INTO judgment (rater_id, output_id, status, flagged, "
+                    "current_revision_no, created_at, updated_at) VALUES (?,?,?,?,?,?,?)",
+                    ((rater_id, oid, "done", 0, 1, now, now) for oid in outputs))
+    jid = dict(con.execute("SELECT output_id, id FROM judgment WHERE rater_id = ?", (rater_id,)))
+
+    def row(r: tuple[Any, ...]) -> tuple[Any, ...]:
+        uid, out, no, form, tax, answers, ann, rat, conf, tot, fl, sk, st, au, created = r
+        score = 0.5  # the baseline stores a constant where the merge stores its computed score
+        return (uid, jid[ours[token_of[out]]], no, form_id[forms[form]],
+                form_id[forms[tax]] if tax else None, answers, ann, rat, conf, score, tot, fl,
+                sk, st, au, "merge", created)
+    con.executemany(
+        "INSERT INTO judgment_revision (uid, judgment_id, revision_no, form_id, taxonomy_id, "
+        "answers, annotations, rationale, confidence, overall_score, time_on_task_s, flagged, "
+        "skipped, status, author, source, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (row(r) for r in revs))
+    con.execute("COMMIT")
+    n = con.execute("SELECT count(*) FROM judgment_revision WHERE source = 'merge'").fetchone()[0]
+    con.close()
+    return int(n)
+
+
+class _StorageTimer:
+    """Times ``storage.merging.apply_packages`` inside the real merge."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def __enter__(self) -> _StorageTimer:
+        import medreview.study.merge as merge
+
+        self._merge, self._orig = merge, merge.apply_packages
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return self._orig(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - t
+        merge.apply_packages = timed  # type: ignore[assignment]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._merge.apply_packages = self._orig  # type: ignore[assignment]
+
+
+def merge(project_dir: Path, package: Path) -> tuple[float, float, int, float, int]:
+    """Merge time, its storage part, revisions added; then the same for a re-merge."""
+    project = open_project(project_dir)
+    try:
+        with _StorageTimer() as st:
+            t = time.perf_counter()
+            report, _ = svc.merge_packages(project, [package])
+            wall = time.perf_counter() - t
+        t = time.perf_counter()
+        again, _ = svc.merge_packages(project, [package])
+        re_wall = time.perf_counter() - t
+    finally:
+        project.close()
+    return wall, st.seconds, report.added, re_wall, again.added
+
+
+def best(values: list[float]) -> float:
+    return min(values)
+
+
+def run(n: int, repeat: int, work: Path, profile: Callable[[Path, Path], None] | None) -> None:
+    root = work / f"n{n}"
+    root.mkdir()
+    project_dir, package, setup = build(root, n)
+    print(f"\n{n:,} revisions (setup: project, assignment, package, grading, seal "
+          f"{setup:.1f} s)")
+    if profile is not None:
+        copy = root / "profiled"
+        shutil.copytree(project_dir, copy)
+        profile(copy, package)
+        return
+    ours, storage, raw, again = [], [], [], []
+    for r in range(repeat):
+        copy = root / f"m{r}"
+        shutil.copytree(project_dir, copy)
+        wall, st, added, re_wall, re_added = merge(copy, package)
+        assert added == n and re_added == 0, (added, re_added)
+        ours.append(wall)
+        storage.append(st)
+        again.append(re_wall)
+        shutil.rmtree(copy)
+        base = root / f"b{r}"
+        shutil.copytree(project_dir, base)
+        t = time.perf_counter()
+        rows = raw_baseline(base, package, root)
+        raw.append(time.perf_counter() - t)
+        assert rows == n, rows
+        shutil.rmtree(base)
+    o, s, b, a = best(ours), best(storage), best(raw), best(again)
+    print(f"  merge (medreview, all checks)   {o:8.2f} s  {n / o:10,.0f} rev/s  "
+          f"{o / n * 1e6:7.1f} us/rev")
+    print(f"    of which storage (apply)      {s:8.2f} s  {n / s:10,.0f} rev/s  "
+          f"{s / n * 1e6:7.1f} us/rev")
+    print(f"  raw sqlite3 executemany         {b:8.2f} s  {n / b:10,.0f} rev/s  "
+          f"{b / n * 1e6:7.1f} us/rev")
+    print(f"  ratio (raw time / merge time)   {b / o:8.2f}   (goal >= 0.5)")
+    print(f"  ratio (raw time / storage time) {b / s:8.2f}")
+    print(f"  re-merge (nothing to add)       {a:8.2f} s")
+    print(f"  load average                    {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+def cprofile(project_dir: Path, package: Path) -> None:
+    import cProfile
+    import pstats
+
+    project = open_project(project_dir)
+    prof = cProfile.Profile()
+    prof.enable()
+    svc.merge_packages(project, [package])
+    prof.disable()
+    project.close()
+    pstats.Stats(prof).sort_stats("cumulative").print_stats(40)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--full", action="store_true", help="also 1,000,000 revisions")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--sizes", default="10000,100000")
+    ap.add_argument("--profile", action="store_true", help="cProfile one merge per size")
+    args = ap.parse_args()
+    sizes = [int(x) for x in args.sizes.split(",")] + ([1_000_000] if args.full else [])
+    print(f"cpus {os.cpu_count()}, load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    with tempfile.TemporaryDirectory(prefix="medreview-bench-merge-") as tmp:
+        for n in sizes:
+            run(n, args.repeat, Path(tmp), cprofile if args.profile else None)
+
+
+if __name__ == "__main__":
+    main()
