@@ -6,18 +6,22 @@ from pathlib import Path
 
 from medreview.domain.changes import Changes
 from medreview.domain.rubric import Form
+from medreview.progress import Progress, no_progress
 from medreview.services.views import ProjectInfo, RaterView
+from medreview.storage import project_copy as stored_copy
 from medreview.storage import project_info as stored
 from medreview.storage import raters
 from medreview.storage.ingest import incomplete_imports
 from medreview.storage.pending_media import WaitingMedia, waiting_media
 from medreview.storage.project import Project, create_project, is_project, migrate, open_project
+from medreview.storage.project_copy import ProjectCopyReport
 from medreview.storage.server_url import is_database_url, parse_server_url
 
 __all__ = [
     "Project",
     "add_form",
     "add_rater",
+    "copy_project",
     "create_project",
     "describe_location",
     "incomplete_imports",
@@ -108,6 +112,13 @@ def migrate_project(target: Path | str) -> tuple[str | None, str]:
     """Bring a project folder or a server database (URL) to this version's schema; returns
     (schema before, schema now). Only the study lead does this for a shared server."""
     return migrate(target)
+
+
+def copy_project(source: Path | str, destination: Path | str,
+                 progress: Progress = no_progress) -> ProjectCopyReport:
+    """Copy a whole project (folder or server URL) into an empty destination of either kind;
+    every table and medium verified. Refusals are one line; nothing half-written stays."""
+    return stored_copy.copy_project(source, destination, progress)
 
 
 def describe_location(target: Path | str) -> str:

@@ -5,7 +5,9 @@ foreign-key order and primary-key order, in batches, inside ONE destination tran
 interrupted or refused copy leaves the destination as empty as it was. Afterwards both sides are
 read again and compared table by table — row count and a SHA-256 over the rows in a canonical
 form (UTC timestamps, JSON with sorted keys, exact float text) — and any difference is an error,
-not a warning. Media files are not part of this module (they live beside the database).
+not a warning. Media are not part of this module: they live beside the database (``media/``)
+or in the tables ``media_blob``/``media_chunk`` of a server project, which are left out here and
+copied blob by blob, verified, by ``storage/project_copy.py``.
 
 Both engines must be at the same Alembic revision (the caller migrates the destination first),
 because the copy is written against ``Base.metadata``, the one schema both dialects share.
@@ -52,8 +54,16 @@ class CopyReport:
         return sum(t.rows for t in self.tables)
 
 
-def _tables() -> list[Table]:
-    return list(Base.metadata.sorted_tables)
+# Media bytes, copied by storage/project_copy through the media stores (never as rows here).
+MEDIA_TABLES = frozenset({"media_blob", "media_chunk"})
+
+
+def copied_tables() -> list[Table]:
+    """The tables this module copies, parents first (every table but the media ones)."""
+    return [t for t in Base.metadata.sorted_tables if t.name not in MEDIA_TABLES]
+
+
+_tables = copied_tables
 
 
 def _ordered(table: Table) -> Any:

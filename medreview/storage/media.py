@@ -14,7 +14,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -49,6 +49,8 @@ class Media(Protocol):
     def open_verified(self, sha256: str) -> Path: ...
     def copy_out(self, sha256: str, dest: Path) -> None: ...
     def remove(self, sha256: str) -> None: ...
+    def chunks(self, sha256: str) -> Iterator[bytes]: ...
+    def add_chunks(self, sha256: str, size: int, pieces: Iterator[bytes]) -> None: ...
 
 
 class MediaStore:
@@ -122,6 +124,39 @@ class MediaStore:
     def remove(self, sha256: str) -> None:
         """Delete a blob no row uses any more (a failed import's files)."""
         self.path_for(sha256).unlink(missing_ok=True)
+
+    def chunks(self, sha256: str) -> Iterator[bytes]:
+        """The blob's bytes in pieces, after checking it (``open_verified``)."""
+        with open(self.open_verified(sha256), "rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                yield chunk
+
+    def add_chunks(self, sha256: str, size: int, pieces: Iterator[bytes]) -> None:
+        """Store a blob streamed from elsewhere (a copy between projects); refused unless the
+        bytes that arrive have this hash and size."""
+        dest = self.path_for(sha256)
+        if dest.is_file():
+            return
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=".incoming-")
+        h = hashlib.sha256()
+        total = 0
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for piece in pieces:
+                    h.update(piece)
+                    total += len(piece)
+                    out.write(piece)
+                out.flush()
+                os.fsync(out.fileno())
+            if h.hexdigest() != sha256 or total != size:
+                raise ProjectError(f"media {sha256[:12]}… arrived changed "
+                                   f"(sha256 {h.hexdigest()[:12]}…, {total} bytes)")
+            os.replace(tmp_name, dest)
+        except BaseException:
+            if os.path.exists(tmp_name):
+                os.unlink(tmp_name)
+            raise
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ another connection.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -82,10 +83,13 @@ class DatabaseMediaStore:
 
     def path_for(self, sha256: str) -> Path:
         """A local, verified copy of the blob (fetched once into the cache); if the database
-        has no such blob, the path where it would be (which does not exist)."""
+        has no such blob, or a damaged one, the path where it would be (which does not exist):
+        like a missing file in a folder project, it is the viewer's "missing" and
+        ``open_verified``'s one-line error, not a case that cannot be shown at all."""
         path = self._cache_path(sha256)
         if not path.is_file() and self.has(sha256):
-            self._fetch(sha256, path)
+            with contextlib.suppress(ProjectError):
+                self._fetch(sha256, path)
         return path
 
     def open_verified(self, sha256: str) -> Path:
