@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -60,6 +61,7 @@ class Created:
     folder: Path
     rater_id: int | None
     imports: tuple[Path, ...]
+    edit_rubric: bool = False
 
 
 def slug(text: str) -> str:
@@ -232,6 +234,10 @@ class NewProjectDialog(QDialog):
         self.rubric.add_to(form, "Rubric:")
         self.taxonomy = FormPicker("taxonomy", optional=True, parent=self)
         self.taxonomy.add_to(form, "Error taxonomy:")
+        self.edit_after = QCheckBox("Then open the rubric editor (adapt the questions, write "
+                                    "grading guidelines)")
+        self.edit_after.setToolTip("Study → Edit rubric and guidelines… on the new project")
+        form.addRow("", self.edit_after)
 
         self.rater = QLineEdit()
         self.rater.setPlaceholderText("the name your own grades are saved under")
@@ -387,7 +393,8 @@ class NewProjectDialog(QDialog):
         self.running = True
         self.token = CancelToken()
         self._executor = DbExecutor()
-        for w in (self.name, self.folder, self.rubric, self.taxonomy, self.rater, self.files):
+        for w in (self.name, self.folder, self.rubric, self.taxonomy, self.rater, self.files,
+                  self.edit_after):
             w.setEnabled(False)
         self.create_button.setEnabled(False)
         self.progress.setRange(0, 0)
@@ -412,13 +419,15 @@ class NewProjectDialog(QDialog):
     def _created(self, result: tuple[Path, int | None]) -> None:
         self._stop()
         folder, rater_id = result
-        self.sig_created.emit(Created(folder, rater_id, tuple(self.import_paths())))
+        self.sig_created.emit(Created(folder, rater_id, tuple(self.import_paths()),
+                                      self.edit_after.isChecked()))
         self.accept()
 
     def _failed(self, exc: BaseException) -> None:
         self._stop()
         self.progress.hide()
-        for w in (self.name, self.folder, self.rubric, self.taxonomy, self.rater, self.files):
+        for w in (self.name, self.folder, self.rubric, self.taxonomy, self.rater, self.files,
+                  self.edit_after):
             w.setEnabled(True)
         if isinstance(exc, Cancelled):
             super().reject()
@@ -445,10 +454,20 @@ def _when_open(window: MainWindow, folder: Path, then: Callable[[], object],
 
 
 def open_created(window: MainWindow, created: Created) -> None:
-    """Open the new project in ``window``; then the import dialog with the chosen files."""
+    """Open the new project in ``window``; then the rubric editor if asked for, then the
+    import dialog with the chosen files."""
     window.open_project(created.folder, rater_id=created.rater_id)
-    if created.imports:
-        _when_open(window, created.folder, lambda: show_first_import(window, created.imports))
+    if created.edit_rubric or created.imports:
+        _when_open(window, created.folder, lambda: _after_open(window, created))
+
+
+def _after_open(window: MainWindow, created: Created) -> None:
+    editor = getattr(window, "show_form_editor", None)
+    if created.edit_rubric and editor is not None:
+        editor("rubric")  # modal: returns once the lead closes the editor
+    if created.imports and window.project is not None \
+            and Path(window.project.path) == created.folder:
+        show_first_import(window, created.imports)
 
 
 def show_first_import(window: MainWindow, paths: tuple[Path, ...]) -> QDialog | None:

@@ -15,7 +15,8 @@ from medreview.storage.project import Project
 __all__ = ["HOW_TO_ADD_RUBRIC", "NotReady", "has_rubric", "no_rubric_message", "require_rubric"]
 
 HOW_TO_ADD_RUBRIC = (
-    "add one in the app with Study → Edit rubric… or Project → Import… (\"Add a rubric\"), "
+    "add one in the app with Study → Edit rubric and guidelines… or Project → Import… "
+    "(\"Add a rubric or taxonomy\"), "
     "or with `medreview import PROJECT --rubric KEY_OR_FILE`; a new project gets one in "
     "Project → New project… or with `medreview init PATH --rubric KEY_OR_FILE`"
 )

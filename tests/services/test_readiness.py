@@ -49,7 +49,7 @@ def one_line_about_rubric(text: str, action: str) -> None:
     assert len(text.strip().splitlines()) == 1
     assert f"{action} needs a rubric and this project has none" in text
     # says how to add one: in the app and on the command line
-    assert "Study → Edit rubric…" in text and "--rubric KEY_OR_FILE" in text
+    assert "Study → Edit rubric and guidelines…" in text and "--rubric KEY_OR_FILE" in text
 
 
 def test_assign_and_its_preview_are_refused_and_nothing_is_written(bare: Project) -> None:

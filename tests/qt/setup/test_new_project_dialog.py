@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QDialog
 
 from medreview.errors import MedreviewError
 from medreview.rubrics.load import load_form
@@ -183,5 +183,38 @@ def test_assign_on_a_project_without_rubric_says_how_to_add_one(qtbot: Any, wind
     menu_action(window, "Study", "Assign raters…").trigger()
     assert seen["assign"] == "False"
     assert seen["note"].startswith(f"{path}: assigning raters needs a rubric and this project "
-                                   "has none: add one in the app with Study → Edit rubric…")
+                                   "has none: add one in the app with Study → Edit rubric "
+                                   "and guidelines…")
     assert len(seen["note"].splitlines()) == 1
+
+
+def test_the_rubric_editor_can_follow_then_the_import(qtbot: Any, window: Any,
+                                                      tmp_path: Path) -> None:
+    from medreview.qt.form_editor.dialog import FormEditorDialog
+    from medreview.qt.import_dialog import ImportDialog
+
+    dlg = new_dialog(qtbot, window)
+    qtbot.keyClicks(dlg.name, "Edited")
+    dlg.set_folder(tmp_path / "edited")
+    qtbot.keyClicks(dlg.rater, "Dr Lead")
+    dlg.add_import_paths([DATA / "cases.jsonl"])
+    dlg.edit_after.setChecked(True)
+    seen: list[str] = []
+
+    def close_editor() -> None:
+        editor = QApplication.activeModalWidget()
+        if not isinstance(editor, FormEditorDialog) or editor.snapshot is None:
+            QTimer.singleShot(50, close_editor)  # not open, or not loaded yet
+            return
+        seen.append(str(editor.data.get("key")))
+        assert not editor.dirty
+        editor.done(QDialog.DialogCode.Rejected)
+
+    QTimer.singleShot(50, close_editor)
+    qtbot.mouseClick(dlg.create_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: any(isinstance(x, ImportDialog) and x.isVisible()
+                                for x in QApplication.topLevelWidgets()), timeout=15000)
+    assert seen == ["quality_harm"]  # the editor came first, on the new project's rubric
+    assert Path(window.project.path) == tmp_path / "edited"
+    next(x for x in QApplication.topLevelWidgets()
+         if isinstance(x, ImportDialog) and x.isVisible()).reject()
