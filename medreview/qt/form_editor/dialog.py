@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -122,7 +122,7 @@ class FormEditorDialog(QDialog):
         self.save_button.setDefault(True)
         self.save_button.clicked.connect(self.save)
         self.close_button = QPushButton("Close")
-        self.close_button.clicked.connect(self.close)
+        self.close_button.clicked.connect(self.reject)
         buttons = QHBoxLayout()
         for b in (self.template_button, self.load_button, self.export_button):
             buttons.addWidget(b)
@@ -655,16 +655,14 @@ class FormEditorDialog(QDialog):
                     f"version {f.version}. {used}")
         set_plain(self.header, text)
 
-    # closing ----------------------------------------------------------------------------------
-    def closeEvent(self, event: QCloseEvent) -> None:
-        if self.dirty and not self.saving and not self.confirm_drop():
-            event.ignore()
-            return
-        super().closeEvent(event)
-
+    # closing ---------------------------------------------------------------------------------
     def confirm_drop(self) -> bool:
         return ask(self, "Unsaved changes", "Close the editor and drop the unsaved changes?",
                    default_no=True)
 
-    def reject(self) -> None:  # Escape
-        self.close()
+    def reject(self) -> None:
+        """Escape, Close and the window's close button: ask first if something is unsaved
+        (QDialog's closeEvent comes here too, and keeps the window if this does not hide it)."""
+        if self.dirty and not self.saving and not self.confirm_drop():
+            return
+        super().reject()

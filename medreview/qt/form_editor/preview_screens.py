@@ -52,7 +52,8 @@ def make(name: str, window: Any) -> QWidget:
         window.guidelines.show()
         _spin(lambda: window.guidelines.pane.version is not None)
         window.resizeDocks([window.guidelines], [400], Qt.Orientation.Horizontal)
-        return window
+        shown: QWidget = window
+        return shown
     dlg = FormEditorDialog(window.project, window.executor, window.bus, FormKind.TAXONOMY,
                            window, author="Dr. Study Lead")
     dlg.resize(1180, 720)

@@ -233,3 +233,38 @@ def test_a_taxonomy_starts_from_a_template_and_refuses_a_rubric(qtbot, app, empt
     qtbot.waitUntil(lambda: dlg.last_saved is not None and not dlg.saving, timeout=10000)
     snap = empty.call(form_editing.load_active, empty.project, FormKind.TAXONOMY)
     assert snap.form == load_template("medval_errors")
+
+
+def test_escape_closes_and_asks_first_when_something_is_unsaved(qtbot, app, judged: Opened
+                                                                  ) -> None:
+    dlg = _editor(qtbot, judged)
+    asked: list[bool] = []
+    answer = [False]
+
+    def confirm() -> bool:
+        asked.append(True)
+        return answer[0]
+
+    dlg.confirm_drop = confirm  # type: ignore[method-assign]
+    dlg.question_list.setFocus()
+    qtbot.keyClick(dlg.question_list, Qt.Key.Key_Down)  # moving around changes nothing
+    qtbot.keyClick(dlg.question_list, Qt.Key.Key_Delete)  # removes the selected question
+    assert dlg.dirty
+    qtbot.keyClick(dlg.question_list, Qt.Key.Key_Escape)
+    assert asked == [True] and dlg.isVisible()  # "keep editing"
+    answer[0] = True
+    qtbot.keyClick(dlg.question_list, Qt.Key.Key_Escape)
+    assert asked == [True, True] and not dlg.isVisible()
+
+
+def test_alt_arrows_reorder_questions(qtbot, app, judged: Opened) -> None:
+    dlg = _editor(qtbot, judged)
+    ids = [q["id"] for q in dlg.data["questions"]]
+    dlg.question_list.setFocus()
+    dlg.question_list.setCurrentRow(0)
+    qtbot.keyClick(dlg.question_list, Qt.Key.Key_Down, Qt.KeyboardModifier.AltModifier)
+    assert [q["id"] for q in dlg.data["questions"]] == [ids[1], ids[0], *ids[2:]]
+    assert dlg.question_list.currentRow() == 1
+    qtbot.keyClick(dlg.question_list, Qt.Key.Key_Up, Qt.KeyboardModifier.AltModifier)
+    assert [q["id"] for q in dlg.data["questions"]] == ids
+    assert not dlg.dirty
