@@ -1,0 +1,107 @@
+"""Work on a PostgreSQL project through the services, as the CLI and the app do: import a JSONL,
+grade, export; then two imports and two graders at once against one project (separate
+engines, like separate machines): nothing lost, nothing duplicated, revisions numbered 1..n."""
+
+from __future__ import annotations
+
+import csv
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from medreview.domain.judgment import JudgmentDraft
+from medreview.rubrics.templates import load_template
+from medreview.services import grading
+from medreview.services.exporting import ExportRequest, run_export
+from medreview.services.importing import import_file
+from medreview.services.projects import (
+    add_form,
+    add_rater,
+    create_project,
+    open_project,
+    project_info,
+)
+
+
+def _jsonl(path: Path, prefix: str, cases: int) -> Path:
+    with path.open("w", encoding="utf-8") as fh:
+        for i in range(cases):
+            for model in ("m1", "m2"):
+                fh.write(json.dumps({"case_id": f"{prefix}{i}", "prompt": f"Case {prefix}{i}?",
+                                     "model": model, "output": f"{model} answers {prefix}{i}"})
+                         + "\n")
+    return path
+
+
+def test_import_grade_export_on_postgresql(pg_url: str, tmp_path: Path) -> None:
+    with create_project(pg_url, "ward") as project:
+        add_form(project, load_template("healthbench"))
+        fmt, summary = import_file(project, _jsonl(tmp_path / "a.jsonl", "a", 3))
+        assert fmt == "jsonl"
+        again = import_file(project, tmp_path / "a.jsonl")[1]  # idempotent on the server too
+        rater = add_rater(project, "Dr A")
+        queue = grading.load_queue(project, rater.id)
+        assert len(queue) == 6
+        for row in queue[:4]:
+            grading.save_revision(project, rater.id, row.output_id,
+                                  JudgmentDraft(answers={"overall_comment": "fine"}),
+                                  status="done")
+        lines = list(run_export(project, ExportRequest(outdir=tmp_path / "out")))
+        assert lines
+        info = project_info(project)
+    assert info.counts["cases"] == 3 and info.counts["outputs"] == 6
+    assert summary != again
+    with (tmp_path / "out" / "judgments.csv").open(encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["question_id"] == "overall_comment"]
+    assert len(rows) == 4 and {r["status"] for r in rows} == {"done"}
+
+
+def test_two_imports_and_two_graders_at_once(pg_url: str, tmp_path: Path) -> None:
+    with create_project(pg_url, "ward") as project:
+        add_form(project, load_template("healthbench"))
+        import_file(project, _jsonl(tmp_path / "seed.jsonl", "s", 4))
+        raters = [add_rater(project, name).id for name in ("Dr A", "Dr B")]
+        outputs = [q.output_id for q in grading.load_queue(project, raters[0])]
+    files = [_jsonl(tmp_path / f"{p}.jsonl", p, 40) for p in ("x", "y")]
+    # Both import files share 10 cases, so the two imports race for the same rows too.
+    shared = _jsonl(tmp_path / "shared.jsonl", "z", 10).read_text(encoding="utf-8")
+    for f in files:
+        f.write_text(f.read_text(encoding="utf-8") + shared, encoding="utf-8")
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def on_own_engine(work: Callable[..., object]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                with open_project(pg_url) as mine:
+                    start.wait()
+                    work(mine)
+            except BaseException as exc:  # collected and asserted below
+                errors.append(exc)
+        return run
+
+    def grade(rater_id: int) -> Callable[..., object]:
+        def work(project: object) -> None:
+            for rounds in range(3):
+                for out_id in outputs:
+                    grading.save_revision(project, rater_id, out_id,  # type: ignore[arg-type]
+                                          JudgmentDraft(answers={"overall_comment": f"r{rounds}"}))
+        return work
+
+    jobs = [on_own_engine(lambda p, f=f: import_file(p, f)) for f in files]
+    jobs += [on_own_engine(grade(r)) for r in raters]
+    threads = [threading.Thread(target=j) for j in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with open_project(pg_url) as project:
+        counts = project_info(project).counts
+        assert counts["cases"] == 4 + 40 + 40 + 10
+        assert counts["outputs"] == 2 * counts["cases"]
+        for rater_id in raters:
+            for out_id in outputs:
+                numbers = [h.revision_no for h in grading.history(project, rater_id, out_id)]
+                assert numbers == [1, 2, 3]
