@@ -71,7 +71,7 @@ def test_password_is_never_in_a_message(pg_url: str) -> None:
 
 
 class _MemoryKeyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
+    priority = 1
 
     def __init__(self) -> None:
         self.items: dict[tuple[str, str], str] = {}
