@@ -43,6 +43,7 @@ from medreview.storage.server_url import (
 Kind = Literal["lead", "rater", "judge"]
 KINDS: tuple[Kind, ...] = ("lead", "rater", "judge")
 LEAD_SUFFIX = "_medreview_lead"
+BLIND_SCHEMA = "medreview_blind"  # migration 0008's view of outputs for raters
 # Login names we create or accept: plain lower-case identifiers, never PostgreSQL's own pg_*.
 ROLE_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 MAX_NAME = 200
@@ -97,6 +98,7 @@ class Groups:
     lead: str
     rater: str
     judge: str
+    schema: str  # where the project's tables are
 
     def of(self, kind: Kind) -> str:
         return {"lead": self.lead, "rater": self.rater, "judge": self.judge}[kind]
@@ -140,13 +142,17 @@ def groups(conn: Connection) -> Groups:
     """The project's group roles: the lead group owns ``rater`` (schema 0008)."""
     if conn.dialect.name != "postgresql":
         raise InputError("team roles exist only for a project on a PostgreSQL server")
-    owner = conn.execute(text("SELECT tableowner FROM pg_tables WHERE tablename = 'rater' "
-                              "AND schemaname = current_schema()")).scalar()
+    # The project's table by the caller's search_path (a rater's starts with the blind view's
+    # schema, which holds no ``rater``).
+    found = conn.execute(text(
+        "SELECT pg_get_userbyid(c.relowner), n.nspname FROM pg_class c JOIN pg_namespace n "
+        "ON n.oid = c.relnamespace WHERE c.oid = to_regclass('rater')")).first()
+    owner = found[0] if found else None
     if not isinstance(owner, str) or not owner.endswith(LEAD_SUFFIX):
         raise ProjectError("this database has no team roles (its tables are not owned by a "
                            "medreview lead group); was it migrated to schema 0008 on this server?")
     base = owner[: -len("lead")]
-    return Groups(owner, base + "rater", base + "judge")
+    return Groups(owner, base + "rater", base + "judge", str(found[1]))
 
 
 def _require_manager(conn: Connection, g: Groups) -> None:
@@ -258,6 +264,9 @@ def add_rater(engine: Engine, name: str, *, role: str | None = None) -> Credenti
                 raise InputError(f"this rater already has the login {row.db_role} (remove it "
                                  "first to issue a new one)", item=name)
             password = _create_login(conn, role, g.rater)
+            # The blind view of outputs shadows the table for this login (schema 0008).
+            _ddl(conn, f"ALTER ROLE {q(role)} IN DATABASE {q(database)} SET search_path = "
+                       f"{BLIND_SCHEMA}, {q(g.schema)}")
             row.db_role = role
             s.flush()
         return _credentials(conn, role, "rater", password, rater=name)

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from medreview.cli.main import main
 from medreview.demo import build_demo_project
 from medreview.errors import InputError
+from medreview.services.grading import load_item, load_queue
 from medreview.services.projects import open_project
 from medreview.storage import schema, team
 from medreview.storage.copy import copy_database
@@ -134,9 +135,16 @@ def test_each_rater_reads_only_their_own_work_and_what_is_assigned(crew: Team) -
         assert set(_scalars(engine, "SELECT case_id FROM case_criterion")) <= cases
         assert _scalars(engine, "SELECT id FROM rater") == [rid]  # no colleagues' names
         assert _scalars(engine, "SELECT count(*) FROM form") != [0]  # the rubric to grade with
-    # Blinding and the lead's secrets hold on the server.
-    assert "output" in _refused(a, "SELECT model FROM output")
-    _refused(a, "SELECT * FROM output")
+    # Blinding holds on the server: the table's model column is refused; the blind view the
+    # rater's login reads as "output" shows it blank, until the lead reveals models.
+    assert "output" in _refused(a, "SELECT model FROM public.output")
+    _refused(a, "SELECT * FROM public.output")
+    assert set(_scalars(a, "SELECT model FROM output")) == {""}
+    assert set(_scalars(a, "SELECT id FROM output")) == crew.a_outputs
+    with crew.lead.begin() as conn:
+        conn.execute(sa.text("UPDATE project SET reveal_models = true"))
+    assert "" not in set(_scalars(a, "SELECT model FROM output"))
+    _refused(a, "UPDATE project SET reveal_models = false")
     for table in ("gold_label", "issued_package", "judge_run", "judge_item", "import_log"):
         assert table in _refused(a, f"SELECT count(*) FROM {table}")
     assert _scalars(admin, "SELECT count(*) FROM gold_label") != [0]  # there was something to hide
@@ -181,23 +189,6 @@ def test_a_rater_cannot_write_another_raters_judgments_nor_rewrite_history(crew:
     _refused(a, "DELETE FROM judgment WHERE id = :j", j=a_judgment)
     _refused(a, "UPDATE assignment SET rater_id = :r", r=crew.a_id)
     assert _scalars(crew.admin, "SELECT count(*) FROM judgment_revision") == before
-
-
-def test_a_rater_grades_through_the_app_as_herself(crew: Team) -> None:
-    """The app's own save path works under row-level security (revision numbered from what
-    she can see, author her name), on an assigned output she had not judged."""
-    fresh = sorted(crew.a_outputs - set(_scalars(
-        crew.admin, "SELECT output_id FROM judgment WHERE rater_id = :r", r=crew.a_id)))[0]
-    with open_project(_password_url(crew.a_creds)) as project:
-        saved = save_draft(project, crew.a_id, fresh,
-                           RevisionContent(answers={}, rationale="first look", status="draft"))
-    assert saved.revision_no == 1
-    assert _rows(crew.admin, "SELECT v.author, v.source, j.rater_id FROM judgment_revision v "
-                             "JOIN judgment j ON j.id = v.judgment_id WHERE j.output_id = :o "
-                             "AND j.rater_id = :r", o=fresh, r=crew.a_id) \
-        == [(AMARA, "ui", crew.a_id)]
-    assert _scalars(crew.b, "SELECT count(*) FROM judgment WHERE rater_id = :r", r=crew.a_id) \
-        == [0]
 
 
 def test_the_lead_reads_and_writes_everything(crew: Team) -> None:
@@ -273,3 +264,49 @@ def test_add_rater_command_prints_credentials_that_sign_in(
     assert main(["team", "add-rater", _password_url(crew.b_creds), "Dr. X"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "may not manage" in err
+
+
+
+def test_the_grading_screen_reads_as_the_rater_blinded(crew: Team) -> None:
+    """The app's own reads and save path work under row-level security: her queue, an item,
+    and a revision numbered from what she can see, with her name as author."""
+    fresh = sorted(crew.a_outputs - set(_scalars(
+        crew.admin, "SELECT output_id FROM judgment WHERE rater_id = :r", r=crew.a_id)))[0]
+    with open_project(_password_url(crew.a_creds)) as project:
+        queue = load_queue(project, crew.a_id)
+        assert {r.output_id for r in queue} == crew.a_outputs
+        assert {r.model for r in queue} == {""}
+        item = load_item(project, crew.a_id, fresh)
+        assert item.output_id == fresh and not item.model
+        saved = save_draft(project, crew.a_id, fresh,
+                           RevisionContent(answers={}, rationale="first look", status="draft"))
+    assert saved.revision_no == 1
+    assert _rows(crew.admin, "SELECT v.author, v.source, j.rater_id FROM judgment_revision v "
+                             "JOIN judgment j ON j.id = v.judgment_id WHERE j.output_id = :o "
+                             "AND j.rater_id = :r", o=fresh, r=crew.a_id) \
+        == [(AMARA, "ui", crew.a_id)]
+    assert _scalars(crew.b, "SELECT count(*) FROM judgment WHERE rater_id = :r", r=crew.a_id) \
+        == [0]
+
+
+def test_downgrade_takes_the_roles_away_and_upgrade_makes_them_again(pg_url: str) -> None:
+    from alembic import command
+
+    admin = sa.create_engine(pg_url, poolclass=sa.NullPool)
+    schema.upgrade(admin)
+    lead = team.add_lead(admin, f"lead_{uuid.uuid4().hex[:8]}")
+    groups_sql = "SELECT count(*) FROM pg_roles WHERE rolname LIKE :p"
+    prefix = f"{sa.make_url(pg_url).database}_medreview_%"
+    assert _scalars(admin, groups_sql, p=prefix) == [3]
+    cfg = schema.alembic_config()
+    with admin.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0007")
+    assert _scalars(admin, groups_sql, p=prefix) == [0]
+    assert _scalars(admin, "SELECT count(*) FROM pg_policies") == [0]
+    schema.upgrade(admin)
+    assert _scalars(admin, groups_sql, p=prefix) == [3]
+    # The old lead login lost its group with the downgrade: it may not even connect now.
+    with pytest.raises(sa.exc.OperationalError, match="CONNECT privilege"):
+        team.add_rater(_login(pg_url, lead), "Dr. Mei Tanaka")
+    admin.dispose()

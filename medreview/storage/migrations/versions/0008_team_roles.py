@@ -9,12 +9,14 @@ server never share one:
 
 - the lead group owns every table (its members bypass row-level security as owners, run later
   migrations and add raters, holding ADMIN on the other two groups);
-- the rater group reads the project, forms and guidelines, only the cases, outputs (without the
-  ``model`` column: blinding holds on the server), series, attachments and media assigned to
-  the member, only their own assignments, judgments and revisions; it inserts judgments and
-  revisions only for itself on what is assigned to it, under its own name as author, updates
-  only the mirror columns of its own judgments and never updates or deletes a revision; gold
-  labels, issued packages (their seal secrets), judge runs and the import log are not granted;
+- the rater group reads the project, forms and guidelines, only the cases, outputs (never the
+  table's ``model`` column: blinding holds on the server; the view ``medreview_blind.output``,
+  first on a rater login's search_path, shows it blank unless the project reveals models),
+  series, attachments and media assigned to the member, only their own assignments,
+  judgments and revisions; it inserts judgments and revisions only for itself on what is
+  assigned to it, under its own name as author, updates only the mirror columns of its own
+  judgments and never updates or deletes a revision; gold labels, issued packages (their seal
+  secrets), judge runs and the import log are not granted;
 - the judge group reads every case and output and writes runs, ledger, cache and the
   judgments of judge raters only.
 
@@ -22,7 +24,7 @@ A login is mapped to its rater by ``rater.db_role = current_user`` inside the po
 migration needs a superuser or a role with CREATEROLE (the DBA, see docs/TEAM.md) and refuses
 if the group roles already exist (left over from a dropped database of the same name: their
 members would see this one). Tables created by later migrations must be given to the lead group
-and granted like these.
+and granted like these; a migration that changes ``output`` recreates the blind view.
 
 Revision ID: 0008
 Revises: 0007
@@ -58,6 +60,17 @@ MY_MEDIA = ("(SELECT t.sha256 FROM attachment t WHERE t.case_id IN "
 # Every output column a rater may read: all but ``model``.
 OUTPUT_COLUMNS_FOR_RATERS = ("id", "case_id", "external_id", "text", "text_sha256", "metadata",
                              "source", "created_at")
+# A rater login's search_path starts with this schema (storage.team sets it): its view
+# ``output`` shadows the table, with ``model`` blank unless the project reveals models, so the
+# app's queries run unchanged while the table's ``model`` column stays out of reach.
+BLIND_SCHEMA = "medreview_blind"
+BLIND_OUTPUT_VIEW = (
+    f"CREATE VIEW {BLIND_SCHEMA}.output WITH (security_barrier) AS SELECT o.id, o.case_id, "
+    "o.external_id, CASE WHEN (SELECT bool_or(p.reveal_models) FROM {schema}.project p) "
+    "THEN o.model ELSE '' END AS model, o.text, o.text_sha256, o.metadata, o.source, "
+    "o.created_at FROM {schema}.output o WHERE o.id IN (SELECT a.output_id FROM "
+    "{schema}.assignment a WHERE a.rater_id IN (SELECT r.id FROM {schema}.rater r "
+    "WHERE r.db_role = current_user))")
 RLS_TABLES = ("rater", "case", "case_criterion", "series", "attachment", "output", "assignment",
               "judgment", "judgment_revision", "media_blob", "media_chunk")
 
@@ -209,6 +222,13 @@ def _postgresql_upgrade(conn: sa.Connection) -> None:
     for group, grants in ((rater, RATER_GRANTS), (judge, JUDGE_GRANTS)):
         for table, privileges in grants:
             _run(conn, f"GRANT {privileges} ON {q(table)} TO {q(group)}")
+    # The view runs with its owner's rights (the lead group, which RLS does not filter), so it
+    # repeats the rater's condition itself; current_user inside it is still the rater.
+    _run(conn, f"CREATE SCHEMA {BLIND_SCHEMA} AUTHORIZATION {q(lead)}")
+    _run(conn, BLIND_OUTPUT_VIEW.format(schema=q(schema)))
+    _run(conn, f"ALTER VIEW {BLIND_SCHEMA}.output OWNER TO {q(lead)}")
+    _run(conn, f"GRANT USAGE ON SCHEMA {BLIND_SCHEMA} TO {q(rater)}")
+    _run(conn, f"GRANT SELECT ON {BLIND_SCHEMA}.output TO {q(rater)}")
     for group, seq_tables in ((rater, RATER_SEQUENCES), (judge, JUDGE_SEQUENCES)):
         for table in seq_tables:
             seq = conn.execute(sa.text("SELECT pg_get_serial_sequence(:t, 'id')"),
@@ -220,6 +240,7 @@ def _postgresql_upgrade(conn: sa.Connection) -> None:
 def _postgresql_downgrade(conn: sa.Connection) -> None:
     me, database = conn.exec_driver_sql("SELECT current_user, current_database()").one()
     groups = group_roles(database)
+    _run(conn, f"DROP SCHEMA IF EXISTS {BLIND_SCHEMA} CASCADE")
     for table in RLS_TABLES:
         for (name,) in conn.execute(sa.text("SELECT policyname FROM pg_policies WHERE "
                                             "schemaname = current_schema() AND tablename = :t"),
