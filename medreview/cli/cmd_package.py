@@ -29,6 +29,8 @@ def run(args: argparse.Namespace) -> int:
     from medreview.services.study import build_package, seal_package
 
     if args.seal:
+        if not isinstance(args.project, Path):
+            raise InputError("--seal takes the unpacked package folder, not a database URL")
         info = seal_package(args.project, args.out)
         print(f"sealed {info.rater}'s package: {info.path}")
         return 0

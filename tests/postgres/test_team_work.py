@@ -10,6 +10,10 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+import sqlalchemy as sa
+
+from medreview.cli.main import main
 from medreview.domain.judgment import JudgmentDraft
 from medreview.rubrics.templates import load_template
 from medreview.services import grading
@@ -105,3 +109,26 @@ def test_two_imports_and_two_graders_at_once(pg_url: str, tmp_path: Path) -> Non
             for out_id in outputs:
                 numbers = [h.revision_no for h in grading.history(project, rater_id, out_id)]
                 assert numbers == [1, 2, 3]
+
+
+def test_cli_commands_take_a_url(pg_url: str, tmp_path: Path,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    password = str(sa.make_url(pg_url).password or "")
+
+    def cli(*argv: object, code_expected: int = 0) -> str:
+        code = main([str(a) for a in argv])
+        out, err = capsys.readouterr()
+        assert code == code_expected, err
+        assert password not in out + err
+        return out
+
+    assert "created project postgresql://" in cli("init", pg_url, "--rubric", "healthbench")
+    cli("import", pg_url, _jsonl(tmp_path / "a.jsonl", "a", 3))
+    cli("assign", pg_url, "--raters", "Dr A,Dr B", "--per-output", "2")
+    assert "already at schema" in cli("migrate", pg_url)
+    cli("stats", pg_url, "--no-ci", code_expected=1)  # read from the server: nothing graded
+    cli("export", pg_url, tmp_path / "out")
+    cli("package", pg_url, "--rater", "Dr A", "--out", tmp_path / "a.mrpkg")
+    info = json.loads(cli("info", pg_url, "--json"))
+    assert info["counts"]["cases"] == 3 and info["counts"]["physicians"] == 2
+    assert (tmp_path / "out" / "outputs.csv").is_file() and (tmp_path / "a.mrpkg").is_file()
