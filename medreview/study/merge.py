@@ -239,8 +239,20 @@ def _load(c: PackageContents, pkg: IncomingPackage, lead: MergeReference, now: d
         pkg.chains.setdefault(ours, []).append(IncomingRevision(
             uid=r.uid, form=(form.key, form.version),
             taxonomy=(tax.key, tax.version) if tax else None, content=content,
-            author=r.author, created_at=r.created_at))
+            author=r.author, created_at=r.created_at,
+            guideline_version=None if owner is not None else _guideline_version(
+                r.guideline_version, src, where)))
     return pkg
+
+
+def _guideline_version(value: object, src: str, where: str) -> int | None:
+    """The grading-guidelines version a revision records: empty, or a version number."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 2**31 - 1:
+        raise _fail(f"revision's guideline version {one_line(value, 20)!r} is not a version "
+                    "number", src, item=where)
+    return value
 
 
 def _lead_form(lead: MergeReference, f: PackageForm, src: str, where: str) -> Form:
