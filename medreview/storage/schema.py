@@ -26,7 +26,10 @@ def head_revision() -> str:
 
 
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
+    # A read: it must not queue for the write lock behind an import (SQLite or server).
+    from medreview.storage.engine import reading
+
+    with reading(engine).connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
