@@ -137,9 +137,10 @@ def test_each_rater_reads_only_their_own_work_and_what_is_assigned(crew: Team) -
         assert _scalars(engine, "SELECT count(*) FROM form") != [0]  # the rubric to grade with
     # Blinding holds on the server: the table's model column is refused; the blind view the
     # rater's login reads as "output" shows it blank, until the lead reveals models.
-    assert "output" in _refused(a, "SELECT model FROM public.output")
-    _refused(a, "SELECT * FROM public.output")
-    assert set(_scalars(a, "SELECT model FROM output")) == {""}
+    for column in ("model", "external_id", "metadata", "source", "*"):  # may name the model
+        assert "output" in _refused(a, f"SELECT {column} FROM public.output")
+    assert set(_rows(a, "SELECT model, external_id, metadata::text, source FROM output")) \
+        == {("", None, "{}", "")}
     assert set(_scalars(a, "SELECT id FROM output")) == crew.a_outputs
     with crew.lead.begin() as conn:
         conn.execute(sa.text("UPDATE project SET reveal_models = true"))

@@ -57,17 +57,21 @@ JUDGE_JUDGMENTS = f"(SELECT j.id FROM judgment j WHERE j.rater_id IN {JUDGE_RATE
 MY_MEDIA = ("(SELECT t.sha256 FROM attachment t WHERE t.case_id IN "
             f"{MY_CASES})")
 
-# Every output column a rater may read: all but ``model``.
-OUTPUT_COLUMNS_FOR_RATERS = ("id", "case_id", "external_id", "text", "text_sha256", "metadata",
-                             "source", "created_at")
+# The output columns a rater may read in the table: none that may name the model.
+OUTPUT_COLUMNS_FOR_RATERS = ("id", "case_id", "text", "text_sha256", "created_at")
 # A rater login's search_path starts with this schema (storage.team sets it): its view
-# ``output`` shadows the table, with ``model`` blank unless the project reveals models, so the
-# app's queries run unchanged while the table's ``model`` column stays out of reach.
+# ``output`` shadows the table, with the columns that name the model — ``model`` itself, and
+# ``external_id`` ("case:model"), ``metadata`` (output_model, a grader's score) and ``source``
+# (the file, often named after the model) — blank unless the project reveals models. The app's
+# queries run unchanged; the table's columns stay out of reach.
 BLIND_SCHEMA = "medreview_blind"
+_REVEAL = "(SELECT bool_or(p.reveal_models) FROM {schema}.project p)"
 BLIND_OUTPUT_VIEW = (
     f"CREATE VIEW {BLIND_SCHEMA}.output WITH (security_barrier) AS SELECT o.id, o.case_id, "
-    "o.external_id, CASE WHEN (SELECT bool_or(p.reveal_models) FROM {schema}.project p) "
-    "THEN o.model ELSE '' END AS model, o.text, o.text_sha256, o.metadata, o.source, "
+    f"CASE WHEN {_REVEAL} THEN o.external_id END AS external_id, "
+    f"CASE WHEN {_REVEAL} THEN o.model ELSE '' END AS model, o.text, o.text_sha256, "
+    f"CASE WHEN {_REVEAL} THEN o.metadata ELSE '{{{{}}}}' END AS metadata, "
+    f"CASE WHEN {_REVEAL} THEN o.source ELSE '' END AS source, "
     "o.created_at FROM {schema}.output o WHERE o.id IN (SELECT a.output_id FROM "
     "{schema}.assignment a WHERE a.rater_id IN (SELECT r.id FROM {schema}.rater r "
     "WHERE r.db_role = current_user))")
