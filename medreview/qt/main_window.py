@@ -779,12 +779,16 @@ class MainWindow(QMainWindow):
             # Grades saved under the form they were made with: the editor's writes run on
             # the database thread behind this save.
             self.controller.flush()
-        FormEditorDialog(self.project, self.executor, self.bus, FormKind(kind), self,
-                         author=self.rater.name if self.rater else "").exec()
+        dlg = FormEditorDialog(self.project, self.executor, self.bus, FormKind(kind), self,
+                               author=self.rater.name if self.rater else "")
+        dlg.exec()
         if self.controller is not None and self.controller.item is not None \
                 and self.project is not None and self.executor is not None:
-            self.guidelines.follow(self.project, self.executor, self.controller,
-                                   self.controller.item)
+            if dlg.last_saved is not None:  # a new form version: show the item with it
+                self.controller.session.reload()
+            else:  # guidelines may have changed
+                self.guidelines.follow(self.project, self.executor, self.controller,
+                                       self.controller.item)
         self.restore_grading_focus()
 
     # updates ----------------------------------------------------------------------------------

@@ -142,6 +142,20 @@ class GradingSession:
         if cached is not None:
             self._on_item_loaded(gen, cached)
 
+    def reload(self) -> None:
+        """Show the current item again from the database, dropping preloaded items: the
+        forms changed (a rubric edit saved a new version), so every ``ItemView`` is stale."""
+        if self.closed or self.item is None:
+            return
+        output_id = self.item.output_id
+        self._cache.clear()
+        self.flush()  # queued before the load: what was on screen is saved first
+        gen = self._generation + 1
+        self._generation = gen
+        self._call(functools.partial(grading.load_item, self.project, self.rater_id, output_id),
+                   lambda item: self._on_item_loaded(gen, item),
+                   lambda exc: self._on_load_failed(gen, exc))
+
     def preload(self, output_id: int) -> None:
         """Fetch an item in the background so opening it next is instant."""
         if (self.closed or output_id in self._cache or output_id in self._inflight

@@ -130,3 +130,43 @@ def test_hostile_guidelines_are_shown_literally_and_load_nothing(qtbot) -> None:
         "&lt;span style='display:none'&gt;", "")
     assert pane.version_label.text() == ("Guidelines for rub<b>ric, version 3 "
                                          "(2026-12-06 by <i>lead</i>)")
+
+
+def test_a_rubric_edit_from_the_menu_shows_the_new_version_on_the_grading_screen(
+        qtbot, window, guided) -> None:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from medreview.qt.form_editor.dialog import FormEditorDialog
+
+    path, _key = guided
+    w = window
+    open_and_wait(qtbot, w, path)
+    press(qtbot, "4")
+    wait_saved(qtbot, w)  # graded: the edit must become version 2
+    assert w.controller.item.form.version == 1
+    steps: list[str] = []
+
+    def drive() -> None:
+        dlg = QApplication.activeModalWidget()
+        if not isinstance(dlg, FormEditorDialog) or not dlg.loaded:
+            QTimer.singleShot(20, drive)
+            return
+        if not steps:
+            steps.append("edit")
+            dlg.question_list.setCurrentRow(0)
+            dlg.editor.help_edit.setPlainText("Read the whole answer first.")
+            dlg.save()
+        if dlg.saving or dlg.last_saved is None:
+            QTimer.singleShot(20, drive)
+            return
+        steps.append(f"saved v{dlg.last_saved.version}")
+        dlg.reject()
+
+    QTimer.singleShot(0, drive)
+    w.show_form_editor("rubric")  # modal until drive() closes it
+    assert steps == ["edit", "saved v2"]
+    qtbot.waitUntil(lambda: w.controller.item.form.version == 2, timeout=10000)
+    assert w.controller.item.form.questions[0].help == "Read the whole answer first."
+    assert w.guidelines.pane.version == 1  # the guidelines belong to the key, not the version
+    assert focused() is w.view.panel
