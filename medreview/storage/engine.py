@@ -35,7 +35,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
-from medreview.errors import ProjectBusy, ProjectError
+from medreview.errors import DatabaseFailure, ProjectBusy, ProjectError
 from medreview.storage.writers import WriterNotes
 
 READ_OPTION = "medreview_read"
@@ -170,7 +170,9 @@ class ServerWriteLock:
                 return
             except Exception as exc:
                 if getattr(exc, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
-                    raise
+                    # Raised from an event, SQLAlchemy would not wrap it: one line here.
+                    first = (str(exc).splitlines() or [type(exc).__name__])[0]
+                    raise DatabaseFailure(f"cannot start a write on the server: {first}") from exc
                 dbapi.rollback()
             finally:
                 cur.close()

@@ -170,3 +170,22 @@ def test_a_folder_project_is_migrated_with_a_backup(tmp_path: Path) -> None:
     folder = tmp_path / "p"
     create_project(folder, "p").close()
     assert migrate_project(folder) == (schema.head_revision(), schema.head_revision())
+
+
+def test_a_writer_waits_for_the_lock_says_so_and_gives_up_with_nothing_changed(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from medreview.errors import ProjectBusy
+
+    create_project(pg_url, "p").close()
+    monkeypatch.setenv("MEDREVIEW_WRITE_WAIT_S", "2.5")
+    said: list[str] = []
+    with open_project(pg_url) as holder, open_project(pg_url) as waiter:
+        waiter.set_writer_wait_callback(said.append)
+        with holder.transaction() as s:
+            s.execute(sa.text("SELECT 1"))  # holds the write lock until the block ends
+            with pytest.raises(ProjectBusy, match="nothing was changed"):
+                add_rater(waiter, "Dr W")
+            assert said and said[0].startswith("waiting for another writer")
+            with waiter.read() as r:  # reads never wait
+                assert r.execute(sa.text("SELECT count(*) FROM rater")).scalar_one() == 0
+        add_rater(waiter, "Dr W")  # the lock is free again
