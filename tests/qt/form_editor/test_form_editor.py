@@ -268,3 +268,27 @@ def test_alt_arrows_reorder_questions(qtbot, app, judged: Opened) -> None:
     qtbot.keyClick(dlg.question_list, Qt.Key.Key_Up, Qt.KeyboardModifier.AltModifier)
     assert [q["id"] for q in dlg.data["questions"]] == ids
     assert not dlg.dirty
+
+
+def test_hostile_text_in_a_stored_form_is_shown_marked_and_kept_exactly(
+        qtbot, app, empty: Opened) -> None:
+    from medreview.domain.rubric import Form, Option, Question
+
+    prompt = "Dose <b>OK</b>?\u202e evil \u200b"
+    form = Form(key="h", version=1, name="<i>name</i>", kind=FormKind.RUBRIC, questions=(
+        Question("q", QuestionKind.SINGLE_CHOICE, prompt,
+                 options=(Option("a\u200b", "<img src=x>"), Option("b", "B"))),))
+    empty.call(form_editing.save_form, empty.project, form)
+    dlg = _editor(qtbot, empty)
+    item = dlg.question_list.item(0).text()
+    assert "Dose <b>OK</b>?⟦U+202E⟧ evil ⟦U+200B⟧" in item
+    assert dlg.editor.prompt_edit.toPlainText() == "Dose <b>OK</b>?⟦U+202E⟧ evil ⟦U+200B⟧"
+    assert dlg.editor.options.cell_text(0, 0) == "a⟦U+200B⟧"
+    assert dlg.editor.options.cell_text(0, 1) == "<img src=x>"
+    assert "<i>name</i>" in dlg.header.text()
+    # Shown with markers, read back exactly: untouched, nothing to save.
+    dlg.editor.prompt_edit.setPlainText(dlg.editor.prompt_edit.toPlainText())
+    dlg.editor.options.set_cell(0, 0, dlg.editor.options.cell_text(0, 0))
+    assert dlg.data["questions"][0]["prompt"] == prompt
+    assert dlg.data["questions"][0]["options"][0]["value"] == "a\u200b"
+    assert not dlg.dirty
