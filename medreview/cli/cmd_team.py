@@ -70,4 +70,3 @@ def _print_credentials(c: Credentials) -> None:
     print(f"  keyring set {c.keyring_service} {c.keyring_user}")
     print("or as a line of ~/.pgpass (chmod 600), with the password in place of <password>:")
     print(f"  {c.pgpass_line('<password>')}")
-    print(f"and open the project with: medreview gui {c.url}")

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from medreview.cli.main import main
 from medreview.demo import build_demo_project
-from medreview.errors import InputError
+from medreview.errors import InputError, ProjectError
 from medreview.services.grading import load_item, load_queue
 from medreview.services.projects import open_project
 from medreview.storage import schema, team
@@ -310,4 +310,51 @@ def test_downgrade_takes_the_roles_away_and_upgrade_makes_them_again(pg_url: str
     # The old lead login lost its group with the downgrade: it may not even connect now.
     with pytest.raises(sa.exc.OperationalError, match="CONNECT privilege"):
         team.add_rater(_login(pg_url, lead), "Dr. Mei Tanaka")
+    admin.dispose()
+
+
+def test_the_dbas_set_up_a_lead_with_createrole_owning_the_database(demo_db: Path,
+                                                                    pg_url: str) -> None:
+    """docs/TEAM.md: the DBA makes a lead login with CREATEROLE and a database it owns; the lead
+    (no superuser) migrates, copies the folder in, and hands out rater logins."""
+    admin = sa.create_engine(pg_url, poolclass=sa.NullPool)
+    database = str(sa.make_url(pg_url).database)
+    role, password = f"lead_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN CREATEROLE PASSWORD '{password}'")
+        conn.exec_driver_sql(f'ALTER DATABASE "{database}" OWNER TO {role}')
+    lead = sa.create_engine(sa.make_url(pg_url).set(username=role, password=password),
+                            poolclass=sa.NullPool)
+    schema.upgrade(lead)
+    copy_database(sa.create_engine(f"sqlite:///{demo_db}"), lead)
+    creds = team.add_rater(lead, AMARA)
+    rater = _login(pg_url, creds)
+    assert _scalars(rater, "SELECT name FROM rater") == [AMARA]
+    assert _scalars(rater, "SELECT count(*) FROM output") == [0]  # nothing assigned yet
+    assert {m.kind for m in team.list_members(lead)} == {"lead", "rater"}
+    # Other logins on the server may not even connect to the project's database.
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE ROLE outsider_{role} LOGIN PASSWORD '{password}'")
+    outsider = sa.create_engine(sa.make_url(pg_url).set(username=f"outsider_{role}",
+                                                        password=password),
+                                poolclass=sa.NullPool)
+    with pytest.raises(sa.exc.OperationalError, match="CONNECT privilege"):
+        outsider.connect()
+    for engine in (rater, lead, admin, outsider):
+        engine.dispose()
+
+
+def test_a_migration_without_createrole_is_refused_in_one_line(pg_url: str) -> None:
+    admin = sa.create_engine(pg_url, poolclass=sa.NullPool)
+    database = str(sa.make_url(pg_url).database)
+    role, password = f"plain_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+        conn.exec_driver_sql(f'ALTER DATABASE "{database}" OWNER TO {role}')
+    plain = sa.create_engine(sa.make_url(pg_url).set(username=role, password=password),
+                             poolclass=sa.NullPool)
+    with pytest.raises(ProjectError, match="needs a superuser or a role with CREATEROLE"):
+        schema.upgrade(plain)
+    assert _scalars(admin, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == [0]
+    plain.dispose()
     admin.dispose()
