@@ -358,3 +358,24 @@ def test_a_migration_without_createrole_is_refused_in_one_line(pg_url: str) -> N
     assert _scalars(admin, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == [0]
     plain.dispose()
     admin.dispose()
+
+
+def test_a_judge_run_writes_as_its_own_login(pg_url: str, tmp_path: Path) -> None:
+    """`medreview judge` against a server project, signed in as a judge login: the run, its
+    ledger and the judge's judgments are written; physicians' work stays out of its reach."""
+    from medreview.judge.testing_server import FakeOpenAIServer
+    from medreview.services.judging import run_judge
+    from tests.judge.conftest import build_project, fast_config
+
+    folder = build_project(tmp_path / "proj")
+    folder.close()
+    admin = sa.create_engine(pg_url, poolclass=sa.NullPool)
+    schema.upgrade(admin)
+    copy_database(sa.create_engine(f"sqlite:///{tmp_path / 'proj' / 'project.sqlite'}"), admin)
+    creds = team.add_judge(admin, f"judge_{uuid.uuid4().hex[:8]}")
+    with FakeOpenAIServer() as server, open_project(_password_url(creds)) as project:
+        summary = run_judge(project, fast_config(server.url))
+    assert (summary.status, summary.failed) == ("done", 0) and summary.judged > 0
+    assert _rows(admin, "SELECT r.kind, count(*) FROM judgment j JOIN rater r ON r.id = "
+                        "j.rater_id GROUP BY r.kind") == [("judge", 6)]
+    admin.dispose()
