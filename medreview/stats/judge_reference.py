@@ -91,6 +91,17 @@ class ReferenceComparison:
         return len(self.items)
 
     @property
+    def disagreeing_items(self) -> list[tuple[int, str]]:
+        """(output id, question id) of the items where the judge differs from the reference
+        (the unit of ``n_items``)."""
+        it = self.items
+        if not len(it):
+            return []
+        bad = it.loc[~it["agree"]]
+        return [(int(o), str(q)) for o, q in zip(bad["output_id"], bad["question_id"],
+                                                  strict=True)]
+
+    @property
     def disagreeing_output_ids(self) -> list[int]:
         it = self.items
         return sorted({int(o) for o in it.loc[~it["agree"], "output_id"]}) if len(it) else []

@@ -48,6 +48,7 @@ from medreview.qt.stats.runner import (
     mirror_status,
 )
 from medreview.qt.stats.table import IDS, Column, StatsTable, hint_label
+from medreview.qt.stats.table import ITEMS as ITEM_KEYS
 from medreview.qt.stats.window import StatsWindow
 from medreview.qt.window_size import fit_to_screen
 from medreview.services import dashboard
@@ -140,6 +141,7 @@ def summary_rows(res: dashboard.JudgeCalibration) -> list[dict[str, Any]]:
         t = ref.agreement
         row: dict[str, Any] = {"reference": ref.reference, "label": ref.label,
                                "n_items": ref.n_items, IDS: ref.disagreeing_output_ids,
+                               ITEM_KEYS: ref.disagreeing_items,
                                "leniency": ref.leniency, "leniency_lo": ref.leniency_ci[0],
                                "leniency_hi": ref.leniency_ci[1], "note": ref.note}
         for stat in ("accuracy", "cohen_kappa", "macro_f1", "spearman_rho"):
@@ -235,6 +237,8 @@ class CalibrationWindow(StatsWindow):
         self.details = QTabWidget()
         self.details.addTab(items_box, "Disagreeing items")
         self.details.addTab(self.detail, "All statistics")
+        # A click on a row's Disagree count selects the row: its items are listed here.
+        self.summary.sig_count_clicked.connect(lambda _row: self.details.setCurrentIndex(0))
         bottom = QSplitter(Qt.Orientation.Horizontal)
         bottom.addWidget(self.plot_stack)
         bottom.addWidget(middle)

@@ -271,3 +271,24 @@ def test_the_items_list_is_bounded_but_open_all_opens_everything(qtbot: Any) -> 
     with qtbot.waitSignal(dialog.sig_open_items, timeout=2000) as blocker:
         qtbot.mouseClick(dialog.open_all, Qt.MouseButton.LeftButton)
     assert blocker.args[0] == list(range(1, 1501))
+
+
+def test_calibration_counts_are_items_as_its_item_list(qtbot: Any, demo_env: Any) -> None:
+    from medreview.qt.stats.calibration_view import CalibrationWindow
+
+    project, db, work = demo_env
+    w = CalibrationWindow(project, db, work, ChangeBus())
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w.outcome is not None and not w.job.running, timeout=60000)
+    table = w.summary
+    rows = table.rows()
+    i = next(k for k, r in enumerate(rows) if r.get("reference") == "majority")
+    rect = table.visualRect(table.proxy.index(i, _count_column(table)))
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    shown = _shown_count(table, i)
+    # the count is in items, like Items and like the list below ("Disagreeing items (N)")
+    assert w.details.currentIndex() == 0
+    assert w.details.tabText(0) == f"Disagreeing items ({shown})"
+    assert int(shown) == w.items.model_.rowCount()
+    w.close()
