@@ -2,7 +2,8 @@
 
 For each size N (10k and 100k revisions; 1M with ``--full``) a project of N outputs (N/2 cases
 x 2 models, the sample rubric with per-case criteria) is built through the real services, all
-N outputs are assigned to one physician, his package is built, N items are graded inside it
+N outputs are assigned to one physician (storage's assignment writer; the planner is
+quadratic in a rater's items), his package is built, N items are graded inside it
 and the package is sealed (the first item through ``grading.save_revision``, as the app's
 save does; the other N-1 revisions copy that row's shape with varied answers straight into the
 package database, since grading 1M items one by one would take the bench an hour). Then, in
@@ -46,7 +47,7 @@ from medreview.services import grading
 from medreview.services import study as svc
 from medreview.services.projects import list_raters, open_project
 from medreview.services.sample_project import build_sample_project
-from medreview.study.assign import AssignmentDesign
+from medreview.storage.assignments import NewAssignment, output_infos, write_assignment
 
 RATER = "Dr A"
 DB = "project.sqlite"
@@ -100,7 +101,12 @@ def build(root: Path, n: int) -> tuple[Path, Path, float]:
     t0 = time.perf_counter()
     project, _lead = build_sample_project(root / "project", n_cases=n // 2, outputs_per_case=2,
                                           with_dicom=False, rater="Dr Lead")
-    svc.assign(project, AssignmentDesign((RATER,), per_output=1, overlap=None, seed=1))
+    # Every output to one physician, written by storage's assignment writer: the planner
+    # (study.assign) spreads a rater's items in quadratic time, hours at 100k.
+    ids = [o.output_id for o in output_infos(project)]
+    write_assignment(project, [RATER], lambda _state: [
+        NewAssignment(RATER, oid, i, f"Response {'AB'[i % 2]}") for i, oid in enumerate(ids)],
+        seed=1, design_record={"bench": "merge"})
     out = svc.build_package(project, RATER, root / "a.mrpkg").path
     project.close()
     folder = svc.unpack_package(out, root / "work")

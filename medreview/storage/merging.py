@@ -43,6 +43,7 @@ from medreview.storage.revisions import (
     NewRevision,
     RevisionContent,
     Scorer,
+    gc_paused,
     insert_judgments,
     insert_revisions,
     update_judgment_mirrors,
@@ -65,7 +66,7 @@ class MergeReference:
 
 
 def merge_reference(project: Project) -> MergeReference:
-    with project.read() as s:
+    with project.read() as s, gc_paused():
         forms = {(f.key, f.version): (f.id, f.sha256, form_from_row(f))
                  for f in s.scalars(select(FormRow))}
         criteria: dict[int, list[Question]] = {}
@@ -182,7 +183,7 @@ class PackageContents:
 
 def package_contents(pkg: Project) -> PackageContents:
     """Every row of a package database that merge looks at."""
-    with pkg.read() as s:
+    with pkg.read() as s, gc_paused():
         raw = s.scalars(select(ProjectRow)).one().settings or {}
         settings = raw.get("package") or {}
         raters = tuple(PackageRater(r.id, r.name, r.kind) for r in s.scalars(select(RaterRow)))
@@ -453,7 +454,7 @@ def apply_packages(project: Project, packages: Sequence[IncomingPackage],
     """Merge checked packages in one transaction (all or nothing): re-check each against the
     project as it is now, then append their revisions (see ``study.merge`` for the rules)."""
     results: list[PackageMergeResult] = []
-    with project.transaction() as s:
+    with project.transaction() as s, gc_paused():
         for pkg in packages:
             _check_against(s, pkg)
         # Uids held anywhere in the project that a package's revisions may reuse: its own

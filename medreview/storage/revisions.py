@@ -14,11 +14,13 @@ from rows it read inside the same write transaction, as ``append_revision`` does
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import hashlib
 import json
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
@@ -325,3 +327,21 @@ def update_judgment_mirrors(session: Session, rows: Sequence[tuple[int, int, str
             flagged=bindparam("fl"), updated_at=bindparam("at")),
         [{"jid": jid, "no": no, "st": status, "fl": flagged, "at": now}
          for jid, no, status, flagged in rows])
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for one bulk step.
+
+    A bulk read or write allocates a few containers per row (parsed answers, parameter
+    dicts) and makes no cycles; with every row alive, each full collection scans them all
+    again, a third of a merge's CPU time at 10k revisions. Refcounting still frees what it
+    can; the collector runs again as soon as the step ends (if it was on when it began).
+    """
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
