@@ -3,6 +3,7 @@ file, and all-or-nothing creation."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,24 @@ def test_a_failed_or_cancelled_creation_leaves_nothing(tmp_path: Path) -> None:
         np.create_new_project(np.NewProject(tmp_path / "t", "P", np.load_form_choice(
             "medval_errors", "taxonomy")))
     assert not (tmp_path / "t").exists()
+
+
+def test_a_yaml_alias_bomb_or_cycle_is_refused_at_once(tmp_path: Path) -> None:
+    head = "format: medreview-form/1\nkey: b\nversion: 1\nname: B\nkind: rubric\n"
+    question = "questions:\n  - id: q\n    type: text\n    prompt: *a8\n"
+    bomb = head + 'a0: &a0 ["x","x","x","x","x","x","x","x","x","x"]\n' + "".join(
+        f"a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 9)) + question
+    cycle = head + "a8: &a8 [x, *a8]\n" + question
+    for name, text in (("bomb.yaml", bomb), ("cycle.yaml", cycle)):
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")  # 10^9 values from ~600 bytes, or endless
+        started = time.monotonic()
+        with pytest.raises(InputError, match=r"expands .* to more than 200,000 values"):
+            np.load_form_choice(str(path), "rubric")
+        assert time.monotonic() - started < 2.0
+    # a legitimate anchor is fine
+    ok = tmp_path / "ok.yaml"
+    ok.write_text(head + "questions:\n  - id: q\n    type: text\n    prompt: &p Comment\n"
+                  "  - id: r\n    type: text\n    prompt: *p\n", encoding="utf-8")
+    assert [q.prompt for q in np.load_form_choice(str(ok), "rubric").questions] == [
+        "Comment", "Comment"]
