@@ -44,6 +44,7 @@ from medreview.progress import Cancelled, CancelToken
 from medreview.qt.bridge import Op
 from medreview.qt.messages import show_error
 from medreview.qt.progress_relay import ProgressRelay
+from medreview.qt.window_size import fit_to_screen
 from medreview.services import new_project as svc
 from medreview.services.projects import is_project
 from medreview.services.tasks import DbExecutor
@@ -138,7 +139,7 @@ class FormPicker(QObject):
             index = self.box.findData(value)
             if index < 0:  # a file: listed above "From a file…"
                 index = self.box.count() - 1
-                self.box.insertItem(index, Path(value).name, value)
+                self.box.insertItem(index, visible_text(Path(value).name), value)
                 self.box.setItemData(index, value, Qt.ItemDataRole.ToolTipRole)
             self.box.setCurrentIndex(index)
         self._load(value)
@@ -191,7 +192,6 @@ class NewProjectDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("New project")
         self.setMinimumWidth(640)
-        self.resize(760, 620)  # room for a template's description without clipping it
         self.running = False
         self.token: CancelToken | None = None
         self._executor: DbExecutor | None = None
@@ -290,6 +290,8 @@ class NewProjectDialog(QDialog):
         self.name.textEdited.connect(lambda: self._touched.add("name"))
         self.rater.textEdited.connect(lambda: self._touched.add("rater"))
         self._validate()
+        # Room for a template's description, within the screen (1366x768 at 150 % too).
+        fit_to_screen(self, (760, 620))
 
     @staticmethod
     def _stack(field: QWidget | QHBoxLayout, problem: QLabel) -> QVBoxLayout:
