@@ -147,12 +147,12 @@ def groups(conn: Connection) -> Groups:
     found = conn.execute(text(
         "SELECT pg_get_userbyid(c.relowner), n.nspname FROM pg_class c JOIN pg_namespace n "
         "ON n.oid = c.relnamespace WHERE c.oid = to_regclass('rater')")).first()
-    owner = found[0] if found else None
+    owner, where = (found[0], found[1]) if found is not None else (None, None)
     if not isinstance(owner, str) or not owner.endswith(LEAD_SUFFIX):
         raise ProjectError("this database has no team roles (its tables are not owned by a "
                            "medreview lead group); was it migrated to schema 0008 on this server?")
     base = owner[: -len("lead")]
-    return Groups(owner, base + "rater", base + "judge", str(found[1]))
+    return Groups(owner, base + "rater", base + "judge", str(where))
 
 
 def _require_manager(conn: Connection, g: Groups) -> None:

@@ -209,8 +209,14 @@ def test_the_lead_reads_and_writes_everything(crew: Team) -> None:
 def test_removing_a_rater_ends_the_login_and_keeps_the_history(crew: Team) -> None:
     judgments = _scalars(crew.admin, "SELECT count(*) FROM judgment WHERE rater_id = :r",
                          r=crew.a_id)
+    open_session = crew.a.connect()  # signed in before the removal
+    assert open_session.execute(sa.text("SELECT count(*) FROM judgment")).scalar() == judgments[0]
+    open_session.commit()
     removed = team.remove_rater(crew.lead, AMARA)
     assert removed.role == crew.a_creds.role and removed.dropped
+    with pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
+        open_session.execute(sa.text("SELECT count(*) FROM judgment"))
+    open_session.close()
     with pytest.raises(sa.exc.OperationalError, match="password authentication failed"):
         crew.a.connect()
     assert _scalars(crew.admin, "SELECT count(*) FROM judgment WHERE rater_id = :r",
