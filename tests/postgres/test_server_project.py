@@ -189,3 +189,15 @@ def test_a_writer_waits_for_the_lock_says_so_and_gives_up_with_nothing_changed(
             with waiter.read() as r:  # reads never wait
                 assert r.execute(sa.text("SELECT count(*) FROM rater")).scalar_one() == 0
         add_rater(waiter, "Dr W")  # the lock is free again
+
+
+def test_a_newer_schema_is_refused_and_not_migrated(pg_url: str) -> None:
+    create_project(pg_url, "p").close()
+    engine = sa.create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+    engine.dispose()
+    for attempt in (open_project, migrate_project):
+        with pytest.raises(ProjectError, match=r"made by a newer medreview \(schema 9999\); "
+                                               r"this version supports schemas up to"):
+            attempt(pg_url)
