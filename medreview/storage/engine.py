@@ -23,10 +23,12 @@ and never take the lock. The lock is released by COMMIT or ROLLBACK, also when a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -150,6 +152,22 @@ class ServerWriteLock:
     def __init__(self, *, read_only: bool = False) -> None:
         self.read_only = read_only
         self.on_wait: WaitCallback | None = None
+        self._doing: dict[int, str] = {}  # thread -> what it writes ("import of a.jsonl")
+
+    @contextlib.contextmanager
+    def hold(self, what: str) -> Iterator[None]:
+        """Name this thread's writes to waiters (as ``application_name`` while they hold the
+        lock; ``pg_stat_activity`` shows it to them), like the SQLite writer notes."""
+        me = threading.get_ident()
+        previous = self._doing.get(me)
+        self._doing[me] = what
+        try:
+            yield
+        finally:
+            if previous is None:
+                self._doing.pop(me, None)
+            else:
+                self._doing[me] = previous
 
     def begin(self, conn: Connection) -> None:
         opts = conn.get_execution_options()
@@ -167,6 +185,10 @@ class ServerWriteLock:
                 cur.execute(f"SET LOCAL lock_timeout = '{_LOCK_SLICE}'")
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (SERVER_WRITE_LOCK,))
                 cur.execute("SET LOCAL lock_timeout TO DEFAULT")
+                what = self._doing.get(threading.get_ident())
+                if what:
+                    label = "".join(c if " " <= c <= "~" else "?" for c in f"medreview: {what}")
+                    cur.execute("SELECT set_config('application_name', %s, true)", (label[:63],))
                 return
             except Exception as exc:
                 if getattr(exc, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
@@ -177,14 +199,39 @@ class ServerWriteLock:
             finally:
                 cur.close()
             waited = time.monotonic() - start
+            holder = _server_lock_holder(dbapi)
+            who = f" ({holder})" if holder else ""
             if waited >= limit:
                 raise ProjectBusy(
-                    f"another writer has kept the project busy for {waited:.0f} s; nothing "
+                    f"another writer{who} has kept the project busy for {waited:.0f} s; nothing "
                     "was changed, try again when it has finished"
                 )
             callback = self.on_wait or _default_wait_callback[0]
             if callback is not None:
-                callback(f"waiting for another writer… {waited:.0f} s")
+                callback(f"waiting for another writer{who}… {waited:.0f} s")
+
+
+def _server_lock_holder(dbapi: Any) -> str | None:
+    """Who holds the write lock, as far as this login may see: what it writes, and its user."""
+    cur = dbapi.cursor()
+    try:
+        cur.execute(
+            "SELECT a.application_name, a.usename FROM pg_locks l JOIN pg_stat_activity a "
+            "ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
+            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND l.classid = %s AND l.objid = %s AND l.objsubid = 1",
+            (SERVER_WRITE_LOCK >> 32, SERVER_WRITE_LOCK & 0xFFFFFFFF))
+        row = cur.fetchone()
+    except Exception:  # only a nicer message: never a reason to fail
+        row = None
+    finally:
+        cur.close()
+        dbapi.rollback()
+    if row is None:
+        return None
+    app, user = (str(v) if v else "" for v in row)
+    what = app.removeprefix("medreview: ") if app.startswith("medreview: ") else ""
+    return ", ".join(part for part in (what, user) if part) or None
 
 
 def make_server_engine(url: Any, connect_args: dict[str, Any], lock: ServerWriteLock) -> Engine:

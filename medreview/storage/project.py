@@ -130,6 +130,10 @@ class Project:
     @contextlib.contextmanager
     def writer(self, what: str) -> Iterator[None]:
         """Tell waiting writers that ``what`` (e.g. "import of a.jsonl") is writing."""
+        if isinstance(self._gate, ServerWriteLock) and not self.read_only:
+            with self._gate.hold(what):
+                yield
+            return
         if self._notes is None or self.read_only:
             yield
             return

@@ -181,11 +181,13 @@ def test_a_writer_waits_for_the_lock_says_so_and_gives_up_with_nothing_changed(
     said: list[str] = []
     with open_project(pg_url) as holder, open_project(pg_url) as waiter:
         waiter.set_writer_wait_callback(said.append)
-        with holder.transaction() as s:
+        with holder.writer("import of a.jsonl"), holder.transaction() as s:
             s.execute(sa.text("SELECT 1"))  # holds the write lock until the block ends
-            with pytest.raises(ProjectBusy, match="nothing was changed"):
+            with pytest.raises(ProjectBusy, match=r"another writer \(import of a.jsonl, "
+                                                  r"medreview\) .* nothing was changed"):
                 add_rater(waiter, "Dr W")
-            assert said and said[0].startswith("waiting for another writer")
+            assert said and said[0].startswith(
+                "waiting for another writer (import of a.jsonl, medreview)… ")
             with waiter.read() as r:  # reads never wait
                 assert r.execute(sa.text("SELECT count(*) FROM rater")).scalar_one() == 0
         add_rater(waiter, "Dr W")  # the lock is free again
