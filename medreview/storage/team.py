@@ -206,6 +206,13 @@ def _role_exists(conn: Connection, role: str) -> bool:
                         {"r": role}).first() is not None
 
 
+def _is_member(conn: Connection, role: str, group: str) -> bool:
+    return conn.execute(text(
+        "SELECT 1 FROM pg_auth_members am JOIN pg_roles m ON m.oid = am.member JOIN pg_roles g "
+        "ON g.oid = am.roleid WHERE m.rolname = :r AND g.rolname = :g"),
+        {"r": role, "g": group}).first() is not None
+
+
 def _create_login(conn: Connection, role: str, group: str, *, createrole: bool = False) -> str:
     """A login in ``group`` with a fresh password; returns the password."""
     if _role_exists(conn, role):
@@ -260,9 +267,10 @@ def add_rater(engine: Engine, name: str, *, role: str | None = None) -> Credenti
         role = check_role_name(role) if role else default_role(database, name)
         with Session(bind=conn) as s:
             row = get_or_create_rater(s, name, "physician")
-            if row.db_role:
+            if row.db_role and _is_member(conn, row.db_role, g.rater):
                 raise InputError(f"this rater already has the login {row.db_role} (remove it "
                                  "first to issue a new one)", item=name)
+            # A db_role that is no member here came with a copy of another database: stale.
             password = _create_login(conn, role, g.rater)
             # The blind view of outputs shadows the table for this login (schema 0008).
             _ddl(conn, f"ALTER ROLE {q(role)} IN DATABASE {q(database)} SET search_path = "
@@ -304,21 +312,24 @@ def remove_rater(engine: Engine, name: str) -> Removed:
             if not row.db_role:
                 raise InputError("this rater has no login", item=name)
             role = row.db_role
-            if _role_exists(conn, role):
+            if _is_member(conn, role, g.rater):
                 _ddl(conn, f"REVOKE {q(g.rater)} FROM {q(role)}")
             row.db_role = None
             s.flush()
-        dropped = False
-        if _role_exists(conn, role):
-            try:
-                with conn.begin_nested():
-                    conn.exec_driver_sql(f"DROP ROLE {q(role)}")
-                dropped = True
-            except DBAPIError:
-                dropped = False  # member or owner elsewhere (another project): keep it
-        else:
-            dropped = True
-        return Removed(name, role, dropped)
+        if not _role_exists(conn, role):
+            return Removed(name, role, True)
+        # Dropped only when it is nobody's member any more: a login that is also in another
+        # project's group (or came with a copy of this project) keeps working there.
+        still = conn.execute(text("SELECT count(*) FROM pg_auth_members am JOIN pg_roles m ON "
+                                  "m.oid = am.member WHERE m.rolname = :r"), {"r": role}).scalar()
+        if still:
+            return Removed(name, role, False)
+        try:
+            with conn.begin_nested():
+                conn.exec_driver_sql(f"DROP ROLE {q(role)}")
+        except DBAPIError:
+            return Removed(name, role, False)  # it owns or holds rights elsewhere: keep it
+        return Removed(name, role, True)
 
 
 def list_members(engine: Engine) -> tuple[Member, ...]:

@@ -385,3 +385,39 @@ def test_a_judge_run_writes_as_its_own_login(pg_url: str, tmp_path: Path) -> Non
     assert _rows(admin, "SELECT r.kind, count(*) FROM judgment j JOIN rater r ON r.id = "
                         "j.rater_id GROUP BY r.kind") == [("judge", 6)]
     admin.dispose()
+
+
+def test_a_copy_in_another_database_gives_old_logins_nothing_and_leaves_them_working(
+        crew: Team) -> None:
+    """``rater.db_role`` travels with a copy; in the new database that login is no member, may
+    not connect, is re-issued on demand, and removing it there does not end it here."""
+    import os
+
+    server = sa.make_url(os.environ["MEDREVIEW_TEST_PG_URL"])
+    name = f"mr_{uuid.uuid4().hex[:12]}"
+    root = sa.create_engine(server, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    with root.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    other = sa.create_engine(server.set(database=name), poolclass=sa.NullPool)
+    try:
+        schema.upgrade(other)
+        copy_database(crew.admin, other)
+        assert _scalars(other, "SELECT db_role FROM rater WHERE name = :n", n=AMARA) == [
+            crew.a_creds.role]
+        stale = sa.create_engine(server.set(database=name, username=crew.a_creds.role,
+                                            password=crew.a_creds.password),
+                                 poolclass=sa.NullPool)
+        with pytest.raises(sa.exc.OperationalError, match="CONNECT privilege"):
+            stale.connect()
+        removed = team.remove_rater(other, AMARA)
+        assert removed.role == crew.a_creds.role and not removed.dropped
+        assert _scalars(crew.a, "SELECT count(*) FROM assignment") == [len(crew.a_outputs)]
+        fresh = team.add_rater(other, LUKAS)  # his copied login is stale there: a new one
+        assert fresh.role != crew.b_creds.role
+        assert _scalars(_login(str(server.set(database=name).render_as_string(
+            hide_password=False)), fresh), "SELECT name FROM rater") == [LUKAS]
+    finally:
+        other.dispose()
+        with root.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        root.dispose()
