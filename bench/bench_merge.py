@@ -17,11 +17,13 @@ one run, each on its own copy of the project:
   ``executemany`` the same judgment and revision rows (with the score the merge stores) into
   the project's database, in one transaction (WAL, ``synchronous=FULL``, foreign keys on).
 
-Prints both times, the ratio of rates (baseline time / merge time; goal >= 0.5), the time per
-revision (linear growth means a flat time per revision) and the load average. A re-merge of
+Prints wall and CPU time of each (the machine is shared: CPU time is what the process itself
+spent), the ratios (baseline time / merge time; goal >= 0.5), the CPU time per revision
+(linear growth means a flat time per revision) and the load average. A re-merge of
 the same package (idempotent: nothing added) is timed as well.
 Run:
     .venv/bin/python bench/bench_merge.py [--full] [--repeat 3] [--sizes 10000,100000]
+        [--work DIR]   (keeps the built projects and packages there and reuses them)
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import time
 import uuid
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -167,89 +170,109 @@ def raw_baseline(project_dir: Path, package: Path, work: Path) -> int:
     return int(n)
 
 
+_APPLY = "apply_packages"  # storage.merging's, as study.merge calls it
+
+
 class _StorageTimer:
-    """Times ``storage.merging.apply_packages`` inside the real merge."""
+    """Times ``storage.merging.apply_packages`` inside the real merge (wall and CPU)."""
 
     def __init__(self) -> None:
         self.seconds = 0.0
+        self.cpu = 0.0
 
     def __enter__(self) -> _StorageTimer:
         import medreview.study.merge as merge
 
-        self._merge, self._orig = merge, merge.apply_packages
+        self._merge, self._orig = merge, vars(merge)[_APPLY]
 
         def timed(*args: Any, **kwargs: Any) -> Any:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             try:
                 return self._orig(*args, **kwargs)
             finally:
                 self.seconds += time.perf_counter() - t
-        merge.apply_packages = timed  # type: ignore[assignment]
+                self.cpu += time.process_time() - c
+        setattr(merge, _APPLY, timed)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._merge.apply_packages = self._orig  # type: ignore[assignment]
+        setattr(self._merge, _APPLY, self._orig)
 
 
-def merge(project_dir: Path, package: Path) -> tuple[float, float, int, float, int]:
+@dataclass
+class Timing:
+    wall: float
+    cpu: float
+
+
+def merge(project_dir: Path, package: Path) -> tuple[Timing, Timing, int, Timing, int]:
     """Merge time, its storage part, revisions added; then the same for a re-merge."""
     project = open_project(project_dir)
     try:
         with _StorageTimer() as st:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             report, _ = svc.merge_packages(project, [package])
-            wall = time.perf_counter() - t
-        t = time.perf_counter()
+            first = Timing(time.perf_counter() - t, time.process_time() - c)
+        t, c = time.perf_counter(), time.process_time()
         again, _ = svc.merge_packages(project, [package])
-        re_wall = time.perf_counter() - t
+        re_merge = Timing(time.perf_counter() - t, time.process_time() - c)
     finally:
         project.close()
-    return wall, st.seconds, report.added, re_wall, again.added
+    return first, Timing(st.seconds, st.cpu), report.added, re_merge, again.added
 
 
-def best(values: list[float]) -> float:
-    return min(values)
+def best(values: list[Timing]) -> Timing:
+    return Timing(min(v.wall for v in values), min(v.cpu for v in values))
 
 
 def run(n: int, repeat: int, work: Path, profile: Callable[[Path, Path], None] | None) -> None:
     root = work / f"n{n}"
-    root.mkdir()
-    project_dir, package, setup = build(root, n)
-    print(f"\n{n:,} revisions (setup: project, assignment, package, grading, seal "
-          f"{setup:.1f} s)")
+    if (root / "a-graded.mrpkg").is_file():  # kept from an earlier run (--work)
+        project_dir, package = root / "project", root / "a-graded.mrpkg"
+        print(f"\n{n:,} revisions (project and graded package from {root})")
+    else:
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        project_dir, package, setup = build(root, n)
+        print(f"\n{n:,} revisions (setup: project, assignment, package, grading, seal "
+              f"{setup:.1f} s)")
     if profile is not None:
         copy = root / "profiled"
         shutil.copytree(project_dir, copy)
         profile(copy, package)
         return
-    ours, storage, raw, again = [], [], [], []
+    ours: list[Timing] = []
+    storage: list[Timing] = []
+    raw: list[Timing] = []
+    again: list[Timing] = []
     for r in range(repeat):
         copy = root / f"m{r}"
+        shutil.rmtree(copy, ignore_errors=True)
         shutil.copytree(project_dir, copy)
-        wall, st, added, re_wall, re_added = merge(copy, package)
+        first, st, added, re_merge, re_added = merge(copy, package)
         assert added == n and re_added == 0, (added, re_added)
-        ours.append(wall)
+        ours.append(first)
         storage.append(st)
-        again.append(re_wall)
+        again.append(re_merge)
         shutil.rmtree(copy)
         base = root / f"b{r}"
+        shutil.rmtree(base, ignore_errors=True)
         shutil.copytree(project_dir, base)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         rows = raw_baseline(base, package, root)
-        raw.append(time.perf_counter() - t)
+        raw.append(Timing(time.perf_counter() - t, time.process_time() - c))
         assert rows == n, rows
         shutil.rmtree(base)
     o, s, b, a = best(ours), best(storage), best(raw), best(again)
-    print(f"  merge (medreview, all checks)   {o:8.2f} s  {n / o:10,.0f} rev/s  "
-          f"{o / n * 1e6:7.1f} us/rev")
-    print(f"    of which storage (apply)      {s:8.2f} s  {n / s:10,.0f} rev/s  "
-          f"{s / n * 1e6:7.1f} us/rev")
-    print(f"  raw sqlite3 executemany         {b:8.2f} s  {n / b:10,.0f} rev/s  "
-          f"{b / n * 1e6:7.1f} us/rev")
-    print(f"  ratio (raw time / merge time)   {b / o:8.2f}   (goal >= 0.5)")
-    print(f"  ratio (raw time / storage time) {b / s:8.2f}")
-    print(f"  re-merge (nothing to add)       {a:8.2f} s")
-    print(f"  load average                    {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print("                                   wall s      CPU s     rev/s (wall)  us/rev (CPU)")
+    for label, x in (("merge (medreview, all checks)", o), ("  of which storage (apply)", s),
+                     ("raw sqlite3 executemany", b), ("re-merge (nothing to add)", a)):
+        print(f"  {label:<31} {x.wall:8.2f} {x.cpu:10.2f} {n / x.wall:14,.0f} "
+              f"{x.cpu / n * 1e6:12.1f}")
+    print(f"  ratio raw / merge     wall {b.wall / o.wall:5.2f}  CPU {b.cpu / o.cpu:5.2f}"
+          "   (goal >= 0.5)")
+    print(f"  ratio raw / storage   wall {b.wall / s.wall:5.2f}  CPU {b.cpu / s.cpu:5.2f}")
+    print(f"  load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 def cprofile(project_dir: Path, package: Path) -> None:
@@ -271,13 +294,14 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--sizes", default="10000,100000")
     ap.add_argument("--profile", action="store_true", help="cProfile one merge per size")
+    ap.add_argument("--work", type=Path, help="keep (and reuse) projects and packages here")
     args = ap.parse_args()
     sizes = [int(x) for x in args.sizes.split(",")] + ([1_000_000] if args.full else [])
     print(f"cpus {os.cpu_count()}, load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with tempfile.TemporaryDirectory(prefix="medreview-bench-merge-") as tmp:
         for n in sizes:
-            run(n, args.repeat, Path(tmp), cprofile if args.profile else None)
+            run(n, args.repeat, args.work or Path(tmp), cprofile if args.profile else None)
 
 
 if __name__ == "__main__":

@@ -286,16 +286,19 @@ def insert_judgments(session: Session, rater_id: int, rows: Sequence[tuple[int, 
     order; return output id -> judgment id."""
     if not rows:
         return {}
-    session.connection().execute(insert(_JUDGMENT), [
-        {"rater_id": rater_id, "output_id": oid, "status": status, "flagged": flagged,
-         "current_revision_no": no, "created_at": now, "updated_at": now}
-        for oid, no, status, flagged in rows])
-    ids: dict[int, int] = {}
-    outputs = [r[0] for r in rows]
-    for at in range(0, len(outputs), _IN_CHUNK):
-        ids.update(session.execute(select(JudgmentRow.output_id, JudgmentRow.id).where(
-            JudgmentRow.rater_id == rater_id,
-            JudgmentRow.output_id.in_(outputs[at:at + _IN_CHUNK]))).all())
+    # Inside the write transaction nobody else inserts: the new rows are those past the
+    # highest id before, read back with one query.
+    before = session.scalar(select(func.max(JudgmentRow.id))) or 0
+    _insert_many(session, _JUDGMENT, ("rater_id", "output_id", "status", "flagged",
+                                      "current_revision_no", "created_at", "updated_at"),
+                 [(rater_id, oid, status, flagged, no, now, now)
+                  for oid, no, status, flagged in rows])
+    wanted = {r[0] for r in rows}
+    ids = {oid: jid for oid, jid in session.execute(
+        select(JudgmentRow.output_id, JudgmentRow.id).where(
+            JudgmentRow.id > before, JudgmentRow.rater_id == rater_id)) if oid in wanted}
+    if len(ids) != len(wanted):
+        raise RuntimeError("judgments inserted by the bulk path were not read back")
     return ids
 
 
@@ -303,16 +306,44 @@ def insert_revisions(session: Session, rows: Sequence[NewRevision]) -> None:
     """Insert revision rows in order with one executemany."""
     if not rows:
         return
-    session.connection().execute(insert(_REVISION), [
-        {"uid": r.uid, "judgment_id": r.judgment_id, "revision_no": r.revision_no,
-         "form_id": r.form_id, "taxonomy_id": r.taxonomy_id, "answers": r.content.answers,
-         "annotations": r.content.annotations, "rationale": r.content.rationale,
-         "confidence": r.content.confidence, "overall_score": r.content.overall_score,
-         "time_on_task_s": r.content.time_on_task_s, "flagged": r.content.flagged,
-         "skipped": r.content.skipped, "status": r.content.status, "author": r.author,
-         "source": r.source, "created_at": r.created_at,
-         "guideline_version": r.guideline_version}
+    _insert_many(session, _REVISION, _REVISION_KEYS, [
+        (r.uid, r.judgment_id, r.revision_no, r.form_id, r.taxonomy_id, r.content.answers,
+         r.content.annotations, r.content.rationale, r.content.confidence,
+         r.content.overall_score, r.content.time_on_task_s, r.content.flagged,
+         r.content.skipped, r.content.status, r.author, r.source, r.created_at,
+         r.guideline_version)
         for r in rows])
+
+
+_REVISION_KEYS = ("uid", "judgment_id", "revision_no", "form_id", "taxonomy_id", "answers",
+                  "annotations", "rationale", "confidence", "overall_score", "time_on_task_s",
+                  "flagged", "skipped", "status", "author", "source", "created_at",
+                  "guideline_version")
+
+
+def _insert_many(session: Session, table: Table, keys: Sequence[str],
+                 rows: Sequence[tuple[Any, ...]]) -> None:
+    """``INSERT`` every row (values in ``keys`` order) with one executemany.
+
+    On SQLite the statement is compiled once and each value goes through its column type's
+    own bind processor (JSON, UTC datetimes, booleans) straight to the driver: SQLAlchemy's
+    per-row parameter assembly would otherwise cost more than SQLite's insert itself. Other
+    dialects take SQLAlchemy's executemany.
+    """
+    conn = session.connection()
+    dialect = conn.dialect
+    if dialect.name != "sqlite":
+        conn.execute(insert(table), [dict(zip(keys, row, strict=True)) for row in rows])
+        return
+    compiled = insert(table).compile(dialect=dialect, column_keys=list(keys))
+    order = list(compiled.positiontup or ())
+    if sorted(order) != sorted(keys):  # a default SQLAlchemy would have to fill in
+        raise ValueError(f"bulk insert into {table.name}: columns {order} != {list(keys)}")
+    at = [keys.index(k) for k in order]
+    procs = [table.c[k].type.dialect_impl(dialect).bind_processor(dialect) for k in order]
+    plan = list(zip(at, procs, strict=True))
+    conn.exec_driver_sql(compiled.string, [
+        tuple(row[i] if p is None else p(row[i]) for i, p in plan) for row in rows])
 
 
 def update_judgment_mirrors(session: Session, rows: Sequence[tuple[int, int, str, bool]],
