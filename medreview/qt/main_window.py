@@ -89,7 +89,10 @@ def _close_behind(project: Project | None, opening: Future[Any] | None,
             and opening.exception() is None:
         project = opening.result()[0]  # opened, but nobody took it: close it too
     if project is not None:
-        project.close()
+        try:
+            project.close()
+        except Exception:  # nothing the rater can do about it; the saves are what matter
+            log.exception("closing %s failed", project.path)
     failed = [f.exception() for f in saves if f.done() and not f.cancelled() and f.exception()]
     if failed:
         raise RuntimeError(f"{len(failed)} change(s) could not be saved before the project "
