@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -209,6 +210,16 @@ def pool(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         files[f"{key}2"] = _graded(out, root / key, root / f"{key}2.mrpkg", round_no=1)
     files["a_copy"] = _graded(root / "a.mrpkg", root / "a_copy", root / "a_copy.mrpkg",
                               limit=3, round_no=2)
+    # Dr B rewrites one of his revision uids to one of Dr A's (his own key re-seals it): in one
+    # merge with Dr A's package, whichever comes first keeps the uid, the other is not added.
+    shutil.copytree(root / "b", root / "b_dup")
+    taken = _first_uid(root / "a" / "project.sqlite")
+    con = sqlite3.connect(root / "b_dup" / "project.sqlite")
+    con.execute("UPDATE judgment_revision SET uid = ? WHERE id = (SELECT min(id) FROM "
+                "judgment_revision)", (taken,))
+    con.commit()
+    con.close()
+    files["b_dup"] = seal_package(root / "b_dup", root / "b_dup.mrpkg").path
     # Dr A grades two of his items in the lead's project too, after the packages were graded:
     # the project's revision is the newest, so merging restates it (a resolve revision).
     with project.read() as s:
@@ -220,12 +231,22 @@ def pool(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     first = grading.load_queue(project, a)[0].output_id
     set_gold(project, first, "overall", 4, rationale="agreed", adjudicator="Dr Lead")
     project.close()
-    return {"base": root / "base", "files": files}
+    return {"base": root / "base", "files": files, "shared_uid": taken}
+
+
+def _first_uid(db: Path) -> str:
+    con = sqlite3.connect(db)
+    try:
+        return str(con.execute("SELECT uid FROM judgment_revision ORDER BY id").fetchone()[0])
+    finally:
+        con.close()
 
 
 SCENARIOS = {
     "extend-conflict-remerge": [["a1", "b1"], ["a2", "c2", "a_copy"], ["a2", "b2"], ["a_copy"]],
     "copy-first": [["a_copy", "c1"], ["b2", "a2", "a1"], ["c2", "c1"]],
+    "uid-reused": [["a2", "b_dup"], ["c1"]],
+    "uid-reused-other-first": [["b_dup", "a2", "a_copy"]],
 }
 
 
@@ -256,6 +277,18 @@ def test_bulk_merge_writes_the_rows_the_per_row_merge_wrote(
         assert got_report == want_report, f"batch {step}"
         for table in want:
             assert got[table] == want[table], f"batch {step}: {table}"
+    if scenario.startswith("uid-reused"):  # the first package of the batch keeps the uid
+        project = open_project(tmp_path / "bulk")
+        try:
+            with project.read() as s:
+                owner = s.scalar(select(RaterRow.name).join(
+                    JudgmentRow, JudgmentRow.rater_id == RaterRow.id).join(
+                    JudgmentRevisionRow, JudgmentRevisionRow.judgment_id == JudgmentRow.id)
+                    .where(JudgmentRevisionRow.uid == pool["shared_uid"]))
+        finally:
+            project.close()
+        assert owner == bulk[0][0][0][1]
+        return
     # The scenarios reach what they are meant to: conflicts, resolves, undos, marks.
     last = bulk[-1][1]["judgment_revision"]
     sources = {r[16] for r in last}
