@@ -9,6 +9,7 @@ import json
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -132,3 +133,63 @@ def test_cli_commands_take_a_url(pg_url: str, tmp_path: Path,
     info = json.loads(cli("info", pg_url, "--json"))
     assert info["counts"]["cases"] == 3 and info["counts"]["physicians"] == 2
     assert (tmp_path / "out" / "outputs.csv").is_file() and (tmp_path / "a.mrpkg").is_file()
+
+
+def test_a_judge_run_two_imports_and_two_graders_at_once(pg_url: str, tmp_path: Path) -> None:
+    from medreview.judge.testing_server import FakeOpenAIServer
+    from medreview.services.judging import run_judge
+    from tests.judge.conftest import build_project, fast_config
+
+    build_project(pg_url).close()  # type: ignore[arg-type]  # a URL is a project too
+    with open_project(pg_url) as project:
+        raters = [add_rater(project, name).id for name in ("Dr A", "Dr B")]
+        outputs = [q.output_id for q in grading.load_queue(project, raters[0])]
+    files = [_jsonl(tmp_path / f"{p}.jsonl", p, 25) for p in ("x", "y")]
+    errors: list[BaseException] = []
+    results: list[Any] = []
+    start = threading.Barrier(5)
+
+    def on_own_engine(work: Callable[..., object]) -> threading.Thread:
+        def run() -> None:
+            try:
+                with open_project(pg_url) as mine:
+                    start.wait()
+                    results.append(work(mine))
+            except BaseException as exc:  # collected and asserted below
+                errors.append(exc)
+        return threading.Thread(target=run)
+
+    def grade(rater_id: int) -> Callable[..., object]:
+        def work(project: object) -> None:
+            for rounds in range(2):
+                for out_id in outputs:
+                    grading.save_revision(project, rater_id, out_id,  # type: ignore[arg-type]
+                                          JudgmentDraft(answers={"overall_comment": f"r{rounds}"}))
+        return work
+
+    with FakeOpenAIServer() as server:
+        server.delay_s = 0.02
+        config = fast_config(server.url, concurrency=2)
+        threads = [on_own_engine(lambda p, f=f: import_file(p, f)) for f in files]
+        threads += [on_own_engine(grade(r)) for r in raters]
+        threads.append(on_own_engine(lambda p: run_judge(p, config)))
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        run = next(r for r in results if hasattr(r, "judged"))
+        # The run judges what it finds, imports arriving meanwhile included: each item once.
+        assert (run.status, run.failed) == ("done", 0)
+        assert run.judged == server.count() >= 18
+        judged = run.judged
+    with open_project(pg_url) as project:
+        counts = project_info(project).counts
+        assert counts["cases"] == 3 + 25 + 25 and counts["outputs"] == 2 * counts["cases"]
+        for rater_id in raters:
+            for out_id in outputs:
+                numbers = [h.revision_no for h in grading.history(project, rater_id, out_id)]
+                assert numbers == [1, 2]
+        with project.engine.connect() as conn:
+            items = conn.execute(sa.text("SELECT output_id, item_key FROM judge_item")).all()
+        assert len(items) == len(set(items)) == judged
