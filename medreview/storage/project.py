@@ -165,8 +165,11 @@ class Project:
             return s.execute(select(ProjectRow.name)).scalar_one()
 
 
-def is_project(path: Path) -> bool:
-    return (path / DB_NAME).is_file()
+def is_project(path: Path | str) -> bool:
+    """A project folder? (A server URL is answered by opening it, not here.)"""
+    if is_database_url(path):
+        return False
+    return (Path(path) / DB_NAME).is_file()
 
 
 def _sqlite_engine(path: Path, db_path: Path) -> tuple[Engine, WriteGate]:
