@@ -77,9 +77,9 @@ def parse_server_url(text: str, *, use_keyring: bool = True) -> ServerUrl:
     (unless ``PGPASSWORD`` is set, which libpq then uses). Errors never quote the password."""
     try:
         url = make_url(text)
-    except Exception as exc:  # sqlalchemy's ArgumentError quotes the string: never show it
+    except Exception:  # sqlalchemy's error quotes the string: not even in a chained traceback
         raise ProjectError("not a valid database URL; expected "
-                           "postgresql://user@host:port/dbname") from exc
+                           "postgresql://user@host:port/dbname") from None
     if url.drivername not in _SCHEMES:
         raise ProjectError(f"unsupported database URL scheme {url.drivername!r}; expected "
                            "postgresql://user@host:port/dbname")
