@@ -193,3 +193,17 @@ def test_a_judge_run_two_imports_and_two_graders_at_once(pg_url: str, tmp_path: 
         with project.engine.connect() as conn:
             items = conn.execute(sa.text("SELECT output_id, item_key FROM judge_item")).all()
         assert len(items) == len(set(items)) == judged
+
+
+def test_an_import_that_fails_after_committed_batches_leaves_nothing(
+        pg_url: str, tmp_path: Path) -> None:
+    from medreview.errors import ImportFailed
+
+    bad = _jsonl(tmp_path / "bad.jsonl", "b", 700)  # 1400 lines: more than one batch (500)
+    with bad.open("a", encoding="utf-8") as fh:
+        fh.write('{"case_id": "b-last", "prompt": \n')
+    with create_project(pg_url, "ward") as project:
+        with pytest.raises(ImportFailed, match=r"bad.jsonl, line 1401"):
+            import_file(project, bad)
+        counts = project_info(project).counts
+    assert counts["cases"] == 0 and counts["outputs"] == 0
