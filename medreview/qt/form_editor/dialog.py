@@ -528,17 +528,16 @@ class FormEditorDialog(QDialog):
             self.template_menu.addAction(act)
 
     def start_from(self, key_or_path: str) -> bool:
-        """Replace the working copy with a template or a form file (nothing saved yet)."""
-        from medreview.services.projects import form_from
+        """Replace the working copy with a template or a form file (nothing saved yet).
+
+        Read as New project reads one: size cap, YAML alias-bomb guard, the loader's messages
+        (file and line), and the kind checked."""
+        from medreview.services.new_project import load_form_choice
 
         try:
-            form = form_from(key_or_path)
+            form = load_form_choice(key_or_path, self.kind.value)
         except MedreviewError as exc:
-            self._show_status(str(exc), problem=True)  # the loader's message, file and line
-            return False
-        if form.kind is not self.kind:
-            self._show_status(f"{key_or_path}: this is a {form.kind.value}, not a "
-                              f"{self.kind.value}", problem=True)
+            self._show_status(str(exc), problem=True)
             return False
         self.set_data(from_form(form))
         return True

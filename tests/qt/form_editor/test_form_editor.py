@@ -227,7 +227,7 @@ def test_a_taxonomy_starts_from_a_template_and_refuses_a_rubric(qtbot, app, empt
     dlg = _editor(qtbot, empty, FormKind.TAXONOMY)
     assert dlg.tabs.count() == 2  # guidelines belong to the rubric the rater grades with
     assert not dlg.start_from("medval")
-    assert dlg.status.text() == "medval: this is a rubric, not a taxonomy"
+    assert dlg.status.text() == "medval: this is a rubric ('medval'), not a taxonomy"
     assert dlg.start_from("medval_errors")
     dlg.save()
     qtbot.waitUntil(lambda: dlg.last_saved is not None and not dlg.saving, timeout=10000)
@@ -292,3 +292,25 @@ def test_hostile_text_in_a_stored_form_is_shown_marked_and_kept_exactly(
     assert dlg.data["questions"][0]["prompt"] == prompt
     assert dlg.data["questions"][0]["options"][0]["value"] == "a\u200b"
     assert not dlg.dirty
+
+
+def test_a_yaml_bomb_or_a_broken_file_is_refused_in_one_line(qtbot, app, empty: Opened,
+                                                             tmp_path: Path) -> None:
+    dlg = _editor(qtbot, empty)
+    bomb = tmp_path / "bomb.yaml"
+    lines = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    lines += [f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, "
+              f"*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]" for i in range(1, 9)]
+    bomb.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert not dlg.start_from(str(bomb))
+    assert "expands" in dlg.status.text() and "\n" not in dlg.status.text()
+    broken = tmp_path / "broken.yaml"
+    data = load_template("quality_harm").to_dict()
+    data["questions"][0]["optoins"] = data["questions"][0].pop("options")
+    broken.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    with pytest.raises(RubricError) as file_error:
+        load_form(broken)
+    assert not dlg.start_from(str(broken))
+    assert dlg.status.text() == file_error.value.message  # file, line, field, reason
+    assert "line" in dlg.status.text() and "did you mean 'options'" in dlg.status.text()
+    assert dlg.data["questions"] == []  # the working copy is left as it was
