@@ -380,7 +380,7 @@ class CalibrationWindow(StatsWindow):
             self.reliability.show_message("The judge stated no confidence for these answers.")
             self.metrics.setText("")
             return
-        self.reliability.start(f"Reliability diagram — {ref.label}")
+        self.reliability.start(f"Reliability — {ref.label.removesuffix(' (more than half)')}")
         b = cal.bins
         name = f"{res.judge.removeprefix('judge: ')} (n={cal.n})"
         self.reliability.add_series(name, b["mean_confidence"].tolist(),
