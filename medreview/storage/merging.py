@@ -252,8 +252,10 @@ def _fail(reason: str, file: str, item: str | None = None) -> PackageError:
     return PackageError(reason, source=file, item=item)
 
 
-def _check_against(s: Session, pkg: IncomingPackage) -> None:
-    """Inside the write transaction: the outputs still match and no uid changed hands."""
+def _check_against(s: Session, pkg: IncomingPackage) -> set[str]:
+    """Inside the write transaction: the outputs still match and no uid changed hands.
+
+    Returns the package's uids the project already holds (each by this rater and output)."""
     sent = {o.output_id: o.text_sha256 for o in pkg.issued.outputs.values()}
     ids = sorted(pkg.chains)
     have: dict[int, str] = {}
@@ -266,10 +268,12 @@ def _check_against(s: Session, pkg: IncomingPackage) -> None:
             raise _fail("package answer differs from the project's answer", pkg.file,
                         item=f"output {oid}")
     output_of = {r.uid: oid for oid, chain in pkg.chains.items() for r in chain}
-    for uid, owner in _owners(s, list(output_of)).items():
+    owners = _owners(s, list(output_of))
+    for uid, owner in owners.items():
         if owner != (pkg.issued.rater_id, output_of[uid]):
             raise _fail("revision uid belongs to another judgment in this project", pkg.file,
                         item=f"revision {uid}")
+    return set(owners)
 
 
 @dataclass(frozen=True)
@@ -455,12 +459,11 @@ def apply_packages(project: Project, packages: Sequence[IncomingPackage],
     project as it is now, then append their revisions (see ``study.merge`` for the rules)."""
     results: list[PackageMergeResult] = []
     with project.transaction() as s, gc_paused():
-        for pkg in packages:
-            _check_against(s, pkg)
         # Uids held anywhere in the project that a package's revisions may reuse: its own
         # (the checks allow no other), and those the earlier packages add.
-        taken = set(_owners(s, [r.uid for pkg in packages for chain in pkg.chains.values()
-                                for r in chain]))
+        taken: set[str] = set()
+        for pkg in packages:
+            taken |= _check_against(s, pkg)
         for i, pkg in enumerate(packages):
             if before_each is not None:
                 before_each(i, pkg)
