@@ -50,6 +50,12 @@ _EXTENSIONS: dict[str, Syntax] = {".yaml": "yaml", ".yml": "yaml", ".json": "jso
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
+# Real rubric files are a few kB and a few hundred YAML nodes. A file is read whole, so a huge
+# one is refused first; YAML aliases (``*a``) let a small file stand for billions of nodes
+# ("billion laughs") that every later step would walk, so they are counted first.
+MAX_FORM_FILE_BYTES = 4 * 1024 * 1024
+MAX_YAML_NODES = 200_000
+
 
 # --------------------------------------------------------------------------- reading text
 
@@ -86,6 +92,35 @@ def _yaml_lines(node: yaml.Node, path: str, out: dict[str, int], source: str) ->
             _yaml_lines(item, join(path, i), out, source)
 
 
+def expanded_nodes(root: yaml.Node) -> int:
+    """How many nodes ``root`` stands for once aliases are expanded, counted on the composed
+    graph (where an alias is one shared node, so this is cheap); ``MAX_YAML_NODES + 1`` past
+    the cap or for an alias inside its own anchor (endless)."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()  # on the current path: meeting one again is a cycle
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:  # post-order without recursion: children first, then the node
+        node, done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        if done or not children:
+            open_nodes.discard(id(node))
+            sizes[id(node)] = min(MAX_YAML_NODES + 1,
+                                  1 + sum(sizes.get(id(c), 0) for c in children))
+        elif id(node) in open_nodes:
+            return MAX_YAML_NODES + 1
+        else:
+            open_nodes.add(id(node))
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if id(c) not in sizes)
+    return sizes.get(id(root), 0)
+
+
 def _read_yaml(text: str, source: str) -> tuple[Any, dict[str, int]]:
     loader = _Loader(text)
     lines: dict[str, int] = {}
@@ -93,8 +128,14 @@ def _read_yaml(text: str, source: str) -> tuple[Any, dict[str, int]]:
         node = loader.get_single_node()
         if node is None:
             return None, lines
+        if expanded_nodes(node) > MAX_YAML_NODES:
+            raise RubricError("the YAML expands (through its &anchors and *aliases) to more "
+                              f"than {MAX_YAML_NODES:,} values; a rubric is a few hundred",
+                              source=source)
         _yaml_lines(node, "", lines, source)
         return loader.construct_document(node), lines
+    except RecursionError:
+        raise RubricError("the YAML is nested too deeply", source=source) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = " ".join(str(p) for p in (exc.context, exc.problem) if p)
@@ -124,6 +165,8 @@ def _read_json(text: str, source: str) -> Any:
         raise RubricError(f"not valid JSON: {exc.msg}", source=source, line=exc.lineno) from exc
     except ValueError as exc:
         raise RubricError(str(exc), source=source) from exc
+    except RecursionError:
+        raise RubricError("the JSON is nested too deeply", source=source) from None
 
 
 def loads_form(text: str, syntax: Syntax = "yaml", *, source: str = "<text>") -> Form:
@@ -138,6 +181,9 @@ def load_form(path: str | os.PathLike[str]) -> Form:
     """Read and validate a ``.yaml``/``.yml``/``.json`` form file."""
     syntax = syntax_for(path)
     try:
+        if Path(path).stat().st_size > MAX_FORM_FILE_BYTES:
+            raise RubricError(f"the file is larger than {MAX_FORM_FILE_BYTES // (1024 * 1024)} "
+                              "MB; a rubric file is a few kB", source=str(path))
         text = Path(path).read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise RubricError(f"not UTF-8 text ({exc.reason})", source=str(path)) from exc
