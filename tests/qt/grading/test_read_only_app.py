@@ -104,7 +104,9 @@ def test_read_only_browses_as_a_viewer_and_saves_nothing(  # type: ignore[no-unt
     assert dash.isVisible()
     qtbot.waitUntil(lambda: dash.windowTitle().startswith("Statistics —"), timeout=30000)
     assert no_dialogs == []
+    db_thread = w.executor
     w.close_to_welcome()
+    db_thread.shutdown(wait=True)
     assert _disk(nobody_graded) == before
 
 
@@ -119,7 +121,9 @@ def test_read_only_with_a_rater_shows_their_grades_and_refuses_edits(  # type: i
     qtbot.waitUntil(lambda: w.controller.revision_no == 1 and not w.controller.saving,
                     timeout=10000)
     graded = w.controller.item.output_id
+    db_thread = w.executor
     w.close_to_welcome()
+    db_thread.shutdown(wait=True)  # the close runs behind the last save on the project's thread
     before = _disk(project_path)
 
     monkeypatch.setenv("MEDREVIEW_READ_ONLY", "1")
@@ -135,5 +139,7 @@ def test_read_only_with_a_rater_shows_their_grades_and_refuses_edits(  # type: i
     assert "grades cannot be saved" in w.statusBar().currentMessage()
     assert no_dialogs == []
     w.reveal_act.trigger()  # revealing model names is for this screen only
+    db_thread = w.executor
     w.close_to_welcome()
+    db_thread.shutdown(wait=True)
     assert _disk(project_path) == before
