@@ -483,9 +483,10 @@ def ingest(
                             project.yield_to_waiters()
                             batch_start = time.monotonic()
                             in_batch = 0
-                except BaseException:
-                    # A bad line, or a cancel, after a bad record still waiting in the batch:
-                    # the earlier record's error is the one to report, as if written at once.
+                except MedreviewError:
+                    # A bad line after a bad record still waiting in the batch: the earlier
+                    # record's error is the one to report, as if each were written at once.
+                    # (A cancel is reported as a cancel, without waiting for the lock.)
                     state.check_batch()
                     raise
                 state.write_batch()
