@@ -98,6 +98,11 @@ class ErrorWidget(QuestionWidget):
         else:
             self.hint.setText(f"{span}Now choose the severity (1–{len(self.sev_buttons)}).")
 
+    def reset(self, value: Any) -> None:
+        self.pending_category = None  # a half-entered error or a tagged span of the last item
+        self.pending_span = None
+        super().reset(value)
+
     def state(self) -> str:
         """``"none_found"`` (explicit empty list), ``"errors"`` or ``"not_reviewed"``."""
         if self._value is None:

@@ -14,6 +14,7 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QDoubleValidator
 from PySide6.QtWidgets import (
+    QApplication,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -75,10 +76,10 @@ class QuestionWidget(QFrame):
         outer.setSpacing(4)
         head = QHBoxLayout()
         head.setSpacing(6)
-        star = " *" if question.required else ""
+        self.number = number
         self.prompt_label = QLabel()
         self.prompt_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.prompt_label.setText(visible_text(f"{number}. {question.prompt}{star}"))
+        self.prompt_label.setText(self._prompt_text())
         self.prompt_label.setObjectName("questionPrompt")
         self.prompt_label.setWordWrap(True)
         self.prompt_label.setToolTip(tooltip_text(question.help or ("Required" if question.required
@@ -111,6 +112,30 @@ class QuestionWidget(QFrame):
         self._digit_timer.setInterval(DIGIT_PAUSE_MS)
         self._digit_timer.timeout.connect(self.flush_digit)
 
+    def _prompt_text(self) -> str:
+        star = " *" if self.question.required else ""
+        return visible_text(f"{self.number}. {self.question.prompt}{star}")
+
+    # reuse for the next item ------------------------------------------------------------------
+    def renumber(self, number: int) -> None:
+        """The same question at another place in the form (per-case criteria before it)."""
+        if number != self.number:
+            self.number = number
+            self.prompt_label.setText(self._prompt_text())
+
+    def reset(self, value: Any) -> None:
+        """Show ``value`` as a freshly built widget would: no buffered digit, no focus inside,
+        no outline. The panel reuses a form's widgets from item to item, so nothing of the
+        previous item may survive here."""
+        self._digit_timer.stop()
+        self.pending_digit = None
+        self._digit_commit = None
+        focus = QApplication.focusWidget()
+        if focus is not None and self.isAncestorOf(focus):
+            focus.clearFocus()  # a focused editor would keep the previous item's text
+        self.set_missing(False)
+        self.set_value(value)
+
     # state ------------------------------------------------------------------------------------
     def value(self) -> Any:
         return self._value
@@ -130,12 +155,14 @@ class QuestionWidget(QFrame):
         return None
 
     def set_current(self, on: bool) -> None:
-        self.setProperty("current", on)
-        _repolish(self)
+        if self.property("current") != on:  # re-polishing is the slow part: only on change
+            self.setProperty("current", on)
+            _repolish(self)
 
     def set_missing(self, on: bool) -> None:
-        self.setProperty("missing", on)
-        _repolish(self)
+        if self.property("missing") != on:
+            self.setProperty("missing", on)
+            _repolish(self)
 
     # keys (return True when handled) ----------------------------------------------------------
     def _numbered(self, n: int, count: int, commit: Callable[[int], None]) -> bool:

@@ -15,7 +15,13 @@ from PySide6.QtGui import QBrush, QColor
 
 from medreview.domain.display_text import tooltip_text, visible_text
 from medreview.services.views import QueueRow
-from medreview.services.workspace import QueueCounts, QueueFilter, count_queue, filter_rows
+from medreview.services.workspace import (
+    QueueCounts,
+    QueueFilter,
+    count_queue,
+    filter_rows,
+    recount,
+)
 
 COLUMNS = ("#", "Case", "Title", "Response", "Status", "⚑", "Updated")
 STATUS_TEXT = {"todo": "To do", "draft": "Started", "done": "Done", "skipped": "Skipped"}
@@ -32,6 +38,9 @@ class QueueModel(QAbstractTableModel):
         self._order: list[int] = list(range(len(self._rows)))
         self._by_output: dict[int, int] = {r.output_id: i for i, r in enumerate(self._rows)}
         self._display_pos: dict[int, int] | None = None  # row index → display row, built lazily
+        # Counted once per row set, then moved by each saved row's old and new state: a save
+        # must not walk 100,000 rows to redraw the progress bar.
+        self._counts = count_queue(self._rows)
 
     # data -------------------------------------------------------------------------------------
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
@@ -99,7 +108,7 @@ class QueueModel(QAbstractTableModel):
         return self._display_pos.get(idx)
 
     def counts(self) -> QueueCounts:
-        return count_queue(self._rows)
+        return self._counts
 
     # changes ----------------------------------------------------------------------------------
     def set_rows(self, rows: Sequence[QueueRow]) -> None:
@@ -108,6 +117,7 @@ class QueueModel(QAbstractTableModel):
         self._by_output = {r.output_id: i for i, r in enumerate(self._rows)}
         self._order = filter_rows(self._rows, self._filter)
         self._display_pos = None
+        self._counts = count_queue(self._rows)  # a new row set (opening, import, merge)
         self.endResetModel()
 
     def set_filter(self, f: QueueFilter) -> None:
@@ -129,6 +139,7 @@ class QueueModel(QAbstractTableModel):
         idx = self._by_output.get(row.output_id)
         if idx is None:
             return
+        self._counts = recount(self._counts, self._rows[idx], row)
         self._rows[idx] = row
         d = self.display_row(row.output_id)
         if d is not None:

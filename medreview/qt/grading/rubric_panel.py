@@ -109,21 +109,8 @@ class RubricPanel(QScrollArea):
     # building ---------------------------------------------------------------------------------
     def load(self, title: str, questions: tuple[Question, ...], draft: JudgmentDraft) -> None:
         self._loading = True
-        for w in self.widgets:
-            # Reparenting re-polishes a styled widget (slow); hide and let Qt delete it.
-            self._questions_box.removeWidget(w)
-            w.hide()
-            w.deleteLater()
-        self.widgets = []
         self.title.setText(visible_text(title))
-        for n, q in enumerate(questions, start=1):
-            w = widget_for(q, n)
-            w.set_value(draft.answers.get(q.id))
-            w.sig_changed.connect(self.sig_answer_changed.emit)
-            if isinstance(w, ErrorWidget):
-                w.sig_changed.connect(self._show_status)
-            self._questions_box.addWidget(w)
-            self.widgets.append(w)
+        self._place(questions, draft)
         self.rationale.setPlainText(draft.rationale)
         self._one_rationale(draft)
         self.set_confidence(draft.confidence)
@@ -132,6 +119,40 @@ class RubricPanel(QScrollArea):
         self._mark_current()
         self._show_status()
         self._loading = False
+
+    def _place(self, questions: tuple[Question, ...], draft: JudgmentDraft) -> None:
+        """One widget per question, in order. Building a form's widgets is most of the time
+        it takes to show an item, so a widget whose question is unchanged (the same form and
+        version: equal ``Question`` values) is kept and only reset to the new draft; the
+        rest (another case's criteria, another form) are built, the leftovers deleted."""
+        spare: dict[Question, list[QuestionWidget]] = {}
+        for w in self.widgets:
+            spare.setdefault(w.question, []).append(w)
+        placed: list[QuestionWidget] = []
+        for n, q in enumerate(questions, start=1):
+            same = spare.get(q)
+            if same:
+                w = same.pop(0)
+                w.renumber(n)
+                w.reset(draft.answers.get(q.id))
+            else:
+                w = widget_for(q, n)
+                w.set_value(draft.answers.get(q.id))
+                w.sig_changed.connect(self.sig_answer_changed.emit)
+                if isinstance(w, ErrorWidget):
+                    w.sig_changed.connect(self._show_status)
+            placed.append(w)
+        for rest in spare.values():
+            for w in rest:
+                # Reparenting re-polishes a styled widget (slow); hide and let Qt delete it.
+                self._questions_box.removeWidget(w)
+                w.hide()
+                w.deleteLater()
+        for i, w in enumerate(placed):
+            if self._questions_box.indexOf(w) != i:  # new, or moved by a new row before it
+                self._questions_box.removeWidget(w)
+                self._questions_box.insertWidget(i, w)
+        self.widgets = placed
 
     def form_rationale(self) -> TextWidget | None:
         """The form's own free-text rationale question (quality_harm asks for one), if any."""
