@@ -68,7 +68,11 @@ def decode_frame(path: Path | str, frame: int = 0) -> DecodedFrame:
     p = Path(path)
     if is_raster(p):
         return decode_raster(p, frame)
-    ds = read_dataset(p)
+    return decode_dataset_frame(p, read_dataset(p), frame)
+
+
+def decode_dataset_frame(p: Path, ds: Dataset, frame: int = 0) -> DecodedFrame:
+    """``decode_frame`` of an already-read dataset (with its pixel data)."""
     held = frames_held(ds, p)  # the header's frame count may lie: trust the pixel data
     if not 0 <= frame < held:
         raise DicomError(f"frame {frame} out of range (the file holds {held})", source=str(p))
@@ -89,7 +93,7 @@ def decode_frame(path: Path | str, frame: int = 0) -> DecodedFrame:
             )
         grey = pipeline_from_dataset(ds, frame)
         return DecodedFrame(
-            info=info, frame=frame, pixels=arr, grey=grey, value_range=_value_range(arr, grey),
+            info=info, frame=frame, pixels=arr, grey=grey, value_range=value_range(arr, grey),
             overlay=_overlay(ds, frame, arr.shape),
         )
     except DicomError:
@@ -171,7 +175,7 @@ AUTO_PERCENTILES = (2.0, 98.0)
 _AUTO_SAMPLE = 4_000_000  # pixels; larger frames are sampled with a fixed stride
 
 
-def _value_range(arr: np.ndarray, grey: GreyPipeline) -> tuple[float, float] | None:
+def value_range(arr: np.ndarray, grey: GreyPipeline) -> tuple[float, float] | None:
     """The automatic window of a frame without one (RT images, secondary captures...): the
     2nd to 98th percentile of its modality values, padding excluded, so extreme pixels (a
     65535 marker, a dark collimator edge, a small dense object) do not wash the image out

@@ -54,10 +54,23 @@ class DecodedFrame:
     grey: GreyPipeline | None  # None for colour images
     value_range: tuple[float, float] | None = None  # automatic window, padding excluded
     overlay: np.ndarray | None = None  # bool rows x cols: the 60xx overlay planes shown here
+    scale: int = 1  # >1: a reduced-resolution preview, one pixel per scale x scale of the image
 
     @property
     def nbytes(self) -> int:
         return int(self.pixels.nbytes)
+
+    @property
+    def is_reduced(self) -> bool:
+        return self.scale > 1
+
+    @property
+    def full_shape(self) -> tuple[int, int]:
+        """(rows, columns) of the full-resolution image: the coordinate space of regions and
+        measurements, whatever resolution ``pixels`` has."""
+        if self.scale > 1 and self.info.rows > 0 and self.info.cols > 0:
+            return self.info.rows, self.info.cols
+        return int(self.pixels.shape[0]), int(self.pixels.shape[1])
 
     @property
     def is_colour(self) -> bool:
@@ -116,7 +129,14 @@ class DecodedFrame:
         return x
 
     def value_at(self, row: int, col: int) -> float | tuple[int, ...] | None:
-        """Modality value (or RGB triple) of one pixel; None outside the image or on padding."""
+        """Modality value (or RGB triple) of one pixel; None outside the image or on padding.
+
+        ``row``/``col`` are full-resolution coordinates; a preview answers from the pixel that
+        covers them."""
+        rows, cols = self.full_shape
+        if not (0 <= row < rows and 0 <= col < cols):
+            return None
+        row, col = row // self.scale, col // self.scale
         if not (0 <= row < self.pixels.shape[0] and 0 <= col < self.pixels.shape[1]):
             return None
         v = self.pixels[row, col]

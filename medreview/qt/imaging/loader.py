@@ -2,9 +2,14 @@
 
 The UI thread never decodes. Requests go to a small shared thread pool; a worker reads the
 header and, for GIL-bound codecs (JPEG 2000 / HTJ2K), hands the decode to a lazily started
-``spawn`` process pool (threads do not parallelise those codecs; processes gave ~2x on two
-cores). Results come back to the UI thread through queued Qt signals and land in a bounded
-``FrameCache``.
+``spawn`` process pool (threads do not parallelise those codecs). Results come back to the UI
+thread through queued Qt signals and land in a bounded ``FrameCache``.
+
+Jobs are dispatched by priority, at most one per decode worker at a time: the rest wait in the
+loader's own list, which the viewer replaces on every slice change, so the slice on screen is
+never queued behind prefetches the reader has scrolled past. A job is a full decode or a
+*preview* (``medreview.imaging.reduced``: a JPEG 2000 frame decoded at reduced resolution,
+for fast scrolling); previews go to a small cache of their own.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from medreview.imaging.cache import FrameCache
 from medreview.imaging.frames import DecodedFrame
 
 FrameKey = tuple[Path, int]
+Job = tuple[FrameKey, bool]  # (key, preview?)
+WORKERS = 2  # decode jobs in flight per loader (the thread pool's size)
 
 _lock = threading.Lock()
 _threads: ThreadPoolExecutor | None = None
@@ -35,7 +42,8 @@ def _thread_pool() -> ThreadPoolExecutor:
     global _threads
     with _lock:
         if _threads is None:
-            _threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="medreview-decode")
+            _threads = ThreadPoolExecutor(max_workers=WORKERS,
+                                          thread_name_prefix="medreview-decode")
         return _threads
 
 
@@ -47,9 +55,22 @@ def _process_pool() -> ProcessPoolExecutor:
 
             # spawn: forking a process that runs Qt threads is unsafe
             _processes = ProcessPoolExecutor(
-                max_workers=2, mp_context=multiprocessing.get_context("spawn")
+                max_workers=WORKERS, mp_context=multiprocessing.get_context("spawn")
             )
         return _processes
+
+
+def _warm() -> None:
+    """A no-op run in each worker process so the first slices do not pay its start-up."""
+    import medreview.imaging.display
+    import medreview.imaging.reduced  # noqa: F401
+
+
+def warm_processes() -> None:
+    """Start the decode processes now (a series that needs them has just been indexed)."""
+    pool = _process_pool()
+    for _ in range(WORKERS):
+        pool.submit(_warm)
 
 
 @atexit.register
@@ -60,17 +81,30 @@ def _shutdown() -> None:
                 pool.shutdown(wait=False, cancel_futures=True)
 
 
-def decode_routed(path: Path, frame: int) -> DecodedFrame:
-    """Decode in this thread, or in a worker process when the codec holds the GIL."""
-    from medreview.imaging.codecs import needs_process, read_dataset, transfer_syntax
+def decode_routed(path: Path, frame: int, preview: bool = False) -> DecodedFrame:
+    """Decode in this thread, or in a worker process when the codec holds the GIL; with
+    ``preview``, at reduced resolution where that is cheaper (else the full decode)."""
     from medreview.imaging.display import decode_frame
+    from medreview.imaging.reduced import decode_preview
+
+    fn = decode_preview if preview else decode_frame
+    if _needs_process(path):
+        return _process_pool().submit(fn, path, frame).result()
+    return fn(path, frame)
+
+
+@functools.lru_cache(maxsize=4096)
+def _needs_process(path: Path) -> bool:
+    """Routing by transfer syntax, read once per file (media files do not change)."""
+    from medreview.imaging.codecs import needs_process, read_dataset, transfer_syntax
     from medreview.imaging.raster import is_raster
 
-    if not is_raster(path):
-        header = read_dataset(path, headers_only=True)
-        if needs_process(transfer_syntax(header)):
-            return _process_pool().submit(decode_frame, path, frame).result()
-    return decode_frame(path, frame)
+    if is_raster(path):
+        return False
+    try:
+        return needs_process(transfer_syntax(read_dataset(path, headers_only=True)))
+    except DicomError:
+        return False  # the decode in this thread reports the reason
 
 
 @dataclass(frozen=True)
@@ -82,11 +116,15 @@ class IndexEntry:
     series_uid: str = ""
     sop_uid: str = ""
     error: str = ""
+    preview: bool = False  # a reduced-resolution decode is much cheaper than the full one
+    needs_process: bool = False  # decoded in worker processes (JPEG 2000)
 
 
 def index_paths(paths: Sequence[Path]) -> list[IndexEntry]:
     """Header pass over a series (frame counts, UIDs); unreadable files keep one slot."""
+    from medreview.imaging.codecs import needs_process
     from medreview.imaging.display import frame_info
+    from medreview.imaging.reduced import reduced_supported
 
     out = []
     for p in paths:
@@ -95,15 +133,21 @@ def index_paths(paths: Sequence[Path]) -> list[IndexEntry]:
         except DicomError as exc:
             out.append(IndexEntry(path=p, n_frames=1, error=exc.reason))
             continue
-        out.append(IndexEntry(p, max(info.n_frames, 1), info.series_uid, info.sop_uid))
+        syntax = info.transfer_syntax
+        out.append(IndexEntry(
+            p, max(info.n_frames, 1), info.series_uid, info.sop_uid,
+            preview=not info.is_colour and reduced_supported(syntax, info.rows, info.cols),
+            needs_process=needs_process(syntax),
+        ))  # fmt: skip
     return out
 
 
 class FrameLoader(QObject):
-    """Asynchronous decoder with a cache; signals arrive on the UI thread."""
+    """Asynchronous decoder with caches; signals arrive on the UI thread."""
 
     sig_frame_ready = Signal(object, object)
-    """(key: (Path, frame), DecodedFrame) — a requested frame is decoded and cached."""
+    """(key: (Path, frame), DecodedFrame) — a decode finished and is cached; the frame is a
+    reduced-resolution preview when ``frame.is_reduced``."""
 
     sig_frame_failed = Signal(object, str)
     """(key: (Path, frame), reason) — decoding failed; the reason names the file."""
@@ -111,32 +155,45 @@ class FrameLoader(QObject):
     sig_index_ready = Signal(int, object)
     """(generation, list[IndexEntry]) — a header pass requested by ``index`` finished."""
 
-    def __init__(self, parent: QObject | None = None, *, max_bytes: int = 768 * 1024**2) -> None:
+    def __init__(self, parent: QObject | None = None, *, max_bytes: int = 768 * 1024**2,
+                 preview_bytes: int = 64 * 1024**2) -> None:  # fmt: skip
         super().__init__(parent)
         self.cache: FrameCache[FrameKey, DecodedFrame] = FrameCache(max_bytes=max_bytes)
-        self._pending: dict[FrameKey, Future[DecodedFrame]] = {}
+        self.previews: FrameCache[FrameKey, DecodedFrame] = FrameCache(max_bytes=preview_bytes)
+        self._wanted: list[Job] = []  # waiting jobs, most wanted first
+        self._running: dict[Job, Future[DecodedFrame]] = {}
         self._closed = False
         # connected first, so the cache is filled before any viewer slot runs
         self.sig_frame_ready.connect(self._accept)
         self.sig_frame_failed.connect(self._forget)
 
     def request(self, key: FrameKey) -> bool:
-        """Queue a decode unless cached or in flight; True if a new job was queued."""
-        if self._closed or key in self._pending or key in self.cache:
+        """Queue a full decode (last in line) unless cached, waiting or running; True if new."""
+        job = (key, False)
+        if self._closed or self._have(job) or job in self._wanted:
             return False
-        fut = _thread_pool().submit(decode_routed, key[0], key[1])
-        self._pending[key] = fut
-        fut.add_done_callback(functools.partial(self._done, key))
+        self._wanted.append(job)
+        self._pump()
         return True
 
+    def set_plan(self, jobs: Sequence[Job]) -> None:
+        """Replace the waiting jobs by ``jobs`` (most wanted first); running ones finish."""
+        if self._closed:
+            return
+        seen: set[Job] = set()
+        self._wanted = []
+        for job in jobs:
+            if job not in seen and not self._have(job):
+                seen.add(job)
+                self._wanted.append(job)
+        self._pump()
+
     def cancel_except(self, keep: set[FrameKey]) -> None:
-        """Drop queued (not yet running) jobs that are no longer wanted."""
-        for key, fut in list(self._pending.items()):
-            if key not in keep and fut.cancel():
-                self._pending.pop(key, None)
+        """Drop waiting jobs whose frame is no longer wanted."""
+        self._wanted = [j for j in self._wanted if j[0] in keep]
 
     def pending(self) -> set[FrameKey]:
-        return set(self._pending)
+        return {j[0] for j in self._wanted} | {j[0] for j in self._running}
 
     def index(self, generation: int, paths: Sequence[Path]) -> None:
         fut = _thread_pool().submit(index_paths, list(paths))
@@ -144,13 +201,28 @@ class FrameLoader(QObject):
 
     def close(self) -> None:
         self._closed = True
-        self.cancel_except(set())
+        self._wanted = []
+
+    def _have(self, job: Job) -> bool:
+        key, preview = job
+        if job in self._running or key in self.cache or (key, False) in self._running:
+            return True
+        return preview and key in self.previews
+
+    def _pump(self) -> None:
+        """Start waiting jobs while fewer than ``WORKERS`` run (UI thread only)."""
+        while self._wanted and len(self._running) < WORKERS and not self._closed:
+            job = self._wanted.pop(0)
+            if self._have(job):
+                continue
+            fut = _thread_pool().submit(decode_routed, job[0][0], job[0][1], job[1])
+            self._running[job] = fut
+            fut.add_done_callback(functools.partial(self._done, job))
 
     # Runs in a worker thread: only emit (queued to the UI thread), never touch widgets.
-    def _done(self, key: FrameKey, fut: Future[DecodedFrame]) -> None:
-        if fut.cancelled():
-            return
-        exc = fut.exception()
+    def _done(self, job: Job, fut: Future[DecodedFrame]) -> None:
+        key = job[0]
+        exc = fut.exception() if not fut.cancelled() else RuntimeError("cancelled")
         try:
             if exc is None:
                 self.sig_frame_ready.emit(key, fut.result())
@@ -168,8 +240,15 @@ class FrameLoader(QObject):
 
     # UI thread: bookkeeping for delivered results
     def _accept(self, key: FrameKey, frame: DecodedFrame) -> None:
-        self._pending.pop(key, None)
-        self.cache.put(key, frame)
+        self._running.pop((key, frame.is_reduced), None)
+        if frame.is_reduced:
+            self.previews.put(key, frame)
+        else:
+            self._running.pop((key, True), None)  # a preview job may answer in full
+            self.cache.put(key, frame)
+        self._pump()
 
     def _forget(self, key: FrameKey, reason: str) -> None:
-        self._pending.pop(key, None)
+        self._running.pop((key, False), None)
+        self._running.pop((key, True), None)
+        self._pump()

@@ -43,8 +43,9 @@ def measure_label(kind: str, points: Sequence[Sequence[float]], frame: DecodedFr
 
 
 def roi_label(region: dict, frame: DecodedFrame) -> str:
-    """Statistics of an ellipse region on ``frame`` (empty for colour frames or no pixels)."""
-    if frame.is_colour:
+    """Statistics of an ellipse region on ``frame`` (empty for colour frames, no pixels, or
+    a reduced-resolution preview: statistics are computed on full-resolution pixels only)."""
+    if frame.is_colour or frame.is_reduced:
         return ""
     try:
         (x0, y0), (x1, y1) = region["coords"][0], region["coords"][1]

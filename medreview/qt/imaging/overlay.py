@@ -51,7 +51,10 @@ class Overlay:
         window: Window | None,
         loading: bool,
         inverted: bool,
+        target: int | None = None,
     ) -> None:
+        """``index`` is the slice on screen; ``target``, when another, the one being loaded
+        (the label never gives the image on screen another slice's number)."""
         self._error = ""
         info = frame.info if frame is not None else None
         if info is not None:
@@ -74,8 +77,11 @@ class Overlay:
             lines.append(f"W {window.width:.0f}  L {window.center:.0f}")
         if inverted:
             lines.append("Inverted")
+        if frame is not None and frame.is_reduced:
+            lines.append(f"Preview 1/{frame.scale}")
         if loading:
-            lines.append("Loading…")
+            lines.append("Loading…" if target is None or target == index
+                         else f"Loading slice {target + 1}…")
         self._set("bl", "\n".join(lines))
 
     def set_cursor(self, text: str) -> None:

@@ -2,7 +2,12 @@
 
 Raster pyqtgraph only (no OpenGL). Decoding runs in ``FrameLoader`` workers with neighbours
 prefetched; the UI thread only applies the 64 K display table (sub-millisecond for a CT
-slice) and paints. Keys act only while the viewer has focus (no application shortcuts):
+slice) and paints. While the reader scrolls through a JPEG 2000 series, slices not decoded
+yet are shown from reduced-resolution previews (decoded ahead of the scroll direction), and
+the full decode replaces the preview once the scroll stops (``SETTLE_MS``). A preview is
+drawn stretched over the full image's extent, so regions, measurements and the cursor keep
+full-resolution pixel coordinates; ROI statistics are only computed on full frames.
+Keys act only while the viewer has focus (no application shortcuts):
 Up/Left, Down/Right = previous/next slice, PageUp/PageDown = 10 slices, Home/End,
 0 = file window, 1-9 = modality presets, I = invert, F = fit, O = 1:1, H = hide patient
 details, V = overlay graphics (60xx planes) on/off, W = window/level tool (left-drag),
@@ -25,12 +30,12 @@ from PySide6.QtCore import QEvent, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeyEvent, QResizeEvent
 from PySide6.QtWidgets import QHBoxLayout, QSlider, QVBoxLayout, QWidget
 
-from medreview.imaging.cache import missing, prefetch_plan
+from medreview.imaging.cache import prefetch_plan
 from medreview.imaging.frames import DecodedFrame
 from medreview.imaging.pipeline import Window
 from medreview.imaging.presets import WindowPreset, presets_for
 from medreview.imaging.slice_index import SliceIndex
-from medreview.qt.imaging.loader import FrameKey, FrameLoader, IndexEntry
+from medreview.qt.imaging.loader import FrameKey, FrameLoader, IndexEntry, Job, warm_processes
 from medreview.qt.imaging.measurements import MeasureLayer, measure_label
 from medreview.qt.imaging.overlay import Overlay, format_value
 from medreview.qt.imaging.regions import RegionLayer
@@ -45,6 +50,8 @@ _NAV_KEYS = frozenset({Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_Left, Qt.Key.K
                        Qt.Key.Key_PageUp, Qt.Key.Key_PageDown, Qt.Key.Key_Home,
                        Qt.Key.Key_End})  # fmt: skip
 _SLIDER_MAX = 2**31 - 1  # QSlider holds a C int
+SETTLE_MS = 30  # no slice change for this long: the scroll has stopped, refine to full
+PREVIEW_AHEAD = 12  # previews decoded ahead of the scroll direction while moving
 
 
 class SliceViewer(QWidget):
@@ -89,6 +96,7 @@ class SliceViewer(QWidget):
         self._show_overlays = False  # the file's 60xx graphics, off until asked for
         self._current: DecodedFrame | None = None
         self._shown_key: FrameKey | None = None
+        self._shown_index = -1  # the slice number of the image on screen
         self._needs_fit = True
         self._drag_start: Window | None = None
         self._presets: tuple[WindowPreset, ...] = ()
@@ -96,6 +104,12 @@ class SliceViewer(QWidget):
         self._cine = QTimer(self)
         self._cine.timeout.connect(self._cine_tick)
         self._fps = 10
+        self._progressive = True  # previews while scrolling (JPEG 2000); off: full only
+        self._moving = False
+        self._settle = QTimer(self)
+        self._settle.setSingleShot(True)
+        self._settle.setInterval(SETTLE_MS)
+        self._settle.timeout.connect(self._on_settled)
 
         self._view = pg.GraphicsView(background="k")
         self._view.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -221,6 +235,9 @@ class SliceViewer(QWidget):
             return
         index = max(0, min(int(index), len(self._slices) - 1))
         if index != self._index:
+            if self._index >= 0:  # a move by the reader (not the opening slice)
+                self._moving = True
+                self._settle.start()
             self._direction = 1 if index > self._index else -1
             self._vb.reset_gesture()  # a half-drawn angle belongs to the slice it began on
         self._index = index
@@ -233,6 +250,14 @@ class SliceViewer(QWidget):
 
     def step(self, delta: int) -> None:
         self.set_slice(self._index + delta)
+
+    def set_progressive(self, on: bool) -> None:
+        """Reduced-resolution previews while scrolling (default on); off: full decodes only."""
+        self._progressive = bool(on)
+
+    def showing_preview(self) -> bool:
+        """True while the slice on screen is a reduced-resolution preview."""
+        return self._current is not None and self._current.is_reduced
 
     # -- display state ------------------------------------------------------------------------
     def display_window(self) -> Window | None:
@@ -300,7 +325,7 @@ class SliceViewer(QWidget):
 
     def fit(self) -> None:
         if self._current is not None:
-            rows, cols = self._current.pixels.shape[:2]
+            rows, cols = self._current.full_shape
             self._vb.setRange(xRange=(0, cols), yRange=(0, rows), padding=0.0)
 
     def one_to_one(self) -> None:
@@ -377,6 +402,7 @@ class SliceViewer(QWidget):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._cine.stop()
+        self._settle.stop()
         self.close_loader()
         super().closeEvent(event)
 
@@ -388,6 +414,8 @@ class SliceViewer(QWidget):
         self._measures.clear()
         self._start_at = None
         self._loader.cancel_except(set())
+        self._moving = False
+        self._settle.stop()
         self._entries = [IndexEntry(p, 1) for p in paths]
         self._slices = SliceIndex()
         self._index = 0
@@ -395,6 +423,7 @@ class SliceViewer(QWidget):
         self._window = None
         self._current = None
         self._shown_key = None
+        self._shown_index = -1
         self._needs_fit = True
         self._image.clear()
         self._regions.show_for(None, -1)
@@ -404,6 +433,8 @@ class SliceViewer(QWidget):
         if generation != self._generation:
             return  # a newer series replaced this one
         self._entries = entries
+        if any(e.needs_process for e in entries):
+            warm_processes()  # start the JPEG 2000 decoders while the first slice is read
         self._build_slices()
 
     def _build_slices(self) -> None:
@@ -441,18 +472,42 @@ class SliceViewer(QWidget):
     def _show_current(self) -> None:
         key = self._key(self._index)
         frame = self._loader.cache.get(key)
+        if frame is None and self._moving:
+            frame = self._loader.previews.get(key)
         if frame is not None:
-            self._display(key, frame)
+            if key != self._shown_key or frame is not self._current:
+                self._display(key, frame)
         else:
             self._refresh_overlay(loading=True)
-        plan = [self._key(i) for i in prefetch_plan(self._index, len(self._slices),
-                                                    direction=self._direction)]  # fmt: skip
-        self._loader.cancel_except(set(plan))
-        for k in missing(plan, ()):
-            self._loader.request(k)
+        self._loader.set_plan(self._plan())
+
+    def _plan(self) -> list[Job]:
+        """Decode jobs, most wanted first: the slice on screen and its neighbours in full,
+        led while the reader is scrolling by previews of the slices ahead."""
+        n = len(self._slices)
+        full: list[Job] = [(self._key(i), False)
+                           for i in prefetch_plan(self._index, n, direction=self._direction)]
+        if not (self._moving and self._progressive):
+            return full
+        step = self._direction
+        ahead = [self._index + k * step for k in range(PREVIEW_AHEAD + 1)]
+        previews: list[Job] = []
+        for i in ahead:
+            if 0 <= i < n:
+                entry = self._entries[self._slices[i][0]]
+                if entry.preview:
+                    previews.append((self._key(i), True))
+        return previews[:4] + full[:1] + previews[4:] + full[1:]
+
+    def _on_settled(self) -> None:
+        self._moving = False
+        if self._slices:
+            self._show_current()
 
     def _on_frame_ready(self, key: FrameKey, frame: DecodedFrame) -> None:
-        if self._slices and key == self._key(self._index) and key != self._shown_key:
+        if not self._slices or key != self._key(self._index):
+            return  # never show a slice under another slice's number
+        if key != self._shown_key or (self.showing_preview() and not frame.is_reduced):
             self._display(key, frame)
 
     def _on_frame_failed(self, key: FrameKey, reason: str) -> None:
@@ -471,6 +526,7 @@ class SliceViewer(QWidget):
         )
         self._current = frame
         self._shown_key = key
+        self._shown_index = self._index
         if modality_changed:
             self._presets = presets_for(frame.info.modality)
             self._toolbar.set_presets(self._presets)
@@ -488,6 +544,8 @@ class SliceViewer(QWidget):
             return
         img = self._current.render(self._window, self._invert, overlays=self._show_overlays)
         self._image.setImage(img, autoLevels=False, levels=(0, 255))
+        rows, cols = self._current.full_shape  # a preview is stretched over the full extent
+        self._image.setRect(0.0, 0.0, float(cols), float(rows))
         self._toolbar.set_overlays(self._show_overlays, self.has_overlays())
 
     def _redisplay(self) -> None:
@@ -495,9 +553,13 @@ class SliceViewer(QWidget):
         self._refresh_overlay()
 
     def _refresh_overlay(self, loading: bool = False) -> None:
+        shown = self._index
+        if self._current is not None and self._shown_key != self._current_identity():
+            shown = self._shown_index  # still the previous slice's image: its own number
         self._overlay.update_from(
-            self._current, title=self._title, index=self._index, count=len(self._slices),
+            self._current, title=self._title, index=shown, count=len(self._slices),
             window=self.display_window(), loading=loading, inverted=self._invert,
+            target=self._index,
         )  # fmt: skip
         self._toolbar.counter.setText(
             f"{self._index + 1} / {len(self._slices)}" if self._slices else "0 / 0"
@@ -526,7 +588,7 @@ class SliceViewer(QWidget):
     def _on_shape(self, shape: str, a: QPointF, b: QPointF) -> None:
         if self._current is None:
             return
-        rows, cols = self._current.pixels.shape[:2]
+        rows, cols = self._current.full_shape
 
         def clamp(p: QPointF) -> list[float]:
             return [round(min(max(p.x(), 0.0), float(cols)), 2),
@@ -561,17 +623,35 @@ class SliceViewer(QWidget):
     def _on_measure(self, kind: str, points: list[QPointF]) -> None:
         if self._current is None or self._shown_key is None:
             return
-        rows, cols = self._current.pixels.shape[:2]
+        rows, cols = self._current.full_shape
         pts = [[min(max(p.x(), 0.0), float(cols)), min(max(p.y(), 0.0), float(rows))]
                for p in points]  # fmt: skip
         if kind == "roi" and (pts[0][0] == pts[1][0] or pts[0][1] == pts[1][1]):
             return  # a click, not an ellipse
         path, frame = self._shown_key
         m = {"kind": kind, "points": pts, "path": str(path), "frame": frame,
-             "label": measure_label(kind, pts, self._current)}  # fmt: skip
+             "label": measure_label(kind, pts, self._full_frame())}  # fmt: skip
         self._measures.add(m)
         self._show_marks()
         self.sig_measured.emit(m)
+
+    def _full_frame(self) -> DecodedFrame:
+        """The full-resolution frame on screen (ROI statistics need every pixel): the
+        current frame, else the cached full decode, else decoded here (a preview is on
+        screen only for the few ms before its refinement lands)."""
+        assert self._current is not None and self._shown_key is not None
+        if not self._current.is_reduced:
+            return self._current
+        full = self._loader.cache.get(self._shown_key)
+        if full is None:
+            from medreview.errors import DicomError
+            from medreview.imaging.display import decode_frame
+
+            try:
+                full = decode_frame(*self._shown_key)
+            except DicomError:
+                return self._current  # no statistics on a preview (roi_label says so)
+        return full
 
     def _cine_tick(self) -> None:
         if not self._slices or self._shown_key != self._key(self._index):
@@ -584,9 +664,8 @@ class SliceViewer(QWidget):
         p = self._vb.mapSceneToView(scene_pos)
         col, row = math.floor(p.x()), math.floor(p.y())
         value = self._current.value_at(row, col)
-        inside = (
-            0 <= row < self._current.pixels.shape[0] and 0 <= col < self._current.pixels.shape[1]
-        )
+        rows, cols = self._current.full_shape
+        inside = 0 <= row < rows and 0 <= col < cols
         self._overlay.set_cursor(format_value(self._current, row, col, value) if inside else "")
 
 
