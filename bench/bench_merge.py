@@ -1,26 +1,28 @@
-"""Merge speed: ``medreview``'s merge of a graded rater package against raw sqlite3 executemany.
+"""Merge speed: ``medreview``'s merge of graded rater packages against raw sqlite3 executemany.
 
 For each size N (10k and 100k revisions; 1M with ``--full``) a project of N outputs (N/2 cases
-x 2 models, the sample rubric with per-case criteria) is built through the real services, all
-N outputs are assigned to one physician (storage's assignment writer; the planner is
-quadratic in a rater's items), his package is built, N items are graded inside it
-and the package is sealed (the first item through ``grading.save_revision``, as the app's
-save does; the other N-1 revisions copy that row's shape with varied answers straight into the
-package database, since grading 1M items one by one would take the bench an hour). Then, in
-one run, each on its own copy of the project:
+x 2 models, the sample rubric with per-case criteria) is built through the real services; the
+outputs are assigned in slices of 25,000 to physicians (storage's assignment writer; the
+planner is quadratic in a rater's items), and each physician's package is built, all its items
+are graded inside it and it is sealed (the first item through ``grading.save_revision``, as the
+app's save does; the others copy that row's shape with varied answers straight into the
+package database, since grading 1M items one by one would take the bench an hour). A package
+holds at most 25,000 items because its manifest lists every item and a manifest over 8 MB
+(about 80,000 items) is refused as a bomb. Then, in one run, each on its own copy of the
+project, all the packages at once:
 
 - **merge**: ``services.study.merge_packages`` (the real path: zip checksums, seal, every
   revision's checks, then ``storage.merging.apply_packages``); its storage part
   (``apply_packages``, scoring included) is timed too;
-- **baseline**: plain ``sqlite3``: extract the package database from the zip, read its
+- **baseline**: plain ``sqlite3``: extract each package database from its zip, read its
   revision rows, map the package's tokens to this project's outputs (the issue record) and
-  ``executemany`` the same judgment and revision rows (with the score the merge stores) into
+  ``executemany`` the same judgment and revision rows (a constant for the score) into
   the project's database, in one transaction (WAL, ``synchronous=FULL``, foreign keys on).
 
 Prints wall and CPU time of each (the machine is shared: CPU time is what the process itself
 spent), the ratios (baseline time / merge time; goal >= 0.5), the CPU time per revision
 (linear growth means a flat time per revision) and the load average. A re-merge of
-the same package (idempotent: nothing added) is timed as well.
+the same packages (idempotent: nothing added) is timed as well.
 Run:
     .venv/bin/python bench/bench_merge.py [--full] [--repeat 3] [--sizes 10000,100000]
         [--work DIR]   (keeps the built projects and packages there and reuses them)
@@ -52,7 +54,9 @@ from medreview.services.projects import list_raters, open_project
 from medreview.services.sample_project import build_sample_project
 from medreview.storage.assignments import NewAssignment, output_infos, write_assignment
 
-RATER = "Dr A"
+# Items per package: a package's manifest lists each item, and a manifest over 8 MB (about
+# 80k items) is refused as a bomb (study/package_zip.MAX_MANIFEST_BYTES).
+PER_PACKAGE = 25_000
 DB = "project.sqlite"
 
 
@@ -99,28 +103,31 @@ def grade_folder(folder: Path) -> int:
     return len(rows)
 
 
-def build(root: Path, n: int) -> tuple[Path, Path, float]:
-    """The lead's project (closed) and the graded package of its N outputs."""
+def build(root: Path, n: int) -> tuple[Path, list[Path], float]:
+    """The lead's project (closed) and the graded packages of its N outputs."""
     t0 = time.perf_counter()
     project, _lead = build_sample_project(root / "project", n_cases=n // 2, outputs_per_case=2,
                                           with_dicom=False, rater="Dr Lead")
-    # Every output to one physician, written by storage's assignment writer: the planner
-    # (study.assign) spreads a rater's items in quadratic time, hours at 100k.
+    # Each physician gets a slice of PER_PACKAGE outputs, written by storage's assignment
+    # writer: the planner (study.assign) spreads a rater's items in quadratic time.
     ids = [o.output_id for o in output_infos(project)]
-    write_assignment(project, [RATER], lambda _state: [
-        NewAssignment(RATER, oid, i, f"Response {'AB'[i % 2]}") for i, oid in enumerate(ids)],
-        seed=1, design_record={"bench": "merge"})
-    out = svc.build_package(project, RATER, root / "a.mrpkg").path
+    raters = [f"Dr {i + 1:02d}" for i in range(-(-n // PER_PACKAGE))]
+    write_assignment(project, raters, lambda _state: [
+        NewAssignment(raters[i // PER_PACKAGE], oid, i % PER_PACKAGE, f"Response {'AB'[i % 2]}")
+        for i, oid in enumerate(ids)], seed=1, design_record={"bench": "merge"})
+    sealed = []
+    for k, rater in enumerate(raters):
+        out = svc.build_package(project, rater, root / f"p{k}.mrpkg").path
+        folder = svc.unpack_package(out, root / f"work{k}")
+        assert grade_folder(folder) == min(PER_PACKAGE, n - k * PER_PACKAGE)
+        sealed.append(svc.seal_package(folder, root / f"p{k}-graded.mrpkg").path)
+        shutil.rmtree(folder)
     project.close()
-    folder = svc.unpack_package(out, root / "work")
-    assert grade_folder(folder) == n
-    sealed = svc.seal_package(folder, root / "a-graded.mrpkg").path
-    shutil.rmtree(folder)
     return root / "project", sealed, time.perf_counter() - t0
 
 
-def raw_baseline(project_dir: Path, package: Path, work: Path) -> int:
-    """Extract, read and insert the package's judgments and revisions with plain sqlite3."""
+def _read_raw(package: Path, work: Path) -> tuple[str, dict[int, str], dict[int, Any],
+                                                 list[tuple[Any, ...]]]:
     with zipfile.ZipFile(package) as z:
         (member,) = [m for m in z.namelist() if m.endswith("/" + DB)]
         with z.open(member) as src, (work / "pkg.sqlite").open("wb") as dst:
@@ -137,33 +144,45 @@ def raw_baseline(project_dir: Path, package: Path, work: Path) -> int:
         "JOIN judgment j ON j.id = r.judgment_id ORDER BY j.output_id, r.revision_no"
     ).fetchall()
     pkg.close()
+    (work / "pkg.sqlite").unlink()
+    return settings["package"]["package_uid"], token_of, forms, revs
+
+
+def raw_baseline(project_dir: Path, packages: list[Path], work: Path) -> int:
+    """Extract, read and insert the packages' judgments and revisions with plain sqlite3."""
+    read = [_read_raw(p, work) for p in packages]
     con = sqlite3.connect(project_dir / DB, isolation_level=None)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=FULL")
     con.execute("PRAGMA foreign_keys=ON")
     con.execute("BEGIN IMMEDIATE")
-    rater_id, issued = con.execute("SELECT rater_id, outputs FROM issued_package WHERE uid = ?",
-                                   (settings["package"]["package_uid"],)).fetchone()
-    ours = {t: int(v["output_id"]) for t, v in json.loads(issued).items()}
     form_id = {(k, v): i for i, k, v in con.execute("SELECT id, key, version FROM form")}
     now = time.strftime("%Y-%m-%d %H:%M:%S.000000", time.gmtime())
-    outputs = sorted({ours[token_of[r[1]]] for r in revs})
-    con.executemany("INSERT INTO judgment (rater_id, output_id, status, flagged, "
-                    "current_revision_no, created_at, updated_at) VALUES (?,?,?,?,?,?,?)",
-                    ((rater_id, oid, "done", 0, 1, now, now) for oid in outputs))
-    jid = dict(con.execute("SELECT output_id, id FROM judgment WHERE rater_id = ?", (rater_id,)))
+    for package_uid, token_of, forms, revs in read:
+        rater_id, issued = con.execute(
+            "SELECT rater_id, outputs FROM issued_package WHERE uid = ?",
+            (package_uid,)).fetchone()
+        ours = {t: int(v["output_id"]) for t, v in json.loads(issued).items()}
+        outputs = sorted({ours[token_of[r[1]]] for r in revs})
+        con.executemany("INSERT INTO judgment (rater_id, output_id, status, flagged, "
+                        "current_revision_no, created_at, updated_at) VALUES (?,?,?,?,?,?,?)",
+                        ((rater_id, oid, "done", 0, 1, now, now) for oid in outputs))
+        jid = dict(con.execute("SELECT output_id, id FROM judgment WHERE rater_id = ?",
+                               (rater_id,)))
 
-    def row(r: tuple[Any, ...]) -> tuple[Any, ...]:
-        uid, out, no, form, tax, answers, ann, rat, conf, tot, fl, sk, st, au, created = r
-        score = 0.5  # the baseline stores a constant where the merge stores its computed score
-        return (uid, jid[ours[token_of[out]]], no, form_id[forms[form]],
-                form_id[forms[tax]] if tax else None, answers, ann, rat, conf, score, tot, fl,
-                sk, st, au, "merge", created)
-    con.executemany(
-        "INSERT INTO judgment_revision (uid, judgment_id, revision_no, form_id, taxonomy_id, "
-        "answers, annotations, rationale, confidence, overall_score, time_on_task_s, flagged, "
-        "skipped, status, author, source, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (row(r) for r in revs))
+        def row(r: tuple[Any, ...], jid: dict[int, int] = jid, ours: dict[str, int] = ours,
+                token_of: dict[int, str] = token_of, forms: dict[int, Any] = forms
+                ) -> tuple[Any, ...]:
+            uid, out, no, form, tax, answers, ann, rat, conf, tot, fl, sk, st, au, created = r
+            score = 0.5  # a constant where the merge stores its computed score
+            return (uid, jid[ours[token_of[out]]], no, form_id[forms[form]],
+                    form_id[forms[tax]] if tax else None, answers, ann, rat, conf, score, tot,
+                    fl, sk, st, au, "merge", created)
+        con.executemany(
+            "INSERT INTO judgment_revision (uid, judgment_id, revision_no, form_id, "
+            "taxonomy_id, answers, annotations, rationale, confidence, overall_score, "
+            "time_on_task_s, flagged, skipped, status, author, source, created_at) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", (row(r) for r in revs))
     con.execute("COMMIT")
     n = con.execute("SELECT count(*) FROM judgment_revision WHERE source = 'merge'").fetchone()[0]
     con.close()
@@ -205,16 +224,16 @@ class Timing:
     cpu: float
 
 
-def merge(project_dir: Path, package: Path) -> tuple[Timing, Timing, int, Timing, int]:
+def merge(project_dir: Path, packages: list[Path]) -> tuple[Timing, Timing, int, Timing, int]:
     """Merge time, its storage part, revisions added; then the same for a re-merge."""
     project = open_project(project_dir)
     try:
         with _StorageTimer() as st:
             t, c = time.perf_counter(), time.process_time()
-            report, _ = svc.merge_packages(project, [package])
+            report, _ = svc.merge_packages(project, packages)
             first = Timing(time.perf_counter() - t, time.process_time() - c)
         t, c = time.perf_counter(), time.process_time()
-        again, _ = svc.merge_packages(project, [package])
+        again, _ = svc.merge_packages(project, packages)
         re_merge = Timing(time.perf_counter() - t, time.process_time() - c)
     finally:
         project.close()
@@ -225,21 +244,23 @@ def best(values: list[Timing]) -> Timing:
     return Timing(min(v.wall for v in values), min(v.cpu for v in values))
 
 
-def run(n: int, repeat: int, work: Path, profile: Callable[[Path, Path], None] | None) -> None:
+def run(n: int, repeat: int, work: Path,
+        profile: Callable[[Path, list[Path]], None] | None) -> None:
     root = work / f"n{n}"
-    if (root / "a-graded.mrpkg").is_file():  # kept from an earlier run (--work)
-        project_dir, package = root / "project", root / "a-graded.mrpkg"
+    kept = sorted(root.glob("p*-graded.mrpkg"), key=lambda p: int(p.name[1:].split("-")[0]))
+    if kept:  # from an earlier run (--work)
+        project_dir, packages = root / "project", kept
         print(f"\n{n:,} revisions (project and graded package from {root})")
     else:
         shutil.rmtree(root, ignore_errors=True)
         root.mkdir(parents=True)
-        project_dir, package, setup = build(root, n)
+        project_dir, packages, setup = build(root, n)
         print(f"\n{n:,} revisions (setup: project, assignment, package, grading, seal "
               f"{setup:.1f} s)")
     if profile is not None:
         copy = root / "profiled"
         shutil.copytree(project_dir, copy)
-        profile(copy, package)
+        profile(copy, packages)
         return
     ours: list[Timing] = []
     storage: list[Timing] = []
@@ -249,7 +270,7 @@ def run(n: int, repeat: int, work: Path, profile: Callable[[Path, Path], None] |
         copy = root / f"m{r}"
         shutil.rmtree(copy, ignore_errors=True)
         shutil.copytree(project_dir, copy)
-        first, st, added, re_merge, re_added = merge(copy, package)
+        first, st, added, re_merge, re_added = merge(copy, packages)
         assert added == n and re_added == 0, (added, re_added)
         ours.append(first)
         storage.append(st)
@@ -259,7 +280,7 @@ def run(n: int, repeat: int, work: Path, profile: Callable[[Path, Path], None] |
         shutil.rmtree(base, ignore_errors=True)
         shutil.copytree(project_dir, base)
         t, c = time.perf_counter(), time.process_time()
-        rows = raw_baseline(base, package, root)
+        rows = raw_baseline(base, packages, root)
         raw.append(Timing(time.perf_counter() - t, time.process_time() - c))
         assert rows == n, rows
         shutil.rmtree(base)
@@ -275,14 +296,14 @@ def run(n: int, repeat: int, work: Path, profile: Callable[[Path, Path], None] |
     print(f"  load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
-def cprofile(project_dir: Path, package: Path) -> None:
+def cprofile(project_dir: Path, packages: list[Path]) -> None:
     import cProfile
     import pstats
 
     project = open_project(project_dir)
     prof = cProfile.Profile()
     prof.enable()
-    svc.merge_packages(project, [package])
+    svc.merge_packages(project, packages)
     prof.disable()
     project.close()
     pstats.Stats(prof).sort_stats("cumulative").print_stats(40)
