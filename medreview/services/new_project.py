@@ -20,7 +20,6 @@ from medreview.progress import CancelToken, Progress, no_progress
 from medreview.services.projects import add_form, add_rater, create_project, form_from, is_project
 
 __all__ = [
-    "MAX_FORM_FILE_BYTES",
     "NewProject",
     "TemplateChoice",
     "check_folder",
@@ -30,11 +29,6 @@ __all__ = [
     "template_choices",
 ]
 
-# Real rubric files are a few kB; the loader reads a file whole, so a huge one is refused first.
-MAX_FORM_FILE_BYTES = 4 * 1024 * 1024
-# A real rubric is a few hundred YAML nodes. YAML aliases (``*a``) let a small file stand for
-# billions of them ("billion laughs"), and the loader walks them all: counted first.
-MAX_YAML_NODES = 200_000
 MAX_NAME_CHARS = 200
 
 
@@ -116,54 +110,10 @@ def check_folder(folder: str | Path) -> Path:
     return path
 
 
-def _expanded_nodes(path: Path) -> int:
-    """How many YAML nodes ``path`` stands for once its aliases are expanded (counted on the
-    composed graph, where an alias is one shared node, so this is cheap); stops past the cap."""
-    import yaml
-
-    try:
-        root = yaml.compose(path.read_text(encoding="utf-8-sig"), Loader=yaml.SafeLoader)
-    except (yaml.YAMLError, UnicodeDecodeError, OSError):
-        return 0  # not readable YAML: the loader says why, in its own words
-    except RecursionError:
-        raise InputError("the YAML is nested too deeply", source=str(path)) from None
-    sizes: dict[int, int] = {}
-    open_nodes: set[int] = set()  # on the current path: meeting one again is a cycle
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)] if root is not None else []
-    while stack:  # post-order without recursion: children first, then the node
-        node, done = stack.pop()
-        if id(node) in sizes:
-            continue
-        children: list[yaml.Node] = []
-        if isinstance(node, yaml.SequenceNode):
-            children = list(node.value)
-        elif isinstance(node, yaml.MappingNode):
-            children = [n for pair in node.value for n in pair]
-        if done or not children:
-            open_nodes.discard(id(node))
-            sizes[id(node)] = min(MAX_YAML_NODES + 1,
-                                  1 + sum(sizes.get(id(c), 0) for c in children))
-        elif id(node) in open_nodes:
-            return MAX_YAML_NODES + 1  # an alias inside its own anchor: endless
-        else:
-            open_nodes.add(id(node))
-            stack.append((node, True))
-            stack.extend((c, False) for c in children if id(c) not in sizes)
-    return sizes.get(id(root), 0) if root is not None else 0
-
-
 def load_form_choice(value: str, kind: str) -> Form:
     """A template key or a form file, validated by the same loader (and messages) as
-    ``medreview init --rubric``; it must be of ``kind`` (``"rubric"`` or ``"taxonomy"``)."""
-    path = Path(value)
-    if path.is_file():
-        if path.stat().st_size > MAX_FORM_FILE_BYTES:
-            raise InputError(f"the file is larger than {MAX_FORM_FILE_BYTES // (1024 * 1024)} "
-                             "MB; a rubric file is a few kB", source=value)
-        if path.suffix.lower() in {".yaml", ".yml"} and _expanded_nodes(path) > MAX_YAML_NODES:
-            raise InputError("the YAML expands (through its &anchors and *aliases) to more than "
-                             f"{MAX_YAML_NODES:,} values; a rubric is a few hundred",
-                             source=value)
+    ``medreview init --rubric`` (which also refuses huge files and YAML alias bombs); it must
+    be of ``kind`` (``"rubric"`` or ``"taxonomy"``)."""
     form = form_from(value)
     if form.kind.value != kind:
         other = "a taxonomy" if form.kind is FormKind.TAXONOMY else "a rubric"

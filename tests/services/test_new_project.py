@@ -10,7 +10,7 @@ import pytest
 
 from medreview.errors import InputError, MedreviewError
 from medreview.progress import Cancelled, CancelToken
-from medreview.rubrics.load import load_form
+from medreview.rubrics.load import MAX_FORM_FILE_BYTES, load_form
 from medreview.services import new_project as np
 from medreview.services import projects, readiness
 from medreview.services.projects import create_project, open_project
@@ -84,7 +84,7 @@ def test_the_kind_must_match_the_step(tmp_path: Path) -> None:
         np.load_form_choice("no-such-template", "rubric")
     huge = tmp_path / "huge.yaml"
     with huge.open("wb") as f:
-        f.truncate(np.MAX_FORM_FILE_BYTES + 1)
+        f.truncate(MAX_FORM_FILE_BYTES + 1)
     with pytest.raises(InputError, match="larger than 4 MB"):
         np.load_form_choice(str(huge), "rubric")
 
@@ -126,7 +126,7 @@ def test_a_failed_or_cancelled_creation_leaves_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / "t").exists()
 
 
-def test_a_yaml_alias_bomb_or_cycle_is_refused_at_once(tmp_path: Path) -> None:
+def test_a_yaml_alias_bomb_or_cycle_is_refused_at_once_by_the_loader(tmp_path: Path) -> None:
     head = "format: medreview-form/1\nkey: b\nversion: 1\nname: B\nkind: rubric\n"
     question = "questions:\n  - id: q\n    type: text\n    prompt: *a8\n"
     bomb = head + 'a0: &a0 ["x","x","x","x","x","x","x","x","x","x"]\n' + "".join(
