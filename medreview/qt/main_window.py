@@ -792,6 +792,7 @@ class MainWindow(QMainWindow):
             else:  # guidelines may have changed
                 self.guidelines.follow(self.project, self.executor, self.controller,
                                        self.controller.item)
+        dlg.deleteLater()  # a finished dialog left as the window's child aborts Qt at exit
         self.restore_grading_focus()
 
     # updates ----------------------------------------------------------------------------------
