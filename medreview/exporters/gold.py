@@ -11,7 +11,7 @@ from typing import Any
 
 from medreview.domain import consensus
 from medreview.storage import tables
-from medreview.storage.gold import latest_gold
+from medreview.storage.gold import project_gold
 from medreview.storage.project import Project
 from medreview.storage.questions import project_questions
 
@@ -27,8 +27,7 @@ class Gold:
 
 def gold_labels(project: Project) -> dict[int, dict[str, Gold]]:
     """Output -> question -> the newest gold label (highest revision)."""
-    with project.read() as s:
-        stored = latest_gold(s)
+    stored = project_gold(project)
     return {oid: {qid: Gold(oid, qid, g.value, g.provenance, g.rationale)
                   for qid, g in by_q.items()} for oid, by_q in stored.items()}
 

@@ -10,7 +10,6 @@ the graded one is never touched.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -20,14 +19,8 @@ from medreview.domain.rubric import Form, FormKind
 from medreview.errors import MedreviewError, RubricError
 from medreview.rubrics.load import dump_form, parse_form
 from medreview.storage import guidelines as guideline_store
-from medreview.storage.forms import (
-    active_form_rows,
-    form_from_row,
-    form_in_use,
-    judgment_count,
-    register_form,
-)
-from medreview.storage.models import GuidelineRow
+from medreview.storage.forms import active_form, store_form
+from medreview.storage.guidelines import GuidelineView
 from medreview.storage.project import Project
 
 # What the editor names as the "file" of its messages: nothing, so that a message is exactly the
@@ -54,15 +47,6 @@ class SavedForm:
     changes: Changes
 
 
-@dataclass(frozen=True)
-class GuidelineView:
-    form_key: str
-    version: int
-    text: str
-    author: str
-    created_at: dt.datetime
-
-
 def problem(data: Any) -> str | None:
     """Why ``data`` (a form mapping) would not load, in the loader's words; None if it loads."""
     try:
@@ -78,30 +62,16 @@ def build(data: Any) -> Form:
 
 
 def load_active(project: Project, kind: FormKind) -> FormSnapshot:
-    with project.read() as s:
-        rubric, taxonomy = active_form_rows(s)
-        row = rubric if kind is FormKind.RUBRIC else taxonomy
-        if row is None:
-            return FormSnapshot(kind, None, False, 0)
-        return FormSnapshot(kind, form_from_row(row), form_in_use(s, row), judgment_count(s, row))
+    active = active_form(project, kind)
+    return FormSnapshot(kind, active.form, active.in_use, active.judgments)
 
 
 def save_form(project: Project, form: Form) -> SavedForm:
     """Store ``form`` as the active form of its kind (a new version if the stored one is used)."""
     parse_form(form.to_dict(), EDITOR_SOURCE)  # never store what would not load back
-    with project.transaction() as s:
-        rubric, taxonomy = active_form_rows(s)
-        before = rubric if form.kind is FormKind.RUBRIC else taxonomy
-        before_id = before.id if before is not None and before.key == form.key else None
-        before_sha = before.sha256 if before is not None else None
-        row = register_form(s, form, activate=True)
-        return SavedForm(
-            key=row.key,
-            version=row.version,
-            new_version=before_id is not None and row.id != before_id,
-            unchanged=row.id == before_id and row.sha256 == before_sha,
-            changes=Changes(rubrics=True),
-        )
+    stored = store_form(project, form)
+    return SavedForm(key=stored.key, version=stored.version, new_version=stored.new_version,
+                     unchanged=stored.unchanged, changes=Changes(rubrics=True))
 
 
 def export_form(form: Form, path: str | os.PathLike[str]) -> None:
@@ -112,27 +82,18 @@ def export_form(form: Form, path: str | os.PathLike[str]) -> None:
 # --- guidelines ------------------------------------------------------------------------------
 
 
-def _view(row: GuidelineRow) -> GuidelineView:
-    return GuidelineView(row.form_key, row.version, row.text, row.author, row.created_at)
-
-
 def current_guideline(project: Project, form_key: str) -> GuidelineView | None:
     """The newest guidelines of ``form_key`` (what the grading screen shows), or None."""
-    with project.read() as s:
-        row = guideline_store.latest_guideline(s, form_key)
-        return _view(row) if row is not None else None
+    return guideline_store.current_guideline(project, form_key)
 
 
 def guideline_history(project: Project, form_key: str) -> list[GuidelineView]:
     """Every saved version, newest first (old versions are kept, never edited)."""
-    with project.read() as s:
-        return [_view(r) for r in guideline_store.guideline_versions(s, form_key)]
+    return guideline_store.guideline_history(project, form_key)
 
 
 def guideline_version(project: Project, form_key: str, version: int) -> GuidelineView | None:
-    with project.read() as s:
-        row = guideline_store.guideline_at(s, form_key, version)
-        return _view(row) if row is not None else None
+    return guideline_store.guideline_version(project, form_key, version)
 
 
 def save_guideline(project: Project, form_key: str, text: str, author: str
@@ -145,6 +106,4 @@ def save_guideline(project: Project, form_key: str, text: str, author: str
         raise MedreviewError(
             f"guidelines are {len(text):,} characters; the limit is "
             f"{guideline_store.MAX_GUIDELINE_CHARS:,}", item=f"guidelines of {form_key}")
-    with project.transaction() as s:
-        row, added = guideline_store.save_guideline(s, form_key, text, author)
-        return _view(row), added
+    return guideline_store.store_guideline(project, form_key, text, author)

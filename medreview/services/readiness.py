@@ -9,7 +9,7 @@ and every grade saved later would be refused ("the project has no rubric to grad
 from __future__ import annotations
 
 from medreview.errors import MedreviewError
-from medreview.storage.forms import active_form_rows
+from medreview.storage.forms import has_active_rubric
 from medreview.storage.project import Project
 
 __all__ = ["HOW_TO_ADD_RUBRIC", "NotReady", "has_rubric", "no_rubric_message", "require_rubric"]
@@ -33,9 +33,7 @@ def no_rubric_message(action: str) -> str:
 
 def has_rubric(project: Project) -> bool:
     """True when the project has an active rubric (the form raters and judges answer)."""
-    with project.read() as s:
-        rubric, _taxonomy = active_form_rows(s)
-        return rubric is not None
+    return has_active_rubric(project)
 
 
 def require_rubric(project: Project, action: str) -> None:

@@ -9,6 +9,8 @@ none of these is replaced in place.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -19,6 +21,7 @@ from medreview.storage.models import (
     JudgeRunRow,
     JudgmentRevisionRow,
 )
+from medreview.storage.project import Project
 
 
 def form_from_row(row: FormRow) -> Form:
@@ -116,3 +119,50 @@ def active_form_rows(session: Session) -> tuple[FormRow | None, FormRow | None]:
         .order_by(FormRow.id.desc())
     ).first()
     return rubric, taxonomy
+
+
+# --- for code outside storage: plain values, one transaction each ---------------------------
+
+
+@dataclass(frozen=True)
+class ActiveForm:
+    """The active form of one kind as an editor opens it."""
+
+    form: Form | None  # None: the project has no form of this kind yet
+    in_use: bool  # saving a change makes a new version
+    judgments: int  # revisions made under this version
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    key: str
+    version: int
+    new_version: bool  # False: the stored version was replaced in place (it was unused)
+    unchanged: bool  # the content was already stored as this version
+
+
+def active_form(project: Project, kind: FormKind) -> ActiveForm:
+    with project.read() as s:
+        rubric, taxonomy = active_form_rows(s)
+        row = rubric if kind is FormKind.RUBRIC else taxonomy
+        if row is None:
+            return ActiveForm(None, False, 0)
+        return ActiveForm(form_from_row(row), form_in_use(s, row), judgment_count(s, row))
+
+
+def has_active_rubric(project: Project) -> bool:
+    with project.read() as s:
+        return active_form_rows(s)[0] is not None
+
+
+def store_form(project: Project, form: Form) -> StoredVersion:
+    """Store ``form`` as the active form of its kind, in one write transaction."""
+    with project.transaction() as s:
+        rubric, taxonomy = active_form_rows(s)
+        before = rubric if form.kind is FormKind.RUBRIC else taxonomy
+        before_id = before.id if before is not None and before.key == form.key else None
+        before_sha = before.sha256 if before is not None else None
+        row = register_form(s, form, activate=True)
+        return StoredVersion(key=row.key, version=row.version,
+                             new_version=before_id is not None and row.id != before_id,
+                             unchanged=row.id == before_id and row.sha256 == before_sha)

@@ -40,6 +40,12 @@ def latest_gold(s: Session) -> dict[int, dict[str, StoredGold]]:
     return out
 
 
+def project_gold(project: Project) -> dict[int, dict[str, StoredGold]]:
+    """``latest_gold`` of the whole project, read in one transaction."""
+    with project.read() as s:
+        return latest_gold(s)
+
+
 def gold_of_output(project: Project, output_id: int) -> dict[str, GoldView]:
     """Question id -> the output's newest gold label, with its adjudicator's name."""
     with project.read() as s:

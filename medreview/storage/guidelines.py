@@ -6,12 +6,15 @@ Rows are never updated or deleted, so the version a judgment revision records st
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from medreview.storage.models import GuidelineRow
+from medreview.storage.project import Project
 
 # Guidelines are prose for people; a megabyte is far beyond any real one and bounds what a
 # pasted file (or a hostile package) can make every grading screen load and render.
@@ -64,3 +67,43 @@ def save_guideline(session: Session, form_key: str, text: str, author: str
     session.add(row)
     session.flush()
     return row, True
+
+
+# --- for code outside storage: plain values, one transaction each ---------------------------
+
+
+@dataclass(frozen=True)
+class GuidelineView:
+    form_key: str
+    version: int
+    text: str
+    author: str
+    created_at: dt.datetime
+
+
+def _view(row: GuidelineRow) -> GuidelineView:
+    return GuidelineView(row.form_key, row.version, row.text, row.author, row.created_at)
+
+
+def current_guideline(project: Project, form_key: str) -> GuidelineView | None:
+    with project.read() as s:
+        row = latest_guideline(s, form_key)
+        return _view(row) if row is not None else None
+
+
+def guideline_history(project: Project, form_key: str) -> list[GuidelineView]:
+    with project.read() as s:
+        return [_view(r) for r in guideline_versions(s, form_key)]
+
+
+def guideline_version(project: Project, form_key: str, version: int) -> GuidelineView | None:
+    with project.read() as s:
+        row = guideline_at(s, form_key, version)
+        return _view(row) if row is not None else None
+
+
+def store_guideline(project: Project, form_key: str, text: str, author: str
+                    ) -> tuple[GuidelineView, bool]:
+    with project.transaction() as s:
+        row, added = save_guideline(s, form_key, text, author)
+        return _view(row), added
