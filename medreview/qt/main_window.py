@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
@@ -42,23 +42,29 @@ from medreview.qt.grading.grading_view import GradingView
 from medreview.qt.grading.history_dialog import HistoryDialog
 from medreview.qt.grading.queue_pane import QueuePane
 from medreview.qt.messages import show_error, show_warning
-from medreview.qt.new_project_dialog import new_project, open_demo
 from medreview.qt.settings import UiSettings
 from medreview.qt.shortcuts import install_shortcuts
 from medreview.qt.theme import THEMES, apply_theme, current_theme
 from medreview.qt.welcome import WelcomePage
 from medreview.runtime.bus import ChangeBus
 from medreview.runtime.executors import DbExecutor, Executor, WorkExecutor
-from medreview.services import grading, projects
-from medreview.services.access import on_writer_wait
-from medreview.services.projects import Project
+from medreview.services import grading
 from medreview.services.views import ItemView, QueueRow, RaterView, SaveResult
 from medreview.services.workspace import has_pairwise, next_open, pair_partner, with_status
+
+if TYPE_CHECKING:
+    from medreview.services.projects import Project
+
+# The storage layer (SQLAlchemy, Alembic) and the dialogs are imported when first used (a
+# project opened, a dialog shown), so the window is up before they load:
+# tests/qt/test_startup_imports.py lists what importing this module loads.
 
 log = logging.getLogger(__name__)
 
 def _open_and_read(path: Path) -> tuple[Project, list[RaterView], str]:
     """On the new project's database thread: open it, its raters and its uid in one step."""
+    from medreview.services import projects
+
     project = projects.open_project(path)
     try:
         return project, projects.list_raters(project), project.uid
@@ -131,7 +137,7 @@ class MainWindow(QMainWindow):
         self.welcome.sig_browse.connect(self.browse_project)
         self.welcome.sig_package.connect(self.open_package)
         self.welcome.sig_new.connect(self.new_project)
-        self.welcome.sig_demo.connect(lambda: open_demo(self))
+        self.welcome.sig_demo.connect(self._open_demo)
         self.welcome.sig_open.connect(lambda p: self.open_project(Path(p)))
         self.queue = QueuePane()
         self.queue.sig_open.connect(self.open_item)
@@ -280,7 +286,14 @@ class MainWindow(QMainWindow):
     # project and rater ------------------------------------------------------------------------
     def new_project(self) -> None:
         """Project → New project… (and the start page's button): see qt/new_project_dialog."""
+        from medreview.qt.new_project_dialog import new_project
+
         new_project(self)
+
+    def _open_demo(self) -> None:
+        from medreview.qt.new_project_dialog import open_demo
+
+        open_demo(self)
 
     def browse_project(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open a medreview project folder")
@@ -290,6 +303,8 @@ class MainWindow(QMainWindow):
     def open_project(self, path: Path, rater_id: int | None = None) -> bool:
         """Start opening ``path`` on a new database thread; False if it is not a project.
         The window stays responsive (busy cursor, a status line) until the project is open."""
+        from medreview.services import projects
+
         if not projects.is_project(path):
             show_warning(self, "Not a project",
                          f"{path} is not a medreview project (no project.sqlite).")
@@ -335,6 +350,8 @@ class MainWindow(QMainWindow):
         self._opening = None
         self.project_uid = uid
         self.project = project
+        from medreview.services.access import on_writer_wait
+
         on_writer_wait(self.writer_wait.post)
         self._show_read_only(project.read_only_reason)
         self.raters = [r for r in raters if r.kind == "physician"]
@@ -365,6 +382,8 @@ class MainWindow(QMainWindow):
 
     def _add_rater(self, name: str, then: Callable[[int], None]) -> None:
         """Add a physician on the database thread, then ``then(rater_id)``."""
+        from medreview.services import projects
+
         assert self.project is not None and self.executor is not None
 
         def added(rv: RaterView) -> None:
@@ -461,6 +480,8 @@ class MainWindow(QMainWindow):
         self._set_busy(None)
         self.executor = None
         if self.project is not None:
+            from medreview.services.access import on_writer_wait
+
             on_writer_wait(None)
         self.project = None
         self.rater = None
@@ -822,6 +843,8 @@ class MainWindow(QMainWindow):
                 .run(self.executor)
 
     def _on_reveal_act_toggled(self, on: bool) -> None:
+        from medreview.services import projects
+
         if self.project is None or self.executor is None:
             return
         self.reveal_models = on

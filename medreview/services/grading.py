@@ -3,15 +3,21 @@
 Each call is one unit of work on the project (one transaction for writes, in
 ``storage/judgments.py``) and returns frozen views plus a ``Changes`` value that tells the
 screens what to refresh.
+
+The storage layer (SQLAlchemy, Alembic) is imported by the first call, on the database thread,
+not with this module: the grading window imports it, and must start without them.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from medreview.domain.changes import Changes
 from medreview.domain.judgment import JudgmentDraft
 from medreview.services.views import ItemView, QueueRow, RevisionView, SaveResult
-from medreview.storage import judgments
-from medreview.storage.project import Project
+
+if TYPE_CHECKING:
+    from medreview.storage.project import Project
 
 
 def _changed(output_id: int) -> Changes:
@@ -20,10 +26,14 @@ def _changed(output_id: int) -> Changes:
 
 def load_queue(project: Project, rater_id: int) -> list[QueueRow]:
     """The rater's queue in order: their assignments if any, else every output."""
+    from medreview.storage import judgments
+
     return judgments.queue_rows(project, rater_id)
 
 
 def load_item(project: Project, rater_id: int, output_id: int) -> ItemView:
+    from medreview.storage import judgments
+
     return judgments.load_item(project, rater_id, output_id)
 
 
@@ -41,6 +51,8 @@ def save_revision(
 
     ``guideline_version``: the rubric's grading guidelines version the screen showed.
     """
+    from medreview.storage import judgments
+
     saved = judgments.save_draft(
         project, rater_id, output_id, judgments.content_from_draft(draft, status), source=source,
         guideline_version=guideline_version,
@@ -54,6 +66,8 @@ def undo_last(
     project: Project, rater_id: int, output_id: int
 ) -> tuple[SaveResult, JudgmentDraft | None]:
     """Append a revision restoring the one before the newest (history keeps both)."""
+    from medreview.storage import judgments
+
     undone = judgments.undo_last(project, rater_id, output_id)
     if undone.revision_no is None:
         return SaveResult(None, undone.status, Changes()), None
@@ -61,4 +75,6 @@ def undo_last(
 
 
 def history(project: Project, rater_id: int, output_id: int) -> list[RevisionView]:
+    from medreview.storage import judgments
+
     return judgments.revision_history(project, rater_id, output_id)

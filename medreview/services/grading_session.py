@@ -17,15 +17,17 @@ import concurrent.futures as cf
 import dataclasses
 import functools
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from medreview.domain.judgment import JudgmentDraft
 from medreview.domain.rubric import QuestionKind
 from medreview.runtime.bus import ChangeBus
 from medreview.services import grading
-from medreview.services.projects import Project
 from medreview.services.views import ItemView, RevisionView, SaveResult
 from medreview.services.workspace import TimeOnTask, live_score, missing_for, with_comparison
+
+if TYPE_CHECKING:  # the storage layer is imported by the first service call, not here
+    from medreview.services.projects import Project
 
 T = TypeVar("T")
 

@@ -10,6 +10,8 @@ characters as markers) in a ``SafeTextBrowser`` that loads nothing.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import shiboken6
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QDockWidget, QLabel, QVBoxLayout, QWidget
@@ -18,11 +20,12 @@ from medreview.domain.display_text import answer_html
 from medreview.qt.bridge import Op
 from medreview.qt.grading.controller import GradingController
 from medreview.qt.grading.safe_text import SafeTextBrowser, set_plain
-from medreview.services import form_editing
-from medreview.services.form_editing import GuidelineView
-from medreview.services.projects import Project
 from medreview.services.tasks import Executor
 from medreview.services.views import ItemView
+
+if TYPE_CHECKING:  # the storage layer loads when a project opens, not at start-up
+    from medreview.services.form_editing import GuidelineView
+    from medreview.services.projects import Project
 
 NO_GUIDELINES = ("No grading guidelines for this rubric yet. The study lead writes them in "
                  "Study → Edit rubric… → Guidelines.")
@@ -100,6 +103,8 @@ class GuidelineDock(QDockWidget):
         if not key:
             self._shown(controller, "", None)
             return
+        from medreview.services import form_editing
+
         Op(self, form_editing.current_guideline, project, key) \
             .success(lambda g: self._shown(controller, key, g)).latest("guideline").run(db)
 

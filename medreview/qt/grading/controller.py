@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -22,9 +22,11 @@ from medreview.runtime.bus import ChangeBus
 from medreview.runtime.executors import Executor
 from medreview.services import grading
 from medreview.services.grading_session import GradingSession, SessionListener
-from medreview.services.projects import Project
 from medreview.services.views import ItemView, RevisionView, SaveResult
 from medreview.services.workspace import TimeOnTask
+
+if TYPE_CHECKING:  # the storage layer loads when a project opens, not at start-up
+    from medreview.services.projects import Project
 
 T = TypeVar("T")
 

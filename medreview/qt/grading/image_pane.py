@@ -13,9 +13,8 @@ import importlib
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
@@ -32,6 +31,9 @@ from PySide6.QtWidgets import (
 
 from medreview.domain.display_text import visible_text
 from medreview.services.views import AttachmentView, SeriesView
+
+if TYPE_CHECKING:  # numpy loads with the first image, not at start-up
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +126,8 @@ class BuiltinSliceViewer(QWidget):
             self._pixmap = None
             self.image.setText("No image")
             return
+        import numpy as np
+
         from medreview.imaging.display import display_frame
 
         try:
@@ -168,39 +172,66 @@ class ImagePane(QWidget):
         self.picker.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.picker.currentIndexChanged.connect(self._on_picker_index_changed)
         lay.addWidget(self.picker)
-        viewer_cls = _external("medreview.qt.imaging.slice_view", "SliceViewer")
-        strip_cls = _external("medreview.qt.imaging.series_strip", "SeriesStrip")
-        self.viewer: Any = None
-        self.strip: Any = None
-        if viewer_cls is not None:
-            try:
-                self.viewer = viewer_cls()
-                self.strip = strip_cls() if strip_cls is not None else None
-            except Exception:  # the embedded viewer failing must not take grading down
-                log.exception("SliceViewer failed to start; using the built-in viewer")
-                self.viewer = None
-                self.strip = None
-        self.external = self.viewer is not None
-        if self.viewer is None:
-            self.viewer = BuiltinSliceViewer()
-        self.viewer.sig_region_drawn.connect(self.sig_region_drawn.emit)
-        maximise = getattr(self.viewer, "sig_maximise", None)
-        if maximise is not None:
-            maximise.connect(self.toggle_maximised)
+        self._viewer: Any = None
+        self._strip: Any = None
+        self._external = False
         self._hidden_for_max: list[QWidget] = []
         self._metadata: Mapping[str, Any] = {}
-        body = QHBoxLayout()
-        body.setContentsMargins(0, 0, 0, 0)
-        if self.strip is not None:
-            self.strip.setFixedWidth(132)
-            self.strip.hide()  # shown for items with several series
-            self.strip.sig_series_selected.connect(self._on_strip_series_selected)
-            body.addWidget(self.strip)
-            self.picker.hide()
-        body.addWidget(self.viewer, 1)
-        lay.addLayout(body, 1)
+        self._regions: list[dict] = []
+        self._body = QHBoxLayout()
+        self._body.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(self._body, 1)
         self.series: tuple[SeriesView, ...] = ()
         self.current = -1
+
+    # The viewer (pyqtgraph, numpy) is built with the first image, not with the window: the
+    # window starts without loading them, and items without images never need them.
+    @property
+    def viewer(self) -> Any:
+        self._build_viewer()
+        return self._viewer
+
+    @property
+    def strip(self) -> Any:
+        self._build_viewer()
+        return self._strip
+
+    @property
+    def external(self) -> bool:
+        self._build_viewer()
+        return self._external
+
+    def _build_viewer(self) -> None:
+        if self._viewer is not None:
+            return
+        viewer_cls = _external("medreview.qt.imaging.slice_view", "SliceViewer")
+        strip_cls = _external("medreview.qt.imaging.series_strip", "SeriesStrip")
+        viewer: Any = None
+        strip: Any = None
+        if viewer_cls is not None:
+            try:
+                viewer = viewer_cls()
+                strip = strip_cls() if strip_cls is not None else None
+            except Exception:  # the embedded viewer failing must not take grading down
+                log.exception("SliceViewer failed to start; using the built-in viewer")
+                viewer = None
+                strip = None
+        self._external = viewer is not None
+        if viewer is None:
+            viewer = BuiltinSliceViewer()
+        self._viewer = viewer
+        self._strip = strip
+        viewer.sig_region_drawn.connect(self.sig_region_drawn.emit)
+        maximise = getattr(viewer, "sig_maximise", None)
+        if maximise is not None:
+            maximise.connect(self.toggle_maximised)
+        if strip is not None:
+            strip.setFixedWidth(132)
+            strip.hide()  # shown for items with several series
+            strip.sig_series_selected.connect(self._on_strip_series_selected)
+            self._body.addWidget(strip)
+            self.picker.hide()
+        self._body.addWidget(viewer, 1)
 
     @staticmethod
     def _title(s: SeriesView) -> str:
@@ -214,6 +245,12 @@ class ImagePane(QWidget):
         if not series and self._hidden_for_max:
             self.toggle_maximised()  # an item without images must not leave a blank window
         self._regions = list(regions or [])
+        if not series and self._viewer is None:  # nothing shown yet, nothing to show
+            self.picker.clear()
+            self.picker.hide()
+            self.title.setText("Images")
+            self.current = -1
+            return
         self.picker.blockSignals(True)
         self.picker.clear()
         for s in series:
@@ -234,7 +271,8 @@ class ImagePane(QWidget):
     def set_regions(self, regions: list[dict]) -> None:
         """Replace the marks shown (after one was removed from the judgment)."""
         self._regions = list(regions)
-        self.viewer.set_regions(self._regions)
+        if self._viewer is not None or self.series:
+            self.viewer.set_regions(self._regions)
 
     def _on_strip_series_selected(self, index: int, _title: str, _paths: list) -> None:
         self._on_picker_index_changed(index)
