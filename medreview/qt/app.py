@@ -3,13 +3,15 @@ High-DPI policy, theme and font from settings, an excepthook that shows errors, 
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
+import threading
 import traceback
 from pathlib import Path
 from types import TracebackType
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -18,6 +20,19 @@ from medreview.qt.settings import UiSettings
 from medreview.qt.theme import apply_theme
 
 log = logging.getLogger(__name__)
+
+# Loaded after the window is up, on a background thread, so the first project opens without
+# waiting for them; the window itself never needs them (tests/qt/test_startup_imports.py).
+WARM_IMPORTS = ("medreview.services.projects", "medreview.services.form_editing")
+
+
+def _warm_imports() -> None:
+    for name in WARM_IMPORTS:
+        try:
+            importlib.import_module(name)
+        except Exception:  # the real use reports it; warming is best effort
+            log.debug("warming %s failed", name, exc_info=True)
+            return
 
 
 def make_app(argv: list[str] | None = None) -> QApplication:
@@ -63,4 +78,7 @@ def run_app(project_path: Path | None = None) -> int:
     window.show()
     if project_path is not None:
         window.open_project(Path(project_path))
+    else:
+        QTimer.singleShot(200, lambda: threading.Thread(target=_warm_imports, name="warm-imports",
+                                                        daemon=True).start())
     return app.exec()
