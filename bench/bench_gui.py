@@ -102,7 +102,7 @@ def main() -> int:
             spin_until(lambda: not c.saving and not c.dirty)
             saves.append((time.perf_counter() - t) * 1000)
             # let the preloader fetch the next item, as it does while the rater reads
-            spin_until(lambda: not c._inflight)
+            spin_until(lambda: not c.session._inflight)
         report("next item, cold (PgDown-like)", cold)
         report("save done + next (preloaded)", warm)
         report("... until 'Saved' shown", saves)

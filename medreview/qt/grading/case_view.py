@@ -51,7 +51,6 @@ class CollapsibleSection(QWidget):
         # The title is data: a wrapped plain label, so a long one neither widens the pane
         # nor is cut off (a button cannot wrap).
         self.title = QLabel()
-        set_plain(self.title, title)
         self.title.setWordWrap(True)
         self.title.setObjectName("collapseTitle")
         bold = self.title.font()
@@ -60,13 +59,21 @@ class CollapsibleSection(QWidget):
         head.addWidget(self.button, 0, Qt.AlignmentFlag.AlignTop)
         head.addWidget(self.title, 1)
         self.body = QLabel()
-        set_plain(self.body, reflow_text(text))  # a note is data: never rich text
         self.body.setWordWrap(True)
         self.body.setTextInteractionFlags(self.body.textInteractionFlags()
                                           | self.body.textInteractionFlags().TextSelectableByMouse)
         self.body.setContentsMargins(14, 0, 4, 4)
         lay.addLayout(head)
         lay.addWidget(self.body)
+        self.set_content(title, text, expanded)
+
+    def set_content(self, title: str, text: str, expanded: bool) -> None:
+        """Show another document in this section (the next item's: sections are reused)."""
+        set_plain(self.title, title)
+        set_plain(self.body, reflow_text(text))  # a note is data: never rich text
+        self.button.blockSignals(True)
+        self.button.setChecked(expanded)
+        self.button.blockSignals(False)
         self._on_button_toggled(expanded)
 
     def _on_button_toggled(self, on: bool) -> None:
@@ -106,6 +113,7 @@ class CaseView(QWidget):
         self.split.setStretchFactor(1, 1)
         lay.addWidget(self.split, 1)
         self.sections: list[CollapsibleSection] = []
+        self._context_layout.addStretch(1)  # below the sections
 
     def show_case(self, title: str, tags: tuple[str, ...], messages: tuple[Message, ...],
                   context: tuple[ContextDocument, ...]) -> None:
@@ -120,18 +128,21 @@ class CaseView(QWidget):
         parts = [_turn_html(i, m, shades.get(m.role, shades["assistant"]), accent)
                  for i, m in enumerate(messages, start=1)]
         self.conversation.setHtml("".join(parts))
-        while self._context_layout.count():  # sections and the trailing stretch
-            item = self._context_layout.takeAt(0)
-            old = item.widget() if item is not None else None
-            if old is not None:
-                old.hide()
-                old.deleteLater()
-        self.sections = []
-        # Documents start folded when there are several, so the conversation stays in view.
-        for doc in context:
-            sec = CollapsibleSection(f"{doc.title} ({doc.kind})", doc.text,
-                                     expanded=len(context) <= 2)
-            self._context_layout.addWidget(sec)
-            self.sections.append(sec)
-        self._context_layout.addStretch(1)
+        # Sections are reused from item to item (building them is a good part of showing an
+        # item); documents start folded when there are several, so the conversation stays
+        # in view.
+        expanded = len(context) <= 2
+        for i, doc in enumerate(context):
+            title = f"{doc.title} ({doc.kind})"
+            if i < len(self.sections):
+                self.sections[i].set_content(title, doc.text, expanded)
+            else:
+                sec = CollapsibleSection(title, doc.text, expanded=expanded)
+                self._context_layout.insertWidget(i, sec)
+                self.sections.append(sec)
+        for old in self.sections[len(context):]:
+            self._context_layout.removeWidget(old)
+            old.hide()
+            old.deleteLater()
+        del self.sections[len(context):]
         self._context_area.setVisible(bool(context))

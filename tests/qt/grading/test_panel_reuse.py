@@ -184,3 +184,31 @@ def test_queue_counts_follow_saves_without_a_recount(qtbot) -> None:
         assert model.counts() == count_queue(model.rows)
     model.set_rows(rows[:100])  # a new row set (open, import, merge) is counted afresh
     assert model.counts() == count_queue(rows[:100])
+
+
+def test_case_notes_reuse_their_sections_and_keep_nothing_of_the_last_case(qtbot) -> None:
+    from medreview.domain.records import ContextDocument
+    from medreview.qt.grading.case_view import CaseView
+
+    def shown(view: CaseView) -> list[tuple[str, str, bool, bool]]:
+        return [(s.title.text(), s.body.text(), s.button.isChecked(), s.body.isVisibleTo(s))
+                for s in view.sections]
+
+    docs3 = tuple(ContextDocument(f"Note {i}", f"text {i}") for i in range(3))
+    docs2 = (ContextDocument("Labs", "Na 140", "lab"), ContextDocument("Hx", "none"))
+    view = CaseView()
+    qtbot.addWidget(view)
+    view.show_case("a", (), (), docs3)
+    first = list(view.sections)
+    view.sections[0].button.setChecked(True)  # the rater unfolded a note of case a
+    view.show_case("b", (), (), docs2)
+    assert view.sections == first[:2]  # the same section objects
+    for context in (docs2, docs3, ()):
+        view.show_case("c", (), (), context)
+        fresh = CaseView()
+        qtbot.addWidget(fresh)
+        fresh.show_case("c", (), (), context)
+        assert shown(view) == shown(fresh)
+        widgets = [view._context_layout.itemAt(i).widget()
+                   for i in range(view._context_layout.count())]
+        assert widgets == [*view.sections, None]  # the sections in order, then the stretch
