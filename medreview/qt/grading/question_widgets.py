@@ -343,6 +343,12 @@ class NumberWidget(QuestionWidget):
         if self.edit_box.text() != text and not self.edit_box.hasFocus():
             self.edit_box.setText(text)
 
+    def reset(self, value: Any) -> None:
+        super().reset(value)
+        # setText also clears the box's undo history: Ctrl+Z must not bring back the last
+        # item's number, even when both items hold the same one.
+        self.edit_box.setText("" if value is None else f"{value:g}")
+
     def digit(self, n: int) -> bool:
         self.edit_box.setFocus()
         self.edit_box.insert(str(n))
@@ -375,6 +381,10 @@ class TextWidget(QuestionWidget):
             self.text_box.blockSignals(True)
             self.text_box.setPlainText(self._value or "")
             self.text_box.blockSignals(False)
+
+    def reset(self, value: Any) -> None:
+        super().reset(value)
+        self.text_box.document().clearUndoRedoStacks()  # the last item's typing is not undoable
 
     def edit(self) -> bool:
         self.text_box.setFocus()

@@ -212,3 +212,22 @@ def test_case_notes_reuse_their_sections_and_keep_nothing_of_the_last_case(qtbot
         widgets = [view._context_layout.itemAt(i).widget()
                    for i in range(view._context_layout.count())]
         assert widgets == [*view.sections, None]  # the sections in order, then the stretch
+
+
+def test_typing_on_the_last_item_cannot_be_undone_on_the_next(qtbot) -> None:
+    panel = _panel(qtbot)
+    qs = _case()
+    panel.load("one", qs, JudgmentDraft())
+    text = next(w for w in panel.widgets if isinstance(w, TextWidget))
+    number = next(w for w in panel.widgets if isinstance(w, NumberWidget))
+    text.text_box.insertPlainText("same words")
+    number.edit_box.insert("5")
+    number._on_edit_text_edited(number.edit_box.text())
+    assert text.text_box.document().isUndoAvailable() and number.edit_box.isUndoAvailable()
+    # The next item happens to hold the same answers: nothing to redraw, history still goes.
+    panel.load("two", qs, JudgmentDraft(answers={text.question.id: "same words",
+                                                 number.question.id: 5}))
+    assert panel.widgets[qs.index(text.question)] is text
+    assert text.text_box.toPlainText() == "same words" and number.edit_box.text() == "5"
+    assert not text.text_box.document().isUndoAvailable()
+    assert not number.edit_box.isUndoAvailable()
