@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
-from scipy import stats as sps
 
 from medreview.errors import StatsError
 from medreview.stats.coding import Coded, FloatArray
@@ -25,6 +24,7 @@ from medreview.stats.common import (
     make_result,
     prepare,
 )
+from medreview.stats.distributions import t_ppf
 from medreview.stats.results import DEFAULT_RESAMPLES, DEFAULT_SEED, AgreementResult
 from medreview.stats.weights import WEIGHT_LABELS, weight_matrix
 
@@ -160,7 +160,7 @@ def gwet_family(coded: Coded, kind: Kind, weights: Any, opts: CIOptions,
                 ci_fields = {"note_ci": "no CI: fewer than 2 items"}
             else:
                 se = _linearised_se(kind, c, w, pi, pa, pe, value)
-                t = float(sps.t.ppf(0.5 + opts.level / 2.0, n_items - 1))
+                t = t_ppf(0.5 + opts.level / 2.0, n_items - 1)
                 ci_fields = {"ci": (value - t * se, min(1.0, value + t * se)),
                              "ci_method": (f"Gwet linearisation SE, t with {n_items - 1} df "
                                            "(irrCAC convention), upper limit capped at 1")}

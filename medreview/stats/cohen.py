@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy import stats as sps
 
 from medreview.errors import StatsError
 from medreview.stats.chance import CIMethod, gwet_family
 from medreview.stats.coding import Coded, FloatArray
 from medreview.stats.common import NO_VARIATION, CIOptions, make_result, prepare
+from medreview.stats.distributions import norm_ppf
 from medreview.stats.results import DEFAULT_RESAMPLES, DEFAULT_SEED, AgreementResult
 from medreview.stats.weights import WEIGHT_LABELS, weight_matrix
 
@@ -94,7 +94,7 @@ def kappa_coded(coded: Coded, weights: Any, opts: CIOptions) -> AgreementResult:
                            details=details)
     ci_fields: dict[str, Any] = {}
     if opts.ci:
-        z = float(sps.norm.ppf(0.5 + opts.level / 2.0))
+        z = norm_ppf(0.5 + opts.level / 2.0)
         se = t["se"]
         ci_fields = {"ci": (t["kappa"] - z * se, t["kappa"] + z * se),
                      "ci_method": "Fleiss-Cohen-Everitt (1969) large-sample SE, normal quantile"}

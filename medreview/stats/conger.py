@@ -23,11 +23,11 @@ from itertools import combinations
 from typing import Any
 
 import numpy as np
-from scipy import stats as sps
 
 from medreview.stats.chance import CIMethod, _features
 from medreview.stats.coding import Coded, FloatArray, IntArray
 from medreview.stats.common import NO_VARIATION, CIOptions, boot_fields, make_result, prepare
+from medreview.stats.distributions import t_ppf
 from medreview.stats.results import DEFAULT_RESAMPLES, DEFAULT_SEED, AgreementResult
 from medreview.stats.weights import WEIGHT_LABELS, weight_matrix
 
@@ -130,7 +130,7 @@ def conger_coded(coded: Coded, weights: Any, opts: CIOptions,
                 ci_fields = {"note_ci": "no CI: fewer than 2 items"}
             else:
                 se = _conger_se(codes, w, pa_i, has2, classif, pe, value)
-                t = float(sps.t.ppf(0.5 + opts.level / 2.0, n - 1))
+                t = t_ppf(0.5 + opts.level / 2.0, n - 1)
                 ci_fields = {"ci": (value - t * se, min(1.0, value + t * se)),
                              "ci_method": (f"Gwet linearisation SE, t with {n - 1} df "
                                            "(irrCAC convention), upper limit capped at 1")}

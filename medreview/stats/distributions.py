@@ -125,16 +125,21 @@ def _betaincinv(p: float, a: float, b: float) -> tuple[float, float]:
     return 1.0 - y, y
 
 
-def _check_p(p: float) -> float:
-    p = float(p)
-    if not 0.0 <= p <= 1.0 or math.isnan(p):
-        raise ValueError(f"probability {p!r} is not in [0, 1]")
-    return p
+def _bad(*values: float) -> bool:
+    """Out-of-range arguments give NaN, as in scipy.stats (statistics of degenerate tables
+    produce NaN degrees of freedom; they must yield an undefined interval, not an exception)."""
+    return any(math.isnan(v) for v in values)
+
+
+def _bad_p(p: float) -> bool:
+    return math.isnan(p) or not 0.0 <= p <= 1.0
 
 
 def norm_ppf(p: float) -> float:
     """Quantile of the standard normal distribution."""
-    p = _check_p(p)
+    p = float(p)
+    if _bad_p(p):
+        return math.nan
     if p == 0.0:
         return -math.inf
     if p == 1.0:
@@ -169,10 +174,11 @@ def norm_ppf(p: float) -> float:
 
 def t_ppf(p: float, df: float) -> float:
     """Quantile of Student's t with ``df`` (> 0, may be fractional) degrees of freedom."""
-    p = _check_p(p)
-    df = float(df)
-    if not df > 0:
-        raise ValueError(f"degrees of freedom {df!r} must be positive")
+    p, df = float(p), float(df)
+    if _bad_p(p) or _bad(df) or df <= 0:
+        return math.nan
+    if math.isinf(df):
+        return norm_ppf(p)
     if p == 0.5:
         return 0.0
     if p == 0.0:
@@ -203,10 +209,9 @@ def _t_ppf_large_df(p: float, df: float) -> float:
 
 def f_ppf(p: float, dfn: float, dfd: float) -> float:
     """Quantile of the F distribution with ``dfn`` and ``dfd`` (> 0) degrees of freedom."""
-    p = _check_p(p)
-    dfn, dfd = float(dfn), float(dfd)
-    if not (dfn > 0 and dfd > 0):
-        raise ValueError(f"degrees of freedom ({dfn!r}, {dfd!r}) must be positive")
+    p, dfn, dfd = float(p), float(dfn), float(dfd)
+    if _bad_p(p) or _bad(dfn, dfd) or dfn <= 0 or dfd <= 0 or math.isinf(dfn) or math.isinf(dfd):
+        return math.nan  # scipy.stats gives NaN for infinite F degrees of freedom too
     if p == 0.0:
         return 0.0
     if p == 1.0:

@@ -13,11 +13,11 @@ import math
 from typing import Any, Literal
 
 import numpy as np
-from scipy.stats import f as fdist
 
 from medreview.errors import StatsError
 from medreview.stats.coding import encode
 from medreview.stats.common import make_result
+from medreview.stats.distributions import f_ppf
 from medreview.stats.icc_forms import FORM_NAMES, Form
 from medreview.stats.icc_reml import icc_reml
 from medreview.stats.results import DEFAULT_RESAMPLES, DEFAULT_SEED, AgreementResult
@@ -57,8 +57,8 @@ def _ci(form: str, m: dict[str, float], value: float, level: float) -> tuple[flo
         one = form.startswith("ICC1")
         fobs = msr / (msw if one else mse)
         df2 = n * (k - 1) if one else (n - 1) * (k - 1)
-        fl = fobs / fdist.ppf(1 - a / 2, df1, df2)
-        fu = fobs * fdist.ppf(1 - a / 2, df2, df1)
+        fl = fobs / f_ppf(1 - a / 2, df1, df2)
+        fu = fobs * f_ppf(1 - a / 2, df2, df1)
         if form.endswith("k"):
             return 1 - 1 / fl, 1 - 1 / fu
         return (fl - 1) / (fl + k - 1), (fu - 1) / (fu + k - 1)
@@ -68,8 +68,8 @@ def _ci(form: str, m: dict[str, float], value: float, level: float) -> tuple[flo
     vn = df2 * (k * icc2 * fj + n * (1 + (k - 1) * icc2) - k * icc2) ** 2
     vd = df1 * k**2 * icc2**2 * fj**2 + (n * (1 + (k - 1) * icc2) - k * icc2) ** 2
     v = vn / vd
-    f2u = fdist.ppf(1 - a / 2, n - 1, v)
-    f2l = fdist.ppf(1 - a / 2, v, n - 1)
+    f2u = f_ppf(1 - a / 2, n - 1, v)
+    f2l = f_ppf(1 - a / 2, v, n - 1)
     lo = n * (msr - f2u * mse) / (f2u * (k * msc + (k * n - k - n) * mse) + n * msr)
     hi = n * (f2l * msr - mse) / (k * msc + (k * n - k - n) * mse + n * f2l * msr)
     if form == "ICC2k":

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from scipy import stats as sps
 
 from medreview.errors import StatsError
 from medreview.stats.bootstrap import bootstrap_ci
 from medreview.stats.coding import FloatArray, encode
 from medreview.stats.cohen import kappa_from_table
+from medreview.stats.distributions import kendall_tau_b, norm_ppf, spearman_rho, t_ppf
 from medreview.stats.majority import majority_note, strict_majority
 from medreview.stats.results import DEFAULT_RESAMPLES, DEFAULT_SEED
 from medreview.stats.weights import weight_matrix
@@ -121,7 +121,7 @@ def bland_altman(a: Any, b: Any, *, multiplier: float = 1.96,
         raise StatsError(f"Bland-Altman needs at least 3 paired values, got {n}", item="pairs")
     bias = float(d.mean())
     s = float(d.std(ddof=1))
-    t = float(sps.t.ppf(0.5 + level / 2, n - 1))
+    t = t_ppf(0.5 + level / 2, n - 1)
     se_b = s / math.sqrt(n)
     se_l = s * math.sqrt(3.0 / n)
     lo, hi = bias - multiplier * s, bias + multiplier * s
@@ -135,7 +135,7 @@ def _fisher_ci(r: float, n: int, c: float, level: float) -> tuple[float, float]:
     if n <= 4 or not math.isfinite(r) or abs(r) >= 1:
         return math.nan, math.nan
     z = math.atanh(r)
-    h = float(sps.norm.ppf(0.5 + level / 2)) * math.sqrt(c / (n - 3))
+    h = norm_ppf(0.5 + level / 2) * math.sqrt(c / (n - 3))
     return math.tanh(z - h), math.tanh(z + h)
 
 
@@ -272,8 +272,8 @@ def _rank_rows(x: FloatArray, add: Any, level: float) -> None:
     if r.size >= 3:
         a, b = jv[r], hv[r, c]
         n_it = int(np.unique(r).size)
-        rho = float(sps.spearmanr(a, b).statistic)
-        tau = float(sps.kendalltau(a, b).statistic)
+        rho = spearman_rho(a, b)
+        tau = kendall_tau_b(a, b)
         add("spearman_rho", "pooled", rho, None, n_it, int(r.size),
             "pairs not independent: no analytic CI")
         add("kendall_tau_b", "pooled", tau, None, n_it, int(r.size),
@@ -282,8 +282,8 @@ def _rank_rows(x: FloatArray, add: Any, level: float) -> None:
     sel = ~np.isnan(jv) & ~np.isnan(hm)
     n = int(sel.sum())
     if n >= 3:
-        rho = float(sps.spearmanr(jv[sel], hm[sel]).statistic)
-        tau = float(sps.kendalltau(jv[sel], hm[sel]).statistic)
+        rho = spearman_rho(jv[sel], hm[sel])
+        tau = kendall_tau_b(jv[sel], hm[sel])
         add("spearman_rho", "physician_mean", rho, _fisher_ci(rho, n, 1.06, level), n, n,
             "Fisher z CI, SE sqrt(1.06/(n-3))")
         add("kendall_tau_b", "physician_mean", tau, _fisher_ci(tau, n, 0.437, level), n, n,

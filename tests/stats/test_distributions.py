@@ -45,13 +45,16 @@ def test_edges_and_bad_arguments() -> None:
     assert t_ppf(0.5, 3) == 0.0 and t_ppf(0.0, 3) == -math.inf and t_ppf(1.0, 3) == math.inf
     assert f_ppf(0.0, 2, 3) == 0.0 and f_ppf(1.0, 2, 3) == math.inf
     assert norm_ppf(0.0) == -math.inf and norm_ppf(1.0) == math.inf
-    for bad in (-0.1, 1.1, math.nan):
-        with pytest.raises(ValueError):
-            t_ppf(bad, 3)
-    with pytest.raises(ValueError):
-        t_ppf(0.9, 0)
-    with pytest.raises(ValueError):
-        f_ppf(0.9, 2, -1)
+    # Arguments scipy.stats answers with NaN (degenerate tables give NaN or zero degrees of
+    # freedom) are NaN here too, never an exception; infinite t degrees of freedom are normal.
+    for p, df, dfd in ((-0.1, 3, 3), (1.1, 3, 3), (math.nan, 3, 3), (0.9, 0, 3), (0.9, -1, -1),
+                       (0.9, math.nan, 3), (0.9, 3, math.nan), (0.9, math.inf, 3),
+                       (0.9, 3, math.inf)):
+        assert math.isnan(sps.f.ppf(p, df, dfd)) and math.isnan(f_ppf(p, df, dfd)), (p, df, dfd)
+        if df != math.inf:
+            assert math.isnan(sps.t.ppf(p, df)) == math.isnan(t_ppf(p, df)), (p, df)
+    assert t_ppf(0.975, math.inf) == pytest.approx(float(sps.t.ppf(0.975, math.inf)), rel=1e-14)
+    assert math.isnan(norm_ppf(math.nan)) and math.isnan(norm_ppf(2.0))
 
 
 @pytest.mark.parametrize("seed", range(6))
