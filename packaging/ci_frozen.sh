@@ -21,7 +21,8 @@ from pathlib import Path
 from PyInstaller.archive.readers import CArchiveReader
 app = Path(sys.argv[1])
 banned = {"sklearn", "statsmodels", "pingouin", "krippendorff", "irrCAC", "inspect_ai",
-          "hypothesis", "pytest", "_pytest", "pytestqt", "seaborn", "matplotlib", "setuptools"}
+          "hypothesis", "pytest", "_pytest", "pytestqt", "seaborn", "matplotlib", "setuptools",
+          "scipy", "pyarrow"}
 exe = CArchiveReader(str(app / "medreview"))
 pyz = exe.open_embedded_archive("PYZ.pyz")
 found = {n.split(".")[0] for n in pyz.toc} & banned
