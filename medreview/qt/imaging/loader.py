@@ -69,8 +69,10 @@ def _warm() -> None:
 def warm_processes() -> None:
     """Start the decode processes now (a series that needs them has just been indexed)."""
     pool = _process_pool()
-    for _ in range(WORKERS):
-        pool.submit(_warm)
+    # only a head start: if processes cannot start, the decode itself reports why
+    with contextlib.suppress(Exception):
+        for _ in range(WORKERS):
+            pool.submit(_warm)
 
 
 @atexit.register

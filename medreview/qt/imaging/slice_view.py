@@ -482,8 +482,12 @@ class SliceViewer(QWidget):
         self._loader.set_plan(self._plan())
 
     def _plan(self) -> list[Job]:
-        """Decode jobs, most wanted first: the slice on screen and its neighbours in full,
-        led while the reader is scrolling by previews of the slices ahead."""
+        """Decode jobs, most wanted first: the slice on screen and its neighbours in full;
+        while the reader is scrolling through a series with previews, only previews of the
+        slice on screen and those ahead: a full decode costs three previews and would be
+        thrown away as the reader moves on (measured: with the slice on screen refined
+        while moving, the viewer kept up with 16 slices/s instead of 35). When the scroll
+        stops, ``_on_settled`` asks for the full slice first."""
         n = len(self._slices)
         full: list[Job] = [(self._key(i), False)
                            for i in prefetch_plan(self._index, n, direction=self._direction)]
@@ -497,18 +501,23 @@ class SliceViewer(QWidget):
                 entry = self._entries[self._slices[i][0]]
                 if entry.preview:
                     previews.append((self._key(i), True))
-        return previews[:4] + full[:1] + previews[4:] + full[1:]
+        return previews or full
 
     def _on_settled(self) -> None:
+        if not self._slices:
+            return
+        if self._shown_key != self._key(self._index) and self._moving:
+            return  # its preview is still on the way; its arrival restarts the timer
         self._moving = False
-        if self._slices:
-            self._show_current()
+        self._show_current()
 
     def _on_frame_ready(self, key: FrameKey, frame: DecodedFrame) -> None:
         if not self._slices or key != self._key(self._index):
             return  # never show a slice under another slice's number
         if key != self._shown_key or (self.showing_preview() and not frame.is_reduced):
             self._display(key, frame)
+            if frame.is_reduced and self._moving:
+                self._settle.start()  # settled = SETTLE_MS with this preview on screen
 
     def _on_frame_failed(self, key: FrameKey, reason: str) -> None:
         if self._slices and key == self._key(self._index):
