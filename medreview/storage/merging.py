@@ -17,7 +17,7 @@ import datetime as dt
 import hashlib
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -396,7 +396,7 @@ def _apply(s: Session, pkg: IncomingPackage, result: PackageMergeResult,
             planned.append((oid, NewRevision(
                 uid=r.uid, judgment_id=0, revision_no=judgment.next_no, form_id=form_id(r.form),
                 taxonomy_id=form_id(r.taxonomy) if r.taxonomy else None,
-                content=replace(c, overall_score=score), author=r.author, source="merge",
+                content=c, overall_score=score, author=r.author, source="merge",
                 created_at=r.created_at,  # when it was graded, not when merged
                 guideline_version=r.guideline_version)))
             judgment.next_no += 1
@@ -440,8 +440,8 @@ def _apply(s: Session, pkg: IncomingPackage, result: PackageMergeResult,
             row.content = RevisionContent(
                 answers=dict(c.answers), annotations=list(c.annotations), rationale=c.rationale,
                 confidence=c.confidence, time_on_task_s=c.time_on_task_s, flagged=c.flagged,
-                skipped=c.skipped, status=c.status,
-                overall_score=scorer.score(row.form_id, oid, c.answers, c.status))
+                skipped=c.skipped, status=c.status)
+            row.overall_score = scorer.score(row.form_id, oid, c.answers, c.status)
         mirror[oid] = (row.revision_no, row.content.status, row.content.flagged)
     ids = insert_judgments(s, rater.id, [(oid, *mirror.get(oid, (0, "draft", False)))
                                          for oid in created], now)

@@ -273,11 +273,12 @@ class NewRevision:
     revision_no: int
     form_id: int
     taxonomy_id: int | None
-    content: RevisionContent  # its overall_score is the one stored
+    content: RevisionContent  # its overall_score is ignored (as by append_revision)
     author: str
     source: str
     created_at: dt.datetime
     guideline_version: int | None = None
+    overall_score: float | None = None  # the score stored: ``Scorer.score`` of the content
 
 
 def insert_judgments(session: Session, rater_id: int, rows: Sequence[tuple[int, int, str, bool]],
@@ -309,7 +310,7 @@ def insert_revisions(session: Session, rows: Sequence[NewRevision]) -> None:
     _insert_many(session, _REVISION, _REVISION_KEYS, [
         (r.uid, r.judgment_id, r.revision_no, r.form_id, r.taxonomy_id, r.content.answers,
          r.content.annotations, r.content.rationale, r.content.confidence,
-         r.content.overall_score, r.content.time_on_task_s, r.content.flagged,
+         r.overall_score, r.content.time_on_task_s, r.content.flagged,
          r.content.skipped, r.content.status, r.author, r.source, r.created_at,
          r.guideline_version)
         for r in rows])
