@@ -59,6 +59,9 @@ class SessionListener:
 
     def item_loaded(self, item: ItemView) -> None: ...
 
+    def preloaded(self, item: ItemView) -> None:
+        """An item fetched ahead (the screen may prepare its rendering while the rater reads)."""
+
     def draft_changed(self, draft: JudgmentDraft) -> None: ...
 
     def draft_replaced(self, draft: JudgmentDraft) -> None:
@@ -170,6 +173,7 @@ class GradingSession:
             if len(self._cache) >= PRELOAD_LIMIT:
                 self._cache.pop(next(iter(self._cache)))
             self._cache[output_id] = item
+            self.listener.preloaded(item)
 
         self._call(functools.partial(grading.load_item, self.project, self.rater_id, output_id),
                    store, lambda _exc: self._inflight.discard(output_id))

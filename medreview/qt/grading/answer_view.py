@@ -12,6 +12,8 @@ view).
 from __future__ import annotations
 
 import bisect
+import functools
+from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt
@@ -36,6 +38,15 @@ from medreview.domain.display_text import (
 )
 from medreview.qt.grading.safe_text import SafeTextBrowser
 from medreview.services.answer_spans import SourceSpan, locate_in_rendered, locate_in_source
+
+
+@functools.lru_cache(maxsize=16)
+def _rendered(text: str) -> tuple[str, str, tuple[int, ...]]:
+    """An answer's HTML, its raw text with hidden characters marked, and the raw-to-source
+    offset map: pure functions of the text, cached for the preloaded items."""
+    shown, offsets = visible_text_with_map(text)
+    return answer_html(text), shown, tuple(offsets)
+
 
 _NAV_KEYS = {Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_Left, Qt.Key.Key_Right,
              Qt.Key.Key_Home, Qt.Key.Key_End, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown}
@@ -76,7 +87,7 @@ class AnswerView(QWidget):
         self.raw.installEventFilter(self)
         self.source = ""
         self._label = ""
-        self._raw_map: list[int] = [0]
+        self._raw_map: Sequence[int] = (0,)
         self._raw_markers: list[QTextEdit.ExtraSelection] = []
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
@@ -92,11 +103,17 @@ class AnswerView(QWidget):
                 return True
         return super().eventFilter(obj, event)
 
+    @staticmethod
+    def prepare(text: str) -> None:
+        """Render an answer ahead of showing it (a preloaded item's): ``show_answer`` then
+        finds it done."""
+        _rendered(text)
+
     def show_answer(self, label: str, text: str) -> None:
         self._label = visible_text(label)
         self.source = text
-        self.browser.setHtml(answer_html(text))
-        shown, self._raw_map = visible_text_with_map(text)
+        html, shown, self._raw_map = _rendered(text)
+        self.browser.setHtml(html)
         self.raw.setPlainText(shown)
         self._raw_markers = self._marker_selections(shown)
         self.raw.setExtraSelections(self._raw_markers)

@@ -52,6 +52,9 @@ class _Relay(SessionListener):
     def item_loaded(self, item: ItemView) -> None:
         self._c.sig_item_loaded.emit(item)
 
+    def preloaded(self, item: ItemView) -> None:
+        self._c.sig_preloaded.emit(item)
+
     def draft_changed(self, draft: JudgmentDraft) -> None:
         self._c.sig_draft_changed.emit(draft)
 
@@ -74,6 +77,8 @@ class _Relay(SessionListener):
 class GradingController(QObject):
     sig_item_loaded = Signal(object)
     """The ``ItemView`` now being graded (its draft is ``controller.draft``)."""
+    sig_preloaded = Signal(object)
+    """An ``ItemView`` fetched ahead of the rater (not shown yet)."""
     sig_draft_changed = Signal(object)
     """The current ``JudgmentDraft`` after an edit or an undo."""
     sig_draft_replaced = Signal(object)

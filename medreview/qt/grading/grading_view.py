@@ -67,6 +67,7 @@ class GradingView(QWidget):
     def attach(self, controller: GradingController) -> None:
         self.controller = controller
         controller.sig_item_loaded.connect(self.show_item)
+        controller.sig_preloaded.connect(self._on_controller_preloaded)
         controller.sig_draft_changed.connect(self._on_controller_draft_changed)
         controller.sig_draft_replaced.connect(self.panel.set_values)
         self.panel.sig_answer_changed.connect(controller.set_answer)
@@ -75,6 +76,9 @@ class GradingView(QWidget):
         self.panel.sig_flag_changed.connect(controller.set_flag)
         self.panel.regions.sig_remove.connect(controller.remove_annotation)
         self.panel.regions.sig_meaning.connect(self._on_region_meaning)
+
+    def _on_controller_preloaded(self, item: ItemView) -> None:
+        self.answer_view.prepare(item.answer)  # while the rater reads, not on "next"
 
     def show_item(self, item: ItemView) -> None:
         self.item = item

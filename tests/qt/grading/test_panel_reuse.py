@@ -231,3 +231,47 @@ def test_typing_on_the_last_item_cannot_be_undone_on_the_next(qtbot) -> None:
     assert text.text_box.toPlainText() == "same words" and number.edit_box.text() == "5"
     assert not text.text_box.document().isUndoAvailable()
     assert not number.edit_box.isUndoAvailable()
+
+
+def test_a_prepared_answer_shows_as_one_rendered_on_the_spot(qtbot) -> None:
+    from medreview.qt.grading.answer_view import AnswerView, _rendered
+
+    text = "**Take** aspirin\u200b daily.\n\n- one\n- two <b>not html</b>"
+    _rendered.cache_clear()
+    fresh = AnswerView()
+    qtbot.addWidget(fresh)
+    fresh.show_answer("A", text)
+    _rendered.cache_clear()
+    AnswerView.prepare(text)  # a preloaded item's answer, rendered while the rater reads
+    assert _rendered.cache_info().currsize == 1
+    view = AnswerView()
+    qtbot.addWidget(view)
+    view.show_answer("A", text)
+    assert _rendered.cache_info().hits == 1
+    assert view.browser.toHtml() == fresh.browser.toHtml()
+    assert view.raw.toPlainText() == fresh.raw.toPlainText()
+    assert list(view._raw_map) == list(fresh._raw_map)
+
+
+def test_the_session_tells_its_listener_about_preloaded_items() -> None:
+    from medreview.services.grading_session import GradingSession, SessionListener
+
+    class Project:
+        read_only_reason = None
+
+    class Listener(SessionListener):
+        def __init__(self) -> None:
+            self.items: list[object] = []
+
+        def preloaded(self, item) -> None:  # type: ignore[no-untyped-def]
+            self.items.append(item)
+
+    item = object()
+    listener = Listener()
+
+    def run(call, ok, _failed):  # type: ignore[no-untyped-def]
+        ok(item)  # the load "returns" this item at once
+
+    session = GradingSession(Project(), 1, run, None, listener=listener)  # type: ignore[arg-type]
+    session.preload(7)
+    assert listener.items == [item] and session._cache[7] is item
