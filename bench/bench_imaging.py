@@ -318,8 +318,9 @@ def _j2k_section(root: Path, n: int, runs: int, rng: np.random.Generator) -> Non
         refine = [r[1] for r in results[mode]]
         shown = [r[2] for r in results[mode]]
         print(f"{label:38s} {min(rates):6.1f} / {statistics.median(rates):6.1f} slices/s "
-              f"(min / median of {runs}); full resolution {max(refine):5.1f} ms after the last "
-              f"change (max); previews shown {statistics.median(shown):.0f} of {n - 1}")
+              f"(min / median of {runs}); full resolution {statistics.median(refine):5.1f} / "
+              f"{max(refine):5.1f} ms (median / max) after the last change; previews shown "
+              f"{statistics.median(shown):.0f} of {n - 1}")
         ui = statistics.median(r[3] for r in results[mode])
         dec = statistics.median(r[4] for r in results[mode])
         # what two otherwise idle cores would sustain: all CPU over 2 cores, the UI on one

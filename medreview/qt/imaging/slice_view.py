@@ -492,6 +492,8 @@ class SliceViewer(QWidget):
         full: list[Job] = [(self._key(i), False)
                            for i in prefetch_plan(self._index, n, direction=self._direction)]
         if not (self._moving and self._progressive):
+            if self._refining():
+                return full[:1]  # alone, so it has a core to itself; neighbours follow
             return full
         step = self._direction
         ahead = [self._index + k * step for k in range(PREVIEW_AHEAD + 1)]
@@ -502,6 +504,10 @@ class SliceViewer(QWidget):
                 if entry.preview:
                     previews.append((self._key(i), True))
         return previews or full
+
+    def _refining(self) -> bool:
+        """True while a preview is on screen for the current slice after the scroll stopped."""
+        return self.showing_preview() and self._shown_key == self._key(self._index)
 
     def _on_settled(self) -> None:
         if not self._slices:
@@ -515,9 +521,12 @@ class SliceViewer(QWidget):
         if not self._slices or key != self._key(self._index):
             return  # never show a slice under another slice's number
         if key != self._shown_key or (self.showing_preview() and not frame.is_reduced):
+            refined = self.showing_preview() and not frame.is_reduced
             self._display(key, frame)
             if frame.is_reduced and self._moving:
                 self._settle.start()  # settled = SETTLE_MS with this preview on screen
+            elif refined and not self._moving:
+                self._loader.set_plan(self._plan())  # now the neighbours
 
     def _on_frame_failed(self, key: FrameKey, reason: str) -> None:
         if self._slices and key == self._key(self._index):
