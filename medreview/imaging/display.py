@@ -18,7 +18,8 @@ import numpy as np
 
 from medreview.errors import DicomError
 from medreview.imaging.bounds import declared_frames, frames_held, read_header
-from medreview.imaging.codecs import decode_stored, read_dataset, transfer_syntax
+from medreview.imaging.codecs import decode_stored, transfer_syntax
+from medreview.imaging.dataset_cache import read_cached
 from medreview.imaging.frames import DecodedFrame, FrameInfo
 from medreview.imaging.pipeline import GreyPipeline, Window, pipeline_from_dataset
 from medreview.imaging.raster import decode_raster, is_raster, raster_info
@@ -68,7 +69,7 @@ def decode_frame(path: Path | str, frame: int = 0) -> DecodedFrame:
     p = Path(path)
     if is_raster(p):
         return decode_raster(p, frame)
-    return decode_dataset_frame(p, read_dataset(p), frame)
+    return decode_dataset_frame(p, read_cached(p), frame)
 
 
 def decode_dataset_frame(p: Path, ds: Dataset, frame: int = 0) -> DecodedFrame:

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from medreview.imaging.codecs import needs_process, read_dataset, transfer_syntax
+from medreview.imaging.codecs import needs_process, transfer_syntax
+from medreview.imaging.dataset_cache import read_cached
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
@@ -60,7 +61,7 @@ def decode_preview(path: Path | str, frame: int = 0, *, target: int = PREVIEW_TA
     p = Path(path)
     if is_raster(p):
         return decode_raster(p, frame)
-    ds = read_dataset(p)
+    ds = read_cached(p)
     reduced = _try_reduced(p, ds, frame, target)
     return reduced if reduced is not None else decode_dataset_frame(p, ds, frame)
 

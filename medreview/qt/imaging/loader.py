@@ -54,8 +54,12 @@ def _process_pool() -> ProcessPoolExecutor:
             import multiprocessing
 
             # spawn: forking a process that runs Qt threads is unsafe
+            from medreview.imaging.dataset_cache import enable
+
+            # each worker keeps the last files it read (frames of one multi-frame file)
             _processes = ProcessPoolExecutor(
-                max_workers=WORKERS, mp_context=multiprocessing.get_context("spawn")
+                max_workers=WORKERS, mp_context=multiprocessing.get_context("spawn"),
+                initializer=enable,
             )
         return _processes
 
