@@ -17,6 +17,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
+import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -31,7 +32,9 @@ from medreview.imaging.frames import DecodedFrame
 
 FrameKey = tuple[Path, int]
 Job = tuple[FrameKey, bool]  # (key, preview?)
-WORKERS = 2  # decode jobs in flight per loader (the thread pool's size)
+# decode jobs in flight per loader, and worker processes: one per core (at least two, so the
+# slice on screen and the next decode together; at most eight, each holds a decoder's memory)
+WORKERS = max(2, min(os.cpu_count() or 2, 8))
 
 _lock = threading.Lock()
 _threads: ThreadPoolExecutor | None = None
