@@ -648,7 +648,8 @@ class SliceViewer(QWidget):
             return  # a click, not an ellipse
         path, frame = self._shown_key
         m = {"kind": kind, "points": pts, "path": str(path), "frame": frame,
-             "label": measure_label(kind, pts, self._full_frame())}  # fmt: skip
+             "label": measure_label(kind, pts, self._full_frame() if kind == "roi"
+                                    else self._current)}  # fmt: skip  (mm: same header)
         self._measures.add(m)
         self._show_marks()
         self.sig_measured.emit(m)
