@@ -7,6 +7,7 @@ transaction. Keeping the two apart means every format is parsed and tested witho
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -52,6 +53,24 @@ class CaseRecord:
     criteria: tuple[CriterionRecord, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
     reference_answer: str | None = None
+
+
+# The last text hashed and its digest: the importer hashes an output's text for its duplicate
+# check and the ingest hashes the very same ``str`` object right after for ``text_sha256``;
+# remembering one (by identity: strings are immutable) hashes each output once. One tuple,
+# swapped in one assignment, so concurrent imports in threads at worst miss the memo.
+_last_text: tuple[str, str] = ("", hashlib.sha256(b"").hexdigest())
+
+
+def text_sha256(text: str) -> str:
+    """The sha256 (hex) of ``text`` in UTF-8: an output's identity with its case and model."""
+    global _last_text
+    last = _last_text
+    if last[0] is text:
+        return last[1]
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    _last_text = (text, digest)
+    return digest
 
 
 @dataclass(frozen=True)

@@ -51,10 +51,14 @@ def type_name(value: object) -> str:
     return type(value).__name__
 
 
+# json.dumps with these options builds a new encoder on every call (a quarter of its time on
+# small values); one encoder made once writes exactly the same text.
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str)
+
+
 def content_hash(value: object) -> str:
     """A stable digest of a JSON-able value (sorted keys), used to compare duplicates cheaply."""
-    data = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(value).encode("utf-8")).hexdigest()
 
 
 def short_hash(text: str, n: int = 8) -> str:
@@ -733,7 +737,13 @@ class Seen:
     def is_new(
         self, key: str, content: object, line: int, differs: str = "different content"
     ) -> bool:
-        digest = content_hash(content)
+        return self.is_new_digest(key, content_hash(content), line, differs)
+
+    def is_new_digest(
+        self, key: str, digest: str, line: int, differs: str = "different content"
+    ) -> bool:
+        """``is_new`` given the digest of the content (when a cheaper one is at hand: the
+        same content must always give the same digest, different content a different one)."""
         prior = self._seen.get(key)
         if prior is None:
             self._seen[key] = (digest, line)

@@ -34,6 +34,7 @@ from medreview.domain.records import (
     Located,
     OutputRecord,
     RatingRecord,
+    text_sha256,
 )
 from medreview.domain.rubric import CASE_CRITERION_PREFIX
 from medreview.importers._common import (
@@ -138,7 +139,9 @@ class _Parser:
 
     def _output(self, record: OutputRecord, line: int) -> Iterator[Located]:
         key = record.external_id or f"{record.case_external_id} / {record.model}"
-        if self.outputs.is_new(key, record.text, line, "a different completion text"):
+        if self.outputs.is_new_digest(
+            key, text_sha256(record.text), line, "a different completion text"
+        ):
             yield Located(record, str(self.path), line)
 
     def main(self, obj: dict[str, Any], line: int) -> Iterator[Located]:

@@ -41,6 +41,7 @@ from medreview.domain.records import (
     Message,
     OutputRecord,
     RatingRecord,
+    text_sha256,
 )
 from medreview.importers._common import (
     JsonTooDeep,
@@ -262,7 +263,8 @@ class _SampleParser:
         conversation = self._conversation(sample, len(messages), line, member, attachments)
         if conversation:
             meta["conversation"] = conversation
-        if self.outputs.is_new(oid, text, line, "a different output") and not self.dry:
+        new = self.outputs.is_new_digest(oid, text_sha256(text), line, "a different output")
+        if new and not self.dry:
             yield Located(
                 OutputRecord(sid, self.model, text, external_id=oid, metadata=meta), src, line
             )

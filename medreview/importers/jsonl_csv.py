@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from medreview.domain.records import CaseRecord, Located, Message, OutputRecord
+from medreview.domain.records import CaseRecord, Located, Message, OutputRecord, text_sha256
 from medreview.importers._common import (
     Seen,
     as_id,
     as_str,
+    content_hash,
     fail,
     iter_csv,
     maybe_json,
@@ -239,13 +240,20 @@ class _RowParser:
         oid_name, oid = pick(row, m.output_id)
         output_id = as_id(oid, oid_name, path, line) if oid_name else None
         key = f"{case_id} / {model}" + (f" / {output_id}" if output_id else "")
-        if self.outputs.is_new(
-            key, {"text": text, "metadata": output_extras}, line, "a different text"
+        if self.outputs.is_new_digest(
+            key, _output_digest(text, output_extras), line, "a different text"
         ):
             record = OutputRecord(
                 case_id, model, text, external_id=output_id, metadata=output_extras
             )
             yield Located(record, str(path), line)
+
+
+def _output_digest(text: str, metadata: dict[str, Any]) -> str:
+    """What tells repeats of an output apart: its text and metadata. The text's sha256 is the
+    one the ingest stores (``text_sha256`` remembers it), so the text is hashed once."""
+    sha = text_sha256(text)
+    return content_hash([sha, metadata]) if metadata else sha
 
 
 def parse_jsonl(
@@ -333,5 +341,5 @@ def parse_wide_csv(
                 if not text.strip():
                     continue
                 key = f"{case_id} / {model}"
-                if parser.outputs.is_new(key, text, line, "a different text"):
+                if parser.outputs.is_new_digest(key, text_sha256(text), line, "a different text"):
                     yield Located(OutputRecord(case_id, model, text), str(path), line)

@@ -31,7 +31,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, func, insert, select
 
-from medreview.domain.records import CaseRecord, Located, OutputRecord
+from medreview.domain.records import CaseRecord, Located, OutputRecord, text_sha256
 from medreview.errors import ImportFailed, ProjectError
 from medreview.storage.base import utcnow
 from medreview.storage.models import CaseCriterionRow, CaseRow, OutputRow
@@ -47,15 +47,19 @@ IDENTITIES_PER_QUERY = 300
 Inserted = Callable[[str, Sequence[int]], None]
 
 
+# The same text as json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+# default=str), without building an encoder per call.
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+)
+
+
 def canonical_sha(obj: Any) -> str:
-    payload = json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-    )
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(obj).encode("utf-8")).hexdigest()
 
 
-def text_sha(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+# The importers hash an output's text for their duplicate checks just before: hashed once.
+text_sha = text_sha256
 
 
 def case_content(rec: CaseRecord) -> dict[str, Any]:
@@ -294,13 +298,13 @@ def _insert_sqlite(conn: Connection, table: Table, rows: list[dict[str, Any]]) -
     order = list(compiled.positiontup or ())
     before = int(conn.scalar(select(func.max(table.c.id))) or 0)
     if set(order) == set(rows[0]):
-        procs = [table.c[k].type.dialect_impl(dialect).bind_processor(dialect) for k in order]
-        values = [
-            tuple(v if f is None else f(v) for f, v in zip(procs, [row[k] for k in order],
-                                                            strict=True))
-            for row in rows
+        # Column by column (a C loop per column, not a Python one per value).
+        columns = [
+            _processed(table.c[k].type.dialect_impl(dialect).bind_processor(dialect),
+                       [row[k] for row in rows])
+            for k in order
         ]
-        conn.exec_driver_sql(str(compiled), values)
+        conn.exec_driver_sql(str(compiled), list(zip(*columns, strict=True)))
     else:  # a column this module does not fill (added later, with a default): Core fills it
         conn.execute(insert(table), rows)
     count, top = conn.execute(
@@ -311,3 +315,14 @@ def _insert_sqlite(conn: Connection, table: Table, rows: list[dict[str, Any]]) -
             "nothing of this import was kept"
         )
     return list(range(before + 1, before + len(rows) + 1))
+
+
+def _processed(proc: Callable[[Any], Any] | None, values: list[Any]) -> list[Any]:
+    """``values`` as the driver gets them; one value shared by all (the batch's timestamp,
+    its source) is processed once."""
+    if proc is None:
+        return values
+    first = values[0]
+    if all(v is first for v in values):
+        return [proc(first)] * len(values)
+    return list(map(proc, values))

@@ -20,11 +20,13 @@ the same file again skips what is there, adds the rest and marks the row ``compl
 
 from __future__ import annotations
 
+import gc
 import mimetypes
 import time
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -422,6 +424,22 @@ def _remove_unused_blobs(project: Project, blobs: list[str]) -> None:
             project.media.path_for(digest).unlink(missing_ok=True)
 
 
+@contextmanager
+def _old_objects_frozen() -> Iterator[None]:
+    """Keep the garbage collector's full passes off the objects that existed before the import.
+
+    An import allocates a few objects per record, so the collector runs its full pass every
+    few thousand records, each walking every object of the process (SQLAlchemy's, the app's):
+    a fifth of an import's CPU time. ``gc.freeze`` sets those aside until the import ends;
+    cycles among them that become garbage meanwhile are collected after it.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def ingest(
     project: Project,
     records: Iterable[Located],
@@ -447,7 +465,7 @@ def ingest(
     state: _Ingest | None = None
     log: ImportLogRow | None = None
     common = {"source": source, "source_sha256": source_sha256, "importer": importer}
-    with project.writer(f"import of {Path(source).name}"):
+    with project.writer(f"import of {Path(source).name}"), _old_objects_frozen():
         try:
             with project.write_session() as s:
                 event.listen(s, "pending_to_persistent", inserted.on_persistent)
