@@ -62,7 +62,7 @@ def test_stored_text_sha256_is_right_when_records_arrive_out_of_order(
     ingest(empty_project, [Located(r, "f.jsonl", i) for i, r in enumerate(recs, 1)],
            source="f.jsonl", importer="t")
     with empty_project.read() as s:
-        stored = {t: h for t, h in s.execute(select(OutputRow.text, OutputRow.text_sha256))}
+        stored = dict(s.execute(select(OutputRow.text, OutputRow.text_sha256)).all())
     assert stored == {t: _sha(t) for t in texts}
 
 
