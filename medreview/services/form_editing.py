@@ -20,7 +20,7 @@ from medreview.errors import MedreviewError, RubricError
 from medreview.rubrics.load import dump_form, parse_form
 from medreview.storage import guidelines as guideline_store
 from medreview.storage.forms import active_form, store_form
-from medreview.storage.guidelines import GuidelineView
+from medreview.storage.guidelines import GuidelineView as GuidelineView  # part of this API
 from medreview.storage.project import Project
 
 # What the editor names as the "file" of its messages: nothing, so that a message is exactly the
