@@ -56,7 +56,7 @@ def _import(tmp: Path, project: Path, *args: object, ok: bool = True) -> dict[st
     assert code != 0
     lines = err.getvalue().strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("medreview import: error: "), lines
-    return {"error": lines[0].replace(str(tmp), "TMP")}
+    return {"error": _canonical(lines[0], str(tmp))}
 
 
 def _init(project: Path) -> None:
@@ -181,8 +181,9 @@ def _medec_medval(tmp: Path, log: list[Any]) -> list[Path]:
 
 
 def _canonical(value: Any, tmp: str) -> Any:
+    """Paths that depend on where the tests run become TMP and DATA (the checkout's data)."""
     if isinstance(value, str):
-        return value.replace(tmp, "TMP")
+        return value.replace(tmp, "TMP").replace(str(DATA), "DATA")
     if isinstance(value, dict):
         return {k: _canonical(v, tmp) for k, v in value.items()}
     if isinstance(value, list | tuple):
