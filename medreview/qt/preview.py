@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from PySide6.QtWidgets import QWidget
 
 log = logging.getLogger(__name__)
-SCREENS = ("welcome", "new-project", "grading", "grading-dark", "error-span", "pairwise", "queue-done",
-           "cheatsheet", "history", "dashboard", "calibration", "adjudication", "judge-run",
+SCREENS = ("welcome", "new-project", "grading", "grading-dark", "error-span", "pairwise",
+           "queue-done", "cheatsheet", "history", "dashboard", "calibration", "adjudication", "judge-run",
            "assign", "export", "viewer-tools", "form-editor", "guidelines")
 LEAD_SCREENS = ("dashboard", "calibration", "adjudication", "judge-run", "assign", "export")
 PREVIEW_RATER = "Dr. Preview Grader"
