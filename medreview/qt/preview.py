@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SCREENS = ("welcome", "new-project", "grading", "grading-dark", "error-span", "pairwise",
-           "queue-done", "cheatsheet", "history", "dashboard", "calibration", "adjudication", "judge-run",
-           "assign", "export", "viewer-tools", "form-editor", "guidelines")
+           "queue-done", "cheatsheet", "history", "dashboard", "calibration", "adjudication",
+           "judge-run", "assign", "export", "viewer-tools", "form-editor", "guidelines")
 LEAD_SCREENS = ("dashboard", "calibration", "adjudication", "judge-run", "assign", "export")
 PREVIEW_RATER = "Dr. Preview Grader"
 
