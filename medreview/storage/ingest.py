@@ -421,7 +421,7 @@ def _remove_unused_blobs(project: Project, blobs: list[str]) -> None:
         used |= blobs_in_use(s, blobs)
     for digest in blobs:
         if digest not in used:
-            project.media.path_for(digest).unlink(missing_ok=True)
+            project.media.remove(digest)  # the folder store deletes the file, a server its rows
 
 
 @contextmanager
