@@ -327,9 +327,15 @@ def grab(widget, out: Path) -> Path:  # type: ignore[no-untyped-def]
 
 
 def _close(widget) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QDialog
+
     from medreview.qt.main_window import MainWindow
 
     top = widget if isinstance(widget, MainWindow) else widget.parent()
+    if isinstance(widget, QDialog):
+        # done(), not close(): a screen staged with unsaved edits (the form editor) would ask
+        # "drop the unsaved changes?" in a modal box that nobody answers offscreen
+        widget.done(0)
     widget.close()
     if isinstance(top, MainWindow):
         top.close()
