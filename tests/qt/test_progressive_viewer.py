@@ -100,14 +100,18 @@ def _watch(v: SliceViewer) -> list[tuple[int, int, int, bool]]:
     return seen
 
 
-def _cold(v: SliceViewer) -> None:
+def _cold(qtbot, v: SliceViewer) -> None:  # type: ignore[no-untyped-def]
+    """Empty the caches once the decodes the opening asked for are done: a full decode of a
+    neighbour still running would land after the clear and be shown instead of its preview
+    (right for the reader, but not the path these tests walk)."""
+    qtbot.waitUntil(lambda: not v._loader.pending(), timeout=60000)
     v._loader.cache.clear()
     v._loader.previews.clear()
 
 
 def test_a_slice_reached_while_scrolling_is_previewed_then_refined(qtbot, viewer) -> None:  # type: ignore[no-untyped-def]
     v = viewer
-    _cold(v)
+    _cold(qtbot, v)
     seen = _watch(v)
     v.set_slice(5)  # a move: only a preview of slice 5 is asked for while moving
     key = v._key(5)
@@ -129,7 +133,7 @@ def test_a_slice_reached_while_scrolling_is_previewed_then_refined(qtbot, viewer
 
 def test_fast_scrolling_never_shows_a_stale_slice(qtbot, viewer) -> None:  # type: ignore[no-untyped-def]
     v = viewer
-    _cold(v)
+    _cold(qtbot, v)
     seen = _watch(v)
     for _ in range(1, N):  # faster than anything decodes: no waiting between steps
         v.step(1)
@@ -147,7 +151,7 @@ def test_fast_scrolling_never_shows_a_stale_slice(qtbot, viewer) -> None:  # typ
     assert seen[-1] == (last, last, last, False)
     np.testing.assert_array_equal(v._image.image, display_frame(v._key(last)[0]))
     # while a slice is loading, the overlay numbers the image on screen, not the target
-    _cold(v)
+    _cold(qtbot, v)
     shown_before = v.current_index()
     v.set_slice(2)
     text = v.overlay_text()
@@ -157,7 +161,7 @@ def test_fast_scrolling_never_shows_a_stale_slice(qtbot, viewer) -> None:  # typ
 
 def test_measurements_are_identical_at_both_resolutions(qtbot, viewer) -> None:  # type: ignore[no-untyped-def]
     v = viewer
-    _cold(v)
+    _cold(qtbot, v)
     v.set_slice(7)
     qtbot.waitUntil(lambda: v._shown_key == v._key(7), timeout=60000)
     assert v.showing_preview()
@@ -183,7 +187,7 @@ def test_measurements_are_identical_at_both_resolutions(qtbot, viewer) -> None: 
 
 def test_preview_cache_is_bounded(qtbot, viewer) -> None:  # type: ignore[no-untyped-def]
     v = viewer
-    _cold(v)
+    _cold(qtbot, v)
     one_preview = 256 * 256 * 2
     v._loader.previews.max_bytes = 3 * one_preview
     for i in range(1, N):
@@ -198,7 +202,7 @@ def test_preview_cache_is_bounded(qtbot, viewer) -> None:  # type: ignore[no-unt
 def test_previews_off_shows_only_full_resolution(qtbot, viewer) -> None:  # type: ignore[no-untyped-def]
     v = viewer
     v.set_progressive(False)
-    _cold(v)
+    _cold(qtbot, v)
     seen = _watch(v)
     for i in (3, 4, 5):
         v.set_slice(i)
