@@ -38,7 +38,7 @@ from medreview.exporters.deid import (
     strong_identifiers,
 )
 from medreview.progress import Progress, no_progress
-from medreview.storage.media import StoredAttachment, media_for_export
+from medreview.storage.attachments import StoredAttachment, media_for_export
 from medreview.storage.project import Project
 
 REPORT_NAME = "deid_report.json"

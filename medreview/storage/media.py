@@ -5,7 +5,8 @@ Blobs are deduplicated and verified on read.
 Source files are only ever read. A file is copied to a temporary name in the store and
 renamed into place, so a crash never leaves a half-written blob under a valid name.
 
-``media_for_export`` is the one read the media exporter needs (plain values, no ORM rows).
+No database here: ``storage/project.py`` builds on this module (attachment reads are in
+``storage/attachments.py``).
 """
 
 from __future__ import annotations
@@ -14,18 +15,11 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
-
-from sqlalchemy import select
+from typing import Protocol
 
 from medreview.errors import InputError, ProjectError
-from medreview.storage.models import AttachmentRow, CaseRow
-
-if TYPE_CHECKING:
-    from medreview.storage.project import Project
 
 _CHUNK = 1 << 20
 
@@ -157,28 +151,3 @@ class MediaStore:
             if os.path.exists(tmp_name):
                 os.unlink(tmp_name)
             raise
-
-
-@dataclass(frozen=True)
-class StoredAttachment:
-    """An attachment as the media export reads it."""
-
-    id: int
-    case_external_id: str
-    kind: str  # image | dicom | document
-    sha256: str
-    filename: str
-
-
-def media_for_export(project: Project,
-                     case_ids: Iterable[int] | None = None) -> list[StoredAttachment]:
-    """Every attachment (of ``case_ids``, or all) by case, series and position in its series."""
-    with project.read() as s:
-        q = select(AttachmentRow.id, CaseRow.external_id, AttachmentRow.kind,
-                   AttachmentRow.sha256, AttachmentRow.filename).join(
-            CaseRow, CaseRow.id == AttachmentRow.case_id).order_by(
-            AttachmentRow.case_id, AttachmentRow.series_id, AttachmentRow.sort_index,
-            AttachmentRow.id)
-        if case_ids is not None:
-            q = q.where(AttachmentRow.case_id.in_(list(case_ids)))
-        return [StoredAttachment(*row) for row in s.execute(q)]
