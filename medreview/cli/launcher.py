@@ -73,7 +73,7 @@ def early_dispatch(argv: Sequence[str]) -> int | None:
         if not file.is_file():
             print(f"medreview: error: {file}: no such package file", file=sys.stderr)
             return 2
-        from medreview.qt.open_file import run_app_on_package
+        from medreview.qt.app import run_app_on_package
 
         return run_app_on_package(file)
     if not args and getattr(sys, "frozen", False):

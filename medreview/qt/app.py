@@ -52,7 +52,7 @@ def make_app(argv: list[str] | None = None) -> QApplication:
 
 def _install_file_open(app: QApplication) -> None:
     """macOS hands a double-clicked .mrpkg to the app as a FileOpen event, not in argv."""
-    from medreview.qt.open_file import install_file_open_filter  # it imports this module
+    from medreview.qt.open_file import install_file_open_filter  # only when an app is made
 
     install_file_open_filter(app)
 
@@ -82,3 +82,13 @@ def run_app(project_path: Path | None = None) -> int:
         QTimer.singleShot(200, lambda: threading.Thread(target=_warm_imports, name="warm-imports",
                                                         daemon=True).start())
     return app.exec()
+
+
+def run_app_on_package(file: Path) -> int:
+    """The app, with the package dialog opened on ``file`` once the window is up (Windows and
+    Linux pass a double-clicked .mrpkg on the command line)."""
+    from medreview.qt.open_file import open_package
+
+    make_app()
+    QTimer.singleShot(0, lambda: open_package(Path(file)))
+    return run_app(None)

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -50,7 +50,37 @@ from medreview.services.projects import is_project
 from medreview.services.tasks import DbExecutor
 
 if TYPE_CHECKING:
-    from medreview.qt.main_window import MainWindow
+    from medreview.qt.grading.controller import GradingController
+    from medreview.qt.grading.queue_pane import QueuePane
+    from medreview.runtime.bus import ChangeBus
+    from medreview.runtime.executors import Executor
+    from medreview.services.projects import Project
+
+
+class MainWindow(Protocol):
+    """What opening a new project needs of the main window (a ``QWidget``, the parent of the
+    dialogs shown here). A protocol, so this module and ``main_window`` do not import each
+    other."""
+
+    @property
+    def project(self) -> Project | None: ...
+    @property
+    def executor(self) -> Executor | None: ...
+    @property
+    def bus(self) -> ChangeBus: ...
+    @property
+    def controller(self) -> GradingController | None: ...
+    @property
+    def queue(self) -> QueuePane: ...
+
+    def open_project(self, path: Path, rater_id: int | None = None) -> bool: ...
+    def open_item(self, output_id: int) -> None: ...
+    def restore_grading_focus(self) -> None: ...
+
+
+def _widget(window: MainWindow) -> QWidget:
+    assert isinstance(window, QWidget)
+    return window
 
 FROM_FILE = "From a file…"
 NO_TAXONOMY = "None (no error tagging)"
@@ -452,7 +482,7 @@ def _when_open(window: MainWindow, folder: Path, then: Callable[[], object],
             and window.executor is not None:
         then()
     elif tries > 0:
-        QTimer.singleShot(50, window, lambda: _when_open(window, folder, then, tries - 1))
+        QTimer.singleShot(50, _widget(window), lambda: _when_open(window, folder, then, tries - 1))
 
 
 def open_created(window: MainWindow, created: Created) -> None:
@@ -477,7 +507,7 @@ def show_first_import(window: MainWindow, paths: tuple[Path, ...]) -> QDialog | 
 
     if window.project is None or window.executor is None:
         return None
-    dlg = ImportDialog(window.project, window.executor, window.bus, window)
+    dlg = ImportDialog(window.project, window.executor, window.bus, _widget(window))
     dlg.add_paths(list(paths))
     dlg.import_button.setDefault(True)
     dlg.import_button.setFocus()
@@ -496,7 +526,7 @@ def _open_first_item(window: MainWindow, tries: int = 100) -> None:
     if window.queue.model.rowCount():
         window.open_item(window.queue.model.row_at(0).output_id)
     elif tries > 0:  # the queue reloads on the database thread after the import
-        QTimer.singleShot(50, window, lambda: _open_first_item(window, tries - 1))
+        QTimer.singleShot(50, _widget(window), lambda: _open_first_item(window, tries - 1))
 
 
 def open_demo(window: MainWindow) -> QProgressDialog | None:
@@ -509,7 +539,7 @@ def open_demo(window: MainWindow) -> QProgressDialog | None:
     if is_project(path):
         window.open_project(path)
         return None
-    busy = QProgressDialog("Building the demo project…", "", 0, 0, window)
+    busy = QProgressDialog("Building the demo project…", "", 0, 0, _widget(window))
     busy.setWindowTitle("Demo project")
     busy.setCancelButton(None)  # the build takes back a half-made folder itself on failure
     busy.setMinimumDuration(0)
@@ -532,7 +562,7 @@ def open_demo(window: MainWindow) -> QProgressDialog | None:
             window.open_project(path)
         else:
             text = error.message if isinstance(error, MedreviewError) else str(error)
-            show_error(window, "Cannot build the demo project", text)
+            show_error(_widget(window), "Cannot build the demo project", text)
 
     relay = ProgressRelay(show, parent=busy)
     Op(busy, build_demo_project, path, progress=relay).success(lambda _p: finish(None)) \
@@ -543,7 +573,7 @@ def open_demo(window: MainWindow) -> QProgressDialog | None:
 
 def new_project(window: MainWindow) -> NewProjectDialog:
     """Project → New project…: the dialog, window-modal; the project opens when created."""
-    dlg = NewProjectDialog(window)
+    dlg = NewProjectDialog(_widget(window))
     dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dlg.sig_created.connect(lambda created: open_created(window, created))
     dlg.open()
@@ -552,7 +582,7 @@ def new_project(window: MainWindow) -> NewProjectDialog:
 
 def preview_dialog(window: MainWindow) -> NewProjectDialog:
     """The dialog as a lead fills it in, for ``qt/preview.py`` (docs/screenshots)."""
-    dlg = NewProjectDialog(window)
+    dlg = NewProjectDialog(_widget(window))
     dlg.name.setText("Chest pain answers, spring 2025")
     dlg.taxonomy.select("medval_errors")
     dlg.rater.setText("Dr. Mei Tanaka")

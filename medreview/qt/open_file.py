@@ -1,7 +1,8 @@
 """Open the app on a double-clicked ``.mrpkg`` (the file association made by the installers):
 the "Open a rater package" dialog for that file, then the extracted project. Windows and Linux
-pass the file on the command line; macOS sends it to the running app as a ``QFileOpenEvent``
-(at launch and whenever another package is double-clicked), handled by ``FileOpenFilter``."""
+pass the file on the command line (``app.run_app_on_package``); macOS sends it to the running app
+as a ``QFileOpenEvent`` (at launch and whenever another package is double-clicked), handled by
+``FileOpenFilter``. ``qt/app.py`` imports this module, never the other way round."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtGui import QFileOpenEvent
 from PySide6.QtWidgets import QApplication
 
-from medreview.qt.app import make_app, run_app
 from medreview.qt.main_window import MainWindow
 
 log = logging.getLogger(__name__)
@@ -23,12 +23,15 @@ _WINDOW_WAIT_TRIES = 100
 
 
 def _main_window() -> MainWindow | None:
-    app = make_app()
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        return None
     shown = [w for w in app.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
     return shown[-1] if shown else None
 
 
-def _open_package(file: Path) -> None:
+def open_package(file: Path) -> None:
+    """The package dialog for ``file`` in the shown main window, then the extracted project."""
     from medreview.qt.study.package_files import open_package_dialog
 
     window = _main_window()
@@ -39,11 +42,7 @@ def _open_package(file: Path) -> None:
         window.open_project(folder)
 
 
-def run_app_on_package(file: Path) -> int:
-    """The app, with the package dialog opened on ``file`` once the window is up."""
-    make_app()
-    QTimer.singleShot(0, lambda: _open_package(Path(file)))
-    return run_app(None)
+_open_package = open_package  # its earlier name (tests/test_selftest.py)
 
 
 class FileOpenFilter(QObject):
@@ -65,7 +64,7 @@ class FileOpenFilter(QObject):
 
 def _open_when_window_shown(file: Path, tries: int) -> None:
     if _main_window() is not None:
-        _open_package(file)
+        open_package(file)
     elif tries > 0:
         QTimer.singleShot(100, lambda: _open_when_window_shown(file, tries - 1))
     else:
