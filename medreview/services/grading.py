@@ -46,16 +46,19 @@ def save_revision(
     status: str = "draft",
     source: str = "ui",
     guideline_version: int | None = None,
+    uid: str | None = None,
 ) -> SaveResult:
     """Append a revision (unless identical to the newest); commit once; report what changed.
+    ``uid`` names the save: sent again after a lost connection, a save that landed adds nothing.
 
-    ``guideline_version``: the rubric's grading guidelines version the screen showed.
+    ``guideline_version``: the grading guidelines versions the screen showed, the rubric's and
+    the error taxonomy's as one number (``domain.guideline_versions.recorded_versions``).
     """
     from medreview.storage import judgments
 
     saved = judgments.save_draft(
         project, rater_id, output_id, judgments.content_from_draft(draft, status), source=source,
-        guideline_version=guideline_version,
+        guideline_version=guideline_version, uid=uid,
     )
     if saved.revision_no is None:
         return SaveResult(None, saved.status, Changes())

@@ -99,7 +99,8 @@ class GradingSession:
         self.revision_no = 0
         self.dirty = False
         self.closed = False
-        # The rubric's grading guidelines version the screen shows: stored with each save.
+        # The grading guidelines versions the screen shows (the rubric's and the taxonomy's as
+        # one number, domain.guideline_versions): stored with each save.
         self.guideline_version: int | None = None
         self._pending: dict[object, cf.Future[SaveResult] | None] = {}  # unanswered saves
         self._retry: dict[int, tuple[JudgmentDraft, str]] = {}  # failed saves of other items

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from medreview.domain.guideline_versions import shown_versions
 from medreview.storage.models import (
     CaseRow,
     FormRow,
@@ -70,8 +71,11 @@ def judgment_history(
                 "flagged": rev.flagged,
                 "form_key": form_key,
                 "form_version": form_version,
-                # the grading guidelines (of form_key) shown when it was written, if any
-                "guideline_version": rev.guideline_version,
+                # the grading guidelines shown when it was written, if any: the rubric's
+                # (of form_key) and the error taxonomy's (one composite column, see
+                # domain.guideline_versions)
+                "guideline_version": shown_versions(rev.guideline_version)[0],
+                "taxonomy_guideline_version": shown_versions(rev.guideline_version)[1],
             })
         return out
 

@@ -2,6 +2,10 @@
 
 Saving text that differs from the newest version adds version n+1; the same text adds nothing.
 Rows are never updated or deleted, so the version a judgment revision records stays readable.
+A rubric and an error taxonomy are both forms, so each has its own guidelines under its key.
+
+A judgment revision records the versions shown in one integer (``domain.guideline_versions``),
+which is why no form's guidelines may pass ``MAX_GUIDELINE_VERSION``.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from medreview.domain.guideline_versions import MAX_GUIDELINE_VERSION
+from medreview.errors import MedreviewError
 from medreview.storage.models import GuidelineRow
 from medreview.storage.project import Project
 
@@ -62,7 +68,11 @@ def save_guideline(session: Session, form_key: str, text: str, author: str
         return latest, False
     last = session.scalar(
         select(func.max(GuidelineRow.version)).where(GuidelineRow.form_key == form_key))
-    row = GuidelineRow(form_key=form_key, version=int(last or 0) + 1, text=text, sha256=sha,
+    version = int(last or 0) + 1
+    if version > MAX_GUIDELINE_VERSION:  # a revision could no longer record it
+        raise MedreviewError(f"the guidelines already have {version - 1:,} versions, the most "
+                             "a project keeps", item=f"guidelines of {form_key}")
+    row = GuidelineRow(form_key=form_key, version=version, text=text, sha256=sha,
                        author=author)
     session.add(row)
     session.flush()
@@ -107,3 +117,11 @@ def store_guideline(project: Project, form_key: str, text: str, author: str
     with project.transaction() as s:
         row, added = save_guideline(s, form_key, text, author)
         return _view(row), added
+
+
+def current_guidelines(project: Project, form_keys: tuple[str, ...]
+                       ) -> dict[str, GuidelineView]:
+    """The newest guidelines of each of ``form_keys`` that has any, in one read."""
+    with project.read() as s:
+        found = {k: latest_guideline(s, k) for k in dict.fromkeys(form_keys) if k}
+        return {k: _view(row) for k, row in found.items() if row is not None}

@@ -1,7 +1,8 @@
 """The rubric / taxonomy editor (Study → Edit rubric… / Edit taxonomy…).
 
 Questions on the left (add any kind, remove, reorder), the selected question's fields on the
-right, the form's own fields and, for a rubric, its grading guidelines in further tabs. After
+right, the form's own fields and its grading guidelines (a rubric's or a taxonomy's) in further
+tabs. After
 every edit the whole form is checked by the file loader itself (``services.form_editing``), and
 its message (the field path and the reason) is shown under the tabs: the editor never has a
 second set of rules. Saving stores a new form version when the stored one is in use (graded
@@ -104,8 +105,7 @@ class FormEditorDialog(QDialog):
         self.tabs.addTab(self._build_questions(), "&Questions")
         self.tabs.addTab(self._build_form_tab(), "&Form")
         self.guideline_tab = self._build_guidelines()
-        if kind is FormKind.RUBRIC:
-            self.tabs.addTab(self.guideline_tab, "&Guidelines")
+        self.tabs.addTab(self.guideline_tab, "&Guidelines")
         self.status = QLabel("")
         self.status.setObjectName("formProblem")
         self.status.setTextFormat(Qt.TextFormat.PlainText)
@@ -230,7 +230,8 @@ class FormEditorDialog(QDialog):
         self.guideline_edit = QPlainTextEdit()
         self.guideline_edit.setTabChangesFocus(True)
         self.guideline_edit.setPlaceholderText(
-            "How to apply this rubric, in Markdown: definitions, borderline cases, examples.")
+            f"How to apply this {'rubric' if self.kind is FormKind.RUBRIC else 'error taxonomy'}"
+            ", in Markdown: definitions, borderline cases, examples.")
         self.guideline_edit.textChanged.connect(self._on_guideline_edited)
         self.guideline_preview = SafeTextBrowser()
         self.guideline_preview.setObjectName("guidelinePreview")
@@ -265,7 +266,7 @@ class FormEditorDialog(QDialog):
         self.loaded = True
         self._set_enabled(True)
         self._show_header()
-        if self.kind is FormKind.RUBRIC and snap.form is not None:
+        if snap.form is not None:
             self._load_guidelines(snap.form.key)
         else:
             self._show_guidelines([])
@@ -490,7 +491,7 @@ class FormEditorDialog(QDialog):
 
     @property
     def guideline_dirty(self) -> bool:
-        if self.kind is not FormKind.RUBRIC or not self.loaded:
+        if not self.loaded:
             return False
         saved = self.guideline.text if self.guideline is not None else ""
         return self.guideline_edit.toPlainText() != saved

@@ -155,7 +155,8 @@ class GradingController(QObject):
 
     @property
     def guideline_version(self) -> int | None:
-        """The grading guidelines version shown beside the panel (recorded with each save)."""
+        """The grading guidelines versions shown beside the panel, the rubric's and the
+        taxonomy's as one number (``domain.guideline_versions``), recorded with each save."""
         return self.session.guideline_version
 
     @guideline_version.setter

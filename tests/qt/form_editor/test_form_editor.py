@@ -225,7 +225,7 @@ def test_guidelines_are_versioned_and_rendered_safely(qtbot, app, judged: Opened
 def test_a_taxonomy_starts_from_a_template_and_refuses_a_rubric(qtbot, app, empty: Opened
                                                                  ) -> None:
     dlg = _editor(qtbot, empty, FormKind.TAXONOMY)
-    assert dlg.tabs.count() == 2  # guidelines belong to the rubric the rater grades with
+    assert dlg.tabs.count() == 3  # a taxonomy has its own guidelines, as a rubric does
     assert not dlg.start_from("medval")
     assert dlg.status.text() == "medval: this is a rubric ('medval'), not a taxonomy"
     assert dlg.start_from("medval_errors")
