@@ -19,7 +19,8 @@ from medreview.domain.rubric import Form, FormKind
 from medreview.errors import MedreviewError, RubricError
 from medreview.rubrics.load import dump_form, parse_form
 from medreview.storage import guidelines as guideline_store
-from medreview.storage.forms import active_form, store_form
+from medreview.storage.forms import FormSnapshot as FormSnapshot  # part of this API
+from medreview.storage.forms import StoredVersion, active_form, store_form
 from medreview.storage.guidelines import GuidelineView as GuidelineView  # part of this API
 from medreview.storage.project import Project
 
@@ -29,21 +30,9 @@ EDITOR_SOURCE = ""
 
 
 @dataclass(frozen=True)
-class FormSnapshot:
-    """The active form of one kind as the editor opens it."""
+class SavedForm(StoredVersion):
+    """The stored version of a save, and what the screens refresh."""
 
-    kind: FormKind
-    form: Form | None  # None: the project has no form of this kind yet
-    in_use: bool  # saving a change makes a new version
-    judgments: int  # revisions made under this version
-
-
-@dataclass(frozen=True)
-class SavedForm:
-    key: str
-    version: int
-    new_version: bool  # False: the stored version was replaced in place (it was unused)
-    unchanged: bool  # the content was already stored as this version
     changes: Changes
 
 
@@ -62,16 +51,15 @@ def build(data: Any) -> Form:
 
 
 def load_active(project: Project, kind: FormKind) -> FormSnapshot:
-    active = active_form(project, kind)
-    return FormSnapshot(kind, active.form, active.in_use, active.judgments)
+    return active_form(project, kind)
 
 
 def save_form(project: Project, form: Form) -> SavedForm:
     """Store ``form`` as the active form of its kind (a new version if the stored one is used)."""
     parse_form(form.to_dict(), EDITOR_SOURCE)  # never store what would not load back
     stored = store_form(project, form)
-    return SavedForm(key=stored.key, version=stored.version, new_version=stored.new_version,
-                     unchanged=stored.unchanged, changes=Changes(rubrics=True))
+    return SavedForm(stored.key, stored.version, stored.new_version, stored.unchanged,
+                     changes=Changes(rubrics=True))
 
 
 def export_form(form: Form, path: str | os.PathLike[str]) -> None:

@@ -125,9 +125,10 @@ def active_form_rows(session: Session) -> tuple[FormRow | None, FormRow | None]:
 
 
 @dataclass(frozen=True)
-class ActiveForm:
-    """The active form of one kind as an editor opens it."""
+class FormSnapshot:
+    """The active form of one kind as the editor opens it."""
 
+    kind: FormKind
     form: Form | None  # None: the project has no form of this kind yet
     in_use: bool  # saving a change makes a new version
     judgments: int  # revisions made under this version
@@ -141,13 +142,13 @@ class StoredVersion:
     unchanged: bool  # the content was already stored as this version
 
 
-def active_form(project: Project, kind: FormKind) -> ActiveForm:
+def active_form(project: Project, kind: FormKind) -> FormSnapshot:
     with project.read() as s:
         rubric, taxonomy = active_form_rows(s)
         row = rubric if kind is FormKind.RUBRIC else taxonomy
         if row is None:
-            return ActiveForm(None, False, 0)
-        return ActiveForm(form_from_row(row), form_in_use(s, row), judgment_count(s, row))
+            return FormSnapshot(kind, None, False, 0)
+        return FormSnapshot(kind, form_from_row(row), form_in_use(s, row), judgment_count(s, row))
 
 
 def has_active_rubric(project: Project) -> bool:
