@@ -133,8 +133,8 @@ def run(args: argparse.Namespace) -> int:
         from medreview.qt.main_window import MainWindow
         from medreview.qt.settings import UiSettings
         from medreview.qt.theme import apply_theme
+        from medreview.services.grading_screen import count_queue
         from medreview.services.sample_project import build_sample_project
-        from medreview.services.workspace import count_queue
 
         # The old behaviour, switched on and off between blocks of steps.
         old = {"on": False}

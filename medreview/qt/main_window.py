@@ -49,8 +49,8 @@ from medreview.qt.welcome import WelcomePage
 from medreview.runtime.bus import ChangeBus
 from medreview.runtime.executors import DbExecutor, Executor, WorkExecutor
 from medreview.services import grading
+from medreview.services.grading_screen import has_pairwise, next_open, pair_partner, with_status
 from medreview.services.views import ItemView, QueueRow, RaterView, SaveResult
-from medreview.services.workspace import has_pairwise, next_open, pair_partner, with_status
 
 if TYPE_CHECKING:
     from medreview.services.projects import Project

@@ -21,9 +21,9 @@ from medreview.qt.bridge import Op, retire
 from medreview.runtime.bus import ChangeBus
 from medreview.runtime.executors import Executor
 from medreview.services import grading
+from medreview.services.grading_screen import TimeOnTask
 from medreview.services.grading_session import GradingSession, SessionListener
 from medreview.services.views import ItemView, RevisionView, SaveResult
-from medreview.services.workspace import TimeOnTask
 
 if TYPE_CHECKING:  # the storage layer loads when a project opens, not at start-up
     from medreview.services.projects import Project

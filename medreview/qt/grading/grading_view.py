@@ -21,9 +21,9 @@ from medreview.qt.grading.controller import GradingController
 from medreview.qt.grading.image_pane import ImagePane
 from medreview.qt.grading.rubric_panel import RubricPanel
 from medreview.qt.grading.score_text import healthbench_text, rule_text
+from medreview.services.grading_screen import has_pairwise
 from medreview.services.regions import region_from_viewer, region_to_viewer
 from medreview.services.views import ItemView
-from medreview.services.workspace import has_pairwise
 
 
 class GradingView(QWidget):
@@ -96,6 +96,8 @@ class GradingView(QWidget):
         self.image_pane.show_series(item.series, self._regions_shown, c.metadata)
         self.panel.load(f"{c.title} — {item.shown_model}", item.questions(), draft)
         self.panel.regions.show_marks(draft.annotations, item.series, item.questions())
+        if self.controller is not None:  # the keys start where work is left, not on question 1
+            self.panel.show_first_missing(self.controller.missing())
         self.panel.setFocus()
 
     def _show_images(self, on: bool) -> None:

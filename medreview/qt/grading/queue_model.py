@@ -2,7 +2,7 @@
 
 All rows stay in memory (a ``QueueRow`` is small; 100,000 are a few tens of MB) and a filter is
 a list of row indices, so ``data()`` is O(1) and a save updates one row with ``dataChanged``
-instead of a reset. Filtering itself is the pure ``services.workspace.filter_rows``.
+instead of a reset. Filtering itself is the pure ``services.grading_screen.filter_rows``.
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor
 
 from medreview.domain.display_text import tooltip_text, visible_text
-from medreview.services.views import QueueRow
-from medreview.services.workspace import (
+from medreview.services.grading_screen import (
     QueueCounts,
     QueueFilter,
     count_queue,
     filter_rows,
     recount,
 )
+from medreview.services.views import QueueRow
 
 COLUMNS = ("#", "Case", "Title", "Response", "Status", "⚑", "Updated")
 STATUS_TEXT = {"todo": "To do", "draft": "Started", "done": "Done", "skipped": "Skipped"}

@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
 
 from medreview.domain.display_text import visible_text
 from medreview.qt.grading.queue_model import STATUS_TEXT, QueueModel
+from medreview.services.grading_screen import STATUS_FILTERS, QueueFilter, models_of, tags_of
 from medreview.services.views import QueueRow
-from medreview.services.workspace import STATUS_FILTERS, QueueFilter, models_of, tags_of
 
 TAB_NAMES = {"todo": "To do", "done": "Done", "flagged": "Flagged", "all": "All"}
 TITLE_CHARS = 20  # the Title column shows at least this many characters of a case title

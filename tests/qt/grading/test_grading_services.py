@@ -17,10 +17,7 @@ from medreview.runtime.bus import ChangeBus
 from medreview.runtime.executors import DbExecutor, ImmediateExecutor
 from medreview.services import grading
 from medreview.services.answer_spans import locate_in_rendered, locate_in_source
-from medreview.services.regions import region_from_viewer, region_to_viewer
-from medreview.services.sample_project import build_sample_project
-from medreview.services.views import QueueRow
-from medreview.services.workspace import (
+from medreview.services.grading_screen import (
     QueueFilter,
     TimeOnTask,
     count_queue,
@@ -33,6 +30,9 @@ from medreview.services.workspace import (
     tags_of,
     with_status,
 )
+from medreview.services.regions import region_from_viewer, region_to_viewer
+from medreview.services.sample_project import build_sample_project
+from medreview.services.views import QueueRow
 
 
 def _row(i: int, case: int, status: str = "todo", flagged: bool = False) -> QueueRow:

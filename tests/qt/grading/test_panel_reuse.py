@@ -16,9 +16,9 @@ from medreview.qt.grading.question_factory import widget_for
 from medreview.qt.grading.question_widgets import NumberWidget, TextWidget
 from medreview.qt.grading.queue_model import QueueModel
 from medreview.qt.grading.rubric_panel import RubricPanel
+from medreview.services.grading_screen import count_queue, with_status
 from medreview.services.sample_project import sample_rubric, sample_taxonomy
 from medreview.services.views import QueueRow
-from medreview.services.workspace import count_queue, with_status
 
 FORM = sample_rubric(False).questions
 TAXONOMY = sample_taxonomy().questions

@@ -8,8 +8,8 @@ import pytest
 from PySide6.QtCore import Qt
 
 from medreview.qt.grading.queue_model import QueueModel
+from medreview.services.grading_screen import QueueFilter
 from medreview.services.views import QueueRow
-from medreview.services.workspace import QueueFilter
 
 N = 100_000
 

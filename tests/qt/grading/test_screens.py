@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QApplication
 
 from medreview.qt.cheatsheet import cheatsheet_html
 from medreview.qt.keys import KEYMAP
-from medreview.services.workspace import pair_partner
+from medreview.services.grading_screen import pair_partner
 from tests.qt.grading.helpers import open_and_wait, press
 
 

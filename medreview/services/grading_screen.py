@@ -1,4 +1,4 @@
-"""Qt-free helpers behind the grading workstation: queue filters and counts, completeness,
+"""Qt-free helpers behind the grading screen: queue filters and counts, completeness,
 live score, the pairwise partner of an item, and time on task.
 
 Everything here is pure (no database, no Qt) so the screens stay thin and these rules are
