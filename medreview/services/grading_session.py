@@ -23,13 +23,6 @@ from medreview.domain.judgment import JudgmentDraft
 from medreview.domain.rubric import QuestionKind
 from medreview.runtime.bus import ChangeBus
 from medreview.services import grading
-from medreview.services.draft_spool import (
-    DraftSpool,
-    SpooledSave,
-    is_connection_lost,
-    new_uid,
-    spool_for,
-)
 from medreview.services.grading_screen import TimeOnTask, live_score, missing_for, with_comparison
 from medreview.services.views import ItemView, RevisionView, SaveResult
 
@@ -40,11 +33,6 @@ T = TypeVar("T")
 
 AUTOSAVE_S = 0.5
 PRELOAD_LIMIT = 8
-# A server that went away: saves are held (and kept in the draft spool) and tried again after
-# 1, 2, 4… up to 30 s, off the UI thread (the runner's), until one lands.
-UNREACHABLE = "server unreachable — your answers are kept and will be saved when it returns"
-RETRY_FIRST_S = 1.0
-RETRY_MAX_S = 30.0
 
 
 class Runner(Protocol):
@@ -94,18 +82,10 @@ class GradingSession:
     def __init__(self, project: Project, rater_id: int, runner: Runner, scheduler: Scheduler,
                  bus: ChangeBus | None = None, listener: SessionListener | None = None,
                  autosave_s: float = AUTOSAVE_S, clock: Callable[[], float] | None = None,
-                 initiator: object | None = None, spool: DraftSpool | None = None,
-                 retry_scheduler: Scheduler | None = None) -> None:
+                 initiator: object | None = None) -> None:
         self.project = project
         self.rater_id = rater_id
         self._run = runner
-        # Saves on their way to a server, kept on this disk (None for a folder project).
-        self.spool = spool if spool is not None else spool_for(project, rater_id)
-        self._retry_scheduler = retry_scheduler or scheduler
-        self._retry_timer: Timer | None = None
-        self._retry_delay = RETRY_FIRST_S
-        self.unreachable = False  # the last save found the server gone: saves are held
-        self._resuming: set[str] = set()  # uids of kept saves sent again on opening
         self._scheduler = scheduler
         self.bus = bus or ChangeBus()
         self.listener = listener or SessionListener()
@@ -123,8 +103,7 @@ class GradingSession:
         # one number, domain.guideline_versions): stored with each save.
         self.guideline_version: int | None = None
         self._pending: dict[object, cf.Future[SaveResult] | None] = {}  # unanswered saves
-        # Failed saves of other items, and every save held while the server is unreachable.
-        self._retry: dict[int, SpooledSave] = {}
+        self._retry: dict[int, tuple[JudgmentDraft, str]] = {}  # failed saves of other items
         self._generation = 0
         self._cache: dict[int, ItemView] = {}
         self._inflight: set[int] = set()
@@ -213,9 +192,7 @@ class GradingSession:
         self.time.start()
         self.listener.item_loaded(item)
         self.listener.draft_changed(self.draft)
-        if self.unreachable:
-            self.listener.save_state("error", UNREACHABLE)
-        elif self._retry:  # never let a fresh item hide that an earlier one is unsaved
+        if self._retry:  # never let a fresh item hide that an earlier one is unsaved
             self.listener.save_state("error", f"NOT saved: {len(self._retry)} earlier item(s); "
                                      "retrying with the next save")
         elif not self.saving:
@@ -223,9 +200,7 @@ class GradingSession:
 
     def _on_load_failed(self, gen: int, exc: BaseException) -> None:
         if gen == self._generation:
-            self.listener.load_failed(
-                "server unreachable — the item can be opened when it returns; your answers "
-                "are kept" if is_connection_lost(exc) else str(exc))
+            self.listener.load_failed(str(exc))
 
     # editing ----------------------------------------------------------------------------------
     def _refuse_read_only(self) -> bool:
@@ -244,10 +219,7 @@ class GradingSession:
         self.draft = dataclasses.replace(self.draft, **changes)
         self.dirty = True
         self.listener.draft_changed(self.draft)
-        if self.unreachable:  # held anyway: keep saying why
-            self.listener.save_state("error", UNREACHABLE)
-        else:
-            self.listener.save_state("dirty", "Unsaved changes…")
+        self.listener.save_state("dirty", "Unsaved changes…")
         self._restart_autosave()
 
     def _restart_autosave(self) -> None:
