@@ -411,3 +411,20 @@ class MediaChunkRow(Base):
         String(64), ForeignKey("media_blob.sha256", ondelete="CASCADE"), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+# --- Added in schema revision 0009: leases of open items (team work, storage/leases.py). ---
+
+
+class ItemLeaseRow(Base):
+    """A rater has this output open until ``expires_at`` (seconds since the epoch by the
+    database's clock, so raters' own clocks never matter); renewed while they work on it,
+    deleted when they submit or leave it, ignored once expired."""
+
+    __tablename__ = "item_lease"
+    rater_id: Mapped[int] = mapped_column(
+        ForeignKey("rater.id", ondelete="CASCADE"), primary_key=True)
+    output_id: Mapped[int] = mapped_column(
+        ForeignKey("output.id", ondelete="CASCADE"), primary_key=True, index=True)
+    taken_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float)
