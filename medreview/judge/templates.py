@@ -12,16 +12,23 @@ Styles (``TEMPLATES`` keys):
 ``auto`` picks per question kind. Changing any text here must bump the template's ``version``:
 its ``sha256`` is stored with every run, so results of different wording are never mixed.
 Every prompt shows the JSON schema of the reply too, for servers without structured output.
+
+Few-shot slot: ``plan_tasks(..., few_shot=examples)`` adds physicians' corrections
+(``medreview.judge.fewshot``) to each request whose questions they concern, just before the
+reply schema; ``style_hash(style, few_shot)`` then covers them. Without examples the prompts
+and hashes are exactly those of the plain templates.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from medreview.domain.rubric import Option, Question, QuestionKind
+from medreview.domain.rubric import CASE_CRITERION_PREFIX, Option, Question, QuestionKind
+from medreview.judge.fewshot import FewShotExample, examples_hash, render_examples
 
 STYLES = ("auto", "healthbench", "form", "medval", "pairwise")
 CHOICE_KINDS = frozenset({QuestionKind.ORDINAL, QuestionKind.SINGLE_CHOICE,
@@ -180,12 +187,26 @@ Do not let the order of the responses, their length or their style sway you. Giv
 TEMPLATES: dict[str, PromptTemplate] = {t.key: t for t in (HEALTHBENCH, FORM, MEDVAL, PAIRWISE)}
 
 
-def style_hash(style: str) -> tuple[int, str]:
-    """(version, sha256) recorded for a run of ``style`` (``auto`` = all templates together)."""
+def style_hash(style: str, few_shot: Sequence[FewShotExample] = ()) -> tuple[int, str]:
+    """(version, sha256) recorded for a run of ``style`` (``auto`` = all templates together),
+    with its few-shot examples, if any, in the hash."""
     if style == "auto":
-        return 1, sha256_of({k: t.sha256 for k, t in sorted(TEMPLATES.items())})
-    t = TEMPLATES[style]
-    return t.version, t.sha256
+        version, digest = 1, sha256_of({k: t.sha256 for k, t in sorted(TEMPLATES.items())})
+    else:
+        t = TEMPLATES[style]
+        version, digest = t.version, t.sha256
+    if few_shot:
+        digest = sha256_of({"template": digest, "few_shot": examples_hash(few_shot)})
+    return version, digest
+
+
+def examples_for(questions: tuple[Question, ...],
+                 few_shot: Sequence[FewShotExample]) -> tuple[FewShotExample, ...]:
+    """The examples that concern a request's questions (per-case criteria: any of them)."""
+    ids = {q.id for q in questions}
+    case_criteria = any(q.is_case_criterion for q in questions)
+    return tuple(e for e in few_shot if e.question_id in ids
+                 or (case_criteria and e.question_id.startswith(CASE_CRITERION_PREFIX)))
 
 
 # --- rendering -------------------------------------------------------------------------
@@ -295,7 +316,10 @@ def answers_schema(questions: tuple[Question, ...]) -> dict[str, Any]:
 
 
 def _messages(template: PromptTemplate, body: str, schema: dict[str, Any],
-              images: tuple[str, ...]) -> tuple[dict[str, Any], ...]:
+              images: tuple[str, ...],
+              examples: Sequence[FewShotExample] = ()) -> tuple[dict[str, Any], ...]:
+    if examples:
+        body = body + "\n" + render_examples(examples)
     text = body + "\n" + _REPLY.format(schema=json.dumps(schema, indent=1, ensure_ascii=False))
     content: Any = text
     if images:
@@ -304,36 +328,44 @@ def _messages(template: PromptTemplate, body: str, schema: dict[str, Any],
     return ({"role": "system", "content": template.system}, {"role": "user", "content": content})
 
 
-def criterion_task(case: CaseContext, answer: str, question: Question) -> JudgeTask:
+def criterion_task(case: CaseContext, answer: str, question: Question,
+                   few_shot: Sequence[FewShotExample] = ()) -> JudgeTask:
     points = f"{question.points:+g}" if question.points is not None else "unspecified"
     body = HEALTHBENCH.instructions.format(conversation=render_conversation(case), answer=answer,
                                            points=points, criterion=question.prompt)
     schema = criterion_schema()
     return JudgeTask(question.id, HEALTHBENCH, (question,),
-                     _messages(HEALTHBENCH, body, schema, case.images), schema, answer)
+                     _messages(HEALTHBENCH, body, schema, case.images,
+                               examples_for((question,), few_shot)), schema, answer)
 
 
 def form_task(case: CaseContext, answer: str, questions: tuple[Question, ...],
-              template: PromptTemplate = FORM) -> JudgeTask:
+              template: PromptTemplate = FORM,
+              few_shot: Sequence[FewShotExample] = ()) -> JudgeTask:
     body = template.instructions.format(
         conversation=render_conversation(case), answer=answer,
         questions="\n\n".join(question_text(q) for q in questions))
     schema = answers_schema(questions)
     return JudgeTask(template.key, template, questions,
-                     _messages(template, body, schema, case.images), schema, answer)
+                     _messages(template, body, schema, case.images,
+                               examples_for(questions, few_shot)), schema, answer)
 
 
-def pairwise_task(case: CaseContext, answer_a: str, answer_b: str, question: Question) -> JudgeTask:
+def pairwise_task(case: CaseContext, answer_a: str, answer_b: str, question: Question,
+                  few_shot: Sequence[FewShotExample] = ()) -> JudgeTask:
     body = PAIRWISE.instructions.format(conversation=render_conversation(case), answer=answer_a,
                                         other=answer_b, questions=question_text(question))
     schema = answers_schema((question,))
     return JudgeTask(f"pairwise:{question.id}", PAIRWISE, (question,),
-                     _messages(PAIRWISE, body, schema, case.images), schema, answer_a, answer_b)
+                     _messages(PAIRWISE, body, schema, case.images,
+                               examples_for((question,), few_shot)), schema, answer_a, answer_b)
 
 
 def plan_tasks(style: str, case: CaseContext, answer: str, questions: tuple[Question, ...],
-               *, other_answer: str | None = None) -> list[JudgeTask]:
-    """The requests that grade ``answer`` on ``questions`` in ``style`` (see module doc)."""
+               *, other_answer: str | None = None,
+               few_shot: Sequence[FewShotExample] = ()) -> list[JudgeTask]:
+    """The requests that grade ``answer`` on ``questions`` in ``style`` (see module doc),
+    with the ``few_shot`` examples that concern each request."""
     if style not in STYLES:
         raise ValueError(f"unknown judge template {style!r}; choose one of {', '.join(STYLES)}")
     crit = tuple(q for q in questions if q.kind is QuestionKind.CRITERION)
@@ -342,12 +374,12 @@ def plan_tasks(style: str, case: CaseContext, answer: str, questions: tuple[Ques
     pair = tuple(q for q in questions if q.kind is QuestionKind.PAIRWISE)
     tasks: list[JudgeTask] = []
     if style in ("auto", "healthbench"):
-        tasks += [criterion_task(case, answer, q) for q in crit]
+        tasks += [criterion_task(case, answer, q, few_shot) for q in crit]
     if style == "medval" or (style == "auto" and errors):
         if errors or choice:
-            tasks.append(form_task(case, answer, errors + choice, MEDVAL))
+            tasks.append(form_task(case, answer, errors + choice, MEDVAL, few_shot))
     elif style in ("auto", "form") and choice:
-        tasks.append(form_task(case, answer, choice, FORM))
+        tasks.append(form_task(case, answer, choice, FORM, few_shot))
     if style in ("auto", "pairwise") and other_answer is not None:
-        tasks += [pairwise_task(case, answer, other_answer, q) for q in pair]
+        tasks += [pairwise_task(case, answer, other_answer, q, few_shot) for q in pair]
     return tasks

@@ -41,15 +41,16 @@ import logging
 import os
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from medreview.domain.rubric import Question, QuestionKind
 from medreview.errors import DatabaseFailure, DatabaseLocked, JudgeError, ProjectBusy
 from medreview.judge.client import JudgeClient
 from medreview.judge.config import JudgeConfig, cache_key
+from medreview.judge.fewshot import FewShotExample
 from medreview.judge.privacy import (
     check_consent,
     check_endpoint,
@@ -196,7 +197,8 @@ def _images(project: Project, refs: tuple[tuple[str, str], ...]) -> tuple[str, .
 
 
 def plan_work(project: Project, style: str = "auto", *, limit: int | None = None,
-              images: bool = False, max_images: int = 4) -> list[WorkUnit]:
+              images: bool = False, max_images: int = 4,
+              few_shot: Sequence[FewShotExample] = ()) -> list[WorkUnit]:
     """Every (output, item) the judge would answer, in queue order; ``limit`` caps outputs."""
     if style not in STYLES:
         raise JudgeError(f"unknown template {style!r}; choose one of {', '.join(STYLES)}")
@@ -226,7 +228,7 @@ def plan_work(project: Project, style: str = "auto", *, limit: int | None = None
             idx = [o for o, _t in siblings].index(oid)
             other = siblings[(idx + 1) % len(siblings)][1]
         units += [WorkUnit(oid, t) for t in plan_tasks(style, ctx, text, qs,
-                                                       other_answer=other)]
+                                                       other_answer=other, few_shot=few_shot)]
     return units
 
 
@@ -237,11 +239,16 @@ def _consent(project: Project, base_url: str, env_var: str = "OPENAI_API_KEY") -
 
 
 def _new_run(project: Project, config: JudgeConfig, style: str, limit: int | None, *,
-             status: str) -> JudgeRunInfo:
-    version, digest = style_hash(style)
+             status: str, few_shot: Sequence[FewShotExample] = (),
+             split: dict[str, Any] | None = None) -> JudgeRunInfo:
+    version, digest = style_hash(style, few_shot)
+    # Few-shot examples (and the split they came from) are kept with the run, so a resumed
+    # run asks exactly the same prompts and an evaluation can check they are train-only.
+    extra: dict[str, Any] = {"few_shot": [e.to_dict() for e in few_shot],
+                             "split": split} if few_shot else {}
     info = create_run(project, model=config.model, base_url=public_url(config.base_url),
                       template_key=style, template_version=version, template_hash=digest,
-                      params=config.recorded_params() | {"limit": limit},
+                      params=config.recorded_params() | {"limit": limit} | extra,
                       images=config.images, status=status)
     if info is None:
         raise JudgeError("the project has no rubric: add one before running a judge")
@@ -249,17 +256,20 @@ def _new_run(project: Project, config: JudgeConfig, style: str, limit: int | Non
 
 
 def _open_run(project: Project, config: JudgeConfig, style: str, limit: int | None,
-              resume: int | str | None) -> tuple[int, JudgeConfig, str, int | None]:
+              resume: int | str | None, few_shot: Sequence[FewShotExample] = (),
+              split: dict[str, Any] | None = None
+              ) -> tuple[int, JudgeConfig, str, int | None, tuple[FewShotExample, ...]]:
     style_hash(style)  # an unknown template is refused before anything is written
     if resume is None:
-        run = _new_run(project, config, style, limit, status="running")
-        return run.run_id, config, style, limit
+        run = _new_run(project, config, style, limit, status="running", few_shot=few_shot,
+                       split=split)
+        return run.run_id, config, style, limit, tuple(few_shot)
 
     def check(run: JudgeRunInfo) -> None:
         if run.model != config.model or run.base_url != public_url(config.base_url):
             raise JudgeError(f"run {run.run_id} used model {run.model!r} at {run.base_url}; "
                              "resume it with the same --model and --base-url", item=str(resume))
-        if run.template_hash != style_hash(run.template_key)[1]:
+        if run.template_hash != style_hash(run.template_key, stored_examples(run.params))[1]:
             raise JudgeError("the prompt templates changed since this run; start a new run",
                              item=str(resume))
 
@@ -268,7 +278,15 @@ def _open_run(project: Project, config: JudgeConfig, style: str, limit: int | No
         raise JudgeError("no such judge run in this project", item=str(resume))
     params = dict(found.params)
     return (found.run_id, config.with_recorded_params(params), found.template_key,
-            params.get("limit") if limit is None else limit)
+            params.get("limit") if limit is None else limit, stored_examples(params))
+
+
+def stored_examples(params: dict[str, Any]) -> tuple[FewShotExample, ...]:
+    """The few-shot examples a run was started with (``params["few_shot"]``), if any."""
+    raw = params.get("few_shot") or []
+    if not isinstance(raw, list):
+        raise JudgeError("the run's stored few-shot examples are not a list", item="few_shot")
+    return tuple(FewShotExample.from_dict(r) for r in raw)
 
 
 def spool_path(project: Project, run_id: int) -> Path:
@@ -287,13 +305,16 @@ def run_judge(
     token: CancelToken | None = None,
     client: JudgeClient | None = None,
     db_wait_s: float | None = None,
+    few_shot: Sequence[FewShotExample] = (),
+    split: dict[str, Any] | None = None,
 ) -> JudgeRunSummary:
     """Judge the project's outputs (or resume run ``resume``); see the module doc.
 
     While another program holds the database's write lock, the run waits (up to
     ``db_wait_s``, default ``DB_WAIT_S``) and says so through ``progress``. A refused redirect
     or a database that stays busy ends the run with a one-line ``JudgeError``; the run is
-    left resumable.
+    left resumable. ``few_shot`` examples (``medreview.judge.fewshot``) go into the prompts
+    of a new run and are stored with it (with ``split``, the split they were drawn from).
     """
     token = token or CancelToken()
     require_rubric(project, "a judge run")
@@ -303,11 +324,11 @@ def run_judge(
         api_key = resolve_api_key(config.base_url, env_var=config.api_key_env,
                                   keyring_service=config.keyring_service)
     busy_wait = DB_WAIT_S if db_wait_s is None else db_wait_s
-    run_id, config, style, limit = _retry_busy(
-        lambda: _open_run(project, config, style, limit, resume), wait_s=busy_wait,
-        what="opening the judge run", token=token)
+    run_id, config, style, limit, examples = _retry_busy(
+        lambda: _open_run(project, config, style, limit, resume, few_shot, split),
+        wait_s=busy_wait, what="opening the judge run", token=token)
     units = plan_work(project, style, limit=limit, images=config.images,
-                      max_images=config.max_images)
+                      max_images=config.max_images, few_shot=examples)
     params = config.recorded_params()
     rater_id, rater_name = run_rater(project, run_id)
     done_keys = done_item_keys(project, run_id)
