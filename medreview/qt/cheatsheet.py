@@ -7,23 +7,17 @@ from collections.abc import Sequence
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
-from medreview.qt.keys import (
-    ADJUDICATION_GROUP,
-    ADJUDICATION_KEYS,
-    VIEWER_GROUP,
-    VIEWER_KEYS,
-    groups,
-)
+from medreview.qt.keys import OTHER_KEYMAPS, groups
 
 
 def cheatsheet_html(menu_keys: Sequence[tuple[str, str]] = ()) -> str:
-    """The grading keys by group, then ``menu_keys`` as (key, menu command) pairs."""
+    """The grading keys by group, the other windows' keys, then ``menu_keys`` as (key, menu
+    command) pairs."""
     parts = ["<h2>Keyboard</h2>"]
     sections = [(group, [(" / ".join(b.keys), b.label) for b in bindings])
                 for group, bindings in groups().items()]
-    sections.append((VIEWER_GROUP, [(" / ".join(b.keys), b.label) for b in VIEWER_KEYS]))
-    sections.append((ADJUDICATION_GROUP,
-                     [(" / ".join(b.keys), b.label) for b in ADJUDICATION_KEYS]))
+    sections += [(group, [(" / ".join(b.keys), b.label) for b in bindings])
+                 for group, bindings in OTHER_KEYMAPS]
     if menu_keys:
         sections.append(("Menus", list(menu_keys)))
     for group, rows in sections:

@@ -1,5 +1,9 @@
 """The single keymap table: key → action id. It feeds the shortcuts and the "?" cheat sheet.
 
+Every key of the app is written here and nowhere else (``tests/qt/test_keys_in_one_place.py``
+fails on a key literal elsewhere in ``medreview/qt``): the grading keys, the image viewer's,
+the adjudication, statistics and form-editor windows', and the main window's menu commands.
+
 Single letters and digits are ordinary ``QShortcut``s: a focused text field accepts the
 ShortcutOverride for printable keys, so typing a rationale never triggers them.
 """
@@ -109,6 +113,65 @@ ADJUDICATION_KEYS: tuple[KeyBinding, ...] = tuple(
         ("leave", ("Escape",), "Back to the list; from the list, close the window"),
     )
 )
+
+
+# Keys of the statistics dashboard and the judge calibration window (top-level windows of
+# their own). Created by ``qt/stats/window.py`` from this table, listed in the cheat sheet.
+STATS_GROUP = "Statistics and judge calibration windows"
+STATS_KEYS: tuple[KeyBinding, ...] = (
+    KeyBinding("refresh", ("F5",), "Recompute from the project", STATS_GROUP),
+    KeyBinding("close", ("Ctrl+W", "Escape"),
+               "Close the window (the keys go back to the grading window)", STATS_GROUP),
+)
+
+# Keys of the rubric and taxonomy editor (``qt/form_editor/dialog.py``).
+FORM_EDITOR_GROUP = "Rubric and taxonomy editor"
+FORM_EDITOR_KEYS: tuple[KeyBinding, ...] = (
+    KeyBinding("save", ("Ctrl+S",), "Save the form (a new version once it has grades)",
+               FORM_EDITOR_GROUP),
+    KeyBinding("add", ("Ctrl+N",), "Add a question or a category", FORM_EDITOR_GROUP),
+)
+# Handled by the editor's question list itself (its event filter), listed for the cheat sheet
+# and the buttons' tooltips.
+FORM_LIST_KEYS: tuple[KeyBinding, ...] = (
+    KeyBinding("move_up", ("Alt+Up",), "Move the selected question up", FORM_EDITOR_GROUP),
+    KeyBinding("move_down", ("Alt+Down",), "Move the selected question down",
+               FORM_EDITOR_GROUP),
+    KeyBinding("remove", ("Delete",), "Remove the selected question", FORM_EDITOR_GROUP),
+)
+
+# The tables of the other windows, in the cheat sheet's order after the grading keys.
+OTHER_KEYMAPS: tuple[tuple[str, tuple[KeyBinding, ...]], ...] = (
+    (VIEWER_GROUP, VIEWER_KEYS),
+    (ADJUDICATION_GROUP, ADJUDICATION_KEYS),
+    (STATS_GROUP, STATS_KEYS),
+    (FORM_EDITOR_GROUP, FORM_EDITOR_KEYS + FORM_LIST_KEYS),
+)
+
+# Keys of the main window's menu commands, by command id (``qt/main_window.py`` puts them on
+# its actions; the cheat sheet lists them from those actions, named as in the menus). One line
+# per command: a new menu command with a key adds its line here.
+MENU_KEYS: dict[str, str] = {
+    "open_project": "Ctrl+O",
+    "new_project": "Ctrl+N",
+    "import": "Ctrl+I",
+    "export": "Ctrl+E",
+    "quit": "Ctrl+Q",
+    "adjudicate": "Ctrl+Shift+A",
+    "dashboard": "Ctrl+Shift+D",
+    "judge_run": "Ctrl+Shift+J",
+    "calibration": "Ctrl+Shift+K",
+}
+
+
+def menu_key(command: str) -> str:
+    """The key of a main-window menu command (KeyError: a command not in ``MENU_KEYS``)."""
+    return MENU_KEYS[command]
+
+
+def keys_text(table: tuple[KeyBinding, ...], action: str) -> str:
+    """The keys of ``action`` in ``table`` as the cheat sheet writes them (for a tooltip)."""
+    return " / ".join(next(b.keys for b in table if b.action == action))
 
 
 def binding(action: str) -> KeyBinding:

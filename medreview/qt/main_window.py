@@ -41,6 +41,7 @@ from medreview.qt.grading.controller import GradingController
 from medreview.qt.grading.grading_view import GradingView
 from medreview.qt.grading.history_dialog import HistoryDialog
 from medreview.qt.grading.queue_pane import QueuePane
+from medreview.qt.keys import menu_key
 from medreview.qt.messages import show_error, show_warning
 from medreview.qt.settings import UiSettings
 from medreview.qt.shortcuts import install_shortcuts
@@ -188,7 +189,7 @@ class MainWindow(QMainWindow):
         bar.setMovable(False)
         self.addToolBar(bar)
         open_act = QAction("Open project…", self)
-        open_act.setShortcut(QKeySequence("Ctrl+O"))
+        open_act.setShortcut(QKeySequence(menu_key("open_project")))
         open_act.triggered.connect(self.browse_project)
         bar.addAction(open_act)
         bar.addSeparator()
@@ -234,16 +235,17 @@ class MainWindow(QMainWindow):
         self.project_actions: list[QAction] = []
         self.write_actions: list[QAction] = []  # off while the project is read-only
         m = bar.addMenu("&Project")
-        add(m, "New project…", self.new_project, "Ctrl+N", project=False)
+        add(m, "New project…", self.new_project, menu_key("new_project"), project=False)
         add(m, "Open project…", self.browse_project, project=False)
         add(m, "Open a rater package…", self.open_package, project=False)
         add(m, "Return this package to the study lead…", self.return_package)
         self.write_actions.append(
-            add(m, "Import cases, answers, images…", self.show_import_dialog, "Ctrl+I"))
-        add(m, "Export…", self.show_export_dialog, "Ctrl+E")
+            add(m, "Import cases, answers, images…", self.show_import_dialog,
+                menu_key("import")))
+        add(m, "Export…", self.show_export_dialog, menu_key("export"))
         m.addSeparator()
         add(m, "Close project", self.close_to_welcome)
-        add(m, "Quit", self.close, "Ctrl+Q", project=False)
+        add(m, "Quit", self.close, menu_key("quit"), project=False)
         m = bar.addMenu("&Study")
         self.write_actions += [
             add(m, "Assign raters…", self.show_assign_dialog),
@@ -255,13 +257,13 @@ class MainWindow(QMainWindow):
             add(m, "Edit error taxonomy…", lambda: self.show_form_editor("taxonomy"))]
         m.addSeparator()
         self.write_actions.append(
-            add(m, "Adjudicate disagreements", self.show_adjudication, "Ctrl+Shift+A"))
+            add(m, "Adjudicate disagreements", self.show_adjudication, menu_key("adjudicate")))
         m = bar.addMenu("&Analysis")
-        add(m, "Agreement dashboard", self.show_dashboard, "Ctrl+Shift+D")
+        add(m, "Agreement dashboard", self.show_dashboard, menu_key("dashboard"))
         m.addSeparator()
         self.write_actions.append(
-            add(m, "Run the LLM judge…", self.show_judge_dialog, "Ctrl+Shift+J"))
-        add(m, "Judge calibration", self.show_calibration, "Ctrl+Shift+K")
+            add(m, "Run the LLM judge…", self.show_judge_dialog, menu_key("judge_run")))
+        add(m, "Judge calibration", self.show_calibration, menu_key("calibration"))
         m = bar.addMenu("&Help")
         add(m, "Keyboard cheat sheet", self.show_cheatsheet, project=False)
         add(m, "About medreview", lambda: show_about(self), project=False)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtGui import QAction, QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QKeyEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -56,7 +56,9 @@ from medreview.qt.form_editor.draft import (
 from medreview.qt.form_editor.guideline_pane import show_markdown
 from medreview.qt.form_editor.question_editor import QuestionEditor
 from medreview.qt.grading.safe_text import SafeTextBrowser, set_plain
+from medreview.qt.keys import FORM_EDITOR_KEYS, FORM_LIST_KEYS, keys_text
 from medreview.qt.messages import ask
+from medreview.qt.shortcuts import install_keymap
 from medreview.qt.window_size import fit_to_screen
 from medreview.services import form_editing
 from medreview.services.bus import ChangeBus
@@ -134,8 +136,7 @@ class FormEditorDialog(QDialog):
         lay.addWidget(self.tabs, 1)
         lay.addWidget(self.status)
         lay.addLayout(buttons)
-        QShortcut(QKeySequence.StandardKey.Save, self, self.save)
-        QShortcut(QKeySequence("Ctrl+N"), self, self._show_add_menu)
+        install_keymap(self, FORM_EDITOR_KEYS, {"save": self.save, "add": self._show_add_menu})
         fit_to_screen(self, PREFERRED_SIZE)
         self._set_enabled(False)
         Op(self, form_editing.load_active, project, kind).success(self._on_loaded) \
@@ -157,10 +158,10 @@ class FormEditorDialog(QDialog):
         self.remove_button = QPushButton("&Remove")
         self.remove_button.clicked.connect(self.remove_question)
         self.up_button = QPushButton("Up")
-        self.up_button.setToolTip("Alt+Up")
+        self.up_button.setToolTip(keys_text(FORM_LIST_KEYS, "move_up"))
         self.up_button.clicked.connect(lambda: self.move_question(-1))
         self.down_button = QPushButton("Down")
-        self.down_button.setToolTip("Alt+Down")
+        self.down_button.setToolTip(keys_text(FORM_LIST_KEYS, "move_down"))
         self.down_button.clicked.connect(lambda: self.move_question(1))
         row = QHBoxLayout()
         for b in (self.add_button, self.remove_button, self.up_button, self.down_button):

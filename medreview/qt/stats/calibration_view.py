@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -263,8 +262,6 @@ class CalibrationWindow(StatsWindow):
         lay.addWidget(self.strip)  # a row of its own: the pickers and it fit 910 px at 150 %
         lay.addWidget(self.stack, 1)
         self.setCentralWidget(central)
-        for keys, slot in (("F5", self.refresh), ("Ctrl+W", self.close)):
-            QShortcut(QKeySequence(keys), self).activated.connect(slot)
         self.watch = RefreshOnChange(bus, self, self.refresh,
                                      on_stale=mark_stale(self.strip, self.job))
         fit_to_screen(self, (1440, 920))  # built first: the size hint is known

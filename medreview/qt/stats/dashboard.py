@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeySequence, QPalette, QShortcut
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QLabel,
     QStackedWidget,
@@ -115,8 +115,6 @@ class DashboardWindow(StatsWindow):
         lay.addWidget(self.strip)
         lay.addWidget(self.stack, 1)
         self.setCentralWidget(body)
-        for keys, slot in (("F5", self.refresh), ("Ctrl+W", self.close)):
-            QShortcut(QKeySequence(keys), self).activated.connect(slot)
         self.watch = RefreshOnChange(bus, self, self.refresh,
                                      on_stale=mark_stale(self.strip, self.job))
         fit_to_screen(self, (1400, 900))  # built first: the size hint is known

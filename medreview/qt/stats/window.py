@@ -2,17 +2,19 @@
 
 Both compute on first show (building one hidden costs nothing), recompute on later shows only
 if the project changed meanwhile (``RefreshOnChange``), and cancel their job when closed.
-Subclasses set ``self.job`` and ``self.watch`` and implement ``refresh``. Escape closes them.
+Subclasses set ``self.job`` and ``self.watch`` and implement ``refresh``. Their keys (F5,
+Ctrl+W, Escape) come from ``STATS_KEYS`` in ``qt/keys.py``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut, QShowEvent
+from PySide6.QtGui import QCloseEvent, QShortcut, QShowEvent
 from PySide6.QtWidgets import QMainWindow
 
+from medreview.qt.keys import STATS_KEYS
+from medreview.qt.shortcuts import install_keymap
 from medreview.qt.stats.runner import RefreshOnChange, StatsJob
 
 
@@ -23,10 +25,10 @@ class StatsWindow(QMainWindow):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # A tool window: Escape closes it and the keys go back to the grading window.
-        self.escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
-        self.escape.setContext(Qt.ShortcutContext.WindowShortcut)
-        self.escape.activated.connect(self.close)
+        # A tool window: F5 recomputes; Escape or Ctrl+W close it and the keys go back to
+        # the grading window.
+        self.shortcuts: dict[str, list[QShortcut]] = install_keymap(
+            self, STATS_KEYS, {"refresh": lambda: self.refresh(), "close": self.close})
 
     def refresh(self) -> None:
         raise NotImplementedError
