@@ -65,6 +65,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--max-retries", type=int, default=6)
     p.add_argument("--price-in", type=float, default=0.0, help="USD per 1M prompt tokens")
     p.add_argument("--price-out", type=float, default=0.0, help="USD per 1M completion tokens")
+    p.add_argument("--few-shot-from", metavar="RUN", default=None,
+                   help="new prompt version: show the judge physicians' corrections of run RUN "
+                   "from the training split (see medreview judge-eval)")
+    p.add_argument("--few-shot", type=int, default=4, metavar="N",
+                   help="how many corrections with --few-shot-from (default 4)")
     p.set_defaults(run=run)
 
 
@@ -93,8 +98,17 @@ def run(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
         with open_project(args.project) as project, ProgressBar("judge") as bar:
-            summary = run_judge(project, config, style=args.template, limit=args.limit,
-                                resume=args.resume, progress=bar, token=token)
+            if args.few_shot_from is not None and args.resume is None:
+                from medreview.services.judge_eval import run_judge_few_shot
+
+                summary, examples = run_judge_few_shot(
+                    project, config, from_run=args.few_shot_from, k=args.few_shot,
+                    style=args.template, limit=args.limit, progress=bar, token=token)
+                print(f"{len(examples)} few-shot examples from run {args.few_shot_from} "
+                      "(training split)", file=sys.stderr)
+            else:
+                summary = run_judge(project, config, style=args.template, limit=args.limit,
+                                    resume=args.resume, progress=bar, token=token)
     finally:
         signal.signal(signal.SIGINT, previous)
     print(f"run {summary.run_id} ({summary.run_uid}), rater {summary.rater_name}: "
