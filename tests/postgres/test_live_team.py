@@ -1,0 +1,244 @@
+"""Live team work on a real PostgreSQL server: leases between two rater logins, NOTIFY hints
+that wake a listener, and a dropped listener that still picks up what it missed.
+
+The rater logins are made by storage.team and sign in with their own passwords (SCRAM over
+TCP), as in test_roles; short leases stand in for minutes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+
+from medreview.domain.judgment import JudgmentDraft
+from medreview.services import grading, team
+from medreview.services.projects import add_form, add_rater, create_project, open_project
+from medreview.storage import leases, notify
+from tests.postgres.test_roles import (  # noqa: F401  (fixtures)
+    AMARA,
+    LUKAS,
+    Team,
+    _password_url,
+    _rows,
+    _scalars,
+    crew,
+    demo_db,
+)
+from tests.postgres.test_team_work import _jsonl
+
+SHORT = 1.0
+
+
+def _pool_outputs(crew: Team, n: int = 2) -> list[int]:
+    """``n`` new outputs (of a case both raters see), assigned by the lead to both after
+    their own: nobody has judged them yet."""
+    fresh = []
+    with crew.lead.begin() as conn:
+        case = conn.execute(sa.text("SELECT case_id FROM output WHERE id = :o"),
+                            {"o": min(crew.a_outputs)}).scalar_one()
+        for i in range(n):
+            fresh.append(int(conn.execute(sa.text(
+                "INSERT INTO output (case_id, model, text, text_sha256, metadata, source, "
+                "created_at) VALUES (:c, :m, 'pooled answer', :h, '{}', '', now()) "
+                "RETURNING id"), {"c": case, "m": f"pool-{i}", "h": f"{i:064d}"}).scalar_one()))
+    with crew.lead.begin() as conn:
+        for rater in (crew.a_id, crew.b_id):
+            for pos, out in enumerate(fresh):
+                conn.execute(sa.text(
+                    "INSERT INTO assignment (rater_id, output_id, position, blind_label, "
+                    "created_at) VALUES (:r, :o, :p, 'Response A', now())"),
+                    {"r": rater, "o": out, "p": 100 + pos})
+    return fresh
+
+
+def test_two_rater_logins_share_a_pool_by_expiring_leases(crew: Team) -> None:
+    pool = _pool_outputs(crew)
+    last_own = max(crew.b_outputs)
+    with open_project(_password_url(crew.lead_creds)) as lead:
+        team.set_lease_settings(lead, needed=1, seconds=60)
+    with open_project(_password_url(crew.a_creds)) as amara, \
+            open_project(_password_url(crew.b_creds)) as lukas:
+        assert team.next_item(lukas, crew.b_id, after=last_own) == pool[0]
+        assert leases.take(amara, crew.a_id, pool[0], seconds=SHORT) is not None
+        # Lukas's next item skips what Amara has open; he cannot take it either.
+        assert team.next_item(lukas, crew.b_id, after=last_own) == pool[1]
+        assert leases.take(lukas, crew.b_id, pool[0]) is None
+        # He learns only counts: not her lease row, nor her rows in output_taken.
+        assert _scalars(crew.b, "SELECT count(*) FROM item_lease") == [0]
+        assert _scalars(crew.b, "SELECT DISTINCT rater_id FROM output_taken") == [crew.b_id]
+        assert _scalars(crew.a, "SELECT output_id FROM item_lease") == [pool[0]]
+        # The lead sees who has what open.
+        with open_project(_password_url(crew.lead_creds)) as lead:
+            open_now = {r.name: r.open_now for r in team.team_progress(lead).raters}
+        assert open_now == {AMARA: 1, LUKAS: 0, "Dr. Mei Tanaka": 0}
+        # A rater's own progress: only themselves.
+        assert [r.name for r in team.team_progress(lukas).raters] == [LUKAS]
+        # Amara leaves the item open and walks away: it returns to the pool.
+        time.sleep(SHORT + 0.3)
+        assert team.next_item(lukas, crew.b_id, after=last_own) == pool[0]
+        assert leases.take(lukas, crew.b_id, pool[0]) is not None
+        assert leases.take(amara, crew.a_id, pool[0]) is None
+        grading.save_revision(lukas, crew.b_id, pool[0],
+                              JudgmentDraft(answers={"overall_comment": "ok"}), status="done")
+        leases.release(lukas, crew.b_id, pool[0])
+        assert team.next_item(amara, crew.a_id, after=max(crew.a_outputs)) == pool[1]
+
+
+def test_a_rater_cannot_write_leases_for_others_or_for_items_not_theirs(crew: Team) -> None:
+    pool = _pool_outputs(crew, 1)
+    not_hers = min(crew.b_outputs - crew.a_outputs)
+    for sql, params in (
+            ("INSERT INTO item_lease VALUES (:r, :o, 0, 1e12)", {"r": crew.b_id, "o": pool[0]}),
+            ("INSERT INTO item_lease VALUES (:r, :o, 0, 1e12)", {"r": crew.a_id, "o": not_hers})):
+        with pytest.raises(sa.exc.ProgrammingError, match="row-level security"), \
+                crew.a.begin() as conn:
+            conn.execute(sa.text(sql), params)
+    with open_project(_password_url(crew.b_creds)) as lukas:
+        assert leases.take(lukas, crew.b_id, pool[0]) is not None
+    with crew.a.begin() as conn:  # her UPDATE and DELETE reach no row of his
+        assert conn.execute(sa.text("UPDATE item_lease SET expires_at = 0")).rowcount == 0
+        assert conn.execute(sa.text("DELETE FROM item_lease")).rowcount == 0
+    assert _rows(crew.admin, "SELECT rater_id, output_id FROM item_lease") \
+        == [(crew.b_id, pool[0])]
+
+
+class Recorder:
+    """Collects ``on_change`` / ``on_online`` calls from the listener thread."""
+
+    def __init__(self) -> None:
+        self.revisions: list[int] = []
+        self.online: list[bool] = []
+        self.cond = threading.Condition()
+
+    def on_change(self, revision: int) -> None:
+        with self.cond:
+            self.revisions.append(revision)
+            self.cond.notify_all()
+
+    def on_online(self, online: bool, _why: str) -> None:
+        with self.cond:
+            self.online.append(online)
+            self.cond.notify_all()
+
+    def wait(self, test: Callable[[], bool], timeout: float) -> float:
+        start = time.monotonic()
+        with self.cond:
+            assert self.cond.wait_for(test, timeout), (self.revisions, self.online)
+        return time.monotonic() - start
+
+
+def _graded_project(pg_url: str, tmp_path: Path) -> tuple[int, list[int]]:
+    from medreview.rubrics.templates import load_template
+    from medreview.services.importing import import_file
+
+    with create_project(pg_url, "ward") as project:
+        add_form(project, load_template("healthbench"))
+        import_file(project, _jsonl(tmp_path / "a.jsonl", "a", 2))
+        rater = add_rater(project, "Dr A").id
+        outputs = [q.output_id for q in grading.load_queue(project, rater)]
+    return rater, outputs
+
+
+def _save(project: Any, rater: int, output: int, status: str = "draft") -> None:
+    grading.save_revision(project, rater, output,
+                          JudgmentDraft(answers={"overall_comment": "x"}), status=status)
+
+
+def test_notify_wakes_a_listener_within_a_second(pg_url: str, tmp_path: Path) -> None:
+    rater, outputs = _graded_project(pg_url, tmp_path)
+    seen = Recorder()
+    with open_project(pg_url) as watched, open_project(pg_url) as writer:
+        listener = team.watch_changes(watched, seen.on_change, on_online=seen.on_online,
+                                      check_s=3600)
+        assert listener is not None
+        try:
+            seen.wait(lambda: len(seen.revisions) == 1, 5)  # the look after connecting
+            start = seen.revisions[0]
+            assert seen.online == [True] and start == team.change_revision(writer)
+            _save(writer, rater, outputs[0])
+            took = seen.wait(lambda: len(seen.revisions) == 2, 1.0)
+            assert took < 1.0 and seen.revisions[1] == start + 1  # one number per transaction
+            # A write that rolls back announces nothing.
+            with pytest.raises(RuntimeError), writer.transaction() as s:
+                s.execute(sa.text("UPDATE judgment SET flagged = NOT flagged"))
+                raise RuntimeError("abandoned")
+            time.sleep(0.5)
+            assert len(seen.revisions) == 2
+            # Reads are no news either.
+            grading.load_queue(writer, rater)
+            time.sleep(0.3)
+            assert len(seen.revisions) == 2
+        finally:
+            listener.stop()
+
+
+def test_a_dropped_listener_picks_up_the_change_it_missed(pg_url: str, tmp_path: Path) -> None:
+    rater, outputs = _graded_project(pg_url, tmp_path)
+    seen = Recorder()
+    admin = sa.create_engine(pg_url, poolclass=sa.NullPool)
+    gate = threading.Event()  # the reconnect waits until the write is done
+    with open_project(pg_url) as watched, open_project(pg_url) as writer:
+        connects = [0]
+
+        def connect() -> Any:
+            connects[0] += 1
+            if connects[0] > 1:
+                gate.wait(10)
+            return notify._connect(watched.engine)
+
+        listener = notify.ChangeListener(connect, seen.on_change, on_online=seen.on_online,
+                                         check_s=3600, retry_s=0.05).start()
+        try:
+            seen.wait(lambda: len(seen.revisions) == 1, 5)
+            pid = listener.backend_pid()
+            assert pid is not None
+            with admin.connect() as conn:
+                conn.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+            seen.wait(lambda: seen.online[-1:] == [False], 5)
+            # Written while nobody listens: its NOTIFY is lost for good.
+            _save(writer, rater, outputs[0], status="done")
+            written = team.change_revision(writer)
+            assert written is not None and written > seen.revisions[-1]
+            gate.set()
+            seen.wait(lambda: seen.online[-1:] == [True] and len(seen.revisions) == 2, 5)
+            # The look after reconnecting found it: a screen re-querying now shows it.
+            assert seen.revisions[-1] == written
+            assert team.team_progress(watched).raters[0].done == 1
+        finally:
+            gate.set()
+            listener.stop()
+            admin.dispose()
+
+
+def test_a_rater_login_listens_and_its_saves_notify(crew: Team) -> None:
+    seen = Recorder()
+    fresh = sorted(crew.a_outputs - set(int(str(o)) for o in _scalars(
+        crew.admin, "SELECT output_id FROM judgment WHERE rater_id = :r", r=crew.a_id)))[0]
+    with open_project(_password_url(crew.b_creds)) as lukas, \
+            open_project(_password_url(crew.a_creds)) as amara:
+        listener = team.watch_changes(lukas, seen.on_change, check_s=3600)
+        assert listener is not None
+        try:
+            seen.wait(lambda: len(seen.revisions) == 1, 5)
+            _save(amara, crew.a_id, fresh)
+            seen.wait(lambda: len(seen.revisions) == 2, 1.0)
+            assert seen.revisions[1] > seen.revisions[0]
+        finally:
+            listener.stop()
+    # The hint carries a number only: what changed, Lukas still cannot read.
+    assert _scalars(crew.b, "SELECT count(*) FROM judgment WHERE rater_id = :r",
+                    r=crew.a_id) == [0]
+
+
+def test_the_sequence_cannot_be_used_to_hide_changes(crew: Team) -> None:
+    """A rater may draw numbers (every save does) but not reset the revision backwards."""
+    with pytest.raises(sa.exc.ProgrammingError) as err, crew.a.begin() as conn:
+        conn.execute(sa.text("SELECT setval('medreview_change_seq', 1)"))
+    assert isinstance(err.value.orig, psycopg.errors.InsufficientPrivilege)
