@@ -23,6 +23,13 @@ from medreview.domain.judgment import JudgmentDraft
 from medreview.domain.rubric import QuestionKind
 from medreview.runtime.bus import ChangeBus
 from medreview.services import grading
+from medreview.services.draft_spool import (
+    DraftSpool,
+    SpooledSave,
+    is_connection_lost,
+    new_uid,
+    spool_for,
+)
 from medreview.services.grading_screen import TimeOnTask, live_score, missing_for, with_comparison
 from medreview.services.views import ItemView, RevisionView, SaveResult
 
@@ -33,6 +40,11 @@ T = TypeVar("T")
 
 AUTOSAVE_S = 0.5
 PRELOAD_LIMIT = 8
+# A server that went away: saves are held (and kept in the draft spool) and tried again after
+# 1, 2, 4… up to 30 s, off the UI thread (the runner's), until one lands.
+UNREACHABLE = "server unreachable — your answers are kept and will be saved when it returns"
+RETRY_FIRST_S = 1.0
+RETRY_MAX_S = 30.0
 
 
 class Runner(Protocol):
@@ -82,10 +94,18 @@ class GradingSession:
     def __init__(self, project: Project, rater_id: int, runner: Runner, scheduler: Scheduler,
                  bus: ChangeBus | None = None, listener: SessionListener | None = None,
                  autosave_s: float = AUTOSAVE_S, clock: Callable[[], float] | None = None,
-                 initiator: object | None = None) -> None:
+                 initiator: object | None = None, spool: DraftSpool | None = None,
+                 retry_scheduler: Scheduler | None = None) -> None:
         self.project = project
         self.rater_id = rater_id
         self._run = runner
+        # Saves on their way to a server, kept on this disk (None for a folder project).
+        self.spool = spool if spool is not None else spool_for(project, rater_id)
+        self._retry_scheduler = retry_scheduler or scheduler
+        self._retry_timer: Timer | None = None
+        self._retry_delay = RETRY_FIRST_S
+        self.unreachable = False  # the last save found the server gone: saves are held
+        self._resuming: set[str] = set()  # uids of kept saves sent again on opening
         self._scheduler = scheduler
         self.bus = bus or ChangeBus()
         self.listener = listener or SessionListener()
@@ -103,7 +123,8 @@ class GradingSession:
         # one number, domain.guideline_versions): stored with each save.
         self.guideline_version: int | None = None
         self._pending: dict[object, cf.Future[SaveResult] | None] = {}  # unanswered saves
-        self._retry: dict[int, tuple[JudgmentDraft, str]] = {}  # failed saves of other items
+        # Failed saves of other items, and every save held while the server is unreachable.
+        self._retry: dict[int, SpooledSave] = {}
         self._generation = 0
         self._cache: dict[int, ItemView] = {}
         self._inflight: set[int] = set()
@@ -192,7 +213,9 @@ class GradingSession:
         self.time.start()
         self.listener.item_loaded(item)
         self.listener.draft_changed(self.draft)
-        if self._retry:  # never let a fresh item hide that an earlier one is unsaved
+        if self.unreachable:
+            self.listener.save_state("error", UNREACHABLE)
+        elif self._retry:  # never let a fresh item hide that an earlier one is unsaved
             self.listener.save_state("error", f"NOT saved: {len(self._retry)} earlier item(s); "
                                      "retrying with the next save")
         elif not self.saving:
@@ -200,7 +223,9 @@ class GradingSession:
 
     def _on_load_failed(self, gen: int, exc: BaseException) -> None:
         if gen == self._generation:
-            self.listener.load_failed(str(exc))
+            self.listener.load_failed(
+                "server unreachable — the item can be opened when it returns; your answers "
+                "are kept" if is_connection_lost(exc) else str(exc))
 
     # editing ----------------------------------------------------------------------------------
     def _refuse_read_only(self) -> bool:
@@ -219,7 +244,10 @@ class GradingSession:
         self.draft = dataclasses.replace(self.draft, **changes)
         self.dirty = True
         self.listener.draft_changed(self.draft)
-        self.listener.save_state("dirty", "Unsaved changes…")
+        if self.unreachable:  # held anyway: keep saying why
+            self.listener.save_state("error", UNREACHABLE)
+        else:
+            self.listener.save_state("dirty", "Unsaved changes…")
         self._restart_autosave()
 
     def _restart_autosave(self) -> None:
@@ -328,59 +356,143 @@ class GradingSession:
         return self._submit(self.item.output_id, draft, status)
 
     def _submit(self, output_id: int, draft: JudgmentDraft, status: str
-                ) -> cf.Future[SaveResult]:
+                ) -> cf.Future[SaveResult] | None:
+        return self._send(SpooledSave(output_id, new_uid(), status, draft,
+                                      self.guideline_version))
+
+    def _send(self, save: SpooledSave, *, retrying: bool = False
+              ) -> cf.Future[SaveResult] | None:
+        """Send ``save`` (kept in the spool first); while the server is unreachable it is
+        held instead, for the next retry (``retrying``: this is that retry)."""
+        output_id = save.output_id
+        self._cache.pop(output_id, None)
+        if self.spool is not None:
+            self.spool.put(save)  # on this disk before the server has it
+        if self.unreachable and not retrying:
+            self._retry[output_id] = save
+            if self.item is not None and self.item.output_id == output_id:
+                self.status = save.status  # as the rater left it: later edits keep "done"
+            self.listener.save_state("error", UNREACHABLE)
+            return None
         gen = self._generation  # which visit of the item this save belongs to
         self.listener.save_state("saving", "Saving…")
-        self._cache.pop(output_id, None)
         token = object()  # the save, before its future exists (an inline runner answers at once)
         self._pending[token] = None
 
         def ok(result: SaveResult) -> None:
             self._pending.pop(token, None)
-            self._on_saved(output_id, draft, result)
+            self._on_saved(save, result)
 
         def failed(exc: BaseException) -> None:
             self._pending.pop(token, None)
-            self._on_save_failed(gen, output_id, draft, status, exc)
+            self._on_save_failed(gen, save, exc)
 
+        # The uid makes a second send of a save whose first COMMIT landed add nothing.
         future = self._call(functools.partial(grading.save_revision, self.project,
-                                              self.rater_id, output_id, draft, status=status,
-                                              guideline_version=self.guideline_version),
+                                              self.rater_id, output_id, save.draft,
+                                              status=save.status,
+                                              guideline_version=save.guideline_version,
+                                              uid=save.uid),
                             ok, failed)
         if token in self._pending:
             self._pending[token] = future
         return future
 
     def _retry_failed(self) -> None:
+        if self.unreachable:
+            return  # held for the retry timer
         retry, self._retry = self._retry, {}
-        for output_id, (draft, status) in retry.items():
-            self._submit(output_id, draft, status)
+        for save in retry.values():
+            self._send(save)
 
-    def _on_saved(self, output_id: int, draft: JudgmentDraft, result: SaveResult) -> None:
+    def resume_kept(self) -> int:
+        """Send the saves a previous session kept on this disk (the server was unreachable,
+        or the app quit or crashed before they landed); returns how many."""
+        if self.closed or self.spool is None or self.read_only_reason is not None:
+            return 0
+        kept = self.spool.saves()
+        self._resuming = {s.uid for s in kept}
+        if kept:
+            self.listener.save_state("saving", f"Saving {len(kept)} answer(s) kept on this "
+                                     "computer from an earlier session…")
+        for save in kept:
+            self._send(save)
+        return len(kept)
+
+    # the server went away ---------------------------------------------------------------------
+    def _went_away(self) -> None:
+        self.unreachable = True
+        self.listener.save_state("error", UNREACHABLE)
+        if self._retry_timer is None and not self.closed:
+            delay, self._retry_delay = self._retry_delay, min(self._retry_delay * 2, RETRY_MAX_S)
+            self._retry_timer = self._retry_scheduler.call_later(delay, self._on_retry_due)
+
+    def _on_retry_due(self) -> None:
+        """The backoff delay passed: send what is held (one failure starts the next delay)."""
+        self._retry_timer = None
+        if self.closed:
+            return
+        held, self._retry = self._retry, {}
+        if not held:
+            self.unreachable = False  # nothing to save: the next save finds out
+            return
+        for save in held.values():
+            self._send(save, retrying=True)
+
+    def _came_back(self) -> None:
+        self.unreachable = False
+        self._retry_delay = RETRY_FIRST_S
+        if self._retry_timer is not None:
+            self._retry_timer.cancel()
+            self._retry_timer = None
+        self._retry_failed()  # everything held goes now
+
+    def _on_saved(self, save: SpooledSave, result: SaveResult) -> None:
+        output_id, draft = save.output_id, save.draft
+        if self.spool is not None:
+            self.spool.remove(output_id, save.uid)
+        if self.unreachable:
+            self._came_back()
+        resumed = save.uid in self._resuming
+        self._resuming.discard(save.uid)
         if self.item is not None and self.item.output_id == output_id:
             self.status = result.status
             if result.revision_no is not None:
                 self.revision_no = max(self.revision_no, result.revision_no)
         if not self.saving and not self.dirty and not self._retry:
-            self.listener.save_state("saved", self._saved_text())
+            self.listener.save_state("saved", "Saved the answers kept from an earlier session"
+                                     if resumed and not self._resuming else self._saved_text())
         self.listener.saved(output_id, result, draft)
         self.bus.emit(result.changes, self.initiator)
 
-    def _on_save_failed(self, gen: int, output_id: int, draft: JudgmentDraft, status: str,
-                        exc: BaseException) -> None:
+    def _on_save_failed(self, gen: int, save: SpooledSave, exc: BaseException) -> None:
+        output_id = save.output_id
+        if is_connection_lost(exc):
+            # Landed or not, nobody knows: held with its uid (a newer save of the item, held
+            # meanwhile, wins) and sent again by the retry timer.
+            kept = self._retry.setdefault(output_id, save)
+            if gen == self._generation and self.item is not None \
+                    and self.item.output_id == output_id:
+                self.status = kept.status
+            self._went_away()
+            return
         # The rater may have moved on already (the next item is loading): then the draft in
         # memory is about to be replaced, so keep the failed one aside.
         if gen == self._generation and self.item is not None \
                 and self.item.output_id == output_id:
             self.dirty = True  # still unsaved: the next edit, save or navigation retries
         else:
-            self._retry[output_id] = (draft, status)  # keep it until a save succeeds
+            self._retry[output_id] = save  # keep it until a save succeeds
         self.listener.save_state("error", f"NOT saved: {exc}")
 
     def flush(self) -> cf.Future[SaveResult] | None:
         """Save now if anything changed (before navigating away); never waits."""
-        if self.dirty or self._retry:
+        if self.dirty:
             return self.save()
+        if self._retry and not self.closed and self.read_only_reason is None:
+            # Nothing new on screen: only what failed goes again (a save of the screen's
+            # draft now would record a status it never had, e.g. a held "done" as "draft").
+            self._retry_failed()
         return None
 
     def complete(self) -> tuple[bool, list[str]]:
@@ -457,10 +569,15 @@ class GradingSession:
         if not self.read_only_reason:
             self.flush()
         self._cancel_autosave()
+        if self._retry_timer is not None:
+            self._retry_timer.cancel()  # held saves stay in the spool for the next opening
+            self._retry_timer = None
         self.time.pause()
         self.closed = True
         self._generation += 1
         pending = [f for f in self._pending.values() if f is not None]
         self._pending = {}
+        if self.spool is not None:
+            self.spool.close()  # on disk now; saves still on their way leave it next time
         return pending
 

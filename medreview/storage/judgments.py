@@ -301,13 +301,23 @@ def save_draft(
     *,
     source: str = "ui",
     guideline_version: int | None = None,
+    uid: str | None = None,
 ) -> Saved:
     """Append a revision graded with the active forms, unless identical to the newest one;
-    one write transaction."""
+    one write transaction. ``uid`` names this save: sent again after a lost connection (its
+    first COMMIT may have landed), a save whose revision exists already adds nothing."""
     with project.transaction() as s:
         rater = s.get(RaterRow, rater_id)
         if rater is None:
             raise MedreviewError("no such rater", item=str(rater_id))
+        if uid is not None:
+            landed = s.execute(
+                select(JudgmentRevisionRow.revision_no, JudgmentRevisionRow.status)
+                .join(JudgmentRow, JudgmentRow.id == JudgmentRevisionRow.judgment_id)
+                .where(JudgmentRevisionRow.uid == uid, JudgmentRow.rater_id == rater_id,
+                       JudgmentRow.output_id == output_id)).first()
+            if landed is not None:
+                return Saved(int(landed[0]), str(landed[1]))
         rubric, taxonomy = active_form_rows(s)
         if rubric is None:
             raise MedreviewError("the project has no rubric to grade with")
@@ -322,6 +332,7 @@ def save_draft(
             source=source,
             dedupe=True,
             guideline_version=guideline_version,
+            uid=uid,
         )
         return Saved(row.revision_no if row is not None else None, content.status)
 
