@@ -161,7 +161,7 @@ def test_one_line_errors() -> None:
     with pytest.raises(StatsError, match="no judge version"):
         evaluate(ratings, gold, QUESTIONS, [], split)
     with pytest.raises(StatsError, match="no rated item"):
-        evaluate(ratings, gold, QUESTIONS, [A], {k: "train" for k in split})
+        evaluate(ratings, gold, QUESTIONS, [A], dict.fromkeys(split, "train"))
     no_phys = ratings[ratings["rater_kind"] != "physician"]
     with pytest.raises(StatsError, match="gold label"):
         evaluate(no_phys, None, QUESTIONS, [A], split)

@@ -86,7 +86,7 @@ def test_split_spec_refuses_hostile_values_in_one_line() -> None:
 def test_check_train_only_names_the_leak() -> None:
     split = {"a": "train", "b": "test"}
     check_train_only(["a"], split, "x")
-    with pytest.raises(InputError, match="outside the training split.*first: b"):
+    with pytest.raises(InputError, match=r"outside the training split.*first: b"):
         check_train_only(["a", "b"], split, "the few-shot examples")
     with pytest.raises(InputError):
         check_train_only(["unknown"], split, "x")
