@@ -6,7 +6,6 @@ screens must refresh. The logic lives in ``medreview.study``; this module only a
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,16 +13,14 @@ from typing import Any
 
 from medreview.domain import consensus
 from medreview.domain.changes import Changes
-from medreview.errors import PackageError
 from medreview.progress import Progress, no_progress
 from medreview.services import grading
 from medreview.services.readiness import require_rubric
 from medreview.services.views import ItemView
-from medreview.storage import judgments, tables
+from medreview.storage import tables
 from medreview.storage.assignments import assignment_state
 from medreview.storage.gold import gold_of_output
 from medreview.storage.project import Project
-from medreview.storage.project import open_project as open_stored_project
 from medreview.storage.project_info import output_overview, project_settings
 from medreview.storage.questions import project_questions as stored_questions
 from medreview.storage.raters import physician_loads
@@ -35,11 +32,17 @@ from medreview.study import package as packaging
 from medreview.study.adjudicate import AutoGoldSummary, Disagreement, DisagreementRules, GoldLabel
 from medreview.study.assign import AssignmentDesign, AssignmentSummary
 from medreview.study.audit import gold_history, judgment_history
-from medreview.study.issued import IssuedPackage, issued_packages
-from medreview.study.merge import MergeReport, check_issued, one_line
-from medreview.study.package import MANIFEST, PackageInfo, read_manifest
-from medreview.study.package_zip import open_package_zip
-from medreview.study.seal import SECRET_KEY, seal_verifies
+from medreview.study.merge import MergeReport
+from medreview.study.package import PackageInfo
+from medreview.study.package_checks import (
+    IssuedRecords,
+    PackageCheck,
+    PackageFolderSummary,
+    check_package,
+    issued_records,
+    package_folder_summary,
+    read_package_info,
+)
 
 __all__ = [
     "AssignmentDesign",
@@ -273,90 +276,3 @@ def output_ratings(project: Project, output_id: int) -> OutputRatings:
 def project_identity(project: Project) -> tuple[str, str]:
     """(uid, name) of the project: packages are checked against the uid."""
     return project.uid, project.name
-
-
-@dataclass(frozen=True)
-class PackageCheck:
-    """A package file that passed verification, and what it holds."""
-
-    file: Path
-    rater: str
-    project_name: str
-    items: int
-    stage: str  # "outbound" (as sent) | "return" (sealed after grading)
-
-
-def read_package_info(file: Path) -> PackageCheck:
-    """The manifest of a package (format and member list checked; contents not yet)."""
-    m = read_manifest(file)
-    return PackageCheck(Path(file), str(m["rater"].get("name", "")),
-                        str(m.get("project_name", "")), len(m["outputs"]),
-                        str(m.get("stage", "outbound")))
-
-
-@dataclass(frozen=True)
-class IssuedRecords:
-    """The packages this project issued, for checking returned files off the database thread."""
-
-    project_uid: str
-    project_name: str
-    by_uid: dict[str, IssuedPackage] = field(repr=False)
-
-
-def issued_records(project: Project) -> IssuedRecords:
-    issued = {p.uid: p for p in issued_packages(project)}
-    return IssuedRecords(project.uid, project.name, issued)
-
-
-def check_package(file: Path, project_uid: str,
-                  issued: IssuedRecords | None = None) -> PackageCheck:
-    """Verify caps, structure, every checksum and that the package belongs to this project
-    (PackageError if not); with ``issued``, also that this project issued it to the rater it
-    names and that its seal verifies with the issued key. Merging re-checks all of it and the
-    database inside; this is the early, per-file answer. Nothing is written."""
-    with open_package_zip(Path(file)) as pz:
-        m = pz.manifest
-        if m["project_uid"] != project_uid:
-            raise PackageError(f"package belongs to another project "
-                               f"({one_line(m.get('project_name', '?'))}, uid "
-                               f"{one_line(m['project_uid'], 40)})", source=str(file))
-        if issued is not None:
-            check_issued(pz, issued.by_uid.get(str(m["package_uid"])), project_uid)
-        elif not seal_verifies(m, m[SECRET_KEY]):
-            raise PackageError("the package seal does not verify (altered after sealing)",
-                               source=str(file))
-        pz.verify_all()
-    return PackageCheck(Path(file), str(m["rater"]["name"]), str(m.get("project_name", "")),
-                        len(m["outputs"]), str(m.get("stage", "outbound")))
-
-
-@dataclass(frozen=True)
-class PackageFolderSummary:
-    """An unpacked package as its rater sees it before returning it."""
-
-    folder: Path
-    rater: str
-    project_name: str
-    items: int
-    done: int
-    in_progress: int
-
-
-def package_folder_summary(folder: Path) -> PackageFolderSummary:
-    mpath = Path(folder) / MANIFEST
-    if not mpath.is_file():
-        raise PackageError("not an unpacked rater package (no manifest)", source=str(folder))
-    try:
-        manifest = json.loads(mpath.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as exc:
-        raise PackageError(f"unreadable package manifest: {exc}", source=str(mpath)) from exc
-    if not isinstance(manifest, dict):
-        raise PackageError("unreadable package manifest", source=str(mpath))
-    rater = str((manifest.get("rater") or {}).get("name", ""))
-    pkg = open_stored_project(Path(folder), upgrade=False)
-    try:
-        items, counts = judgments.workload(pkg)
-    finally:
-        pkg.close()
-    return PackageFolderSummary(Path(folder), rater, str(manifest.get("project_name", "")),
-                                items, counts.get("done", 0), counts.get("draft", 0))

@@ -39,7 +39,9 @@ from medreview.storage.project import DB_NAME, MEDIA_DIR, Project
 from medreview.study.package_zip import (
     FORMAT,
     MANIFEST,
+    MAX_MANIFEST_BYTES,
     ROOT,
+    PackageZip,
     open_package_zip,
     safe_name,
 )
@@ -53,8 +55,9 @@ from medreview.study.seal import (
     sealed,
 )
 
-__all__ = ["FORMAT", "MANIFEST", "ROOT", "PackageInfo", "build_package", "read_manifest",
-           "seal_package", "unpack_package", "verify_package"]
+__all__ = ["FORMAT", "MANIFEST", "ROOT", "PackageInfo", "build_package", "check_own_seal",
+           "read_folder_manifest", "read_manifest", "seal_package", "unpack_package",
+           "verify_package"]
 
 
 @dataclass(frozen=True)
@@ -157,13 +160,8 @@ def seal_package(folder: Path, out: Path) -> PackageInfo:
     """Write an unpacked, graded package folder back into a package file for merging."""
     folder = Path(folder)
     mpath = folder / MANIFEST
-    if not mpath.is_file():
-        raise PackageError("not an unpacked rater package (no manifest)", source=str(folder))
-    try:
-        manifest = json.loads(mpath.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as exc:
-        raise PackageError(f"unreadable package manifest: {exc}", source=str(mpath)) from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+    manifest = read_folder_manifest(folder)
+    if manifest.get("format") != FORMAT:
         raise PackageError(f"unknown package format (expected {FORMAT})", source=str(mpath))
     secret = manifest.get(SECRET_KEY)
     if not isinstance(secret, str) or not re.fullmatch(r"[0-9a-f]{64}", secret):
@@ -183,16 +181,36 @@ def read_manifest(file: Path) -> dict[str, Any]:
         return pz.manifest
 
 
-def verify_package(file: Path) -> dict[str, Any]:
-    """Full check (manifest, paths, caps, every checksum) writing nothing; the manifest.
+def read_folder_manifest(folder: Path) -> dict[str, Any]:
+    """The manifest of an unpacked package folder (a mapping; its size capped like a zip's)."""
+    mpath = Path(folder) / MANIFEST
+    if not mpath.is_file():
+        raise PackageError("not an unpacked rater package (no manifest)", source=str(folder))
+    try:
+        if mpath.stat().st_size > MAX_MANIFEST_BYTES:
+            raise PackageError(f"package manifest is larger than {MAX_MANIFEST_BYTES >> 20} MB",
+                               source=str(mpath))
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        raise PackageError(f"unreadable package manifest: {exc}", source=str(mpath)) from exc
+    if not isinstance(manifest, dict):
+        raise PackageError("unreadable package manifest (not a mapping)", source=str(mpath))
+    return manifest
 
-    The seal is checked with the package's own key: that finds damage, not forgery (only
-    the issuing project's key can tell that, see ``medreview.study.merge``).
-    """
+
+def check_own_seal(pz: PackageZip) -> None:
+    """The seal checked with the package's own key: that finds damage, not forgery (only the
+    issuing project's key can tell that, see ``medreview.study.merge``)."""
+    if not seal_verifies(pz.manifest, pz.manifest[SECRET_KEY]):
+        raise PackageError("the package seal does not verify (altered after sealing)",
+                           source=pz.source)
+
+
+def verify_package(file: Path) -> dict[str, Any]:
+    """Full check (manifest, paths, caps, every checksum, the seal with its own key) writing
+    nothing; the manifest."""
     with open_package_zip(Path(file)) as pz:
-        if not seal_verifies(pz.manifest, pz.manifest[SECRET_KEY]):
-            raise PackageError("the package seal does not verify (altered after sealing)",
-                               source=str(file))
+        check_own_seal(pz)
         pz.verify_all()
         return pz.manifest
 
@@ -205,9 +223,7 @@ def unpack_package(file: Path, dest: Path) -> Path:
     """
     file, dest = Path(file), Path(dest)
     with open_package_zip(file) as pz:
-        if not seal_verifies(pz.manifest, pz.manifest[SECRET_KEY]):
-            raise PackageError("the package seal does not verify (altered after sealing)",
-                               source=str(file))
+        check_own_seal(pz)
         if dest.exists() and any(dest.iterdir()):
             raise PackageError("destination folder is not empty", source=str(dest))
         dest_root = dest.resolve()
