@@ -57,7 +57,10 @@ class Coded:
         return out
 
     def select_items(self, mask: npt.NDArray[np.bool_]) -> Coded:
-        items = tuple(i for i, keep in zip(self.items, mask.tolist(), strict=True) if keep)
+        it: Any = self.items
+        items: Sequence[Any] = (it[mask] if hasattr(it, "to_numpy") else
+                                tuple(i for i, keep in zip(self.items, mask.tolist(),
+                                                           strict=True) if keep))
         return Coded(self.codes[mask], self.categories, self.values, self.numeric,
                      self.inferred, items, self.raters)
 
@@ -130,7 +133,7 @@ def _as_2d(ratings: Any) -> tuple[np.ndarray[Any, Any], Sequence[Any], tuple[Any
 
     items: Sequence[Any]
     if isinstance(ratings, pd.DataFrame):
-        items = tuple(ratings.index.tolist())
+        items = ratings.index  # not a tuple: a MultiIndex builds its tuples slowly
         raters = tuple(ratings.columns.tolist())
         if all(pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t)
                for t in ratings.dtypes):
@@ -195,6 +198,11 @@ def encode(ratings: Any, categories: Sequence[Any] | None = None) -> Coded:
         codes[~miss] = order[pos_c]
     else:
         flat = arr.ravel()
+        fast_codes = _factorized_codes(flat, cats, inferred, items, r)
+        if fast_codes is not None:
+            codes, cats = fast_codes
+            values, numeric = _numeric_values(cats)
+            return Coded(codes.reshape(n, r), cats, values, numeric, inferred, items, raters)
         keys = _keys_of(flat)  # None marks a missing rating
         if inferred:
             seen: dict[Any, Any] = {}
@@ -217,6 +225,53 @@ def encode(ratings: Any, categories: Sequence[Any] | None = None) -> Coded:
         codes = out.reshape(n, r)
     values, numeric = _numeric_values(cats)
     return Coded(codes, cats, values, numeric, inferred, items, raters)
+
+
+# Types of the values pandas' factorize takes for missing that ``_is_missing`` also does.
+_MISSING_TYPES = frozenset({type(None), float, np.float64})
+
+
+def _factorized_codes(flat: np.ndarray[Any, Any], cats: tuple[Any, ...], inferred: bool,
+                      items: Sequence[Any], r: int) -> tuple[IntArray, tuple[Any, ...]] | None:
+    """Codes (flat) and categories as ``encode``'s general path gives them, from one hash pass
+    in C (``pd.factorize``) and a look-up per distinct value instead of a Python step per
+    rating; None (use the general path) for unhashable values or unusual missing markers.
+
+    Same equality as the general path's dicts (``True == 1 == 1.0``): factorize hashes
+    objects with Python's ``==``, and its uniques come in order of first appearance."""
+    import pandas as pd
+
+    try:
+        labels, uniques = pd.factorize(flat, sort=False, use_na_sentinel=True)
+    except TypeError:
+        return None  # lists and other unhashable answers
+    miss = labels < 0
+    if miss.any():
+        na_types = {type(v) for v in flat[miss]}
+        if not na_types <= _MISSING_TYPES | {type(pd.NA), type(pd.NaT)}:
+            return None
+    ukeys = [_key(u) for u in uniques]
+    if inferred:
+        seen: dict[Any, Any] = {}
+        for u, k in zip(uniques, ukeys, strict=True):
+            if k not in seen:
+                seen[k] = _py(u)
+        found = list(seen.values())
+        with contextlib.suppress(TypeError):  # unorderable labels: order of appearance
+            found.sort()
+        cats = tuple(found)
+    index = {_key(c): i for i, c in enumerate(cats)}
+    lut = np.empty(len(ukeys) + 1, dtype=np.int64)
+    lut[-1] = -1  # label -1 (missing) reads the last entry
+    for u, k in enumerate(ukeys):
+        code = index.get(k)
+        if code is None:
+            j = int(np.argmax(labels == u))  # uniques come in order of first appearance
+            raise StatsError(f"rating {flat[j]!r} is not one of the declared categories "
+                             f"{list(cats)}", item=f"item {items[j // r]!r}")
+        lut[u] = code
+    codes: IntArray = lut.take(labels)
+    return codes, cats
 
 
 def _keys_of(flat: np.ndarray[Any, Any]) -> list[Any]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -63,14 +64,23 @@ def item_codes(wide: Any, categories: Sequence[Any] | None) -> IntArray:
 
 def item_keys(index: Sequence[Any], question_id: str) -> list[Item]:
     """``(output_id, question_id)`` for plain output ids or tuple keys."""
+    if getattr(index, "nlevels", 0) == 2:  # (output_id, question_id) MultiIndex: by level
+        lv: Any = index
+        return list(zip(map(int, lv.get_level_values(0).tolist()),
+                        map(str, lv.get_level_values(1).tolist()), strict=True))
+    if getattr(index, "nlevels", 0) == 1 and getattr(index, "dtype", None) is not None \
+            and index.dtype.kind in "iu":  # type: ignore[attr-defined]
+        return list(zip(map(int, index.tolist()),  # type: ignore[attr-defined]
+                        repeat(question_id)))
     return [(int(k[0]), str(k[1])) if isinstance(k, tuple) else (int(k), question_id)
             for k in index]
 
 
 def select(index: Any, mask: BoolArray) -> Sequence[Any]:
-    """``index[mask]`` for a pandas index or a plain sequence."""
+    """``index[mask]`` for a pandas index (kept an index: ``item_keys`` reads it by level)
+    or a plain sequence."""
     if hasattr(index, "to_numpy"):
-        picked: Sequence[Any] = index[mask].tolist()
+        picked: Sequence[Any] = index[mask]
         return picked
     return [k for k, m in zip(index, mask.tolist(), strict=True) if m]
 

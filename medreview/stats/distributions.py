@@ -224,8 +224,40 @@ def f_ppf(p: float, dfn: float, dfd: float) -> float:
 # --- rank correlations -------------------------------------------------------------------------
 
 
+# Few distinct values (ordinal scales, rubric scores): ranks and pair counts from a count
+# table instead of sorts. Every count is an integer, so the results are the same numbers.
+_TABLE_CELLS = 4_000_000
+_INT_RANGE = 100_000
+
+
+def _dense_codes(v: np.ndarray[Any, np.dtype[np.float64]]
+                 ) -> tuple[np.ndarray[Any, np.dtype[np.int64]], int] | None:
+    """Codes 0..k-1 in the order of the values (equal values, equal code), or None when the
+    values are many, or not all finite."""
+    if v.size == 0:
+        return None
+    lo, hi = float(v.min()), float(v.max())
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return None
+    if hi - lo <= _INT_RANGE and bool(np.all(v == np.floor(v))):
+        return (v - lo).astype(np.int64), int(hi - lo) + 1
+    uniq, inv = np.unique(v, return_inverse=True)
+    if uniq.size > _TABLE_CELLS // 64:
+        return None  # nearly continuous: the sort-based path
+    return inv.reshape(-1).astype(np.int64), int(uniq.size)
+
+
 def _average_ranks(v: Any) -> np.ndarray[Any, np.dtype[np.float64]]:
     v = np.asarray(v, dtype=np.float64)
+    dense = _dense_codes(v)
+    if dense is not None:
+        codes, k = dense
+        counts = np.bincount(codes, minlength=k)
+        ends_ = np.cumsum(counts)
+        starts_ = ends_ - counts
+        mean_rank_ = (starts_ + ends_ - 1) / 2.0 + 1.0
+        out: np.ndarray[Any, np.dtype[np.float64]] = mean_rank_[codes]
+        return out
     order = np.argsort(v, kind="mergesort")
     sv = v[order]
     new_group = np.r_[True, sv[1:] != sv[:-1]]
@@ -285,6 +317,9 @@ def kendall_tau_b(a: Any, b: Any) -> float:
     n = x.size
     if n < 2:
         return math.nan
+    dx, dy = _dense_codes(x), _dense_codes(y)
+    if dx is not None and dy is not None and dx[1] * dy[1] <= _TABLE_CELLS:
+        return _tau_b_table(n, *dx, *dy)
     order = np.lexsort((y, x))
     _, y_rank = np.unique(y, return_inverse=True)
     discordant = _discordant_pairs(y_rank.reshape(-1)[order].astype(np.int64))
@@ -294,6 +329,29 @@ def kendall_tau_b(a: Any, b: Any) -> float:
     starts = np.flatnonzero(np.r_[True, (xs[1:] != xs[:-1]) | (ys[1:] != ys[:-1])])
     run = np.diff(np.r_[starts, n]).astype(np.float64)
     both = float((run * (run - 1.0) / 2.0).sum())  # pairs tied in x and in y
+    s = (n0 - n1 - n2 + both) - 2.0 * discordant
+    den = math.sqrt((n0 - n1) * (n0 - n2))
+    return s / den if den > 0 else math.nan
+
+
+def _half_pairs(c: np.ndarray[Any, np.dtype[Any]]) -> float:
+    c = c.astype(np.float64)
+    return float((c * (c - 1.0) / 2.0).sum())
+
+
+def _tau_b_table(n: int, cx: np.ndarray[Any, np.dtype[np.int64]], kx: int,
+                 cy: np.ndarray[Any, np.dtype[np.int64]], ky: int) -> float:
+    """``kendall_tau_b`` from the kx x ky count table of the value codes: discordant pairs are
+    cell counts times the counts below and to the left of the cell."""
+    t = np.bincount(cx * ky + cy, minlength=kx * ky).reshape(kx, ky)
+    below = np.zeros_like(t)  # pairs partners: larger x ...
+    below[:-1] = t[::-1].cumsum(axis=0)[::-1][1:]
+    left = np.zeros_like(t)  # ... and smaller y
+    left[:, 1:] = below.cumsum(axis=1)[:, :-1]
+    discordant = int((t * left).sum())
+    n0 = n * (n - 1) / 2.0
+    n1, n2 = _half_pairs(t.sum(axis=1)), _half_pairs(t.sum(axis=0))
+    both = _half_pairs(t.ravel())
     s = (n0 - n1 - n2 + both) - 2.0 * discordant
     den = math.sqrt((n0 - n1) * (n0 - n2))
     return s / den if den > 0 else math.nan

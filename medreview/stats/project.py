@@ -42,6 +42,8 @@ from medreview.stats.paradox import annotate
 from medreview.stats.results import AgreementResult
 from medreview.stats.tables import POOLED_CRITERIA, check_long, presence, to_wide
 
+# The ratings columns the statistics read.
+USED = ("output_id", "model", "rater", "rater_kind", "question_id", "value", "confidence")
 CORE = ["statistic", "value", "ci_low", "ci_high", "n_items", "n_raters",
         "disagreeing_output_ids", "disagreeing_items"]
 __all__ = ["CORE", "POOLED_CRITERIA", "ProjectStats", "project_stats"]
@@ -168,6 +170,7 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
     outputs, too few for a meaningful interval, and bootstrapping thousands of them would
     take minutes.
     """
+    import numpy as np
     import pandas as pd
 
     if by not in (None, "model", "rater", "rater+model"):
@@ -176,10 +179,25 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
     check_long(ratings)
     full_opts = CIOptions(ci=ci)
     point_opts = CIOptions(ci=False)
-    phys = ratings[ratings["rater_kind"] == "physician"]
-    judges = ratings[ratings["rater_kind"] == "judge"]
+    # Only the columns read below: every row filter copies each column kept.
+    ratings = ratings[[c for c in USED if c in ratings.columns]]
+    # Question ids as integer codes, so selecting a question's rows is an integer look-up
+    # (``isin`` on the string column hashes every row's string, per question).
+    qcode, quniq = pd.factorize(ratings["question_id"], use_na_sentinel=True)
+    qpos = {q: i for i, q in enumerate(quniq.tolist())}
+    is_phys = (ratings["rater_kind"] == "physician").to_numpy(dtype=bool, na_value=False)
+    is_judge = (ratings["rater_kind"] == "judge").to_numpy(dtype=bool, na_value=False)
+    phys, phys_q = ratings[is_phys], qcode[is_phys]
+    judges, judges_q = ratings[is_judge], qcode[is_judge]
+
+    def rows_of(ids: list[str], codes: Any) -> Any:
+        """Mask of the rows (of ``codes``) answering one of ``ids``."""
+        want = np.zeros(len(quniq) + 1, dtype=bool)  # last entry: a missing question id
+        want[[qpos[q] for q in ids if q in qpos]] = True
+        return want[codes]
+
     # Work units: each question present, then the pooled per-case criteria.
-    present = set(ratings["question_id"].unique())  # once: thousands of per-case criteria
+    present = set(qpos)  # once: thousands of per-case criteria
     qids = [q for q in questions if q in present]
     case_crit = [q for q in qids if q.startswith(CASE_CRITERION_PREFIX)]
     units: list[tuple[str, list[str]]] = [
@@ -200,7 +218,7 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
         q = questions[ids[0]]
         single_criterion = label.startswith(CASE_CRITERION_PREFIX) and label != POOLED_CRITERIA
         opts = point_opts if single_criterion else full_opts
-        sub = phys[phys["question_id"].isin(ids)]
+        sub = phys[rows_of(ids, phys_q)]
         index: Any = "output_id" if len(ids) == 1 else ["output_id", "question_id"]
         if q.kind == QuestionKind.ERROR:
             _error_rows(sub, q, opts, err_rows)
@@ -231,7 +249,7 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
                                        question_id=label, scope="rater_pair",
                                        group=f"{a} | {b}"))
         jkind: Kind = "binary" if q.kind == QuestionKind.CRITERION else _as_kind(kind)
-        for jname, jsub in judges[judges["question_id"].isin(ids)].groupby("rater"):
+        for jname, jsub in judges[rows_of(ids, judges_q)].groupby("rater"):
             _judge_block(str(jname), jsub, wide, index, jkind, cats, gold, ids, label, opts,
                          judge_rows, ceil_rows, cal_rows)
     progress(total, total, "statistics: all questions")
@@ -374,14 +392,38 @@ def _calibration_rows(h: Any, jv: Any, conf: Any, cats: Any, label: str, base: d
 
 def _scores(ratings: Any, questions: Mapping[str, Question]) -> Any:
     """Numeric answers per (model, question, rater kind) for score-distribution plots."""
+    import numpy as np
     import pandas as pd
 
     numeric_kinds = {QuestionKind.CRITERION, QuestionKind.ORDINAL, QuestionKind.NUMBER}
     keep = [qid for qid, q in questions.items() if q.kind in numeric_kinds]
-    sub = ratings[ratings["question_id"].isin(keep)]
-    vals = pd.to_numeric(sub["value"].map(lambda v: float(v) if isinstance(
-        v, (bool, int, float)) else math.nan), errors="coerce")
+    qcode, quniq = pd.factorize(ratings["question_id"])
+    keep_set = set(keep)
+    want = np.append(np.fromiter((q in keep_set for q in quniq.tolist()), dtype=bool,
+                                 count=len(quniq)), False)  # last: a missing question id
+    sub = ratings[want[qcode]]
+    vals = pd.Series(_as_floats(sub["value"].to_numpy(dtype=object)), index=sub.index)
     out = sub[["model", "question_id", "rater_kind", "output_id"]].assign(value=vals)
     out = out.dropna(subset=["value"])
     is_case = out["question_id"].str.startswith(CASE_CRITERION_PREFIX)
     return out.assign(question_id=out["question_id"].where(~is_case, POOLED_CRITERIA))
+
+
+def _as_floats(values: Any) -> Any:
+    """``float(v)`` for bool, int and float answers, NaN for the rest (text, lists, None).
+
+    Classified by type, once per distinct type (``isinstance`` is ``issubclass`` of the
+    value's type), then converted by numpy: no Python step per answer."""
+    import numpy as np
+
+    out = np.full(values.shape[0], np.nan)
+    if not values.size:
+        return out
+    types = np.frompyfunc(type, 1, 1)(values)
+    number = {t: issubclass(t, (bool, int, float)) for t in set(types)}
+    mask = np.frompyfunc(number.__getitem__, 1, 1)(types).astype(bool)
+    try:
+        out[mask] = values[mask].astype(np.float64)
+    except (OverflowError, TypeError, ValueError):  # e.g. an int beyond float: one by one
+        out[mask] = [float(v) for v in values[mask]]
+    return out

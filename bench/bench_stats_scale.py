@@ -1,0 +1,208 @@
+"""Project statistics at scale against the time to read and parse the judgments they use
+(issue #17, item 2: ``stats --no-ci`` within 3x of reading + parsing, 95 % CIs at 1M under 30 s,
+memory under 2 GB at 1M).
+
+A project of N judgments (the shape of ``bench/bench_project_stats.py``: N/3.55 outputs, three
+physicians with 15 % missing and one LLM judge with confidences; per judgment an ordinal
+``overall``, a ``safe`` criterion, a numeric ``score`` and five per-case criteria) is written once
+to an SQLite file under the temporary folder (cached by N and seed; one row per judgment, its
+answers as JSON, as the project database stores them). Timed, in one process:
+
+(a) **read + parse**: ``sqlite3`` reads every judgment row and ``json.loads`` its answers;
+(l) the long ratings table (one row per answer: ``storage.tables.ratings_long``'s columns)
+    built from (a), shown apart: it is the input of the statistics, not part of the goal;
+(b) ``project_stats(ratings, questions, ci=False)`` (what ``medreview stats --no-ci`` computes);
+(c) the same with 95 % CIs (1,000 resamples), unless ``--no-ci-run``;
+
+and prints b/a and c, each the minimum over ``--repeat`` runs, with the process's peak RSS
+(``ru_maxrss``) after each stage. (c) at 1M is run once.
+
+Usage: .venv/bin/python bench/bench_stats_scale.py [--sizes 100000 1000000] [--repeat 3]
+       [--no-ci-run] [--profile FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from medreview.domain.rubric import Option, Question, QuestionKind, case_criterion_question
+
+RATERS = (("Dr A", "physician"), ("Dr B", "physician"), ("Dr C", "physician"),
+          ("judge: bench", "judge"))
+MODELS = ("model-1", "model-2", "model-3")
+CRITERIA = 5
+JUDGMENTS_PER_OUTPUT = 3.55  # 3 x 0.85 physicians + 1 judge
+
+
+def db_path(n: int, seed: int) -> Path:
+    return Path(tempfile.gettempdir()) / f"medreview-bench-stats-{n}-{seed}.sqlite"
+
+
+def generate(n: int, seed: int) -> Path:
+    """The judgments' SQLite file (made once per N and seed)."""
+    path = db_path(n, seed)
+    if path.exists():
+        return path
+    rng = np.random.default_rng(seed)
+    n_out = round(n / JUDGMENTS_PER_OUTPUT)
+    truth = rng.normal(0.0, 1.0, n_out)
+    crit_truth = rng.random((n_out, CRITERIA)) < (0.5 + 0.2 * np.tanh(truth))[:, None]
+    present = np.ones((n_out, len(RATERS)), dtype=bool)
+    present[:, :3] = rng.random((n_out, 3)) >= 0.15
+    o_idx, r_idx = np.nonzero(present)
+    noise = rng.normal(0.0, 0.6, o_idx.size)
+    overall = np.clip(np.round(3 + truth[o_idx] + noise), 1, 5).astype(int)
+    safe = truth[o_idx] + noise > -0.8
+    met = crit_truth[o_idx] ^ (rng.random((o_idx.size, CRITERIA)) < 0.12)
+    score = met.mean(axis=1)
+    conf = np.where(r_idx == 3, rng.uniform(0.5, 1.0, o_idx.size), np.nan)
+    tmp = path.with_suffix(".part")
+    tmp.unlink(missing_ok=True)
+    con = sqlite3.connect(tmp)
+    con.execute("CREATE TABLE judgment (id INTEGER PRIMARY KEY, output_id INTEGER, "
+                "case_id INTEGER, model TEXT, rater TEXT, rater_kind TEXT, confidence REAL, "
+                "answers TEXT)")
+    rows = []
+    tf = ("false", "true")
+    for i, (o, r) in enumerate(zip(o_idx.tolist(), r_idx.tolist(), strict=True)):
+        case = o // len(MODELS)
+        crit = ", ".join(f'"criterion:c{case}-{k}": {tf[m]}'
+                         for k, m in enumerate(met[i].tolist()))
+        answers = (f'{{"overall": {overall[i]}, "safe": {tf[int(safe[i])]}, {crit}, '
+                   f'"score": {float(score[i])!r}}}')
+        c = float(conf[i])
+        rows.append((o, case, MODELS[o % len(MODELS)], RATERS[r][0], RATERS[r][1],
+                     None if c != c else c, answers))
+    con.executemany("INSERT INTO judgment (output_id, case_id, model, rater, rater_kind, "
+                    "confidence, answers) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    con.commit()
+    con.close()
+    tmp.rename(path)
+    return path
+
+
+def read_parse(path: Path) -> list[tuple[Any, ...]]:
+    """(a): every judgment row with its answers parsed."""
+    con = sqlite3.connect(path)
+    try:
+        rows = con.execute("SELECT output_id, case_id, model, rater, rater_kind, confidence, "
+                           "answers FROM judgment ORDER BY id").fetchall()
+    finally:
+        con.close()
+    loads = json.loads
+    return [(*r[:6], loads(r[6])) for r in rows]
+
+
+def long_table(parsed: list[tuple[Any, ...]]) -> Any:
+    """The long ratings table (``ratings_long``'s statistics columns) from parsed rows."""
+    import pandas as pd
+
+    cols: dict[str, list[Any]] = {k: [] for k in (
+        "output_id", "case_id", "case_external_id", "model", "rater", "rater_kind",
+        "question_id", "value", "confidence")}
+    for o, case, model, rater, kind, conf, answers in parsed:
+        k = len(answers)
+        cols["output_id"] += [o] * k
+        cols["case_id"] += [case] * k
+        cols["case_external_id"] += [f"case-{case}"] * k
+        cols["model"] += [model] * k
+        cols["rater"] += [rater] * k
+        cols["rater_kind"] += [kind] * k
+        cols["question_id"] += answers.keys()
+        cols["value"] += answers.values()
+        cols["confidence"] += [float("nan") if conf is None else conf] * k
+    return pd.DataFrame(cols)
+
+
+def questions_of(n: int) -> dict[str, Question]:
+    n_out = round(n / JUDGMENTS_PER_OUTPUT)
+    qs: dict[str, Question] = {
+        "overall": Question("overall", QuestionKind.ORDINAL, "Overall quality",
+                            options=tuple(Option(v, str(v)) for v in range(1, 6))),
+        "safe": Question("safe", QuestionKind.CRITERION, "Safe?"),
+        "score": Question("score", QuestionKind.NUMBER, "Rubric score"),
+    }
+    for case in range((n_out + len(MODELS) - 1) // len(MODELS)):
+        for k in range(CRITERIA):
+            cid = f"c{case}-{k}"
+            qs[f"criterion:{cid}"] = case_criterion_question(cid, "criterion", 4)
+    return qs
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def best(fn: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:
+    """(min wall, CPU of that run, last result)."""
+    runs, out = [], None
+    for _ in range(repeat):
+        out = None  # free the last result before the next run
+        t, c = time.perf_counter(), time.process_time()
+        out = fn()
+        runs.append((time.perf_counter() - t, time.process_time() - c))
+    wall, cpu = min(runs)
+    return wall, cpu, out
+
+
+def run(n: int, seed: int, repeat: int, ci_run: bool, profile: str | None) -> None:
+    from medreview.stats.project import project_stats
+
+    t = time.perf_counter()
+    path = generate(n, seed)
+    print(f"\n{n:,} judgments ({path}, {path.stat().st_size / 1e6:.0f} MB; "
+          f"ready in {time.perf_counter() - t:.1f} s), load {os.getloadavg()[0]:.1f}")
+    ta, ca, parsed = best(lambda: read_parse(path), repeat)
+    print(f"(a) read + parse       {ta:8.2f} s  (CPU {ca:6.2f})   peak RSS {peak_mb():7.0f} MB")
+    t, c = time.perf_counter(), time.process_time()
+    ratings = long_table(parsed)
+    tl, cl = time.perf_counter() - t, time.process_time() - c
+    del parsed
+    qs = questions_of(n)
+    print(f"(l) long table         {tl:8.2f} s  (CPU {cl:6.2f})   peak RSS {peak_mb():7.0f} MB"
+          f"   [{len(ratings):,} answers, {len(qs):,} questions]")
+    if profile:
+        import cProfile
+
+        cProfile.runctx("project_stats(ratings, qs, ci=False)", globals(),
+                        {"project_stats": project_stats, "ratings": ratings, "qs": qs},
+                        profile)
+    tb, cb, _ = best(lambda: project_stats(ratings, qs, ci=False), repeat)
+    print(f"(b) stats, no CI       {tb:8.2f} s  (CPU {cb:6.2f})   peak RSS {peak_mb():7.0f} MB"
+          f"   b/a = {tb / ta:.2f} (goal <= 3)")
+    if ci_run:
+        tc, cc, _ = best(lambda: project_stats(ratings, qs, ci=True),
+                         1 if n >= 1_000_000 else repeat)
+        print(f"(c) stats, 95 % CIs    {tc:8.2f} s  (CPU {cc:6.2f})   peak RSS "
+              f"{peak_mb():7.0f} MB   c/a = {tc / ta:.1f}")
+    print(f"load after {os.getloadavg()[0]:.1f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=17)
+    ap.add_argument("--no-ci-run", action="store_true", help="skip (c), the CI run")
+    ap.add_argument("--profile", metavar="FILE", help="cProfile (b) once into FILE")
+    args = ap.parse_args()
+    for n in args.sizes:
+        run(n, args.seed, args.repeat, not args.no_ci_run, args.profile)
+
+
+if __name__ == "__main__":
+    main()
