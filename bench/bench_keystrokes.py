@@ -7,6 +7,7 @@ panel's current question and presses the one key that makes progress (Y/N on an 
 criterion, J to move to the next unanswered required question, Ctrl+Enter once nothing
 required is left). It counts every key until the next item is open and the graded one is
 saved as done with all 10 criteria answered, then prints the count and which keys were used.
+Measured: 11 (Y/N once per criterion, Ctrl+Enter once); docs/PERFORMANCE.md quotes it.
 
 Usage: python bench/bench_keystrokes.py [criteria=10]   (exit 1 if the item was not graded)
 """
@@ -25,7 +26,9 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-AIM = 12
+# One key per criterion and one to finish: the item opens on its first unanswered required
+# question (it took 12 while it opened on question 1; issue #15 aimed at <= 12).
+AIM = 11
 
 
 def healthbench_file(folder: Path, n_criteria: int, n_cases: int = 3) -> Path:

@@ -96,6 +96,8 @@ class GradingView(QWidget):
         self.image_pane.show_series(item.series, self._regions_shown, c.metadata)
         self.panel.load(f"{c.title} — {item.shown_model}", item.questions(), draft)
         self.panel.regions.show_marks(draft.annotations, item.series, item.questions())
+        if self.controller is not None:  # the keys start where work is left, not on question 1
+            self.panel.show_first_missing(self.controller.missing())
         self.panel.setFocus()
 
     def _show_images(self, on: bool) -> None:
