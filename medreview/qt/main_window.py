@@ -266,7 +266,7 @@ class MainWindow(QMainWindow):
         add(m, "Judge calibration", self.show_calibration, menu_key("calibration"))
         m = bar.addMenu("&Help")
         add(m, "Keyboard cheat sheet", self.show_cheatsheet, project=False)
-        add(m, "About medreview", lambda: show_about(self), project=False)
+        add(m, "About medreview", self.show_about, project=False)
 
     def _show_project_controls(self, on: bool) -> None:
         """The rater picker and item actions mean nothing on the welcome page."""
@@ -604,6 +604,8 @@ class MainWindow(QMainWindow):
         folder = open_package_dialog(self)
         if folder is not None:
             self.open_project(folder)
+        else:
+            self.restore_grading_focus()
 
     def return_package(self) -> None:
         from medreview.qt.study.packages import return_package_dialog
@@ -770,7 +772,7 @@ class MainWindow(QMainWindow):
 
         def show(revisions: list[Any]) -> None:
             HistoryDialog(revisions, questions, self).exec()
-            self.view.panel.setFocus()
+            self.restore_grading_focus()  # activates this window again if none is active
 
         c.history_async(show, lambda exc: self.statusBar().showMessage(
             f"Cannot show the history: {exc}", 8000))
@@ -785,6 +787,10 @@ class MainWindow(QMainWindow):
                 if key:
                     out.append((key, f"{top.text().replace('&', '')} → {act.text()}"))
         return out
+
+    def show_about(self) -> None:
+        show_about(self)
+        self.restore_grading_focus()
 
     def show_cheatsheet(self) -> None:
         CheatSheetDialog(self, self.menu_keys()).exec()

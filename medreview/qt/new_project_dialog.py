@@ -576,6 +576,7 @@ def new_project(window: MainWindow) -> NewProjectDialog:
     dlg = NewProjectDialog(_widget(window))
     dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dlg.sig_created.connect(lambda created: open_created(window, created))
+    dlg.finished.connect(lambda _result: window.restore_grading_focus())  # cancelled too
     dlg.open()
     return dlg
 
