@@ -1,5 +1,6 @@
 """The editor's screens for ``qt/preview.py`` (docs/screenshots): the taxonomy editor on the
-demo's MedVAL error categories, and the grading window with the guidelines pane open."""
+demo's MedVAL error categories, and the grading window with the guidelines pane open (the
+rubric's and the error taxonomy's, each under its heading)."""
 
 from __future__ import annotations
 
@@ -25,12 +26,13 @@ not what the model might have meant.
 - A penalty criterion (negative points) is met when the harmful advice is present,
   even if the answer also gives the correct advice elsewhere.
 
-## Errors
-
-1. Mark the shortest span that carries the error.
-2. *Major*: could change management. *Minor*: wording, or a detail without consequence.
-
 When unsure, flag the item (F) and say why in the rationale.
+"""
+
+DEMO_TAXONOMY_GUIDELINES = """1. Mark the shortest span that carries the error, once.
+2. *Major*: could change management. *Minor*: wording, or a detail without consequence.
+3. Press **0** when you read the whole answer and found no error: it is an answer, unlike
+   leaving the question empty.
 """
 
 
@@ -44,13 +46,17 @@ def _spin(pred: Any, timeout: float = 30.0) -> None:
 def make(name: str, window: Any) -> QWidget:
     """``form-editor`` or ``guidelines`` on a main window that has the demo project open."""
     if name == "guidelines":
-        key = window.controller.item.form.key
-        window.executor.submit(form_editing.save_guideline, window.project, key,
-                               DEMO_GUIDELINES, "Dr. Study Lead").result()
-        window.guidelines.follow(window.project, window.executor, window.controller,
-                                 window.controller.item)
+        item = window.controller.item
+        for form, text in ((item.form, DEMO_GUIDELINES),
+                           (item.taxonomy, DEMO_TAXONOMY_GUIDELINES)):
+            if form is not None:
+                window.executor.submit(form_editing.save_guideline, window.project, form.key,
+                                       text, "Dr. Study Lead").result()
+        window.guidelines.follow(window.project, window.executor, window.controller, item)
         window.guidelines.show()
-        _spin(lambda: window.guidelines.pane.version is not None)
+        pane = window.guidelines.pane
+        _spin(lambda: pane.version is not None
+              and (item.taxonomy is None or pane.taxonomy_version is not None))
         window.resizeDocks([window.guidelines], [400], Qt.Orientation.Horizontal)
         shown: QWidget = window
         return shown
