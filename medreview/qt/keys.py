@@ -57,8 +57,8 @@ KEYMAP: tuple[KeyBinding, ...] = (
     KeyBinding("theme", ("Ctrl+Shift+T",), "Switch light / dark theme", "Window"),
     KeyBinding("cheatsheet", ("?", "F1"), "Show this cheat sheet", "Window"),
     KeyBinding("maximise_image", ("M",), "Image pane fills the window / back", "Window"),
-    KeyBinding("guidelines", ("G",), "Show / hide the rubric's grading guidelines beside the "
-               "panel", "Window"),
+    KeyBinding("guidelines", ("G",), "Show / hide the grading guidelines (rubric, error "
+               "taxonomy) beside the panel", "Window"),
 )
 
 # Keys of the image viewer: they act while the image has focus (click it), where they take
