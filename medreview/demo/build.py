@@ -31,13 +31,15 @@ from medreview.paths import resources_dir
 from medreview.progress import Progress, no_progress
 from medreview.rubrics.templates import load_template
 from medreview.services.projects import add_form
-from medreview.storage.base import utcnow
-from medreview.storage.forms import active_form_rows
 from medreview.storage.ingest import ingest
-from medreview.storage.models import CaseRow, JudgeRunRow, OutputRow
-from medreview.storage.project import Project, create_project
-from medreview.storage.raters import get_or_create_rater
-from medreview.storage.revisions import RevisionContent, append_revision
+from medreview.storage.project import create_project
+from medreview.storage.rating_batches import (
+    BatchRating,
+    FinishedJudgeRun,
+    RatingBatch,
+    write_rating_batch,
+)
+from medreview.storage.revisions import RevisionContent
 
 SEED = 20261122
 PHYSICIANS = (("Dr. Amara Okafor", 0.93), ("Dr. Lukas Brandt", 0.89), ("Dr. Mei Tanaka", 0.91))
@@ -159,107 +161,76 @@ def _rated_errors(rng: random.Random, answer: dict[str, Any], keep: float) -> li
     return out
 
 
-def _simulate(project: Project, cases: list[dict[str, Any]], progress: Progress) -> None:
+def _simulated_batch(cases: list[dict[str, Any]]) -> RatingBatch:
+    """The demo's ratings, drawn from one seeded generator in a fixed order (no database)."""
     rng = random.Random(SEED)
-    with project.transaction() as s:
-        rubric, taxonomy = active_form_rows(s)
-        assert rubric is not None
-        run = JudgeRunRow(
-            uid="00000000-0000-4000-8000-000000000001",
-            model="demo-judge-mini",
-            base_url="http://127.0.0.1:8011/v1",
-            template_key="healthbench-criterion",
-            template_version=1,
-            template_hash="simulated",
-            params={"temperature": 0.0},
-            status="finished",
-            finished_at=utcnow(),
-            notes="Simulated ratings for the demo; reproduce a real run with `medreview judge`.",
-        )
-        s.add(run)
-        s.flush()
-        physicians = [(get_or_create_rater(s, name, "physician"), acc) for name, acc in PHYSICIANS]
-        judge = get_or_create_rater(s, JUDGE_NAME, "judge", judge_run_id=run.id)
-        case_ids = dict(s.query(CaseRow.external_id, CaseRow.id).all())
-        for n, c in enumerate(cases):
-            progress(n, len(cases), "simulating ratings")
-            for a in c["answers"]:
-                output_id = (
-                    s.query(OutputRow.id)
-                    .filter(OutputRow.case_id == case_ids[c["id"]], OutputRow.model == a["model"])
-                    .scalar()
-                )
-                truth = a["met"]
-                points = [float(k["points"]) for k in c["criteria"]]
-                qids = [
-                    f"criterion:{criterion_key(i, k['criterion'])}"
-                    for i, k in enumerate(c["criteria"])
-                ]
-                for rater, acc in physicians:
-                    if rng.random() < 0.12:  # not every physician rated every answer
-                        continue
-                    met = [t if rng.random() < acc else (not t) for t in truth]
-                    answers: dict[str, Any] = dict(zip(qids, met, strict=True))
-                    errors = _rated_errors(rng, a, keep=acc)
-                    answers["errors"] = errors
-                    content = RevisionContent(
-                        answers=answers,
-                        annotations=[],
-                        rationale=_rationale(a, met, c),
-                        confidence=round(rng.uniform(0.6, 1.0), 2),
-                        overall_score=healthbench_score(list(zip(points, met, strict=True))),
-                        time_on_task_s=round(rng.uniform(40, 240), 1),
-                        status="done",
-                    )
-                    append_revision(
-                        s,
-                        rater_id=rater.id,
-                        output_id=output_id,
-                        content=content,
-                        form_id=rubric.id,
-                        taxonomy_id=taxonomy.id if taxonomy else None,
-                        author=rater.name,
-                        source="import",
-                    )
-                # The judge: per-criterion confidence, a little worse calibrated than it claims.
-                met_j, conf = [], {}
-                for i, t in enumerate(truth):
-                    correct = rng.random() < JUDGE_ACCURACY
-                    met_j.append(t if correct else (not t))
-                    p = rng.uniform(0.75, 0.99) if correct else rng.uniform(0.5, 0.9)
-                    conf[qids[i]] = round(p, 3)
-                answers = dict(zip(qids, met_j, strict=True))
-                answers["errors"] = _rated_errors(rng, a, keep=0.75)
-                # Per-question confidence as the real judge records it (see services/judging.py).
-                notes = [
-                    {
-                        "question_id": qid,
-                        "note": "Simulated verdict.",
-                        "judge": {"confidence": p, "confidence_source": "stated", "item_key": qid},
-                    }
-                    for qid, p in conf.items()
-                ]
+    ratings: list[BatchRating] = []
+    n_items = 0
+    for c in cases:
+        points = [float(k["points"]) for k in c["criteria"]]
+        qids = [f"criterion:{criterion_key(i, k['criterion'])}"
+                for i, k in enumerate(c["criteria"])]
+        for a in c["answers"]:
+            truth = a["met"]
+            for name, acc in PHYSICIANS:
+                if rng.random() < 0.12:  # not every physician rated every answer
+                    continue
+                met = [t if rng.random() < acc else (not t) for t in truth]
+                answers: dict[str, Any] = dict(zip(qids, met, strict=True))
+                answers["errors"] = _rated_errors(rng, a, keep=acc)
                 content = RevisionContent(
                     answers=answers,
-                    annotations=notes,
-                    rationale="Simulated judge verdicts (demo).",
-                    confidence=round(sum(conf.values()) / len(conf), 3),
-                    overall_score=healthbench_score(list(zip(points, met_j, strict=True))),
+                    annotations=[],
+                    rationale=_rationale(a, met, c),
+                    confidence=round(rng.uniform(0.6, 1.0), 2),
+                    overall_score=healthbench_score(list(zip(points, met, strict=True))),
+                    time_on_task_s=round(rng.uniform(40, 240), 1),
                     status="done",
                 )
-                append_revision(
-                    s,
-                    rater_id=judge.id,
-                    output_id=output_id,
-                    content=content,
-                    form_id=rubric.id,
-                    taxonomy_id=taxonomy.id if taxonomy else None,
-                    author=judge.name,
-                    source="judge",
-                )
-                run.n_requests += len(truth)
-                run.prompt_tokens += 900 * len(truth)
-                run.completion_tokens += 80 * len(truth)
+                ratings.append(BatchRating(name, c["id"], a["model"], content, "import"))
+            # The judge: per-criterion confidence, a little worse calibrated than it claims.
+            met_j, conf = [], {}
+            for i, t in enumerate(truth):
+                correct = rng.random() < JUDGE_ACCURACY
+                met_j.append(t if correct else (not t))
+                p = rng.uniform(0.75, 0.99) if correct else rng.uniform(0.5, 0.9)
+                conf[qids[i]] = round(p, 3)
+            answers = dict(zip(qids, met_j, strict=True))
+            answers["errors"] = _rated_errors(rng, a, keep=0.75)
+            # Per-question confidence as the real judge records it (see services/judging.py).
+            notes = [
+                {
+                    "question_id": qid,
+                    "note": "Simulated verdict.",
+                    "judge": {"confidence": p, "confidence_source": "stated", "item_key": qid},
+                }
+                for qid, p in conf.items()
+            ]
+            content = RevisionContent(
+                answers=answers,
+                annotations=notes,
+                rationale="Simulated judge verdicts (demo).",
+                confidence=round(sum(conf.values()) / len(conf), 3),
+                overall_score=healthbench_score(list(zip(points, met_j, strict=True))),
+                status="done",
+            )
+            ratings.append(BatchRating(JUDGE_NAME, c["id"], a["model"], content, "judge"))
+            n_items += len(truth)
+    run = FinishedJudgeRun(
+        uid="00000000-0000-4000-8000-000000000001",
+        model="demo-judge-mini",
+        base_url="http://127.0.0.1:8011/v1",
+        template_key="healthbench-criterion",
+        template_version=1,
+        template_hash="simulated",
+        params={"temperature": 0.0},
+        notes="Simulated ratings for the demo; reproduce a real run with `medreview judge`.",
+        n_requests=n_items,
+        prompt_tokens=900 * n_items,
+        completion_tokens=80 * n_items,
+    )
+    return RatingBatch(physicians=tuple(name for name, _acc in PHYSICIANS),
+                       ratings=tuple(ratings), judge=JUDGE_NAME, judge_run=run)
 
 
 def _rationale(answer: dict[str, Any], met: list[bool], case: dict[str, Any]) -> str:
@@ -286,7 +257,7 @@ def build_demo_project(path: Path, *, progress: Progress = no_progress) -> Path:
         with tempfile.TemporaryDirectory(prefix="medreview-demo-") as tmp:
             ingest(project, _image_records(cases, Path(tmp)), source="demo-dicom", importer="demo")
         progress(2, 4, "ratings")
-        _simulate(project, cases, no_progress)
+        write_rating_batch(project, _simulated_batch(cases))
         progress(4, 4, "done")
     except BaseException:
         project.close()
