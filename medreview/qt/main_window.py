@@ -10,6 +10,7 @@ import dataclasses
 import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
+from concurrent.futures import wait as wait_for_all
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -89,9 +90,12 @@ def _nothing() -> None:
 
 
 def _close_behind(project: Project | None, opening: Future[Any] | None,
-                  saves: list[Future[Any]]) -> None:
+                  saves: list[Future[Any]], runs: Iterable[Future[Any]] = ()) -> None:
     """On the closing project's database thread, after everything queued before it (the
-    last saves): close the database (or the one still being opened) and say if a save failed."""
+    last saves): wait for the ``runs`` still writing (a judge run told to cancel: the engine
+    is never disposed under a running writer), close the database (or the one still being
+    opened) and say if a save failed."""
+    wait_for_all(list(runs))
     if project is None and opening is not None and opening.done() and not opening.cancelled() \
             and opening.exception() is None:
         project = opening.result()[0]  # opened, but nobody took it: close it too
@@ -105,6 +109,9 @@ def _close_behind(project: Project | None, opening: Future[Any] | None,
         raise RuntimeError(f"{len(failed)} change(s) could not be saved before the project "
                            f"closed: {failed[0]}")
 
+
+RUN_STOP_WAIT = ("Waiting for the judge run to stop… (its finished items are saved; the "
+                 "project closes once it has)")
 
 # Who browses a read-only project nobody has graded in yet: no rater is created (nothing can be
 # saved), the queue shows every item with no grades.
@@ -452,10 +459,12 @@ class MainWindow(QMainWindow):
         """Close the tool windows, stop the grading controller (its last save, its timer, the
         answers still coming) and close the database behind the last save, on the project's
         own thread. ``wait`` (the window closing): block until that is done."""
+        runs: list[Future[Any]] = []
         for w in list(self.tool_windows.values()):
-            stop = getattr(w, "shutdown", None)
-            if stop is not None:
-                stop()  # a judge run lets go of the project (it stays resumable)
+            release = getattr(w, "release", None)
+            run = release() if release is not None else None
+            if run is not None:  # a judge run cancelled: the closing below waits for it
+                runs.append(run)  # off this thread (the run stays resumable)
             retire(w)
             w.close()
             w.deleteLater()
@@ -470,16 +479,19 @@ class MainWindow(QMainWindow):
             self.controller = None
         executor, opening, self._opening = self.executor, self._opening, None
         if executor is not None and wait:
-            closing = executor.submit(_close_behind, self.project, opening, pending)
+            closing = executor.submit(_close_behind, self.project, opening, pending, runs)
             executor.shutdown(wait=True)
             failed = closing.exception()
             if failed is not None:
                 raise failed
         elif executor is not None:
-            Op(self, _close_behind, self.project, opening, pending) \
-                .failure(lambda exc: show_error(self, "Closing failed", str(exc))).run(executor)
+            Op(self, _close_behind, self.project, opening, pending, runs) \
+                .success(lambda _none: self._closed_behind(None)) \
+                .failure(self._closed_behind).run(executor)
             executor.shutdown(wait=False)  # its thread ends once the closing has run
         self._set_busy(None)
+        if runs and not wait:
+            self.statusBar().showMessage(RUN_STOP_WAIT)
         self.executor = None
         if self.project is not None:
             from medreview.services.access import on_writer_wait
@@ -488,6 +500,13 @@ class MainWindow(QMainWindow):
         self.project = None
         self.rater = None
         self._show_read_only(None)
+
+    def _closed_behind(self, exc: BaseException | None) -> None:
+        """The closed project's last writer let go and its database is closed (or not)."""
+        if self.statusBar().currentMessage() == RUN_STOP_WAIT:
+            self.statusBar().clearMessage()
+        if exc is not None:
+            show_error(self, "Closing failed", str(exc))
 
     def _show_read_only(self, reason: str | None) -> None:
         self.read_only_banner.setText(

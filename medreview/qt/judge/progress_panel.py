@@ -1,5 +1,8 @@
 """RunProgressPanel: a running judge's progress bar, live counts, usage and cost, then its
-summary and the failed items with their reasons."""
+summary and the failed items with their reasons.
+
+The bar is driven by ``show_progress``/``show_busy`` (``qt/progress_relay.py``) and the failed
+items are shared ``qt/table_cells.cell``s (server replies are data), like the other screens."""
 
 from __future__ import annotations
 
@@ -16,13 +19,13 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from medreview.domain.display_text import tooltip_text
 from medreview.qt.judge.text import duration, plural, status_label, tokens, usd
+from medreview.qt.progress_relay import show_busy, show_progress
+from medreview.qt.table_cells import cell
 from medreview.services.judging import JudgeFailure, JudgeLive, JudgeRunSummary
 
 TILES = (("judged", "Judged"), ("cached", "From cache"), ("failed", "Failed"),
@@ -53,8 +56,7 @@ class RunProgressPanel(QWidget):
         self.state = QLabel()
         self.state.setObjectName("runState")
         self.bar = QProgressBar()
-        self.bar.setRange(0, 1)
-        self.bar.setValue(0)
+        show_progress(self.bar, 0, 1, "")
         self.bar.setTextVisible(True)
         self.detail = QLabel("Choose the settings, then press Start run.")
         self.detail.setObjectName("runDetail")
@@ -111,9 +113,7 @@ class RunProgressPanel(QWidget):
         self._started = 0.0
         self._done_at_start = None
         self.detail.setText("")
-        self.bar.setRange(0, 1)
-        self.bar.setValue(0)
-        self.bar.setFormat("")
+        show_progress(self.bar, 0, 1, "")
         for tile in self.tiles.values():
             tile.value.setText("—")
             for w in (tile, tile.value):
@@ -129,7 +129,7 @@ class RunProgressPanel(QWidget):
         self._started = time.monotonic()
         self._done_at_start = None
         self._set_state("Starting", "running")
-        self.bar.setRange(0, 0)  # busy until the plan is known
+        show_busy(self.bar)  # until the plan is known
         self.detail.setText("Planning the items…")
 
     def elapsed(self) -> float:
@@ -143,9 +143,8 @@ class RunProgressPanel(QWidget):
         if live.total is not None:
             if self._done_at_start is None:
                 self._done_at_start = live.done
-            self.bar.setRange(0, max(1, live.total))
-            self.bar.setValue(min(live.done, live.total))
-            self.bar.setFormat(f"{live.done} / {live.total} items  (%p%)")
+            show_progress(self.bar, min(live.done, live.total), max(1, live.total),
+                          f"{live.done} / {live.total} items  (%p%)")
             self.detail.setText(self._detail(live))
         self._tiles(info.n_done, info.n_cached, info.n_failed, info.n_requests,
                     info.prompt_tokens, info.completion_tokens, info.cost_usd)
@@ -166,11 +165,10 @@ class RunProgressPanel(QWidget):
         label = status_label(s.status)
         level = {"done": "ok", "cancelled": "warn"}.get(s.status, "warn")
         self._set_state(label, level)
-        self.bar.setRange(0, max(1, s.items_total))
         finished = s.items_total - s.failed if s.status != "cancelled" else (
             final.done if final is not None else s.already_done + s.judged + s.cached)
-        self.bar.setValue(min(finished, s.items_total))
-        self.bar.setFormat(f"{finished} / {s.items_total} items  (%p%)")
+        show_progress(self.bar, min(finished, s.items_total), max(1, s.items_total),
+                      f"{finished} / {s.items_total} items  (%p%)")
         if final is not None:
             i = final.info
             self._tiles(i.n_done, i.n_cached, i.n_failed, i.n_requests, i.prompt_tokens,
@@ -202,9 +200,7 @@ class RunProgressPanel(QWidget):
             tries = f" (after {plural(f.attempts, 'attempt')})" if f.attempts > 1 else ""
             for col, text in enumerate((f.case_external_id, str(f.output_id), f.item_key,
                                         f.reason + tries)):
-                item = QTableWidgetItem(text)
-                item.setToolTip(tooltip_text(text))  # server replies are data
-                self.failures.setItem(row, col, item)
+                self.failures.setItem(row, col, cell(text))
         self.failures_title.setText(f"Failed items ({len(failures)})")
         self.failures.setVisible(bool(failures))
         self.failures_title.setVisible(bool(failures))
@@ -212,8 +208,8 @@ class RunProgressPanel(QWidget):
     def show_error(self, text: str, state: str = "") -> None:
         self._set_state(state or ("Not started" if self._done_at_start is None else "Stopped"),
                         "error")
-        if self.bar.maximum() == 0:
-            self.bar.setRange(0, 1)
+        if self.bar.maximum() == 0:  # busy no more
+            show_progress(self.bar, 0, 1, self.bar.format())
         self.detail.setText("")
         self.show_message(html.escape(text), "error")
 

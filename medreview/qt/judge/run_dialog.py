@@ -21,8 +21,14 @@ Threads, and why the run does not go through the database executor:
   thread too. The API key itself never reaches this dialog: it only learns *where* one is.
 
 Live numbers come from ``run_judge_live`` on the run thread (at most four reports a second)
-through a queued signal; each report's newly judged outputs go on the ChangeBus at once so
-other screens refresh while the run goes on.
+through the one ``ProgressRelay`` of the screens (the newest report is kept aside, so one the
+relay thins out is never lost); each report's newly judged outputs go on the ChangeBus at once
+so other screens refresh while the run goes on.
+
+Closing the project never waits on the UI thread: ``release()`` asks the run to cancel, stops
+the dialog's timers and threads and returns the run's future; the main window waits for it on
+the closing project's database thread before the engine is disposed, and the run's late results
+are dropped by ``Op(owner)`` (the dialog is retired).
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ import logging
 from dataclasses import replace
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
@@ -57,6 +63,7 @@ from medreview.qt.judge.settings_form import JudgeSettingsForm
 from medreview.qt.judge.style import DIALOG_QSS
 from medreview.qt.judge.text import plural, tokens, usd
 from medreview.qt.messages import ask
+from medreview.qt.progress_relay import ProgressRelay
 from medreview.runtime.bus import ChangeBus
 from medreview.runtime.executors import Executor
 from medreview.services.judging import (
@@ -81,14 +88,12 @@ ESTIMATE_DEBOUNCE_MS = 400
 KEY_DEBOUNCE_MS = 300
 
 
-class _Relay(QObject):
-    """Carries live reports from the run thread to the dialog (a queued connection).
+class _Newest:
+    """The newest live report of the run thread (one attribute store: atomic under the GIL),
+    read on the UI thread when the relay delivers."""
 
-    It has no parent and the run's closure holds it, so it outlives the run even if the
-    dialog is deleted first (then the connection is simply gone).
-    """
-
-    sig_live = Signal(object)
+    def __init__(self) -> None:
+        self.live: JudgeLive | None = None
 
 
 def _error_text(exc: BaseException) -> str:
@@ -472,14 +477,19 @@ class JudgeRunDialog(QDialog):
         token = self._token
         assert token is not None
         self.runs.active_run = resume
-        relay = _Relay()
-        relay.sig_live.connect(self._on_live, Qt.ConnectionType.QueuedConnection)
+        newest = _Newest()
+
+        def deliver(_done: int, _total: int | None, _message: str) -> None:
+            if newest.live is not None:
+                self._on_live(newest.live)
+
+        # A child of the dialog: once the dialog is gone, reports still coming are dropped
+        # (the run itself goes on to its end).
+        relay = ProgressRelay(deliver, parent=self)
 
         def on_update(live: JudgeLive) -> None:
-            try:
-                relay.sig_live.emit(live)
-            except RuntimeError:  # the dialog is gone: the run itself must go on
-                log.debug("judge dialog closed; live report dropped")
+            newest.live = live
+            relay(live.done, live.total, live.message)
 
         self._future = Op(self, run_judge_live, self.project, config, style=style, limit=limit,
                           resume=resume, on_update=on_update, token=token).success(
@@ -489,6 +499,8 @@ class JudgeRunDialog(QDialog):
 
     # while running -----------------------------------------------------------------------
     def _on_live(self, live: JudgeLive) -> None:
+        if self._shut:  # the project closed: nothing to show, nothing to announce
+            return
         first = self._live is None
         self._live = live
         info = live.info
@@ -523,33 +535,29 @@ class JudgeRunDialog(QDialog):
         self.panel.show_cancelling()
         self._update_buttons()
 
-    def cancel_and_wait(self, timeout_s: float = 15.0) -> bool:
-        """Cancel and block until the run thread let go of the project (before closing it).
-
-        Returns False if it did not stop in time. Requests still in flight are abandoned,
-        not awaited, so this normally returns within a fraction of a second.
-        """
+    def release(self) -> cf.Future[Any] | None:
+        """Let go of the project without waiting (it is closing): cancel the run, stop the
+        timers, the bus subscription and the helper threads. Returns the run's future, done
+        once the run thread no longer touches the project (None: no run). Whoever closes the
+        project waits for it off the UI thread; requests in flight are abandoned, so a run
+        normally stops within a fraction of a second, or once another writer lets go."""
         self.cancel()
         future = self._future
-        if future is None:
-            return True
-        try:
-            future.result(timeout=timeout_s)
-        except cf.TimeoutError:
-            return False
-        except Exception:  # reported through the failure callback
-            pass
-        return True
+        if not self._shut:
+            self._shut = True
+            self._unsubscribe()
+            for timer in (self._estimate_timer, self._key_timer, self._tick):
+                timer.stop()
+            self._runner.shutdown(wait=False)  # the run goes on to its end on its thread
+            self._aux.shutdown(wait=False)
+        return future if future is not None and not future.done() else None
 
     def shutdown(self) -> None:
-        """Cancel any run and let the worker threads end (the dialog is going away)."""
-        self.cancel_and_wait()
-        self._shut = True
-        self._unsubscribe()
-        for timer in (self._estimate_timer, self._key_timer, self._tick):
-            timer.stop()
-        self._runner.shutdown(wait=False)
-        self._aux.shutdown(wait=False)
+        """``release`` and wait for the run to stop: for tests and scripts that close the
+        project right after on the same thread (the app waits off the UI thread instead)."""
+        future = self.release()
+        if future is not None:
+            cf.wait([future])
 
     # finished ----------------------------------------------------------------------------
     def _finish_common(self) -> None:
@@ -598,8 +606,9 @@ class JudgeRunDialog(QDialog):
 
     # closing -----------------------------------------------------------------------------
     def reject(self) -> None:
-        # Escape, the window's close button and Close all come here.
-        if self.running:
+        # Escape, the window's close button and Close all come here (and closing the project,
+        # after release(): the run is cancelled already, nobody to ask).
+        if self.running and not self._shut:
             if not ask(
                 self, "Cancel the judge run?",
                 "A judge run is still going. Cancel it? Finished items stay saved and the run "

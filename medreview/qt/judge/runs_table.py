@@ -1,4 +1,7 @@
-"""RunsTable: the project's earlier judge runs, newest first, to inspect or resume."""
+"""RunsTable: the project's earlier judge runs, newest first, to inspect or resume.
+
+Cells are the shared ``qt/table_cells.cell`` (model names and template keys are data: hidden
+characters marked), the status tone from ``qt/status.py``."""
 
 from __future__ import annotations
 
@@ -9,15 +12,15 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QTableWidget,
-    QTableWidgetItem,
     QWidget,
 )
 
 from medreview.qt.judge.text import status_label, tokens, usd, when
-from medreview.qt.status import tone_color
+from medreview.qt.table_cells import cell
 from medreview.services.judging import JudgeRunInfo
 
 COLUMNS = ("Run", "Started", "Model", "Template", "Status", "Items", "Tokens", "Cost")
+NUMBER_COLUMNS = frozenset({0, 5, 6, 7})
 STATUS_TONES = {"done": "ok", "incomplete": "warn", "cancelled": "warn", "running": "error",
                 "created": "muted"}
 
@@ -65,16 +68,15 @@ class RunsTable(QTableWidget):
                      f"{r.n_done} done{failed}",
                      f"{tokens(r.prompt_tokens)} / {tokens(r.completion_tokens)}",
                      usd(r.cost_usd))
-            items = [QTableWidgetItem(text) for text in cells]
-            for col in (0, 5, 6, 7):
-                items[col].setTextAlignment(Qt.AlignmentFlag.AlignRight
-                                            | Qt.AlignmentFlag.AlignVCenter)
             ours = r.run_id == self.active_run
-            items[4].setForeground(tone_color("active" if ours else STATUS_TONES.get(r.status)))
-            items[4].setToolTip(self._status_tip(r))
             dropped = ", ".join(str(p) for p in r.params.get("dropped_params", ()))
-            items[2].setToolTip(f"{r.model} at {r.base_url}\nrater: {r.rater_name}" + (
-                f"\nrefused by the endpoint, sent without: {dropped}" if dropped else ""))
+            tips = {2: f"{r.model} at {r.base_url}\nrater: {r.rater_name}" + (
+                        f"\nrefused by the endpoint, sent without: {dropped}" if dropped else ""),
+                    4: self._status_tip(r)}
+            items = [cell(text, tip=tips.get(col, ""), number=col in NUMBER_COLUMNS,
+                          tone=("active" if ours else STATUS_TONES.get(r.status, "muted"))
+                          if col == 4 else None)
+                     for col, text in enumerate(cells)]
             for col, item in enumerate(items):
                 self.setItem(row, col, item)
         self.clearSelection()
