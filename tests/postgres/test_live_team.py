@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,39 +17,55 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
+from medreview.demo import build_demo_project
 from medreview.domain.judgment import JudgmentDraft
 from medreview.services import grading, team
 from medreview.services.projects import add_form, add_rater, create_project, open_project
-from medreview.storage import leases, notify
-from tests.postgres.test_roles import (  # noqa: F401  (fixtures)
+from medreview.storage import leases, notify, schema
+from medreview.storage.copy import copy_database
+from tests.postgres.test_roles import (
     AMARA,
     LUKAS,
     Team,
     _password_url,
     _rows,
     _scalars,
-    crew,
-    demo_db,
 )
 from tests.postgres.test_team_work import _jsonl
 
 SHORT = 1.0
 
 
-def _pool_outputs(crew: Team, n: int = 2) -> list[int]:
+@pytest.fixture(scope="module")
+def live_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_demo_project(tmp_path_factory.mktemp("demo") / "demo") / "project.sqlite"
+
+
+@pytest.fixture
+def roles(live_demo: Path, pg_url: str) -> Iterator[Team]:
+    """The demo on the server, a lead and two rater logins (test_roles's crew)."""
+    admin = sa.create_engine(pg_url, poolclass=sa.NullPool)
+    schema.upgrade(admin)
+    copy_database(sa.create_engine(f"sqlite:///{live_demo}"), admin)
+    crew = Team(admin, pg_url)
+    yield crew
+    crew.dispose()
+
+
+def _pool_outputs(roles: Team, n: int = 2) -> list[int]:
     """``n`` new outputs (of a case both raters see), assigned by the lead to both after
     their own: nobody has judged them yet."""
     fresh = []
-    with crew.lead.begin() as conn:
+    with roles.lead.begin() as conn:
         case = conn.execute(sa.text("SELECT case_id FROM output WHERE id = :o"),
-                            {"o": min(crew.a_outputs)}).scalar_one()
+                            {"o": min(roles.a_outputs)}).scalar_one()
         for i in range(n):
             fresh.append(int(conn.execute(sa.text(
                 "INSERT INTO output (case_id, model, text, text_sha256, metadata, source, "
                 "created_at) VALUES (:c, :m, 'pooled answer', :h, '{}', '', now()) "
                 "RETURNING id"), {"c": case, "m": f"pool-{i}", "h": f"{i:064d}"}).scalar_one()))
-    with crew.lead.begin() as conn:
-        for rater in (crew.a_id, crew.b_id):
+    with roles.lead.begin() as conn:
+        for rater in (roles.a_id, roles.b_id):
             for pos, out in enumerate(fresh):
                 conn.execute(sa.text(
                     "INSERT INTO assignment (rater_id, output_id, position, blind_label, "
@@ -58,55 +74,55 @@ def _pool_outputs(crew: Team, n: int = 2) -> list[int]:
     return fresh
 
 
-def test_two_rater_logins_share_a_pool_by_expiring_leases(crew: Team) -> None:
-    pool = _pool_outputs(crew)
-    last_own = max(crew.b_outputs)
-    with open_project(_password_url(crew.lead_creds)) as lead:
+def test_two_rater_logins_share_a_pool_by_expiring_leases(roles: Team) -> None:
+    pool = _pool_outputs(roles)
+    last_own = max(roles.b_outputs)
+    with open_project(_password_url(roles.lead_creds)) as lead:
         team.set_lease_settings(lead, needed=1, seconds=60)
-    with open_project(_password_url(crew.a_creds)) as amara, \
-            open_project(_password_url(crew.b_creds)) as lukas:
-        assert team.next_item(lukas, crew.b_id, after=last_own) == pool[0]
-        assert leases.take(amara, crew.a_id, pool[0], seconds=SHORT) is not None
+    with open_project(_password_url(roles.a_creds)) as amara, \
+            open_project(_password_url(roles.b_creds)) as lukas:
+        assert team.next_item(lukas, roles.b_id, after=last_own) == pool[0]
+        assert leases.take(amara, roles.a_id, pool[0], seconds=SHORT) is not None
         # Lukas's next item skips what Amara has open; he cannot take it either.
-        assert team.next_item(lukas, crew.b_id, after=last_own) == pool[1]
-        assert leases.take(lukas, crew.b_id, pool[0]) is None
+        assert team.next_item(lukas, roles.b_id, after=last_own) == pool[1]
+        assert leases.take(lukas, roles.b_id, pool[0]) is None
         # He learns only counts: not her lease row, nor her rows in output_taken.
-        assert _scalars(crew.b, "SELECT count(*) FROM item_lease") == [0]
-        assert _scalars(crew.b, "SELECT DISTINCT rater_id FROM output_taken") == [crew.b_id]
-        assert _scalars(crew.a, "SELECT output_id FROM item_lease") == [pool[0]]
+        assert _scalars(roles.b, "SELECT count(*) FROM item_lease") == [0]
+        assert _scalars(roles.b, "SELECT DISTINCT rater_id FROM output_taken") == [roles.b_id]
+        assert _scalars(roles.a, "SELECT output_id FROM item_lease") == [pool[0]]
         # The lead sees who has what open.
-        with open_project(_password_url(crew.lead_creds)) as lead:
+        with open_project(_password_url(roles.lead_creds)) as lead:
             open_now = {r.name: r.open_now for r in team.team_progress(lead).raters}
         assert open_now == {AMARA: 1, LUKAS: 0, "Dr. Mei Tanaka": 0}
         # A rater's own progress: only themselves.
         assert [r.name for r in team.team_progress(lukas).raters] == [LUKAS]
         # Amara leaves the item open and walks away: it returns to the pool.
         time.sleep(SHORT + 0.3)
-        assert team.next_item(lukas, crew.b_id, after=last_own) == pool[0]
-        assert leases.take(lukas, crew.b_id, pool[0]) is not None
-        assert leases.take(amara, crew.a_id, pool[0]) is None
-        grading.save_revision(lukas, crew.b_id, pool[0],
+        assert team.next_item(lukas, roles.b_id, after=last_own) == pool[0]
+        assert leases.take(lukas, roles.b_id, pool[0]) is not None
+        assert leases.take(amara, roles.a_id, pool[0]) is None
+        grading.save_revision(lukas, roles.b_id, pool[0],
                               JudgmentDraft(answers={"overall_comment": "ok"}), status="done")
-        leases.release(lukas, crew.b_id, pool[0])
-        assert team.next_item(amara, crew.a_id, after=max(crew.a_outputs)) == pool[1]
+        leases.release(lukas, roles.b_id, pool[0])
+        assert team.next_item(amara, roles.a_id, after=max(roles.a_outputs)) == pool[1]
 
 
-def test_a_rater_cannot_write_leases_for_others_or_for_items_not_theirs(crew: Team) -> None:
-    pool = _pool_outputs(crew, 1)
-    not_hers = min(crew.b_outputs - crew.a_outputs)
+def test_a_rater_cannot_write_leases_for_others_or_for_items_not_theirs(roles: Team) -> None:
+    pool = _pool_outputs(roles, 1)
+    not_hers = min(roles.b_outputs - roles.a_outputs)
     for sql, params in (
-            ("INSERT INTO item_lease VALUES (:r, :o, 0, 1e12)", {"r": crew.b_id, "o": pool[0]}),
-            ("INSERT INTO item_lease VALUES (:r, :o, 0, 1e12)", {"r": crew.a_id, "o": not_hers})):
+            ("INSERT INTO item_lease VALUES (:r, :o, 0, 1e12)", {"r": roles.b_id, "o": pool[0]}),
+            ("INSERT INTO item_lease VALUES (:r, :o, 0, 1e12)", {"r": roles.a_id, "o": not_hers})):
         with pytest.raises(sa.exc.ProgrammingError, match="row-level security"), \
-                crew.a.begin() as conn:
+                roles.a.begin() as conn:
             conn.execute(sa.text(sql), params)
-    with open_project(_password_url(crew.b_creds)) as lukas:
-        assert leases.take(lukas, crew.b_id, pool[0]) is not None
-    with crew.a.begin() as conn:  # her UPDATE and DELETE reach no row of his
+    with open_project(_password_url(roles.b_creds)) as lukas:
+        assert leases.take(lukas, roles.b_id, pool[0]) is not None
+    with roles.a.begin() as conn:  # her UPDATE and DELETE reach no row of his
         assert conn.execute(sa.text("UPDATE item_lease SET expires_at = 0")).rowcount == 0
         assert conn.execute(sa.text("DELETE FROM item_lease")).rowcount == 0
-    assert _rows(crew.admin, "SELECT rater_id, output_id FROM item_lease") \
-        == [(crew.b_id, pool[0])]
+    assert _rows(roles.admin, "SELECT rater_id, output_id FROM item_lease") \
+        == [(roles.b_id, pool[0])]
 
 
 class Recorder:
@@ -217,28 +233,28 @@ def test_a_dropped_listener_picks_up_the_change_it_missed(pg_url: str, tmp_path:
             admin.dispose()
 
 
-def test_a_rater_login_listens_and_its_saves_notify(crew: Team) -> None:
+def test_a_rater_login_listens_and_its_saves_notify(roles: Team) -> None:
     seen = Recorder()
-    fresh = sorted(crew.a_outputs - set(int(str(o)) for o in _scalars(
-        crew.admin, "SELECT output_id FROM judgment WHERE rater_id = :r", r=crew.a_id)))[0]
-    with open_project(_password_url(crew.b_creds)) as lukas, \
-            open_project(_password_url(crew.a_creds)) as amara:
+    fresh = sorted(roles.a_outputs - {int(str(o)) for o in _scalars(
+        roles.admin, "SELECT output_id FROM judgment WHERE rater_id = :r", r=roles.a_id)})[0]
+    with open_project(_password_url(roles.b_creds)) as lukas, \
+            open_project(_password_url(roles.a_creds)) as amara:
         listener = team.watch_changes(lukas, seen.on_change, check_s=3600)
         assert listener is not None
         try:
             seen.wait(lambda: len(seen.revisions) == 1, 5)
-            _save(amara, crew.a_id, fresh)
+            _save(amara, roles.a_id, fresh)
             seen.wait(lambda: len(seen.revisions) == 2, 1.0)
             assert seen.revisions[1] > seen.revisions[0]
         finally:
             listener.stop()
     # The hint carries a number only: what changed, Lukas still cannot read.
-    assert _scalars(crew.b, "SELECT count(*) FROM judgment WHERE rater_id = :r",
-                    r=crew.a_id) == [0]
+    assert _scalars(roles.b, "SELECT count(*) FROM judgment WHERE rater_id = :r",
+                    r=roles.a_id) == [0]
 
 
-def test_the_sequence_cannot_be_used_to_hide_changes(crew: Team) -> None:
+def test_the_sequence_cannot_be_used_to_hide_changes(roles: Team) -> None:
     """A rater may draw numbers (every save does) but not reset the revision backwards."""
-    with pytest.raises(sa.exc.ProgrammingError) as err, crew.a.begin() as conn:
+    with pytest.raises(sa.exc.ProgrammingError) as err, roles.a.begin() as conn:
         conn.execute(sa.text("SELECT setval('medreview_change_seq', 1)"))
     assert isinstance(err.value.orig, psycopg.errors.InsufficientPrivilege)

@@ -37,6 +37,7 @@ from medreview.qt.stats.runner import (
     mark_stale,
     mirror_status,
 )
+from medreview.qt.stats.team_progress import TeamProgressPanel
 from medreview.qt.stats.window import StatsWindow
 from medreview.qt.window_size import fit_to_screen
 from medreview.services import dashboard
@@ -102,6 +103,9 @@ class DashboardWindow(StatsWindow):
             self.tabs.addTab(tab, title)
             tab.sig_open_items.connect(self.sig_open_items)
             tab.sig_message.connect(lambda text: self.strip.set_status(text))
+        # Progress per rater, live on a server project (its own reads, not the statistics job).
+        self.team = TeamProgressPanel(project, db, bus)
+        self.tabs.addTab(self.team, "Team progress")
         # Until the first results: the strip's status (its bar and Cancel are the one busy
         # indicator), never a "Computing" of its own that could outlive the computation.
         self.empty = empty_page("")
