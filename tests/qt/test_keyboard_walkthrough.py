@@ -169,13 +169,14 @@ class Walk:
     cls: str  # module.Class of the window the keys open
     keys: tuple[str, ...] = ()  # a shortcut (QKeySequence text), pressed on the grading panel
     menu: tuple[str, str] | None = None  # (menu bar title, command): Alt+letter, arrows, Enter
-    opened_from: str | None = None  # another walk's class: opened from that window instead
+    label: str = ""  # the test id when a class is walked twice
     finish: str = "Escape"  # or "Return": the default button
     tool: bool = False  # a window beside the main one (not modal)
 
     @property
     def name(self) -> str:
-        return self.cls.rsplit(".", 1)[-1].replace("QMessageBox:", "").replace(" ", "_")
+        name = self.cls.rsplit(".", 1)[-1].replace("QMessageBox:", "").replace(" ", "_")
+        return f"{name}-{self.label}" if self.label else name
 
 
 WALKS: tuple[Walk, ...] = (
@@ -184,6 +185,8 @@ WALKS: tuple[Walk, ...] = (
     Walk("medreview.qt.export_dialog.ExportDialog", keys=("Ctrl+E",)),
     Walk("medreview.qt.cheatsheet.CheatSheetDialog", keys=("F1",), finish="Return"),
     Walk("medreview.qt.grading.history_dialog.HistoryDialog", keys=("Ctrl+H",)),
+    Walk("medreview.qt.server_open_dialog.ServerOpenDialog",
+         menu=("&Project", "Open server project…")),
     Walk("medreview.qt.study.package_files.OpenPackageDialog",
          menu=("&Project", "Open a rater package…")),
     Walk("medreview.qt.study.package_files.ReturnPackageDialog",
@@ -195,6 +198,8 @@ WALKS: tuple[Walk, ...] = (
          menu=("&Study", "Merge returned packages…")),
     Walk("medreview.qt.form_editor.dialog.FormEditorDialog",
          menu=("&Study", "Edit rubric and guidelines…")),
+    Walk("medreview.qt.form_editor.dialog.FormEditorDialog",
+         menu=("&Study", "Edit error taxonomy…"), label="taxonomy"),
     Walk("medreview.qt.study.adjudication.AdjudicationWindow", keys=("Ctrl+Shift+A",),
          tool=True),
     Walk("medreview.qt.stats.dashboard.DashboardWindow", keys=("Ctrl+Shift+D",), tool=True),
