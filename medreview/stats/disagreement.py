@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -193,7 +194,7 @@ def variant_mask(splits: dict[str, BoolArray], variant: str) -> BoolArray:
 
 
 def output_ids_of(items: Sequence[Item]) -> list[int]:
-    return sorted({o for o, _ in items})
+    return sorted(set(map(itemgetter(0), items)))
 
 
 def disagreeing_outputs(

@@ -52,10 +52,51 @@ def to_wide(long: Any, index: str | list[str] = "output_id", value: str = "value
 
     if long.empty:
         return pd.DataFrame()
+    fast = _wide_by_codes(long, index, value)
+    if fast is not None:
+        return fast
     w = long.pivot(index=index, columns="rater", values=value)
     w = w.astype(object).where(w.notna(), None)
     w.columns = [str(c) for c in w.columns]
     return w
+
+
+def _wide_by_codes(long: Any, index: str | list[str], value: str) -> Any:
+    """``to_wide`` by integer codes (no pandas pivot, whose reshaping of object columns is
+    slow at scale): the same table (rows and raters in sorted order, missing = None) for an
+    object ``value`` column and an integer output id; None to let ``pivot`` handle (and
+    report) anything else, such as duplicate answers."""
+    import numpy as np
+    import pandas as pd
+
+    names = [index] if isinstance(index, str) else list(index)
+    if long[value].dtype != object or len(names) not in (1, 2) \
+            or names[0] != "output_id" or long["output_id"].dtype.kind not in "iu":
+        return None
+    key_codes, levels = [], []
+    for name in names:
+        codes, uniq = pd.factorize(long[name], sort=True)
+        key_codes.append(codes)
+        levels.append(uniq)
+    r_codes, raters = pd.factorize(long["rater"], sort=True)
+    if min(int(c.min()) for c in (*key_codes, r_codes)) < 0:
+        return None  # a missing key
+    width = len(levels[1]) if len(names) == 2 else 1
+    combined = key_codes[0].astype(np.int64) * width + (key_codes[1] if width > 1 else 0)
+    keys, row = np.unique(combined, return_inverse=True)
+    n_raters = len(raters)
+    cell = row.reshape(-1) * n_raters + r_codes
+    if int(np.bincount(cell, minlength=keys.size * n_raters).max()) > 1:
+        return None  # duplicate answers: pivot raises its error
+    arr = np.full(keys.size * n_raters, None, dtype=object)
+    arr[cell] = long[value].to_numpy(dtype=object)
+    arr[pd.isna(arr)] = None
+    if len(names) == 1:
+        idx = pd.Index(levels[0].take(keys), name=names[0])
+    else:
+        idx = pd.MultiIndex(levels=levels, codes=[keys // width, keys % width], names=names)
+    return pd.DataFrame(arr.reshape(keys.size, n_raters), index=idx,
+                        columns=[str(c) for c in raters], dtype=object)
 
 
 def presence(values: Any, key: str | None) -> Any:

@@ -1,0 +1,133 @@
+"""The column-wise fast paths give what the row-wise code they replace gives, value for value
+(types included): ``to_wide`` against ``DataFrame.pivot``, answer coding against the per-value
+path, item keys against the per-key rule, rank correlations against the sort-based ones."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from medreview.errors import StatsError
+from medreview.stats import coding, distributions, tables
+from medreview.stats.disagreement import item_keys
+
+VALUES: list[Any] = [None, float("nan"), True, False, 1, 0, 2.5, 3.0, "x", "True", [1],
+                     {"category": "omission"}]
+
+
+def _long(rng: np.random.Generator, n: int, values: list[Any]) -> pd.DataFrame:
+    df = pd.DataFrame({"output_id": rng.integers(0, 15, n),
+                       "question_id": rng.choice(["q1", "q2", "crit:b", "crit:a"], n),
+                       "rater": rng.choice(["Dr B", "Dr A", "judge: x", "z"], n)})
+    df = df.drop_duplicates(["output_id", "question_id", "rater"])
+    pick = rng.integers(0, len(values), len(df))
+    return df.assign(value=pd.Series([values[i] for i in pick], dtype=object, index=df.index))
+
+
+def _pivot(long: pd.DataFrame, index: Any) -> pd.DataFrame:
+    w = long.pivot(index=index, columns="rater", values="value")
+    w = w.astype(object).where(w.notna(), None)
+    w.columns = [str(c) for c in w.columns]
+    return w
+
+
+def _same_cells(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> None:
+    assert a.shape == b.shape
+    for x, y in zip(a.ravel(), b.ravel(), strict=True):
+        assert x is y or (type(x) is type(y) and x == y), (x, y)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_to_wide_equals_pivot(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    df = _long(rng, int(rng.integers(1, 80)), VALUES)
+    for index in ("output_id", ["output_id", "question_id"]):
+        sub = df if index != "output_id" else df.drop_duplicates(["output_id", "rater"])
+        got, want = tables.to_wide(sub, index), _pivot(sub, index)
+        assert tables._wide_by_codes(sub, index, "value") is not None  # the fast path ran
+        assert got.index.equals(want.index) and got.index.names == want.index.names
+        assert list(got.columns) == list(want.columns)
+        assert list(got.dtypes) == list(want.dtypes) and got.index.dtype == want.index.dtype
+        _same_cells(got.to_numpy(), want.to_numpy())
+
+
+def test_to_wide_leaves_duplicates_and_typed_columns_to_pivot() -> None:
+    dup = pd.DataFrame({"output_id": [1, 1], "rater": ["a", "a"],
+                        "value": pd.Series([True, False], dtype=object)})
+    assert tables._wide_by_codes(dup, "output_id", "value") is None
+    with pytest.raises(ValueError):
+        tables.to_wide(dup)
+    ints = pd.DataFrame({"output_id": [1, 2], "rater": ["a", "b"], "value": [1, 2]})
+    assert tables._wide_by_codes(ints, "output_id", "value") is None
+    _same_cells(tables.to_wide(ints).to_numpy(), _pivot(ints, "output_id").to_numpy())
+
+
+def _slow_encode(arr: np.ndarray[Any, Any], cats: Any) -> Any:
+    saved = coding._factorized_codes
+    coding._factorized_codes = lambda *a: None  # type: ignore[assignment]
+    try:
+        return coding.encode(arr, cats)
+    finally:
+        coding._factorized_codes = saved
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_encode_fast_path_equals_the_per_value_path(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    pools: list[list[Any]] = [[True, False, None, 1, 0, float("nan")],
+                              [1, 2, 3, 2.0, None, np.int64(3), float("nan")],
+                              ["A", "B", "tie", None], [1, 2, "x", None, 7]]
+    pool = pools[seed % len(pools)]
+    shape = (int(rng.integers(1, 30)), int(rng.integers(1, 5)))
+    arr = np.empty(shape, dtype=object)
+    for idx in np.ndindex(shape):
+        arr[idx] = pool[int(rng.integers(0, len(pool)))]
+    for cats in (None, (False, True), (1, 2, 3), ("A", "B", "tie")):
+        try:
+            want = _slow_encode(arr, cats)
+        except StatsError as e:
+            with pytest.raises(StatsError) as got_err:
+                coding.encode(arr, cats)
+            assert str(got_err.value) == str(e)
+            continue
+        got = coding.encode(arr, cats)
+        assert np.array_equal(got.codes, want.codes)
+        assert got.categories == want.categories
+        assert [type(c) for c in got.categories] == [type(c) for c in want.categories]
+        assert np.array_equal(got.values, want.values) and got.numeric == want.numeric
+
+
+def test_item_keys_by_level_equal_the_per_key_rule() -> None:
+    mi = pd.MultiIndex.from_arrays([[3, 1, 2], ["b", "a", "c"]], names=["o", "q"])
+    assert item_keys(mi, "x") == [(3, "b"), (1, "a"), (2, "c")]
+    assert item_keys(pd.Index([5, 4]), "q") == [(5, "q"), (4, "q")]
+    assert item_keys([(7, "z"), 8], "q") == [(7, "z"), (8, "q")]
+    assert all(type(o) is int and type(q) is str for o, q in item_keys(mi, "x"))
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_rank_correlations_from_tables_equal_the_sort_based_ones(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 400))
+    kind = seed % 4
+    if kind == 0:
+        x, y = rng.integers(1, 6, n).astype(float), rng.integers(0, 3, n).astype(float)
+    elif kind == 1:
+        x, y = rng.integers(1, 6, n) * 0.2, np.round(rng.normal(size=n), 1)
+    elif kind == 2:
+        x, y = rng.normal(size=n), rng.integers(0, 2, n).astype(float)
+    else:
+        x, y = np.full(n, 3.0), rng.integers(-3, 3, n).astype(float)
+    fast = distributions.kendall_tau_b(x, y), distributions.spearman_rho(x, y)
+    saved = distributions._dense_codes
+    distributions._dense_codes = lambda v: None  # type: ignore[assignment]
+    try:
+        slow = distributions.kendall_tau_b(x, y), distributions.spearman_rho(x, y)
+    finally:
+        distributions._dense_codes = saved
+    for a, b in zip(fast, slow, strict=True):
+        assert (math.isnan(a) and math.isnan(b)) or a == b
