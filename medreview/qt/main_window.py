@@ -119,6 +119,8 @@ VIEWER = RaterView(0, "read-only viewer", "viewer", "", False)
 
 
 class MainWindow(QMainWindow):
+    _quit_when_closed = False  # quitting waits (off the UI thread) for a judge run to stop
+
     def __init__(self, settings: UiSettings | None = None,
                  executor_factory: Callable[[], Executor] = DbExecutor) -> None:
         super().__init__()
@@ -507,6 +509,8 @@ class MainWindow(QMainWindow):
             self.statusBar().clearMessage()
         if exc is not None:
             show_error(self, "Closing failed", str(exc))
+        if self._quit_when_closed:
+            QTimer.singleShot(0, self.close)  # the quit asked for while the run stopped
 
     def _show_read_only(self, reason: str | None) -> None:
         self.read_only_banner.setText(
@@ -956,6 +960,14 @@ class MainWindow(QMainWindow):
 
     # window events ----------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
+        if any(getattr(w, "running", False) and hasattr(w, "release")
+               for w in self.tool_windows.values()):
+            # A judge run is going: it stops on its own thread, the project closes behind
+            # it, then the window (``_closed_behind``); the UI keeps turning meanwhile.
+            event.ignore()
+            self._quit_when_closed = True
+            self.close_project()
+            return
         self.save_layout()
         try:
             self.close_project(wait=True)  # the last grades reach the database before exit

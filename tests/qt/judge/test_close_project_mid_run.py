@@ -1,4 +1,5 @@
-"""Closing a project while a judge run is in flight never blocks the UI thread.
+"""Closing a project (or quitting the app) while a judge run is in flight never blocks the UI
+thread.
 
 A real run against the slow fake OpenAI server on 127.0.0.1 is stuck in a write because another
 writer (a plain SQLite connection, as an import in another window would) holds the project's
@@ -34,8 +35,9 @@ def _judged(dialog: Any) -> int:
     return int(text) if text.isdigit() else 0
 
 
+@pytest.mark.parametrize("how", ["close the project", "quit the app"])
 def test_closing_mid_run_keeps_the_ui_turning_and_the_project_whole(
-        qtbot: Any, project: Project, project_dir: Path, server: FakeOpenAIServer,
+        how: str, qtbot: Any, project: Project, project_dir: Path, server: FakeOpenAIServer,
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import medreview.qt.main_window as main_window
     from medreview.qt.app import make_app
@@ -107,10 +109,14 @@ def test_closing_mid_run_keeps_the_ui_turning_and_the_project_whole(
         qtbot.wait(100)
 
         t0 = time.monotonic()
-        w.close_to_welcome()
+        if how == "quit the app":
+            w.close()  # waits for the run before the window goes, without blocking
+        else:
+            w.close_to_welcome()
         returned = time.monotonic() - t0
         assert returned < 0.5, f"closing blocked the UI thread for {returned:.1f} s"
         assert w.project is None and not w.tool_windows and not d.isVisible()
+        assert w.isVisible()  # even when quitting: until the run has stopped
         assert RUN_STOP_WAIT in messages
         assert w.statusBar().currentMessage() == RUN_STOP_WAIT
         qtbot.wait(int(LOCK_HELD_S * 1000))
@@ -122,6 +128,10 @@ def test_closing_mid_run_keeps_the_ui_turning_and_the_project_whole(
 
     qtbot.waitUntil(lambda: bool(closed), timeout=15000)
     qtbot.waitUntil(lambda: w.statusBar().currentMessage() != RUN_STOP_WAIT, timeout=5000)
+    if how == "quit the app":
+        qtbot.waitUntil(lambda: not w.isVisible(), timeout=5000)
+    else:
+        assert w.isVisible()
     qtbot.wait(100)
     timer.stop()
     close_at, close_thread = closed[0]
