@@ -19,6 +19,7 @@ from medreview.services.readiness import require_rubric
 from medreview.services.views import ItemView
 from medreview.storage import tables
 from medreview.storage.assignments import assignment_state
+from medreview.storage.audit import gold_history, judgment_history
 from medreview.storage.gold import gold_of_output
 from medreview.storage.project import Project
 from medreview.storage.project_info import output_overview, project_settings
@@ -31,7 +32,6 @@ from medreview.study import merge as merging
 from medreview.study import package as packaging
 from medreview.study.adjudicate import AutoGoldSummary, Disagreement, DisagreementRules, GoldLabel
 from medreview.study.assign import AssignmentDesign, AssignmentSummary
-from medreview.study.audit import gold_history, judgment_history
 from medreview.study.merge import MergeReport
 from medreview.study.package import PackageInfo
 from medreview.study.package_checks import (

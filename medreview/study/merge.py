@@ -54,9 +54,9 @@ from medreview.storage.merging import (
     package_contents,
     revision_owners,
 )
+from medreview.storage.packages import IssuedPackage, issued_package
 from medreview.storage.project import DB_NAME, MEDIA_DIR, Project, open_project
 from medreview.storage.revisions import RevisionContent
-from medreview.study.issued import IssuedPackage, issued_package
 from medreview.study.merge_checks import (
     Invalid,
     all_questions,

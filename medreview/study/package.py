@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from medreview.errors import PackageError
+from medreview.storage.assignments import find_rater
 from medreview.storage.media import sha256_file
 from medreview.storage.packages import consistent_db_copy, record_issue, write_package_database
 from medreview.storage.project import DB_NAME, MEDIA_DIR, Project
@@ -45,7 +46,6 @@ from medreview.study.package_zip import (
     open_package_zip,
     safe_name,
 )
-from medreview.study.queries import find_rater
 from medreview.study.seal import (
     SEAL_KEY,
     SECRET_KEY,

@@ -15,8 +15,8 @@ from typing import Any
 
 from medreview.errors import PackageError
 from medreview.storage.judgments import workload
+from medreview.storage.packages import IssuedPackage, issued_packages
 from medreview.storage.project import Project, open_project
-from medreview.study.issued import IssuedPackage, issued_packages
 from medreview.study.merge import check_issued, one_line
 from medreview.study.package import check_own_seal, read_folder_manifest, read_manifest
 from medreview.study.package_zip import open_package_zip

@@ -23,6 +23,7 @@ from medreview.domain.scoring import judgment_score
 from medreview.judge.testing_server import FakeOpenAIServer
 from medreview.services import grading
 from medreview.storage import schema
+from medreview.storage.assignments import rater_by_name
 from medreview.storage.forms import form_from_row
 from medreview.storage.ingest import ingest
 from medreview.storage.models import (
@@ -39,7 +40,6 @@ from medreview.storage.tables import ratings_long
 from medreview.study.assign import AssignmentDesign, assign
 from medreview.study.merge import merge_packages
 from medreview.study.package import build_package
-from medreview.study.queries import rater_by_name
 from tests.schema_helpers import as_older_schema
 from tests.study.helpers import grade_package, study_project
 

@@ -23,10 +23,10 @@ from medreview.rubrics.templates import load_template
 from medreview.services import form_editing, grading
 from medreview.services.projects import add_form, add_rater
 from medreview.storage import schema
+from medreview.storage.audit import judgment_history
 from medreview.storage.ingest import ingest
 from medreview.storage.models import FormRow, IssuedPackageRow, JudgmentRevisionRow
 from medreview.storage.project import Project, create_project, open_project
-from medreview.study.audit import judgment_history
 from tests.storage.helpers import case, located, output
 
 

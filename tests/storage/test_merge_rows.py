@@ -25,6 +25,7 @@ from medreview.domain.judgment import Annotation, JudgmentDraft
 from medreview.services import grading
 from medreview.services.sample_project import build_sample_project
 from medreview.storage import merging
+from medreview.storage.assignments import rater_by_name
 from medreview.storage.merging import (
     Conflict,
     IncomingPackage,
@@ -44,7 +45,6 @@ from medreview.study.adjudicate import set_gold
 from medreview.study.assign import AssignmentDesign, assign
 from medreview.study.merge import MergeReport, merge_packages
 from medreview.study.package import build_package, seal_package, unpack_package
-from medreview.study.queries import rater_by_name
 
 # --- the reference: the per-row merge --------------------------------------------------------
 

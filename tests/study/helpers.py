@@ -9,10 +9,10 @@ from medreview.domain.judgment import Annotation, JudgmentDraft
 from medreview.domain.records import AttachmentRecord, Located
 from medreview.services import grading
 from medreview.services.sample_project import build_sample_project
+from medreview.storage.assignments import rater_by_name
 from medreview.storage.ingest import ingest
 from medreview.storage.project import Project, open_project
 from medreview.study.package import seal_package, unpack_package
-from medreview.study.queries import rater_by_name
 
 PHI = {
     "name": b"DOE^JOHN", "mrn": b"MRN123456", "dob": b"19600101", "inst": b"GENERAL HOSPITAL",

@@ -8,6 +8,7 @@ from medreview.domain.judgment import Annotation, JudgmentDraft
 from medreview.errors import InputError
 from medreview.services import grading
 from medreview.services.projects import add_rater
+from medreview.storage.audit import gold_history, judgment_history
 from medreview.storage.project import Project
 from medreview.study.adjudicate import (
     DisagreementRules,
@@ -17,7 +18,6 @@ from medreview.study.adjudicate import (
     gold_labels,
     set_gold,
 )
-from medreview.study.audit import gold_history, judgment_history
 
 
 def _rate(project: Project, rater: str, output_id: int, answers: dict[str, object],

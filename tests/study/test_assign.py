@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from medreview.errors import InputError
+from medreview.storage.assignments import OutputInfo
 from medreview.storage.models import AssignmentRow, RaterRow
 from medreview.storage.project import Project
 from medreview.study.assign import AssignmentDesign, assign, plan_assignments
-from medreview.study.queries import OutputInfo
 
 
 def _outputs(n_cases: int, models: int = 3) -> list[OutputInfo]:

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from medreview.storage.audit import judgment_history
 from medreview.storage.project import Project, open_project
 from medreview.study.assign import AssignmentDesign, assign
-from medreview.study.audit import judgment_history
 from medreview.study.merge import merge_packages
 from medreview.study.package import build_package
 from tests.study.helpers import grade_package, study_project

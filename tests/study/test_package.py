@@ -12,13 +12,13 @@ from sqlalchemy import func, select
 
 from medreview.errors import PackageError
 from medreview.services import grading
+from medreview.storage.assignments import rater_by_name
+from medreview.storage.audit import judgment_history
 from medreview.storage.models import JudgmentRevisionRow, OutputRow, RaterRow
 from medreview.storage.project import Project, open_project
 from medreview.study.assign import AssignmentDesign, assign
-from medreview.study.audit import judgment_history
 from medreview.study.merge import merge_packages
 from medreview.study.package import MANIFEST, build_package, read_manifest, unpack_package
-from medreview.study.queries import rater_by_name
 from tests.study.helpers import grade_package, study_project
 
 
@@ -217,8 +217,8 @@ def test_media_travel_with_their_cases(assigned: Project, tmp_path: Path) -> Non
 def test_image_regions_point_at_the_projects_attachments_after_merge(tmp_path: Path) -> None:
     from medreview.domain.judgment import Annotation, ImageRegion, JudgmentDraft
     from medreview.domain.records import AttachmentRecord, Located
+    from medreview.storage.audit import judgment_history
     from medreview.storage.ingest import ingest
-    from medreview.study.audit import judgment_history
     from medreview.study.package import seal_package
     from tests.study.helpers import make_phi_dicom
 

@@ -24,14 +24,14 @@ from sqlalchemy import select
 from medreview.domain.judgment import JudgmentDraft
 from medreview.errors import PackageError
 from medreview.services import grading
+from medreview.storage.assignments import rater_by_name
+from medreview.storage.audit import judgment_history
 from medreview.storage.models import CaseCriterionRow, CaseRow
 from medreview.storage.project import Project, open_project
 from medreview.storage.raters import get_or_create_rater
 from medreview.study.assign import AssignmentDesign, assign
-from medreview.study.audit import judgment_history
 from medreview.study.merge import CLOCK_SKEW, merge_packages
 from medreview.study.package import MANIFEST, build_package, seal_package, unpack_package
-from medreview.study.queries import rater_by_name
 from medreview.study.seal import new_secret, sealed
 from tests.study.helpers import grade_package, scripted_draft, study_project
 

@@ -8,12 +8,12 @@ from pathlib import Path
 from medreview.domain.judgment import JudgmentDraft
 from medreview.domain.rubric import FormKind
 from medreview.services import form_editing, grading
+from medreview.storage.assignments import rater_by_name
 from medreview.storage.audit import judgment_history
 from medreview.storage.project import Project, open_project
 from medreview.study.assign import AssignmentDesign, assign
 from medreview.study.merge import merge_packages
 from medreview.study.package import build_package, seal_package, unpack_package
-from medreview.study.queries import rater_by_name
 
 
 def test_guidelines_travel_and_the_version_graded_with_is_merged_back(

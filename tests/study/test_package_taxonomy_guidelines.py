@@ -14,11 +14,11 @@ from medreview.domain.rubric import FormKind
 from medreview.errors import MedreviewError
 from medreview.services import form_editing, grading, guidelines
 from medreview.services.study import export_audit
+from medreview.storage.assignments import rater_by_name
 from medreview.storage.project import Project, open_project
 from medreview.study.assign import AssignmentDesign, assign
 from medreview.study.merge import merge_packages
 from medreview.study.package import build_package, seal_package, unpack_package
-from medreview.study.queries import rater_by_name
 
 
 def _keys(project: Project) -> tuple[str, str]:

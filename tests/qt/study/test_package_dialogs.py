@@ -18,8 +18,8 @@ from medreview.qt.study.merge_dialog import MERGED, READY, REFUSED, MergeDialog
 from medreview.qt.study.package_files import OpenPackageDialog, ReturnPackageDialog
 from medreview.services import study as svc
 from medreview.services.projects import is_project
+from medreview.storage.audit import judgment_history
 from medreview.study.assign import AssignmentDesign
-from medreview.study.audit import judgment_history
 from tests.study.helpers import grade_package, study_project
 
 
