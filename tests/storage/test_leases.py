@@ -132,7 +132,7 @@ def test_lease_settings_from_the_database_are_checked(tmp_path: Path) -> None:
             team.set_lease_settings(project, seconds=0)
         with pytest.raises(InputError, match="1 to"):
             team.set_lease_settings(project, needed=0)
-        for hostile in ({"seconds": float("nan"), "needed": True}, {"seconds": 1e300},
+        for hostile in ({"seconds": -1, "needed": True}, {"seconds": 1e300}, [], None,
                         "x", {"needed": -3, "seconds": "9"}, {"needed": 10**9}):
             with project.transaction() as s:
                 row = s.scalars(select(ProjectRow)).one()
