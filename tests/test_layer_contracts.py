@@ -17,3 +17,12 @@ def test_every_package_but_storage_is_forbidden_sqlalchemy() -> None:
              if (p.is_dir() and (p / "__init__.py").exists())
              or (p.suffix == ".py" and p.stem not in ("__init__", "__main__"))}
     assert set(sql["source_modules"]) == parts - {"medreview.storage"}
+
+
+def test_every_package_but_storage_is_forbidden_the_orm_rows() -> None:
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["tool"][
+        "importlinter"]["contracts"]
+    sql = next(c for c in contracts if c.get("forbidden_modules") == ["sqlalchemy", "alembic"])
+    rows = next(c for c in contracts
+                if c.get("forbidden_modules") == ["medreview.storage.models"])
+    assert set(rows["source_modules"]) == set(sql["source_modules"])
