@@ -184,7 +184,7 @@ WALKS: tuple[Walk, ...] = (
     Walk("medreview.qt.import_dialog.ImportDialog", keys=("Ctrl+I",)),
     Walk("medreview.qt.export_dialog.ExportDialog", keys=("Ctrl+E",)),
     Walk("medreview.qt.cheatsheet.CheatSheetDialog", keys=("F1",), finish="Return"),
-    Walk("medreview.qt.grading.history_dialog.HistoryDialog", keys=("Ctrl+H",)),
+    Walk("medreview.qt.grading.history_dialog.HistoryDialog", keys=("Ctrl+H",), finish="Return"),
     Walk("medreview.qt.server_open_dialog.ServerOpenDialog",
          menu=("&Project", "Open server project…")),
     Walk("medreview.qt.study.package_files.OpenPackageDialog",
@@ -322,8 +322,8 @@ def _tab_walk(qtbot: Any, window: QWidget) -> list[str]:
 
 
 def _keys(text: str) -> tuple[Qt.Key, Qt.KeyboardModifier]:
-    seq = QKeySequence(text)[0]
-    return seq.key(), seq.keyboardModifiers()
+    combo = QKeySequence(text)[0]  # type: ignore[index]  # PySide6 stubs lack __getitem__
+    return combo.key(), combo.keyboardModifiers()
 
 
 def _press(qtbot: Any, text: str, target: QWidget | None = None) -> None:
@@ -400,6 +400,9 @@ def test_keyboard_walkthrough_of_every_dialog(qtbot: Any, graded_window: Any, wa
         try:
             _activate(qtbot, window)
             _settle(qtbot, window)
+            report["dialog"] = isinstance(window, QDialog)
+            report["defaults"] = [b.text() for b in window.findChildren(QPushButton)
+                                  if b.isDefault() and b.isVisible()]
             report["unreached"] = _tab_walk(qtbot, window)
             # The other pages of each tab widget: Ctrl+Tab, then Tab through that page.
             for tabs in [t for t in window.findChildren(QTabWidget) if t.isVisibleTo(window)]:
@@ -436,7 +439,7 @@ def test_keyboard_walkthrough_of_every_dialog(qtbot: Any, graded_window: Any, wa
     def poll() -> None:
         window = QApplication.activeModalWidget() if not walk.tool else next(
             (t for t in w.tool_windows.values() if _matches(walk, t) and t.isVisible()), None)
-        if _matches(walk, window):
+        if window is not None and _matches(walk, window):
             walk_it(window)
         elif report.get("polls", 0) < 250:
             report["polls"] = report.get("polls", 0) + 1
@@ -456,6 +459,9 @@ def test_keyboard_walkthrough_of_every_dialog(qtbot: Any, graded_window: Any, wa
     assert report.get("polls", 0) < 250, f"{walk.name} did not open with {walk.keys or walk.menu}"
     assert "error" not in report, report["error"]
     assert report["unreached"] == [], f"Tab never reaches in {walk.name}: {report['unreached']}"
+    if report["dialog"]:
+        # Enter means one deliberate thing in a dialog: its default button, shown on opening
+        assert len(report["defaults"]) == 1, f"{walk.name} default buttons: {report['defaults']}"
     if walk.finish == "Return":
         assert report["default"], f"{walk.name} has no default button for Enter"
     qtbot.waitUntil(lambda: _focused() is w.view.panel, timeout=5000)
