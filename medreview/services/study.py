@@ -20,7 +20,7 @@ from medreview.services.views import ItemView
 from medreview.storage import tables
 from medreview.storage.assignments import assignment_state
 from medreview.storage.audit import gold_history, judgment_history
-from medreview.storage.gold import gold_of_output
+from medreview.storage.gold import StoredGold, gold_of_output
 from medreview.storage.project import Project
 from medreview.storage.project_info import output_overview, project_settings
 from medreview.storage.questions import project_questions as stored_questions
@@ -30,7 +30,7 @@ from medreview.study import adjudicate as adjudication
 from medreview.study import assign as assignment
 from medreview.study import merge as merging
 from medreview.study import package as packaging
-from medreview.study.adjudicate import AutoGoldSummary, Disagreement, DisagreementRules, GoldLabel
+from medreview.study.adjudicate import AutoGoldSummary, Disagreement, DisagreementRules
 from medreview.study.assign import AssignmentDesign, AssignmentSummary
 from medreview.study.merge import MergeReport
 from medreview.study.package import PackageInfo
@@ -52,7 +52,6 @@ __all__ = [
     "AutoGoldSummary",
     "Disagreement",
     "DisagreementRules",
-    "GoldLabel",
     "GoldView",
     "IssuedRecords",
     "MergeReport",
@@ -61,6 +60,7 @@ __all__ = [
     "PackageFolderSummary",
     "PackageInfo",
     "RaterLoad",
+    "StoredGold",
     "accept_majority",
     "adjudication_queue",
     "assign",
@@ -124,14 +124,14 @@ def adjudication_queue(project: Project, rules: DisagreementRules | None = None,
 
 
 def set_gold(project: Project, output_id: int, question_id: str, value: Any, *,
-             rationale: str, adjudicator: str) -> tuple[GoldLabel, Changes]:
+             rationale: str, adjudicator: str) -> tuple[StoredGold, Changes]:
     label = adjudication.set_gold(project, output_id, question_id, value, rationale=rationale,
                                   adjudicator=adjudicator)
     return label, Changes(gold=frozenset({output_id}))
 
 
 def accept_majority(project: Project, output_id: int, question_id: str, *,
-                    adjudicator: str, rationale: str = "") -> tuple[GoldLabel, Changes]:
+                    adjudicator: str, rationale: str = "") -> tuple[StoredGold, Changes]:
     label = adjudication.accept_majority(project, output_id, question_id,
                                          adjudicator=adjudicator, rationale=rationale)
     return label, Changes(gold=frozenset({output_id}))

@@ -40,6 +40,7 @@ from medreview.domain.validation import check_answer
 from medreview.errors import InputError
 from medreview.storage import tables
 from medreview.storage.adjudication import NewGold, add_missing_gold, append_gold, current_gold
+from medreview.storage.gold import StoredGold
 from medreview.storage.project import Project
 from medreview.storage.questions import project_questions
 
@@ -68,16 +69,6 @@ class Disagreement:
     has_majority: bool = False
     gold: Any = None
     gold_provenance: str | None = None
-
-
-@dataclass(frozen=True)
-class GoldLabel:
-    output_id: int
-    question_id: str
-    value: Any
-    provenance: str
-    revision_no: int
-    rationale: str = ""
 
 
 @dataclass
@@ -186,7 +177,7 @@ def set_gold(
     rationale: str = "",
     adjudicator: str | None = None,
     provenance: str = "adjudicated",
-) -> GoldLabel:
+) -> StoredGold:
     """Append a gold label (a new revision; earlier ones stay in the audit trail)."""
     if provenance not in PROVENANCES:
         raise InputError(f"provenance must be one of {', '.join(PROVENANCES)}", item=provenance)
@@ -199,16 +190,14 @@ def set_gold(
         raise InputError(f"not a valid gold answer: {reason}", item=question_id)
     if provenance == "adjudicated" and not adjudicator:
         raise InputError("an adjudicated gold label needs the adjudicator's name")
-    stored = append_gold(project, output_id, question_id, value, provenance=provenance,
-                         rationale=rationale, adjudicator=adjudicator)
-    return GoldLabel(output_id, question_id, stored.value, provenance, stored.revision_no,
-                     rationale)
+    return append_gold(project, output_id, question_id, value, provenance=provenance,
+                       rationale=rationale, adjudicator=adjudicator)
 
 
 def accept_majority(
     project: Project, output_id: int, question_id: str, *, adjudicator: str,
     rationale: str = "",
-) -> GoldLabel:
+) -> StoredGold:
     """Make the physicians' strict-majority answer the gold label (recorded as adjudicated)."""
     ratings, _outputs, questions = collect_ratings(project)
     values = list(ratings.get((output_id, question_id), {}).values())
@@ -264,8 +253,6 @@ def auto_gold(project: Project, *, include_single: bool = True,
     return summary
 
 
-def gold_labels(project: Project) -> dict[int, dict[str, GoldLabel]]:
+def gold_labels(project: Project) -> dict[int, dict[str, StoredGold]]:
     """The newest gold label per output x question."""
-    stored = current_gold(project)
-    return {oid: {qid: GoldLabel(oid, qid, g.value, g.provenance, g.revision_no, g.rationale)
-                  for qid, g in by_q.items()} for oid, by_q in stored.items()}
+    return current_gold(project)
