@@ -41,6 +41,7 @@ from medreview.qt.form_editor.guideline_pane import GuidelineDock
 from medreview.qt.grading.controller import GradingController
 from medreview.qt.grading.grading_view import GradingView
 from medreview.qt.grading.history_dialog import HistoryDialog
+from medreview.qt.grading.leases import attach_leases
 from medreview.qt.grading.queue_pane import QueuePane
 from medreview.qt.keys import menu_key
 from medreview.qt.messages import show_error, show_warning
@@ -440,6 +441,9 @@ class MainWindow(QMainWindow):
         self.controller.sig_load_failed.connect(
             lambda msg: self.statusBar().showMessage(f"Cannot open item: {msg}", 8000))
         self.controller.sig_refused.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
+        # A shared server project: hold a lease on the item shown (docs/TEAM.md).
+        attach_leases(self.controller, on_move=self.open_item,
+                      on_message=lambda msg: self.statusBar().showMessage(msg, 8000))
         self.view.panel.rationale.setReadOnly(self.read_only)
         self.stack.setCurrentWidget(self.split)
         self.split.setEnabled(True)

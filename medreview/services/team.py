@@ -19,7 +19,7 @@ from medreview.storage.team import Credentials, Member, Removed
 __all__ = ["ChangeListener", "Credentials", "Lease", "LeaseKeeper", "LeaseSettings", "Member",
            "RaterProgress", "Removed", "TeamProgress", "add_judge", "add_lead", "add_rater",
            "change_revision", "lease_settings", "list_members", "next_item", "remove_rater",
-           "set_lease_settings", "team_progress", "watch_changes"]
+           "set_lease_settings", "shares_items", "team_progress", "watch_changes"]
 
 
 def add_rater(url: str, name: str, *, role: str | None = None) -> Credentials:
@@ -144,3 +144,9 @@ class LeaseKeeper:
         if self.output_id is not None:
             leases.release(self.project, self.rater_id, self.output_id)
         self.output_id, self._lease = None, None
+
+
+def shares_items(project: Project) -> bool:
+    """Whether raters on other machines share this project live (a server project): the
+    grading screen then holds leases on the items it shows."""
+    return project.engine.dialect.name == "postgresql"
