@@ -106,19 +106,17 @@ def form_sha(definition: dict[str, object]) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+def _active_row(session: Session, kind: FormKind) -> FormRow | None:
+    return session.scalars(
+        select(FormRow)
+        .where(FormRow.kind == kind.value, FormRow.active.is_(True))
+        .order_by(FormRow.id.desc())
+    ).first()
+
+
 def active_form_rows(session: Session) -> tuple[FormRow | None, FormRow | None]:
     """The active rubric and taxonomy (latest active version of each)."""
-    rubric = session.scalars(
-        select(FormRow)
-        .where(FormRow.kind == FormKind.RUBRIC.value, FormRow.active.is_(True))
-        .order_by(FormRow.id.desc())
-    ).first()
-    taxonomy = session.scalars(
-        select(FormRow)
-        .where(FormRow.kind == FormKind.TAXONOMY.value, FormRow.active.is_(True))
-        .order_by(FormRow.id.desc())
-    ).first()
-    return rubric, taxonomy
+    return _active_row(session, FormKind.RUBRIC), _active_row(session, FormKind.TAXONOMY)
 
 
 # --- for code outside storage: plain values, one transaction each ---------------------------
@@ -144,8 +142,7 @@ class StoredVersion:
 
 def active_form(project: Project, kind: FormKind) -> FormSnapshot:
     with project.read() as s:
-        rubric, taxonomy = active_form_rows(s)
-        row = rubric if kind is FormKind.RUBRIC else taxonomy
+        row = _active_row(s, kind)
         if row is None:
             return FormSnapshot(kind, None, False, 0)
         return FormSnapshot(kind, form_from_row(row), form_in_use(s, row), judgment_count(s, row))
@@ -153,7 +150,7 @@ def active_form(project: Project, kind: FormKind) -> FormSnapshot:
 
 def has_active_rubric(project: Project) -> bool:
     with project.read() as s:
-        return active_form_rows(s)[0] is not None
+        return _active_row(s, FormKind.RUBRIC) is not None
 
 
 def store_form(project: Project, form: Form) -> StoredVersion:
