@@ -19,6 +19,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def run(args: argparse.Namespace) -> int:
     from medreview.cli.progressbar import ProgressBar
     from medreview.demo import build_demo_project
+    from medreview.demo.judge_versions import add_to_demo
     from medreview.paths import demo_project_dir
     from medreview.services.projects import is_project
 
@@ -32,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         with ProgressBar("building demo") as bar:
             build_demo_project(path, progress=bar)
+            add_to_demo(path)  # a second judge prompt version, for `medreview judge-eval`
         print(f"built demo project: {path}")
     if args.no_gui:
         return 0

@@ -37,7 +37,8 @@ def test_demo_then_info_json(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert counts["dicom_series"] >= 3
     assert counts["rubrics"] == 1 and counts["taxonomies"] == 1
     assert counts["rubric_criteria"] >= 4 * counts["cases"]
-    assert counts["physicians"] == 3 and counts["judges"] == 1
+    # Two judges: the demo's judge prompt versions A and B (few-shot), for `judge-eval`.
+    assert counts["physicians"] == 3 and counts["judges"] == 2
     assert counts["judgments"] > counts["outputs"] * 3
     # Building again at the same place is refused, not merged into the existing demo.
     code, _, err = run(capsys, "init", demo)
@@ -112,7 +113,7 @@ def test_export_writes_every_table_in_each_format(
     judg = pd.read_parquet(tmp_path / "out-parquet" / "judgments.parquet")
     # One row per output x question x rater; raters pseudonymised by default.
     assert not judg.duplicated(["output_id", "question_id", "rater"]).any()
-    assert set(judg["rater"]) == {"P01", "P02", "P03", "J01"}
+    assert set(judg["rater"]) == {"P01", "P02", "P03", "J01", "J02"}
     jl = [
         json.loads(line)
         for line in (tmp_path / "out-jsonl" / "judgments.jsonl").read_text().splitlines()
