@@ -68,8 +68,9 @@ def _excepthook(kind: type[BaseException], exc: BaseException, tb: TracebackType
     box.exec()
 
 
-def run_app(project_path: Path | None = None) -> int:
-    """Show the main window (opening ``project_path`` if given) and run the event loop."""
+def run_app(project_path: Path | str | None = None) -> int:
+    """Show the main window (opening ``project_path``, a folder or a server URL, if given)
+    and run the event loop."""
     app = make_app()
     settings = UiSettings()
     apply_theme(app, settings.theme(), settings.font_pt())
@@ -77,7 +78,7 @@ def run_app(project_path: Path | None = None) -> int:
     window = MainWindow(settings)
     window.show()
     if project_path is not None:
-        window.open_project(Path(project_path))
+        window.open_project(project_path)  # a URL stays text: Path() would fold its "//"
     else:
         QTimer.singleShot(200, lambda: threading.Thread(target=_warm_imports, name="warm-imports",
                                                         daemon=True).start())

@@ -53,9 +53,11 @@ from medreview.runtime.bus import ChangeBus
 from medreview.runtime.executors import DbExecutor, Executor, WorkExecutor
 from medreview.services import grading
 from medreview.services.grading_screen import has_pairwise, next_open, pair_partner, with_status
+from medreview.services.server_projects import ServerLogin, is_server_url
 from medreview.services.views import ItemView, QueueRow, RaterView, SaveResult
 
 if TYPE_CHECKING:
+    from medreview.qt.server_open_dialog import ServerOpenDialog
     from medreview.services.projects import Project
 
 # The storage layer (SQLAlchemy, Alembic) and the dialogs are imported when first used (a
@@ -64,11 +66,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-def _open_and_read(path: Path) -> tuple[Project, list[RaterView], str]:
+def _open_and_read(path: Path | ServerLogin) -> tuple[Project, list[RaterView], str]:
     """On the new project's database thread: open it, its raters and its uid in one step."""
     from medreview.services import projects
 
-    project = projects.open_project(path)
+    if isinstance(path, ServerLogin):  # a server project, its password apart from the URL
+        from medreview.services.server_projects import open_server
+
+        project = open_server(path)
+    else:
+        project = projects.open_project(path)
     try:
         return project, projects.list_raters(project), project.uid
     except BaseException:
@@ -106,6 +113,11 @@ def _close_behind(project: Project | None, opening: Future[Any] | None,
         except Exception:  # nothing the rater can do about it; the saves are what matter
             log.exception("closing %s failed", project.path)
     failed = [f.exception() for f in saves if f.done() and not f.cancelled() and f.exception()]
+    from medreview.services.draft_spool import is_connection_lost
+
+    if failed and all(e is not None and is_connection_lost(e) for e in failed):
+        raise RuntimeError(f"the server was unreachable: {len(failed)} change(s) are kept on "
+                           "this computer and saved when the project next opens")
     if failed:
         raise RuntimeError(f"{len(failed)} change(s) could not be saved before the project "
                            f"closed: {failed[0]}")
@@ -113,6 +125,8 @@ def _close_behind(project: Project | None, opening: Future[Any] | None,
 
 RUN_STOP_WAIT = ("Waiting for the judge run to stop… (its finished items are saved; the "
                  "project closes once it has)")
+
+SERVER_PRELOAD = 3  # items fetched ahead on a server project (the session keeps up to 8)
 
 # Who browses a read-only project nobody has graded in yet: no rater is created (nothing can be
 # saved), the queue shows every item with no grades.
@@ -149,7 +163,8 @@ class MainWindow(QMainWindow):
         self.welcome.sig_package.connect(self.open_package)
         self.welcome.sig_new.connect(self.new_project)
         self.welcome.sig_demo.connect(self._open_demo)
-        self.welcome.sig_open.connect(lambda p: self.open_project(Path(p)))
+        self.welcome.sig_open.connect(self.open_project)  # a folder or a server URL
+        self.welcome.sig_server.connect(lambda: self.open_server_dialog())
         self.queue = QueuePane()
         self.queue.sig_open.connect(self.open_item)
         self.view = GradingView()
@@ -247,6 +262,7 @@ class MainWindow(QMainWindow):
         m = bar.addMenu("&Project")
         add(m, "New project…", self.new_project, menu_key("new_project"), project=False)
         add(m, "Open project…", self.browse_project, project=False)
+        add(m, "Open server project…", self.open_server_dialog, project=False)
         add(m, "Open a rater package…", self.open_package, project=False)
         add(m, "Return this package to the study lead…", self.return_package)
         self.write_actions.append(
@@ -312,11 +328,15 @@ class MainWindow(QMainWindow):
         if folder:
             self.open_project(Path(folder))
 
-    def open_project(self, path: Path, rater_id: int | None = None) -> bool:
-        """Start opening ``path`` on a new database thread; False if it is not a project.
-        The window stays responsive (busy cursor, a status line) until the project is open."""
+    def open_project(self, path: Path | str, rater_id: int | None = None) -> bool:
+        """Start opening ``path`` (a folder, or a server URL) on a new database thread; False
+        if it is not a project. The window stays responsive (busy cursor, a status line) until
+        the project is open."""
         from medreview.services import projects
 
+        if isinstance(path, str) and is_server_url(path):
+            return self.open_server(ServerLogin(path), rater_id=rater_id)
+        path = Path(path)
         if not projects.is_project(path):
             show_warning(self, "Not a project",
                          f"{path} is not a medreview project (no project.sqlite).")
@@ -342,7 +362,54 @@ class MainWindow(QMainWindow):
             QApplication.restoreOverrideCursor()
             self.statusBar().clearMessage()
 
-    def _on_open_failed(self, executor: Executor, exc: BaseException) -> None:
+    # server projects ------------------------------------------------------------------------
+    def open_server_dialog(self, url: str = "", error: str = "") -> ServerOpenDialog:
+        """Project → Open server project…: the dialog stays up while connecting; a refusal
+        is one line in it (see qt/server_open_dialog.py)."""
+        from medreview.qt.server_open_dialog import ServerOpenDialog
+
+        dialog = ServerOpenDialog(self, url, error)
+        dialog.sig_open.connect(lambda login: self.open_server(login, dialog))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.rejected.connect(self.restore_grading_focus)  # cancelled: keys back to grading
+        dialog.open()
+        return dialog
+
+    def open_server(self, login: ServerLogin, dialog: ServerOpenDialog | None = None,
+                    rater_id: int | None = None) -> bool:
+        """Open a server project (from the dialog, the recent list or ``medreview gui URL``);
+        what is shown and remembered is the URL without a password."""
+        from medreview.errors import MedreviewError
+        from medreview.services.server_projects import display_url
+
+        try:
+            shown = display_url(login.url)
+        except MedreviewError as exc:
+            self._server_refused(login.url, exc.message, dialog)
+            return False
+        self.close_project()
+        executor = self._executor_factory()
+        self.executor = executor
+
+        def opened(result: tuple[Project, list[RaterView], str]) -> None:
+            if dialog is not None and executor is self.executor:
+                dialog.accept()
+            self._on_project_opened(executor, shown, result, rater_id)
+
+        self._set_busy(f"Opening {shown}…")
+        self._opening = Op(self, _open_and_read, login).latest("open").success(opened) \
+            .failure(lambda exc: self._on_open_failed(executor, exc, (shown, dialog))) \
+            .run(executor)
+        return True
+
+    def _server_refused(self, url: str, line: str, dialog: ServerOpenDialog | None) -> None:
+        if dialog is not None and dialog.isVisible():
+            dialog.show_error(line)
+        else:  # from the recent list or the command line: ask again, saying why
+            self.open_server_dialog(url, line)
+
+    def _on_open_failed(self, executor: Executor, exc: BaseException,
+                        server: tuple[str, ServerOpenDialog | None] | None = None) -> None:
         if executor is not self.executor:
             return  # another project was asked for meanwhile
         self._set_busy(None)
@@ -350,9 +417,14 @@ class MainWindow(QMainWindow):
         executor.shutdown(wait=False)
         self.executor = None
         self.close_to_welcome()  # the project shown before is closed already
+        if server is not None:  # one line in the dialog (the storage layer took the password
+            shown, dialog = server  # out of any driver error already)
+            self._server_refused(shown, (str(exc).splitlines() or [type(exc).__name__])[0],
+                                 dialog)
+            return
         show_error(self, "Cannot open project", str(exc))
 
-    def _on_project_opened(self, executor: Executor, path: Path,
+    def _on_project_opened(self, executor: Executor, path: Path | str,
                            opened: tuple[Project, list[RaterView], str],
                            rater_id: int | None) -> None:
         project, raters, uid = opened
@@ -371,7 +443,8 @@ class MainWindow(QMainWindow):
             self.raters = [VIEWER]  # nobody to ask "who is grading?": nothing is saved
         self.settings.add_recent(path)
         self.welcome.set_recent(self.settings.recent_projects())
-        self.setWindowTitle(f"medreview — {path.name}")
+        # A server project by its location (the URL without a password), a folder by name.
+        self.setWindowTitle(f"medreview — {path.name if isinstance(path, Path) else path}")
         self.rater_box.clear()
         for r in self.raters:
             self.rater_box.addItem(r.name, r.id)
@@ -449,6 +522,9 @@ class MainWindow(QMainWindow):
         self.split.setEnabled(True)
         self._show_project_controls(True)
         self._restore_splitters()
+        # Saves a server never got last time (unreachable, a quit, a crash): sent before the
+        # queue is read, so it shows them.
+        self.controller.session.resume_kept()
         Op(self.controller, grading.load_queue, self.project, rater_id) \
             .success(self._on_queue_loaded).run(self.executor)
 
@@ -713,10 +789,18 @@ class MainWindow(QMainWindow):
             self.guidelines.follow(self.project, self.executor, self.controller, item)
         model = self.queue.model
         idx = model.row_index(item.output_id)
-        if idx is not None and self.controller is not None:
-            nxt = next_open(model.rows, model.order, idx)
-            if nxt is not None:
-                self.controller.preload(model.rows[nxt].output_id)
+        # A server project fetches a few items ahead: grading goes on through a short outage.
+        ahead = SERVER_PRELOAD if self.controller is not None \
+            and self.controller.session.spool is not None else 1
+        at = idx
+        for _ in range(ahead):
+            if at is None or self.controller is None:
+                break
+            nxt = next_open(model.rows, model.order, at)
+            if nxt is None or nxt == idx:
+                break
+            self.controller.preload(model.rows[nxt].output_id)
+            at = nxt
         if has_pairwise(item) and self.project is not None and self.executor is not None \
                 and self.controller is not None:
             partner = pair_partner(model.rows, item.output_id)

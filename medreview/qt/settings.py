@@ -33,7 +33,8 @@ class UiSettings:
             return [value]
         return [str(v) for v in value] if isinstance(value, list) else []
 
-    def add_recent(self, path: Path) -> None:
+    def add_recent(self, path: Path | str) -> None:
+        """A folder, or a server project's URL as shown (never with a password)."""
         items = [p for p in self.recent_projects() if p != str(path)]
         self._s.setValue("recent/projects", [str(path), *items][:MAX_RECENT])
 

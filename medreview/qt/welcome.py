@@ -16,6 +16,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from medreview.errors import MedreviewError
+from medreview.services.server_projects import describe, is_server_url
+
 INTRO = (
     "<h1>medreview</h1>"
     "<p style='font-size:11pt'>Grade AI models' answers to medical cases against rubrics and "
@@ -33,9 +36,24 @@ INTRO = (
 )
 
 
+def _server_item(url: str) -> QListWidgetItem:
+    """A server project in the recent list (its URL never holds a password)."""
+    try:
+        database, where = describe(url)
+        label = f"{database}    —    server {where}"
+    except MedreviewError:
+        label = url
+    item = QListWidgetItem(label)
+    item.setData(Qt.ItemDataRole.UserRole, url)
+    item.setToolTip(url)
+    return item
+
+
 class WelcomePage(QWidget):
     sig_open = Signal(str)
-    """A project folder path the user asked to open."""
+    """A project folder path (or a server project's URL) the user asked to open."""
+    sig_server = Signal()
+    """The user wants to open a project on a PostgreSQL server."""
     sig_browse = Signal()
     """The user wants a folder dialog."""
     sig_package = Signal()
@@ -65,7 +83,11 @@ class WelcomePage(QWidget):
         self.demo.setToolTip("Example cases with CT images, models' answers and physicians' "
                              "grades; built on first use, in your user data folder")
         self.demo.clicked.connect(self.sig_demo.emit)
-        for row in ((self.new, self.browse), (self.package, self.demo)):
+        self.server = QPushButton("Open a server project…")
+        self.server.setToolTip("A study on the hospital's PostgreSQL server: the URL your study "
+                               "lead sent, and your password")
+        self.server.clicked.connect(self.sig_server.emit)
+        for row in ((self.new, self.browse), (self.package, self.demo), (self.server,)):
             buttons = QHBoxLayout()
             for b in row:
                 buttons.addWidget(b)
@@ -91,6 +113,9 @@ class WelcomePage(QWidget):
     def set_recent(self, paths: list[str]) -> None:
         self.recent.clear()
         for p in paths:
+            if is_server_url(p):
+                self.recent.addItem(_server_item(p))
+                continue
             path = Path(p)
             if path.exists():
                 item = QListWidgetItem(f"{path.name}    —    {path.parent}")

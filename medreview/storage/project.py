@@ -351,9 +351,13 @@ def _check_server_schema(current: str | None, server: ServerUrl) -> None:
                        f"`medreview migrate {server.display}`", source=server.display)
 
 
-def open_server_project(url: str, *, read_only: bool | None = None) -> Project:
-    """Open the project in a PostgreSQL database; another schema version is refused."""
-    server = parse_server_url(url)
+def open_server_project(url: str, *, read_only: bool | None = None,
+                        password: str | None = None) -> Project:
+    """Open the project in a PostgreSQL database; another schema version is refused.
+    ``password`` (typed in the app's dialog) wins over the URL's, the keyring's and libpq's."""
+    server = parse_server_url(url, use_keyring=password is None)
+    if password is not None:
+        server = ServerUrl(server.url, password)
     reason = _requested_read_only(read_only)
     engine, lock = _server_engine(server, reason)
     try:

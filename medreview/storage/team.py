@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, create_engine, select, text
+from sqlalchemy import URL, Connection, Engine, create_engine, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
@@ -250,7 +250,9 @@ def _credentials(conn: Connection, role: str, kind: Kind, password: str,
     url = conn.engine.url
     host = url.host or "localhost"
     port = url.port or DEFAULT_PORT
-    public = url.set(drivername="postgresql", username=role, password=None)
+    # Built anew: URL.set(password=None) keeps a password the engine's URL holds (shown ***).
+    public = URL.create("postgresql", username=role, host=url.host, port=url.port,
+                        database=url.database, query=url.query)
     return Credentials(role=role, kind=kind, url=public.render_as_string(hide_password=True),
                        host=host, port=port, database=str(url.database), password=password,
                        rater=rater)

@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from medreview.domain.judgment import JudgmentDraft
 from medreview.qt.bridge import Op, retire
+from medreview.qt.timers import QtScheduler
 from medreview.runtime.bus import ChangeBus
 from medreview.runtime.executors import Executor
 from medreview.services import grading
@@ -107,7 +108,7 @@ class GradingController(QObject):
         self.timer.timeout.connect(self._on_timer_timeout)
         self.session = GradingSession(project, rater_id, self._run, self, self.bus,
                                       _Relay(self), autosave_s=autosave_ms / 1000,
-                                      initiator=self)
+                                      initiator=self, retry_scheduler=QtScheduler(self))
 
     # the session's runner and scheduler ------------------------------------------------------
     def _run(self, call: Callable[[], T], on_success: Callable[[T], None],
