@@ -15,7 +15,8 @@ answers as JSON, as the project database stores them). Timed, in one process:
 (c) the same with 95 % CIs (1,000 resamples), unless ``--no-ci-run``;
 
 and prints b/a and c, each the minimum over ``--repeat`` runs, with the process's peak RSS
-(``ru_maxrss``) after each stage. (c) at 1M is run once.
+during each stage (Linux: VmHWM, reset before the stage; it includes what earlier stages
+left in memory, such as the ratings table). (c) at 1M is run once.
 
 Usage: .venv/bin/python bench/bench_stats_scale.py [--sizes 100000 1000000] [--repeat 3]
        [--no-ci-run] [--profile FILE]
@@ -144,7 +145,22 @@ def questions_of(n: int) -> dict[str, Question]:
 
 
 def peak_mb() -> float:
+    """The process's peak RSS since the last ``reset_peak`` (Linux: VmHWM), else since start."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def reset_peak() -> None:
+    """Start a new peak-RSS window (Linux ``clear_refs`` 5), so each stage shows its own."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
 
 
 def best(fn: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:
@@ -152,6 +168,7 @@ def best(fn: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:
     runs, out = [], None
     for _ in range(repeat):
         out = None  # free the last result before the next run
+        reset_peak()
         t, c = time.perf_counter(), time.process_time()
         out = fn()
         runs.append((time.perf_counter() - t, time.process_time() - c))
@@ -168,6 +185,7 @@ def run(n: int, seed: int, repeat: int, ci_run: bool, profile: str | None) -> No
           f"ready in {time.perf_counter() - t:.1f} s), load {os.getloadavg()[0]:.1f}")
     ta, ca, parsed = best(lambda: read_parse(path), repeat)
     print(f"(a) read + parse       {ta:8.2f} s  (CPU {ca:6.2f})   peak RSS {peak_mb():7.0f} MB")
+    reset_peak()
     t, c = time.perf_counter(), time.process_time()
     ratings = long_table(parsed)
     tl, cl = time.perf_counter() - t, time.process_time() - c

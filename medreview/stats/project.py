@@ -376,8 +376,7 @@ def _calibration_rows(h: Any, jv: Any, conf: Any, cats: Any, label: str, base: d
         return
     right = jc[sel] == maj[sel]
     cal = calibration(c[sel], right.astype(np.float64))
-    items = item_keys(h.index[sel], label)
-    wrong = [k for k, ok in zip(items, right.tolist(), strict=True) if not ok]
+    wrong = item_keys(h.index[sel][~right], label)
     for stat in ("ece", "mce", "brier"):
         judge_rows.append({**base, "reference": "physician_majority", "variant": "calibration",
                            "statistic": stat, "value": getattr(cal, stat), "ci_low": math.nan,

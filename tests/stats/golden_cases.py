@@ -21,10 +21,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from medreview.domain.rubric import Option, Question, QuestionKind, case_criterion_question
+from medreview.domain.rubric import (
+    ErrorCategory,
+    Option,
+    Question,
+    QuestionKind,
+    case_criterion_question,
+)
 from tests.stats import synthetic
 
 DATA = Path(__file__).parent / "data" / "golden_project_stats.json.gz"
+DEMO = Path(__file__).parent / "data" / "golden_demo_inputs.json.gz"
 
 Inputs = tuple[pd.DataFrame, dict[str, Question], Any]
 
@@ -125,7 +132,42 @@ def bench_like(n_outputs: int = 150, seed: int = 3) -> Inputs:
 
 
 def demo() -> Inputs:
+    """The demo project's inputs as recorded (``DEMO``): the demo itself may change."""
+    with gzip.open(DEMO, "rt", encoding="utf-8") as f:
+        raw = json.load(f)
+    ratings = pd.DataFrame(raw["ratings"]["data"], columns=raw["ratings"]["columns"])
+    ratings = ratings.assign(value=pd.Series(
+        [r[raw["ratings"]["columns"].index("value")] for r in raw["ratings"]["data"]],
+        dtype=object), confidence=ratings["confidence"].astype(float))
+    gold = None
+    if raw["gold"] is not None:
+        gold = pd.DataFrame(raw["gold"]["data"], columns=raw["gold"]["columns"])
+        gold = gold.assign(value=pd.Series(
+            [r[raw["gold"]["columns"].index("value")] for r in raw["gold"]["data"]],
+            dtype=object))
+    return ratings, {q["id"]: _question(q) for q in raw["questions"]}, gold
+
+
+def _question(d: dict[str, Any]) -> Question:
+    def opts(key: str) -> tuple[Option, ...]:
+        return tuple(Option(o["value"], o["label"], o.get("description", ""))
+                     for o in d.get(key, ()))
+
+    return Question(d["id"], QuestionKind(d["type"]), d["prompt"], help=d.get("help", ""),
+                    required=d.get("required", False), points=d.get("points"),
+                    options=opts("options"), severities=opts("severities"),
+                    categories=tuple(ErrorCategory(c["id"], c.get("label", ""),
+                                                   c.get("description", ""),
+                                                   c.get("group", ""))
+                                     for c in d.get("categories", ())),
+                    minimum=d.get("minimum"), maximum=d.get("maximum"),
+                    unit=d.get("unit", ""), tags=tuple(d.get("tags", ())))
+
+
+def snapshot_demo() -> None:
+    """Record the demo's inputs (build it, load them as ``medreview stats`` does)."""
     from medreview.demo.build import build_demo_project
+    from medreview.domain.rubric import question_to_dict
     from medreview.services.dashboard import load_inputs
     from medreview.services.projects import open_project
 
@@ -133,7 +175,19 @@ def demo() -> Inputs:
         path = build_demo_project(Path(tmp) / "demo")
         with open_project(path) as project:
             inputs = load_inputs(project, pseudonymise=True)
-    return inputs.ratings, dict(inputs.questions), inputs.gold
+
+    def table(df: pd.DataFrame, cols: list[str]) -> dict[str, Any]:
+        rows = df[cols].astype(object).where(df[cols].notna(), None).to_numpy().tolist()
+        return {"columns": cols, "data": rows}
+
+    raw = {"ratings": table(inputs.ratings, ["output_id", "case_id", "case_external_id",
+                                             "model", "rater", "rater_kind", "question_id",
+                                             "value", "confidence"]),
+           "gold": None if inputs.gold is None else table(
+               inputs.gold, ["output_id", "question_id", "value", "provenance"]),
+           "questions": [question_to_dict(q) for q in inputs.questions.values()]}
+    with gzip.open(DEMO, "wt", encoding="utf-8") as f:
+        json.dump(raw, f)
 
 
 def synthetic_small() -> Inputs:
@@ -173,6 +227,10 @@ def compute_all() -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def main() -> None:
+    if "--snapshot-demo" in sys.argv:
+        snapshot_demo()
+        print(f"wrote {DEMO}")
+        return
     if "--write" not in sys.argv:
         print(__doc__)
         return
