@@ -93,7 +93,10 @@ class GuidelinePane(QWidget):
     @property
     def recorded(self) -> int | None:
         """The number each revision saved while this is on screen records (both versions)."""
-        return recorded_versions(self.version, self.taxonomy_version)
+        try:
+            return recorded_versions(self.version, self.taxonomy_version)
+        except ValueError:  # a version this app never numbers (a forged package): not recorded
+            return None
 
     def show_guideline(self, form_key: str, guideline: GuidelineView | None) -> None:
         """The rubric's guidelines alone (no error taxonomy)."""

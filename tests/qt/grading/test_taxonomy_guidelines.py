@@ -81,6 +81,9 @@ def test_the_pane_shows_both_under_headings_or_whichever_exists(qtbot) -> None:
     pane.show_guidelines("rub", None, "tax", None)
     assert pane.browser.toPlainText() == NO_GUIDELINES and pane.recorded is None
     assert not pane.taxonomy_browser.isVisible()
+    # A version no project numbers (a forged package's) is shown but never recorded.
+    pane.show_guidelines("rub", _g("rub", 2**40, "forged"), "tax", _g("tax", 1, "t"))
+    assert pane.browser.toPlainText() == "forged" and pane.recorded is None
 
 
 def test_g_shows_the_taxonomy_guidelines_and_each_save_records_both_versions(
