@@ -11,15 +11,15 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QSplitter,
     QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from medreview.domain.display_text import escaped_html, tooltip_text
+from medreview.domain.display_text import escaped_html
 from medreview.domain.judgment import JudgmentDraft
 from medreview.domain.rubric import Question, QuestionKind
 from medreview.qt.grading.safe_text import SafeTextBrowser
+from medreview.qt.table_cells import cell
 from medreview.services.views import RevisionView
 
 
@@ -81,10 +81,8 @@ class HistoryDialog(QDialog):
             for c, text in enumerate((str(rev.revision_no),
                                       rev.created_at.strftime("%Y-%m-%d %H:%M:%S"),
                                       rev.source, rev.status)):
-                item = QTableWidgetItem(text)
-                item.setToolTip(tooltip_text(f"by {rev.author}; form {rev.form_key} "
-                                             f"v{rev.form_version}"))
-                self.table.setItem(r, c, item)
+                self.table.setItem(r, c, cell(text, tip=f"by {rev.author}; form "
+                                              f"{rev.form_key} v{rev.form_version}"))
         self.table.resizeColumnsToContents()
         self.detail = SafeTextBrowser()
         self.table.currentCellChanged.connect(lambda row, *_: self._show(row))

@@ -18,12 +18,12 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from medreview.qt.stats.format import items_label, value_text
+from medreview.qt.table_cells import cell
 from medreview.qt.window_size import fit_to_screen
 
 Item = tuple[int, str]
@@ -96,10 +96,8 @@ class ItemsDialog(QDialog):
             answers = index.answers.get((oid, qid), {})
             cells = [case, model, index.question_text(qid)] + [
                 value_text(answers[name]) if name in answers else "" for name in self.raters]
-            for c, text in enumerate(cells):
-                cell = QTableWidgetItem(text)
-                cell.setToolTip(text)
-                self.table.setItem(r, c, cell)
+            for c, text in enumerate(cells):  # data: the shared cell marks hidden characters
+                self.table.setItem(r, c, cell(text))
         self.table.resizeColumnsToContents()
         for c in range(self.table.columnCount()):
             self.table.setColumnWidth(c, min(self.table.columnWidth(c) + 12, 260))

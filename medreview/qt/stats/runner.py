@@ -1,6 +1,9 @@
 """Background computation for the statistics windows: a read on the database thread, the
 computation on the work pool, progress and Cancel, stale results dropped; plus the header strip
 (status, progress bar, Cancel, Refresh) and a debounced refresh on project changes.
+
+Progress goes through the screens' one ``ProgressRelay`` (thinned out, delivered on the UI
+thread), the bar through ``show_progress``/``show_busy``, the error tone from ``qt/status.py``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from PySide6.QtWidgets import (
 
 from medreview.domain.changes import Changes
 from medreview.progress import Cancelled, CancelToken
-from medreview.qt.bridge import Op, run_on_main
+from medreview.qt.bridge import Op
+from medreview.qt.progress_relay import ProgressRelay, show_busy, show_progress
+from medreview.qt.status import set_tone
 from medreview.services.bus import ChangeBus
 from medreview.services.tasks import Executor
 
@@ -44,6 +49,7 @@ class StatsJob(QObject):
         self._work = work
         self._generation = 0
         self._token: CancelToken | None = None
+        self._relay: ProgressRelay | None = None
         self.running = False
 
     def start(self, load: Callable[[], Any], compute: Compute) -> None:
@@ -55,13 +61,14 @@ class StatsJob(QObject):
         self.running = True
         self.sig_started.emit()
 
-        def progress(done: int, total: int | None = None, message: str = "") -> None:
-            # Called on the worker thread: hop to the main thread before touching widgets.
-            def report() -> None:
-                if self._alive(gen):
-                    self.sig_progress.emit(done, total or 0, message)
+        def report(done: int, total: int | None, message: str) -> None:  # on the UI thread
+            if self._alive(gen):
+                self.sig_progress.emit(done, total or 0, message)
 
-            run_on_main(report)
+        # One relay per run: an older run's reports still on their way go to its own relay.
+        if self._relay is not None:
+            self._relay.deleteLater()
+        progress = self._relay = ProgressRelay(report, parent=self)
 
         def computed(inputs: Any) -> None:
             if not self._alive(gen):
@@ -139,17 +146,13 @@ class StatusStrip(QWidget):
         self._idle("")
 
     def _on_started(self) -> None:
-        self.bar.setRange(0, 0)  # busy until the first progress report
+        show_busy(self.bar, self.bar.format())  # until the first progress report
         self.bar.setVisible(True)
         self.cancel_button.setVisible(True)
         self.set_status("Computing statistics…")
 
     def _on_progress(self, done: int, total: int, message: str) -> None:
-        if total > 0:
-            self.bar.setRange(0, total)
-            self.bar.setValue(min(done, total))
-        if message:
-            self.bar.setFormat(message[:40])
+        show_progress(self.bar, done, total, message[:40] if message else self.bar.format())
 
     def _idle(self, text: str | None = None, *, error: bool = False) -> None:
         self.bar.setVisible(False)
@@ -161,8 +164,8 @@ class StatusStrip(QWidget):
     def set_status(self, text: str, *, error: bool = False) -> None:
         self.status.setText(text)
         self.sig_status.emit(text, error)
-        # Errors in red in both themes; everything else in the theme's secondary colour.
-        self.status.setStyleSheet("color: #d0342c; font-weight: 600;" if error else "")
+        # Errors in the error tone; everything else in the theme's secondary colour.
+        set_tone(self.status, "error" if error else None, bold=True)
         self.status.setForegroundRole(QPalette.ColorRole.PlaceholderText)
 
 
