@@ -258,3 +258,18 @@ def test_the_sequence_cannot_be_used_to_hide_changes(roles: Team) -> None:
     with pytest.raises(sa.exc.ProgrammingError) as err, roles.a.begin() as conn:
         conn.execute(sa.text("SELECT setval('medreview_change_seq', 1)"))
     assert isinstance(err.value.orig, psycopg.errors.InsufficientPrivilege)
+
+
+def test_a_read_only_project_listens_too(pg_url: str, tmp_path: Path) -> None:
+    """A lead watching with --read-only (default_transaction_read_only=on) gets the hints."""
+    rater, outputs = _graded_project(pg_url, tmp_path)
+    seen = Recorder()
+    with open_project(pg_url, read_only=True) as watched, open_project(pg_url) as writer:
+        listener = team.watch_changes(watched, seen.on_change, check_s=3600)
+        assert listener is not None
+        try:
+            seen.wait(lambda: len(seen.revisions) == 1, 5)
+            _save(writer, rater, outputs[1])
+            seen.wait(lambda: len(seen.revisions) == 2, 1.0)
+        finally:
+            listener.stop()
