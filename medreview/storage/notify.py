@@ -134,8 +134,10 @@ class ChangeListener:
         while not self._stop.is_set():
             hints = list(conn.notifies(timeout=step, stop_after=1))
             if hints:
-                # Let a burst (an import's batches) arrive, then look once.
-                list(conn.notifies(timeout=self.coalesce_s))
+                # Let a burst (an import's batches, or anyone's NOTIFY flood: the channel is
+                # open to every login) arrive and drop it unread, then look once.
+                for _ in conn.notifies(timeout=self.coalesce_s):
+                    pass
                 self._announce(_revision(conn))
                 idle = 0.0
                 continue
