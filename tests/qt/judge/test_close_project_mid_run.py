@@ -12,6 +12,7 @@ finished has its judgment, nothing is half-written.
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import threading
 import time
@@ -137,7 +138,7 @@ def test_closing_mid_run_keeps_the_ui_turning_and_the_project_whole(
     close_at, close_thread = closed[0]
     assert run_ended and run_ended[0] <= close_at, "the engine was disposed under the run"
     assert close_thread.startswith("medreview-db"), close_thread
-    gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(ticks)]
     span = ticks[-1] - ticks[0]
     assert span >= LOCK_HELD_S and ticks[-1] >= released
     assert max(gaps) < 0.5, f"the event loop stalled {max(gaps):.2f} s during the close"
