@@ -42,10 +42,11 @@ from medreview.storage import tables
 from medreview.storage.judge_split import read_split_setting, write_split_setting
 from medreview.storage.project import Project
 
-__all__ = ["JudgeEvalReport", "RunVersion", "TextTable", "case_split", "correction_candidates",
-           "evaluate_runs", "few_shot_examples", "parse_runs", "report_heading", "report_notes",
-           "report_tables", "run_judge_few_shot", "set_split_spec", "split_spec",
-           "split_spec_with"]
+__all__ = ["EvalInputs", "JudgeEvalReport", "RunVersion", "TextTable", "case_split",
+           "compute_evaluation", "correction_candidates", "evaluate_runs",
+           "few_shot_examples", "judge_run_choices", "load_eval_inputs", "parse_runs",
+           "report_heading", "report_notes", "report_tables", "run_judge_few_shot",
+           "set_split_spec", "split_spec", "split_spec_with"]
 
 
 # --- the split ---------------------------------------------------------------------------------
@@ -178,11 +179,33 @@ class JudgeEvalReport:
         }
 
 
-def evaluate_runs(project: Project, runs: Sequence[int | str], *, part: str = "test",
-                  seed: int | None = None, method: Method = "isotonic", ci: bool = True,
-                  n_resamples: int = 1000, progress: Progress = no_progress,
-                  token: CancelToken | None = None) -> JudgeEvalReport:
-    """Judge runs (prompt versions) side by side against gold on ``part`` of the split.
+@dataclass(frozen=True)
+class EvalInputs:
+    """What an evaluation reads from the project (the database half; plain values)."""
+
+    project_name: str
+    spec: SplitSpec
+    part: str
+    split: dict[str, str]
+    cases_per_part: dict[str, int]
+    runs: tuple[RunVersion, ...]
+    ratings: Any
+    gold: Any
+    questions: Any
+    points: dict[tuple[str, str], float]
+    excluded_cases: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+def judge_run_choices(project: Project) -> list[tuple[int, str]]:
+    """(run id, label) of every judge run, oldest first (for pickers)."""
+    runs = sorted(list_judge_runs(project), key=lambda r: r.run_id)
+    return [(r.run_id, f"{_version(r).label} — {r.model}") for r in runs]
+
+
+def load_eval_inputs(project: Project, runs: Sequence[int | str], *, part: str = "test",
+                     seed: int | None = None) -> EvalInputs:
+    """Read what ``compute_evaluation`` needs; every bad request is one line here.
 
     ``seed`` overrides the recorded split's seed for this evaluation only. Cases of ``part``
     that a run drew few-shot examples from are left out for every run (and named), so the
@@ -191,9 +214,6 @@ def evaluate_runs(project: Project, runs: Sequence[int | str], *, part: str = "t
     if part not in PARTS:
         raise InputError(f"unknown split {part!r}; choose one of {', '.join(PARTS)}",
                          item="--split")
-    if method not in ("isotonic", "platt"):
-        raise InputError(f"unknown calibration {method!r}; choose isotonic or platt",
-                         item="--calibration")
     if not runs:
         raise InputError("no judge run given", item="--runs")
     versions = [_version(_resolve(project, r)) for r in runs]
@@ -202,7 +222,6 @@ def evaluate_runs(project: Project, runs: Sequence[int | str], *, part: str = "t
     spec = split_spec(project)
     if seed is not None:
         spec = SplitSpec(seed, spec.test_fraction, spec.dev_fraction)
-    progress(0, 3, "reading ratings")
     split = case_split(project, spec)
     counts = Counter(split.values())
     if not counts.get(part):
@@ -212,23 +231,46 @@ def evaluate_runs(project: Project, runs: Sequence[int | str], *, part: str = "t
     if leaked:
         split = {k: ("excluded" if k in leaked else p) for k, p in split.items()}
     inputs = load_inputs(project)
-    if token is not None:
-        token.raise_if_cancelled()
     judges = set(inputs.ratings.loc[inputs.ratings["rater_kind"] == "judge", "rater"])
     notes = [f"{v.label} has no stored judgment yet" for v in versions if v.rater not in judges]
     if leaked:
         notes.append(f"{len(leaked)} {part} case(s) were few-shot examples of a run under this "
                      f"split and are left out (first: {leaked[0]})")
-    progress(1, 3, "computing")
     points = {(str(c), str(q)): float(p) for c, q, p in tables.criteria_table(project)[
         ["case_external_id", "question_id", "points"]].itertuples(index=False, name=None)}
+    return EvalInputs(project.name, spec, part, split, {p: counts.get(p, 0) for p in PARTS},
+                      tuple(versions), inputs.ratings, inputs.gold, inputs.questions, points,
+                      tuple(leaked), tuple(notes))
+
+
+def compute_evaluation(data: EvalInputs, *, method: Method = "isotonic", ci: bool = True,
+                       n_resamples: int = 1000, progress: Progress = no_progress,
+                       token: CancelToken | None = None) -> JudgeEvalReport:
+    """The numbers (the work half: no database access)."""
+    if method not in ("isotonic", "platt"):
+        raise InputError(f"unknown calibration {method!r}; choose isotonic or platt",
+                         item="--calibration")
+    progress(0, 2, "computing")
+    if token is not None:
+        token.raise_if_cancelled()
     evaluation = evaluate(
-        inputs.ratings, inputs.gold, inputs.questions,
-        [Version(v.label, v.rater, v.model) for v in versions], split, part=part,
-        method=method, points=points, ci=ci, n_resamples=n_resamples)
-    progress(3, 3, "done")
-    return JudgeEvalReport(project.name, spec, part, {p: counts.get(p, 0) for p in PARTS},
-                           tuple(versions), evaluation, tuple(leaked), tuple(notes))
+        data.ratings, data.gold, data.questions,
+        [Version(v.label, v.rater, v.model) for v in data.runs], data.split, part=data.part,
+        method=method, points=data.points, ci=ci, n_resamples=n_resamples)
+    progress(2, 2, "done")
+    return JudgeEvalReport(data.project_name, data.spec, data.part, data.cases_per_part,
+                           data.runs, evaluation, data.excluded_cases, data.notes)
+
+
+def evaluate_runs(project: Project, runs: Sequence[int | str], *, part: str = "test",
+                  seed: int | None = None, method: Method = "isotonic", ci: bool = True,
+                  n_resamples: int = 1000, progress: Progress = no_progress,
+                  token: CancelToken | None = None) -> JudgeEvalReport:
+    """Judge runs (prompt versions) side by side against gold on ``part`` of the split
+    (``load_eval_inputs`` then ``compute_evaluation``)."""
+    data = load_eval_inputs(project, runs, part=part, seed=seed)
+    return compute_evaluation(data, method=method, ci=ci, n_resamples=n_resamples,
+                              progress=progress, token=token)
 
 
 # --- few-shot examples from physicians' corrections --------------------------------------------
