@@ -176,3 +176,11 @@ def test_lease_keeper_renews_only_while_the_rater_is_active(tmp_path: Path) -> N
             left = s.scalars(select(ItemLeaseRow.output_id)
                              .where(ItemLeaseRow.rater_id == a)).all()
         assert left == []
+
+
+@pytest.mark.sqlite_only(reason="a folder project's hints; tests/postgres has the server's")
+def test_a_folder_project_has_no_change_hints(tmp_path: Path) -> None:
+    with small_study(tmp_path / "p") as project:
+        assert team.watch_changes(project, lambda _r: None) is None
+        assert team.change_revision(project) is None
+        assert not team.shares_items(project)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shiboken6
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -63,11 +64,12 @@ class TeamProgressPanel(QWidget):
         self._soon = QTimer(self)
         self._soon.setSingleShot(True)
         self._soon.setInterval(debounce_ms)
-        self._soon.timeout.connect(self.refresh)
+        self._soon.timeout.connect(self._refresh_if_shown)
         self._poll = QTimer(self)
         self._poll.setInterval(poll_ms)
-        self._poll.timeout.connect(self.refresh)
+        self._poll.timeout.connect(self._refresh_if_shown)
         self._poll.start()
+        self._stale = False  # a hint came while hidden: read when shown again
         unsubscribe = bus.subscribe(self._on_bus)
         self.listener = team.watch_changes(project, self._hint_from_thread,
                                            on_online=self._online_from_thread)
@@ -105,6 +107,18 @@ class TeamProgressPanel(QWidget):
             self._soon.start()
 
     # --- reading and showing ------------------------------------------------------------
+
+    def _refresh_if_shown(self) -> None:
+        if self.isVisible():
+            self.refresh()
+        else:  # a closed dashboard or another tab: no reads for nobody
+            self._stale = True
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self._stale = False
+            self.refresh()
 
     def refresh(self) -> None:
         (Op(self, team.team_progress, self.project)

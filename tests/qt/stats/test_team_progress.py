@@ -27,6 +27,7 @@ def test_the_panel_follows_saves_and_leases(qtbot: Any, tmp_path: Path) -> None:
     try:
         panel = TeamProgressPanel(project, db, bus, poll_ms=300)
         qtbot.addWidget(panel)
+        panel.show()
         assert panel.listener is None  # a folder: no server hints
         qtbot.waitUntil(lambda: panel.progress is not None, timeout=5000)
         assert panel.row_of("Dr A") == {"Rater": "Dr A", "Assigned": "4", "Done": "0",
@@ -42,6 +43,16 @@ def test_the_panel_follows_saves_and_leases(qtbot: Any, tmp_path: Path) -> None:
         leases.take(project, a, ids[1], seconds=0.8)
         qtbot.waitUntil(lambda: panel.row_of("Dr A")["Open now"] == "1", timeout=5000)
         qtbot.waitUntil(lambda: panel.row_of("Dr A")["Open now"] == "0", timeout=5000)
+        # Hidden (another tab, a closed window): changes wait until it shows again.
+        panel.hide()
+        reads = panel.refreshes
+        grading.save_revision(project, a, ids[1], JudgmentDraft(answers={"overall": 2}),
+                              status="done")
+        bus.emit(Changes(judgments=frozenset({ids[1]})))
+        qtbot.wait(800)
+        assert panel.refreshes == reads and panel.row_of("Dr A")["Done"] == "1"
+        panel.show()
+        qtbot.waitUntil(lambda: panel.row_of("Dr A")["Done"] == "2", timeout=5000)
     finally:
         db.shutdown()
         project.close()
