@@ -79,7 +79,9 @@ def _say_waiting(command: str) -> Callable[[str], None]:
 def _preflight(args: argparse.Namespace) -> None:
     """``gui PROJECT``: check the project here, so a bad one is a line, not a dialog later."""
     project = getattr(args, "project", None)
-    if args.command == "gui" and project is not None:
+    # A server URL (text, not a Path) is left to the app: it asks for a missing password and
+    # says in its dialog why a server refused.
+    if args.command == "gui" and project is not None and not isinstance(project, str):
         from medreview.services.projects import open_project
 
         open_project(project).close()
