@@ -161,6 +161,7 @@ MENU_KEYS: dict[str, str] = {
     "dashboard": "Ctrl+Shift+D",
     "judge_run": "Ctrl+Shift+J",
     "calibration": "Ctrl+Shift+K",
+    "judge_eval": "Ctrl+Shift+E",
 }
 
 

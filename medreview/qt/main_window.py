@@ -290,6 +290,8 @@ class MainWindow(QMainWindow):
         self.write_actions.append(
             add(m, "Run the LLM judge…", self.show_judge_dialog, menu_key("judge_run")))
         add(m, "Judge calibration", self.show_calibration, menu_key("calibration"))
+        add(m, "Judge evaluation (prompt versions)", self.show_judge_eval,
+            menu_key("judge_eval"))
         m = bar.addMenu("&Help")
         add(m, "Keyboard cheat sheet", self.show_cheatsheet, project=False)
         add(m, "About medreview", self.show_about, project=False)
@@ -638,6 +640,12 @@ class MainWindow(QMainWindow):
         from medreview.qt.stats.calibration_view import CalibrationWindow
 
         self._tool_window("calibration", lambda p, db: CalibrationWindow(
+            p, db, self.work, self.bus, self))
+
+    def show_judge_eval(self) -> None:
+        from medreview.qt.judge_eval_window import JudgeEvalWindow
+
+        self._tool_window("judge_eval", lambda p, db: JudgeEvalWindow(
             p, db, self.work, self.bus, self))
 
     def show_adjudication(self) -> None:
