@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Start a throw-away PostgreSQL server on 127.0.0.1 as an unprivileged user (initdb refuses
-# root) and run the tests marked `postgres` against it; the server and its files go afterwards.
-# Usage: .ci/postgres.sh [pytest args...]   (from the repository root, after the venv exists)
+# root) and run against it, one after the other: the tests marked `postgres` (tests/postgres),
+# then the storage, services, study and statistics suites a second time with every project on
+# the server (MEDREVIEW_TEST_BACKEND=postgres, see tests/pg_backend.py). The server and its
+# files go afterwards. Exit status: the first failing stage's.
+# Usage: .ci/postgres.sh [pytest args...]   (from the repository root, after the venv exists;
+# the args go to both runs). MEDREVIEW_PG_PORT picks another port (one server per port).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,5 +37,14 @@ rm -f "$BASE/pwfile"
 "${RUNAS[@]}" "'$PGBIN/pg_ctl' -D '$BASE/data' -w -l '$BASE/server.log' -o \"-h 127.0.0.1 -p $PORT -k '$BASE' -F\" start" >/dev/null \
   || { cat "$BASE/server.log" >&2; exit 1; }
 echo "PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PORT"
-MEDREVIEW_TEST_PG_URL="postgresql+psycopg://medreview:$PGPASS@127.0.0.1:$PORT/postgres" \
-  QT_QPA_PLATFORM=offscreen .venv/bin/python -m pytest -m postgres tests/postgres -p no:cacheprovider "$@"
+export MEDREVIEW_TEST_PG_URL="postgresql+psycopg://medreview:$PGPASS@127.0.0.1:$PORT/postgres"
+export QT_QPA_PLATFORM=offscreen
+rc=0
+SECONDS=0
+.venv/bin/python -m pytest -m postgres tests/postgres -p no:cacheprovider "$@" || rc=$?
+echo "postgres.sh: tests/postgres took ${SECONDS} s"
+SECONDS=0
+MEDREVIEW_TEST_BACKEND=postgres .venv/bin/python -m pytest tests/storage tests/services \
+  tests/study tests/stats -p no:cacheprovider "$@" || { r=$?; [ "$rc" = 0 ] && rc=$r; }
+echo "postgres.sh: storage, services, study and stats on PostgreSQL took ${SECONDS} s"
+exit "$rc"
