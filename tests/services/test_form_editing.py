@@ -164,6 +164,7 @@ def test_the_guideline_version_is_stored_with_the_revision_and_in_the_audit(
 # --- migration 0006 ---------------------------------------------------------------------------
 
 
+@pytest.mark.sqlite_only(reason="opening a folder migrates it; a server is never migrated so")
 def test_migration_0006_upgrades_an_old_project_keeping_its_data(tmp_path: Path) -> None:
     path = tmp_path / "old"
     project = create_project(path, "old")

@@ -71,6 +71,7 @@ def server() -> Iterator[FakeOpenAIServer]:
         yield srv
 
 
+@pytest.mark.sqlite_only(reason="child processes get the folder (server: tests/postgres)")
 def test_two_imports_and_a_judge_run_at_once(tmp_path: Path, server: FakeOpenAIServer) -> None:
     path = tmp_path / "proj"
     with create_project(path, "busy") as project:
@@ -155,6 +156,7 @@ _WRITER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.sqlite_only(reason="child processes get the folder (server: tests/postgres)")
 def test_saves_beside_merge_appends_number_revisions_without_gaps(
     tmp_path: Path, empty_project: Project
 ) -> None:
@@ -234,6 +236,7 @@ _KILLED = textwrap.dedent("""
 """)
 
 
+@pytest.mark.sqlite_only(reason="a child process gets the folder")
 def test_a_killed_import_is_marked_partial_and_completes_when_run_again(
     tmp_path: Path, empty_project: Project
 ) -> None:

@@ -13,6 +13,8 @@ from medreview.errors import InputError
 from medreview.storage import schema
 from medreview.storage.copy import copy_database, table_checks
 
+pytestmark = pytest.mark.sqlite_only(reason="copies project.sqlite files (server: tests/postgres)")
+
 
 def _engine(path: Path) -> sa.Engine:
     return sa.create_engine(f"sqlite:///{path}")

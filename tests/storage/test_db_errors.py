@@ -14,6 +14,7 @@ from medreview.storage.db_errors import database_errors
 from medreview.storage.project import create_project
 
 
+@pytest.mark.sqlite_only(reason="holds the SQLite file's lock with sqlite3")
 def test_a_held_lock_and_a_bad_statement(tmp_path: Path) -> None:
     with create_project(tmp_path / "p") as project:
         other = sqlite3.connect(tmp_path / "p" / "project.sqlite", isolation_level=None)

@@ -214,7 +214,8 @@ def run_all(tmp: Path) -> dict[str, Any]:
             "tables": {p.name: dump(p, tmp) for p in projects}}
 
 
-@pytest.mark.parametrize("batch_records", [2, 500])
+@pytest.mark.parametrize("batch_records", [pytest.param(2, marks=pytest.mark.sqlite_only(
+    reason="recorded ids: PostgreSQL never reuses the ids a refused import took")), 500])
 def test_imports_leave_the_recorded_rows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch_records: int
 ) -> None:

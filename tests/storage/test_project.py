@@ -16,6 +16,7 @@ from medreview.storage.project import Project, create_project, open_project
 from tests.storage.helpers import case, located, output
 
 
+@pytest.mark.sqlite_only(reason="SQLite PRAGMAs and the folder's project.sqlite and media/")
 def test_create_sets_wal_foreign_keys_and_full_sync(project_path: Path) -> None:
     with create_project(project_path, "p") as project:
         with project.engine.connect() as conn:
@@ -28,6 +29,7 @@ def test_create_sets_wal_foreign_keys_and_full_sync(project_path: Path) -> None:
     assert (project_path / "media").is_dir()
 
 
+@pytest.mark.sqlite_only(reason="the folder's refusals (a full database: tests/postgres)")
 def test_create_refuses_existing_project_and_non_empty_folder(
     project_path: Path, tmp_path: Path
 ) -> None:

@@ -100,6 +100,7 @@ def run_merge(h: dict[str, Any], file: Path, tmp_path: Path) -> dict[str, Any]:
     return out
 
 
+@pytest.mark.sqlite_only(reason="a child process gets the lead's folder")
 def test_manifest_padded_to_1_5_gb_is_refused_in_bounded_memory(honest: dict[str, Any],
                                                                 tmp_path: Path) -> None:
     members = _members(honest)
@@ -112,6 +113,7 @@ def test_manifest_padded_to_1_5_gb_is_refused_in_bounded_memory(honest: dict[str
     assert "manifest is larger than 8 MB" in out["merge"]
 
 
+@pytest.mark.sqlite_only(reason="a child process gets the lead's folder")
 def test_manifest_whose_zip_entry_understates_its_size_is_refused(honest: dict[str, Any],
                                                                    tmp_path: Path) -> None:
     members = _members(honest)
@@ -126,6 +128,7 @@ def test_manifest_whose_zip_entry_understates_its_size_is_refused(honest: dict[s
     ("project/media", 1536, "would expand more than 100 times (a zip bomb)"),
     ("project/project.sqlite", 1536, "would expand more than 100 times (a zip bomb)"),
 ])
+@pytest.mark.sqlite_only(reason="a child process gets the lead's folder")
 def test_member_bomb_with_its_true_size_is_refused_before_unpacking(
         honest: dict[str, Any], tmp_path: Path, target: str, mib: int, reason: str) -> None:
     """Gigabytes of zeros in a few MB, the size stated truthfully and the manifest re-sealed
@@ -141,6 +144,7 @@ def test_member_bomb_with_its_true_size_is_refused_before_unpacking(
     assert reason in out["merge"] and reason in out["check"]
 
 
+@pytest.mark.sqlite_only(reason="a child process gets the lead's folder")
 def test_member_streaming_past_its_declared_size_is_stopped(honest: dict[str, Any],
                                                             tmp_path: Path) -> None:
     """The manifest says 10 bytes; the stream holds 1 GiB: reading stops at the first chunk."""
@@ -154,6 +158,7 @@ def test_member_streaming_past_its_declared_size_is_stopped(honest: dict[str, An
     assert out["merge_secs"] < 2
 
 
+@pytest.mark.sqlite_only(reason="a child process gets the lead's folder")
 def test_150000_members_are_refused_without_reading_them(honest: dict[str, Any],
                                                          tmp_path: Path) -> None:
     members = _members(honest) + [Member(f"project/media/x/{i}") for i in range(150_000)]

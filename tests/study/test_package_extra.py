@@ -92,6 +92,7 @@ def test_a_package_database_with_a_view_or_trigger_is_refused(
         assert table_hash(project_path) == before
 
 
+@pytest.mark.sqlite_only(reason="opening a folder migrates it; a server is never migrated so")
 def test_a_0002_project_upgrades_and_then_issues_packages(tmp_path: Path) -> None:
     """Schema 0003 adds ``issued_package``: an older study project opens, upgrades (with a
     backup) and issues and merges packages."""
