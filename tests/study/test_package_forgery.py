@@ -40,7 +40,15 @@ TABLES = ("rater", "judgment", "judgment_revision", "gold_label", "form", "issue
 
 
 def table_hash(path: Path) -> str:
-    """A hash of every row of the tables a merge could touch."""
+    """A hash of every row of the tables a merge could touch (the stored values as they are
+    in project.sqlite; a project on a server, tests/pg_backend.py, read through its engine)."""
+    if not (path / "project.sqlite").is_file():
+        with open_project(path, read_only=True) as project, project.engine.connect() as conn:
+            h = hashlib.sha256()
+            for t in TABLES:
+                for r in conn.exec_driver_sql(f'SELECT * FROM "{t}" ORDER BY id'):
+                    h.update(repr(tuple(r)).encode())
+            return h.hexdigest()
     con = sqlite3.connect(path / "project.sqlite")
     try:
         h = hashlib.sha256()
