@@ -34,6 +34,12 @@ def test_the_dashboard_shows_another_machines_save_live(qtbot: Any, pg_url: str,
         qtbot.waitUntil(lambda: panel.progress is not None and panel.online is True,
                         timeout=10_000)
         assert panel.row_of("Dr A")["Done"] == "0"
+        # Nothing finished yet: the statistics page says so and leads to the team's progress.
+        qtbot.waitUntil(lambda: w.stats is not None and not w.job.running, timeout=10_000)
+        assert w.stack.currentWidget() is w.empty and "Team progress" in w.empty.text()
+        w.empty.linkActivated.emit("team-progress")
+        assert w.stack.currentWidget() is w.tabs and w.tabs.currentWidget() is panel
+        assert panel.isVisible()
         assert "live (revision" in panel.status.text()
         reads = panel.refreshes
         with open_project(pg_url) as elsewhere:

@@ -37,7 +37,7 @@ from medreview.qt.stats.runner import (
     mark_stale,
     mirror_status,
 )
-from medreview.qt.stats.team_progress import TeamProgressPanel
+from medreview.qt.stats.team_progress import TEAM_LINK, TeamProgressPanel
 from medreview.qt.stats.window import StatsWindow
 from medreview.qt.window_size import fit_to_screen
 from medreview.services import dashboard
@@ -109,6 +109,7 @@ class DashboardWindow(StatsWindow):
         # Until the first results: the strip's status (its bar and Cancel are the one busy
         # indicator), never a "Computing" of its own that could outlive the computation.
         self.empty = empty_page("")
+        self.empty.linkActivated.connect(lambda _link: self.show_team_progress())
         mirror_status(self.strip, self.empty, lambda: self.stats is not None)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.empty)
@@ -128,6 +129,10 @@ class DashboardWindow(StatsWindow):
         return [self.overview, self.by_question, self.by_model, self.pairs, self.judge,
                 self.scores]
 
+    def show_team_progress(self) -> None:
+        self.stack.setCurrentWidget(self.tabs)
+        self.tabs.setCurrentWidget(self.team)
+
     def refresh(self) -> None:
         """Recompute everything in the background (the current tables stay until then)."""
         project = self.project
@@ -137,7 +142,7 @@ class DashboardWindow(StatsWindow):
         self.inputs, self.stats = inputs, stats
         self.setWindowTitle(f"Statistics — {inputs.project_name}")
         if inputs.ratings.empty:
-            self.empty.setText(EMPTY_TEXT)
+            self.empty.setText(EMPTY_TEXT + TEAM_LINK)
             self.stack.setCurrentWidget(self.empty)
             self.strip.set_status("No finished judgments to analyse.")
             return

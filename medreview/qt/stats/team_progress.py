@@ -30,6 +30,9 @@ from medreview.services.projects import Project
 from medreview.services.tasks import Executor
 
 COLUMNS = ("Rater", "Assigned", "Done", "Drafts", "Open now", "Progress")
+# For the dashboard's "no finished judgments yet" page: progress matters before any are.
+TEAM_LINK = ('<p><a href="team-progress">Team progress</a> shows who has graded what so far.'
+             '</p>')
 
 
 def _percent(done: int, assigned: int) -> str:
@@ -109,9 +112,11 @@ class TeamProgressPanel(QWidget):
     # --- reading and showing ------------------------------------------------------------
 
     def _refresh_if_shown(self) -> None:
-        if self.isVisible():
+        # Kept current while its window is open (ready when the lead switches to the tab);
+        # a closed window reads nothing until it shows again.
+        if self.window().isVisible():
             self.refresh()
-        else:  # a closed dashboard or another tab: no reads for nobody
+        else:
             self._stale = True
 
     def showEvent(self, event: QShowEvent) -> None:
