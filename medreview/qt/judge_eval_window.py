@@ -84,7 +84,7 @@ def fill_table(table: QTableWidget, data: TextTable) -> None:
             table.setItem(r, c, item)
     header = table.horizontalHeader()
     header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    header.setStretchLastSection(True)
+    header.setStretchLastSection(data.header[-1] == "note")  # a free-text last column
 
 
 class JudgeEvalWindow(StatsWindow):
@@ -136,14 +136,11 @@ class JudgeEvalWindow(StatsWindow):
                                   "resampled cases for both). The ceiling is physician versus "
                                   "physician on the same items.")
         bl.addWidget(self.metrics_box, 3)
-        lower = QHBoxLayout()
         self.calibration_box = titled("Calibration", self.calibration)
         self.self_pref_box = titled("Self-preference", self.self_pref)
         self.abstention_box = titled("Abstention", self.abstention)
-        lower.addWidget(self.calibration_box, 3)
-        lower.addWidget(self.self_pref_box, 3)
-        lower.addWidget(self.abstention_box, 2)
-        bl.addLayout(lower, 2)
+        for box in (self.calibration_box, self.self_pref_box, self.abstention_box):
+            bl.addWidget(box, 1)
         bl.addWidget(self.notes)
         self.empty = empty_page("")
         mirror_status(self.strip, self.empty, lambda: self.report is not None)

@@ -22,8 +22,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 SCREENS = ("welcome", "new-project", "grading", "grading-dark", "error-span", "pairwise",
            "queue-done", "cheatsheet", "history", "dashboard", "calibration", "adjudication",
-           "judge-run", "assign", "export", "viewer-tools", "form-editor", "guidelines")
-LEAD_SCREENS = ("dashboard", "calibration", "adjudication", "judge-run", "assign", "export")
+           "judge-run", "assign", "export", "viewer-tools", "form-editor", "guidelines",
+           "judge-eval")
+LEAD_SCREENS = ("dashboard", "calibration", "adjudication", "judge-run", "assign", "export",
+                "judge-eval")
 PREVIEW_RATER = "Dr. Preview Grader"
 
 
@@ -207,6 +209,12 @@ def _lead_screen(name: str, w):  # type: ignore[no-untyped-def]
         _settle(800)
         server.stop()
         return dlg
+    if name == "judge-eval":
+        w.show_judge_eval()
+        ev = w.tool_windows["judge_eval"]
+        ev.resize(1560, 900)
+        _spin_until(lambda: ev.report is not None and not ev.job.running, 120)
+        return ev
     if name == "assign":
         from medreview.qt.study.assign_dialog import AssignDialog
 
@@ -234,7 +242,12 @@ def make_screen(name: str, folder: Path):  # type: ignore[no-untyped-def]
     """Build screen ``name`` (one of SCREENS) and return the widget to grab."""
     settings = folder / f"{name}.ini"
     if name in LEAD_SCREENS:
-        w = _window(build_preview_project(folder, copy_as=name), "light", settings)
+        path = build_preview_project(folder, copy_as=name)
+        if name == "judge-eval":  # the demo's second judge prompt version, as `medreview demo`
+            from medreview.demo.judge_versions import add_to_demo
+
+            add_to_demo(path)
+        w = _window(path, "light", settings)
         return _lead_screen(name, w)
     if name == "welcome":
         w = _window(None, "light", settings)
