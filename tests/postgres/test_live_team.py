@@ -273,3 +273,32 @@ def test_a_read_only_project_listens_too(pg_url: str, tmp_path: Path) -> None:
             seen.wait(lambda: len(seen.revisions) == 2, 1.0)
         finally:
             listener.stop()
+
+
+def test_imports_and_judge_runs_announce_themselves(pg_url: str, tmp_path: Path) -> None:
+    """Writers do nothing for the hints: the server's triggers announce an import's commits
+    and a judge run's judgments as they do a physician's save."""
+    from medreview.judge.testing_server import FakeOpenAIServer
+    from medreview.services.importing import import_file
+    from medreview.services.judging import run_judge
+    from tests.judge.conftest import build_project, fast_config
+
+    build_project(pg_url).close()  # type: ignore[arg-type]  # a URL is a project too
+    seen = Recorder()
+    with open_project(pg_url) as watched, open_project(pg_url) as writer:
+        listener = team.watch_changes(watched, seen.on_change, check_s=3600)
+        assert listener is not None
+        try:
+            seen.wait(lambda: len(seen.revisions) == 1, 5)
+            import_file(writer, _jsonl(tmp_path / "more.jsonl", "m", 3))
+            seen.wait(lambda: len(seen.revisions) >= 2, 2.0)
+            after_import = seen.revisions[-1]
+            with FakeOpenAIServer() as server:
+                summary = run_judge(writer, fast_config(server.url))
+            assert summary.judged > 0
+            final = team.change_revision(writer)
+            assert final is not None and final > after_import
+            # Every commit of the run announced: the listener reaches the last one.
+            seen.wait(lambda: seen.revisions[-1] == final, 2.0)
+        finally:
+            listener.stop()
