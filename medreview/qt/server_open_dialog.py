@@ -65,7 +65,9 @@ class ServerOpenDialog(QDialog):
         form.addRow("&Password:", self.password)
         form.addRow("", self.remember)
         form.addRow("&TLS mode:", self.sslmode)
-        form.addRow("&CA certificate:", ca_row)
+        ca_label = QLabel("&CA certificate:")
+        ca_label.setBuddy(self.ca)  # a row of a layout gets no buddy from addRow: Alt+C
+        form.addRow(ca_label, ca_row)
         form.addRow("", self.read_only)
         self.error = QLabel(error)
         self.error.setObjectName("serverOpenError")

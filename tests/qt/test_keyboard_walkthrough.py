@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QAbstractScrollArea,
     QApplication,
     QDialog,
+    QLabel,
     QMessageBox,
     QPushButton,
     QRadioButton,
@@ -206,6 +207,7 @@ WALKS: tuple[Walk, ...] = (
     Walk("medreview.qt.stats.calibration_view.CalibrationWindow", keys=("Ctrl+Shift+K",),
          tool=True),
     Walk("medreview.qt.judge.run_dialog.JudgeRunDialog", keys=("Ctrl+Shift+J",), tool=True),
+    Walk("medreview.qt.judge_eval_window.JudgeEvalWindow", keys=("Ctrl+Shift+E",), tool=True),
     Walk("QMessageBox:About medreview", menu=("&Help", "About medreview"), finish="Return"),
 )
 # Windows that are not walked from the main window, and why.
@@ -284,6 +286,19 @@ def _owner(w: QWidget | None, inputs: list[QWidget]) -> QWidget | None:
 def _describe(w: QWidget) -> str:
     text = w.property("text") or w.accessibleName() or w.objectName() or ""
     return f"{type(w).__name__}({str(text)[:30]!r})"
+
+
+def _labels_without_buddy(window: QWidget) -> list[str]:
+    """Labels that promise an Alt+letter (an "&" in their text) but move the focus nowhere."""
+    out = []
+    for label in window.findChildren(QLabel):
+        text = label.text()
+        if label.textFormat() == Qt.TextFormat.PlainText or "&" not in text.replace("&&", ""):
+            continue
+        if "<" in text or label.buddy() is not None:  # rich text shows "&" as it is
+            continue
+        out.append(text)
+    return out
 
 
 def _settle(qtbot: Any, window: QWidget) -> None:
@@ -401,6 +416,7 @@ def test_keyboard_walkthrough_of_every_dialog(qtbot: Any, graded_window: Any, wa
             _activate(qtbot, window)
             _settle(qtbot, window)
             report["dialog"] = isinstance(window, QDialog)
+            report["no_buddy"] = _labels_without_buddy(window)
             report["defaults"] = [b.text() for b in window.findChildren(QPushButton)
                                   if b.isDefault() and b.isVisible()]
             report["unreached"] = _tab_walk(qtbot, window)
@@ -459,6 +475,7 @@ def test_keyboard_walkthrough_of_every_dialog(qtbot: Any, graded_window: Any, wa
     assert report.get("polls", 0) < 250, f"{walk.name} did not open with {walk.keys or walk.menu}"
     assert "error" not in report, report["error"]
     assert report["unreached"] == [], f"Tab never reaches in {walk.name}: {report['unreached']}"
+    assert report["no_buddy"] == [], f"Alt+letter labels with no field: {report['no_buddy']}"
     if report["dialog"]:
         # Enter means one deliberate thing in a dialog: its default button, shown on opening
         assert len(report["defaults"]) == 1, f"{walk.name} default buttons: {report['defaults']}"
