@@ -48,6 +48,7 @@ from medreview.stats.recalibration import Method, fit
 from medreview.stats.results import DEFAULT_RESAMPLES, DEFAULT_SEED
 
 POOLED = "criterion:*"
+MAX_FEATURE_ELEMENTS = 8_000_000  # per-case bootstrap table of one question (64 MB)
 METRICS = ("accuracy", "f1", "kappa")
 # Values a physician (or a judge) writes when an item cannot be assessed.
 NOT_ASSESSED = frozenset({"cannot assess", "cannot_assess", "cannot-assess", "n/a", "na",
@@ -290,6 +291,10 @@ def _estimate(features: FloatArray, fn: Callable[[FloatArray], FloatArray],
     return Estimate(value, b.low, b.high) if b else Estimate(value)
 
 
+def block_of(k: int, qq: int) -> slice:
+    return slice(k * qq, (k + 1) * qq)
+
+
 def _question_rows(group: str, label: str, items: list[_Item], labels: list[str],
                    cats: tuple[Any, ...], kind: QuestionKind, opts: _Options) -> list[MetricRow]:
     q = len(cats)
@@ -304,30 +309,34 @@ def _question_rows(group: str, label: str, items: list[_Item], labels: list[str]
             return -1
 
     cases = sorted({it.case for it in items})
-    case_ix = {k: i for i, k in enumerate(cases)}
     nv = len(labels)
     qq = q * q
+    width = (2 * nv + 1) * qq
+    # A question with very many options on very many cases would need a huge per-case table:
+    # then every case is one row (point estimates, no CI) rather than unbounded memory.
+    collapsed = len(cases) * width > MAX_FEATURE_ELEMENTS
+    case_ix = {k: (0 if collapsed else i) for i, k in enumerate(cases)}
+    if collapsed:
+        opts = _Options(False, opts.n_resamples, opts.seed, opts.level)
     # Per case: each version's confusion vs gold, the physician-pair confusion, and each
     # version's confusion vs the individual physicians.
-    feats = np.zeros((len(cases), (2 * nv + 1) * qq))
+    feats = np.zeros((1 if collapsed else len(cases), width))
     n_common = 0
     common_cases: set[str] = set()
     judged_pairs = 0
     for it in items:
         row = case_ix[it.case]
         phys = [c(v) for v in it.physicians.values()]
-        phys = [p for p in phys if p >= 0]
-        base = nv * qq
-        for a in range(len(phys)):
-            for b in range(len(phys)):
-                if a != b:
-                    feats[row, base + phys[a] * q + phys[b]] += 1
+        counts = np.bincount([p for p in phys if p >= 0], minlength=q).astype(np.float64)
+        n_phys = int(counts.sum())
+        # Ordered pairs of different physicians: n_a * n_b off the diagonal, n (n - 1) on it.
+        pairs = np.outer(counts, counts) - np.diag(counts)
+        feats[row, block_of(nv, qq)] += pairs.ravel()
         jc = [c(it.judges.get(lab)) for lab in labels]
         for k, j in enumerate(jc):
             if j >= 0:
-                for p in phys:
-                    feats[row, (nv + 1 + k) * qq + p * q + j] += 1
-                judged_pairs += len(phys) if k == 0 else 0
+                feats[row, (nv + 1 + k) * qq + j: (nv + 2 + k) * qq: q] += counts
+                judged_pairs += n_phys if k == 0 else 0
         g = c(it.gold) if it.has_gold else -1
         if g >= 0 and all(j >= 0 for j in jc):
             n_common += 1

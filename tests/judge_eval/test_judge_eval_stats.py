@@ -174,3 +174,16 @@ def test_gold_is_derived_from_the_physicians_when_none_is_stored() -> None:
     derived = evaluate(ratings, None, QUESTIONS, [A], _split(ratings), ci=False)
     assert _row(derived, "safe", "accuracy").versions[0].value == pytest.approx(
         _row(stored, "safe", "accuracy").versions[0].value)
+
+
+def test_a_huge_table_gives_point_estimates_in_bounded_memory(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    ratings, gold = simulate(60, seed=2, judge_accuracy={"judge: A": 0.8, "judge: B": 0.7})
+    split = _split(ratings)
+    full = evaluate(ratings, gold, QUESTIONS, [A, B], split, n_resamples=100)
+    monkeypatch.setattr(je, "MAX_FEATURE_ELEMENTS", 1)
+    small = evaluate(ratings, gold, QUESTIONS, [A, B], split, n_resamples=100)
+    for a, b in zip(full.metrics, small.metrics, strict=True):
+        assert [e.value for e in a.versions] == pytest.approx([e.value for e in b.versions])
+        assert a.ceiling.value == pytest.approx(b.ceiling.value)
+        assert all(np.isnan(e.low) for e in b.versions)
