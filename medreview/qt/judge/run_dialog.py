@@ -124,6 +124,7 @@ class JudgeRunDialog(QDialog):
         self._token: CancelToken | None = None
         self._future: cf.Future[tuple[JudgeRunSummary, JudgeRunInfo]] | None = None
         self._live: JudgeLive | None = None
+        self._relay: ProgressRelay | None = None
         self._run_id: int | None = None
         self._new_run = False
         self._emitted: set[int] = set()
@@ -484,8 +485,10 @@ class JudgeRunDialog(QDialog):
                 self._on_live(newest.live)
 
         # A child of the dialog: once the dialog is gone, reports still coming are dropped
-        # (the run itself goes on to its end).
-        relay = ProgressRelay(deliver, parent=self)
+        # (the run itself goes on to its end). One per run; the last run's has delivered.
+        if self._relay is not None:
+            self._relay.deleteLater()
+        relay = self._relay = ProgressRelay(deliver, parent=self)
 
         def on_update(live: JudgeLive) -> None:
             newest.live = live
