@@ -105,7 +105,9 @@ class GradingLeases(QObject):
 
 def attach_leases(controller: Any, *, on_move: Callable[[int], None],
                   on_message: Callable[[str], None]) -> GradingLeases | None:
-    """Leases for a rater grading a shared server project; None otherwise."""
-    if controller.read_only_reason is not None or not team.shares_items(controller.project):
+    """Leases for a rater grading a shared server project; None otherwise (a folder, a
+    read-only project, the read-only viewer, whose rater id is 0)."""
+    if controller.read_only_reason is not None or controller.rater_id <= 0 \
+            or not team.shares_items(controller.project):
         return None
     return GradingLeases(controller, on_move=on_move, on_message=on_message)
