@@ -22,6 +22,7 @@ from typing import Any
 from medreview.domain.rubric import CASE_CRITERION_PREFIX, Question, QuestionKind
 from medreview.errors import StatsError
 from medreview.progress import CancelToken, Progress, no_progress
+from medreview.stats.bootstrap import clear_cache
 from medreview.stats.calibration import calibration
 from medreview.stats.coding import encode
 from medreview.stats.common import CIOptions
@@ -254,6 +255,7 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
                          judge_rows, ceil_rows, cal_rows)
     progress(total, total, "statistics: all questions")
     _OUTPUTS.clear()  # (a cache miss at worst for a run in another thread)
+    clear_cache()  # the resample counts: hundreds of MB on big projects
     scores = _scores(ratings, questions)
     judge_cols = ["question_id", "judge", "reference", "variant", *CORE, "note"]
     return ProjectStats(

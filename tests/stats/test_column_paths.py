@@ -131,3 +131,52 @@ def test_rank_correlations_from_tables_equal_the_sort_based_ones(seed: int) -> N
         distributions._dense_codes = saved
     for a, b in zip(fast, slow, strict=True):
         assert (math.isnan(a) and math.isnan(b)) or a == b
+
+
+def _ungrouped(features: np.ndarray[Any, Any], n_resamples: int, seed: int) -> Any:
+    from medreview.stats import bootstrap as bs
+
+    saved = bs._groups
+    bs._groups = lambda f: None  # type: ignore[assignment]
+    try:
+        return bs.resample_sums(features, n_resamples, seed)
+    finally:
+        bs._groups = saved
+
+
+def test_grouped_resampling_gives_the_item_resampling_sums() -> None:
+    """Sums from per-group draw counts equal the (replicates x items) count matrix's, for
+    groupings drawn fresh, refined, joined and summed from a kept draw; only 3 draws."""
+    from medreview.stats import bootstrap as bs
+
+    rng = np.random.default_rng(1)
+    codes = rng.integers(0, 3, (3000, 4))
+    features = [codes[:, :1], codes.sum(axis=1, keepdims=True), codes, codes[:, 2:],
+                np.column_stack([codes[:, 0] == codes[:, 1], codes[:, 3]]), codes[:, :1]]
+    bs.clear_cache()
+    draws = []
+    real = bs._draw_group_sums
+
+    def counted(*a: Any) -> Any:
+        draws.append(a[1])
+        return real(*a)
+
+    bs._draw_group_sums = counted  # type: ignore[assignment]
+    try:
+        for f in features:
+            f = f.astype(np.float64)
+            assert np.array_equal(bs.resample_sums(f, 300, 5), _ungrouped(f, 300, 5))
+    finally:
+        bs._draw_group_sums = real  # type: ignore[assignment]
+        bs.clear_cache()
+    assert len(draws) == 3
+
+
+def test_grouped_resampling_with_fractional_features_within_rounding() -> None:
+    rng = np.random.default_rng(2)
+    f = rng.integers(0, 4, (2000, 3)) / 3.0
+    from medreview.stats import bootstrap as bs
+
+    got, want = bs.resample_sums(f, 200, 9), _ungrouped(f, 200, 9)
+    assert np.allclose(got, want, rtol=1e-13, atol=0)
+    assert bs._groups(rng.normal(size=(2000, 2))) is None  # continuous: the item path
