@@ -43,7 +43,8 @@ from medreview.errors import MedreviewError
 from medreview.progress import Cancelled, CancelToken
 from medreview.qt.bridge import Op
 from medreview.qt.messages import show_error
-from medreview.qt.progress_relay import ProgressRelay
+from medreview.qt.progress_relay import ProgressRelay, show_busy, show_progress
+from medreview.qt.status import set_tone
 from medreview.qt.window_size import fit_to_screen
 from medreview.services import new_project as svc
 from medreview.services.projects import is_project
@@ -110,7 +111,7 @@ def problem_label() -> QLabel:
     label.setObjectName("fieldProblem")
     label.setTextFormat(Qt.TextFormat.PlainText)
     label.setWordWrap(True)
-    label.setStyleSheet("color: #b3261e;")
+    set_tone(label, "error")
     label.hide()
     return label
 
@@ -429,7 +430,7 @@ class NewProjectDialog(QDialog):
                   self.edit_after):
             w.setEnabled(False)
         self.create_button.setEnabled(False)
-        self.progress.setRange(0, 0)
+        show_busy(self.progress)
         self.progress.show()
         show_problem(self.status, "")
         relay = ProgressRelay(self._show_progress, parent=self)
@@ -437,10 +438,7 @@ class NewProjectDialog(QDialog):
             .success(self._created).failure(self._failed).run(self._executor)
 
     def _show_progress(self, done: int, total: int | None, message: str) -> None:
-        if total:
-            self.progress.setRange(0, total)
-            self.progress.setValue(min(done, total))
-        self.progress.setFormat(message)
+        show_progress(self.progress, done, total, message)
 
     def _stop(self) -> None:
         self.running = False
