@@ -4,9 +4,10 @@ Both dialects:
 - ``item_lease`` (rater, output, taken_at, expires_at — seconds since the epoch by the
   database's clock): a rater has the item open; renewed while they work, deleted on submit;
   an expired row counts for nothing (storage/leases.py);
-- the view ``output_taken``: per assignment (rater, output), how many *other* raters hold a live
-  lease on the output and how many finished it — what "next item" needs to skip a pooled item
-  someone else is on, without saying who.
+- per assignment (rater, output), how many *other* raters hold a live lease on the output and
+  how many finished it — what "next item" needs to skip a pooled item someone else is on,
+  without saying who: on PostgreSQL the view ``output_taken``; on SQLite the same query inline
+  in storage/leases.py (a SQLite project holds no views: merge refuses packages with any).
 
 PostgreSQL only:
 - ``item_lease`` is the lead group's like every table, with row-level security: a rater reads,
@@ -42,7 +43,6 @@ WATCHED = ("project", "form", "guideline", "rater", "case", "output", "assignmen
            "judgment_revision", "gold_label", "judge_run", "import_log", "item_lease")
 
 # "now" as seconds since the epoch, by the database's clock.
-SQLITE_NOW = "((julianday('now') - 2440587.5) * 86400.0)"
 POSTGRES_NOW = "extract(epoch from now())"
 _TAKEN = (
     "SELECT a.rater_id, a.output_id, "
@@ -79,8 +79,8 @@ def upgrade() -> None:
     conn = op.get_bind()
     if conn.dialect.name == "postgresql":
         _postgresql_upgrade(conn)
-    else:
-        conn.exec_driver_sql("CREATE VIEW output_taken AS " + _TAKEN.format(s="", now=SQLITE_NOW))
+    # SQLite: no view (storage.leases runs the same query inline). A SQLite project is copied
+    # into rater packages, and merge refuses a package database holding any view or trigger.
 
 
 def downgrade() -> None:
