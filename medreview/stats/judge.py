@@ -183,8 +183,8 @@ def judge_agreement(human: Any, judge: Any, kind: Kind = "binary", *,
                              item="judge")
         # Per-item confusion counts (human code x judge code): the bootstrap features.
         cell = hc[item_rows, item_cols] * q + jc[item_rows]
-        feats = np.zeros((codes.shape[0], q * q))
-        np.add.at(feats, (item_rows, cell), 1.0)
+        feats = np.bincount(item_rows * (q * q) + cell, minlength=codes.shape[0] * q * q
+                            ).reshape(codes.shape[0], q * q).astype(np.float64)
         feats = feats[ok.any(axis=1)]
         m = feats.sum(axis=0).reshape(q, q)
         labels = [str(c) for c in coded.categories]

@@ -39,11 +39,24 @@ def check_long(ratings: Any) -> None:
     if kinds:
         raise StatsError(f"rater_kind must be 'physician' or 'judge', found {sorted(kinds)}",
                          item="rater_kind")
-    dup = ratings.duplicated(["output_id", "rater", "question_id"])
+    dup = _duplicated(ratings, ["output_id", "rater", "question_id"])
     if dup.any():
         row = ratings[dup].iloc[0]
         raise StatsError(f"rater {row['rater']!r} answered question {row['question_id']!r} "
                          f"twice for output {row['output_id']}", item="ratings")
+
+
+def _duplicated(df: Any, cols: list[str]) -> Any:
+    """``df.duplicated(cols)`` on one integer key per row (each column coded by hashing,
+    missing values equal to each other as ``duplicated`` has them) instead of row tuples."""
+    import numpy as np
+    import pandas as pd
+
+    key = np.zeros(len(df), dtype=np.int64)
+    for c in cols:
+        codes, uniq = pd.factorize(df[c], use_na_sentinel=False)
+        key, _ = pd.factorize(key * len(uniq) + codes)  # recoded: stays below len(df)
+    return pd.Series(key, index=df.index).duplicated()
 
 
 def to_wide(long: Any, index: str | list[str] = "output_id", value: str = "value") -> Any:

@@ -180,3 +180,16 @@ def test_grouped_resampling_with_fractional_features_within_rounding() -> None:
     got, want = bs.resample_sums(f, 200, 9), _ungrouped(f, 200, 9)
     assert np.allclose(got, want, rtol=1e-13, atol=0)
     assert bs._groups(rng.normal(size=(2000, 2))) is None  # continuous: the item path
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_duplicate_check_equals_dataframe_duplicated(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 50))
+    df = pd.DataFrame({"output_id": rng.integers(0, 5, n),
+                       "rater": rng.choice(np.array(["a", "b", None], dtype=object), n),
+                       "question_id": rng.choice(["q", "r"], n)})
+    if seed % 3 == 0:
+        df["output_id"] = df["output_id"].astype(float).where(rng.random(n) > 0.3)
+    cols = ["output_id", "rater", "question_id"]
+    assert tables._duplicated(df, cols).equals(df.duplicated(cols))
