@@ -29,6 +29,8 @@ from medreview.storage.project import Project, open_project
 from tests.qt.judge.helpers import configure
 
 LOCK_HELD_S = 2.5  # how long the other writer keeps the run waiting after the close
+# A blocking close would stall the loop for LOCK_HELD_S at least; the margin is for a busy CI.
+STALL_S = 1.2
 
 
 def _judged(dialog: Any) -> int:
@@ -115,7 +117,7 @@ def test_closing_mid_run_keeps_the_ui_turning_and_the_project_whole(
         else:
             w.close_to_welcome()
         returned = time.monotonic() - t0
-        assert returned < 0.5, f"closing blocked the UI thread for {returned:.1f} s"
+        assert returned < STALL_S, f"closing blocked the UI thread for {returned:.1f} s"
         assert w.project is None and not w.tool_windows and not d.isVisible()
         assert w.isVisible()  # even when quitting: until the run has stopped
         assert RUN_STOP_WAIT in messages
@@ -141,7 +143,7 @@ def test_closing_mid_run_keeps_the_ui_turning_and_the_project_whole(
     gaps = [b - a for a, b in itertools.pairwise(ticks)]
     span = ticks[-1] - ticks[0]
     assert span >= LOCK_HELD_S and ticks[-1] >= released
-    assert max(gaps) < 0.5, f"the event loop stalled {max(gaps):.2f} s during the close"
+    assert max(gaps) < STALL_S, f"the event loop stalled {max(gaps):.2f} s during the close"
     assert errors == []
     assert late == []  # the run's result reached no closed screen (Op(owner) dropped it)
 
