@@ -139,8 +139,8 @@ class JudgeEvalWindow(StatsWindow):
         self.calibration_box = titled("Calibration", self.calibration)
         self.self_pref_box = titled("Self-preference", self.self_pref)
         self.abstention_box = titled("Abstention", self.abstention)
-        for box in (self.calibration_box, self.self_pref_box, self.abstention_box):
-            bl.addWidget(box, 1)
+        for group in (self.calibration_box, self.self_pref_box, self.abstention_box):
+            bl.addWidget(group, 1)
         bl.addWidget(self.notes)
         self.empty = empty_page("")
         mirror_status(self.strip, self.empty, lambda: self.report is not None)
