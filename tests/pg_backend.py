@@ -42,6 +42,7 @@ PG_URL_ENV = "MEDREVIEW_TEST_PG_URL"
 # Modules that must keep the real functions: a rater package is a SQLite file by design.
 _SQLITE_BY_DESIGN = frozenset({"medreview.storage.packages"})
 _NAMES = ("create_project", "open_project", "is_project")
+_SESSION: list[ServerProjects] = []  # the session's mapping, for the closing report
 
 
 def enabled() -> bool:
@@ -67,6 +68,7 @@ class ServerProjects:
         self.databases: list[str] = []  # made in the current module; dropped after it
         self.kept: list[str] = []  # the session's template and demo
         self.template = ""
+        self.created = 0  # databases made in the session (the report says how many)
         self._real: dict[str, Callable[..., Any]] = {}
 
     # -- databases -------------------------------------------------------------------------
@@ -89,6 +91,7 @@ class ServerProjects:
             else:
                 conn.execute(sa.text(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8'"))
         self.databases.append(name)
+        self.created += 1
         return name
 
     def drop(self, names: list[str]) -> None:
@@ -226,6 +229,7 @@ def server_projects() -> Iterator[ServerProjects | None]:
     with pytest.MonkeyPatch.context() as monkeypatch:
         projects.install(monkeypatch)
         projects.start()
+        _SESSION.append(projects)
         try:
             yield projects
         finally:
@@ -258,6 +262,9 @@ def report_counts(terminalreporter: Any) -> None:
             by = counts.setdefault(folder, {})
             by[outcome] = by.get(outcome, 0) + 1
     terminalreporter.section("PostgreSQL backend: tests per directory")
+    if _SESSION:
+        terminalreporter.line(f"{_SESSION[0].created} databases made on the server: one "
+                              "template migrated once, the others its clones")
     for folder in sorted(counts):
         by = counts[folder]
         terminalreporter.line(f"{folder}: " + ", ".join(

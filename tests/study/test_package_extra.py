@@ -53,6 +53,7 @@ def test_cli_merge_refuses_a_forged_package_in_one_line(
     assert table_hash(project) == before
 
 
+@pytest.mark.sqlite_only(reason="the merge works in the project folder (a server's: elsewhere)")
 def test_merge_leaves_nothing_unpacked_and_sweeps_what_a_killed_merge_left(
         graded: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         ) -> None:
