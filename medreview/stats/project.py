@@ -191,11 +191,11 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
     phys, phys_q = ratings[is_phys], qcode[is_phys]
     judges, judges_q = ratings[is_judge], qcode[is_judge]
 
-    def rows_of(ids: list[str], codes: Any) -> Any:
-        """Mask of the rows (of ``codes``) answering one of ``ids``."""
+    def wanted(ids: list[str]) -> Any:
+        """Per question code, whether it is one of ``ids`` (index with codes: row masks)."""
         want = np.zeros(len(quniq) + 1, dtype=bool)  # last entry: a missing question id
         want[[qpos[q] for q in ids if q in qpos]] = True
-        return want[codes]
+        return want
 
     # Work units: each question present, then the pooled per-case criteria.
     present = set(qpos)  # once: thousands of per-case criteria
@@ -219,7 +219,8 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
         q = questions[ids[0]]
         single_criterion = label.startswith(CASE_CRITERION_PREFIX) and label != POOLED_CRITERIA
         opts = point_opts if single_criterion else full_opts
-        sub = phys[rows_of(ids, phys_q)]
+        want = wanted(ids)
+        sub = phys[want[phys_q]]
         index: Any = "output_id" if len(ids) == 1 else ["output_id", "question_id"]
         if q.kind == QuestionKind.ERROR:
             _error_rows(sub, q, opts, err_rows)
@@ -250,7 +251,7 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
                                        question_id=label, scope="rater_pair",
                                        group=f"{a} | {b}"))
         jkind: Kind = "binary" if q.kind == QuestionKind.CRITERION else _as_kind(kind)
-        for jname, jsub in judges[rows_of(ids, judges_q)].groupby("rater"):
+        for jname, jsub in judges[want[judges_q]].groupby("rater"):
             _judge_block(str(jname), jsub, wide, index, jkind, cats, gold, ids, label, opts,
                          judge_rows, ceil_rows, cal_rows)
     progress(total, total, "statistics: all questions")
@@ -420,11 +421,26 @@ def _as_floats(values: Any) -> Any:
     out = np.full(values.shape[0], np.nan)
     if not values.size:
         return out
+    present = set(map(type, values))
+    if present <= {bool, int, float, type(None)}:  # the usual answers: one C pass each
+        mask = values != None  # noqa: E711 (elementwise)
+        try:
+            out[mask] = values[mask].astype(np.float64)
+            return out
+        except (OverflowError, TypeError, ValueError):
+            pass
     types = np.frompyfunc(type, 1, 1)(values)
     number = {t: issubclass(t, (bool, int, float)) for t in set(types)}
     mask = np.frompyfunc(number.__getitem__, 1, 1)(types).astype(bool)
     try:
         out[mask] = values[mask].astype(np.float64)
     except (OverflowError, TypeError, ValueError):  # e.g. an int beyond float: one by one
-        out[mask] = [float(v) for v in values[mask]]
+        out[mask] = [_float_or_nan(v) for v in values[mask]]
     return out
+
+
+def _float_or_nan(v: Any) -> float:
+    try:
+        return float(v)
+    except OverflowError:  # an integer answer beyond float range: no score to plot
+        return math.nan

@@ -53,9 +53,14 @@ def _duplicated(df: Any, cols: list[str]) -> Any:
     import pandas as pd
 
     key = np.zeros(len(df), dtype=np.int64)
+    width = 1
     for c in cols:
         codes, uniq = pd.factorize(df[c], use_na_sentinel=False)
-        key, _ = pd.factorize(key * len(uniq) + codes)  # recoded: stays below len(df)
+        if width * len(uniq) >= 2**62:  # recode the key so far (rare: huge tables)
+            key, first = pd.factorize(key)
+            width = len(first)
+        key = key * len(uniq) + codes
+        width *= max(len(uniq), 1)
     return pd.Series(key, index=df.index).duplicated()
 
 

@@ -193,3 +193,18 @@ def test_duplicate_check_equals_dataframe_duplicated(seed: int) -> None:
         df["output_id"] = df["output_id"].astype(float).where(rng.random(n) > 0.3)
     cols = ["output_id", "rater", "question_id"]
     assert tables._duplicated(df, cols).equals(df.duplicated(cols))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_score_values_as_the_per_answer_rule(seed: int) -> None:
+    from medreview.stats.project import _as_floats
+
+    rng = np.random.default_rng(seed)
+    pools: list[list[Any]] = [[True, False, 1, 0, 2.5, None],
+                              [True, "3", 3, None, [1], np.int64(3), np.float64(2.5), 2**80]]
+    pool = pools[seed % 2]
+    values = np.empty(int(rng.integers(0, 40)), dtype=object)
+    for i in range(values.size):
+        values[i] = pool[int(rng.integers(0, len(pool)))]
+    want = [float(v) if isinstance(v, (bool, int, float)) else math.nan for v in values]
+    np.testing.assert_array_equal(_as_floats(values), np.asarray(want, dtype=np.float64))
