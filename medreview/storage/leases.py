@@ -113,7 +113,7 @@ def set_lease_settings(project: Project, *, seconds: float | None = None,
 _TAKEN_SQLITE = (
     "SELECT a.output_id, "
     "(SELECT count(*) FROM item_lease l WHERE l.output_id = a.output_id "
-    "AND l.rater_id <> a.rater_id AND l.expires_at > ((julianday('now') - 2440587.5) * 86400.0)) + "
+    f"AND l.rater_id <> a.rater_id AND l.expires_at > {_NOW['sqlite']}) + "
     "(SELECT count(*) FROM judgment j WHERE j.output_id = a.output_id "
     "AND j.rater_id <> a.rater_id AND j.status = 'done') "
     "FROM assignment a WHERE a.rater_id = :r")
