@@ -1,10 +1,12 @@
 """``medreview team add-rater|add-lead|add-judge|remove-rater|list URL …``: logins on a
-PostgreSQL project (docs/TEAM.md, "Roles and row-level security")."""
+PostgreSQL project (docs/TEAM.md, "Roles and row-level security"); ``medreview team pool
+PROJECT``: the pool's ratings per output and the lease length (docs/TEAM.md, "Leases")."""
 
 from __future__ import annotations
 
 import argparse
 
+from medreview.cli.common import project_arg
 from medreview.services.team import Credentials
 
 SEND = {
@@ -33,6 +35,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     r.add_argument("name")
     lst = verbs.add_parser("list", help="every login of the project")
     lst.add_argument("url", help=url_help)
+    pool = verbs.add_parser("pool", help="ratings needed per output and lease length: an "
+                            "output assigned to more raters than needed goes to the first")
+    pool.add_argument("project", type=project_arg, help="the project (folder or URL)")
+    pool.add_argument("--needed", type=int, help="finished ratings needed per output")
+    pool.add_argument("--no-pool", action="store_true",
+                      help="every assigned rater grades every output (the default)")
+    pool.add_argument("--lease-seconds", type=float,
+                      help="how long an opened item stays held without renewal (default 120)")
     p.set_defaults(run=run)
 
 
@@ -46,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
         _print_credentials(team.add_lead(args.url, args.role))
     elif command == "add-judge":
         _print_credentials(team.add_judge(args.url, args.role))
+    elif command == "pool":
+        return _pool(args)
     elif command == "remove-rater":
         removed = team.remove_rater(args.url, args.name)
         kept = "dropped" if removed.dropped else "kept (it has rights elsewhere on the server)"
@@ -56,6 +68,27 @@ def run(args: argparse.Namespace) -> int:
             who = f"  {m.rater}" if m.rater else ""
             login = "" if m.can_login else "  (cannot log in)"
             print(f"{m.kind:<6} {m.role}{who}{login}")
+    return 0
+
+
+def _pool(args: argparse.Namespace) -> int:
+    from medreview.errors import InputError
+    from medreview.services import team
+    from medreview.services.projects import open_project
+
+    if args.needed is not None and args.no_pool:
+        raise InputError("give --needed N or --no-pool, not both")
+    with open_project(args.project) as project:
+        rules = team.lease_settings(project)
+        if args.needed is not None or args.no_pool or args.lease_seconds is not None:
+            rules = team.set_lease_settings(
+                project, seconds=args.lease_seconds,
+                needed=None if args.no_pool else (args.needed if args.needed is not None
+                                                  else rules.needed))
+    pool = (f"{rules.needed} finished rating(s) per output, from whichever assigned raters "
+            "get there first" if rules.needed is not None
+            else "none: every assigned rater grades every output")
+    print(f"pool: {pool}; an opened item is held for {rules.seconds:g} s without renewal")
     return 0
 
 
