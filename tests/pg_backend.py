@@ -156,14 +156,14 @@ class ServerProjects:
     # -- the replacements --------------------------------------------------------------------
     def create_project(self, path: Path | str, name: str | None = None, *,
                        database_url: str | None = None) -> Any:
-        real = self._real["create_project"]
-        if database_url is not None or self.lookup(path) is not None or not isinstance(
-                path, str | os.PathLike):
-            return real(database_url or self.lookup(path) or path, name)
         from medreview.storage.server_url import is_database_url
 
-        if is_database_url(path):
-            return real(path, name)
+        real = self._real["create_project"]
+        mapped = self.lookup(path)
+        if database_url is not None or mapped is not None or is_database_url(path):
+            # A URL as such; a folder that already stands for a database gets the product's
+            # own refusal of a database that is not empty.
+            return real(database_url or mapped or path, name)
         url = self.url(self.create_database(template=self.template))
         project = self._real["open_project"](url)
         with project.transaction() as s:
@@ -177,7 +177,6 @@ class ServerProjects:
         url = self.lookup(path)
         if url is None:
             return self._real["open_project"](path, **kwargs)
-        kwargs.pop("upgrade", None)  # a server database is never migrated on opening
         kwargs.pop("database_url", None)
         return self._real["open_project"](url, **kwargs)
 
@@ -198,22 +197,16 @@ class ServerProjects:
         self._real = {n: getattr(project_module, n) for n in _NAMES}
         self._real["copytree"] = shutil.copytree
         monkeypatch.setattr(shutil, "copytree", self.copytree)
-        for module_name, module in list(sys.modules.items()):
-            if module is None or module_name in _SQLITE_BY_DESIGN or not (
-                    module_name.startswith(("medreview", "tests"))):
-                continue
-            for n in _NAMES:
-                if getattr(module, n, None) is self._real[n]:
-                    monkeypatch.setattr(module, n, getattr(self, n))
-        # ``open_stored_project`` and other aliases of the same functions:
+        # Every name bound to one of the three (``open_stored_project`` too) in the modules
+        # loaded so far; modules imported later take the replacements from ``project_module``.
+        by_function = {id(self._real[n]): getattr(self, n) for n in _NAMES}
         for module_name, module in list(sys.modules.items()):
             if module is None or module_name in _SQLITE_BY_DESIGN or not (
                     module_name.startswith(("medreview", "tests"))):
                 continue
             for attr, value in list(vars(module).items()):
-                for n in _NAMES:
-                    if value is self._real[n] and attr not in _NAMES:
-                        monkeypatch.setattr(module, attr, getattr(self, n))
+                if id(value) in by_function:
+                    monkeypatch.setattr(module, attr, by_function[id(value)])
 
 
 @pytest.fixture(scope="session")
