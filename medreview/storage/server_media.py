@@ -7,7 +7,8 @@ in one transaction with all of its chunks, so one that exists is whole; two writ
 same file meet on the primary key and one of them simply finds it there.
 
 Viewers and exporters need files, so a read streams the blob into a per-user cache folder (a
-temporary name renamed into place once verified). Media writes are content-addressed and take
+temporary name renamed into place once verified), kept under a size budget by removing the
+least recently used copies (``storage/media_cache``). Media writes are content-addressed and take
 no project write lock (``MEDIA_OPTION``): an import holding that lock adds its files through
 another connection.
 """
@@ -27,16 +28,19 @@ from sqlalchemy.exc import IntegrityError
 
 from medreview.errors import InputError, ProjectError
 from medreview.storage.engine import MEDIA_OPTION, reading
+from medreview.storage.media_cache import MediaCache
 from medreview.storage.models import MediaBlobRow, MediaChunkRow
 
 CHUNK = 1 << 20
 
 
 class DatabaseMediaStore:
-    def __init__(self, engine: Engine, cache: Path, *, location: str = "") -> None:
+    def __init__(self, engine: Engine, cache: Path, *, location: str = "",
+                 cache_budget: int | None = None) -> None:
         self._write = engine.execution_options(**{MEDIA_OPTION: True})
         self._read = reading(engine)
         self.cache = cache
+        self._budget = MediaCache(cache, cache_budget)  # least recently used copies go first
         self.location = location
 
     # --- reading ---
@@ -87,7 +91,9 @@ class DatabaseMediaStore:
         like a missing file in a folder project, it is the viewer's "missing" and
         ``open_verified``'s one-line error, not a case that cannot be shown at all."""
         path = self._cache_path(sha256)
-        if not path.is_file() and self.has(sha256):
+        if path.is_file():
+            self._budget.used(path)
+        elif self.has(sha256):
             with contextlib.suppress(ProjectError):
                 self._fetch(sha256, path)
         return path
@@ -95,6 +101,7 @@ class DatabaseMediaStore:
     def open_verified(self, sha256: str) -> Path:
         path = self._cache_path(sha256)
         if path.is_file() and _sha256_file(path) == sha256:
+            self._budget.used(path)
             return path
         self._fetch(sha256, path)  # a missing or damaged cached copy is fetched again
         return path
@@ -119,6 +126,7 @@ class DatabaseMediaStore:
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
+        self._budget.added(path)
 
     # --- writing ---
 
