@@ -70,4 +70,5 @@ def test_every_exported_table_reads_the_same_in_both_implementations(
         lines = (jsonl / f.with_suffix(".jsonl").name).read_text(encoding="utf-8").splitlines()
         assert arrow_rows == len(lines), f.name
     judg = pq.read_table(out / "judgments.parquet").to_pandas()
-    assert len(judg) > 100 and set(judg["rater"]) == {"P01", "P02", "P03", "J01"}
+    # J02: `medreview demo`'s second judge prompt version (medreview/demo/judge_versions.py).
+    assert len(judg) > 100 and set(judg["rater"]) == {"P01", "P02", "P03", "J01", "J02"}
