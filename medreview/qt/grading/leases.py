@@ -16,7 +16,6 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer
 
 from medreview.qt.bridge import Op
-from medreview.services import team
 
 ACTIVITY = frozenset({QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.Wheel})
 MAX_MOVES = 20  # refusals in a row before giving up (others keep taking the next one)
@@ -32,6 +31,8 @@ class GradingLeases(QObject):
                  idle_s: float = 300.0, seconds: float | None = None) -> None:
         super().__init__(controller)
         self.c = controller
+        from medreview.services import team  # sqlalchemy: not at start-up
+
         self.keeper = team.LeaseKeeper(controller.project, controller.rater_id,
                                        idle_s=idle_s, seconds=seconds)
         self._on_move, self._on_message = on_move, on_message
@@ -70,6 +71,8 @@ class GradingLeases(QObject):
         if self._moves > MAX_MOVES:
             self._on_message("Other physicians are grading the items after this one.")
             return
+        from medreview.services import team
+
         self._run(team.next_item, self.c.project, self.c.rater_id, output_id) \
             .success(lambda nxt: self._move(output_id, nxt)).run(self.c.executor)
 
@@ -107,6 +110,8 @@ def attach_leases(controller: Any, *, on_move: Callable[[int], None],
                   on_message: Callable[[str], None]) -> GradingLeases | None:
     """Leases for a rater grading a shared server project; None otherwise (a folder, a
     read-only project, the read-only viewer, whose rater id is 0)."""
+    from medreview.services import team
+
     if controller.read_only_reason is not None or controller.rater_id <= 0 \
             or not team.shares_items(controller.project):
         return None
