@@ -154,6 +154,14 @@ def _as_2d(ratings: Any) -> tuple[np.ndarray[Any, Any], Sequence[Any], tuple[Any
     return arr, items, raters
 
 
+def declared(codes: IntArray, categories: Sequence[Any]) -> Coded:
+    """Codes already made against the declared ``categories`` (columns of an ``encode``
+    result), as ``encode`` would return them; items and raters by position."""
+    values, numeric = _numeric_values(tuple(categories))
+    return Coded(codes, tuple(categories), values, numeric, False, range(codes.shape[0]),
+                 tuple(range(codes.shape[1])))
+
+
 def _numeric_values(cats: Sequence[Any]) -> tuple[FloatArray, bool]:
     if cats and all(_is_number(c) for c in cats):
         return np.asarray([float(c) for c in cats], dtype=np.float64), True

@@ -21,7 +21,7 @@ import numpy as np
 
 from medreview.errors import StatsError
 from medreview.stats.bootstrap import bootstrap_ci
-from medreview.stats.coding import FloatArray, encode
+from medreview.stats.coding import Coded, FloatArray, encode
 from medreview.stats.cohen import kappa_from_table
 from medreview.stats.distributions import kendall_tau_b, norm_ppf, spearman_rho, t_ppf
 from medreview.stats.majority import majority_note, strict_majority
@@ -142,8 +142,11 @@ def _fisher_ci(r: float, n: int, c: float, level: float) -> tuple[float, float]:
 def judge_agreement(human: Any, judge: Any, kind: Kind = "binary", *,
                     categories: Sequence[Any] | None = None, ci: bool = True,
                     n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
-                    level: float = 0.95) -> JudgeAgreement:
-    """Agreement of ``judge`` (one label per item) with ``human`` (per item, or per physician)."""
+                    level: float = 0.95, coded: Coded | None = None) -> JudgeAgreement:
+    """Agreement of ``judge`` (one label per item) with ``human`` (per item, or per physician).
+
+    ``coded``: the judge's and the physicians' answers (judge first) already coded against the
+    declared ``categories``, so they are not coded again (ignored for numeric answers)."""
     import pandas as pd
 
     h, _ = _human_2d(human)
@@ -170,7 +173,8 @@ def judge_agreement(human: Any, judge: Any, kind: Kind = "binary", *,
         x = pd.DataFrame(both).apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
         _numeric_rows(x, add, ci, n_resamples, seed, level)
     else:
-        coded = encode(both, categories)
+        if coded is None or categories is None or coded.codes.shape != both.shape:
+            coded = encode(both, categories)
         codes = coded.codes
         q = coded.q
         jc = codes[:, 0]

@@ -24,7 +24,7 @@ from medreview.errors import StatsError
 from medreview.progress import CancelToken, Progress, no_progress
 from medreview.stats.bootstrap import clear_cache
 from medreview.stats.calibration import calibration
-from medreview.stats.coding import encode
+from medreview.stats.coding import Coded, declared, encode
 from medreview.stats.common import CIOptions
 from medreview.stats.disagreement import (
     Item,
@@ -313,10 +313,10 @@ def _judge_block(jname: str, jsub: Any, wide: Any, index: Any, kind: Kind, cats:
     coded_all: list[Any] = []  # the codes of the judge beside every physician, for calibration
 
     def emit(ref: str, human: Any, judge: Any, keys: Any,
-             variants: tuple[str, ...] | None) -> None:
+             variants: tuple[str, ...] | None, coded: Coded | None = None) -> None:
         try:
             res = judge_agreement(human, judge.to_numpy(), kind, categories=cats, ci=opts.ci,
-                                  n_resamples=opts.n_resamples, seed=opts.seed)
+                                  n_resamples=opts.n_resamples, seed=opts.seed, coded=coded)
         except StatsError as e:
             judge_rows.append({**base, "reference": ref, "variant": "", "statistic": "error",
                                "value": math.nan, "note": f"undefined: {e}",
@@ -339,8 +339,12 @@ def _judge_block(jname: str, jsub: Any, wide: Any, index: Any, kind: Kind, cats:
                                    "disagreeing_items": dis})
 
     emit("physicians", h, jv, common, None)
-    for col in h.columns:
-        emit(f"physician:{col}", h[[col]], jv, common, ("pooled",))
+    # Declared categories: each physician's codes are columns of the codes just made.
+    all_coded = (declared(coded_all[0], cats)
+                 if coded_all and cats is not None and kind != "numeric" else None)
+    for i, col in enumerate(h.columns):
+        emit(f"physician:{col}", h[[col]], jv, common, ("pooled",),
+             all_coded.select_raters([0, i + 1]) if all_coded is not None else None)
     if gold is not None and not gold.empty:
         g = gold[gold["question_id"].isin(ids)]
         if not g.empty:
