@@ -25,6 +25,7 @@ Usage: .venv/bin/python bench/bench_stats_scale.py [--sizes 100000 1000000] [--r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -144,6 +145,17 @@ def questions_of(n: int) -> dict[str, Question]:
     return qs
 
 
+def rss_mb() -> float:
+    """The process's resident memory now (Linux: VmRSS), else 0."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def peak_mb() -> float:
     """The process's peak RSS since the last ``reset_peak`` (Linux: VmHWM), else since start."""
     try:
@@ -157,10 +169,8 @@ def peak_mb() -> float:
 
 def reset_peak() -> None:
     """Start a new peak-RSS window (Linux ``clear_refs`` 5), so each stage shows its own."""
-    try:
+    with contextlib.suppress(OSError):
         Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
 
 
 def best(fn: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:
@@ -199,9 +209,10 @@ def run(n: int, seed: int, repeat: int, ci_run: bool, profile: str | None) -> No
         cProfile.runctx("project_stats(ratings, qs, ci=False)", globals(),
                         {"project_stats": project_stats, "ratings": ratings, "qs": qs},
                         profile)
+    held = rss_mb()
     tb, cb, _ = best(lambda: project_stats(ratings, qs, ci=False), repeat)
     print(f"(b) stats, no CI       {tb:8.2f} s  (CPU {cb:6.2f})   peak RSS {peak_mb():7.0f} MB"
-          f"   b/a = {tb / ta:.2f} (goal <= 3)")
+          f"   b/a = {tb / ta:.2f} (goal <= 3)   [RSS {held:.0f} MB before: the ratings]")
     if ci_run:
         tc, cc, _ = best(lambda: project_stats(ratings, qs, ci=True),
                          1 if n >= 1_000_000 else repeat)
