@@ -428,16 +428,17 @@ class GradingSession:
             self._retry_timer = self._retry_scheduler.call_later(delay, self._on_retry_due)
 
     def _on_retry_due(self) -> None:
-        """The backoff delay passed: send what is held (one failure starts the next delay)."""
+        """The backoff delay passed: send one held save as a probe (a dead link may make each
+        attempt wait for the connect timeout on the database thread); when it lands, the
+        rest follow; when it fails, the next delay starts."""
         self._retry_timer = None
         if self.closed:
             return
-        held, self._retry = self._retry, {}
-        if not held:
+        if not self._retry:
             self.unreachable = False  # nothing to save: the next save finds out
             return
-        for save in held.values():
-            self._send(save, retrying=True)
+        probe = self._retry.pop(next(iter(self._retry)))
+        self._send(probe, retrying=True)
 
     def _came_back(self) -> None:
         self.unreachable = False

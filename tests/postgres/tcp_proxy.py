@@ -18,6 +18,10 @@ def _reset(sock: socket.socket) -> None:
     """Close abruptly (RST), as a dropped network link looks to both ends."""
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    # shutdown first: a pump thread blocked in recv() keeps a merely closed socket's
+    # connection alive (Linux), and its peer would wait for an answer forever.
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
     with contextlib.suppress(OSError):
         sock.close()
 
