@@ -251,3 +251,18 @@ def test_a_damaged_spool_file_is_named_in_one_line_and_not_sent(
         path.write_bytes(b"\x00not json")
         assert read_spool(path)[0] == [] and "damaged" in read_spool(path)[1][0]
     assert _revisions(pg_url, rater_id) == {outs[0]: ["kept"]}
+
+
+def test_a_dead_link_is_noticed_by_the_driver_not_after_minutes(
+        pg_url: str, served: tuple[int, list[int]]) -> None:
+    """libpq's keepalives and TCP user timeout are on every server connection (a link that
+    dies without a reset fails a save in ~30 s, which is then kept and retried); a URL's own
+    value wins."""
+    own = sa.make_url(pg_url).update_query_dict({"keepalives_idle": "99"})
+    for url, idle in ((pg_url, "10"), (own.render_as_string(hide_password=False), "99")):
+        with open_project(url) as project, project.engine.connect() as conn:
+            dbapi = conn.connection.dbapi_connection
+            assert dbapi is not None
+            params = dbapi.info.get_parameters()  # type: ignore[attr-defined]
+            assert params["keepalives"] == "1" and params["keepalives_idle"] == idle
+            assert params["tcp_user_timeout"] == "30000"
