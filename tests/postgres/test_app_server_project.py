@@ -351,3 +351,35 @@ def test_the_server_goes_away_mid_grading_and_every_answer_lands_once(
         proxy.close()
     assert _comments(crew.admin_url, crew.amara.role) == {
         order[0]: ["one"], order[1]: ["two"], order[2]: ["three"]}
+
+
+def test_quitting_while_the_server_is_away_keeps_the_answer_for_the_next_opening(
+        qtbot: QtBot, crew: Crew, memory_keyring: MemoryKeyring) -> None:
+    url = sa.make_url(crew.admin_url)
+    proxy = TcpProxy(str(url.host), int(url.port or 5432)).start()
+    through = _with_port(crew.amara.url, proxy.port)
+    try:
+        window = _window(qtbot)
+        _try(qtbot, window.open_server_dialog(), through, crew.amara.password, remember=True)
+        qtbot.waitUntil(lambda: window.controller is not None
+                        and window.controller.item is not None, timeout=20000)
+        c = window.controller
+        assert c is not None and c.item is not None
+        first = c.item.output_id
+        proxy.cut()
+        c.set_answer("overall_comment", "kept across the quit")
+        c.save("done")
+        qtbot.waitUntil(lambda: window.save_label.text() == UNREACHABLE, timeout=20000)
+        window.close()  # quit with the server away
+        assert _comments(crew.admin_url, crew.amara.role) == {}
+        proxy.restore()
+        window = _window(qtbot)
+        window.open_project(window.settings.recent_projects()[0])
+        qtbot.waitUntil(lambda: window.controller is not None
+                        and window.controller.item is not None, timeout=20000)
+        qtbot.waitUntil(lambda: bool(_comments(crew.admin_url, crew.amara.role)),
+                        timeout=20000)
+        window.close()
+    finally:
+        proxy.close()
+    assert _comments(crew.admin_url, crew.amara.role) == {first: ["kept across the quit"]}
