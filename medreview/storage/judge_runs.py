@@ -227,12 +227,16 @@ def create_run(project: Project, *, model: str, base_url: str, template_key: str
 def resume_run(project: Project, ref: int | str,
                check: Callable[[JudgeRunInfo], None]) -> JudgeRunInfo | None:
     """Find run ``ref`` (an id, or the start of a uid), let ``check`` refuse it (by raising;
-    nothing is written then), and mark it running. None when there is no such run."""
+    nothing is written then), and mark it running. None when there is no such run.
+
+    Digits name an id first, then a uid start (a hex uid may begin with digits); a uid start
+    several runs share picks the oldest of them, on every backend (an explicit order: a
+    PostgreSQL heap keeps no insertion order)."""
     with project.transaction() as s:
-        q = select(JudgeRunRow)
-        q = q.where(JudgeRunRow.id == int(ref)) if str(ref).isdigit() else q.where(
-            JudgeRunRow.uid.startswith(str(ref)))
-        run = s.scalars(q).first()
+        run = s.get(JudgeRunRow, int(ref)) if str(ref).isdigit() else None
+        if run is None and isinstance(ref, str):
+            run = s.scalars(select(JudgeRunRow).where(JudgeRunRow.uid.startswith(ref))
+                            .order_by(JudgeRunRow.id).limit(1)).first()
         if run is None:
             return None
         check(_info(s, run))
