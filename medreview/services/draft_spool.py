@@ -249,9 +249,11 @@ def spool_path(project: Project, rater_id: int) -> Path:
 
 def spool_for(project: Project, rater_id: int) -> DraftSpool | None:
     """The spool of a server project (None for a folder, whose database is on this disk)."""
-    from medreview.storage.server_url import is_database_url
+    from medreview.services.server_projects import is_server_url
 
-    if not is_database_url(project.location) or project.read_only_reason is not None:
+    # getattr: a session may be given a stand-in project (tests) that names no location.
+    if not is_server_url(getattr(project, "location", None)) \
+            or getattr(project, "read_only_reason", None) is not None:
         return None
     return DraftSpool(spool_path(project, rater_id))
 
