@@ -507,8 +507,13 @@ class MainWindow(QMainWindow):
         self.rater_box.setCurrentIndex(self.rater_box.findData(rater_id))
         if rater_id != VIEWER.id:
             self.settings.set_last_rater(self.project_uid, rater_id)
-        self.controller = GradingController(self.project, rater_id, self.executor, self.bus,
-                                            parent=self)
+        from medreview.services.draft_spool import spool_for
+
+        # A server project's saves are kept on this disk until the server has them, in a file
+        # of this project (its uid) and rater: see services/draft_spool.py.
+        self.controller = GradingController(
+            self.project, rater_id, self.executor, self.bus, parent=self,
+            spool=spool_for(self.project, rater_id, self.project_uid))
         self.view.attach(self.controller)
         self.controller.sig_item_loaded.connect(self._on_controller_item_loaded)
         self.controller.sig_save_state.connect(self._on_controller_save_state)

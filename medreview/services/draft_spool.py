@@ -13,6 +13,7 @@ and entries, every field checked; a bad file or entry is named in one line and s
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -243,11 +244,17 @@ class DraftSpool:
             thread.join(timeout=10)
 
 
-def spool_path(project: Project, rater_id: int) -> Path:
-    return Path(project.path) / "drafts" / f"rater-{int(rater_id)}.json"
+def spool_path(project: Project, rater_id: int, project_uid: str | None = None) -> Path:
+    """``project_uid`` (the app gives it) names the project inside the server's folder: a
+    database dropped and made again under the same URL never receives the old one's saves."""
+    name = f"rater-{int(rater_id)}"
+    if project_uid:
+        name += "." + hashlib.sha256(project_uid.encode("utf-8")).hexdigest()[:16]
+    return Path(project.path) / "drafts" / f"{name}.json"
 
 
-def spool_for(project: Project, rater_id: int) -> DraftSpool | None:
+def spool_for(project: Project, rater_id: int,
+              project_uid: str | None = None) -> DraftSpool | None:
     """The spool of a server project (None for a folder, whose database is on this disk)."""
     from medreview.services.server_projects import is_server_url
 
@@ -255,7 +262,7 @@ def spool_for(project: Project, rater_id: int) -> DraftSpool | None:
     if not is_server_url(getattr(project, "location", None)) \
             or getattr(project, "read_only_reason", None) is not None:
         return None
-    return DraftSpool(spool_path(project, rater_id))
+    return DraftSpool(spool_path(project, rater_id, project_uid))
 
 
 def is_connection_lost(exc: BaseException) -> bool:

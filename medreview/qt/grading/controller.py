@@ -22,6 +22,7 @@ from medreview.qt.timers import QtScheduler
 from medreview.runtime.bus import ChangeBus
 from medreview.runtime.executors import Executor
 from medreview.services import grading
+from medreview.services.draft_spool import DraftSpool
 from medreview.services.grading_screen import TimeOnTask
 from medreview.services.grading_session import GradingSession, SessionListener
 from medreview.services.views import ItemView, RevisionView, SaveResult
@@ -95,7 +96,7 @@ class GradingController(QObject):
 
     def __init__(self, project: Project, rater_id: int, executor: Executor,
                  bus: ChangeBus | None = None, autosave_ms: int = AUTOSAVE_MS,
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None, spool: DraftSpool | None = None) -> None:
         super().__init__(parent)
         self.project = project
         self.rater_id = rater_id
@@ -108,7 +109,8 @@ class GradingController(QObject):
         self.timer.timeout.connect(self._on_timer_timeout)
         self.session = GradingSession(project, rater_id, self._run, self, self.bus,
                                       _Relay(self), autosave_s=autosave_ms / 1000,
-                                      initiator=self, retry_scheduler=QtScheduler(self))
+                                      initiator=self, retry_scheduler=QtScheduler(self),
+                                      spool=spool)
 
     # the session's runner and scheduler ------------------------------------------------------
     def _run(self, call: Callable[[], T], on_success: Callable[[T], None],
