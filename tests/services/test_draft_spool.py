@@ -229,3 +229,15 @@ def test_a_pasted_url_is_cleaned_and_tls_options_pass_through() -> None:
     with pytest.raises(Exception, match="unknown TLS mode"):
         with_tls(url, "sometimes")
 
+
+
+def test_kept_saves_are_filed_per_project_and_rater(tmp_path: Path) -> None:
+    from medreview.services.draft_spool import spool_path
+
+    class Stand:
+        path = tmp_path
+
+    a, b = spool_path(Stand(), 3, "uid-a"), spool_path(Stand(), 3, "uid-b")  # type: ignore[arg-type]
+    assert a != b and a.parent == b.parent == tmp_path / "drafts"
+    assert spool_path(Stand(), 4, "uid-a") != a  # type: ignore[arg-type]
+    assert "uid-a" not in a.name and a.name.startswith("rater-3.")
