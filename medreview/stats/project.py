@@ -184,10 +184,12 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
     ratings = ratings[[c for c in USED if c in ratings.columns]]
     # Question ids as integer codes, so selecting a question's rows is an integer look-up
     # (``isin`` on the string column hashes every row's string, per question).
-    qcode, quniq = pd.factorize(ratings["question_id"], use_na_sentinel=True)
+    qcode, quniq = pd.factorize(ratings["question_id"], sort=True, use_na_sentinel=True)
     qpos = {q: i for i, q in enumerate(quniq.tolist())}
     is_phys = (ratings["rater_kind"] == "physician").to_numpy(dtype=bool, na_value=False)
     is_judge = (ratings["rater_kind"] == "judge").to_numpy(dtype=bool, na_value=False)
+    scored = ratings
+    ratings = _as_categories(ratings, qcode, quniq)
     phys, phys_q = ratings[is_phys], qcode[is_phys]
     judges, judges_q = ratings[is_judge], qcode[is_judge]
 
@@ -257,7 +259,7 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
     progress(total, total, "statistics: all questions")
     _OUTPUTS.clear()  # (a cache miss at worst for a run in another thread)
     clear_cache()  # the resample counts: hundreds of MB on big projects
-    scores = _scores(ratings, questions)
+    scores = _scores(scored, questions)
     judge_cols = ["question_id", "judge", "reference", "variant", *CORE, "note"]
     return ProjectStats(
         agreement=pd.DataFrame(agree_rows, columns=["question_id", "scope", "group", *CORE,
@@ -280,6 +282,23 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
               "n_physicians": int(phys["rater"].nunique()),
               "n_judges": int(judges["rater"].nunique())},
     )
+
+
+def _as_categories(ratings: Any, qcode: Any, quniq: Any) -> Any:
+    """The text columns as categoricals with sorted categories (the order ``pivot`` and
+    ``groupby`` give), so the many row selections copy integer codes instead of strings.
+    Only for object answers: other value columns go through ``pivot``, which would show
+    unobserved categories."""
+    import pandas as pd
+
+    if ratings["value"].dtype != object or ratings["question_id"].dtype == "category":
+        return ratings
+    cols = {"question_id": pd.Categorical.from_codes(qcode, categories=quniq)}
+    for c in ("model", "rater", "rater_kind"):
+        if c in ratings.columns and ratings[c].dtype != "category":
+            codes, uniq = pd.factorize(ratings[c], sort=True)
+            cols[c] = pd.Categorical.from_codes(codes, categories=uniq)
+    return ratings.assign(**cols)
 
 
 def _as_kind(kind: str) -> Kind:
