@@ -23,7 +23,7 @@ from medreview.progress import Cancelled
 # Subcommand modules, imported lazily so that `medreview --help` stays fast.
 COMMANDS = (
     "init", "import", "info", "export", "demo", "gui", "stats", "judge", "judge-eval",
-    "assign", "package", "merge", "adjudicate", "migrate", "copy", "team",
+    "assign", "package", "merge", "adjudicate", "migrate", "copy", "team", "raters",
 )
 
 

@@ -1,0 +1,97 @@
+"""What the rater-quality statistics read: physicians' final answers with their time and the
+test-retest pairs, as plain values.
+
+A *retest* is a judgment revision written with ``source == "retest"``: the rater answered the
+same output again without seeing the earlier answer. It is paired with the newest finished
+revision before it that is not itself a retest. Ordinary edits never count as retests, however
+far apart they are, because the rater saw their earlier answer when editing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from medreview.storage.models import JudgmentRevisionRow, JudgmentRow, RaterRow
+from medreview.storage.project import Project
+
+RETEST_SOURCE = "retest"
+SCORE_QUESTION_ID = "score"  # the rubric score as a numeric pseudo-question (as storage.tables)
+
+
+@dataclass(frozen=True)
+class FinalJudgment:
+    rater: str
+    output_id: int
+    answers: dict[str, Any]
+    time_on_task_s: float
+    at: dt.datetime  # when the final revision was written
+
+
+@dataclass(frozen=True)
+class RetestPair:
+    rater: str
+    output_id: int
+    first: dict[str, Any]
+    second: dict[str, Any]
+    first_at: dt.datetime
+    second_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class RaterRecords:
+    finals: tuple[FinalJudgment, ...]
+    retests: tuple[RetestPair, ...]
+
+
+def _answers(rev: JudgmentRevisionRow) -> dict[str, Any]:
+    out = dict(rev.answers) if isinstance(rev.answers, dict) else {}
+    if rev.overall_score is not None:
+        out[SCORE_QUESTION_ID] = rev.overall_score
+    return out
+
+
+def _finals(s: Session) -> list[FinalJudgment]:
+    q = (select(RaterRow.name, JudgmentRow.output_id, JudgmentRevisionRow)
+         .join(JudgmentRow, (JudgmentRow.id == JudgmentRevisionRow.judgment_id)
+               & (JudgmentRow.current_revision_no == JudgmentRevisionRow.revision_no))
+         .join(RaterRow, RaterRow.id == JudgmentRow.rater_id)
+         .where(JudgmentRow.status == "done", RaterRow.kind == "physician")
+         .order_by(RaterRow.name, JudgmentRow.output_id))
+    return [FinalJudgment(str(name), int(oid), _answers(rev), float(rev.time_on_task_s or 0.0),
+                          rev.created_at) for name, oid, rev in s.execute(q)]
+
+
+def _retests(s: Session) -> list[RetestPair]:
+    has_retest = (select(JudgmentRevisionRow.judgment_id)
+                  .where(JudgmentRevisionRow.source == RETEST_SOURCE).distinct())
+    q = (select(RaterRow.name, JudgmentRow.output_id, JudgmentRevisionRow)
+         .join(JudgmentRow, JudgmentRow.id == JudgmentRevisionRow.judgment_id)
+         .join(RaterRow, RaterRow.id == JudgmentRow.rater_id)
+         .where(RaterRow.kind == "physician", JudgmentRevisionRow.judgment_id.in_(has_retest))
+         .order_by(JudgmentRevisionRow.judgment_id, JudgmentRevisionRow.revision_no))
+    out: list[RetestPair] = []
+    last: tuple[int, JudgmentRevisionRow] | None = None  # newest finished non-retest revision
+    for name, oid, rev in s.execute(q):
+        if last is not None and last[0] != rev.judgment_id:
+            last = None
+        if rev.status != "done":
+            continue
+        if rev.source == RETEST_SOURCE:
+            if last is not None:
+                first = last[1]
+                out.append(RetestPair(str(name), int(oid), _answers(first), _answers(rev),
+                                      first.created_at, rev.created_at))
+        else:
+            last = (rev.judgment_id, rev)
+    return out
+
+
+def rater_records(project: Project) -> RaterRecords:
+    """One read snapshot: final answers of physicians and their test-retest pairs."""
+    with project.read() as s:
+        return RaterRecords(tuple(_finals(s)), tuple(_retests(s)))
