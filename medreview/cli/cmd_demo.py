@@ -18,8 +18,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run(args: argparse.Namespace) -> int:
     from medreview.cli.progressbar import ProgressBar
-    from medreview.demo import build_demo_project
-    from medreview.demo.judge_versions import add_to_demo
+    from medreview.demo import build_full_demo
     from medreview.paths import demo_project_dir
     from medreview.services.projects import is_project
 
@@ -32,8 +31,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"demo project: {path}")
     else:
         with ProgressBar("building demo") as bar:
-            build_demo_project(path, progress=bar)
-            add_to_demo(path)  # a second judge prompt version, for `medreview judge-eval`
+            build_full_demo(path, progress=bar)  # with a second judge prompt version
         print(f"built demo project: {path}")
     if args.no_gui:
         return 0

@@ -1,5 +1,27 @@
 """The bundled demo project: synthetic cases, model answers, DICOM images and simulated ratings."""
 
-from medreview.demo.build import build_demo_project
+from __future__ import annotations
 
-__all__ = ["build_demo_project"]
+import shutil
+from pathlib import Path
+
+from medreview.demo.build import build_demo_project
+from medreview.progress import Progress, no_progress
+
+__all__ = ["build_demo_project", "build_full_demo"]
+
+
+def build_full_demo(path: Path, *, progress: Progress = no_progress) -> Path:
+    """The demo users open (``medreview demo``, the start page): ``build_demo_project`` plus a
+    second judge prompt version (``demo/judge_versions``), so judge evaluation shows real
+    numbers. A failure leaves no half-made demo behind. Tests that need only the ratings use
+    ``build_demo_project``."""
+    from medreview.demo.judge_versions import add_to_demo
+
+    built = build_demo_project(path, progress=progress)
+    try:
+        add_to_demo(built)
+    except BaseException:
+        shutil.rmtree(built, ignore_errors=True)
+        raise
+    return built

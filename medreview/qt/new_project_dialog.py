@@ -530,7 +530,7 @@ def _open_first_item(window: MainWindow, tries: int = 100) -> None:
 def open_demo(window: MainWindow) -> QProgressDialog | None:
     """The start page's "Open the demo project": open it, building it first (a few seconds,
     on a worker thread with progress) when this is the first time."""
-    from medreview.demo import build_demo_project
+    from medreview.demo import build_full_demo
     from medreview.paths import demo_project_dir
 
     path = demo_project_dir()
@@ -563,7 +563,7 @@ def open_demo(window: MainWindow) -> QProgressDialog | None:
             show_error(_widget(window), "Cannot build the demo project", text)
 
     relay = ProgressRelay(show, parent=busy)
-    Op(busy, build_demo_project, path, progress=relay).success(lambda _p: finish(None)) \
+    Op(busy, build_full_demo, path, progress=relay).success(lambda _p: finish(None)) \
         .failure(finish).run(executor)
     busy.show()
     return busy
