@@ -122,6 +122,12 @@ def _questions(inputs: RaterInputs) -> dict[str, Question]:
     return out
 
 
+def question_choices(inputs: RaterInputs) -> list[tuple[str, str]]:
+    """(question id, label) of the questions a report can be computed for."""
+    return [(qid, f"{qid} — {q.prompt}" if q.prompt else qid)
+            for qid, q in sorted(_questions(inputs).items())]
+
+
 def _units(answers: dict[str, Any], qid: str) -> list[tuple[str, Any]]:
     """(sub-unit, value) of one judgment for question ``qid`` (several for the criteria)."""
     if qid == CRITERIA:

@@ -30,6 +30,7 @@ from medreview.qt.stats.dashboard_tabs import (
     ScoresTab,
     StatsTab,
 )
+from medreview.qt.stats.raters_tab import RatersTab
 from medreview.qt.stats.runner import (
     RefreshOnChange,
     StatsJob,
@@ -106,6 +107,9 @@ class DashboardWindow(StatsWindow):
         # Progress per rater, live on a server project (its own reads, not the statistics job).
         self.team = TeamProgressPanel(project, db, bus)
         self.tabs.addTab(self.team, "Team progress")
+        # Test-retest, drift and time per rater: its own job (its controls recompute it).
+        self.raters = RatersTab(project, db, work)
+        self.tabs.addTab(self.raters, "Raters")
         # Until the first results: the strip's status (its bar and Cancel are the one busy
         # indicator), never a "Computing" of its own that could outlive the computation.
         self.empty = empty_page("")
@@ -137,6 +141,7 @@ class DashboardWindow(StatsWindow):
         """Recompute everything in the background (the current tables stay until then)."""
         project = self.project
         self.job.start(lambda: dashboard.load_inputs(project), _compute)
+        self.raters.refresh()
 
     def _on_finished(self, inputs: dashboard.StatsInputs, stats: Any) -> None:
         self.inputs, self.stats = inputs, stats

@@ -98,7 +98,7 @@ def test_computes_on_the_work_thread_and_shows_the_tabs(computed: dict[str, Any]
     assert "up to date" in w.strip.status.text()
     assert [w.tabs.tabText(i) for i in range(w.tabs.count())] == [
         "Overview", "By question", "By model", "Rater pairs", "Judge vs physicians",
-        "Score distributions", "Team progress"]
+        "Score distributions", "Team progress", "Raters"]
     assert w.isWindow()
 
 

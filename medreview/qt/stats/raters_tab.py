@@ -1,0 +1,181 @@
+"""The dashboard's Raters tab: per physician, test-retest agreement, drift against the rest of
+the panel per window (a chart with CIs and the lead's threshold; windows below it marked) and
+time per item. Read on the database thread and computed on the work pool (``StatsJob``), like
+the other tabs; the controls recompute it."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from medreview.progress import CancelToken, Progress
+from medreview.qt.stats.plots import MUTED, StatsPlot, color
+from medreview.qt.stats.runner import StatsJob
+from medreview.services import rater_quality as rq
+from medreview.services.projects import Project
+from medreview.services.tasks import Executor
+
+WINDOWS = (("Calendar week", "week"), ("50 items", "50"), ("20 items", "20"),
+           ("100 items", "100"))
+FLAG_BRUSH = QBrush(QColor(255, 214, 204))
+
+
+class DriftPlot(StatsPlot):
+    """Kappa per window for each rater, 95 % CI whiskers, the threshold dashed."""
+
+    def set_report(self, report: rq.RaterReport) -> None:
+        self.reset()
+        series = [r for r in report.raters if r.drift]
+        if not series:
+            self.show_message("No drift to show: it needs a categorical question and answers "
+                              "from at least two physicians on the same items.")
+            return
+        legend = self.legend()
+        for i, r in enumerate(series):
+            v = np.array([w.kappa.value for w in r.drift], dtype=float)
+            x = np.arange(1, v.size + 1, dtype=float) + (i - len(series) / 2) * 0.05
+            lo = np.array([w.kappa.ci[0] if w.kappa.ci else math.nan for w in r.drift])
+            hi = np.array([w.kappa.ci[1] if w.kappa.ci else math.nan for w in r.drift])
+            ok = np.isfinite(v) & np.isfinite(lo) & np.isfinite(hi)
+            if ok.any():
+                self.addItem(pg.ErrorBarItem(x=x[ok], y=v[ok], top=(hi - v)[ok],
+                                             bottom=(v - lo)[ok], beam=0.15,
+                                             pen=pg.mkPen(color(i), width=1)))
+            fin = np.isfinite(v)
+            line = self.plot(x[fin], v[fin], pen=pg.mkPen(color(i), width=2), symbol="o",
+                             symbolSize=7, symbolBrush=color(i))
+            legend.addItem(line, r.rater)
+        self.addItem(pg.InfiniteLine(pos=report.threshold, angle=0, pen=pg.mkPen(
+            MUTED, width=1, style=Qt.PenStyle.DashLine)))
+        self.setYRange(-0.2, 1.05, padding=0)
+
+
+def _table(header: Sequence[str], name: str) -> QTableWidget:
+    t = QTableWidget(0, len(header))
+    t.setObjectName(name)
+    t.setHorizontalHeaderLabels(list(header))
+    t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    t.verticalHeader().setVisible(False)
+    t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    return t
+
+
+def _fill(table: QTableWidget, rows: Sequence[Sequence[str]],
+          flagged: Sequence[bool] = ()) -> None:
+    table.setRowCount(len(rows))
+    for i, row in enumerate(rows):
+        for j, cell in enumerate(row):
+            item = QTableWidgetItem(cell)
+            if i < len(flagged) and flagged[i]:
+                item.setBackground(FLAG_BRUSH)
+            table.setItem(i, j, item)
+
+
+class RatersTab(QWidget):
+    """Controls (question, window, threshold), the per-rater table, the drift chart and the
+    drift table. ``refresh()`` re-reads the project in the background."""
+
+    def __init__(self, project: Project, db: Executor, work: Executor,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.project = project
+        self.report: rq.RaterReport | None = None
+        self.job = StatsJob(db, work, self)
+        self.job.sig_finished.connect(self._on_finished)
+        self.job.sig_failed.connect(self._on_failed)
+        self.question = QComboBox()
+        self.question.setObjectName("ratersQuestion")
+        self.question.addItem("Most answered question", None)
+        self.window_box = QComboBox()
+        self.window_box.setObjectName("ratersWindow")
+        for label, value in WINDOWS:
+            self.window_box.addItem(label, value)
+        self.threshold = QDoubleSpinBox()
+        self.threshold.setObjectName("ratersThreshold")
+        self.threshold.setRange(-1.0, 1.0)
+        self.threshold.setSingleStep(0.05)
+        self.threshold.setValue(rq.DEFAULT_THRESHOLD)
+        controls = QHBoxLayout()
+        for text, box in (("&Question", self.question), ("&Window", self.window_box),
+                          ("&Flag below κ", self.threshold)):
+            caption = QLabel(text)
+            caption.setBuddy(box)
+            controls.addWidget(caption)
+            controls.addWidget(box)
+        controls.addStretch(1)
+        self.status = QLabel("Computing…")
+        self.status.setObjectName("ratersStatus")
+        self.status.setWordWrap(True)
+        self.summary = _table(rq.SUMMARY_HEADER, "ratersSummary")
+        self.plot = DriftPlot("Agreement with the other physicians' majority per window",
+                              "window", "Cohen's κ")
+        self.drift = _table(rq.DRIFT_HEADER, "ratersDrift")
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.summary)
+        split.addWidget(self.plot)
+        split.addWidget(self.drift)
+        lay = QVBoxLayout(self)
+        lay.addLayout(controls)
+        lay.addWidget(self.status)
+        lay.addWidget(split, 1)
+        self.question.activated.connect(lambda _i: self.refresh())
+        self.window_box.activated.connect(lambda _i: self.refresh())
+        self.threshold.editingFinished.connect(self.refresh)
+
+    def refresh(self) -> None:
+        project = self.project
+        question = self.question.currentData()
+        window, size = rq.parse_window(str(self.window_box.currentData()))
+        threshold = self.threshold.value()
+
+        def compute(inputs: rq.RaterInputs, _progress: Progress, _token: CancelToken) -> Any:
+            return (rq.question_choices(inputs),
+                    rq.compute_rater_report(inputs, question=question, window=window,
+                                            size=size, threshold=threshold))
+
+        self.status.setText("Computing…")
+        self.job.start(lambda: rq.load_rater_inputs(project), compute)
+
+    def _on_failed(self, text: str) -> None:
+        self.status.setText(f"Not computed: {text}")
+
+    def _on_finished(self, _inputs: Any, result: Any) -> None:
+        choices, report = result
+        self.report = report
+        current = self.question.currentData()
+        self.question.blockSignals(True)
+        self.question.clear()
+        self.question.addItem("Most answered question", None)
+        for qid, label in choices:
+            self.question.addItem(label, qid)
+        at = self.question.findData(current) if current is not None else 0
+        self.question.setCurrentIndex(max(at, 0))
+        self.question.blockSignals(False)
+        _fill(self.summary, rq.summary_rows(report),
+              [bool(r.flagged) for r in report.raters])
+        _fill(self.drift, rq.drift_rows(report),
+              [w.flagged for r in report.raters for w in r.drift])
+        self.plot.set_report(report)
+        head = (f"Question {report.question_id} ({report.scale}); window: {report.window}; "
+                f"retests at least {report.min_delay_days:g} days after the first answer."
+                if report.question_id else "")
+        self.status.setText(" ".join([head, *report.notes]).strip())
