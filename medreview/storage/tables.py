@@ -265,54 +265,9 @@ def ratings_long(
     ``confidence`` is the judge's per-question confidence where it recorded one, else the
     judgment's overall confidence.
     """
-    import pandas as pd
+    from medreview.storage.ratings_read import read_ratings_long  # (it imports this module)
 
-    rows = []
-    for r in current_revisions(project, include_drafts=include_drafts):
-        rater = r["rater_pseudonym"] if pseudonymise else r["rater"]
-        per_q_conf = question_confidences(r["annotations"])
-        answers = dict(r["answers"])
-        if r["overall_score"] is not None:
-            answers[SCORE_QUESTION_ID] = r["overall_score"]
-        for qid, value in answers.items():
-            conf = per_q_conf.get(qid, r["confidence"])
-            rows.append(
-                {
-                    "output_id": r["output_id"],
-                    "case_id": r["case_id"],
-                    "case_external_id": r["case_external_id"],
-                    "model": r["model"],
-                    "rater": rater,
-                    "rater_kind": r["rater_kind"],
-                    "question_id": qid,
-                    "value": value,
-                    "confidence": float(conf) if conf is not None else float("nan"),
-                    "rationale": r["rationale"],
-                    "status": r["status"],
-                    "revision_no": r["revision_no"],
-                    "form_key": r["form_key"],
-                    "form_version": r["form_version"],
-                }
-            )
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "output_id",
-            "case_id",
-            "case_external_id",
-            "model",
-            "rater",
-            "rater_kind",
-            "question_id",
-            "value",
-            "confidence",
-            "rationale",
-            "status",
-            "revision_no",
-            "form_key",
-            "form_version",
-        ],
-    )
+    return read_ratings_long(project, pseudonymise=pseudonymise, include_drafts=include_drafts)
 
 
 def gold_table(project: Project) -> pd.DataFrame:

@@ -1,0 +1,90 @@
+"""The long ratings table read column by column (the input of the project statistics).
+
+``tables.ratings_long`` used to build one ORM entity per revision and one dict of 14 fields
+per answer; at a million judgments (8M answers) those objects took minutes and gigabytes the
+allocator kept after they were freed. Here one Core query returns plain tuples of just the
+fields needed, fetched in batches, and each column is a list extended once per judgment
+(``[value] * k``), so the only per-answer objects are the answers json gives.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from medreview.storage.models import (
+    CaseRow,
+    FormRow,
+    JudgmentRevisionRow,
+    JudgmentRow,
+    OutputRow,
+    RaterRow,
+)
+from medreview.storage.project import Project
+from medreview.storage.tables import SCORE_QUESTION_ID, question_confidences
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+COLUMNS = ("output_id", "case_id", "case_external_id", "model", "rater", "rater_kind",
+           "question_id", "value", "confidence", "rationale", "status", "revision_no",
+           "form_key", "form_version")
+_BATCH = 20_000  # revisions fetched at a time
+
+
+def read_ratings_long(project: Project, *, pseudonymise: bool = False,
+                      include_drafts: bool = False) -> pd.DataFrame:
+    """``tables.ratings_long``: same rows, order, columns and dtypes as one dict per answer."""
+    import pandas as pd
+
+    q = (
+        select(
+            JudgmentRow.output_id, OutputRow.case_id, CaseRow.external_id, OutputRow.model,
+            RaterRow.pseudonym if pseudonymise else RaterRow.name, RaterRow.kind,
+            JudgmentRevisionRow.answers, JudgmentRevisionRow.annotations,
+            JudgmentRevisionRow.confidence, JudgmentRevisionRow.overall_score,
+            JudgmentRevisionRow.rationale, JudgmentRow.status, JudgmentRevisionRow.revision_no,
+            FormRow.key, FormRow.version,
+        )
+        .join(JudgmentRow, (JudgmentRow.id == JudgmentRevisionRow.judgment_id)
+              & (JudgmentRow.current_revision_no == JudgmentRevisionRow.revision_no))
+        .join(RaterRow, RaterRow.id == JudgmentRow.rater_id)
+        .join(OutputRow, OutputRow.id == JudgmentRow.output_id)
+        .join(CaseRow, CaseRow.id == OutputRow.case_id)
+        .join(FormRow, FormRow.id == JudgmentRevisionRow.form_id)
+        .order_by(JudgmentRow.output_id, RaterRow.id)  # as ``current_revisions``
+    )
+    if not include_drafts:
+        q = q.where(JudgmentRow.status == "done")
+    cols: dict[str, list[Any]] = {c: [] for c in COLUMNS}
+    (out_c, case_c, ext_c, model_c, rater_c, kind_c, qid_c, value_c, conf_c, why_c, status_c,
+     rev_c, fkey_c, fver_c) = (cols[c] for c in COLUMNS)
+    with project.read() as s:
+        result = s.execute(q.execution_options(yield_per=_BATCH))
+        for (output_id, case_id, ext, model, rater, kind, answers, annotations, conf, score,
+             why, status, rev, fkey, fver) in result:
+            answers = dict(answers)
+            if score is not None:
+                answers[SCORE_QUESTION_ID] = score
+            k = len(answers)
+            if not k:
+                continue
+            qid_c += answers.keys()
+            value_c += answers.values()
+            per_q = question_confidences(annotations) if annotations else None
+            if per_q:
+                conf_c += [_float(per_q.get(qid, conf)) for qid in answers]
+            else:
+                conf_c += [_float(conf)] * k
+            for col, v in ((out_c, output_id), (case_c, case_id), (ext_c, ext),
+                           (model_c, model), (rater_c, rater), (kind_c, kind), (why_c, why),
+                           (status_c, status), (rev_c, rev), (fkey_c, fkey), (fver_c, fver)):
+                col += [v] * k
+    if not value_c:
+        return pd.DataFrame([], columns=list(COLUMNS))
+    return pd.DataFrame(cols, columns=list(COLUMNS))
+
+
+def _float(conf: Any) -> float:
+    return float(conf) if conf is not None else float("nan")
