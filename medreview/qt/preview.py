@@ -23,9 +23,9 @@ log = logging.getLogger(__name__)
 SCREENS = ("welcome", "new-project", "grading", "grading-dark", "error-span", "pairwise",
            "queue-done", "cheatsheet", "history", "dashboard", "calibration", "adjudication",
            "judge-run", "assign", "export", "viewer-tools", "form-editor", "guidelines",
-           "judge-eval")
+           "judge-eval", "raters")
 LEAD_SCREENS = ("dashboard", "calibration", "adjudication", "judge-run", "assign", "export",
-                "judge-eval")
+                "judge-eval", "raters")
 PREVIEW_RATER = "Dr. Preview Grader"
 
 
@@ -178,6 +178,18 @@ def _lead_screen(name: str, w):  # type: ignore[no-untyped-def]
         dash = w.tool_windows["dashboard"]
         dash.resize(1400, 900)
         _spin_until(lambda: dash.stack.currentWidget() is dash.tabs, 120)
+        return dash
+    if name == "raters":  # the dashboard's Raters tab, in 20-item windows of the demo
+        w.show_dashboard()
+        dash = w.tool_windows["dashboard"]
+        dash.resize(1400, 900)
+        _spin_until(lambda: dash.stack.currentWidget() is dash.tabs, 120)
+        tab = dash.raters
+        dash.tabs.setCurrentWidget(tab)
+        tab.window_box.setCurrentIndex(tab.window_box.findData("20"))
+        tab.report = None
+        tab.refresh()
+        _spin_until(lambda: tab.report is not None and not tab.job.running, 120)
         return dash
     if name == "calibration":
         w.show_calibration()

@@ -192,12 +192,12 @@ def compute_rater_report(inputs: RaterInputs, *, question: str | None = None,
             tuple(done_per_day(f.at for f in mine)), len(kept), len(pairs) - len(kept),
             coeffs, windows))
     if qid is None:
-        notes.append("no finished physician answers to a rated question yet")
+        notes.append("No finished physician answers to a rated question yet.")
     elif scale == "numeric":
-        notes.append(f"{qid} is numeric: drift is computed for categorical questions only")
+        notes.append(f"{qid} is numeric: drift is computed for categorical questions only.")
     if not inputs.records.retests:
-        notes.append("no retest ratings (revisions written with source 'retest') in this "
-                     "project: test-retest is empty")
+        notes.append("No retest ratings (revisions written with source 'retest') in this "
+                     "project: test-retest is empty.")
     return RaterReport(qid, q.prompt if q else "", scale or "", wlabel, threshold,
                        min_delay_days, tuple(out), tuple(notes))
 
@@ -227,7 +227,7 @@ def _coef(r: RaterQuality, *names: str) -> Coefficient | None:
 
 
 def _last_drift(r: RaterQuality) -> DriftWindow | None:
-    done = [w for w in r.drift if not math.isnan(w.kappa.value)]
+    done = [w for w in r.drift if w.enough and not math.isnan(w.kappa.value)]
     return done[-1] if done else None
 
 
@@ -256,5 +256,5 @@ DRIFT_HEADER = ("rater", "window", "items", "compared", "kappa [95% CI]", "below
 
 def drift_rows(report: RaterReport) -> list[tuple[str, ...]]:
     return [(r.rater, w.label, str(w.n_items), str(w.n_compared), fmt_coef(w.kappa),
-             "yes" if w.flagged else "")
+             "yes" if w.flagged else ("" if w.enough else "too few to flag"))
             for r in report.raters for w in r.drift]

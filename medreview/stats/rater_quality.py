@@ -181,11 +181,12 @@ class DriftWindow:
     n_compared: int  # units (item x criterion) where the other physicians had a strict majority
     kappa: Coefficient
     flagged: bool  # point estimate below the threshold (on enough units to mean something)
+    enough: bool = True  # compared at least the minimum units for a flag
 
     def to_dict(self) -> dict[str, Any]:
         return {"label": self.label, "start": self.start.isoformat(), "n_items": self.n_items,
                 "n_compared": self.n_compared, "kappa": self.kappa.to_dict(),
-                "flagged": self.flagged}
+                "flagged": self.flagged, "enough_units": self.enough}
 
 
 def _loo_majority(others: Sequence[Any]) -> Any | None:
@@ -256,7 +257,8 @@ def drift(answers: Sequence[Answer], rater: str, scale: Scale,
             k = _failed("kappa", err, len(rows))
         flagged = len(rows) >= min_units and not math.isnan(k.value) and k.value < threshold
         n_items = len({a.item for a in group})
-        out.append(DriftWindow(label, group[0].at, n_items, len(rows), k, flagged))
+        out.append(DriftWindow(label, group[0].at, n_items, len(rows), k, flagged,
+                               len(rows) >= min_units))
     return out
 
 

@@ -50,9 +50,14 @@ class DriftPlot(StatsPlot):
                               "from at least two physicians on the same items.")
             return
         legend = self.legend()
+        # One x position per window label across raters (weeks differ between raters).
+        labels = sorted({w.label for r in series for w in r.drift}, key=_window_order)
+        pos = {label: k for k, label in enumerate(labels, start=1)}
         for i, r in enumerate(series):
-            v = np.array([w.kappa.value for w in r.drift], dtype=float)
-            x = np.arange(1, v.size + 1, dtype=float) + (i - len(series) / 2) * 0.05
+            # Windows with too few compared units are in the table, not on the chart.
+            v = np.array([w.kappa.value if w.enough else math.nan for w in r.drift])
+            x = (np.array([pos[w.label] for w in r.drift], dtype=float)
+                 + (i - len(series) / 2) * 0.05)
             lo = np.array([w.kappa.ci[0] if w.kappa.ci else math.nan for w in r.drift])
             hi = np.array([w.kappa.ci[1] if w.kappa.ci else math.nan for w in r.drift])
             ok = np.isfinite(v) & np.isfinite(lo) & np.isfinite(hi)
@@ -61,12 +66,22 @@ class DriftPlot(StatsPlot):
                                              bottom=(v - lo)[ok], beam=0.15,
                                              pen=pg.mkPen(color(i), width=1)))
             fin = np.isfinite(v)
-            line = self.plot(x[fin], v[fin], pen=pg.mkPen(color(i), width=2), symbol="o",
-                             symbolSize=7, symbolBrush=color(i))
+            # Points, not lines: each window is its own estimate.
+            line = self.plot(x[fin], v[fin], pen=None, symbol="o", symbolSize=9,
+                             symbolBrush=color(i), symbolPen=pg.mkPen("w", width=1))
             legend.addItem(line, r.rater)
         self.addItem(pg.InfiniteLine(pos=report.threshold, angle=0, pen=pg.mkPen(
             MUTED, width=1, style=Qt.PenStyle.DashLine)))
+        self.getPlotItem().getAxis("bottom").setTicks(
+            [[(float(k), label.removeprefix("items ")) for label, k in pos.items()]])
+        self.setXRange(0.5, len(labels) + 0.5, padding=0)
         self.setYRange(-0.2, 1.05, padding=0)
+
+
+def _window_order(label: str) -> tuple[int, str]:
+    """Item windows by their first item ("items 41-60" -> 41), weeks by name ("2026-W09")."""
+    head = label.removeprefix("items ").split("-", 1)[0]
+    return (int(head), "") if label.startswith("items ") and head.isdigit() else (0, label)
 
 
 def _table(header: Sequence[str], name: str) -> QTableWidget:
@@ -127,7 +142,8 @@ class RatersTab(QWidget):
         self.status.setWordWrap(True)
         self.summary = _table(rq.SUMMARY_HEADER, "ratersSummary")
         self.plot = DriftPlot("Agreement with the other physicians' majority per window",
-                              "window", "Cohen's κ")
+                              "window (items in the rater's own order, or ISO week)",
+                              "Cohen's κ")
         self.drift = _table(rq.DRIFT_HEADER, "ratersDrift")
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.summary)
