@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from medreview.domain.rubric import CASE_CRITERION_PREFIX, Question, QuestionKind
@@ -30,6 +30,7 @@ from medreview.stats.rater_quality import (
     retest,
     scale_of,
     time_summary,
+    usable_times,
 )
 from medreview.storage.project import Project
 from medreview.storage.rater_quality import RaterRecords, rater_records
@@ -59,6 +60,7 @@ class RaterQuality:
     n_retest_too_soon: int  # retest pairs closer than the delay, left out
     retest: tuple[Coefficient, ...]
     drift: tuple[DriftWindow, ...]
+    times: tuple[float, ...] = field(default=(), repr=False)  # usable seconds (the histogram)
 
     @property
     def flagged(self) -> tuple[str, ...]:
@@ -190,7 +192,7 @@ def compute_rater_report(inputs: RaterInputs, *, question: str | None = None,
         out.append(RaterQuality(
             r, len(mine), time_summary(f.time_on_task_s for f in mine),
             tuple(done_per_day(f.at for f in mine)), len(kept), len(pairs) - len(kept),
-            coeffs, windows))
+            coeffs, windows, tuple(usable_times(f.time_on_task_s for f in mine)[0])))
     if qid is None:
         notes.append("No finished physician answers to a rated question yet.")
     elif scale == "numeric":

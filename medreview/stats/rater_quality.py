@@ -35,6 +35,7 @@ Window = Literal["week", "items"]
 # Bounds so that no stored value can make a summary allocate or loop without bound.
 MAX_TIME_S = 24 * 3600.0  # a time on task above a day is a clock error, not work
 HIST_BINS = 12
+MAX_CATEGORIES = 100  # undeclared categories beyond this are free text, not a scale
 # A window with fewer compared units is reported but never flagged: its kappa is noise.
 MIN_UNITS_TO_FLAG = 10
 
@@ -79,7 +80,20 @@ def _failed(name: str, err: Exception, n: int) -> Coefficient:
 
 
 def _is_missing(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v))
+    """No usable answer: None, NaN, or anything but a scalar (a list or dict in a stored
+    answer cannot be a category and is not hashable)."""
+    if not isinstance(v, (str, int, float, bool)):
+        return True
+    return isinstance(v, float) and math.isnan(v)
+
+
+def _too_many(values: Iterable[Any], categories: Sequence[Any] | None) -> str:
+    """A note when undeclared categories are too many for a q x q table, else ""."""
+    if categories is not None:
+        return ""
+    n = len(set(values))
+    return (f"undefined: {n} distinct answers without declared categories (limit "
+            f"{MAX_CATEGORIES})") if n > MAX_CATEGORIES else ""
 
 
 def _numbers(values: Iterable[Any]) -> bool:
@@ -101,6 +115,9 @@ def retest(pairs: Sequence[tuple[Any, Any]], scale: Scale,
     rows = [(a, b) for a, b in pairs if not _is_missing(a) and not _is_missing(b)]
     n = len(rows)
     out: list[Coefficient] = []
+    crowd = "" if scale == "numeric" else _too_many((v for r in rows for v in r), categories)
+    if crowd:
+        return [Coefficient("kappa", math.nan, None, n, crowd)]
     if scale != "numeric":
         weights = "linear" if scale == "ordinal" else None
         name = "kappa (linear)" if weights else "kappa"
@@ -251,6 +268,9 @@ def drift(answers: Sequence[Answer], rater: str, scale: Scale,
         try:
             if not rows:
                 raise StatsError("no item with a majority of the other raters", item=label)
+            crowd = _too_many((v for r in rows for v in r), categories)
+            if crowd:
+                raise StatsError(crowd.removeprefix("undefined: "), item=label)
             k = Coefficient.of("kappa", cohen_kappa(rows, weights, categories=categories,
                                                     ci=ci))
         except StatsError as err:
@@ -296,8 +316,8 @@ def _median_ci(x: np.ndarray[Any, np.dtype[np.float64]], level: float
     return float(x[lo - 1]), float(x[hi - 1])
 
 
-def time_summary(times: Iterable[Any], *, level: float = 0.95) -> TimeSummary:
-    """Median (with CI), quartiles and a histogram of times on task in seconds."""
+def usable_times(times: Iterable[Any]) -> tuple[list[float], int]:
+    """(plausible times in seconds, how many were left out as unrecorded or impossible)."""
     good: list[float] = []
     bad = 0
     for t in times:
@@ -306,6 +326,12 @@ def time_summary(times: Iterable[Any], *, level: float = 0.95) -> TimeSummary:
             good.append(v)
         else:
             bad += 1
+    return good, bad
+
+
+def time_summary(times: Iterable[Any], *, level: float = 0.95) -> TimeSummary:
+    """Median (with CI), quartiles and a histogram of times on task in seconds."""
+    good, bad = usable_times(times)
     x = np.sort(np.asarray(good, dtype=np.float64))
     if x.size == 0:
         return TimeSummary(0, bad, math.nan, None, math.nan, math.nan, ())

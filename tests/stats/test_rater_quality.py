@@ -104,6 +104,23 @@ def test_retest_of_undefined_data_says_why() -> None:
     assert math.isnan(hostile["kappa"].value) and hostile["kappa"].note.startswith("undefined")
 
 
+def test_hostile_answers_are_left_out_or_explained() -> None:
+    # Lists and dicts are no answers (and would not even hash); free text beyond 100 distinct
+    # undeclared values is not a scale: one note instead of a 10^4 x 10^4 table.
+    at = MONDAY
+    weird = [Answer("a", i, [1, 2] if i % 2 else {"x": 1}, at) for i in range(20)] + [
+        Answer("b", i, 1, at) for i in range(20)]
+    assert drift(weird, "a", "nominal", (0, 1)) == []  # nothing usable from "a"
+    assert drift(weird, "b", "nominal", (0, 1))[0].n_compared == 0  # nor as a reference
+    free = [(f"text {i}", f"other {i}") for i in range(5000)]
+    res = retest(free, "nominal")
+    assert len(res) == 1 and math.isnan(res[0].value) and "distinct answers" in res[0].note
+    texts = [Answer("a", i, f"t{i}", at) for i in range(300)] + [
+        Answer("b", i, f"t{i}", at) for i in range(300)]
+    win = drift(texts, "a", "nominal", window="items", size=300)[0]
+    assert math.isnan(win.kappa.value) and "distinct answers" in win.kappa.note
+
+
 def _panel(n: int, drop_at: int, rng: np.random.Generator, *, others: int = 4,
            per_week: int | None = None) -> list[Answer]:
     """``others`` raters with kappa 0.9 against truth, and "drifter" whose kappa falls from 0.9

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from medreview.progress import CancelToken, Progress
-from medreview.qt.stats.plots import MUTED, StatsPlot, color
+from medreview.qt.stats.plots import MUTED, HistogramPlot, StatsPlot, color
 from medreview.qt.stats.runner import StatsJob
 from medreview.services import rater_quality as rq
 from medreview.services.projects import Project
@@ -76,6 +76,30 @@ class DriftPlot(StatsPlot):
             [[(float(k), label.removeprefix("items ")) for label, k in pos.items()]])
         self.setXRange(0.5, len(labels) + 0.5, padding=0)
         self.setYRange(-0.2, 1.05, padding=0)
+
+
+class ProgressPlot(StatsPlot):
+    """Cumulative items finished per rater, one point per day with work."""
+
+    def set_report(self, report: rq.RaterReport) -> None:
+        self.reset()
+        days = sorted({d for r in report.raters for d, _, _ in r.per_day})
+        if not days:
+            self.show_message("No finished items yet.")
+            return
+        first = days[0]
+        legend = self.legend()
+        for i, r in enumerate(report.raters):
+            x = np.array([(d - first).days for d, _, _ in r.per_day], dtype=float)
+            y = np.array([c for _, _, c in r.per_day], dtype=float)
+            line = self.plot(x, y, pen=pg.mkPen(color(i), width=2), symbol="o", symbolSize=7,
+                             symbolBrush=color(i))
+            legend.addItem(line, r.rater)
+        self.getPlotItem().getAxis("bottom").setTicks(
+            [[(float((d - first).days), d.isoformat()) for d in days[:: max(len(days) // 6, 1)]]])
+        self.setXRange(-0.5, (days[-1] - first).days + 0.5, padding=0)
+        top = max((c for r in report.raters for _, _, c in r.per_day), default=1)
+        self.setYRange(0, top * 1.35, padding=0)  # from zero, headroom for the legend
 
 
 def _window_order(label: str) -> tuple[int, str]:
@@ -144,11 +168,22 @@ class RatersTab(QWidget):
         self.plot = DriftPlot("Agreement with the other physicians' majority per window",
                               "window (items in the rater's own order, or ISO week)",
                               "Cohen's κ")
+        self.times = HistogramPlot("Time per item", "seconds (final revision)")
+        self.progress = ProgressPlot("Items finished", "day", "finished (cumulative)")
         self.drift = _table(rq.DRIFT_HEADER, "ratersDrift")
+        side = QSplitter(Qt.Orientation.Vertical)
+        side.addWidget(self.times)
+        side.addWidget(self.progress)
+        charts = QSplitter(Qt.Orientation.Horizontal)
+        charts.addWidget(self.plot)
+        charts.addWidget(side)
+        charts.setStretchFactor(0, 3)
+        charts.setStretchFactor(1, 2)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.summary)
-        split.addWidget(self.plot)
+        split.addWidget(charts)
         split.addWidget(self.drift)
+        split.setStretchFactor(1, 3)
         lay = QVBoxLayout(self)
         lay.addLayout(controls)
         lay.addWidget(self.status)
@@ -191,6 +226,9 @@ class RatersTab(QWidget):
         _fill(self.drift, rq.drift_rows(report),
               [w.flagged for r in report.raters for w in r.drift])
         self.plot.set_report(report)
+        self.times.set_groups({r.rater: r.times for r in report.raters},
+                              "seconds (final revision)")
+        self.progress.set_report(report)
         head = (f"Question {report.question_id} ({report.scale}); window: {report.window}; "
                 f"retests at least {report.min_delay_days:g} days after the first answer."
                 if report.question_id else "")
