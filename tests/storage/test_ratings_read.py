@@ -105,3 +105,26 @@ def test_empty_project(tmp_path: Path) -> None:
         _same(ratings_long(project), _reference(project))
     finally:
         project.close()
+
+
+def test_shared_values_are_the_same_values() -> None:
+    from medreview.storage.ratings_read import _SHARED_MAX, SharedValues
+
+    shared = SharedValues()
+    a = {"x": float("0.4"), "s": "".join(["ti", "e"]), "z": -0.0, "n": float("nan"),
+         "b": True, "i": 1, "l": [0.4]}
+    b = {"x": float("0.4"), "s": "".join(["t", "ie"]), "z": 0.0, "n": float("nan"),
+         "b": 1, "i": 1.0, "l": [0.4]}
+    assert a["x"] is not b["x"] and a["s"] is not b["s"]
+    shared.share(a)
+    shared.share(b)
+    assert a["x"] is b["x"] and a["s"] is b["s"]
+    assert str(a["z"]) == "-0.0" and str(b["z"]) == "0.0"  # signed zeros kept apart
+    assert a["n"] != a["n"] and b["n"] != b["n"]
+    assert a["b"] is True and b["b"] == 1 and type(b["b"]) is int  # types never mixed
+    assert type(b["i"]) is float and type(a["i"]) is int
+    many = [{"v": float(i) + 0.5} for i in range(2 * _SHARED_MAX + 10)]
+    for d in many:
+        shared.share(d)
+    assert len(shared._floats) <= _SHARED_MAX + 1  # bounded
+    assert [d["v"] for d in many] == [float(i) + 0.5 for i in range(2 * _SHARED_MAX + 10)]
