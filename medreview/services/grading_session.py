@@ -95,8 +95,12 @@ class GradingSession:
                  bus: ChangeBus | None = None, listener: SessionListener | None = None,
                  autosave_s: float = AUTOSAVE_S, clock: Callable[[], float] | None = None,
                  initiator: object | None = None, spool: DraftSpool | None = None,
-                 retry_scheduler: Scheduler | None = None) -> None:
+                 retry_scheduler: Scheduler | None = None,
+                 background_gate: Callable[[], None] | None = None) -> None:
         self.project = project
+        # Run first by saves and preloads on the runner's thread: the screen makes them wait
+        # while it shows an item (qt.grading.busy_gate); None: they start at once.
+        self._gate = background_gate
         self.rater_id = rater_id
         self._run = runner
         # Saves on their way to a server, kept on this disk (None for a folder project).
@@ -149,6 +153,18 @@ class GradingSession:
 
         return self._run(call, ok, failed)
 
+    def _background(self, call: Callable[[], T]) -> Callable[[], T]:
+        """``call`` as work that may wait for the screen (a save, a preload)."""
+        gate = self._gate
+        if gate is None:
+            return call
+
+        def gated() -> T:
+            gate()
+            return call()
+
+        return gated
+
     # loading ----------------------------------------------------------------------------------
     def open_item(self, output_id: int) -> None:
         """Save the current item if it changed and show ``output_id`` (from the preload cache
@@ -197,7 +213,8 @@ class GradingSession:
             self._cache[output_id] = item
             self.listener.preloaded(item)
 
-        self._call(functools.partial(grading.load_item, self.project, self.rater_id, output_id),
+        self._call(self._background(functools.partial(grading.load_item, self.project,
+                                                      self.rater_id, output_id)),
                    store, lambda _exc: self._inflight.discard(output_id))
 
     def _on_item_loaded(self, gen: int, item: ItemView) -> None:
@@ -388,11 +405,9 @@ class GradingSession:
             self._on_save_failed(gen, save, exc)
 
         # The uid makes a second send of a save whose first COMMIT landed add nothing.
-        future = self._call(functools.partial(grading.save_revision, self.project,
-                                              self.rater_id, output_id, save.draft,
-                                              status=save.status,
-                                              guideline_version=save.guideline_version,
-                                              uid=save.uid),
+        future = self._call(self._background(functools.partial(
+            grading.save_revision, self.project, self.rater_id, output_id, save.draft,
+            status=save.status, guideline_version=save.guideline_version, uid=save.uid)),
                             ok, failed)
         if token in self._pending:
             self._pending[token] = future

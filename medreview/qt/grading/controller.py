@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from medreview.domain.judgment import JudgmentDraft
 from medreview.qt.bridge import Op, retire
+from medreview.qt.grading.busy_gate import BusyGate
 from medreview.qt.timers import QtScheduler
 from medreview.runtime.bus import ChangeBus
 from medreview.runtime.executors import Executor
@@ -53,6 +54,7 @@ class _Relay(SessionListener):
 
     def item_loaded(self, item: ItemView) -> None:
         self._c.sig_item_loaded.emit(item)
+        self._c.item_shown()
 
     def preloaded(self, item: ItemView) -> None:
         self._c.sig_preloaded.emit(item)
@@ -70,6 +72,7 @@ class _Relay(SessionListener):
         self._c.sig_saved.emit(output_id, result, draft)
 
     def load_failed(self, message: str) -> None:
+        self._c.item_shown()
         self._c.sig_load_failed.emit(message)
 
     def refused(self, message: str) -> None:
@@ -107,10 +110,13 @@ class GradingController(QObject):
         self.timer.setInterval(autosave_ms)
         self._on_timeout: Callable[[], None] | None = None
         self.timer.timeout.connect(self._on_timer_timeout)
+        # Saves and preloads wait while "next" puts an item on screen (busy_gate.py).
+        self.gate = BusyGate()
+        self._awaiting: int | None = None  # the item being loaded for the screen
         self.session = GradingSession(project, rater_id, self._run, self, self.bus,
                                       _Relay(self), autosave_s=autosave_ms / 1000,
                                       initiator=self, retry_scheduler=QtScheduler(self),
-                                      spool=spool)
+                                      spool=spool, background_gate=self.gate.wait)
 
     # the session's runner and scheduler ------------------------------------------------------
     def _run(self, call: Callable[[], T], on_success: Callable[[T], None],
@@ -126,6 +132,22 @@ class GradingController(QObject):
         fn, self._on_timeout = self._on_timeout, None
         if fn is not None:
             fn()
+
+    # the busy gate ---------------------------------------------------------------------------
+    def _hold_for_screen(self) -> None:
+        """Background work waits until what this event does is on screen: released by a
+        zero timer (after the show and its layout) unless an item is still loading."""
+        self.gate.hold()
+        QTimer.singleShot(0, self._release_gate)
+
+    def _release_gate(self) -> None:
+        if self._awaiting is None:
+            self.gate.release()
+
+    def item_shown(self) -> None:
+        """The item asked for is shown (or could not be loaded): release after its layout."""
+        self._awaiting = None
+        QTimer.singleShot(0, self._release_gate)
 
     # state, read from the session ------------------------------------------------------------
     @property
@@ -184,7 +206,11 @@ class GradingController(QObject):
 
     # actions, handed to the session ----------------------------------------------------------
     def open_item(self, output_id: int) -> None:
+        self._hold_for_screen()
         self.session.open_item(output_id)
+        item = self.session.item
+        if item is None or item.output_id != output_id:
+            self._awaiting = output_id  # loading: released when it is shown
 
     def preload(self, output_id: int) -> None:
         self.session.preload(output_id)
@@ -229,6 +255,8 @@ class GradingController(QObject):
     def flush_blocking(self, timeout: float = 30.0) -> None:
         """Save and wait for the commit (only where the app must not go on before it: the
         window closing)."""
+        self._awaiting = None
+        self.gate.release()  # nothing is shown any more: the save must not wait
         future = self.session.save() if self.session.unsaved else None
         if future is not None:
             future.result(timeout)
@@ -237,9 +265,11 @@ class GradingController(QObject):
             drain()
 
     def complete(self) -> tuple[bool, list[str]]:
+        self._hold_for_screen()  # the next item is about to be shown
         return self.session.complete()
 
     def skip(self) -> None:
+        self._hold_for_screen()  # the next item is about to be shown
         self.session.skip()
 
     def undo(self) -> None:
@@ -260,6 +290,8 @@ class GradingController(QObject):
     def close(self) -> list[cf.Future[SaveResult]]:
         """Save what is unsaved, stop the autosave timer and drop every answer still coming.
         Returns the saves still on their way."""
+        self._awaiting = None
+        self.gate.release()
         pending = self.session.close()
         self.timer.stop()
         self._on_timeout = None
