@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from medreview.errors import MedreviewError
+from medreview.qt.status import set_tone
 from medreview.services.server_projects import SSL_MODES, ServerLogin, clean_url, with_tls
 
 HELP = ("The project URL your study lead sent, e.g. "
@@ -73,7 +74,7 @@ class ServerOpenDialog(QDialog):
         self.error.setObjectName("serverOpenError")
         self.error.setTextFormat(Qt.TextFormat.PlainText)  # it may quote what a server said
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #b02a37;")
+        set_tone(self.error, "error")
         self.error.setVisible(bool(error))
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Open
                                         | QDialogButtonBox.StandardButton.Cancel)
@@ -125,12 +126,12 @@ class ServerOpenDialog(QDialog):
         open_button = self.buttons.button(QDialogButtonBox.StandardButton.Open)
         open_button.setEnabled(not busy)
         if busy:
-            self.error.setStyleSheet("")
+            set_tone(self.error, None)
             self.error.setText("Connecting…")
             self.error.setVisible(True)
 
     def show_error(self, line: str) -> None:
         self.set_busy(False)
-        self.error.setStyleSheet("color: #b02a37;")
+        set_tone(self.error, "error")
         self.error.setText(line)
         self.error.setVisible(True)
