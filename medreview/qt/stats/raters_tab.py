@@ -11,15 +11,17 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QDoubleSpinBox,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QScrollArea,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -102,6 +104,19 @@ class ProgressPlot(StatsPlot):
         self.setYRange(0, top * 1.35, padding=0)  # from zero, headroom for the legend
 
 
+class _Body(QWidget):
+    """Asks for no more than its minimum, so its scroll area fills the viewport and scrolls
+    only when the window is smaller than that (tables and plots ask for far more)."""
+
+    def sizeHint(self) -> QSize:
+        return self.minimumSizeHint()
+
+    def heightForWidth(self, _width: int) -> int:
+        # The wrapped status line gives the layout a height-for-width, which the scroll area
+        # would take from the children's (large) size hints.
+        return self.minimumSizeHint().height()
+
+
 def _window_order(label: str) -> tuple[int, str]:
     """Item windows by their first item ("items 41-60" -> 41), weeks by name ("2026-W09")."""
     head = label.removeprefix("items ").split("-", 1)[0]
@@ -171,6 +186,8 @@ class RatersTab(QWidget):
         self.times = HistogramPlot("Time per item", "seconds (final revision)")
         self.progress = ProgressPlot("Items finished", "day", "finished (cumulative)")
         self.drift = _table(rq.DRIFT_HEADER, "ratersDrift")
+        for small in (self.summary, self.drift, self.times, self.progress):
+            small.setMinimumHeight(120)  # the whole tab fits a laptop screen without scrolling
         side = QSplitter(Qt.Orientation.Vertical)
         side.addWidget(self.times)
         side.addWidget(self.progress)
@@ -184,10 +201,20 @@ class RatersTab(QWidget):
         split.addWidget(charts)
         split.addWidget(self.drift)
         split.setStretchFactor(1, 3)
-        lay = QVBoxLayout(self)
+        # The content scrolls rather than forcing a minimum window size (the dashboard fits a
+        # 1366x768 screen at 150 % scale, as its other tabs do).
+        body = _Body()
+        lay = QVBoxLayout(body)
         lay.addLayout(controls)
         lay.addWidget(self.status)
         lay.addWidget(split, 1)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(body)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
         self.question.activated.connect(lambda _i: self.refresh())
         self.window_box.activated.connect(lambda _i: self.refresh())
         self.threshold.editingFinished.connect(self.refresh)
