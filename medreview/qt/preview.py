@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 SCREENS = ("welcome", "new-project", "grading", "grading-dark", "error-span", "pairwise",
            "queue-done", "cheatsheet", "history", "dashboard", "calibration", "adjudication",
            "judge-run", "assign", "export", "viewer-tools", "form-editor", "guidelines",
-           "judge-eval", "raters")
+           "judge-eval", "raters", "server-open")
 LEAD_SCREENS = ("dashboard", "calibration", "adjudication", "judge-run", "assign", "export",
                 "judge-eval", "raters")
 PREVIEW_RATER = "Dr. Preview Grader"
@@ -272,6 +272,13 @@ def make_screen(name: str, folder: Path):  # type: ignore[no-untyped-def]
         if name == "guidelines":
             _open_first_with_images(w)
         return preview_screens.make(name, w)
+    if name == "server-open":  # as a rater pastes what `medreview team add-rater` printed
+        from medreview.qt.server_open_dialog import ServerOpenDialog
+
+        dlg = ServerOpenDialog(_window(None, "light", settings),
+                               url="postgresql://sepsis_study_dr_okafor@db.hospital.example:5432/sepsis_study")
+        dlg.show()
+        return dlg
     if name == "new-project":
         from medreview.qt.new_project_dialog import preview_dialog
 
