@@ -33,12 +33,6 @@ class NewGold:
     rationale: str = ""
 
 
-def current_gold(project: Project) -> dict[int, dict[str, StoredGold]]:
-    """Output -> question -> its newest gold label."""
-    with project.read() as s:
-        return latest_gold(s)
-
-
 def _append(s: Session, output_id: int, question_id: str, value: Any, provenance: str,
             rationale: str, adjudicator_id: int | None) -> StoredGold:
     # Numbered from the rows inside the write transaction (BEGIN IMMEDIATE): no other writer

@@ -39,8 +39,8 @@ from medreview.domain.rubric import Question, QuestionKind
 from medreview.domain.validation import check_answer
 from medreview.errors import InputError
 from medreview.storage import tables
-from medreview.storage.adjudication import NewGold, add_missing_gold, append_gold, current_gold
-from medreview.storage.gold import StoredGold
+from medreview.storage.adjudication import NewGold, add_missing_gold, append_gold
+from medreview.storage.gold import StoredGold, project_gold
 from medreview.storage.project import Project
 from medreview.storage.questions import project_questions
 
@@ -147,7 +147,7 @@ def adjudication_queue(
     """Items where physicians disagree, most disagreement first."""
     rules = rules or DisagreementRules()
     ratings, outputs, questions = collect_ratings(project, pseudonymise=pseudonymise)
-    gold = current_gold(project)
+    gold = project_gold(project)
     items: list[Disagreement] = []
     for (oid, qid), by_rater in ratings.items():
         q = questions[qid]
@@ -255,4 +255,4 @@ def auto_gold(project: Project, *, include_single: bool = True,
 
 def gold_labels(project: Project) -> dict[int, dict[str, StoredGold]]:
     """The newest gold label per output x question."""
-    return current_gold(project)
+    return project_gold(project)

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from medreview.errors import InputError
-from medreview.storage.adjudication import NewGold, add_missing_gold, append_gold, current_gold
+from medreview.storage.adjudication import NewGold, add_missing_gold, append_gold
 from medreview.storage.assignments import find_rater, output_infos
 from medreview.storage.audit import gold_history
-from medreview.storage.gold import StoredGold
+from medreview.storage.gold import StoredGold, project_gold
 from tests.storage.study_helpers import assert_plain, small_study
 
 
@@ -22,7 +22,7 @@ def test_append_numbers_revisions_and_marks_the_adjudicator(tmp_path: Path) -> N
                              rationale="why", adjudicator="Dr Judge")
         assert_plain([first, second])
         assert (first.revision_no, second.revision_no) == (1, 2)
-        assert current_gold(project) == {oid: {"overall": StoredGold(
+        assert project_gold(project) == {oid: {"overall": StoredGold(
             oid, "overall", 4, "adjudicated", 2, "why")}}
         assert find_rater(project, "Dr Judge").is_adjudicator
         assert [g["adjudicator"] for g in gold_history(project)] == [None, "Dr Judge"]
@@ -48,5 +48,5 @@ def test_missing_gold_is_added_only_where_there_is_none(tmp_path: Path) -> None:
         assert_plain(added)
         assert seen == [frozenset({(a, "overall")})]
         assert [(g.output_id, g.value, g.provenance) for g in added] == [(b, 2, "unanimous")]
-        gold = current_gold(project)
+        gold = project_gold(project)
         assert gold[a]["overall"].value == 5 and gold[b]["overall"].value == 2
