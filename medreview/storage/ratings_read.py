@@ -11,6 +11,7 @@ memory of everything freed around them (1 GB of a 2.1 GB table at 8M answers).
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -33,13 +34,16 @@ COLUMNS = ("output_id", "case_id", "case_external_id", "model", "rater", "rater_
            "question_id", "value", "confidence", "rationale", "status", "revision_no",
            "form_key", "form_version")
 _BATCH = 20_000  # revisions fetched at a time
+_ZERO, _NEG_ZERO = 0.0, -0.0
 _SHARED_MAX = 65_536  # distinct values remembered per type (then start again: bounded)
 
 
 class SharedValues:
     """One object per distinct float or str answer. Equal values of one type are the same
-    value (floats but for 0.0 / -0.0 and NaN, which are left alone); other types (bool, int,
-    lists, dicts) are left as they are: small ints and bools are shared by Python already."""
+    value (floats but for 0.0 / -0.0, shared per sign, and NaN, left alone: sets tell NaN
+    objects apart); other types (bool, int, lists, dicts) are left as they are: small ints
+    and bools are shared by Python already. A survivor per answer would pin the memory pool
+    around it (a shared object lives in one)."""
 
     def __init__(self) -> None:
         self._floats: dict[float, float] = {}
@@ -51,8 +55,10 @@ class SharedValues:
         for qid, v in answers.items():
             t = type(v)
             if t is float:
-                if v and v == v:  # not a zero (signed) nor NaN: equal means identical
-                    answers[qid] = floats.setdefault(v, v)
+                if v:  # NaN too (never equal: a new entry each time, left as it is)
+                    answers[qid] = floats.setdefault(v, v) if v == v else v
+                else:  # 0.0 == -0.0: one shared object per sign
+                    answers[qid] = _NEG_ZERO if math.copysign(1.0, v) < 0 else _ZERO
             elif t is str:
                 answers[qid] = strs.setdefault(v, v)
         if len(floats) > _SHARED_MAX:

@@ -120,6 +120,9 @@ def test_shared_values_are_the_same_values() -> None:
     shared.share(b)
     assert a["x"] is b["x"] and a["s"] is b["s"]
     assert str(a["z"]) == "-0.0" and str(b["z"]) == "0.0"  # signed zeros kept apart
+    c = {"z": -1.0 * 0.0, "p": 1.0 - 1.0}
+    shared.share(c)
+    assert c["z"] is a["z"] and c["p"] is b["z"]  # and shared per sign
     assert a["n"] != a["n"] and b["n"] != b["n"]
     assert a["b"] is True and b["b"] == 1 and type(b["b"]) is int  # types never mixed
     assert type(b["i"]) is float and type(a["i"]) is int
