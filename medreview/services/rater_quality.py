@@ -38,6 +38,7 @@ from medreview.storage.rater_quality import RaterRecords, rater_records
 DEFAULT_THRESHOLD = 0.6
 DEFAULT_MIN_DELAY_DAYS = 7.0
 MAX_WINDOW_ITEMS = 100_000
+MAX_DELAY_DAYS = 3650  # ten years; far beyond any study, and inside what a timedelta holds
 # All per-case criteria pooled: each is met / not met, so (output, criterion) is one binary unit
 # (HealthBench reports criterion-level agreement the same way).
 CRITERIA = "criteria"
@@ -162,9 +163,9 @@ def compute_rater_report(inputs: RaterInputs, *, question: str | None = None,
                          min_delay_days: float = DEFAULT_MIN_DELAY_DAYS,
                          ci: bool = True) -> RaterReport:
     check_threshold(threshold)
-    if not math.isfinite(min_delay_days) or min_delay_days < 0:
-        raise InputError(f"minimum retest delay {min_delay_days} days must be >= 0",
-                         item="--min-delay")
+    if not math.isfinite(min_delay_days) or not 0 <= min_delay_days <= MAX_DELAY_DAYS:
+        raise InputError(f"minimum retest delay {min_delay_days} days: choose 0 to "
+                         f"{MAX_DELAY_DAYS}", item="--min-delay")
     qid = _choose_question(inputs, question)
     wlabel = "week" if window == "week" else f"{size} items"
     raters = sorted({f.rater for f in inputs.records.finals})

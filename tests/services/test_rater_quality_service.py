@@ -75,7 +75,8 @@ def test_cli_raters_table_json_and_bad_input(demo_copy: Path,
     assert {c["name"] for c in me["retest"]} == {"alpha", "ICC(3,1)", "ICC(A,1)"}
     for bad, word in ((["--window", "fortnight"], "--window"),
                       (["--threshold", "2"], "--threshold"),
-                      (["--question", "nope"], "nope"), (["--min-delay", "-1"], "--min-delay")):
+                      (["--question", "nope"], "nope"), (["--min-delay", "-1"], "--min-delay"),
+                      (["--min-delay", "1e12"], "--min-delay")):
         code = main(["raters", str(demo_copy), *bad])
         err = capsys.readouterr().err
         assert code != 0 and word in err and len(err.strip().splitlines()) == 1, err
