@@ -6,30 +6,18 @@ Plain storage reads (this layer may not import ``medreview.study``, where gold l
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from medreview.domain import consensus
 from medreview.storage import tables
-from medreview.storage.gold import project_gold
+from medreview.storage.gold import StoredGold, project_gold
 from medreview.storage.project import Project
 from medreview.storage.questions import project_questions
 
 
-@dataclass(frozen=True)
-class Gold:
-    output_id: int
-    question_id: str
-    value: Any
-    provenance: str
-    rationale: str = ""
-
-
-def gold_labels(project: Project) -> dict[int, dict[str, Gold]]:
+def gold_labels(project: Project) -> dict[int, dict[str, StoredGold]]:
     """Output -> question -> the newest gold label (highest revision)."""
-    stored = project_gold(project)
-    return {oid: {qid: Gold(oid, qid, g.value, g.provenance, g.rationale)
-                  for qid, g in by_q.items()} for oid, by_q in stored.items()}
+    return project_gold(project)
 
 
 def physician_labels(project: Project, *, pseudonymise: bool = True

@@ -28,10 +28,11 @@ from typing import Any, Literal
 from medreview.domain.rubric import Form, Question, QuestionKind
 from medreview.domain.scoring import form_score
 from medreview.errors import InputError
-from medreview.exporters.gold import Gold, gold_labels, physician_labels
+from medreview.exporters.gold import gold_labels, physician_labels
 from medreview.storage import tables
 from medreview.storage.exports import ExportCase, cases_and_outputs, rater_names
 from medreview.storage.form_lookup import active_forms
+from medreview.storage.gold import StoredGold
 from medreview.storage.project import Project
 from medreview.storage.questions import project_questions
 
@@ -95,7 +96,7 @@ def render_case(case: ExportCase, answer: str) -> str:
     return "\n".join(parts)
 
 
-def _verdict(gold: dict[str, Gold], fallback_rationale: str) -> str:
+def _verdict(gold: dict[str, StoredGold], fallback_rationale: str) -> str:
     answers = {qid: g.value for qid, g in sorted(gold.items()) if not qid.startswith("_")}
     notes = [f"{qid}: {g.rationale}" for qid, g in sorted(gold.items()) if g.rationale]
     rationale = "\n".join(notes) if notes else fallback_rationale
