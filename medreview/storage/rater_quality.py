@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from medreview.storage.models import JudgmentRevisionRow, JudgmentRow, RaterRow
 from medreview.storage.project import Project
+from medreview.storage.revisions import RevisionContent, append_revision
 
 RETEST_SOURCE = "retest"
 SCORE_QUESTION_ID = "score"  # the rubric score as a numeric pseudo-question (as storage.tables)
@@ -89,6 +90,36 @@ def _retests(s: Session) -> list[RetestPair]:
         else:
             last = (rev.judgment_id, rev)
     return out
+
+
+def record_retest(project: Project, rater: str, output_id: int, answers: dict[str, Any], *,
+                  time_on_task_s: float = 0.0, at: dt.datetime | None = None) -> bool:
+    """Append a physician's blind re-rating of an output they finished before.
+
+    The retest becomes the judgment's newest revision (like any later answer) with
+    ``source == "retest"``; ``at`` backdates it (imports of retests made earlier). False when
+    the rater has no finished judgment of the output to be retested.
+    """
+    with project.transaction() as s:
+        row = s.execute(
+            select(JudgmentRow, JudgmentRevisionRow)
+            .join(RaterRow, RaterRow.id == JudgmentRow.rater_id)
+            .join(JudgmentRevisionRow, (JudgmentRevisionRow.judgment_id == JudgmentRow.id)
+                  & (JudgmentRevisionRow.revision_no == JudgmentRow.current_revision_no))
+            .where(RaterRow.name == rater, RaterRow.kind == "physician",
+                   JudgmentRow.output_id == output_id, JudgmentRow.status == "done")).first()
+        if row is None:
+            return False
+        judgment, current = row
+        new = append_revision(
+            s, rater_id=judgment.rater_id, output_id=output_id,
+            content=RevisionContent(answers=dict(answers), time_on_task_s=time_on_task_s,
+                                    status="done"),
+            form_id=current.form_id, taxonomy_id=current.taxonomy_id, author=rater,
+            source=RETEST_SOURCE)
+        if new is not None and at is not None:
+            new.created_at = at
+    return True
 
 
 def rater_records(project: Project) -> RaterRecords:
