@@ -190,8 +190,7 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
     is_judge = (ratings["rater_kind"] == "judge").to_numpy(dtype=bool, na_value=False)
     scored = ratings
     ratings = _as_categories(ratings, qcode, quniq)
-    phys, phys_q = ratings[is_phys], qcode[is_phys]
-    judges, judges_q = ratings[is_judge], qcode[is_judge]
+    rows_of = _RowsByQuestion(qcode, qpos)
 
     def wanted(ids: list[str]) -> Any:
         """Per question code, whether it is one of ``ids`` (index with codes: row masks)."""
@@ -221,8 +220,8 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
         q = questions[ids[0]]
         single_criterion = label.startswith(CASE_CRITERION_PREFIX) and label != POOLED_CRITERIA
         opts = point_opts if single_criterion else full_opts
-        want = wanted(ids)
-        sub = phys[want[phys_q]]
+        pos = rows_of(ids, wanted)
+        sub = ratings.take(pos[is_phys[pos]])  # (no copy of all physician rows up front)
         index: Any = "output_id" if len(ids) == 1 else ["output_id", "question_id"]
         if q.kind == QuestionKind.ERROR:
             _error_rows(sub, q, opts, err_rows)
@@ -253,7 +252,7 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
                                        question_id=label, scope="rater_pair",
                                        group=f"{a} | {b}"))
         jkind: Kind = "binary" if q.kind == QuestionKind.CRITERION else _as_kind(kind)
-        for jname, jsub in judges[want[judges_q]].groupby("rater"):
+        for jname, jsub in ratings.take(pos[is_judge[pos]]).groupby("rater"):
             _judge_block(str(jname), jsub, wide, index, jkind, cats, gold, ids, label, opts,
                          judge_rows, ceil_rows, cal_rows)
     progress(total, total, "statistics: all questions")
@@ -279,9 +278,37 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
         scores=scores,
         meta={"ci": ci, "seed": full_opts.seed, "n_resamples": full_opts.n_resamples, "by": by,
               "n_outputs": int(ratings["output_id"].nunique()),
-              "n_physicians": int(phys["rater"].nunique()),
-              "n_judges": int(judges["rater"].nunique())},
+              "n_physicians": int(ratings["rater"][is_phys].nunique()),
+              "n_judges": int(ratings["rater"][is_judge].nunique())},
     )
+
+
+_MASK_CALLS = 8  # units selected by one pass over the codes before sorting pays
+
+
+class _RowsByQuestion:
+    """The row positions (ascending) of a unit's questions. One question's rows are a slice
+    of the rows sorted by question code (sorted once, when there are many units: per
+    criterion); several questions' rows (the pooled criteria) one pass over the codes."""
+
+    def __init__(self, qcode: Any, qpos: Mapping[str, int]) -> None:
+        self._qcode, self._qpos = qcode, qpos
+        self._order: Any = None
+        self._starts: Any = None
+        self._calls = 0
+
+    def __call__(self, ids: list[str], wanted: Any) -> Any:
+        import numpy as np
+
+        self._calls += 1
+        if len(ids) != 1 or ids[0] not in self._qpos or self._calls <= _MASK_CALLS:
+            return np.flatnonzero(wanted(ids)[self._qcode])
+        if self._order is None:  # many single questions: sort the rows by question once
+            self._order = np.argsort(self._qcode, kind="stable")
+            self._starts = np.searchsorted(self._qcode[self._order],
+                                           np.arange(len(self._qpos) + 1))
+        c = self._qpos[ids[0]]
+        return self._order[self._starts[c]:self._starts[c + 1]]
 
 
 def _as_categories(ratings: Any, qcode: Any, quniq: Any) -> Any:
@@ -426,7 +453,8 @@ def _scores(ratings: Any, questions: Mapping[str, Question]) -> Any:
     keep_set = set(keep)
     want = np.append(np.fromiter((q in keep_set for q in quniq.tolist()), dtype=bool,
                                  count=len(quniq)), False)  # last: a missing question id
-    sub = ratings[want[qcode]]
+    keep_rows = want[qcode]
+    sub = ratings if keep_rows.all() else ratings[keep_rows]  # (no copy of every row)
     vals = pd.Series(_as_floats(sub["value"].to_numpy(dtype=object)), index=sub.index)
     out = sub[["model", "question_id", "rater_kind", "output_id"]].assign(value=vals)
     out = out.dropna(subset=["value"])
