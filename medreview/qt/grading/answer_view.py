@@ -190,7 +190,7 @@ class AnswerView(QWidget):
                        ) -> int:
         """Highlight each error entry's span (in the rendering and in the raw source);
         returns how many were found in the rendered text."""
-        rendered = self.browser.document().toPlainText()
+        rendered: str | None = None  # the document's text, taken only when a span needs it
         selections: list[QTextEdit.ExtraSelection] = []
         raw_selections: list[QTextEdit.ExtraSelection] = []
         for entry in entries:
@@ -201,6 +201,8 @@ class AnswerView(QWidget):
             if raw_where is not None:
                 raw_selections.append(self._selection(self.raw.document(), raw_where, entry,
                                                       severity_rank))
+            if rendered is None:
+                rendered = self.browser.document().toPlainText()
             where = locate_in_rendered(rendered, str(span.get("text", "")))
             if where is None:
                 continue

@@ -5,7 +5,10 @@ that wrap to the pane, so a wider window shows more of a note, not the same ragg
 
 from __future__ import annotations
 
+import functools
+
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -17,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from medreview.domain.display_text import escaped_html
+from medreview.domain.display_text import escaped_html, visible_text
 from medreview.domain.records import ContextDocument, Message
 from medreview.domain.reflow import reflow_text
 from medreview.qt.grading.safe_text import SafeTextBrowser, set_plain
@@ -32,6 +35,23 @@ def _turn_html(n: int, m: Message, shade: str, accent: str) -> str:
     return (f'<table width="100%" cellpadding="8" cellspacing="0" style="margin-bottom:6px">'
             f'<tr><td bgcolor="{shade}"><span style="color:{accent}; font-weight:600">'
             f"Turn {n} · {who}</span><br>{body}</td></tr></table>")
+
+
+@functools.lru_cache(maxsize=16)
+def conversation_html(messages: tuple[Message, ...], dark: bool) -> str:
+    """The conversation as HTML: a pure function of the turns, cached so that the case's
+    other answers and the preloaded items find it done."""
+    shades = {"user": "#2c3440" if dark else "#eef3fb",
+              "assistant": "#2f2f2f" if dark else "#f5f5f5"}
+    accent = "#8fb8ff" if dark else "#1f5fbf"
+    return "".join(_turn_html(i, m, shades.get(m.role, shades["assistant"]), accent)
+                   for i, m in enumerate(messages, start=1))
+
+
+@functools.lru_cache(maxsize=64)
+def _shown_note(text: str) -> str:
+    """A note as the plain label shows it: reflowed, hidden characters marked."""
+    return visible_text(reflow_text(text))
 
 
 class CollapsibleSection(QWidget):
@@ -59,6 +79,7 @@ class CollapsibleSection(QWidget):
         head.addWidget(self.button, 0, Qt.AlignmentFlag.AlignTop)
         head.addWidget(self.title, 1)
         self.body = QLabel()
+        self.body.setTextFormat(Qt.TextFormat.PlainText)  # a note is data: never rich text
         self.body.setWordWrap(True)
         self.body.setTextInteractionFlags(self.body.textInteractionFlags()
                                           | self.body.textInteractionFlags().TextSelectableByMouse)
@@ -70,7 +91,7 @@ class CollapsibleSection(QWidget):
     def set_content(self, title: str, text: str, expanded: bool) -> None:
         """Show another document in this section (the next item's: sections are reused)."""
         set_plain(self.title, title)
-        set_plain(self.body, reflow_text(text))  # a note is data: never rich text
+        self.body.setText(_shown_note(text))
         self.button.blockSignals(True)
         self.button.setChecked(expanded)
         self.button.blockSignals(False)
@@ -114,20 +135,32 @@ class CaseView(QWidget):
         lay.addWidget(self.split, 1)
         self.sections: list[CollapsibleSection] = []
         self._context_layout.addStretch(1)  # below the sections
+        self._html = ""  # the conversation shown now
+
+    def _dark(self) -> bool:
+        return self.palette().window().color().lightness() < 128
+
+    def prepare(self, messages: tuple[Message, ...], context: tuple[ContextDocument, ...]
+                ) -> None:
+        """Render a case ahead of showing it (a preloaded item's): ``show_case`` then finds
+        its HTML and notes done."""
+        conversation_html(messages, self._dark())
+        for doc in context:
+            _shown_note(doc.text)
 
     def show_case(self, title: str, tags: tuple[str, ...], messages: tuple[Message, ...],
                   context: tuple[ContextDocument, ...]) -> None:
         set_plain(self.title, title)
         set_plain(self.tags, "Tags: " + ", ".join(tags) if tags else "")
         self.tags.setVisible(bool(tags))
-        pal = self.palette()
-        dark = pal.window().color().lightness() < 128
-        shades = {"user": "#2c3440" if dark else "#eef3fb",
-                  "assistant": "#2f2f2f" if dark else "#f5f5f5"}
-        accent = "#8fb8ff" if dark else "#1f5fbf"
-        parts = [_turn_html(i, m, shades.get(m.role, shades["assistant"]), accent)
-                 for i, m in enumerate(messages, start=1)]
-        self.conversation.setHtml("".join(parts))
+        html = conversation_html(messages, self._dark())
+        if html != self._html:
+            self.conversation.setHtml(html)
+            self._html = html
+        else:  # the case's other answer: the document stands, shown from its top as before
+            self.conversation.setTextCursor(QTextCursor(self.conversation.document()))
+            self.conversation.verticalScrollBar().setValue(0)
+            self.conversation.horizontalScrollBar().setValue(0)
         # Sections are reused from item to item (building them is a good part of showing an
         # item); documents start folded when there are several, so the conversation stays
         # in view.

@@ -79,6 +79,7 @@ class GradingView(QWidget):
 
     def _on_controller_preloaded(self, item: ItemView) -> None:
         self.answer_view.prepare(item.answer)  # while the rater reads, not on "next"
+        self.case_view.prepare(item.case.messages, item.case.context)
 
     def show_item(self, item: ItemView) -> None:
         self.item = item
