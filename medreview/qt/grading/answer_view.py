@@ -122,6 +122,8 @@ class AnswerView(QWidget):
     def _marker_selections(self, shown: str) -> list[QTextEdit.ExtraSelection]:
         """The raw view is plain text: hidden-character markers are coloured on top."""
         out: list[QTextEdit.ExtraSelection] = []
+        if "⟦" not in shown:  # nothing marked (the common case): no format to build
+            return out
         fmt = QTextCharFormat()
         fmt.setForeground(QColor(MARKER_FG))
         fmt.setBackground(QColor(MARKER_BG))
