@@ -17,6 +17,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("source", type=project_arg, help="project folder or postgresql:// URL")
     p.add_argument("destination", type=project_arg,
                    help="new folder, or an empty database: postgresql://user@host:port/dbname")
+    p.add_argument("--media-folder", metavar="PATH",
+                   help="a PostgreSQL destination keeps its media in this existing, writable "
+                        "shared folder (absolute path) instead of the database")
     p.add_argument("--json", action="store_true", help="machine-readable report")
     p.set_defaults(run=run)
 
@@ -27,7 +30,8 @@ def run(args: argparse.Namespace) -> int:
     from medreview.services.projects import copy_project
 
     with ProgressBar("copy") as bar:
-        report = copy_project(args.source, args.destination, progress=bar)
+        report = copy_project(args.source, args.destination, progress=bar,
+                              media_folder=args.media_folder)
     if args.json:
         print_json({"source": report.source, "destination": report.destination,
                     "schema": report.revision, "rows": report.rows, "media": report.media,

@@ -18,6 +18,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def run(args: argparse.Namespace) -> int:
     from medreview.cli.common import print_json
     from medreview.services.projects import (
+        media_location,
         media_waiting,
         open_project,
         project_info,
@@ -28,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
         info = project_info(project)
         unfinished = unfinished_imports(project)
         waiting = media_waiting(project)
+        media = media_location(project)
     if args.json:
         print_json({**asdict(info), "incomplete_imports": unfinished,
                     "waiting_for_cases": asdict(waiting)})
@@ -44,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
             f"{state})"
         )
     print(f"  data may leave this machine: {'yes' if info.data_may_leave else 'no'}")
+    print(f"  {media}")
     if waiting.files:  # media imported before their cases: importing the cases attaches them
         print(f"  {waiting.sentence()} (importing those cases attaches them)")
     if unfinished:

@@ -11,6 +11,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = sub.add_parser("init", help="create a new project folder")
     p.add_argument("path", type=project_arg)
     p.add_argument("--name", help="project name (default: the folder name)")
+    p.add_argument("--media-folder", metavar="PATH",
+                   help="PostgreSQL project only: keep its media in this existing, writable "
+                        "shared folder (absolute path) instead of the database")
     p.add_argument(
         "--rubric",
         action="append",
@@ -26,9 +29,13 @@ def run(args: argparse.Namespace) -> int:
     from medreview.services.projects import add_form, create_project
 
     forms = [load_form_arg(r) for r in args.rubric]  # validate before creating anything
-    with create_project(args.path, args.name) as project:
+    where = {} if args.media_folder is None else {"media_folder": args.media_folder}
+    with create_project(args.path, args.name, **where) as project:
         for form in forms:
             key, version = add_form(project, form)
             print(f"added {form.kind.value} {key} v{version}")
     print(f"created project {project.location}")
+    if args.media_folder is not None:
+        print(f"  media in the shared folder {args.media_folder} (another computer that mounts "
+              "it elsewhere sets MEDREVIEW_MEDIA_FOLDER)")
     return 0

@@ -27,6 +27,7 @@ __all__ = [
     "incomplete_imports",
     "is_project",
     "list_raters",
+    "media_location",
     "media_waiting",
     "migrate_project",
     "open_project",
@@ -115,10 +116,18 @@ def migrate_project(target: Path | str) -> tuple[str | None, str]:
 
 
 def copy_project(source: Path | str, destination: Path | str,
-                 progress: Progress = no_progress) -> ProjectCopyReport:
+                 progress: Progress = no_progress, *,
+                 media_folder: str | None = None) -> ProjectCopyReport:
     """Copy a whole project (folder or server URL) into an empty destination of either kind;
-    every table and medium verified. Refusals are one line; nothing half-written stays."""
-    return stored_copy.copy_project(source, destination, progress)
+    every table and medium verified. Refusals are one line; nothing half-written stays.
+    ``media_folder``: a server destination keeps its media in that shared folder."""
+    return stored_copy.copy_project(source, destination, progress, media_folder=media_folder)
+
+
+def media_location(project: Project) -> str:
+    """One line: where the project's media are (its folder, the database, a shared folder, or
+    why the shared folder cannot be reached from this computer)."""
+    return stored.media_location(project)
 
 
 def describe_location(target: Path | str) -> str:

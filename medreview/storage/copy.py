@@ -19,7 +19,7 @@ import datetime as dt
 import hashlib
 import json
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,8 +139,11 @@ def _reset_sequences(conn: Connection) -> None:
                     conn.execute(select(func.setval(seq, nxt, False)))
 
 
-def copy_database(src: Engine, dst: Engine, progress: Progress = no_progress) -> CopyReport:
-    """Copy all rows of ``src`` into the empty, migrated ``dst``; verify; return the checks."""
+def copy_database(src: Engine, dst: Engine, progress: Progress = no_progress,
+                  finish: Callable[[Connection], None] | None = None) -> CopyReport:
+    """Copy all rows of ``src`` into the empty, migrated ``dst``; verify; return the checks.
+    ``finish`` runs in the same transaction after the verification (a destination's own
+    settings, e.g. where its media are), so it commits with the copy or not at all."""
     head = schema.head_revision()
     for name, engine in (("source", src), ("destination", dst)):
         rev = schema.current_revision(engine)
@@ -182,4 +185,6 @@ def copy_database(src: Engine, dst: Engine, progress: Progress = no_progress) ->
             if bad:
                 raise InputError("the copy differs from its source in " + ", ".join(bad)
                                  + "; nothing was written")
+            if finish is not None:
+                finish(d_conn)
     return CopyReport(head, after)

@@ -40,8 +40,8 @@ from medreview.storage.engine import (
 )
 from medreview.storage.health import check_database_file, check_integrity, describe_db_error
 from medreview.storage.media import Media, MediaStore
+from medreview.storage.media_location import check_new_folder, media_store, settings_of, with_folder
 from medreview.storage.models import ProjectRow
-from medreview.storage.server_media import DatabaseMediaStore
 from medreview.storage.server_url import (
     ServerUrl,
     connect_args,
@@ -178,13 +178,18 @@ def _sqlite_engine(path: Path, db_path: Path) -> tuple[Engine, WriteGate]:
 
 
 def create_project(
-    path: Path | str, name: str | None = None, *, database_url: str | None = None
+    path: Path | str, name: str | None = None, *, database_url: str | None = None,
+    media_folder: str | None = None,
 ) -> Project:
     """Make a new, empty project folder, or a project in an empty PostgreSQL database (a URL
-    as ``path`` or ``database_url``)."""
+    as ``path`` or ``database_url``), whose media go in the database or, given
+    ``media_folder``, in that shared folder (``storage/media_location``)."""
     if database_url is not None or is_database_url(path):
-        return _create_server_project(database_url or str(path), name)
+        return _create_server_project(database_url or str(path), name, media_folder)
     path = Path(path)
+    if media_folder is not None:
+        raise ProjectError("a media folder is chosen only for a PostgreSQL project; a project "
+                           "folder keeps its media in its own media/ folder", source=str(path))
     if is_project(path):
         raise ProjectError("a project already exists here", source=str(path))
     if path.exists() and any(p for p in path.iterdir() if not p.name.startswith(".")):
@@ -317,8 +322,9 @@ def _server_engine(server: ServerUrl, reason: str | None) -> tuple[Engine, Serve
 
 
 def _server_project(server: ServerUrl, engine: Engine, lock: ServerWriteLock,
-                    reason: str | None) -> Project:
-    media = DatabaseMediaStore(engine, media_cache_folder(server), location=server.display)
+                    reason: str | None, settings: object = None) -> Project:
+    """``settings`` (the project row's) say where the media are: the database or a folder."""
+    media = media_store(settings, engine, media_cache_folder(server), server.display)
     return Project(local_folder(server), engine, media, gate=lock, read_only_reason=reason,
                    location=server.display)
 
@@ -362,26 +368,31 @@ def open_server_project(url: str, *, read_only: bool | None = None,
     engine, lock = _server_engine(server, reason)
     try:
         _check_server_schema(server_revision(engine, server), server)
+        settings = settings_of(engine)
     except ProjectError:
         engine.dispose()
         raise
-    return _server_project(server, engine, lock, reason)
+    return _server_project(server, engine, lock, reason, settings)
 
 
-def _create_server_project(url: str, name: str | None) -> Project:
-    """A new project in an empty database: the schema at head and the project row."""
+def _create_server_project(url: str, name: str | None, media_folder: str | None) -> Project:
+    """A new project in an empty database: the schema at head and the project row (with the
+    media folder, checked first, when one is chosen)."""
+    if media_folder is not None:
+        check_new_folder(media_folder)
+    settings = with_folder({}, media_folder)
     server = parse_server_url(url)
     engine, lock = _server_engine(server, None)
     if server_revision(engine, server) is not None or _has_tables(engine):
         engine.dispose()
         raise ProjectError("the database is not empty; create the project in a new, empty "
                            "database", source=server.display)
-    project = _server_project(server, engine, lock, None)
+    project = _server_project(server, engine, lock, None, settings)
     try:
         schema.upgrade(engine)
         with project.transaction() as s:
             s.add(ProjectRow(uid=str(uuid.uuid4()), name=name or str(server.url.database),
-                             settings={}))
+                             settings=settings))
     except Exception:
         project.close()
         raise

@@ -19,15 +19,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select, update
 
 from medreview.errors import InputError, ProjectError
 from medreview.progress import Progress, no_progress
 from medreview.storage import schema
 from medreview.storage.copy import TableCheck, copied_tables, copy_database
 from medreview.storage.engine import reading
-from medreview.storage.media import Media, MediaStore
-from medreview.storage.models import AttachmentRow, PendingMediaRow
+from medreview.storage.media import Media, MediaStore, SharedFolderMediaStore
+from medreview.storage.media_location import check_new_folder, with_folder
+from medreview.storage.models import AttachmentRow, PendingMediaRow, ProjectRow
 from medreview.storage.project import (
     DB_NAME,
     MEDIA_DIR,
@@ -82,7 +83,13 @@ class _Destination:
                 child.unlink(missing_ok=True)
 
 
-def _open_destination(target: Path | str) -> _Destination:
+def _open_destination(target: Path | str, media_folder: str | None = None) -> _Destination:
+    if media_folder is not None:
+        if not is_database_url(target):
+            raise ProjectError("a media folder is chosen only for a PostgreSQL destination; a "
+                               "project folder keeps its media in its own media/ folder",
+                               source=str(target))
+        check_new_folder(media_folder)
     if is_database_url(target):
         server = parse_server_url(str(target))
         engine, _lock = _server_engine(server, None)
@@ -97,7 +104,10 @@ def _open_destination(target: Path | str) -> _Destination:
         except BaseException:
             engine.dispose()
             raise
-        media = DatabaseMediaStore(engine, media_cache_folder(server), location=server.display)
+        cache = media_cache_folder(server)
+        media: Media = (DatabaseMediaStore(engine, cache, location=server.display)
+                        if media_folder is None
+                        else SharedFolderMediaStore(Path(media_folder), cache / "not-reachable"))
         return _Destination(server.display, engine, media)
     path = Path(target)
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
@@ -134,13 +144,17 @@ def _verified_size(media: Media, digest: str) -> int:
 
 
 def copy_project(source: Path | str, destination: Path | str,
-                 progress: Progress = no_progress) -> ProjectCopyReport:
-    """Copy the project at ``source`` into the empty ``destination`` and verify everything."""
+                 progress: Progress = no_progress, *,
+                 media_folder: str | None = None) -> ProjectCopyReport:
+    """Copy the project at ``source`` into the empty ``destination`` and verify everything.
+    A PostgreSQL destination keeps its media in the database, or in ``media_folder`` (an
+    existing, writable, absolute folder) which its settings then record; the source's own
+    media location is never carried over (a folder copy keeps them in its media/)."""
     src = open_project(source, read_only=True)
     try:
-        dest = _open_destination(destination)
+        dest = _open_destination(destination, media_folder)
         try:
-            report = _copy(src, dest, progress)
+            report = _copy(src, dest, progress, media_folder)
         except BaseException:
             dest.undo()
             raise
@@ -151,7 +165,8 @@ def copy_project(source: Path | str, destination: Path | str,
     return report
 
 
-def _copy(src: Project, dest: _Destination, progress: Progress) -> ProjectCopyReport:
+def _copy(src: Project, dest: _Destination, progress: Progress,
+          media_folder: str | None = None) -> ProjectCopyReport:
     with dest.engine.connect() as conn:  # refuse before any medium is written
         for table in copied_tables():
             if conn.execute(select(func.count()).select_from(table)).scalar_one():
@@ -169,9 +184,23 @@ def _copy(src: Project, dest: _Destination, progress: Progress) -> ProjectCopyRe
             raise InputError(f"media {digest[:12]}… has {got} bytes in the copy and {size} in "
                              "the project", source=dest.location)
         progress(i, len(media), "copying and verifying media")
-    tables = copy_database(reading(src.engine), dest.engine, progress).tables
+    tables = copy_database(reading(src.engine), dest.engine, progress,
+                           finish=lambda conn: _record_media_folder(conn, media_folder)).tables
     return ProjectCopyReport(src.location, dest.location, schema.head_revision(), tables,
                              len(media), sum(size for _, size in media), verified=True)
+
+
+def _record_media_folder(conn: Connection, folder: str | None) -> None:
+    """The destination's own media location in its settings (in the copy's transaction).
+    The copy left its connection streaming (``yield_per`` turns a statement into a server-side
+    cursor, which cannot run an UPDATE): these statements run plain."""
+    plain = {"stream_results": False, "yield_per": 0}
+    rows = conn.execute(select(ProjectRow.uid, ProjectRow.settings), execution_options=plain)
+    for uid, settings in rows.all():
+        wanted = with_folder(settings, folder)
+        if wanted != (settings if isinstance(settings, dict) else {}):
+            conn.execute(update(ProjectRow).where(ProjectRow.uid == uid).values(settings=wanted),
+                         execution_options=plain)
 
 
 def _pieces(media: Media, digest: str) -> Iterator[bytes]:

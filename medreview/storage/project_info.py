@@ -11,6 +11,7 @@ from medreview.domain.rubric import Form
 from medreview.storage import schema
 from medreview.storage.base import utcnow
 from medreview.storage.forms import register_form
+from medreview.storage.media_location import describe
 from medreview.storage.models import (
     AttachmentRow,
     CaseCriterionRow,
@@ -32,6 +33,7 @@ from medreview.storage.read_models import ProjectInfo
 
 __all__ = [
     "add_form",
+    "media_location",
     "output_overview",
     "project_info",
     "project_settings",
@@ -65,6 +67,11 @@ def project_settings(project: Project) -> dict[str, Any]:
     """A copy of the project's settings JSON (designs applied so far, ...)."""
     with project.read() as s:
         return dict(s.scalars(select(ProjectRow)).one().settings or {})
+
+
+def media_location(project: Project) -> str:
+    """Where the project's media are, as one line (``storage/media_location.describe``)."""
+    return describe(project.media)
 
 
 def output_overview(project: Project) -> tuple[int, int, dict[str, int]]:
