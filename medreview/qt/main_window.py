@@ -66,8 +66,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-def _open_and_read(path: Path | ServerLogin) -> tuple[Project, list[RaterView], str]:
-    """On the new project's database thread: open it, its raters and its uid in one step."""
+# An opened project, its raters, its uid and whether this login may add raters.
+Opened = tuple["Project", list["RaterView"], str, bool]
+
+
+def _open_and_read(path: Path | ServerLogin) -> Opened:
+    """On the new project's database thread: open it, its raters, its uid and whether this
+    login may add raters, in one step."""
     from medreview.services import projects
 
     if isinstance(path, ServerLogin):  # a server project, its password apart from the URL
@@ -77,7 +82,8 @@ def _open_and_read(path: Path | ServerLogin) -> tuple[Project, list[RaterView], 
     else:
         project = projects.open_project(path)
     try:
-        return project, projects.list_raters(project), project.uid
+        return (project, projects.list_raters(project), project.uid,
+                projects.may_add_raters(project))
     except BaseException:
         project.close()
         raise
@@ -393,7 +399,7 @@ class MainWindow(QMainWindow):
         executor = self._executor_factory()
         self.executor = executor
 
-        def opened(result: tuple[Project, list[RaterView], str]) -> None:
+        def opened(result: Opened) -> None:
             if dialog is not None and executor is self.executor:
                 dialog.accept()
             self._on_project_opened(executor, shown, result, rater_id)
@@ -427,9 +433,9 @@ class MainWindow(QMainWindow):
         show_error(self, "Cannot open project", str(exc))
 
     def _on_project_opened(self, executor: Executor, path: Path | str,
-                           opened: tuple[Project, list[RaterView], str],
+                           opened: Opened,
                            rater_id: int | None) -> None:
-        project, raters, uid = opened
+        project, raters, uid, may_add_raters = opened
         if executor is not self.executor:
             return  # superseded: close_project queued its closing already
         self._set_busy(None)
@@ -450,7 +456,7 @@ class MainWindow(QMainWindow):
         self.rater_box.clear()
         for r in self.raters:
             self.rater_box.addItem(r.name, r.id)
-        if not self.read_only:
+        if not self.read_only and may_add_raters:  # a physician's server login may not
             self.rater_box.addItem("＋ New rater…", -1)
         chosen = rater_id or self.settings.last_rater(self.project_uid)
         if chosen not in {r.id for r in self.raters}:

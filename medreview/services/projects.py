@@ -82,6 +82,11 @@ def list_raters(project: Project, kind: str | None = None) -> list[RaterView]:
     return raters.list_raters(project, kind)
 
 
+def may_add_raters(project: Project) -> bool:
+    """False for a physician's own login on a server project (the server would refuse)."""
+    return raters.may_add_raters(project)
+
+
 def set_consent(project: Project, allowed: bool, by: str) -> Changes:
     """Record (or withdraw) consent that case data may be sent off this machine."""
     stored.set_consent(project, allowed, by)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from medreview.errors import InputError
@@ -55,6 +55,15 @@ def list_raters(project: Project, kind: str | None = None) -> list[RaterView]:
         if kind:
             q = q.where(RaterRow.kind == kind)
         return [rater_view(r) for r in s.scalars(q)]
+
+
+def may_add_raters(project: Project) -> bool:
+    """Whether this login may add raters: always on SQLite; on a PostgreSQL server only a login
+    with INSERT on ``rater`` (a lead or a judge, not a physician's rater login: schema 0008)."""
+    with project.read() as s:
+        if s.get_bind().dialect.name != "postgresql":
+            return True
+        return bool(s.scalar(text("SELECT has_table_privilege(current_user, 'rater', 'INSERT')")))
 
 
 def physician_loads(project: Project) -> tuple[RaterLoad, ...]:

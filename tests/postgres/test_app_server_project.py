@@ -188,6 +188,8 @@ def test_open_a_server_project_as_a_rater_and_never_show_the_password(
     assert _open_dialogs(window) == []  # accepted and gone
     # The rater's login sees only themselves and their assigned items, the model blank.
     assert [r.name for r in window.raters] == [AMARA]
+    # ... and is not offered "New rater…" (the server would refuse a physician's login).
+    assert [window.rater_box.itemText(i) for i in range(window.rater_box.count())] == [AMARA]
     qtbot.waitUntil(lambda: window.queue.model.rowCount() == len(crew.amara_outputs),
                     timeout=20000)
     rows = window.queue.model.rows
