@@ -275,10 +275,10 @@ def make_screen(name: str, folder: Path):  # type: ignore[no-untyped-def]
     if name == "server-open":  # as a rater pastes what `medreview team add-rater` printed
         from medreview.qt.server_open_dialog import ServerOpenDialog
 
-        dlg = ServerOpenDialog(_window(None, "light", settings),
-                               url="postgresql://sepsis_study_dr_okafor@db.hospital.example:5432/sepsis_study")
-        dlg.show()
-        return dlg
+        login = ServerOpenDialog(_window(None, "light", settings),
+                                 url="postgresql://sepsis_study_dr_okafor@db.hospital.example:5432/sepsis_study")
+        login.show()
+        return login
     if name == "new-project":
         from medreview.qt.new_project_dialog import preview_dialog
 
