@@ -28,6 +28,7 @@ __all__ = [
     "is_project",
     "list_raters",
     "media_location",
+    "media_problem",
     "media_waiting",
     "migrate_project",
     "open_project",
@@ -133,6 +134,12 @@ def media_location(project: Project) -> str:
     """One line: where the project's media are (its folder, the database, a shared folder, or
     why the shared folder cannot be reached from this computer)."""
     return stored.media_location(project)
+
+
+def media_problem(project: Project) -> str | None:
+    """Why this project's media cannot be shown on this computer (its shared folder is not
+    reachable: one line naming the recorded folder and ``MEDREVIEW_MEDIA_FOLDER``), or None."""
+    return stored.media_problem(project)
 
 
 def describe_location(target: Path | str) -> str:

@@ -11,6 +11,7 @@ from medreview.domain.rubric import Form
 from medreview.storage import schema
 from medreview.storage.base import utcnow
 from medreview.storage.forms import register_form
+from medreview.storage.media import UnavailableMediaStore
 from medreview.storage.media_location import describe
 from medreview.storage.models import (
     AttachmentRow,
@@ -34,6 +35,7 @@ from medreview.storage.read_models import ProjectInfo
 __all__ = [
     "add_form",
     "media_location",
+    "media_problem",
     "output_overview",
     "project_info",
     "project_settings",
@@ -72,6 +74,12 @@ def project_settings(project: Project) -> dict[str, Any]:
 def media_location(project: Project) -> str:
     """Where the project's media are, as one line (``storage/media_location.describe``)."""
     return describe(project.media)
+
+
+def media_problem(project: Project) -> str | None:
+    """The one-line reason the media cannot be reached here (a shared folder), or None."""
+    media = project.media
+    return media.problem if isinstance(media, UnavailableMediaStore) else None
 
 
 def output_overview(project: Project) -> tuple[int, int, dict[str, int]]:

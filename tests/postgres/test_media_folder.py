@@ -18,7 +18,7 @@ from medreview.cli.main import main
 from medreview.demo import build_demo_project
 from medreview.errors import ProjectError
 from medreview.services.grading import load_item
-from medreview.services.projects import list_raters, open_project
+from medreview.services.projects import list_raters, media_problem, open_project
 from medreview.storage.media import SharedFolderMediaStore, UnavailableMediaStore
 from medreview.storage.media_location import ENV_VAR
 
@@ -184,6 +184,8 @@ def test_a_share_mounted_elsewhere_is_found_through_the_override(
         assert paths and not any(p.exists() for p in paths)  # the viewer's "missing"
         with pytest.raises(ProjectError, match=f"{share}.*{ENV_VAR}"):
             project.media.open_verified(digest)
+        problem = media_problem(project)
+        assert problem is not None and str(share) in problem and ENV_VAR in problem
     code, _, err = run(capsys, "copy", pg_url, tmp_path / "out")
     assert code == 2 and "not reachable" in _one_line(err, "copy")
     assert not (tmp_path / "out").exists()
@@ -192,6 +194,7 @@ def test_a_share_mounted_elsewhere_is_found_through_the_override(
     monkeypatch.setenv(ENV_VAR, str(moved))
     with open_project(pg_url) as project:
         assert isinstance(project.media, SharedFolderMediaStore)
+        assert media_problem(project) is None
         item = load_item(project, rater_id, output_id)
         paths = [a.path for s in item.series for a in s.attachments]
         assert paths and all(p.is_file() and str(p).startswith(str(moved)) for p in paths)
