@@ -9,6 +9,9 @@ none of these is replaced in place.
 
 from __future__ import annotations
 
+import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -23,11 +26,30 @@ from medreview.storage.models import (
 )
 from medreview.storage.project import Project
 
+# Parsed forms by their exact stored text: the grading screen loads the active forms with every
+# item, and parsing (validation included) was a third of that load. Keyed by the definition
+# itself, not the stored sha256, so a row whose hash does not match its text (a forged
+# package) can never be served another form's parse. Forms are frozen, so sharing is safe.
+_PARSED: OrderedDict[tuple[str, int, str], Form] = OrderedDict()
+_PARSED_MAX = 32
+_PARSED_LOCK = threading.Lock()
+
 
 def form_from_row(row: FormRow) -> Form:
     from medreview.rubrics.load import parse_form
 
-    return parse_form(row.definition, source=f"form {row.key} v{row.version}")
+    key = (row.key, row.version, json.dumps(row.definition, sort_keys=True, default=str))
+    with _PARSED_LOCK:
+        form = _PARSED.get(key)
+        if form is not None:
+            _PARSED.move_to_end(key)
+            return form
+    form = parse_form(row.definition, source=f"form {row.key} v{row.version}")
+    with _PARSED_LOCK:
+        _PARSED[key] = form
+        while len(_PARSED) > _PARSED_MAX:
+            _PARSED.popitem(last=False)
+    return form
 
 
 def register_form(session: Session, form: Form, *, activate: bool = True) -> FormRow:
