@@ -188,10 +188,11 @@ def _questions(rubric: StoredForm | None,
 
 
 def _images(project: Project, refs: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
-    """``data:`` URLs of a case's images, read from the media store."""
+    """``data:`` URLs of a case's images, read from the media store (verified: a missing,
+    damaged or unreachable image is one line, never sent)."""
     out = []
     for mime, sha256 in refs:
-        data = project.media.path_for(sha256).read_bytes()
+        data = project.media.open_verified(sha256).read_bytes()
         out.append(f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}")
     return tuple(out)
 

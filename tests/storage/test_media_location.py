@@ -187,3 +187,22 @@ def test_an_unreachable_folder_refuses_every_media_read_and_write(tmp_path: Path
                  lambda: store.add_chunks(digest, 1, iter([b"x"]))):
         with pytest.raises(ProjectError, match="/mnt/gone is not reachable"):
             call()
+
+
+def test_a_judge_run_sends_only_verified_images(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from medreview.services.judging import _images
+
+    store = _store(tmp_path)
+    digest, _ = store.add_bytes(b"png bytes")
+    project = SimpleNamespace(media=store)
+    assert _images(project, (("image/png", digest),)) == (  # type: ignore[arg-type]
+        "data:image/png;base64,cG5nIGJ5dGVz",)
+    (tmp_path / "share" / digest[:2] / digest[2:]).write_bytes(b"png byteZ")
+    with pytest.raises(ProjectError, match="damaged"):
+        _images(project, (("image/png", digest),))  # type: ignore[arg-type]
+    gone = SimpleNamespace(media=UnavailableMediaStore("the media folder /x is not reachable",
+                                                       tmp_path / "c"))
+    with pytest.raises(ProjectError, match="/x is not reachable"):
+        _images(gone, (("image/png", digest),))  # type: ignore[arg-type]
