@@ -118,14 +118,18 @@ def long_table(path: Path, batch: int = 20_000) -> Any:
     pinned their memory (held RSS at 1M: 2.1 GB before, 1.1 GB after)."""
     import pandas as pd
 
-    from medreview.storage.ratings_read import SharedValues
+    try:
+        from medreview.storage.ratings_read import SharedValues
+        share = SharedValues().share
+    except ImportError:  # the tree of an older commit (the "before" figures): as it read
+        def share(answers: dict[str, Any]) -> None:
+            return None
 
     names = ("output_id", "case_id", "case_external_id", "model", "rater", "rater_kind",
              "question_id", "value", "confidence")
     cols: dict[str, list[Any]] = {k: [] for k in names}
     out_c, case_c, ext_c, model_c, rater_c, kind_c, qid_c, value_c, conf_c = cols.values()
     loads = json.loads
-    share = SharedValues().share
     con = sqlite3.connect(path)
     try:
         cur = con.execute("SELECT output_id, case_id, model, rater, rater_kind, confidence, "
