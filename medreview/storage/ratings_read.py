@@ -34,6 +34,7 @@ COLUMNS = ("output_id", "case_id", "case_external_id", "model", "rater", "rater_
            "question_id", "value", "confidence", "rationale", "status", "revision_no",
            "form_key", "form_version")
 _BATCH = 20_000  # revisions fetched at a time
+_PER_ANSWER = ("question_id", "value", "confidence")
 _ZERO, _NEG_ZERO = 0.0, -0.0
 _SHARED_MAX = 65_536  # distinct values remembered per type (then start again: bounded)
 
@@ -70,6 +71,7 @@ class SharedValues:
 def read_ratings_long(project: Project, *, pseudonymise: bool = False,
                       include_drafts: bool = False) -> pd.DataFrame:
     """``tables.ratings_long``: same rows, order, columns and dtypes as one dict per answer."""
+    import numpy as np
     import pandas as pd
 
     q = (
@@ -91,9 +93,15 @@ def read_ratings_long(project: Project, *, pseudonymise: bool = False,
     )
     if not include_drafts:
         q = q.where(JudgmentRow.status == "done")
-    cols: dict[str, list[Any]] = {c: [] for c in COLUMNS}
-    (out_c, case_c, ext_c, model_c, rater_c, kind_c, qid_c, value_c, conf_c, why_c, status_c,
-     rev_c, fkey_c, fver_c) = (cols[c] for c in COLUMNS)
+    # Per answer: question, value, confidence. The other columns hold one value per judgment
+    # (repeated per answer at the end, as typed arrays: no list of 8M pointers per column).
+    qid_c: list[Any] = []
+    value_c: list[Any] = []
+    conf_c: list[float] = []
+    per_judgment: dict[str, list[Any]] = {c: [] for c in COLUMNS if c not in _PER_ANSWER}
+    (out_c, case_c, ext_c, model_c, rater_c, kind_c, why_c, status_c, rev_c, fkey_c,
+     fver_c) = per_judgment.values()
+    counts: list[int] = []
     shared = SharedValues()
     with project.read() as s:
         result = s.execute(q.execution_options(yield_per=_BATCH))
@@ -113,13 +121,20 @@ def read_ratings_long(project: Project, *, pseudonymise: bool = False,
                 conf_c += [_float(per_q.get(qid, conf)) for qid in answers]
             else:
                 conf_c += [_float(conf)] * k
+            counts.append(k)
             for col, v in ((out_c, output_id), (case_c, case_id), (ext_c, ext),
                            (model_c, model), (rater_c, rater), (kind_c, kind), (why_c, why),
                            (status_c, status), (rev_c, rev), (fkey_c, fkey), (fver_c, fver)):
-                col += [v] * k
+                col.append(v)
     if not value_c:
         return pd.DataFrame([], columns=list(COLUMNS))
-    return pd.DataFrame(cols, columns=list(COLUMNS))
+    reps = np.asarray(counts, dtype=np.intp)
+    # A column's dtype is inferred from the set of its values, the same once per judgment
+    # as once per answer; then each value is repeated for the judgment's answers.
+    data: dict[str, Any] = {c: pd.Series(v).repeat(reps).array
+                            for c, v in per_judgment.items()}
+    data.update(question_id=qid_c, value=value_c, confidence=conf_c)
+    return pd.DataFrame(data, columns=list(COLUMNS))
 
 
 def _float(conf: Any) -> float:
