@@ -66,8 +66,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# An opened project, its raters, its uid and whether this login may add raters.
-Opened = tuple["Project", list["RaterView"], str, bool]
+# An opened project, its raters, its uid, whether this login may add raters, and why its
+# media cannot be shown here (None: they can).
+Opened = tuple["Project", list["RaterView"], str, bool, "str | None"]
 
 
 def _open_and_read(path: Path | ServerLogin) -> Opened:
@@ -83,7 +84,7 @@ def _open_and_read(path: Path | ServerLogin) -> Opened:
         project = projects.open_project(path)
     try:
         return (project, projects.list_raters(project), project.uid,
-                projects.may_add_raters(project))
+                projects.may_add_raters(project), projects.media_problem(project))
     except BaseException:
         project.close()
         raise
@@ -189,11 +190,20 @@ class MainWindow(QMainWindow):
         self.read_only_banner.setWordWrap(True)
         self.read_only_banner.setStyleSheet("background: #fff3cd; color: #664d03; padding: 6px;")
         self.read_only_banner.hide()
+        # A server project whose shared media folder is not reachable here: grading works,
+        # images do not, and the line says which folder and how to point at it.
+        self.media_banner = QLabel("")
+        self.media_banner.setObjectName("mediaBanner")
+        self.media_banner.setTextFormat(Qt.TextFormat.PlainText)
+        self.media_banner.setWordWrap(True)
+        self.media_banner.setStyleSheet(self.read_only_banner.styleSheet())
+        self.media_banner.hide()
         central = QWidget()
         column = QVBoxLayout(central)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
         column.addWidget(self.read_only_banner)
+        column.addWidget(self.media_banner)
         column.addWidget(self.stack)
         self.setCentralWidget(central)
         # The rubric's grading guidelines beside the panel, on demand (G); hidden at first.
@@ -435,7 +445,7 @@ class MainWindow(QMainWindow):
     def _on_project_opened(self, executor: Executor, path: Path | str,
                            opened: Opened,
                            rater_id: int | None) -> None:
-        project, raters, uid, may_add_raters = opened
+        project, raters, uid, may_add_raters, media_problem = opened
         if executor is not self.executor:
             return  # superseded: close_project queued its closing already
         self._set_busy(None)
@@ -446,6 +456,9 @@ class MainWindow(QMainWindow):
 
         on_writer_wait(self.writer_wait.post)
         self._show_read_only(project.read_only_reason)
+        self.media_banner.setText(f"Images cannot be shown: {media_problem}" if media_problem
+                                  else "")
+        self.media_banner.setVisible(media_problem is not None)
         self.raters = [r for r in raters if r.kind == "physician"]
         if self.read_only and not self.raters:
             self.raters = [VIEWER]  # nobody to ask "who is grading?": nothing is saved
@@ -595,6 +608,7 @@ class MainWindow(QMainWindow):
         self.project = None
         self.rater = None
         self._show_read_only(None)
+        self.media_banner.hide()
 
     def _closed_behind(self, exc: BaseException | None) -> None:
         """The closed project's last writer let go and its database is closed (or not)."""
