@@ -8,7 +8,7 @@ from medreview.domain.rubric import Question, QuestionKind, case_criterion_quest
 from medreview.storage.forms import form_from_row
 from medreview.storage.models import CaseCriterionRow, FormRow
 from medreview.storage.project import Project
-from medreview.storage.tables import SCORE_QUESTION_ID
+from medreview.storage.rating_columns import SCORE_QUESTION_ID
 
 SCORE_QUESTION = Question(
     id=SCORE_QUESTION_ID,

@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 
 from medreview.storage.models import JudgmentRevisionRow, JudgmentRow, RaterRow
 from medreview.storage.project import Project
+from medreview.storage.rating_columns import SCORE_QUESTION_ID
 from medreview.storage.revisions import RevisionContent, append_revision
 
 RETEST_SOURCE = "retest"
-SCORE_QUESTION_ID = "score"  # the rubric score as a numeric pseudo-question (as storage.tables)
 
 
 @dataclass(frozen=True)

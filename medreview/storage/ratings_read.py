@@ -25,7 +25,7 @@ from medreview.storage.models import (
     RaterRow,
 )
 from medreview.storage.project import Project
-from medreview.storage.tables import SCORE_QUESTION_ID, question_confidences
+from medreview.storage.rating_columns import SCORE_QUESTION_ID, question_confidences
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -23,6 +23,7 @@ from medreview.storage.models import (
     SeriesRow,
 )
 from medreview.storage.project import Project
+from medreview.storage.ratings_read import read_ratings_long
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -239,22 +240,6 @@ def current_revisions(project: Project, *, include_drafts: bool = False,
         return out
 
 
-# The rubric score of a judgment (HealthBench: points met / positive points) as a numeric
-# pseudo-question, so that score agreement (ICC, interval alpha) and judge leniency are computed
-# like any other question.
-SCORE_QUESTION_ID = "score"
-
-
-def question_confidences(annotations: list[Any]) -> dict[str, float]:
-    """Per-question confidences a judge recorded (annotations with a ``judge`` entry)."""
-    out: dict[str, float] = {}
-    for a in annotations or ():
-        judge = a.get("judge") if isinstance(a, dict) else None
-        if isinstance(judge, dict) and a.get("question_id") and judge.get("confidence") is not None:
-            out[str(a["question_id"])] = float(judge["confidence"])
-    return out
-
-
 def ratings_long(
     project: Project, *, pseudonymise: bool = False, include_drafts: bool = False
 ) -> pd.DataFrame:
@@ -265,8 +250,6 @@ def ratings_long(
     ``confidence`` is the judge's per-question confidence where it recorded one, else the
     judgment's overall confidence.
     """
-    from medreview.storage.ratings_read import read_ratings_long  # (it imports this module)
-
     return read_ratings_long(project, pseudonymise=pseudonymise, include_drafts=include_drafts)
 
 

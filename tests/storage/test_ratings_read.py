@@ -15,12 +15,8 @@ from sqlalchemy import update
 from medreview.demo import build_demo_project
 from medreview.storage.models import JudgmentRevisionRow, JudgmentRow
 from medreview.storage.project import create_project, open_project
-from medreview.storage.tables import (
-    SCORE_QUESTION_ID,
-    current_revisions,
-    question_confidences,
-    ratings_long,
-)
+from medreview.storage.rating_columns import SCORE_QUESTION_ID, question_confidences
+from medreview.storage.tables import current_revisions, ratings_long
 
 
 def _reference(project: Any, *, pseudonymise: bool = False,
