@@ -5,9 +5,8 @@ and abstention below. ``--set-split`` records the project's split (seed and frac
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
-from medreview.cli.common import print_json, project_arg
+from medreview.cli.common import print_json, print_table, project_arg
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,16 +32,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (CIs)")
     p.add_argument("--json", action="store_true", help="every table as JSON")
     p.set_defaults(run=run)
-
-
-def _print_table(title: str, header: tuple[str, ...], rows: Any) -> None:
-    widths = [len(h) for h in header]
-    for r in rows:
-        widths = [max(w, len(c)) for w, c in zip(widths, r, strict=True)]
-    print(f"\n{title}")
-    print("  " + "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
-    for r in rows:
-        print("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     for line in report_heading(report):
         print(line)
     for table in report_tables(report):
-        _print_table(table.title, table.header, table.rows)
+        print_table(table.title, table.header, table.rows)
     notes = report_notes(report)
     if notes:
         print()

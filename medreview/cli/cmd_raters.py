@@ -4,9 +4,8 @@ of the panel per window (flagged below ``--threshold``) and time per item."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 
-from medreview.cli.common import print_json, project_arg
+from medreview.cli.common import print_json, print_table, project_arg
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,16 +29,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--no-ci", action="store_true", help="point estimates only")
     p.add_argument("--json", action="store_true", help="the whole report as JSON")
     p.set_defaults(run=run)
-
-
-def _table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    widths = [len(h) for h in header]
-    for r in rows:
-        widths = [max(w, len(c)) for w, c in zip(widths, r, strict=True)]
-    print(f"\n{title}")
-    print("  " + "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
-    for r in rows:
-        print("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
 
 
 def run(args: argparse.Namespace) -> int:
@@ -66,10 +55,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"question: {report.question_id or '-'} ({report.scale or 'none'}); window: "
           f"{report.window}; threshold: {report.threshold}; retest delay >= "
           f"{report.min_delay_days:g} days")
-    _table("Raters", SUMMARY_HEADER, summary_rows(report))
+    print_table("Raters", SUMMARY_HEADER, summary_rows(report))
     drows = drift_rows(report)
     if drows:
-        _table("Drift (kappa against the other physicians' majority)", DRIFT_HEADER, drows)
+        print_table("Drift (kappa against the other physicians' majority)", DRIFT_HEADER, drows)
     for note in report.notes:
         print(f"note: {note}")
     return 0

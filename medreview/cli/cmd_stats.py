@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from medreview.cli.common import project_arg
+from medreview.cli.common import print_table, project_arg
 
 # What the text table shows per block; the JSON and the report carry everything.
 JUDGE_STATS = ("accuracy", "macro_f1", "cohen_kappa", "spearman", "kendall_tau_b",
@@ -77,14 +77,8 @@ def _ci(row: dict[str, Any]) -> str:
 
 
 def _print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
-    if not rows:
-        return
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    print(f"\n{title}")
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
-    print("  ".join("-" * w for w in widths))
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+    if rows:
+        print_table(title, header, rows, indent="", rule=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,10 +7,29 @@ import json
 import os
 import sys
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from medreview.domain.rubric import Form
+
+
+def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]], *,
+                indent: str = "  ", rule: bool = False) -> None:
+    """A titled plain-text table, columns padded to their widest cell (``rule``: a line of
+    dashes under the header). Lines carry no trailing spaces."""
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(header)]
+
+    def line(cells: Sequence[str]) -> str:
+        return (indent + "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True))
+                ).rstrip()
+
+    print(f"\n{title}")
+    print(line(header))
+    if rule:
+        print(line(["-" * w for w in widths]))
+    for r in rows:
+        print(line(r))
 
 
 def print_json(data: Any) -> None:
