@@ -15,6 +15,7 @@ list), Ctrl+Tab next tab, Escape close (asks first if something is unsaved).
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -260,7 +261,8 @@ class FormEditorDialog(QDialog):
         return w
 
     # loading ----------------------------------------------------------------------------------
-    def _on_loaded(self, snap: FormSnapshot) -> None:
+    def _on_loaded(self, snap: FormSnapshot, then: Callable[[], None] | None = None) -> None:
+        """Show a loaded form; its guidelines follow from the database, then ``then()``."""
         self.snapshot = snap
         self.saved_data = from_form(snap.form) if snap.form is not None else None
         self.set_data(copy.deepcopy(self.saved_data) if self.saved_data else blank_form(self.kind))
@@ -268,21 +270,34 @@ class FormEditorDialog(QDialog):
         self._set_enabled(True)
         self._show_header()
         if snap.form is not None:
-            self._load_guidelines(snap.form.key)
+            self._load_guidelines(snap.form.key, then)
         else:
             self._show_guidelines([])
+            if then is not None:
+                then()
         self.question_list.setFocus()
 
-    def _load_guidelines(self, key: str) -> None:
-        Op(self, form_editing.guideline_history, self.project, key) \
-            .success(self._show_guidelines).failure(self._on_failed).run(self.db)
+    def _load_guidelines(self, key: str, then: Callable[[], None] | None = None) -> None:
+        # Only the newest load is shown: an older one arriving late would put an earlier
+        # version's text back into the editor while a save is on its way.
+        def shown(versions: list[GuidelineView]) -> None:
+            self._show_guidelines(versions)
+            if then is not None:
+                then()
+
+        Op(self, form_editing.guideline_history, self.project, key).latest("guidelines") \
+            .success(shown).failure(self._on_failed).run(self.db)
 
     def _show_guidelines(self, versions: list[GuidelineView]) -> None:
+        # Text the lead typed before the stored guidelines arrived stays (it is then unsaved);
+        # after a save the editor holds what was stored, so it is simply replaced.
+        typed = self.guideline_dirty and not self.saving
         self.guideline_versions = versions
         self.guideline = versions[0] if versions else None
-        self.guideline_edit.blockSignals(True)
-        self.guideline_edit.setPlainText(self.guideline.text if self.guideline else "")
-        self.guideline_edit.blockSignals(False)
+        if not typed:
+            self.guideline_edit.blockSignals(True)
+            self.guideline_edit.setPlainText(self.guideline.text if self.guideline else "")
+            self.guideline_edit.blockSignals(False)
         self.guideline_versions_box.clear()
         self.guideline_versions_box.addItem("what you are writing", None)
         for g in versions:
@@ -623,11 +638,14 @@ class FormEditorDialog(QDialog):
         def loaded(snap: FormSnapshot) -> None:
             row = self.question_list.currentRow()
             tab = self.tabs.currentIndex()
-            self._on_loaded(snap)
-            self.saving = False
+
+            def done() -> None:  # saved once the form and its guidelines show what was stored
+                self.saving = False
+                self._show_status(note, problem=False)
+
+            self._on_loaded(snap, done)
             self._fill_list(row)
             self.tabs.setCurrentIndex(tab)
-            self._show_status(note, problem=False)
 
         Op(self, form_editing.load_active, self.project, self.kind).success(loaded) \
             .failure(self._on_failed).run(self.db)

@@ -152,3 +152,35 @@ def test_the_taxonomy_editor_saves_versioned_guidelines(qtbot, sample) -> None:
     finally:
         db.submit(project.close).result()
         db.shutdown()
+
+
+def test_guidelines_arriving_late_never_replace_what_the_lead_typed(qtbot, sample) -> None:
+    """The stored guidelines load after the form: text typed in between stays, unsaved (the
+    CI flake where a late load put an older version back while a save was on its way)."""
+    from medreview.qt.app import make_app
+    from medreview.qt.form_editor.dialog import FormEditorDialog
+    from medreview.services.bus import ChangeBus
+    from medreview.services.tasks import DbExecutor
+
+    make_app()
+    path, _rubric_key, _tax_key = sample
+    db = DbExecutor()
+    project = db.submit(open_project, path).result()
+    try:
+        dlg = FormEditorDialog(project, db, ChangeBus(), FormKind.TAXONOMY, author="Dr Lead")
+        qtbot.addWidget(dlg)
+        dlg.confirm_drop = lambda: True  # type: ignore[method-assign]
+        dlg.show()
+        qtbot.waitUntil(lambda: dlg.loaded, timeout=10000)
+        qtbot.wait(200)  # the stored (empty) guidelines have arrived too
+        dlg.guideline_edit.setPlainText("# Typed before the load arrived")
+        dlg._show_guidelines([])  # a load that answers only now
+        assert dlg.guideline_edit.toPlainText() == "# Typed before the load arrived"
+        assert dlg.guideline_dirty
+        dlg.save()
+        qtbot.waitUntil(lambda: not dlg.saving, timeout=10000)
+        assert dlg.guideline is not None and dlg.guideline.version == 1
+        assert not dlg.guideline_dirty
+    finally:
+        db.submit(project.close).result()
+        db.shutdown()
