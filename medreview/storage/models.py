@@ -428,3 +428,24 @@ class ItemLeaseRow(Base):
         ForeignKey("output.id", ondelete="CASCADE"), primary_key=True, index=True)
     taken_at: Mapped[float] = mapped_column(Float)
     expires_at: Mapped[float] = mapped_column(Float)
+
+
+# --- Added in schema revision 0010: why an assignment is more than an ordinary one (#18). ---
+
+
+class StudyItemRow(Base):
+    """A rater's output that is part of the study's quality design: a qualification gold item,
+    a hidden gold check or attention item, a retest due from ``due_at``, or an escalation
+    (``reason`` says which rule). Check and attention rows are never shown to the rater nor
+    written into a package; on PostgreSQL a rater cannot read them (migration 0010)."""
+
+    __tablename__ = "study_item"
+    __table_args__ = (UniqueConstraint("rater_id", "output_id", "kind"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rater_id: Mapped[int] = mapped_column(ForeignKey("rater.id"), index=True)
+    output_id: Mapped[int] = mapped_column(ForeignKey("output.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # qualification|check|attention|retest|escalation
+    due_at: Mapped[dt.datetime | None]
+    reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    created_by: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -146,8 +146,14 @@ def test_each_rater_reads_only_their_own_work_and_what_is_assigned(crew: Team) -
         conn.execute(sa.text("UPDATE project SET reveal_models = true"))
     assert "" not in set(_scalars(a, "SELECT model FROM output"))
     _refused(a, "UPDATE project SET reveal_models = false")
-    for table in ("gold_label", "issued_package", "judge_run", "judge_item", "import_log"):
+    for table in ("issued_package", "judge_run", "judge_item", "import_log", "study_item"):
+        if table == "study_item":  # readable, but only their own visible kinds (none here)
+            assert _scalars(a, f"SELECT count(*) FROM {table}") == [0]
+            continue
         assert table in _refused(a, f"SELECT count(*) FROM {table}")
+    # Gold is readable only for the rater's own finished qualification items (schema 0010):
+    # this rater has none, so they see no gold at all.
+    assert _scalars(a, "SELECT count(*) FROM gold_label") == [0]
     assert _scalars(admin, "SELECT count(*) FROM gold_label") != [0]  # there was something to hide
 
 
