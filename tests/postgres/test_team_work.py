@@ -169,7 +169,9 @@ def test_a_judge_run_two_imports_and_two_graders_at_once(pg_url: str, tmp_path: 
 
     with FakeOpenAIServer() as server:
         server.delay_s = 0.02
-        config = fast_config(server.url, concurrency=2)
+        # A loaded CI machine can take longer than fast_config's 0.5 s to answer; a timed-out
+        # request is retried (and billed) by design, which is not what this test is about.
+        config = fast_config(server.url, concurrency=2, timeout_s=10.0)
         threads = [on_own_engine(lambda p, f=f: import_file(p, f)) for f in files]
         threads += [on_own_engine(grade(r)) for r in raters]
         threads.append(on_own_engine(lambda p: run_judge(p, config)))
@@ -182,6 +184,7 @@ def test_a_judge_run_two_imports_and_two_graders_at_once(pg_url: str, tmp_path: 
         # The run judges what it finds, imports arriving meanwhile included: each item once.
         assert (run.status, run.failed) == ("done", 0)
         assert run.judged == server.count() >= 18
+        assert run.requests == server.count()  # every request the endpoint saw is on the bill
         judged = run.judged
     with open_project(pg_url) as project:
         counts = project_info(project).counts
