@@ -21,6 +21,7 @@ import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,8 +99,25 @@ def decode_routed(path: Path, frame: int, preview: bool = False) -> DecodedFrame
 
     fn = decode_preview if preview else decode_frame
     if _needs_process(path):
-        return _process_pool().submit(fn, path, frame).result()
+        pool = _process_pool()
+        try:
+            return pool.submit(fn, path, frame).result()
+        except BrokenProcessPool:
+            # A decoder crashed (a damaged codestream can kill the worker outright): this frame
+            # fails with one line, and the next decode gets a fresh pool instead of the broken
+            # one failing every image until the app restarts.
+            _discard_process_pool(pool)
+            raise DicomError(f"frame {frame + 1}: the image decoder stopped while reading "
+                             "it (damaged image data?)", source=str(path)) from None
     return fn(path, frame)
+
+
+def _discard_process_pool(broken: ProcessPoolExecutor) -> None:
+    global _processes
+    with _lock:
+        if _processes is broken:
+            _processes = None
+    broken.shutdown(wait=False, cancel_futures=True)
 
 
 @functools.lru_cache(maxsize=4096)
