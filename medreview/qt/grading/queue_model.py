@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush
 
 from medreview.domain.display_text import tooltip_text, visible_text
+from medreview.qt.status import tone_color
 from medreview.services.grading_screen import (
     QueueCounts,
     QueueFilter,
@@ -25,7 +26,7 @@ from medreview.services.views import QueueRow
 
 COLUMNS = ("#", "Case", "Title", "Response", "Status", "⚑", "Updated")
 STATUS_TEXT = {"todo": "To do", "draft": "Started", "done": "Done", "skipped": "Skipped"}
-STATUS_COLOR = {"done": "#2e8b57", "draft": "#c77d00", "skipped": "#8a8f96"}
+STATUS_TONE = {"done": "ok", "draft": "warn", "skipped": "muted"}  # colours: qt/status.py
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -76,8 +77,8 @@ class QueueModel(QAbstractTableModel):
             if col == 6:
                 return row.updated_at.strftime("%Y-%m-%d %H:%M") if row.updated_at else ""
         elif role == Qt.ItemDataRole.ForegroundRole and col == 4:
-            color = STATUS_COLOR.get(row.status)
-            return QBrush(QColor(color)) if color else None
+            tone = STATUS_TONE.get(row.status)
+            return QBrush(tone_color(tone)) if tone else None
         elif role == Qt.ItemDataRole.ToolTipRole and col in (1, 2):
             return tooltip_text(f"{row.case_title}\nTags: {', '.join(row.tags) or '—'}")
         elif role == Qt.ItemDataRole.UserRole:
