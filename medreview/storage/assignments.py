@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from medreview.errors import InputError
+from medreview.storage.check_items import not_attention
 from medreview.storage.models import AssignmentRow, CaseRow, OutputRow, ProjectRow, RaterRow
 from medreview.storage.project import Project
 from medreview.storage.raters import get_or_create_rater, rater_view
@@ -54,6 +55,7 @@ def _outputs_info(session: Session) -> list[OutputInfo]:
     rows = session.execute(
         select(OutputRow.id, OutputRow.case_id, CaseRow.external_id, OutputRow.model, CaseRow.tags)
         .join(CaseRow, CaseRow.id == OutputRow.case_id)
+        .where(not_attention(session, OutputRow.id))  # attention items are only mixed in
         .order_by(OutputRow.id)
     ).all()
     return [OutputInfo(r[0], r[1], r[2], r[3], tuple(str(t) for t in (r[4] or ()))) for r in rows]

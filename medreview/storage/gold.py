@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from medreview.storage.check_items import attention_output_ids
 from medreview.storage.models import GoldLabelRow, RaterRow
 from medreview.storage.project import Project
 from medreview.storage.read_models import GoldView
@@ -41,9 +42,11 @@ def latest_gold(s: Session) -> dict[int, dict[str, StoredGold]]:
 
 
 def project_gold(project: Project) -> dict[int, dict[str, StoredGold]]:
-    """``latest_gold`` of the whole project, read in one transaction."""
+    """``latest_gold`` of the whole project's study cases (attention items' expected answers
+    left out), read in one transaction."""
     with project.read() as s:
-        return latest_gold(s)
+        attention = attention_output_ids(s)
+        return {o: g for o, g in latest_gold(s).items() if o not in attention}
 
 
 def gold_of_output(project: Project, output_id: int) -> dict[str, GoldView]:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from medreview.domain.rubric import Question, case_criterion_question
 from medreview.errors import JudgeError, ProjectError
 from medreview.storage.base import utcnow
+from medreview.storage.check_items import not_attention
 from medreview.storage.form_lookup import StoredForm, active_form_ids_in, active_forms_in
 from medreview.storage.models import (
     AttachmentRow,
@@ -171,6 +172,7 @@ def plan_inputs(project: Project, *, limit: int | None = None,
         rubric, taxonomy = active_forms_in(s)
         outputs = tuple((int(o), int(c), str(t)) for o, c, t in s.execute(
             select(OutputRow.id, OutputRow.case_id, OutputRow.text)
+            .where(not_attention(s, OutputRow.id))  # attention items are not study cases
             .order_by(OutputRow.case_id, OutputRow.id)))
         wanted = outputs if limit is None else outputs[: max(0, limit)]
         cases: dict[int, PlanCase] = {}

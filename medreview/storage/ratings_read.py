@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from medreview.storage.check_items import not_attention
 from medreview.storage.models import (
     CaseRow,
     FormRow,
@@ -104,6 +105,7 @@ def read_ratings_long(project: Project, *, pseudonymise: bool = False,
     counts: list[int] = []
     shared = SharedValues()
     with project.read() as s:
+        q = q.where(not_attention(s, JudgmentRow.output_id))  # attention items: not cases
         result = s.execute(q.execution_options(yield_per=_BATCH))
         for (output_id, case_id, ext, model, rater, kind, answers, annotations, conf, score,
              why, status, rev, fkey, fver) in result:

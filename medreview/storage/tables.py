@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from medreview.storage.check_items import not_attention
 from medreview.storage.models import (
     AttachmentRow,
     CaseCriterionRow,
@@ -212,6 +213,7 @@ def current_revisions(project: Project, *, include_drafts: bool = False,
             q = q.where(RaterRow.kind == rater_kind)
         if output_id is not None:
             q = q.where(JudgmentRow.output_id == output_id)
+        q = q.where(not_attention(s, JudgmentRow.output_id))  # attention items: not cases
         out = []
         for rev, j, rater, output, case_ext, form_key, form_version in s.execute(q):
             out.append(
@@ -259,7 +261,8 @@ def gold_table(project: Project) -> pd.DataFrame:
 
     with project.read() as s:
         latest: dict[tuple[int, str], GoldLabelRow] = {}
-        for g in s.scalars(select(GoldLabelRow).order_by(GoldLabelRow.revision_no)):
+        for g in s.scalars(select(GoldLabelRow).order_by(GoldLabelRow.revision_no)
+                           .where(not_attention(s, GoldLabelRow.output_id))):
             latest[(g.output_id, g.question_id)] = g
         rows = [
             {
