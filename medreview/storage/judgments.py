@@ -39,7 +39,18 @@ from medreview.storage.read_models import (
     RevisionView,
     SeriesView,
 )
-from medreview.storage.revisions import RevisionContent, append_revision, content_of
+from medreview.storage.revisions import (
+    RETEST_SOURCE,
+    RevisionContent,
+    append_revision,
+    content_of,
+)
+from medreview.storage.study_serving import (
+    arrange_queue,
+    retest_draft,
+    retest_in_progress,
+    save_source,
+)
 
 __all__ = [
     "Saved",
@@ -105,7 +116,7 @@ def queue_rows(project: Project, rater_id: int) -> list[QueueRow]:
                 .order_by(AssignmentRow.position)
             )
             rows = s.execute(q).all()
-            return [_queue_row(r[:9], r[9], r[10]) for r in rows]
+            return arrange_queue(s, rater_id, [_queue_row(r[:9], r[9], r[10]) for r in rows])
         q = (
             select(*cols)
             .join(CaseRow, CaseRow.id == OutputRow.case_id)
@@ -118,7 +129,7 @@ def queue_rows(project: Project, rater_id: int) -> list[QueueRow]:
             idx = per_case[r[1]]
             per_case[r[1]] += 1
             out.append(_queue_row(r, pos, blind_label(idx)))
-        return out
+        return arrange_queue(s, rater_id, out)
 
 
 def _queue_row(r: Any, position: int, label: str) -> QueueRow:
@@ -234,6 +245,11 @@ def load_item(project: Project, rater_id: int, output_id: int) -> ItemView:
             draft = _draft_of(rev)
             revision_no = rev.revision_no
             status = judgment.status
+        retest = retest_draft(s, rater_id, output_id)  # a due retest: blank, or its own draft
+        if retest is not None:
+            draft = _draft_of(retest[0]) if retest[0] is not None else None
+            revision_no = retest[0].revision_no if retest[0] is not None else 0
+            status = retest[1]
         reveal = bool(s.scalar(select(ProjectRow.reveal_models)))
         return ItemView(
             output_id=output.id,
@@ -329,7 +345,7 @@ def save_draft(
             form_id=rubric.id,
             taxonomy_id=taxonomy.id if taxonomy else None,
             author=rater.name,
-            source=source,
+            source=save_source(s, rater_id, output_id, source),
             dedupe=True,
             guideline_version=guideline_version,
             uid=uid,
@@ -348,6 +364,8 @@ def undo_last(project: Project, rater_id: int, output_id: int) -> Undone:
         ).first()
         if judgment is None or judgment.current_revision_no < 2:
             return Undone(None, judgment.status if judgment else "todo", None)
+        if retest_in_progress(s, rater_id, output_id):  # would restore the earlier answer
+            return Undone(None, judgment.status, None)
         revs = s.scalars(
             select(JudgmentRevisionRow)
             .where(JudgmentRevisionRow.judgment_id == judgment.id)
@@ -387,6 +405,8 @@ def revision_history(project: Project, rater_id: int, output_id: int) -> list[Re
             .where(and_(JudgmentRow.rater_id == rater_id, JudgmentRow.output_id == output_id))
             .order_by(JudgmentRevisionRow.revision_no)
         ).all()
+        if retest_in_progress(s, rater_id, output_id):  # never the earlier answers, yet
+            rows = [r for r in rows if r[0].source == RETEST_SOURCE]
         return [
             RevisionView(
                 r.revision_no,

@@ -39,6 +39,8 @@ from medreview.storage.models import (
     OutputRow,
 )
 
+RETEST_SOURCE = "retest"  # a blind re-rating (storage/retests.py, storage/rater_quality.py)
+
 
 @dataclass(frozen=True)
 class RevisionContent:
@@ -199,9 +201,12 @@ def append_revision(
         guideline_version=guideline_version,
     )
     session.add(row)
-    judgment.current_revision_no = revision_no
-    judgment.status = content.status
-    judgment.flagged = content.flagged
+    # A retest answer never becomes the rater's study answer: the judgment's mirror stays on
+    # the answer before it (storage/retests.py; only the test-retest statistics read it).
+    if source != RETEST_SOURCE or not judgment.current_revision_no:
+        judgment.current_revision_no = revision_no
+        judgment.status = content.status
+        judgment.flagged = content.flagged
     judgment.updated_at = utcnow()
     session.flush()
     return row

@@ -1,0 +1,353 @@
+"""The qualification round (issue #18): gold items a physician grades before their real queue
+opens, scored against the gold labels per question.
+
+The round is ``study_item`` rows of kind ``qualification`` (migration 0010) plus the project
+setting ``settings["qualification"] = {"pass_mark": 0.8, "waived": [names]}``. A rater's
+score is the share of gold questions, over all their qualification items, they answered as
+the gold (``domain.consensus.same_answer`` on ``rating_value``, the rule of adjudication and
+the gold export). They pass once every item is done and the score reaches the pass mark; a
+waived rater's queue is open whatever the score.
+
+Qualification judgments are ordinary judgments (they enter the statistics like any other
+rating of those outputs): the round only decides which items the queue serves.
+
+On PostgreSQL a rater login reads gold only for their own finished qualification items
+(row-level security of 0010): a rater's own status reads exactly the gold it needs, since an
+unfinished item has no score yet.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from medreview.domain.consensus import rating_value, same_answer
+from medreview.domain.rubric import Question
+from medreview.errors import InputError
+from medreview.storage.forms import form_from_row
+from medreview.storage.models import (
+    FormRow,
+    GoldLabelRow,
+    JudgmentRevisionRow,
+    JudgmentRow,
+    OutputRow,
+    ProjectRow,
+    RaterRow,
+    StudyItemRow,
+)
+from medreview.storage.project import Project
+from medreview.storage.raters import get_or_create_rater
+from medreview.storage.rating_columns import SCORE_QUESTION_ID
+from medreview.storage.revisions import case_questions_of
+
+KIND = "qualification"
+SETTINGS_KEY = "qualification"
+DEFAULT_PASS_MARK = 0.8
+MAX_ITEMS = 1000  # qualification items per round: a round, not a study
+MAX_WAIVED = 10_000
+
+
+@dataclass(frozen=True)
+class QualificationSettings:
+    pass_mark: float = DEFAULT_PASS_MARK
+    waived: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class QuestionScore:
+    question_id: str
+    matched: int
+    total: int
+
+
+@dataclass(frozen=True)
+class QualificationStatus:
+    """One rater's round: items, how many done, and the score over the done items."""
+
+    rater: str
+    rater_id: int
+    items: tuple[int, ...]  # output ids, in the order served
+    done: int
+    matched: int  # gold questions answered as the gold, over the done items
+    total: int  # gold questions of the done items
+    per_question: tuple[QuestionScore, ...]
+    pass_mark: float
+    waived: bool
+
+    @property
+    def score(self) -> float | None:
+        return self.matched / self.total if self.total else None
+
+    @property
+    def complete(self) -> bool:
+        return self.done >= len(self.items)
+
+    @property
+    def passed(self) -> bool:
+        score = self.score
+        return self.complete and score is not None and score >= self.pass_mark - 1e-12
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the rater's real queue is open."""
+        return self.waived or self.passed
+
+    @property
+    def state(self) -> str:
+        if self.waived:
+            return "waived"
+        if self.passed:
+            return "passed"
+        return "failed" if self.complete else "in progress"
+
+    def line(self) -> str:
+        """The one line the grading screen shows while the queue is closed."""
+        score = self.score
+        if not self.complete:
+            return (f"Qualification: {self.done} of {len(self.items)} items done; your real "
+                    "queue opens when you pass")
+        shown = "no gold questions" if score is None else f"{_pct(score)} %"
+        return (f"Qualification: {shown} of {_pct(self.pass_mark)} % needed — ask the study "
+                "lead")
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}"
+
+
+def settings_from(raw: Any) -> QualificationSettings:
+    """Read hostile settings JSON: a pass mark out of [0, 1] falls back to the default."""
+    if not isinstance(raw, dict):
+        return QualificationSettings()
+    mark = raw.get("pass_mark")
+    ok = (isinstance(mark, int | float) and not isinstance(mark, bool) and math.isfinite(mark)
+          and 0.0 <= mark <= 1.0)
+    waived = raw.get("waived")
+    names = (frozenset(str(n) for n in waived[:MAX_WAIVED] if isinstance(n, str))
+             if isinstance(waived, list) else frozenset())
+    return QualificationSettings(float(mark) if ok else DEFAULT_PASS_MARK, names)  # type: ignore[arg-type]
+
+
+def settings_in(s: Session) -> QualificationSettings:
+    raw = s.scalar(select(ProjectRow.settings))
+    return settings_from(raw.get(SETTINGS_KEY) if isinstance(raw, dict) else None)
+
+
+def check_pass_mark(mark: float) -> None:
+    if not (math.isfinite(mark) and 0.0 <= mark <= 1.0):
+        raise InputError("the pass mark is a fraction between 0 and 1", item=str(mark))
+
+
+def _write_settings(s: Session, pass_mark: float | None = None,
+                    waive: str | None = None) -> QualificationSettings:
+    row = s.scalars(select(ProjectRow)).one()
+    settings = dict(row.settings or {})
+    current = settings_from(settings.get(SETTINGS_KEY))
+    waived = set(current.waived) | ({waive} if waive else set())
+    new = {"pass_mark": current.pass_mark if pass_mark is None else pass_mark,
+           "waived": sorted(waived)}
+    settings[SETTINGS_KEY] = new
+    row.settings = settings
+    return settings_from(new)
+
+
+def gold_outputs(s: Session) -> list[int]:
+    """Outputs that have a gold label, in id order (the candidates of a round)."""
+    return sorted(int(o) for o in s.scalars(select(GoldLabelRow.output_id).where(
+        GoldLabelRow.question_id != SCORE_QUESTION_ID).distinct()))
+
+
+def choose_gold(project: Project, n: int, seed: int) -> list[int]:
+    """``n`` gold outputs drawn with ``seed`` (sorted by id: the draw decides which, not the
+    order)."""
+    with project.read() as s:
+        pool = gold_outputs(s)
+    if n < 1:
+        raise InputError("a qualification round needs at least one gold item")
+    if n > len(pool):
+        raise InputError(f"the project has {len(pool)} outputs with gold labels, "
+                         f"fewer than {n}")
+    return sorted(random.Random(seed).sample(pool, n))
+
+
+@dataclass(frozen=True)
+class RoundWritten:
+    added: int
+    created_raters: tuple[str, ...]
+    settings: QualificationSettings
+
+
+def set_round(project: Project, raters: Sequence[str], output_ids: Sequence[int], *,
+              pass_mark: float | None, by: str = "") -> RoundWritten:
+    """Give each rater the qualification items ``output_ids`` (kept if they have them
+    already) and set the pass mark; missing physicians are created (as ``assign`` does)."""
+    names = [n.strip() for n in raters if n.strip()]
+    if not names:
+        raise InputError("name at least one rater (--raters A,B)")
+    if len(set(names)) != len(names):
+        raise InputError("a rater is named twice", item=", ".join(names))
+    ids = list(dict.fromkeys(int(o) for o in output_ids))
+    if len(ids) > MAX_ITEMS:
+        raise InputError(f"a qualification round holds at most {MAX_ITEMS} items")
+    if pass_mark is not None:
+        check_pass_mark(pass_mark)
+    with project.transaction() as s:
+        gold = set(gold_outputs(s))
+        for oid in ids:
+            if s.get(OutputRow, oid) is None:
+                raise InputError("no such output in this project", item=str(oid))
+            if oid not in gold:
+                raise InputError("this output has no gold label: it cannot be a "
+                                 "qualification item", item=str(oid))
+        known = set(s.scalars(select(RaterRow.name)))
+        added = 0
+        for name in names:
+            rater = get_or_create_rater(s, name, "physician")
+            have = set(s.scalars(select(StudyItemRow.output_id).where(
+                StudyItemRow.rater_id == rater.id, StudyItemRow.kind == KIND)))
+            for oid in ids:
+                if oid not in have:
+                    s.add(StudyItemRow(rater_id=rater.id, output_id=oid, kind=KIND,
+                                       reason="qualification round", created_by=by))
+                    added += 1
+        settings = _write_settings(s, pass_mark=pass_mark)
+        return RoundWritten(added, tuple(n for n in names if n not in known), settings)
+
+
+def waive(project: Project, rater: str) -> QualificationSettings:
+    """Open ``rater``'s queue whatever their qualification score (the lead's decision)."""
+    with project.transaction() as s:
+        if s.scalar(select(RaterRow.id).where(RaterRow.name == rater,
+                                              RaterRow.kind == "physician")) is None:
+            raise InputError("no such physician in this project", item=rater)
+        return _write_settings(s, waive=rater)
+
+
+def qualification_items(s: Session, rater_id: int) -> list[int]:
+    return [int(o) for o in s.scalars(
+        select(StudyItemRow.output_id).where(StudyItemRow.rater_id == rater_id,
+                                             StudyItemRow.kind == KIND)
+        .order_by(StudyItemRow.id))]
+
+
+def _questions(s: Session, form_ids: Iterable[int | None], output_id: int) -> dict[str, Question]:
+    out: dict[str, Question] = {}
+    for fid in form_ids:
+        row = s.get(FormRow, fid) if fid is not None else None
+        if row is not None:
+            out.update((q.id, q) for q in form_from_row(row).questions)
+    out.update((q.id, q) for q in case_questions_of(s, output_id))
+    return out
+
+
+@dataclass(frozen=True)
+class Compared:
+    """One gold question of a finished qualification item: the rater's answer and the gold."""
+
+    question_id: str
+    question_text: str
+    answer: Any
+    gold: Any
+    same: bool
+    gold_rationale: str
+
+
+def _done_revisions(s: Session, rater_id: int, output_ids: Sequence[int]
+                    ) -> dict[int, JudgmentRevisionRow]:
+    """Output -> the rater's current revision, for the finished judgments among ``output_ids``."""
+    if not output_ids:
+        return {}
+    rows = s.execute(
+        select(JudgmentRow.output_id, JudgmentRevisionRow)
+        .join(JudgmentRevisionRow, (JudgmentRevisionRow.judgment_id == JudgmentRow.id)
+              & (JudgmentRevisionRow.revision_no == JudgmentRow.current_revision_no))
+        .where(JudgmentRow.rater_id == rater_id, JudgmentRow.status == "done",
+               JudgmentRow.output_id.in_(list(output_ids)))).all()
+    return {int(o): rev for o, rev in rows}
+
+
+def _gold_of(s: Session, output_ids: Sequence[int]) -> dict[int, dict[str, GoldLabelRow]]:
+    out: dict[int, dict[str, GoldLabelRow]] = {}
+    if not output_ids:
+        return out
+    for g in s.scalars(select(GoldLabelRow).where(GoldLabelRow.output_id.in_(list(output_ids)))
+                       .order_by(GoldLabelRow.revision_no)):
+        if g.question_id != SCORE_QUESTION_ID:
+            out.setdefault(g.output_id, {})[g.question_id] = g
+    return out
+
+
+def _compare(s: Session, output_id: int, rev: JudgmentRevisionRow,
+             gold: dict[str, GoldLabelRow]) -> list[Compared]:
+    questions = _questions(s, (rev.form_id, rev.taxonomy_id), output_id)
+    answers = dict(rev.answers) if isinstance(rev.answers, dict) else {}
+    annotations = list(rev.annotations) if isinstance(rev.annotations, list) else []
+    out: list[Compared] = []
+    order = {qid: i for i, qid in enumerate(questions)}
+    for qid in sorted(gold, key=lambda k: (order.get(k, len(order)), k)):
+        g = gold[qid]
+        q = questions.get(qid)
+        value = rating_value(q, answers, annotations) if q is not None else answers.get(qid)
+        out.append(Compared(qid, q.prompt if q is not None else qid, value, g.value,
+                            same_answer(q.kind if q is not None else None, value, g.value),
+                            g.rationale or ""))
+    return out
+
+
+def status_in(s: Session, rater_id: int, settings: QualificationSettings | None = None
+              ) -> QualificationStatus | None:
+    """The rater's round, or None when they have no qualification items."""
+    items = qualification_items(s, rater_id)
+    if not items:
+        return None
+    rater = s.get(RaterRow, rater_id)
+    name = rater.name if rater is not None else str(rater_id)
+    settings = settings or settings_in(s)
+    revs = _done_revisions(s, rater_id, items)
+    gold = _gold_of(s, sorted(revs))
+    matched = total = 0
+    per_q: dict[str, list[int]] = {}
+    for oid, rev in revs.items():
+        for c in _compare(s, oid, rev, gold.get(oid, {})):
+            counts = per_q.setdefault(c.question_id, [0, 0])
+            counts[0] += int(c.same)
+            counts[1] += 1
+            matched += int(c.same)
+            total += 1
+    return QualificationStatus(
+        name, rater_id, tuple(items), len(revs), matched, total,
+        tuple(QuestionScore(q, m, t) for q, (m, t) in sorted(per_q.items())),
+        settings.pass_mark, name in settings.waived)
+
+
+def rater_status(project: Project, rater_id: int) -> QualificationStatus | None:
+    with project.read() as s:
+        return status_in(s, rater_id)
+
+
+def round_status(project: Project) -> list[QualificationStatus]:
+    """Every rater with qualification items, by name (the lead's view)."""
+    with project.read() as s:
+        settings = settings_in(s)
+        ids = s.scalars(select(StudyItemRow.rater_id).where(StudyItemRow.kind == KIND)
+                        .distinct()).all()
+        out = [st for rid in ids if (st := status_in(s, int(rid), settings)) is not None]
+    return sorted(out, key=lambda st: st.rater)
+
+
+def feedback(project: Project, rater_id: int, output_id: int) -> list[Compared] | None:
+    """The gold answers next to the rater's, for one of their finished qualification items;
+    None for any other item (never gold of an unfinished or ordinary item)."""
+    with project.read() as s:
+        if output_id not in qualification_items(s, rater_id):
+            return None
+        rev = _done_revisions(s, rater_id, [output_id]).get(output_id)
+        if rev is None:
+            return None
+        return _compare(s, output_id, rev, _gold_of(s, [output_id]).get(output_id, {}))
