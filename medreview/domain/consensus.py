@@ -27,6 +27,7 @@ from collections import Counter, defaultdict
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
+from medreview.domain.not_assessed import assessed_answers, cannot_assess_of
 from medreview.domain.rubric import Question, QuestionKind
 
 LETTERS: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -171,12 +172,18 @@ def physician_ratings(
         if r["rater_kind"] != "physician":
             continue
         rater = r["rater_pseudonym"] if pseudonymise else r["rater"]
-        answers = dict(r["answers"])
+        # Not assessed is not a rating (domain.not_assessed): a cannot-assess item gives none,
+        # a "not applicable" answer is missing for that question.
+        raw = dict(r["answers"])
+        answers = assessed_answers(raw)
+        if cannot_assess_of(raw) is not None:
+            continue
+        not_applicable = set(raw) - set(answers)
         annotations = list(r["annotations"])
         qids = {k for k in answers if not k.startswith("_")}
-        qids |= {a.get("question_id") for a in annotations
+        qids |= {str(a["question_id"]) for a in annotations
                  if isinstance(a, dict) and isinstance(a.get("question_id"), str)}
-        for qid in sorted(qids):
+        for qid in sorted(qids - not_applicable):
             q = questions.get(qid)
             if q is None:
                 if keep_unknown and answers.get(qid) is not None:
@@ -186,5 +193,6 @@ def physician_ratings(
                 continue
             ratings[(r["output_id"], qid)][rater] = rating_value(q, answers, annotations)
         for q in error_questions:
-            ratings[(r["output_id"], q.id)].setdefault(rater, [])
+            if q.id not in not_applicable:
+                ratings[(r["output_id"], q.id)].setdefault(rater, [])
     return dict(ratings)

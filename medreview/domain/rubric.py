@@ -88,6 +88,8 @@ class Question:
     maximum: float | None = None  # number
     unit: str = ""  # number
     tags: tuple[str, ...] = ()
+    # "not applicable" allowed? None = the default of ``domain.not_assessed.na_allowed``.
+    allow_na: bool | None = None
 
     @property
     def is_case_criterion(self) -> bool:
@@ -188,6 +190,8 @@ def question_to_dict(q: Question) -> dict[str, Any]:
         d["unit"] = q.unit
     if q.tags:
         d["tags"] = list(q.tags)
+    if q.allow_na is not None:
+        d["allow_na"] = q.allow_na
     return d
 
 

@@ -17,6 +17,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
+from medreview.domain.not_assessed import cannot_assess_of, is_not_applicable
 from medreview.domain.rubric import Form, Question, QuestionKind
 
 SCORING_RULES: Final = ("healthbench", "sum", "mean")
@@ -64,8 +65,12 @@ def form_score(
 
     An unanswered criterion counts as not met (the live score during grading therefore only
     grows as criteria are ticked); completeness is checked separately by
-    ``medreview.domain.validation``. Answers that are not numbers are ignored.
+    ``medreview.domain.validation``. Answers that are not numbers are ignored. A criterion
+    answered "not applicable" is out of both the points achieved and the points possible; an
+    item the rater cannot assess has no score (``domain.not_assessed``).
     """
+    if cannot_assess_of(answers) is not None:
+        return None
     questions = [*form.questions, *case_questions]
     rule = form.scoring
     if rule == "healthbench":
@@ -73,6 +78,7 @@ def form_score(
             (float(q.points), answers.get(q.id) is True)
             for q in questions
             if q.kind is QuestionKind.CRITERION and q.points is not None
+            and not is_not_applicable(answers.get(q.id))
         ]
         return healthbench_score(criteria)
     if rule == "sum":

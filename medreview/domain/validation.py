@@ -16,6 +16,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from medreview.domain.judgment import Annotation, annotation_to_dict
+from medreview.domain.not_assessed import (
+    CANNOT_ASSESS_KEY,
+    cannot_assess_of,
+    check_cannot_assess,
+    is_not_applicable,
+    na_allowed,
+)
 from medreview.domain.rubric import Form, Option, Question, QuestionKind
 
 # A pairwise answer is one of these; a form's options may relabel them or leave out the tie.
@@ -97,6 +104,8 @@ def check_answer(question: Question, value: Any) -> str | None:
     """Why ``value`` is not a valid answer to ``question``, or ``None`` if it is."""
     if value is None:
         return None
+    if is_not_applicable(value):
+        return None if na_allowed(question) else "not applicable (N/A) is not allowed here"
     kind = question.kind
     if kind is QuestionKind.CRITERION:
         return None if isinstance(value, bool) else "expected true (met) or false (not met)"
@@ -158,7 +167,10 @@ def missing_required(
     answers: Mapping[str, Any],
     case_questions: Sequence[Question] = (),
 ) -> list[str]:
-    """Ids of required questions without an answer, in form order then case order."""
+    """Ids of required questions without an answer, in form order then case order. None for
+    an item the rater cannot assess (it is done with its reason)."""
+    if cannot_assess_of(answers) is not None:
+        return []
     return [
         q.id
         for q in _all_questions(form, case_questions)
@@ -176,6 +188,11 @@ def invalid_answers(
     problems: dict[str, str] = {}
     for qid, value in answers.items():
         question = by_id.get(qid)
+        if qid == CANNOT_ASSESS_KEY:
+            reason = check_cannot_assess(value)
+            if reason:
+                problems[qid] = reason
+            continue
         if question is None:
             problems[qid] = "no such question in this form or case"
             continue

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import yaml
 
+from medreview.domain.not_assessed import NOT_APPLICABLE
 from medreview.domain.rubric import (
     CASE_CRITERION_PREFIX,
     ErrorCategory,
@@ -33,6 +34,7 @@ from medreview.rubrics.schema import (
     ALL_QUESTION_KEYS,
     CATEGORY_KEYS,
     CATEGORY_REQUIRED,
+    COMMON_QUESTION_KEYS,
     FORM_KEYS,
     FORM_REQUIRED,
     FORMAT_ID,
@@ -239,6 +241,8 @@ def _option_value(r: Reader, value: Any, path: str, kind: QuestionKind) -> str |
     if isinstance(value, str):
         if not value.strip():
             r.fail(path, "must not be empty")
+        if value == NOT_APPLICABLE:
+            r.fail(path, f"{value!r} is reserved for 'not applicable' (use allow_na: true)")
         return value
     if isinstance(value, int | float):
         if value != value or value in (float("inf"), float("-inf")):
@@ -305,7 +309,7 @@ def _question(r: Reader, raw: Any, path: str) -> Question:
                f"unknown question type {type_name!r}{hint}; one of {', '.join(kinds)}")
     kind = QuestionKind(type_name)
     for key in m:
-        if key in ALL_QUESTION_KEYS[:6] or key in KIND_KEYS[kind]:
+        if key in COMMON_QUESTION_KEYS or key in KIND_KEYS[kind]:
             continue
         users = [k.value for k, keys in KIND_KEYS.items() if key in keys]
         r.fail(join(path, key), f"{key!r} does not apply to questions of type {kind.value!r} "
@@ -342,6 +346,7 @@ def _question(r: Reader, raw: Any, path: str) -> Question:
         points=points, options=options, categories=categories, severities=severities,
         minimum=minimum, maximum=maximum, unit=r.text(m, "unit", path),
         tags=r.text_list(m, "tags", path),
+        allow_na=None if m.get("allow_na") is None else r.boolean(m, "allow_na", path),
     )
 
 

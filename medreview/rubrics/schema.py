@@ -34,7 +34,8 @@ FORM_KEYS: Final = (
 )
 FORM_REQUIRED: Final = ("key", "version", "name", "kind")
 
-COMMON_QUESTION_KEYS: Final = ("id", "type", "prompt", "help", "required", "tags")
+# ``allow_na``: whether "not applicable" answers the question (domain.not_assessed.na_allowed).
+COMMON_QUESTION_KEYS: Final = ("id", "type", "prompt", "help", "required", "tags", "allow_na")
 QUESTION_REQUIRED: Final = ("id", "type", "prompt")
 
 # The keys each kind adds to the common ones; a key listed for another kind is an error

@@ -14,9 +14,10 @@ here for the screens and the command line. "Same answer" and "the physicians' ma
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
+from medreview.domain.not_assessed import NOT_ASSESSED_COLUMNS, NotAssessedTally
 from medreview.progress import CancelToken, Progress, no_progress
 from medreview.services.questions import project_questions
 from medreview.stats.disagreement import disagreeing_outputs
@@ -38,28 +39,38 @@ if TYPE_CHECKING:
 __all__ = [
     "POOLED_CRITERIA", "JudgeCalibration", "ReferenceComparison", "StatsInputs",
     "calibration_questions", "compute", "compute_dashboard", "disagreeing_outputs",
-    "judge_calibration", "judge_raters", "load_inputs", "project_statistics",
-    "question_label", "reference_labels", "render_report",
+    "judge_calibration", "judge_raters", "load_inputs", "not_assessed_table",
+    "project_statistics", "question_label", "reference_labels", "render_report",
 ]
 
 
 @dataclass(frozen=True)
 class StatsInputs(RatingTables):
     """The project's rating tables (``storage.tables.ratings_long``, ``gold_table``, the
-    questions) plus its name for titles."""
+    questions) plus its name for titles and what the ratings left out as not assessed."""
 
     project_name: str
+    not_assessed: NotAssessedTally = field(default_factory=NotAssessedTally)
 
 
 def load_inputs(project: Project, *, pseudonymise: bool = False) -> StatsInputs:
-    ratings = tables.ratings_long(project, pseudonymise=pseudonymise)
+    tally = NotAssessedTally(marks=True)
+    ratings = tables.ratings_long(project, pseudonymise=pseudonymise, tally=tally)
     gold = tables.gold_table(project)
     return StatsInputs(
         ratings=ratings,
         gold=gold if not gold.empty else None,
         questions=project_questions(project),
         project_name=project.name,
+        not_assessed=tally,
     )
+
+
+def not_assessed_table(tally: NotAssessedTally) -> Any:
+    """``NotAssessedTally.rows`` as a table (the stats report's ``not_assessed``)."""
+    import pandas as pd
+
+    return pd.DataFrame(tally.rows(), columns=list(NOT_ASSESSED_COLUMNS))
 
 
 def compute(
@@ -70,11 +81,14 @@ def compute(
     progress: Progress = no_progress,
     token: CancelToken | None = None,
 ) -> ProjectStats:
+    import dataclasses
+
     from medreview.stats.project import project_stats
 
-    return project_stats(
+    stats = project_stats(
         inputs.ratings, inputs.questions, inputs.gold, by=by, ci=ci, progress=progress, token=token
     )
+    return dataclasses.replace(stats, not_assessed=not_assessed_table(inputs.not_assessed))
 
 
 def project_statistics(

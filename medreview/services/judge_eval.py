@@ -195,6 +195,8 @@ class EvalInputs:
     points: dict[tuple[str, str], float]
     excluded_cases: tuple[str, ...]
     notes: tuple[str, ...]
+    # Physicians' "not applicable" / "cannot assess" marks (NotAssessedTally.marks).
+    marks: dict[tuple[Any, Any], frozenset[str]] = field(default_factory=dict)
 
 
 def judge_run_choices(project: Project) -> list[tuple[int, str]]:
@@ -240,7 +242,7 @@ def load_eval_inputs(project: Project, runs: Sequence[int | str], *, part: str =
         ["case_external_id", "question_id", "points"]].itertuples(index=False, name=None)}
     return EvalInputs(project.name, spec, part, split, {p: counts.get(p, 0) for p in PARTS},
                       tuple(versions), inputs.ratings, inputs.gold, inputs.questions, points,
-                      tuple(leaked), tuple(notes))
+                      tuple(leaked), tuple(notes), marks=inputs.not_assessed.marks or {})
 
 
 def compute_evaluation(data: EvalInputs, *, method: Method = "isotonic", ci: bool = True,
@@ -256,7 +258,7 @@ def compute_evaluation(data: EvalInputs, *, method: Method = "isotonic", ci: boo
     evaluation = evaluate(
         data.ratings, data.gold, data.questions,
         [Version(v.label, v.rater, v.model) for v in data.runs], data.split, part=data.part,
-        method=method, points=data.points, ci=ci, n_resamples=n_resamples)
+        method=method, points=data.points, ci=ci, n_resamples=n_resamples, marks=data.marks)
     progress(2, 2, "done")
     return JudgeEvalReport(data.project_name, data.spec, data.part, data.cases_per_part,
                            data.runs, evaluation, data.excluded_cases, data.notes)
@@ -289,7 +291,8 @@ def correction_candidates(project: Project, run: int | str) -> list[FewShotExamp
     info = _resolve(project, run)
     inputs = load_inputs(project)
     version = Version("judge", info.rater_name, info.model)
-    items = collect_items(inputs.ratings, inputs.gold, inputs.questions, [version])
+    items = collect_items(inputs.ratings, inputs.gold, inputs.questions, [version],
+                          inputs.not_assessed.marks)
     cases = tables.cases_table(project)
     case_text = dict(zip(cases["case_external_id"].astype(str),
                          cases["messages"].map(_first_user_text), strict=True))

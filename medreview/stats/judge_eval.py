@@ -39,6 +39,13 @@ from typing import Any
 import numpy as np
 
 from medreview.domain.consensus import answer_key, derive_gold
+from medreview.domain.not_assessed import (
+    ALL_QUESTIONS,
+    CANNOT_WORDS,
+    NA_WORDS,
+    NOT_APPLICABLE,
+    is_not_applicable,
+)
 from medreview.domain.rubric import CASE_CRITERION_PREFIX, Question, QuestionKind
 from medreview.errors import StatsError
 from medreview.stats.bootstrap import bootstrap_ci
@@ -50,9 +57,9 @@ from medreview.stats.results import DEFAULT_RESAMPLES, DEFAULT_SEED
 POOLED = "criterion:*"
 MAX_FEATURE_ELEMENTS = 8_000_000  # per-case bootstrap table of one question (64 MB)
 METRICS = ("accuracy", "f1", "kappa")
-# Values a physician (or a judge) writes when an item cannot be assessed.
-NOT_ASSESSED = frozenset({"cannot assess", "cannot_assess", "cannot-assess", "n/a", "na",
-                          "not applicable", "not_applicable", "unknown", "unable to assess"})
+# Words for "cannot be assessed" in values from elsewhere (stored answers use the markers of
+# ``domain.not_assessed``: prior-rating imports turn these words into them).
+NOT_ASSESSED = NA_WORDS | CANNOT_WORDS | {"unknown"}
 _KINDS = (QuestionKind.CRITERION, QuestionKind.ORDINAL, QuestionKind.SINGLE_CHOICE,
           QuestionKind.PAIRWISE)
 
@@ -144,7 +151,9 @@ class JudgeEvaluation:
 
 
 def not_assessed(value: Any) -> bool:
-    if value is None:
+    """No answer, "not applicable" / "cannot assess" as stored (``domain.not_assessed``), or
+    one of the words for it in a value from elsewhere (a gold label, a judge's text)."""
+    if value is None or is_not_applicable(value):
         return True
     if isinstance(value, float) and math.isnan(value):
         return True
@@ -191,9 +200,13 @@ def categories_of(group: str, questions: Mapping[str, Question]) -> tuple[Any, .
 
 
 def collect_items(ratings: Any, gold: Any, questions: Mapping[str, Question],
-                  versions: Sequence[Version]) -> list[_Item]:
+                  versions: Sequence[Version],
+                  marks: Mapping[tuple[Any, Any], frozenset[str]] | None = None) -> list[_Item]:
     """One record per (output, question) of a supported kind that a physician or a version
-    answered, with the gold label where there is one."""
+    answered, with the gold label where there is one. ``marks`` are the physicians' "not
+    applicable" / "cannot assess" marks (``NotAssessedTally.marks``; the ratings table has no
+    row for them): they enter as ``NOT_APPLICABLE`` answers, which every metric leaves out
+    and the abstention table reads."""
     judges = {v.rater: v.label for v in versions}
     items: dict[tuple[int, str], _Item] = {}
     cols = ["output_id", "case_external_id", "model", "rater", "rater_kind", "question_id",
@@ -222,6 +235,14 @@ def collect_items(ratings: Any, gold: Any, questions: Mapping[str, Question],
             item.judges[label] = value
             if conf is not None and math.isfinite(float(conf)):
                 item.confidence[label] = float(conf)
+    if marks:
+        by_output: dict[int, list[_Item]] = defaultdict(list)
+        for (oid, _), item in items.items():
+            by_output[oid].append(item)
+        for (oid, rater), qids in marks.items():
+            for item in by_output.get(int(oid), ()):
+                if qids == ALL_QUESTIONS or item.qid in qids:
+                    item.physicians.setdefault(str(rater), NOT_APPLICABLE)
     stored: dict[tuple[int, str], Any] = {}
     if gold is not None and len(gold):
         for oid, qid, value in gold[["output_id", "question_id", "value"]].itertuples(
@@ -370,7 +391,9 @@ def _question_rows(group: str, label: str, items: list[_Item], labels: list[str]
     vs_diffs = tuple(_estimate(feats, diff_of(block(nv + 1), block(nv + 1 + k), "kappa"), opts)
                      for k in range(1, nv))
     rows.append(MetricRow(group, label, "kappa_vs_physicians", judged_pairs,
-                          len({it.case for it in items if it.physicians}), vs_phys, vs_diffs,
+                          len({it.case for it in items
+                               if any(not not_assessed(v) for v in it.physicians.values())}),
+                          vs_phys, vs_diffs,
                           _estimate(feats, metric_of(ceiling_sl, "kappa"), opts)))
     return rows
 
@@ -518,15 +541,17 @@ def evaluate(ratings: Any, gold: Any, questions: Mapping[str, Question],
              versions: Sequence[Version], split: Mapping[str, str], *, part: str = "test",
              method: Method = "isotonic", points: Mapping[tuple[str, str], float] | None = None,
              ci: bool = True, n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
-             level: float = 0.95) -> JudgeEvaluation:
-    """Every table of the judge evaluation (see the module doc) on the cases of ``part``."""
+             level: float = 0.95,
+             marks: Mapping[tuple[Any, Any], frozenset[str]] | None = None) -> JudgeEvaluation:
+    """Every table of the judge evaluation (see the module doc) on the cases of ``part``;
+    ``marks`` as ``collect_items``."""
     if not versions:
         raise StatsError("no judge version to evaluate", item="runs")
     labels = [v.label for v in versions]
     if len(set(labels)) != len(labels):
         raise StatsError("two versions share a label", item="runs")
     opts = _Options(ci, n_resamples, seed, level)
-    items = collect_items(ratings, gold, questions, versions)
+    items = collect_items(ratings, gold, questions, versions, marks)
     in_part = [it for it in items if split.get(it.case) == part]
     gold_cases = {it.case for it in in_part if it.has_gold}
     if not in_part:

@@ -61,10 +61,16 @@ class ProjectStats:
     errors: Any
     scores: Any
     meta: Mapping[str, Any] = field(default_factory=dict)
+    # What was left out as not assessed (N/A per question, cannot assess per reason), from
+    # the read path's tally (``domain.not_assessed``); None when the caller had no tally.
+    not_assessed: Any = None
 
     def tables(self) -> dict[str, Any]:
-        return {"agreement": self.agreement, "judge": self.judge, "ceiling": self.ceiling,
-                "calibration": self.calibration, "errors": self.errors, "scores": self.scores}
+        out = {"agreement": self.agreement, "judge": self.judge, "ceiling": self.ceiling,
+               "calibration": self.calibration, "errors": self.errors, "scores": self.scores}
+        if self.not_assessed is not None:
+            out["not_assessed"] = self.not_assessed
+        return out
 
     def to_json(self) -> str:
         def clean(v: Any) -> Any:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from medreview.domain.not_assessed import NotAssessedTally
 from medreview.storage.check_items import not_attention
 from medreview.storage.models import (
     CaseRow,
@@ -70,8 +71,13 @@ class SharedValues:
 
 
 def read_ratings_long(project: Project, *, pseudonymise: bool = False,
-                      include_drafts: bool = False) -> pd.DataFrame:
-    """``tables.ratings_long``: same rows, order, columns and dtypes as one dict per answer."""
+                      include_drafts: bool = False, keep_not_assessed: bool = False,
+                      tally: NotAssessedTally | None = None) -> pd.DataFrame:
+    """``tables.ratings_long``: same rows, order, columns and dtypes as one dict per answer.
+
+    "Not applicable" answers and cannot-assess judgments are missing here (no row), so no
+    statistic counts them (``domain.not_assessed``); ``tally`` counts them for the reports.
+    ``keep_not_assessed`` keeps them as stored (exports label them)."""
     import numpy as np
     import pandas as pd
 
@@ -104,12 +110,15 @@ def read_ratings_long(project: Project, *, pseudonymise: bool = False,
      fver_c) = per_judgment.values()
     counts: list[int] = []
     shared = SharedValues()
+    not_assessed = tally if tally is not None else NotAssessedTally()
     with project.read() as s:
         q = q.where(not_attention(s, JudgmentRow.output_id))  # attention items: not cases
         result = s.execute(q.execution_options(yield_per=_BATCH))
         for (output_id, case_id, ext, model, rater, kind, answers, annotations, conf, score,
              why, status, rev, fkey, fver) in result:
             answers = dict(answers)
+            if not keep_not_assessed:
+                answers = not_assessed.take(answers, kind, (output_id, rater))
             if score is not None:
                 answers[SCORE_QUESTION_ID] = score
             k = len(answers)

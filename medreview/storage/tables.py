@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from medreview.domain.not_assessed import NotAssessedTally
 from medreview.storage.check_items import not_attention
 from medreview.storage.models import (
     AttachmentRow,
@@ -243,16 +244,19 @@ def current_revisions(project: Project, *, include_drafts: bool = False,
 
 
 def ratings_long(
-    project: Project, *, pseudonymise: bool = False, include_drafts: bool = False
+    project: Project, *, pseudonymise: bool = False, include_drafts: bool = False,
+    keep_not_assessed: bool = False, tally: NotAssessedTally | None = None,
 ) -> pd.DataFrame:
     """One row per output x question x rater: the input of ``medreview.stats.project_stats``.
 
     The judgment's rubric score, where it has one, is the row of question ``score``.
 
     ``confidence`` is the judge's per-question confidence where it recorded one, else the
-    judgment's overall confidence.
+    judgment's overall confidence. "Not applicable" answers and cannot-assess judgments have
+    no row unless ``keep_not_assessed`` (``read_ratings_long``); ``tally`` counts them.
     """
-    return read_ratings_long(project, pseudonymise=pseudonymise, include_drafts=include_drafts)
+    return read_ratings_long(project, pseudonymise=pseudonymise, include_drafts=include_drafts,
+                             keep_not_assessed=keep_not_assessed, tally=tally)
 
 
 def gold_table(project: Project) -> pd.DataFrame:
