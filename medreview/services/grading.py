@@ -62,7 +62,12 @@ def save_revision(
     )
     if saved.revision_no is None:
         return SaveResult(None, saved.status, Changes())
-    return SaveResult(saved.revision_no, saved.status, _changed(output_id))
+    changes = _changed(output_id)
+    if saved.status == "done":  # after the commit, a short write of its own if a rule fires
+        from medreview.services.escalation import after_ratings
+
+        changes |= after_ratings(project, (output_id,))
+    return SaveResult(saved.revision_no, saved.status, changes)
 
 
 def undo_last(

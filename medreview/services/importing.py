@@ -111,4 +111,8 @@ def _import_file(
             summary.added["rubrics"] += 1
         else:
             undo()  # a file of blank rows adds nothing, not even the rubric
+    if summary.added.get("ratings"):  # finished imported ratings may meet an escalation rule
+        from medreview.services.escalation import after_ratings
+
+        after_ratings(project)
     return fmt, summary

@@ -14,7 +14,7 @@ from typing import Any
 from medreview.domain import consensus
 from medreview.domain.changes import Changes
 from medreview.progress import Progress, no_progress
-from medreview.services import grading
+from medreview.services import escalation, grading
 from medreview.services.readiness import require_rubric
 from medreview.services.views import ItemView
 from medreview.storage import tables
@@ -113,9 +113,10 @@ def merge_packages(project: Project, files: Sequence[Path],
                    progress: Progress = no_progress) -> tuple[MergeReport, Changes]:
     """Bring graded packages back, all or nothing."""
     report = merging.merge_packages(project, files, progress)
+    escalated = escalation.after_ratings(project) if report.added else Changes()
     return report, Changes(raters=True, judgments=frozenset(
         c.output_id for c in report.conflicts)) | (Changes(project=True) if report.added
-                                                   else Changes())
+                                                   else Changes()) | escalated
 
 
 def adjudication_queue(project: Project, rules: DisagreementRules | None = None, *,

@@ -17,6 +17,7 @@ from medreview.domain.judgment import JudgmentDraft, annotation_from_dict, annot
 from medreview.domain.records import ContextDocument, Message
 from medreview.domain.rubric import Form, case_criterion_question
 from medreview.errors import MedreviewError
+from medreview.storage.escalations import reason_in as escalation_reason_in
 from medreview.storage.forms import active_form_rows, form_from_row
 from medreview.storage.models import (
     AssignmentRow,
@@ -265,6 +266,7 @@ def load_item(project: Project, rater_id: int, output_id: int) -> ItemView:
             draft=draft,
             status=status,
             revision_no=revision_no,
+            escalation_reason=escalation_reason_in(s, rater_id, output_id),
         )
 
 

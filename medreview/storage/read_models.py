@@ -93,6 +93,7 @@ class ItemView:
     draft: JudgmentDraft | None  # the rater's newest revision, if any
     status: str
     revision_no: int
+    escalation_reason: str = ""  # why an escalation rule gave this rater the item (one line)
 
     @property
     def shown_model(self) -> str:

@@ -1,0 +1,204 @@
+"""Escalation use-cases: the lead's rules, a run (or its preview), the list of escalated items,
+and the hook that runs the rules after every write that adds finished ratings.
+
+The hook (``after_ratings``) is called by the grading save when an item is saved as done, by a
+package merge and by a ratings import. It reads the rules first (one small query) and does
+nothing more without them; with rules it plans for the written items only on a read snapshot,
+and takes the write lock only when something is to be escalated, in a short transaction of its
+own after the save committed (the save itself never waits for it). A failure there is logged and
+leaves the save as it is: ``medreview escalate`` applies whatever was missed.
+
+Storage is imported inside the functions: the grading window imports this module through
+``services.grading`` and must start without SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from medreview.domain.changes import Changes
+from medreview.domain.escalation import (
+    EscalationRules,
+    PlannedEscalation,
+    SevereRule,
+    check_rule,
+    check_seniors,
+    check_threshold,
+    plan,
+    rules_from_settings,
+)
+from medreview.errors import InputError
+
+if TYPE_CHECKING:
+    from medreview.storage.escalations import EscalationView
+    from medreview.storage.project import Project
+
+__all__ = ["EscalationReport", "EscalationRules", "SevereRule", "after_ratings",
+           "current_rules", "escalated_items", "parse_rule_text", "run_escalation", "set_rules"]
+
+log = logging.getLogger(__name__)
+_may: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True)
+class EscalationReport:
+    rules: EscalationRules
+    planned: tuple[PlannedEscalation, ...]
+    applied: bool  # False: a dry run, nothing written
+
+    @property
+    def escalated(self) -> tuple[PlannedEscalation, ...]:
+        return tuple(p for p in self.planned if p.senior is not None)
+
+    @property
+    def no_senior(self) -> tuple[PlannedEscalation, ...]:
+        """Items a rule met that no senior can take (every one has the item already)."""
+        return tuple(p for p in self.planned if p.senior is None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rules": self.rules.to_settings(), "applied": self.applied,
+                "escalated": [{"output_id": p.output_id, "senior": p.senior, "reason": p.reason}
+                              for p in self.escalated],
+                "no_senior": [{"output_id": p.output_id, "reason": p.reason}
+                              for p in self.no_senior]}
+
+
+def current_rules(project: Project) -> EscalationRules:
+    """The lead's rules (empty rules if none are set)."""
+    from medreview.storage.escalations import read_rules
+
+    return rules_from_settings(read_rules(project))
+
+
+def _level(text: str) -> str | int | float:
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            continue
+    return text
+
+
+def parse_rule_text(text: str, base: EscalationRules | None = None) -> EscalationRules:
+    """``severe=major,disagreement=0.5,senior=Dr A;Dr B`` onto ``base``: ``severe`` is a
+    severity level (or ``QUESTION:LEVEL`` for one error or ordinal question, e.g.
+    ``harm_extent:2``), ``disagreement`` a share in [0, 1), ``senior`` names split by ``;``;
+    ``none`` clears a rule."""
+    rules = base or EscalationRules()
+    severe, disagreement, seniors = rules.severe, rules.disagreement, rules.seniors
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        key, sep, value = part.partition("=")
+        key, value = key.strip().lower(), value.strip().strip('"').strip("'").strip()
+        if not sep:
+            raise InputError("expected KEY=VALUE (severe, disagreement, senior)", item=part)
+        if key == "severe":
+            if value.lower() in ("", "none"):
+                severe = None
+                continue
+            qid, colon, level = value.rpartition(":")
+            severe = SevereRule(_level(level.strip()) if colon else _level(value),
+                                qid.strip() or None if colon else None)
+        elif key == "disagreement":
+            disagreement = None if value.lower() in ("", "none") else check_threshold(
+                _float(value), part)
+        elif key in ("senior", "seniors"):
+            seniors = check_seniors([n for n in value.split(";") if n.strip()], part)
+        else:
+            raise InputError("unknown rule; use severe, disagreement or senior", item=key)
+    return EscalationRules(severe, disagreement, seniors)
+
+
+def _float(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise InputError("not a number", item=value) from None
+
+
+def set_rules(project: Project, rules: EscalationRules) -> Changes:
+    """Check ``rules`` against the project (a level some question has, seniors who are not
+    judges) and store them."""
+    from medreview.storage.escalations import write_rules
+    from medreview.storage.questions import project_questions
+    from medreview.storage.raters import list_raters
+
+    if rules.severe is not None:
+        check_rule(project_questions(project), rules.severe)
+    judges = {r.name for r in list_raters(project, "judge")}
+    for name in rules.seniors:
+        if name in judges:
+            raise InputError("a senior rater must be a physician, not a judge", item=name)
+    write_rules(project, rules.to_settings())
+    return Changes(project=True)
+
+
+def run_escalation(project: Project, *, dry_run: bool = False, by: str = "lead"
+                   ) -> tuple[EscalationReport, Changes]:
+    """Apply the rules to every item (or only preview them with ``dry_run``)."""
+    from medreview.storage.escalations import escalate, plan_escalations
+
+    rules = current_rules(project)
+    if not rules.active:
+        return EscalationReport(rules, (), not dry_run), Changes()
+
+    def planner(state: Any) -> list[PlannedEscalation]:
+        return plan(state, rules)
+
+    if dry_run:
+        return EscalationReport(rules, tuple(plan_escalations(project, planner)), False), \
+            Changes()
+    done = tuple(escalate(project, planner, by=by))
+    report = EscalationReport(rules, done, True)
+    return report, _changes(report.escalated)
+
+
+def _changes(escalated: Collection[PlannedEscalation]) -> Changes:
+    if not escalated:
+        return Changes()
+    return Changes(raters=True, queue=frozenset(p.output_id for p in escalated))
+
+
+def after_ratings(project: Project, output_ids: Collection[int] | None = None, *,
+                  by: str = "rule") -> Changes:
+    """Escalate what the rules now catch among ``output_ids`` (None: every item) after a write
+    that committed finished ratings. Never raises: the write it follows has succeeded."""
+    try:
+        return _after_ratings(project, output_ids, by)
+    except Exception as exc:  # the save stands; `medreview escalate` catches up
+        log.warning("escalation after a save did not run: %s", exc, exc_info=True)
+        return Changes()
+
+
+def _after_ratings(project: Project, output_ids: Collection[int] | None, by: str) -> Changes:
+    from medreview.storage.escalations import escalate, may_escalate, plan_escalations
+
+    if project.read_only:
+        return Changes()
+    rules = current_rules(project)
+    if not rules.active:
+        return Changes()
+    may = _may.get(project)
+    if may is None:
+        may = _may[project] = may_escalate(project)
+    if not may:  # a physician's server login: the lead's writes escalate
+        return Changes()
+
+    def planner(state: Any) -> list[PlannedEscalation]:
+        return [p for p in plan(state, rules) if p.senior is not None]
+
+    if not plan_escalations(project, planner, output_ids):
+        return Changes()
+    return _changes(escalate(project, planner, by=by, output_ids=output_ids))
+
+
+def escalated_items(project: Project) -> list[EscalationView]:
+    """Every escalated item with its senior, reason and the senior's progress."""
+    from medreview.storage.escalations import escalations
+
+    return escalations(project)

@@ -1,0 +1,239 @@
+"""Escalations as stored: the lead's rules (``settings["escalation"]``), the state the planner
+reads, and the one transaction that gives escalated items to senior raters.
+
+An escalation is an assignment of the output to the senior plus a ``study_item`` of kind
+``escalation`` whose ``reason`` is the one line the senior sees. The planner
+(``domain.escalation.plan``) runs inside the write transaction on the state read there, so two
+writers escalating at once cannot give one item twice (SQLite ``BEGIN IMMEDIATE``, the advisory
+lock on PostgreSQL); an output with any escalation row is never escalated again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from medreview.domain import consensus
+from medreview.domain.consensus import blind_label
+from medreview.domain.escalation import SETTINGS_KEY, EscalationState, PlannedEscalation
+from medreview.domain.rubric import Question, case_criterion_question
+from medreview.storage.check_items import attention_output_ids
+from medreview.storage.forms import form_from_row
+from medreview.storage.models import (
+    AssignmentRow,
+    CaseCriterionRow,
+    CaseRow,
+    FormRow,
+    JudgmentRevisionRow,
+    JudgmentRow,
+    OutputRow,
+    ProjectRow,
+    RaterRow,
+    StudyItemRow,
+)
+from medreview.storage.project import Project
+from medreview.storage.raters import get_or_create_rater
+
+KIND = "escalation"
+# Attention items are not study cases and are never escalated (``check_items``, the one rule);
+# a rater's answers on their qualification items are training, not ratings of the study.
+TRAINING = ("qualification",)
+
+Planner = Callable[[EscalationState], Sequence[PlannedEscalation]]
+
+
+@dataclass(frozen=True)
+class EscalationView:
+    """One escalated item, as the dashboard and ``medreview escalate`` list it."""
+
+    output_id: int
+    case_external_id: str
+    model: str
+    senior: str
+    reason: str
+    status: str  # the senior's judgment: todo | draft | done | skipped
+    created_at: dt.datetime
+    created_by: str
+
+
+def _settings(s: Session) -> dict[str, Any]:
+    raw = s.scalars(select(ProjectRow.settings)).one()
+    return raw if isinstance(raw, dict) else {}
+
+
+def read_rules(project: Project) -> Any:
+    """The stored rules (raw JSON: ``domain.escalation.rules_from_settings`` checks them)."""
+    with project.read() as s:
+        return _settings(s).get(SETTINGS_KEY)
+
+
+def write_rules(project: Project, rules: dict[str, Any]) -> None:
+    with project.transaction() as s:
+        row = s.scalars(select(ProjectRow)).one()
+        settings = dict(row.settings or {})
+        settings[SETTINGS_KEY] = rules
+        row.settings = settings
+
+
+def may_escalate(project: Project) -> bool:
+    """Whether this login may write escalations: always on SQLite; on a PostgreSQL server a
+    lead's login (a physician's rater login reads its own rows only: schema 0010)."""
+    if project.read_only:
+        return False
+    with project.read() as s:
+        if s.get_bind().dialect.name != "postgresql":
+            return True
+        return bool(s.scalar(text(
+            "SELECT has_table_privilege(current_user, 'study_item', 'INSERT') AND "
+            "has_table_privilege(current_user, 'assignment', 'INSERT')")))
+
+
+def _questions(s: Session, case_ids: Collection[int] | None) -> dict[str, Question]:
+    out: dict[str, Question] = {}
+    for row in s.scalars(select(FormRow).order_by(FormRow.active, FormRow.version)):
+        for q in form_from_row(row).questions:
+            out[q.id] = q
+    crit = select(CaseCriterionRow).order_by(CaseCriterionRow.id)
+    if case_ids is not None:
+        crit = crit.where(CaseCriterionRow.case_id.in_(list(case_ids)))
+    for c in s.scalars(crit):
+        q = case_criterion_question(c.key, c.text, c.points, tuple(c.tags))
+        out[q.id] = q
+    return out
+
+
+def _kind_pairs(s: Session, kinds: Sequence[str]) -> set[tuple[int, int]]:
+    return {(int(r), int(o)) for r, o in s.execute(
+        select(StudyItemRow.rater_id, StudyItemRow.output_id)
+        .where(StudyItemRow.kind.in_(list(kinds))))}
+
+
+def _state(s: Session, output_ids: Collection[int] | None) -> EscalationState:
+    escalated = {int(o) for o in s.scalars(
+        select(StudyItemRow.output_id).where(StudyItemRow.kind == KIND))}
+    not_study = attention_output_ids(s)
+    training = _kind_pairs(s, TRAINING)
+    q = (select(JudgmentRevisionRow.answers, JudgmentRevisionRow.annotations, JudgmentRow.rater_id,
+                JudgmentRow.output_id, RaterRow.name, OutputRow.case_id)
+         .join(JudgmentRow, (JudgmentRow.id == JudgmentRevisionRow.judgment_id)
+               & (JudgmentRow.current_revision_no == JudgmentRevisionRow.revision_no))
+         .join(RaterRow, RaterRow.id == JudgmentRow.rater_id)
+         .join(OutputRow, OutputRow.id == JudgmentRow.output_id)
+         .where(JudgmentRow.status == "done", RaterRow.kind == "physician")
+         .order_by(JudgmentRow.output_id, RaterRow.id))
+    if output_ids is not None:
+        q = q.where(JudgmentRow.output_id.in_(list(output_ids)))
+    revisions: list[dict[str, Any]] = []
+    cases: set[int] = set()
+    for answers, notes, rater_id, oid, name, case_id in s.execute(q):
+        if oid in escalated or oid in not_study or (rater_id, oid) in training:
+            continue
+        cases.add(case_id)
+        revisions.append({"rater_kind": "physician", "rater": name, "output_id": oid,
+                          "answers": answers or {}, "annotations": notes or []})
+    questions = _questions(s, cases if output_ids is not None else None)
+    by_item = consensus.physician_ratings(revisions, questions)
+    ratings: dict[int, dict[str, dict[str, Any]]] = {}
+    for (oid, qid), by_rater in by_item.items():
+        ratings.setdefault(oid, {})[qid] = by_rater
+    involved: dict[int, set[str]] = {}
+    if ratings:
+        wanted = list(ratings)
+        for oid, name in s.execute(
+                select(JudgmentRow.output_id, RaterRow.name)
+                .join(RaterRow, RaterRow.id == JudgmentRow.rater_id)
+                .where(JudgmentRow.output_id.in_(wanted))):
+            involved.setdefault(int(oid), set()).add(name)
+        for oid, name in s.execute(
+                select(AssignmentRow.output_id, RaterRow.name)
+                .join(RaterRow, RaterRow.id == AssignmentRow.rater_id)
+                .where(AssignmentRow.output_id.in_(wanted))):
+            involved.setdefault(int(oid), set()).add(name)
+    open_counts: Counter[str] = Counter()
+    done = select(JudgmentRow.id).where(JudgmentRow.rater_id == StudyItemRow.rater_id,
+                                        JudgmentRow.output_id == StudyItemRow.output_id,
+                                        JudgmentRow.status == "done").exists()
+    for (name,) in s.execute(select(RaterRow.name)
+                             .join(StudyItemRow, StudyItemRow.rater_id == RaterRow.id)
+                             .where(StudyItemRow.kind == KIND, ~done)):
+        open_counts[name] += 1
+    return EscalationState(ratings, questions,
+                           {o: frozenset(n) for o, n in involved.items()}, dict(open_counts))
+
+
+def plan_escalations(project: Project, planner: Planner,
+                     output_ids: Collection[int] | None = None) -> list[PlannedEscalation]:
+    """What ``escalate`` would write now, without writing (a preview, and the cheap first look
+    of the grading hook: most saves escalate nothing and then take no write lock)."""
+    with project.read() as s:
+        return list(planner(_state(s, output_ids)))
+
+
+def _label_for(s: Session, output_id: int) -> str:
+    labels = Counter(s.scalars(select(AssignmentRow.blind_label)
+                               .where(AssignmentRow.output_id == output_id)))
+    if labels:
+        return labels.most_common(1)[0][0]
+    case_id = s.scalar(select(OutputRow.case_id).where(OutputRow.id == output_id))
+    ids = list(s.scalars(select(OutputRow.id).where(OutputRow.case_id == case_id)
+                         .order_by(OutputRow.id)))
+    return blind_label(ids.index(output_id))
+
+
+def escalate(project: Project, planner: Planner, *, by: str = "",
+             output_ids: Collection[int] | None = None) -> list[PlannedEscalation]:
+    """In one transaction: plan on the state read there, create missing senior physicians,
+    and write an assignment (after the senior's last one) and an ``escalation`` study item per
+    planned item that has a senior. Running it again writes nothing."""
+    with project.transaction() as s:
+        planned = list(planner(_state(s, output_ids)))
+        for p in planned:
+            if p.senior is None:
+                continue
+            senior = get_or_create_rater(s, p.senior, "physician")
+            last = s.scalar(select(func.max(AssignmentRow.position))
+                            .where(AssignmentRow.rater_id == senior.id))
+            s.add(AssignmentRow(rater_id=senior.id, output_id=p.output_id,
+                                position=(last if last is not None else -1) + 1,
+                                blind_label=_label_for(s, p.output_id)))
+            s.add(StudyItemRow(rater_id=senior.id, output_id=p.output_id, kind=KIND,
+                               reason=p.reason, created_by=by[:200]))
+            s.flush()
+        return planned
+
+
+def escalation_reason(project: Project, rater_id: int, output_id: int) -> str:
+    """The reason ``rater_id`` was given ``output_id`` by an escalation rule ('' if not)."""
+    with project.read() as s:
+        return reason_in(s, rater_id, output_id)
+
+
+def reason_in(s: Session, rater_id: int, output_id: int) -> str:
+    return s.scalar(select(StudyItemRow.reason).where(
+        StudyItemRow.rater_id == rater_id, StudyItemRow.output_id == output_id,
+        StudyItemRow.kind == KIND)) or ""
+
+
+def escalations(project: Project) -> list[EscalationView]:
+    """Every escalated item, newest first."""
+    with project.read() as s:
+        status = (select(JudgmentRow.status)
+                  .where(JudgmentRow.rater_id == StudyItemRow.rater_id,
+                         JudgmentRow.output_id == StudyItemRow.output_id)
+                  .scalar_subquery())
+        rows = s.execute(
+            select(StudyItemRow.output_id, CaseRow.external_id, OutputRow.model, RaterRow.name,
+                   StudyItemRow.reason, status, StudyItemRow.created_at, StudyItemRow.created_by)
+            .join(OutputRow, OutputRow.id == StudyItemRow.output_id)
+            .join(CaseRow, CaseRow.id == OutputRow.case_id)
+            .join(RaterRow, RaterRow.id == StudyItemRow.rater_id)
+            .where(StudyItemRow.kind == KIND)
+            .order_by(StudyItemRow.created_at.desc(), StudyItemRow.id.desc())).all()
+    return [EscalationView(int(r[0]), r[1], r[2], r[3], r[4], r[5] or "todo", r[6], r[7])
+            for r in rows]
