@@ -21,6 +21,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                         "consecutive) or apart (spread out)")
     p.add_argument("--no-stratify", action="store_true",
                    help="do not stratify by model and case tag")
+    p.add_argument("--check-rate", type=float, default=0.0, metavar="SHARE",
+                   help="then mix hidden gold items into each rater's queue at this share "
+                        "(as `medreview checks --rate`)")
+    p.add_argument("--attention-rate", type=float, default=0.0, metavar="SHARE",
+                   help="likewise attention items (as `medreview checks --attention-rate`)")
     p.set_defaults(run=run)
 
 
@@ -32,12 +37,21 @@ def run(args: argparse.Namespace) -> int:
     design = AssignmentDesign(
         raters=names, per_output=args.per_output, overlap=args.overlap, seed=args.seed,
         case_grouping=args.cases, stratify_by=() if args.no_stratify else ("model", "tag"))
+    from medreview.services import checks
+
+    check_design = checks.CheckDesign(rate=args.check_rate, attention_rate=args.attention_rate,
+                                      seed=args.seed, raters=names)
+    check_design.validate()
     with open_project(args.project) as project:
         summary, _ = assign(project, design)
+        mixed = (checks.mix(project, check_design)[0]
+                 if check_design.rate or check_design.attention_rate else None)
     if summary.created_raters:
         print("new raters: " + ", ".join(summary.created_raters))
     print(f"{summary.added} assignments added (seed {args.seed}); "
           f"{summary.multi_rated_outputs} outputs have two or more raters")
     for name, n in summary.per_rater.items():
         print(f"  {name}: {n} items")
+    for line in checks.summary_lines(mixed) if mixed else ():
+        print(line)
     return 0

@@ -14,8 +14,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         description="Per physician: Cohen's kappa, Krippendorff's alpha and ICC(3,1)/ICC(A,1) "
         "of their blind re-ratings (retest revisions at least --min-delay days after the "
         "first answer), kappa against the leave-one-out majority of the other physicians per "
-        "window with 95 %% CIs (flagged below --threshold), and the median and IQR of their "
-        "time on task.")
+        "window with 95 %% CIs (flagged below --threshold), the median and IQR of their "
+        "time on task, and their accuracy on hidden gold items and attention pass rate with "
+        "95 %% CIs (`medreview checks`).")
     p.add_argument("project", type=project_arg)
     p.add_argument("--question", default=None,
                    help="question id (default: the categorical question with most answers)")
@@ -35,9 +36,13 @@ def run(args: argparse.Namespace) -> int:
     from medreview.services.projects import open_project
     from medreview.services.rater_quality import (
         DRIFT_HEADER,
+        GOLD_HEADER,
+        GOLD_QUESTION_HEADER,
         SUMMARY_HEADER,
         check_threshold,
         drift_rows,
+        gold_question_rows,
+        gold_rows,
         parse_window,
         rater_report,
         summary_rows,
@@ -59,6 +64,11 @@ def run(args: argparse.Namespace) -> int:
     drows = drift_rows(report)
     if drows:
         print_table("Drift (kappa against the other physicians' majority)", DRIFT_HEADER, drows)
+    grows = gold_rows(report)
+    if grows:
+        print_table("Hidden gold and attention items", GOLD_HEADER, grows)
+        print_table("Accuracy on gold per question", GOLD_QUESTION_HEADER,
+                    gold_question_rows(report))
     for note in report.notes:
         print(f"note: {note}")
     return 0

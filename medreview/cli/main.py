@@ -24,7 +24,7 @@ from medreview.progress import Cancelled
 COMMANDS = (
     "init", "import", "info", "export", "demo", "gui", "stats", "judge", "judge-eval",
     "assign", "package", "merge", "adjudicate", "migrate", "copy", "team", "raters",
-    "qualify", "retest",
+    "qualify", "retest", "checks", "escalate",
 )
 
 

@@ -17,6 +17,13 @@ from typing import Any
 from medreview.domain.rubric import CASE_CRITERION_PREFIX, Question, QuestionKind
 from medreview.errors import InputError
 from medreview.services.questions import project_questions
+from medreview.stats.gold_accuracy import (
+    RaterAccuracy,
+    ScoredItem,
+    Share,
+    item_correct,
+    rater_accuracy,
+)
 from medreview.stats.rater_quality import (
     Answer,
     Coefficient,
@@ -32,6 +39,7 @@ from medreview.stats.rater_quality import (
     time_summary,
     usable_times,
 )
+from medreview.storage.check_items import HiddenItems, hidden_items
 from medreview.storage.project import Project
 from medreview.storage.rater_quality import RaterRecords, rater_records
 
@@ -49,6 +57,7 @@ CRITERIA_QUESTION = Question(CRITERIA, QuestionKind.CRITERION, "all case criteri
 class RaterInputs:
     records: RaterRecords
     questions: dict[str, Question]
+    hidden: HiddenItems = field(default_factory=lambda: HiddenItems((), {}))
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,7 @@ class RaterQuality:
     retest: tuple[Coefficient, ...]
     drift: tuple[DriftWindow, ...]
     times: tuple[float, ...] = field(default=(), repr=False)  # usable seconds (the histogram)
+    gold: RaterAccuracy | None = None  # hidden gold and attention items (None: none assigned)
 
     @property
     def flagged(self) -> tuple[str, ...]:
@@ -72,7 +82,8 @@ class RaterQuality:
                 "per_day": [[d.isoformat(), n, c] for d, n, c in self.per_day],
                 "n_retest": self.n_retest, "n_retest_too_soon": self.n_retest_too_soon,
                 "retest": [c.to_dict() for c in self.retest],
-                "drift": [w.to_dict() for w in self.drift], "flagged": list(self.flagged)}
+                "drift": [w.to_dict() for w in self.drift], "flagged": list(self.flagged),
+                "gold": self.gold.to_dict() if self.gold else None}
 
 
 @dataclass(frozen=True)
@@ -112,7 +123,7 @@ def check_threshold(value: float) -> float:
 
 
 def load_rater_inputs(project: Project) -> RaterInputs:
-    return RaterInputs(rater_records(project), project_questions(project))
+    return RaterInputs(rater_records(project), project_questions(project), hidden_items(project))
 
 
 def _questions(inputs: RaterInputs) -> dict[str, Question]:
@@ -168,7 +179,9 @@ def compute_rater_report(inputs: RaterInputs, *, question: str | None = None,
                          f"{MAX_DELAY_DAYS}", item="--min-delay")
     qid = _choose_question(inputs, question)
     wlabel = "week" if window == "week" else f"{size} items"
-    raters = sorted({f.rater for f in inputs.records.finals})
+    raters = sorted({f.rater for f in inputs.records.finals}
+                    | {r for r, _k in inputs.hidden.assigned})
+    scored = _scored(inputs)
     notes: list[str] = []
     q = _questions(inputs).get(qid) if qid else None
     scale = scale_of(str(q.kind)) if q else None
@@ -193,7 +206,8 @@ def compute_rater_report(inputs: RaterInputs, *, question: str | None = None,
         out.append(RaterQuality(
             r, len(mine), time_summary(f.time_on_task_s for f in mine),
             tuple(done_per_day(f.at for f in mine)), len(kept), len(pairs) - len(kept),
-            coeffs, windows, tuple(usable_times(f.time_on_task_s for f in mine)[0])))
+            coeffs, windows, tuple(usable_times(f.time_on_task_s for f in mine)[0]),
+            _gold(r, inputs, scored)))
     if qid is None:
         notes.append("No finished physician answers to a rated question yet.")
     elif scale == "numeric":
@@ -203,6 +217,21 @@ def compute_rater_report(inputs: RaterInputs, *, question: str | None = None,
                      "project: test-retest is empty.")
     return RaterReport(qid, q.prompt if q else "", scale or "", wlabel, threshold,
                        min_delay_days, tuple(out), tuple(notes))
+
+
+def _scored(inputs: RaterInputs) -> list[ScoredItem]:
+    return [ScoredItem(a.rater, a.kind, a.output_id, a.case_external_id,
+                       item_correct(a.answers, a.annotations, a.gold, inputs.questions))
+            for a in inputs.hidden.answers]
+
+
+def _gold(rater: str, inputs: RaterInputs, scored: list[ScoredItem]) -> RaterAccuracy | None:
+    n_check = inputs.hidden.assigned.get((rater, "check"), 0)
+    n_attention = inputs.hidden.assigned.get((rater, "attention"), 0)
+    if not n_check and not n_attention:
+        return None
+    return rater_accuracy(rater, scored, check_assigned=n_check,
+                          attention_assigned=n_attention)
 
 
 def rater_report(project: Project, **kwargs: Any) -> RaterReport:
@@ -261,3 +290,31 @@ def drift_rows(report: RaterReport) -> list[tuple[str, ...]]:
     return [(r.rater, w.label, str(w.n_items), str(w.n_compared), fmt_coef(w.kappa),
              "yes" if w.flagged else ("" if w.enough else "too few to flag"))
             for r in report.raters for w in r.drift]
+
+
+GOLD_HEADER = ("rater", "gold items done", "answers", "accuracy [95% CI]",
+               "attention done", "attention passed [95% CI]", "attention failed (case #output)")
+
+
+def fmt_share(s: Share) -> str:
+    if not s.n:
+        return "-"
+    ci = f" [{fmt(s.ci[0])}, {fmt(s.ci[1])}]" if s.ci else ""
+    return f"{fmt(s.value)}{ci}"
+
+
+def gold_rows(report: RaterReport) -> list[tuple[str, ...]]:
+    """Per physician with hidden items: accuracy on gold and attention pass rate."""
+    return [(r.rater, f"{g.overall.n_items} of {g.n_check_assigned}", str(g.overall.n),
+             fmt_share(g.overall), f"{g.attention.n} of {g.n_attention_assigned}",
+             fmt_share(g.attention),
+             ", ".join(f"{c} #{o}" for o, c, _m in g.failed_attention))
+            for r in report.raters if (g := r.gold) is not None]
+
+
+GOLD_QUESTION_HEADER = ("rater", "question", "right", "answers", "accuracy [95% CI]")
+
+
+def gold_question_rows(report: RaterReport) -> list[tuple[str, ...]]:
+    return [(r.rater, qid, str(s.k), str(s.n), fmt_share(s))
+            for r in report.raters if r.gold for qid, s in r.gold.per_question.items()]

@@ -80,22 +80,24 @@ def project_attention_ids(project: Project) -> frozenset[int]:
         return attention_output_ids(s)
 
 
-def write_attention_gold(project: Project, output_id: int, labels: Sequence[tuple[str, Any]],
-                         ) -> int:
-    """Record ``labels`` ((question, expected value), validated by the caller) as the output's
-    expected answer: gold-label revisions with provenance ``attention``, in one transaction.
-    Returns how many were written."""
+def write_attention_gold(project: Project, output_ids: Sequence[int],
+                         labels: Sequence[tuple[str, Any]]) -> int:
+    """Record ``labels`` ((question, expected value), validated by the caller) as each output's
+    expected answer: gold-label revisions with provenance ``attention``, all in one
+    transaction (an unknown output refuses the lot). Returns how many were written."""
     with project.transaction() as s:
-        if s.get(OutputRow, output_id) is None:
-            raise InputError("no such output in this project", item=str(output_id))
-        for qid, value in labels:
+        for output_id in output_ids:
+            if s.get(OutputRow, output_id) is None:
+                raise InputError("no such output in this project", item=str(output_id))
+        for output_id, (qid, value) in ((o, lab) for o in output_ids for lab in labels):
             n = s.scalar(select(func.max(GoldLabelRow.revision_no)).where(
                 GoldLabelRow.output_id == output_id, GoldLabelRow.question_id == qid)) or 0
             s.add(GoldLabelRow(uid=uuid.uuid4().hex, output_id=output_id, question_id=qid,
                                value=value, provenance=ATTENTION_PROVENANCE,
                                rationale="expected answer of an attention item",
                                adjudicator_id=None, revision_no=n + 1))
-        return len(labels)
+            s.flush()
+        return len(output_ids) * len(labels)
 
 
 # --- mixing into queues --------------------------------------------------------------------

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from medreview.storage.check_items import not_attention
 from medreview.storage.models import JudgmentRevisionRow, JudgmentRow, RaterRow
 from medreview.storage.project import Project
 from medreview.storage.rating_columns import SCORE_QUESTION_ID
@@ -61,7 +62,8 @@ def _finals(s: Session) -> list[FinalJudgment]:
          .join(JudgmentRow, (JudgmentRow.id == JudgmentRevisionRow.judgment_id)
                & (JudgmentRow.current_revision_no == JudgmentRevisionRow.revision_no))
          .join(RaterRow, RaterRow.id == JudgmentRow.rater_id)
-         .where(JudgmentRow.status == "done", RaterRow.kind == "physician")
+         .where(JudgmentRow.status == "done", RaterRow.kind == "physician",
+                not_attention(s, JudgmentRow.output_id))  # attention items: not cases
          .order_by(RaterRow.name, JudgmentRow.output_id))
     return [FinalJudgment(str(name), int(oid), _answers(rev), float(rev.time_on_task_s or 0.0),
                           rev.created_at) for name, oid, rev in s.execute(q)]
@@ -73,7 +75,8 @@ def _retests(s: Session) -> list[RetestPair]:
     q = (select(RaterRow.name, JudgmentRow.output_id, JudgmentRevisionRow)
          .join(JudgmentRow, JudgmentRow.id == JudgmentRevisionRow.judgment_id)
          .join(RaterRow, RaterRow.id == JudgmentRow.rater_id)
-         .where(RaterRow.kind == "physician", JudgmentRevisionRow.judgment_id.in_(has_retest))
+         .where(RaterRow.kind == "physician", JudgmentRevisionRow.judgment_id.in_(has_retest),
+                not_attention(s, JudgmentRow.output_id))
          .order_by(JudgmentRevisionRow.judgment_id, JudgmentRevisionRow.revision_no))
     out: list[RetestPair] = []
     last: tuple[int, JudgmentRevisionRow] | None = None  # newest finished non-retest revision
