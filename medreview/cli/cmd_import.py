@@ -66,6 +66,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default=None,
         help="prior ratings: who gave them (default: physician, or per row)",
     )
+    p.add_argument("--retest", action="store_true",
+                   help="ratings files: the rows are blind re-ratings of outputs the physician "
+                        "finished before (kept as retest revisions for test-retest statistics)")
     p.add_argument("--json", action="store_true", help="machine-readable summary")
     p.set_defaults(run=run)
 
@@ -76,6 +79,20 @@ def _heartbeat(bar: Any) -> Any:
             bar(done, total, message)
 
     return progress
+
+
+def _import_retests(project: Any, path: Path, args: argparse.Namespace,
+                    mapping: Any) -> dict[str, Any]:
+    from medreview.services.retest_import import import_retest_file
+
+    options = {"rater": args.rater, "encoding": args.encoding, "na": args.na or None}
+    fmt, added, skipped = import_retest_file(project, path, fmt=args.fmt,
+                                             mapping=mapping or None, options=options)
+    if not args.json:
+        print(f"{path}: {fmt}: added {added} retests"
+              + (f" (already there: {skipped})" if skipped else ""))
+    return {"file": str(path), "format": fmt, "added": {"retests": added},
+            "skipped": {"retests": skipped}}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,6 +114,9 @@ def run(args: argparse.Namespace) -> int:
             if not args.json:
                 print(f"{value}: {form.kind.value} {key} v{version}")
         for path in args.files:
+            if args.retest:
+                report["files"].append(_import_retests(project, path, args, mapping))
+                continue
             with ProgressBar(f"import {path.name}") as bar:
                 # In a log (not a terminal) only the every-few-seconds lines of a long import
                 # are written: a "done" line per file would precede its one-line error.

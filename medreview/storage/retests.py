@@ -24,17 +24,25 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from medreview.errors import InputError
+from medreview.errors import ImportFailed, InputError
 from medreview.storage.base import utcnow
+from medreview.storage.forms import active_form_rows
 from medreview.storage.models import (
     AssignmentRow,
+    CaseRow,
     JudgmentRevisionRow,
     JudgmentRow,
+    OutputRow,
     RaterRow,
     StudyItemRow,
 )
 from medreview.storage.project import Project
-from medreview.storage.revisions import RETEST_SOURCE
+from medreview.storage.revisions import (
+    RETEST_SOURCE,
+    RevisionContent,
+    append_revision,
+    content_of,
+)
 
 KIND = "retest"
 MAX_DELAY_DAYS = 3650
@@ -98,11 +106,14 @@ def choose_retests(project: Project, *, fraction: float, delay_days: float, seed
             if missing:
                 raise InputError("no assigned items for this rater", item=", ".join(missing))
         chosen: dict[str, set[int]] = {}
-        for name, oid in s.execute(
-                select(RaterRow.name, StudyItemRow.output_id)
-                .join(RaterRow, RaterRow.id == StudyItemRow.rater_id)
-                .where(StudyItemRow.kind == KIND)):
-            chosen.setdefault(str(name), set()).add(int(oid))
+        other: dict[str, set[int]] = {}
+        for name, oid, kind in s.execute(
+                select(RaterRow.name, StudyItemRow.output_id, StudyItemRow.kind)
+                .join(RaterRow, RaterRow.id == StudyItemRow.rater_id)):
+            # A hidden check or a qualification item is never retested.
+            (chosen if kind == KIND else other).setdefault(str(name), set()).add(int(oid))
+        items = {n: [o for o in oids if o not in other.get(n, set())]
+                 for n, oids in items.items()}
         plan = plan_retests(items, chosen, fraction, seed)
         for name, oids in plan.items():
             for oid in oids:
@@ -211,3 +222,74 @@ def retest_overview(project: Project) -> list[RetestOverview]:
             out.append(RetestOverview(str(name), len(states), len(states) - n_open - n_done,
                                       n_open, n_done))
     return sorted(out, key=lambda r: r.rater)
+
+
+@dataclass(frozen=True)
+class RetestRow:
+    """One imported retest: who re-rated which output, with what, and where it came from."""
+
+    source: str
+    line: int
+    rater: str
+    case_external_id: str
+    model: str
+    output_external_id: str | None
+    content: RevisionContent
+    at: dt.datetime | None
+
+
+def parse_time(text: str | None, source: str, line: int) -> dt.datetime | None:
+    """An ISO 8601 time of a retest (UTC unless it says otherwise), or ImportFailed."""
+    if not text:
+        return None
+    try:
+        at = dt.datetime.fromisoformat(str(text)[:64].strip())
+    except ValueError:
+        raise ImportFailed("created_at is not an ISO 8601 time", source=source, line=line,
+                           item=str(text)[:40]) from None
+    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+
+
+def import_retests(project: Project, rows: Sequence[RetestRow]) -> tuple[int, int]:
+    """Write every row as a retest revision of the rater's finished judgment, in one
+    transaction (a bad row refuses the whole file); (added, already there)."""
+    added = skipped = 0
+    with project.transaction() as s:
+        rubric, taxonomy = active_form_rows(s)
+        for r in rows:
+            def fail(reason: str, r: RetestRow = r) -> ImportFailed:
+                return ImportFailed(reason, source=r.source, line=r.line,
+                                    item=r.case_external_id)
+
+            if rubric is None:
+                raise fail("the project has no rubric yet; add one before importing ratings")
+            q = (select(OutputRow.id).join(CaseRow, CaseRow.id == OutputRow.case_id)
+                 .where(CaseRow.external_id == r.case_external_id, OutputRow.model == r.model))
+            if r.output_external_id:
+                q = q.where(OutputRow.external_id == r.output_external_id)
+            ids = s.scalars(q.limit(2)).all()
+            if len(ids) != 1:
+                raise fail(f"no output of model {r.model!r} for this case" if not ids else
+                           f"case has several outputs of model {r.model!r}; give the output "
+                           "id to say which one was rated")
+            judgment = s.scalars(select(JudgmentRow).join(
+                RaterRow, RaterRow.id == JudgmentRow.rater_id).where(
+                RaterRow.name == r.rater, RaterRow.kind == "physician",
+                JudgmentRow.output_id == ids[0])).first()
+            if judgment is None or judgment.status != "done":
+                raise fail(f"{r.rater!r} has no finished answer of this output to retest")
+            earlier = s.scalars(select(JudgmentRevisionRow).where(
+                JudgmentRevisionRow.judgment_id == judgment.id,
+                JudgmentRevisionRow.source == RETEST_SOURCE)).all()
+            mark = r.content.fingerprint()
+            if any(content_of(e).fingerprint() == mark for e in earlier):
+                skipped += 1
+                continue
+            new = append_revision(
+                s, rater_id=judgment.rater_id, output_id=ids[0], content=r.content,
+                form_id=rubric.id, taxonomy_id=taxonomy.id if taxonomy else None,
+                author=r.rater, source=RETEST_SOURCE)
+            if new is not None and r.at is not None:
+                new.created_at = r.at
+            added += 1
+    return added, skipped
