@@ -15,6 +15,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+from medreview.domain.jsontext import make_dumps
 from medreview.domain.records import ContextDocument, Message
 from medreview.errors import ImportFailed
 from medreview.progress import CancelToken, Progress, no_progress
@@ -51,14 +52,14 @@ def type_name(value: object) -> str:
     return type(value).__name__
 
 
-# json.dumps with these options builds a new encoder on every call (a quarter of its time on
-# small values); one encoder made once writes exactly the same text.
-_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str)
+# json.dumps with these options builds a new encoder on every call (two thirds of its time on
+# small values); one made once writes exactly the same text (domain.jsontext).
+_CANONICAL = make_dumps(sort_keys=True, ensure_ascii=False, default=str)
 
 
 def content_hash(value: object) -> str:
     """A stable digest of a JSON-able value (sorted keys), used to compare duplicates cheaply."""
-    return hashlib.sha256(_CANONICAL.encode(value).encode("utf-8")).hexdigest()
+    return hashlib.sha256(_CANONICAL(value).encode("utf-8")).hexdigest()
 
 
 def short_hash(text: str, n: int = 8) -> str:

@@ -9,6 +9,7 @@ one, else on the case. ``parse_wide_csv`` reads the spreadsheet layout with one 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -27,7 +28,6 @@ from medreview.importers._common import (
     parse_context,
     parse_messages,
     parse_tags,
-    pick,
     read_records,
     without_na,
 )
@@ -130,9 +130,26 @@ ROLE_ALIASES = {
 }
 
 
+# The roles a line's fields are read for, in the order their values are checked.
+_ROLES = (
+    "case_id", "output_id", "prompt", "messages", "system", "title", "model", "output",
+    "context", "tags", "reference",
+)
+
+# What ``_RowParser.fields`` finds for a role: (rank of the name in the role, name, value).
+_Found = tuple[int, str, Any]
+
+
 @dataclass
 class _RowParser:
-    """Turns one row (dict) into case/output records, with the file-wide dedup state."""
+    """Turns one row (dict) into case/output records, with the file-wide dedup state.
+
+    A row is read in one pass over its fields (``fields``): each field either fills a role
+    (the first name of the role's list that is present with a value wins, as ``pick`` would
+    choose) or is kept as metadata. A case is built only the first time its id is seen; its
+    repeats (one line per model answer) are validated the same way and compared by a digest
+    of the validated values.
+    """
 
     path: Path
     mapping: FieldMapping
@@ -140,93 +157,139 @@ class _RowParser:
     cases: Seen = field(init=False)
     outputs: Seen = field(init=False)
     known: frozenset[str] = field(init=False)
+    _roles: dict[str, tuple[tuple[str, int], ...]] = field(init=False)
+    _source: str = field(init=False)
 
     def __post_init__(self) -> None:
         self.cases = Seen(self.path, "case")
         self.outputs = Seen(self.path, "output")
-        self.known = self.mapping.known()
+        roles: dict[str, list[tuple[str, int]]] = {}
+        for role in _ROLES:
+            for rank, name in enumerate(getattr(self.mapping, role)):
+                roles.setdefault(name, []).append((role, rank))
+        self._roles = {name: tuple(r) for name, r in roles.items()}
+        self.known = frozenset(self._roles)
+        self._source = str(self.path)
 
-    def case_id(self, row: dict[str, Any], line: int, key: str | None = None) -> str:
-        name, value = pick(row, self.mapping.case_id)
-        if name is None and key is not None:
+    def fields(self, row: dict[str, Any]) -> tuple[dict[str, _Found], dict[str, Any]]:
+        """The value of each role found in ``row``, and the fields no role names (metadata;
+        a CSV cell that holds JSON decoded, an empty cell left out)."""
+        found: dict[str, _Found] = {}
+        extras: dict[str, Any] = {}
+        roles_of = self._roles
+        for name, value in row.items():
+            roles = roles_of.get(name)
+            if roles is None:
+                if value != "":
+                    extras[name] = maybe_json(value)
+                continue
+            if value is None or (isinstance(value, str) and (not value or value.isspace())):
+                continue  # present without a value: the role's next name may have one
+            for role, rank in roles:
+                prior = found.get(role)
+                if prior is None or rank < prior[0]:
+                    found[role] = (rank, name, value)
+        return found, extras
+
+    def case_id(self, found: dict[str, _Found], line: int, key: str | None = None) -> str:
+        got = found.get("case_id")
+        if got is None and key is not None:
             return as_id(key, "(record key)", self.path, line)  # a dict of records
-        if name is None:
+        if got is None:
             raise fail(
                 f"missing required field: one of {', '.join(self.mapping.case_id)}", self.path, line
             )
-        return as_id(value, name, self.path, line)
+        return as_id(got[2], got[1], self.path, line)
 
     def case(
-        self, row: dict[str, Any], line: int, case_id: str, extras: dict[str, Any]
+        self, found: dict[str, _Found], line: int, case_id: str, extras: dict[str, Any]
     ) -> CaseRecord | None:
         """The row's case, or None when an identical case was already emitted from this file."""
         m, path = self.mapping, self.path
-        msg_name, msgs = pick(row, m.messages)
-        prompt_name, prompt = pick(row, m.prompt)
-        if msg_name is not None:
-            messages = parse_messages(msgs, msg_name, path, line, case_id)
-        elif prompt_name is not None:
-            decoded = maybe_json(prompt)
-            # A CSV cell may hold a JSON message list; any other text (even "[1] ...") is prose.
-            if isinstance(decoded, list) and all(
-                isinstance(m, dict) and "role" in m for m in decoded
-            ):
-                prompt = decoded
-            if isinstance(prompt, list):  # HealthBench-style prompt given as a message list
-                messages = parse_messages(prompt, prompt_name, path, line, case_id)
+        msgs = found.get("messages")
+        prompt = found.get("prompt")
+        messages: tuple[Message, ...] | None = None
+        if msgs is not None:
+            messages = parse_messages(msgs[2], msgs[1], path, line, case_id)
+            turns = tuple((x.role, x.content) for x in messages)
+        elif prompt is not None:
+            _rank, prompt_name, value = prompt
+            if isinstance(value, str) and value.lstrip()[:1] != "[":
+                turns = (("user", value),)  # prose: the common case, no message list to read
             else:
-                messages = (Message("user", as_str(prompt, prompt_name, path, line, case_id)),)
+                decoded = maybe_json(value)
+                # A CSV cell may hold a JSON message list; other text (even "[1] ...") is prose.
+                if isinstance(decoded, list) and all(
+                    isinstance(x, dict) and "role" in x for x in decoded
+                ):
+                    value = decoded
+                if isinstance(value, list):  # HealthBench-style prompt given as a message list
+                    messages = parse_messages(value, prompt_name, path, line, case_id)
+                    turns = tuple((x.role, x.content) for x in messages)
+                else:
+                    turns = (("user", as_str(value, prompt_name, path, line, case_id)),)
         else:
             names = ", ".join((*m.prompt, *m.messages))
             raise fail(f"missing required field: one of {names}", path, line, case_id)
-        sys_name, system = pick(row, m.system)
-        if sys_name is not None:
-            messages = (Message("system", as_str(system, sys_name, path, line, case_id)), *messages)
-        title_name, title = pick(row, m.title)
-        ctx_name, ctx = pick(row, m.context)
-        tag_name, tags = pick(row, m.tags)
-        ref_name, ref = pick(row, m.reference)
-        record = CaseRecord(
+        system = found.get("system")
+        if system is not None:
+            turns = (("system", as_str(system[2], system[1], path, line, case_id)), *turns)
+            messages = None
+        title = found.get("title")
+        ctx = found.get("context")
+        tags = found.get("tags")
+        ref = found.get("reference")
+        title_text = as_str(title[2], title[1], path, line, case_id) if title else ""
+        context = parse_context(ctx[2], ctx[1], path, line) if ctx else ()
+        tag_list = parse_tags(tags[2], tags[1], path, line) if tags else ()
+        reference = as_str(ref[2], ref[1], path, line, case_id) if ref else None
+        # Every part but the metadata is text, so the repr of the tuple tells contents apart
+        # exactly; the metadata (any JSON: 1, 1.0 and true differ) by its canonical JSON.
+        digest = hashlib.sha256(repr((
+            turns, title_text, tuple((d.title, d.text, d.kind) for d in context), tag_list,
+            reference, content_hash(extras) if extras else None,
+        )).encode("utf-8")).hexdigest()
+        if not self.cases.is_new_digest(
+            case_id, digest, line, differs="a different prompt or case fields"
+        ):
+            return None
+        if messages is None:
+            messages = tuple(Message(role, content) for role, content in turns)
+        return CaseRecord(
             external_id=case_id,
             messages=messages,
-            title=as_str(title, title_name, path, line, case_id) if title_name else "",
-            context=parse_context(ctx, ctx_name, path, line) if ctx_name else (),
-            tags=parse_tags(tags, tag_name, path, line) if tag_name else (),
+            title=title_text,
+            context=context,
+            tags=tag_list,
             metadata=extras,
-            reference_answer=as_str(ref, ref_name, path, line, case_id) if ref_name else None,
+            reference_answer=reference,
         )
-        content = {
-            "messages": [(x.role, x.content) for x in record.messages],
-            "title": record.title,
-            "context": [(d.title, d.text, d.kind) for d in record.context],
-            "tags": record.tags,
-            "reference": record.reference_answer,
-            "metadata": extras,
-        }
-        if self.cases.is_new(case_id, content, line, differs="a different prompt or case fields"):
-            return record
-        return None
 
-    def rows(self, row: dict[str, Any], line: int, key: str | None = None) -> Iterator[Located]:
+    def rows(self, row: dict[str, Any], line: int, key: str | None = None) -> list[Located]:
         m, path = self.mapping, self.path
-        row = without_na(row, self.na)
-        case_id = self.case_id(row, line, key)
-        out_name, text = pick(row, m.output)
-        # An empty CSV cell means "no value", not an empty-string value worth keeping.
-        extras = {k: maybe_json(v) for k, v in row.items() if k not in self.known and v != ""}
-        case_extras = {k: v for k, v in extras.items() if k in m.case_metadata}
-        output_extras = {k: v for k, v in extras.items() if k not in m.case_metadata}
-        if out_name is None:
+        if self.na:
+            row = without_na(row, self.na)
+        found, extras = self.fields(row)
+        case_id = self.case_id(found, line, key)
+        out = found.get("output")
+        if out is None:
             case_extras = extras  # a case-only line: every extra describes the case
-        case = self.case(row, line, case_id, case_extras)
+            output_extras = extras
+        elif m.case_metadata and not extras.keys().isdisjoint(m.case_metadata):
+            case_extras = {k: v for k, v in extras.items() if k in m.case_metadata}
+            output_extras = {k: v for k, v in extras.items() if k not in m.case_metadata}
+        else:
+            case_extras, output_extras = {}, extras
+        located: list[Located] = []
+        case = self.case(found, line, case_id, case_extras)
         if case is not None:
-            yield Located(case, str(path), line)
-        if out_name is None:
-            return
-        text = as_str(text, out_name, path, line, case_id)
-        model_name, model = pick(row, m.model)
-        if model_name is not None:
-            model = as_str(model, model_name, path, line, case_id).strip()
+            located.append(Located(case, self._source, line))
+        if out is None:
+            return located
+        text = as_str(out[2], out[1], path, line, case_id)
+        model_found = found.get("model")
+        if model_found is not None:
+            model = as_str(model_found[2], model_found[1], path, line, case_id).strip()
         elif m.default_model:
             model = m.default_model
         else:
@@ -237,8 +300,8 @@ class _RowParser:
                 line,
                 case_id,
             )
-        oid_name, oid = pick(row, m.output_id)
-        output_id = as_id(oid, oid_name, path, line) if oid_name else None
+        oid = found.get("output_id")
+        output_id = as_id(oid[2], oid[1], path, line) if oid else None
         key = f"{case_id} / {model}" + (f" / {output_id}" if output_id else "")
         if self.outputs.is_new_digest(
             key, _output_digest(text, output_extras), line, "a different text"
@@ -246,7 +309,8 @@ class _RowParser:
             record = OutputRecord(
                 case_id, model, text, external_id=output_id, metadata=output_extras
             )
-            yield Located(record, str(path), line)
+            located.append(Located(record, self._source, line))
+        return located
 
 
 def _output_digest(text: str, metadata: dict[str, Any]) -> str:
@@ -327,13 +391,14 @@ def parse_wide_csv(
         raise fail("no model columns found for a wide CSV", path, 1)
     with closing(rows):
         for line, row in rows:
-            case_id = parser.case_id(row, line)
+            found, _extras = parser.fields(row)
+            case_id = parser.case_id(found, line)
             extras = {
                 k: maybe_json(v)
                 for k, v in row.items()
                 if k not in known and k not in models and v != ""
             }
-            case = parser.case(row, line, case_id, extras)
+            case = parser.case(found, line, case_id, extras)
             if case is not None:
                 yield Located(case, str(path), line)
             for model in models:
