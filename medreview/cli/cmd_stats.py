@@ -150,5 +150,12 @@ def run(args: argparse.Namespace) -> int:
                 if n else float("nan")
             rows.append([str(qid), str(jname), _fmt(float(ece)), str(int(n))])
         _print_table("Judge calibration", ["question", "judge", "ECE", "items"], rows)
+    na = stats.not_assessed
+    if na is not None and not na.empty:
+        _print_table("Not assessed (left out of every statistic above)",
+                     ["", "question / reason", "raters", "count"],
+                     [["not applicable" if r["what"] == "not_applicable" else "cannot assess",
+                       r["question_id"] or r["label"], r["rater_kind"], str(r["count"])]
+                      for r in na.to_dict("records")])
     print("\nMethods\n" + stats.methods_table())
     return 0

@@ -254,11 +254,21 @@ class OverviewTab(StatsTab):
         self.methods = StatsTable([Column("method", "Method"),
                                    Column("missing", "Missing data"),
                                    Column("ci", "Confidence interval")])
+        # "Not applicable" per question and "cannot assess" per reason: out of every
+        # statistic, counted here (domain.not_assessed).
+        self.not_assessed = StatsTable([
+            Column("what", "Not assessed", fmt=lambda r: "Not applicable"
+                   if r["what"] == "not_applicable" else "Cannot assess", kind="custom"),
+            Column("item", "Question / reason", kind="custom", fmt=lambda r: question_name(
+                r["question_id"]) if r["question_id"] else str(r["label"])),
+            Column("rater_kind", "Raters"), Column("count", "Count", "int")])
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(titled("Agreement among physicians, per question", self.agreement,
                                OPEN_HINT))
         split.addWidget(titled("Methods", self.methods))
-        split.setSizes([560, 220])
+        split.addWidget(titled("Not assessed (left out of every statistic)",
+                               self.not_assessed))
+        split.setSizes([520, 200, 120])
         lay = QVBoxLayout(self.body)
         lay.addWidget(self.summary)
         lay.addWidget(self.paradox)
@@ -286,6 +296,8 @@ class OverviewTab(StatsTab):
             methods.append({"method": statistic_name(cells[0]) if "_" in cells[0] else cells[0],
                             "missing": cells[1], "ci": " | ".join(cells[2:]).strip(" |")})
         self.methods.set_rows(methods)
+        na = getattr(self.stats, "not_assessed", None)
+        self.not_assessed.set_rows([] if na is None else records(na))
 
 
 class ByQuestionTab(StatsTab):
