@@ -47,6 +47,7 @@ from medreview.qt.keys import menu_key
 from medreview.qt.messages import show_error, show_warning
 from medreview.qt.settings import UiSettings
 from medreview.qt.shortcuts import install_shortcuts
+from medreview.qt.study.qualification import attach_qualification, show_qualification_dialog
 from medreview.qt.theme import THEMES, apply_theme, current_theme
 from medreview.qt.welcome import WelcomePage
 from medreview.runtime.bus import ChangeBus
@@ -291,6 +292,7 @@ class MainWindow(QMainWindow):
         m = bar.addMenu("&Study")
         self.write_actions += [
             add(m, "Assign raters…", self.show_assign_dialog),
+            add(m, "Qualification…", lambda: show_qualification_dialog(self)),
             add(m, "Make rater packages…", self.make_packages),
             add(m, "Merge returned packages…", self.show_merge_dialog)]
         m.addSeparator()
@@ -537,6 +539,7 @@ class MainWindow(QMainWindow):
         self.controller.sig_item_loaded.connect(self._on_controller_item_loaded)
         self.controller.sig_save_state.connect(self._on_controller_save_state)
         self.controller.sig_saved.connect(self._on_controller_saved)
+        attach_qualification(self, self.controller)  # feedback, the closed-queue line
         self.controller.sig_load_failed.connect(
             lambda msg: self.statusBar().showMessage(f"Cannot open item: {msg}", 8000))
         self.controller.sig_refused.connect(lambda msg: self.statusBar().showMessage(msg, 8000))

@@ -16,7 +16,8 @@ from medreview.domain.changes import Changes
 
 if TYPE_CHECKING:
     from medreview.storage.project import Project
-    from medreview.storage.qualification import Compared, QualificationStatus
+    from medreview.storage.qualification import Compared as Compared
+    from medreview.storage.qualification import QualificationStatus
 
 Z95 = 1.959963984540054
 
@@ -137,3 +138,19 @@ def feedback(project: Project, rater_id: int, output_id: int) -> list[Compared] 
     from medreview.storage import qualification
 
     return qualification.feedback(project, rater_id, output_id)
+
+
+@dataclass(frozen=True)
+class LeadView:
+    """What the Qualification dialog shows: physicians, gold outputs, the round so far."""
+
+    physicians: tuple[str, ...]
+    gold_outputs: int
+    rounds: tuple[RaterRound, ...]
+
+
+def lead_view(project: Project) -> LeadView:
+    from medreview.storage.raters import list_raters
+
+    return LeadView(tuple(r.name for r in list_raters(project, "physician")),
+                    gold_outputs(project), tuple(round_status(project)))

@@ -256,6 +256,7 @@ class Compared:
     gold: Any
     same: bool
     gold_rationale: str
+    question: Question | None = None  # to show answers in the form's words
 
 
 def _done_revisions(s: Session, rater_id: int, output_ids: Sequence[int]
@@ -296,7 +297,7 @@ def _compare(s: Session, output_id: int, rev: JudgmentRevisionRow,
         value = rating_value(q, answers, annotations) if q is not None else answers.get(qid)
         out.append(Compared(qid, q.prompt if q is not None else qid, value, g.value,
                             same_answer(q.kind if q is not None else None, value, g.value),
-                            g.rationale or ""))
+                            g.rationale or "", q))
     return out
 
 

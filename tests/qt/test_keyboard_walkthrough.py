@@ -186,6 +186,7 @@ WALKS: tuple[Walk, ...] = (
     Walk("medreview.qt.export_dialog.ExportDialog", keys=("Ctrl+E",)),
     Walk("medreview.qt.cheatsheet.CheatSheetDialog", keys=("F1",), finish="Return"),
     Walk("medreview.qt.grading.history_dialog.HistoryDialog", keys=("Ctrl+H",), finish="Return"),
+    Walk("medreview.qt.grading.cannot_assess_dialog.CannotAssessDialog", keys=("C",)),
     Walk("medreview.qt.server_open_dialog.ServerOpenDialog",
          menu=("&Project", "Open server project…")),
     Walk("medreview.qt.study.package_files.OpenPackageDialog",
@@ -193,6 +194,8 @@ WALKS: tuple[Walk, ...] = (
     Walk("medreview.qt.study.package_files.ReturnPackageDialog",
          menu=("&Project", "Return this package to the study lead…")),
     Walk("medreview.qt.study.assign_dialog.AssignDialog", menu=("&Study", "Assign raters…")),
+    Walk("medreview.qt.study.qualification.QualificationDialog",
+         menu=("&Study", "Qualification…")),
     Walk("medreview.qt.study.make_packages.MakePackagesDialog",
          menu=("&Study", "Make rater packages…")),
     Walk("medreview.qt.study.merge_dialog.MergeDialog",
@@ -215,6 +218,8 @@ NOT_WALKED = {
     "medreview.qt.main_window.MainWindow": "the window every walk starts and ends in",
     "medreview.qt.stats.window.StatsWindow": "base class of the dashboard and calibration",
     "medreview.qt.stats.items_list.ItemsDialog": "opened from a dashboard row (tests/qt/stats)",
+    "medreview.qt.study.qualification.FeedbackDialog":
+        "opened by saving a qualification item (tests/qt/grading/test_qualification_feedback.py)",
 }
 
 
