@@ -37,6 +37,7 @@ from medreview.storage.models import (
     SeriesRow,
 )
 from medreview.storage.project import MEDIA_DIR, Project, create_project
+from medreview.storage.qualification import package_items
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,7 @@ def _copy_content(src: Session, dst: Session, project: Project, rater: RaterRow,
         select(AssignmentRow).where(AssignmentRow.rater_id == rater.id)
         .order_by(AssignmentRow.position)
     ).all()
+    assignments = package_items(src, rater.id, assignments)  # the qualification round
     if not assignments:
         raise PackageError("this rater has no assignments; run `medreview assign` first",
                            item=rater.name)

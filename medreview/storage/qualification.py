@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from medreview.domain.consensus import rating_value, same_answer
+from medreview.domain.consensus import blind_label, rating_value, same_answer
 from medreview.domain.rubric import Question
 from medreview.errors import InputError
 from medreview.storage.forms import form_from_row
@@ -352,3 +352,30 @@ def feedback(project: Project, rater_id: int, output_id: int) -> list[Compared] 
         if rev is None:
             return None
         return _compare(s, output_id, rev, _gold_of(s, [output_id]).get(output_id, {}))
+
+
+@dataclass(frozen=True)
+class PackageItem:
+    """An item a rater package serves (the fields of an assignment a package copies)."""
+
+    output_id: int
+    position: int
+    blind_label: str
+
+
+def package_items(s: Session, rater_id: int, assignments: Sequence[Any]) -> list[Any]:
+    """What a rater's package holds: their assignments, or, until they have passed the
+    qualification round, only their qualification items (no gold travels: the package gets
+    no feedback, which needs the project)."""
+    st = status_in(s, rater_id)
+    if st is None or st.is_open:
+        return list(assignments)
+    labels = {a.output_id: a.blind_label for a in assignments}
+    case_of = dict(s.execute(select(OutputRow.id, OutputRow.case_id)
+                             .where(OutputRow.id.in_(list(st.items)))).all())
+    siblings: dict[int, list[int]] = {}
+    for cid, oid in s.execute(select(OutputRow.case_id, OutputRow.id).where(
+            OutputRow.case_id.in_(sorted(set(case_of.values())))).order_by(OutputRow.id)):
+        siblings.setdefault(int(cid), []).append(int(oid))
+    return [PackageItem(oid, i, labels.get(oid) or blind_label(
+        siblings[case_of[oid]].index(oid))) for i, oid in enumerate(st.items) if oid in case_of]

@@ -156,3 +156,36 @@ def test_qualify_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert main(["qualify", str(path), "--outputs", "1,x", "--raters", "A"]) == 2
     assert "an output id is a whole number" in capsys.readouterr().err
     assert main(["qualify", str(path), "--status", "--waive", "A"]) == 2
+
+
+def test_a_package_before_passing_holds_only_the_qualification_items(tmp_path: Path) -> None:
+    from medreview.services.study import build_package, merge_packages
+    from medreview.storage.gold import project_gold
+    from medreview.storage.project import open_project as open_folder
+    from medreview.study.package import seal_package, unpack_package
+
+    project, ids, gold = _project(tmp_path)
+    with project:
+        set_up_round(project, (RATER,), output_ids=(gold[0], gold[1]), pass_mark=0.5)
+        build_package(project, RATER, tmp_path / "q.mrpkg")
+        folder = unpack_package(tmp_path / "q.mrpkg", tmp_path / "unpacked")
+        pkg = open_folder(folder)
+        with pkg:
+            assert project_gold(pkg) == {}  # no gold travels
+            prid = find_rater(pkg, RATER).id
+            queue = grading.load_queue(pkg, prid)
+            assert len(queue) == 2  # only the qualification items, blinded
+            texts = {grading.load_item(pkg, prid, r.output_id).answer for r in queue}
+            for r in queue:
+                _answer(pkg, prid, r.output_id, GOLD)
+        want = {grading.load_item(project, find_rater(project, RATER).id, o).answer
+                for o in gold[:2]}
+        assert texts == want
+        merge_packages(project, [seal_package(folder, tmp_path / "back.mrpkg").path])
+        (st,) = round_status(project)
+        assert (st.done, st.state) == (2, "passed")
+        rid = find_rater(project, RATER).id
+        assert len(grading.load_queue(project, rid)) == len(ids)
+        build_package(project, RATER, tmp_path / "all.mrpkg")  # passed: the real queue
+        with open_folder(unpack_package(tmp_path / "all.mrpkg", tmp_path / "all")) as pkg:
+            assert len(grading.load_queue(pkg, find_rater(pkg, RATER).id)) == len(ids)
