@@ -62,6 +62,11 @@ def content_hash(value: object) -> str:
     return hashlib.sha256(_CANONICAL(value).encode("utf-8")).hexdigest()
 
 
+def canonical_json(value: object) -> str:
+    """The text ``content_hash`` hashes: JSON with sorted keys (equal values, equal text)."""
+    return _CANONICAL(value)
+
+
 def short_hash(text: str, n: int = 8) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:n]
 

@@ -21,6 +21,7 @@ from medreview.importers._common import (
     Seen,
     as_id,
     as_str,
+    canonical_json,
     content_hash,
     fail,
     iter_csv,
@@ -159,6 +160,8 @@ class _RowParser:
     known: frozenset[str] = field(init=False)
     _roles: dict[str, tuple[tuple[str, int], ...]] = field(init=False)
     _source: str = field(init=False)
+    # The last case read: its id, content and digest (its repeat on the next line is common).
+    _last_case: tuple[str, tuple[Any, ...], bytes] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.cases = Seen(self.path, "case")
@@ -243,12 +246,18 @@ class _RowParser:
         context = parse_context(ctx[2], ctx[1], path, line) if ctx else ()
         tag_list = parse_tags(tags[2], tags[1], path, line) if tags else ()
         reference = as_str(ref[2], ref[1], path, line, case_id) if ref else None
-        # Every part but the metadata is text, so the repr of the tuple tells contents apart
-        # exactly; the metadata (any JSON: 1, 1.0 and true differ) by its canonical JSON.
-        digest = hashlib.sha256(repr((
+        # Every part but the metadata is text (compared exactly by ``==`` and by ``repr``);
+        # the metadata (any JSON: 1, 1.0 and true differ) enters by its canonical JSON's hash.
+        content = (
             turns, title_text, tuple((d.title, d.text, d.kind) for d in context), tag_list,
             reference, content_hash(extras) if extras else None,
-        )).encode("utf-8")).hexdigest()
+        )
+        last = self._last_case
+        if last is not None and last[0] == case_id and last[1] == content:
+            digest = last[2]  # the line before had this very case (one line per model)
+        else:
+            digest = hashlib.sha256(repr(content).encode("utf-8")).digest()
+            self._last_case = (case_id, content, digest)
         if not self.cases.is_new_digest(
             case_id, digest, line, differs="a different prompt or case fields"
         ):
@@ -315,9 +324,19 @@ class _RowParser:
 
 def _output_digest(text: str, metadata: dict[str, Any]) -> str:
     """What tells repeats of an output apart: its text and metadata. The text's sha256 is the
-    one the ingest stores (``text_sha256`` remembers it), so the text is hashed once."""
+    one the ingest stores (``text_sha256`` remembers it), so the text is hashed once; the
+    metadata's canonical JSON follows it as it is when short, else its sha256 does."""
     sha = text_sha256(text)
-    return content_hash([sha, metadata]) if metadata else sha
+    if not metadata:
+        return sha
+    meta = canonical_json(metadata)
+    if len(meta) <= _SHORT_METADATA:
+        return f"{sha}|{meta}"
+    return f"{sha}#{hashlib.sha256(meta.encode('utf-8')).hexdigest()}"
+
+
+# Metadata JSON up to this length is kept in the dedup digest itself (no second hash).
+_SHORT_METADATA = 128
 
 
 def parse_jsonl(

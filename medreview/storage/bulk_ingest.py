@@ -28,7 +28,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Column, Connection, Dialect, String, Table, func, insert, select
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.sql import sqltypes
 
 from medreview.domain.jsontext import dumps_default, make_dumps
@@ -338,7 +337,9 @@ def _bind_processor(column: Column[Any], dialect: Dialect) -> Callable[[Any], An
     proc = impl.bind_processor(dialect)
     if (
         proc is not None
-        and type(impl) in _PLAIN_JSON
+        and isinstance(impl, sqltypes.JSON)
+        and type(impl).bind_processor is sqltypes.JSON.bind_processor
+        and type(impl)._make_bind_processor is sqltypes.JSON._make_bind_processor
         and getattr(dialect, "_json_serializer", None) is None
         and String().bind_processor(dialect) is None
     ):
@@ -351,10 +352,6 @@ def _bind_processor(column: Column[Any], dialect: Dialect) -> Callable[[Any], An
 
         return as_json
     return proc
-
-
-# Exactly these types write ``json.dumps(value)`` (not a subclass that may change it).
-_PLAIN_JSON = (sqltypes.JSON, sqlite.JSON)
 
 
 def _processed(proc: Callable[[Any], Any] | None, values: list[Any]) -> list[Any]:
