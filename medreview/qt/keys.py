@@ -31,6 +31,8 @@ KEYMAP: tuple[KeyBinding, ...] = (
     KeyBinding("clear", ("0", "Backspace"), "Clear the current answer", "Answer"),
     KeyBinding("yes", ("Y",), "Criterion met", "Answer"),
     KeyBinding("no", ("N",), "Criterion not met", "Answer"),
+    KeyBinding("not_applicable", ("X",), "Not applicable (N/A) to this case, where the "
+               "question allows it / undo N/A", "Answer"),
     KeyBinding("edit", ("I",), "Type into the current question (number, text)", "Answer"),
     KeyBinding("tag_span", ("E",), "Tag the selected answer text as an error", "Answer"),
     KeyBinding("rationale", ("R",), "Write the rationale", "Answer"),
@@ -47,10 +49,14 @@ KEYMAP: tuple[KeyBinding, ...] = (
     KeyBinding("save_next", ("Ctrl+Return", "Ctrl+Enter", "Return", "Enter"),
                "Save as done and open the next item", "Item"),
     KeyBinding("skip", ("S",), "Skip this item and open the next", "Item"),
+    KeyBinding("cannot_assess", ("C",), "Cannot assess this item… (with a reason; counts as "
+               "done, rated nothing)", "Item"),
     KeyBinding("next_item", ("Ctrl+Down", "PgDown"), "Next item (saves first)", "Item"),
     KeyBinding("prev_item", ("Ctrl+Up", "PgUp"), "Previous item (saves first)", "Item"),
     KeyBinding("undo", ("Ctrl+Z",), "Undo the last save of this item", "Item"),
     KeyBinding("history", ("Ctrl+H",), "Show this item's revision history", "Item"),
+    KeyBinding("comments", ("O",), "Other raters' comments on this item (once you have "
+               "submitted yours)", "Item"),
     KeyBinding("search", ("Ctrl+F",), "Search the queue", "Window"),
     KeyBinding("bigger", ("Ctrl+=", "Ctrl++"), "Larger text", "Window"),
     KeyBinding("smaller", ("Ctrl+-",), "Smaller text", "Window"),

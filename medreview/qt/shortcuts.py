@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QWidget
 
 from medreview.qt.grading.controller import GradingController
 from medreview.qt.grading.grading_view import GradingView
+from medreview.qt.grading.peer_comments import show_peer_comments
 from medreview.qt.grading.queue_pane import QueuePane
 from medreview.qt.keys import KEYMAP, KeyBinding
 
@@ -38,6 +39,7 @@ class MainWindow(Protocol):
     def toggle_theme(self) -> None: ...
     def show_cheatsheet(self) -> None: ...
     def toggle_guidelines(self) -> None: ...
+    def restore_grading_focus(self) -> None: ...
 
 WINDOW_WIDE = frozenset({"search", "bigger", "smaller", "theme", "cheatsheet"})
 
@@ -54,6 +56,13 @@ def _when_grading(w: MainWindow, fn: Callable[[], Any]) -> Callable[[], None]:
     return run
 
 
+def _cannot_assess(w: MainWindow) -> None:
+    """C: the reason dialog, then the keys back on the panel (a modal dialog leaves no window
+    active offscreen and on some window managers)."""
+    w.view.ask_cannot_assess()
+    w.restore_grading_focus()
+
+
 def handlers(w: MainWindow) -> dict[str, Callable[[], Any]]:
     panel = w.view.panel
     return {
@@ -61,6 +70,8 @@ def handlers(w: MainWindow) -> dict[str, Callable[[], Any]]:
         "clear": panel.clear_current,
         "yes": lambda: panel.yes_no(True),
         "no": lambda: panel.yes_no(False),
+        "not_applicable": panel.not_applicable,
+        "cannot_assess": lambda: _cannot_assess(w),
         "edit": panel.edit_current,
         "tag_span": w.view.tag_selection,
         "rationale": panel.rationale.setFocus,
@@ -78,6 +89,7 @@ def handlers(w: MainWindow) -> dict[str, Callable[[], Any]]:
         "prev_item": lambda: w.step_item(-1),
         "undo": w.undo,
         "history": w.show_history,
+        "comments": lambda: show_peer_comments(w),
         "search": w.queue.search.setFocus,
         "bigger": lambda: w.change_font(1),
         "smaller": lambda: w.change_font(-1),

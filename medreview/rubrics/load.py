@@ -337,6 +337,10 @@ def _question(r: Reader, raw: Any, path: str) -> Question:
         if "severities" in m:
             severities = _options(r, r.items(m, "severities", path), join(path, "severities"),
                                   QuestionKind.SINGLE_CHOICE, 1)
+    if m.get("allow_na") is True and kind in (QuestionKind.ERROR, QuestionKind.TEXT):
+        # "no error found" ([]) and a typed text already say it; N/A would be a third state
+        r.fail(join(path, "allow_na"), f"questions of type {kind.value!r} cannot be "
+               "answered 'not applicable'")
     minimum, maximum = r.number(m, "minimum", path), r.number(m, "maximum", path)
     if minimum is not None and maximum is not None and minimum > maximum:
         r.fail(join(path, "minimum"), f"minimum {minimum} is greater than maximum {maximum}")

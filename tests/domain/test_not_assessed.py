@@ -129,6 +129,9 @@ def test_rubric_files_carry_allow_na_and_reserve_the_marker() -> None:
         parse_form({**base, "questions": [{"id": "s", "type": "single_choice", "prompt": "S",
                                            "options": [{"value": "_n/a", "label": "x"},
                                                        {"value": "b", "label": "y"}]}]})
+    with pytest.raises(RubricError, match="cannot be answered 'not applicable'"):
+        parse_form({**base, "questions": [{"id": "t", "type": "text", "prompt": "T",
+                                           "allow_na": True}]})
     with pytest.raises(RubricError, match="allow_na"):
         parse_form({**base, "questions": [{"id": "d", "type": "criterion", "prompt": "D",
                                            "points": 1, "allow_na": "yes"}]})

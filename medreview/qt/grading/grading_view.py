@@ -11,11 +11,13 @@ import dataclasses
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialog, QSplitter, QVBoxLayout, QWidget
 
 from medreview.domain.judgment import Annotation, JudgmentDraft
+from medreview.domain.not_assessed import CANNOT_ASSESS_KEY, cannot_assess_of
 from medreview.domain.rubric import QuestionKind
 from medreview.qt.grading.answer_view import AnswerView
+from medreview.qt.grading.cannot_assess_dialog import CLEAR, CannotAssessDialog
 from medreview.qt.grading.case_view import CaseView
 from medreview.qt.grading.controller import GradingController
 from medreview.qt.grading.image_pane import ImagePane
@@ -131,6 +133,7 @@ class GradingView(QWidget):
         else:
             self.panel.set_score("")
         self.panel.set_missing(ctrl.missing(), mark=self.mark_missing)
+        self.panel.show_cannot_assess(cannot_assess_of(draft.answers))
         self._highlight(draft)
         self.panel.regions.show_marks(draft.annotations, self.item.series,
                                       self.item.questions())
@@ -161,6 +164,20 @@ class GradingView(QWidget):
                 entries += list(draft.answers.get(q.id) or [])
                 rank.update({s.value: i for i, s in enumerate(q.severities)})
         self.answer_view.set_highlights(entries, rank)
+
+    def ask_cannot_assess(self) -> None:
+        """C: mark the item "cannot assess" with a reason, change it or remove it (an edit
+        like any answer: autosaved, and Ctrl+Z undoes its save)."""
+        ctrl = self.controller
+        if ctrl is None or ctrl.item is None:
+            return
+        dlg = CannotAssessDialog(cannot_assess_of(ctrl.draft.answers), self)
+        try:
+            if dlg.exec() == QDialog.DialogCode.Accepted and dlg.choice is not None:
+                ctrl.set_answer(CANNOT_ASSESS_KEY, None if dlg.choice == CLEAR else dlg.choice)
+        finally:
+            dlg.deleteLater()
+        self.panel.setFocus()
 
     def toggle_raw(self) -> None:
         """V: both answers (side by side too) switch to their raw source, or back."""

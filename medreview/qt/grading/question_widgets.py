@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from medreview.domain.display_text import tooltip_text, visible_text
+from medreview.domain.not_assessed import NOT_APPLICABLE, is_not_applicable, na_allowed
 from medreview.domain.rubric import Option, Question
 from medreview.domain.validation import check_answer
 from medreview.qt.flow_layout import FlowLayout
@@ -91,6 +92,14 @@ class QuestionWidget(QFrame):
             pts.setProperty("sign", "neg" if question.points < 0 else "pos")
             pts.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
             head.addWidget(pts)
+        # "Not applicable" where the question allows it (domain.not_assessed.na_allowed).
+        self.na_button: QPushButton | None = None
+        if na_allowed(question):
+            self.na_button = option_button("X · N/A", "Not applicable to this case (X); "
+                                           "left out of the score and of agreement")
+            self.na_button.setObjectName("notApplicable")
+            self.na_button.clicked.connect(lambda: self.not_applicable())
+            head.addWidget(self.na_button, 0, Qt.AlignmentFlag.AlignTop)
         outer.addLayout(head)
         if question.help:
             help_label = QLabel()
@@ -143,13 +152,26 @@ class QuestionWidget(QFrame):
     def set_value(self, value: Any) -> None:
         self._value = value
         self._show()
+        self._show_na()
 
     def _commit(self, value: Any) -> None:
         if check_answer(self.question, value) is not None:
             return  # never store an answer the question would reject
         self._value = value
         self._show()
+        self._show_na()
         self.sig_changed.emit(self.question.id, value)
+
+    def _show_na(self) -> None:
+        if self.na_button is not None:
+            self.na_button.setChecked(is_not_applicable(self._value))
+
+    def not_applicable(self) -> bool:
+        """Answer "not applicable", or clear that answer; False where N/A is not allowed."""
+        if self.na_button is None:
+            return False
+        self._commit(None if is_not_applicable(self._value) else NOT_APPLICABLE)
+        return True
 
     def _show(self) -> None:  # subclasses draw ``self._value``
         return None
@@ -290,8 +312,11 @@ class MultiChoiceWidget(QuestionWidget):
             row.addWidget(b)
         self.body.addLayout(row)
 
+    def _chosen(self) -> list[Any]:
+        return list(self._value) if isinstance(self._value, list | tuple) else []  # N/A: none
+
     def _show(self) -> None:
-        chosen = list(self._value or [])
+        chosen = self._chosen()
         for b, opt in zip(self.buttons, self.question.options, strict=True):
             b.setChecked(opt.value in chosen)
 
@@ -300,9 +325,16 @@ class MultiChoiceWidget(QuestionWidget):
 
     def _toggle(self, n: int) -> None:
         v = self.question.options[n - 1].value
-        chosen = list(self._value or [])
+        chosen = self._chosen()
         chosen = [c for c in chosen if c != v] if v in chosen else [*chosen, v]
         self._commit(chosen)
+
+
+def _number_text(value: Any) -> str:
+    """The box's text: blank when unanswered or "not applicable" (its button shows that)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return ""
+    return f"{value:g}"
 
 
 class NumberWidget(QuestionWidget):
@@ -339,7 +371,7 @@ class NumberWidget(QuestionWidget):
         self._commit(int(number) if number.is_integer() else number)
 
     def _show(self) -> None:
-        text = "" if self._value is None else f"{self._value:g}"
+        text = _number_text(self._value)
         if self.edit_box.text() != text and not self.edit_box.hasFocus():
             self.edit_box.setText(text)
 
@@ -347,7 +379,7 @@ class NumberWidget(QuestionWidget):
         super().reset(value)
         # setText also clears the box's undo history: Ctrl+Z must not bring back the last
         # item's number, even when both items hold the same one.
-        self.edit_box.setText("" if value is None else f"{value:g}")
+        self.edit_box.setText(_number_text(value))
 
     def digit(self, n: int) -> bool:
         self.edit_box.setFocus()

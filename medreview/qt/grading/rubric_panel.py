@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from medreview.domain.display_text import visible_text
 from medreview.domain.judgment import JudgmentDraft
+from medreview.domain.not_assessed import CannotAssess, cannot_assess_of, is_not_applicable
 from medreview.domain.rubric import Question, QuestionKind
 from medreview.qt.flow_layout import FlowLayout
 from medreview.qt.grading.error_widget import ErrorWidget
@@ -74,6 +75,13 @@ class RubricPanel(QScrollArea):
         self.missing_label.setWordWrap(True)
         self._missing_ids: list[str] | None = None  # unknown until the controller counts
         self._layout.addWidget(self.missing_label)
+        # The item's "cannot assess" mark, in words (domain.not_assessed); hidden otherwise.
+        self.cannot_label = QLabel("")
+        self.cannot_label.setObjectName("cannotAssess")
+        self.cannot_label.setTextFormat(Qt.TextFormat.PlainText)  # the note is the rater's text
+        self.cannot_label.setWordWrap(True)
+        self.cannot_label.hide()
+        self._layout.addWidget(self.cannot_label)
         self._questions_box = QVBoxLayout()
         self._questions_box.setSpacing(6)
         self._layout.addLayout(self._questions_box)
@@ -118,6 +126,7 @@ class RubricPanel(QScrollArea):
         self.current = 0
         self._mark_current()
         self._show_status()
+        self.show_cannot_assess(cannot_assess_of(draft.answers))
         self._loading = False
 
     def _place(self, questions: tuple[Question, ...], draft: JudgmentDraft) -> None:
@@ -183,7 +192,19 @@ class RubricPanel(QScrollArea):
         self.set_confidence(draft.confidence)
         self.flag.setChecked(draft.flagged)
         self._show_status()
+        self.show_cannot_assess(cannot_assess_of(draft.answers))
         self._loading = False
+
+    def show_cannot_assess(self, found: CannotAssess | None) -> None:
+        """Say that the item is marked "cannot assess" and why; its questions are greyed (the
+        answers typed before are kept, but nothing on the item counts as a rating)."""
+        self.cannot_label.setVisible(found is not None)
+        if found is not None:
+            self.cannot_label.setText(visible_text(
+                f"Cannot assess — {found.label}. Nothing on this item is rated; "
+                "C changes or removes the mark, Ctrl+Enter saves it as done."))
+        for w in self.widgets:
+            w.setEnabled(found is None)
 
     def set_confidence(self, value: float | None) -> None:
         idx = next((i for i, (v, _) in enumerate(CONFIDENCE)
@@ -277,6 +298,15 @@ class RubricPanel(QScrollArea):
         # A decided criterion or choice moves on, so a rubric is a run of single keys.
         if w.question.kind in (QuestionKind.CRITERION, QuestionKind.ORDINAL,
                                QuestionKind.SINGLE_CHOICE, QuestionKind.PAIRWISE):
+            self.step_question(1)
+        return True
+
+    def not_applicable(self) -> bool:
+        """X: the current question is not applicable (or no longer), where it may be."""
+        w = self.current_widget()
+        if w is None or not w.not_applicable():
+            return False
+        if is_not_applicable(w.value()):
             self.step_question(1)
         return True
 
