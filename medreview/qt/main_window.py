@@ -42,11 +42,13 @@ from medreview.qt.grading.controller import GradingController
 from medreview.qt.grading.grading_view import GradingView
 from medreview.qt.grading.history_dialog import HistoryDialog
 from medreview.qt.grading.leases import attach_leases
+from medreview.qt.grading.peer_comments import attach_escalation
 from medreview.qt.grading.queue_pane import QueuePane
 from medreview.qt.keys import menu_key
 from medreview.qt.messages import show_error, show_warning
 from medreview.qt.settings import UiSettings
 from medreview.qt.shortcuts import install_shortcuts
+from medreview.qt.study.escalation_dialog import show_escalation_dialog
 from medreview.qt.study.qualification import attach_qualification, show_qualification_dialog
 from medreview.qt.theme import THEMES, apply_theme, current_theme
 from medreview.qt.welcome import WelcomePage
@@ -293,6 +295,7 @@ class MainWindow(QMainWindow):
         self.write_actions += [
             add(m, "Assign raters…", self.show_assign_dialog),
             add(m, "Qualification…", lambda: show_qualification_dialog(self)),
+            add(m, "Escalation rules…", lambda: show_escalation_dialog(self)),
             add(m, "Make rater packages…", self.make_packages),
             add(m, "Merge returned packages…", self.show_merge_dialog)]
         m.addSeparator()
@@ -540,6 +543,7 @@ class MainWindow(QMainWindow):
         self.controller.sig_save_state.connect(self._on_controller_save_state)
         self.controller.sig_saved.connect(self._on_controller_saved)
         attach_qualification(self, self.controller)  # feedback, the closed-queue line
+        attach_escalation(self, self.controller)  # why a senior was given the item
         self.controller.sig_load_failed.connect(
             lambda msg: self.statusBar().showMessage(f"Cannot open item: {msg}", 8000))
         self.controller.sig_refused.connect(lambda msg: self.statusBar().showMessage(msg, 8000))

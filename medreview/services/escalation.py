@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,14 +31,17 @@ from medreview.domain.escalation import (
     plan,
     rules_from_settings,
 )
+from medreview.domain.rubric import Question, QuestionKind
 from medreview.errors import InputError
 
 if TYPE_CHECKING:
     from medreview.storage.escalations import EscalationView
     from medreview.storage.project import Project
 
-__all__ = ["EscalationReport", "EscalationRules", "SevereRule", "after_ratings",
-           "current_rules", "escalated_items", "parse_rule_text", "run_escalation", "set_rules"]
+__all__ = ["EscalationOverview", "EscalationReport", "EscalationRules", "SevereRule",
+           "after_ratings", "current_rules", "escalated_items", "escalation_overview",
+           "level_choices", "parse_rule_text", "parse_severe", "rules_from_fields",
+           "run_escalation", "set_rules"]
 
 log = logging.getLogger(__name__)
 _may: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
@@ -98,12 +101,7 @@ def parse_rule_text(text: str, base: EscalationRules | None = None) -> Escalatio
         if not sep:
             raise InputError("expected KEY=VALUE (severe, disagreement, senior)", item=part)
         if key == "severe":
-            if value.lower() in ("", "none"):
-                severe = None
-                continue
-            qid, colon, level = value.rpartition(":")
-            severe = SevereRule(_level(level.strip()) if colon else _level(value),
-                                qid.strip() or None if colon else None)
+            severe = parse_severe(value)
         elif key == "disagreement":
             disagreement = None if value.lower() in ("", "none") else check_threshold(
                 _float(value), part)
@@ -112,6 +110,59 @@ def parse_rule_text(text: str, base: EscalationRules | None = None) -> Escalatio
         else:
             raise InputError("unknown rule; use severe, disagreement or senior", item=key)
     return EscalationRules(severe, disagreement, seniors)
+
+
+def parse_severe(value: str) -> SevereRule | None:
+    """``major`` (a severity of the error questions), ``harm_extent:2`` (a level of one
+    question), or ``''``/``none`` (no severe-harm rule)."""
+    value = value.strip()
+    if value.lower() in ("", "none"):
+        return None
+    qid, colon, level = value.rpartition(":")
+    if colon and qid.strip() and level.strip():
+        return SevereRule(_level(level.strip()), qid.strip())
+    return SevereRule(_level(value))
+
+
+def rules_from_fields(severe: str, disagreement: float | None, seniors: str
+                      ) -> EscalationRules:
+    """The rules dialog's three fields (seniors split by ``;`` or new lines)."""
+    names = [n for n in seniors.replace("\n", ";").split(";") if n.strip()]
+    return EscalationRules(parse_severe(severe),
+                           None if disagreement is None else check_threshold(disagreement),
+                           check_seniors(names))
+
+
+@dataclass(frozen=True)
+class EscalationOverview:
+    """What the rules dialog shows: the rules, the levels a rule can name, the items."""
+
+    rules: EscalationRules
+    levels: tuple[str, ...]
+    items: tuple[EscalationView, ...]
+
+
+def level_choices(questions: Mapping[str, Question]) -> tuple[str, ...]:
+    """Every level a severe rule can name: error severities, then ``question:level`` of the
+    ordinal questions."""
+    out: list[str] = []
+    for q in questions.values():
+        if q.kind is QuestionKind.ERROR:
+            out += [str(o.value) for o in q.severities if str(o.value) not in out]
+    for q in questions.values():
+        if q.kind is QuestionKind.ORDINAL and not q.is_case_criterion:
+            out += [f"{q.id}:{o.value}" for o in q.options]
+    return tuple(out)
+
+
+def escalation_overview(project: Project) -> EscalationOverview:
+    from medreview.domain.rubric import FormKind
+    from medreview.storage.forms import active_form
+
+    forms = [active_form(project, kind).form for kind in (FormKind.RUBRIC, FormKind.TAXONOMY)]
+    questions = {q.id: q for f in forms if f is not None for q in f.questions}
+    return EscalationOverview(current_rules(project), level_choices(questions),
+                              tuple(escalated_items(project)))
 
 
 def _float(value: str) -> float:
