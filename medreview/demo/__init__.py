@@ -21,6 +21,8 @@ def build_full_demo(path: Path, *, progress: Progress = no_progress) -> Path:
     built = build_demo_project(path, progress=progress)
     try:
         add_to_demo(built)
+        from medreview.demo.checks import add_to_demo as add_hidden_items
+        add_hidden_items(built)  # hidden gold and attention items, answered
     except BaseException:
         shutil.rmtree(built, ignore_errors=True)
         raise

@@ -6,7 +6,9 @@ Free-text questions are not scored.
 
 Confidence intervals (95 % unless asked otherwise):
 
-* **per question**: Wilson score interval; one answer per item, items independent;
+* **per question**: Wilson score interval; one answer per item, items independent. The
+  per-case criteria of HealthBench-style cases (a different set per case) are pooled as one
+  question ``criteria``, several answers per item: the overall interval below;
 * **overall** (every scored question of every item pooled): the questions of one item are not
   independent (an item the rater misread is often wrong throughout), so the interval is a
   Wilson interval on the *effective* number of answers: the cluster-robust (items as
@@ -27,9 +29,10 @@ from statistics import NormalDist
 from typing import Any
 
 from medreview.domain.consensus import rating_value, same_answer
-from medreview.domain.rubric import Question, QuestionKind
+from medreview.domain.rubric import CASE_CRITERION_PREFIX, Question, QuestionKind
 
 DEFAULT_LEVEL = 0.95
+CRITERIA = "criteria"  # the pooled per-case criteria
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,18 @@ def item_correct(answers: Mapping[str, Any], annotations: Sequence[Any],
     return out
 
 
+def question_group(qid: str) -> str:
+    """Per-case criteria (HealthBench) differ per case: they are reported pooled as one."""
+    return CRITERIA if qid.startswith(CASE_CRITERION_PREFIX) else qid
+
+
+def _share(items: Sequence[tuple[int, int]], level: float) -> Share:
+    if all(a == 1 for _r, a in items):  # one answer per item: independent, plain Wilson
+        k, n = sum(r for r, _a in items), len(items)
+        return Share(k, n, wilson(k, n, level), n)
+    return clustered_share(items, level)
+
+
 @dataclass(frozen=True)
 class ScoredItem:
     rater: str
@@ -133,12 +148,14 @@ def rater_accuracy(rater: str, items: Iterable[ScoredItem], *, check_assigned: i
     checks = [i for i in checks if i.kind == "check"]
     overall = clustered_share([(sum(i.correct.values()), len(i.correct)) for i in checks],
                               level)
-    per_q: dict[str, list[bool]] = {}
+    per_q: dict[str, list[tuple[int, int]]] = {}
     for i in checks:
+        groups: dict[str, list[bool]] = {}
         for qid, ok in i.correct.items():
-            per_q.setdefault(qid, []).append(ok)
-    per_question = {qid: Share(sum(v), len(v), wilson(sum(v), len(v), level), len(v))
-                    for qid, v in sorted(per_q.items())}
+            groups.setdefault(question_group(qid), []).append(ok)
+        for g, oks in groups.items():
+            per_q.setdefault(g, []).append((sum(oks), len(oks)))
+    per_question = {g: _share(v, level) for g, v in sorted(per_q.items())}
     passed = sum(all(i.correct.values()) for i in attention)
     failed = tuple((i.output_id, i.case_external_id,
                     tuple(q for q, ok in i.correct.items() if not ok))

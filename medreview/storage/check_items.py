@@ -238,6 +238,28 @@ def write_checks(project: Project, raters: Sequence[str],
         return mixed
 
 
+def record_hidden_items(project: Project, rater: str, output_ids: Sequence[int], kind: str, *,
+                        created_by: str = "", reason: str = "") -> int:
+    """Mark outputs the physician ``rater`` was given outside ``write_checks`` (a round run
+    before, an import) as their check or attention items; ones already marked are kept."""
+    if kind not in HIDDEN_KINDS:
+        raise InputError(f"a hidden item is one of {', '.join(HIDDEN_KINDS)}", item=kind)
+    with project.transaction() as s:
+        rid = s.scalar(select(RaterRow.id).where(RaterRow.name == rater.strip(),
+                                                 RaterRow.kind == "physician"))
+        if rid is None:
+            raise InputError("no physician with this name in the project", item=rater)
+        have = set(s.scalars(select(StudyItemRow.output_id).where(
+            StudyItemRow.rater_id == rid, StudyItemRow.kind == kind)))
+        new = [o for o in dict.fromkeys(output_ids) if o not in have]
+        for o in new:
+            if s.get(OutputRow, o) is None:
+                raise InputError("no such output in this project", item=str(o))
+            s.add(StudyItemRow(rater_id=rid, output_id=o, kind=kind, created_by=created_by,
+                               reason=reason))
+        return len(new)
+
+
 # --- what accuracy reads ---------------------------------------------------------------------
 
 

@@ -1,7 +1,8 @@
 """The dashboard's Raters tab: per physician, test-retest agreement, drift against the rest of
-the panel per window (a chart with CIs and the lead's threshold; windows below it marked) and
-time per item. Read on the database thread and computed on the work pool (``StatsJob``), like
-the other tabs; the controls recompute it."""
+the panel per window (a chart with CIs and the lead's threshold; windows below it marked), time
+per item, and accuracy on hidden gold items with the attention pass rate (failures marked).
+Read on the database thread and computed on the work pool (``StatsJob``), like the other tabs;
+the controls recompute it."""
 
 from __future__ import annotations
 
@@ -186,7 +187,16 @@ class RatersTab(QWidget):
         self.times = HistogramPlot("Time per item", "seconds (final revision)")
         self.progress = ProgressPlot("Items finished", "day", "finished (cumulative)")
         self.drift = _table(rq.DRIFT_HEADER, "ratersDrift")
-        for small in (self.summary, self.drift, self.times, self.progress):
+        # Hidden gold and attention items (medreview checks): accuracy per rater, per question.
+        self.gold = _table(rq.GOLD_HEADER, "ratersGold")
+        self.gold_questions = _table(rq.GOLD_QUESTION_HEADER, "ratersGoldQuestions")
+        gold = QSplitter(Qt.Orientation.Horizontal)
+        gold.addWidget(self.gold)
+        gold.addWidget(self.gold_questions)
+        gold.setStretchFactor(0, 3)
+        gold.setStretchFactor(1, 2)
+        for small in (self.summary, self.drift, self.times, self.progress, self.gold,
+                      self.gold_questions):
             small.setMinimumHeight(120)  # the whole tab fits a laptop screen without scrolling
         side = QSplitter(Qt.Orientation.Vertical)
         side.addWidget(self.times)
@@ -200,6 +210,7 @@ class RatersTab(QWidget):
         split.addWidget(self.summary)
         split.addWidget(charts)
         split.addWidget(self.drift)
+        split.addWidget(gold)
         split.setStretchFactor(1, 3)
         # The content scrolls rather than forcing a minimum window size (the dashboard fits a
         # 1366x768 screen at 150 % scale, as its other tabs do).
@@ -252,6 +263,9 @@ class RatersTab(QWidget):
               [bool(r.flagged) for r in report.raters])
         _fill(self.drift, rq.drift_rows(report),
               [w.flagged for r in report.raters for w in r.drift])
+        _fill(self.gold, rq.gold_rows(report),  # a failed attention item is marked
+              [bool(r.gold.failed_attention) for r in report.raters if r.gold])
+        _fill(self.gold_questions, rq.gold_question_rows(report))
         self.plot.set_report(report)
         self.times.set_groups({r.rater: r.times for r in report.raters},
                               "seconds (final revision)")
