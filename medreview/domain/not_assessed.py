@@ -177,3 +177,28 @@ class NotAssessedTally:
              "label": REASONS.get(reason, reason), "count": n}
             for (kind, reason), n in sorted(self.cannot_assess.items())]
         return out
+
+
+def cannot_assess_from_text(text: str) -> dict[str, str]:
+    """A cannot-assess entry from a cell of an imported file: a reason id or label as the
+    reason ("outside_specialty", "Outside my specialty"), else reason ``other`` with the text
+    as its note (so nothing the file said is lost)."""
+    stripped = text.strip()
+    low = stripped.lower()
+    for reason, label in REASONS.items():
+        if low in (reason, label.lower()) and reason != "other":
+            return {"reason": reason, "note": ""}
+    return {"reason": "other", "note": (stripped or "cannot assess")[:NOTE_MAX]}
+
+
+def word_of(value: Any) -> str | None:
+    """``NOT_APPLICABLE`` or ``CANNOT_ASSESS_KEY`` when an imported value is one of the words
+    for it ("N/A", "not applicable"; "cannot assess"), else ``None``."""
+    if not isinstance(value, str):
+        return None
+    low = value.strip().lower()
+    if low in NA_WORDS or value == NOT_APPLICABLE:
+        return NOT_APPLICABLE
+    if low in CANNOT_WORDS:
+        return CANNOT_ASSESS_KEY
+    return None

@@ -28,6 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from medreview.domain.not_assessed import (
+    CANNOT_ASSESS_KEY,
+    NOT_APPLICABLE,
+    cannot_assess_from_text,
+    check_cannot_assess,
+    is_not_applicable,
+    word_of,
+)
 from medreview.domain.records import Located, RatingRecord
 from medreview.domain.rubric import (
     CASE_CRITERION_PREFIX,
@@ -92,6 +100,8 @@ class RatingsMapping:
     confidence: tuple[str, ...] = ("confidence",)
     errors: tuple[str, ...] = ("errors",)
     created_at: tuple[str, ...] = ("created_at",)
+    # The rater could not assess the item: a reason id or label, or free text (reason other).
+    cannot_assess: tuple[str, ...] = ("cannot_assess", "cannot_assess_reason")
     questions: tuple[tuple[str, str], ...] = ()
     default_model: str | None = None
     default_rater: str | None = None
@@ -217,6 +227,9 @@ def typed_cell(question: Question, value: Any) -> Any:
         return value
     text = value.strip()
     kind = question.kind
+    if kind is not QuestionKind.TEXT and word_of(text) == NOT_APPLICABLE \
+            and not any(o.value == text for o in question.options):
+        return NOT_APPLICABLE  # "N/A" (the check says where the rubric does not allow it)
     if kind is QuestionKind.CRITERION:
         low = text.lower()
         return True if low in _TRUE else False if low in _FALSE else text
@@ -325,6 +338,8 @@ class _RowReader:
         if reason:
             allowed = _allowed(question)
             hint = "" if allowed in reason else f" (allowed: {allowed})"
+            if is_not_applicable(value):
+                hint += "; give --na with that word to read it as not answered"
             raise fail(f"{reason}{hint}", self.path, line, f"{case_id}, column {column!r}")
 
     def _answer_cells(self, row: dict[str, Any]) -> Iterator[tuple[str, str, Any]]:
@@ -379,6 +394,12 @@ class _RowReader:
 
         answers: dict[str, Any] = {}
         columns: dict[str, str] = {}
+        # "cannot assess" (domain.not_assessed): its column, the stored key in an answers
+        # object, or the words in a question's cell; the item then rates nothing.
+        cannot: Any = None
+        name, raw = pick(row, m.cannot_assess)
+        if name is not None and str(raw).strip():
+            cannot = cannot_assess_from_text(as_str(raw, name, path, line, case_id))
         name, raw = pick(row, m.answers)
         if name is not None:
             parsed = maybe_json(raw) if self.from_csv else raw
@@ -390,13 +411,29 @@ class _RowReader:
                 if v is None:
                     continue
                 col = f"{name}.{k}"
-                # Values inside the JSON object are typed already: no CSV coercion.
+                if k == CANNOT_ASSESS_KEY:
+                    problem = check_cannot_assess(v)
+                    if problem:
+                        raise fail(problem, path, line, f"{case_id}, column {col!r}")
+                    cannot = dict(v)
+                    continue
+                if word_of(v) == CANNOT_ASSESS_KEY:
+                    cannot = cannot or cannot_assess_from_text(f"{col}: {v}")
+                    continue
+                # Values inside the JSON object are typed already: no CSV coercion ("N/A"
+                # is read as not applicable, as in a CSV cell).
                 if self.form is not None:
-                    self._check(self._question(str(k), col, line, case_id), v, col, line, case_id)
+                    question = self._question(str(k), col, line, case_id)
+                    if isinstance(v, str) and question.kind is not QuestionKind.TEXT:
+                        v = typed_cell(question, v) if word_of(v) == NOT_APPLICABLE else v
+                    self._check(question, v, col, line, case_id)
                 answers[str(k)] = v
                 columns[str(k)] = name
         for qid, col, cell in self._answer_cells(row):
             if cell is None or (isinstance(cell, str) and not cell.strip()):
+                continue
+            if word_of(cell) == CANNOT_ASSESS_KEY:
+                cannot = cannot or cannot_assess_from_text(f"{col}: {cell}")
                 continue
             value = self._checked(qid, col, cell, line, case_id)
             if qid in answers and answers[qid] != value:
@@ -409,6 +446,8 @@ class _RowReader:
                 )
             answers[qid] = value
             columns.setdefault(qid, col)
+        if cannot is not None:
+            answers[CANNOT_ASSESS_KEY] = cannot
         if not answers:
             raise fail(
                 "row has no answers (no q:<question> value and no 'answers' object)",
