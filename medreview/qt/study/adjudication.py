@@ -10,6 +10,7 @@ for the queue, and from the queue closes the window. Sized to fit the screen (13
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -35,6 +36,8 @@ from medreview.qt.bridge import Op
 from medreview.qt.grading.answer_view import AnswerView
 from medreview.qt.grading.case_view import CaseView
 from medreview.qt.grading.image_pane import ImagePane
+from medreview.qt.grading.peer_comments import comments_html
+from medreview.qt.grading.safe_text import SafeTextBrowser
 from medreview.qt.keys import ADJUDICATION_KEYS
 from medreview.qt.shortcuts import install_keymap
 from medreview.qt.study.disagreement_queue import DisagreementQueue
@@ -45,15 +48,19 @@ from medreview.qt.window_size import fit_to_screen
 from medreview.runtime.bus import ChangeBus
 from medreview.runtime.executors import Executor
 from medreview.services import study as svc
+from medreview.services.comments import CommentsView, item_comments
 from medreview.services.projects import Project
 from medreview.services.views import ItemView
 
 PREFERRED_SIZE = (1680, 980)  # on a screen that has room; smaller screens get what they have
 
 
-def _load_output(project: Project, output_id: int) -> tuple[ItemView, svc.OutputRatings]:
-    """One database round trip per output: what the centre and the right side show."""
-    return svc.load_output(project, output_id), svc.output_ratings(project, output_id)
+def _load_output(project: Project, output_id: int
+                 ) -> tuple[ItemView, svc.OutputRatings, CommentsView]:
+    """One database round trip per output: what the centre and the right side show (the
+    comments as the lead's screen reads them: every physician's, with names)."""
+    return svc.load_output(project, output_id), svc.output_ratings(project, output_id), \
+        item_comments(project, output_id, None)
 
 
 class AdjudicationWindow(QMainWindow):
@@ -67,6 +74,7 @@ class AdjudicationWindow(QMainWindow):
         self.bus = bus
         self.item: ItemView | None = None
         self.ratings: svc.OutputRatings | None = None
+        self.comments: CommentsView | None = None
         self.pseudonyms: dict[str, str] = {}
         self.labels: dict[str, str] = {}
         self.current: tuple[int, str] | None = None  # (output, question) in the editor
@@ -105,8 +113,11 @@ class AdjudicationWindow(QMainWindow):
         rlay.addWidget(head)
         right_split = QSplitter(Qt.Orientation.Vertical)
         right_split.addWidget(self.table)
+        self.comments_view = SafeTextBrowser()  # the raters' rationales and notes
+        self.comments_view.setPlaceholderText("Raters' comments on this item")
+        right_split.addWidget(self.comments_view)
         right_split.addWidget(self.editor)
-        right_split.setSizes([430, 470])
+        right_split.setSizes([330, 150, 420])
         right_split.setChildrenCollapsible(False)  # the Save button can't be dragged away
         rlay.addWidget(right_split, 1)
         self.split = QSplitter(Qt.Orientation.Horizontal)
@@ -253,13 +264,15 @@ class AdjudicationWindow(QMainWindow):
         Op(self, _load_output, self.project, output_id).latest("output") \
             .success(self._on_output_loaded).failure(self._on_failed).run(self.db)
 
-    def _on_output_loaded(self, result: tuple[ItemView, svc.OutputRatings]) -> None:
-        item, ratings = result
+    def _on_output_loaded(self, result: tuple[ItemView, svc.OutputRatings, CommentsView]
+                          ) -> None:
+        item, ratings, self.comments = result
         if self._loading_output != item.output_id:
             return  # the adjudicator has moved on already
         self.item = item
         self.ratings = ratings
-        self._relabel([r for by in ratings.ratings.values() for r in by])
+        self._relabel([r for by in ratings.ratings.values() for r in by]
+                      + [c.label for c in self.comments.comments])  # drafts' authors too
         c = item.case
         self.case_view.show_case(f"{c.title}  ·  {c.external_id}", c.tags, c.messages, c.context)
         self.answer_view.show_answer(item.shown_model, item.answer)
@@ -280,6 +293,10 @@ class AdjudicationWindow(QMainWindow):
         oid, qid = self.current
         disputed = {d.question_id for d in self.queue.items if d.output_id == oid}
         self.table.show_ratings(self._questions(), self.ratings, self.labels, disputed)
+        if self.comments is not None:  # named as the columns are ("Hide rater names")
+            self.comments_view.setHtml(comments_html(CommentsView(tuple(
+                dataclasses.replace(c, label=self.labels.get(c.label, c.label))
+                for c in self.comments.comments))))
         self.table.blockSignals(True)  # the editor is set once, below
         self.table.select_question(qid)
         self.table.blockSignals(False)
