@@ -119,6 +119,12 @@ def long_table(path: Path, batch: int = 20_000) -> Any:
     import pandas as pd
 
     try:
+        from medreview.storage.ratings_read import LongColumns
+    except ImportError:  # the tree of an older commit (the "before" figures): as it read
+        pass
+    else:
+        return _long_columns(path, LongColumns, batch)
+    try:
         from medreview.storage.ratings_read import SharedValues
         share = SharedValues().share
     except ImportError:  # the tree of an older commit (the "before" figures): as it read
@@ -159,6 +165,25 @@ def long_table(path: Path, batch: int = 20_000) -> Any:
     return pd.DataFrame(data, columns=["output_id", "case_id", "case_external_id", "model",
                                        "rater", "rater_kind", "question_id", "value",
                                        "confidence"])
+
+
+def _long_columns(path: Path, builder: Any, batch: int) -> Any:
+    """``long_table`` through ``storage.ratings_read.LongColumns``, the reader's own
+    builder (question ids as codes, text columns categoricals)."""
+    cols = builder(["output_id", "case_id", "case_external_id", "model", "rater",
+                    "rater_kind"])
+    loads = json.loads
+    con = sqlite3.connect(path)
+    try:
+        cur = con.execute("SELECT output_id, case_id, model, rater, rater_kind, confidence, "
+                          "answers FROM judgment ORDER BY id")
+        while rows := cur.fetchmany(batch):
+            for o, case, model, rater, kind, conf, text in rows:
+                cols.add((o, case, f"case-{case}", model, rater, kind), loads(text), conf)
+    finally:
+        con.close()
+    return cols.frame(["output_id", "case_id", "case_external_id", "model", "rater",
+                       "rater_kind", "question_id", "value", "confidence"])
 
 
 def questions_of(n: int) -> dict[str, Question]:

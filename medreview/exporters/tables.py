@@ -30,8 +30,13 @@ def judgments_flat(
     project: Project, *, pseudonymise: bool = True, include_drafts: bool = False
 ) -> pd.DataFrame:
     """One row per output x question x rater, from each judgment's newest revision."""
+    import pandas as pd
+
     df = tables.ratings_long(project, pseudonymise=pseudonymise, include_drafts=include_drafts)
-    return df
+    # Its text columns come as categoricals (memory); exported (and CSV-escaped) as text.
+    text = pd.StringDtype(na_value=float("nan"))
+    return df.astype({c: text for c in df.columns
+                      if isinstance(df[c].dtype, pd.CategoricalDtype)})
 
 
 def _json_cells(df: pd.DataFrame) -> pd.DataFrame:

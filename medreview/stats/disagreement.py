@@ -101,6 +101,34 @@ def _level_objects(level: Any, kind: type) -> list[Any]:
     return hit[1]
 
 
+class KeyCache:
+    """The item keys of one table's index, each made once, on first use, and shared by every
+    list picked from it: one table's statistic rows list mostly the same items, so a list
+    then costs a pointer per item instead of a tuple and an int (1M judgments: the results'
+    item lists 0.7 GB). Pandas indexes only (``item_keys`` handles other sequences)."""
+
+    def __init__(self, index: Any, question_id: str) -> None:
+        self._index, self._question_id = index, question_id
+        self._keys: npt.NDArray[np.object_] | None = None
+        self._made: BoolArray | None = None
+
+    def pick(self, mask: BoolArray) -> list[Item]:
+        """``item_keys(select(index, mask), question_id)`` with the shared key objects."""
+        if not hasattr(self._index, "to_numpy"):
+            return item_keys(select(self._index, mask), self._question_id)
+        if self._keys is None or self._made is None:
+            self._keys = np.empty(len(self._index), dtype=object)
+            self._made = np.zeros(len(self._index), dtype=bool)
+        pos = np.flatnonzero(mask)
+        new = pos[~self._made[pos]]
+        if new.size:
+            self._keys[new] = np.fromiter(item_keys(self._index[new], self._question_id),
+                                          dtype=object, count=new.size)
+            self._made[new] = True
+        out: list[Item] = self._keys[pos].tolist()
+        return out
+
+
 def select(index: Any, mask: BoolArray) -> Sequence[Any]:
     """``index[mask]`` for a pandas index (kept an index: ``item_keys`` reads it by level)
     or a plain sequence."""
@@ -138,8 +166,12 @@ class Split:
                    codes if codes is not None else item_codes(wide, categories))
 
     def items(self, mask: BoolArray) -> list[Item]:
-        """Keys of the masked items (tuples made for those only: tables can be long)."""
-        return item_keys(select(self.keys, mask), self.question_id)
+        """Keys of the masked items (tuples made for those only, once: tables can be long)."""
+        cache: KeyCache | None = self.__dict__.get("_keys")
+        if cache is None:
+            cache = KeyCache(self.keys, self.question_id)
+            object.__setattr__(self, "_keys", cache)
+        return cache.pick(mask)
 
     def for_statistic(self, statistic: str, n_items: int) -> list[Item]:
         """The items of one statistic row. Rows of one table share the returned list (one

@@ -28,6 +28,7 @@ from medreview.stats.coding import Coded, declared, encode
 from medreview.stats.common import CIOptions
 from medreview.stats.disagreement import (
     Item,
+    KeyCache,
     Split,
     item_codes,
     item_keys,
@@ -132,13 +133,15 @@ def _cats(q: Question) -> tuple[Any, ...] | None:
 
 
 _OUTPUTS: dict[int, tuple[list[Item], list[int]]] = {}
+_OUTPUT_LISTS = 4
 
 
 def _outputs(items: list[Item]) -> list[int]:
     """The outputs of ``items``; rows sharing one items list share one outputs list."""
     hit = _OUTPUTS.get(id(items))
     if hit is None or hit[0] is not items:
-        _OUTPUTS.clear()  # only the latest list is reused: rows come table by table
+        if len(_OUTPUTS) >= _OUTPUT_LISTS:  # the latest few lists: rows come table by table
+            _OUTPUTS.clear()               # (a judge's variants alternate between two)
         hit = _OUTPUTS[id(items)] = (items, output_ids_of(items))
     return hit[1]
 
@@ -361,6 +364,7 @@ def _judge_block(jname: str, jsub: Any, wide: Any, index: Any, kind: Kind, cats:
     h = wide.loc[common]
     jv = jcol.loc[common]
     base = {"question_id": label, "judge": jname}
+    common_keys = KeyCache(common, label)  # the rows' item lists share their key objects
 
     coded_all: list[Any] = []  # the codes of the judge beside every physician, for calibration
 
@@ -378,14 +382,15 @@ def _judge_block(jname: str, jsub: Any, wide: Any, index: Any, kind: Kind, cats:
             coded_all.append(res.codes)
         hv = human.to_numpy(dtype=object)
         splits = judge_splits(judge.to_numpy(dtype=object), hv, kind, cats, res.codes)
-        per_variant: dict[str, list[Item]] = {}
+        per_mask: dict[int, list[Item]] = {}  # variants measuring one split share its list
+        picker = common_keys.pick if keys is common else (
+            lambda mask: item_keys(select(keys, mask), label))
         for r in res.table.to_dict("records"):
             if variants is None or r["variant"] in variants:
-                variant = str(r["variant"])
-                if variant not in per_variant:
-                    mask = variant_mask(splits, variant)
-                    per_variant[variant] = item_keys(select(keys, mask), label)
-                dis = per_variant[variant]
+                mask = variant_mask(splits, str(r["variant"]))
+                if id(mask) not in per_mask:
+                    per_mask[id(mask)] = picker(mask)
+                dis = per_mask[id(mask)]
                 judge_rows.append({**base, "reference": ref, **r, "n_raters": hv.shape[1],
                                    "disagreeing_output_ids": _outputs(dis),
                                    "disagreeing_items": dis})
@@ -413,15 +418,16 @@ def _judge_block(jname: str, jsub: Any, wide: Any, index: Any, kind: Kind, cats:
     conf = jsub.set_index(index)["confidence"] if "confidence" in jsub else None
     if conf is not None and kind != "numeric":
         _calibration_rows(h, jv, conf.reindex(common), cats, label, base, judge_rows, cal_rows,
-                          coded_all[0] if coded_all else None)
+                          coded_all[0] if coded_all else None, common_keys)
 
 
 def _calibration_rows(h: Any, jv: Any, conf: Any, cats: Any, label: str, base: dict[str, Any],
                       judge_rows: list[dict[str, Any]], cal_rows: list[dict[str, Any]],
-                      codes: Any = None) -> None:
+                      codes: Any = None, keys: KeyCache | None = None) -> None:
     """Judge confidence in its own answer vs agreement with the physicians' strict majority
     (items without one, without a judge answer or a confidence are left out). ``codes``: the
-    judge's and the physicians' answers as coded for the judge rows, when there are some."""
+    judge's and the physicians' answers as coded for the judge rows, when there are some;
+    ``keys``: the item keys of ``h``'s index, shared with the judge rows."""
     import numpy as np
 
     if codes is None:
@@ -435,7 +441,9 @@ def _calibration_rows(h: Any, jv: Any, conf: Any, cats: Any, label: str, base: d
         return
     right = jc[sel] == maj[sel]
     cal = calibration(c[sel], right.astype(np.float64))
-    wrong = item_keys(h.index[sel][~right], label)
+    wrong_mask = np.zeros(len(sel), dtype=bool)
+    wrong_mask[np.flatnonzero(sel)[~right]] = True
+    wrong = (keys or KeyCache(h.index, label)).pick(wrong_mask)
     for stat in ("ece", "mce", "brier"):
         judge_rows.append({**base, "reference": "physician_majority", "variant": "calibration",
                            "statistic": stat, "value": getattr(cal, stat), "ci_low": math.nan,
@@ -464,8 +472,27 @@ def _scores(ratings: Any, questions: Mapping[str, Question]) -> Any:
     vals = pd.Series(_as_floats(sub["value"].to_numpy(dtype=object)), index=sub.index)
     out = sub[["model", "question_id", "rater_kind", "output_id"]].assign(value=vals)
     out = out.dropna(subset=["value"])
-    is_case = out["question_id"].str.startswith(CASE_CRITERION_PREFIX)
-    return out.assign(question_id=out["question_id"].where(~is_case, POOLED_CRITERIA))
+    qid = out["question_id"]
+    if isinstance(qid.dtype, pd.CategoricalDtype):  # (storage.ratings_read): by category
+        return out.assign(question_id=_pooled_categories(qid))
+    is_case = qid.str.startswith(CASE_CRITERION_PREFIX)
+    return out.assign(question_id=qid.where(~is_case, POOLED_CRITERIA))
+
+
+def _pooled_categories(qid: Any) -> Any:
+    """Categorical question ids with every per-case criterion as ``POOLED_CRITERIA``: the
+    categories recoded (sorted, as given), not one string per row."""
+    import numpy as np
+    import pandas as pd
+
+    old = [str(c) for c in qid.cat.categories]
+    new = sorted({POOLED_CRITERIA if c.startswith(CASE_CRITERION_PREFIX) else c
+                  for c in old})
+    pos = {c: i for i, c in enumerate(new)}
+    lut = np.array([pos[POOLED_CRITERIA if c.startswith(CASE_CRITERION_PREFIX) else c]
+                    for c in old] + [-1], dtype=np.int32)  # last: a missing id stays missing
+    return pd.Series(pd.Categorical.from_codes(lut.take(qid.cat.codes.to_numpy()),
+                                               categories=pd.Index(new)), index=qid.index)
 
 
 def _as_floats(values: Any) -> Any:
