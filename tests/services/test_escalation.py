@@ -162,3 +162,33 @@ def test_rules_are_checked_against_the_project(project: Project) -> None:
     for bad in ("severe", "speed=3", "disagreement=1", "disagreement=x"):
         with pytest.raises(InputError):
             escalation.parse_rule_text(bad)
+
+
+def test_a_ratings_import_escalates_after_it_commits(project: Project, tmp_path: Any) -> None:
+    from medreview.services.importing import import_file
+
+    _rules(project, disagreement=0.4)
+    path = tmp_path / "ratings.csv"
+    path.write_text("case_id,model,rater,rater_kind,q:criterion:c0,q:criterion:c1\n"
+                    "a,m1,Dr A,physician,true,true\n"
+                    "a,m1,Dr B,physician,false,false\n"
+                    "b,m1,Dr A,physician,true,true\n"
+                    "b,m1,Dr B,physician,true,true\n", encoding="utf-8")
+    _fmt, summary = import_file(project, path)
+    assert summary.added["ratings"] == 4
+    items = escalation.escalated_items(project)
+    assert [(i.case_external_id, i.model, i.senior, i.reason) for i in items] == [
+        ("a", "m1", SENIORS[0], "disagreement 0.67 > 0.4")]  # errors agree: none
+    _fmt, again = import_file(project, path)  # the same file again adds nothing, escalates none
+    assert not again.added["ratings"] and len(escalation.escalated_items(project)) == 1
+
+
+def test_an_attention_item_is_never_escalated(project: Project) -> None:
+    from medreview.storage.check_items import write_attention_gold
+
+    first, second, _ = _outputs(project)
+    write_attention_gold(project, [first], [("criterion:c0", True)])
+    _rules(project, severe=SevereRule("major"))
+    _rate(project, "Dr Sharp", first, severity="major")
+    _rate(project, "Dr Sharp", second, severity="major")
+    assert [i.output_id for i in escalation.escalated_items(project)] == [second]
