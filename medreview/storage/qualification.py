@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from medreview.domain.consensus import blind_label, rating_value, same_answer
@@ -32,6 +32,7 @@ from medreview.domain.rubric import Question
 from medreview.errors import InputError
 from medreview.storage.forms import form_from_row
 from medreview.storage.models import (
+    AssignmentRow,
     FormRow,
     GoldLabelRow,
     JudgmentRevisionRow,
@@ -216,8 +217,29 @@ def set_round(project: Project, raters: Sequence[str], output_ids: Sequence[int]
                     s.add(StudyItemRow(rater_id=rater.id, output_id=oid, kind=KIND,
                                        reason="qualification round", created_by=by))
                     added += 1
+            if s.get_bind().dialect.name == "postgresql":
+                _assign_on_server(s, rater.id, ids)
         settings = _write_settings(s, pass_mark=pass_mark)
         return RoundWritten(added, tuple(n for n in names if n not in known), settings)
+
+
+def _assign_on_server(s: Session, rater_id: int, ids: Sequence[int]) -> None:
+    """A server's row-level security shows a rater only the outputs assigned to them
+    (migration 0008): there the qualification items are assigned too, after the rest. A
+    folder project keeps them out of the assignments, so a rater without assignments still
+    grades every output once they pass."""
+    have = set(s.scalars(select(AssignmentRow.output_id).where(
+        AssignmentRow.rater_id == rater_id)))
+    last = s.scalar(select(func.max(AssignmentRow.position)).where(
+        AssignmentRow.rater_id == rater_id))
+    labels = {i.output_id: i.blind_label for i in _items_with_labels(s, [o for o in ids
+                                                                          if o not in have])}
+    pos = -1 if last is None else int(last)
+    for oid in ids:
+        if oid not in have and oid in labels:
+            pos += 1
+            s.add(AssignmentRow(rater_id=rater_id, output_id=oid, position=pos,
+                                blind_label=labels[oid], seed=None))
 
 
 def waive(project: Project, rater: str) -> QualificationSettings:
@@ -371,11 +393,19 @@ def package_items(s: Session, rater_id: int, assignments: Sequence[Any]) -> list
     if st is None or st.is_open:
         return list(assignments)
     labels = {a.output_id: a.blind_label for a in assignments}
+    return [PackageItem(i.output_id, n, labels.get(i.output_id) or i.blind_label)
+            for n, i in enumerate(_items_with_labels(s, st.items))]
+
+
+def _items_with_labels(s: Session, output_ids: Sequence[int]) -> list[PackageItem]:
+    """The outputs (that exist) in the given order, each with its blind label in its case."""
+    if not output_ids:
+        return []
     case_of = dict(s.execute(select(OutputRow.id, OutputRow.case_id)
-                             .where(OutputRow.id.in_(list(st.items)))).all())
+                             .where(OutputRow.id.in_(list(output_ids)))).all())
     siblings: dict[int, list[int]] = {}
     for cid, oid in s.execute(select(OutputRow.case_id, OutputRow.id).where(
             OutputRow.case_id.in_(sorted(set(case_of.values())))).order_by(OutputRow.id)):
         siblings.setdefault(int(cid), []).append(int(oid))
-    return [PackageItem(oid, i, labels.get(oid) or blind_label(
-        siblings[case_of[oid]].index(oid))) for i, oid in enumerate(st.items) if oid in case_of]
+    return [PackageItem(oid, n, blind_label(siblings[case_of[oid]].index(oid)))
+            for n, oid in enumerate(output_ids) if oid in case_of]

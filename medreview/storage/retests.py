@@ -21,7 +21,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from medreview.errors import ImportFailed, InputError
@@ -187,9 +187,39 @@ def retest_states(s: Session, rater_id: int, output_ids: Sequence[int] | None = 
     return out
 
 
+# Whether the connected login may insert a revision with source 'retest' (PostgreSQL): it may
+# unless row-level security applies to it and no INSERT policy that applies allows it. The
+# rater policy of schema 0008 allows only 'ui' and 'undo'.
+_RETEST_BLOCKED = text(
+    "SELECT NOT (SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user) "
+    "AND NOT EXISTS (SELECT 1 FROM pg_policies p WHERE p.tablename = 'judgment_revision' "
+    "AND p.schemaname = (SELECT n.nspname FROM pg_class c JOIN pg_namespace n "
+    "ON n.oid = c.relnamespace WHERE c.oid = to_regclass('judgment_revision')) "
+    "AND p.cmd IN ('INSERT', 'ALL') "
+    "AND EXISTS (SELECT 1 FROM unnest(p.roles) r(name) WHERE r.name = 'public' "
+    "OR pg_has_role(current_user, r.name, 'MEMBER')) "
+    "AND (COALESCE(p.with_check, p.qual, 'true') = 'true' "
+    "OR COALESCE(p.with_check, p.qual) LIKE '%retest%'))")
+
+
+def retests_saveable(s: Session) -> bool:
+    """Whether a retest answer would be accepted here: always on SQLite; on a server, for a
+    login whose policies allow source 'retest' (a retest that cannot be saved is not served:
+    the rater would lose the answer)."""
+    if s.get_bind().dialect.name != "postgresql":
+        return True
+    cached = s.info.get("medreview.retests_saveable")
+    if cached is None:
+        cached = not bool(s.execute(_RETEST_BLOCKED).scalar())
+        s.info["medreview.retests_saveable"] = cached
+    return bool(cached)
+
+
 def open_retests(s: Session, rater_id: int, output_ids: Sequence[int] | None = None,
                  now: dt.datetime | None = None) -> dict[int, RetestState]:
-    """The rater's retests that are due and not finished."""
+    """The rater's retests that are due and not finished (none where they cannot be saved)."""
+    if not retests_saveable(s):
+        return {}
     now = now or utcnow()
     return {o: st for o, st in retest_states(s, rater_id, output_ids).items() if st.is_open(now)}
 
