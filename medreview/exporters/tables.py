@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from medreview.errors import InputError
 from medreview.exporters.csv_safe import safe_frame
+from medreview.exporters.not_assessed import label_judgments
 from medreview.progress import Progress, no_progress
 from medreview.storage import tables
 from medreview.storage.project import Project
@@ -29,14 +30,16 @@ FORMATS = ("csv", "jsonl", "parquet")
 def judgments_flat(
     project: Project, *, pseudonymise: bool = True, include_drafts: bool = False
 ) -> pd.DataFrame:
-    """One row per output x question x rater, from each judgment's newest revision."""
+    """One row per output x question x rater, from each judgment's newest revision; "not
+    applicable" and "cannot assess" written in words (``exporters.not_assessed``)."""
     import pandas as pd
 
-    df = tables.ratings_long(project, pseudonymise=pseudonymise, include_drafts=include_drafts)
+    df = tables.ratings_long(project, pseudonymise=pseudonymise, include_drafts=include_drafts,
+                             keep_not_assessed=True)
     # Its text columns come as categoricals (memory); exported (and CSV-escaped) as text.
     text = pd.StringDtype(na_value=float("nan"))
-    return df.astype({c: text for c in df.columns
-                      if isinstance(df[c].dtype, pd.CategoricalDtype)})
+    return label_judgments(df.astype({c: text for c in df.columns
+                                      if isinstance(df[c].dtype, pd.CategoricalDtype)}))
 
 
 def _json_cells(df: pd.DataFrame) -> pd.DataFrame:

@@ -150,11 +150,13 @@ def export_audit(project: Project, outdir: Path, fmt: str = "jsonl", *,
     """Write the judgment and gold-label histories as tables; return their paths."""
     import pandas as pd
 
+    from medreview.exporters.not_assessed import audit_columns
     from medreview.exporters.tables import write_table
 
     outdir.mkdir(parents=True, exist_ok=True)
     return [
-        write_table(pd.DataFrame(judgment_history(project, pseudonymise=pseudonymise)),
+        write_table(pd.DataFrame(audit_columns(judgment_history(project,
+                                                                pseudonymise=pseudonymise))),
                     outdir / "judgment_history", fmt),
         write_table(pd.DataFrame(gold_history(project, pseudonymise=pseudonymise)),
                     outdir / "gold_history", fmt),
