@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from medreview.domain.not_assessed import assessed_answers
 from medreview.storage.check_items import not_attention
 from medreview.storage.models import JudgmentRevisionRow, JudgmentRow, RaterRow
 from medreview.storage.project import Project
@@ -51,7 +52,8 @@ class RaterRecords:
 
 
 def _answers(rev: JudgmentRevisionRow) -> dict[str, Any]:
-    out = dict(rev.answers) if isinstance(rev.answers, dict) else {}
+    # not applicable / cannot assess are not ratings: missing here too (domain.not_assessed)
+    out = dict(assessed_answers(rev.answers)) if isinstance(rev.answers, dict) else {}
     if rev.overall_score is not None:
         out[SCORE_QUESTION_ID] = rev.overall_score
     return out
