@@ -243,7 +243,7 @@ def _after_ratings(project: Project, output_ids: Collection[int] | None, by: str
     def planner(state: Any) -> list[PlannedEscalation]:
         return [p for p in plan(state, rules) if p.senior is not None]
 
-    if not plan_escalations(project, planner, output_ids):
+    if not plan_escalations(project, planner, output_ids, light=True):
         return Changes()
     return _changes(escalate(project, planner, by=by, output_ids=output_ids))
 

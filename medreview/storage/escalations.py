@@ -114,9 +114,16 @@ def _kind_pairs(s: Session, kinds: Sequence[str]) -> set[tuple[int, int]]:
         .where(StudyItemRow.kind.in_(list(kinds))))}
 
 
-def _state(s: Session, output_ids: Collection[int] | None) -> EscalationState:
-    escalated = {int(o) for o in s.scalars(
-        select(StudyItemRow.output_id).where(StudyItemRow.kind == KIND))}
+def _state(s: Session, output_ids: Collection[int] | None, *, light: bool = False
+           ) -> EscalationState:
+    """``light``: the ratings and questions only (whether a rule fires), not who may take an
+    item: the grading hook's first look, a few indexed reads."""
+    escalated_q = select(StudyItemRow.output_id).where(StudyItemRow.kind == KIND)
+    if output_ids is not None:
+        escalated_q = escalated_q.where(StudyItemRow.output_id.in_(list(output_ids)))
+        if set(s.scalars(escalated_q)) >= set(output_ids):
+            return EscalationState({}, {}, {}, {})
+    escalated = {int(o) for o in s.scalars(escalated_q)}
     not_study = attention_output_ids(s)
     training = _kind_pairs(s, TRAINING)
     q = (select(JudgmentRevisionRow.answers, JudgmentRevisionRow.annotations, JudgmentRow.rater_id,
@@ -143,6 +150,8 @@ def _state(s: Session, output_ids: Collection[int] | None) -> EscalationState:
     for (oid, qid), by_rater in by_item.items():
         ratings.setdefault(oid, {})[qid] = by_rater
     involved: dict[int, set[str]] = {}
+    if light:
+        return EscalationState(ratings, questions, {}, {})
     if ratings:
         wanted = list(ratings)
         for oid, name in s.execute(
@@ -168,11 +177,13 @@ def _state(s: Session, output_ids: Collection[int] | None) -> EscalationState:
 
 
 def plan_escalations(project: Project, planner: Planner,
-                     output_ids: Collection[int] | None = None) -> list[PlannedEscalation]:
-    """What ``escalate`` would write now, without writing (a preview, and the cheap first look
-    of the grading hook: most saves escalate nothing and then take no write lock)."""
+                     output_ids: Collection[int] | None = None, *, light: bool = False
+                     ) -> list[PlannedEscalation]:
+    """What ``escalate`` would write now, without writing (a preview). ``light`` is the
+    grading hook's first look: whether any rule fires, with every senior taken as free (most
+    saves escalate nothing and then take no write lock; ``escalate`` plans again in full)."""
     with project.read() as s:
-        return list(planner(_state(s, output_ids)))
+        return list(planner(_state(s, output_ids, light=light)))
 
 
 def _label_for(s: Session, output_id: int) -> str:
