@@ -16,7 +16,7 @@ COLS = ["output_id", "case_external_id", "model", "rater", "rater_kind", "questi
 
 
 def _ratings() -> pd.DataFrame:
-    rows = []
+    rows: list[tuple[object, ...]] = []
     for oid in range(1, 9):
         case = f"case-{oid}"
         for phys in ("A", "B"):
