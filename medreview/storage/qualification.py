@@ -52,6 +52,7 @@ SETTINGS_KEY = "qualification"
 DEFAULT_PASS_MARK = 0.8
 MAX_ITEMS = 1000  # qualification items per round: a round, not a study
 MAX_WAIVED = 10_000
+HIDDEN_KINDS = ("check", "attention")  # hidden gold and attention items (never drawn here)
 
 
 @dataclass(frozen=True)
@@ -166,9 +167,11 @@ def gold_outputs(s: Session) -> list[int]:
 
 def choose_gold(project: Project, n: int, seed: int) -> list[int]:
     """``n`` gold outputs drawn with ``seed`` (sorted by id: the draw decides which, not the
-    order)."""
+    order); never a hidden check or attention item."""
     with project.read() as s:
-        pool = gold_outputs(s)
+        hidden = set(s.scalars(select(StudyItemRow.output_id).where(
+            StudyItemRow.kind.in_(HIDDEN_KINDS))))
+        pool = [o for o in gold_outputs(s) if o not in hidden]  # feedback would reveal them
     if n < 1:
         raise InputError("a qualification round needs at least one gold item")
     if n > len(pool):

@@ -87,24 +87,33 @@ def plan_retests(items: dict[str, list[int]], chosen: dict[str, set[int]], fract
 
 def choose_retests(project: Project, *, fraction: float, delay_days: float, seed: int = 0,
                    raters: Sequence[str] | None = None, by: str = "") -> dict[str, int]:
-    """Write retest items for a seeded fraction of each physician's assigned items (only
-    ``raters`` if given); rater -> retest items added."""
+    """Write retest items for a seeded fraction of each physician's items (only ``raters`` if
+    given): their assigned items, or, for a physician without assignments (who grades every
+    output), the items they finished. Rater -> retest items added."""
     check_design(fraction, delay_days)
     with project.transaction() as s:
-        q = (select(RaterRow.name, RaterRow.id, AssignmentRow.output_id)
-             .join(AssignmentRow, AssignmentRow.rater_id == RaterRow.id)
-             .where(RaterRow.kind == "physician"))
-        if raters is not None:
-            q = q.where(RaterRow.name.in_(list(raters)))
         items: dict[str, list[int]] = {}
         ids: dict[str, int] = {}
-        for name, rid, oid in s.execute(q):
-            items.setdefault(str(name), []).append(int(oid))
-            ids[str(name)] = int(rid)
+        assigned = (select(RaterRow.name, RaterRow.id, AssignmentRow.output_id)
+                    .join(AssignmentRow, AssignmentRow.rater_id == RaterRow.id))
+        finished = (select(RaterRow.name, RaterRow.id, JudgmentRow.output_id)
+                    .join(JudgmentRow, JudgmentRow.rater_id == RaterRow.id)
+                    .where(JudgmentRow.status == "done"))
+        for q in (assigned, finished):
+            q = q.where(RaterRow.kind == "physician")
+            if raters is not None:
+                q = q.where(RaterRow.name.in_(list(raters)))
+            found: dict[str, list[int]] = {}
+            for name, rid, oid in s.execute(q):
+                if str(name) not in items:  # assignments, when a rater has any, decide
+                    found.setdefault(str(name), []).append(int(oid))
+                    ids[str(name)] = int(rid)
+            items.update(found)
         if raters is not None:
             missing = [r for r in raters if r not in items]
             if missing:
-                raise InputError("no assigned items for this rater", item=", ".join(missing))
+                raise InputError("no assigned or finished items for this rater",
+                                 item=", ".join(missing))
         chosen: dict[str, set[int]] = {}
         other: dict[str, set[int]] = {}
         for name, oid, kind in s.execute(

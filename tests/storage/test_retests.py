@@ -76,7 +76,7 @@ def test_the_choice_is_seeded_and_rerunning_adds_nothing(tmp_path: Path) -> None
         for bad in ((0.0, 7.0), (1.5, 7.0), (float("nan"), 7.0), (0.1, -1.0), (0.1, 1e9)):
             with pytest.raises(InputError):
                 choose_retests(project, fraction=bad[0], delay_days=bad[1])
-        with pytest.raises(InputError, match="no assigned items"):
+        with pytest.raises(InputError, match="no assigned or finished items"):
             choose_retests(project, fraction=0.1, delay_days=1, raters=["Dr Nobody"])
 
 
