@@ -13,6 +13,7 @@ import random
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from medreview.domain.not_assessed import CANNOT_ASSESS_KEY, NOT_APPLICABLE, cannot_assess_value
 from medreview.services.dashboard import project_statistics
@@ -120,3 +121,25 @@ def test_scores_leave_na_out_and_cannot_assess_unscored(tmp_path: Path) -> None:
     assert NOT_APPLICABLE in set(map(str, kept["value"]))
     assert CANNOT_ASSESS_KEY in set(kept["question_id"])
     project.close()
+
+
+def test_the_stats_command_prints_and_writes_them(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from medreview.cli.main import main
+
+    project = build_project(tmp_path / "p", forms=("healthbench",), n_cases=6)
+    plan = _plan(project)
+    _write(project, plan)
+    project.close()
+    assert main(["stats", str(tmp_path / "p"), "--no-ci"]) == 0
+    out = capsys.readouterr().out
+    block = out[out.index("Not assessed (left out of every statistic above)"):]
+    n_na = sum(a.get("criterion:overconfident") == NOT_APPLICABLE for _, _, a in plan)
+    assert "criterion:overconfident" in block and str(n_na) in block
+    assert main(["stats", str(tmp_path / "p"), "--no-ci", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    got = {(r["what"], r["question_id"] or r["reason"]): r["count"] for r in data["not_assessed"]}
+    assert got[("not_applicable", "criterion:overconfident")] == n_na
+    for reason in {a[CANNOT_ASSESS_KEY]["reason"] for _, _, a in plan  # type: ignore[index]
+                   if CANNOT_ASSESS_KEY in a}:
+        assert got[("cannot_assess", reason)] >= 1
