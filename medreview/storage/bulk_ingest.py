@@ -346,8 +346,11 @@ def _bind_processor(column: Column[Any], dialect: Dialect) -> Callable[[Any], An
         core = proc
 
         def as_json(value: Any) -> Any:
-            if value.__class__ is dict or value.__class__ is list:
-                return dumps_default(value)
+            kind = value.__class__
+            if kind is dict:
+                return dumps_default(value) if value else "{}"
+            if kind is list:
+                return dumps_default(value) if value else "[]"
             return core(value)  # None, JSON.NULL, null(): as SQLAlchemy decides
 
         return as_json
