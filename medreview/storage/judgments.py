@@ -370,7 +370,8 @@ def undo_last(project: Project, rater_id: int, output_id: int) -> Undone:
             return Undone(None, judgment.status, None)
         revs = s.scalars(
             select(JudgmentRevisionRow)
-            .where(JudgmentRevisionRow.judgment_id == judgment.id)
+            .where(JudgmentRevisionRow.judgment_id == judgment.id,
+                   JudgmentRevisionRow.source != RETEST_SOURCE)  # never the study answer
             .order_by(JudgmentRevisionRow.revision_no.desc())
         ).all()
         # Each undo in a row steps one state further back from the newest revision that was

@@ -227,10 +227,11 @@ def retests_saveable(s: Session) -> bool:
 def open_retests(s: Session, rater_id: int, output_ids: Sequence[int] | None = None,
                  now: dt.datetime | None = None) -> dict[int, RetestState]:
     """The rater's retests that are due and not finished (none where they cannot be saved)."""
-    if not retests_saveable(s):
+    states = retest_states(s, rater_id, output_ids)
+    if not states or not retests_saveable(s):
         return {}
     now = now or utcnow()
-    return {o: st for o, st in retest_states(s, rater_id, output_ids).items() if st.is_open(now)}
+    return {o: st for o, st in states.items() if st.is_open(now)}
 
 
 def is_open(s: Session, rater_id: int, output_id: int) -> RetestState | None:

@@ -115,6 +115,8 @@ def test_a_due_retest_is_served_blank_and_never_replaces_the_study_answer(
         assert [h.source for h in grading.history(project, rid, oid)] == ["ui", "retest",
                                                                          "retest"]
         assert_retest_only_in_test_retest(project, oid)
+        grading.undo_last(project, rid, oid)  # an undo never restores a retest answer
+        assert_retest_only_in_test_retest(project, oid)
         assert [(r.rater, r.items, r.waiting, r.open, r.done)
                 for r in retest_overview(project)] == [(RATER, 2, 0, 1, 1)]
 
