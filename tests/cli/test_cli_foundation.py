@@ -38,7 +38,8 @@ def test_demo_then_info_json(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert counts["rubrics"] == 1 and counts["taxonomies"] == 1
     assert counts["rubric_criteria"] >= 4 * counts["cases"]
     # Two judges: the demo's judge prompt versions A and B (few-shot), for `judge-eval`.
-    assert counts["physicians"] == 3 and counts["judges"] == 2
+    # Physicians: the three of the panel and the senior who takes escalations (demo/escalation).
+    assert counts["physicians"] == 4 and counts["judges"] == 2
     assert counts["judgments"] > counts["outputs"] * 3
     # Building again at the same place is refused, not merged into the existing demo.
     code, _, err = run(capsys, "init", demo)
