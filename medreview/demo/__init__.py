@@ -24,7 +24,7 @@ def build_full_demo(path: Path, *, progress: Progress = no_progress) -> Path:
         from medreview.demo.checks import add_to_demo as add_hidden_items
         add_hidden_items(built)  # hidden gold and attention items, answered
         from medreview.demo.escalation import add_to_demo as add_escalations
-        add_escalations(built)  # escalation rules, a few escalated items, one answered
+        add_escalations(built)  # escalation rules and the few items they escalate
         from medreview.demo.quality import add_to_demo as add_quality_rounds
         add_quality_rounds(built)  # a qualification round, answered retests
     except BaseException:
