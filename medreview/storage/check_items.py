@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, select, text, true
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from medreview.errors import InputError
 from medreview.storage.base import utcnow
@@ -67,7 +67,8 @@ def attention_output_ids(s: Session) -> frozenset[int]:
         .distinct()))
 
 
-def not_attention(s: Session, column: ColumnElement[int]) -> ColumnElement[bool]:
+def not_attention(s: Session, column: ColumnElement[int] | InstrumentedAttribute[int]
+                  ) -> ColumnElement[bool]:
     """A WHERE clause leaving attention items' rows out (``attention_output_ids`` as SQL)."""
     if not _may_read_gold(s):
         return true()
