@@ -29,6 +29,7 @@ from medreview.importers._common import (
     parse_context,
     parse_messages,
     parse_tags,
+    quick_constructor,
     read_records,
     without_na,
 )
@@ -130,6 +131,11 @@ ROLE_ALIASES = {
     "completion_id": "output_id",
 }
 
+
+# The records of every line, made without a call per field (``_common.quick_constructor``).
+_new_case = quick_constructor(CaseRecord)
+_new_output = quick_constructor(OutputRecord)
+_located = quick_constructor(Located)
 
 # The roles a line's fields are read for, in the order their values are checked.
 _ROLES = (
@@ -264,15 +270,7 @@ class _RowParser:
             return None
         if messages is None:
             messages = tuple(Message(role, content) for role, content in turns)
-        return CaseRecord(
-            external_id=case_id,
-            messages=messages,
-            title=title_text,
-            context=context,
-            tags=tag_list,
-            metadata=extras,
-            reference_answer=reference,
-        )
+        return _new_case(case_id, messages, title_text, context, tag_list, (), extras, reference)
 
     def rows(self, row: dict[str, Any], line: int, key: str | None = None) -> list[Located]:
         m, path = self.mapping, self.path
@@ -292,7 +290,7 @@ class _RowParser:
         located: list[Located] = []
         case = self.case(found, line, case_id, case_extras)
         if case is not None:
-            located.append(Located(case, self._source, line))
+            located.append(_located(case, self._source, line))
         if out is None:
             return located
         text = as_str(out[2], out[1], path, line, case_id)
@@ -315,10 +313,8 @@ class _RowParser:
         if self.outputs.is_new_digest(
             key, _output_digest(text, output_extras), line, "a different text"
         ):
-            record = OutputRecord(
-                case_id, model, text, external_id=output_id, metadata=output_extras
-            )
-            located.append(Located(record, self._source, line))
+            record = _new_output(case_id, model, text, output_id, output_extras)
+            located.append(_located(record, self._source, line))
         return located
 
 
