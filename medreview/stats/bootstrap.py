@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -95,6 +95,7 @@ def _cached_counts(n: int, n_resamples: int, seed: int) -> npt.NDArray[np.uint8]
 # common refinement of the groupings seen for those items, and every grouping it refines is
 # summed from it (integer counts: exact) instead of drawn again.
 _MAX_GROUPS = 512
+_PROJECTION_SEED = 17
 # From this many items on, a replicate's group counts are drawn directly from the
 # multinomial distribution they follow (n draws over the groups, each with probability
 # group size / n) instead of by drawing n item indices: the same distribution of replicates
@@ -116,19 +117,50 @@ def clear_cache() -> None:
 
 def _groups(features: FloatArray) -> tuple[npt.NDArray[np.int64], FloatArray] | None:
     """(group of each item, the distinct feature rows) when the rows take few distinct
-    values; None otherwise. Columns are coded one by one (hashing, no sort of the rows)."""
-    import pandas as pd
-
+    values; None otherwise. Groups are numbered in order of first appearance."""
     n, d = features.shape
     limit = min(_MAX_GROUPS, n // 4)
     if limit < 2 or not np.all(np.isfinite(features)):
         return None
+    got = _projected_groups(features, limit)
+    return _column_groups(features, limit) if got is False else got
+
+
+def _projected_groups(features: FloatArray, limit: int
+                      ) -> tuple[npt.NDArray[np.int64], FloatArray] | None | Literal[False]:
+    """The groups from one hash pass over a fixed random projection of the rows (distinct
+    projections are distinct rows), checked row by row: False when two distinct rows share
+    a projection (then ``_column_groups``), None when there are too many groups. One pass
+    instead of one per column (63 columns for a two-way ICC)."""
+    import pandas as pd
+
+    d = features.shape[1]
+    proj = features @ np.random.default_rng(_PROJECTION_SEED).uniform(1.0, 2.0, d)
+    labels, first = pd.factorize(proj)
+    if len(first) > limit:
+        return None
+    rows = np.empty((len(first), d), dtype=np.float64)
+    rows[labels] = features
+    if not np.array_equal(rows.take(labels, axis=0), features):
+        return False
+    return labels.astype(np.int64), rows
+
+
+def _column_groups(features: FloatArray, limit: int
+                   ) -> tuple[npt.NDArray[np.int64], FloatArray] | None:
+    """The groups from the columns coded one by one (hashing, no sort of the rows)."""
+    import pandas as pd
+
+    n, d = features.shape
     key = np.zeros(n, dtype=np.int64)
     width = 1
     for col in range(d):
         codes, uniq = pd.factorize(features[:, col])
-        if len(uniq) > limit or width * len(uniq) > 2**40:
+        if len(uniq) > limit:
             return None
+        if width * len(uniq) > 2**40:  # recode the key so far: its distinct values only
+            key, first = pd.factorize(key)
+            width = len(first)
         key = key * len(uniq) + codes
         width *= len(uniq)
     labels, first = pd.factorize(key)

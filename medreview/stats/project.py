@@ -471,7 +471,7 @@ def _scores(ratings: Any, questions: Mapping[str, Question]) -> Any:
     sub = ratings if keep_rows.all() else ratings[keep_rows]  # (no copy of every row)
     vals = pd.Series(_as_floats(sub["value"].to_numpy(dtype=object)), index=sub.index)
     out = sub[["model", "question_id", "rater_kind", "output_id"]].assign(value=vals)
-    out = out.dropna(subset=["value"])
+    out = out.dropna(subset=["value"]).reset_index(drop=True)  # (no 8M-row index kept)
     qid = out["question_id"]
     if isinstance(qid.dtype, pd.CategoricalDtype):  # (storage.ratings_read): by category
         return out.assign(question_id=_pooled_categories(qid))

@@ -182,6 +182,31 @@ def test_grouped_resampling_with_fractional_features_within_rounding() -> None:
     assert bs._groups(rng.normal(size=(2000, 2))) is None  # continuous: the item path
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_projected_groups_equal_the_column_groups(seed: int) -> None:
+    """One hash of a projection of the rows gives the groups (and their numbering) the
+    column-by-column coding gives; many columns (their value counts' product beyond 2**40,
+    as a two-way ICC's 63) are grouped too; a shared projection falls back to the columns."""
+    from medreview.stats import bootstrap as bs
+
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 3, (4000, 3)).astype(np.float64)
+    f = np.column_stack([base] + [base[:, i % 3:i % 3 + 1] * (i + 1) for i in range(60)])
+    if seed % 2:
+        f[rng.random(4000) < 0.5] *= -1.0  # negative values and signed zeros
+    got = bs._projected_groups(f, 512)
+    want = bs._column_groups(f, 512)
+    assert got and want is not None
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    assert bs._groups(f) is not None and len(want[1]) > 20
+    v = np.random.default_rng(bs._PROJECTION_SEED).uniform(1.0, 2.0, 2)
+    clash = np.array([[v[1], 0.0], [0.0, v[0]]] * 50)  # two rows, one projection
+    assert bs._projected_groups(clash, 64) is False
+    labels, rows = bs._groups(clash)  # type: ignore[misc]
+    assert labels.tolist() == [0, 1] * 50 and np.array_equal(rows, clash[:2])
+    assert bs._projected_groups(rng.integers(0, 9, (4000, 4)).astype(float), 512) is None
+
+
 @pytest.mark.parametrize("seed", range(30))
 def test_duplicate_check_equals_dataframe_duplicated(seed: int) -> None:
     rng = np.random.default_rng(seed)
@@ -193,6 +218,7 @@ def test_duplicate_check_equals_dataframe_duplicated(seed: int) -> None:
         df["output_id"] = df["output_id"].astype(float).where(rng.random(n) > 0.3)
     cols = ["output_id", "rater", "question_id"]
     assert tables._duplicated(df, cols).equals(df.duplicated(cols))
+    assert tables._repeats(tables._row_keys(df, cols)) == bool(df.duplicated(cols).any())
 
 
 @pytest.mark.parametrize("seed", range(20))
