@@ -118,7 +118,7 @@ def clear_cache() -> None:
 def _groups(features: FloatArray) -> tuple[npt.NDArray[np.int64], FloatArray] | None:
     """(group of each item, the distinct feature rows) when the rows take few distinct
     values; None otherwise. Groups are numbered in order of first appearance."""
-    n, d = features.shape
+    n = features.shape[0]
     limit = min(_MAX_GROUPS, n // 4)
     if limit < 2 or not np.all(np.isfinite(features)):
         return None
@@ -127,7 +127,7 @@ def _groups(features: FloatArray) -> tuple[npt.NDArray[np.int64], FloatArray] | 
 
 
 def _projected_groups(features: FloatArray, limit: int
-                      ) -> tuple[npt.NDArray[np.int64], FloatArray] | None | Literal[False]:
+                      ) -> tuple[npt.NDArray[np.int64], FloatArray] | Literal[False] | None:
     """The groups from one hash pass over a fixed random projection of the rows (distinct
     projections are distinct rows), checked row by row: False when two distinct rows share
     a projection (then ``_column_groups``), None when there are too many groups. One pass
