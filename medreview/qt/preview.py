@@ -259,6 +259,10 @@ def make_screen(name: str, folder: Path):  # type: ignore[no-untyped-def]
             from medreview.demo.judge_versions import add_to_demo
 
             add_to_demo(path)
+        if name == "raters":  # hidden gold and attention rounds, as `medreview demo`
+            from medreview.demo.checks import add_to_demo as add_hidden_items
+
+            add_hidden_items(path)
         w = _window(path, "light", settings)
         return _lead_screen(name, w)
     if name == "welcome":
