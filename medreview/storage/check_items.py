@@ -131,7 +131,7 @@ class CheckState:
     case_of: dict[int, int]  # every output -> its case
     gold_outputs: frozenset[int]  # outputs with gold that are not attention items
     attention_outputs: frozenset[int]
-    judged: dict[int, frozenset[int]]  # rater id -> outputs they have a judgment of
+    judged: dict[int, frozenset[int]]  # rater id -> outputs judged or in their study items
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,10 @@ def _queues(s: Session, raters: Iterable[RaterRow]
     for r in raters:
         mine = frozenset(int(o) for o in s.scalars(
             select(JudgmentRow.output_id).where(JudgmentRow.rater_id == r.id)))
-        judged[r.id] = mine
+        # Never a check of theirs: what they judged, and their qualification, retest or
+        # escalation items (a qualification item's gold is shown to them once done).
+        judged[r.id] = mine | frozenset(int(o) for o in s.scalars(
+            select(StudyItemRow.output_id).where(StudyItemRow.rater_id == r.id)))
         slots = tuple(QueueSlot(int(a.output_id), int(a.position), str(a.blind_label),
                                 a.seed, int(a.output_id) not in mine)
                       for a in s.scalars(select(AssignmentRow).where(

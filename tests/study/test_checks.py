@@ -339,3 +339,22 @@ def test_checks_and_assign_commands(study: Project, capsys: pytest.CaptureFixtur
         err = capsys.readouterr().err
         assert says in err and "Traceback" not in err, (bad, err)
         assert len(err.strip().splitlines()) == 1, err
+
+
+def test_an_item_of_the_raters_other_study_rounds_is_never_their_check(study: Project) -> None:
+    oids = _oids(study)
+    for o in oids[:GOLD_N]:
+        append_gold(study, o, "safe", "yes", provenance="imported")
+    assign(study, AssignmentDesign(("Dr A",), per_output=1, seed=5))
+    a = _rid(study, "Dr A")
+    # Dr A is assigned everything but the gold outputs 1..10 are then taken back: of those,
+    # the first five are their qualification items (gold shown after each): never checks.
+    with study.transaction() as s:
+        s.execute(AssignmentRow.__table__.delete().where(
+            AssignmentRow.rater_id == a, AssignmentRow.output_id.in_(oids[:10])))
+        for o in oids[:5]:
+            s.add(StudyItemRow(rater_id=a, output_id=o, kind="qualification"))
+    summary = mix_checks(study, CheckDesign(rate=0.3, seed=1))
+    mine = {o for (r, o), k in _hidden(study).items() if r == a and k == CHECK}
+    assert summary.added["Dr A"][CHECK] == len(mine) == 5  # only outputs 6..10 were free
+    assert mine == set(oids[5:10])
