@@ -220,9 +220,11 @@ def write_checks(project: Project, raters: Sequence[str],
             start = min((sl.position for sl in pending),
                         default=max(kept, default=-1) + 1)
             positions = _free_positions(kept, start, len(m.order))
+            # The untouched rows: no judgment of the rater (no id list: a queue may be 100k).
             s.execute(delete(AssignmentRow).where(
                 AssignmentRow.rater_id == m.rater_id,
-                AssignmentRow.output_id.in_([sl.output_id for sl in pending])))
+                AssignmentRow.output_id.not_in(select(JudgmentRow.output_id).where(
+                    JudgmentRow.rater_id == m.rater_id))))
             s.flush()
             for pos, (oid, label, seed) in zip(positions, m.order, strict=True):
                 s.add(AssignmentRow(rater_id=m.rater_id, output_id=oid, position=pos,
@@ -298,7 +300,9 @@ def hidden_items(project: Project) -> HiddenItems:
         assigned: dict[tuple[str, str], int] = {}
         for name, kind, _oid in rows:
             assigned[(str(name), str(kind))] = assigned.get((str(name), str(kind)), 0) + 1
-        outputs = sorted({int(o) for _n, _k, o in rows})
+        # Subqueries, not id lists: 5 % of a 100k-item study is more than SQLite's variables.
+        outputs = (select(StudyItemRow.output_id)
+                   .where(StudyItemRow.kind.in_(HIDDEN_KINDS)).scalar_subquery())
         gold: dict[int, dict[str, Any]] = {}
         for g in s.scalars(select(GoldLabelRow).where(GoldLabelRow.output_id.in_(outputs))
                            .order_by(GoldLabelRow.revision_no)):
@@ -312,7 +316,9 @@ def hidden_items(project: Project) -> HiddenItems:
                 .join(JudgmentRow, (JudgmentRow.id == JudgmentRevisionRow.judgment_id)
                       & (JudgmentRow.current_revision_no == JudgmentRevisionRow.revision_no))
                 .join(RaterRow, RaterRow.id == JudgmentRow.rater_id)
-                .where(JudgmentRow.status == "done", JudgmentRow.output_id.in_(outputs)))}
+                .join(StudyItemRow, (StudyItemRow.rater_id == JudgmentRow.rater_id)
+                      & (StudyItemRow.output_id == JudgmentRow.output_id))
+                .where(JudgmentRow.status == "done", StudyItemRow.kind.in_(HIDDEN_KINDS)))}
         out = []
         for name, kind, oid in rows:
             rev = finals.get((str(name), int(oid)))
