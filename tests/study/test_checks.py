@@ -334,6 +334,8 @@ def test_checks_and_assign_commands(study: Project, capsys: pytest.CaptureFixtur
                        "no such question"),
                       (["--attention", "999999", "--expect", 'safe="no"'], "no such output"),
                       (["--attention", str(oids[0])], "go together"),
+                      (["--rate", "0.1", "--raters", "Dr Nobody"], "no physician"),
+                      (["--rate", "0.1", "--attention-rate", "0.45"], "at most 0.5"),
                       ([], "nothing to do")):
         assert main(["checks", path, *bad]) != 0, bad
         err = capsys.readouterr().err
