@@ -272,7 +272,7 @@ class _RowParser:
             messages = tuple(Message(role, content) for role, content in turns)
         return _new_case(case_id, messages, title_text, context, tag_list, (), extras, reference)
 
-    def rows(self, row: dict[str, Any], line: int, key: str | None = None) -> list[Located]:
+    def rows(self, row: dict[str, Any], line: int, key: str | None = None) -> Iterator[Located]:
         m, path = self.mapping, self.path
         if self.na:
             row = without_na(row, self.na)
@@ -287,12 +287,13 @@ class _RowParser:
             output_extras = {k: v for k, v in extras.items() if k not in m.case_metadata}
         else:
             case_extras, output_extras = {}, extras
-        located: list[Located] = []
         case = self.case(found, line, case_id, case_extras)
         if case is not None:
-            located.append(_located(case, self._source, line))
+            # Yielded before the output is checked: a bad output after it is reported after
+            # the case reached the ingest (whose own error, if any, came first).
+            yield _located(case, self._source, line)
         if out is None:
-            return located
+            return
         text = as_str(out[2], out[1], path, line, case_id)
         model_found = found.get("model")
         if model_found is not None:
@@ -314,8 +315,7 @@ class _RowParser:
             key, _output_digest(text, output_extras), line, "a different text"
         ):
             record = _new_output(case_id, model, text, output_id, output_extras)
-            located.append(_located(record, self._source, line))
-        return located
+            yield _located(record, self._source, line)
 
 
 def _output_digest(text: str, metadata: dict[str, Any]) -> str:

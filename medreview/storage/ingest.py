@@ -491,10 +491,10 @@ def ingest(
                         if token is not None:
                             token.raise_if_cancelled()
                         rec = located.record
-                        if isinstance(rec, CaseRecord):
-                            state.batch.add_case(rec, located)
-                        elif isinstance(rec, OutputRecord):
+                        if isinstance(rec, OutputRecord):  # the commonest first
                             state.batch.add_output(rec, located)
+                        elif isinstance(rec, CaseRecord):
+                            state.batch.add_case(rec, located)
                         elif isinstance(rec, AttachmentRecord):
                             state.write_batch()
                             state.add_attachment(rec, located)
