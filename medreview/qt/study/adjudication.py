@@ -115,6 +115,7 @@ class AdjudicationWindow(QMainWindow):
         right_split.addWidget(self.table)
         self.comments_view = SafeTextBrowser()  # the raters' rationales and notes
         self.comments_view.setPlaceholderText("Raters' comments on this item")
+        self.comments_view.setMinimumHeight(1)  # gives way first on a small screen
         right_split.addWidget(self.comments_view)
         right_split.addWidget(self.editor)
         right_split.setSizes([330, 150, 420])
