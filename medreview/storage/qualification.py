@@ -45,7 +45,7 @@ from medreview.storage.models import (
 from medreview.storage.project import Project
 from medreview.storage.raters import get_or_create_rater
 from medreview.storage.rating_columns import SCORE_QUESTION_ID
-from medreview.storage.revisions import case_questions_of
+from medreview.storage.revisions import RETEST_SOURCE, case_questions_of
 
 KIND = "qualification"
 SETTINGS_KEY = "qualification"
@@ -286,16 +286,20 @@ class Compared:
 
 def _done_revisions(s: Session, rater_id: int, output_ids: Sequence[int]
                     ) -> dict[int, JudgmentRevisionRow]:
-    """Output -> the rater's current revision, for the finished judgments among ``output_ids``."""
+    """Output -> the rater's *first* finished revision, for the judgments among
+    ``output_ids`` that are finished now. The first: the answer given before the feedback
+    showed the gold (an edit made after seeing it would otherwise raise the score)."""
     if not output_ids:
         return {}
     rows = s.execute(
         select(JudgmentRow.output_id, JudgmentRevisionRow)
-        .join(JudgmentRevisionRow, (JudgmentRevisionRow.judgment_id == JudgmentRow.id)
-              & (JudgmentRevisionRow.revision_no == JudgmentRow.current_revision_no))
+        .join(JudgmentRevisionRow, JudgmentRevisionRow.judgment_id == JudgmentRow.id)
         .where(JudgmentRow.rater_id == rater_id, JudgmentRow.status == "done",
-               JudgmentRow.output_id.in_(list(output_ids)))).all()
-    return {int(o): rev for o, rev in rows}
+               JudgmentRow.output_id.in_(list(output_ids)),
+               JudgmentRevisionRow.status == "done",
+               JudgmentRevisionRow.source != RETEST_SOURCE)
+        .order_by(JudgmentRevisionRow.revision_no.desc())).all()
+    return {int(o): rev for o, rev in rows}  # the lowest revision number is written last
 
 
 def _gold_of(s: Session, output_ids: Sequence[int]) -> dict[int, dict[str, GoldLabelRow]]:

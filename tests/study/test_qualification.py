@@ -90,6 +90,11 @@ def test_a_failing_rater_stays_closed_until_waived(tmp_path: Path) -> None:
         assert queue_line(project, rid) == ("Qualification: 67 % of 80 % needed — ask the "
                                             "study lead")
         assert [r.output_id for r in grading.load_queue(project, rid)] == gold[:2]
+        # Editing an item to the gold after the feedback showed it changes nothing: the
+        # first finished answer is the one scored.
+        _answer(project, rid, gold[0], GOLD)
+        (st,) = round_status(project)
+        assert st.state == "failed" and st.score == pytest.approx(4 / 6)
         # The lead adds an item: still closed (not complete); then waives.
         set_up_round(project, (RATER,), output_ids=(gold[2],))
         assert [r.output_id for r in grading.load_queue(project, rid)] == gold[:3]
