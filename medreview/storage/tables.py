@@ -122,6 +122,7 @@ def outputs_table(project: Project) -> pd.DataFrame:
             for o, ext in s.execute(
                 select(OutputRow, CaseRow.external_id)
                 .join(CaseRow, CaseRow.id == OutputRow.case_id)
+                .where(not_attention(s, OutputRow.id))  # attention items: not study outputs
                 .order_by(OutputRow.id)
             )
         ]

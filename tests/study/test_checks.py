@@ -204,6 +204,7 @@ def test_attention_items_stay_out_of_every_study_reader(gold_study: Project) -> 
     assert checks_done <= set(ratings["output_id"])  # hidden gold items are study cases
     assert not {r["output_id"] for r in tables.current_revisions(gold_study)} & attention
     assert not set(tables.gold_table(gold_study)["output_id"]) & attention
+    assert not set(tables.outputs_table(gold_study)["output_id"]) & attention
     assert not set(project_gold(gold_study)) & attention
     auto_gold(gold_study)  # their answers never become gold either
     assert not {d.output_id for d in adjudication_queue(gold_study)} & attention
