@@ -248,8 +248,9 @@ def _after_ratings(project: Project, output_ids: Collection[int] | None, by: str
     return _changes(escalate(project, planner, by=by, output_ids=output_ids))
 
 
-def escalated_items(project: Project) -> list[EscalationView]:
-    """Every escalated item with its senior, reason and the senior's progress."""
+def escalated_items(project: Project, output_id: int | None = None) -> list[EscalationView]:
+    """Every escalated item (of ``output_id`` only, if given) with its senior, reason and the
+    senior's progress."""
     from medreview.storage.escalations import escalations
 
-    return escalations(project)
+    return escalations(project, output_id)

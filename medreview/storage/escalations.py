@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, true
 from sqlalchemy.orm import Session
 
 from medreview.domain import consensus
@@ -231,8 +231,8 @@ def reason_in(s: Session, rater_id: int, output_id: int) -> str:
         StudyItemRow.kind == KIND)) or ""
 
 
-def escalations(project: Project) -> list[EscalationView]:
-    """Every escalated item, newest first."""
+def escalations(project: Project, output_id: int | None = None) -> list[EscalationView]:
+    """Every escalated item (of ``output_id`` only, if given), newest first."""
     with project.read() as s:
         status = (select(JudgmentRow.status)
                   .where(JudgmentRow.rater_id == StudyItemRow.rater_id,
@@ -244,7 +244,8 @@ def escalations(project: Project) -> list[EscalationView]:
             .join(OutputRow, OutputRow.id == StudyItemRow.output_id)
             .join(CaseRow, CaseRow.id == OutputRow.case_id)
             .join(RaterRow, RaterRow.id == StudyItemRow.rater_id)
-            .where(StudyItemRow.kind == KIND)
+            .where(StudyItemRow.kind == KIND,
+                   true() if output_id is None else StudyItemRow.output_id == output_id)
             .order_by(StudyItemRow.created_at.desc(), StudyItemRow.id.desc())).all()
     return [EscalationView(int(r[0]), r[1], r[2], r[3], r[4], r[5] or "todo", r[6], r[7])
             for r in rows]

@@ -37,7 +37,7 @@ from medreview.qt.grading.answer_view import AnswerView
 from medreview.qt.grading.case_view import CaseView
 from medreview.qt.grading.image_pane import ImagePane
 from medreview.qt.grading.peer_comments import comments_html
-from medreview.qt.grading.safe_text import SafeTextBrowser
+from medreview.qt.grading.safe_text import SafeTextBrowser, set_plain
 from medreview.qt.keys import ADJUDICATION_KEYS
 from medreview.qt.shortcuts import install_keymap
 from medreview.qt.study.disagreement_queue import DisagreementQueue
@@ -49,6 +49,7 @@ from medreview.runtime.bus import ChangeBus
 from medreview.runtime.executors import Executor
 from medreview.services import study as svc
 from medreview.services.comments import CommentsView, item_comments
+from medreview.services.escalation import escalated_items
 from medreview.services.projects import Project
 from medreview.services.views import ItemView
 
@@ -56,11 +57,18 @@ PREFERRED_SIZE = (1680, 980)  # on a screen that has room; smaller screens get w
 
 
 def _load_output(project: Project, output_id: int
-                 ) -> tuple[ItemView, svc.OutputRatings, CommentsView]:
+                 ) -> tuple[ItemView, svc.OutputRatings, CommentsView, tuple[str, str, str]]:
     """One database round trip per output: what the centre and the right side show (the
-    comments as the lead's screen reads them: every physician's, with names)."""
+    comments as the lead's screen reads them: every physician's, with names; the senior the
+    item was escalated to, if it was)."""
     return svc.load_output(project, output_id), svc.output_ratings(project, output_id), \
-        item_comments(project, output_id, None)
+        item_comments(project, output_id, None), escalation_line(project, output_id)
+
+
+def escalation_line(project: Project, output_id: int) -> tuple[str, str, str]:
+    """(senior, their status, reason) of the item's escalation, or empty texts."""
+    found = escalated_items(project, output_id)
+    return (found[0].senior, found[0].status, found[0].reason) if found else ("", "", "")
 
 
 class AdjudicationWindow(QMainWindow):
@@ -75,6 +83,7 @@ class AdjudicationWindow(QMainWindow):
         self.item: ItemView | None = None
         self.ratings: svc.OutputRatings | None = None
         self.comments: CommentsView | None = None
+        self.escalation: tuple[str, str, str] = ("", "", "")
         self.pseudonyms: dict[str, str] = {}
         self.labels: dict[str, str] = {}
         self.current: tuple[int, str] | None = None  # (output, question) in the editor
@@ -111,6 +120,10 @@ class AdjudicationWindow(QMainWindow):
         head = QLabel("Ratings side by side")
         head.setObjectName("paneTitle")
         rlay.addWidget(head)
+        self.escalated = QLabel("")  # whom an escalation rule gave this item, and why
+        self.escalated.setWordWrap(True)
+        self.escalated.hide()
+        rlay.addWidget(self.escalated)
         right_split = QSplitter(Qt.Orientation.Vertical)
         right_split.addWidget(self.table)
         self.comments_view = SafeTextBrowser()  # the raters' rationales and notes
@@ -265,9 +278,9 @@ class AdjudicationWindow(QMainWindow):
         Op(self, _load_output, self.project, output_id).latest("output") \
             .success(self._on_output_loaded).failure(self._on_failed).run(self.db)
 
-    def _on_output_loaded(self, result: tuple[ItemView, svc.OutputRatings, CommentsView]
-                          ) -> None:
-        item, ratings, self.comments = result
+    def _on_output_loaded(self, result: tuple[ItemView, svc.OutputRatings, CommentsView,
+                                              tuple[str, str, str]]) -> None:
+        item, ratings, self.comments, self.escalation = result
         if self._loading_output != item.output_id:
             return  # the adjudicator has moved on already
         self.item = item
@@ -294,6 +307,12 @@ class AdjudicationWindow(QMainWindow):
         oid, qid = self.current
         disputed = {d.question_id for d in self.queue.items if d.output_id == oid}
         self.table.show_ratings(self._questions(), self.ratings, self.labels, disputed)
+        senior, status, reason = self.escalation
+        if senior:  # the senior named as the columns are, never by name while names hide
+            who = self.labels.get(senior) or (
+                "a senior rater" if self.hide_names.isChecked() else senior)
+            set_plain(self.escalated, f"Escalated to {who} ({status}): {reason}")
+        self.escalated.setVisible(bool(senior))
         if self.comments is not None:  # named as the columns are ("Hide rater names")
             self.comments_view.setHtml(comments_html(CommentsView(tuple(
                 dataclasses.replace(c, label=self.labels.get(c.label, c.label))

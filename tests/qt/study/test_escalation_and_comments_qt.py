@@ -38,6 +38,9 @@ def test_adjudication_window_shows_comments_under_the_column_labels(
     a, b, _c = RATERS
     disputed.call(_say, disputed.project, a, 1, "ALICE-SAYS-WHY")
     disputed.call(_say, disputed.project, "Dora Draftwell", 1, "DORA-DRAFT", status="draft")
+    disputed.call(escalation.set_rules, disputed.project,
+                  EscalationRules(disagreement=0.0, seniors=(SENIOR,)))
+    disputed.call(escalation.run_escalation, disputed.project)
     w = AdjudicationWindow(disputed.project, disputed.db, disputed.bus)
     qtbot.addWidget(w)
     w.resize(1500, 900)
@@ -50,9 +53,12 @@ def test_adjudication_window_shows_comments_under_the_column_labels(
     text = w.comments_view.toPlainText()
     assert "DORA-DRAFT" in text and "(draft)" in text
     assert not any(n in text for n in (*RATERS, "Dora Draftwell")) and "Rater " in text
+    assert w.escalated.isVisible() and w.escalated.text().startswith(
+        "Escalated to a senior rater (todo): disagreement ")
     w.hide_names.setChecked(False)
     text = w.comments_view.toPlainText()
     assert a in text and "Dora Draftwell" in text and b not in text  # b wrote no comment
+    assert w.escalated.text().startswith(f"Escalated to {SENIOR} (todo): disagreement ")
     w.close()
 
 
