@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from medreview.storage.project import Project
 
 RATINGS_FORMATS = ("ratings-csv", "ratings-jsonl")
-MAX_ROWS = 1_000_000  # rows held before the one write transaction
+MAX_ROWS = 200_000  # rows held before the one write transaction (a study's retests, not more)
 
 
 def import_retest_file(project: Project, path: Path, *, fmt: str | None = None,
