@@ -7,6 +7,8 @@ made under. Stored answer values per kind are listed in ``medreview.domain.rubri
 ``None`` always means "unanswered": it is a valid value (clearing an answer) and makes a
 required question missing. A blank text also counts as unanswered; an empty list for a
 multi-choice or error question is an answer ("none of these" / "no error found").
+"Not applicable" answers a question where ``domain.not_assessed.na_allowed``; an item marked
+"cannot assess" (with a valid reason) misses no required question.
 """
 
 from __future__ import annotations
