@@ -35,6 +35,7 @@ from medreview.storage.models import (
     ProjectRow,
     RaterRow,
     SeriesRow,
+    StudyItemRow,
 )
 from medreview.storage.project import MEDIA_DIR, Project, create_project
 from medreview.storage.qualification import package_items
@@ -227,6 +228,12 @@ def _copy_content(src: Session, dst: Session, project: Project, rater: RaterRow,
         # No seed: with it and the case, the seeded label shuffle gives back the model order.
         dst.add(AssignmentRow(rater_id=new_rater.id, output_id=output_map[a.output_id],
                               position=a.position, blind_label=a.blind_label, seed=None))
+    for oid, reason in src.execute(select(StudyItemRow.output_id, StudyItemRow.reason).where(
+            StudyItemRow.rater_id == rater.id, StudyItemRow.kind == "escalation",
+            StudyItemRow.output_id.in_(list(output_map)))):
+        # A senior grading offline reads why an item came to them, as in the app.
+        dst.add(StudyItemRow(rater_id=new_rater.id, output_id=output_map[oid],
+                             kind="escalation", reason=reason))
     for j in src.scalars(select(JudgmentRow).where(
             JudgmentRow.rater_id == rater.id, JudgmentRow.output_id.in_(list(output_map)))
             .order_by(JudgmentRow.id)):
