@@ -28,11 +28,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from medreview.domain.consensus import blind_label, rating_value, same_answer
-from medreview.domain.rubric import Question
+from medreview.domain.rubric import Question, case_criterion_question
 from medreview.errors import InputError
 from medreview.storage.forms import form_from_row
 from medreview.storage.models import (
     AssignmentRow,
+    CaseCriterionRow,
     FormRow,
     GoldLabelRow,
     JudgmentRevisionRow,
@@ -45,7 +46,7 @@ from medreview.storage.models import (
 from medreview.storage.project import Project
 from medreview.storage.raters import get_or_create_rater
 from medreview.storage.rating_columns import SCORE_QUESTION_ID
-from medreview.storage.revisions import RETEST_SOURCE, case_questions_of
+from medreview.storage.revisions import RETEST_SOURCE
 
 KIND = "qualification"
 SETTINGS_KEY = "qualification"
@@ -261,14 +262,54 @@ def qualification_items(s: Session, rater_id: int) -> list[int]:
         .order_by(StudyItemRow.id))]
 
 
-def _questions(s: Session, form_ids: Iterable[int | None], output_id: int) -> dict[str, Question]:
-    out: dict[str, Question] = {}
-    for fid in form_ids:
-        row = s.get(FormRow, fid) if fid is not None else None
-        if row is not None:
-            out.update((q.id, q) for q in form_from_row(row).questions)
-    out.update((q.id, q) for q in case_questions_of(s, output_id))
-    return out
+# Form id and sha256 -> its questions: the queue reads the round on every load, and loading a
+# form row parses its whole definition (a form row's content never changes under its hash).
+_FORM_QUESTIONS: dict[tuple[int, str], tuple[Question, ...]] = {}
+_FORM_QUESTIONS_MAX = 32
+
+
+def _form_questions(s: Session, form_id: int) -> tuple[Question, ...]:
+    sha = s.scalar(select(FormRow.sha256).where(FormRow.id == form_id))
+    if sha is None:
+        return ()
+    key = (form_id, str(sha))
+    found = _FORM_QUESTIONS.get(key)
+    if found is None:
+        row = s.get(FormRow, form_id)
+        found = tuple(form_from_row(row).questions) if row is not None else ()
+        if len(_FORM_QUESTIONS) >= _FORM_QUESTIONS_MAX:
+            _FORM_QUESTIONS.clear()
+        _FORM_QUESTIONS[key] = found
+    return found
+
+
+class _Questions:
+    """The questions of each finished item (its forms, its case's criteria), read with a few
+    queries for all the items of a round."""
+
+    def __init__(self, s: Session, output_ids: Sequence[int]) -> None:
+        self.s = s
+        self.forms: dict[int, tuple[Question, ...]] = {}
+        self.cases: dict[int, list[Question]] = {}
+        if output_ids:
+            c = CaseCriterionRow
+            for oid, key, text, points, tags in s.execute(
+                    select(OutputRow.id, c.key, c.text, c.points, c.tags)
+                    .join(c, c.case_id == OutputRow.case_id)
+                    .where(OutputRow.id.in_(list(output_ids))).order_by(OutputRow.id,
+                                                                         c.position)):
+                self.cases.setdefault(int(oid), []).append(
+                    case_criterion_question(key, text, points, tuple(tags or ())))
+
+    def of(self, form_ids: Iterable[int | None], output_id: int) -> dict[str, Question]:
+        out: dict[str, Question] = {}
+        for fid in form_ids:
+            if fid is not None:
+                if fid not in self.forms:
+                    self.forms[fid] = _form_questions(self.s, fid)
+                out.update((q.id, q) for q in self.forms[fid])
+        out.update((q.id, q) for q in self.cases.get(output_id, ()))
+        return out
 
 
 @dataclass(frozen=True)
@@ -313,9 +354,9 @@ def _gold_of(s: Session, output_ids: Sequence[int]) -> dict[int, dict[str, GoldL
     return out
 
 
-def _compare(s: Session, output_id: int, rev: JudgmentRevisionRow,
+def _compare(questions_of: _Questions, output_id: int, rev: JudgmentRevisionRow,
              gold: dict[str, GoldLabelRow]) -> list[Compared]:
-    questions = _questions(s, (rev.form_id, rev.taxonomy_id), output_id)
+    questions = questions_of.of((rev.form_id, rev.taxonomy_id), output_id)
     answers = dict(rev.answers) if isinstance(rev.answers, dict) else {}
     annotations = list(rev.annotations) if isinstance(rev.annotations, list) else []
     out: list[Compared] = []
@@ -330,21 +371,24 @@ def _compare(s: Session, output_id: int, rev: JudgmentRevisionRow,
     return out
 
 
-def status_in(s: Session, rater_id: int, settings: QualificationSettings | None = None
-              ) -> QualificationStatus | None:
-    """The rater's round, or None when they have no qualification items."""
+def status_in(s: Session, rater_id: int, settings: QualificationSettings | None = None, *,
+              gate_only: bool = False) -> QualificationStatus | None:
+    """The rater's round, or None when they have no qualification items. ``gate_only``: the
+    score only where it decides whether the queue is open (a complete round, not waived)."""
     items = qualification_items(s, rater_id)
     if not items:
         return None
-    rater = s.get(RaterRow, rater_id)
-    name = rater.name if rater is not None else str(rater_id)
+    name = s.scalar(select(RaterRow.name).where(RaterRow.id == rater_id)) or str(rater_id)
     settings = settings or settings_in(s)
     revs = _done_revisions(s, rater_id, items)
-    gold = _gold_of(s, sorted(revs))
+    waived = name in settings.waived
+    scored = not gate_only or (len(revs) >= len(items) and not waived)
+    gold = _gold_of(s, sorted(revs)) if scored else {}
+    questions = _Questions(s, sorted(revs) if scored else [])
     matched = total = 0
     per_q: dict[str, list[int]] = {}
-    for oid, rev in revs.items():
-        for c in _compare(s, oid, rev, gold.get(oid, {})):
+    for oid, rev in revs.items() if scored else ():
+        for c in _compare(questions, oid, rev, gold.get(oid, {})):
             counts = per_q.setdefault(c.question_id, [0, 0])
             counts[0] += int(c.same)
             counts[1] += 1
@@ -353,12 +397,12 @@ def status_in(s: Session, rater_id: int, settings: QualificationSettings | None 
     return QualificationStatus(
         name, rater_id, tuple(items), len(revs), matched, total,
         tuple(QuestionScore(q, m, t) for q, (m, t) in sorted(per_q.items())),
-        settings.pass_mark, name in settings.waived)
+        settings.pass_mark, waived)
 
 
 def rater_status(project: Project, rater_id: int) -> QualificationStatus | None:
     with project.read() as s:
-        return status_in(s, rater_id)
+        return status_in(s, rater_id, gate_only=True)
 
 
 def round_status(project: Project) -> list[QualificationStatus]:
@@ -380,7 +424,8 @@ def feedback(project: Project, rater_id: int, output_id: int) -> list[Compared] 
         rev = _done_revisions(s, rater_id, [output_id]).get(output_id)
         if rev is None:
             return None
-        return _compare(s, output_id, rev, _gold_of(s, [output_id]).get(output_id, {}))
+        return _compare(_Questions(s, [output_id]), output_id, rev,
+                        _gold_of(s, [output_id]).get(output_id, {}))
 
 
 @dataclass(frozen=True)
@@ -396,7 +441,7 @@ def package_items(s: Session, rater_id: int, assignments: Sequence[Any]) -> list
     """What a rater's package holds: their assignments, or, until they have passed the
     qualification round, only their qualification items (no gold travels: the package gets
     no feedback, which needs the project)."""
-    st = status_in(s, rater_id)
+    st = status_in(s, rater_id, gate_only=True)
     if st is None or st.is_open:
         return list(assignments)
     labels = {a.output_id: a.blind_label for a in assignments}

@@ -47,7 +47,7 @@ def _extra_rows(s: Session, rater_id: int, output_ids: Sequence[int]) -> dict[in
 def arrange_queue(s: Session, rater_id: int, rows: list[QueueRow]) -> list[QueueRow]:
     """The queue as served: only the qualification items until the rater passed (then those
     first, the rest after), open retests as todo (draft once the retest has a draft)."""
-    status = status_in(s, rater_id)
+    status = status_in(s, rater_id, gate_only=True)
     if status is not None:
         qual = status.items
         present = {r.output_id: r for r in rows if r.output_id in set(qual)}
