@@ -294,10 +294,12 @@ class MainWindow(QMainWindow):
         m = bar.addMenu("&Study")
         self.write_actions += [
             add(m, "Assign raters…", self.show_assign_dialog),
-            add(m, "Qualification…", lambda: show_qualification_dialog(self)),
-            add(m, "Escalation rules…", lambda: show_escalation_dialog(self)),
             add(m, "Make rater packages…", self.make_packages),
             add(m, "Merge returned packages…", self.show_merge_dialog)]
+        m.addSeparator()
+        self.write_actions += [  # the study's quality design
+            add(m, "Qualification…", lambda: show_qualification_dialog(self)),
+            add(m, "Escalation rules…", lambda: show_escalation_dialog(self))]
         m.addSeparator()
         self.write_actions += [
             add(m, "Edit rubric and guidelines…", lambda: self.show_form_editor("rubric")),
