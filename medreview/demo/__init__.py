@@ -27,6 +27,8 @@ def build_full_demo(path: Path, *, progress: Progress = no_progress) -> Path:
         add_escalations(built)  # escalation rules and the few items they escalate
         from medreview.demo.quality import add_to_demo as add_quality_rounds
         add_quality_rounds(built)  # a qualification round, answered retests
+        from medreview.demo.not_assessed import add_to_demo as add_cannot_assess
+        add_cannot_assess(built)  # a few items marked "cannot assess", one per reason
     except BaseException:
         shutil.rmtree(built, ignore_errors=True)
         raise
