@@ -14,6 +14,7 @@ Storage is imported inside the functions: the grading window imports this module
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import weakref
 from collections.abc import Collection, Mapping
@@ -44,6 +45,7 @@ __all__ = ["EscalationOverview", "EscalationReport", "EscalationRules", "SevereR
            "run_escalation", "set_rules"]
 
 log = logging.getLogger(__name__)
+SLACK = dt.timedelta(seconds=2)  # a write's "now" may be taken a moment before the caller's
 _may: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
 
 
@@ -216,10 +218,17 @@ def _changes(escalated: Collection[PlannedEscalation]) -> Changes:
 
 
 def after_ratings(project: Project, output_ids: Collection[int] | None = None, *,
-                  by: str = "rule") -> Changes:
-    """Escalate what the rules now catch among ``output_ids`` (None: every item) after a write
-    that committed finished ratings. Never raises: the write it follows has succeeded."""
+                  since: dt.datetime | None = None, by: str = "rule") -> Changes:
+    """Escalate what the rules now catch among ``output_ids`` (None: every item; ``since``:
+    the items finished from then on, e.g. by a merge) after a write that committed finished
+    ratings. Never raises: the write it follows has succeeded."""
     try:
+        if since is not None:
+            from medreview.storage.escalations import outputs_rated_since
+
+            output_ids = outputs_rated_since(project, since - SLACK)
+            if not output_ids:
+                return Changes()
         return _after_ratings(project, output_ids, by)
     except Exception as exc:  # the save stands; `medreview escalate` catches up
         log.warning("escalation after a save did not run: %s", exc, exc_info=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,7 @@ def _import_file(
     from medreview.services.builtin_rubric import checked, ensure_rubric
     from medreview.services.rating_form import rating_form
 
+    started = dt.datetime.now(dt.UTC)  # escalation looks at the items rated from here on
     fmt = fmt or detect_format(path, (options or {}).get("encoding"))
     digest = sha256_file(path) if path.is_file() else ""
     kwargs: dict[str, Any] = {"fmt": fmt, "progress": progress, "token": token}
@@ -114,5 +116,5 @@ def _import_file(
     if summary.added.get("ratings"):  # finished imported ratings may meet an escalation rule
         from medreview.services.escalation import after_ratings
 
-        after_ratings(project)
+        after_ratings(project, since=started)
     return fmt, summary

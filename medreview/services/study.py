@@ -6,6 +6,7 @@ screens must refresh. The logic lives in ``medreview.study``; this module only a
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,8 +113,9 @@ def seal_package(folder: Path, out: Path) -> PackageInfo:
 def merge_packages(project: Project, files: Sequence[Path],
                    progress: Progress = no_progress) -> tuple[MergeReport, Changes]:
     """Bring graded packages back, all or nothing."""
+    started = dt.datetime.now(dt.UTC)
     report = merging.merge_packages(project, files, progress)
-    escalated = escalation.after_ratings(project) if report.added else Changes()
+    escalated = escalation.after_ratings(project, since=started) if report.added else Changes()
     return report, Changes(raters=True, judgments=frozenset(
         c.output_id for c in report.conflicts)) | (Changes(project=True) if report.added
                                                    else Changes()) | escalated

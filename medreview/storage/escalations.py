@@ -219,6 +219,15 @@ def escalate(project: Project, planner: Planner, *, by: str = "",
         return planned
 
 
+def outputs_rated_since(project: Project, since: dt.datetime) -> list[int]:
+    """Outputs with a finished judgment written at or after ``since`` (a merge's or an
+    import's, so that only they are looked at again)."""
+    with project.read() as s:
+        return sorted({int(o) for o in s.scalars(
+            select(JudgmentRow.output_id).where(JudgmentRow.updated_at >= since,
+                                                JudgmentRow.status == "done"))})
+
+
 def escalation_reason(project: Project, rater_id: int, output_id: int) -> str:
     """The reason ``rater_id`` was given ``output_id`` by an escalation rule ('' if not)."""
     with project.read() as s:
