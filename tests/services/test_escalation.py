@@ -192,3 +192,17 @@ def test_an_attention_item_is_never_escalated(project: Project) -> None:
     _rate(project, "Dr Sharp", first, severity="major")
     _rate(project, "Dr Sharp", second, severity="major")
     assert [i.output_id for i in escalation.escalated_items(project)] == [second]
+
+
+def test_hostile_stored_rules_never_fail_a_save(project: Project) -> None:
+    """Rules written into the project file by someone else are input: a done save still
+    succeeds (nothing escalated), and reading them is one line naming the field."""
+    from medreview.storage.escalations import write_rules
+
+    first, *_ = _outputs(project)
+    write_rules(project, {"severe": {"level": ["x"] * 10}, "seniors": "Dr A"})
+    result = _rate(project, "Dr Sharp", first, severity="major")
+    assert result.revision_no is not None and escalation.escalated_items(project) == []
+    with pytest.raises(InputError, match="severity level must be a number or a word") as exc:
+        escalation.current_rules(project)
+    assert "\n" not in str(exc.value)
