@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 
 from medreview.domain.display_text import escaped_html
 from medreview.domain.judgment import JudgmentDraft
+from medreview.domain.not_assessed import CANNOT_ASSESS_KEY, cannot_assess_of, is_not_applicable
 from medreview.domain.rubric import Question, QuestionKind
 from medreview.qt.grading.safe_text import SafeTextBrowser
 from medreview.qt.table_cells import cell
@@ -27,6 +28,8 @@ def answer_text(q: Question, value: Any) -> str:
     """A stored answer in the words the rater saw."""
     if value is None:
         return "—"
+    if is_not_applicable(value):
+        return "not applicable (N/A)"
     if q.kind is QuestionKind.CRITERION:
         return "met" if value is True else "not met"
     labels = {o.value: o.label for o in q.options}
@@ -52,9 +55,12 @@ def revision_html(d: JudgmentDraft, questions: tuple[Question, ...]) -> str:
     rows = [f"<tr><td>{esc(q.prompt)}</td><td><b>"
             f"{esc(answer_text(q, d.answers.get(q.id)))}</b></td></tr>"
             for q in questions]
-    known = {q.id for q in questions}
+    known = {q.id for q in questions} | {CANNOT_ASSESS_KEY}
     rows += [f"<tr><td>{esc(k)}</td><td><b>{esc(str(v))}</b></td></tr>"
              for k, v in d.answers.items() if k not in known]
+    cannot = cannot_assess_of(d.answers)
+    if cannot is not None:  # first: nothing below it counts as a rating
+        rows.insert(0, f"<tr><td>Cannot assess</td><td><b>{esc(cannot.label)}</b></td></tr>")
     conf = "—" if d.confidence is None else f"{d.confidence:.0%}"
     score = "—" if d.overall_score is None else f"{d.overall_score:.0%}"
     facts = (f"<p>Score {score} · confidence {conf} · {'flagged · ' if d.flagged else ''}"

@@ -142,3 +142,19 @@ def test_cannot_assess_with_a_reason_saves_done_and_undoes(qtbot, make_window,  
     chord(qtbot, Qt.Key.Key_Z, CTRL)
     qtbot.waitUntil(lambda: CANNOT_ASSESS_KEY in c.draft.answers, timeout=10000)
     qtbot.waitUntil(panel.cannot_label.isVisible, timeout=5000)
+
+
+def test_the_history_names_both() -> None:
+    from medreview.domain.judgment import JudgmentDraft
+    from medreview.domain.not_assessed import cannot_assess_value
+    from medreview.domain.rubric import Question, QuestionKind
+    from medreview.qt.grading.history_dialog import revision_html
+
+    crit = Question("c1", QuestionKind.CRITERION, "Calls 911", points=5)
+    html = revision_html(JudgmentDraft(answers={"c1": NOT_APPLICABLE}), (crit,))
+    assert "not applicable (N/A)" in html and "not met" not in html
+    html = revision_html(JudgmentDraft(answers={
+        "c1": True, CANNOT_ASSESS_KEY: cannot_assess_value("other", "<b>no vitals</b>")}),
+        (crit,))
+    assert "Cannot assess" in html and "Other: &lt;b&gt;no vitals&lt;/b&gt;" in html
+    assert CANNOT_ASSESS_KEY not in html
