@@ -203,12 +203,13 @@ def judge_splits(judge: Any, human: Any, kind: str, categories: Sequence[Any] | 
     ``majority`` (from the strict majority; items without one never count) and, for numeric
     answers, ``mean`` (from the physician mean). ``codes``: items x (judge, physicians...)
     category codes when the caller has them (``stats.judge.JudgeAgreement.codes``)."""
-    h = np.asarray(human, dtype=object)
-    if h.ndim == 1:
-        h = h[:, None]
-    j = np.asarray(judge, dtype=object).ravel()
-    n = j.shape[0]
     out: dict[str, BoolArray] = {}
+    if kind == "numeric" or codes is None:  # (with codes the answers are not read)
+        h = np.asarray(human, dtype=object)
+        if h.ndim == 1:
+            h = h[:, None]
+        j = np.asarray(judge, dtype=object).ravel()
+        n = j.shape[0]
     if kind == "numeric":
         x = _floats(np.column_stack([j, h]))
         jv, hv = x[:, 0], x[:, 1:]

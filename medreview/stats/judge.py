@@ -149,16 +149,23 @@ def judge_agreement(human: Any, judge: Any, kind: Kind = "binary", *,
     declared ``categories``, so they are not coded again (ignored for numeric answers)."""
     import pandas as pd
 
-    h, _ = _human_2d(human)
-    j = np.asarray(judge, dtype=object).ravel()
-    if j.shape[0] != h.shape[0]:
-        raise StatsError(f"judge has {j.shape[0]} items but human has {h.shape[0]}",
-                         item="judge")
     if kind not in ("binary", "ordinal", "numeric", "nominal"):
         raise StatsError(f"unknown kind {kind!r}", item="kind")
     if kind == "binary" and categories is None:
         categories = (False, True)
-    both = np.column_stack([j, h])
+    shape = (len(judge), human.shape[1] + 1) if isinstance(human, pd.DataFrame) else None
+    if kind != "numeric" and categories is not None and coded is not None \
+            and shape is not None and coded.codes.shape == shape \
+            and human.shape[0] == shape[0]:
+        both: Any = None  # coded already: no object table of the answers
+    else:
+        coded = None
+        h, _ = _human_2d(human)
+        j = np.asarray(judge, dtype=object).ravel()
+        if j.shape[0] != h.shape[0]:
+            raise StatsError(f"judge has {j.shape[0]} items but human has {h.shape[0]}",
+                             item="judge")
+        both = np.column_stack([j, h])
     rows: list[dict[str, Any]] = []
 
     def add(stat: str, variant: str, value: float, ci_: tuple[float, float] | None,
@@ -173,7 +180,7 @@ def judge_agreement(human: Any, judge: Any, kind: Kind = "binary", *,
         x = pd.DataFrame(both).apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
         _numeric_rows(x, add, ci, n_resamples, seed, level)
     else:
-        if coded is None or categories is None or coded.codes.shape != both.shape:
+        if coded is None:
             coded = encode(both, categories)
         codes = coded.codes
         q = coded.q
@@ -335,26 +342,34 @@ def _numeric_rows(x: FloatArray, add: Any, ci: bool, n_resamples: int, seed: int
 
 
 def judge_vs_ceiling(human: Any, judge: Any, kind: Kind = "binary", *,
-                     categories: Sequence[Any] | None = None) -> Any:
+                     categories: Sequence[Any] | None = None,
+                     coded: Coded | None = None) -> Any:
     """The judge next to the physician-vs-physician ceiling on the same items.
 
     Items with >= 2 physician labels only. For each physician, their labels are scored against
     every *other* physician's (leave-one-out pairs, HealthBench baseline); the judge is scored
     against all physicians on the same items. Returns a DataFrame: statistic, judge,
     physician_mean, physician_min, physician_max, n_items, n_physicians.
+    ``coded``: the judge's and the physicians' answers (judge first) already coded against
+    the declared ``categories`` (as ``judge_agreement``'s).
     """
     import pandas as pd
 
-    h, _ = _human_2d(human)
-    j = np.asarray(judge, dtype=object).ravel()
     if kind == "binary" and categories is None:
         categories = (False, True)
     numeric = kind == "numeric"
     if numeric:
+        h, _ = _human_2d(human)
+        j = np.asarray(judge, dtype=object).ravel()
         x = pd.DataFrame(np.column_stack([j, h])).apply(pd.to_numeric, errors="coerce")
         vals = x.to_numpy(np.float64)
     else:
-        coded = encode(np.column_stack([j, h]), categories)
+        if coded is None or categories is None or not isinstance(human, pd.DataFrame) \
+                or coded.codes.shape != (len(judge), human.shape[1] + 1) \
+                or human.shape[0] != len(judge):
+            h, _ = _human_2d(human)
+            j = np.asarray(judge, dtype=object).ravel()
+            coded = encode(np.column_stack([j, h]), categories)
         vals = np.where(coded.codes >= 0, coded.codes, np.nan).astype(np.float64)
         q = coded.q
     hv = vals[:, 1:]

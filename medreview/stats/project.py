@@ -158,6 +158,13 @@ def _row(res: AgreementResult, key: str, items: list[Item], **extra: Any) -> dic
 def _panel_rows(wide: Any, kind: str, cats: Any, opts: CIOptions, item_question: str,
                 **extra: Any) -> list[dict[str, Any]]:
     """The panel's rows; ``item_question`` names the question of plain output-id items."""
+    return _panel_rows_coded(wide, kind, cats, opts, item_question, **extra)[0]
+
+
+def _panel_rows_coded(wide: Any, kind: str, cats: Any, opts: CIOptions, item_question: str,
+                      **extra: Any) -> tuple[list[dict[str, Any]], Any]:
+    """``_panel_rows`` and the table's codes against the declared categories (None when
+    there are none or an answer is not one of them): the judge rows reuse them."""
     coded = None
     if wide is not None and not wide.empty:
         with contextlib.suppress(StatsError):  # the panel reports it in its rows
@@ -166,7 +173,7 @@ def _panel_rows(wide: Any, kind: str, cats: Any, opts: CIOptions, item_question:
     rows = [_row(res, key, split.for_statistic(key, res.n_items), **extra)
             for key, res in panel(wide, kind, cats, opts, coded)]
     annotate(rows, wide, kind, cats)
-    return rows
+    return rows, (coded.codes if coded is not None and cats is not None else None)
 
 
 def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | None = None, *,
@@ -193,7 +200,7 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
     ratings = ratings[[c for c in USED if c in ratings.columns]]
     # Question ids as integer codes, so selecting a question's rows is an integer look-up
     # (``isin`` on the string column hashes every row's string, per question).
-    qcode, quniq = pd.factorize(ratings["question_id"], sort=True, use_na_sentinel=True)
+    qcode, quniq = _question_codes(ratings["question_id"])
     qpos = {q: i for i, q in enumerate(quniq.tolist())}
     is_phys = (ratings["rater_kind"] == "physician").to_numpy(dtype=bool, na_value=False)
     is_judge = (ratings["rater_kind"] == "judge").to_numpy(dtype=bool, na_value=False)
@@ -247,8 +254,9 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
             continue
         cats = _cats(q)
         wide = to_wide(sub, index)
-        agree_rows += _panel_rows(wide, kind, cats, opts, label, question_id=label,
-                                  scope="physicians", group="")
+        rows, wide_codes = _panel_rows_coded(wide, kind, cats, opts, label, question_id=label,
+                                             scope="physicians", group="")
+        agree_rows += rows
         if by in ("model", "rater+model"):
             for model, msub in sub.groupby("model"):
                 agree_rows += _panel_rows(to_wide(msub, index), kind, cats, opts, label,
@@ -263,7 +271,8 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
         jkind: Kind = "binary" if q.kind == QuestionKind.CRITERION else _as_kind(kind)
         for jname, jsub in ratings.take(pos[is_judge[pos]]).groupby("rater"):
             _judge_block(str(jname), jsub, wide, index, jkind, cats, gold, ids, label, opts,
-                         judge_rows, ceil_rows, cal_rows)
+                         judge_rows, ceil_rows, cal_rows,
+                         wide_codes if kind != "numeric" else None)
     progress(total, total, "statistics: all questions")
     _OUTPUTS.clear()  # (a cache miss at worst for a run in another thread)
     clear_cache()  # the resample counts: hundreds of MB on big projects
@@ -290,6 +299,22 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
               "n_physicians": int(ratings["rater"][is_phys].nunique()),
               "n_judges": int(ratings["rater"][is_judge].nunique())},
     )
+
+
+def _question_codes(qid: Any) -> tuple[Any, Any]:
+    """``pd.factorize(qid, sort=True)``: a categorical's own codes when its categories are
+    sorted and all present (``storage.ratings_read``'s), no hash pass and no int64 copy."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(qid.dtype, pd.CategoricalDtype):
+        cats = qid.cat.categories
+        codes = qid.cat.codes.to_numpy()
+        if cats.is_monotonic_increasing and cats.is_unique and len(cats) and \
+                bool(np.bincount(codes[codes >= 0], minlength=len(cats)).all()):
+            return codes, cats
+    factorized: tuple[Any, Any] = pd.factorize(qid, sort=True, use_na_sentinel=True)
+    return factorized
 
 
 _MASK_CALLS = 8  # units selected by one pass over the codes before sorting pays
@@ -353,7 +378,11 @@ def _error_rows(sub: Any, q: Question, opts: CIOptions, rows: list[dict[str, Any
 def _judge_block(jname: str, jsub: Any, wide: Any, index: Any, kind: Kind, cats: Any,
                  gold: Any, ids: list[str], label: str, opts: CIOptions,
                  judge_rows: list[dict[str, Any]], ceil_rows: list[dict[str, Any]],
-                 cal_rows: list[dict[str, Any]]) -> None:
+                 cal_rows: list[dict[str, Any]], wide_codes: Any = None) -> None:
+    """The judge's rows against the physicians' table ``wide``; ``wide_codes``: its codes
+    against the declared categories ``cats``, if made (then only the judge's are made)."""
+    import numpy as np
+
     jw = to_wide(jsub, index)
     if jw.empty or wide.empty:
         return
@@ -361,8 +390,14 @@ def _judge_block(jname: str, jsub: Any, wide: Any, index: Any, kind: Kind, cats:
     common = wide.index.intersection(jcol.index)
     if len(common) == 0:
         return
-    h = wide.loc[common]
+    at = wide.index.get_indexer(common)
+    h = wide.take(at)  # (= wide.loc[common])
     jv = jcol.loc[common]
+    both: Coded | None = None  # the judge's codes beside the physicians', if declared
+    if wide_codes is not None:
+        with contextlib.suppress(StatsError):  # (judge_agreement reports it)
+            judge_codes = encode(jv.to_numpy(dtype=object)[:, None], cats).codes
+            both = declared(np.column_stack([judge_codes, wide_codes[at]]), cats)
     base = {"question_id": label, "judge": jname}
     common_keys = KeyCache(common, label)  # the rows' item lists share their key objects
 
@@ -380,8 +415,7 @@ def _judge_block(jname: str, jsub: Any, wide: Any, index: Any, kind: Kind, cats:
             return
         if ref == "physicians":
             coded_all.append(res.codes)
-        hv = human.to_numpy(dtype=object)
-        splits = judge_splits(judge.to_numpy(dtype=object), hv, kind, cats, res.codes)
+        splits = judge_splits(judge, human, kind, cats, res.codes)
         per_mask: dict[int, list[Item]] = {}  # variants measuring one split share its list
         picker = common_keys.pick if keys is common else (
             lambda mask: item_keys(select(keys, mask), label))
@@ -391,11 +425,11 @@ def _judge_block(jname: str, jsub: Any, wide: Any, index: Any, kind: Kind, cats:
                 if id(mask) not in per_mask:
                     per_mask[id(mask)] = picker(mask)
                 dis = per_mask[id(mask)]
-                judge_rows.append({**base, "reference": ref, **r, "n_raters": hv.shape[1],
+                judge_rows.append({**base, "reference": ref, **r, "n_raters": human.shape[1],
                                    "disagreeing_output_ids": _outputs(dis),
                                    "disagreeing_items": dis})
 
-    emit("physicians", h, jv, common, None)
+    emit("physicians", h, jv, common, None, both)
     # Declared categories: each physician's codes are columns of the codes just made.
     all_coded = (declared(coded_all[0], cats)
                  if coded_all and cats is not None and kind != "numeric" else None)
@@ -410,7 +444,7 @@ def _judge_block(jname: str, jsub: Any, wide: Any, index: Any, kind: Kind, cats:
             if len(gc):
                 emit("gold", gw.loc[gc], jv.loc[gc], gc, ("pooled",))
     try:
-        ceil = judge_vs_ceiling(h, jv.to_numpy(), kind, categories=cats)
+        ceil = judge_vs_ceiling(h, jv.to_numpy(), kind, categories=cats, coded=all_coded)
         for r in ceil.rename(columns={"judge": "judge_value"}).to_dict("records"):
             ceil_rows.append({**base, **r})
     except StatsError:
