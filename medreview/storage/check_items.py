@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, func, select, text, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from medreview.domain.not_assessed import assessed_answers
 from medreview.errors import InputError
 from medreview.storage.base import utcnow
 from medreview.storage.models import (
@@ -326,7 +327,8 @@ def hidden_items(project: Project) -> HiddenItems:
                 continue
             out.append(HiddenAnswer(
                 str(name), str(kind), int(oid), cases.get(int(oid), ""),
-                dict(rev.answers) if isinstance(rev.answers, dict) else {},
+                # N/A and cannot-assess are no answers here either (as in every statistic)
+                assessed_answers(dict(rev.answers)) if isinstance(rev.answers, dict) else {},
                 list(rev.annotations) if isinstance(rev.annotations, list) else [],
                 dict(gold.get(int(oid), {}))))
         return HiddenItems(tuple(out), assigned)
