@@ -33,7 +33,7 @@ from medreview.storage.adjudication import append_gold
 from medreview.storage.gold import project_gold
 from medreview.storage.project import Project, open_project
 from medreview.storage.rater_quality import record_retest
-from medreview.storage.retests import retest_overview
+from medreview.storage.retests import retest_items, retest_overview
 
 QUAL_ITEMS = 5
 MAX_PASS_MARK = 0.8
@@ -88,15 +88,10 @@ def _retests(project: Project, rng: random.Random, truths: dict[int, dict[str, b
              finals: dict[str, dict[int, dict[str, Any]]]) -> None:
     choose_retests(project, fraction=RETEST_FRACTION, delay_days=DELAY_DAYS, seed=SEED,
                    by=BY)
-    from medreview.storage.retests import retest_states
-
     accuracy = dict(PHYSICIANS)
-    with project.read() as s:
-        from medreview.storage.assignments import rater_by_name
-
-        chosen = {name: sorted(retest_states(s, rater_by_name(s, name).id))
-                  for name, _acc in PHYSICIANS}
-    for name, oids in chosen.items():
+    for name, oids in retest_items(project).items():
+        if name not in accuracy:  # a physician added to the demo elsewhere
+            continue
         for oid in oids:
             first = finals[name][oid]
             truth = truths.get(oid)

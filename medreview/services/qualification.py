@@ -119,8 +119,7 @@ def gold_outputs(project: Project) -> int:
     """How many outputs have gold labels (the most a round can draw)."""
     from medreview.storage import qualification
 
-    with project.read() as s:
-        return len(qualification.gold_outputs(s))
+    return qualification.gold_output_count(project)
 
 
 def queue_line(project: Project, rater_id: int) -> str | None:

@@ -166,6 +166,11 @@ def gold_outputs(s: Session) -> list[int]:
         GoldLabelRow.question_id != SCORE_QUESTION_ID).distinct()))
 
 
+def gold_output_count(project: Project) -> int:
+    with project.read() as s:
+        return len(gold_outputs(s))
+
+
 def choose_gold(project: Project, n: int, seed: int) -> list[int]:
     """``n`` gold outputs drawn with ``seed`` (sorted by id: the draw decides which, not the
     order); never a hidden check or attention item."""

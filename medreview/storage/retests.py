@@ -224,6 +224,19 @@ def retests_saveable(s: Session) -> bool:
     return bool(cached)
 
 
+def retest_items(project: Project) -> dict[str, list[int]]:
+    """Physician -> the outputs chosen for their retests, in id order."""
+    with project.read() as s:
+        out: dict[str, list[int]] = {}
+        for name, oid in s.execute(
+                select(RaterRow.name, StudyItemRow.output_id)
+                .join(RaterRow, RaterRow.id == StudyItemRow.rater_id)
+                .where(StudyItemRow.kind == KIND).order_by(RaterRow.name,
+                                                           StudyItemRow.output_id)):
+            out.setdefault(str(name), []).append(int(oid))
+        return out
+
+
 def open_retests(s: Session, rater_id: int, output_ids: Sequence[int] | None = None,
                  now: dt.datetime | None = None) -> dict[int, RetestState]:
     """The rater's retests that are due and not finished (none where they cannot be saved)."""
