@@ -96,6 +96,7 @@ def _cached_counts(n: int, n_resamples: int, seed: int) -> npt.NDArray[np.uint8]
 # summed from it (integer counts: exact) instead of drawn again.
 _MAX_GROUPS = 512
 _PROJECTION_SEED = 17
+_CHECK_ELEMENTS = 1 << 20
 # From this many items on, a replicate's group counts are drawn directly from the
 # multinomial distribution they follow (n draws over the groups, each with probability
 # group size / n) instead of by drawing n item indices: the same distribution of replicates
@@ -141,8 +142,10 @@ def _projected_groups(features: FloatArray, limit: int
         return None
     rows = np.empty((len(first), d), dtype=np.float64)
     rows[labels] = features
-    if not np.array_equal(rows.take(labels, axis=0), features):
-        return False
+    step = max(1, _CHECK_ELEMENTS // max(d, 1))  # (no second copy of the features)
+    for lo in range(0, features.shape[0], step):
+        if not np.array_equal(rows.take(labels[lo:lo + step], axis=0), features[lo:lo + step]):
+            return False
     return labels.astype(np.int64), rows
 
 

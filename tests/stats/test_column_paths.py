@@ -202,6 +202,14 @@ def test_projected_groups_equal_the_column_groups(seed: int) -> None:
     v = np.random.default_rng(bs._PROJECTION_SEED).uniform(1.0, 2.0, 2)
     clash = np.array([[v[1], 0.0], [0.0, v[0]]] * 50)  # two rows, one projection
     assert bs._projected_groups(clash, 64) is False
+    saved = bs._CHECK_ELEMENTS
+    bs._CHECK_ELEMENTS = 6  # rows checked three at a time: the clash found in a later block
+    try:
+        late = np.vstack([np.tile(clash[:1], (40, 1)), clash])
+        assert bs._projected_groups(late, 64) is False
+        assert bs._projected_groups(f, 512) is not False
+    finally:
+        bs._CHECK_ELEMENTS = saved
     labels, rows = bs._groups(clash)  # type: ignore[misc]
     assert labels.tolist() == [0, 1] * 50 and np.array_equal(rows, clash[:2])
     assert bs._projected_groups(rng.integers(0, 9, (4000, 4)).astype(float), 512) is None
