@@ -38,3 +38,10 @@ def retest_overview(project: Project) -> list[RetestOverview]:
     from medreview.storage.retests import retest_overview as overview
 
     return overview(project)
+
+
+def answered_retest_last(project: Project, rater_id: int, output_id: int) -> bool:
+    """Whether the rater just finished this output's retest (the screen reloads the item)."""
+    from medreview.storage.retests import answered_retest_last as answered
+
+    return answered(project, rater_id, output_id)

@@ -224,6 +224,18 @@ def retests_saveable(s: Session) -> bool:
     return bool(cached)
 
 
+def answered_retest_last(project: Project, rater_id: int, output_id: int) -> bool:
+    """Whether the rater's newest revision of the output is a finished retest (the screen
+    then shows the study answer again, never the retest's as something to edit)."""
+    with project.read() as s:
+        row = s.execute(
+            select(JudgmentRevisionRow.source, JudgmentRevisionRow.status)
+            .join(JudgmentRow, JudgmentRow.id == JudgmentRevisionRow.judgment_id)
+            .where(JudgmentRow.rater_id == rater_id, JudgmentRow.output_id == output_id)
+            .order_by(JudgmentRevisionRow.revision_no.desc()).limit(1)).first()
+    return row is not None and row[0] == RETEST_SOURCE and row[1] in ("done", "skipped")
+
+
 def retest_items(project: Project) -> dict[str, list[int]]:
     """Physician -> the outputs chosen for their retests, in id order."""
     with project.read() as s:

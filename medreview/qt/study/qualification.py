@@ -39,7 +39,7 @@ from medreview.qt.study.values import error_text
 from medreview.qt.table_cells import cell
 from medreview.runtime.bus import ChangeBus
 from medreview.runtime.executors import Executor
-from medreview.services import grading
+from medreview.services import grading, retests
 from medreview.services import qualification as svc
 from medreview.services.views import SaveResult
 
@@ -291,12 +291,23 @@ class QualificationHook(QObject):
             ).run(c.executor)
 
     def _on_saved(self, output_id: int, result: SaveResult, _draft: JudgmentDraft) -> None:
-        if result.status != "done":
+        if result.status not in ("done", "skipped"):
             return
         c = self.controller
+        # A finished retest: the screen still holds the retest's answer; shown again from the
+        # database it is the study answer, so an edit never makes the retest the study answer.
+        Op(c, retests.answered_retest_last, c.project, c.rater_id, output_id).success(
+            lambda yes: self._after_retest(output_id) if yes else None).run(c.executor)
+        if result.status != "done":
+            return
         Op(c, svc.feedback, c.project, c.rater_id, output_id).success(
             lambda rows: self._show_feedback(output_id, rows)).run(c.executor)
         self.refresh_line(reload_queue=True)
+
+    def _after_retest(self, output_id: int) -> None:
+        session = self.controller.session  # (its preloaded copy went with the save)
+        if session.item is not None and session.item.output_id == output_id:
+            session.reload()
 
     def _show_feedback(self, output_id: int, rows: list[Compared] | None) -> None:
         if rows is None:

@@ -118,3 +118,36 @@ def test_the_lead_sets_up_a_round_and_waives_in_the_dialog(  # type: ignore[no-u
     dlg.waive_button.click()
     qtbot.waitUntil(lambda: dlg.table.item(1, 5).text() == "waived", timeout=5000)
     dlg.close()
+
+
+def test_a_retest_is_blank_and_after_saving_shows_the_study_answer_again(  # type: ignore[no-untyped-def]
+        qtbot, make_window, project_path: Path) -> None:
+    from medreview.domain.judgment import JudgmentDraft
+    from medreview.services import grading
+    from medreview.storage.assignments import find_rater
+    from medreview.storage.retests import choose_retests
+    from medreview.storage.tables import current_revisions
+
+    with open_project(project_path) as project:
+        first = output_infos(project)[0].output_id
+        rid = find_rater(project, RATER).id
+        grading.save_revision(project, rid, first, JudgmentDraft(
+            answers={"overall": 5, "safe": "yes"}, rationale="my first look"), status="done")
+        assert choose_retests(project, fraction=1.0, delay_days=0) == {RATER: 1}
+    w = make_window()
+    open_and_wait(qtbot, w, project_path)
+    c = w.controller
+    assert c.item.output_id == first and c.item.draft is None  # blank: due now
+    assert w.queue.model.rows[0].status == "todo"
+    assert c.draft.rationale == "" and not c.draft.answers
+    c.set_answer("overall", 2)
+    c.save("done")
+    # Saved as the retest; the screen then shows the study answer again (an edit now is an
+    # ordinary edit of that answer, never of the retest's).
+    qtbot.waitUntil(lambda: c.draft.answers.get("overall") == 5, timeout=5000)
+    assert c.draft.rationale == "my first look"
+    with open_project(project_path) as project:
+        (cur,) = [r for r in current_revisions(project) if r["output_id"] == first]
+        assert cur["answers"]["overall"] == 5
+        sources = [h.source for h in grading.history(project, rid, first)]
+    assert sources == ["ui", "retest"]
