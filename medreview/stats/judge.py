@@ -381,15 +381,25 @@ def judge_vs_ceiling(human: Any, judge: Any, kind: Kind = "binary", *,
     jv = vals[multi, 0]
 
     def score(g: FloatArray, ref: FloatArray) -> dict[str, float]:
-        ok = ~np.isnan(ref) & ~np.isnan(g)[:, None]
-        r, c = np.nonzero(ok)
-        a, b = g[r], ref[r, c]
-        if a.size == 0:
-            return {}
         if numeric:
+            ok = ~np.isnan(ref) & ~np.isnan(g)[:, None]
+            r, c = np.nonzero(ok)
+            a, b = g[r], ref[r, c]
+            if a.size == 0:
+                return {}
             return {"mean_absolute_difference": float(np.abs(a - b).mean()),
                     "mean_signed_difference": float((a - b).mean())}
-        m = np.bincount(b.astype(int) * q + a.astype(int), minlength=q * q).reshape(q, q)
+        # Pair counts added column by column (integers: the same table as over all pairs at
+        # once, without item-x-rater index arrays: 1.4M items at 1M judgments).
+        gi = np.where(np.isnan(g), -1.0, g).astype(np.int64)
+        pairs: Any = np.zeros(q * q, dtype=np.int64)
+        for col in range(ref.shape[1]):
+            sel = ~np.isnan(ref[:, col]) & (gi >= 0)
+            pairs += np.bincount(ref[sel, col].astype(np.int64) * q + gi[sel],
+                                 minlength=q * q)
+        if not pairs.any():
+            return {}
+        m = pairs.reshape(q, q)
         out = _class_metrics(m.astype(np.float64), None)
         out["cohen_kappa"] = kappa_from_table(m.T.astype(np.float64), np.eye(q))["kappa"]
         return out
