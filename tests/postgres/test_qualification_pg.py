@@ -89,18 +89,6 @@ def test_a_rater_reads_gold_only_of_their_finished_qualification_items(crew: Tea
                              "'', now())"), {"r": crew.a_id, "o": other})
 
 
-def _allow_retests(crew: Team) -> None:
-    """The schema change retests need on a server (not made this session: no migration): the
-    rater's insert policy on judgment_revision also allows source 'retest'."""
-    with crew.admin.begin() as conn:
-        check = conn.execute(sa.text(
-            "SELECT with_check FROM pg_policies WHERE tablename = 'judgment_revision' "
-            "AND policyname = 'mr_rater_insert'")).scalar_one()
-        assert "'undo'" in check
-        conn.execute(sa.text("ALTER POLICY mr_rater_insert ON judgment_revision WITH CHECK ("
-                             + check.replace("'undo'", "'undo', 'retest'") + ")"))
-
-
 def test_a_due_retest_is_served_blank_to_the_raters_login(crew: Team) -> None:
     judged = sorted(int(str(o)) for o in _scalars(
         crew.admin, "SELECT output_id FROM judgment WHERE rater_id = :r AND status = 'done' "
@@ -110,13 +98,25 @@ def test_a_due_retest_is_served_blank_to_the_raters_login(crew: Team) -> None:
         added = choose_retests(lead, fraction=1.0, delay_days=0, raters=[AMARA])
     assert added == {AMARA: len(crew.a_outputs)}
     oid = judged[0]
-    # Schema 0008 lets a rater write only sources 'ui' and 'undo': a retest she could not
-    # save is not served (she would lose the answer); her item stays as it was.
+    # Schema 0010 lets her login write retest revisions, but only of her retest items.
+    with open_project(_password_url(crew.a_creds)) as project, project.engine.begin() as conn:
+        jid = conn.execute(sa.text("SELECT id FROM judgment WHERE rater_id = :r AND "
+                                   "output_id = :o"), {"r": crew.a_id, "o": oid}).scalar_one()
+    with crew.admin.begin() as conn:
+        conn.execute(sa.text("DELETE FROM study_item WHERE rater_id = :r AND output_id = :o "
+                             "AND kind = 'retest'"), {"r": crew.a_id, "o": oid})
     with open_project(_password_url(crew.a_creds)) as project:
-        statuses = {r.output_id: r.status for r in grading.load_queue(project, crew.a_id)}
-        assert statuses[oid] == "done"
-        assert grading.load_item(project, crew.a_id, oid).draft is not None
-    _allow_retests(crew)
+        assert grading.load_queue(project, crew.a_id)  # her queue still reads
+        with pytest.raises(sa.exc.ProgrammingError, match="row-level security"), \
+                project.engine.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO judgment_revision (uid, judgment_id, revision_no, form_id, answers, "
+                "annotations, rationale, time_on_task_s, flagged, skipped, status, author, "
+                "source, created_at) SELECT 'forged-retest', :j, 99, form_id, answers, "
+                "annotations, '', 0, false, false, 'done', :a, 'retest', now() FROM "
+                "judgment_revision WHERE judgment_id = :j LIMIT 1"), {"j": jid, "a": AMARA})
+    with open_project(_password_url(crew.lead_creds)) as lead:
+        choose_retests(lead, fraction=1.0, delay_days=0, raters=[AMARA])
     with open_project(_password_url(crew.a_creds)) as project:
         statuses = {r.output_id: r.status for r in grading.load_queue(project, crew.a_id)}
         assert statuses[oid] == "todo"

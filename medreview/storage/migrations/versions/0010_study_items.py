@@ -70,7 +70,16 @@ def downgrade() -> None:
     if conn.dialect.name == "postgresql":
         from medreview.storage.team import groups
 
-        conn.exec_driver_sql(f"REVOKE SELECT ON gold_label FROM {q(groups(conn).rater)}")
+        g = groups(conn)
+        s, rater = q(g.schema), q(g.rater)
+        conn.exec_driver_sql("DROP POLICY IF EXISTS mr_rater_insert ON judgment_revision")
+        conn.exec_driver_sql(  # schema 0008's: ordinary saves and undo only
+            f"CREATE POLICY mr_rater_insert ON judgment_revision FOR INSERT TO {rater} WITH "
+            f"CHECK (judgment_id IN (SELECT j.id FROM {s}.judgment j WHERE j.rater_id IN "
+            f"(SELECT r.id FROM {s}.rater r WHERE r.db_role = current_user)) AND source IN "
+            "('ui', 'undo') AND author = (SELECT r.name FROM "
+            f"{s}.rater r WHERE r.db_role = current_user))")
+        conn.exec_driver_sql(f"REVOKE SELECT ON gold_label FROM {rater}")
         conn.exec_driver_sql("DROP POLICY IF EXISTS mr_rater_qualification_gold ON gold_label")
         conn.exec_driver_sql("DROP POLICY IF EXISTS mr_lead ON gold_label")
         conn.exec_driver_sql("ALTER TABLE gold_label DISABLE ROW LEVEL SECURITY")
@@ -106,6 +115,15 @@ def _postgresql_upgrade(conn: sa.Connection) -> None:
         f"output_id IN (SELECT j.output_id FROM {s}.judgment j WHERE j.rater_id IN {me} "
         "AND j.status = 'done'))")
     run(f"GRANT SELECT ON gold_label TO {rater}")
+    # A rater may write a retest revision (source 'retest') of an item chosen for their
+    # retest; ordinary saves and undo as before (schema 0008's policy, widened).
+    run("DROP POLICY mr_rater_insert ON judgment_revision")
+    run(f"CREATE POLICY mr_rater_insert ON judgment_revision FOR INSERT TO {rater} WITH CHECK ("
+        f"judgment_id IN (SELECT j.id FROM {s}.judgment j WHERE j.rater_id IN {me}) AND "
+        f"author = (SELECT r.name FROM {s}.rater r WHERE r.db_role = current_user) AND ("
+        "source IN ('ui', 'undo') OR (source = 'retest' AND judgment_id IN ("
+        f"SELECT j.id FROM {s}.judgment j JOIN {s}.study_item i ON i.rater_id = j.rater_id "
+        f"AND i.output_id = j.output_id WHERE j.rater_id IN {me} AND i.kind = 'retest'))))")
     # Live screens hear about study items like the other watched tables (migration 0009).
     run("CREATE TRIGGER mr_note_change AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE "
         "ON study_item FOR EACH STATEMENT EXECUTE FUNCTION medreview_note_change()")
