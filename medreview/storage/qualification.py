@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from medreview.domain.consensus import blind_label, rating_value, same_answer
 from medreview.domain.rubric import Question, case_criterion_question
 from medreview.errors import InputError
+from medreview.storage.check_items import not_attention
 from medreview.storage.forms import form_from_row
 from medreview.storage.models import (
     AssignmentRow,
@@ -161,9 +162,11 @@ def _write_settings(s: Session, pass_mark: float | None = None,
 
 
 def gold_outputs(s: Session) -> list[int]:
-    """Outputs that have a gold label, in id order (the candidates of a round)."""
+    """Outputs that have a gold label, in id order (the candidates of a round); never an
+    attention item (its expected answer is gold too, and feedback would show it)."""
     return sorted(int(o) for o in s.scalars(select(GoldLabelRow.output_id).where(
-        GoldLabelRow.question_id != SCORE_QUESTION_ID).distinct()))
+        GoldLabelRow.question_id != SCORE_QUESTION_ID,
+        not_attention(s, GoldLabelRow.output_id)).distinct()))
 
 
 def gold_output_count(project: Project) -> int:

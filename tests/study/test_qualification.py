@@ -194,3 +194,17 @@ def test_a_package_before_passing_holds_only_the_qualification_items(tmp_path: P
         build_package(project, RATER, tmp_path / "all.mrpkg")  # passed: the real queue
         with open_folder(unpack_package(tmp_path / "all.mrpkg", tmp_path / "all")) as pkg:
             assert len(grading.load_queue(pkg, find_rater(pkg, RATER).id)) == len(ids)
+
+
+def test_a_drawn_round_never_takes_an_attention_item(tmp_path: Path) -> None:
+    """An attention item's expected answer is gold too; feedback would show it to the rater."""
+    from medreview.services.checks import set_attention
+    from medreview.storage.qualification import choose_gold
+
+    project, ids, _gold = _project(tmp_path)
+    with project:
+        set_attention(project, [ids[4]], [("safe", "no")])
+        for seed in range(20):
+            assert ids[4] not in choose_gold(project, 4, seed)
+        with pytest.raises(InputError, match="fewer than 5"):
+            choose_gold(project, 5, 0)  # four gold items, the attention item not among them
