@@ -57,8 +57,6 @@ KEYMAP: tuple[KeyBinding, ...] = (
     KeyBinding("history", ("Ctrl+H",), "Show this item's revision history", "Item"),
     KeyBinding("comments", ("O",), "Other raters' comments on this item (once you have "
                "submitted yours)", "Item"),
-    KeyBinding("comments", ("O",), "Other raters' comments on this item (once you have "
-               "submitted yours)", "Item"),
     KeyBinding("search", ("Ctrl+F",), "Search the queue", "Window"),
     KeyBinding("bigger", ("Ctrl+=", "Ctrl++"), "Larger text", "Window"),
     KeyBinding("smaller", ("Ctrl+-",), "Smaller text", "Window"),

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import QWidget
 from medreview.qt.grading.controller import GradingController
 from medreview.qt.grading.grading_view import GradingView
 from medreview.qt.grading.peer_comments import show_peer_comments
-from medreview.qt.grading.peer_comments import show_peer_comments
 from medreview.qt.grading.queue_pane import QueuePane
 from medreview.qt.keys import KEYMAP, KeyBinding
 
@@ -90,7 +89,6 @@ def handlers(w: MainWindow) -> dict[str, Callable[[], Any]]:
         "prev_item": lambda: w.step_item(-1),
         "undo": w.undo,
         "history": w.show_history,
-        "comments": lambda: show_peer_comments(w),
         "comments": lambda: show_peer_comments(w),
         "search": w.queue.search.setFocus,
         "bigger": lambda: w.change_font(1),
