@@ -278,14 +278,25 @@ def _stored_outputs(
     The few rows that match the three lists but not one identity are dropped here.
     """
     found: set[tuple[int, str, str]] = set()
+    sqlite = conn.dialect.name == "sqlite"
     for part in _chunks(sorted(set(identities)), IDENTITIES_PER_QUERY):
         wanted = set(part)
-        q = select(OUTPUTS.c.case_id, OUTPUTS.c.model, OUTPUTS.c.text_sha256).where(
-            OUTPUTS.c.case_id.in_(sorted({c for c, _m, _s in part})),
-            OUTPUTS.c.model.in_(sorted({m for _c, m, _s in part})),
-            OUTPUTS.c.text_sha256.in_(sorted({s for _c, _m, s in part})),
-        )
-        found.update(i for c, m, s in conn.execute(q) if (i := (int(c), m, s)) in wanted)
+        cases = sorted({c for c, _m, _s in part})
+        models = sorted({m for _c, m, _s in part})
+        shas = sorted({s for _c, _m, s in part})
+        if sqlite:  # plain "?"s, as in _stored_cases
+            rows = conn.exec_driver_sql(
+                f'SELECT case_id, model, text_sha256 FROM "{OUTPUTS.name}" '
+                f"WHERE case_id IN ({', '.join('?' * len(cases))}) "
+                f"AND model IN ({', '.join('?' * len(models))}) "
+                f"AND text_sha256 IN ({', '.join('?' * len(shas))})",
+                (*cases, *models, *shas))
+        else:
+            rows = conn.execute(
+                select(OUTPUTS.c.case_id, OUTPUTS.c.model, OUTPUTS.c.text_sha256).where(
+                    OUTPUTS.c.case_id.in_(cases), OUTPUTS.c.model.in_(models),
+                    OUTPUTS.c.text_sha256.in_(shas)))
+        found.update(i for c, m, s in rows if (i := (int(c), m, s)) in wanted)
     return found
 
 
