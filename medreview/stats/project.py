@@ -207,6 +207,10 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
     scored = ratings
     ratings = _as_categories(ratings, qcode, quniq)
     rows_of = _RowsByQuestion(qcode, qpos)
+    read = ["output_id", "question_id", "rater", "value"]
+    phys_cols = [c for c in ratings.columns
+                 if c in read or (c == "model" and by in ("model", "rater+model"))]
+    judge_cols = [c for c in ratings.columns if c in read or c == "confidence"]
 
     def wanted(ids: list[str]) -> Any:
         """Per question code, whether it is one of ``ids`` (index with codes: row masks)."""
@@ -237,7 +241,8 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
         single_criterion = label.startswith(CASE_CRITERION_PREFIX) and label != POOLED_CRITERIA
         opts = point_opts if single_criterion else full_opts
         pos = rows_of(ids, wanted)
-        sub = ratings.take(pos[is_phys[pos]])  # (no copy of all physician rows up front)
+        # (no copy of all physician rows up front; only the columns the panels read)
+        sub = ratings[phys_cols].take(pos[is_phys[pos]])
         index: Any = "output_id" if len(ids) == 1 else ["output_id", "question_id"]
         if q.kind == QuestionKind.ERROR:
             _error_rows(sub, q, opts, err_rows)
@@ -269,7 +274,7 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
                                        question_id=label, scope="rater_pair",
                                        group=f"{a} | {b}"))
         jkind: Kind = "binary" if q.kind == QuestionKind.CRITERION else _as_kind(kind)
-        for jname, jsub in ratings.take(pos[is_judge[pos]]).groupby("rater"):
+        for jname, jsub in ratings[judge_cols].take(pos[is_judge[pos]]).groupby("rater"):
             _judge_block(str(jname), jsub, wide, index, jkind, cats, gold, ids, label, opts,
                          judge_rows, ceil_rows, cal_rows,
                          wide_codes if kind != "numeric" else None)
