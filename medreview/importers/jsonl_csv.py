@@ -269,7 +269,7 @@ class _RowParser:
         ):
             return None
         if messages is None:
-            messages = tuple(Message(role, content) for role, content in turns)
+            messages = tuple(Message(role, text) for role, text in turns)
         return _new_case(case_id, messages, title_text, context, tag_list, (), extras, reference)
 
     def rows(self, row: dict[str, Any], line: int, key: str | None = None) -> Iterator[Located]:
