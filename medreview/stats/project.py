@@ -508,9 +508,12 @@ def _scores(ratings: Any, questions: Mapping[str, Question]) -> Any:
                                  count=len(quniq)), False)  # last: a missing question id
     keep_rows = want[qcode]
     sub = ratings if keep_rows.all() else ratings[keep_rows]  # (no copy of every row)
-    vals = pd.Series(_as_floats(sub["value"].to_numpy(dtype=object)), index=sub.index)
+    vals = _as_floats(sub["value"].to_numpy(dtype=object))
     out = sub[["model", "question_id", "rater_kind", "output_id"]].assign(value=vals)
-    out = out.dropna(subset=["value"]).reset_index(drop=True)  # (no 8M-row index kept)
+    numbers = ~np.isnan(vals)
+    if not numbers.all():  # (all numbers: the columns stay the ratings' own, no copy)
+        out = out[numbers]
+    out = out.reset_index(drop=True)  # (no 8M-row index kept)
     qid = out["question_id"]
     if isinstance(qid.dtype, pd.CategoricalDtype):  # (storage.ratings_read): by category
         return out.assign(question_id=_pooled_categories(qid))
