@@ -23,9 +23,13 @@ log = logging.getLogger(__name__)
 SCREENS = ("welcome", "new-project", "grading", "grading-dark", "error-span", "pairwise",
            "queue-done", "cheatsheet", "history", "dashboard", "calibration", "adjudication",
            "judge-run", "assign", "export", "viewer-tools", "form-editor", "guidelines",
-           "judge-eval", "raters", "server-open")
+           "judge-eval", "raters", "server-open", "qualification", "qualification-feedback",
+           "escalation", "cannot-assess", "peer-comments")
 LEAD_SCREENS = ("dashboard", "calibration", "adjudication", "judge-run", "assign", "export",
-                "judge-eval", "raters")
+                "judge-eval", "raters", "qualification", "escalation")
+# Screens on the demo as `medreview demo` builds it (qualification round, escalations...).
+FULL_DEMO_SCREENS = ("qualification", "qualification-feedback", "escalation", "cannot-assess",
+                     "peer-comments")
 PREVIEW_RATER = "Dr. Preview Grader"
 
 
@@ -61,6 +65,29 @@ def build_preview_project(folder: Path, pairwise: bool = False, copy_as: str = "
                                       with_dicom=not pairwise, pairwise=pairwise)
     project.close()
     return build_preview_project(folder, pairwise, copy_as) if copy_as else path
+
+
+def build_full_preview(folder: Path, copy_as: str) -> Path:
+    """A copy of the demo with the extras ``build_full_demo`` adds, in its order (built once
+    per folder): the study-design screens show the numbers a user of `medreview demo` sees."""
+    import shutil
+
+    full = folder / "full-demo"
+    if not full.exists():
+        from medreview.demo.checks import add_to_demo as add_hidden_items
+        from medreview.demo.escalation import add_to_demo as add_escalations
+        from medreview.demo.judge_versions import add_to_demo as add_judge_version
+        from medreview.demo.not_assessed import add_to_demo as add_cannot_assess
+        from medreview.demo.quality import add_to_demo as add_quality_rounds
+
+        shutil.copytree(build_preview_project(folder), full)
+        for add in (add_judge_version, add_hidden_items, add_escalations, add_quality_rounds,
+                    add_cannot_assess):
+            add(full)
+    target = folder / copy_as
+    if not target.exists():
+        shutil.copytree(full, target)
+    return target
 
 
 def _spin_until(pred: Callable[[], bool], timeout: float = 15.0) -> bool:
@@ -227,6 +254,25 @@ def _lead_screen(name: str, w):  # type: ignore[no-untyped-def]
         ev.resize(1560, 900)
         _spin_until(lambda: ev.report is not None and not ev.job.running, 120)
         return ev
+    if name == "qualification":  # the demo's round: three physicians passed, one narrowly
+        from medreview.qt.study.qualification import QualificationDialog
+
+        qual = QualificationDialog(w.project, w.executor, w.bus, w)
+        qual.show()
+        _spin_until(lambda: qual.view is not None and qual.table.rowCount() > 0, 60)
+        return qual
+    if name == "escalation":  # the items the demo's rule gave seniors; a stricter rule tried
+        from medreview.qt.study.escalation_dialog import EscalationDialog
+
+        esc = EscalationDialog(w.project, w.executor, w.bus, w)
+        esc.show()
+        _spin_until(lambda: esc.table.rowCount() > 0, 60)
+        esc.disagreement.setValue(0.4)
+        esc.save_rules()
+        _spin_until(lambda: esc.status.text().startswith("Rules saved"), 60)
+        esc.run(dry_run=True)
+        _spin_until(lambda: esc.status.text().startswith("Would"), 60)
+        return esc
     if name == "assign":
         from medreview.qt.study.assign_dialog import AssignDialog
 
@@ -250,11 +296,117 @@ def _lead_screen(name: str, w):  # type: ignore[no-untyped-def]
     return exp
 
 
+def _over(window: QWidget, dialog: QWidget) -> QWidget:
+    """The grading window with ``dialog`` drawn over its middle, title bar and all, as a
+    physician sees it (offscreen, a grab of either window holds only that window)."""
+    from PySide6.QtCore import QRect, Qt
+    from PySide6.QtGui import QColor, QPainter
+    from PySide6.QtWidgets import QLabel
+
+    dialog.show()
+    _settle(300)
+    shot = window.grab()
+    top = dialog.grab()
+    bar = 28
+    x = (shot.width() - top.width()) // 2
+    y = max(bar, (shot.height() - top.height() - bar) // 2 + bar)
+    painter = QPainter(shot)
+    painter.fillRect(x + 6, y - bar + 6, top.width(), top.height() + bar, QColor(0, 0, 0, 60))
+    title = QRect(x, y - bar, top.width(), bar)
+    painter.fillRect(title, QColor("#dfe3e8"))
+    painter.setPen(QColor("#1f2328"))
+    painter.drawText(title.adjusted(10, 0, -10, 0),
+                     Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                     dialog.windowTitle())
+    painter.drawPixmap(x, y, top)
+    painter.setPen(QColor("#8c959f"))
+    painter.drawRect(x - 1, y - bar - 1, top.width() + 1, top.height() + bar + 1)
+    painter.end()
+    dialog.hide()
+    label = QLabel(window, Qt.WindowType.Window)  # a child of the window: closed with it
+    label.setPixmap(shot)
+    label.resize(shot.size())
+    label.show()
+    return label
+
+
+def _answer_all(w, keys: str = "y") -> int:  # type: ignore[no-untyped-def]
+    """Answer every required question of the item in hand with ``keys`` (cycled) and submit
+    it from the keyboard (Ctrl+Enter); the id of the item submitted."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    c = w.controller
+    first = c.item.output_id
+    n = 0
+    while c.missing():
+        w.view.panel.show_first_missing(c.missing())
+        _keys(w, keys[n % len(keys)])
+        n += 1
+    QTest.keyClick(w.view.panel, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    _spin_until(lambda: c.item.output_id != first)
+    c.flush_blocking()
+    return int(first)
+
+
+def _study_screen(name: str, path: Path, settings: Path):  # type: ignore[no-untyped-def]
+    """A physician's screens of the study design (issue #18) on the full demo."""
+    from medreview.services import projects
+
+    if name == "qualification-feedback":  # the preview physician is given a round first
+        from medreview.services.qualification import set_up_round
+
+        p = projects.open_project(path)
+        try:
+            set_up_round(p, (PREVIEW_RATER,), from_gold=5, seed=0, by="demo lead")
+        finally:
+            p.close()
+    w = _window(path, "light", settings)
+    if name == "qualification-feedback":
+        from medreview.qt.study.qualification import FeedbackDialog
+
+        _answer_all(w, "yyn")
+        _spin_until(lambda: (d := w.findChild(FeedbackDialog)) is not None and d.isVisible(), 60)
+        _settle(400)
+        return _over(w, w.findChild(FeedbackDialog))
+    if name == "peer-comments":  # after submitting an item, the others' comments on it
+        from medreview.demo.build import load_demo_cases
+        from medreview.qt.grading.peer_comments import CommentsDialog
+        from medreview.services.comments import item_comments
+
+        # An answer with errors in it, so each physician's comment names one.
+        flawed = {(c["id"], a["model"]) for c in load_demo_cases() for a in c["answers"]
+                  if a.get("errors")}
+        row = next(r for r in w.queue.model.rows if (r.case_external_id, r.model) in flawed)
+        w.open_item(row.output_id)
+        _spin_until(lambda: w.controller.item.output_id == row.output_id)
+        done = _answer_all(w, "yyn")
+        w.open_item(done)
+        _spin_until(lambda: w.controller.item.output_id == done)
+        w.view.panel.verticalScrollBar().setValue(0)
+        item = w.controller.item
+        view = w.executor.submit(item_comments, w.project, done, w.controller.rater_id).result()
+        _settle(300)
+        return _over(w, CommentsDialog(view, f"{item.case.title} — {item.shown_model}", w))
+    # cannot-assess: criteria met, not met and not applicable (X), then C and a reason
+    from medreview.domain.not_assessed import REASONS
+    from medreview.qt.grading.cannot_assess_dialog import CannotAssessDialog
+
+    _keys(w, "ynx")
+    w.controller.flush_blocking()
+    dlg = CannotAssessDialog(None, w.view)
+    dlg.buttons[next(iter(REASONS))].setChecked(True)
+    dlg.note.setText("No allergy or bleeding history is given, so the aspirin advice cannot "
+                     "be judged.")
+    return _over(w, dlg)
+
+
 def make_screen(name: str, folder: Path):  # type: ignore[no-untyped-def]
     """Build screen ``name`` (one of SCREENS) and return the widget to grab."""
     settings = folder / f"{name}.ini"
     if name in LEAD_SCREENS:
-        path = build_preview_project(folder, copy_as=name)
+        path = (build_full_preview(folder, name) if name in FULL_DEMO_SCREENS
+                else build_preview_project(folder, copy_as=name))
         if name == "judge-eval":  # the demo's second judge prompt version, as `medreview demo`
             from medreview.demo.judge_versions import add_to_demo
 
@@ -287,6 +439,8 @@ def make_screen(name: str, folder: Path):  # type: ignore[no-untyped-def]
         from medreview.qt.new_project_dialog import preview_dialog
 
         return preview_dialog(_window(None, "light", settings))
+    if name in FULL_DEMO_SCREENS:
+        return _study_screen(name, build_full_preview(folder, name), settings)
     if name == "pairwise":
         w = _window(build_preview_project(folder, pairwise=True), "light", settings)
         _spin_until(lambda: w.view.other_answer.source != "")

@@ -36,6 +36,7 @@ class CannotAssessDialog(QDialog):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Cannot assess this item")
+        self.setMinimumWidth(560)  # the note reads whole while it is typed
         self.choice: dict[str, Any] | str | None = None
         lay = QVBoxLayout(self)
         intro = QLabel("Why can you not assess this answer? The item counts as done and "

@@ -229,7 +229,7 @@ class FeedbackDialog(QDialog):
 
         self.setWindowTitle("Qualification feedback")
         self.setModal(False)
-        self.resize(720, 420)
+        self.resize(840, 600)  # a six-criterion comparison without scrolling
         self.text = SafeTextBrowser()
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
