@@ -548,6 +548,10 @@ def _as_floats(values: Any) -> Any:
     if not values.size:
         return out
     present = set(map(type, values))
+    if present <= {bool, int, float}:  # every answer a number: one conversion, no copies
+        with contextlib.suppress(OverflowError, TypeError, ValueError):
+            converted: Any = values.astype(np.float64)
+            return converted
     if present <= {bool, int, float, type(None)}:  # the usual answers: one C pass each
         mask = values != None  # noqa: E711 (elementwise)
         try:

@@ -242,3 +242,14 @@ def test_score_values_as_the_per_answer_rule(seed: int) -> None:
         values[i] = pool[int(rng.integers(0, len(pool)))]
     want = [float(v) if isinstance(v, (bool, int, float)) else math.nan for v in values]
     np.testing.assert_array_equal(_as_floats(values), np.asarray(want, dtype=np.float64))
+
+
+def test_score_values_when_every_answer_is_a_number() -> None:
+    """The one-conversion path (no missing answer) gives the per-answer rule too, and an
+    integer beyond float range still falls back to NaN for that answer only."""
+    from medreview.stats.project import _as_floats
+
+    values = np.array([True, 0, 3, 2.5, np.float64(1.5), -0.0], dtype=object)
+    np.testing.assert_array_equal(_as_floats(values), [1.0, 0.0, 3.0, 2.5, 1.5, -0.0])
+    huge = np.array([1, 10**400, 2.0], dtype=object)
+    np.testing.assert_array_equal(_as_floats(huge), [1.0, math.nan, 2.0])
