@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -107,7 +108,9 @@ class EscalationDialog(QDialog):
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        # The reason fills the width.
+        self.table.horizontalHeader().setSectionResizeMode(
+            len(HEADER) - 1, QHeaderView.ResizeMode.Stretch)
         self.table.setTabKeyNavigation(False)  # Tab leaves the table
         outer.addWidget(self.table, 1)
         self.reload()
@@ -141,7 +144,8 @@ class EscalationDialog(QDialog):
             for c, text in enumerate((str(i.output_id), i.case_external_id, i.senior, i.status,
                                       i.reason)):
                 self.table.setItem(r, c, cell(text))
-        self.table.resizeColumnsToContents()
+        for c in range(len(HEADER) - 1):  # not the last: fitting it would undo its stretch
+            self.table.resizeColumnToContents(c)
 
     # actions --------------------------------------------------------------------------------
     def rules(self) -> svc.EscalationRules:

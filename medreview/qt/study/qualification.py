@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -112,6 +113,7 @@ class QualificationDialog(QDialog):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setTabKeyNavigation(False)  # Tab leaves the table
+        self.table.horizontalHeader().setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
         outer.addWidget(self.table, 1)
         self.status = QLabel("")
         self.status.setWordWrap(True)
@@ -154,7 +156,8 @@ class QualificationDialog(QDialog):
             for c, text in enumerate((rd.rater, f"{rd.done}/{rd.items}", _pct(rd.score),
                                       _ci(rd.ci), _pct(rd.pass_mark), rd.state)):
                 self.table.setItem(r, c, cell(text, tip=""))
-        self.table.resizeColumnsToContents()
+        for c in range(5):  # not State: fitting it would undo its stretch
+            self.table.resizeColumnToContents(c)
         self.waive_button.setEnabled(bool(view.rounds))
 
     def chosen(self) -> list[str]:
