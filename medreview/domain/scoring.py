@@ -51,7 +51,7 @@ def clipped_mean(scores: Iterable[float | None]) -> float | None:
 
 
 def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):  # tuple: faster than a union
         return None
     return float(value) if math.isfinite(value) else None
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,12 +24,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from medreview.domain.rubric import Form, Question, case_criterion_question
+from medreview.domain.rubric import Form, Question
 from medreview.errors import PackageError, ProjectError
 from medreview.storage.base import utcnow
 from medreview.storage.forms import form_from_row
 from medreview.storage.models import (
-    CaseCriterionRow,
     FormRow,
     JudgmentRevisionRow,
     JudgmentRow,
@@ -40,9 +39,12 @@ from medreview.storage.models import (
 from medreview.storage.packages import IssuedPackage
 from medreview.storage.project import Project
 from medreview.storage.revisions import (
+    CRITERION_CACHE,
+    CriterionCache,
     NewRevision,
     RevisionContent,
     Scorer,
+    case_criteria,
     gc_paused,
     insert_judgments,
     insert_revisions,
@@ -61,25 +63,21 @@ class MergeReference:
 
     uid: str
     forms: dict[tuple[str, int], tuple[int, str, Form]]  # (key, version) -> id, sha, form
-    criteria: dict[int, list[Question]]  # case id -> its criteria questions
+    criteria: Mapping[int, Sequence[Question]]  # case id -> its criteria questions
     case_of: dict[int, int]  # output id -> case id
+    # The criteria rows read, as questions: the write transaction's scoring reuses them.
+    criterion_cache: CriterionCache = field(default_factory=dict)
 
 
 def merge_reference(project: Project) -> MergeReference:
     with project.read() as s, gc_paused():
         forms = {(f.key, f.version): (f.id, f.sha256, form_from_row(f))
                  for f in s.scalars(select(FormRow))}
-        criteria: dict[int, list[Question]] = {}
-        c = CaseCriterionRow
-        for cid, key, text, points, tags in s.execute(
-                select(c.case_id, c.key, c.text, c.points, c.tags).order_by(c.position)):
-            criteria.setdefault(cid, []).append(
-                case_criterion_question(key, text, points, tuple(tags)))
-        case_of: dict[int, int] = {}
-        for oid, cid in s.execute(select(OutputRow.id, OutputRow.case_id)):
-            case_of[oid] = cid
+        cache: CriterionCache = {}
+        criteria = case_criteria(s, None, cache)
+        case_of: dict[int, int] = dict(s.execute(select(OutputRow.id, OutputRow.case_id)).all())
         uid = s.execute(select(ProjectRow.uid)).scalar_one()
-    return MergeReference(uid, forms, criteria, case_of)
+    return MergeReference(uid, forms, criteria, case_of, cache)
 
 
 def _owners(s: Session, uids: Sequence[str]) -> dict[str, tuple[int, int]]:
@@ -368,7 +366,7 @@ def _apply(s: Session, pkg: IncomingPackage, result: PackageMergeResult,
                 for oid, j in held.items() if j.held}
     taken |= _existing_uids(s, sorted(set(resolves.values()) - taken))
     now = utcnow()
-    scorer = Scorer(s, outputs)
+    scorer = Scorer(s, outputs, s.info.get(CRITERION_CACHE))
     planned: list[tuple[int, NewRevision]] = []  # (output id, row), in insertion order
     winners: dict[int, int] = {}  # output id -> held revision restated by a resolve row
     created: list[int] = []  # outputs whose judgment this merge creates, in order
@@ -453,15 +451,21 @@ def _apply(s: Session, pkg: IncomingPackage, result: PackageMergeResult,
 
 
 def apply_packages(project: Project, packages: Sequence[IncomingPackage],
-                   before_each: Callable[[int, IncomingPackage], None] | None = None
+                   before_each: Callable[[int, IncomingPackage], None] | None = None,
+                   *, criterion_cache: CriterionCache | None = None
                    ) -> list[PackageMergeResult]:
     """Merge checked packages in one transaction (all or nothing): re-check each against the
-    project as it is now, then append their revisions (see ``study.merge`` for the rules)."""
+    project as it is now, then append their revisions (see ``study.merge`` for the rules).
+
+    ``criterion_cache`` (``MergeReference.criterion_cache``): criteria rows read again here
+    that are unchanged reuse the questions the checks built; changed rows are built anew."""
     results: list[PackageMergeResult] = []
     with project.transaction() as s, gc_paused():
         # Uids held anywhere in the project that a package's revisions may reuse: its own
         # (the checks allow no other), and those the earlier packages add.
         taken: set[str] = set()
+        if criterion_cache is not None:  # for the Scorer, beside the session's parsed forms
+            s.info[CRITERION_CACHE] = criterion_cache
         for pkg in packages:
             taken |= _check_against(s, pkg)
         for i, pkg in enumerate(packages):

@@ -22,6 +22,7 @@ import json
 import uuid
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from operator import itemgetter
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
@@ -30,6 +31,8 @@ from sqlalchemy.orm import Session
 from medreview.domain.rubric import Form, Question, case_criterion_question
 from medreview.domain.scoring import judgment_score
 from medreview.storage.base import utcnow
+from medreview.storage.bulk_ingest import _processed as processed
+from medreview.storage.bulk_ingest import _sqlite_insert_plan as sqlite_insert_plan
 from medreview.storage.forms import form_from_row
 from medreview.storage.models import (
     CaseCriterionRow,
@@ -223,14 +226,18 @@ class Scorer:
     """``score_of`` for many revisions of ``output_ids``: forms and case criteria read once.
 
     The rule is the same function (``judgment_score``) with the same inputs, so a bulk writer
-    stores exactly the score ``append_revision`` would have stored.
+    stores exactly the score ``append_revision`` would have stored. ``cache`` (see
+    ``case_criteria``) lets the criteria rows this session reads share questions with an
+    earlier read of the same merge.
     """
 
-    def __init__(self, session: Session, output_ids: Collection[int]) -> None:
+    def __init__(self, session: Session, output_ids: Collection[int],
+                 cache: CriterionCache | None = None) -> None:
         self._session = session
         self._outputs = output_ids
         self._forms: dict[int, Form | None] = {}
         self._cases: dict[int, tuple[Question, ...]] | None = None
+        self._cache = cache
 
     def score(self, form_id: int, output_id: int, answers: Mapping[str, Any],
               status: str) -> float | None:
@@ -242,31 +249,69 @@ class Scorer:
         cases: tuple[Question, ...] = ()
         if form.per_case_criteria:
             if self._cases is None:
-                self._cases = _case_questions(self._session, self._outputs)
+                self._cases = _case_questions(self._session, self._outputs, self._cache)
             cases = self._cases.get(output_id, ())
         return judgment_score(form, answers, cases, status=status)
 
 
-def _case_questions(session: Session, output_ids: Collection[int]
-                    ) -> dict[int, tuple[Question, ...]]:
+def _case_questions(session: Session, output_ids: Collection[int],
+                    cache: CriterionCache | None = None) -> dict[int, tuple[Question, ...]]:
     """Output id -> its case's criteria as questions (``case_questions_of`` for many)."""
     ids = sorted(set(output_ids))
+    conn = session.connection()
     case_of: dict[int, int] = {}
     for at in range(0, len(ids), _IN_CHUNK):
-        case_of.update(session.execute(select(OutputRow.id, OutputRow.case_id)
-                                       .where(OutputRow.id.in_(ids[at:at + _IN_CHUNK]))).all())
-    case_ids = sorted(set(case_of.values()))
+        part = ids[at:at + _IN_CHUNK]
+        if conn.dialect.name == "sqlite":  # plain integers: no result processing needed
+            case_of.update(conn.exec_driver_sql(
+                f"SELECT id, case_id FROM output WHERE id IN ({','.join('?' * len(part))})",
+                tuple(part)).all())
+        else:
+            case_of.update(session.execute(select(OutputRow.id, OutputRow.case_id)
+                                           .where(OutputRow.id.in_(part))).all())
+    by_case = case_criteria(session, set(case_of.values()), cache)
+    return {oid: by_case.get(cid, ()) for oid, cid in case_of.items()}
+
+
+# Criterion question by its row's (key, text, points, tags as stored): one merge reads the
+# same criteria twice (for the checks, then inside the write transaction to score).
+CriterionCache = dict[tuple[Any, ...], Question]
+CRITERION_CACHE = "medreview.criteria"  # a session.info key: the merge's CriterionCache
+
+
+def case_criteria(session: Session, case_ids: Collection[int] | None,
+                  cache: CriterionCache | None = None) -> dict[int, tuple[Question, ...]]:
+    """Case id -> its per-case criteria as questions, in their order (every case: None).
+
+    On SQLite the rows are read as the driver gives them and a row already seen (``cache``)
+    reuses its question: no JSON parsed or question built twice. Other dialects: Core.
+    """
+    c = CaseCriterionRow
+    conn = session.connection()
+    ids = None if case_ids is None else sorted(case_ids)
+    parts = [None] if ids is None else [ids[at:at + _IN_CHUNK]
+                                        for at in range(0, len(ids), _IN_CHUNK)]
     questions: dict[int, list[Question]] = {}
-    for at in range(0, len(case_ids), _IN_CHUNK):
-        c = CaseCriterionRow
+    for part in parts:
+        if conn.dialect.name == "sqlite":
+            seen = cache if cache is not None else {}
+            where = "" if part is None else f"WHERE case_id IN ({','.join('?' * len(part))}) "
+            for cid, key, text, points, tags in conn.exec_driver_sql(
+                    "SELECT case_id, key, text, points, tags FROM case_criterion "
+                    f"{where}ORDER BY case_id, position", tuple(part or ())):
+                k = (key, text, points, tags)
+                q = seen.get(k)
+                if q is None:  # the JSON column's text, parsed as its type would
+                    q = seen[k] = case_criterion_question(key, text, points,
+                                                          tuple(json.loads(tags)))
+                questions.setdefault(cid, []).append(q)
+            continue
+        stmt = select(c.case_id, c.key, c.text, c.points, c.tags).order_by(c.case_id, c.position)
         for cid, key, text, points, tags in session.execute(
-                select(c.case_id, c.key, c.text, c.points, c.tags)
-                .where(c.case_id.in_(case_ids[at:at + _IN_CHUNK]))
-                .order_by(c.case_id, c.position)):
+                stmt if part is None else stmt.where(c.case_id.in_(part))):
             questions.setdefault(cid, []).append(
                 case_criterion_question(key, text, points, tuple(tags)))
-    by_case = {cid: tuple(qs) for cid, qs in questions.items()}
-    return {oid: by_case.get(cid, ()) for oid, cid in case_of.items()}
+    return {cid: tuple(qs) for cid, qs in questions.items()}
 
 
 @dataclass
@@ -341,15 +386,14 @@ def _insert_many(session: Session, table: Table, keys: Sequence[str],
     if dialect.name != "sqlite":
         conn.execute(insert(table), [dict(zip(keys, row, strict=True)) for row in rows])
         return
-    compiled = insert(table).compile(dialect=dialect, column_keys=list(keys))
-    order = list(compiled.positiontup or ())
-    if sorted(order) != sorted(keys):  # a default SQLAlchemy would have to fill in
-        raise ValueError(f"bulk insert into {table.name}: columns {order} != {list(keys)}")
-    at = [keys.index(k) for k in order]
-    procs = [table.c[k].type.dialect_impl(dialect).bind_processor(dialect) for k in order]
-    plan = list(zip(at, procs, strict=True))
-    conn.exec_driver_sql(compiled.string, [
-        tuple(row[i] if p is None else p(row[i]) for i, p in plan) for row in rows])
+    # The import's plan (compiled once per engine, JSON text from one encoder made once),
+    # applied column by column: a C loop per column instead of a Python one per value.
+    plan = sqlite_insert_plan(dialect, table, tuple(keys))
+    if plan is None:  # a default SQLAlchemy would have to fill in
+        raise ValueError(f"bulk insert into {table.name}: columns other than {list(keys)}")
+    sql, order = plan
+    columns = [processed(proc, list(map(itemgetter(keys.index(k)), rows))) for k, proc in order]
+    conn.exec_driver_sql(sql, list(zip(*columns, strict=True)))
 
 
 def update_judgment_mirrors(session: Session, rows: Sequence[tuple[int, int, str, bool]],

@@ -327,6 +327,7 @@ def merge_packages(project: Project, files: Sequence[Path],
     def merging(i: int, pkg: IncomingPackage) -> None:
         progress(len(files) + i, len(files) * 2, f"merging {Path(pkg.file).name}")
 
-    report = MergeReport(apply_packages(project, packages, merging))
+    report = MergeReport(apply_packages(project, packages, merging,
+                                        criterion_cache=lead.criterion_cache))
     progress(len(files) * 2, len(files) * 2, "done")
     return report

@@ -27,7 +27,7 @@ class Invalid(Exception):
 
 
 def _number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def check_scalars(*, rationale: Any, confidence: Any, overall_score: Any, time_on_task_s: Any,
