@@ -19,7 +19,7 @@ import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -82,13 +82,25 @@ def merge_reference(project: Project) -> MergeReference:
 
 def _owners(s: Session, uids: Sequence[str]) -> dict[str, tuple[int, int]]:
     out: dict[str, tuple[int, int]] = {}
+    conn = s.connection()
     for at in range(0, len(uids), _CHUNK):
-        for uid, rater_id, output_id in s.execute(
+        part = list(uids[at:at + _CHUNK])
+        if conn.dialect.name == "sqlite":  # text and integers: nothing for Core to convert
+            rows = conn.exec_driver_sql(
+                "SELECT r.uid, j.rater_id, j.output_id FROM judgment_revision r JOIN judgment j"
+                f" ON j.id = r.judgment_id WHERE r.uid IN ({_marks(len(part))})", tuple(part))
+        else:
+            rows = conn.execute(
                 select(JudgmentRevisionRow.uid, JudgmentRow.rater_id, JudgmentRow.output_id)
                 .join(JudgmentRow, JudgmentRow.id == JudgmentRevisionRow.judgment_id)
-                .where(JudgmentRevisionRow.uid.in_(list(uids[at:at + _CHUNK])))):
+                .where(JudgmentRevisionRow.uid.in_(part)))
+        for uid, rater_id, output_id in rows.all():
             out[uid] = (rater_id, output_id)
     return out
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
 
 
 def revision_owners(project: Project, uids: Sequence[str]) -> dict[str, tuple[int, int]]:
@@ -139,16 +151,16 @@ class PackageForm:
     sha256: str
 
 
-@dataclass(frozen=True)
-class PackageJudgment:
+class PackageJudgment(NamedTuple):
     id: int
     rater_id: int
     output_id: int
 
 
-@dataclass(frozen=True)
-class PackageRevision:
-    """A revision row as the package holds it; values unchecked (``study.merge`` checks)."""
+class PackageRevision(NamedTuple):
+    """A revision row as the package holds it; values unchecked (``study.merge`` checks).
+
+    A named tuple, not a dataclass: made from a million rows, it is built five times faster."""
 
     uid: str
     judgment_id: int
@@ -185,19 +197,20 @@ def package_contents(pkg: Project) -> PackageContents:
         raw = s.scalars(select(ProjectRow)).one().settings or {}
         settings = raw.get("package") or {}
         raters = tuple(PackageRater(r.id, r.name, r.kind) for r in s.scalars(select(RaterRow)))
-        outputs = tuple(PackageOutput(oid, token, sha) for oid, token, sha in s.execute(
-            select(OutputRow.id, OutputRow.external_id, OutputRow.text_sha256)))
+        conn = s.connection()  # Core rows: the ORM's per-row work is not needed here
+        outputs = tuple(PackageOutput(oid, token, sha) for oid, token, sha in conn.execute(
+            select(OutputRow.id, OutputRow.external_id, OutputRow.text_sha256)).all())
         forms = {f.id: PackageForm(f.key, f.version, f.kind, f.sha256)
                  for f in s.scalars(select(FormRow))}
-        judgments = tuple(PackageJudgment(*row) for row in s.execute(
+        judgments = tuple(map(PackageJudgment._make, conn.execute(
             select(JudgmentRow.id, JudgmentRow.rater_id, JudgmentRow.output_id)
-            .order_by(JudgmentRow.id)))
+            .order_by(JudgmentRow.id)).all()))
         r = JudgmentRevisionRow  # columns, not ORM rows: a package may hold a million
-        revisions = tuple(PackageRevision(*row) for row in s.execute(select(
+        revisions = tuple(map(PackageRevision._make, conn.execute(select(
             r.uid, r.judgment_id, r.revision_no, r.form_id, r.taxonomy_id, r.answers,
             r.annotations, r.rationale, r.confidence, r.overall_score, r.time_on_task_s,
             r.flagged, r.skipped, r.status, r.author, r.created_at, r.guideline_version)
-            .order_by(r.judgment_id, r.revision_no)))
+            .order_by(r.judgment_id, r.revision_no)).all()))  # fetchall: not a fetch per row
     return PackageContents(settings, raters, outputs, forms, judgments, revisions)
 
 
@@ -257,10 +270,13 @@ def _check_against(s: Session, pkg: IncomingPackage) -> set[str]:
     sent = {o.output_id: o.text_sha256 for o in pkg.issued.outputs.values()}
     ids = sorted(pkg.chains)
     have: dict[int, str] = {}
+    conn = s.connection()
     for at in range(0, len(ids), _CHUNK):
-        for oid, sha in s.execute(select(OutputRow.id, OutputRow.text_sha256)
-                                  .where(OutputRow.id.in_(ids[at:at + _CHUNK]))):
-            have[oid] = sha
+        part = ids[at:at + _CHUNK]
+        have.update(conn.exec_driver_sql(
+            f"SELECT id, text_sha256 FROM output WHERE id IN ({_marks(len(part))})", tuple(part))
+            .all() if conn.dialect.name == "sqlite" else conn.execute(
+                select(OutputRow.id, OutputRow.text_sha256).where(OutputRow.id.in_(part))).all())
     for oid in ids:
         if have.get(oid) is None or have[oid] != sent.get(oid):
             raise _fail("package answer differs from the project's answer", pkg.file,
@@ -299,7 +315,7 @@ def _held_judgments(s: Session, rater_id: int, output_ids: list[int]) -> dict[in
         for jid, oid, current in s.execute(
                 select(JudgmentRow.id, JudgmentRow.output_id, JudgmentRow.current_revision_no)
                 .where(JudgmentRow.rater_id == rater_id,
-                       JudgmentRow.output_id.in_(output_ids[at:at + _CHUNK]))):
+                       JudgmentRow.output_id.in_(output_ids[at:at + _CHUNK]))).all():
             found[oid] = by_id[jid] = _Judgment(jid, current + 1, [])
     jids = sorted(by_id)
     for at in range(0, len(jids), _CHUNK):
@@ -308,7 +324,7 @@ def _held_judgments(s: Session, rater_id: int, output_ids: list[int]) -> dict[in
                        JudgmentRevisionRow.uid, JudgmentRevisionRow.revision_no,
                        JudgmentRevisionRow.source, JudgmentRevisionRow.created_at)
                 .where(JudgmentRevisionRow.judgment_id.in_(jids[at:at + _CHUNK]))
-                .order_by(JudgmentRevisionRow.judgment_id, JudgmentRevisionRow.revision_no)):
+                .order_by(JudgmentRevisionRow.judgment_id, JudgmentRevisionRow.revision_no)).all():
             j = by_id[jid]
             j.held.append(_Held(rid, uid, source, created))
             j.next_no = max(j.next_no, no + 1)

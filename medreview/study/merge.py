@@ -58,6 +58,7 @@ from medreview.storage.packages import IssuedPackage, issued_package
 from medreview.storage.project import DB_NAME, MEDIA_DIR, Project, open_project
 from medreview.storage.revisions import RevisionContent
 from medreview.study.merge_checks import (
+    IndexCache,
     Invalid,
     all_questions,
     check_answers,
@@ -215,6 +216,7 @@ def _load(c: PackageContents, pkg: IncomingPackage, lead: MergeReference, now: d
     revs = c.revisions
     known = revision_owners(project, [r.uid for r in revs])
     by_judgment = {j.id: j for j in c.judgments}
+    indexes: IndexCache = {}
     for r in revs:
         j = by_judgment.get(r.judgment_id)
         if j is None:
@@ -232,7 +234,7 @@ def _load(c: PackageContents, pkg: IncomingPackage, lead: MergeReference, now: d
                 raise _fail("revision uid belongs to another judgment in this project", src,
                             item=where)
         else:
-            _check_new(r, form, tax, issued, lead, ours, now, src, where)
+            _check_new(r, form, tax, issued, lead, ours, now, src, where, indexes)
         # Content matters only for new revisions (known ones are skipped by uid).
         content = RevisionContent() if owner is not None else _content(
             r, lead, issued, ours, out_map, form, tax, src, where)
@@ -268,7 +270,7 @@ def _lead_form(lead: MergeReference, f: PackageForm, src: str, where: str) -> Fo
 
 def _check_new(r: PackageRevision, form: PackageForm, tax: PackageForm | None,
                issued: IssuedPackage, lead: MergeReference, ours: int, now: dt.datetime, src: str,
-               where: str) -> None:
+               where: str, indexes: IndexCache) -> None:
     if r.author != issued.rater:
         raise _fail(f"revision is signed by {str(r.author)[:80]!r}, not the package's rater "
                     f"{issued.rater!r}", src, item=where)
@@ -285,7 +287,8 @@ def _check_new(r: PackageRevision, form: PackageForm, tax: PackageForm | None,
         check_scalars(rationale=r.rationale, confidence=r.confidence,
                       overall_score=r.overall_score, time_on_task_s=r.time_on_task_s,
                       flagged=r.flagged, skipped=r.skipped, status=r.status)
-        check_answers(r.answers, rubric, taxonomy, lead.criteria.get(lead.case_of[ours], []))
+        check_answers(r.answers, rubric, taxonomy, lead.criteria.get(lead.case_of[ours], ()),
+                      indexes)
     except Invalid as exc:
         raise _fail(one_line(exc, 300), src, item=where) from exc
 

@@ -14,7 +14,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from medreview.domain.rubric import CASE_CRITERION_PREFIX, Form, Question, QuestionKind
-from medreview.domain.validation import ERROR_ENTRY_KEYS, check_answer, invalid_answers
+from medreview.domain.validation import (
+    ERROR_ENTRY_KEYS,
+    check_answer,
+    invalid_answers_by_id,
+    questions_by_id,
+)
 
 STATUSES = ("draft", "done", "skipped")
 ANNOTATION_KEYS = frozenset({*ERROR_ENTRY_KEYS, "question_id", "compared_output_id"})
@@ -46,12 +51,25 @@ def check_scalars(*, rationale: Any, confidence: Any, overall_score: Any, time_o
         raise Invalid(f"status {str(status)[:20]!r} is not one of {', '.join(STATUSES)}")
 
 
+# Questions by id for (rubric, taxonomy, criteria), keyed by the objects' ids; the value
+# holds the objects themselves, so none of them is freed (and its id reused) while cached.
+IndexCache = dict[tuple[int, int, int], tuple[object, object, object, dict[str, Question]]]
+
+
 def check_answers(answers: Any, rubric: Form, taxonomy: Form | None,
-                  criteria: Sequence[Question]) -> None:
+                  criteria: Sequence[Question], cache: IndexCache | None = None) -> None:
+    """``cache``: one per merge, for the thousands of revisions sharing a form and a case."""
     if not isinstance(answers, Mapping):
         raise Invalid("answers are not a mapping of question to value")
-    others = [*(taxonomy.questions if taxonomy else ()), *criteria]
-    for qid, reason in invalid_answers(rubric, answers, others).items():
+    key = (id(rubric), id(taxonomy), id(criteria))
+    hit = cache.get(key) if cache is not None else None
+    if hit is not None:
+        by_id = hit[3]
+    else:
+        by_id = questions_by_id(rubric, [*(taxonomy.questions if taxonomy else ()), *criteria])
+        if cache is not None:
+            cache[key] = (rubric, taxonomy, criteria, by_id)
+    for qid, reason in invalid_answers_by_id(by_id, answers).items():
         if qid.startswith(CASE_CRITERION_PREFIX) and reason.startswith("no such question"):
             reason = "this criterion does not belong to this output's case"
         raise Invalid(f"question {str(qid)[:80]!r}: {reason}")
