@@ -191,12 +191,14 @@ def set_rules(project: Project, rules: EscalationRules) -> Changes:
     return Changes(project=True)
 
 
-def run_escalation(project: Project, *, dry_run: bool = False, by: str = "lead"
-                   ) -> tuple[EscalationReport, Changes]:
-    """Apply the rules to every item (or only preview them with ``dry_run``)."""
+def run_escalation(project: Project, *, dry_run: bool = False, by: str = "lead",
+                   rules: EscalationRules | None = None) -> tuple[EscalationReport, Changes]:
+    """Apply the saved rules to every item, or only preview them with ``dry_run`` (a preview
+    may try ``rules`` not saved yet; a run always applies the saved ones, as the hooks do)."""
     from medreview.storage.escalations import escalate, plan_escalations
 
-    rules = current_rules(project)
+    if rules is None or not dry_run:
+        rules = current_rules(project)
     if not rules.active:
         return EscalationReport(rules, (), not dry_run), Changes()
 

@@ -113,6 +113,7 @@ class EscalationDialog(QDialog):
             len(HEADER) - 1, QHeaderView.ResizeMode.Stretch)
         self.table.setTabKeyNavigation(False)  # Tab leaves the table
         outer.addWidget(self.table, 1)
+        self.saved_rules: svc.EscalationRules | None = None  # as stored in the project
         self.reload()
 
     # loading --------------------------------------------------------------------------------
@@ -121,7 +122,7 @@ class EscalationDialog(QDialog):
             .failure(self._on_failed).run(self.db)
 
     def _on_overview(self, ov: svc.EscalationOverview) -> None:
-        rules = ov.rules
+        rules = self.saved_rules = ov.rules
         current = rules.severe.text() if rules.severe is not None else OFF
         self.severe.blockSignals(True)
         self.severe.clear()
@@ -162,21 +163,37 @@ class EscalationDialog(QDialog):
             self._say(error_text(exc), "error")
             return
         Op(self, svc.set_rules, self.project, rules).emits(self.bus, lambda changes: changes) \
-            .success(lambda _c: self._say(f"Rules saved: {rules.describe()}", "ok")) \
+            .success(lambda _c: self._saved(rules)) \
             .failure(self._on_failed).run(self.db)
 
+    def _saved(self, rules: svc.EscalationRules) -> None:
+        self.saved_rules = rules
+        self._say(f"Rules saved: {rules.describe()}", "ok")
+
     def run(self, *, dry_run: bool) -> None:
-        Op(self, svc.run_escalation, self.project, dry_run=dry_run, by="lead (app)") \
+        typed: svc.EscalationRules | None = None
+        if dry_run:  # the preview tries the rules as typed, saved or not
+            try:
+                typed = self.rules()
+            except Exception as exc:  # an InputError: one line
+                self._say(error_text(exc), "error")
+                return
+        Op(self, svc.run_escalation, self.project, dry_run=dry_run, by="lead (app)",
+           rules=typed) \
             .emits(self.bus, lambda result: result[1]) \
             .success(lambda result: self._on_run(result[0])) \
             .failure(self._on_failed).run(self.db)
 
     def _on_run(self, report: svc.EscalationReport) -> None:
         if not report.rules.active:
-            self._say("No escalation: save a rule and at least one senior rater first.", "error")
+            self._say("No escalation: set a rule and at least one senior rater"
+                      + (" first." if not report.applied else ", and save them first."),
+                      "error")
             return
         n = len(report.escalated)
-        verb = "Would escalate" if not report.applied else "Escalated"
+        verb = ("Would escalate" + (" (rules as typed, not saved)"
+                                    if report.rules != self.saved_rules else "")
+                if not report.applied else "Escalated")
         extra = f"; {len(report.no_senior)} item(s) every senior has already" \
             if report.no_senior else ""
         self._say(f"{verb} {n} item(s){extra}.", "ok")

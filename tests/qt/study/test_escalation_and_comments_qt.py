@@ -140,7 +140,22 @@ def test_the_rules_dialog_saves_rules_and_lists_escalations(qtbot: Any, app: Any
         None, 0.3, ("Dr One", "Dr Two"))
     dlg.preview_button.click()
     qtbot.waitUntil(lambda: dlg.status.text().startswith("Would escalate"), timeout=5000)
+    assert "not saved" not in dlg.status.text()
+    saved_preview = dlg.status.text()
     assert dlg.table.rowCount() == 0
+    # The preview tries what is typed (nothing saved): no rule, nothing to escalate.
+    dlg.use_disagreement.setChecked(False)
+    dlg.status.setText("")
+    dlg.preview_button.click()
+    qtbot.waitUntil(lambda: dlg.status.text().startswith("No escalation"), timeout=5000)
+    assert disputed.call(escalation.current_rules, disputed.project).disagreement == 0.3
+    dlg.use_disagreement.setChecked(True)
+    dlg.disagreement.setValue(0.9)  # stricter than saved: fewer (here none) would go
+    dlg.preview_button.click()
+    qtbot.waitUntil(lambda: "not saved" in dlg.status.text(), timeout=5000)
+    assert dlg.status.text().startswith("Would escalate (rules as typed, not saved) 0 item")
+    assert saved_preview != "Would escalate 0 item(s)."  # the saved rule would escalate some
+    dlg.disagreement.setValue(0.3)
     dlg.run_button.click()
     qtbot.waitUntil(lambda: dlg.table.rowCount() > 0, timeout=5000)
     seniors = {dlg.table.item(r, 2).text() for r in range(dlg.table.rowCount())}
