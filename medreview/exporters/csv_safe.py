@@ -37,9 +37,15 @@ def unescape_cell(value: str) -> str:
 
 def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``df`` whose text cells are spreadsheet-safe; numeric columns untouched."""
+    import pandas as pd
+
     out = df.copy()
     out.columns = [str(safe_cell(str(c))) for c in out.columns]
     for col in out.columns:
-        if out[col].dtype == object or str(out[col].dtype) in ("string", "str"):
+        if isinstance(out[col].dtype, pd.CategoricalDtype):
+            # categories are text too (the ratings table keeps names and rationales as
+            # categoricals): escape them as plain text, never skip them
+            out[col] = out[col].astype(object).map(safe_cell)
+        elif out[col].dtype == object or str(out[col].dtype) in ("string", "str"):
             out[col] = out[col].map(safe_cell)
     return out

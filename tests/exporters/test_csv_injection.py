@@ -113,3 +113,15 @@ def test_negative_points_stay_numbers(hostile_export: Path) -> None:
     assert all(not p.startswith("'") for p in points)
     crit = {unescape_cell(r[header.index("criterion")]) for r in body}
     assert crit == {HOSTILE_CRITERION, "=1+1"}
+
+
+def test_categorical_text_columns_are_escaped_too() -> None:
+    """Names and rationales may arrive as pandas categoricals (the ratings table keeps them so):
+    their categories are text a spreadsheet would run."""
+    from medreview.exporters.csv_safe import safe_frame
+
+    df = pd.DataFrame({"rater": pd.Categorical(["=HYPERLINK(\"x\")", "Dr A", "@SUM(1)"]),
+                       "points": [1, -2, 3]})
+    out = safe_frame(df)
+    assert list(out["rater"]) == ["'=HYPERLINK(\"x\")", "Dr A", "'@SUM(1)"]
+    assert list(out["points"]) == [1, -2, 3]  # numbers stay numbers
