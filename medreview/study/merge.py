@@ -299,8 +299,10 @@ def _content(r: PackageRevision, lead: MergeReference, issued: IssuedPackage, ou
     known_form = lead.forms.get((form.key, form.version))
     known_tax = lead.forms.get((tax.key, tax.version)) if tax is not None else None
     rubric = known_form[2] if known_form else None
+    # Marks name questions; most revisions have none (a falsy value never looks one up).
     questions = all_questions(rubric, known_tax[2] if known_tax else None,
-                              lead.criteria.get(lead.case_of[ours], [])) if rubric else {}
+                              lead.criteria.get(lead.case_of[ours], [])) if (
+        rubric and r.annotations) else {}
     try:
         annotations = map_annotations(r.annotations, questions, issued.attachments, out_map)
     except Invalid as exc:
