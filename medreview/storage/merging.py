@@ -311,11 +311,16 @@ def _held_judgments(s: Session, rater_id: int, output_ids: list[int]) -> dict[in
     """Output id -> the rater's judgment of it with its revisions, for the outputs that have one."""
     found: dict[int, _Judgment] = {}
     by_id: dict[int, _Judgment] = {}
+    conn = s.connection()
     for at in range(0, len(output_ids), _CHUNK):
-        for jid, oid, current in s.execute(
-                select(JudgmentRow.id, JudgmentRow.output_id, JudgmentRow.current_revision_no)
-                .where(JudgmentRow.rater_id == rater_id,
-                       JudgmentRow.output_id.in_(output_ids[at:at + _CHUNK]))).all():
+        part = output_ids[at:at + _CHUNK]
+        rows = conn.exec_driver_sql(  # integers only: nothing for Core to convert
+            "SELECT id, output_id, current_revision_no FROM judgment WHERE rater_id = ? AND "
+            f"output_id IN ({_marks(len(part))})", (rater_id, *part),
+        ) if conn.dialect.name == "sqlite" else conn.execute(
+            select(JudgmentRow.id, JudgmentRow.output_id, JudgmentRow.current_revision_no)
+            .where(JudgmentRow.rater_id == rater_id, JudgmentRow.output_id.in_(part)))
+        for jid, oid, current in rows.all():
             found[oid] = by_id[jid] = _Judgment(jid, current + 1, [])
     jids = sorted(by_id)
     for at in range(0, len(jids), _CHUNK):
