@@ -5,6 +5,7 @@ threshold go to an additional senior rater (``domain/escalation.py``)."""
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from medreview.cli.common import print_json, print_table, project_arg
 
@@ -26,6 +27,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--dry-run", action="store_true", help="show what would be escalated")
     p.add_argument("--list", action="store_true", help="list the escalated items and stop")
     p.add_argument("--json", action="store_true", help="the report as JSON")
+    p.add_argument("--watch", action="store_true",
+                   help="server projects: keep running and apply the rules whenever the "
+                        "project changes (physicians' own logins cannot escalate); Ctrl+C "
+                        "stops")
     p.set_defaults(run=run)
 
 
@@ -55,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
                         [(str(i.output_id), i.case_external_id, i.senior, i.status, i.reason)
                          for i in items])
             return 0
+        if args.watch:
+            return _watch(project)
         report, _changes = run_escalation(project, dry_run=args.dry_run,
                                           by="medreview escalate")
     if args.json:
@@ -71,4 +78,26 @@ def run(args: argparse.Namespace) -> int:
                     [(str(p.output_id), p.senior or "", p.reason) for p in report.escalated])
     for p in report.no_senior:
         print(f"note: output {p.output_id} ({p.reason}): every senior rater has it already")
+    return 0
+
+
+def _watch(project: Any) -> int:
+    import threading
+
+    from medreview.services.escalation import EscalationReport, current_rules, watch_escalation
+
+    def report(r: EscalationReport) -> None:
+        for p in r.escalated:
+            print(f"escalated output {p.output_id} to {p.senior}: {p.reason}", flush=True)
+
+    def failed(line: str) -> None:
+        print(f"escalation run failed: {line} (trying again on the next change)", flush=True)
+
+    print(f"rules: {current_rules(project).describe()}; watching for changes (Ctrl+C stops)",
+          flush=True)
+    stop = threading.Event()
+    try:
+        watch_escalation(project, stop, report, on_error=failed)
+    except KeyboardInterrupt:
+        stop.set()
     return 0

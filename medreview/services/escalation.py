@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import weakref
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["EscalationOverview", "EscalationReport", "EscalationRules", "SevereRule",
            "after_ratings", "current_rules", "escalated_items", "escalation_overview",
            "level_choices", "parse_rule_text", "parse_severe", "rules_from_fields",
-           "run_escalation", "set_rules"]
+           "run_escalation", "set_rules", "watch_escalation"]
 
 log = logging.getLogger(__name__)
 SLACK = dt.timedelta(seconds=2)  # a write's "now" may be taken a moment before the caller's
@@ -265,3 +266,42 @@ def escalated_items(project: Project, output_id: int | None = None) -> list[Esca
     from medreview.storage.escalations import escalations
 
     return escalations(project, output_id)
+
+
+def watch_escalation(project: Project, stop: threading.Event,
+                     on_report: Callable[[EscalationReport], None], *,
+                     on_error: Callable[[str], None] | None = None,
+                     by: str = "medreview escalate --watch", check_s: float = 15.0) -> None:
+    """Apply the rules whenever a server project changes, until ``stop`` is set.
+
+    On a server a physician's own login may not write escalations (their save skips the rule),
+    so the lead keeps this running beside the study: every change hint (LISTEN/NOTIFY, a
+    hint only, and a check every ``check_s`` seconds) leads to one run over all items; a run
+    that finds nothing writes nothing, so its own writes end in one quiet run. ``on_report``
+    gets each run that escalated something, ``on_error`` one line for a run that failed (the
+    next hint tries again). A folder project needs no watcher: every save
+    there applies the rules itself.
+    """
+    from medreview.services.team import watch_changes
+
+    wake = threading.Event()
+    listener = watch_changes(project, lambda _revision: wake.set(), check_s=check_s)
+    if listener is None:
+        raise InputError("--watch is for server projects: in a folder project every save "
+                         "applies the escalation rules by itself")
+    try:
+        while not stop.is_set():
+            if not wake.wait(0.2):
+                continue
+            wake.clear()
+            try:
+                report, _changes = run_escalation(project, by=by)
+            except Exception as exc:  # the server away, a bad rule: say so, try on the next hint
+                log.warning("escalation run failed", exc_info=True)
+                if on_error is not None:
+                    on_error((str(exc).strip().splitlines() or [type(exc).__name__])[0])
+                continue
+            if report.escalated:
+                on_report(report)
+    finally:
+        listener.stop()

@@ -55,3 +55,11 @@ def test_bad_rules_are_one_line(demo_copy: Path, capsys: pytest.CaptureFixture[s
     assert main(["escalate", str(demo_copy), "--set", rules]) == 2
     err = capsys.readouterr().err.strip()
     assert says in err and "\n" not in err
+
+
+@pytest.mark.sqlite_only(reason="--watch is for server projects; a folder project refuses it")
+def test_watch_on_a_folder_project_is_one_line(demo_copy: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["escalate", str(demo_copy), "--watch"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "server projects" in err and "\n" not in err and "Traceback" not in err

@@ -88,3 +88,73 @@ def test_a_rater_login_never_reads_another_raters_comment(
         report, _changes = escalation.run_escalation(project)
         assert report.escalated and {p.senior for p in report.escalated} == {"Dr. Senior"}
         assert escalation.escalated_items(project)
+
+
+def test_the_leads_watcher_escalates_what_a_raters_login_finished(
+        logins: tuple[str, str, int, int], tmp_path: Path) -> None:
+    """A physician's login cannot escalate; `medreview escalate --watch` (the lead's login)
+    hears her save and applies the rules within moments, once."""
+    import json
+    import threading
+    import time
+
+    from medreview.domain.judgment import Annotation
+    from medreview.services.importing import import_file
+
+    lead_url, amara_url, amara_id, _oid = logins
+    new_case = tmp_path / "new.jsonl"
+    new_case.write_text(json.dumps({"case_id": "watch-1", "prompt": "New case?",
+                                    "model": "m1", "output": "An answer."}) + "\n",
+                        encoding="utf-8")
+    with open_project(lead_url) as project:
+        escalation.set_rules(project, EscalationRules(SevereRule("major"), None,
+                                                      ("Dr. Senior",)))
+        escalation.run_escalation(project)  # the demo's own major errors, caught up first
+        import_file(project, new_case)
+        with project.engine.begin() as conn:
+            oid = conn.execute(sa.text("SELECT o.id FROM output o JOIN \"case\" c ON "
+                                       "c.id = o.case_id WHERE c.external_id = 'watch-1'")
+                               ).scalar_one()
+            conn.execute(sa.text("INSERT INTO assignment (rater_id, output_id, position, "
+                                 "blind_label, created_at) VALUES (:r, :o, 1, 'Response A', "
+                                 "now())"), {"r": amara_id, "o": oid})
+    reports: list[escalation.EscalationReport] = []
+    stop = threading.Event()
+
+    def escalated() -> list[int]:
+        return [p.output_id for r in reports for p in r.escalated]
+
+    with open_project(lead_url) as watched:
+        watcher = threading.Thread(target=escalation.watch_escalation, args=(
+            watched, stop, reports.append), kwargs={"check_s": 60.0}, daemon=True)
+        watcher.start()
+        try:
+            time.sleep(1.0)  # its first run (on connecting) finds nothing new
+            assert escalated() == []
+            with open_project(amara_url) as project:
+                result = grading.save_revision(project, amara_id, oid, JudgmentDraft(
+                    answers={"overall": 1}, annotations=(Annotation(
+                        "errors", "incorrect_recommendation", "major"),)), status="done")
+                assert result.revision_no is not None  # her save stands
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and oid not in escalated():
+                time.sleep(0.1)
+            time.sleep(1.0)  # its own write's hint: one more, quiet run
+        finally:
+            stop.set()
+            watcher.join(10)
+        assert not watcher.is_alive()
+        assert escalated() == [oid]
+        items = [i for i in escalation.escalated_items(watched) if i.output_id == oid]
+        assert [i.senior for i in items] == ["Dr. Senior"]
+
+
+def test_watch_is_refused_on_a_folder_project(tmp_path: Path) -> None:
+    import threading
+
+    from medreview.errors import InputError
+    from medreview.services.projects import create_project
+
+    with create_project(tmp_path / "p", "folder") as project, \
+            pytest.raises(InputError, match="server projects"):
+        escalation.watch_escalation(project, threading.Event(), lambda _r: None)
