@@ -347,7 +347,7 @@ def insert_judgments(session: Session, rater_id: int, rows: Sequence[tuple[int, 
     wanted = {r[0] for r in rows}
     ids = {oid: jid for oid, jid in session.execute(
         select(JudgmentRow.output_id, JudgmentRow.id).where(
-            JudgmentRow.id > before, JudgmentRow.rater_id == rater_id)) if oid in wanted}
+            JudgmentRow.id > before, JudgmentRow.rater_id == rater_id)).all() if oid in wanted}
     if len(ids) != len(wanted):
         raise RuntimeError("judgments inserted by the bulk path were not read back")
     return ids
