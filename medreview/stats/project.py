@@ -502,10 +502,13 @@ def _scores(ratings: Any, questions: Mapping[str, Question]) -> Any:
 
     numeric_kinds = {QuestionKind.CRITERION, QuestionKind.ORDINAL, QuestionKind.NUMBER}
     keep = [qid for qid, q in questions.items() if q.kind in numeric_kinds]
-    qcode, quniq = pd.factorize(ratings["question_id"])
-    keep_set = set(keep)
-    want = np.append(np.fromiter((q in keep_set for q in quniq.tolist()), dtype=bool,
-                                 count=len(quniq)), False)  # last: a missing question id
+    qid_col = ratings["question_id"]
+    if isinstance(qid_col.dtype, pd.CategoricalDtype):  # its own codes: no hash pass
+        qcode, quniq = qid_col.cat.codes.to_numpy(), qid_col.cat.categories
+    else:
+        qcode, quniq = pd.factorize(qid_col)
+    # (one C pass over the distinct ids; last entry: a missing question id)
+    want = np.append(np.asarray(pd.Index(quniq).isin(keep), dtype=bool), False)
     keep_rows = want[qcode]
     sub = ratings if keep_rows.all() else ratings[keep_rows]  # (no copy of every row)
     vals = _as_floats(sub["value"].to_numpy(dtype=object))
@@ -527,14 +530,35 @@ def _pooled_categories(qid: Any) -> Any:
     import numpy as np
     import pandas as pd
 
-    old = [str(c) for c in qid.cat.categories]
-    new = sorted({POOLED_CRITERIA if c.startswith(CASE_CRITERION_PREFIX) else c
-                  for c in old})
-    pos = {c: i for i, c in enumerate(new)}
-    lut = np.array([pos[POOLED_CRITERIA if c.startswith(CASE_CRITERION_PREFIX) else c]
-                    for c in old] + [-1], dtype=np.int32)  # last: a missing id stays missing
+    cats = qid.cat.categories
+    block = _prefix_block(cats, CASE_CRITERION_PREFIX)
+    if block is not None:  # sorted: the criteria are one run, replaced by the pooled id
+        lo, hi = block
+        head, tail = cats[:lo].tolist(), cats[hi:].tolist()
+        new = [*head, POOLED_CRITERIA, *tail] if hi > lo else head + tail
+        lut = np.concatenate([np.arange(lo), np.full(hi - lo, lo),
+                              np.arange(len(tail)) + lo + (hi > lo), [-1]]).astype(np.int32)
+    else:
+        old = [str(c) for c in cats]
+        new = sorted({POOLED_CRITERIA if c.startswith(CASE_CRITERION_PREFIX) else c
+                      for c in old})
+        pos = {c: i for i, c in enumerate(new)}
+        lut = np.array([pos[POOLED_CRITERIA if c.startswith(CASE_CRITERION_PREFIX) else c]
+                        for c in old] + [-1], dtype=np.int32)  # last: a missing id stays
     return pd.Series(pd.Categorical.from_codes(lut.take(qid.cat.codes.to_numpy()),
                                                categories=pd.Index(new)), index=qid.index)
+
+
+def _prefix_block(cats: Any, prefix: str) -> tuple[int, int] | None:
+    """``(lo, hi)``: the categories starting with ``prefix`` are ``cats[lo:hi]``, found by
+    two binary searches (in sorted text they are the run from ``prefix`` up to, excluding,
+    ``prefix`` with its last character incremented); None unless ``cats`` are distinct
+    strings in increasing order."""
+    if not prefix or cats.inferred_type != "string" or not cats.is_unique \
+            or not cats.is_monotonic_increasing:
+        return None
+    end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return int(cats.searchsorted(prefix)), int(cats.searchsorted(end))
 
 
 def _as_floats(values: Any) -> Any:

@@ -119,14 +119,18 @@ def _wide_by_codes(long: Any, index: str | list[str], value: str) -> Any:
         return None  # a missing key
     width = len(levels[1]) if len(names) == 2 else 1
     combined = key_codes[0].astype(np.int64) * width + (key_codes[1] if width > 1 else 0)
-    keys, row = np.unique(combined, return_inverse=True)
+    # (a hash pass, then a sort of the distinct keys only: ``np.unique`` sorts every row)
+    row, keys = pd.factorize(combined, sort=True)
     n_raters = len(raters)
     cell = row.reshape(-1) * n_raters + r_codes
     if int(np.bincount(cell, minlength=keys.size * n_raters).max()) > 1:
         return None  # duplicate answers: pivot raises its error
     arr = np.full(keys.size * n_raters, None, dtype=object)
-    arr[cell] = long[value].to_numpy(dtype=object)
-    arr[pd.isna(arr)] = None
+    vals = long[value].to_numpy(dtype=object)
+    arr[cell] = vals
+    missing = pd.isna(vals)  # (only the filled cells: the rest are None already)
+    if missing.any():
+        arr[cell[missing]] = None
     if len(names) == 1:
         idx = pd.Index(levels[0].take(keys), name=names[0])
     else:
