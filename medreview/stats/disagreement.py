@@ -195,14 +195,17 @@ class Split:
 
 
 def judge_splits(judge: Any, human: Any, kind: str, categories: Sequence[Any] | None,
-                 codes: IntArray | None = None) -> dict[str, BoolArray]:
+                 codes: IntArray | None = None,
+                 majority: tuple[IntArray, BoolArray] | None = None) -> dict[str, BoolArray]:
     """Per reference of a judge row, the items where the judge differs from it.
 
     ``judge``: one answer per item; ``human``: items x physicians (or one column: a single
     physician or gold). Keys: ``any`` (differs from at least one physician in ``human``),
     ``majority`` (from the strict majority; items without one never count) and, for numeric
     answers, ``mean`` (from the physician mean). ``codes``: items x (judge, physicians...)
-    category codes when the caller has them (``stats.judge.JudgeAgreement.codes``)."""
+    category codes when the caller has them (``stats.judge.JudgeAgreement.codes``), and
+    ``majority`` the physicians' strict majority of those codes (``JudgeAgreement.majority``:
+    the same per item whatever the category count, so it is not counted again)."""
     out: dict[str, BoolArray] = {}
     if kind == "numeric" or codes is None:  # (with codes the answers are not read)
         h = np.asarray(human, dtype=object)
@@ -227,8 +230,11 @@ def judge_splits(judge: Any, human: Any, kind: str, categories: Sequence[Any] | 
                            categories)
     jc, hc = codes[:, 0], codes[:, 1:]
     out["any"] = (jc >= 0) & ((hc >= 0) & (hc != jc[:, None])).any(axis=1)
-    q = int(codes.max()) + 1 if codes.size else 0
-    maj, has = strict_majority(hc, max(q, 1))
+    if majority is not None and len(majority[0]) == codes.shape[0]:
+        maj, has = majority
+    else:
+        q = int(codes.max()) + 1 if codes.size else 0
+        maj, has = strict_majority(hc, max(q, 1))
     out["majority"] = has & (jc >= 0) & (maj != jc)
     return out
 

@@ -38,6 +38,9 @@ class JudgeAgreement:
     table: Any  # pandas DataFrame with COLUMNS
     confusion: Any  # pandas DataFrame (rows = physician label, columns = judge label) or None
     codes: Any = None  # items x (judge, physicians...) category codes (not for numeric answers)
+    # The physicians' strict majority of ``codes`` (``stats.majority.strict_majority``: code
+    # and whether there is one, per item), made for the majority rows: reused, not recounted.
+    majority: Any = None
 
     def value(self, statistic: str, variant: str = "pooled") -> float:
         t = self.table
@@ -176,6 +179,7 @@ def judge_agreement(human: Any, judge: Any, kind: Kind = "binary", *,
 
     confusion = None
     codes: Any = None
+    majority: Any = None
     if kind == "numeric":
         x = pd.DataFrame(both).apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
         _numeric_rows(x, add, ci, n_resamples, seed, level)
@@ -237,21 +241,23 @@ def judge_agreement(human: Any, judge: Any, kind: Kind = "binary", *,
             if ks:
                 add(stat, "per_physician_mean", float(np.mean(ks)), None, n_items, n_pairs,
                     f"mean of {len(ks)} physicians' kappas")
-        _majority_rows(jc, hc, q, coded.values, kind, add)
+        majority = _majority_rows(jc, hc, q, coded.values, kind, add)
         if kind == "ordinal":
             x = np.where(codes >= 0, coded.values[np.maximum(codes, 0)], np.nan)
             _rank_rows(x, add, level)
             _msd_rows(x, add, ci, n_resamples, seed, level)
     table = pd.DataFrame(rows, columns=COLUMNS)
-    return JudgeAgreement(kind, table, confusion, codes)
+    return JudgeAgreement(kind, table, confusion, codes, majority)
 
 
-def _majority_rows(jc: Any, hc: Any, q: int, values: FloatArray, kind: str, add: Any) -> None:
+def _majority_rows(jc: Any, hc: Any, q: int, values: FloatArray, kind: str,
+                   add: Any) -> tuple[Any, Any]:
+    """The rows against the physicians' strict majority; returns that majority."""
     maj, has = strict_majority(hc, q)
     answered = (hc >= 0).any(axis=1)
     sel = has & (jc >= 0)
     if sel.sum() == 0:
-        return
+        return maj, has
     m = np.bincount(maj[sel] * q + jc[sel], minlength=q * q).reshape(q, q).astype(np.float64)
     note = majority_note(int((answered & ~has).sum()))
     names = ["neg", "pos"] if kind == "binary" else None
@@ -266,6 +272,7 @@ def _majority_rows(jc: Any, hc: Any, q: int, values: FloatArray, kind: str, add:
         add("prevalence_index", "majority", float(m[0, 0] - m[1, 1]) / n, None, n, n, note)
         add("bias_index", "majority", float(m[1, 0] - m[0, 1]) / n, None, n, n,
             "judge column vs physician-majority row; " + note)
+    return maj, has
 
 
 def _row_mean(v: FloatArray) -> FloatArray:

@@ -407,6 +407,7 @@ def _judge_block(jname: str, jsub: Any, wide: Any, index: Any, kind: Kind, cats:
     common_keys = KeyCache(common, label)  # the rows' item lists share their key objects
 
     coded_all: list[Any] = []  # the codes of the judge beside every physician, for calibration
+    majority_all: list[Any] = []  # and the physicians' strict majority of those codes
 
     def emit(ref: str, human: Any, judge: Any, keys: Any,
              variants: tuple[str, ...] | None, coded: Coded | None = None) -> None:
@@ -420,7 +421,8 @@ def _judge_block(jname: str, jsub: Any, wide: Any, index: Any, kind: Kind, cats:
             return
         if ref == "physicians":
             coded_all.append(res.codes)
-        splits = judge_splits(judge, human, kind, cats, res.codes)
+            majority_all.append(res.majority)
+        splits = judge_splits(judge, human, kind, cats, res.codes, res.majority)
         per_mask: dict[int, list[Item]] = {}  # variants measuring one split share its list
         picker = common_keys.pick if keys is common else (
             lambda mask: item_keys(select(keys, mask), label))
@@ -457,23 +459,29 @@ def _judge_block(jname: str, jsub: Any, wide: Any, index: Any, kind: Kind, cats:
     conf = jsub.set_index(index)["confidence"] if "confidence" in jsub else None
     if conf is not None and kind != "numeric":
         _calibration_rows(h, jv, conf.reindex(common), cats, label, base, judge_rows, cal_rows,
-                          coded_all[0] if coded_all else None, common_keys)
+                          coded_all[0] if coded_all else None, common_keys,
+                          majority_all[0] if majority_all else None)
 
 
 def _calibration_rows(h: Any, jv: Any, conf: Any, cats: Any, label: str, base: dict[str, Any],
                       judge_rows: list[dict[str, Any]], cal_rows: list[dict[str, Any]],
-                      codes: Any = None, keys: KeyCache | None = None) -> None:
+                      codes: Any = None, keys: KeyCache | None = None,
+                      majority: Any = None) -> None:
     """Judge confidence in its own answer vs agreement with the physicians' strict majority
     (items without one, without a judge answer or a confidence are left out). ``codes``: the
     judge's and the physicians' answers as coded for the judge rows, when there are some;
-    ``keys``: the item keys of ``h``'s index, shared with the judge rows."""
+    ``keys``: the item keys of ``h``'s index, shared with the judge rows; ``majority``: the
+    physicians' strict majority of ``codes``, if counted already (the judge rows')."""
     import numpy as np
 
     if codes is None:
         codes = item_codes(np.column_stack([jv.to_numpy(dtype=object),
                                             h.to_numpy(dtype=object)]), cats)
     jc, hc = codes[:, 0], codes[:, 1:]
-    maj, has = strict_majority(hc, int(codes.max()) + 1 if codes.size else 1)
+    if majority is not None and len(majority[0]) == codes.shape[0]:
+        maj, has = majority  # (the same per item whatever the category count)
+    else:
+        maj, has = strict_majority(hc, int(codes.max()) + 1 if codes.size else 1)
     c = conf.to_numpy(dtype=np.float64)
     sel = has & (jc >= 0) & ~np.isnan(c)
     if not sel.any():

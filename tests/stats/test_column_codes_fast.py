@@ -69,3 +69,26 @@ def test_to_wide_rows_sorted_and_missing_as_none(seed: int) -> None:
     want = ref.to_numpy(dtype=object)
     assert all(type(a) is type(b) and (a == b or a is None) for a, b in
                zip(got.ravel(), want.ravel(), strict=True))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_judge_rows_reuse_the_majority_they_counted(seed: int) -> None:
+    """The judge's disagreement masks from ``JudgeAgreement.majority`` equal the recounted
+    ones (the majority does not depend on the category count it was counted with)."""
+    from medreview.stats.disagreement import judge_splits
+    from medreview.stats.judge import judge_agreement
+
+    rng = np.random.default_rng(seed)
+    n = 300
+    cats = ("a", "b", "c", "d")
+    human = pd.DataFrame(rng.choice([*cats, None], (n, 3)), columns=["A", "B", "C"],
+                         dtype=object)
+    judge = rng.choice(["a", "b", None], n).astype(object)
+    res = judge_agreement(human, judge, "nominal", categories=cats, ci=False)
+    assert res.majority is not None
+    reused = judge_splits(judge, human, "nominal", cats, res.codes, res.majority)
+    recount = judge_splits(judge, human, "nominal", cats, res.codes)
+    plain = judge_splits(judge, human, "nominal", cats)
+    for key in ("any", "majority"):
+        assert np.array_equal(reused[key], recount[key])
+        assert np.array_equal(reused[key], plain[key])
