@@ -101,10 +101,18 @@ def panel(wide: Any, kind: str, categories: Sequence[Any] | None, opts: CIOption
         forms: tuple[tuple[Form, str, str], ...] = (("ICC2", "icc_a1", "listwise"),
                                                    ("ICC1", "icc_1", "listwise"),
                                                    ("ICC2", "icc_a1_reml", "reml"))
+        # One float table for the three forms (was converted per form, cell by cell).
+        num: Any = None
+        unconvertible: ValueError | TypeError | None = None
+        try:
+            num = wide.where(wide.notna(), math.nan).astype(float)
+        except (ValueError, TypeError) as e:  # every form fails the same way
+            unconvertible = e
         for form, key, missing in forms:
             try:
-                num = wide.apply(lambda s: s.map(lambda v: math.nan if v is None else v))
-                out.append((key, icc(num.astype(float), form, ci=opts.ci, level=opts.level,
+                if unconvertible is not None:
+                    raise unconvertible
+                out.append((key, icc(num.copy(), form, ci=opts.ci, level=opts.level,
                                      missing=missing,  # type: ignore[arg-type]
                                      n_resamples=opts.n_resamples, seed=opts.seed)))
             except (StatsError, ValueError, TypeError) as e:
