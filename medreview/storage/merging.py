@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Select, select
 from sqlalchemy.orm import Session
 
 from medreview.domain.rubric import Form, Question
@@ -206,12 +206,32 @@ def package_contents(pkg: Project) -> PackageContents:
             select(JudgmentRow.id, JudgmentRow.rater_id, JudgmentRow.output_id)
             .order_by(JudgmentRow.id)).all()))
         r = JudgmentRevisionRow  # columns, not ORM rows: a package may hold a million
-        revisions = tuple(map(PackageRevision._make, conn.execute(select(
-            r.uid, r.judgment_id, r.revision_no, r.form_id, r.taxonomy_id, r.answers,
-            r.annotations, r.rationale, r.confidence, r.overall_score, r.time_on_task_s,
-            r.flagged, r.skipped, r.status, r.author, r.created_at, r.guideline_version)
-            .order_by(r.judgment_id, r.revision_no)).all()))  # fetchall: not a fetch per row
+        columns = (r.uid, r.judgment_id, r.revision_no, r.form_id, r.taxonomy_id, r.answers,
+                   r.annotations, r.rationale, r.confidence, r.overall_score,
+                   r.time_on_task_s, r.flagged, r.skipped, r.status, r.author, r.created_at,
+                   r.guideline_version)
+        revisions = tuple(map(PackageRevision._make, _all_rows(
+            conn, select(*columns).order_by(r.judgment_id, r.revision_no), columns)))
     return PackageContents(settings, raters, outputs, forms, judgments, revisions)
+
+
+def _all_rows(conn: Connection, stmt: Select[Any], columns: Sequence[Any]
+              ) -> list[tuple[Any, ...]]:
+    """Every row of ``stmt`` (which selects ``columns``), each value as Core would give it.
+
+    On SQLite: the driver's ``fetchall``, then each column's own result processor (JSON,
+    timestamps, booleans) column by column, a C loop per column: half the CPU of Core's
+    per-row processing. Elsewhere: Core."""
+    dialect = conn.dialect
+    if dialect.name != "sqlite":
+        return [tuple(row) for row in conn.execute(stmt).all()]
+    procs = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
+    raw = conn.exec_driver_sql(str(stmt.compile(dialect=dialect))).all()
+    if not raw:
+        return []
+    processed = [values if proc is None else list(map(proc, values))
+                 for values, proc in zip(zip(*raw, strict=True), procs, strict=True)]
+    return list(zip(*processed, strict=True))
 
 
 # --- applying checked packages ---------------------------------------------------------------
