@@ -85,6 +85,16 @@ def retire(owner: QObject) -> None:
         owner.setProperty(_EPOCH, _epoch(owner) + 1)
 
 
+def run_modal(dialog: Any) -> None:
+    """Run a project's modal dialog (a QDialog); once it is closed, answers still on their way
+    to it are dropped (what they changed reaches the other screens through the bus)."""
+    dialog.exec()
+    retire(dialog)
+    # Not kept as a child of the window: a finished AssignDialog left there until exit made
+    # Qt abort at shutdown ("shared QObject was deleted directly", then a heap error).
+    dialog.deleteLater()
+
+
 class Op(Generic[T]):
     """One call to run off the main thread with main-thread completion callbacks.
 

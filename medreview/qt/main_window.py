@@ -19,7 +19,6 @@ from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKe
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
-    QDialog,
     QFileDialog,
     QInputDialog,
     QLabel,
@@ -35,7 +34,7 @@ from PySide6.QtWidgets import (
 from medreview.domain.changes import Changes
 from medreview.domain.judgment import JudgmentDraft
 from medreview.qt.about import show_about
-from medreview.qt.bridge import MessageRelay, Op, retire
+from medreview.qt.bridge import MessageRelay, Op, retire, run_modal
 from medreview.qt.cheatsheet import CheatSheetDialog
 from medreview.qt.form_editor.guideline_pane import GuidelineDock
 from medreview.qt.grading.controller import GradingController
@@ -91,16 +90,6 @@ def _open_and_read(path: Path | ServerLogin) -> Opened:
     except BaseException:
         project.close()
         raise
-
-
-def _run_dialog(dialog: QDialog) -> None:
-    """A modal dialog of the project; once it is closed, answers still on their way to it
-    are dropped (what they changed reaches the other screens through the bus)."""
-    dialog.exec()
-    retire(dialog)
-    # Not kept as a child of the window: a finished AssignDialog left there until exit made
-    # Qt abort at shutdown ("shared QObject was deleted directly", then a heap error).
-    dialog.deleteLater()
 
 
 def _nothing() -> None:
@@ -704,7 +693,7 @@ class MainWindow(QMainWindow):
 
         if self.project is None or self.executor is None:
             return
-        _run_dialog(ImportDialog(self.project, self.executor, self.bus, self))
+        run_modal(ImportDialog(self.project, self.executor, self.bus, self))
         self.restore_grading_focus()
 
     def show_export_dialog(self) -> None:
@@ -716,7 +705,7 @@ class MainWindow(QMainWindow):
             # Export what the screen shows as saved: the export runs on the database thread
             # behind this save.
             self.controller.flush()
-        _run_dialog(ExportDialog(self.project, self.executor, self))
+        run_modal(ExportDialog(self.project, self.executor, self))
         self.restore_grading_focus()
 
     def show_assign_dialog(self) -> None:
@@ -724,7 +713,7 @@ class MainWindow(QMainWindow):
 
         if self.project is None or self.executor is None:
             return
-        _run_dialog(AssignDialog(self.project, self.executor, self.bus, self))
+        run_modal(AssignDialog(self.project, self.executor, self.bus, self))
         self.restore_grading_focus()
 
     def show_merge_dialog(self) -> None:
@@ -732,7 +721,7 @@ class MainWindow(QMainWindow):
 
         if self.project is None or self.executor is None:
             return
-        _run_dialog(MergeDialog(self.project, self.executor, self.bus, self))
+        run_modal(MergeDialog(self.project, self.executor, self.bus, self))
         self.restore_grading_focus()
 
     def make_packages(self) -> None:

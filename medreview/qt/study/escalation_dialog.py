@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from medreview.qt.bridge import Op
+from medreview.qt.bridge import Op, run_modal
 from medreview.qt.grading.safe_text import set_plain
 from medreview.qt.status import set_tone
 from medreview.qt.study.values import error_text
@@ -212,10 +212,5 @@ def show_escalation_dialog(window: Any) -> None:
     """Study → Escalation rules… (modal, like the other study dialogs)."""
     if window.project is None or window.executor is None:
         return
-    from medreview.qt.bridge import retire
-
-    dialog = EscalationDialog(window.project, window.executor, window.bus, window)
-    dialog.exec()
-    retire(dialog)
-    dialog.deleteLater()
+    run_modal(EscalationDialog(window.project, window.executor, window.bus, window))
     window.restore_grading_focus()

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from medreview.qt.bridge import Op
+from medreview.qt.bridge import Op, run_modal
 from medreview.qt.grading.history_dialog import answer_text
 from medreview.qt.status import set_tone
 from medreview.qt.study.values import error_text
@@ -329,10 +329,5 @@ def show_qualification_dialog(window: Any) -> None:
     """Study → Qualification… (modal, like the other study dialogs)."""
     if window.project is None or window.executor is None:
         return
-    from medreview.qt.bridge import retire
-
-    dialog = QualificationDialog(window.project, window.executor, window.bus, window)
-    dialog.exec()
-    retire(dialog)
-    dialog.deleteLater()
+    run_modal(QualificationDialog(window.project, window.executor, window.bus, window))
     window.restore_grading_focus()
