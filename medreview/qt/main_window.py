@@ -47,6 +47,7 @@ from medreview.qt.keys import menu_key
 from medreview.qt.messages import show_error, show_warning
 from medreview.qt.settings import UiSettings
 from medreview.qt.shortcuts import install_shortcuts
+from medreview.qt.status import banner_label
 from medreview.qt.study.escalation_dialog import show_escalation_dialog
 from medreview.qt.study.qualification import attach_qualification, show_qualification_dialog
 from medreview.qt.theme import THEMES, apply_theme, current_theme
@@ -176,20 +177,10 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.welcome)
         self.stack.addWidget(self.split)
         # A read-only project (archive, read-only share, --read-only) says so above everything.
-        self.read_only_banner = QLabel("")
-        self.read_only_banner.setObjectName("readOnlyBanner")
-        self.read_only_banner.setTextFormat(Qt.TextFormat.PlainText)
-        self.read_only_banner.setWordWrap(True)
-        self.read_only_banner.setStyleSheet("background: #fff3cd; color: #664d03; padding: 6px;")
-        self.read_only_banner.hide()
+        self.read_only_banner = banner_label("readOnlyBanner")
         # A server project whose shared media folder is not reachable here: grading works,
         # images do not, and the line says which folder and how to point at it.
-        self.media_banner = QLabel("")
-        self.media_banner.setObjectName("mediaBanner")
-        self.media_banner.setTextFormat(Qt.TextFormat.PlainText)
-        self.media_banner.setWordWrap(True)
-        self.media_banner.setStyleSheet(self.read_only_banner.styleSheet())
-        self.media_banner.hide()
+        self.media_banner = banner_label("mediaBanner")
         central = QWidget()
         column = QVBoxLayout(central)
         column.setContentsMargins(0, 0, 0, 0)

@@ -7,8 +7,9 @@ light and the dark theme).
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QLabel, QWidget
 
 TONES: dict[str, str] = {
     "ok": "#1c7c3c",      # saved, ready, done
@@ -40,3 +41,33 @@ def show_status(label: QLabel, text: str, ok: bool | None = None) -> None:
     """A status line: ``ok`` True green, False red, None neutral."""
     set_tone(label, "ok" if ok else "error" if ok is False else None)
     label.setText(text)
+
+
+# A line across the top of the main window (read-only project, media away, an escalated or a
+# qualification item): one look for all of them.
+BANNER_STYLES: dict[str, str] = {
+    "warn": "background: #fff3cd; color: #664d03; padding: 6px;",
+    "info": "background: #e7f1ff; color: #084298; padding: 6px;",
+}
+
+
+def banner_label(name: str, tone: str = "warn") -> QLabel:
+    """A hidden, plain-text, word-wrapped banner named ``name`` (for findChild and tests)."""
+    label = QLabel("")
+    label.setObjectName(name)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setWordWrap(True)
+    label.setStyleSheet(BANNER_STYLES[tone])
+    label.hide()
+    return label
+
+
+def window_banner(window: QWidget, name: str, tone: str = "warn") -> QLabel:
+    """The main window's banner ``name``, added just above its screens the first time."""
+    found = window.findChild(QLabel, name)
+    if isinstance(found, QLabel):
+        return found
+    label = banner_label(name, tone)
+    layout = window.centralWidget().layout()  # type: ignore[attr-defined]
+    layout.insertWidget(max(0, layout.count() - 1), label)
+    return label

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
 from medreview.domain.display_text import escaped_html
 from medreview.qt.bridge import Op
 from medreview.qt.grading.safe_text import SafeTextBrowser, set_plain
+from medreview.qt.status import window_banner
 from medreview.services.comments import CommentsView, item_comments
 from medreview.services.views import ItemView
 
@@ -90,17 +91,7 @@ class EscalationBanner(QObject):
 
     @staticmethod
     def _banner(window: Any) -> QLabel:
-        found = window.findChild(QLabel, BANNER)
-        if isinstance(found, QLabel):
-            return found
-        label = QLabel("")
-        label.setObjectName(BANNER)
-        label.setTextFormat(Qt.TextFormat.PlainText)
-        label.setWordWrap(True)
-        label.setStyleSheet("background: #e7f1ff; color: #084298; padding: 6px;")
-        layout = window.centralWidget().layout()
-        layout.insertWidget(max(0, layout.count() - 1), label)  # just above the screens
-        return label
+        return window_banner(window, BANNER, "info")
 
     def show_item(self, item: ItemView) -> None:
         reason = " ".join(item.escalation_reason.split())[:MAX_REASON]

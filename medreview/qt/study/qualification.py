@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 
 from medreview.qt.bridge import Op, run_modal
 from medreview.qt.grading.history_dialog import answer_text
-from medreview.qt.status import set_tone
+from medreview.qt.status import set_tone, window_banner
 from medreview.qt.study.values import error_text
 from medreview.qt.table_cells import cell
 from medreview.runtime.bus import ChangeBus
@@ -264,18 +264,7 @@ class QualificationHook(QObject):
         self.refresh_line()
 
     def _banner(self) -> QLabel:
-        found = self.window.findChild(QLabel, BANNER)
-        if isinstance(found, QLabel):
-            return found
-        label = QLabel("")
-        label.setObjectName(BANNER)
-        label.setTextFormat(Qt.TextFormat.PlainText)
-        label.setWordWrap(True)
-        label.setStyleSheet("background: #fff3cd; color: #664d03; padding: 6px;")
-        label.hide()
-        layout = self.window.centralWidget().layout()
-        layout.insertWidget(max(0, layout.count() - 1), label)  # just above the screens
-        return label
+        return window_banner(self.window, BANNER)
 
     def refresh_line(self, reload_queue: bool = False) -> None:
         c = self.controller
