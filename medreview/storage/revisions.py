@@ -283,8 +283,9 @@ def case_criteria(session: Session, case_ids: Collection[int] | None,
                   cache: CriterionCache | None = None) -> dict[int, tuple[Question, ...]]:
     """Case id -> its per-case criteria as questions, in their order (every case: None).
 
-    On SQLite the rows are read as the driver gives them and a row already seen (``cache``)
-    reuses its question: no JSON parsed or question built twice. Other dialects: Core.
+    A row already seen (``cache``, keyed by the row's values) reuses its question: no
+    question built twice, and on SQLite (rows read as the driver gives them) no JSON parsed
+    twice. Other dialects read through Core.
     """
     c = CaseCriterionRow
     conn = session.connection()
@@ -307,10 +308,14 @@ def case_criteria(session: Session, case_ids: Collection[int] | None,
                 questions.setdefault(cid, []).append(q)
             continue
         stmt = select(c.case_id, c.key, c.text, c.points, c.tags).order_by(c.case_id, c.position)
+        seen = cache if cache is not None else {}
         for cid, key, text, points, tags in session.execute(
-                stmt if part is None else stmt.where(c.case_id.in_(part))):
-            questions.setdefault(cid, []).append(
-                case_criterion_question(key, text, points, tuple(tags)))
+                stmt if part is None else stmt.where(c.case_id.in_(part))).all():
+            k = (key, text, points, repr(tags))  # JSON values: equal reprs, equal values
+            q = seen.get(k)
+            if q is None:
+                q = seen[k] = case_criterion_question(key, text, points, tuple(tags))
+            questions.setdefault(cid, []).append(q)
     return {cid: tuple(qs) for cid, qs in questions.items()}
 
 
