@@ -411,6 +411,10 @@ def make_screen(name: str, folder: Path):  # type: ignore[no-untyped-def]
             from medreview.demo.judge_versions import add_to_demo
 
             add_to_demo(path)
+        if name == "dashboard":  # cannot-assess marks, as `medreview demo`
+            from medreview.demo.not_assessed import add_to_demo as add_not_assessed
+
+            add_not_assessed(path)
         if name == "raters":  # hidden gold and attention rounds, as `medreview demo`
             from medreview.demo.checks import add_to_demo as add_hidden_items
 
