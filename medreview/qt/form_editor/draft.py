@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import math
 import re
-from typing import Any
+from typing import Any, Final
 
 from medreview.domain.rubric import Form, FormKind, QuestionKind
 from medreview.rubrics.schema import COMMON_QUESTION_KEYS, KIND_KEYS, PAIRWISE_VALUES
@@ -67,11 +67,23 @@ def new_question(kind: QuestionKind, taken: set[str]) -> dict[str, Any]:
     return q
 
 
+# Kinds that "not applicable" can never answer (an error list is answered by "no errors").
+NO_NA_KINDS: Final = frozenset({QuestionKind.ERROR, QuestionKind.TEXT})
+
+
+def na_default(kind: QuestionKind) -> bool:
+    """Whether "not applicable" answers a question of ``kind`` without ``allow_na`` set
+    (``domain.not_assessed.na_allowed``: criteria yes, other kinds no)."""
+    return kind is QuestionKind.CRITERION
+
+
 def change_kind(q: dict[str, Any], kind: QuestionKind, taken: set[str]) -> dict[str, Any]:
     """``q`` as a question of ``kind``: common fields kept, the new kind's fields added, and
     fields of the old kind dropped (the loader refuses fields that do not apply)."""
     fresh = new_question(kind, taken)
     out = {k: v for k, v in q.items() if k in COMMON_QUESTION_KEYS}
+    if kind in NO_NA_KINDS:  # the loader refuses "not applicable" on these
+        out.pop("allow_na", None)
     out["type"] = kind.value
     for key in KIND_KEYS[kind]:
         if key in q and _fits(kind, key, q[key]):

@@ -26,9 +26,11 @@ from medreview.domain.display_text import unmark, visible_text
 from medreview.domain.rubric import QuestionKind
 from medreview.qt.form_editor.draft import (
     KIND_LABELS,
+    NO_NA_KINDS,
     cell_value,
     change_kind,
     join_tags,
+    na_default,
     parse_number,
     show_number,
     split_tags,
@@ -62,6 +64,8 @@ class QuestionEditor(QWidget):
         self.prompt_edit = _text_box(3)
         self.help_edit = _text_box(3)
         self.required_box = QCheckBox("Required (an item is done only when this is answered)")
+        self.na_box = QCheckBox("\u201cNot applicable\u201d may answer it (X; left out of "
+                                "scores and agreement)")
         self.tags_edit = QLineEdit()
         self.tags_edit.setPlaceholderText("comma-separated, e.g. axis:accuracy, safety")
         self.points_edit = QLineEdit()
@@ -77,6 +81,7 @@ class QuestionEditor(QWidget):
         common.addRow("&Prompt", self.prompt_edit)
         common.addRow("&Help", self.help_edit)
         common.addRow("", self.required_box)
+        common.addRow("", self.na_box)
         common.addRow("T&ags", self.tags_edit)
         self.points_row = QWidget()
         pl = QFormLayout(self.points_row)
@@ -127,6 +132,9 @@ class QuestionEditor(QWidget):
         self.help_edit.textChanged.connect(
             lambda: self._set("help", unmark(self.help_edit.toPlainText())))
         self.required_box.toggled.connect(lambda on: self._set("required", True if on else None))
+        # Stored only where it differs from the kind's default, so existing forms keep their hash.
+        self.na_box.toggled.connect(
+            lambda on: self._set("allow_na", None if on == na_default(self.kind) else on))
         self.tags_edit.textEdited.connect(
             lambda t: self._set("tags", split_tags(unmark(t)) or None))
         self.points_edit.textEdited.connect(lambda t: self._number("points", t))
@@ -166,6 +174,9 @@ class QuestionEditor(QWidget):
         self.prompt_edit.setPlainText(visible_text(str(q.get("prompt", ""))))
         self.help_edit.setPlainText(visible_text(str(q.get("help", ""))))
         self.required_box.setChecked(bool(q.get("required")))
+        allow_na = q.get("allow_na")
+        self.na_box.setChecked(allow_na if isinstance(allow_na, bool) else na_default(kind))
+        self.na_box.setVisible(kind not in NO_NA_KINDS)
         tags = q.get("tags") or []
         self.tags_edit.setText(visible_text(join_tags(tags if isinstance(tags, list) else [])))
         self.points_edit.setText(self._number_text(q.get("points")))

@@ -314,3 +314,42 @@ def test_a_yaml_bomb_or_a_broken_file_is_refused_in_one_line(qtbot, app, empty: 
     assert dlg.status.text() == file_error.value.message  # file, line, field, reason
     assert "line" in dlg.status.text() and "did you mean 'options'" in dlg.status.text()
     assert dlg.data["questions"] == []  # the working copy is left as it was
+
+
+def test_not_applicable_is_set_per_question_and_stored_only_where_it_differs(
+        qtbot, app, empty: Opened) -> None:
+    """A criterion may be answered N/A unless the lead says no; a choice only if the lead says
+    yes; an error list never (the box is hidden and a kind change drops the key)."""
+    from medreview.domain.not_assessed import na_allowed
+
+    dlg = _editor(qtbot, empty)
+    for kind in (QuestionKind.CRITERION, QuestionKind.SINGLE_CHOICE, QuestionKind.ERROR):
+        _add_with_keys(qtbot, dlg, kind)
+    box = dlg.editor.na_box
+    dlg.question_list.setCurrentRow(0)  # criterion: allowed by default, nothing stored
+    assert box.isChecked() and not box.isHidden() and "allow_na" not in dlg.data["questions"][0]
+    box.setChecked(False)
+    assert dlg.data["questions"][0]["allow_na"] is False
+    box.setChecked(True)
+    assert "allow_na" not in dlg.data["questions"][0]  # back to the default: the hash holds
+    dlg.question_list.setCurrentRow(1)  # single choice: not allowed by default
+    assert not box.isChecked()
+    box.setChecked(True)
+    assert dlg.data["questions"][1]["allow_na"] is True
+    dlg.question_list.setCurrentRow(2)  # error list: never
+    assert box.isHidden()
+    assert dlg.problem is None, dlg.problem
+    qtbot.keyClick(dlg, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: dlg.last_saved is not None and not dlg.saving, timeout=10000)
+    snap = empty.call(form_editing.load_active, empty.project, FormKind.RUBRIC)
+    assert snap.form is not None
+    assert [na_allowed(q) for q in snap.form.questions] == [True, True, False]
+
+
+def test_a_kind_change_to_an_error_list_drops_not_applicable() -> None:
+    from medreview.qt.form_editor.draft import change_kind
+
+    q = {"id": "safe", "type": "single_choice", "prompt": "Safe?", "allow_na": True,
+         "options": [{"value": "yes", "label": "Yes"}, {"value": "no", "label": "No"}]}
+    assert "allow_na" not in change_kind(q, QuestionKind.ERROR, set())
+    assert change_kind(q, QuestionKind.ORDINAL, set())["allow_na"] is True
