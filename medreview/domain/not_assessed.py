@@ -22,7 +22,7 @@ through ``assessed_answers``, so no agreement, judge or calibration denominator 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -202,3 +202,25 @@ def word_of(value: Any) -> str | None:
     if low in CANNOT_WORDS:
         return CANNOT_ASSESS_KEY
     return None
+
+
+ALL_ROWS: Final = "*"  # in ``marks_by_rater``: a cannot-assess mark stands for every question
+
+
+def marks_by_rater(revisions: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, str]]:
+    """question id (or ``ALL_ROWS``) -> physician -> what they said instead of an answer:
+    "N/A", or "cannot assess (reason)", from ``storage.tables.current_revisions`` rows — so
+    the adjudicator sees who did not rate, and why, next to the ratings."""
+    out: dict[str, dict[str, str]] = {}
+    for r in revisions:
+        if r.get("rater_kind") != "physician" or not isinstance(r.get("answers"), Mapping):
+            continue
+        answers, rater = r["answers"], str(r["rater"])
+        mark = cannot_assess_of(answers)
+        if mark is not None:
+            out.setdefault(ALL_ROWS, {})[rater] = f"cannot assess ({mark.label})"
+            continue
+        for qid, value in answers.items():
+            if is_not_applicable(value):
+                out.setdefault(str(qid), {})[rater] = NA_TEXT
+    return out

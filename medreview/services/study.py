@@ -14,6 +14,7 @@ from typing import Any
 
 from medreview.domain import consensus
 from medreview.domain.changes import Changes
+from medreview.domain.not_assessed import marks_by_rater
 from medreview.progress import Progress, no_progress
 from medreview.services import escalation, grading
 from medreview.services.readiness import require_rubric
@@ -260,6 +261,9 @@ class OutputRatings:
     ratings: dict[str, dict[str, Any]]  # question id -> rater name -> value
     gold: dict[str, GoldView]
     majority: dict[str, Any] = field(default_factory=dict)  # only where a strict majority exists
+    # question id (or "*": every question) -> physician -> "N/A" / "cannot assess (reason)":
+    # not ratings (out of majority and gold), shown so the adjudicator knows why a cell is empty
+    not_assessed: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def output_ratings(project: Project, output_id: int) -> OutputRatings:
@@ -275,7 +279,7 @@ def output_ratings(project: Project, output_id: int) -> OutputRatings:
         value, has = consensus.majority(list(by_rater.values()), q.kind if q else None)
         if has and len(by_rater) >= 2:
             majorities[qid] = value
-    return OutputRatings(output_id, ratings, gold, majorities)
+    return OutputRatings(output_id, ratings, gold, majorities, marks_by_rater(revisions))
 
 
 def project_identity(project: Project) -> tuple[str, str]:

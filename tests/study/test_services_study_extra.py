@@ -113,3 +113,19 @@ def test_package_checks_accept_own_and_refuse_foreign_tampered_truncated(
         svc.read_package_info(truncated)
     with pytest.raises(PackageError, match="no manifest"):
         svc.package_folder_summary(tmp_path)
+
+
+def test_output_ratings_say_who_did_not_rate_and_why(study: Project) -> None:
+    """N/A and cannot-assess are no ratings (out of majority and gold) but the adjudicator
+    sees them beside the ratings."""
+    from medreview.domain.not_assessed import ALL_ROWS, CANNOT_ASSESS_KEY, NOT_APPLICABLE
+
+    _rate(study, "A", 1, {"criterion:dx": NOT_APPLICABLE, "overall": 2})
+    _rate(study, "B", 1, {"criterion:dx": True, "overall": 4})
+    _rate(study, "C", 1, {CANNOT_ASSESS_KEY: {"reason": "outside_specialty", "note": ""}})
+    _rate(study, "D", 1, {"criterion:dx": NOT_APPLICABLE}, status="draft")  # unfinished
+    r = svc.output_ratings(study, 1)
+    assert r.ratings["criterion:dx"] == {"B": True}
+    assert r.ratings["overall"] == {"A": 2, "B": 4}
+    assert r.not_assessed == {"criterion:dx": {"A": "N/A"},
+                              ALL_ROWS: {"C": "cannot assess (Outside my specialty)"}}

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from medreview.domain.not_assessed import ALL_ROWS
 from medreview.domain.rubric import Question
 from medreview.qt.study.values import PROVENANCE_TEXT, format_value
 from medreview.qt.table_cells import cell
@@ -56,8 +57,12 @@ class RatingsTable(QTableWidget):
     def show_ratings(self, questions: list[Question], ratings: OutputRatings,
                      labels: dict[str, str], disputed: set[str]) -> None:
         """``questions`` in panel order; only rows someone answered (or with gold) appear."""
-        rows = [q for q in questions if q.id in ratings.ratings or q.id in ratings.gold]
-        self.raters = sorted({r for v in ratings.ratings.values() for r in v},
+        marks = ratings.not_assessed
+        everything = marks.get(ALL_ROWS, {})  # cannot assess: every question of the item
+        rows = [q for q in questions
+                if q.id in ratings.ratings or q.id in ratings.gold or q.id in marks]
+        self.raters = sorted({r for v in ratings.ratings.values() for r in v}
+                             | {r for v in marks.values() for r in v},
                              key=lambda r: labels.get(r, r))
         heads = ["Question", *(labels.get(r, r) for r in self.raters), "Majority", "Gold"]
         self.blockSignals(True)
@@ -79,7 +84,11 @@ class RatingsTable(QTableWidget):
             self.setItem(row, 0, prompt)
             for col, r in enumerate(self.raters, start=1):
                 if r not in by_rater:
-                    self.setItem(row, col, _cell(""))
+                    said = marks.get(q.id, {}).get(r) or everything.get(r, "")
+                    mark = _cell(said)  # not a rating: no majority colour, muted
+                    if said:
+                        mark.setForeground(QBrush(QColor("#7a7f87")))
+                    self.setItem(row, col, mark)
                     continue
                 cell = _cell(format_value(q, by_rater[r]))
                 if len({_key(v) for v in by_rater.values()}) > 1:
