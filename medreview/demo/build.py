@@ -238,8 +238,11 @@ def _rationale(answer: dict[str, Any], met: list[bool], case: dict[str, Any]) ->
     if not errors:
         return "Accurate and appropriately safety-netted; no clinically relevant errors."
     worst = errors[0]
+    quote = " ".join(str(worst.get("quote", "")).split())
+    quote = quote if len(quote) <= 80 else quote[:79].rstrip() + "…"
+    end = "" if quote.endswith((".", "!", "?", "…")) else "."  # no '."."' after a sentence
     return (
-        f'{worst["category"].replace("_", " ").capitalize()}: "{worst.get("quote", "")[:80]}". '
+        f'{worst["category"].replace("_", " ").capitalize()}: "{quote}"{end} '
         f"Meets {sum(met)} of {len(met)} criteria."
     )
 
