@@ -14,10 +14,10 @@ Stdlib only. ``form.scoring`` names the rule:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
-from medreview.domain.not_assessed import cannot_assess_of, is_not_applicable
+from medreview.domain.not_assessed import NOT_APPLICABLE, cannot_assess_of, is_not_applicable
 from medreview.domain.rubric import Form, Question, QuestionKind
 
 SCORING_RULES: Final = ("healthbench", "sum", "mean")
@@ -126,3 +126,119 @@ def judgment_score(
     except OverflowError:  # math.fsum on values whose sum leaves the float range
         return None
     return score if score is not None and math.isfinite(score) else None
+
+
+# --- the same rule, prepared once per (form, case criteria) -----------------------------------
+
+Score = Callable[[Any, str], float | None]  # (answers, status) -> judgment_score's value
+
+_CRITERION, _NUMBER = 0, 1  # what a "sum" term reads: a criterion's points, or a number
+
+
+def prepared_score(form: Form | None, case_questions: Sequence[Question] = ()) -> Score:
+    """``judgment_score(form, answers, case_questions, status=status)`` as a function of
+    ``(answers, status)``: the questions that count are picked once, not per judgment.
+
+    A merge scores hundreds of thousands of judgments under a few forms; going through every
+    question of the form and its kind per judgment was most of the time. The value is the
+    same to the last bit: the same values are summed in the same order by ``math.fsum``
+    (tests/domain/test_prepared_score.py checks it against ``judgment_score``)."""
+    rule = None if form is None else form.scoring
+    if form is None or rule is None or rule not in SCORING_RULES:
+        return _no_score
+    questions = [*form.questions, *case_questions]
+    try:
+        return _prepared(rule, questions)
+    except OverflowError:  # points past the float range: judgment_score's own path decides
+        return lambda answers, status: judgment_score(form, answers, case_questions,
+                                                      status=status)
+
+
+def _prepared(rule: str, questions: Sequence[Question]) -> Score:
+    if rule == "healthbench":
+        return _healthbench(tuple(
+            (q.id, float(q.points)) for q in questions
+            if q.kind is QuestionKind.CRITERION and q.points is not None))
+    if rule == "sum":
+        terms: list[tuple[str, int, float]] = []
+        for q in questions:
+            if q.kind is QuestionKind.CRITERION and q.points is not None:
+                terms.append((q.id, _CRITERION, float(q.points)))
+            elif q.kind in (QuestionKind.ORDINAL, QuestionKind.NUMBER):
+                terms.append((q.id, _NUMBER, 0.0))
+        return _sum(tuple(terms))
+    return _mean(tuple(q.id for q in questions if q.kind is QuestionKind.ORDINAL))
+
+
+def _no_score(answers: Any, status: str) -> float | None:
+    return None
+
+
+def _assessed(answers: Any, status: str) -> bool:
+    """What ``judgment_score`` and ``form_score`` ask before any rule."""
+    return (status != "skipped" and isinstance(answers, Mapping)
+            and cannot_assess_of(answers) is None)
+
+
+def _finite(score: float | None) -> float | None:
+    return score if score is not None and math.isfinite(score) else None
+
+
+def _healthbench(criteria: tuple[tuple[str, float], ...]) -> Score:
+    fsum = math.fsum
+
+    def score(answers: Any, status: str) -> float | None:
+        if not _assessed(answers, status):
+            return None
+        get = answers.get
+        possible: list[float] = []
+        achieved: list[float] = []
+        for qid, points in criteria:
+            value = get(qid)
+            if isinstance(value, str) and value == NOT_APPLICABLE:
+                continue  # out of both sums
+            if points > 0:
+                possible.append(points)
+            if value is True:
+                achieved.append(points)
+        try:
+            total = fsum(possible)
+            return _finite(fsum(achieved) / total) if total > 0 else None
+        except OverflowError:  # as judgment_score: a sum past the float range
+            return None
+    return score
+
+
+def _sum(terms: tuple[tuple[str, int, float], ...]) -> Score:
+    def score(answers: Any, status: str) -> float | None:
+        if not _assessed(answers, status):
+            return None
+        get = answers.get
+        parts: list[float] = []
+        try:
+            for qid, what, points in terms:
+                value = get(qid)
+                if what == _CRITERION:
+                    if isinstance(value, bool):  # not met scores 0 but is still an answer
+                        parts.append(points if value else 0.0)
+                else:
+                    number = _number(value)  # an int past the float range: OverflowError
+                    if number is not None:
+                        parts.append(number)
+            return _finite(math.fsum(parts)) if parts else None
+        except OverflowError:
+            return None
+    return score
+
+
+def _mean(ids: tuple[str, ...]) -> Score:
+    def score(answers: Any, status: str) -> float | None:
+        if not _assessed(answers, status):
+            return None
+        get = answers.get
+        try:
+            values = [n for qid in ids if (n := _number(get(qid))) is not None]
+            return _finite(math.fsum(values) / len(values)) if values else None
+        except OverflowError:
+            return None
+    return score
