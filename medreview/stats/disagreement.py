@@ -196,7 +196,8 @@ class Split:
 
 def judge_splits(judge: Any, human: Any, kind: str, categories: Sequence[Any] | None,
                  codes: IntArray | None = None,
-                 majority: tuple[IntArray, BoolArray] | None = None) -> dict[str, BoolArray]:
+                 majority: tuple[IntArray, BoolArray] | None = None,
+                 floats: npt.NDArray[np.float64] | None = None) -> dict[str, BoolArray]:
     """Per reference of a judge row, the items where the judge differs from it.
 
     ``judge``: one answer per item; ``human``: items x physicians (or one column: a single
@@ -205,16 +206,20 @@ def judge_splits(judge: Any, human: Any, kind: str, categories: Sequence[Any] | 
     answers, ``mean`` (from the physician mean). ``codes``: items x (judge, physicians...)
     category codes when the caller has them (``stats.judge.JudgeAgreement.codes``), and
     ``majority`` the physicians' strict majority of those codes (``JudgeAgreement.majority``:
-    the same per item whatever the category count, so it is not counted again)."""
+    the same per item whatever the category count, so it is not counted again); ``floats``:
+    for numeric answers, items x (judge, physicians...) as floats (then the answers are not
+    read)."""
     out: dict[str, BoolArray] = {}
-    if kind == "numeric" or codes is None:  # (with codes the answers are not read)
+    if kind == "numeric" and floats is not None:
+        pass
+    elif kind == "numeric" or codes is None:  # (with codes the answers are not read)
         h = np.asarray(human, dtype=object)
         if h.ndim == 1:
             h = h[:, None]
         j = np.asarray(judge, dtype=object).ravel()
         n = j.shape[0]
     if kind == "numeric":
-        x = _floats(np.column_stack([j, h]))
+        x = floats if floats is not None else _floats(np.column_stack([j, h]))
         jv, hv = x[:, 0], x[:, 1:]
         both = ~np.isnan(hv) & ~np.isnan(jv)[:, None]
         out["any"] = np.asarray((both & (np.abs(hv - jv[:, None]) > NUMERIC_TOLERANCE))

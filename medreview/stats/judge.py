@@ -50,6 +50,12 @@ class JudgeAgreement:
         return float(hit["value"].iloc[0])
 
 
+def is_table(human: Any) -> bool:
+    """Whether ``human`` is an items x raters table with named raters (a DataFrame, or
+    ``stats.project_coded.CodedWide``)."""
+    return hasattr(human, "columns") and len(getattr(human, "shape", ())) == 2
+
+
 def _human_2d(human: Any) -> tuple[np.ndarray[Any, Any], list[Any]]:
     import pandas as pd
 
@@ -145,23 +151,30 @@ def _fisher_ci(r: float, n: int, c: float, level: float) -> tuple[float, float]:
 def judge_agreement(human: Any, judge: Any, kind: Kind = "binary", *,
                     categories: Sequence[Any] | None = None, ci: bool = True,
                     n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
-                    level: float = 0.95, coded: Coded | None = None) -> JudgeAgreement:
+                    level: float = 0.95, coded: Coded | None = None,
+                    floats: FloatArray | None = None) -> JudgeAgreement:
     """Agreement of ``judge`` (one label per item) with ``human`` (per item, or per physician).
 
     ``coded``: the judge's and the physicians' answers (judge first) already coded against the
-    declared ``categories``, so they are not coded again (ignored for numeric answers)."""
+    declared ``categories``, so they are not coded again (ignored for numeric answers);
+    ``floats``: for numeric answers, the same table as floats (NaN = missing). With either,
+    ``human`` is read for its shape only (a table: ``stats.project_coded.CodedWide`` too)."""
     import pandas as pd
 
     if kind not in ("binary", "ordinal", "numeric", "nominal"):
         raise StatsError(f"unknown kind {kind!r}", item="kind")
     if kind == "binary" and categories is None:
         categories = (False, True)
-    shape = (len(judge), human.shape[1] + 1) if isinstance(human, pd.DataFrame) else None
+    shape = (len(judge), human.shape[1] + 1) if is_table(human) else None
     if kind != "numeric" and categories is not None and coded is not None \
             and shape is not None and coded.codes.shape == shape \
             and human.shape[0] == shape[0]:
         both: Any = None  # coded already: no object table of the answers
+    elif kind == "numeric" and floats is not None and shape is not None \
+            and floats.shape == shape and human.shape[0] == shape[0]:
+        both = None  # floats already
     else:
+        floats = None
         coded = None
         h, _ = _human_2d(human)
         j = np.asarray(judge, dtype=object).ravel()
@@ -181,7 +194,8 @@ def judge_agreement(human: Any, judge: Any, kind: Kind = "binary", *,
     codes: Any = None
     majority: Any = None
     if kind == "numeric":
-        x = pd.DataFrame(both).apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
+        x = floats if floats is not None else \
+            pd.DataFrame(both).apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
         _numeric_rows(x, add, ci, n_resamples, seed, level)
     else:
         if coded is None:
@@ -352,7 +366,7 @@ def _numeric_rows(x: FloatArray, add: Any, ci: bool, n_resamples: int, seed: int
 
 def judge_vs_ceiling(human: Any, judge: Any, kind: Kind = "binary", *,
                      categories: Sequence[Any] | None = None,
-                     coded: Coded | None = None) -> Any:
+                     coded: Coded | None = None, floats: FloatArray | None = None) -> Any:
     """The judge next to the physician-vs-physician ceiling on the same items.
 
     Items with >= 2 physician labels only. For each physician, their labels are scored against
@@ -360,20 +374,23 @@ def judge_vs_ceiling(human: Any, judge: Any, kind: Kind = "binary", *,
     against all physicians on the same items. Returns a DataFrame: statistic, judge,
     physician_mean, physician_min, physician_max, n_items, n_physicians.
     ``coded``: the judge's and the physicians' answers (judge first) already coded against
-    the declared ``categories`` (as ``judge_agreement``'s).
+    the declared ``categories`` (as ``judge_agreement``'s); ``floats`` the same as floats for
+    numeric answers.
     """
     import pandas as pd
 
     if kind == "binary" and categories is None:
         categories = (False, True)
     numeric = kind == "numeric"
-    if numeric:
+    if numeric and floats is not None and floats.shape == (len(judge), human.shape[1] + 1):
+        vals = floats
+    elif numeric:
         h, _ = _human_2d(human)
         j = np.asarray(judge, dtype=object).ravel()
         x = pd.DataFrame(np.column_stack([j, h])).apply(pd.to_numeric, errors="coerce")
         vals = x.to_numpy(np.float64)
     else:
-        if coded is None or categories is None or not isinstance(human, pd.DataFrame) \
+        if coded is None or categories is None or not is_table(human) \
                 or coded.codes.shape != (len(judge), human.shape[1] + 1) \
                 or human.shape[0] != len(judge):
             h, _ = _human_2d(human)

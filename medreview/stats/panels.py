@@ -67,9 +67,10 @@ def _failed(key: str, err: Exception, n_raters: int) -> AgreementResult:
 
 
 def panel(wide: Any, kind: str, categories: Sequence[Any] | None, opts: CIOptions,
-          coded: Coded | None = None) -> list[tuple[str, AgreementResult]]:
+          coded: Coded | None = None, floats: Any = None) -> list[tuple[str, AgreementResult]]:
     """Statistics for one items x raters table. ``kind``: nominal | ordinal | numeric.
-    ``coded``: ``encode(wide, categories)`` when the caller has it already."""
+    ``coded``: ``encode(wide, categories)`` when the caller has it already; ``floats``: for
+    numeric answers, ``wide`` as a float DataFrame (NaN = missing), if made already."""
     n_raters = int(wide.shape[1]) if len(wide.shape) == 2 else 0
     out: list[tuple[str, AgreementResult]] = []
     try:
@@ -105,7 +106,8 @@ def panel(wide: Any, kind: str, categories: Sequence[Any] | None, opts: CIOption
         num: Any = None
         unconvertible: ValueError | TypeError | None = None
         try:
-            num = wide.where(wide.notna(), math.nan).astype(float)
+            num = floats if floats is not None else \
+                wide.where(wide.notna(), math.nan).astype(float)
         except (ValueError, TypeError) as e:  # every form fails the same way
             unconvertible = e
         for form, key, missing in forms:
@@ -118,6 +120,37 @@ def panel(wide: Any, kind: str, categories: Sequence[Any] | None, opts: CIOption
             except (StatsError, ValueError, TypeError) as e:
                 out.append((key, _failed(key, e, n_raters)))
     return out
+
+
+def pair_panel_coded(columns: Sequence[str], codes: Any, kind: str,
+                     categories: Sequence[Any] | None, opts: CIOptions
+                     ) -> list[tuple[str, str, str, AgreementResult]]:
+    """``pair_panel`` of a table coded against its declared ``categories`` (items x raters
+    ``codes``, -1 = missing; every answer declared), read from the codes."""
+    from medreview.stats.coding import declared
+
+    cols = list(columns)
+    rows = []
+    for i, a in enumerate(cols):
+        for j in range(i + 1, len(cols)):
+            b = cols[j]
+            both = None if kind == "numeric" else (codes[:, i] >= 0) & (codes[:, j] >= 0)
+            for key, weights in (("percent_agreement", None),
+                                 ("cohen_kappa_quadratic" if kind == "ordinal"
+                                  else "cohen_kappa", "quadratic" if kind == "ordinal"
+                                  else None)):
+                try:
+                    if kind == "numeric" or both is None or categories is None:
+                        raise StatsError("pairwise kappa not defined for numeric answers")
+                    if not both.any():
+                        raise StatsError("no item rated by both")
+                    coded = declared(codes[both][:, [i, j]], categories)
+                    res = (gwet_family(coded, "pa", None, opts, "bootstrap")
+                           if key == "percent_agreement" else kappa_coded(coded, weights, opts))
+                except StatsError as e:
+                    res = _failed(key, e, 2)
+                rows.append((a, b, key, res))
+    return rows
 
 
 def pair_panel(wide: Any, kind: str, categories: Sequence[Any] | None, opts: CIOptions

@@ -11,7 +11,7 @@ close to the observed agreement there, so the note names its value beside κ/α.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 HIGH_AGREEMENT = 0.80  # percent agreement at or above this is "high"
@@ -36,11 +36,12 @@ def _finite(v: Any) -> bool:
     return isinstance(v, (int, float)) and math.isfinite(float(v))
 
 
-def answer_spread(wide: Any) -> tuple[Any, float, int]:
-    """(most common answer, its share of all answers, number of distinct answers used)."""
+def answer_spread(wide: Any, values: Any = None) -> tuple[Any, float, int]:
+    """(most common answer, its share of all answers, number of distinct answers used);
+    ``values``: the table's answers as a flat object array instead (missing ones or not)."""
     import pandas as pd
 
-    flat = pd.Series(wide.to_numpy(dtype=object).ravel())
+    flat = pd.Series(values if values is not None else wide.to_numpy(dtype=object).ravel())
     flat = flat[flat.map(lambda v: v is not None and not (isinstance(v, float) and v != v))]
     if flat.empty:
         return None, math.nan, 0
@@ -62,8 +63,9 @@ def cause(kind: str, top: Any, share: float, used: int, declared: Sequence[Any] 
 
 
 def annotate(rows: list[dict[str, Any]], wide: Any, kind: str,
-             categories: Sequence[Any] | None) -> None:
-    """Set ``paradox`` on the κ/α rows of one panel (rows of one table of answers)."""
+             categories: Sequence[Any] | None, values: Callable[[], Any] | None = None) -> None:
+    """Set ``paradox`` on the κ/α rows of one panel (rows of one table of answers);
+    ``values``: gives the table's answers flat, when ``wide`` holds codes, not answers."""
     by_stat = {str(r["statistic"]): r for r in rows}
     for r in rows:
         r.setdefault("paradox", "")
@@ -78,7 +80,7 @@ def annotate(rows: list[dict[str, Any]], wide: Any, kind: str,
            and float(r["value"]) < LOW_COEFFICIENT]
     if not low:
         return
-    top, share, used = answer_spread(wide)
+    top, share, used = answer_spread(wide, values() if values is not None else None)
     why = cause(kind, top, share, used, categories)
     for r in low:
         name = CHANCE_CORRECTED[str(r["statistic"])]

@@ -17,32 +17,29 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medreview.domain.rubric import CASE_CRITERION_PREFIX, Question, QuestionKind
 from medreview.errors import StatsError
 from medreview.progress import CancelToken, Progress, no_progress
 from medreview.stats.bootstrap import clear_cache
-from medreview.stats.calibration import calibration
 from medreview.stats.coding import Coded, declared, encode
 from medreview.stats.common import CIOptions
 from medreview.stats.disagreement import (
-    Item,
     KeyCache,
     Split,
-    item_codes,
-    item_keys,
-    judge_splits,
-    output_ids_of,
-    select,
-    variant_mask,
 )
-from medreview.stats.judge import Kind, judge_agreement, judge_vs_ceiling
-from medreview.stats.majority import strict_majority
+from medreview.stats.judge import Kind, judge_vs_ceiling
 from medreview.stats.panels import pair_panel, panel
 from medreview.stats.paradox import annotate
-from medreview.stats.results import AgreementResult
+from medreview.stats.project_coded import CodedRatings, unit_rows
+from medreview.stats.project_rows import JudgeContext, clear_outputs, emit_judge_rows
+from medreview.stats.project_rows import agreement_row as _row
+from medreview.stats.project_rows import calibration_rows as _calibration_rows
 from medreview.stats.tables import POOLED_CRITERIA, check_long, presence, to_wide
+
+if TYPE_CHECKING:
+    from medreview.stats.answer_codes import AnswerCodes
 
 # The ratings columns the statistics read.
 USED = ("output_id", "model", "rater", "rater_kind", "question_id", "value", "confidence")
@@ -132,29 +129,6 @@ def _cats(q: Question) -> tuple[Any, ...] | None:
     return None
 
 
-_OUTPUTS: dict[int, tuple[list[Item], list[int]]] = {}
-_OUTPUT_LISTS = 4
-
-
-def _outputs(items: list[Item]) -> list[int]:
-    """The outputs of ``items``; rows sharing one items list share one outputs list."""
-    hit = _OUTPUTS.get(id(items))
-    if hit is None or hit[0] is not items:
-        if len(_OUTPUTS) >= _OUTPUT_LISTS:  # the latest few lists: rows come table by table
-            _OUTPUTS.clear()               # (a judge's variants alternate between two)
-        hit = _OUTPUTS[id(items)] = (items, output_ids_of(items))
-    return hit[1]
-
-
-def _row(res: AgreementResult, key: str, items: list[Item], **extra: Any) -> dict[str, Any]:
-    """One agreement-table row; ``items`` are the items this statistic's raters disagree on."""
-    return {**extra, "statistic": key, "method": res.method, "value": res.value,
-            "ci_low": res.ci_low, "ci_high": res.ci_high, "n_items": res.n_items,
-            "n_raters": res.n_raters, "ci_method": res.ci_method or "",
-            "missing_rule": res.missing_rule, "note": res.note,
-            "disagreeing_output_ids": _outputs(items), "disagreeing_items": items}
-
-
 def _panel_rows(wide: Any, kind: str, cats: Any, opts: CIOptions, item_question: str,
                 **extra: Any) -> list[dict[str, Any]]:
     """The panel's rows; ``item_question`` names the question of plain output-id items."""
@@ -179,13 +153,18 @@ def _panel_rows_coded(wide: Any, kind: str, cats: Any, opts: CIOptions, item_que
 def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | None = None, *,
                   by: str | None = None, ci: bool = True, per_criterion: bool = False,
                   progress: Progress = no_progress,
-                  token: CancelToken | None = None) -> ProjectStats:
+                  token: CancelToken | None = None,
+                  codes: AnswerCodes | None = None) -> ProjectStats:
     """All project tables; see the module docstring.
 
     Per-case criteria (HealthBench) are analysed pooled; ``per_criterion=True`` adds a row
     block for each criterion, as point estimates only: a criterion is rated on a handful of
     outputs, too few for a meaningful interval, and bootstrapping thousands of them would
     take minutes.
+
+    ``codes``: the answers of ``ratings`` as codes (``storage.tables.ratings_coded``); the
+    questions whose answers all fit their declared categories, or are plain numbers, are
+    then computed from them (``stats.project_coded``: the same results, no object tables).
     """
     import numpy as np
     import pandas as pd
@@ -197,10 +176,13 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
     full_opts = CIOptions(ci=ci)
     point_opts = CIOptions(ci=False)
     # Only the columns read below: every row filter copies each column kept.
+    given = ratings
     ratings = ratings[[c for c in USED if c in ratings.columns]]
     # Question ids as integer codes, so selecting a question's rows is an integer look-up
     # (``isin`` on the string column hashes every row's string, per question).
     qcode, quniq = _question_codes(ratings["question_id"])
+    coded = CodedRatings.make(given, codes, qcode, quniq)
+    del given
     qpos = {q: i for i, q in enumerate(quniq.tolist())}
     is_phys = (ratings["rater_kind"] == "physician").to_numpy(dtype=bool, na_value=False)
     is_judge = (ratings["rater_kind"] == "judge").to_numpy(dtype=bool, na_value=False)
@@ -241,6 +223,16 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
         single_criterion = label.startswith(CASE_CRITERION_PREFIX) and label != POOLED_CRITERIA
         opts = point_opts if single_criterion else full_opts
         pos = rows_of(ids, wanted)
+        kind = _kind(q)
+        cats = _cats(q)
+        jkind: Kind = "binary" if q.kind == QuestionKind.CRITERION else _as_kind(kind or "")
+        unit = coded.unit(pos, is_phys, is_judge, kind, cats) \
+            if coded is not None and kind is not None else None
+        if coded is not None and unit is not None:  # the answers' codes (project_coded)
+            unit_rows(coded, unit, label=label, ids=ids, kind=str(kind), jkind=jkind,
+                      cats=cats, gold=gold, by=by, opts=opts, agree_rows=agree_rows,
+                      judge_rows=judge_rows, ceil_rows=ceil_rows, cal_rows=cal_rows)
+            continue
         # (no copy of all physician rows up front; only the columns the panels read)
         sub = ratings[phys_cols].take(pos[is_phys[pos]])
         index: Any = "output_id" if len(ids) == 1 else ["output_id", "question_id"]
@@ -254,10 +246,8 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
                                           question_id=f"{label}[{opt}]", scope="physicians",
                                           group="")
             continue
-        kind = _kind(q)
         if kind is None:
             continue
-        cats = _cats(q)
         wide = to_wide(sub, index)
         rows, wide_codes = _panel_rows_coded(wide, kind, cats, opts, label, question_id=label,
                                              scope="physicians", group="")
@@ -273,13 +263,12 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
                 agree_rows.append(_row(res, key, split.pair(col[a], col[b], res.n_items),
                                        question_id=label, scope="rater_pair",
                                        group=f"{a} | {b}"))
-        jkind: Kind = "binary" if q.kind == QuestionKind.CRITERION else _as_kind(kind)
         for jname, jsub in ratings[judge_cols].take(pos[is_judge[pos]]).groupby("rater"):
             _judge_block(str(jname), jsub, wide, index, jkind, cats, gold, ids, label, opts,
                          judge_rows, ceil_rows, cal_rows,
                          wide_codes if kind != "numeric" else None)
     progress(total, total, "statistics: all questions")
-    _OUTPUTS.clear()  # (a cache miss at worst for a run in another thread)
+    clear_outputs()  # (a cache miss at worst for a run in another thread)
     clear_cache()  # the resample counts: hundreds of MB on big projects
     scores = _scores(scored, questions)
     judge_cols = ["question_id", "judge", "reference", "variant", *CORE, "note"]
@@ -405,36 +394,16 @@ def _judge_block(jname: str, jsub: Any, wide: Any, index: Any, kind: Kind, cats:
             both = declared(np.column_stack([judge_codes, wide_codes[at]]), cats)
     base = {"question_id": label, "judge": jname}
     common_keys = KeyCache(common, label)  # the rows' item lists share their key objects
-
+    jctx = JudgeContext(base, label, kind, cats, opts, common, common_keys, judge_rows)
     coded_all: list[Any] = []  # the codes of the judge beside every physician, for calibration
     majority_all: list[Any] = []  # and the physicians' strict majority of those codes
 
     def emit(ref: str, human: Any, judge: Any, keys: Any,
              variants: tuple[str, ...] | None, coded: Coded | None = None) -> None:
-        try:
-            res = judge_agreement(human, judge.to_numpy(), kind, categories=cats, ci=opts.ci,
-                                  n_resamples=opts.n_resamples, seed=opts.seed, coded=coded)
-        except StatsError as e:
-            judge_rows.append({**base, "reference": ref, "variant": "", "statistic": "error",
-                               "value": math.nan, "note": f"undefined: {e}",
-                               "disagreeing_output_ids": [], "disagreeing_items": []})
-            return
-        if ref == "physicians":
+        res = emit_judge_rows(jctx, ref, human, judge, keys, variants, coded)
+        if res is not None and ref == "physicians":
             coded_all.append(res.codes)
             majority_all.append(res.majority)
-        splits = judge_splits(judge, human, kind, cats, res.codes, res.majority)
-        per_mask: dict[int, list[Item]] = {}  # variants measuring one split share its list
-        picker = common_keys.pick if keys is common else (
-            lambda mask: item_keys(select(keys, mask), label))
-        for r in res.table.to_dict("records"):
-            if variants is None or r["variant"] in variants:
-                mask = variant_mask(splits, str(r["variant"]))
-                if id(mask) not in per_mask:
-                    per_mask[id(mask)] = picker(mask)
-                dis = per_mask[id(mask)]
-                judge_rows.append({**base, "reference": ref, **r, "n_raters": human.shape[1],
-                                   "disagreeing_output_ids": _outputs(dis),
-                                   "disagreeing_items": dis})
 
     emit("physicians", h, jv, common, None, both)
     # Declared categories: each physician's codes are columns of the codes just made.
@@ -461,46 +430,6 @@ def _judge_block(jname: str, jsub: Any, wide: Any, index: Any, kind: Kind, cats:
         _calibration_rows(h, jv, conf.reindex(common), cats, label, base, judge_rows, cal_rows,
                           coded_all[0] if coded_all else None, common_keys,
                           majority_all[0] if majority_all else None)
-
-
-def _calibration_rows(h: Any, jv: Any, conf: Any, cats: Any, label: str, base: dict[str, Any],
-                      judge_rows: list[dict[str, Any]], cal_rows: list[dict[str, Any]],
-                      codes: Any = None, keys: KeyCache | None = None,
-                      majority: Any = None) -> None:
-    """Judge confidence in its own answer vs agreement with the physicians' strict majority
-    (items without one, without a judge answer or a confidence are left out). ``codes``: the
-    judge's and the physicians' answers as coded for the judge rows, when there are some;
-    ``keys``: the item keys of ``h``'s index, shared with the judge rows; ``majority``: the
-    physicians' strict majority of ``codes``, if counted already (the judge rows')."""
-    import numpy as np
-
-    if codes is None:
-        codes = item_codes(np.column_stack([jv.to_numpy(dtype=object),
-                                            h.to_numpy(dtype=object)]), cats)
-    jc, hc = codes[:, 0], codes[:, 1:]
-    if majority is not None and len(majority[0]) == codes.shape[0]:
-        maj, has = majority  # (the same per item whatever the category count)
-    else:
-        maj, has = strict_majority(hc, int(codes.max()) + 1 if codes.size else 1)
-    c = conf.to_numpy(dtype=np.float64)
-    sel = has & (jc >= 0) & ~np.isnan(c)
-    if not sel.any():
-        return
-    right = jc[sel] == maj[sel]
-    cal = calibration(c[sel], right.astype(np.float64))
-    wrong_mask = np.zeros(len(sel), dtype=bool)
-    wrong_mask[np.flatnonzero(sel)[~right]] = True
-    wrong = (keys or KeyCache(h.index, label)).pick(wrong_mask)
-    for stat in ("ece", "mce", "brier"):
-        judge_rows.append({**base, "reference": "physician_majority", "variant": "calibration",
-                           "statistic": stat, "value": getattr(cal, stat), "ci_low": math.nan,
-                           "ci_high": math.nan, "n_items": cal.n, "n_raters": h.shape[1],
-                           "note": "confidence that the judge's answer is correct (the "
-                                   "physicians' strict majority); 10 equal-width bins",
-                           "disagreeing_output_ids": output_ids_of(wrong),
-                           "disagreeing_items": wrong})
-    for r in cal.bins.to_dict("records"):
-        cal_rows.append({**base, **r})
 
 
 def _scores(ratings: Any, questions: Mapping[str, Question]) -> Any:

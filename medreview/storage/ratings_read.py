@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from medreview.domain.not_assessed import NotAssessedTally
+from medreview.stats.value_codes import ValueCoder
 from medreview.storage.check_items import not_attention
 from medreview.storage.models import (
     CaseRow,
@@ -33,6 +34,8 @@ from medreview.storage.rating_columns import SCORE_QUESTION_ID, question_confide
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from medreview.stats.answer_codes import AnswerCodes
 
 COLUMNS = ("output_id", "case_id", "case_external_id", "model", "rater", "rater_kind",
            "question_id", "value", "confidence", "rationale", "status", "revision_no",
@@ -80,6 +83,19 @@ def read_ratings_long(project: Project, *, pseudonymise: bool = False,
     "Not applicable" answers and cannot-assess judgments are missing here (no row), so no
     statistic counts them (``domain.not_assessed``); ``tally`` counts them for the reports.
     ``keep_not_assessed`` keeps them as stored (exports label them)."""
+    return _read(project, pseudonymise, include_drafts, keep_not_assessed,
+                 tally).frame(COLUMNS)
+
+
+def read_ratings_coded(project: Project, *, pseudonymise: bool = False,
+                       tally: NotAssessedTally | None = None) -> tuple[pd.DataFrame, AnswerCodes]:
+    """``read_ratings_long``'s frame (finished judgments) and its answers' codes, which
+    ``stats.project.project_stats`` reads instead of the answers' objects."""
+    return _read(project, pseudonymise, False, False, tally).frame_and_codes(COLUMNS)
+
+
+def _read(project: Project, pseudonymise: bool, include_drafts: bool,
+          keep_not_assessed: bool, tally: NotAssessedTally | None) -> LongColumns:
     q = (
         select(
             JudgmentRow.output_id, OutputRow.case_id, CaseRow.external_id, OutputRow.model,
@@ -115,7 +131,7 @@ def read_ratings_long(project: Project, *, pseudonymise: bool = False,
                 columns.add((output_id, case_id, ext, model, rater, kind, why, status, rev,
                              fkey, fver), answers, conf,
                             question_confidences(annotations) if annotations else None)
-    return columns.frame(COLUMNS)
+    return columns
 
 
 class _Codes(dict[str, int]):
@@ -139,6 +155,8 @@ class LongColumns:
         self._qids = _Codes()
         self._qcodes = array("i")
         self._values: list[Any] = []
+        self._vcoder = ValueCoder()  # each answer's code, for the statistics (answer_codes)
+        self._vcodes = array("i")
         self._conf = array("d")
         self._counts = array("q")
         self._shared = SharedValues()
@@ -150,6 +168,12 @@ class LongColumns:
         self._shared.share(answers)
         self._qcodes.extend(map(self._qids.__getitem__, answers))
         self._values += answers.values()
+        vcodes, n = self._vcodes, len(self._vcodes)
+        try:
+            vcodes.extend(map(self._vcoder.__getitem__, answers.values()))
+        except TypeError:  # an unhashable answer (a list): one by one
+            del vcodes[n:]
+            vcodes.extend(map(self._vcoder.code, answers.values()))
         if per_question:
             self._conf.extend([_float(per_question.get(qid, conf)) for qid in answers])
         else:
@@ -157,6 +181,17 @@ class LongColumns:
         self._counts.append(len(answers))
         for col, v in zip(self._cols, judgment, strict=True):
             col.append(v)
+
+    def frame_and_codes(self, columns: Sequence[str]) -> tuple[pd.DataFrame, AnswerCodes]:
+        """``frame`` and its answers' codes (``stats.answer_codes``), row for row."""
+        import numpy as np
+
+        from medreview.stats.answer_codes import AnswerCodes
+
+        df = self.frame(columns)
+        codes = np.frombuffer(self._vcodes, dtype=np.int32) if len(df) \
+            else np.zeros(0, dtype=np.int32)
+        return df, AnswerCodes(df, codes, self._vcoder.uniques)
 
     def frame(self, columns: Sequence[str]) -> pd.DataFrame:
         """The table with ``columns`` (the per-judgment ones, question_id, value,

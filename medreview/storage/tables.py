@@ -25,10 +25,12 @@ from medreview.storage.models import (
     SeriesRow,
 )
 from medreview.storage.project import Project
-from medreview.storage.ratings_read import read_ratings_long
+from medreview.storage.ratings_read import read_ratings_coded, read_ratings_long
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from medreview.stats.answer_codes import AnswerCodes
 
 
 def cases_table(project: Project) -> pd.DataFrame:
@@ -258,6 +260,13 @@ def ratings_long(
     """
     return read_ratings_long(project, pseudonymise=pseudonymise, include_drafts=include_drafts,
                              keep_not_assessed=keep_not_assessed, tally=tally)
+
+
+def ratings_coded(project: Project, *, pseudonymise: bool = False,
+                  tally: NotAssessedTally | None = None) -> tuple[pd.DataFrame, AnswerCodes]:
+    """``ratings_long`` (finished judgments) and its answers' codes for ``project_stats``
+    (``stats.answer_codes``: kept beside the frame, which exports write as it is)."""
+    return read_ratings_coded(project, pseudonymise=pseudonymise, tally=tally)
 
 
 def gold_table(project: Project) -> pd.DataFrame:
