@@ -33,8 +33,11 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from medreview.domain.answer_validator import AnswerValidator, RuleMemo
 from medreview.domain.rubric import Form
+from medreview.domain.validation import questions_by_id
 from medreview.errors import PackageError, ProjectError, ProjectReadOnly
 from medreview.processes import pid_alive
 from medreview.progress import Progress, no_progress
@@ -46,6 +49,7 @@ from medreview.storage.merging import (
     MergeReference,
     PackageContents,
     PackageForm,
+    PackageJudgment,
     PackageMergeResult,
     PackageRevision,
     active_schema_objects,
@@ -58,11 +62,10 @@ from medreview.storage.packages import IssuedPackage, issued_package
 from medreview.storage.project import DB_NAME, MEDIA_DIR, Project, open_project
 from medreview.storage.revisions import RevisionContent, gc_paused
 from medreview.study.merge_checks import (
-    IndexCache,
     Invalid,
     all_questions,
-    check_answers,
     check_scalars,
+    check_valid_answers,
     map_annotations,
 )
 from medreview.study.package_zip import ROOT, PackageZip, open_package_zip
@@ -220,102 +223,154 @@ def _load(c: PackageContents, pkg: IncomingPackage, lead: MergeReference, now: d
     revs = c.revisions
     known = revision_owners(project, [r.uid for r in revs])
     by_judgment = {j.id: j for j in c.judgments}
-    indexes: IndexCache = {}
+    checks = _Checks(lead, issued, now, out_map)
+    chains = pkg.chains
     for r in revs:
-        j = by_judgment.get(r.judgment_id)
-        if j is None:
-            raise _fail("package holds a revision of no judgment of its rater", src,
-                        item=f"revision {one_line(r.uid, 40)}")
-        token = token_of[j.output_id]
-        ours = out_map[j.output_id]
-        where = f"output {token}, revision {one_line(r.uid, 40)}"
-        form, tax = forms.get(r.form_id), forms.get(r.taxonomy_id) if r.taxonomy_id else None
-        if form is None or (r.taxonomy_id and tax is None):
-            raise _fail("revision names a form the package does not have", src, item=where)
-        owner = known.get(r.uid)
-        if owner is not None:  # sent out with the package (or merged before): must be ours
-            if owner != (issued.rater_id, ours):
-                raise _fail("revision uid belongs to another judgment in this project", src,
-                            item=where)
-        else:
-            _check_new(r, form, tax, issued, lead, ours, now, src, where, indexes)
-        # Content matters only for new revisions (known ones are skipped by uid).
-        content = RevisionContent() if owner is not None else _content(
-            r, lead, issued, ours, out_map, form, tax, src, where)
-        pkg.chains.setdefault(ours, []).append(IncomingRevision(
-            uid=r.uid, form=(form.key, form.version),
-            taxonomy=(tax.key, tax.version) if tax else None, content=content,
-            author=r.author, created_at=r.created_at,
-            guideline_version=None if owner is not None else _guideline_version(
-                r.guideline_version, src, where)))
+        try:
+            j = by_judgment.get(r.judgment_id)
+            if j is None:
+                raise _Refused("package holds a revision of no judgment of its rater")
+            ours = out_map[j.output_id]
+            form = forms.get(r.form_id)
+            tax = forms.get(r.taxonomy_id) if r.taxonomy_id else None
+            if form is None or (r.taxonomy_id and tax is None):
+                raise _Refused("revision names a form the package does not have")
+            owner = known.get(r.uid)
+            if owner is not None:  # sent out with the package (or merged before): must be ours
+                if owner != (issued.rater_id, ours):
+                    raise _Refused("revision uid belongs to another judgment in this project")
+                # Content matters only for new revisions (known ones are skipped by uid).
+                incoming = IncomingRevision(
+                    uid=r.uid, form=(form.key, form.version),
+                    taxonomy=(tax.key, tax.version) if tax else None, content=RevisionContent(),
+                    author=r.author, created_at=r.created_at, guideline_version=None)
+            else:
+                incoming = checks.new_revision(r, form, tax, ours)
+        except _Refused as exc:
+            raise _fail(exc.reason, src, item=_where(r, by_judgment, token_of)) from None
+        chains.setdefault(ours, []).append(incoming)
     return pkg
 
 
-def _guideline_version(value: object, src: str, where: str) -> int | None:
+class _Refused(Exception):
+    """One revision refused: ``reason`` is the whole line; the caller names the revision."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _where(r: PackageRevision, by_judgment: dict[int, PackageJudgment],
+           token_of: dict[int, str]) -> str:
+    """The item a refusal names, built only when a revision is refused."""
+    j = by_judgment.get(r.judgment_id)
+    if j is None:
+        return f"revision {one_line(r.uid, 40)}"
+    return f"output {token_of[j.output_id]}, revision {one_line(r.uid, 40)}"
+
+
+class _Checks:
+    """A package's new revisions checked in order: author, date, forms, values, answers, marks.
+
+    What depends only on the revision's forms (the lead's rubric and taxonomy, or why they are
+    refused) and on its (forms, case) (the compiled answers check) is looked up once."""
+
+    def __init__(self, lead: MergeReference, issued: IssuedPackage, now: dt.datetime,
+                 out_map: dict[int, int]) -> None:
+        self.lead, self.issued, self.out_map = lead, issued, out_map
+        self.latest = now + CLOCK_SKEW
+        self._forms: dict[tuple[int, int | None], tuple[Form, Form | None] | str] = {}
+        # The answers check by forms, then by forms and case (the case's criteria added).
+        self._bases: dict[tuple[int, int | None], AnswerValidator] = {}
+        self._validators: dict[tuple[int, int | None, int], AnswerValidator] = {}
+        self._rules: RuleMemo = {}
+
+    def _lead_forms(self, r: PackageRevision, form: PackageForm, tax: PackageForm | None
+                    ) -> tuple[Form, Form | None]:
+        key = (r.form_id, r.taxonomy_id)
+        found = self._forms.get(key)
+        if found is None:
+            try:
+                if form.kind != "rubric" or (tax is not None and tax.kind != "taxonomy"):
+                    raise _Refused("revision's rubric or taxonomy is a form of the wrong kind")
+                rubric = _lead_form(self.lead, form)
+                found = (rubric, _lead_form(self.lead, tax) if tax is not None else None)
+            except _Refused as exc:
+                found = exc.reason
+            self._forms[key] = found
+        if isinstance(found, str):
+            raise _Refused(found)
+        return found
+
+    def _base(self, r: PackageRevision, rubric: Form, taxonomy: Form | None
+              ) -> AnswerValidator:
+        key = (r.form_id, r.taxonomy_id)
+        found = self._bases.get(key)
+        if found is None:
+            found = self._bases[key] = AnswerValidator(questions_by_id(
+                rubric, taxonomy.questions if taxonomy else ()), self._rules)
+        return found
+
+    def new_revision(self, r: PackageRevision, form: PackageForm, tax: PackageForm | None,
+                     ours: int) -> IncomingRevision:
+        issued, lead = self.issued, self.lead
+        if r.author != issued.rater:
+            raise _Refused(f"revision is signed by {str(r.author)[:80]!r}, not the package's "
+                           f"rater {issued.rater!r}")
+        if not isinstance(r.created_at, dt.datetime) or r.created_at > self.latest:
+            raise _Refused(f"revision is dated {r.created_at}, later than this merge "
+                           f"(allowing {int(CLOCK_SKEW.total_seconds() // 60)} minutes of clock "
+                           "difference)")
+        rubric, taxonomy = self._lead_forms(r, form, tax)
+        try:
+            check_scalars(rationale=r.rationale, confidence=r.confidence,
+                          overall_score=r.overall_score, time_on_task_s=r.time_on_task_s,
+                          flagged=r.flagged, skipped=r.skipped, status=r.status)
+            case = lead.case_of[ours]
+            vkey = (r.form_id, r.taxonomy_id, case)
+            validator = self._validators.get(vkey)
+            if validator is None:
+                validator = self._validators[vkey] = self._base(
+                    r, rubric, taxonomy).extended(lead.criteria.get(case, ()), self._rules)
+            check_valid_answers(r.answers, validator)
+            # Marks name questions; most revisions have none (and build no index).
+            marks = r.annotations
+            annotations: list[Any] = [] if type(marks) is list and not marks else (
+                map_annotations(marks, all_questions(
+                    rubric, taxonomy, lead.criteria.get(case, [])) if marks else {},
+                    issued.attachments, self.out_map))
+        except Invalid as exc:
+            raise _Refused(one_line(exc, 300)) from None
+        content = RevisionContent(
+            answers=dict(r.answers), annotations=annotations, rationale=r.rationale,
+            confidence=r.confidence, overall_score=r.overall_score,
+            time_on_task_s=r.time_on_task_s, flagged=r.flagged, skipped=r.skipped,
+            status=r.status)
+        return IncomingRevision(
+            uid=r.uid, form=(form.key, form.version),
+            taxonomy=(tax.key, tax.version) if tax else None, content=content,
+            author=r.author, created_at=r.created_at,
+            guideline_version=_guideline_version(r.guideline_version))
+
+
+def _guideline_version(value: object) -> int | None:
     """The grading-guidelines version a revision records: empty, or a version number."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 2**31 - 1:
-        raise _fail(f"revision's guideline version {one_line(value, 20)!r} is not a version "
-                    "number", src, item=where)
+        raise _Refused(f"revision's guideline version {one_line(value, 20)!r} is not a version "
+                       "number")
     return value
 
 
-def _lead_form(lead: MergeReference, f: PackageForm, src: str, where: str) -> Form:
+def _lead_form(lead: MergeReference, f: PackageForm) -> Form:
     found = lead.forms.get((f.key, f.version))
     if found is None:
-        raise _fail(f"revision names form {f.key} v{f.version}, which this project does not "
-                    "have", src, item=where)
+        raise _Refused(f"revision names form {f.key} v{f.version}, which this project does "
+                       "not have")
     if found[1] != f.sha256:
-        raise _fail(f"package form {f.key} v{f.version} differs from this project's", src,
-                    item=where)
+        raise _Refused(f"package form {f.key} v{f.version} differs from this project's")
     return found[2]
-
-
-def _check_new(r: PackageRevision, form: PackageForm, tax: PackageForm | None,
-               issued: IssuedPackage, lead: MergeReference, ours: int, now: dt.datetime, src: str,
-               where: str, indexes: IndexCache) -> None:
-    if r.author != issued.rater:
-        raise _fail(f"revision is signed by {str(r.author)[:80]!r}, not the package's rater "
-                    f"{issued.rater!r}", src, item=where)
-    if not isinstance(r.created_at, dt.datetime) or r.created_at > now + CLOCK_SKEW:
-        raise _fail(f"revision is dated {r.created_at}, later than this merge "
-                    f"(allowing {int(CLOCK_SKEW.total_seconds() // 60)} minutes of clock "
-                    "difference)", src, item=where)
-    if form.kind != "rubric" or (tax is not None and tax.kind != "taxonomy"):
-        raise _fail("revision's rubric or taxonomy is a form of the wrong kind", src,
-                    item=where)
-    rubric = _lead_form(lead, form, src, where)
-    taxonomy = _lead_form(lead, tax, src, where) if tax is not None else None
-    try:
-        check_scalars(rationale=r.rationale, confidence=r.confidence,
-                      overall_score=r.overall_score, time_on_task_s=r.time_on_task_s,
-                      flagged=r.flagged, skipped=r.skipped, status=r.status)
-        check_answers(r.answers, rubric, taxonomy, lead.criteria.get(lead.case_of[ours], ()),
-                      indexes)
-    except Invalid as exc:
-        raise _fail(one_line(exc, 300), src, item=where) from exc
-
-
-def _content(r: PackageRevision, lead: MergeReference, issued: IssuedPackage, ours: int,
-             out_map: dict[int, int], form: PackageForm, tax: PackageForm | None, src: str,
-             where: str) -> RevisionContent:
-    known_form = lead.forms.get((form.key, form.version))
-    known_tax = lead.forms.get((tax.key, tax.version)) if tax is not None else None
-    rubric = known_form[2] if known_form else None
-    # Marks name questions; most revisions have none (a falsy value never looks one up).
-    questions = all_questions(rubric, known_tax[2] if known_tax else None,
-                              lead.criteria.get(lead.case_of[ours], [])) if (
-        rubric and r.annotations) else {}
-    try:
-        annotations = map_annotations(r.annotations, questions, issued.attachments, out_map)
-    except Invalid as exc:
-        raise _fail(one_line(exc, 300), src, item=where) from exc
-    return RevisionContent(
-        answers=dict(r.answers), annotations=annotations, rationale=r.rationale,
-        confidence=r.confidence, overall_score=r.overall_score,
-        time_on_task_s=r.time_on_task_s, flagged=r.flagged, skipped=r.skipped,
-        status=r.status)
 
 
 def merge_packages(project: Project, files: Sequence[Path],

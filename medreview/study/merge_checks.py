@@ -13,13 +13,9 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from medreview.domain.answer_validator import AnswerValidator, RuleMemo
 from medreview.domain.rubric import CASE_CRITERION_PREFIX, Form, Question, QuestionKind
-from medreview.domain.validation import (
-    ERROR_ENTRY_KEYS,
-    check_answer,
-    invalid_answers_by_id,
-    questions_by_id,
-)
+from medreview.domain.validation import ERROR_ENTRY_KEYS, check_answer, questions_by_id
 
 STATUSES = ("draft", "done", "skipped")
 ANNOTATION_KEYS = frozenset({*ERROR_ENTRY_KEYS, "question_id", "compared_output_id"})
@@ -32,6 +28,9 @@ class Invalid(Exception):
 
 
 def _number(v: Any) -> bool:
+    t = type(v)
+    if t is float or t is int:  # the usual column values, decided without the subclass tests
+        return math.isfinite(v)
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
@@ -51,9 +50,36 @@ def check_scalars(*, rationale: Any, confidence: Any, overall_score: Any, time_o
         raise Invalid(f"status {str(status)[:20]!r} is not one of {', '.join(STATUSES)}")
 
 
-# Questions by id for (rubric, taxonomy, criteria), keyed by the objects' ids; the value
+# The answers check for (rubric, taxonomy, criteria), keyed by the objects' ids; the value
 # holds the objects themselves, so none of them is freed (and its id reused) while cached.
-IndexCache = dict[tuple[int, int, int], tuple[object, object, object, dict[str, Question]]]
+IndexCache = dict[tuple[int, int, int], tuple[object, object, object, AnswerValidator]]
+
+
+def answer_validator(rubric: Form, taxonomy: Form | None, criteria: Sequence[Question],
+                     cache: IndexCache | None = None, memo: RuleMemo | None = None
+                     ) -> AnswerValidator:
+    """The compiled answers check of a form and case (``cache``, ``memo``: one per merge)."""
+    key = (id(rubric), id(taxonomy), id(criteria))
+    hit = cache.get(key) if cache is not None else None
+    if hit is not None:
+        return hit[3]
+    validator = AnswerValidator(questions_by_id(
+        rubric, [*(taxonomy.questions if taxonomy else ()), *criteria]), memo)
+    if cache is not None:
+        cache[key] = (rubric, taxonomy, criteria, validator)
+    return validator
+
+
+def check_valid_answers(answers: Any, validator: AnswerValidator) -> None:
+    """``Invalid`` naming the first answer ``validator`` refuses (or a non-mapping)."""
+    if not isinstance(answers, Mapping):
+        raise Invalid("answers are not a mapping of question to value")
+    problem = validator.first_problem(answers)
+    if problem is not None:
+        qid, reason = problem
+        if qid.startswith(CASE_CRITERION_PREFIX) and reason.startswith("no such question"):
+            reason = "this criterion does not belong to this output's case"
+        raise Invalid(f"question {str(qid)[:80]!r}: {reason}")
 
 
 def check_answers(answers: Any, rubric: Form, taxonomy: Form | None,
@@ -61,18 +87,7 @@ def check_answers(answers: Any, rubric: Form, taxonomy: Form | None,
     """``cache``: one per merge, for the thousands of revisions sharing a form and a case."""
     if not isinstance(answers, Mapping):
         raise Invalid("answers are not a mapping of question to value")
-    key = (id(rubric), id(taxonomy), id(criteria))
-    hit = cache.get(key) if cache is not None else None
-    if hit is not None:
-        by_id = hit[3]
-    else:
-        by_id = questions_by_id(rubric, [*(taxonomy.questions if taxonomy else ()), *criteria])
-        if cache is not None:
-            cache[key] = (rubric, taxonomy, criteria, by_id)
-    for qid, reason in invalid_answers_by_id(by_id, answers).items():
-        if qid.startswith(CASE_CRITERION_PREFIX) and reason.startswith("no such question"):
-            reason = "this criterion does not belong to this output's case"
-        raise Invalid(f"question {str(qid)[:80]!r}: {reason}")
+    check_valid_answers(answers, answer_validator(rubric, taxonomy, criteria, cache))
 
 
 def _region(region: Any, att_map: Mapping[int, int]) -> dict[str, Any]:
