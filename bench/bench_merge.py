@@ -25,7 +25,16 @@ spent), the ratios (baseline time / merge time; goal >= 0.5), the CPU time per r
 the same packages (idempotent: nothing added) is timed as well.
 Run:
     .venv/bin/python bench/bench_merge.py [--full] [--repeat 3] [--sizes 10000,100000]
-        [--work DIR]   (keeps the built projects and packages there and reuses them)
+        [--work DIR] [--setup-only]
+
+``--work DIR`` keeps each size's set-up in ``DIR/n<N>`` (the lead's project and the graded
+packages, with ``setup.json`` written last) and reuses it on later runs, ``--full`` included:
+the 1M set-up is built once (about 10 minutes here) and the merge re-measured at will.
+A set-up is reused only if its ``setup.json`` is there and every file it lists has the size
+and time recorded after the build; otherwise it is built again. Each merge and each baseline
+run works on its own fresh copy of the lead's project, never on the kept one.
+``--setup-only`` builds (or checks) the set-ups and stops, so that the measurement can run in
+a fresh process.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import sqlite3
 import sys
@@ -40,7 +50,8 @@ import tempfile
 import time
 import uuid
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,6 +69,7 @@ from medreview.storage.assignments import NewAssignment, output_infos, write_ass
 # 80k items) is refused as a bomb (study/package_zip.MAX_MANIFEST_BYTES).
 PER_PACKAGE = 25_000
 DB = "project.sqlite"
+SETUP = "setup.json"  # written last: a set-up without it was interrupted and is built again
 
 
 def grade_folder(folder: Path) -> int:
@@ -103,27 +115,96 @@ def grade_folder(folder: Path) -> int:
     return len(rows)
 
 
-def build(root: Path, n: int) -> tuple[Path, list[Path], float]:
-    """The lead's project (closed) and the graded packages of its N outputs."""
-    t0 = time.perf_counter()
-    project, _lead = build_sample_project(root / "project", n_cases=n // 2, outputs_per_case=2,
-                                          with_dicom=False, rater="Dr Lead")
+class Steps:
+    """Wall seconds per set-up step, summed over the packages."""
+
+    def __init__(self) -> None:
+        self.seconds = dict.fromkeys(("project", "assign", "build", "unpack", "grade", "seal"),
+                                     0.0)
+
+    @contextmanager
+    def __call__(self, step: str) -> Iterator[None]:
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[step] += time.perf_counter() - t
+
+
+def build(root: Path, n: int) -> tuple[Path, list[Path], dict[str, float]]:
+    """The lead's project (closed) and the graded packages of its N outputs; seconds per step."""
+    step = Steps()
+    with step("project"):
+        project, _lead = build_sample_project(root / "project", n_cases=n // 2,
+                                              outputs_per_case=2, with_dicom=False,
+                                              rater="Dr Lead")
     # Each physician gets a slice of PER_PACKAGE outputs, written by storage's assignment
     # writer: the planner (study.assign) spreads a rater's items in quadratic time.
-    ids = [o.output_id for o in output_infos(project)]
     raters = [f"Dr {i + 1:02d}" for i in range(-(-n // PER_PACKAGE))]
-    write_assignment(project, raters, lambda _state: [
-        NewAssignment(raters[i // PER_PACKAGE], oid, i % PER_PACKAGE, f"Response {'AB'[i % 2]}")
-        for i, oid in enumerate(ids)], seed=1, design_record={"bench": "merge"})
+    with step("assign"):
+        ids = [o.output_id for o in output_infos(project)]
+        write_assignment(project, raters, lambda _state: [
+            NewAssignment(raters[i // PER_PACKAGE], oid, i % PER_PACKAGE,
+                          f"Response {'AB'[i % 2]}") for i, oid in enumerate(ids)],
+            seed=1, design_record={"bench": "merge"})
+
     sealed = []
     for k, rater in enumerate(raters):
-        out = svc.build_package(project, rater, root / f"p{k}.mrpkg").path
-        folder = svc.unpack_package(out, root / f"work{k}")
-        assert grade_folder(folder) == min(PER_PACKAGE, n - k * PER_PACKAGE)
-        sealed.append(svc.seal_package(folder, root / f"p{k}-graded.mrpkg").path)
+        with step("build"):
+            out = svc.build_package(project, rater, root / f"p{k}.mrpkg").path
+        with step("unpack"):
+            folder = svc.unpack_package(out, root / f"work{k}")
+        with step("grade"):
+            graded = grade_folder(folder)
+        assert graded == min(PER_PACKAGE, n - k * PER_PACKAGE), graded
+        with step("seal"):
+            sealed.append(svc.seal_package(folder, root / f"p{k}-graded.mrpkg").path)
         shutil.rmtree(folder)
+        out.unlink()  # the outbound package: the merge reads the sealed one
     project.close()
-    return root / "project", sealed, time.perf_counter() - t0
+    return root / "project", sealed, step.seconds
+
+
+def _stamp(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns]
+
+
+def _kept_files(root: Path) -> list[Path]:
+    return [p for p in sorted((root / "project").rglob("*")) if p.is_file()]
+
+
+def save_setup(root: Path, n: int, packages: list[Path], steps: dict[str, float]) -> None:
+    files = _kept_files(root) + packages
+    info = {"n": n, "packages": [p.name for p in packages], "steps_s": steps,
+            "built_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+            "files": {p.relative_to(root).as_posix(): _stamp(p) for p in files}}
+    (root / SETUP).write_text(json.dumps(info, indent=1))
+
+
+def kept_setup(root: Path, n: int) -> tuple[Path, list[Path], dict[str, Any]] | None:
+    """The set-up kept in ``root`` if it is complete and unchanged since it was built."""
+    try:
+        info = json.loads((root / SETUP).read_text())
+        files = {p.relative_to(root).as_posix(): _stamp(p) for p in _kept_files(root)}
+        files.update({name: _stamp(root / name) for name in info["packages"]})
+    except (OSError, ValueError, KeyError):
+        return None
+    if info.get("n") != n or files != info.get("files"):
+        print(f"  (the set-up in {root} is incomplete or was changed: building it again)")
+        return None
+    return root / "project", [root / name for name in info["packages"]], info
+
+
+def fresh_copy(project_dir: Path, dest: Path) -> Path:
+    """A copy of the kept project for one run (the kept one is never opened)."""
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(project_dir, dest)
+    return dest
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _read_raw(package: Path, work: Path) -> tuple[str, dict[int, str], dict[int, Any],
@@ -244,41 +325,48 @@ def best(values: list[Timing]) -> Timing:
     return Timing(min(v.wall for v in values), min(v.cpu for v in values))
 
 
+def setup(n: int, work: Path) -> tuple[Path, list[Path]]:
+    """The size's set-up: the one kept in ``work`` if any, else built (and kept) there."""
+    root = work / f"n{n}"
+    kept = kept_setup(root, n)
+    if kept is not None:
+        project_dir, packages, info = kept
+        print(f"\n{n:,} revisions (set-up of {info['built_at']} reused from {root}; built in "
+              f"{sum(info['steps_s'].values()):.1f} s)")
+        return project_dir, packages
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    t = time.perf_counter()
+    project_dir, packages, steps = build(root, n)
+    wall = time.perf_counter() - t
+    save_setup(root, n, packages, steps)
+    print(f"\n{n:,} revisions (set-up {wall:.1f} s: "
+          + ", ".join(f"{k} {v:.1f}" for k, v in steps.items())
+          + f"; {len(packages)} packages; peak RSS {peak_rss_mb():,.0f} MB; "
+          f"load {' '.join(f'{x:.2f}' for x in os.getloadavg())})")
+    return project_dir, packages
+
+
 def run(n: int, repeat: int, work: Path,
         profile: Callable[[Path, list[Path]], None] | None) -> None:
     root = work / f"n{n}"
-    kept = sorted(root.glob("p*-graded.mrpkg"), key=lambda p: int(p.name[1:].split("-")[0]))
-    if kept:  # from an earlier run (--work)
-        project_dir, packages = root / "project", kept
-        print(f"\n{n:,} revisions (project and graded package from {root})")
-    else:
-        shutil.rmtree(root, ignore_errors=True)
-        root.mkdir(parents=True)
-        project_dir, packages, setup = build(root, n)
-        print(f"\n{n:,} revisions (setup: project, assignment, package, grading, seal "
-              f"{setup:.1f} s)")
+    project_dir, packages = setup(n, work)
     if profile is not None:
-        copy = root / "profiled"
-        shutil.copytree(project_dir, copy)
-        profile(copy, packages)
+        profile(fresh_copy(project_dir, root / "profiled"), packages)
         return
     ours: list[Timing] = []
     storage: list[Timing] = []
     raw: list[Timing] = []
     again: list[Timing] = []
     for r in range(repeat):
-        copy = root / f"m{r}"
-        shutil.rmtree(copy, ignore_errors=True)
-        shutil.copytree(project_dir, copy)
+        copy = fresh_copy(project_dir, root / f"m{r}")
         first, st, added, re_merge, re_added = merge(copy, packages)
         assert added == n and re_added == 0, (added, re_added)
         ours.append(first)
         storage.append(st)
         again.append(re_merge)
         shutil.rmtree(copy)
-        base = root / f"b{r}"
-        shutil.rmtree(base, ignore_errors=True)
-        shutil.copytree(project_dir, base)
+        base = fresh_copy(project_dir, root / f"b{r}")
         t, c = time.perf_counter(), time.process_time()
         rows = raw_baseline(base, packages, root)
         raw.append(Timing(time.perf_counter() - t, time.process_time() - c))
@@ -293,7 +381,8 @@ def run(n: int, repeat: int, work: Path,
     print(f"  ratio raw / merge     wall {b.wall / o.wall:5.2f}  CPU {b.cpu / o.cpu:5.2f}"
           "   (goal >= 0.5)")
     print(f"  ratio raw / storage   wall {b.wall / s.wall:5.2f}  CPU {b.cpu / s.cpu:5.2f}")
-    print(f"  load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"  load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}, "
+          f"peak RSS {peak_rss_mb():,.0f} MB")
 
 
 def cprofile(project_dir: Path, packages: list[Path]) -> None:
@@ -316,13 +405,21 @@ def main() -> None:
     ap.add_argument("--sizes", default="10000,100000")
     ap.add_argument("--profile", action="store_true", help="cProfile one merge per size")
     ap.add_argument("--work", type=Path, help="keep (and reuse) projects and packages here")
+    ap.add_argument("--setup-only", action="store_true",
+                    help="build (or check) the set-ups in --work and stop")
     args = ap.parse_args()
     sizes = [int(x) for x in args.sizes.split(",")] + ([1_000_000] if args.full else [])
     print(f"cpus {os.cpu_count()}, load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    if args.setup_only and args.work is None:
+        ap.error("--setup-only keeps the set-ups: give --work")
     with tempfile.TemporaryDirectory(prefix="medreview-bench-merge-") as tmp:
         for n in sizes:
-            run(n, args.repeat, args.work or Path(tmp), cprofile if args.profile else None)
+            if args.setup_only:
+                setup(n, args.work)
+            else:
+                run(n, args.repeat, args.work or Path(tmp),
+                    cprofile if args.profile else None)
 
 
 if __name__ == "__main__":
