@@ -135,6 +135,25 @@ def _need_str(m: dict[str, Any], key: str, src: str, *, pattern: re.Pattern[str]
     return v
 
 
+def _all_hex(text: str) -> bool:
+    """Only the digits 0-9a-f (bytes.translate deletes them in C: 5x a regex's speed)."""
+    return text.isascii() and not text.encode("ascii").translate(None, b"0123456789abcdef")
+
+
+def _outputs_well_formed(outputs: dict[Any, Any]) -> bool:
+    """Every token 32 hex digits and every entry a mapping with a text_sha256 of 64, tested
+    on all entries at once (C loops: a manifest lists up to 80,000). False sends the caller
+    to the entry-by-entry test, which names the first bad one."""
+    values = outputs.values()
+    if set(map(type, outputs)) != {str} or set(map(type, values)) != {dict}:
+        return False
+    shas = [entry.get("text_sha256") for entry in values]
+    if set(map(type, shas)) != {str} or set(map(len, outputs)) != {32} or (
+            set(map(len, shas)) != {64}):
+        return False
+    return _all_hex("".join(outputs)) and _all_hex("".join(shas))
+
+
 def check_manifest(m: Any, src: str) -> dict[str, Any]:
     """Types and shapes of every manifest field, each refusal one line naming the field."""
     if not isinstance(m, dict) or m.get("format") != FORMAT:
@@ -157,11 +176,12 @@ def check_manifest(m: Any, src: str) -> dict[str, Any]:
     outputs = m["outputs"]
     if not isinstance(outputs, dict):
         raise _fail("package manifest field 'outputs' is not a mapping", src, "outputs")
-    for token, entry in outputs.items():
-        if not _HEX32.fullmatch(token) or not isinstance(entry, dict) or not isinstance(
-                entry.get("text_sha256"), str) or not _HEX64.fullmatch(entry["text_sha256"]):
-            raise _fail("package manifest output entry is not a token with a text_sha256",
-                        src, f"outputs.{str(token)[:40]}")
+    if not _outputs_well_formed(outputs):  # the first bad entry, named
+        for token, entry in outputs.items():
+            if not _HEX32.fullmatch(token) or not isinstance(entry, dict) or not isinstance(
+                    entry.get("text_sha256"), str) or not _HEX64.fullmatch(entry["text_sha256"]):
+                raise _fail("package manifest output entry is not a token with a text_sha256",
+                            src, f"outputs.{str(token)[:40]}")
     files = m["files"]
     if not isinstance(files, dict):
         raise _fail("package manifest 'files' is not a mapping", src, "files")
