@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -19,6 +20,7 @@ def alembic_config() -> Config:
     return cfg
 
 
+@functools.cache  # the scripts ship with the code: reading them per open cost 10 ms
 def head_revision() -> str:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
