@@ -11,8 +11,18 @@ import csv
 import dataclasses
 import hashlib
 import json
-from collections.abc import Callable, Collection, Generator, Iterable, Mapping, Sequence
-from contextlib import closing
+import os
+from collections.abc import (
+    Callable,
+    Collection,
+    Generator,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from contextlib import closing, contextmanager
+from contextvars import ContextVar
 from itertools import repeat
 from pathlib import Path
 from typing import Any, TypeVar
@@ -84,6 +94,52 @@ MAX_LINE_CHARS = 32 * 1024 * 1024
 MAX_DOCUMENT_BYTES = 256 * 1024 * 1024
 MAX_NESTING = 100
 _CHUNK = 1 << 20
+_HEAD = 256  # bytes that decide a text file's encoding (byte-order mark, binary signature)
+
+
+class SourceDigest:
+    """The sha256 of the file being imported, taken from the very bytes its parser read.
+
+    While ``digest_of_source(path)`` is active, the text readers below (``iter_text_lines``,
+    ``read_text``) feed every byte they read of ``path`` to a hash as they read it; a read
+    that reaches the end of the file leaves its digest in ``value``. So the import log's digest
+    is that of the bytes the records came from: a file changed between hashing and parsing
+    cannot happen, and the file is read once, not twice. Each new read of the path starts
+    over (``value`` None until it reaches the end): the digest is that of the last read, the
+    one a parser takes its records from, and None when it stopped early or the format reads
+    the file some other way (archives, DICOM folders): the caller then hashes the file itself.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+        self.value: str | None = None
+
+    def start(self) -> Any:
+        self.value = None
+        return hashlib.sha256()
+
+
+_SOURCE: ContextVar[SourceDigest | None] = ContextVar("medreview_source_digest", default=None)
+
+
+@contextmanager
+def digest_of_source(path: Path) -> Iterator[SourceDigest]:
+    """Hash ``path`` in the readers' own pass while the block runs (see ``SourceDigest``).
+
+    A context variable, so the parser's generators (run by whoever iterates them inside the
+    block, in this thread) see it and nothing else does.
+    """
+    digest = SourceDigest(path)
+    token = _SOURCE.set(digest)
+    try:
+        yield digest
+    finally:
+        _SOURCE.reset(token)
+
+
+def _digest_for(path: Path) -> SourceDigest | None:
+    digest = _SOURCE.get()
+    return digest if digest is not None and digest.path == str(path) else None
 
 # Signatures of binary files a user may rename by mistake (or an attacker on purpose).
 _MAGIC: tuple[tuple[bytes, str], ...] = (
@@ -142,7 +198,13 @@ def text_encoding(path: Path, encoding: str | None = None) -> tuple[str, int]:
     Python knows, e.g. ``cp1252``) or UTF-8. Binary files are refused here, by signature.
     """
     with path.open("rb") as fh:
-        head = fh.read(256)
+        head = fh.read(_HEAD)
+    return _encoding_of(head, path, encoding)
+
+
+def _encoding_of(head: bytes, path: Path, encoding: str | None) -> tuple[str, int]:
+    """``text_encoding`` of a file whose first bytes are ``head`` (its first ``_HEAD``)."""
+    head = head[:_HEAD]
     for bom, codec in _BOMS:
         if head.startswith(bom):
             return codec, len(bom)
@@ -208,18 +270,28 @@ def iter_text_lines(
     only ``\n`` ends a line (CSV cells may hold ``\r`` and other line separators).
     """
     limit = MAX_LINE_CHARS if max_line is None else max_line
-    codec, bom = text_encoding(path, encoding)
-    total = path.stat().st_size
-    decoder = codecs.getincrementaldecoder(codec)("strict")
+    digest = _digest_for(path)
     lineno = 1
     pending: list[str] = []
     pending_len = 0
-    offset = bom
+    # One open file for everything: the encoding is decided on the first chunk's head, and
+    # (while an import hashes its source) the hash takes every byte as it is read.
     with path.open("rb") as fh:
-        fh.seek(bom)
+        total = os.fstat(fh.fileno()).st_size
+        first = fh.read(_CHUNK)
+        codec, bom = _encoding_of(first, path, encoding)
+        decoder = codecs.getincrementaldecoder(codec)("strict")
+        hasher = digest.start() if digest is not None else None
+        offset = bom
+        chunk: bytes | None = first[bom:]
         while True:
             check_cancel(token)
-            chunk = fh.read(_CHUNK)
+            if chunk is None:
+                chunk = fh.read(_CHUNK)
+                if hasher is not None:
+                    hasher.update(chunk)
+            elif hasher is not None:
+                hasher.update(first)
             final = not chunk
             state = decoder.getstate()[0]
             try:
@@ -253,6 +325,9 @@ def iter_text_lines(
                     raise _long_line(path, lineno, limit)
             if final:
                 break
+            chunk = None
+    if digest is not None and hasher is not None:
+        digest.value = hasher.hexdigest()  # the whole file was read
     if pending:
         yield lineno, "".join(pending)
     if progress is not None:
@@ -276,15 +351,25 @@ def _long_line(path: Path, line: int, limit: int) -> ImportFailed:
 def read_text(path: Path, encoding: str | None = None, limit: int | None = None) -> str:
     """The whole text of a (JSON) document, refused if larger than ``limit`` bytes."""
     cap = MAX_DOCUMENT_BYTES if limit is None else limit
-    size = path.stat().st_size
+    digest = _digest_for(path)
+    raw = b""
+    with path.open("rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size <= cap:
+            raw = fh.read(cap + 1)  # never more than the cap, even if the file grows meanwhile
+            size = len(raw)
     if size > cap:
         raise fail(
             f"file of {size // (1024 * 1024)} MiB is larger than the {cap // (1024 * 1024)} MiB "
             "a JSON document may have; convert it to JSON Lines (one record per line)",
             path,
         )
-    codec, bom = text_encoding(path, encoding)
-    data = path.read_bytes()[bom:]
+    codec, bom = _encoding_of(raw, path, encoding)
+    if digest is not None:  # the whole file, as read (see SourceDigest)
+        hasher = digest.start()
+        hasher.update(raw)
+        digest.value = hasher.hexdigest()
+    data = raw[bom:]
     try:
         text = codecs.decode(data, codec)
     except UnicodeDecodeError as exc:

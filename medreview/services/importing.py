@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from medreview.errors import ImportFailed, MedreviewError
+from medreview.importers._common import SourceDigest, digest_of_source
 from medreview.importers.detect import FORMATS
 from medreview.progress import Cancelled, CancelToken, Progress, no_progress
 from medreview.storage.ingest import ImportSummary, ingest
@@ -71,13 +73,41 @@ def _import_file(
     not UTF-8 and have no byte-order mark), ``na`` (cell values that mean "missing").
     Ratings are checked against the project's active rubric before anything is written.
     """
-    from medreview.importers.detect import BUILTIN_RUBRIC, detect_format, parse_file
-    from medreview.services.builtin_rubric import checked, ensure_rubric
-    from medreview.services.rating_form import rating_form
+    from medreview.importers.detect import detect_format
 
     started = dt.datetime.now(dt.UTC)  # escalation looks at the items rated from here on
     fmt = fmt or detect_format(path, (options or {}).get("encoding"))
-    digest = sha256_file(path) if path.is_file() else ""
+    with digest_of_source(path) as digest:
+        return _parse_and_ingest(
+            project, path, fmt, mapping, options, progress, token, started,
+            lambda: _source_sha256(path, digest),
+        )
+
+
+def _source_sha256(path: Path, digest: SourceDigest) -> str:
+    """The import log's digest of ``path``: taken by the parser's own reads of the file (the
+    text formats; see ``importers._common.SourceDigest``), else by hashing it now (archives,
+    inspect logs); a folder has none."""
+    if digest.value is not None:
+        return digest.value
+    return sha256_file(path) if path.is_file() else ""
+
+
+def _parse_and_ingest(
+    project: Project,
+    path: Path,
+    fmt: str,
+    mapping: dict[str, str] | None,
+    options: dict[str, Any] | None,
+    progress: Progress,
+    token: CancelToken | None,
+    started: dt.datetime,
+    source_sha256: Callable[[], str],
+) -> tuple[str, ImportSummary]:
+    from medreview.importers.detect import BUILTIN_RUBRIC, parse_file
+    from medreview.services.builtin_rubric import checked, ensure_rubric
+    from medreview.services.rating_form import rating_form
+
     kwargs: dict[str, Any] = {"fmt": fmt, "progress": progress, "token": token}
     if mapping:
         kwargs["mapping"] = mapping
@@ -100,7 +130,7 @@ def _import_file(
             records,
             source=str(path),
             importer=fmt,
-            source_sha256=digest,
+            source_sha256=source_sha256,
             progress=progress,
             token=token,
         )

@@ -341,16 +341,35 @@ class _Inserted:
         self.pending.clear()
 
 
-def _find_partial_log(s: Session, source: str, source_sha256: str) -> ImportLogRow | None:
-    """The log row of an earlier run of this same file that never finished (killed)."""
+def _find_partial_log(
+    s: Session, source: str, source_sha256: str, mine: ImportLogRow | None = None
+) -> ImportLogRow | None:
+    """The log row of an earlier run of this same file that never finished (killed): one with
+    the same digest, or from the same path with no digest (a run killed before its parser had
+    read the whole file, so before its digest was known; see ``ingest``)."""
     q = select(ImportLogRow)
-    q = q.where(ImportLogRow.sha256 == source_sha256) if source_sha256 else q.where(
+    same_path = (ImportLogRow.source == source) & (ImportLogRow.sha256 == "")
+    q = q.where((ImportLogRow.sha256 == source_sha256) | same_path) if source_sha256 else q.where(
         ImportLogRow.source == source
     )
     for row in s.scalars(q.order_by(ImportLogRow.id.desc())):
-        if (row.counts or {}).get("state") == PARTIAL:
+        if row is not mine and (row.counts or {}).get("state") == PARTIAL:
             return row
     return None
+
+
+def _earlier_partial_log(
+    s: Session, mine: ImportLogRow | None, source: str, source_sha256: str
+) -> ImportLogRow | None:
+    """The log row the end of an import marks complete: an earlier killed run's row of the
+    same file, if there is one (this run's own partial row, if any, is dropped then), else
+    this run's own."""
+    earlier = _find_partial_log(s, source, source_sha256, mine)
+    if earlier is None:
+        return mine
+    if mine is not None:
+        s.execute(delete(_LOG).where(_LOG.c.id == _log_id(mine)))
+    return earlier
 
 
 def incomplete_imports(project: Project) -> list[tuple[str, str]]:
@@ -379,13 +398,20 @@ def _write_log(
         s.add(log)
         s.flush()
         return log
-    # Every batch: a plain UPDATE by the row's id (known without reloading the expired row);
-    # the ORM's flush of the changed row cost a few times more, per batch.
-    table: Table = ImportLogRow.__table__  # type: ignore[assignment]
+    # A plain UPDATE by the row's id (known without reloading the expired row); the ORM's
+    # flush of the changed row cost a few times more.
+    s.execute(update(_LOG).where(_LOG.c.id == _log_id(log))
+              .values(counts=counts, sha256=source_sha256))
+    return log
+
+
+_LOG: Table = ImportLogRow.__table__  # type: ignore[assignment]
+
+
+def _log_id(log: ImportLogRow) -> int:
     identity = sa_inspect(log).identity
     assert identity is not None  # flushed in an earlier batch, or read from the database
-    s.execute(update(table).where(table.c.id == identity[0]).values(counts=counts))
-    return log
+    return int(identity[0])
 
 
 def _undo(project: Project, inserted: _Inserted, blobs: list[str]) -> bool:
@@ -464,7 +490,7 @@ def ingest(
     *,
     source: str,
     importer: str,
-    source_sha256: str = "",
+    source_sha256: str | Callable[[], str] = "",
     progress: Progress = no_progress,
     token: CancelToken | None = None,
     batch_records: int = BATCH_RECORDS,
@@ -473,22 +499,30 @@ def ingest(
     """Write ``records`` in short batches; all of the file, or (on any error) none of it.
 
     Batches commit every ``batch_records`` records or ``batch_seconds``, so other writers
-    save in between. The import log row says ``partial`` until the last batch marks it
-    ``complete`` in the same commit. On an error or cancel the committed batches are deleted
-    again; a killed run leaves ``partial`` rows that importing the same file again completes
-    (every row is found by its content and skipped). See docs/ARCHITECTURE.md.
+    save in between. The import log row says ``partial`` from the first batch that adds
+    something until the last batch marks it ``complete`` (with the counts) in the same
+    commit. On an error or cancel the committed batches are deleted again; a killed run
+    leaves ``partial`` rows that importing the same file again completes (every row is found
+    by its content and skipped). See docs/ARCHITECTURE.md.
+
+    ``source_sha256`` is the source file's digest, or what gives it once ``records`` are
+    exhausted (the importer hashes the file in the pass that parses it): then the log row has
+    no digest until the last batch, and the partial row of an earlier killed run of the same
+    file is looked for at the end.
     """
     summary = ImportSummary()
     inserted = _Inserted()
     state: _Ingest | None = None
     log: ImportLogRow | None = None
-    common = {"source": source, "source_sha256": source_sha256, "importer": importer}
+    known_sha = "" if callable(source_sha256) else source_sha256
+    common = {"source": source, "source_sha256": known_sha, "importer": importer}
     with project.writer(f"import of {Path(source).name}"), _old_objects_frozen() as collect:
         try:
             with project.write_session() as s:
                 event.listen(s, "pending_to_persistent", inserted.on_persistent)
                 state = _Ingest(project, s, summary, inserted)
-                log = _find_partial_log(s, source, source_sha256)
+                if not callable(source_sha256):
+                    log = _find_partial_log(s, source, known_sha)
                 batch_start = time.monotonic()
                 in_batch = 0
                 try:
@@ -512,7 +546,7 @@ def ingest(
                         if (in_batch >= batch_records
                                 or time.monotonic() - batch_start >= batch_seconds):
                             state.write_batch()
-                            if summary.added or log is not None:
+                            if log is None and summary.added:  # a killed run leaves it partial
                                 log = _write_log(s, log, summary=summary, state=PARTIAL, **common)
                             s.commit()
                             inserted.commit()
@@ -529,6 +563,9 @@ def ingest(
                 state.write_batch()
                 # In the last batch, so with the COMPLETE mark: all of it or none of it.
                 state.attach_waiting()
+                if callable(source_sha256):  # the records were read: the digest is known
+                    known_sha = common["source_sha256"] = source_sha256()
+                    log = _earlier_partial_log(s, log, source, known_sha)
                 if summary.added or log is not None:
                     log = _write_log(s, log, summary=summary, state=COMPLETE, **common)
                 s.commit()
