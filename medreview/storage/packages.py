@@ -12,15 +12,16 @@ import datetime as dt
 import random
 import shutil
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, Select, Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from medreview.errors import InputError, PackageError
+from medreview.storage.base import Base
 from medreview.storage.models import (
     AssignmentRow,
     AttachmentRow,
@@ -145,116 +146,168 @@ class _Maps:
     attachments: dict[int, int] = field(default_factory=dict)  # package id -> ours
 
 
+_IN_CHUNK = 500  # ids per IN (...) query: far below every dialect's bound-parameter limit
+
+
+def _rows_in(src: Session, stmt: Select[*tuple[Any, ...]], column: Any, ids: Sequence[int]
+             ) -> list[Row[Any]]:
+    """``stmt`` restricted to ``column IN ids``, one query per chunk of (sorted) ids."""
+    rows: list[Row[Any]] = []
+    for i in range(0, len(ids), _IN_CHUNK):
+        rows.extend(src.execute(stmt.where(column.in_(ids[i:i + _IN_CHUNK]))).all())
+    return rows
+
+
+def _insert(dst: Session, model: type[Base], rows: list[dict[str, Any]]) -> list[int]:
+    """Insert ``rows`` with one executemany, each given the id a flush would have given it
+    (the package database is new and SQLite gives max(id) + 1); return those ids."""
+    table: Table = model.__table__  # type: ignore[assignment]
+    first = int(dst.execute(select(func.max(table.c.id))).scalar() or 0) + 1
+    ids = list(range(first, first + len(rows)))
+    for i, row in zip(ids, rows, strict=True):
+        row["id"] = i
+    if rows:
+        dst.execute(insert(table), rows)
+    return ids
+
+
 def _copy_content(src: Session, dst: Session, project: Project, rater: RaterRow,
                   media_root: Path, new_token: Callable[[], str]) -> _Maps:
-    """Copy the rater's slice of the project into the package database; return the id maps."""
-    form_map: dict[int, int] = {}
-    for f in src.scalars(select(FormRow).order_by(FormRow.id)):
-        row = FormRow(key=f.key, version=f.version, kind=f.kind, name=f.name,
-                      definition=f.definition, sha256=f.sha256, active=f.active)
-        dst.add(row)
-        dst.flush()
-        form_map[f.id] = row.id
+    """Copy the rater's slice of the project into the package database; return the id maps.
+
+    Read a table at a time (ids in chunks) and written with one executemany per table:
+    a 25,000-item package took a minute as one ORM object and flush per row. Rows keep the
+    order, and so the ids, the per-row copy gave them (tests/storage/test_package_build_rows).
+    """
+    forms = src.execute(select(FormRow.id, FormRow.key, FormRow.version, FormRow.kind,
+                               FormRow.name, FormRow.definition, FormRow.sha256,
+                               FormRow.active).order_by(FormRow.id)).all()
+    form_map = dict(zip([f.id for f in forms], _insert(dst, FormRow, [
+        {"key": f.key, "version": f.version, "kind": f.kind, "name": f.name,
+         "definition": f.definition, "sha256": f.sha256, "active": f.active} for f in forms]),
+        strict=True))
     # The grading guidelines travel with the forms: the rater shows them beside the panel (G)
     # and every grade records the version (the same numbers as the lead's, copied as they are).
-    for g in src.scalars(select(GuidelineRow).order_by(GuidelineRow.id)):
-        dst.add(GuidelineRow(form_key=g.form_key, version=g.version, text=g.text,
-                             sha256=g.sha256, author=g.author, created_at=g.created_at))
-    new_rater = RaterRow(name=rater.name, kind=rater.kind, pseudonym=rater.pseudonym)
-    dst.add(new_rater)
-    dst.flush()
-    assignments = src.scalars(
-        select(AssignmentRow).where(AssignmentRow.rater_id == rater.id)
-        .order_by(AssignmentRow.position)
-    ).all()
+    _insert(dst, GuidelineRow, [dict(g._mapping) for g in src.execute(
+        select(GuidelineRow.form_key, GuidelineRow.version, GuidelineRow.text,
+               GuidelineRow.sha256, GuidelineRow.author, GuidelineRow.created_at)
+        .order_by(GuidelineRow.id))])
+    (new_rater,) = _insert(dst, RaterRow, [
+        {"name": rater.name, "kind": rater.kind, "pseudonym": rater.pseudonym}])
+    assignments: list[Any] = list(src.execute(
+        select(AssignmentRow.output_id, AssignmentRow.position, AssignmentRow.blind_label)
+        .where(AssignmentRow.rater_id == rater.id)
+        .order_by(AssignmentRow.position, AssignmentRow.id)).all())
     assignments = package_items(src, rater.id, assignments)  # the qualification round
     if not assignments:
         raise PackageError("this rater has no assignments; run `medreview assign` first",
                            item=rater.name)
-    outputs = {o.id: o for o in src.scalars(
-        select(OutputRow).where(OutputRow.id.in_([a.output_id for a in assignments])))}
-    case_map: dict[int, int] = {}
-    att_map: dict[int, int] = {}
-    for case_id in sorted({o.case_id for o in outputs.values()}):
-        c = src.get(CaseRow, case_id)
-        assert c is not None
-        nc = CaseRow(external_id=c.external_id, title=c.title, messages=c.messages,
-                     context=c.context, tags=c.tags, meta=c.meta,
-                     reference_answer=c.reference_answer, content_sha256=c.content_sha256,
-                     source="package")
-        dst.add(nc)
-        dst.flush()
-        case_map[c.id] = nc.id
-        for cr in src.scalars(select(CaseCriterionRow).where(CaseCriterionRow.case_id == c.id)):
-            dst.add(CaseCriterionRow(case_id=nc.id, position=cr.position, key=cr.key,
-                                     text=cr.text, points=cr.points, tags=cr.tags))
-        series_map: dict[int, int] = {}
-        for sr in src.scalars(select(SeriesRow).where(SeriesRow.case_id == c.id)):
-            ns = SeriesRow(case_id=nc.id, study_uid=sr.study_uid, series_uid=sr.series_uid,
-                           modality=sr.modality, description=sr.description)
-            dst.add(ns)
-            dst.flush()
-            series_map[sr.id] = ns.id
-        for att in src.scalars(select(AttachmentRow).where(AttachmentRow.case_id == c.id)):
-            na = AttachmentRow(
-                case_id=nc.id, series_id=series_map.get(att.series_id or -1), kind=att.kind,
-                sha256=att.sha256, size=att.size, filename=att.filename, mime=att.mime,
-                sop_uid=att.sop_uid, instance_number=att.instance_number,
-                sort_index=att.sort_index, frame_count=att.frame_count, meta=att.meta)
-            dst.add(na)
-            dst.flush()
-            att_map[att.id] = na.id
-            target = media_root / att.sha256[:2] / att.sha256[2:]
-            if not target.exists():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(project.media.open_verified(att.sha256), target)
+    outputs = {o.id: o for o in _rows_in(
+        src, select(OutputRow.id, OutputRow.case_id, OutputRow.text, OutputRow.text_sha256),
+        OutputRow.id, sorted({a.output_id for a in assignments}))}
+    case_ids = sorted({o.case_id for o in outputs.values()})
+    cases = _rows_in(src, select(
+        CaseRow.id, CaseRow.external_id, CaseRow.title, CaseRow.messages, CaseRow.context,
+        CaseRow.tags, CaseRow.meta, CaseRow.reference_answer, CaseRow.content_sha256)
+        .order_by(CaseRow.id), CaseRow.id, case_ids)
+    assert [c.id for c in cases] == case_ids  # outputs' cases exist (foreign key)
+    case_map = dict(zip(case_ids, _insert(dst, CaseRow, [
+        {"external_id": c.external_id, "title": c.title, "messages": c.messages,
+         "context": c.context, "tags": c.tags, "metadata": c.meta,
+         "reference_answer": c.reference_answer, "content_sha256": c.content_sha256,
+         "source": "package"} for c in cases]), strict=True))
+    _insert(dst, CaseCriterionRow, [
+        {"case_id": case_map[cr.case_id], "position": cr.position, "key": cr.key,
+         "text": cr.text, "points": cr.points, "tags": cr.tags}
+        for cr in _rows_in(src, select(
+            CaseCriterionRow.case_id, CaseCriterionRow.position, CaseCriterionRow.key,
+            CaseCriterionRow.text, CaseCriterionRow.points, CaseCriterionRow.tags)
+            .order_by(CaseCriterionRow.case_id, CaseCriterionRow.id),
+            CaseCriterionRow.case_id, case_ids)])
+    series = _rows_in(src, select(
+        SeriesRow.id, SeriesRow.case_id, SeriesRow.study_uid, SeriesRow.series_uid,
+        SeriesRow.modality, SeriesRow.description)
+        .order_by(SeriesRow.case_id, SeriesRow.id), SeriesRow.case_id, case_ids)
+    # An attachment keeps its series only where that series belongs to the same case.
+    series_map = {(sr.case_id, sr.id): new for sr, new in zip(series, _insert(dst, SeriesRow, [
+        {"case_id": case_map[sr.case_id], "study_uid": sr.study_uid,
+         "series_uid": sr.series_uid, "modality": sr.modality,
+         "description": sr.description} for sr in series]), strict=True)}
+    attachments = _rows_in(src, select(
+        AttachmentRow.id, AttachmentRow.case_id, AttachmentRow.series_id, AttachmentRow.kind,
+        AttachmentRow.sha256, AttachmentRow.size, AttachmentRow.filename, AttachmentRow.mime,
+        AttachmentRow.sop_uid, AttachmentRow.instance_number, AttachmentRow.sort_index,
+        AttachmentRow.frame_count, AttachmentRow.meta)
+        .order_by(AttachmentRow.case_id, AttachmentRow.id), AttachmentRow.case_id, case_ids)
+    att_map = dict(zip([att.id for att in attachments], _insert(dst, AttachmentRow, [
+        {"case_id": case_map[att.case_id],
+         "series_id": series_map.get((att.case_id, att.series_id)), "kind": att.kind,
+         "sha256": att.sha256, "size": att.size, "filename": att.filename, "mime": att.mime,
+         "sop_uid": att.sop_uid, "instance_number": att.instance_number,
+         "sort_index": att.sort_index, "frame_count": att.frame_count, "metadata": att.meta}
+        for att in attachments]), strict=True))
+    for att in attachments:
+        target = media_root / att.sha256[:2] / att.sha256[2:]
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(project.media.open_verified(att.sha256), target)
     # Output rows go in in a random order with random tokens: package ids say nothing about
     # the import (= model) order, and the token -> output map stays with the lead.
     shuffled = list(assignments)
     random.SystemRandom().shuffle(shuffled)
     maps = _Maps()
-    output_map: dict[int, int] = {}
+    rows: list[dict[str, Any]] = []
     for a in shuffled:
         o = outputs[a.output_id]
         token = new_token()
         # Blinded: the model name is replaced by the label the rater sees; no metadata travels.
-        no = OutputRow(case_id=case_map[o.case_id], external_id=token, model=a.blind_label,
-                       text=o.text, text_sha256=o.text_sha256, meta={}, source="package")
-        dst.add(no)
-        dst.flush()
-        output_map[o.id] = no.id
+        rows.append({"case_id": case_map[o.case_id], "external_id": token,
+                     "model": a.blind_label, "text": o.text, "text_sha256": o.text_sha256,
+                     "metadata": {}, "source": "package"})
         maps.outputs[token] = IssuedOutput(o.id, o.text_sha256)
-    for a in assignments:
-        # No seed: with it and the case, the seeded label shuffle gives back the model order.
-        dst.add(AssignmentRow(rater_id=new_rater.id, output_id=output_map[a.output_id],
-                              position=a.position, blind_label=a.blind_label, seed=None))
-    for oid, reason in src.execute(select(StudyItemRow.output_id, StudyItemRow.reason).where(
-            StudyItemRow.rater_id == rater.id, StudyItemRow.kind == "escalation",
-            StudyItemRow.output_id.in_(list(output_map)))):
-        # A senior grading offline reads why an item came to them, as in the app.
-        dst.add(StudyItemRow(rater_id=new_rater.id, output_id=output_map[oid],
-                             kind="escalation", reason=reason))
-    for j in src.scalars(select(JudgmentRow).where(
-            JudgmentRow.rater_id == rater.id, JudgmentRow.output_id.in_(list(output_map)))
-            .order_by(JudgmentRow.id)):
-        nj = JudgmentRow(rater_id=new_rater.id, output_id=output_map[j.output_id],
-                         status=j.status, flagged=j.flagged,
-                         current_revision_no=j.current_revision_no,
-                         created_at=j.created_at, updated_at=j.updated_at)
-        dst.add(nj)
-        dst.flush()
-        for r in src.scalars(select(JudgmentRevisionRow).where(
-                JudgmentRevisionRow.judgment_id == j.id)):
-            dst.add(JudgmentRevisionRow(
-                uid=r.uid, judgment_id=nj.id, revision_no=r.revision_no,
-                form_id=form_map[r.form_id],
-                taxonomy_id=form_map[r.taxonomy_id] if r.taxonomy_id else None,
-                answers=r.answers, annotations=_map_annotations(list(r.annotations), att_map,
-                                             output_map),
-                rationale=r.rationale, confidence=r.confidence, overall_score=r.overall_score,
-                time_on_task_s=r.time_on_task_s, flagged=r.flagged, skipped=r.skipped,
-                status=r.status, author=r.author, source=r.source, created_at=r.created_at))
-    dst.flush()
+    output_map = {a.output_id: new
+                  for a, new in zip(shuffled, _insert(dst, OutputRow, rows), strict=True)}
+    # No seed: with it and the case, the seeded label shuffle gives back the model order.
+    _insert(dst, AssignmentRow, [
+        {"rater_id": new_rater, "output_id": output_map[a.output_id], "position": a.position,
+         "blind_label": a.blind_label, "seed": None} for a in assignments])
+    # A senior grading offline reads why an item came to them, as in the app.
+    _insert(dst, StudyItemRow, [
+        {"rater_id": new_rater, "output_id": output_map[oid], "kind": "escalation",
+         "reason": reason}
+        for oid, reason in src.execute(
+            select(StudyItemRow.output_id, StudyItemRow.reason).where(
+                StudyItemRow.rater_id == rater.id, StudyItemRow.kind == "escalation")
+            .order_by(StudyItemRow.id)) if oid in output_map])
+    judgments = [j for j in src.execute(
+        select(JudgmentRow.id, JudgmentRow.output_id, JudgmentRow.status, JudgmentRow.flagged,
+               JudgmentRow.current_revision_no, JudgmentRow.created_at, JudgmentRow.updated_at)
+        .where(JudgmentRow.rater_id == rater.id).order_by(JudgmentRow.id))
+        if j.output_id in output_map]
+    judgment_map = dict(zip([j.id for j in judgments], _insert(dst, JudgmentRow, [
+        {"rater_id": new_rater, "output_id": output_map[j.output_id], "status": j.status,
+         "flagged": j.flagged, "current_revision_no": j.current_revision_no,
+         "created_at": j.created_at, "updated_at": j.updated_at} for j in judgments]),
+        strict=True))
+    r = JudgmentRevisionRow
+    _insert(dst, JudgmentRevisionRow, [
+        {"uid": rev.uid, "judgment_id": judgment_map[rev.judgment_id],
+         "revision_no": rev.revision_no, "form_id": form_map[rev.form_id],
+         "taxonomy_id": form_map[rev.taxonomy_id] if rev.taxonomy_id else None,
+         "answers": rev.answers,
+         "annotations": _map_annotations(list(rev.annotations), att_map, output_map),
+         "rationale": rev.rationale, "confidence": rev.confidence,
+         "overall_score": rev.overall_score, "time_on_task_s": rev.time_on_task_s,
+         "flagged": rev.flagged, "skipped": rev.skipped, "status": rev.status,
+         "author": rev.author, "source": rev.source, "created_at": rev.created_at}
+        for rev in src.execute(
+            select(r.judgment_id, r.uid, r.revision_no, r.form_id, r.taxonomy_id, r.answers,
+                   r.annotations, r.rationale, r.confidence, r.overall_score,
+                   r.time_on_task_s, r.flagged, r.skipped, r.status, r.author, r.source,
+                   r.created_at)
+            .join(JudgmentRow, JudgmentRow.id == r.judgment_id)
+            .where(JudgmentRow.rater_id == rater.id).order_by(r.judgment_id, r.id))
+        if rev.judgment_id in judgment_map])
     maps.attachments = {v: k for k, v in att_map.items()}
     return maps
 
