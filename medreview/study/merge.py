@@ -33,7 +33,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from medreview.domain.answer_validator import AnswerValidator, RuleMemo
 from medreview.domain.rubric import Form
@@ -67,6 +67,7 @@ from medreview.study.merge_checks import (
     check_scalars,
     check_valid_answers,
     map_annotations,
+    scalars_fine,
 )
 from medreview.study.package_zip import ROOT, PackageZip, open_package_zip
 from medreview.study.seal import seal_verifies
@@ -279,14 +280,15 @@ class _Checks:
                  out_map: dict[int, int]) -> None:
         self.lead, self.issued, self.out_map = lead, issued, out_map
         self.latest = now + CLOCK_SKEW
-        self._forms: dict[tuple[int, int | None], tuple[Form, Form | None] | str] = {}
-        # The answers check by forms, then by forms and case (the case's criteria added).
-        self._bases: dict[tuple[int, int | None], AnswerValidator] = {}
+        # By (form id, taxonomy id): the lead's forms, their keys and their answers check,
+        # or why they are refused.
+        self._forms: dict[tuple[int, int | None], _Forms | str] = {}
+        # The answers check by forms and case (the form's, with the case's criteria added).
         self._validators: dict[tuple[int, int | None, int], AnswerValidator] = {}
         self._rules: RuleMemo = {}
 
     def _lead_forms(self, r: PackageRevision, form: PackageForm, tax: PackageForm | None
-                    ) -> tuple[Form, Form | None]:
+                    ) -> _Forms:
         key = (r.form_id, r.taxonomy_id)
         found = self._forms.get(key)
         if found is None:
@@ -294,21 +296,17 @@ class _Checks:
                 if form.kind != "rubric" or (tax is not None and tax.kind != "taxonomy"):
                     raise _Refused("revision's rubric or taxonomy is a form of the wrong kind")
                 rubric = _lead_form(self.lead, form)
-                found = (rubric, _lead_form(self.lead, tax) if tax is not None else None)
+                taxonomy = _lead_form(self.lead, tax) if tax is not None else None
+                found = _Forms(rubric, taxonomy, (form.key, form.version),
+                               (tax.key, tax.version) if tax is not None else None,
+                               AnswerValidator(questions_by_id(
+                                   rubric, taxonomy.questions if taxonomy else ()),
+                                   self._rules))
             except _Refused as exc:
                 found = exc.reason
             self._forms[key] = found
         if isinstance(found, str):
             raise _Refused(found)
-        return found
-
-    def _base(self, r: PackageRevision, rubric: Form, taxonomy: Form | None
-              ) -> AnswerValidator:
-        key = (r.form_id, r.taxonomy_id)
-        found = self._bases.get(key)
-        if found is None:
-            found = self._bases[key] = AnswerValidator(questions_by_id(
-                rubric, taxonomy.questions if taxonomy else ()), self._rules)
         return found
 
     def new_revision(self, r: PackageRevision, form: PackageForm, tax: PackageForm | None,
@@ -321,23 +319,26 @@ class _Checks:
             raise _Refused(f"revision is dated {r.created_at}, later than this merge "
                            f"(allowing {int(CLOCK_SKEW.total_seconds() // 60)} minutes of clock "
                            "difference)")
-        rubric, taxonomy = self._lead_forms(r, form, tax)
+        forms = self._forms.get((r.form_id, r.taxonomy_id))
+        if forms is None or isinstance(forms, str):
+            forms = self._lead_forms(r, form, tax)
         try:
-            check_scalars(rationale=r.rationale, confidence=r.confidence,
-                          overall_score=r.overall_score, time_on_task_s=r.time_on_task_s,
-                          flagged=r.flagged, skipped=r.skipped, status=r.status)
+            if not scalars_fine(r):  # check_scalars says why
+                check_scalars(rationale=r.rationale, confidence=r.confidence,
+                              overall_score=r.overall_score, time_on_task_s=r.time_on_task_s,
+                              flagged=r.flagged, skipped=r.skipped, status=r.status)
             case = lead.case_of[ours]
             vkey = (r.form_id, r.taxonomy_id, case)
             validator = self._validators.get(vkey)
             if validator is None:
-                validator = self._validators[vkey] = self._base(
-                    r, rubric, taxonomy).extended(lead.criteria.get(case, ()), self._rules)
+                validator = self._validators[vkey] = forms.answers.extended(
+                    lead.criteria.get(case, ()), self._rules)
             check_valid_answers(r.answers, validator)
             # Marks name questions; most revisions have none (and build no index).
             marks = r.annotations
             annotations: list[Any] = [] if type(marks) is list and not marks else (
                 map_annotations(marks, all_questions(
-                    rubric, taxonomy, lead.criteria.get(case, [])) if marks else {},
+                    forms.rubric, forms.taxonomy, lead.criteria.get(case, [])) if marks else {},
                     issued.attachments, self.out_map))
         except Invalid as exc:
             raise _Refused(one_line(exc, 300)) from None
@@ -346,11 +347,21 @@ class _Checks:
             confidence=r.confidence, overall_score=r.overall_score,
             time_on_task_s=r.time_on_task_s, flagged=r.flagged, skipped=r.skipped,
             status=r.status)
+        version = r.guideline_version
         return IncomingRevision(
-            uid=r.uid, form=(form.key, form.version),
-            taxonomy=(tax.key, tax.version) if tax else None, content=content,
+            uid=r.uid, form=forms.form_key, taxonomy=forms.taxonomy_key, content=content,
             author=r.author, created_at=r.created_at,
-            guideline_version=_guideline_version(r.guideline_version))
+            guideline_version=None if version is None else _guideline_version(version))
+
+
+class _Forms(NamedTuple):
+    """A revision's forms as this project has them, and the form's answers check."""
+
+    rubric: Form
+    taxonomy: Form | None
+    form_key: tuple[str, int]
+    taxonomy_key: tuple[str, int] | None
+    answers: AnswerValidator
 
 
 def _guideline_version(value: object) -> int | None:

@@ -50,6 +50,18 @@ def check_scalars(*, rationale: Any, confidence: Any, overall_score: Any, time_o
         raise Invalid(f"status {str(status)[:20]!r} is not one of {', '.join(STATUSES)}")
 
 
+def scalars_fine(r: Any) -> bool:
+    """A fast yes for the usual row (``r``: a package revision): True only where
+    ``check_scalars`` passes; False leaves it to ``check_scalars`` to say why."""
+    rationale, c, score, tot = r.rationale, r.confidence, r.overall_score, r.time_on_task_s
+    return (type(rationale) is str and len(rationale) <= MAX_RATIONALE_CHARS
+            and (c is None or (type(c) is float and 0.0 <= c <= 1.0))
+            and (score is None or (type(score) is float and math.isfinite(score)))
+            and type(tot) is float and 0.0 <= tot < math.inf
+            and type(r.flagged) is bool and type(r.skipped) is bool
+            and r.status in STATUSES)
+
+
 # The answers check for (rubric, taxonomy, criteria), keyed by the objects' ids; the value
 # holds the objects themselves, so none of them is freed (and its id reused) while cached.
 IndexCache = dict[tuple[int, int, int], tuple[object, object, object, AnswerValidator]]
