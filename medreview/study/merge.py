@@ -224,32 +224,36 @@ def _load(c: PackageContents, pkg: IncomingPackage, lead: MergeReference, now: d
     revs = c.revisions
     known = revision_owners(project, [r.uid for r in revs])
     by_judgment = {j.id: j for j in c.judgments}
+    ours_of = {j.id: out_map[j.output_id] for j in c.judgments}  # judgment -> our output
     checks = _Checks(lead, issued, now, out_map)
     chains = pkg.chains
+    mine = (issued.rater_id,)
     for r in revs:
         try:
-            j = by_judgment.get(r.judgment_id)
-            if j is None:
+            ours = ours_of.get(r.judgment_id)
+            if ours is None:
                 raise _Refused("package holds a revision of no judgment of its rater")
-            ours = out_map[j.output_id]
             form = forms.get(r.form_id)
             tax = forms.get(r.taxonomy_id) if r.taxonomy_id else None
             if form is None or (r.taxonomy_id and tax is None):
                 raise _Refused("revision names a form the package does not have")
             owner = known.get(r.uid)
-            if owner is not None:  # sent out with the package (or merged before): must be ours
-                if owner != (issued.rater_id, ours):
-                    raise _Refused("revision uid belongs to another judgment in this project")
-                # Content matters only for new revisions (known ones are skipped by uid).
+            if owner is None:
+                incoming = checks.new_revision(r, form, tax, ours)
+            elif owner != (*mine, ours):  # sent out with the package (or merged before)
+                raise _Refused("revision uid belongs to another judgment in this project")
+            else:  # content matters only for new revisions (known ones are skipped by uid)
                 incoming = IncomingRevision(
                     uid=r.uid, form=(form.key, form.version),
                     taxonomy=(tax.key, tax.version) if tax else None, content=RevisionContent(),
                     author=r.author, created_at=r.created_at, guideline_version=None)
-            else:
-                incoming = checks.new_revision(r, form, tax, ours)
         except _Refused as exc:
             raise _fail(exc.reason, src, item=_where(r, by_judgment, token_of)) from None
-        chains.setdefault(ours, []).append(incoming)
+        chain = chains.get(ours)
+        if chain is None:
+            chains[ours] = [incoming]
+        else:
+            chain.append(incoming)
     return pkg
 
 
