@@ -17,7 +17,12 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
-from medreview.domain.not_assessed import NOT_APPLICABLE, cannot_assess_of, is_not_applicable
+from medreview.domain.not_assessed import (
+    CANNOT_ASSESS_KEY,
+    NOT_APPLICABLE,
+    cannot_assess_of,
+    is_not_applicable,
+)
 from medreview.domain.rubric import Form, Question, QuestionKind
 
 SCORING_RULES: Final = ("healthbench", "sum", "mean")
@@ -143,22 +148,42 @@ def prepared_score(form: Form | None, case_questions: Sequence[Question] = ()) -
     question of the form and its kind per judgment was most of the time. The value is the
     same to the last bit: the same values are summed in the same order by ``math.fsum``
     (tests/domain/test_prepared_score.py checks it against ``judgment_score``)."""
+    return score_preparer(form)(case_questions)
+
+
+def score_preparer(form: Form | None) -> Callable[[Sequence[Question]], Score]:
+    """``prepared_score(form, case_questions)`` for many cases' criteria: the form's own
+    questions are picked once, each case adds its criteria."""
     rule = None if form is None else form.scoring
     if form is None or rule is None or rule not in SCORING_RULES:
-        return _no_score
-    questions = [*form.questions, *case_questions]
-    try:
-        return _prepared(rule, questions)
-    except OverflowError:  # points past the float range: judgment_score's own path decides
+        return lambda case_questions: _no_score
+    make = _MAKERS[rule]
+
+    def judgment_score_of(case_questions: Sequence[Question]) -> Score:
+        # points past the float range: judgment_score's own path decides
         return lambda answers, status: judgment_score(form, answers, case_questions,
                                                       status=status)
+    try:
+        base = _terms(rule, form.questions)
+    except OverflowError:
+        return judgment_score_of
+    alone = make(base)
+
+    def prepare(case_questions: Sequence[Question]) -> Score:
+        if not case_questions:
+            return alone
+        try:
+            return make(base + _terms(rule, case_questions))
+        except OverflowError:
+            return judgment_score_of(case_questions)
+    return prepare
 
 
-def _prepared(rule: str, questions: Sequence[Question]) -> Score:
+def _terms(rule: str, questions: Sequence[Question]) -> tuple[Any, ...]:
+    """What each rule reads of ``questions``, in their order (``form_score``'s filters)."""
     if rule == "healthbench":
-        return _healthbench(tuple(
-            (q.id, float(q.points)) for q in questions
-            if q.kind is QuestionKind.CRITERION and q.points is not None))
+        return tuple((q.id, float(q.points)) for q in questions
+                     if q.kind is QuestionKind.CRITERION and q.points is not None)
     if rule == "sum":
         terms: list[tuple[str, int, float]] = []
         for q in questions:
@@ -166,8 +191,8 @@ def _prepared(rule: str, questions: Sequence[Question]) -> Score:
                 terms.append((q.id, _CRITERION, float(q.points)))
             elif q.kind in (QuestionKind.ORDINAL, QuestionKind.NUMBER):
                 terms.append((q.id, _NUMBER, 0.0))
-        return _sum(tuple(terms))
-    return _mean(tuple(q.id for q in questions if q.kind is QuestionKind.ORDINAL))
+        return tuple(terms)
+    return tuple(q.id for q in questions if q.kind is QuestionKind.ORDINAL)
 
 
 def _no_score(answers: Any, status: str) -> float | None:
@@ -175,9 +200,13 @@ def _no_score(answers: Any, status: str) -> float | None:
 
 
 def _assessed(answers: Any, status: str) -> bool:
-    """What ``judgment_score`` and ``form_score`` ask before any rule."""
-    return (status != "skipped" and isinstance(answers, Mapping)
-            and cannot_assess_of(answers) is None)
+    """What ``judgment_score`` and ``form_score`` ask before any rule (a plain dict first:
+    an ABC ``isinstance`` costs more than the rest)."""
+    if status == "skipped":
+        return False
+    if answers.__class__ is dict:
+        return CANNOT_ASSESS_KEY not in answers
+    return isinstance(answers, Mapping) and cannot_assess_of(answers) is None
 
 
 def _finite(score: float | None) -> float | None:
@@ -242,3 +271,7 @@ def _mean(ids: tuple[str, ...]) -> Score:
         except OverflowError:
             return None
     return score
+
+
+_MAKERS: dict[str, Callable[[Any], Score]] = {
+    "healthbench": _healthbench, "sum": _sum, "mean": _mean}

@@ -18,6 +18,8 @@ import hashlib
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -41,15 +43,16 @@ from medreview.storage.project import Project
 from medreview.storage.revisions import (
     CRITERION_CACHE,
     CriterionCache,
-    NewRevision,
     RevisionContent,
     Scorer,
     case_criteria,
+    driver,
     gc_paused,
     insert_judgments,
     insert_revisions,
     update_judgment_mirrors,
 )
+from medreview.storage.sqlite_values import result_processor
 
 _CHUNK = 500  # ids per IN (...) list: well below SQLite's limit of bound parameters
 
@@ -136,8 +139,7 @@ class PackageRater:
     kind: str
 
 
-@dataclass(frozen=True)
-class PackageOutput:
+class PackageOutput(NamedTuple):
     id: int
     token: str | None  # the package's opaque name of the output (``output.external_id``)
     text_sha256: str
@@ -192,43 +194,50 @@ class PackageContents:
 
 
 def package_contents(pkg: Project) -> PackageContents:
-    """Every row of a package database that merge looks at."""
+    """Every row of a package database that merge looks at.
+
+    Values are what the columns' types make of them (JSON parsed, timestamps UTC); each JSON
+    text is parsed once here, and the checks and the write both use that value."""
     with pkg.read() as s, gc_paused():
         raw = s.scalars(select(ProjectRow)).one().settings or {}
         settings = raw.get("package") or {}
         raters = tuple(PackageRater(r.id, r.name, r.kind) for r in s.scalars(select(RaterRow)))
         conn = s.connection()  # Core rows: the ORM's per-row work is not needed here
-        outputs = tuple(PackageOutput(oid, token, sha) for oid, token, sha in conn.execute(
-            select(OutputRow.id, OutputRow.external_id, OutputRow.text_sha256)).all())
         forms = {f.id: PackageForm(f.key, f.version, f.kind, f.sha256)
                  for f in s.scalars(select(FormRow))}
-        judgments = tuple(map(PackageJudgment._make, conn.execute(
-            select(JudgmentRow.id, JudgmentRow.rater_id, JudgmentRow.output_id)
-            .order_by(JudgmentRow.id)).all()))
-        r = JudgmentRevisionRow  # columns, not ORM rows: a package may hold a million
-        columns = (r.uid, r.judgment_id, r.revision_no, r.form_id, r.taxonomy_id, r.answers,
-                   r.annotations, r.rationale, r.confidence, r.overall_score,
-                   r.time_on_task_s, r.flagged, r.skipped, r.status, r.author, r.created_at,
-                   r.guideline_version)
-        revisions = tuple(map(PackageRevision._make, _all_rows(
-            conn, select(*columns).order_by(r.judgment_id, r.revision_no), columns)))
+        o, j, r = OutputRow, JudgmentRow, JudgmentRevisionRow  # a package may hold 80,000
+        outputs = tuple(map(partial(tuple.__new__, PackageOutput), _all_rows(
+            conn, select(o.id, o.external_id, o.text_sha256).order_by(o.id))))
+        judgments = tuple(map(partial(tuple.__new__, PackageJudgment), _all_rows(
+            conn, select(j.id, j.rater_id, j.output_id).order_by(j.id))))
+        # tuple.__new__ of each named tuple (what _make calls, without a Python frame per row)
+        revisions = tuple(map(partial(tuple.__new__, PackageRevision), _all_rows(conn, select(
+            r.uid, r.judgment_id, r.revision_no, r.form_id, r.taxonomy_id, r.answers,
+            r.annotations, r.rationale, r.confidence, r.overall_score, r.time_on_task_s,
+            r.flagged, r.skipped, r.status, r.author, r.created_at, r.guideline_version,
+        ).order_by(r.judgment_id, r.revision_no))))
     return PackageContents(settings, raters, outputs, forms, judgments, revisions)
 
 
-def _all_rows(conn: Connection, stmt: Select[Any], columns: Sequence[Any]
-              ) -> list[tuple[Any, ...]]:
-    """Every row of ``stmt`` (which selects ``columns``), each value as Core would give it.
+def _all_rows(conn: Connection, stmt: Select[*tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Every row of ``stmt`` (which selects table columns), each value as Core would give it.
 
-    On SQLite: the driver's ``fetchall``, then each column's own result processor (JSON,
-    timestamps, booleans) column by column, a C loop per column: half the CPU of Core's
-    per-row processing. Elsewhere: Core."""
+    On SQLite: the driver's ``fetchall`` (plain tuples), then each column's result processor
+    column by column (``storage.sqlite_values``: JSON and timestamps faster, the same
+    values), a C loop per column: a third of the CPU of Core's per-row processing.
+    Elsewhere: Core."""
     dialect = conn.dialect
     if dialect.name != "sqlite":
         return [tuple(row) for row in conn.execute(stmt).all()]
-    procs = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
-    raw = conn.exec_driver_sql(str(stmt.compile(dialect=dialect))).all()
-    if not raw:
-        return []
+    procs = [result_processor(c, dialect) for c in stmt.selected_columns]
+    cursor = driver(conn).cursor()
+    try:
+        raw: list[tuple[Any, ...]] = cursor.execute(
+            str(stmt.compile(dialect=dialect))).fetchall()
+    finally:
+        cursor.close()
+    if not raw or all(p is None for p in procs):
+        return raw
     processed = [values if proc is None else list(map(proc, values))
                  for values, proc in zip(zip(*raw, strict=True), procs, strict=True)]
     return list(zip(*processed, strict=True))
@@ -237,8 +246,11 @@ def _all_rows(conn: Connection, stmt: Select[Any], columns: Sequence[Any]
 # --- applying checked packages ---------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class IncomingRevision:
+class IncomingRevision(NamedTuple):
+    """A checked revision of a package, in this project's terms.
+
+    A named tuple, not a dataclass: one is made per revision of a package, five times faster."""
+
     uid: str
     form: tuple[str, int]
     taxonomy: tuple[str, int] | None
@@ -283,35 +295,41 @@ def _fail(reason: str, file: str, item: str | None = None) -> PackageError:
     return PackageError(reason, source=file, item=item)
 
 
-def _check_against(s: Session, pkg: IncomingPackage) -> set[str]:
+def _check_against(s: Session, pkg: IncomingPackage) -> tuple[set[str], dict[int, int]]:
     """Inside the write transaction: the outputs still match and no uid changed hands.
 
-    Returns the package's uids the project already holds (each by this rater and output)."""
+    Returns the package's uids the project already holds (each by this rater and output),
+    and each output's case (read with its answer's hash, for the scores)."""
     sent = {o.output_id: o.text_sha256 for o in pkg.issued.outputs.values()}
     ids = sorted(pkg.chains)
     have: dict[int, str] = {}
+    case_of: dict[int, int] = {}
     conn = s.connection()
     for at in range(0, len(ids), _CHUNK):
         part = ids[at:at + _CHUNK]
-        have.update(conn.exec_driver_sql(
-            f"SELECT id, text_sha256 FROM output WHERE id IN ({_marks(len(part))})", tuple(part))
-            .all() if conn.dialect.name == "sqlite" else conn.execute(
-                select(OutputRow.id, OutputRow.text_sha256).where(OutputRow.id.in_(part))).all())
+        rows = conn.exec_driver_sql(
+            f"SELECT id, text_sha256, case_id FROM output WHERE id IN ({_marks(len(part))})",
+            tuple(part)) if conn.dialect.name == "sqlite" else conn.execute(
+                select(OutputRow.id, OutputRow.text_sha256, OutputRow.case_id)
+                .where(OutputRow.id.in_(part)))
+        for oid, sha, case in rows.all():
+            have[oid] = sha
+            case_of[oid] = case
     for oid in ids:
         if have.get(oid) is None or have[oid] != sent.get(oid):
             raise _fail("package answer differs from the project's answer", pkg.file,
                         item=f"output {oid}")
     output_of = {r.uid: oid for oid, chain in pkg.chains.items() for r in chain}
     owners = _owners(s, list(output_of))
+    rater_id = pkg.issued.rater_id
     for uid, owner in owners.items():
-        if owner != (pkg.issued.rater_id, output_of[uid]):
+        if owner != (rater_id, output_of[uid]):
             raise _fail("revision uid belongs to another judgment in this project", pkg.file,
                         item=f"revision {uid}")
-    return set(owners)
+    return set(owners), case_of
 
 
-@dataclass(frozen=True)
-class _Held:
+class _Held(NamedTuple):
     """A revision the project already holds (what conflict resolution looks at)."""
 
     id: int
@@ -332,26 +350,36 @@ def _held_judgments(s: Session, rater_id: int, output_ids: list[int]) -> dict[in
     found: dict[int, _Judgment] = {}
     by_id: dict[int, _Judgment] = {}
     conn = s.connection()
+    sqlite = conn.dialect.name == "sqlite"
     for at in range(0, len(output_ids), _CHUNK):
         part = output_ids[at:at + _CHUNK]
         rows = conn.exec_driver_sql(  # integers only: nothing for Core to convert
             "SELECT id, output_id, current_revision_no FROM judgment WHERE rater_id = ? AND "
             f"output_id IN ({_marks(len(part))})", (rater_id, *part),
-        ) if conn.dialect.name == "sqlite" else conn.execute(
+        ) if sqlite else conn.execute(
             select(JudgmentRow.id, JudgmentRow.output_id, JudgmentRow.current_revision_no)
             .where(JudgmentRow.rater_id == rater_id, JudgmentRow.output_id.in_(part)))
         for jid, oid, current in rows.all():
             found[oid] = by_id[jid] = _Judgment(jid, current + 1, [])
     jids = sorted(by_id)
+    r = JudgmentRevisionRow
+    stamp = result_processor(r.created_at, conn.dialect) if sqlite else None
     for at in range(0, len(jids), _CHUNK):
-        for rid, jid, uid, no, source, created in s.execute(
-                select(JudgmentRevisionRow.id, JudgmentRevisionRow.judgment_id,
-                       JudgmentRevisionRow.uid, JudgmentRevisionRow.revision_no,
-                       JudgmentRevisionRow.source, JudgmentRevisionRow.created_at)
-                .where(JudgmentRevisionRow.judgment_id.in_(jids[at:at + _CHUNK]))
-                .order_by(JudgmentRevisionRow.judgment_id, JudgmentRevisionRow.revision_no)).all():
+        part = jids[at:at + _CHUNK]
+        revs: Sequence[Any]
+        if sqlite:  # the timestamps through their column's processor, as Core would
+            revs = conn.exec_driver_sql(
+                "SELECT id, judgment_id, uid, revision_no, source, created_at FROM "
+                f"judgment_revision WHERE judgment_id IN ({_marks(len(part))}) "
+                "ORDER BY judgment_id, revision_no", tuple(part)).all()
+        else:
+            revs = conn.execute(select(r.id, r.judgment_id, r.uid, r.revision_no, r.source,
+                                       r.created_at)
+                                .where(r.judgment_id.in_(part))
+                                .order_by(r.judgment_id, r.revision_no)).all()
+        for rid, jid, uid, no, source, created in revs:
             j = by_id[jid]
-            j.held.append(_Held(rid, uid, source, created))
+            j.held.append(_Held(rid, uid, source, stamp(created) if stamp else created))
             j.next_no = max(j.next_no, no + 1)
     return found
 
@@ -383,6 +411,15 @@ def _contents(s: Session, ids: Sequence[int]) -> dict[int, tuple[RevisionContent
     return out
 
 
+_CASES = "medreview.merge.cases"  # a session.info key: each package's output -> case, read
+# with the answers' hashes inside the transaction (``_check_against``), used by ``_apply``
+
+# A revision row planned by ``_apply``: (output id, uid, revision no, form id, taxonomy id,
+# content, score, author, source, created at, guideline version). Plain tuples: one per row.
+_Row = tuple[int, str, int, int, int | None, RevisionContent, float | None, str, str,
+             dt.datetime, int | None]
+
+
 def _apply(s: Session, pkg: IncomingPackage, result: PackageMergeResult,
            taken: set[str]) -> None:
     """Append the package's new revisions: one read of what the project holds for its outputs,
@@ -390,64 +427,84 @@ def _apply(s: Session, pkg: IncomingPackage, result: PackageMergeResult,
 
     The rules are ``append_revision``'s, applied output by output in order: a revision whose
     uid the project holds anywhere (``taken``, kept across the transaction's packages) is not
-    added; numbers continue from the judgment's highest; every score is ``judgment_score``.
+    added; numbers continue from the judgment's highest; every score is ``judgment_score``
+    (prepared once per form and case). An output the rater has no judgment of (the usual
+    case) takes the short path: every revision of its chain is new.
     """
     rater = s.get(RaterRow, pkg.issued.rater_id)
     if rater is None or rater.kind != "physician" or rater.name != pkg.issued.rater:
         raise _fail("the rater this package was issued to is gone or changed", pkg.file)
+    # Every form a new revision names was checked while reading the package: a KeyError here
+    # would mean a form vanished, and rolls the whole merge back.
     forms = {(k, v): i for i, k, v in s.execute(select(FormRow.id, FormRow.key, FormRow.version))}
-
-    def form_id(key: tuple[str, int]) -> int:
-        assert key in forms  # checked for every new revision while reading the package
-        return forms[key]
-    outputs = sorted(pkg.chains)
+    chains = pkg.chains
+    outputs = sorted(chains)
     held = _held_judgments(s, rater.id, outputs)
     # The uids a resolve revision would take: the project may hold one already.
-    resolves = {oid: _resolve_uid(j.held, {r.uid for r in pkg.chains[oid]})
+    resolves = {oid: _resolve_uid(j.held, {r.uid for r in chains[oid]})
                 for oid, j in held.items() if j.held}
     taken |= _existing_uids(s, sorted(set(resolves.values()) - taken))
     now = utcnow()
-    scorer = Scorer(s, outputs, s.info.get(CRITERION_CACHE))
-    planned: list[tuple[int, NewRevision]] = []  # (output id, row), in insertion order
-    winners: dict[int, int] = {}  # output id -> held revision restated by a resolve row
+    prepared = Scorer(s, outputs, s.info.get(CRITERION_CACHE),
+                      case_of=s.info.get(_CASES, {}).get(id(pkg))).prepared
+    rows: list[_Row] = []  # in insertion order
     created: list[int] = []  # outputs whose judgment this merge creates, in order
+    mirror: dict[int, tuple[int, str, bool]] = {}  # output id -> its judgment's new current
+    winners: list[tuple[int, int, int]] = []  # (row index, output id, held revision restated)
+    last_row: dict[int, int] = {}  # output id the project held -> index of its last new row
+    added = 0
     for oid in outputs:
-        chain = pkg.chains[oid]
+        chain = chains[oid]
         judgment = held.get(oid)
-        existing = judgment.held if judgment is not None else []
-        have = {r.uid for r in existing}
+        if judgment is None:  # the rater's first judgment of it: the whole chain is new
+            created.append(oid)
+            no = 0
+            for r in chain:
+                uid = r.uid
+                if uid in taken:
+                    continue
+                taken.add(uid)
+                no += 1
+                c = r.content
+                fid = forms[r.form]
+                rows.append((oid, uid, no, fid, forms[r.taxonomy] if r.taxonomy else None, c,
+                             prepared(fid, oid)(c.answers, c.status), r.author, "merge",
+                             r.created_at,  # when it was graded, not when merged
+                             r.guideline_version))
+            if no:
+                mirror[oid] = (no, c.status, c.flagged)
+            added += no
+            continue
+        existing = judgment.held
+        have = {h.uid for h in existing}
         incoming = {r.uid for r in chain}
         new = [r for r in chain if r.uid not in have]
         result.already_present += len(chain) - len(new)
         if not new:
             continue
-        if judgment is None:
-            judgment = held[oid] = _Judgment(None, 1, [])
-            created.append(oid)
-        local_only = [r for r in existing if r.uid not in incoming and r.source != "resolve"]
+        local_only = [h for h in existing if h.uid not in incoming and h.source != "resolve"]
         appended: list[IncomingRevision] = []
         for r in new:
             if r.uid in taken:
                 continue
             taken.add(r.uid)
             c = r.content
-            score = scorer.score(form_id(r.form), oid, c.answers, c.status)
-            planned.append((oid, NewRevision(
-                uid=r.uid, judgment_id=0, revision_no=judgment.next_no, form_id=form_id(r.form),
-                taxonomy_id=form_id(r.taxonomy) if r.taxonomy else None,
-                content=c, overall_score=score, author=r.author, source="merge",
-                created_at=r.created_at,  # when it was graded, not when merged
-                guideline_version=r.guideline_version)))
+            fid = forms[r.form]
+            rows.append((oid, r.uid, judgment.next_no, fid,
+                         forms[r.taxonomy] if r.taxonomy else None, c,
+                         prepared(fid, oid)(c.answers, c.status), r.author, "merge",
+                         r.created_at, r.guideline_version))
             judgment.next_no += 1
             appended.append(r)
-            result.added += 1
+            added += 1
+            last_row[oid] = len(rows) - 1
         if not local_only or not appended:
             continue
         # True conflict: both sides moved on. The newest graded revision anywhere (time, then
         # uid) becomes current — a function of the set of revisions, not of merge order.
-        graded: list[_Held | IncomingRevision] = [r for r in existing if r.source != "resolve"]
+        graded: list[_Held | IncomingRevision] = [h for h in existing if h.source != "resolve"]
         graded += appended
-        winner = max(graded, key=lambda r: (r.created_at, r.uid))
+        winner = max(graded, key=lambda x: (x.created_at, x.uid))
         result.conflicts.append(Conflict(
             rater=pkg.rater, output_id=oid, kept_current_uid=winner.uid,
             detail=f"{len(local_only)} revision(s) only in the project, {len(appended)} only "
@@ -458,37 +515,48 @@ def _apply(s: Session, pkg: IncomingPackage, result: PackageMergeResult,
         if uid in taken:
             continue
         taken.add(uid)
-        row = NewRevision(uid=uid, judgment_id=0, revision_no=judgment.next_no, form_id=0,
-                          taxonomy_id=None, content=RevisionContent(), author="merge",
-                          source="resolve", created_at=now)
-        judgment.next_no += 1
-        if isinstance(winner, _Held):
-            winners[oid] = winner.id
+        last_row[oid] = len(rows)
+        if isinstance(winner, _Held):  # its content is read below, with every such winner's
+            winners.append((len(rows), oid, winner.id))
+            rows.append((oid, uid, judgment.next_no, 0, None, RevisionContent(), None, "merge",
+                         "resolve", now, None))
         else:
-            row.form_id = form_id(winner.form)
-            row.taxonomy_id = form_id(winner.taxonomy) if winner.taxonomy else None
-            row.content = winner.content
-        planned.append((oid, row))
-    held_content = _contents(s, sorted(winners.values()))
-    mirror: dict[int, tuple[int, str, bool]] = {}
-    for oid, row in planned:
-        if row.source == "resolve":
-            if oid in winners:
-                row.content, row.form_id, row.taxonomy_id = held_content[winners[oid]]
-            c = row.content
-            row.content = RevisionContent(
-                answers=dict(c.answers), annotations=list(c.annotations), rationale=c.rationale,
-                confidence=c.confidence, time_on_task_s=c.time_on_task_s, flagged=c.flagged,
-                skipped=c.skipped, status=c.status)
-            row.overall_score = scorer.score(row.form_id, oid, c.answers, c.status)
-        mirror[oid] = (row.revision_no, row.content.status, row.content.flagged)
+            c, fid = winner.content, forms[winner.form]
+            rows.append((oid, uid, judgment.next_no, fid,
+                         forms[winner.taxonomy] if winner.taxonomy else None, c,
+                         prepared(fid, oid)(c.answers, c.status), "merge", "resolve", now,
+                         None))
+        judgment.next_no += 1
+    result.added += added
+    if winners:
+        held_content = _contents(s, sorted({rid for _at, _oid, rid in winners}))
+        for at, oid, rid in winners:
+            c, fid, tax = held_content[rid]
+            rows[at] = (oid, rows[at][1], rows[at][2], fid, tax, c,
+                        prepared(fid, oid)(c.answers, c.status), "merge", "resolve", now, None)
+    for oid, at in last_row.items():
+        row = rows[at]
+        mirror[oid] = (row[2], row[5].status, row[5].flagged)
     ids = insert_judgments(s, rater.id, [(oid, *mirror.get(oid, (0, "draft", False)))
                                          for oid in created], now)
-    for oid, row in planned:
-        row.judgment_id = ids.get(oid) or held[oid].id or 0
-    insert_revisions(s, [row for _oid, row in planned])
-    update_judgment_mirrors(s, [(held[oid].id or 0, *m) for oid, m in mirror.items()
-                                if oid not in ids], now)
+    _insert_rows(s, rows, {**{oid: j.id for oid, j in held.items() if j.id is not None}, **ids})
+    update_judgment_mirrors(s, [(held[oid].id or 0, *mirror[oid]) for oid in last_row], now)
+
+
+def _insert_rows(s: Session, rows: list[_Row], judgment_of: dict[int, int]) -> None:
+    """The planned rows as ``insert_revisions`` takes them: column by column."""
+    if not rows:
+        return
+    oids, uids, nos, fids, taxes, contents, scores, authors, sources, stamps, versions = (
+        list(column) for column in zip(*rows, strict=True))
+
+    def field_of(name: str) -> list[Any]:
+        return list(map(attrgetter(name), contents))
+    insert_revisions(s, [
+        uids, list(map(judgment_of.__getitem__, oids)), nos, fids, taxes, field_of("answers"),
+        field_of("annotations"), field_of("rationale"), field_of("confidence"), scores,
+        field_of("time_on_task_s"), field_of("flagged"), field_of("skipped"),
+        field_of("status"), authors, sources, stamps, versions])
 
 
 def apply_packages(project: Project, packages: Sequence[IncomingPackage],
@@ -507,12 +575,18 @@ def apply_packages(project: Project, packages: Sequence[IncomingPackage],
         taken: set[str] = set()
         if criterion_cache is not None:  # for the Scorer, beside the session's parsed forms
             s.info[CRITERION_CACHE] = criterion_cache
-        for pkg in packages:
-            taken |= _check_against(s, pkg)
-        for i, pkg in enumerate(packages):
-            if before_each is not None:
-                before_each(i, pkg)
-            result = PackageMergeResult(pkg.file, pkg.rater, pkg.issued.uid)
-            _apply(s, pkg, result, taken)
-            results.append(result)
+        cases: dict[int, dict[int, int]] = {}  # id(package) -> its outputs' cases, for _apply
+        s.info[_CASES] = cases
+        try:
+            for pkg in packages:
+                held, cases[id(pkg)] = _check_against(s, pkg)
+                taken |= held
+            for i, pkg in enumerate(packages):
+                if before_each is not None:
+                    before_each(i, pkg)
+                result = PackageMergeResult(pkg.file, pkg.rater, pkg.issued.uid)
+                _apply(s, pkg, result, taken)
+                results.append(result)
+        finally:
+            s.info.pop(_CASES, None)
     return results

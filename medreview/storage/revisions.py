@@ -20,19 +20,16 @@ import gc
 import hashlib
 import json
 import uuid
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from operator import itemgetter
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from medreview.domain.rubric import Form, Question, case_criterion_question
-from medreview.domain.scoring import judgment_score
+from medreview.domain.scoring import Score, judgment_score, score_preparer
 from medreview.storage.base import utcnow
-from medreview.storage.bulk_ingest import _processed as processed
-from medreview.storage.bulk_ingest import _sqlite_insert_plan as sqlite_insert_plan
 from medreview.storage.forms import form_from_row
 from medreview.storage.models import (
     CaseCriterionRow,
@@ -41,6 +38,7 @@ from medreview.storage.models import (
     JudgmentRow,
     OutputRow,
 )
+from medreview.storage.sqlite_values import insert_columns as sqlite_insert_columns
 
 RETEST_SOURCE = "retest"  # a blind re-rating (storage/retests.py, storage/rater_quality.py)
 
@@ -223,40 +221,69 @@ _REVISION = cast(Table, JudgmentRevisionRow.__table__)
 
 
 class Scorer:
-    """``score_of`` for many revisions of ``output_ids``: forms and case criteria read once.
+    """``score_of`` for many revisions of ``output_ids``: forms and case criteria read once,
+    and ``judgment_score`` prepared once per (form, case) (``domain.scoring.prepared_score``).
 
-    The rule is the same function (``judgment_score``) with the same inputs, so a bulk writer
-    stores exactly the score ``append_revision`` would have stored. ``cache`` (see
-    ``case_criteria``) lets the criteria rows this session reads share questions with an
-    earlier read of the same merge.
+    The rule and its inputs are ``score_of``'s, so a bulk writer stores exactly the score
+    ``append_revision`` would have stored. ``cache`` (see ``case_criteria``) lets the criteria
+    rows this session reads share questions with an earlier read of the same merge;
+    ``case_of`` (output id -> case id, read by the caller in this session) saves reading it.
     """
 
     def __init__(self, session: Session, output_ids: Collection[int],
-                 cache: CriterionCache | None = None) -> None:
+                 cache: CriterionCache | None = None, *,
+                 case_of: Mapping[int, int] | None = None) -> None:
         self._session = session
         self._outputs = output_ids
-        self._forms: dict[int, Form | None] = {}
-        self._cases: dict[int, tuple[Question, ...]] | None = None
         self._cache = cache
+        self._case_of = case_of
+        # form id -> its prepared score, or (per-case criteria) its preparer and, by case id,
+        # the prepared scores made so far
+        self._by_form: dict[int, Score | tuple[Callable[[Sequence[Question]], Score],
+                                                 dict[int | None, Score]]] = {}
+        self._criteria: dict[int, tuple[Question, ...]] | None = None
+        self._shared: dict[tuple[int, ...], Score] = {}
+
+    def prepared(self, form_id: int, output_id: int) -> Score:
+        """The score of answers to ``output_id`` under ``form_id``, as ``(answers, status)``."""
+        found = self._by_form.get(form_id)
+        if found is None:
+            form = _form(self._session, form_id)
+            preparer = score_preparer(form)
+            found = self._by_form[form_id] = (preparer, {}) if form is not None and (
+                form.scoring is not None and form.per_case_criteria) else preparer(())
+        if not isinstance(found, tuple):
+            return found
+        preparer, by_case = found
+        case = (self._case_of if self._case_of is not None else self.case_of).get(output_id)
+        score = by_case.get(case)
+        if score is None:
+            if self._criteria is None:
+                self._criteria = case_criteria(self._session, set(self.case_of.values()),
+                                               self._cache)
+            questions = self._criteria.get(case, ()) if case is not None else ()
+            # Cases whose criteria rows are the same (the same question objects, see
+            # case_criteria) share one prepared score; self._criteria keeps them alive.
+            same = (form_id, *map(id, questions))
+            score = self._shared.get(same)
+            if score is None:
+                score = self._shared[same] = preparer(questions)
+            by_case[case] = score
+        return score
 
     def score(self, form_id: int, output_id: int, answers: Mapping[str, Any],
               status: str) -> float | None:
-        if form_id not in self._forms:
-            self._forms[form_id] = _form(self._session, form_id)
-        form = self._forms[form_id]
-        if form is None or form.scoring is None:
-            return None
-        cases: tuple[Question, ...] = ()
-        if form.per_case_criteria:
-            if self._cases is None:
-                self._cases = _case_questions(self._session, self._outputs, self._cache)
-            cases = self._cases.get(output_id, ())
-        return judgment_score(form, answers, cases, status=status)
+        return self.prepared(form_id, output_id)(answers, status)
+
+    @property
+    def case_of(self) -> Mapping[int, int]:
+        if self._case_of is None:
+            self._case_of = outputs_case(self._session, self._outputs)
+        return self._case_of
 
 
-def _case_questions(session: Session, output_ids: Collection[int],
-                    cache: CriterionCache | None = None) -> dict[int, tuple[Question, ...]]:
-    """Output id -> its case's criteria as questions (``case_questions_of`` for many)."""
+def outputs_case(session: Session, output_ids: Collection[int]) -> dict[int, int]:
+    """Output id -> case id, for the outputs that exist."""
     ids = sorted(set(output_ids))
     conn = session.connection()
     case_of: dict[int, int] = {}
@@ -269,8 +296,7 @@ def _case_questions(session: Session, output_ids: Collection[int],
         else:
             case_of.update(session.execute(select(OutputRow.id, OutputRow.case_id)
                                            .where(OutputRow.id.in_(part))).all())
-    by_case = case_criteria(session, set(case_of.values()), cache)
-    return {oid: by_case.get(cid, ()) for oid, cid in case_of.items()}
+    return case_of
 
 
 # Criterion question by its row's (key, text, points, tags as stored): one merge reads the
@@ -293,22 +319,31 @@ def case_criteria(session: Session, case_ids: Collection[int] | None,
     parts = [None] if ids is None else [ids[at:at + _IN_CHUNK]
                                         for at in range(0, len(ids), _IN_CHUNK)]
     questions: dict[int, list[Question]] = {}
+    seen = cache if cache is not None else {}
+    if conn.dialect.name == "sqlite":
+        cursor = driver(conn).cursor()
+        try:
+            for part in parts:
+                where = "" if part is None else \
+                    f"WHERE case_id IN ({','.join('?' * len(part))}) "
+                for cid, key, text, points, tags in cursor.execute(
+                        "SELECT case_id, key, text, points, tags FROM case_criterion "
+                        f"{where}ORDER BY case_id, position", tuple(part or ())).fetchall():
+                    k = (key, text, points, tags)
+                    q = seen.get(k)
+                    if q is None:  # the JSON column's text, parsed as its type would
+                        q = seen[k] = case_criterion_question(key, text, points,
+                                                              tuple(json.loads(tags)))
+                    found = questions.get(cid)
+                    if found is None:
+                        questions[cid] = [q]
+                    else:
+                        found.append(q)
+        finally:
+            cursor.close()
+        return {cid: tuple(qs) for cid, qs in questions.items()}
     for part in parts:
-        if conn.dialect.name == "sqlite":
-            seen = cache if cache is not None else {}
-            where = "" if part is None else f"WHERE case_id IN ({','.join('?' * len(part))}) "
-            for cid, key, text, points, tags in conn.exec_driver_sql(
-                    "SELECT case_id, key, text, points, tags FROM case_criterion "
-                    f"{where}ORDER BY case_id, position", tuple(part or ())):
-                k = (key, text, points, tags)
-                q = seen.get(k)
-                if q is None:  # the JSON column's text, parsed as its type would
-                    q = seen[k] = case_criterion_question(key, text, points,
-                                                          tuple(json.loads(tags)))
-                questions.setdefault(cid, []).append(q)
-            continue
         stmt = select(c.case_id, c.key, c.text, c.points, c.tags).order_by(c.case_id, c.position)
-        seen = cache if cache is not None else {}
         for cid, key, text, points, tags in session.execute(
                 stmt if part is None else stmt.where(c.case_id.in_(part))).all():
             k = (key, text, points, repr(tags))  # JSON values: equal reprs, equal values
@@ -319,21 +354,10 @@ def case_criteria(session: Session, case_ids: Collection[int] | None,
     return {cid: tuple(qs) for cid, qs in questions.items()}
 
 
-@dataclass
-class NewRevision:
-    """A revision row to insert, numbered and scored by the caller."""
-
-    uid: str
-    judgment_id: int
-    revision_no: int
-    form_id: int
-    taxonomy_id: int | None
-    content: RevisionContent  # its overall_score is ignored (as by append_revision)
-    author: str
-    source: str
-    created_at: dt.datetime
-    guideline_version: int | None = None
-    overall_score: float | None = None  # the score stored: ``Scorer.score`` of the content
+def driver(conn: Connection) -> Any:
+    """The DBAPI connection under ``conn`` (in its transaction): plain tuples, no Row objects,
+    for reads of many rows whose values need no conversion or are converted column by column."""
+    return conn.connection.driver_connection
 
 
 def insert_judgments(session: Session, rater_id: int, rows: Sequence[tuple[int, int, str, bool]],
@@ -345,60 +369,58 @@ def insert_judgments(session: Session, rater_id: int, rows: Sequence[tuple[int, 
     # Inside the write transaction nobody else inserts: the new rows are those past the
     # highest id before, read back with one query.
     before = session.scalar(select(func.max(JudgmentRow.id))) or 0
-    _insert_many(session, _JUDGMENT, ("rater_id", "output_id", "status", "flagged",
-                                      "current_revision_no", "created_at", "updated_at"),
-                 [(rater_id, oid, status, flagged, no, now, now)
-                  for oid, no, status, flagged in rows])
-    wanted = {r[0] for r in rows}
-    ids = {oid: jid for oid, jid in session.execute(
-        select(JudgmentRow.output_id, JudgmentRow.id).where(
-            JudgmentRow.id > before, JudgmentRow.rater_id == rater_id)).all() if oid in wanted}
+    n = len(rows)
+    oids, nos, statuses, flags = (list(c) for c in zip(*rows, strict=True))
+    insert_columns(session, _JUDGMENT, ("rater_id", "output_id", "status", "flagged",
+                                        "current_revision_no", "created_at", "updated_at"),
+                   [[rater_id] * n, oids, statuses, flags, nos, [now] * n, [now] * n])
+    wanted = set(oids)
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":  # integers: plain tuples from the driver
+        cursor = driver(conn).cursor()
+        try:
+            read = cursor.execute("SELECT output_id, id FROM judgment WHERE id > ? AND "
+                                  "rater_id = ?", (before, rater_id)).fetchall()
+        finally:
+            cursor.close()
+    else:
+        read = session.execute(select(JudgmentRow.output_id, JudgmentRow.id).where(
+            JudgmentRow.id > before, JudgmentRow.rater_id == rater_id)).all()
+    ids = {oid: jid for oid, jid in read if oid in wanted}
     if len(ids) != len(wanted):
         raise RuntimeError("judgments inserted by the bulk path were not read back")
     return ids
 
 
-def insert_revisions(session: Session, rows: Sequence[NewRevision]) -> None:
-    """Insert revision rows in order with one executemany."""
-    if not rows:
-        return
-    _insert_many(session, _REVISION, _REVISION_KEYS, [
-        (r.uid, r.judgment_id, r.revision_no, r.form_id, r.taxonomy_id, r.content.answers,
-         r.content.annotations, r.content.rationale, r.content.confidence,
-         r.overall_score, r.content.time_on_task_s, r.content.flagged,
-         r.content.skipped, r.content.status, r.author, r.source, r.created_at,
-         r.guideline_version)
-        for r in rows])
+REVISION_KEYS = ("uid", "judgment_id", "revision_no", "form_id", "taxonomy_id", "answers",
+                 "annotations", "rationale", "confidence", "overall_score", "time_on_task_s",
+                 "flagged", "skipped", "status", "author", "source", "created_at",
+                 "guideline_version")
 
 
-_REVISION_KEYS = ("uid", "judgment_id", "revision_no", "form_id", "taxonomy_id", "answers",
-                  "annotations", "rationale", "confidence", "overall_score", "time_on_task_s",
-                  "flagged", "skipped", "status", "author", "source", "created_at",
-                  "guideline_version")
+def insert_revisions(session: Session, columns: Sequence[list[Any]]) -> None:
+    """Insert revision rows given column by column, in ``REVISION_KEYS`` order (the stored
+    ``overall_score`` is the caller's ``Scorer`` value), with one executemany."""
+    if columns and columns[0]:
+        insert_columns(session, _REVISION, REVISION_KEYS, columns)
 
 
-def _insert_many(session: Session, table: Table, keys: Sequence[str],
-                 rows: Sequence[tuple[Any, ...]]) -> None:
-    """``INSERT`` every row (values in ``keys`` order) with one executemany.
+def insert_columns(session: Session, table: Table, keys: tuple[str, ...],
+                   columns: Sequence[list[Any]]) -> None:
+    """``INSERT`` rows given column by column (``columns[i]`` holds every row's ``keys[i]``)
+    with one executemany.
 
-    On SQLite the statement is compiled once and each value goes through its column type's
-    own bind processor (JSON, UTC datetimes, booleans) straight to the driver: SQLAlchemy's
-    per-row parameter assembly would otherwise cost more than SQLite's insert itself. Other
-    dialects take SQLAlchemy's executemany.
+    On SQLite the statement is compiled once and each column goes through its type's
+    processor in a C loop (``storage.sqlite_values``): SQLAlchemy's per-row parameter
+    assembly would otherwise cost more than SQLite's insert itself. Other dialects take
+    SQLAlchemy's executemany.
     """
     conn = session.connection()
-    dialect = conn.dialect
-    if dialect.name != "sqlite":
-        conn.execute(insert(table), [dict(zip(keys, row, strict=True)) for row in rows])
+    if conn.dialect.name == "sqlite":
+        sqlite_insert_columns(conn, table, keys, columns)
         return
-    # The import's plan (compiled once per engine, JSON text from one encoder made once),
-    # applied column by column: a C loop per column instead of a Python one per value.
-    plan = sqlite_insert_plan(dialect, table, tuple(keys))
-    if plan is None:  # a default SQLAlchemy would have to fill in
-        raise ValueError(f"bulk insert into {table.name}: columns other than {list(keys)}")
-    sql, order = plan
-    columns = [processed(proc, list(map(itemgetter(keys.index(k)), rows))) for k, proc in order]
-    conn.exec_driver_sql(sql, list(zip(*columns, strict=True)))
+    conn.execute(insert(table), [dict(zip(keys, row, strict=True))
+                                 for row in zip(*columns, strict=True)])
 
 
 def update_judgment_mirrors(session: Session, rows: Sequence[tuple[int, int, str, bool]],

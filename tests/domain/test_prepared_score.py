@@ -25,7 +25,7 @@ from medreview.domain.rubric import (
     QuestionKind,
     case_criterion_question,
 )
-from medreview.domain.scoring import judgment_score, prepared_score
+from medreview.domain.scoring import judgment_score, prepared_score, score_preparer
 
 _LIKERT = tuple(Option(v, str(v)) for v in range(1, 6))
 
@@ -116,3 +116,11 @@ def test_no_form_and_points_past_the_float_range() -> None:
     for answers in ({"c0": True, "c1": True}, {"c0": NOT_APPLICABLE, "c1": True}):
         assert _same(prepared_score(huge)(answers, "done"), judgment_score(huge, answers))
     assert judgment_score(huge, {"c0": NOT_APPLICABLE, "c1": True}) == 1.0
+    form = _form("healthbench", [1, 2])
+    cases = (case_criterion_question("k0", "huge", 10**400),
+             case_criterion_question("k1", "fine", 3))
+    preparer = score_preparer(form)  # the form's own terms prepared, then each case's
+    for answers in ({"c0": True, "criterion:k0": True}, {"criterion:k0": NOT_APPLICABLE,
+                                                           "criterion:k1": True}):
+        for qs in (cases, cases[1:], ()):
+            assert _same(preparer(qs)(answers, "done"), judgment_score(form, answers, qs))
