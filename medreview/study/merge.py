@@ -395,7 +395,15 @@ def merge_packages(project: Project, files: Sequence[Path],
     if project.read_only:
         raise ProjectReadOnly(f"the project is open read-only ({project.read_only_reason}); "
                               "nothing can be merged", source=str(project.path))
-    now = now or utcnow()
+    # The collector off for the whole merge: the checked rows of every package stay alive
+    # until the write, and each collection would scan them all again (they make no cycles and
+    # are freed by reference counting when _merge returns, before the collector runs again).
+    with gc_paused():
+        return _merge(project, files, progress, now or utcnow())
+
+
+def _merge(project: Project, files: Sequence[Path], progress: Progress,
+           now: dt.datetime) -> MergeReport:
     lead = merge_reference(project)
     packages: list[IncomingPackage] = []
     with _work_folder(project) as work:
