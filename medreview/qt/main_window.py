@@ -969,7 +969,7 @@ class MainWindow(QMainWindow):
         idx = self.queue.model.row_index(output_id)
         if idx is not None:
             self.queue.update_row(with_status(self.queue.model.rows[idx], result.status,
-                                              draft.flagged))
+                                              draft.flagged, answers=draft.answers))
 
     def _on_bus_changed(self, changes: Changes, initiator: object | None) -> None:
         # Rows saved by our own controller were already updated from the save result.

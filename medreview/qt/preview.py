@@ -487,6 +487,13 @@ def make_screen(name: str, folder: Path):  # type: ignore[no-untyped-def]
                 _keys(w, "y")
             QTest.keyClick(w.view.panel, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
             _spin_until(lambda: c.item.output_id != first)  # noqa: B023
+        # and one the rater cannot assess (C and a reason): a state of its own in the queue
+        from medreview.domain.not_assessed import CANNOT_ASSESS_KEY, cannot_assess_value
+
+        first = c.item.output_id
+        c.set_answer(CANNOT_ASSESS_KEY, cannot_assess_value("outside_specialty"))
+        QTest.keyClick(w.view.panel, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+        _spin_until(lambda: c.item.output_id != first)
         w.controller.flush_blocking()
         _settle(300)
         w.queue.set_status_tab("done")

@@ -18,6 +18,7 @@ TONES: dict[str, str] = {
     "active": "#2f6fd0",  # ours, running now
     "info": "#1f5fbf",    # merged, informational
     "muted": "#7a7f87",   # waiting, not started
+    "set_aside": "#7b4fbf",  # finished without a rating: "cannot assess"
 }
 
 

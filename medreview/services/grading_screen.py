@@ -15,13 +15,16 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from medreview.domain.judgment import Annotation
+from medreview.domain.queue_mark import queue_mark
 from medreview.domain.rubric import Question, QuestionKind
 from medreview.domain.scoring import form_score
 from medreview.domain.validation import missing_required
 from medreview.services.views import ItemView, QueueRow
 
-StatusFilter = Literal["all", "todo", "done", "flagged"]
-STATUS_FILTERS: tuple[StatusFilter, ...] = ("todo", "done", "flagged", "all")
+StatusFilter = Literal["all", "todo", "done", "cannot", "flagged"]
+# "cannot": the done items marked "cannot assess" (also under "done": finished work); last,
+# so the other tabs keep their places.
+STATUS_FILTERS: tuple[StatusFilter, ...] = ("todo", "done", "flagged", "all", "cannot")
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ def row_matches(row: QueueRow, f: QueueFilter) -> bool:
     if f.status == "todo" and row.status == "done":
         return False
     if f.status == "done" and row.status != "done":
+        return False
+    if f.status == "cannot" and not is_cannot_assess(row):
         return False
     if f.status == "flagged" and not row.flagged:
         return False
@@ -73,6 +78,7 @@ class QueueCounts:
     todo: int
     skipped: int
     flagged: int
+    cannot_assess: int = 0  # of the done ones: finished, marked "cannot assess"
 
     @property
     def fraction_done(self) -> float:
@@ -81,11 +87,18 @@ class QueueCounts:
 
 def count_queue(rows: Sequence[QueueRow]) -> QueueCounts:
     by: dict[str, int] = {"done": 0, "draft": 0, "todo": 0, "skipped": 0}
-    flagged = 0
+    flagged = cannot = 0
     for r in rows:
         by[r.status] = by.get(r.status, 0) + 1
         flagged += r.flagged
-    return QueueCounts(len(rows), by["done"], by["draft"], by["todo"], by["skipped"], flagged)
+        cannot += is_cannot_assess(r)
+    return QueueCounts(len(rows), by["done"], by["draft"], by["todo"], by["skipped"], flagged,
+                       cannot)
+
+
+def is_cannot_assess(row: QueueRow) -> bool:
+    """A done item the rater marked "cannot assess" (a mark on any other status is stale)."""
+    return row.status == "done" and bool(row.cannot_assess)
 
 
 def recount(counts: QueueCounts, old: QueueRow, new: QueueRow) -> QueueCounts:
@@ -97,7 +110,8 @@ def recount(counts: QueueCounts, old: QueueRow, new: QueueRow) -> QueueCounts:
         if row.status in by:  # count_queue's total covers any other status too
             by[row.status] += step
     return QueueCounts(counts.total, by["done"], by["draft"], by["todo"], by["skipped"],
-                       counts.flagged - old.flagged + new.flagged)
+                       counts.flagged - old.flagged + new.flagged,
+                       counts.cannot_assess - is_cannot_assess(old) + is_cannot_assess(new))
 
 
 def tags_of(rows: Sequence[QueueRow]) -> list[str]:
@@ -128,11 +142,15 @@ def next_open(rows: Sequence[QueueRow], order: Sequence[int], current: int | Non
 
 
 def with_status(
-    row: QueueRow, status: str, flagged: bool, when: dt.datetime | None = None
+    row: QueueRow, status: str, flagged: bool, when: dt.datetime | None = None,
+    answers: Mapping[str, Any] | None = None,
 ) -> QueueRow:
-    """The queue row after a save (the queue is updated from the save result, not re-read)."""
+    """The queue row after a save (the queue is updated from the save result, not re-read);
+    ``answers`` (the saved draft's) say whether it is marked "cannot assess" now."""
+    mark = row.cannot_assess if answers is None else queue_mark(answers)
     return dataclasses.replace(row, status=status, flagged=flagged,
-                               updated_at=when or dt.datetime.now(dt.UTC))
+                               updated_at=when or dt.datetime.now(dt.UTC),
+                               cannot_assess=mark if status == "done" else "")
 
 
 def case_questions(item: ItemView) -> tuple[Question, ...]:

@@ -32,6 +32,7 @@ from medreview.storage.models import (
     SeriesRow,
 )
 from medreview.storage.project import Project
+from medreview.storage.queue_marks import with_marks
 from medreview.storage.read_models import (
     AttachmentView,
     CaseView,
@@ -117,7 +118,8 @@ def queue_rows(project: Project, rater_id: int) -> list[QueueRow]:
                 .order_by(AssignmentRow.position)
             )
             rows = s.execute(q).all()
-            return arrange_queue(s, rater_id, [_queue_row(r[:9], r[9], r[10]) for r in rows])
+            return with_marks(s, rater_id, arrange_queue(
+                s, rater_id, [_queue_row(r[:9], r[9], r[10]) for r in rows]))
         q = (
             select(*cols)
             .join(CaseRow, CaseRow.id == OutputRow.case_id)
@@ -130,7 +132,7 @@ def queue_rows(project: Project, rater_id: int) -> list[QueueRow]:
             idx = per_case[r[1]]
             per_case[r[1]] += 1
             out.append(_queue_row(r, pos, blind_label(idx)))
-        return arrange_queue(s, rater_id, out)
+        return with_marks(s, rater_id, arrange_queue(s, rater_id, out))
 
 
 def _queue_row(r: Any, position: int, label: str) -> QueueRow:

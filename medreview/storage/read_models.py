@@ -40,6 +40,7 @@ class QueueRow:
     tags: tuple[str, ...]
     position: int
     updated_at: dt.datetime | None
+    cannot_assess: str = ""  # a done item marked "cannot assess": the reason (and note)
 
 
 @dataclass(frozen=True)

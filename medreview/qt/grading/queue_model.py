@@ -20,15 +20,25 @@ from medreview.services.grading_screen import (
     QueueFilter,
     count_queue,
     filter_rows,
+    is_cannot_assess,
     recount,
 )
 from medreview.services.views import QueueRow
 
 COLUMNS = ("#", "Case", "Title", "Response", "Status", "⚑", "Updated")
-STATUS_TEXT = {"todo": "To do", "draft": "Started", "done": "Done", "skipped": "Skipped"}
-STATUS_TONE = {"done": "ok", "draft": "warn", "skipped": "muted"}  # colours: qt/status.py
+# "cannot": a done item marked "cannot assess" (key C): finished, but not a rating.
+STATUS_TEXT = {"todo": "To do", "draft": "Started", "done": "Done", "skipped": "Skipped",
+               "cannot": "⊘ Can't"}  # the tooltip says the rest
+STATUS_TONE = {"done": "ok", "draft": "warn", "skipped": "muted",
+               "cannot": "set_aside"}  # colours: qt/status.py
 
 Index = QModelIndex | QPersistentModelIndex
+
+
+def shown_status(row: QueueRow) -> str:
+    """The state the Status column shows: the row's status, or "cannot" for a done item
+    marked "cannot assess"."""
+    return "cannot" if is_cannot_assess(row) else row.status
 
 
 class QueueModel(QAbstractTableModel):
@@ -71,16 +81,20 @@ class QueueModel(QAbstractTableModel):
             if col == 3:
                 return visible_text(row.model if self._filter.reveal_models else row.blind_label)
             if col == 4:
-                return STATUS_TEXT.get(row.status, row.status)
+                status = shown_status(row)
+                return STATUS_TEXT.get(status, status)
             if col == 5:
                 return "⚑" if row.flagged else ""
             if col == 6:
                 return row.updated_at.strftime("%Y-%m-%d %H:%M") if row.updated_at else ""
         elif role == Qt.ItemDataRole.ForegroundRole and col == 4:
-            tone = STATUS_TONE.get(row.status)
+            tone = STATUS_TONE.get(shown_status(row))
             return QBrush(tone_color(tone)) if tone else None
         elif role == Qt.ItemDataRole.ToolTipRole and col in (1, 2):
             return tooltip_text(f"{row.case_title}\nTags: {', '.join(row.tags) or '—'}")
+        elif role == Qt.ItemDataRole.ToolTipRole and col == 4 and is_cannot_assess(row):
+            # The reason and note are the rater's own text: shown as plain, marked text.
+            return tooltip_text(f"Cannot assess (done, not a rating): {row.cannot_assess}")
         elif role == Qt.ItemDataRole.UserRole:
             return row.output_id
         return None

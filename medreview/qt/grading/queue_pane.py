@@ -25,7 +25,9 @@ from medreview.qt.grading.queue_model import STATUS_TEXT, QueueModel
 from medreview.services.grading_screen import STATUS_FILTERS, QueueFilter, models_of, tags_of
 from medreview.services.views import QueueRow
 
-TAB_NAMES = {"todo": "To do", "done": "Done", "flagged": "Flagged", "all": "All"}
+# "Can't": the items marked "cannot assess" (short: five tabs share a narrow pane).
+TAB_NAMES = {"todo": "To do", "done": "Done", "cannot": "Can't", "flagged": "Flagged",
+             "all": "All"}
 TITLE_CHARS = 20  # the Title column shows at least this many characters of a case title
 CELL_PAD = 14  # a cell's margins around its text
 
@@ -65,6 +67,10 @@ class QueuePane(QWidget):
         self.tabs.setUsesScrollButtons(False)
         for key in STATUS_FILTERS:
             self.tabs.addTab(TAB_NAMES[key])
+        cannot_tab = STATUS_FILTERS.index("cannot")
+        self.tabs.setTabToolTip(cannot_tab, "Items you marked “cannot assess” (key C): done, "
+                                            "but not ratings")
+        self.tabs.setTabVisible(cannot_tab, False)  # see refresh_counts
         self.tabs.currentChanged.connect(lambda _i: self._apply_filter())
         lay.addWidget(self.tabs)
         row = QHBoxLayout()
@@ -175,7 +181,9 @@ class QueuePane(QWidget):
         self._apply_filter()
 
     def set_status_tab(self, key: str) -> None:
-        self.tabs.setCurrentIndex(STATUS_FILTERS.index(key))
+        index = STATUS_FILTERS.index(key)
+        self.tabs.setTabVisible(index, True)
+        self.tabs.setCurrentIndex(index)
 
     def update_row(self, row: QueueRow) -> None:
         self.model.update_row(row)
@@ -186,12 +194,18 @@ class QueuePane(QWidget):
         self.progress.setRange(0, max(1, c.total))
         self.progress.setValue(c.done)
         self.progress.setFormat(f"{c.done} / {c.total} done ({c.fraction_done:.0%})")
+        cannot = f" · can't assess {c.cannot_assess}" if c.cannot_assess else ""
         self.count_label.setText(f"Started {c.draft} · skipped {c.skipped} · "
-                                 f"flagged {c.flagged} · to do {c.todo}")
+                                 f"flagged {c.flagged} · to do {c.todo}{cannot}")
         for i, key in enumerate(STATUS_FILTERS):
-            n = {"todo": c.total - c.done, "done": c.done, "flagged": c.flagged,
-                 "all": c.total}[key]
+            n = {"todo": c.total - c.done, "done": c.done, "cannot": c.cannot_assess,
+                 "flagged": c.flagged, "all": c.total}[key]
             self.tabs.setTabText(i, f"{TAB_NAMES[key]} ({n})")
+        # Items marked "cannot assess" are done (counted there too); their own tab shows
+        # once there are some, so the usual four keep their room in a narrow pane.
+        cannot_tab = STATUS_FILTERS.index("cannot")
+        self.tabs.setTabVisible(
+            cannot_tab, bool(c.cannot_assess) or self.tabs.currentIndex() == cannot_tab)
 
     def select_output(self, output_id: int) -> None:
         d = self.model.display_row(output_id)
