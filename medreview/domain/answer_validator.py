@@ -48,24 +48,31 @@ def _rule(q: Question) -> _Rule:
     na = na_allowed(q)
     kind = q.kind
     if kind is QuestionKind.CRITERION:
-        return (_CRITERION, na, _EMPTY_S, _EMPTY_N, None, None)
+        return (_CRITERION, na, _strings((), na), _EMPTY_N, None, None)
     if kind in (QuestionKind.ORDINAL, QuestionKind.SINGLE_CHOICE):
         values = [o.value for o in q.options]
         # An option value is a string or a number (never a bool: the schema refuses them);
         # anything else leaves the question to check_answer.
         if not all(type(v) in (str, int, float) for v in values):
             return (_SLOW, na, _EMPTY_S, _EMPTY_N, None, None)
-        return (_CHOICE, na, frozenset(v for v in values if isinstance(v, str)),
+        return (_CHOICE, na, _strings(values, na),
                 frozenset(v for v in values if not isinstance(v, str)), None, None)
     if kind is QuestionKind.NUMBER:
-        return (_NUMBER, na, _EMPTY_S, _EMPTY_N, q.minimum, q.maximum)
+        return (_NUMBER, na, _strings((), na), _EMPTY_N, q.minimum, q.maximum)
     if kind is QuestionKind.TEXT:
         return (_TEXT, na, _EMPTY_S, _EMPTY_N, None, None)
     if kind is QuestionKind.PAIRWISE:
         allowed = [o.value for o in q.options] or list(PAIRWISE_VALUES)
-        return (_PAIRWISE, na, frozenset(v for v in allowed if isinstance(v, str)), _EMPTY_N,
-                None, None)
+        return (_PAIRWISE, na, _strings(allowed, na), _EMPTY_N, None, None)
     return (_SLOW, na, _EMPTY_S, _EMPTY_N, None, None)  # multi-choice and error lists
+
+
+def _strings(values: Sequence[object], na: bool) -> frozenset[str]:
+    """The strings a question accepts: its string options, and "_n/a" exactly when N/A is
+    allowed (check_answer tests N/A before the options, so an option spelt "_n/a" counts
+    only then)."""
+    found = {v for v in values if isinstance(v, str)} - {NOT_APPLICABLE}
+    return frozenset(found | {NOT_APPLICABLE} if na else found)
 
 
 def _memo_rule(q: Question, memo: RuleMemo | None) -> _Rule:
@@ -77,27 +84,16 @@ def _memo_rule(q: Question, memo: RuleMemo | None) -> _Rule:
     return hit[1]
 
 
-def _accepts(rule: _Rule, value: Any) -> bool:
-    """True only where ``check_answer`` returns None; False means "ask check_answer"."""
+def _accepts_number(rule: _Rule, value: int | float) -> bool:
+    # math.isfinite where check_answer calls it (numeric options, number questions): an int
+    # past a float's range raises OverflowError there, and raises it here too.
     code = rule[0]
-    t = type(value)
-    if t is str:
-        if value == NOT_APPLICABLE:
-            return rule[1]
-        if code == _TEXT:
-            return True
-        return value in rule[2]  # empty but for choices and pairwise
-    if t is bool:
-        return code == _CRITERION
-    if t is int or t is float:
-        # math.isfinite where check_answer calls it (numeric options, number questions): an
-        # int past a float's range raises OverflowError there, and raises it here too.
-        if code == _CHOICE and rule[3]:
-            return math.isfinite(value) and value in rule[3]
-        if code == _NUMBER:
-            lo, hi = rule[4], rule[5]
-            return math.isfinite(value) and (lo is None or not value < lo) and (
-                hi is None or not value > hi)
+    if code == _CHOICE and rule[3]:
+        return math.isfinite(value) and value in rule[3]
+    if code == _NUMBER:
+        lo, hi = rule[4], rule[5]
+        return math.isfinite(value) and (lo is None or not value < lo) and (
+            hi is None or not value > hi)
     return False
 
 
@@ -136,8 +132,21 @@ class AnswerValidator:
         rules = self._rules
         for qid, value in answers.items():
             rule = rules.get(qid)
-            if rule is not None and (value is None or _accepts(rule, value)):
-                continue
+            # Accepted outright only where check_answer returns None; anything else is left
+            # to check_answer (via _reason), which gives the verdict and the message.
+            if rule is not None:
+                t = type(value)
+                if t is str:
+                    if (rule[1] or value != NOT_APPLICABLE) if rule[0] == _TEXT else (
+                            value in rule[2]):
+                        continue
+                elif value is None:  # unanswered: always valid
+                    continue
+                elif t is int or t is float:
+                    if _accepts_number(rule, value):
+                        continue
+                elif t is bool and rule[0] == _CRITERION:
+                    continue
             reason = self._reason(qid, value)
             if reason:
                 out[qid] = reason

@@ -84,11 +84,11 @@ def answer_validator(rubric: Form, taxonomy: Form | None, criteria: Sequence[Que
 
 def check_valid_answers(answers: Any, validator: AnswerValidator) -> None:
     """``Invalid`` naming the first answer ``validator`` refuses (or a non-mapping)."""
-    if not isinstance(answers, Mapping):
+    if type(answers) is not dict and not isinstance(answers, Mapping):  # (the ABC test is slow)
         raise Invalid("answers are not a mapping of question to value")
-    problem = validator.first_problem(answers)
-    if problem is not None:
-        qid, reason = problem
+    problems = validator.problems(answers)
+    if problems:
+        qid, reason = next(iter(problems.items()))
         if qid.startswith(CASE_CRITERION_PREFIX) and reason.startswith("no such question"):
             reason = "this criterion does not belong to this output's case"
         raise Invalid(f"question {str(qid)[:80]!r}: {reason}")
