@@ -453,24 +453,23 @@ def _apply(s: Session, pkg: IncomingPackage, result: PackageMergeResult,
     winners: list[tuple[int, int, int]] = []  # (row index, output id, held revision restated)
     last_row: dict[int, int] = {}  # output id the project held -> index of its last new row
     added = 0
+    append, take = rows.append, taken.add
     for oid in outputs:
         chain = chains[oid]
         judgment = held.get(oid)
         if judgment is None:  # the rater's first judgment of it: the whole chain is new
             created.append(oid)
             no = 0
-            for r in chain:
-                uid = r.uid
+            for uid, form, taxonomy, c, author, created_at, version in chain:
                 if uid in taken:
                     continue
-                taken.add(uid)
+                take(uid)
                 no += 1
-                c = r.content
-                fid = forms[r.form]
-                rows.append((oid, uid, no, fid, forms[r.taxonomy] if r.taxonomy else None, c,
-                             prepared(fid, oid)(c.answers, c.status), r.author, "merge",
-                             r.created_at,  # when it was graded, not when merged
-                             r.guideline_version))
+                fid = forms[form]
+                append((oid, uid, no, fid, forms[taxonomy] if taxonomy else None, c,
+                        prepared(fid, oid)(c.answers, c.status), author, "merge",
+                        created_at,  # when it was graded, not when merged
+                        version))
             if no:
                 mirror[oid] = (no, c.status, c.flagged)
             added += no

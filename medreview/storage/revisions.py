@@ -376,16 +376,15 @@ def insert_judgments(session: Session, rater_id: int, rows: Sequence[tuple[int, 
                    [[rater_id] * n, oids, statuses, flags, nos, [now] * n, [now] * n])
     wanted = set(oids)
     conn = session.connection()
-    if conn.dialect.name == "sqlite":  # integers: plain tuples from the driver
-        cursor = driver(conn).cursor()
-        try:
-            read = cursor.execute("SELECT output_id, id FROM judgment WHERE id > ? AND "
-                                  "rater_id = ?", (before, rater_id)).fetchall()
-        finally:
-            cursor.close()
-    else:
-        read = session.execute(select(JudgmentRow.output_id, JudgmentRow.id).where(
-            JudgmentRow.id > before, JudgmentRow.rater_id == rater_id)).all()
+    if conn.dialect.name == "sqlite":
+        # SQLite numbers a row without an explicit id max(id) + 1: n rows past ``before``
+        # whose highest is ``before + n`` are ours, numbered in insertion order.
+        count, top = conn.exec_driver_sql("SELECT count(*), max(id) FROM judgment WHERE id > ?",
+                                          (before,)).one()
+        if count == n == len(wanted) and top == before + n:
+            return dict(zip(oids, range(before + 1, before + n + 1), strict=True))
+    read = session.execute(select(JudgmentRow.output_id, JudgmentRow.id).where(
+        JudgmentRow.id > before, JudgmentRow.rater_id == rater_id)).all()
     ids = {oid: jid for oid, jid in read if oid in wanted}
     if len(ids) != len(wanted):
         raise RuntimeError("judgments inserted by the bulk path were not read back")
