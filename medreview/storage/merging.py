@@ -78,7 +78,8 @@ def merge_reference(project: Project) -> MergeReference:
                  for f in s.scalars(select(FormRow))}
         cache: CriterionCache = {}
         criteria = case_criteria(s, None, cache)
-        case_of: dict[int, int] = dict(s.execute(select(OutputRow.id, OutputRow.case_id)).all())
+        case_of: dict[int, int] = dict(_all_rows(s.connection(),
+                                                 select(OutputRow.id, OutputRow.case_id)))
         uid = s.execute(select(ProjectRow.uid)).scalar_one()
     return MergeReference(uid, forms, criteria, case_of, cache)
 
