@@ -393,6 +393,14 @@ def _existing_uids(s: Session, uids: Sequence[str]) -> set[str]:
     return out
 
 
+def _may_conflict(held: Sequence[_Held], incoming: set[str]) -> bool:
+    """Whether ``_apply`` may find a true conflict: a graded revision only in the project,
+    and a package revision the project lacks (a superset of the outputs it finds one in)."""
+    have = {h.uid for h in held}
+    return any(h.uid not in incoming and h.source != "resolve" for h in held) and bool(
+        incoming - have)
+
+
 def _resolve_uid(held: Sequence[_Held], incoming: set[str]) -> str:
     all_uids = sorted({r.uid for r in held} | incoming)
     return hashlib.sha256(("resolve:" + ",".join(all_uids)).encode()).hexdigest()
@@ -441,9 +449,11 @@ def _apply(s: Session, pkg: IncomingPackage, result: PackageMergeResult,
     chains = pkg.chains
     outputs = sorted(chains)
     held = _held_judgments(s, rater.id, outputs)
-    # The uids a resolve revision would take: the project may hold one already.
-    resolves = {oid: _resolve_uid(j.held, {r.uid for r in chains[oid]})
-                for oid, j in held.items() if j.held}
+    # The uids a resolve revision would take: the project may hold one already. Only an
+    # output where both sides moved on can take one (graded revisions only in the project,
+    # and some of the package's it lacks): a re-merge computes none.
+    resolves = {oid: _resolve_uid(j.held, incoming) for oid, j in held.items()
+                if _may_conflict(j.held, incoming := {r.uid for r in chains[oid]})}
     taken |= _existing_uids(s, sorted(set(resolves.values()) - taken))
     now = utcnow()
     prepared = Scorer(s, outputs, s.info.get(CRITERION_CACHE),
