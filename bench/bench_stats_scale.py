@@ -12,7 +12,8 @@ answers as JSON, as the project database stores them). Timed, in one process:
 (l) the long ratings table (one row per answer: ``storage.tables.ratings_long``'s columns)
     read again in batches as ``storage.ratings_read`` does (after (a)'s rows are freed), shown
     apart: it is the input of the statistics, not part of the goal;
-(b) ``project_stats(ratings, questions, ci=False)`` (what ``medreview stats --no-ci`` computes);
+(b) ``project_stats(ratings, questions, ci=False, codes=...)`` (what ``medreview stats --no-ci``
+    computes; with the answers' codes the reader makes, as the app passes them);
 (c) the same with 95 % CIs (1,000 resamples), unless ``--no-ci-run``;
 
 and prints b/a and c, each the minimum over ``--repeat`` runs, with the process's peak RSS
@@ -110,12 +111,13 @@ def read_parse(path: Path) -> list[tuple[Any, ...]]:
     return [(*r[:6], loads(r[6])) for r in rows]
 
 
-def long_table(path: Path, batch: int = 20_000) -> Any:
+def long_table(path: Path, batch: int = 20_000) -> tuple[Any, Any]:
     """The long ratings table (``ratings_long``'s statistics columns), read from the file the
     way ``storage.ratings_read`` reads a project: rows fetched in batches, answers parsed,
     float and str answers shared by value (``SharedValues``: one object per answer pinned the
     freed parse memory around it), per-judgment columns repeated per answer as typed arrays
-    (no list of a pointer per answer for each of them)."""
+    (no list of a pointer per answer for each of them). Returns the table and its answers'
+    codes (``stats.answer_codes``; None for a tree without them)."""
     import pandas as pd
 
     try:
@@ -164,12 +166,13 @@ def long_table(path: Path, batch: int = 20_000) -> Any:
     data.update(question_id=qid_c, value=value_c)
     return pd.DataFrame(data, columns=["output_id", "case_id", "case_external_id", "model",
                                        "rater", "rater_kind", "question_id", "value",
-                                       "confidence"])
+                                       "confidence"]), None
 
 
-def _long_columns(path: Path, builder: Any, batch: int) -> Any:
+def _long_columns(path: Path, builder: Any, batch: int) -> tuple[Any, Any]:
     """``long_table`` through ``storage.ratings_read.LongColumns``, the reader's own
-    builder (question ids as codes, text columns categoricals)."""
+    builder (question ids as codes, text columns categoricals, answers' codes where the
+    tree has them)."""
     cols = builder(["output_id", "case_id", "case_external_id", "model", "rater",
                     "rater_kind"])
     loads = json.loads
@@ -182,8 +185,11 @@ def _long_columns(path: Path, builder: Any, batch: int) -> Any:
                 cols.add((o, case, f"case-{case}", model, rater, kind), loads(text), conf)
     finally:
         con.close()
-    return cols.frame(["output_id", "case_id", "case_external_id", "model", "rater",
-                       "rater_kind", "question_id", "value", "confidence"])
+    names = ["output_id", "case_id", "case_external_id", "model", "rater", "rater_kind",
+             "question_id", "value", "confidence"]
+    if hasattr(cols, "frame_and_codes"):
+        return tuple(cols.frame_and_codes(names))  # type: ignore[return-value]
+    return cols.frame(names), None
 
 
 def questions_of(n: int) -> dict[str, Question]:
@@ -254,7 +260,9 @@ def run(n: int, seed: int, repeat: int, ci_run: bool, profile: str | None) -> No
     del parsed  # (b) is measured on the table alone, as the app holds it
     reset_peak()
     t, c = time.perf_counter(), time.process_time()
-    ratings = long_table(path)
+    ratings, codes = long_table(path)
+    # (the app's ``medreview stats`` and dashboard pass the codes too: services.dashboard)
+    kw: dict[str, Any] = {"codes": codes} if codes is not None else {}
     tl, cl = time.perf_counter() - t, time.process_time() - c
     qs = questions_of(n)
     print(f"(l) long table         {tl:8.2f} s  (CPU {cl:6.2f})   peak RSS {peak_mb():7.0f} MB"
@@ -262,16 +270,16 @@ def run(n: int, seed: int, repeat: int, ci_run: bool, profile: str | None) -> No
     if profile:
         import cProfile
 
-        cProfile.runctx("project_stats(ratings, qs, ci=False)", globals(),
-                        {"project_stats": project_stats, "ratings": ratings, "qs": qs},
-                        profile)
+        cProfile.runctx("project_stats(ratings, qs, ci=False, **kw)", globals(),
+                        {"project_stats": project_stats, "ratings": ratings, "qs": qs,
+                         "kw": kw}, profile)
     held = rss_mb()
-    tb, cb, out = best(lambda: project_stats(ratings, qs, ci=False), repeat)
+    tb, cb, out = best(lambda: project_stats(ratings, qs, ci=False, **kw), repeat)
     del out  # (c) is measured without (b)'s result held
     print(f"(b) stats, no CI       {tb:8.2f} s  (CPU {cb:6.2f})   peak RSS {peak_mb():7.0f} MB"
           f"   b/a = {tb / ta:.2f} (goal <= 3)   [RSS {held:.0f} MB before: the ratings]")
     if ci_run:
-        tc, cc, _ = best(lambda: project_stats(ratings, qs, ci=True),
+        tc, cc, _ = best(lambda: project_stats(ratings, qs, ci=True, **kw),
                          1 if n >= 1_000_000 else repeat)
         print(f"(c) stats, 95 % CIs    {tc:8.2f} s  (CPU {cc:6.2f})   peak RSS "
               f"{peak_mb():7.0f} MB   c/a = {tc / ta:.1f}")

@@ -49,9 +49,10 @@ class AnswerCodes:
         return len(self.codes) == len(frame) and self._frame() is frame
 
     def category_lut(self, categories: Sequence[Any]) -> I32 | None:
-        """Index by ``code + 2``: the declared category code of each answer (``MISSING``
-        stays, ``OTHER`` and answers not among the categories are ``NOT_DECLARED``); None
-        when the categories repeat a value (``encode`` reports that)."""
+        """Indexed by code (``OTHER`` and ``MISSING`` read the last two entries: no shifted
+        copy of the codes): the declared category code of each answer (``MISSING`` stays,
+        ``OTHER`` and answers not among the categories are ``NOT_DECLARED``); None when the
+        categories repeat a value (``encode`` reports that)."""
         from medreview.stats.coding import _key
 
         cats = tuple(categories)
@@ -63,28 +64,29 @@ class AnswerCodes:
             lut = np.fromiter((index.get(_key(u), NOT_DECLARED) for u in self.uniques),
                               dtype=np.int32, count=len(self.uniques))
             hit = self._luts[cats] = np.concatenate(
-                [np.array([NOT_DECLARED, MISSING], dtype=np.int32), lut])
+                [lut, np.array([NOT_DECLARED, MISSING], dtype=np.int32)])
         return hit
 
     def float_lut(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
-        """Index by ``code + 2``: ``float(answer)`` for bool, int and float answers, NaN
-        for the rest (as ``project._as_floats``), and whether the answer is a number whose
-        float is exact (an int beyond 2**53 is not: the object path keeps it an int)."""
+        """Indexed by code, as ``category_lut``: ``float(answer)`` for bool, int and float
+        answers, NaN for the rest (as ``project._as_floats``), and whether the answer is a
+        number whose float is exact (an int beyond 2**53 is not: the object path keeps it an
+        int)."""
         if self._floats is None or self._exact is None:
             n = len(self.uniques)
             floats = np.full(n + 2, np.nan)
             exact = np.zeros(n + 2, dtype=bool)
-            exact[1] = True  # MISSING: NaN in every path
+            exact[-1] = True  # MISSING: NaN in every path
             for i, u in enumerate(self.uniques):
                 t = type(u)
                 if t is float or t is bool:
-                    floats[i + 2], exact[i + 2] = u, True
+                    floats[i], exact[i] = u, True
                 elif t is int:
                     try:
-                        floats[i + 2] = float(u)
+                        floats[i] = float(u)
                     except OverflowError:
                         continue  # (NaN: no score to plot)
-                    exact[i + 2] = abs(u) <= _EXACT
+                    exact[i] = abs(u) <= _EXACT
             self._floats, self._exact = floats, exact
         return self._floats, self._exact
 

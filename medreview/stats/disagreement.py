@@ -101,6 +101,9 @@ def _level_objects(level: Any, kind: type) -> list[Any]:
     return hit[1]
 
 
+_KEY_BLOCK = 1 << 16  # item keys made at a time
+
+
 class KeyCache:
     """The item keys of one table's index, each made once, on first use, and shared by every
     list picked from it: one table's statistic rows list mostly the same items, so a list
@@ -121,10 +124,11 @@ class KeyCache:
             self._made = np.zeros(len(self._index), dtype=bool)
         pos = np.flatnonzero(mask)
         new = pos[~self._made[pos]]
-        if new.size:
-            self._keys[new] = np.fromiter(item_keys(self._index[new], self._question_id),
-                                          dtype=object, count=new.size)
-            self._made[new] = True
+        for b in range(0, new.size, _KEY_BLOCK):  # (bounded temporaries: lists of ints)
+            at = new[b:b + _KEY_BLOCK]
+            self._keys[at] = np.fromiter(item_keys(self._index[at], self._question_id),
+                                         dtype=object, count=at.size)
+        self._made[new] = True
         out: list[Item] = self._keys[pos].tolist()
         return out
 

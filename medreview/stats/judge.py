@@ -205,18 +205,26 @@ def judge_agreement(human: Any, judge: Any, kind: Kind = "binary", *,
         jc = codes[:, 0]
         hc = codes[:, 1:]
         ok = (jc[:, None] >= 0) & (hc >= 0)
-        item_rows, item_cols = np.nonzero(ok)
-        n_items = int(ok.any(axis=1).sum())
-        if item_rows.size == 0:
+        paired = ok.any(axis=1)
+        n_items = int(paired.sum())
+        if n_items == 0:
             raise StatsError("no item has both a judge label and a physician label",
                              item="judge")
-        # Per-item confusion counts (human code x judge code): the bootstrap features.
-        cell = hc[item_rows, item_cols] * q + jc[item_rows]
-        cell += item_rows * (q * q)
-        del item_rows, item_cols  # (1.4M items at 1M judgments: each array counts)
-        feats = np.bincount(cell, minlength=codes.shape[0] * q * q
-                            ).reshape(codes.shape[0], q * q)[ok.any(axis=1)].astype(np.float64)
-        del cell
+        # Per-item confusion counts (human code x judge code): the bootstrap features. Added
+        # physician by physician (an item's cell once per column: a plain increment), as
+        # floats (integer counts: exact), with no item x pair index arrays (1.4M items at
+        # 1M judgments: each array counts).
+        n = codes.shape[0]
+        flat = np.zeros(n * q * q)
+        at = np.arange(n, dtype=np.int64) * (q * q) + jc
+        for col in range(hc.shape[1]):
+            sel = np.flatnonzero(ok[:, col])
+            flat[at[sel] + hc[sel, col] * q] += 1.0
+        del at
+        feats = flat.reshape(n, q * q)
+        if n_items < n:
+            feats = feats[paired]
+        del flat
         m = feats.sum(axis=0).reshape(q, q)
         labels = [str(c) for c in coded.categories]
         confusion = pd.DataFrame(m.astype(int), index=[f"physician={c}" for c in labels],
@@ -382,6 +390,7 @@ def judge_vs_ceiling(human: Any, judge: Any, kind: Kind = "binary", *,
     if kind == "binary" and categories is None:
         categories = (False, True)
     numeric = kind == "numeric"
+    vals: Any
     if numeric and floats is not None and floats.shape == (len(judge), human.shape[1] + 1):
         vals = floats
     elif numeric:
@@ -396,18 +405,24 @@ def judge_vs_ceiling(human: Any, judge: Any, kind: Kind = "binary", *,
             h, _ = _human_2d(human)
             j = np.asarray(judge, dtype=object).ravel()
             coded = encode(np.column_stack([j, h]), categories)
-        vals = np.where(coded.codes >= 0, coded.codes, np.nan).astype(np.float64)
+        vals = coded.codes  # (integer codes, -1 = missing: no float copies of the table)
         q = coded.q
+
+    def answered(a: Any) -> Any:
+        return ~np.isnan(a) if numeric else a >= 0
+
     hv = vals[:, 1:]
-    multi = (~np.isnan(hv)).sum(axis=1) >= 2
+    multi = answered(hv).sum(axis=1) >= 2
     if not multi.any():
         raise StatsError("no item has two or more physician labels: no ceiling",
                          item="human")
-    hv = hv[multi]
+    if not multi.all():
+        hv = hv[multi]
     jv = vals[multi, 0]
 
-    def score(g: FloatArray, ref: FloatArray) -> dict[str, float]:
+    def score(g: Any, ref: Any, cols: Sequence[int]) -> dict[str, float]:
         if numeric:
+            ref = ref[:, list(cols)]
             ok = ~np.isnan(ref) & ~np.isnan(g)[:, None]
             r, c = np.nonzero(ok)
             a, b = g[r], ref[r, c]
@@ -417,12 +432,10 @@ def judge_vs_ceiling(human: Any, judge: Any, kind: Kind = "binary", *,
                     "mean_signed_difference": float((a - b).mean())}
         # Pair counts added column by column (integers: the same table as over all pairs at
         # once, without item-x-rater index arrays: 1.4M items at 1M judgments).
-        gi = np.where(np.isnan(g), -1.0, g).astype(np.int64)
         pairs: Any = np.zeros(q * q, dtype=np.int64)
-        for col in range(ref.shape[1]):
-            sel = ~np.isnan(ref[:, col]) & (gi >= 0)
-            pairs += np.bincount(ref[sel, col].astype(np.int64) * q + gi[sel],
-                                 minlength=q * q)
+        for col in cols:
+            sel = (ref[:, col] >= 0) & (g >= 0)
+            pairs += np.bincount(ref[sel, col] * q + g[sel], minlength=q * q)
         if not pairs.any():
             return {}
         m = pairs.reshape(q, q)
@@ -430,13 +443,12 @@ def judge_vs_ceiling(human: Any, judge: Any, kind: Kind = "binary", *,
         out["cohen_kappa"] = kappa_from_table(m.T.astype(np.float64), np.eye(q))["kappa"]
         return out
 
-    judge_s = score(jv, hv)
+    judge_s = score(jv, hv, range(hv.shape[1]))
     per_phys = []
     for col in range(hv.shape[1]):
-        others = np.delete(hv, col, axis=1)
-        if (~np.isnan(hv[:, col])).sum() == 0:
+        if not answered(hv[:, col]).any():
             continue
-        per_phys.append(score(hv[:, col], others))
+        per_phys.append(score(hv[:, col], hv, [c for c in range(hv.shape[1]) if c != col]))
     rows = []
     for stat, val in judge_s.items():
         ps = np.array([p[stat] for p in per_phys if stat in p and math.isfinite(p[stat])])

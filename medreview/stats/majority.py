@@ -14,12 +14,19 @@ import numpy.typing as npt
 
 from medreview.stats.coding import IntArray, count_matrix
 
+_FEW = 8  # categories counted one by one (a few passes over the table, little memory)
+
 
 def strict_majority(codes: IntArray, q: int) -> tuple[IntArray, npt.NDArray[np.bool_]]:
     """``(majority code per item, whether the item has one)`` for an items x raters code table.
 
     The code is ``-1`` where there is no strict majority (or no answer at all)."""
-    cnt = count_matrix(codes, q) if codes.size else np.zeros((codes.shape[0], q))
+    if 0 < q <= _FEW and codes.size:  # category by category: no n x (q + 1) int64 tables
+        cnt: npt.NDArray[np.float64] = np.empty((codes.shape[0], q))
+        for k in range(q):
+            cnt[:, k] = np.count_nonzero(codes == k, axis=1)
+    else:
+        cnt = count_matrix(codes, q) if codes.size else np.zeros((codes.shape[0], q))
     answered = cnt.sum(axis=1)
     top = cnt.max(axis=1) if q else np.zeros(codes.shape[0])
     has = 2 * top > answered  # false for unanswered items (0 > 0)

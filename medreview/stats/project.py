@@ -267,10 +267,12 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
             _judge_block(str(jname), jsub, wide, index, jkind, cats, gold, ids, label, opts,
                          judge_rows, ceil_rows, cal_rows,
                          wide_codes if kind != "numeric" else None)
+    pos = unit = None  # (the last unit's rows: freed before the scores table is made)
     progress(total, total, "statistics: all questions")
     clear_outputs()  # (a cache miss at worst for a run in another thread)
     clear_cache()  # the resample counts: hundreds of MB on big projects
-    scores = _scores(scored, questions)
+    scores = _scores(scored, questions, coded.floats() if coded is not None else None)
+    del coded
     judge_cols = ["question_id", "judge", "reference", "variant", *CORE, "note"]
     return ProjectStats(
         agreement=pd.DataFrame(agree_rows, columns=["question_id", "scope", "group", *CORE,
@@ -303,7 +305,7 @@ def _question_codes(qid: Any) -> tuple[Any, Any]:
 
     if isinstance(qid.dtype, pd.CategoricalDtype):
         cats = qid.cat.categories
-        codes = qid.cat.codes.to_numpy()
+        codes = qid.array.codes  # (a view: ``cat.codes`` copies 8M codes)
         if cats.is_monotonic_increasing and cats.is_unique and len(cats) and \
                 bool(np.bincount(codes[codes >= 0], minlength=len(cats)).all()):
             return codes, cats
@@ -432,8 +434,9 @@ def _judge_block(jname: str, jsub: Any, wide: Any, index: Any, kind: Kind, cats:
                           majority_all[0] if majority_all else None)
 
 
-def _scores(ratings: Any, questions: Mapping[str, Question]) -> Any:
-    """Numeric answers per (model, question, rater kind) for score-distribution plots."""
+def _scores(ratings: Any, questions: Mapping[str, Question], floats: Any = None) -> Any:
+    """Numeric answers per (model, question, rater kind) for score-distribution plots;
+    ``floats``: every row's answer as ``_as_floats`` converts it, if made already."""
     import numpy as np
     import pandas as pd
 
@@ -444,11 +447,16 @@ def _scores(ratings: Any, questions: Mapping[str, Question]) -> Any:
         qcode, quniq = qid_col.cat.codes.to_numpy(), qid_col.cat.categories
     else:
         qcode, quniq = pd.factorize(qid_col)
-    # (one C pass over the distinct ids; last entry: a missing question id)
-    want = np.append(np.asarray(pd.Index(quniq).isin(keep), dtype=bool), False)
+    # (one set look-up per distinct id: ``isin`` on Arrow strings converted each of the
+    # 469,488 ids of 1M judgments to an Arrow scalar, 2-4 s; last entry: a missing id)
+    keep_set = set(keep)
+    want = np.append(np.fromiter((q in keep_set for q in quniq.tolist()), dtype=bool,
+                                 count=len(quniq)), False)
     keep_rows = want[qcode]
-    sub = ratings if keep_rows.all() else ratings[keep_rows]  # (no copy of every row)
-    vals = _as_floats(sub["value"].to_numpy(dtype=object))
+    every = bool(keep_rows.all())
+    sub = ratings if every else ratings[keep_rows]  # (no copy of every row)
+    vals = (_as_floats(sub["value"].to_numpy(dtype=object)) if floats is None
+            else floats if every else floats[keep_rows])
     out = sub[["model", "question_id", "rater_kind", "output_id"]].assign(value=vals)
     numbers = ~np.isnan(vals)
     if not numbers.all():  # (all numbers: the columns stay the ratings' own, no copy)

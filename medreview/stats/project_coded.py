@@ -91,16 +91,18 @@ class CodedRatings:
     """The long table's columns the units read, as arrays, made once per ``project_stats``."""
 
     def __init__(self, ratings: Any, codes: AnswerCodes, qcode: Any, quniq: Any) -> None:
+        # The frame's own arrays where it has them (views: 8M rows at 1M judgments, each
+        # int64 copy 64 MB); codes in their own small dtypes, widened per unit.
         self.out = ratings["output_id"].to_numpy(dtype=np.int64)
         self.rcode, self.rcats = _codes_of(ratings["rater"])
         self.mcode: Any = None
         self.mcats: list[Any] = []
         if "model" in ratings.columns:
             self.mcode, self.mcats = _codes_of(ratings["model"])
-        self.qcode = np.asarray(qcode, dtype=np.int64)
-        self.quniq = list(quniq)
+        self.qcode = qcode
+        self.quniq = quniq  # (an Index: a list would make a str object per question)
         self.vcode = codes.codes
-        self.values = ratings["value"].to_numpy(dtype=object)
+        self.values = np.asarray(ratings["value"].array, dtype=object)
         self.conf = (ratings["confidence"].to_numpy(dtype=np.float64, na_value=np.nan)
                      if "confidence" in ratings.columns else None)
         self.codes = codes
@@ -117,7 +119,7 @@ class CodedRatings:
         if int(np.min(qcode)) < 0:
             return None
         out = ratings["output_id"].to_numpy(dtype=np.int64)
-        if int(np.abs(out).max()) + 1 >= _KEY_LIMIT // max(len(quniq), 1):
+        if max(-int(out.min()), int(out.max())) + 1 >= _KEY_LIMIT // max(len(quniq), 1):
             return None
         return cls(ratings, codes, qcode, quniq)
 
@@ -128,7 +130,7 @@ class CodedRatings:
         if not phys.size:
             return None
         rows = np.concatenate([phys, judge])
-        v = self.vcode[rows] + 2  # (the look-up tables start at OTHER = -2)
+        v = self.vcode[rows]  # (OTHER and MISSING index the look-up tables from the end)
         if kind == "numeric":
             floats, exact = self.codes.float_lut()
             if not exact[v].all():  # text, a list, an int beyond float precision
@@ -142,15 +144,22 @@ class CodedRatings:
         lut = self.codes.category_lut(cats)
         if lut is None:
             return None
-        c = lut[v].astype(np.int64)
+        c = lut[v]
+        del v
         if (c == NOT_DECLARED).any():
             return None
         return Unit(phys, judge, c[:phys.size], c[phys.size:], False)
 
+    def floats(self) -> FloatArray:
+        """Every row's answer as a float (``project._as_floats``), by look-up."""
+        lut, _ = self.codes.float_lut()
+        out: FloatArray = lut[self.vcode]
+        return out
+
     def key(self, rows: IntArray, pooled: bool) -> Any:
         """Item keys of ``rows``: output id, or output id x question code (sorted alike)."""
         out = self.out[rows]
-        return out * len(self.quniq) + self.qcode[rows] if pooled else out
+        return out * len(self.quniq) + self.qcode[rows].astype(np.int64) if pooled else out
 
     def wide(self, rows: IntArray, values: Any, pooled: bool, numeric: bool) -> CodedWide:
         """``to_wide`` of ``rows`` (same index and raters), holding ``values``."""
@@ -176,7 +185,7 @@ class CodedRatings:
             qlocal = np.zeros(nq, dtype=np.intp)
             qlocal[qs] = np.arange(qs.size)
             index = pd.MultiIndex(
-                levels=[pd.Index(out[starts]), pd.Index([self.quniq[i] for i in qs])],
+                levels=[pd.Index(out[starts]), pd.Index(self.quniq.take(qs).tolist())],
                 codes=[c0, qlocal[q]], names=["output_id", "question_id"],
                 verify_integrity=False)
         else:
@@ -211,9 +220,9 @@ def _codes_of(col: Any) -> tuple[Any, list[Any]]:
     import pandas as pd
 
     if isinstance(col.dtype, pd.CategoricalDtype) and col.cat.categories.is_monotonic_increasing:
-        return col.cat.codes.to_numpy().astype(np.intp), list(col.cat.categories)
+        return col.cat.codes.to_numpy(), list(col.cat.categories)
     codes, uniq = pd.factorize(col, sort=True)
-    return codes.astype(np.intp), list(uniq)
+    return codes, list(uniq)
 
 
 def panel_rows(ctx: CodedRatings, wide: CodedWide, rows: IntArray, kind: str, cats: Any,
@@ -269,7 +278,7 @@ def _judge(ctx: CodedRatings, jname: str, jrows: IntArray, jvalues: Any, wide: C
     at, pos = ctx.match(wide, jrows, pooled)
     if not at.size:
         return
-    h = wide.take(at)
+    h = wide if at.size == wide.shape[0] else wide.take(at)  # (every item: no copy)
     common = h.index
     numeric = kind == "numeric"
     j = jvalues[pos]
@@ -290,7 +299,7 @@ def _judge(ctx: CodedRatings, jname: str, jrows: IntArray, jvalues: Any, wide: C
             gc = gw.index.intersection(common)
             if len(gc):
                 answers = ctx.values[jrows[pos]]
-                answers = np.where(pd.isna(answers), None, answers)  # (as to_wide has them)
+                answers[pd.isna(answers)] = None  # (a copy: as to_wide has them)
                 jv = pd.Series(answers, index=common, dtype=object)
                 emit_judge_rows(jctx, "gold", gw.loc[gc], jv.loc[gc], gc, ("pooled",))
     try:

@@ -16,7 +16,7 @@ import pytest
 from medreview.domain.rubric import Option, Question, QuestionKind
 from medreview.stats import project_coded
 from medreview.stats.answer_codes import AnswerCodes
-from medreview.stats.project import project_stats
+from medreview.stats.project import _as_floats, project_stats
 from medreview.stats.value_codes import MAX_DISTINCT, MISSING, OTHER, ValueCoder
 from medreview.storage.ratings_read import LongColumns
 from tests.stats.golden_cases import DATA, RUNS, SOURCES, run_name
@@ -155,7 +155,11 @@ def test_frame_codes_name_every_answer(sources: dict[str, Any]) -> None:
             assert isinstance(v, list)
         else:
             u = codes.uniques[c]
-            assert u == v and type(u) is type(v) or (u == v and {type(u), type(v)} <= {
-                bool, int, float})
+            assert u == v
+            assert type(u) is type(v) or {type(u), type(v)} <= {bool, int, float}
     floats, exact = codes.float_lut()
-    assert np.isnan(floats[0]) and np.isnan(floats[1]) and exact[1] and not exact[0]
+    assert np.isnan(floats[OTHER]) and np.isnan(floats[MISSING])
+    assert exact[MISSING] and not exact[OTHER]
+    # every row's float by look-up is the object path's conversion of its answer
+    want = _as_floats(frame["value"].to_numpy(dtype=object))
+    np.testing.assert_array_equal(floats[codes.codes], want)
