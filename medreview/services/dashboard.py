@@ -51,11 +51,14 @@ class StatsInputs(RatingTables):
 
     project_name: str
     not_assessed: NotAssessedTally = field(default_factory=NotAssessedTally)
+    # ``ratings``' answers as codes (``stats.answer_codes``): the statistics read those
+    # instead of the answers' objects; ignored for any other frame.
+    codes: Any = None
 
 
 def load_inputs(project: Project, *, pseudonymise: bool = False) -> StatsInputs:
     tally = NotAssessedTally(marks=True)
-    ratings = tables.ratings_long(project, pseudonymise=pseudonymise, tally=tally)
+    ratings, codes = tables.ratings_coded(project, pseudonymise=pseudonymise, tally=tally)
     gold = tables.gold_table(project)
     return StatsInputs(
         ratings=ratings,
@@ -63,6 +66,7 @@ def load_inputs(project: Project, *, pseudonymise: bool = False) -> StatsInputs:
         questions=project_questions(project),
         project_name=project.name,
         not_assessed=tally,
+        codes=codes,
     )
 
 
@@ -86,7 +90,8 @@ def compute(
     from medreview.stats.project import project_stats
 
     stats = project_stats(
-        inputs.ratings, inputs.questions, inputs.gold, by=by, ci=ci, progress=progress, token=token
+        inputs.ratings, inputs.questions, inputs.gold, by=by, ci=ci, progress=progress, token=token,
+        codes=inputs.codes,
     )
     return dataclasses.replace(stats, not_assessed=not_assessed_table(inputs.not_assessed))
 
