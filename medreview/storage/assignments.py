@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from medreview.errors import InputError
@@ -117,10 +117,10 @@ def write_assignment(
         known = {n for n in names
                  if s.scalar(select(RaterRow.id).where(RaterRow.name == n)) is not None}
         ids = {n: get_or_create_rater(s, n, "physician").id for n in names}
-        for p in plan(_state(s, ids, known)):
-            s.add(AssignmentRow(rater_id=ids[p.rater], output_id=p.output_id,
-                                position=p.position, blind_label=p.blind_label, seed=seed))
-        s.flush()
+        rows = [{"rater_id": ids[p.rater], "output_id": p.output_id, "position": p.position,
+                 "blind_label": p.blind_label, "seed": seed} for p in plan(_state(s, ids, known))]
+        if rows:  # one executemany: an ORM object per row took 5 minutes and 3 GB at 1M
+            s.execute(insert(AssignmentRow), rows)
         project_row = s.scalars(select(ProjectRow)).one()
         settings = dict(project_row.settings or {})
         study = dict(settings.get("study") or {})
