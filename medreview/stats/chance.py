@@ -56,6 +56,20 @@ def _features(c: FloatArray, w: FloatArray) -> FloatArray:
     return f
 
 
+def _cached_features(coded: Coded, c: FloatArray, w: FloatArray) -> FloatArray:
+    """``_features(c, w)`` kept on ``coded`` for its latest weights: a panel's percent
+    agreement, Fleiss, Gwet and Brennan-Prediger rows share them (unweighted)."""
+    key = w.tobytes()
+    hit = coded.__dict__.get("_features")
+    if hit is None or hit[0] != key:
+        feats = _features(c, w)
+        feats.setflags(write=False)
+        hit = (key, feats)
+        object.__setattr__(coded, "_features", hit)
+    out: FloatArray = hit[1]
+    return out
+
+
 def _pe(kind: Kind, pi: FloatArray, w: FloatArray) -> FloatArray:
     """Chance agreement for each row of ``pi`` (shape (..., q))."""
     q = w.shape[0]
@@ -125,8 +139,8 @@ def gwet_family(coded: Coded, kind: Kind, weights: Any, opts: CIOptions,
     """Compute one coefficient of the family from coded ratings (shared by the panel)."""
     w, wname = weight_matrix(weights, coded.values)
     c_all = coded.counts()
-    nonempty = c_all.sum(axis=1) > 0
-    c = c_all[nonempty]
+    nonempty = coded.rated_items()  # (= a positive count: integers)
+    c = c_all if nonempty.all() else c_all[nonempty]
     q = coded.q
     method = _method_name(kind, wname) + method_suffix
     n_items = int(c.shape[0])
@@ -136,11 +150,11 @@ def gwet_family(coded: Coded, kind: Kind, weights: Any, opts: CIOptions,
                 if coded.inferred else " declared"))
         return make_result(value=math.nan, coded=coded, method=method,
                            missing_rule=MISSING_RULE, n_items=n_items, note=why)
-    feats = _features(c, w)
+    feats = _cached_features(coded, c, w)
     fin = _finalizer(kind, w)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        value = float(fin(feats.sum(axis=0)[None, :])[0])
     sums = feats.sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = float(fin(sums[None, :])[0])
     pa = float(sums[0] / sums[1])
     pi = sums[2:2 + q] / sums[-1]
     pe = float(_pe(kind, pi[None, :], w)[0]) if kind != "pa" else 0.0

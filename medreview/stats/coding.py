@@ -56,6 +56,28 @@ class Coded:
         out: FloatArray = cache
         return out
 
+    def rated_items(self) -> npt.NDArray[np.bool_]:
+        """Per item, whether any rater answered it (cached; column by column: a reduction
+        along rows of a few raters is slow in numpy)."""
+        out: npt.NDArray[np.bool_] | None = self.__dict__.get("_rated_items")
+        if out is None:
+            out = np.zeros(self.codes.shape[0], dtype=bool)
+            for col in range(self.codes.shape[1]):
+                out |= self.codes[:, col] >= 0
+            out.setflags(write=False)
+            object.__setattr__(self, "_rated_items", out)
+        return out
+
+    def rated_raters(self) -> npt.NDArray[np.bool_]:
+        """Per rater, whether they answered any item (cached)."""
+        out: npt.NDArray[np.bool_] | None = self.__dict__.get("_rated_raters")
+        if out is None:
+            out = (self.codes.max(axis=0) >= 0) if self.codes.shape[0] else \
+                np.zeros(self.codes.shape[1], dtype=bool)
+            out.setflags(write=False)
+            object.__setattr__(self, "_rated_raters", out)
+        return out
+
     def select_items(self, mask: npt.NDArray[np.bool_]) -> Coded:
         it: Any = self.items
         items: Sequence[Any] = (it[mask] if hasattr(it, "to_numpy") else

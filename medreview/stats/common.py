@@ -48,7 +48,7 @@ def prepare(ratings: Any, categories: Sequence[Any] | None, *, what: str,
 
 
 def active_raters(coded: Coded) -> int:
-    return int(np.count_nonzero((coded.codes >= 0).any(axis=0)))
+    return int(np.count_nonzero(coded.rated_raters()))
 
 
 def boot_fields(features: FloatArray, finalize: Finalize, opts: CIOptions

@@ -40,8 +40,12 @@ LIGHT_RULE = "pairwise complete: each rater pair's kappa uses the items both rat
 def _active(coded: Coded) -> IntArray:
     """Codes restricted to items with a rating and raters with a rating."""
     codes = coded.codes
-    rated = codes >= 0
-    out: IntArray = codes[rated.any(axis=1)][:, rated.any(axis=0)]
+    items, raters = coded.rated_items(), coded.rated_raters()
+    out: IntArray = (codes if items.all() else codes[items])
+    if not raters.all():
+        out = out[:, raters]
+    elif out is codes:
+        out = codes.copy()  # (callers may write to it, as to the selections before)
     return out
 
 

@@ -21,16 +21,33 @@ def strict_majority(codes: IntArray, q: int) -> tuple[IntArray, npt.NDArray[np.b
     """``(majority code per item, whether the item has one)`` for an items x raters code table.
 
     The code is ``-1`` where there is no strict majority (or no answer at all)."""
-    if 0 < q <= _FEW and codes.size:  # category by category: no n x (q + 1) int64 tables
-        cnt: npt.NDArray[np.float64] = np.empty((codes.shape[0], q))
-        for k in range(q):
-            cnt[:, k] = np.count_nonzero(codes == k, axis=1)
-    else:
-        cnt = count_matrix(codes, q) if codes.size else np.zeros((codes.shape[0], q))
+    if 0 < q <= _FEW and codes.size:  # a few column passes: no n x q tables, no reductions
+        return _few(codes, q)        # along rows of a few raters (slow in numpy)
+    cnt = count_matrix(codes, q) if codes.size else np.zeros((codes.shape[0], q))
     answered = cnt.sum(axis=1)
     top = cnt.max(axis=1) if q else np.zeros(codes.shape[0])
     has = 2 * top > answered  # false for unanswered items (0 > 0)
     code: IntArray = np.where(has, cnt.argmax(axis=1) if q else -1, -1).astype(np.int64)
+    return code, has
+
+
+def _few(codes: IntArray, q: int) -> tuple[IntArray, npt.NDArray[np.bool_]]:
+    """``strict_majority`` counted category by category and rater by rater (integer counts:
+    the same majority; the first category of the top count, as ``argmax``)."""
+    n = codes.shape[0]
+    answered = np.zeros(n, dtype=np.int64)
+    top = np.zeros(n, dtype=np.int64)
+    code = np.full(n, -1, dtype=np.int64)
+    for k in range(q):
+        cnt = np.zeros(n, dtype=np.int64)
+        for col in range(codes.shape[1]):
+            cnt += codes[:, col] == k
+        answered += cnt
+        more = cnt > top  # (strictly: an earlier category keeps a tie)
+        code[more] = k
+        np.maximum(top, cnt, out=top)
+    has = 2 * top > answered
+    code[~has] = -1
     return code, has
 
 

@@ -165,7 +165,7 @@ class CodedRatings:
         """``to_wide`` of ``rows`` (same index and raters), holding ``values``."""
         import pandas as pd
 
-        row, keys = pd.factorize(self.key(rows, pooled), sort=True)
+        row, keys = _sorted_codes(self.key(rows, pooled))
         rc = self.rcode[rows]
         present = np.flatnonzero(np.bincount(rc, minlength=len(self.rcats)))
         local = np.full(len(self.rcats), -1, dtype=np.intp)
@@ -203,8 +203,10 @@ class CodedRatings:
         ok = at < len(wide.keys)
         ok[ok] = wide.keys[at[ok]] == key[ok]
         at, pos = at[ok], np.flatnonzero(ok)
-        order = np.argsort(at, kind="stable")
-        return at[order], pos[order]
+        if at.size > 1 and not bool((at[1:] > at[:-1]).all()):  # (rows in item order: as is)
+            order = np.argsort(at, kind="stable")
+            at, pos = at[order], pos[order]
+        return at, pos
 
     def groups(self, codes: Any, cats: Any, rows: IntArray) -> list[tuple[str, IntArray]]:
         """``rows`` by the category of ``codes`` (sorted as a group-by gives them)."""
@@ -213,6 +215,22 @@ class CodedRatings:
         for k in np.flatnonzero(np.bincount(c[c >= 0], minlength=len(cats))):
             out.append((str(cats[k]), np.flatnonzero(c == k)))
         return out
+
+
+def _sorted_codes(key: Any) -> tuple[Any, Any]:
+    """``pd.factorize(key, sort=True)``; for keys already in order (a question's rows come
+    by output) read off their runs instead of hashing them."""
+    import pandas as pd
+
+    if key.size > 1:
+        step = key[1:] != key[:-1]
+        if bool((key[1:] >= key[:-1]).all()):
+            row = np.empty(key.size, dtype=np.intp)
+            row[0] = 0
+            np.cumsum(step, out=row[1:])
+            return row, key[np.r_[True, step]]
+    factorized: tuple[Any, Any] = pd.factorize(key, sort=True)
+    return factorized
 
 
 def _codes_of(col: Any) -> tuple[Any, list[Any]]:

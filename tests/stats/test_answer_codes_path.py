@@ -163,3 +163,29 @@ def test_frame_codes_name_every_answer(sources: dict[str, Any]) -> None:
     # every row's float by look-up is the object path's conversion of its answer
     want = _as_floats(frame["value"].to_numpy(dtype=object))
     np.testing.assert_array_equal(floats[codes.codes], want)
+
+
+def test_majority_by_category_equals_the_count_matrix_path() -> None:
+    from medreview.stats import majority
+
+    rng = np.random.default_rng(7)
+    for q in (1, 2, 3, 5, 8):
+        codes = rng.integers(-1, q, size=(500, 4))
+        codes[:7] = -1  # unanswered items
+        got = majority._few(codes, q)
+        cnt = majority.count_matrix(codes, q)
+        has = 2 * cnt.max(axis=1) > cnt.sum(axis=1)
+        want = np.where(has, cnt.argmax(axis=1), -1)
+        np.testing.assert_array_equal(got[1], has)
+        np.testing.assert_array_equal(got[0], want)
+        assert got[0].dtype == np.int64
+
+
+def test_sorted_keys_are_coded_as_factorize_codes_them() -> None:
+    rng = np.random.default_rng(3)
+    for keys in (np.sort(rng.integers(0, 50, 300)), rng.integers(0, 50, 300),
+                 np.array([5]), np.array([2, 2, 2])):
+        got_row, got_keys = project_coded._sorted_codes(keys.astype(np.int64))
+        want_row, want_keys = pd.factorize(keys.astype(np.int64), sort=True)
+        np.testing.assert_array_equal(got_row, want_row)
+        np.testing.assert_array_equal(got_keys, want_keys)
