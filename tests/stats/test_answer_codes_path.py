@@ -189,3 +189,16 @@ def test_sorted_keys_are_coded_as_factorize_codes_them() -> None:
         want_row, want_keys = pd.factorize(keys.astype(np.int64), sort=True)
         np.testing.assert_array_equal(got_row, want_row)
         np.testing.assert_array_equal(got_keys, want_keys)
+
+
+def test_dense_codes_by_hash_equal_the_sorted_ones() -> None:
+    from medreview.stats.distributions import _dense_codes
+
+    rng = np.random.default_rng(11)
+    for v in (rng.integers(0, 6, 400) / 5.0, np.array([0.5, -0.0, 0.0, 0.5, -1.25]),
+              rng.normal(size=300)):
+        got = _dense_codes(v)
+        uniq, inv = np.unique(v, return_inverse=True)
+        assert got is not None
+        np.testing.assert_array_equal(got[0], inv.reshape(-1))
+        assert got[1] == uniq.size
