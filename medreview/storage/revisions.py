@@ -43,7 +43,10 @@ from medreview.storage.sqlite_values import insert_columns as sqlite_insert_colu
 RETEST_SOURCE = "retest"  # a blind re-rating (storage/retests.py, storage/rater_quality.py)
 
 
-@dataclass(frozen=True)
+_FRESH: Any = object()  # "not given": a new empty dict / list, as a default_factory makes
+
+
+@dataclass(frozen=True, init=False)
 class RevisionContent:
     answers: dict[str, Any] = field(default_factory=dict)
     annotations: list[dict[str, Any]] = field(default_factory=list)
@@ -54,6 +57,25 @@ class RevisionContent:
     flagged: bool = False
     skipped: bool = False
     status: str = "draft"  # draft | done | skipped
+
+    def __init__(self, answers: dict[str, Any] = _FRESH,
+                 annotations: list[dict[str, Any]] = _FRESH, rationale: str = "",
+                 confidence: float | None = None, overall_score: float | None = None,
+                 time_on_task_s: float = 0.0, flagged: bool = False, skipped: bool = False,
+                 status: str = "draft") -> None:
+        """The generated frozen ``__init__``, without its ``object.__setattr__`` per field: a
+        merge makes one per revision and that call cost twice this one (the same instance:
+        fields, equality, hash, ``replace``; tests/storage/test_revision_content.py)."""
+        d = self.__dict__
+        d["answers"] = {} if answers is _FRESH else answers
+        d["annotations"] = [] if annotations is _FRESH else annotations
+        d["rationale"] = rationale
+        d["confidence"] = confidence
+        d["overall_score"] = overall_score
+        d["time_on_task_s"] = time_on_task_s
+        d["flagged"] = flagged
+        d["skipped"] = skipped
+        d["status"] = status
 
     def fingerprint(self) -> str:
         """What makes two revisions "the same judgment" (time on task excluded)."""
