@@ -130,7 +130,31 @@ class KeyCache:
                                          dtype=object, count=at.size)
         self._made[new] = True
         out: list[Item] = self._keys[pos].tolist()
+        ids = self._output_ids(pos)
+        if ids is not None:
+            if len(_PICKED) >= 8:
+                _PICKED.clear()
+            _PICKED[id(out)] = (out, ids)
         return out
+
+    def _output_ids(self, pos: Any) -> list[int] | None:
+        """``output_ids_of`` the keys at ``pos``, from the index's own (sorted) output ids:
+        no pass over the key tuples."""
+        index = self._index
+        if getattr(index, "nlevels", 0) == 2:
+            c0 = index.codes[0][pos]
+            if not c0.size or int(c0.min()) < 0 or not bool((c0[1:] >= c0[:-1]).all()):
+                return None
+            first = c0[np.r_[True, c0[1:] != c0[:-1]]]
+            values = index.levels[0][first]
+        elif getattr(index, "nlevels", 0) == 1 and index.dtype.kind in "iu":
+            values = index[pos]
+        else:
+            return None
+        if len(values) > 1 and not bool((values[1:] > values[:-1]).all()):
+            return None
+        ids: list[int] = [int(v) for v in values.tolist()]
+        return ids
 
 
 def select(index: Any, mask: BoolArray) -> Sequence[Any]:
@@ -265,7 +289,14 @@ def variant_mask(splits: dict[str, BoolArray], variant: str) -> BoolArray:
     return splits["any"]
 
 
+# The latest item lists ``KeyCache.pick`` made, with their outputs (id -> (list, outputs)).
+_PICKED: dict[int, tuple[list[Item], list[int]]] = {}
+
+
 def output_ids_of(items: Sequence[Item]) -> list[int]:
+    hit = _PICKED.get(id(items))
+    if hit is not None and hit[0] is items:
+        return hit[1]
     return sorted(set(map(itemgetter(0), items)))
 
 

@@ -202,3 +202,20 @@ def test_dense_codes_by_hash_equal_the_sorted_ones() -> None:
         assert got is not None
         np.testing.assert_array_equal(got[0], inv.reshape(-1))
         assert got[1] == uniq.size
+
+
+def test_picked_items_know_their_outputs() -> None:
+    from medreview.stats import disagreement as d
+
+    rng = np.random.default_rng(5)
+    multi = pd.MultiIndex.from_tuples(sorted({(int(o), f"criterion:k{q}") for o, q in
+                                              rng.integers(0, 40, (300, 2))}),
+                                      names=["output_id", "question_id"])
+    for index in (multi, pd.Index(np.arange(0, 600, 3), name="output_id")):
+        cache = d.KeyCache(index, "q")
+        for _ in range(5):
+            mask = rng.random(len(index)) < 0.3
+            items = cache.pick(mask)
+            assert d._PICKED[id(items)][0] is items  # (registered: no pass over the tuples)
+            assert d.output_ids_of(items) == sorted({k[0] for k in items})
+            assert d.output_ids_of(list(items)) == sorted({k[0] for k in items})
