@@ -183,7 +183,7 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
     qcode, quniq = _question_codes(ratings["question_id"])
     coded = CodedRatings.make(given, codes, qcode, quniq)
     del given
-    qpos = {q: i for i, q in enumerate(quniq.tolist())}
+    qpos = dict(zip(quniq.tolist(), range(len(quniq)), strict=True))
     is_phys = (ratings["rater_kind"] == "physician").to_numpy(dtype=bool, na_value=False)
     is_judge = (ratings["rater_kind"] == "judge").to_numpy(dtype=bool, na_value=False)
     scored = ratings
@@ -197,13 +197,20 @@ def project_stats(ratings: Any, questions: Mapping[str, Question], gold: Any | N
     def wanted(ids: list[str]) -> Any:
         """Per question code, whether it is one of ``ids`` (index with codes: row masks)."""
         want = np.zeros(len(quniq) + 1, dtype=bool)  # last entry: a missing question id
-        want[[qpos[q] for q in ids if q in qpos]] = True
+        if ids is case_crit and crit_block is not None:  # (one run of the sorted ids)
+            want[crit_block[0]:crit_block[1]] = True
+        else:
+            want[[qpos[q] for q in ids if q in qpos]] = True
         return want
 
     # Work units: each question present, then the pooled per-case criteria.
-    present = set(qpos)  # once: thousands of per-case criteria
-    qids = [q for q in questions if q in present]
+    qids = [q for q in questions if q in qpos]
     case_crit = [q for q in qids if q.startswith(CASE_CRITERION_PREFIX)]
+    # The criteria present are one run of the sorted ids; when every one of them is a
+    # declared question, the pooled unit's mask is that run (no look-up per criterion).
+    crit_block = _prefix_block(quniq, CASE_CRITERION_PREFIX) if case_crit else None
+    if crit_block is not None and crit_block[1] - crit_block[0] != len(case_crit):
+        crit_block = None
     units: list[tuple[str, list[str]]] = [
         (q, [q]) for q in qids if per_criterion or not q.startswith(CASE_CRITERION_PREFIX)
     ]

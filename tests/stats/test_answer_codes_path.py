@@ -219,3 +219,16 @@ def test_picked_items_know_their_outputs() -> None:
             assert d._PICKED[id(items)][0] is items  # (registered: no pass over the tuples)
             assert d.output_ids_of(items) == sorted({k[0] for k in items})
             assert d.output_ids_of(list(items)) == sorted({k[0] for k in items})
+
+
+@pytest.mark.parametrize("undeclared", [False, True])
+def test_pooled_criteria_by_their_run_of_ids(sources: dict[str, Any], undeclared: bool,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    _, (df, qs, _) = sources["bench_like"]
+    if undeclared:  # a criterion answered but not declared: never pooled
+        extra = df[df["question_id"] == "criterion:c0-0"].assign(question_id="criterion:zz")
+        df = pd.concat([df, extra], ignore_index=True)
+    frame, codes = coded_frame(df)
+    got = project_stats(frame, qs, codes=codes, ci=False).to_json()
+    monkeypatch.setattr("medreview.stats.project._prefix_block", lambda *a: None)
+    assert got == project_stats(frame, qs, codes=codes, ci=False).to_json()
