@@ -29,8 +29,8 @@ Run:
 
 ``--work DIR`` keeps each size's set-up in ``DIR/n<N>`` (the lead's project and the graded
 packages, with ``setup.json`` written last) and reuses it on later runs, ``--full`` included:
-the 1M set-up is built once (about 7 minutes of CPU, 12-13 minutes of wall time on this
-shared 2-core machine at load 4.5) and the merge re-measured at will.
+the 1M set-up is built once (7.5 minutes of CPU, 9.7 minutes of wall time on this shared
+2-core machine at load 1.6-3.4) and the merge re-measured at will.
 A set-up is reused only if its ``setup.json`` is there and every file it lists has the size
 and time recorded after the build; otherwise it is built again. Each merge and each baseline
 run works on its own fresh copy of the lead's project, never on the kept one.
