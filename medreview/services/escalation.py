@@ -226,31 +226,35 @@ def after_ratings(project: Project, output_ids: Collection[int] | None = None, *
     the items finished from then on, e.g. by a merge) after a write that committed finished
     ratings. Never raises: the write it follows has succeeded."""
     try:
-        if since is not None:
-            from medreview.storage.escalations import outputs_rated_since
-
-            output_ids = outputs_rated_since(project, since - SLACK)
-            if not output_ids:
-                return Changes()
-        return _after_ratings(project, output_ids, by)
+        return _after_ratings(project, output_ids, since, by)
     except Exception as exc:  # the save stands; `medreview escalate` catches up
         log.warning("escalation after a save did not run: %s", exc, exc_info=True)
         return Changes()
 
 
-def _after_ratings(project: Project, output_ids: Collection[int] | None, by: str) -> Changes:
-    from medreview.storage.escalations import escalate, may_escalate, plan_escalations
+def _after_ratings(project: Project, output_ids: Collection[int] | None,
+                   since: dt.datetime | None, by: str) -> Changes:
+    from medreview.storage.escalations import (
+        escalate,
+        may_escalate,
+        outputs_rated_since,
+        plan_escalations,
+    )
 
     if project.read_only:
         return Changes()
     rules = current_rules(project)
-    if not rules.active:
+    if not rules.active:  # no rule: the items written are not even looked up
         return Changes()
     may = _may.get(project)
     if may is None:
         may = _may[project] = may_escalate(project)
     if not may:  # a physician's server login: the lead's writes escalate
         return Changes()
+    if since is not None:
+        output_ids = outputs_rated_since(project, since - SLACK)
+        if not output_ids:
+            return Changes()
 
     def planner(state: Any) -> list[PlannedEscalation]:
         return [p for p in plan(state, rules) if p.senior is not None]
