@@ -27,6 +27,8 @@ NOT_DECLARED = -3  # in a category look-up: an answer outside the declared categ
 _EXACT = 2.0 ** 53  # ints up to this convert to float exactly (as the object path's floats)
 
 I32 = npt.NDArray[np.int32]
+_FULL_LUT = 4096  # distinct answers up to which a category list gets a table over all
+_LUTS = 16  # such tables kept (one per category list; the latest)
 
 
 class AnswerCodes:
@@ -48,30 +50,49 @@ class AnswerCodes:
         """Whether these are ``frame``'s codes (the same object, same length)."""
         return len(self.codes) == len(frame) and self._frame() is frame
 
-    def category_lut(self, categories: Sequence[Any]) -> I32 | None:
-        """Indexed by code (``OTHER`` and ``MISSING`` read the last two entries: no shifted
-        copy of the codes): the declared category code of each answer (``MISSING`` stays,
-        ``OTHER`` and answers not among the categories are ``NOT_DECLARED``); None when the
-        categories repeat a value (``encode`` reports that)."""
+    def category_codes(self, codes: Any, categories: Sequence[Any]) -> I32 | None:
+        """``codes`` (some rows' answer codes) as declared category codes: ``MISSING``
+        stays, ``OTHER`` and answers not among the categories are ``NOT_DECLARED``; None
+        when the categories repeat a value (``encode`` reports that).
+
+        With few distinct answers, by a look-up table over all of them (kept for the
+        latest few category lists); with many (free text beside the rubric's answers), only
+        the distinct codes present are looked up: no table per question and answer, which a
+        project of thousands of questions with their own option lists would multiply."""
         from medreview.stats.coding import _key
 
         cats = tuple(categories)
-        hit = self._luts.get(cats)
-        if hit is None:
-            index = {_key(c): i for i, c in enumerate(cats)}
-            if len(index) != len(cats):
-                return None
-            lut = np.fromiter((index.get(_key(u), NOT_DECLARED) for u in self.uniques),
-                              dtype=np.int32, count=len(self.uniques))
-            hit = self._luts[cats] = np.concatenate(
-                [lut, np.array([NOT_DECLARED, MISSING], dtype=np.int32)])
-        return hit
+        index = {_key(c): i for i, c in enumerate(cats)}
+        if len(index) != len(cats):
+            return None
+        if len(self.uniques) <= _FULL_LUT:
+            lut = self._luts.get(cats)
+            if lut is None:
+                if len(self._luts) >= _LUTS:
+                    self._luts.clear()
+                lut = self._luts[cats] = self._lut(index, self.uniques)
+            out: I32 = lut[codes]  # (OTHER and MISSING read the last two entries)
+            return out
+        present = np.unique(codes[codes >= 0])
+        lut = self._lut(index, [self.uniques[u] for u in present.tolist()])
+        at = np.searchsorted(present, codes)
+        at[codes < 0] = codes[codes < 0]  # (OTHER and MISSING: the last two entries)
+        out = lut[at]
+        return out
+
+    @staticmethod
+    def _lut(index: dict[Any, int], values: Sequence[Any]) -> I32:
+        from medreview.stats.coding import _key
+
+        lut = np.fromiter((index.get(_key(u), NOT_DECLARED) for u in values),
+                          dtype=np.int32, count=len(values))
+        return np.concatenate([lut, np.array([NOT_DECLARED, MISSING], dtype=np.int32)])
 
     def float_lut(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
-        """Indexed by code, as ``category_lut``: ``float(answer)`` for bool, int and float
-        answers, NaN for the rest (as ``project._as_floats``), and whether the answer is a
-        number whose float is exact (an int beyond 2**53 is not: the object path keeps it an
-        int)."""
+        """Indexed by code (``OTHER`` and ``MISSING``: the last two entries): ``float(answer)``
+        for bool, int and float answers, NaN for the rest (as ``project._as_floats``), and
+        whether the answer is a number whose float is exact (an int beyond 2**53 is not: the
+        object path keeps it an int)."""
         if self._floats is None or self._exact is None:
             n = len(self.uniques)
             floats = np.full(n + 2, np.nan)

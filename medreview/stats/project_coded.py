@@ -141,11 +141,10 @@ class CodedRatings:
             return Unit(phys, judge, x[:phys.size], x[phys.size:], True)
         if cats is None:
             return None
-        lut = self.codes.category_lut(cats)
-        if lut is None:
-            return None
-        c = lut[v]
+        c = self.codes.category_codes(v, cats)
         del v
+        if c is None:
+            return None
         if (c == NOT_DECLARED).any():
             return None
         return Unit(phys, judge, c[:phys.size], c[phys.size:], False)

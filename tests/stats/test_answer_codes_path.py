@@ -232,3 +232,20 @@ def test_pooled_criteria_by_their_run_of_ids(sources: dict[str, Any], undeclared
     got = project_stats(frame, qs, codes=codes, ci=False).to_json()
     monkeypatch.setattr("medreview.stats.project._prefix_block", lambda *a: None)
     assert got == project_stats(frame, qs, codes=codes, ci=False).to_json()
+
+
+@pytest.mark.parametrize("source", ["mixed", "bench_like"])
+def test_many_distinct_answers_look_up_only_those_present(
+        sources: dict[str, Any], units: list[str], source: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past ``_FULL_LUT`` distinct answers no table over all of them is made per category
+    list (bounded work on projects of many questions and free text): same tables."""
+    from medreview.stats import answer_codes
+
+    (frame, codes), (_, qs, gold) = sources[source]
+    want = project_stats(frame, qs, gold, ci=False, by="rater+model").to_json()
+    monkeypatch.setattr(answer_codes, "_FULL_LUT", 0)
+    codes._luts.clear()
+    got = project_stats(frame, qs, gold, codes=codes, ci=False, by="rater+model").to_json()
+    assert units and not codes._luts  # (the codes' path, with no full table)
+    assert got == want
