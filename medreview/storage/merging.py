@@ -67,7 +67,8 @@ class MergeReference:
 
     uid: str
     forms: dict[tuple[str, int], tuple[int, str, Form]]  # (key, version) -> id, sha, form
-    criteria: Mapping[int, Sequence[Question]]  # case id -> its criteria questions
+    # Case id -> its criteria questions; cases with equal criteria hold the same tuple.
+    criteria: Mapping[int, Sequence[Question]]
     case_of: dict[int, int]  # output id -> case id
     # The criteria rows read, as questions: the write transaction's scoring reuses them.
     criterion_cache: CriterionCache = field(default_factory=dict)
@@ -79,6 +80,11 @@ def merge_reference(project: Project) -> MergeReference:
                  for f in s.scalars(select(FormRow))}
         cache: CriterionCache = {}
         criteria = case_criteria(s, None, cache)
+        # Equal rows share their questions (the cache), so cases with equal criteria can share
+        # one tuple: the checks compile one answers check per distinct tuple, not per case.
+        shared: dict[tuple[int, ...], tuple[Question, ...]] = {}
+        for cid, qs in criteria.items():
+            criteria[cid] = shared.setdefault(tuple(map(id, qs)), qs)
         case_of: dict[int, int] = dict(_all_rows(s.connection(),
                                                  select(OutputRow.id, OutputRow.case_id)))
         uid = s.execute(select(ProjectRow.uid)).scalar_one()

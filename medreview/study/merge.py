@@ -287,7 +287,8 @@ class _Checks:
         # By (form id, taxonomy id): the lead's forms, their keys and their answers check,
         # or why they are refused.
         self._forms: dict[tuple[int, int | None], _Forms | str] = {}
-        # The answers check by forms and case (the form's, with the case's criteria added).
+        # The answers check by forms and the id of the case's criteria tuple (the form's check
+        # with those criteria added).
         self._validators: dict[tuple[int, int | None, int], AnswerValidator] = {}
         self._rules: RuleMemo = {}
 
@@ -331,18 +332,19 @@ class _Checks:
                 check_scalars(rationale=r.rationale, confidence=r.confidence,
                               overall_score=r.overall_score, time_on_task_s=r.time_on_task_s,
                               flagged=r.flagged, skipped=r.skipped, status=r.status)
-            case = lead.case_of[ours]
-            vkey = (r.form_id, r.taxonomy_id, case)
+            criteria = lead.criteria.get(lead.case_of[ours], ())
+            # By the criteria tuple (shared by cases with equal criteria; kept alive by lead).
+            vkey = (r.form_id, r.taxonomy_id, id(criteria))
             validator = self._validators.get(vkey)
             if validator is None:
                 validator = self._validators[vkey] = forms.answers.extended(
-                    lead.criteria.get(case, ()), self._rules)
+                    criteria, self._rules)
             check_valid_answers(r.answers, validator)
             # Marks name questions; most revisions have none (and build no index).
             marks = r.annotations
             annotations: list[Any] = [] if type(marks) is list and not marks else (
                 map_annotations(marks, all_questions(
-                    forms.rubric, forms.taxonomy, lead.criteria.get(case, [])) if marks else {},
+                    forms.rubric, forms.taxonomy, criteria) if marks else {},
                     issued.attachments, self.out_map))
         except Invalid as exc:
             raise _Refused(one_line(exc, 300)) from None
