@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from operator import attrgetter
@@ -50,6 +50,7 @@ from medreview.storage.revisions import (
     gc_paused,
     insert_judgments,
     insert_revisions,
+    outputs_case,
     page_cache,
     update_judgment_mirrors,
 )
@@ -63,32 +64,62 @@ _CHUNK = 500  # ids per IN (...) list: well below SQLite's limit of bound parame
 
 @dataclass(frozen=True)
 class MergeReference:
-    """What the checks need from the lead's project, read once."""
+    """What the checks need from the lead's project: its forms, and the cases and criteria of
+    the outputs read so far (``merge_reference``, then ``read_outputs`` per package)."""
 
     uid: str
     forms: dict[tuple[str, int], tuple[int, str, Form]]  # (key, version) -> id, sha, form
     # Case id -> its criteria questions; cases with equal criteria hold the same tuple.
-    criteria: Mapping[int, Sequence[Question]]
+    criteria: dict[int, tuple[Question, ...]]
     case_of: dict[int, int]  # output id -> case id
     # The criteria rows read, as questions: the write transaction's scoring reuses them.
     criterion_cache: CriterionCache = field(default_factory=dict)
+    cases_read: set[int] = field(default_factory=set)  # with criteria or without
+    # Question ids -> the one tuple of them (a case with equal criteria gets it too).
+    shared: dict[tuple[int, ...], tuple[Question, ...]] = field(default_factory=dict)
 
 
-def merge_reference(project: Project) -> MergeReference:
+def merge_reference(project: Project, output_ids: Collection[int] | None = None
+                    ) -> MergeReference:
+    """The reference for the outputs ``output_ids`` (None: every output of the project)."""
     with project.read() as s, gc_paused():
         forms = {(f.key, f.version): (f.id, f.sha256, form_from_row(f))
                  for f in s.scalars(select(FormRow))}
-        cache: CriterionCache = {}
-        criteria = case_criteria(s, None, cache)
-        # Equal rows share their questions (the cache), so cases with equal criteria can share
-        # one tuple: the checks compile one answers check per distinct tuple, not per case.
-        shared: dict[tuple[int, ...], tuple[Question, ...]] = {}
-        for cid, qs in criteria.items():
-            criteria[cid] = shared.setdefault(tuple(map(id, qs)), qs)
-        case_of: dict[int, int] = dict(_all_rows(s.connection(),
-                                                 select(OutputRow.id, OutputRow.case_id)))
         uid = s.execute(select(ProjectRow.uid)).scalar_one()
-    return MergeReference(uid, forms, criteria, case_of, cache)
+        lead = MergeReference(uid, forms, {}, {})
+        if output_ids is None:
+            case_of: dict[int, int] = dict(_all_rows(s.connection(),
+                                                     select(OutputRow.id, OutputRow.case_id)))
+            _add(s, lead, case_of, None)
+        elif output_ids:
+            _add(s, lead, outputs_case(s, output_ids), set())
+    return lead
+
+
+def read_outputs(project: Project, lead: MergeReference, output_ids: Collection[int]) -> None:
+    """Add to ``lead`` the cases and criteria of those of ``output_ids`` it lacks (a package's
+    outputs, before its checks): a merge reads only the outputs its packages hold."""
+    new = [o for o in output_ids if o not in lead.case_of]
+    if new:
+        with project.read() as s, gc_paused():
+            _add(s, lead, outputs_case(s, new), set())
+
+
+def _add(s: Session, lead: MergeReference, case_of: dict[int, int],
+         cases: set[int] | None) -> None:
+    """Outputs' cases, and the criteria of the cases not read yet (``cases`` None: all)."""
+    lead.case_of.update(case_of)
+    if cases is not None:
+        cases.update(c for c in case_of.values() if c not in lead.cases_read)
+        if not cases:
+            return
+    criteria = case_criteria(s, cases, lead.criterion_cache)
+    lead.cases_read.update(criteria if cases is None else cases)
+    # Equal rows share their questions (the cache), so cases with equal criteria can share
+    # one tuple: the checks compile one answers check per distinct tuple, not per case.
+    shared = lead.shared
+    for cid, qs in criteria.items():
+        lead.criteria[cid] = shared.setdefault(tuple(map(id, qs)), qs)
 
 
 def _owners(s: Session, uids: Sequence[str]) -> dict[str, tuple[int, int]]:

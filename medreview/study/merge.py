@@ -56,6 +56,7 @@ from medreview.storage.merging import (
     apply_packages,
     merge_reference,
     package_contents,
+    read_outputs,
     revision_owners,
 )
 from medreview.storage.packages import IssuedPackage, issued_package
@@ -155,6 +156,8 @@ def _read_package(file: Path, project: Project, lead: MergeReference, now: dt.da
     with open_package_zip(file) as pz:
         found = issued_package(project, str(pz.manifest["package_uid"]))
         issued = check_issued(pz, found, lead.uid)
+        # Cases and criteria of the outputs issued in this package only (from our record).
+        read_outputs(project, lead, [o.output_id for o in issued.outputs.values()])
         folder = work / f"p{len(list(work.iterdir()))}"
         (folder / MEDIA_DIR).mkdir(parents=True)
         for name, _meta in pz.members():  # every checksum; only the database is written
@@ -406,7 +409,7 @@ def merge_packages(project: Project, files: Sequence[Path],
 
 def _merge(project: Project, files: Sequence[Path], progress: Progress,
            now: dt.datetime) -> MergeReport:
-    lead = merge_reference(project)
+    lead = merge_reference(project, ())  # each package adds its outputs' cases
     packages: list[IncomingPackage] = []
     with _work_folder(project) as work:
         for i, f in enumerate(files):

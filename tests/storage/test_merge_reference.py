@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from medreview.storage.merging import merge_reference
+from medreview.storage.merging import merge_reference, read_outputs
 from medreview.storage.models import CaseCriterionRow, CaseRow
 from medreview.storage.revisions import case_criteria
 from tests.storage.study_helpers import small_study
@@ -29,3 +29,19 @@ def test_equal_criteria_share_a_tuple_and_each_case_keeps_its_own(tmp_path: Path
         assert two is not others[0] and two != others[0]
         assert [q.id for q in two][-1] == "criterion:only-two"
         assert "criterion:only-two" not in {q.id for q in others[0]}
+
+
+def test_a_merge_reads_only_the_outputs_it_is_given(tmp_path: Path) -> None:
+    with small_study(tmp_path / "p", n_cases=4) as project:
+        full = merge_reference(project)
+        first, *rest = sorted(full.case_of)
+        lead = merge_reference(project, ())
+        assert lead.case_of == {} and lead.criteria == {} and lead.forms == full.forms
+        read_outputs(project, lead, [first])
+        assert lead.case_of == {first: full.case_of[first]}
+        assert set(lead.criteria) == {full.case_of[first]}
+        read_outputs(project, lead, rest)  # the rest: what reading everything gave
+        assert lead.case_of == full.case_of
+        assert lead.criteria == full.criteria and lead.cases_read == full.cases_read
+        # equal criteria read by two calls still share one tuple
+        assert len({id(qs) for qs in lead.criteria.values()}) == 1
