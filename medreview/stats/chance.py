@@ -35,8 +35,53 @@ MISSING_RULE = ("all available ratings (Gwet 2014): items with >= 2 ratings ente
                 "with >= 1 rating enter category prevalence; items without ratings ignored")
 
 
+_DISTINCT_MIN = 4096  # items from which the features are made per distinct count row
+
+
 def _features(c: FloatArray, w: FloatArray) -> FloatArray:
-    """Per-item additive terms: [p_a,i, 1(r_i>=2), r_ik/r_i (q cols), 1]."""
+    """Per-item additive terms: [p_a,i, 1(r_i>=2), r_ik/r_i (q cols), 1].
+
+    An item's terms are a function of its count row alone, and a table of a few raters has
+    only a few distinct rows (1.4M items, three raters, two categories: at most ten), so
+    big tables compute them once per distinct row and copy them out by row: the same
+    numbers (integer counts, one division per term), a fraction of the passes."""
+    distinct = _distinct_rows(c) if c.shape[0] >= _DISTINCT_MIN else None
+    if distinct is None:
+        return _row_features(c, w)
+    rows, which = distinct
+    out: FloatArray = _row_features(rows, w).take(which, axis=0)
+    return out
+
+
+def _distinct_rows(c: FloatArray) -> tuple[FloatArray, Any] | None:
+    """``(rows, which)`` with ``c == rows[which]``, for a matrix of non-negative integer
+    counts whose rows fit one int64 key (else None: the caller works row by row). Each row
+    is keyed as a number in base ``max + 1``, the keys factorised by a hash pass and
+    decoded back into the distinct rows."""
+    import pandas as pd
+
+    q = c.shape[1]
+    if q == 0 or not np.isfinite(c).all():
+        return None
+    ci = c.astype(np.int64)
+    if not np.array_equal(ci, c) or int(ci.min()) < 0:
+        return None
+    base = int(ci.max()) + 1
+    if q * math.log2(base) >= 62:  # (keys past int64)
+        return None
+    key = ci[:, 0].copy()
+    for k in range(1, q):
+        key += ci[:, k] * base**k
+    which, uniq = pd.factorize(key)
+    uniq = np.asarray(uniq, dtype=np.int64)
+    rows = np.empty((uniq.size, q))
+    for k in range(q):
+        rows[:, k] = (uniq // base**k) % base
+    return rows, which
+
+
+def _row_features(c: FloatArray, w: FloatArray) -> FloatArray:
+    """``_features`` item by item."""
     r = c.sum(axis=1)
     # r*_ik = sum_l w_kl r_il; identity weights (the common case) need no product.
     if np.array_equal(w, np.eye(w.shape[0])):

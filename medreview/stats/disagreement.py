@@ -153,7 +153,9 @@ class KeyCache:
             return None
         if len(values) > 1 and not bool((values[1:] > values[:-1]).all()):
             return None
-        ids: list[int] = [int(v) for v in values.tolist()]
+        # (an integer index's ``tolist`` gives Python ints already: no step per id)
+        ids: list[int] = values.tolist() if values.dtype.kind in "iu" \
+            else [int(v) for v in values.tolist()]
         return ids
 
 
