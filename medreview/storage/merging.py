@@ -23,7 +23,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Select, select
+from sqlalchemy import Connection, Select, func, select
 from sqlalchemy.orm import Session
 
 from medreview.domain.rubric import Form, Question
@@ -102,7 +102,12 @@ def read_outputs(project: Project, lead: MergeReference, output_ids: Collection[
     new = [o for o in output_ids if o not in lead.case_of]
     if new:
         with project.read() as s, gc_paused():
-            _add(s, lead, outputs_case(s, new), set())
+            top = s.scalar(select(func.max(OutputRow.id))) or 0
+            if len(new) * 3 >= top * 2:  # most outputs: one pass over all costs less
+                _add(s, lead, dict(_all_rows(s.connection(),
+                                             select(OutputRow.id, OutputRow.case_id))), None)
+            else:  # by id (~1.5x a pass's cost an output, measured at 100k)
+                _add(s, lead, outputs_case(s, new), set())
 
 
 def _add(s: Session, lead: MergeReference, case_of: dict[int, int],

@@ -37,10 +37,11 @@ def test_a_merge_reads_only_the_outputs_it_is_given(tmp_path: Path) -> None:
         first, *rest = sorted(full.case_of)
         lead = merge_reference(project, ())
         assert lead.case_of == {} and lead.criteria == {} and lead.forms == full.forms
-        read_outputs(project, lead, [first])
+        read_outputs(project, lead, [first])  # one of eight: read by id
         assert lead.case_of == {first: full.case_of[first]}
         assert set(lead.criteria) == {full.case_of[first]}
-        read_outputs(project, lead, rest)  # the rest: what reading everything gave
+        # the other seven (most outputs: the pass over all): what reading everything gave
+        read_outputs(project, lead, rest)
         assert lead.case_of == full.case_of
         assert lead.criteria == full.criteria and lead.cases_read == full.cases_read
         # equal criteria read by two calls still share one tuple
