@@ -214,18 +214,30 @@ def judge_agreement(human: Any, judge: Any, kind: Kind = "binary", *,
         # physician by physician (an item's cell once per column: a plain increment), as
         # floats (integer counts: exact), with no item x pair index arrays (1.4M items at
         # 1M judgments: each array counts).
-        n = codes.shape[0]
-        flat = np.zeros(n * q * q)
-        at = np.arange(n, dtype=np.int64) * (q * q) + jc
-        for col in range(hc.shape[1]):
-            sel = np.flatnonzero(ok[:, col])
-            flat[at[sel] + hc[sel, col] * q] += 1.0
-        del at
-        feats = flat.reshape(n, q * q)
-        if n_items < n:
-            feats = feats[paired]
-        del flat
-        m = feats.sum(axis=0).reshape(q, q)
+        # Each physician's judge x physician table (Light's kappas; without CIs, also the
+        # pooled counts: no per-item features are needed then).
+        per_col = [(int(ok[:, col].sum()),
+                    np.bincount(jc[ok[:, col]] * q + hc[ok[:, col], col],
+                                minlength=q * q).reshape(q, q))
+                   for col in range(hc.shape[1])]
+        feats: Any = None
+        if ci:
+            n = codes.shape[0]
+            flat = np.zeros(n * q * q)
+            at = np.arange(n, dtype=np.int64) * (q * q) + jc
+            for col in range(hc.shape[1]):
+                sel = np.flatnonzero(ok[:, col])
+                flat[at[sel] + hc[sel, col] * q] += 1.0
+            del at
+            feats = flat.reshape(n, q * q)
+            if n_items < n:
+                feats = feats[paired]
+            del flat
+            m = feats.sum(axis=0).reshape(q, q)
+        else:  # (integer counts: the same sums)
+            m = np.zeros((q, q))
+            for _, t in per_col:
+                m += t.T
         labels = [str(c) for c in coded.categories]
         confusion = pd.DataFrame(m.astype(int), index=[f"physician={c}" for c in labels],
                                  columns=[f"judge={c}" for c in labels])
@@ -252,11 +264,9 @@ def judge_agreement(human: Any, judge: Any, kind: Kind = "binary", *,
             add(stat, "pooled", kt["kappa"], None, n_items, n_pairs, note)
             # Light-style: kappa per physician, then the mean.
             ks = []
-            for col in range(hc.shape[1]):
-                sel = (jc >= 0) & (hc[:, col] >= 0)
-                if sel.sum() < 2:
+            for n_sel, t in per_col:
+                if n_sel < 2:
                     continue
-                t = np.bincount(jc[sel] * q + hc[sel, col], minlength=q * q).reshape(q, q)
                 kk = kappa_from_table(t.astype(np.float64), w)["kappa"]
                 if math.isfinite(kk):
                     ks.append(kk)
