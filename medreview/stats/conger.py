@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from medreview.stats.chance import CIMethod, _features
+from medreview.stats.chance import CIMethod, _cached_features
 from medreview.stats.coding import Coded, FloatArray, IntArray
 from medreview.stats.common import NO_VARIATION, CIOptions, boot_fields, make_result, prepare
 from medreview.stats.distributions import t_ppf
@@ -110,15 +110,17 @@ def conger_coded(coded: Coded, weights: Any, opts: CIOptions,
                 if coded.inferred else " declared"))
         return make_result(value=math.nan, coded=coded, method=method,
                            missing_rule=CONGER_RULE, n_items=n, note=why)
-    rated = codes >= 0
     c_all = coded.counts()
-    counts = c_all[c_all.sum(axis=1) > 0]
-    feats_pa = _features(counts, w)
+    nonempty = coded.rated_items()  # (= a positive count)
+    counts = c_all if nonempty.all() else c_all[nonempty]
+    # (the same rows as the panel's chance family: its features, if made for these weights)
+    feats_pa = _cached_features(coded, counts, w)
     pa_i, has2 = feats_pa[:, 0], feats_pa[:, 1]
     pa = float(pa_i.sum() / has2.sum())
-    rater_of = np.broadcast_to(np.arange(r), codes.shape)[rated]
-    classif = np.bincount(rater_of * q + codes[rated], minlength=r * q).reshape(r, q).astype(
-        np.float64)
+    classif = np.zeros((r, q))  # per rater and category, how often (column by column)
+    for i in range(r):
+        col = codes[:, i]
+        classif[i] = np.bincount(col[col >= 0], minlength=q)
     pe = float(_conger_pe(classif, w))
     details = {"p_a": pa, "p_e": pe, "n_items_paired": float(has2.sum())}
     if pe >= 1.0 - 1e-12:
