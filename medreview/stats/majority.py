@@ -22,7 +22,8 @@ def strict_majority(codes: IntArray, q: int) -> tuple[IntArray, npt.NDArray[np.b
 
     The code is ``-1`` where there is no strict majority (or no answer at all)."""
     if 0 < q <= _FEW and codes.size:  # a few column passes: no n x q tables, no reductions
-        return _few(codes, q)        # along rows of a few raters (slow in numpy)
+        by_row = _by_row_key(codes, q)  # along rows of a few raters (slow in numpy)
+        return by_row if by_row is not None else _few(codes, q)
     cnt = count_matrix(codes, q) if codes.size else np.zeros((codes.shape[0], q))
     answered = cnt.sum(axis=1)
     top = cnt.max(axis=1) if q else np.zeros(codes.shape[0])
@@ -48,6 +49,31 @@ def _few(codes: IntArray, q: int) -> tuple[IntArray, npt.NDArray[np.bool_]]:
         np.maximum(top, cnt, out=top)
     has = 2 * top > answered
     code[~has] = -1
+    return code, has
+
+
+_LUT_ROWS = 4096  # distinct answer rows (``(q + 1) ** raters``) worth a look-up table
+_LUTS: dict[tuple[int, int], tuple[IntArray, npt.NDArray[np.bool_]]] = {}
+
+
+def _by_row_key(codes: IntArray, q: int) -> tuple[IntArray, npt.NDArray[np.bool_]] | None:
+    """``_few`` by one look-up per item: an item's answer row is a number in base ``q + 1``
+    and a table holds ``_few`` of every possible row (made by ``_few`` itself: the same
+    majority). None when the rows are too many or a code is outside ``-1 .. q - 1``."""
+    n, r = codes.shape
+    if r == 0 or (q + 1) ** r > _LUT_ROWS or n < 4 * (q + 1) ** r:
+        return None
+    if int(codes.min()) < -1 or int(codes.max()) >= q:
+        return None
+    lut = _LUTS.get((q, r))
+    if lut is None:
+        every = np.indices((q + 1,) * r).reshape(r, -1).T - 1  # row i: i in base q + 1
+        lut = _LUTS[(q, r)] = _few(np.ascontiguousarray(every), q)
+    key = codes[:, 0].astype(np.int64) + 1  # (narrow codes would overflow)
+    for col in range(1, r):
+        key = key * (q + 1) + (codes[:, col] + 1)
+    code: IntArray = lut[0].take(key)
+    has: npt.NDArray[np.bool_] = lut[1].take(key)
     return code, has
 
 
