@@ -115,6 +115,21 @@ def _cached_features(coded: Coded, c: FloatArray, w: FloatArray) -> FloatArray:
     return out
 
 
+def _feature_sums(coded: Coded, feats: FloatArray) -> FloatArray:
+    """``feats.sum(axis=0)``, kept on ``coded`` for the cached (read-only) ``feats``: the
+    four coefficients of a panel sum the same features."""
+    hit = coded.__dict__.get("_feature_sums")
+    if hit is None or hit[0] is not feats:
+        sums: FloatArray = feats.sum(axis=0)
+        if feats.flags.writeable:  # (not the cached array: nothing to share)
+            return sums
+        sums.setflags(write=False)
+        hit = (feats, sums)
+        object.__setattr__(coded, "_feature_sums", hit)
+    out: FloatArray = hit[1]
+    return out
+
+
 def _pe(kind: Kind, pi: FloatArray, w: FloatArray) -> FloatArray:
     """Chance agreement for each row of ``pi`` (shape (..., q))."""
     q = w.shape[0]
@@ -197,7 +212,7 @@ def gwet_family(coded: Coded, kind: Kind, weights: Any, opts: CIOptions,
                            missing_rule=MISSING_RULE, n_items=n_items, note=why)
     feats = _cached_features(coded, c, w)
     fin = _finalizer(kind, w)
-    sums = feats.sum(axis=0)
+    sums = _feature_sums(coded, feats)
     with np.errstate(divide="ignore", invalid="ignore"):
         value = float(fin(sums[None, :])[0])
     pa = float(sums[0] / sums[1])

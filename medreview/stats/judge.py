@@ -216,10 +216,12 @@ def judge_agreement(human: Any, judge: Any, kind: Kind = "binary", *,
         # 1M judgments: each array counts).
         # Each physician's judge x physician table (Light's kappas; without CIs, also the
         # pooled counts: no per-item features are needed then).
-        per_col = [(int(ok[:, col].sum()),
-                    np.bincount(jc[ok[:, col]] * q + hc[ok[:, col], col],
-                                minlength=q * q).reshape(q, q))
-                   for col in range(hc.shape[1])]
+        # (unpaired cells counted in an extra last bin: no boolean selections)
+        per_col = []
+        for col in range(hc.shape[1]):
+            t = np.bincount(np.where(ok[:, col], jc * q + hc[:, col], q * q),
+                            minlength=q * q + 1)
+            per_col.append((int(t[:-1].sum()), t[:-1].reshape(q, q)))
         feats: Any = None
         if ci:
             n = codes.shape[0]
