@@ -21,7 +21,7 @@ during each stage (Linux: VmHWM, reset before the stage; it includes what earlie
 left in memory, such as the ratings table). (c) at 1M is run once.
 
 Usage: .venv/bin/python bench/bench_stats_scale.py [--sizes 100000 1000000] [--repeat 3]
-       [--no-ci-run] [--profile FILE]
+       [--no-ci-run] [--profile FILE] [--no-pyarrow]
 """
 
 from __future__ import annotations
@@ -42,6 +42,10 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# As the app runs: the test venv has pyarrow (a test-only oracle), so pandas would hold text
+# as Arrow strings; the shipped app has none (python-backed strings). Before pandas loads.
+if "--no-pyarrow" in sys.argv:
+    sys.modules["pyarrow"] = None  # type: ignore[assignment]
 
 from medreview.domain.rubric import Option, Question, QuestionKind, case_criterion_question
 
@@ -293,7 +297,13 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=17)
     ap.add_argument("--no-ci-run", action="store_true", help="skip (c), the CI run")
     ap.add_argument("--profile", metavar="FILE", help="cProfile (b) once into FILE")
+    ap.add_argument("--no-pyarrow", action="store_true",
+                    help="run without pyarrow, as the shipped app does (python strings)")
     args = ap.parse_args()
+    if args.no_pyarrow:
+        import pandas as pd
+
+        print(f"without pyarrow: pandas string storage {pd.StringDtype().storage!r}")
     for n in args.sizes:
         run(n, args.seed, args.repeat, not args.no_ci_run, args.profile)
 
