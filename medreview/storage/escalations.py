@@ -15,6 +15,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Text, cast, func, select, text, true
@@ -95,23 +96,28 @@ def may_escalate(project: Project) -> bool:
             "has_table_privilege(current_user, 'assignment', 'INSERT')")))
 
 
+# ids per IN (...): below SQLite's bound-parameter limit (250,000 in this build, 32,766 in
+# some) and PostgreSQL's 65,535; a 1M-revision merge's hook passed them all in one list.
+_IN_CHUNK = 30_000
+
+
 def _questions(s: Session, case_ids: Collection[int] | None) -> dict[str, Question]:
     out: dict[str, Question] = {}
     for row in s.scalars(select(FormRow).order_by(FormRow.active, FormRow.version)):
         for q in form_from_row(row).questions:
             out[q.id] = q
     c = CaseCriterionRow
-    crit = select(c.key, c.text, c.points, c.tags).order_by(c.id)
-    if case_ids is not None:
-        crit = crit.where(c.case_id.in_(list(case_ids)))
     # Plain rows, one question per distinct row (a merge's cases mostly repeat the same few
     # criteria; ORM objects for each cost ~30 us a merged revision). Later rows still win.
     conn = s.connection()
     sqlite = conn.dialect.name == "sqlite"
-    rows = conn.execute(crit.with_only_columns(c.key, c.text, c.points, cast(c.tags, Text))
-                        ) if sqlite else conn.execute(crit)
+    crit = select(c.id, c.key, c.text, c.points, cast(c.tags, Text) if sqlite else c.tags)
+    rows: list[Any] = []
+    for part in [None] if case_ids is None else _in_chunks(case_ids):
+        rows += conn.execute(crit if part is None else crit.where(c.case_id.in_(part))).all()
+    rows.sort(key=itemgetter(0))  # by id, across the chunks
     seen: dict[tuple[Any, ...], Question] = {}
-    for key, txt, points, tags in rows:
+    for _id, key, txt, points, tags in rows:
         k = (key, txt, points, tags if sqlite else repr(tags))
         found = seen.get(k)
         if found is None:  # the JSON text parsed as the column's type would
@@ -119,6 +125,12 @@ def _questions(s: Session, case_ids: Collection[int] | None) -> dict[str, Questi
                 key, txt, points, tuple(json.loads(tags) if sqlite else tags))
         out[found.id] = found
     return out
+
+
+def _in_chunks(ids: Collection[int]) -> list[list[int]]:
+    """``ids`` sorted, in lists short enough for one ``IN (...)`` each."""
+    ordered = sorted(set(ids))
+    return [ordered[at:at + _IN_CHUNK] for at in range(0, len(ordered), _IN_CHUNK)]
 
 
 def _kind_pairs(s: Session, kinds: Sequence[str]) -> set[tuple[int, int]]:
@@ -132,11 +144,15 @@ def _state(s: Session, output_ids: Collection[int] | None, *, light: bool = Fals
     """``light``: the ratings and questions only (whether a rule fires), not who may take an
     item: the grading hook's first look, a few indexed reads."""
     escalated_q = select(StudyItemRow.output_id).where(StudyItemRow.kind == KIND)
+    parts: list[list[int]] | None = None
     if output_ids is not None:
-        escalated_q = escalated_q.where(StudyItemRow.output_id.in_(list(output_ids)))
-        if set(s.scalars(escalated_q)) >= set(output_ids):
+        parts = _in_chunks(output_ids)
+        escalated = {int(o) for part in parts for o in s.scalars(
+            escalated_q.where(StudyItemRow.output_id.in_(part)))}
+        if escalated >= set(output_ids):
             return EscalationState({}, {}, {}, {})
-    escalated = {int(o) for o in s.scalars(escalated_q)}
+    else:
+        escalated = {int(o) for o in s.scalars(escalated_q)}
     not_study = attention_output_ids(s)
     training = _kind_pairs(s, TRAINING)
     q = (select(JudgmentRevisionRow.answers, JudgmentRevisionRow.annotations, JudgmentRow.rater_id,
@@ -147,11 +163,12 @@ def _state(s: Session, output_ids: Collection[int] | None, *, light: bool = Fals
          .join(OutputRow, OutputRow.id == JudgmentRow.output_id)
          .where(JudgmentRow.status == "done", RaterRow.kind == "physician")
          .order_by(JudgmentRow.output_id, RaterRow.id))
-    if output_ids is not None:
-        q = q.where(JudgmentRow.output_id.in_(list(output_ids)))
     revisions: list[dict[str, Any]] = []
     cases: set[int] = set()
-    for answers, notes, rater_id, oid, name, case_id in s.execute(q):
+    # In chunks of ascending ids: the rows in the one query's order.
+    for answers, notes, rater_id, oid, name, case_id in (
+            row for part in ([None] if parts is None else parts) for row in s.execute(
+                q if part is None else q.where(JudgmentRow.output_id.in_(part)))):
         if oid in escalated or oid in not_study or (rater_id, oid) in training:
             continue
         cases.add(case_id)
@@ -165,8 +182,7 @@ def _state(s: Session, output_ids: Collection[int] | None, *, light: bool = Fals
     involved: dict[int, set[str]] = {}
     if light:
         return EscalationState(ratings, questions, {}, {})
-    if ratings:
-        wanted = list(ratings)
+    for wanted in _in_chunks(ratings):
         for oid, name in s.execute(
                 select(JudgmentRow.output_id, RaterRow.name)
                 .join(RaterRow, RaterRow.id == JudgmentRow.rater_id)
