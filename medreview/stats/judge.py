@@ -444,10 +444,14 @@ def judge_vs_ceiling(human: Any, judge: Any, kind: Kind = "binary", *,
                     "mean_signed_difference": float((a - b).mean())}
         # Pair counts added column by column (integers: the same table as over all pairs at
         # once, without item-x-rater index arrays: 1.4M items at 1M judgments).
-        pairs: Any = np.zeros(q * q, dtype=np.int64)
+        # (pairs with a missing side counted in a spill bin, dropped: no boolean selections)
+        pairs: Any = np.zeros(q * q + 1, dtype=np.int64)
+        g_ok = g >= 0
         for col in cols:
-            sel = (ref[:, col] >= 0) & (g >= 0)
-            pairs += np.bincount(ref[sel, col] * q + g[sel], minlength=q * q)
+            r_col = ref[:, col]
+            pairs += np.bincount(np.where((r_col >= 0) & g_ok, r_col * q + g, q * q),
+                                 minlength=q * q + 1)
+        pairs = pairs[:-1]
         if not pairs.any():
             return {}
         m = pairs.reshape(q, q)
