@@ -7,8 +7,10 @@ in one transaction (``apply_packages``), re-checking inside it what another writ
 have changed meanwhile. A refusal raises ``PackageError`` with one line, and nothing is
 written.
 
-A package database is hostile input: it is only read here through the ORM (no text of it is
-ever executed), after ``active_schema_objects`` showed it has no views or triggers.
+A package database is hostile input: it is only read here with our own SELECTs over known
+columns (the ORM, or Core statements run through the driver with each column's own result
+processor; no text of it is ever executed), after ``active_schema_objects`` showed it has no
+views or triggers.
 """
 
 from __future__ import annotations
