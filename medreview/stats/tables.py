@@ -73,13 +73,31 @@ def _row_keys(df: Any, cols: list[str]) -> Any:
     key = np.zeros(len(df), dtype=np.int64)
     width = 1
     for c in cols:
-        codes, uniq = pd.factorize(df[c], use_na_sentinel=False)
-        if width * len(uniq) >= 2**62:  # recode the key so far (rare: huge tables)
+        codes, n_codes = _offsets(df[c])
+        if codes is None:
+            codes, uniq = pd.factorize(df[c], use_na_sentinel=False)
+            n_codes = len(uniq)
+        if width * n_codes >= 2**62:  # recode the key so far (rare: huge tables)
             key, first = pd.factorize(key)
             width = len(first)
-        key = key * len(uniq) + codes
-        width *= max(len(uniq), 1)
+        key = key * n_codes + codes
+        width *= max(n_codes, 1)
     return key
+
+
+def _offsets(col: Any) -> tuple[Any, int]:
+    """A signed integer column's values less its least value, and their range, when that
+    range is at most a few times the rows (equal values, equal codes: no hash pass over
+    8M output ids); ``(None, 0)`` otherwise."""
+    import numpy as np
+
+    if not isinstance(col.dtype, np.dtype) or col.dtype.kind != "i" or not len(col):
+        return None, 0
+    v = col.to_numpy()
+    lo, hi = int(v.min()), int(v.max())
+    if hi - lo >= 4 * len(v) + 1024:
+        return None, 0
+    return v.astype(np.int64) - lo, hi - lo + 1
 
 
 def to_wide(long: Any, index: str | list[str] = "output_id", value: str = "value") -> Any:
