@@ -135,22 +135,31 @@ def pair_panel_coded(columns: Sequence[str], codes: Any, kind: str,
         for j in range(i + 1, len(cols)):
             b = cols[j]
             both = None if kind == "numeric" else (codes[:, i] >= 0) & (codes[:, j] >= 0)
-            for key, weights in (("percent_agreement", None),
-                                 ("cohen_kappa_quadratic" if kind == "ordinal"
-                                  else "cohen_kappa", "quadratic" if kind == "ordinal"
-                                  else None)):
+            for key, weights in _pair_statistics(kind):
                 try:
                     if kind == "numeric" or both is None or categories is None:
                         raise StatsError("pairwise kappa not defined for numeric answers")
                     if not both.any():
                         raise StatsError("no item rated by both")
-                    coded = declared(codes[both][:, [i, j]], categories)
-                    res = (gwet_family(coded, "pa", None, opts, "bootstrap")
-                           if key == "percent_agreement" else kappa_coded(coded, weights, opts))
+                    res = _pair_result(key, weights,
+                                       declared(codes[both][:, [i, j]], categories), opts)
                 except StatsError as e:
                     res = _failed(key, e, 2)
                 rows.append((a, b, key, res))
     return rows
+
+
+def _pair_statistics(kind: str) -> tuple[tuple[str, str | None], ...]:
+    """The heat map's statistics of a pair: (result key, kappa weights)."""
+    ordinal = kind == "ordinal"
+    return (("percent_agreement", None),
+            ("cohen_kappa_quadratic" if ordinal else "cohen_kappa",
+             "quadratic" if ordinal else None))
+
+
+def _pair_result(key: str, weights: str | None, coded: Any, opts: CIOptions) -> AgreementResult:
+    return (gwet_family(coded, "pa", None, opts, "bootstrap")
+            if key == "percent_agreement" else kappa_coded(coded, weights, opts))
 
 
 def pair_panel(wide: Any, kind: str, categories: Sequence[Any] | None, opts: CIOptions
@@ -162,18 +171,13 @@ def pair_panel(wide: Any, kind: str, categories: Sequence[Any] | None, opts: CIO
         for b in cols[i + 1:]:
             sub = wide[[a, b]]
             sub = sub[sub.notna().all(axis=1)]
-            for key, weights in (("percent_agreement", None),
-                                 ("cohen_kappa_quadratic" if kind == "ordinal"
-                                  else "cohen_kappa", "quadratic" if kind == "ordinal"
-                                  else None)):
+            for key, weights in _pair_statistics(kind):
                 try:
                     if kind == "numeric":
                         raise StatsError("pairwise kappa not defined for numeric answers")
                     if sub.shape[0] == 0:
                         raise StatsError("no item rated by both")
-                    coded = encode(sub, categories)
-                    res = (gwet_family(coded, "pa", None, opts, "bootstrap")
-                           if key == "percent_agreement" else kappa_coded(coded, weights, opts))
+                    res = _pair_result(key, weights, encode(sub, categories), opts)
                 except StatsError as e:
                     res = _failed(key, e, 2)
                 rows.append((a, b, key, res))
