@@ -43,7 +43,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench_merge import (  # noqa: E402  (the sibling bench, by path)
+from bench_merge import (
     DB,
     PER_PACKAGE,
     Timing,
@@ -52,13 +52,13 @@ from bench_merge import (  # noqa: E402  (the sibling bench, by path)
     kept_setup,
     save_setup,
 )
-from bench_merge import setup as merge_setup  # noqa: E402
+from bench_merge import setup as merge_setup
 
-from medreview.domain.escalation import EscalationRules, SevereRule  # noqa: E402
-from medreview.domain.judgment import JudgmentDraft  # noqa: E402
-from medreview.services import escalation, grading  # noqa: E402
-from medreview.services import study as svc  # noqa: E402
-from medreview.services.projects import add_rater, open_project  # noqa: E402
+from medreview.domain.escalation import EscalationRules, SevereRule
+from medreview.domain.judgment import JudgmentDraft
+from medreview.services import escalation, grading
+from medreview.services import study as svc
+from medreview.services.projects import add_rater, open_project
 
 SECOND = "Dr Second"
 RULES = EscalationRules(SevereRule(3), 0.7, ("Dr Senior A", "Dr Senior B"))
