@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from medreview.domain.not_assessed import NA_WORDS, NOT_APPLICABLE, na_allowed
 from medreview.domain.rubric import Option, Question, QuestionKind
 from medreview.domain.validation import check_answer
 from medreview.judge.templates import HEALTHBENCH, JudgeTask
@@ -125,8 +126,28 @@ def _error_entries(q: Question, raw: Any, answer_text: str) -> list[dict[str, An
     return out
 
 
+def _not_applicable(q: Question, raw: Any) -> bool:
+    """Is ``raw`` the judge saying "not applicable" (and not the name of one of ``q``'s
+    options, which wins)?"""
+    if not isinstance(raw, str):
+        return False
+    text = raw.strip().lower()
+    if text not in NA_WORDS:
+        return False
+    return not any(text in (str(o.value).lower(), o.label.strip().lower()) for o in q.options)
+
+
 def coerce_value(q: Question, raw: Any, answer_text: str = "") -> Any:
-    """``raw`` as the stored value for ``q``; raises ``ReplyParseError`` if it cannot be."""
+    """``raw`` as the stored value for ``q``; raises ``ReplyParseError`` if it cannot be.
+
+    "N/A" (or "not applicable") is stored as a physician's N/A is (``NOT_APPLICABLE``: left
+    out of every statistic and counted apart) where the question allows it, and refused where
+    it does not."""
+    if _not_applicable(q, raw):
+        if not na_allowed(q):
+            raise ReplyParseError(f"{q.id}: the judge answered {raw.strip()[:20]!r} (not "
+                                  "applicable), which this question does not allow")
+        return NOT_APPLICABLE
     if q.kind is QuestionKind.CRITERION:
         value: Any = _bool(raw, q.id)
     elif q.kind in (QuestionKind.ORDINAL, QuestionKind.SINGLE_CHOICE):

@@ -8,20 +8,21 @@ same prompt always gets the same grade. Token logprobs (``logprobs``) and ``n`` 
 Faults, consumed one per request from ``server.faults`` (or forced for prompts containing a
 substring via ``server.sticky``, or drawn at random with ``fault_rate``):
 
-========= =============================================================================
-429       status 429 with ``Retry-After: <retry_after>``
-500, 503  server errors
-timeout   waits ``hang_s`` seconds before answering (longer than the client's timeout)
-drop      closes the connection without a response
-cut_body  announces a body, sends half of it, closes
-bad_body  status 200 with a body that is not JSON
-malformed a completion whose content is prose, not JSON
-truncated a completion whose JSON content is cut in half (finish_reason ``length``)
-fenced    the JSON wrapped in a code fence with prose around it (parseable)
-invalid   JSON whose answer is not an allowed value
-no_schema 400 whenever ``response_format`` is ``json_schema``
-echo_key  401 whose message repeats the Authorization header (as some servers do)
-========= =============================================================================
+============== =======================================================================
+429            status 429 with ``Retry-After: <retry_after>``
+500, 503       server errors
+timeout        waits ``hang_s`` seconds before answering (longer than the client's timeout)
+drop           closes the connection without a response
+cut_body       announces a body, sends half of it, closes
+bad_body       status 200 with a body that is not JSON
+malformed      a completion whose content is prose, not JSON
+truncated      a completion whose JSON content is cut in half (finish_reason ``length``)
+fenced         the JSON wrapped in a code fence with prose around it (parseable)
+invalid        JSON whose answer is not an allowed value
+not_applicable every true/false answer replaced by "N/A" (a judge declining to grade)
+no_schema      400 whenever ``response_format`` is ``json_schema``
+echo_key       401 whose message repeats the Authorization header (as some servers do)
+============== =======================================================================
 
 A strict server (``reject={"seed": "openai", ...}``, ``--reject seed=openai``) answers 400 to
 every request carrying one of the named parameters, in the words of a real server:
@@ -55,7 +56,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 FAULTS = ("429", "500", "503", "timeout", "drop", "cut_body", "bad_body", "malformed",
-          "truncated", "fenced", "invalid", "no_schema", "echo_key")
+          "truncated", "fenced", "invalid", "not_applicable", "no_schema", "echo_key")
 REJECT_STYLES = ("openai", "litellm", "vllm")
 _TOKEN = re.compile(r"\s+|\w+|[^\w\s]")
 _SCHEMA_BLOCK = re.compile(r"```json\s*\n(.*?)```", re.S)
@@ -325,6 +326,8 @@ class FakeOpenAIServer:
                         content = f"Here is my grading.\n```json\n{content}\n```\nHope it helps."
                     elif fault == "invalid":
                         content = json.dumps(_spoil(obj))
+                    elif fault == "not_applicable":
+                        content = json.dumps(_not_applicable(obj))
                     choice: dict[str, Any] = {"index": i, "finish_reason": finish,
                                               "message": {"role": "assistant", "content": content}}
                     if body.get("logprobs") and server.logprobs:
@@ -368,6 +371,15 @@ def _spoil(obj: Any) -> Any:
     if isinstance(obj, list):
         return [_spoil(v) for v in obj]
     return obj
+
+
+def _not_applicable(obj: Any) -> Any:
+    """The same reply with every true/false answer replaced by "N/A" (a judge declining)."""
+    if isinstance(obj, dict):
+        return {k: _not_applicable(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_not_applicable(v) for v in obj]
+    return "N/A" if isinstance(obj, bool) else obj
 
 
 def main(argv: list[str] | None = None) -> int:
