@@ -92,8 +92,9 @@ def add_second_physician(project_dir: Path) -> int:
     project = open_project(project_dir)
     try:
         me = add_rater(project, SECOND).id
-        with sqlite3.connect(project_dir / DB) as con:
-            ids = [o for (o,) in con.execute("SELECT id FROM output ORDER BY id")]
+        con = sqlite3.connect(project_dir / DB)
+        ids = [o for (o,) in con.execute("SELECT id FROM output ORDER BY id")]
+        con.close()
         mine = ids[0::2]
         draft = JudgmentDraft(answers=second_answers(0), rationale="second", confidence=0.7)
         grading.save_revision(project, me, mine[0], draft, status="done")
