@@ -44,6 +44,7 @@ from medreview.storage.packages import IssuedPackage
 from medreview.storage.project import Project
 from medreview.storage.revisions import (
     CRITERION_CACHE,
+    RETEST_SOURCE,
     CriterionCache,
     RevisionContent,
     Scorer,
@@ -254,6 +255,7 @@ class PackageRevision(NamedTuple):
     author: Any
     created_at: Any
     guideline_version: Any = None  # the guidelines version the rater had (schema 0006)
+    source: Any = ""  # "retest" for a blind re-rating (storage/retests.py); else how it was made
 
 
 @dataclass(frozen=True)
@@ -288,6 +290,7 @@ def package_contents(pkg: Project) -> PackageContents:
             r.uid, r.judgment_id, r.revision_no, r.form_id, r.taxonomy_id, r.answers,
             r.annotations, r.rationale, r.confidence, r.overall_score, r.time_on_task_s,
             r.flagged, r.skipped, r.status, r.author, r.created_at, r.guideline_version,
+            r.source,
         ).order_by(r.judgment_id, r.revision_no))))
     return PackageContents(settings, raters, outputs, forms, judgments, revisions)
 
@@ -331,6 +334,9 @@ class IncomingRevision(NamedTuple):
     author: str
     created_at: dt.datetime
     guideline_version: int | None = None
+    # A retest answer (storage/retests.py): stored with source "retest", it never becomes the
+    # judgment's current answer, and it is no side of a conflict.
+    retest: bool = False
 
 
 @dataclass
@@ -465,11 +471,16 @@ def _existing_uids(s: Session, uids: Sequence[str]) -> set[str]:
     return out
 
 
+# Revisions that are no side of a conflict: a resolve restates one, a retest is never the study
+# answer (storage/retests.py).
+_NOT_GRADED = ("resolve", RETEST_SOURCE)
+
+
 def _may_conflict(held: Sequence[_Held], incoming: set[str]) -> bool:
     """Whether ``_apply`` may find a true conflict: a graded revision only in the project,
     and a package revision the project lacks (a superset of the outputs it finds one in)."""
     have = {h.uid for h in held}
-    return any(h.uid not in incoming and h.source != "resolve" for h in held) and bool(
+    return any(h.uid not in incoming and h.source not in _NOT_GRADED for h in held) and bool(
         incoming - have)
 
 
@@ -548,18 +559,19 @@ def _apply(s: Session, pkg: IncomingPackage, result: PackageMergeResult,
         if judgment is None:  # the rater's first judgment of it: the whole chain is new
             created.append(oid)
             no = 0
-            for uid, form, taxonomy, c, author, created_at, version in chain:
+            for uid, form, taxonomy, c, author, created_at, version, retest in chain:
                 if uid in taken:
                     continue
                 take(uid)
                 no += 1
                 fid = forms[form]
                 append((oid, uid, no, fid, forms[taxonomy] if taxonomy else None, c,
-                        prepared(fid, oid)(c.answers, c.status), author, "merge",
+                        prepared(fid, oid)(c.answers, c.status), author,
+                        RETEST_SOURCE if retest else "merge",
                         created_at,  # when it was graded, not when merged
                         version))
-            if no:
-                mirror[oid] = (no, c.status, c.flagged)
+                if not retest:  # the judgment's current answer: its newest ordinary one
+                    mirror[oid] = (no, c.status, c.flagged)
             added += no
             continue
         existing = judgment.held
@@ -569,8 +581,9 @@ def _apply(s: Session, pkg: IncomingPackage, result: PackageMergeResult,
         result.already_present += len(chain) - len(new)
         if not new:
             continue
-        local_only = [h for h in existing if h.uid not in incoming and h.source != "resolve"]
-        appended: list[IncomingRevision] = []
+        local_only = [h for h in existing
+                      if h.uid not in incoming and h.source not in _NOT_GRADED]
+        appended: list[IncomingRevision] = []  # the ordinary ones (retests are no side)
         for r in new:
             if r.uid in taken:
                 continue
@@ -579,17 +592,20 @@ def _apply(s: Session, pkg: IncomingPackage, result: PackageMergeResult,
             fid = forms[r.form]
             rows.append((oid, r.uid, judgment.next_no, fid,
                          forms[r.taxonomy] if r.taxonomy else None, c,
-                         prepared(fid, oid)(c.answers, c.status), r.author, "merge",
-                         r.created_at, r.guideline_version))
+                         prepared(fid, oid)(c.answers, c.status), r.author,
+                         RETEST_SOURCE if r.retest else "merge", r.created_at,
+                         r.guideline_version))
             judgment.next_no += 1
-            appended.append(r)
             added += 1
-            last_row[oid] = len(rows) - 1
+            if not r.retest:
+                appended.append(r)
+                last_row[oid] = len(rows) - 1
         if not local_only or not appended:
             continue
         # True conflict: both sides moved on. The newest graded revision anywhere (time, then
         # uid) becomes current — a function of the set of revisions, not of merge order.
-        graded: list[_Held | IncomingRevision] = [h for h in existing if h.source != "resolve"]
+        graded: list[_Held | IncomingRevision] = [h for h in existing
+                                                  if h.source not in _NOT_GRADED]
         graded += appended
         winner = max(graded, key=lambda x: (x.created_at, x.uid))
         result.conflicts.append(Conflict(

@@ -279,6 +279,16 @@ def _copy_content(src: Session, dst: Session, project: Project, rater: RaterRow,
             select(StudyItemRow.output_id, StudyItemRow.reason).where(
                 StudyItemRow.rater_id == rater.id, StudyItemRow.kind == "escalation")
             .order_by(StudyItemRow.id)) if oid in output_map])
+    # Retests travel too: the package's queue serves each, blank, once it is due (the delay
+    # counts from the rater's first finished answer, which may be given in the package), and
+    # the merge takes the answer back as a retest (study/merge.py). Hidden checks never travel.
+    _insert(dst, StudyItemRow, [
+        {"rater_id": new_rater, "output_id": output_map[oid], "kind": "retest", "due_at": due,
+         "reason": reason}
+        for oid, due, reason in src.execute(
+            select(StudyItemRow.output_id, StudyItemRow.due_at, StudyItemRow.reason).where(
+                StudyItemRow.rater_id == rater.id, StudyItemRow.kind == "retest")
+            .order_by(StudyItemRow.id)) if oid in output_map])
     judgments = [j for j in src.execute(
         select(JudgmentRow.id, JudgmentRow.output_id, JudgmentRow.status, JudgmentRow.flagged,
                JudgmentRow.current_revision_no, JudgmentRow.created_at, JudgmentRow.updated_at)

@@ -131,6 +131,13 @@ def choose_retests(project: Project, *, fraction: float, delay_days: float, seed
         return {name: len(oids) for name, oids in plan.items()}
 
 
+def retest_outputs(project: Project, rater_id: int) -> set[int]:
+    """The outputs chosen for the rater's retest (a merge accepts retest answers of these)."""
+    with project.read() as s:
+        return {int(o) for o in s.scalars(select(StudyItemRow.output_id).where(
+            StudyItemRow.rater_id == rater_id, StudyItemRow.kind == KIND))}
+
+
 @dataclass(frozen=True)
 class RetestState:
     output_id: int

@@ -17,6 +17,10 @@ listed, and the judgment's current value becomes the newer tip by (creation time
 that is not already the last revision a ``resolve`` revision restating it is appended — so the
 current value does not depend on merge order.
 
+A revision the package marks as a retest (source ``retest``, storage/retests.py) is accepted only
+for an item this project chose for that rater's retest, after the rater finished the item; it is
+stored as a retest: never the judgment's current answer, and no side of a conflict.
+
 The package database is unpacked into a hidden folder inside the project (not the system temp
 folder: it holds case text), removed when the merge ends; one left by a killed merge is removed
 by the next.
@@ -61,7 +65,8 @@ from medreview.storage.merging import (
 )
 from medreview.storage.packages import IssuedPackage, issued_package
 from medreview.storage.project import DB_NAME, MEDIA_DIR, Project, open_project
-from medreview.storage.revisions import RevisionContent, gc_paused
+from medreview.storage.retests import retest_outputs
+from medreview.storage.revisions import RETEST_SOURCE, RevisionContent, gc_paused
 from medreview.study.merge_checks import (
     Invalid,
     all_questions,
@@ -231,6 +236,8 @@ def _load(c: PackageContents, pkg: IncomingPackage, lead: MergeReference, now: d
     checks = _Checks(lead, issued, now, out_map)
     chains = pkg.chains
     mine = (issued.rater_id,)
+    retests = retest_outputs(project, issued.rater_id)  # our outputs chosen for a retest
+    finished: set[int] = set()  # package judgments with a finished ordinary revision so far
     for r in revs:
         try:
             ours = ours_of.get(r.judgment_id)
@@ -241,8 +248,19 @@ def _load(c: PackageContents, pkg: IncomingPackage, lead: MergeReference, now: d
             if form is None or (r.taxonomy_id and tax is None):
                 raise _Refused("revision names a form the package does not have")
             owner = known.get(r.uid)
+            retest = r.source == RETEST_SOURCE
+            if retest and owner is None:
+                # A retest is served once the rater finished the item, and only for an item
+                # the lead chose for this rater's retest (storage/retests.py).
+                if ours not in retests:
+                    raise _Refused("revision is marked as a retest of an item not chosen for "
+                                   "this rater's retest")
+                if r.judgment_id not in finished:
+                    raise _Refused("retest revision comes before the rater finished the item")
+            elif not retest and r.status == "done":
+                finished.add(r.judgment_id)
             if owner is None:
-                incoming = checks.new_revision(r, form, tax, ours)
+                incoming = checks.new_revision(r, form, tax, ours, retest)
             elif owner != (*mine, ours):  # sent out with the package (or merged before)
                 raise _Refused("revision uid belongs to another judgment in this project")
             else:  # content matters only for new revisions (known ones are skipped by uid)
@@ -318,7 +336,7 @@ class _Checks:
         return found
 
     def new_revision(self, r: PackageRevision, form: PackageForm, tax: PackageForm | None,
-                     ours: int) -> IncomingRevision:
+                     ours: int, retest: bool = False) -> IncomingRevision:
         issued, lead = self.issued, self.lead
         if r.author != issued.rater:
             raise _Refused(f"revision is signed by {str(r.author)[:80]!r}, not the package's "
@@ -360,7 +378,8 @@ class _Checks:
         return IncomingRevision(
             uid=r.uid, form=forms.form_key, taxonomy=forms.taxonomy_key, content=content,
             author=r.author, created_at=r.created_at,
-            guideline_version=None if version is None else _guideline_version(version))
+            guideline_version=None if version is None else _guideline_version(version),
+            retest=retest)
 
 
 class _Forms(NamedTuple):
