@@ -3,9 +3,11 @@
 ``tables.ratings_long`` used to build one ORM entity per revision and one dict of 14 fields
 per answer; at a million judgments (8M answers) those objects took minutes and gigabytes the
 allocator kept after they were freed. Here one Core query returns plain tuples of just the
-fields needed, fetched in batches, and each column is a list extended once per judgment
-(``[value] * k``). Answers json parsed as new float and str objects per answer are replaced by
-one shared object per distinct value (``SharedValues``): kept one per answer, they pinned the
+fields needed, fetched in batches, and ``LongColumns`` takes the judgments a batch at a time:
+each column grown by a few C-level passes over the batch, no Python call per answer (one per
+judgment and per answer took 2x the time of reading and parsing the judgments). Answers json
+parsed as new float and str objects per answer are replaced by one shared object per distinct
+value (``_Answers``, as ``SharedValues`` does in place): kept one per answer, they pinned the
 memory of everything freed around them (1 GB of a 2.1 GB table at 8M answers).
 """
 
@@ -14,12 +16,14 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Mapping, Sequence
+from itertools import chain
+from math import nan
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from medreview.domain.not_assessed import NotAssessedTally
-from medreview.stats.value_codes import ValueCoder
+from medreview.stats.value_codes import OTHER, ValueCoder
 from medreview.storage.check_items import not_attention
 from medreview.storage.models import (
     CaseRow,
@@ -43,7 +47,9 @@ COLUMNS = ("output_id", "case_id", "case_external_id", "model", "rater", "rater_
 _BATCH = 20_000  # revisions fetched at a time
 _PER_ANSWER = ("question_id", "value", "confidence")
 _ZERO, _NEG_ZERO = 0.0, -0.0
-_SHARED_MAX = 65_536  # distinct values remembered per type (then start again: bounded)
+_SHARED_MAX = 65_536  # distinct values remembered (per type in ``SharedValues``; then
+# start again: bounded)
+_FLUSH = 256  # judgments queued, then their answers taken in a few passes over the batch
 
 
 class SharedValues:
@@ -135,52 +141,138 @@ def _read(project: Project, pseudonymise: bool, include_drafts: bool,
 
 
 class _Codes(dict[str, int]):
-    """Text -> its code, a new code for a new text (``__missing__``: looked up in C)."""
+    """Text -> its code, a new code for a new text (``__missing__``: looked up in C);
+    ``names`` the texts by code (the objects the dict keeps)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: list[str] = []
 
     def __missing__(self, key: str) -> int:
         code = self[key] = len(self)
+        self.names.append(key)
         return code
 
 
+class _Answers(dict[tuple[type, Any], int]):
+    """(type, answer) -> its entry in ``objects`` (one shared object per distinct answer
+    of each type) and ``codes`` (its ``ValueCoder`` code): one look-up in C both shares
+    the object (``SharedValues``' job) and codes it. Keyed by type too: True, 1 and 1.0
+    share a code but stay objects of their own type. Never kept as keys (a new look-up in
+    Python each time): NaN (not equal to itself: each would be a new key) and zero floats
+    (0.0 == -0.0: one shared object per sign). Unhashable answers are ``other``'s."""
+
+    def __init__(self, coder: ValueCoder) -> None:
+        super().__init__()
+        self._coder = coder
+        self.objects: list[Any] = []
+        self.codes = array("i")
+        self._zeros: dict[bool, int] = {}  # negative? -> the entry of that signed zero
+
+    def _new(self, value: Any, code: int) -> int:
+        self.objects.append(value)
+        self.codes.append(code)
+        return len(self.objects) - 1
+
+    def __missing__(self, key: tuple[type, Any]) -> int:
+        t, v = key
+        if t is float and not v:  # 0.0 or -0.0: one entry per sign
+            neg = math.copysign(1.0, v) < 0
+            entry = self._zeros.get(neg)
+            if entry is None:
+                zero = _NEG_ZERO if neg else _ZERO
+                entry = self._zeros[neg] = self._new(zero, self._coder[zero])
+            return entry
+        code = self._coder[v]
+        if v != v:  # NaN: left as it is, a new entry (as a key, it would never be found)
+            return self._new(v, code)
+        entry = self[key] = self._new(v, code)
+        return entry
+
+    def other(self, value: Any) -> int:
+        """``value``'s entry, an unhashable one (a list) a new entry coded ``OTHER``."""
+        try:
+            return self[(type(value), value)]
+        except TypeError:
+            return self._new(value, OTHER)
+
+
 class LongColumns:
-    """The long table built one judgment at a time, with one Python object per judgment and
-    none per answer but the value: question ids as int32 codes (one str per distinct id),
+    """The long table built a batch of judgments at a time, with one Python object per
+    judgment and none per answer but the value: question ids as int32 codes (one str per
+    distinct id), each answer an int32 index of its shared object and code (``_Answers``),
     confidences as a float array, the columns with one value per judgment kept once per
     judgment and repeated per answer at the end, their text as categoricals (a value
-    repeated per answer took its bytes per answer: 0.9 of 1.3 GB at 8M answers)."""
+    repeated per answer took its bytes per answer: 0.9 of 1.3 GB at 8M answers).
+
+    ``add`` only queues a judgment; every ``_FLUSH`` judgments their answers go through a
+    few passes over the whole batch (``map`` over C methods: no Python call per answer),
+    as one Python call per judgment and per answer took most of the table's time."""
 
     def __init__(self, per_judgment: Sequence[str]) -> None:
         self._names = list(per_judgment)
         self._cols: list[list[Any]] = [[] for _ in self._names]
         self._qids = _Codes()
         self._qcodes = array("i")
-        self._values: list[Any] = []
         self._vcoder = ValueCoder()  # each answer's code, for the statistics (answer_codes)
-        self._vcodes = array("i")
-        self._conf = array("d")
+        self._answers = _Answers(self._vcoder)
+        self._entries = array("i")  # each answer's entry in ``_answers``
+        self._conf = array("d")  # per judgment (repeated per answer at the end) ...
+        self._pq_at = array("q")  # ... but for the answers with their own confidence
+        self._pq_conf = array("d")
         self._counts = array("q")
-        self._shared = SharedValues()
+        self._batch: list[tuple[Sequence[Any], dict[str, Any], Any,
+                                Mapping[str, Any] | None]] = []
 
     def add(self, judgment: Sequence[Any], answers: dict[str, Any], conf: Any,
             per_question: Mapping[str, Any] | None = None) -> None:
         """One judgment: its per-judgment values (in ``per_judgment`` order), its non-empty
-        answers by question id, its confidence (or per question, falling back to it)."""
-        self._shared.share(answers)
-        self._qcodes.extend(map(self._qids.__getitem__, answers))
-        self._values += answers.values()
-        vcodes, n = self._vcodes, len(self._vcodes)
-        try:
-            vcodes.extend(map(self._vcoder.__getitem__, answers.values()))
-        except TypeError:  # an unhashable answer (a list): one by one
-            del vcodes[n:]
-            vcodes.extend(map(self._vcoder.code, answers.values()))
-        if per_question:
-            self._conf.extend([_float(per_question.get(qid, conf)) for qid in answers])
+        answers by question id, its confidence (or per question, falling back to it).
+        ``answers`` must not change afterwards (it is read at the batch's end)."""
+        self._batch.append((judgment, answers, conf, per_question))
+        if len(self._batch) >= _FLUSH:
+            self._flush()
+
+    def _flush(self) -> None:
+        """The queued judgments into the columns (each column grown from one list: an
+        array's ``extend`` from an iterator costs twice its ``fromlist``)."""
+        if not self._batch:
+            return
+        batch, self._batch = self._batch, []
+        judgments, dicts, confs, per_qs = zip(*batch, strict=True)
+        del batch
+        width = len(self._cols)
+        if any(n != width for n in set(map(len, judgments))):
+            raise ValueError(f"a judgment's values are not the {width} columns {self._names}")
+        counts = list(map(len, dicts))
+        if any(per_qs):  # per-question confidences: those judgments' answers one by one
+            conf = [nan] * len(confs)
+            at = len(self._entries)
+            for i, (d, c, pq, n) in enumerate(zip(dicts, confs, per_qs, counts, strict=True)):
+                if pq:
+                    self._pq_at.extend(range(at, at + n))
+                    self._pq_conf.fromlist([_float(pq.get(q, c)) for q in d])
+                else:
+                    conf[i] = _float(c)
+                at += n
         else:
-            self._conf.extend([_float(conf)] * len(answers))
-        self._counts.append(len(answers))
-        for col, v in zip(self._cols, judgment, strict=True):
-            col.append(v)
+            conf = [nan if c is None else float(c) for c in confs]  # (``_float``)
+        qcodes = list(map(self._qids.__getitem__, chain.from_iterable(dicts)))
+        values = list(chain.from_iterable(map(dict.values, dicts)))
+        del dicts
+        answers = self._answers
+        if len(answers) > _SHARED_MAX:
+            answers.clear()
+        try:
+            entries = list(map(answers.__getitem__, zip(map(type, values), values, strict=True)))
+        except TypeError:  # an unhashable answer (a list): one by one
+            entries = list(map(answers.other, values))
+        self._entries.fromlist(entries)
+        self._qcodes.fromlist(qcodes)
+        self._conf.fromlist(conf)
+        self._counts.fromlist(counts)
+        for col, column in zip(self._cols, zip(*judgments, strict=True), strict=True):
+            col.extend(column)
 
     def frame_and_codes(self, columns: Sequence[str]) -> tuple[pd.DataFrame, AnswerCodes]:
         """``frame`` and its answers' codes (``stats.answer_codes``), row for row."""
@@ -189,9 +281,17 @@ class LongColumns:
         from medreview.stats.answer_codes import AnswerCodes
 
         df = self.frame(columns)
-        codes = np.frombuffer(self._vcodes, dtype=np.int32) if len(df) \
-            else np.zeros(0, dtype=np.int32)
+        codes = np.frombuffer(self._answers.codes, dtype=np.int32).take(self._entry_index()) \
+            if len(df) else np.zeros(0, dtype=np.int32)
         return df, AnswerCodes(df, codes, self._vcoder.uniques)
+
+    def _entry_index(self) -> Any:
+        import numpy as np
+
+        return np.frombuffer(self._entries, dtype=np.int32)
+
+    def _value_column(self) -> Any:
+        return _objects_column(self._answers.objects, self._entry_index())
 
     def frame(self, columns: Sequence[str]) -> pd.DataFrame:
         """The table with ``columns`` (the per-judgment ones, question_id, value,
@@ -200,7 +300,8 @@ class LongColumns:
         import numpy as np
         import pandas as pd
 
-        if not self._values:
+        self._flush()
+        if not self._entries:
             return pd.DataFrame([], columns=list(columns))
         reps = np.frombuffer(self._counts, dtype=np.int64)
         data: dict[str, Any] = {}
@@ -213,16 +314,37 @@ class LongColumns:
             codes, uniq = pd.factorize(s, sort=True)
             data[name] = pd.Categorical.from_codes(
                 np.repeat(codes.astype(_code_dtype(len(uniq))), reps), categories=uniq)
-        qids = list(self._qids)
+        qids = self._qids.names
         order = sorted(range(len(qids)), key=qids.__getitem__)
         rank = np.empty(len(qids), dtype=np.int32)
         rank[order] = np.arange(len(qids), dtype=np.int32)
         data["question_id"] = pd.Categorical.from_codes(
             rank.take(np.frombuffer(self._qcodes, dtype=np.int32)),
             categories=pd.Index([qids[i] for i in order]))
-        data["value"] = self._values
-        data["confidence"] = np.frombuffer(self._conf, dtype=np.float64).copy()
-        return pd.DataFrame(data, columns=list(columns))
+        data["value"] = self._value_column()
+        conf = np.repeat(np.frombuffer(self._conf, dtype=np.float64), reps)
+        conf[np.frombuffer(self._pq_at, dtype=np.int64)] = np.frombuffer(self._pq_conf,
+                                                                         dtype=np.float64)
+        data["confidence"] = conf
+        return pd.DataFrame(data, columns=list(columns), copy=False)
+
+
+_OBJECT_TYPES = (list, dict)  # answers of these types: pandas keeps the column as objects
+
+
+def _objects_column(objects: list[Any], entries: Any) -> Any:
+    """The ``value`` column: each answer's shared object by its entry. Pandas infers a
+    list's dtype from its values (all floats: float64) but not an object array's, so an
+    object array only where the list would give one anyway: some answer a list or a dict,
+    or bools beside ints (``True == 1``: pandas never merges them). Else the list."""
+    import numpy as np
+    import pandas as pd
+
+    column = np.fromiter(objects, dtype=object, count=len(objects)).take(entries)
+    types = set(map(type, objects))
+    if types.intersection(_OBJECT_TYPES) or {bool, int} <= types:
+        return pd.Series(column, dtype=object, copy=False).array
+    return column.tolist()
 
 
 def _code_dtype(n: int) -> Any:
