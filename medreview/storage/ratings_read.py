@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from medreview.domain.not_assessed import NotAssessedTally
+from medreview.errors import ProjectError
 from medreview.stats.value_codes import OTHER, ValueCoder
 from medreview.storage.check_items import not_attention
 from medreview.storage.models import (
@@ -128,16 +129,47 @@ def _read(project: Project, pseudonymise: bool, include_drafts: bool,
         result = s.execute(q.execution_options(yield_per=_BATCH))
         for (output_id, case_id, ext, model, rater, kind, answers, annotations, conf, score,
              why, status, rev, fkey, fver) in result:
+            if type(answers) is not dict:  # a hostile file: one line naming the judgment
+                raise _unreadable(project, output_id, rater, "answers",
+                                  f"{_JSON_KINDS.get(type(answers), 'a value')}, "
+                                  "not a JSON object")
             answers = dict(answers)
             if not keep_not_assessed:
                 answers = not_assessed.take(answers, kind, (output_id, rater))
             if score is not None:
                 answers[SCORE_QUESTION_ID] = score
             if answers:
+                if conf is not None and type(conf) is not float:
+                    conf = _stored_float(project, output_id, rater, conf)
+                per_question = None
+                if annotations:
+                    try:
+                        per_question = question_confidences(annotations)
+                    except (TypeError, ValueError) as exc:
+                        raise _unreadable(project, output_id, rater, "annotations",
+                                          str(exc)) from None
                 columns.add((output_id, case_id, ext, model, rater, kind, why, status, rev,
-                             fkey, fver), answers, conf,
-                            question_confidences(annotations) if annotations else None)
+                             fkey, fver), answers, conf, per_question)
     return columns
+
+
+_JSON_KINDS = {list: "a list", str: "a text", int: "a number", float: "a number",
+               bool: "true/false", type(None): "null"}
+
+
+def _unreadable(project: Project, output_id: Any, rater: Any, what: str,
+                why: str) -> ProjectError:
+    return ProjectError(f"its stored {what} cannot be read: {why}", source=str(project.path),
+                        item=f"the judgment of output {output_id} by {rater!r}")
+
+
+def _stored_float(project: Project, output_id: Any, rater: Any, conf: Any) -> float:
+    """A confidence stored as something else than a float (SQLite keeps any type)."""
+    try:
+        return float(conf)
+    except (TypeError, ValueError):
+        raise _unreadable(project, output_id, rater, "confidence",
+                          f"{type(conf).__name__} {str(conf)[:40]!r} is not a number") from None
 
 
 class _Codes(dict[str, int]):
