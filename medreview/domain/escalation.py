@@ -237,17 +237,21 @@ def disagreement_share(ratings: Mapping[str, Mapping[str, Any]],
 def triggers(ratings: Mapping[str, Mapping[str, Any]], questions: Mapping[str, Question],
              rules: EscalationRules) -> list[Trigger]:
     """The rules one item meets, with their one-line reasons."""
+    severe = 0 if rules.severe is None else len(severe_raters(ratings, questions, rules.severe))
+    share = None if rules.disagreement is None else disagreement_share(ratings, questions)
+    return found_triggers(severe, share, rules)
+
+
+def found_triggers(severe: int, share: float | None, rules: EscalationRules) -> list[Trigger]:
+    """The triggers of ``severe`` physicians rating severe harm and a disagreement ``share``
+    (None: no question compared), with their reasons."""
     out: list[Trigger] = []
-    if rules.severe is not None:
-        n = len(severe_raters(ratings, questions, rules.severe))
-        if n:
-            out.append(Trigger("severe", float(n), f"severe harm rated by {n} physician"
-                                                    f"{'' if n == 1 else 's'}"))
-    if rules.disagreement is not None:
-        share = disagreement_share(ratings, questions)
-        if share is not None and share > rules.disagreement:
-            out.append(Trigger("disagreement", share,
-                               f"disagreement {share:.2f} > {rules.disagreement:g}"))
+    if severe:
+        out.append(Trigger("severe", float(severe), f"severe harm rated by {severe} physician"
+                                                     f"{'' if severe == 1 else 's'}"))
+    if rules.disagreement is not None and share is not None and share > rules.disagreement:
+        out.append(Trigger("disagreement", share,
+                           f"disagreement {share:.2f} > {rules.disagreement:g}"))
     return out
 
 
@@ -291,13 +295,20 @@ def plan(state: EscalationState, rules: EscalationRules) -> list[PlannedEscalati
     picks as the earlier items of this run are counted."""
     if not rules.active:
         return []
-    load = dict(state.open_escalations)
+    fired = [(oid, found) for oid in sorted(state.ratings)
+             if (found := triggers(state.ratings[oid], state.questions, rules))]
+    return give_seniors(fired, rules, state.involved, state.open_escalations)
+
+
+def give_seniors(fired: Sequence[tuple[int, Sequence[Trigger]]], rules: EscalationRules,
+                 involved: Mapping[int, frozenset[str]], open_escalations: Mapping[str, int]
+                 ) -> list[PlannedEscalation]:
+    """The items that met a rule (in output order), each to the senior ``choose_senior``
+    picks as the earlier items of this run are counted."""
+    load = dict(open_escalations)
     out: list[PlannedEscalation] = []
-    for oid in sorted(state.ratings):
-        found = triggers(state.ratings[oid], state.questions, rules)
-        if not found:
-            continue
-        senior = choose_senior(rules.seniors, load, state.involved.get(oid, frozenset()))
+    for oid, found in fired:
+        senior = choose_senior(rules.seniors, load, involved.get(oid, frozenset()))
         if senior is not None:
             load[senior] = load.get(senior, 0) + 1
         out.append(PlannedEscalation(oid, senior, reason_text(found)))

@@ -3,10 +3,13 @@ and the hook that runs the rules after every write that adds finished ratings.
 
 The hook (``after_ratings``) is called by the grading save when an item is saved as done, by a
 package merge and by a ratings import. It reads the rules first (one small query) and does
-nothing more without them; with rules it plans for the written items only on a read snapshot,
-and takes the write lock only when something is to be escalated, in a short transaction of its
-own after the save committed (the save itself never waits for it). A failure there is logged and
-leaves the save as it is: ``medreview escalate`` applies whatever was missed.
+nothing more without them; with rules, after a save it plans for the saved item on a read
+snapshot and takes the write lock only when something is to be escalated; after a merge or an
+import it plans once, for the items written, inside the write transaction that gives them to
+seniors. Either runs in a short transaction of its own after the save committed (the save
+itself never waits for it), reading only what the rules need (``storage.escalation_rows``). A
+failure there is logged and leaves the save as it is: ``medreview escalate`` applies whatever
+was missed.
 
 Storage is imported inside the functions: the grading window imports this module through
 ``services.grading`` and must start without SQLAlchemy.
@@ -30,7 +33,6 @@ from medreview.domain.escalation import (
     check_rule,
     check_seniors,
     check_threshold,
-    plan,
     rules_from_settings,
 )
 from medreview.domain.rubric import Question, QuestionKind
@@ -196,20 +198,15 @@ def run_escalation(project: Project, *, dry_run: bool = False, by: str = "lead",
                    rules: EscalationRules | None = None) -> tuple[EscalationReport, Changes]:
     """Apply the saved rules to every item, or only preview them with ``dry_run`` (a preview
     may try ``rules`` not saved yet; a run always applies the saved ones, as the hooks do)."""
-    from medreview.storage.escalations import escalate, plan_escalations
+    from medreview.storage.escalations import escalate_rules, plan_rules
 
     if rules is None or not dry_run:
         rules = current_rules(project)
     if not rules.active:
         return EscalationReport(rules, (), not dry_run), Changes()
-
-    def planner(state: Any) -> list[PlannedEscalation]:
-        return plan(state, rules)
-
     if dry_run:
-        return EscalationReport(rules, tuple(plan_escalations(project, planner)), False), \
-            Changes()
-    done = tuple(escalate(project, planner, by=by))
+        return EscalationReport(rules, tuple(plan_rules(project, rules)), False), Changes()
+    done = tuple(escalate_rules(project, rules, by=by))
     report = EscalationReport(rules, done, True)
     return report, _changes(report.escalated)
 
@@ -235,10 +232,10 @@ def after_ratings(project: Project, output_ids: Collection[int] | None = None, *
 def _after_ratings(project: Project, output_ids: Collection[int] | None,
                    since: dt.datetime | None, by: str) -> Changes:
     from medreview.storage.escalations import (
-        escalate,
+        escalate_rules,
         may_escalate,
         outputs_rated_since,
-        plan_escalations,
+        plan_rules,
     )
 
     if project.read_only:
@@ -255,13 +252,13 @@ def _after_ratings(project: Project, output_ids: Collection[int] | None,
         output_ids = outputs_rated_since(project, since - SLACK)
         if not output_ids:
             return Changes()
-
-    def planner(state: Any) -> list[PlannedEscalation]:
-        return [p for p in plan(state, rules) if p.senior is not None]
-
-    if not plan_escalations(project, planner, output_ids, light=True):
+    # A save's item: a first look on a read snapshot, the write lock only if a rule fires.
+    # A merge's or an import's items: planned once, in the write transaction that follows
+    # the bulk write (a first look would read them all twice for the same plan).
+    elif not plan_rules(project, rules, output_ids, light=True):
         return Changes()
-    return _changes(escalate(project, planner, by=by, output_ids=output_ids))
+    planned = escalate_rules(project, rules, by=by, output_ids=output_ids)
+    return _changes([p for p in planned if p.senior is not None])
 
 
 def escalated_items(project: Project, output_id: int | None = None) -> list[EscalationView]:

@@ -18,13 +18,19 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Text, cast, func, select, text, true
+from sqlalchemy import Text, cast, func, insert, select, text, true
 from sqlalchemy.orm import Session
 
 from medreview.domain import consensus
 from medreview.domain.consensus import blind_label
-from medreview.domain.escalation import SETTINGS_KEY, EscalationState, PlannedEscalation
+from medreview.domain.escalation import (
+    SETTINGS_KEY,
+    EscalationRules,
+    EscalationState,
+    PlannedEscalation,
+)
 from medreview.domain.rubric import Question, case_criterion_question
+from medreview.storage.base import utcnow
 from medreview.storage.check_items import attention_output_ids
 from medreview.storage.forms import form_from_row
 from medreview.storage.models import (
@@ -41,6 +47,8 @@ from medreview.storage.models import (
 )
 from medreview.storage.project import Project
 from medreview.storage.raters import get_or_create_rater
+from medreview.storage.revisions import gc_paused
+from medreview.storage.sqlite_values import insert_columns
 
 KIND = "escalation"
 # Attention items are not study cases and are never escalated (``check_items``, the one rule);
@@ -101,11 +109,17 @@ def may_escalate(project: Project) -> bool:
 _IN_CHUNK = 30_000
 
 
-def _questions(s: Session, case_ids: Collection[int] | None) -> dict[str, Question]:
+def _form_questions(s: Session) -> dict[str, Question]:
+    """Every form's questions, the active forms' and the later versions' last."""
     out: dict[str, Question] = {}
     for row in s.scalars(select(FormRow).order_by(FormRow.active, FormRow.version)):
         for q in form_from_row(row).questions:
             out[q.id] = q
+    return out
+
+
+def _questions(s: Session, case_ids: Collection[int] | None) -> dict[str, Question]:
+    out = _form_questions(s)
     c = CaseCriterionRow
     # Plain rows, one question per distinct row (a merge's cases mostly repeat the same few
     # criteria; ORM objects for each cost ~30 us a merged revision). Later rows still win.
@@ -193,6 +207,12 @@ def _state(s: Session, output_ids: Collection[int] | None, *, light: bool = Fals
                 .join(RaterRow, RaterRow.id == AssignmentRow.rater_id)
                 .where(AssignmentRow.output_id.in_(wanted))):
             involved.setdefault(int(oid), set()).add(name)
+    return EscalationState(ratings, questions,
+                           {o: frozenset(n) for o, n in involved.items()}, _open_counts(s))
+
+
+def _open_counts(s: Session) -> dict[str, int]:
+    """Senior -> escalated items they have not finished."""
     open_counts: Counter[str] = Counter()
     done = select(JudgmentRow.id).where(JudgmentRow.rater_id == StudyItemRow.rater_id,
                                         JudgmentRow.output_id == StudyItemRow.output_id,
@@ -201,8 +221,7 @@ def _state(s: Session, output_ids: Collection[int] | None, *, light: bool = Fals
                              .join(StudyItemRow, StudyItemRow.rater_id == RaterRow.id)
                              .where(StudyItemRow.kind == KIND, ~done)):
         open_counts[name] += 1
-    return EscalationState(ratings, questions,
-                           {o: frozenset(n) for o, n in involved.items()}, dict(open_counts))
+    return dict(open_counts)
 
 
 def plan_escalations(project: Project, planner: Planner,
@@ -213,6 +232,17 @@ def plan_escalations(project: Project, planner: Planner,
     saves escalate nothing and then take no write lock; ``escalate`` plans again in full)."""
     with project.read() as s:
         return list(planner(_state(s, output_ids, light=light)))
+
+
+def plan_rules(project: Project, rules: EscalationRules,
+               output_ids: Collection[int] | None = None, *, light: bool = False
+               ) -> list[PlannedEscalation]:
+    """``plan_escalations`` with ``domain.escalation.plan`` under ``rules`` as the planner,
+    reading only what the rules need (``storage.escalation_rows``)."""
+    from medreview.storage.escalation_rows import rule_plan
+
+    with project.read() as s, gc_paused():
+        return rule_plan(s, rules, output_ids, light=light)
 
 
 def _label_for(s: Session, output_id: int) -> str:
@@ -233,25 +263,107 @@ def escalate(project: Project, planner: Planner, *, by: str = "",
     planned item that has a senior. Running it again writes nothing."""
     with project.transaction() as s:
         planned = list(planner(_state(s, output_ids)))
-        for p in planned:
-            if p.senior is None:
-                continue
-            senior = get_or_create_rater(s, p.senior, "physician")
-            last = s.scalar(select(func.max(AssignmentRow.position))
-                            .where(AssignmentRow.rater_id == senior.id))
-            s.add(AssignmentRow(rater_id=senior.id, output_id=p.output_id,
-                                position=(last if last is not None else -1) + 1,
-                                blind_label=_label_for(s, p.output_id)))
-            s.add(StudyItemRow(rater_id=senior.id, output_id=p.output_id, kind=KIND,
-                               reason=p.reason, created_by=by[:200]))
-            s.flush()
+        _write(s, planned, by)
         return planned
+
+
+def escalate_rules(project: Project, rules: EscalationRules, *, by: str = "",
+                   output_ids: Collection[int] | None = None) -> list[PlannedEscalation]:
+    """``escalate`` with ``domain.escalation.plan`` under ``rules`` as the planner, planned in
+    the transaction on what it reads there, reading only what the rules need."""
+    from medreview.storage.escalation_rows import rule_plan
+
+    # the collector paused: every row read stays alive until the plan is made
+    with project.transaction() as s, gc_paused():
+        planned = rule_plan(s, rules, output_ids)
+        _write(s, planned, by)
+        return planned
+
+
+def _write(s: Session, planned: Sequence[PlannedEscalation], by: str) -> None:
+    """Per planned item with a senior, in plan order: the senior (created at their first
+    item), an assignment after the senior's last one under the item's usual blind label, and
+    the ``escalation`` study item; the rows and ids the per-item writes gave, in two
+    executemany."""
+    todo = [(p, p.senior) for p in planned if p.senior is not None]
+    if not todo:
+        return
+    senior_id: dict[str, int] = {}
+    for _p, name in todo:  # created as they are first needed; a judge's name refuses it all
+        if name not in senior_id:
+            senior_id[name] = get_or_create_rater(s, name, "physician").id
+    after = {int(r): last for r, last in s.execute(
+        select(AssignmentRow.rater_id, func.max(AssignmentRow.position))
+        .where(AssignmentRow.rater_id.in_(list(senior_id.values())))
+        .group_by(AssignmentRow.rater_id))}
+    labels = _labels(s, [p.output_id for p, _name in todo])
+    position = {rid: (after[rid] if after.get(rid) is not None else -1)
+                for rid in senior_id.values()}
+    raters = [senior_id[name] for _p, name in todo]
+    outputs = [p.output_id for p, _name in todo]
+    places: list[int] = []
+    for rid in raters:
+        position[rid] += 1
+        places.append(position[rid])
+    now = utcnow()  # one time for the run's rows (one transaction)
+    n = len(todo)
+    a = AssignmentRow.__table__.c
+    i = StudyItemRow.__table__.c
+    _insert(s, AssignmentRow.__table__, {
+        a.rater_id: raters, a.output_id: outputs, a.position: places,
+        a.blind_label: [labels[o] for o in outputs], a.seed: [None] * n, a.created_at: [now] * n})
+    _insert(s, StudyItemRow.__table__, {
+        i.rater_id: raters, i.output_id: outputs, i.kind: [KIND] * n, i.due_at: [None] * n,
+        i.reason: [p.reason for p, _name in todo], i.created_by: [by[:200]] * n,
+        i.created_at: [now] * n})
+
+
+def _insert(s: Session, table: Any, columns: dict[Any, list[Any]]) -> None:
+    """One executemany of rows given column by column (SQLite: the driver, each column through
+    its processor once; others: Core)."""
+    conn = s.connection()
+    if conn.dialect.name == "sqlite":
+        insert_columns(conn, table, tuple(c.key for c in columns), list(columns.values()))
+    else:
+        keys = [c.key for c in columns]
+        conn.execute(insert(table), [dict(zip(keys, row, strict=True))
+                                     for row in zip(*columns.values(), strict=True)])
+
+
+def _labels(s: Session, output_ids: Sequence[int]) -> dict[int, str]:
+    """Output -> ``_label_for`` of it, read for all before any is written: the label most of
+    its assignments carry (ties: the first by id)."""
+    from medreview.storage.escalation_rows import _driver_rows, _in_ids
+
+    given: dict[int, list[str]] = {}
+    sqlite = s.get_bind().dialect.name == "sqlite"
+    q = select(AssignmentRow.output_id, AssignmentRow.blind_label)
+    for part in _in_chunks(output_ids):
+        found = _driver_rows(s, "SELECT output_id, blind_label FROM assignment"
+                             + _in_ids("output_id", part, "WHERE") + " ORDER BY output_id, id",
+                             part) if sqlite else s.execute(
+            q.where(AssignmentRow.output_id.in_(part))
+            .order_by(AssignmentRow.output_id, AssignmentRow.id))
+        for oid, label in found:
+            given.setdefault(int(oid), []).append(label)
+    return {oid: Counter(given[oid]).most_common(1)[0][0] if oid in given
+            else _label_for(s, oid) for oid in output_ids}
 
 
 def outputs_rated_since(project: Project, since: dt.datetime) -> list[int]:
     """Outputs with a finished judgment written at or after ``since`` (a merge's or an
     import's, so that only they are looked at again)."""
+    from medreview.storage.escalation_rows import _driver_rows
+    from medreview.storage.sqlite_values import bind_processor
+
     with project.read() as s:
+        dialect = s.get_bind().dialect
+        if dialect.name == "sqlite":  # the driver, the time as the column writes it (a scan)
+            stamp = bind_processor(JudgmentRow.__table__.c.updated_at, dialect)
+            return [int(o) for (o,) in _driver_rows(
+                s, "SELECT DISTINCT output_id FROM judgment WHERE updated_at >= ? AND "
+                "status = 'done' ORDER BY output_id", (stamp(since) if stamp is not None
+                                                        else since,))]
         return sorted({int(o) for o in s.scalars(
             select(JudgmentRow.output_id).where(JudgmentRow.updated_at >= since,
                                                 JudgmentRow.status == "done"))})
