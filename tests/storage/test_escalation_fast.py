@@ -252,7 +252,7 @@ def _build(path: Path, seed: int) -> tuple[Project, list[int]]:
         judge = get_or_create_rater(s, "Judge", "judge").id
         if seed % 2:  # a senior known before (else created by the first escalation)
             get_or_create_rater(s, "Dr Senior 1", "physician")
-        forms = dict(s.execute(select(FormRow.kind, FormRow.id)).tuples())
+        forms: dict[str, int] = {k: i for k, i in s.execute(select(FormRow.kind, FormRow.id))}  # noqa: C416
         outputs = [(int(o), int(c)) for o, c in s.execute(
             select(OutputRow.id, OutputRow.case_id).order_by(OutputRow.id))]
         s.add(CaseCriterionRow(case_id=outputs[0][1], position=9, key="rare", text="Rare",
