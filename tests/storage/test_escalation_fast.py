@@ -180,9 +180,20 @@ def _ref_escalate(project: Project, rules: EscalationRules, ids: Collection[int]
             out = planned, _tables(s)
             raise _Undo
     except _Undo:
+        _rewind_sequences(project)
         return out  # type: ignore[no-any-return]
     except InputError as exc:
         return f"{type(exc).__name__}: {exc}"
+
+
+def _rewind_sequences(project: Project) -> None:
+    """PostgreSQL's sequences do not roll back: the ids the reference took are given again."""
+    with project.transaction() as s:
+        if s.get_bind().dialect.name != "postgresql":
+            return
+        for table in ("rater", "assignment", "study_item"):
+            s.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                           f"COALESCE((SELECT max(id) FROM {table}), 0) + 1, false)"))
 
 
 def _fast_escalate(project: Project, rules: EscalationRules, ids: Collection[int] | None,
