@@ -51,6 +51,8 @@ _ZERO, _NEG_ZERO = 0.0, -0.0
 _SHARED_MAX = 65_536  # distinct values remembered (per type in ``SharedValues``; then
 # start again: bounded)
 _FLUSH = 256  # judgments queued, then their answers taken in a few passes over the batch
+_TEXT_TYPES = frozenset({str, type(None)})  # a per-judgment column of these: coded as read
+_TEXTS_MAX = 1 << 18  # distinct texts coded per column (past that: a list, as pandas reads)
 
 
 class SharedValues:
@@ -229,6 +231,58 @@ class _Answers(dict[tuple[type, Any], int]):
             return self._new(value, OTHER)
 
 
+class _JudgmentColumn:
+    """One value per judgment. While every value is a text (or None) and there are not too
+    many distinct ones, kept as codes (one look-up in C per value) and made a categorical
+    from its distinct texts; else (numbers, mixed or too many texts) as a list of the
+    values, its dtype inferred by pandas from them all, as it always was."""
+
+    def __init__(self) -> None:
+        self._texts: _Codes | None = _Codes()
+        self._codes = array("i")
+        self._values: list[Any] = []
+
+    def extend(self, values: Sequence[Any]) -> None:
+        texts = self._texts
+        if texts is not None:
+            if _TEXT_TYPES.issuperset(map(type, values)) and len(texts) < _TEXTS_MAX:
+                self._codes.fromlist(list(map(texts.__getitem__, values)))
+                return
+            self._decode()
+        self._values.extend(values)
+
+    def _decode(self) -> None:
+        """From codes to the list of values (equal texts: the same values)."""
+        if self._texts is not None:
+            self._values = _objects_column(self._texts.names, _int32(self._codes),
+                                           as_list=True)
+            self._texts, self._codes = None, array("i")
+
+    def repeated(self, reps: Any) -> Any:
+        """The column, each judgment's value repeated per answer (``reps``); texts as a
+        categorical with their sorted distinct texts as categories (the order a sort or
+        group-by of the text gives), codes as small as they fit."""
+        import numpy as np
+        import pandas as pd
+
+        texts = self._texts
+        if texts is not None:
+            distinct = pd.Series(texts.names)  # the dtype all the values would infer
+            if isinstance(distinct.dtype, pd.StringDtype):
+                ranks, uniq = pd.factorize(distinct, sort=True)
+                codes = ranks.astype(_code_dtype(len(uniq))).take(_int32(self._codes))
+                self._codes = array("i")
+                return pd.Categorical.from_codes(np.repeat(codes, reps), categories=uniq)
+            self._decode()  # None only: the values, as pandas infers them
+        s = pd.Series(self._values)  # a column's dtype inferred from its values, as per answer
+        self._values = []
+        if isinstance(s.dtype, pd.StringDtype):  # (a list of too many texts)
+            codes, uniq = pd.factorize(s, sort=True)
+            return pd.Categorical.from_codes(
+                np.repeat(codes.astype(_code_dtype(len(uniq))), reps), categories=uniq)
+        return s.repeat(reps).array  # numbers; None or mixed objects
+
+
 class LongColumns:
     """The long table built a batch of judgments at a time, with one Python object per
     judgment and none per answer but the value: question ids as int32 codes (one str per
@@ -243,7 +297,7 @@ class LongColumns:
 
     def __init__(self, per_judgment: Sequence[str]) -> None:
         self._names = list(per_judgment)
-        self._cols: list[list[Any]] = [[] for _ in self._names]
+        self._cols = [_JudgmentColumn() for _ in self._names]
         self._qids = _Codes()
         self._qcodes = array("i")
         self._vcoder = ValueCoder()  # each answer's code, for the statistics (answer_codes)
@@ -318,9 +372,7 @@ class LongColumns:
         return df, AnswerCodes(df, codes, self._vcoder.uniques)
 
     def _entry_index(self) -> Any:
-        import numpy as np
-
-        return np.frombuffer(self._entries, dtype=np.int32)
+        return _int32(self._entries)
 
     def _value_column(self) -> Any:
         return _objects_column(self._answers.objects, self._entry_index())
@@ -338,14 +390,7 @@ class LongColumns:
         reps = np.frombuffer(self._counts, dtype=np.int64)
         data: dict[str, Any] = {}
         for name, col in zip(self._names, self._cols, strict=True):
-            s = pd.Series(col)  # a column's dtype inferred from its values, as per answer
-            col.clear()
-            if not isinstance(s.dtype, pd.StringDtype):  # numbers; None or mixed objects
-                data[name] = s.repeat(reps).array
-                continue
-            codes, uniq = pd.factorize(s, sort=True)
-            data[name] = pd.Categorical.from_codes(
-                np.repeat(codes.astype(_code_dtype(len(uniq))), reps), categories=uniq)
+            data[name] = col.repeated(reps)
         qids = self._qids.names
         order = sorted(range(len(qids)), key=qids.__getitem__)
         rank = np.empty(len(qids), dtype=np.int32)
@@ -364,8 +409,15 @@ class LongColumns:
 _OBJECT_TYPES = (list, dict)  # answers of these types: pandas keeps the column as objects
 
 
-def _objects_column(objects: list[Any], entries: Any) -> Any:
-    """The ``value`` column: each answer's shared object by its entry. Pandas infers a
+def _int32(codes: array[int]) -> Any:
+    import numpy as np
+
+    return np.frombuffer(codes, dtype=np.int32)
+
+
+def _objects_column(objects: list[Any], entries: Any, *, as_list: bool = False) -> Any:
+    """The ``value`` column: each answer's shared object by its entry (``as_list``: a
+    list, whatever the objects). Pandas infers a
     list's dtype from its values (all floats: float64) but not an object array's, so an
     object array only where the list would give one anyway: some answer a list or a dict,
     or bools beside ints (``True == 1``: pandas never merges them). Else the list."""
@@ -374,7 +426,7 @@ def _objects_column(objects: list[Any], entries: Any) -> Any:
 
     column = np.fromiter(objects, dtype=object, count=len(objects)).take(entries)
     types = set(map(type, objects))
-    if types.intersection(_OBJECT_TYPES) or {bool, int} <= types:
+    if not as_list and (types.intersection(_OBJECT_TYPES) or {bool, int} <= types):
         return pd.Series(column, dtype=object, copy=False).array
     return column.tolist()
 

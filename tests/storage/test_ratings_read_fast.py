@@ -62,8 +62,9 @@ def _same_codes(got: Any, want: Any) -> None:
     _same_values(list(got.uniques), list(want.uniques))
 
 
-def _build(cls: Callable[[list[str]], Any], judgments: list[Judgment]) -> Any:
-    cols = cls(list(PER_JUDGMENT))
+def _build(cls: Callable[[list[str]], Any], judgments: list[Judgment],
+           names: tuple[str, ...] = PER_JUDGMENT) -> Any:
+    cols = cls(list(names))
     for judgment, answers, conf, per_question in judgments:
         # each builder its own copies: the reference shares values in place
         cols.add(judgment, dict(answers), conf,
@@ -71,12 +72,15 @@ def _build(cls: Callable[[list[str]], Any], judgments: list[Judgment]) -> Any:
     return cols
 
 
-def _compare(judgments: list[Judgment]) -> tuple[pd.DataFrame, Any]:
-    got_df, got_codes = _build(LongColumns, judgments).frame_and_codes(COLUMNS)
-    want_df, want_codes = _build(reference.LongColumns, judgments).frame_and_codes(COLUMNS)
+def _compare(judgments: list[Judgment],
+             names: tuple[str, ...] = PER_JUDGMENT) -> tuple[pd.DataFrame, Any]:
+    columns = [*names, "question_id", "value", "confidence"]
+    got_df, got_codes = _build(LongColumns, judgments, names).frame_and_codes(columns)
+    want_df, want_codes = _build(reference.LongColumns, judgments,
+                                 names).frame_and_codes(columns)
     _same_frames(got_df, want_df)
     _same_codes(got_codes, want_codes)
-    only = _build(LongColumns, judgments).frame(COLUMNS)  # ``frame`` alone too
+    only = _build(LongColumns, judgments, names).frame(columns)  # ``frame`` alone too
     _same_frames(only, want_df)
     return got_df, got_codes
 
@@ -144,6 +148,34 @@ def test_bounds_shared_values_and_coder(monkeypatch: pytest.MonkeyPatch) -> None
                   for i in range(200)]
     _, codes = _compare(judgments)
     assert len(codes.uniques) == 40
+
+
+def test_per_judgment_columns_of_every_kind(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Texts (with None) as categoricals; a text column that meets a number or bytes
+    mid-stream, None alone, numbers, True/1/1.0 and too many distinct texts: as pandas
+    infers them from all the values, each value its own type."""
+    monkeypatch.setattr(ratings_read, "_FLUSH", 8)
+    monkeypatch.setattr(ratings_read, "_TEXTS_MAX", 30)
+    names = ("texts", "turns_mixed", "turns_bytes", "none", "ints", "bool_int", "many",
+             "late_many")
+    rng = random.Random(5)
+    judgments: list[Judgment] = []
+    for i in range(300):
+        row = (rng.choice(["b", "a", "é", "", None]),
+               rng.choice(["x", "y"]) if i < 150 else rng.choice(["x", 7, None, 2.5]),
+               rng.choice(["x", "y"]) if i != 77 else b"x",
+               None, i * 3, rng.choice([True, 1, 1.0, False, 0]),
+               f"t{i}", f"t{i % 20}" if i < 200 else f"u{i}")
+        judgments.append((row, {"q": i % 4, "r": "x"}, 0.5, None))
+    df, _ = _compare(judgments, names)
+    assert isinstance(df["texts"].dtype, pd.CategoricalDtype)
+    assert df["turns_mixed"].dtype == object and df["turns_bytes"].dtype == object
+    assert df["none"].dtype == object and df["ints"].dtype == np.int64
+    assert isinstance(df["many"].dtype, pd.CategoricalDtype)  # through the list, as before
+    cols = _build(LongColumns, judgments, names)
+    cols._flush()
+    coded = [c._texts is not None for c in cols._cols]  # bounded: "many" became a list
+    assert coded == [True, False, False, True, False, False, False, False]
 
 
 def test_shared_objects() -> None:
