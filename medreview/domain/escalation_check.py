@@ -34,7 +34,7 @@ from medreview.domain.escalation import (
     found_triggers,
     severe_questions,
 )
-from medreview.domain.not_assessed import CANNOT_ASSESS_KEY, assessed_answers
+from medreview.domain.not_assessed import CANNOT_ASSESS_KEY, NOT_APPLICABLE, assessed_answers
 from medreview.domain.rubric import Question, QuestionKind
 
 ERROR: Final = QuestionKind.ERROR
@@ -102,16 +102,22 @@ class RuleCheck:
             raw = answers if answers.__class__ is dict else dict(answers or {})
             if CANNOT_ASSESS_KEY in raw:
                 continue  # not a rating (physician_ratings skips it)
-            kept = assessed_answers(raw)
-            na = frozenset(raw) - frozenset(kept) if kept is not raw else _NONE
+            if NOT_APPLICABLE in raw.values():  # assessed_answers' own test
+                kept = assessed_answers(raw)
+                na: Collection[str] = frozenset(raw) - frozenset(kept)
+            else:
+                kept, na = raw, _NONE
             marks = notes if notes.__class__ is list else list(notes or [])
             noted = {str(a["question_id"]) for a in marks
                      if isinstance(a, dict) and isinstance(a.get("question_id"), str)} \
                 if marks else _NONE
             assessed.append((kept, na, marks, noted))
-        severe = sum(1 for row in assessed if self._severe_row(*row)) if self.severe else 0
+        severe = 0
+        if self.severe:
+            for row in assessed:
+                severe += self._severe_row(*row)
         share = self._share(assessed) if self.compare and len(assessed) > 1 else None
-        return found_triggers(severe, share, self.rules)
+        return found_triggers(severe, share, self.rules) if severe or share else []
 
     def _severe_row(self, answers: dict[str, Any], na: Collection[str], marks: list[Any],
                     noted: Collection[str]) -> bool:
@@ -193,8 +199,9 @@ class RuleCheck:
                 continue
             compared += 1
             kind = va.__class__
-            if kind is vb.__class__ and (kind is str or kind is bool):
-                split += va != vb  # _same's first case, inline
+            if kind is vb.__class__ and (kind is str or kind is bool or (
+                    kind is int and -_EXACT <= va <= _EXACT and -_EXACT <= vb <= _EXACT)):
+                split += va != vb  # _same's cases of text, booleans and integers, inline
             elif not _unanimous((va, vb), kinds[qid]):
                 split += 1
         for qid in self.error_ids:
