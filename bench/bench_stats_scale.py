@@ -122,11 +122,12 @@ def read_parse(path: Path) -> list[tuple[Any, ...]]:
 
 def long_table(path: Path, batch: int = 20_000) -> tuple[Any, Any]:
     """The long ratings table (``ratings_long``'s statistics columns), read from the file the
-    way ``storage.ratings_read`` reads a project: rows fetched in batches, answers parsed,
-    float and str answers shared by value (``SharedValues``: one object per answer pinned the
-    freed parse memory around it), per-judgment columns repeated per answer as typed arrays
-    (no list of a pointer per answer for each of them). Returns the table and its answers'
-    codes (``stats.answer_codes``; None for a tree without them)."""
+    way ``storage.ratings_read`` reads a project: rows fetched in batches, answers parsed and
+    handed to its ``LongColumns`` one judgment at a time (float and str answers shared by
+    value: one object per answer pinned the freed parse memory around it; per-judgment
+    columns repeated per answer as typed arrays). Returns the table and its answers' codes
+    (``stats.answer_codes``; None for a tree without them). Older trees without
+    ``LongColumns``: as they read."""
     import pandas as pd
 
     try:

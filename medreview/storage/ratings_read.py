@@ -60,7 +60,8 @@ class SharedValues:
     value (floats but for 0.0 / -0.0, shared per sign, and NaN, left alone: sets tell NaN
     objects apart); other types (bool, int, lists, dicts) are left as they are: small ints
     and bools are shared by Python already. A survivor per answer would pin the memory pool
-    around it (a shared object lives in one)."""
+    around it (a shared object lives in one). (``LongColumns`` shares by the same rules as
+    it codes the answers, ``_Answers``; this shares one dict's values in place.)"""
 
     def __init__(self) -> None:
         self._floats: dict[float, float] = {}
@@ -161,8 +162,10 @@ _JSON_KINDS = {list: "a list", str: "a text", int: "a number", float: "a number"
 
 def _unreadable(project: Project, output_id: Any, rater: Any, what: str,
                 why: str) -> ProjectError:
-    return ProjectError(f"its stored {what} cannot be read: {why}", source=str(project.path),
-                        item=f"the judgment of output {output_id} by {rater!r}")
+    # bounded: a hostile name or value must not make the line as long as itself
+    return ProjectError(f"its stored {what} cannot be read: {why[:120]}",
+                        source=str(project.path),
+                        item=f"the judgment of output {output_id} by {str(rater)[:60]!r}")
 
 
 def _stored_float(project: Project, output_id: Any, rater: Any, conf: Any) -> float:
