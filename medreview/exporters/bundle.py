@@ -26,6 +26,7 @@ from typing import Any
 
 from medreview.errors import InputError
 from medreview.exporters.deid import DeidentificationError, scan_for
+from medreview.exporters.loaded import ExportData
 from medreview.exporters.schemas import validate_jsonl
 from medreview.exporters.splits import (
     DEFAULT_FRACTIONS,
@@ -64,8 +65,12 @@ def export_training(
     all_or_nothing: bool = False,
     retain_safe_private: bool = False,
     progress: Progress = no_progress,
+    data: ExportData | None = None,
 ) -> dict[str, Any]:
-    """Write the chosen exports; return the manifest (also written as export_manifest.json)."""
+    """Write the chosen exports; return the manifest (also written as export_manifest.json).
+
+    ``data``: what this export run reads, shared by the kinds (and by the caller, which
+    explains an empty file from it); each thing is read once."""
     unknown = [k for k in kinds if k not in KINDS]
     if unknown or not kinds:
         raise InputError(f"export kinds must be among {', '.join(KINDS)}", item=", ".join(unknown))
@@ -84,11 +89,14 @@ def export_training(
     }
     steps = len(kinds) + 1
     progress(0, steps, "collecting")
-    sft = sft_records(project, style=sft_style, real_names=real_names) if "sft" in kinds else []
+    data = data or ExportData(project)
+    sft = (sft_records(project, style=sft_style, real_names=real_names, data=data)
+           if "sft" in kinds else [])
     prefs, sidecar = (preference_records(project, style=pref_style, score_question=score_question,
-                                         min_margin=min_margin, include_margin=include_margin)
+                                         min_margin=min_margin, include_margin=include_margin,
+                                         data=data)
                       if "dpo" in kinds else ([], []))
-    crit = criteria_rows(project, real_names=real_names) if "criteria" in kinds else []
+    crit = criteria_rows(project, real_names=real_names, data=data) if "criteria" in kinds else []
     case_keys = {k for k, _ in [*sft, *prefs, *crit]}
     splits = assign_splits(case_keys, fractions, seed)
     write_jsonl([{"case_external_id": k, "split": v} for k, v in sorted(splits.items())],

@@ -20,7 +20,6 @@ split by case. No record carries a rater's name unless ``real_names`` is asked f
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
 from collections.abc import Callable
 from itertools import combinations
 from typing import Any, Literal
@@ -28,24 +27,14 @@ from typing import Any, Literal
 from medreview.domain.rubric import Form, Question, QuestionKind
 from medreview.domain.scoring import form_score
 from medreview.errors import InputError
-from medreview.exporters.gold import gold_labels, physician_labels
-from medreview.storage import tables
-from medreview.storage.exports import ExportCase, cases_and_outputs, rater_names
-from medreview.storage.form_lookup import active_forms
+from medreview.exporters.loaded import ExportData
+from medreview.storage.exports import ExportCase
 from medreview.storage.gold import StoredGold
 from medreview.storage.project import Project
-from medreview.storage.questions import project_questions
 
 Record = tuple[str, dict[str, Any]]
 SftStyle = Literal["messages", "prompt_completion"]
 PrefStyle = Literal["trl", "openai"]
-
-
-def _forms(project: Project) -> tuple[Form, Form | None]:
-    rubric, taxonomy = active_forms(project)
-    if rubric is None:
-        raise InputError("the project has no rubric; nothing to export against")
-    return rubric.form, taxonomy.form if taxonomy else None
 
 
 def _describe_question(q: Question) -> str:
@@ -104,9 +93,9 @@ def _verdict(gold: dict[str, StoredGold], fallback_rationale: str) -> str:
                       sort_keys=False)
 
 
-def name_scrubber(project: Project) -> Callable[[str], str]:
+def name_scrubber(project: Project, data: ExportData | None = None) -> Callable[[str], str]:
     """Replace every rater's name in free text by their pseudonym (longest names first)."""
-    pairs = sorted(rater_names(project), key=lambda p: -len(p[0]))
+    pairs = sorted((data or ExportData(project)).raters, key=lambda p: -len(p[0]))
 
     def scrub(text: str) -> str:
         for name, pseudonym in pairs:
@@ -117,36 +106,28 @@ def name_scrubber(project: Project) -> Callable[[str], str]:
     return scrub
 
 
-def _fallback_rationales(project: Project) -> dict[int, str]:
-    """A physician's rationale per output (the first finished one), when gold has none."""
-    out: dict[int, str] = {}
-    for r in tables.current_revisions(project):
-        if r["rater_kind"] == "physician" and r["rationale"] and r["output_id"] not in out:
-            out[r["output_id"]] = r["rationale"]
-    return out
-
-
 def sft_records(
     project: Project,
     *,
     style: SftStyle = "messages",
     provenances: tuple[str, ...] | None = None,
     real_names: bool = False,
+    data: ExportData | None = None,
 ) -> list[Record]:
     """One chat example per output with gold labels (optionally only some provenances).
 
     Rationales are free text written by physicians: unless ``real_names``, any rater name in
-    them is replaced by that rater's pseudonym.
+    them is replaced by that rater's pseudonym. ``data``: what this export run already read.
     """
     if style not in ("messages", "prompt_completion"):
         raise InputError(f"unknown SFT style {style!r}")
-    rubric, taxonomy = _forms(project)
+    data = data or ExportData(project)
+    rubric, taxonomy = data.forms
     system = render_rubric(rubric, taxonomy)
-    cases, outputs = cases_and_outputs(project)
-    fallback = _fallback_rationales(project)
-    scrub = name_scrubber(project) if not real_names else (lambda t: t)
+    cases, outputs = data.cases, data.outputs
+    scrub = name_scrubber(project, data) if not real_names else (lambda t: t)
     out: list[Record] = []
-    for oid, gold in sorted(gold_labels(project).items()):
+    for oid, gold in sorted(data.gold.items()):
         if provenances is not None:
             gold = {q: g for q, g in gold.items() if g.provenance in provenances}
         if not gold or oid not in outputs:
@@ -154,7 +135,8 @@ def sft_records(
         o = outputs[oid]
         case = cases[o.case_id]
         user = render_case(case, o.text)
-        assistant = scrub(_verdict(gold, fallback.get(oid, "Graded against the rubric.")))
+        assistant = scrub(_verdict(gold, data.fallback_rationales.get(
+            oid, "Graded against the rubric.")))
         if style == "messages":
             rec: dict[str, Any] = {"messages": [
                 {"role": "system", "content": system},
@@ -168,16 +150,22 @@ def sft_records(
     return out
 
 
-def gold_scores(project: Project, *, score_question: str | None = None) -> dict[int, float]:
+def gold_scores(project: Project, *, score_question: str | None = None,
+                data: ExportData | None = None) -> dict[int, float]:
     """Output -> score from gold labels: a numeric question, or the rubric's scoring rule.
 
     With the rule, every case criterion must have a gold label (an unlabelled criterion would
     silently count as not met).
     """
-    rubric, _tax = _forms(project)
-    cases, outputs = cases_and_outputs(project)
+    return (data or ExportData(project)).scores(score_question)
+
+
+def scores_of(data: ExportData, score_question: str | None) -> dict[int, float]:
+    """``gold_scores`` from what the run read (``ExportData.scores`` keeps the result)."""
+    rubric, _tax = data.forms
+    cases, outputs = data.cases, data.outputs
     scores: dict[int, float] = {}
-    for oid, gold in gold_labels(project).items():
+    for oid, gold in data.gold.items():
         if oid not in outputs:
             continue
         if score_question is not None:
@@ -218,16 +206,11 @@ def _prompt_of(case: ExportCase) -> list[dict[str, str]]:
     return [m for m in msgs if m["content"].strip()]
 
 
-def compared_outputs(project: Project) -> dict[tuple[int, str], int]:
+def compared_outputs(project: Project, data: ExportData | None = None
+                     ) -> dict[tuple[int, str], int]:
     """(output, pairwise question) → the output the raters saw as "B": the most common one
     their current answers record (ties: the lowest id, so exports are deterministic)."""
-    votes: dict[tuple[int, str], Counter[int]] = defaultdict(Counter)
-    for r in tables.current_revisions(project):
-        for a in r["annotations"] or ():
-            if isinstance(a, dict) and a.get("compared_output_id") is not None \
-                    and a.get("question_id"):
-                votes[(r["output_id"], a["question_id"])][int(a["compared_output_id"])] += 1
-    return {k: min(c, key=lambda oid: (-c[oid], oid)) for k, c in votes.items()}
+    return (data or ExportData(project)).compared
 
 
 def preference_records(
@@ -237,20 +220,18 @@ def preference_records(
     score_question: str | None = None,
     min_margin: float = 0.0,
     include_margin: bool = False,
+    data: ExportData | None = None,
 ) -> tuple[list[Record], list[dict[str, Any]]]:
     """Preference pairs and a provenance sidecar (one row per record, same order)."""
     if style not in ("trl", "openai"):
         raise InputError(f"unknown preference style {style!r}")
-    cases, outputs = cases_and_outputs(project)
-    by_case: dict[int, list[int]] = defaultdict(list)
-    for oid, o in outputs.items():
-        by_case[o.case_id].append(oid)
+    data = data or ExportData(project)
+    cases, outputs, by_case = data.cases, data.outputs, data.by_case
     records: list[Record] = []
     sidecar: list[dict[str, Any]] = []
     seen: set[tuple[int, int]] = set()
-    gold = gold_labels(project)
-    pairwise_ids = {q.id for q in project_questions(project).values()
-                    if q.kind is QuestionKind.PAIRWISE}
+    gold = data.gold
+    pairwise_ids = _pairwise_ids(data)
 
     def add(case_id: int, win: int, lose: int, margin: float | None, source: str) -> None:
         if (win, lose) in seen or (lose, win) in seen:
@@ -269,7 +250,7 @@ def preference_records(
 
     # 1) pairwise gold answers, where the partner is known: the one the raters were shown
     #    (recorded with their answers), else the case's only other output
-    compared = compared_outputs(project)
+    compared = data.compared if pairwise_ids else {}
     for oid, labels in sorted(gold.items()):
         if oid not in outputs:
             continue
@@ -285,7 +266,7 @@ def preference_records(
             win, lose = (oid, other) if g.value == "A" else (other, oid)
             add(outputs[oid].case_id, win, lose, None, f"pairwise:{g.question_id}")
     # 2) gold score differences
-    scores = gold_scores(project, score_question=score_question)
+    scores = data.scores(score_question)
     for case_id, oids in sorted(by_case.items()):
         scored = sorted(o for o in oids if o in scores)
         for a, b in combinations(scored, 2):
@@ -297,35 +278,39 @@ def preference_records(
     return records, sidecar
 
 
-def criteria_rows(project: Project, *, real_names: bool = False) -> list[Record]:
+def _pairwise_ids(data: ExportData) -> set[str]:
+    return {q.id for q in data.questions.values() if q.kind is QuestionKind.PAIRWISE}
+
+
+def criteria_rows(project: Project, *, real_names: bool = False,
+                  data: ExportData | None = None) -> list[Record]:
     """HealthBench-style rows: one per output x case criterion with a gold label."""
-    cases, outputs = cases_and_outputs(project)
-    ratings = physician_labels(project, pseudonymise=not real_names)
-    scrub = name_scrubber(project) if not real_names else (lambda t: t)
-    rows: list[Record] = []
-    for oid, gold in sorted(gold_labels(project).items()):
+    data = data or ExportData(project)
+    cases, outputs = data.cases, data.outputs
+    scrub = name_scrubber(project, data) if not real_names else (lambda t: t)
+    found: list[tuple[ExportCase, int, str, StoredGold, Question]] = []
+    for oid, gold in sorted(data.gold.items()):
         if oid not in outputs:
             continue
-        o = outputs[oid]
-        case = cases[o.case_id]
+        case = cases[outputs[oid].case_id]
         texts = {q.id: q for q in case.criteria}
-        for qid, g in sorted(gold.items()):
-            if qid not in texts or not isinstance(g.value, bool):
-                continue
-            q = texts[qid]
-            rows.append((case.external_id, {
-                "case_external_id": case.external_id,
-                "output_id": oid,
-                "model": o.model,
-                "criterion_id": qid,
-                "criterion": q.prompt,
-                "points": q.points,
-                "met": g.value,
-                "explanation": scrub(g.rationale),
-                "provenance": g.provenance,
-                "rater_labels": dict(sorted(ratings.get((oid, qid), {}).items())),
-            }))
-    return rows
+        found += [(case, oid, qid, g, texts[qid]) for qid, g in sorted(gold.items())
+                  if qid in texts and isinstance(g.value, bool)]
+    # The physicians' own labels, read only for the outputs that have a row.
+    ratings = data.physician_labels({row[1] for row in found},
+                                    pseudonymise=not real_names) if found else {}
+    return [(case.external_id, {
+        "case_external_id": case.external_id,
+        "output_id": oid,
+        "model": outputs[oid].model,
+        "criterion_id": qid,
+        "criterion": q.prompt,
+        "points": q.points,
+        "met": g.value,
+        "explanation": scrub(g.rationale),
+        "provenance": g.provenance,
+        "rater_labels": dict(sorted(ratings.get((oid, qid), {}).items())),
+    }) for case, oid, qid, g, q in found]
 
 
 # Why an export came out empty ------------------------------------------------------------------
@@ -334,15 +319,17 @@ ADJUDICATE_HINT = ("adjudicate (Study → Adjudicate in the app, or `medreview a
 
 
 def empty_reason(project: Project, kind: str, *, score_question: str | None = None,
-                 min_margin: float = 0.0) -> str:
+                 min_margin: float = 0.0, data: ExportData | None = None) -> str:
     """Why ``kind`` (sft, dpo, criteria) has no record, and what to do about it.
 
     Mirrors the conditions of the builders above: every record needs gold labels; a preference
     pair also needs a pairwise gold answer or two outputs of one case whose gold scores differ;
-    a criteria row needs a gold label on a per-case criterion.
+    a criteria row needs a gold label on a per-case criterion. ``data``: what this export run
+    already read (the reasons are computed from it, never read again).
     """
-    _cases_map, outputs = cases_and_outputs(project)
-    gold = {oid: g for oid, g in gold_labels(project).items() if g and oid in outputs}
+    data = data or ExportData(project)
+    _cases_map, outputs = data.cases, data.outputs
+    gold = {oid: g for oid, g in data.gold.items() if g and oid in outputs}
     if not outputs:
         return "the project has no model outputs yet; import some (Project → Import)"
     if not gold:
@@ -357,21 +344,18 @@ def empty_reason(project: Project, kind: str, *, score_question: str | None = No
                 f"({ADJUDICATE_HINT})")
     if kind != "dpo":
         return "nothing to export"
-    by_case: dict[int, list[int]] = defaultdict(list)
-    for oid, o in outputs.items():
-        by_case[o.case_id].append(oid)
+    by_case = data.by_case
     if all(len(v) < 2 for v in by_case.values()):
         return ("every case has a single output: a preference pair needs two answers to the "
                 "same case (import another model's outputs)")
-    pairwise_ids = {q.id for q in project_questions(project).values()
-                    if q.kind is QuestionKind.PAIRWISE}
+    pairwise_ids = _pairwise_ids(data)
     if any(g.value in ("A", "B") and qid in pairwise_ids
            for labels in gold.values() for qid, g in labels.items()):
         return ("the pairwise gold answers make no pair: their case has more than two "
                 "outputs and the raters' judgments don't record which answer was compared "
                 "(grade the pairs in the app, which records it), or the two answers are "
                 "identical")
-    scores = gold_scores(project, score_question=score_question)
+    scores = data.scores(score_question)
     gaps = [abs(scores[a] - scores[b]) for oids in by_case.values()
             for a, b in combinations(sorted(o for o in oids if o in scores), 2)]
     what = (f"gold question {score_question!r}" if score_question

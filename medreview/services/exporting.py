@@ -16,6 +16,7 @@ from medreview.errors import InputError
 from medreview.progress import Progress, no_progress
 
 if TYPE_CHECKING:  # the command line imports this module to build its parser: keep it light
+    from medreview.exporters.loaded import ExportData
     from medreview.exporters.training import PrefStyle, SftStyle
     from medreview.storage.project import Project
 
@@ -111,14 +112,16 @@ def _write(project: Project, request: ExportRequest, kinds: tuple[str, ...],
     training = [k for k in kinds if k in TRAINING_KINDS]
     if training:
         from medreview.exporters.bundle import export_training
+        from medreview.exporters.loaded import ExportData
 
+        data = ExportData(project)  # read once, for every kind and the empty-file notes
         manifest = export_training(
             project, request.outdir, training, seed=request.seed, fractions=request.fractions,
             real_names=request.real_names, sft_style=request.sft_style,
             pref_style=request.pref_style, score_question=request.score_question,
             min_margin=request.min_margin, include_margin=request.include_margin,
             allow_burned_in=request.allow_burned_in, all_or_nothing=request.all_or_nothing,
-            retain_safe_private=request.retain_safe_private, progress=progress)
+            retain_safe_private=request.retain_safe_private, progress=progress, data=data)
         lines += [f"{request.outdir / name}  ({n} records)"
                   for name, n in manifest["files"].items()]
         if "media" in manifest:
@@ -127,18 +130,19 @@ def _write(project: Project, request: ExportRequest, kinds: tuple[str, ...],
                          f"{len(media['refused'])} refused, see {media['report']})")
             lines += [f"  refused: case {r['case']}, attachment {r['attachment_id']}: "
                       f"{r['reason']}" for r in media["refused"]]
-        lines += _empty_notes(project, request, training, manifest.get("counts", {}))
+        lines += _empty_notes(project, request, training, manifest.get("counts", {}), data)
     return lines
 
 
 def _empty_notes(project: Project, request: ExportRequest, kinds: list[str],
-                 counts: dict[str, int]) -> list[str]:
-    """One line per training export that wrote nothing: why, and what to do."""
+                 counts: dict[str, int], data: ExportData) -> list[str]:
+    """One line per training export that wrote nothing: why, and what to do (from what the
+    export already read)."""
     from medreview.exporters.training import empty_reason
 
     return [f"{kind}{EMPTY_NOTE}"
             + empty_reason(project, kind, score_question=request.score_question,
-                           min_margin=request.min_margin)
+                           min_margin=request.min_margin, data=data)
             for kind in kinds if kind in _STEMS and counts.get(_STEMS[kind], 1) == 0]
 
 

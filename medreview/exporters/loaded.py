@@ -1,0 +1,123 @@
+"""What one export run reads, each thing read once and handed to every exporter that needs it.
+
+The training bundle's kinds (sft, dpo, criteria) and the explanation of an empty file read
+the same cases, outputs, gold labels, current answers and questions: at 100k judgments each
+read costs seconds, and each used to be made again by every builder. ``ExportData`` reads each
+on first use (a run that needs no gold reads none) and keeps it for the rest of the run.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from functools import cached_property
+from typing import Any
+
+from medreview.domain import consensus
+from medreview.domain.rubric import Form, Question
+from medreview.errors import InputError
+from medreview.storage.exports import (
+    CurrentAnswer,
+    ExportCase,
+    ExportOutput,
+    cases_and_outputs,
+    current_answers,
+    newest_gold,
+    rater_names,
+)
+from medreview.storage.form_lookup import active_forms
+from medreview.storage.gold import StoredGold
+from medreview.storage.project import Project
+from medreview.storage.questions import project_questions
+
+
+class ExportData:
+    """The project's export inputs, read lazily, once each (one export run: no writes
+    between its reads are expected; each read is its own snapshot, as before)."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self._scores: dict[str | None, dict[int, float]] = {}
+
+    @cached_property
+    def forms(self) -> tuple[Form, Form | None]:
+        rubric, taxonomy = active_forms(self.project)
+        if rubric is None:
+            raise InputError("the project has no rubric; nothing to export against")
+        return rubric.form, taxonomy.form if taxonomy else None
+
+    @cached_property
+    def _cases_outputs(self) -> tuple[dict[int, ExportCase], dict[int, ExportOutput]]:
+        return cases_and_outputs(self.project)
+
+    @property
+    def cases(self) -> dict[int, ExportCase]:
+        return self._cases_outputs[0]
+
+    @property
+    def outputs(self) -> dict[int, ExportOutput]:
+        return self._cases_outputs[1]
+
+    @cached_property
+    def by_case(self) -> dict[int, list[int]]:
+        """Case id -> its outputs' ids, in id order."""
+        by_case: dict[int, list[int]] = defaultdict(list)
+        for oid, o in self.outputs.items():
+            by_case[o.case_id].append(oid)
+        return by_case
+
+    @cached_property
+    def gold(self) -> dict[int, dict[str, StoredGold]]:
+        """Output -> question -> the newest gold label (``exporters.gold.gold_labels``)."""
+        return newest_gold(self.project)
+
+    @cached_property
+    def answers(self) -> list[CurrentAnswer]:
+        """Finished judgments' newest revisions (``tables.current_revisions``'s rows)."""
+        return current_answers(self.project)
+
+    @cached_property
+    def questions(self) -> dict[str, Question]:
+        return project_questions(self.project)
+
+    @cached_property
+    def raters(self) -> list[tuple[str, str]]:
+        return rater_names(self.project)
+
+    @cached_property
+    def fallback_rationales(self) -> dict[int, str]:
+        """A physician's rationale per output (the first finished one), when gold has none."""
+        out: dict[int, str] = {}
+        for r in self.answers:
+            if r.rater_kind == "physician" and r.rationale and r.output_id not in out:
+                out[r.output_id] = r.rationale
+        return out
+
+    @cached_property
+    def compared(self) -> dict[tuple[int, str], int]:
+        """(output, pairwise question) → the output the raters saw as "B": the most common
+        one their current answers record (ties: the lowest id)."""
+        votes: dict[tuple[int, str], Counter[int]] = defaultdict(Counter)
+        for r in self.answers:
+            for a in r.annotations or ():
+                if isinstance(a, dict) and a.get("compared_output_id") is not None \
+                        and a.get("question_id"):
+                    votes[(r.output_id, a["question_id"])][int(a["compared_output_id"])] += 1
+        return {k: min(c, key=lambda oid: (-c[oid], oid)) for k, c in votes.items()}
+
+    def physician_labels(self, output_ids: set[int], *, pseudonymise: bool
+                         ) -> dict[tuple[int, str], dict[str, Any]]:
+        """``exporters.gold.physician_labels`` for the outputs ``output_ids`` only (each
+        output's labels are its own judgments')."""
+        return consensus.physician_ratings(
+            (r.as_revision() for r in self.answers
+             if r.output_id in output_ids and r.rater_kind == "physician"),
+            self.questions, pseudonymise=pseudonymise, keep_unknown=True)
+
+    def scores(self, score_question: str | None) -> dict[int, float]:
+        """``training.gold_scores``, computed once per score question."""
+        found = self._scores.get(score_question)
+        if found is None:
+            from medreview.exporters.training import scores_of
+
+            found = self._scores[score_question] = scores_of(self, score_question)
+        return found

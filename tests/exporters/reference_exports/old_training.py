@@ -1,0 +1,388 @@
+# ruff: noqa  (a verbatim reference: see __init__.py)
+"""Training exports from gold labels: chat SFT, preference pairs, per-criterion table.
+
+* ``sft_records``: one chat example per output with gold labels — system: the rubric; user: the
+  case and the answer; assistant: the gold verdict as JSON ``{"answers": {...}, "rationale"}``.
+  ``style="messages"`` is the OpenAI chat fine-tuning shape (also TRL's conversational
+  language-modeling shape); ``style="prompt_completion"`` is TRL's conversational
+  prompt-completion shape.
+* ``preference_records``: pairs of answers to the same case — from a gold *pairwise* answer
+  (the output carrying it is side "A"; its partner is the case's only other output) or from a
+  difference of gold scores (rubric scoring rule, e.g. HealthBench points) of at least
+  ``min_margin``. ``style="trl"`` gives ``{"prompt", "chosen", "rejected"}`` (conversational,
+  explicit prompt: DPOTrainer); ``style="openai"`` the OpenAI preference fine-tuning shape.
+* ``criteria_rows``: HealthBench-style rows (criterion, met, explanation) from the gold labels of
+  per-case criteria, with each physician's label under a pseudonym (names only on request).
+
+Every builder returns ``(case key, record)`` pairs so that ``medreview.exporters.splits`` can
+split by case. No record carries a rater's name unless ``real_names`` is asked for.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from itertools import combinations
+from typing import Any, Literal
+
+from medreview.domain.rubric import Form, Question, QuestionKind
+from medreview.domain.scoring import form_score
+from medreview.errors import InputError
+from tests.exporters.reference_exports.old_gold import gold_labels, physician_labels
+from medreview.storage import tables
+from tests.exporters.reference_exports.old_storage_exports import ExportCase, cases_and_outputs, rater_names
+from medreview.storage.form_lookup import active_forms
+from medreview.storage.gold import StoredGold
+from medreview.storage.project import Project
+from medreview.storage.questions import project_questions
+
+Record = tuple[str, dict[str, Any]]
+SftStyle = Literal["messages", "prompt_completion"]
+PrefStyle = Literal["trl", "openai"]
+
+
+def _forms(project: Project) -> tuple[Form, Form | None]:
+    rubric, taxonomy = active_forms(project)
+    if rubric is None:
+        raise InputError("the project has no rubric; nothing to export against")
+    return rubric.form, taxonomy.form if taxonomy else None
+
+
+def _describe_question(q: Question) -> str:
+    line = f"- `{q.id}` ({q.kind.value}): {q.prompt}"
+    if q.points is not None:
+        line += f" [{q.points:+g} points]"
+    if q.options:
+        line += " Options: " + ", ".join(f"{o.value!r} = {o.label}" for o in q.options) + "."
+    if q.categories:
+        line += " Categories: " + ", ".join(c.id for c in q.categories) + "."
+    if q.severities:
+        line += " Severities: " + ", ".join(repr(o.value) for o in q.severities) + "."
+    return line
+
+
+def render_rubric(rubric: Form, taxonomy: Form | None = None) -> str:
+    """The system prompt: the grader's task, the reply format and every question."""
+    parts = [
+        "You are a physician grading an AI model's answer to a medical case.",
+        f"Rubric: {rubric.name} (v{rubric.version}).",
+    ]
+    if rubric.description:
+        parts.append(rubric.description)
+    questions = [q for q in rubric.questions if q.kind is not QuestionKind.TEXT]
+    if taxonomy is not None:
+        questions += list(taxonomy.questions)
+    parts.append("Questions:")
+    parts += [_describe_question(q) for q in questions]
+    if rubric.per_case_criteria:
+        parts.append("Each case also lists its own criteria (`criterion:<key>`): answer true if "
+                     "the answer meets the criterion, false if not.")
+    parts.append('Reply with JSON only: {"answers": {"<question id>": <answer>, ...}, '
+                 '"rationale": "<why>"}. Error answers are lists of {"category", "severity"}.')
+    return "\n".join(parts)
+
+
+def render_case(case: ExportCase, answer: str) -> str:
+    """The user turn: the conversation, context documents, case criteria and the answer."""
+    parts = ["# Conversation"]
+    parts += [f"{m.get('role', 'user')}: {m.get('content', '')}" for m in case.messages]
+    for d in case.context:
+        parts.append(f"\n# Context: {d.get('title') or d.get('kind', 'document')}\n"
+                     f"{d.get('text', '')}")
+    if case.criteria:
+        parts.append("\n# Case criteria")
+        parts += [_describe_question(q) for q in case.criteria]
+    parts.append(f"\n# Answer to grade\n{answer}")
+    return "\n".join(parts)
+
+
+def _verdict(gold: dict[str, StoredGold], fallback_rationale: str) -> str:
+    answers = {qid: g.value for qid, g in sorted(gold.items()) if not qid.startswith("_")}
+    notes = [f"{qid}: {g.rationale}" for qid, g in sorted(gold.items()) if g.rationale]
+    rationale = "\n".join(notes) if notes else fallback_rationale
+    return json.dumps({"answers": answers, "rationale": rationale}, ensure_ascii=False,
+                      sort_keys=False)
+
+
+def name_scrubber(project: Project) -> Callable[[str], str]:
+    """Replace every rater's name in free text by their pseudonym (longest names first)."""
+    pairs = sorted(rater_names(project), key=lambda p: -len(p[0]))
+
+    def scrub(text: str) -> str:
+        for name, pseudonym in pairs:
+            if name and name in text:
+                text = text.replace(name, pseudonym)
+        return text
+
+    return scrub
+
+
+def _fallback_rationales(project: Project) -> dict[int, str]:
+    """A physician's rationale per output (the first finished one), when gold has none."""
+    out: dict[int, str] = {}
+    for r in tables.current_revisions(project):
+        if r["rater_kind"] == "physician" and r["rationale"] and r["output_id"] not in out:
+            out[r["output_id"]] = r["rationale"]
+    return out
+
+
+def sft_records(
+    project: Project,
+    *,
+    style: SftStyle = "messages",
+    provenances: tuple[str, ...] | None = None,
+    real_names: bool = False,
+) -> list[Record]:
+    """One chat example per output with gold labels (optionally only some provenances).
+
+    Rationales are free text written by physicians: unless ``real_names``, any rater name in
+    them is replaced by that rater's pseudonym.
+    """
+    if style not in ("messages", "prompt_completion"):
+        raise InputError(f"unknown SFT style {style!r}")
+    rubric, taxonomy = _forms(project)
+    system = render_rubric(rubric, taxonomy)
+    cases, outputs = cases_and_outputs(project)
+    fallback = _fallback_rationales(project)
+    scrub = name_scrubber(project) if not real_names else (lambda t: t)
+    out: list[Record] = []
+    for oid, gold in sorted(gold_labels(project).items()):
+        if provenances is not None:
+            gold = {q: g for q, g in gold.items() if g.provenance in provenances}
+        if not gold or oid not in outputs:
+            continue
+        o = outputs[oid]
+        case = cases[o.case_id]
+        user = render_case(case, o.text)
+        assistant = scrub(_verdict(gold, fallback.get(oid, "Graded against the rubric.")))
+        if style == "messages":
+            rec: dict[str, Any] = {"messages": [
+                {"role": "system", "content": system},
+                {"role": "user", "content": user},
+                {"role": "assistant", "content": assistant}]}
+        else:
+            rec = {"prompt": [{"role": "system", "content": system},
+                              {"role": "user", "content": user}],
+                   "completion": [{"role": "assistant", "content": assistant}]}
+        out.append((case.external_id, rec))
+    return out
+
+
+def gold_scores(project: Project, *, score_question: str | None = None) -> dict[int, float]:
+    """Output -> score from gold labels: a numeric question, or the rubric's scoring rule.
+
+    With the rule, every case criterion must have a gold label (an unlabelled criterion would
+    silently count as not met).
+    """
+    rubric, _tax = _forms(project)
+    cases, outputs = cases_and_outputs(project)
+    scores: dict[int, float] = {}
+    for oid, gold in gold_labels(project).items():
+        if oid not in outputs:
+            continue
+        if score_question is not None:
+            g = gold.get(score_question)
+            if g is not None and isinstance(g.value, int | float) and not isinstance(
+                    g.value, bool):
+                scores[oid] = float(g.value)
+            continue
+        criteria = cases[outputs[oid].case_id].criteria
+        if any(q.id not in gold for q in criteria):
+            continue
+        score = form_score(rubric, {q: g.value for q, g in gold.items()}, criteria)
+        if score is not None:
+            scores[oid] = score
+    return scores
+
+
+def _pair_record(prompt: list[dict[str, str]], chosen: str, rejected: str, margin: float | None,
+                 style: PrefStyle) -> dict[str, Any]:
+    if style == "openai":
+        return {"input": {"messages": prompt},
+                "preferred_output": [{"role": "assistant", "content": chosen}],
+                "non_preferred_output": [{"role": "assistant", "content": rejected}]}
+    rec: dict[str, Any] = {"prompt": prompt,
+                           "chosen": [{"role": "assistant", "content": chosen}],
+                           "rejected": [{"role": "assistant", "content": rejected}]}
+    if margin is not None:
+        rec["margin"] = round(margin, 6)
+    return rec
+
+
+def _prompt_of(case: ExportCase) -> list[dict[str, str]]:
+    msgs = [{"role": str(m.get("role", "user")), "content": str(m.get("content", ""))}
+            for m in case.messages]
+    # The policy answers the conversation's last user turn: drop a trailing assistant turn.
+    while msgs and msgs[-1]["role"] == "assistant":
+        msgs.pop()
+    return [m for m in msgs if m["content"].strip()]
+
+
+def compared_outputs(project: Project) -> dict[tuple[int, str], int]:
+    """(output, pairwise question) → the output the raters saw as "B": the most common one
+    their current answers record (ties: the lowest id, so exports are deterministic)."""
+    votes: dict[tuple[int, str], Counter[int]] = defaultdict(Counter)
+    for r in tables.current_revisions(project):
+        for a in r["annotations"] or ():
+            if isinstance(a, dict) and a.get("compared_output_id") is not None \
+                    and a.get("question_id"):
+                votes[(r["output_id"], a["question_id"])][int(a["compared_output_id"])] += 1
+    return {k: min(c, key=lambda oid: (-c[oid], oid)) for k, c in votes.items()}
+
+
+def preference_records(
+    project: Project,
+    *,
+    style: PrefStyle = "trl",
+    score_question: str | None = None,
+    min_margin: float = 0.0,
+    include_margin: bool = False,
+) -> tuple[list[Record], list[dict[str, Any]]]:
+    """Preference pairs and a provenance sidecar (one row per record, same order)."""
+    if style not in ("trl", "openai"):
+        raise InputError(f"unknown preference style {style!r}")
+    cases, outputs = cases_and_outputs(project)
+    by_case: dict[int, list[int]] = defaultdict(list)
+    for oid, o in outputs.items():
+        by_case[o.case_id].append(oid)
+    records: list[Record] = []
+    sidecar: list[dict[str, Any]] = []
+    seen: set[tuple[int, int]] = set()
+    gold = gold_labels(project)
+    pairwise_ids = {q.id for q in project_questions(project).values()
+                    if q.kind is QuestionKind.PAIRWISE}
+
+    def add(case_id: int, win: int, lose: int, margin: float | None, source: str) -> None:
+        if (win, lose) in seen or (lose, win) in seen:
+            return
+        prompt = _prompt_of(cases[case_id])
+        if not prompt or outputs[win].text == outputs[lose].text:
+            return
+        seen.add((win, lose))
+        records.append((cases[case_id].external_id, _pair_record(
+            prompt, outputs[win].text, outputs[lose].text,
+            margin if include_margin else None, style)))
+        sidecar.append({"row": len(records) - 1, "case_external_id": cases[case_id].external_id,
+                        "chosen_output_id": win, "rejected_output_id": lose,
+                        "chosen_model": outputs[win].model, "rejected_model": outputs[lose].model,
+                        "margin": margin, "source": source})
+
+    # 1) pairwise gold answers, where the partner is known: the one the raters were shown
+    #    (recorded with their answers), else the case's only other output
+    compared = compared_outputs(project)
+    for oid, labels in sorted(gold.items()):
+        if oid not in outputs:
+            continue
+        siblings = [x for x in by_case[outputs[oid].case_id] if x != oid]
+        for g in labels.values():
+            if g.value not in ("A", "B") or g.question_id not in pairwise_ids:
+                continue
+            other = compared.get((oid, g.question_id))
+            if other is None or other not in siblings:
+                if len(siblings) != 1:
+                    continue
+                other = siblings[0]
+            win, lose = (oid, other) if g.value == "A" else (other, oid)
+            add(outputs[oid].case_id, win, lose, None, f"pairwise:{g.question_id}")
+    # 2) gold score differences
+    scores = gold_scores(project, score_question=score_question)
+    for case_id, oids in sorted(by_case.items()):
+        scored = sorted(o for o in oids if o in scores)
+        for a, b in combinations(scored, 2):
+            diff = scores[a] - scores[b]
+            if abs(diff) <= 0 or abs(diff) < min_margin:
+                continue
+            win, lose = (a, b) if diff > 0 else (b, a)
+            add(case_id, win, lose, abs(diff), "gold score")
+    return records, sidecar
+
+
+def criteria_rows(project: Project, *, real_names: bool = False) -> list[Record]:
+    """HealthBench-style rows: one per output x case criterion with a gold label."""
+    cases, outputs = cases_and_outputs(project)
+    ratings = physician_labels(project, pseudonymise=not real_names)
+    scrub = name_scrubber(project) if not real_names else (lambda t: t)
+    rows: list[Record] = []
+    for oid, gold in sorted(gold_labels(project).items()):
+        if oid not in outputs:
+            continue
+        o = outputs[oid]
+        case = cases[o.case_id]
+        texts = {q.id: q for q in case.criteria}
+        for qid, g in sorted(gold.items()):
+            if qid not in texts or not isinstance(g.value, bool):
+                continue
+            q = texts[qid]
+            rows.append((case.external_id, {
+                "case_external_id": case.external_id,
+                "output_id": oid,
+                "model": o.model,
+                "criterion_id": qid,
+                "criterion": q.prompt,
+                "points": q.points,
+                "met": g.value,
+                "explanation": scrub(g.rationale),
+                "provenance": g.provenance,
+                "rater_labels": dict(sorted(ratings.get((oid, qid), {}).items())),
+            }))
+    return rows
+
+
+# Why an export came out empty ------------------------------------------------------------------
+ADJUDICATE_HINT = ("adjudicate (Study → Adjudicate in the app, or `medreview adjudicate PROJECT "
+                   "--auto` to record unanimous and majority answers as gold)")
+
+
+def empty_reason(project: Project, kind: str, *, score_question: str | None = None,
+                 min_margin: float = 0.0) -> str:
+    """Why ``kind`` (sft, dpo, criteria) has no record, and what to do about it.
+
+    Mirrors the conditions of the builders above: every record needs gold labels; a preference
+    pair also needs a pairwise gold answer or two outputs of one case whose gold scores differ;
+    a criteria row needs a gold label on a per-case criterion.
+    """
+    _cases_map, outputs = cases_and_outputs(project)
+    gold = {oid: g for oid, g in gold_labels(project).items() if g and oid in outputs}
+    if not outputs:
+        return "the project has no model outputs yet; import some (Project → Import)"
+    if not gold:
+        return f"no output has a gold label yet; {ADJUDICATE_HINT}"
+    if kind == "sft":
+        return f"no gold label belongs to a current output; {ADJUDICATE_HINT}"
+    if kind == "criteria":
+        if not any(c.criteria for c in _cases_map.values()):
+            return ("the cases have no per-case criteria (HealthBench-style rubric items); "
+                    "this export is for such cases — use sft or tables instead")
+        return ("no per-case criterion has a yes/no gold label yet; adjudicate the criteria "
+                f"({ADJUDICATE_HINT})")
+    if kind != "dpo":
+        return "nothing to export"
+    by_case: dict[int, list[int]] = defaultdict(list)
+    for oid, o in outputs.items():
+        by_case[o.case_id].append(oid)
+    if all(len(v) < 2 for v in by_case.values()):
+        return ("every case has a single output: a preference pair needs two answers to the "
+                "same case (import another model's outputs)")
+    pairwise_ids = {q.id for q in project_questions(project).values()
+                    if q.kind is QuestionKind.PAIRWISE}
+    if any(g.value in ("A", "B") and qid in pairwise_ids
+           for labels in gold.values() for qid, g in labels.items()):
+        return ("the pairwise gold answers make no pair: their case has more than two "
+                "outputs and the raters' judgments don't record which answer was compared "
+                "(grade the pairs in the app, which records it), or the two answers are "
+                "identical")
+    scores = gold_scores(project, score_question=score_question)
+    gaps = [abs(scores[a] - scores[b]) for oids in by_case.values()
+            for a, b in combinations(sorted(o for o in oids if o in scores), 2)]
+    what = (f"gold question {score_question!r}" if score_question
+            else "the rubric score (every case criterion gold-labelled)")
+    if not gaps:
+        return ("no pairwise gold answer (A/B) and no case with two outputs scored by "
+                f"{what}; give gold to both answers of a case, or to a pairwise question "
+                f"({ADJUDICATE_HINT})")
+    if not any(g > 0 for g in gaps):
+        return (f"the {len(gaps)} pair(s) of scored outputs have equal gold scores and no "
+                "pairwise gold answer (A/B) decides between them: a score gap is needed")
+    return (f"no pair of scored outputs differs by at least --min-margin {min_margin:g} "
+            f"(largest gap {max(gaps):g}); lower the minimum margin")
