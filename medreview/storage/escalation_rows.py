@@ -162,7 +162,9 @@ def _fired(check: RuleCheck, rows: Sequence[_Row], answers_of: Callable[[Any], A
             end += 1
         group = rows[at:end]
         at = end
-        if not (compare and len(group) > 1):  # only the severe rule can read these rows
+        if not (compare and len(group) > 1) or _same_texts(group):
+            # only the severe rule can read these rows: one row has no share, and rows of
+            # the same stored text agree on every question (a share of 0 exceeds no threshold)
             group = [r for r in group if may_be_severe(r[3], r[4])]
             if not group:
                 continue
@@ -170,6 +172,12 @@ def _fired(check: RuleCheck, rows: Sequence[_Row], answers_of: Callable[[Any], A
         if found:
             out.append((oid, found))
     return out
+
+
+def _same_texts(group: Sequence[_Row]) -> bool:
+    """Whether every row holds the same stored answers and annotations text (SQLite)."""
+    answers, notes = group[0][3], group[0][4]
+    return answers.__class__ is str and all(r[3] == answers and r[4] == notes for r in group)
 
 
 def _criterion_ids(s: Session, case_ids: Collection[int] | None) -> set[str]:

@@ -8,8 +8,9 @@ errors in answers and in annotations, severe ordinal answers, not-applicable ans
 cannot-assess judgments, drafts and skips, older current revisions, a judge's ratings, attention
 items, training items, already escalated items, outputs nobody rated, answers to questions no
 case has, odd values (3 and 3.0 and "3", booleans, huge and non-finite numbers, lists in any
-order) and assignments whose labels tie. Plans are compared light and full, for every item,
-for all, for halves, for a few and for none, in chunks of 30,000 and of 2 ids; writes are
+order), answers given word for word twice (with the same annotations or others) and
+assignments whose labels tie. Plans are compared light and full, for every item, for all,
+for halves, for a few and for none, in chunks of 30,000 and of 2 ids; writes are
 compared row for row (ids, pseudonyms, positions, labels, reasons), each reference run rolled
 back before the fast one commits, so later rounds meet open escalations.
 """
@@ -273,6 +274,7 @@ def _build(path: Path, seed: int) -> tuple[Project, list[int]]:
             if rng.random() < 0.1:
                 continue  # nobody rated it
             base = {qid: rng.choice(pool) for qid, pool in VALUES.items()}
+            same: tuple[dict[str, Any], Any] | None = None  # a rating given word for word again
             for rid in [*raters, judge]:
                 if rng.random() < 0.35:
                     continue
@@ -286,11 +288,15 @@ def _build(path: Path, seed: int) -> tuple[Project, list[int]]:
                 s.add(j)
                 s.flush()
                 for no in range(1, revisions + 1):
+                    answers, notes = _answers(rng, base, sqlite), rng.choice(NOTES)
+                    if same is not None and rng.random() < 0.4:  # annotations too, mostly
+                        answers, notes = same[0], same[1] if rng.random() < 0.6 else notes
+                    same = answers, notes
                     s.add(JudgmentRevisionRow(
                         uid=uuid.UUID(int=rng.getrandbits(128)).hex, judgment_id=j.id,
                         revision_no=no, form_id=forms["rubric"], taxonomy_id=forms["taxonomy"],
-                        answers=_answers(rng, base, sqlite), annotations=rng.choice(NOTES),
-                        author="x", status=status, source="import"))
+                        answers=answers, annotations=notes, author="x", status=status,
+                        source="import"))
             for rid in rng.sample(raters, rng.randint(0, 3)):
                 s.add(AssignmentRow(rater_id=rid, output_id=oid, position=minute,
                                     blind_label=rng.choice(["Response A", "Response B"])))
