@@ -406,7 +406,7 @@ class LongColumns:
         conf[np.frombuffer(self._pq_at, dtype=np.int64)] = np.frombuffer(self._pq_conf,
                                                                          dtype=np.float64)
         data["confidence"] = conf
-        return pd.DataFrame(data, columns=list(columns), copy=False)
+        return pd.DataFrame(data, columns=list(columns))
 
 
 _OBJECT_TYPES = (list, dict)  # answers of these types: pandas keeps the column as objects
