@@ -12,6 +12,7 @@ import datetime as dt
 import math
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 from medreview.domain.rubric import CASE_CRITERION_PREFIX, Question, QuestionKind
@@ -33,7 +34,7 @@ from medreview.stats.rater_quality import (
     busiest,
     categories_of,
     done_per_day,
-    drift,
+    drift_by_rater,
     retest,
     scale_of,
     time_summary,
@@ -41,7 +42,12 @@ from medreview.stats.rater_quality import (
 )
 from medreview.storage.check_items import HiddenItems, hidden_items
 from medreview.storage.project import Project
-from medreview.storage.rater_quality import RaterRecords, rater_records
+from medreview.storage.rater_quality import (
+    FinalJudgment,
+    RaterRecords,
+    RetestPair,
+    rater_records,
+)
 
 DEFAULT_THRESHOLD = 0.6
 DEFAULT_MIN_DELAY_DAYS = 7.0
@@ -158,12 +164,15 @@ def _choose_question(inputs: RaterInputs, question: str | None) -> str | None:
             raise InputError(f"question {question!r} is not a rated question of this project "
                              f"(choose one of: {names})", item="--question")
         return question
+    # How often each answer key occurs, counted once over all finals (in C): a question's
+    # units are its key's count, the pooled criteria's the sum over the criteria keys.
+    keys = Counter(chain.from_iterable(f.answers for f in inputs.records.finals))
+    n_criteria = sum(n for k, n in keys.items() if k.startswith(CASE_CRITERION_PREFIX))
     counts: Counter[str] = Counter()
     numeric: Counter[str] = Counter()
-    for f in inputs.records.finals:
-        for qid, q in questions.items():
-            n = len(_units(f.answers, qid))
-            (numeric if scale_of(str(q.kind)) == "numeric" else counts)[qid] += n
+    for qid, q in questions.items():
+        (numeric if scale_of(str(q.kind)) == "numeric" else counts)[qid] += (
+            n_criteria if qid == CRITERIA else keys.get(qid, 0))
     # No categorical answers: fall back to numeric ones (the score).
     return busiest(+counts) or busiest(+numeric)
 
@@ -189,10 +198,20 @@ def compute_rater_report(inputs: RaterInputs, *, question: str | None = None,
     answers = [Answer(f.rater, f.output_id, v, f.at, sub)
                for f in inputs.records.finals if qid for sub, v in _units(f.answers, qid)]
     delay = dt.timedelta(days=min_delay_days)
+    finals_of: dict[str, list[FinalJudgment]] = {r: [] for r in raters}
+    for f in inputs.records.finals:
+        finals_of[f.rater].append(f)
+    pairs_of: dict[str, list[RetestPair]] = {}
+    for p in inputs.records.retests:
+        pairs_of.setdefault(p.rater, []).append(p)
+    # every rater's drift from one grouping of the answers (not one pass per rater)
+    drifts = drift_by_rater(answers, raters, scale, cats, window=window, size=size,
+                            threshold=threshold, ci=ci) \
+        if raters and scale and scale != "numeric" else {}
     out = []
     for r in raters:
-        mine = [f for f in inputs.records.finals if f.rater == r]
-        pairs = [p for p in inputs.records.retests if p.rater == r]
+        mine = finals_of[r]
+        pairs = pairs_of.get(r, [])
         kept = [p for p in pairs if p.second_at - p.first_at >= delay]
         coeffs: tuple[Coefficient, ...] = ()
         usable = [(v, dict(_units(p.second, qid)).get(sub)) for p in kept if qid
@@ -201,8 +220,7 @@ def compute_rater_report(inputs: RaterInputs, *, question: str | None = None,
             coeffs = tuple(retest(usable, scale, cats, ci=ci))
         windows: tuple[DriftWindow, ...] = ()
         if scale and scale != "numeric":
-            windows = tuple(drift(answers, r, scale, cats, window=window, size=size,
-                                  threshold=threshold, ci=ci))
+            windows = tuple(drifts[r])
         out.append(RaterQuality(
             r, len(mine), time_summary(f.time_on_task_s for f in mine),
             tuple(done_per_day(f.at for f in mine)), len(kept), len(pairs) - len(kept),

@@ -22,6 +22,7 @@ from medreview.storage.models import JudgmentRevisionRow, JudgmentRow, RaterRow
 from medreview.storage.project import Project
 from medreview.storage.rating_columns import SCORE_QUESTION_ID
 from medreview.storage.revisions import RevisionContent, append_revision
+from medreview.storage.table_read import column_rows
 
 RETEST_SOURCE = "retest"
 
@@ -52,23 +53,31 @@ class RaterRecords:
 
 
 def _answers(rev: JudgmentRevisionRow) -> dict[str, Any]:
+    return _answers_of(rev.answers, rev.overall_score)
+
+
+def _answers_of(answers: Any, overall_score: float | None) -> dict[str, Any]:
     # not applicable / cannot assess are not ratings: missing here too (domain.not_assessed)
-    out = dict(assessed_answers(rev.answers)) if isinstance(rev.answers, dict) else {}
-    if rev.overall_score is not None:
-        out[SCORE_QUESTION_ID] = rev.overall_score
+    out = dict(assessed_answers(answers)) if isinstance(answers, dict) else {}
+    if overall_score is not None:
+        out[SCORE_QUESTION_ID] = overall_score
     return out
 
 
 def _finals(s: Session) -> list[FinalJudgment]:
-    q = (select(RaterRow.name, JudgmentRow.output_id, JudgmentRevisionRow)
-         .join(JudgmentRow, (JudgmentRow.id == JudgmentRevisionRow.judgment_id)
-               & (JudgmentRow.current_revision_no == JudgmentRevisionRow.revision_no))
-         .join(RaterRow, RaterRow.id == JudgmentRow.rater_id)
-         .where(JudgmentRow.status == "done", RaterRow.kind == "physician",
-                not_attention(s, JudgmentRow.output_id))  # attention items: not cases
-         .order_by(RaterRow.name, JudgmentRow.output_id))
-    return [FinalJudgment(str(name), int(oid), _answers(rev), float(rev.time_on_task_s or 0.0),
-                          rev.created_at) for name, oid, rev in s.execute(q)]
+    """Columns, not ORM entities (``storage.table_read``): the JSON and timestamp columns
+    through their processors, column by column."""
+    j, rev = JudgmentRow, JudgmentRevisionRow
+    q = (select(RaterRow.name, j.output_id, rev.answers, rev.overall_score, rev.time_on_task_s,
+                rev.created_at)
+         .join(j, (j.id == rev.judgment_id) & (j.current_revision_no == rev.revision_no))
+         .join(RaterRow, RaterRow.id == j.rater_id)
+         .where(j.status == "done", RaterRow.kind == "physician",
+                not_attention(s, j.output_id))  # attention items: not cases
+         .order_by(RaterRow.name, j.output_id))
+    return [FinalJudgment(str(name), int(oid), _answers_of(answers, score),
+                          float(seconds or 0.0), at)
+            for name, oid, answers, score, seconds, at in column_rows(s.connection(), q)]
 
 
 def _retests(s: Session) -> list[RetestPair]:

@@ -26,6 +26,7 @@ from medreview.storage.models import (
 )
 from medreview.storage.project import Project
 from medreview.storage.ratings_read import read_ratings_coded, read_ratings_long
+from medreview.storage.table_read import column_rows
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -181,6 +182,12 @@ def attachments_table(project: Project) -> pd.DataFrame:
     )
 
 
+_REVISION_KEYS = ("output_id", "case_id", "case_external_id", "model", "rater",
+                  "rater_pseudonym", "rater_kind", "answers", "annotations", "rationale",
+                  "confidence", "overall_score", "time_on_task_s", "flagged", "status",
+                  "revision_no", "form_key", "form_version", "created_at")
+
+
 def current_revisions(project: Project, *, include_drafts: bool = False,
                       rater_kind: str | None = None, output_id: int | None = None
                       ) -> list[dict[str, Any]]:
@@ -188,62 +195,33 @@ def current_revisions(project: Project, *, include_drafts: bool = False,
 
     The one query for "current answers": adjudication, the gold export and the adjudication
     window's single output (``output_id``) read physicians' (``rater_kind``) answers here.
+    Columns, not ORM entities (``storage.table_read``): a third of the time at 100,000.
     """
+    rev, j, rater, output = JudgmentRevisionRow, JudgmentRow, RaterRow, OutputRow
     with project.read() as s:
         q = (
             select(
-                JudgmentRevisionRow,
-                JudgmentRow,
-                RaterRow,
-                OutputRow,
-                CaseRow.external_id,
-                FormRow.key,
-                FormRow.version,
+                j.output_id, output.case_id, CaseRow.external_id, output.model, rater.name,
+                rater.pseudonym, rater.kind, rev.answers, rev.annotations, rev.rationale,
+                rev.confidence, rev.overall_score, rev.time_on_task_s, rev.flagged, j.status,
+                rev.revision_no, FormRow.key, FormRow.version, rev.created_at,
             )
-            .join(
-                JudgmentRow,
-                (JudgmentRow.id == JudgmentRevisionRow.judgment_id)
-                & (JudgmentRow.current_revision_no == JudgmentRevisionRow.revision_no),
-            )
-            .join(RaterRow, RaterRow.id == JudgmentRow.rater_id)
-            .join(OutputRow, OutputRow.id == JudgmentRow.output_id)
-            .join(CaseRow, CaseRow.id == OutputRow.case_id)
-            .join(FormRow, FormRow.id == JudgmentRevisionRow.form_id)
-            .order_by(JudgmentRow.output_id, RaterRow.id)
+            .join(j, (j.id == rev.judgment_id) & (j.current_revision_no == rev.revision_no))
+            .join(rater, rater.id == j.rater_id)
+            .join(output, output.id == j.output_id)
+            .join(CaseRow, CaseRow.id == output.case_id)
+            .join(FormRow, FormRow.id == rev.form_id)
+            .order_by(j.output_id, rater.id)
         )
         if not include_drafts:
-            q = q.where(JudgmentRow.status == "done")
+            q = q.where(j.status == "done")
         if rater_kind is not None:
-            q = q.where(RaterRow.kind == rater_kind)
+            q = q.where(rater.kind == rater_kind)
         if output_id is not None:
-            q = q.where(JudgmentRow.output_id == output_id)
-        q = q.where(not_attention(s, JudgmentRow.output_id))  # attention items: not cases
-        out = []
-        for rev, j, rater, output, case_ext, form_key, form_version in s.execute(q):
-            out.append(
-                {
-                    "output_id": output.id,
-                    "case_id": output.case_id,
-                    "case_external_id": case_ext,
-                    "model": output.model,
-                    "rater": rater.name,
-                    "rater_pseudonym": rater.pseudonym,
-                    "rater_kind": rater.kind,
-                    "answers": rev.answers,
-                    "annotations": rev.annotations,
-                    "rationale": rev.rationale,
-                    "confidence": rev.confidence,
-                    "overall_score": rev.overall_score,
-                    "time_on_task_s": rev.time_on_task_s,
-                    "flagged": rev.flagged,
-                    "status": j.status,
-                    "revision_no": rev.revision_no,
-                    "form_key": form_key,
-                    "form_version": form_version,
-                    "created_at": rev.created_at,
-                }
-            )
-        return out
+            q = q.where(j.output_id == output_id)
+        q = q.where(not_attention(s, j.output_id))  # attention items: not cases
+        keys = _REVISION_KEYS
+        return [dict(zip(keys, row, strict=True)) for row in column_rows(s.connection(), q)]
 
 
 def ratings_long(
