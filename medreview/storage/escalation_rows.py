@@ -168,7 +168,8 @@ def _fired(check: RuleCheck, rows: Sequence[_Row], answers_of: Callable[[Any], A
             group = [r for r in group if may_be_severe(r[3], r[4])]
             if not group:
                 continue
-        found = triggers([(r[1], answers_of(r[3]), notes_of(r[4])) for r in group])
+        found = triggers([(r[1], answers_of(r[3]), None if r[4] is None else notes_of(r[4]))
+                          for r in group])  # NULL (no annotations): read as [] as it is
         if found:
             out.append((oid, found))
     return out
