@@ -50,14 +50,19 @@ def _reason_text(value: Any) -> str:
     return found.label if found is not None else ""
 
 
+AUDIT_COLUMNS = ("cannot_assess", "not_applicable")
+
+
 def audit_columns(history: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The audit history rows with ``cannot_assess`` and ``not_applicable`` added."""
-    out = []
-    for h in history:
-        answers = h.get("answers")
-        answers = answers if isinstance(answers, Mapping) else {}
-        found = cannot_assess_of(answers)
-        out.append({**h, "cannot_assess": found.label if found is not None else "",
-                    "not_applicable": ";".join(sorted(
-                        str(k) for k, v in answers.items() if is_not_applicable(v)))})
-    return out
+    return [{**h, **dict(zip(AUDIT_COLUMNS, audit_values(h.get("answers")), strict=True))}
+            for h in history]
+
+
+def audit_values(answers: Any) -> tuple[str, str]:
+    """A revision's ``cannot_assess`` (the reason in words, blank when assessed) and
+    ``not_applicable`` (the ids answered N/A, ``;``-joined) from its stored answers."""
+    answers = answers if isinstance(answers, Mapping) else {}
+    found = cannot_assess_of(answers)
+    return (found.label if found is not None else "",
+            ";".join(sorted(str(k) for k, v in answers.items() if is_not_applicable(v))))

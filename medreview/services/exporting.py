@@ -105,7 +105,7 @@ def _write(project: Project, request: ExportRequest, kinds: tuple[str, ...],
                                                 pseudonymise=not request.real_names,
                                                 progress=progress)]
     if "audit" in kinds:
-        from medreview.services.study import export_audit
+        from medreview.exporters.audit import export_audit
 
         lines += [str(p) for p in export_audit(project, request.outdir / "audit", request.fmt,
                                                pseudonymise=not request.real_names)]

@@ -1,15 +1,15 @@
 """What the training exporter reads: cases with their criteria, outputs, rater pseudonyms.
 
-Plain values out (frozen dataclasses, tuples); the gold labels and current revisions come
-from ``exporters.gold`` and ``storage.tables``. Read once per export run
-(``exporters.loaded``): rows as the driver gives them on SQLite, each column through its
-type's processor (``storage.sqlite_values``: the values Core gives, faster); Core elsewhere.
+Plain values out (frozen dataclasses, tuples, DataFrames). Read once per export run
+(``exporters.loaded``), through ``storage.table_read.column_rows``: on SQLite the driver's
+rows, each column through its type's processor (the values Core gives, faster); Core elsewhere.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import Connection, Select, select
 
@@ -17,6 +17,7 @@ from medreview.domain.rubric import Question
 from medreview.storage.check_items import attention_output_ids, not_attention
 from medreview.storage.gold import StoredGold
 from medreview.storage.models import (
+    CaseCriterionRow,
     CaseRow,
     FormRow,
     GoldLabelRow,
@@ -26,8 +27,11 @@ from medreview.storage.models import (
     RaterRow,
 )
 from medreview.storage.project import Project
-from medreview.storage.revisions import case_criteria, driver
-from medreview.storage.sqlite_values import result_processor
+from medreview.storage.revisions import case_criteria
+from medreview.storage.table_read import column_rows
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -47,27 +51,8 @@ class ExportOutput:
     text: str
 
 
-def table_rows(conn: Connection, stmt: Select[*tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """Every row of ``stmt`` (table columns only), each value as Core would give it.
-
-    On SQLite the driver's ``fetchall`` (plain tuples), then each column's result processor
-    over the whole column (no Row object per row); elsewhere Core."""
-    dialect = conn.dialect
-    if dialect.name != "sqlite":
-        return [tuple(row) for row in conn.execute(stmt).all()]
-    procs = [result_processor(c, dialect) for c in stmt.selected_columns]
-    compiled = stmt.compile(dialect=dialect)
-    params = tuple(compiled.params[k] for k in compiled.positiontup or ())
-    cursor = driver(conn).cursor()
-    try:
-        raw: list[tuple[Any, ...]] = cursor.execute(str(compiled), params).fetchall()
-    finally:
-        cursor.close()
-    if not raw or all(p is None for p in procs):
-        return raw
-    columns = [values if proc is None else list(map(proc, values))
-               for values, proc in zip(zip(*raw, strict=True), procs, strict=True)]
-    return list(zip(*columns, strict=True))
+def _rows(conn: Connection, stmt: Select[*tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    return column_rows(conn, stmt)
 
 
 def cases_and_outputs(project: Project) -> tuple[dict[int, ExportCase], dict[int, ExportOutput]]:
@@ -79,10 +64,10 @@ def cases_and_outputs(project: Project) -> tuple[dict[int, ExportCase], dict[int
         conn = s.connection()
         cases = {cid: ExportCase(cid, ext, tuple(dict(m) for m in messages),
                                  tuple(dict(d) for d in context), crit.get(cid, ()))
-                 for cid, ext, messages, context in table_rows(conn, select(
+                 for cid, ext, messages, context in _rows(conn, select(
                      CaseRow.id, CaseRow.external_id, CaseRow.messages, CaseRow.context))}
         outputs = {oid: ExportOutput(oid, cid, model, text)
-                   for oid, cid, model, text in table_rows(conn, select(
+                   for oid, cid, model, text in _rows(conn, select(
                        OutputRow.id, OutputRow.case_id, OutputRow.model, OutputRow.text)
                        .order_by(OutputRow.id))}
     return cases, outputs
@@ -130,7 +115,7 @@ def current_answers(project: Project) -> list[CurrentAnswer]:
                 .where(j.status == "done")
                 .where(not_attention(s, j.output_id))
                 .order_by(j.output_id, r.id))
-        return [CurrentAnswer(*row) for row in table_rows(s.connection(), stmt)]
+        return [CurrentAnswer(*row) for row in _rows(s.connection(), stmt)]
 
 
 def newest_gold(project: Project) -> dict[int, dict[str, StoredGold]]:
@@ -139,7 +124,7 @@ def newest_gold(project: Project) -> dict[int, dict[str, StoredGold]]:
     g = GoldLabelRow
     with project.read() as s:
         attention = attention_output_ids(s)
-        rows = table_rows(s.connection(), select(
+        rows = _rows(s.connection(), select(
             g.output_id, g.question_id, g.value, g.provenance, g.revision_no, g.rationale)
             .order_by(g.revision_no))
     latest: dict[tuple[int, str], tuple[Any, ...]] = {}
@@ -150,3 +135,133 @@ def newest_gold(project: Project) -> dict[int, dict[str, StoredGold]]:
         if oid not in attention:
             out.setdefault(oid, {})[qid] = StoredGold(*row)
     return out
+
+
+# The tables export's frames: ``storage.tables``' cases, criteria, outputs and gold tables,
+# the same columns, values and dtypes (a frame from tuples infers each column's dtype as one
+# from dicts does), read as rows instead of ORM entities (seconds each at 100k).
+
+CASE_COLUMNS = ("case_id", "case_external_id", "title", "messages", "context", "tags",
+                "reference_answer", "n_criteria", "metadata", "source")
+CRITERION_COLUMNS = ("case_id", "case_external_id", "question_id", "criterion", "points",
+                     "tags", "position")
+OUTPUT_COLUMNS = ("output_id", "case_id", "case_external_id", "output_external_id", "model",
+                  "text", "metadata", "source")
+GOLD_COLUMNS = ("output_id", "question_id", "value", "provenance", "rationale")
+
+
+def _frame(rows: list[tuple[Any, ...]], columns: tuple[str, ...]) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=list(columns))
+
+
+def cases_frame(project: Project) -> pd.DataFrame:
+    """``storage.tables.cases_table``."""
+    c = CaseRow
+    with project.read() as s:
+        n_crit = Counter(cid for (cid,) in _rows(s.connection(), select(CaseCriterionRow.case_id)))
+        rows = _rows(s.connection(), select(
+            c.id, c.external_id, c.title, c.messages, c.context, c.tags, c.reference_answer,
+            c.meta, c.source).order_by(c.id))
+    return _frame([(cid, ext, title, messages, context, tags, ref, n_crit.get(cid, 0), meta,
+                    source)
+                   for cid, ext, title, messages, context, tags, ref, meta, source in rows],
+                  CASE_COLUMNS)
+
+
+def criteria_frame(project: Project) -> pd.DataFrame:
+    """``storage.tables.criteria_table``."""
+    c = CaseCriterionRow
+    with project.read() as s:
+        rows = _rows(s.connection(), select(
+            CaseRow.id, CaseRow.external_id, c.key, c.text, c.points, c.tags, c.position)
+            .join(CaseRow, CaseRow.id == c.case_id).order_by(CaseRow.id, c.position))
+    return _frame([(cid, ext, f"criterion:{key}", text, points, tags, position)
+                   for cid, ext, key, text, points, tags, position in rows], CRITERION_COLUMNS)
+
+
+def outputs_frame(project: Project) -> pd.DataFrame:
+    """``storage.tables.outputs_table`` (attention items left out)."""
+    o = OutputRow
+    with project.read() as s:
+        rows = _rows(s.connection(), select(
+            o.id, o.case_id, CaseRow.external_id, o.external_id, o.model, o.text, o.meta,
+            o.source).join(CaseRow, CaseRow.id == o.case_id)
+            .where(not_attention(s, o.id)).order_by(o.id))
+    return _frame(rows, OUTPUT_COLUMNS)
+
+
+def gold_frame(project: Project) -> pd.DataFrame:
+    """``storage.tables.gold_table``: the newest gold label per output x question."""
+    g = GoldLabelRow
+    with project.read() as s:
+        rows = _rows(s.connection(), select(
+            g.output_id, g.question_id, g.value, g.provenance, g.rationale)
+            .order_by(g.revision_no).where(not_attention(s, g.output_id)))
+    latest: dict[tuple[int, str], tuple[Any, ...]] = {}
+    for row in rows:
+        latest[(row[0], row[1])] = row
+    return _frame(list(latest.values()), GOLD_COLUMNS)
+
+
+# The audit export's rows: ``storage.audit``'s judgment and gold histories (whole project),
+# the same values in the same order, as tuples in the order of these columns.
+
+JUDGMENT_HISTORY_COLUMNS = (
+    "uid", "output_id", "case_external_id", "model", "rater", "revision_no", "is_current",
+    "created_at", "author", "source", "status", "answers", "annotations", "rationale",
+    "confidence", "flagged", "form_key", "form_version", "guideline_version",
+    "taxonomy_guideline_version")
+GOLD_HISTORY_COLUMNS = ("uid", "output_id", "question_id", "revision_no", "value", "provenance",
+                        "rationale", "adjudicator", "created_at")
+
+
+def judgment_history_rows(project: Project, *, pseudonymise: bool = False
+                          ) -> list[tuple[Any, ...]]:
+    """``storage.audit.judgment_history(project, pseudonymise=...)`` as tuples."""
+    from medreview.domain.guideline_versions import shown_versions
+
+    v, j, r = JudgmentRevisionRow, JudgmentRow, RaterRow
+    with project.read() as s:
+        rows = _rows(s.connection(), select(
+            v.uid, OutputRow.id, CaseRow.external_id, OutputRow.model, r.name, r.pseudonym,
+            v.revision_no, j.current_revision_no, v.created_at, v.author, v.source, v.status,
+            v.answers, v.annotations, v.rationale, v.confidence, v.flagged, FormRow.key,
+            FormRow.version, v.guideline_version)
+            .select_from(v)
+            .join(j, j.id == v.judgment_id)
+            .join(r, r.id == j.rater_id)
+            .join(OutputRow, OutputRow.id == j.output_id)
+            .join(CaseRow, CaseRow.id == OutputRow.case_id)
+            .join(FormRow, FormRow.id == v.form_id)
+            .order_by(j.output_id, r.id, v.revision_no))
+    shown: dict[Any, tuple[Any, Any]] = {}  # few distinct guideline versions
+    out = []
+    for (uid, oid, case_ext, model, name, pseudonym, no, current, at, author, source, status,
+         answers, marks, rationale, confidence, flagged, form_key, form_version,
+         guideline) in rows:
+        if pseudonymise and author == name:
+            author = pseudonym
+        versions = shown.get(guideline)
+        if versions is None:
+            versions = shown[guideline] = shown_versions(guideline)
+        out.append((uid, oid, case_ext, model, pseudonym if pseudonymise else name, no,
+                    no == current, at, author, source, status, answers, marks, rationale,
+                    confidence, flagged, form_key, form_version, versions[0], versions[1]))
+    return out
+
+
+def gold_history_rows(project: Project, *, pseudonymise: bool = False) -> list[tuple[Any, ...]]:
+    """``storage.audit.gold_history(project, pseudonymise=...)`` as tuples."""
+    g = GoldLabelRow
+    with project.read() as s:
+        raters = {rid: pseudonym if pseudonymise else name for rid, name, pseudonym in _rows(
+            s.connection(), select(RaterRow.id, RaterRow.name, RaterRow.pseudonym))}
+        rows = _rows(s.connection(), select(
+            g.uid, g.output_id, g.question_id, g.revision_no, g.value, g.provenance,
+            g.rationale, g.adjudicator_id, g.created_at)
+            .order_by(g.output_id, g.question_id, g.revision_no))
+    return [(uid, oid, qid, no, value, provenance, rationale,
+             raters.get(adj) if adj else None, at)
+            for uid, oid, qid, no, value, provenance, rationale, adj, at in rows]

@@ -135,10 +135,12 @@ def _build_random(path: Path, seed: int) -> Project:
                         "other", _text(rng, "no vitals"))
                 rationale = _text(rng, f"{rng.choice(RATERS)} says")
                 status = "draft" if roll < 0.35 else "done"
-                grading.save_revision(project, who.id, oid, JudgmentDraft(
-                    answers=answers, annotations=tuple(annotations), rationale=rationale,
-                    confidence=rng.choice([None, 0.5, 1.0])), status=status,
-                    source="judge" if who is judge else "ui")
+                for revision in range(rng.choice([1, 1, 2])):  # some answers revised
+                    grading.save_revision(project, who.id, oid, JudgmentDraft(
+                        answers={**answers, "overall": rng.randint(1, 5)} if revision
+                        else answers, annotations=tuple(annotations), rationale=rationale,
+                        confidence=rng.choice([None, 0.5, 1.0])), status=status,
+                        source="judge" if who is judge else "ui")
     auto_gold(project)
     for cid, oids in sorted(by_case.items()):
         for oid in oids:
