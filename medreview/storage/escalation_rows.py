@@ -19,6 +19,7 @@ On PostgreSQL the rows come through Core as ``_state`` reads them (the driver pa
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
+from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
@@ -154,14 +155,8 @@ def _fired(check: RuleCheck, rows: Sequence[_Row], answers_of: Callable[[Any], A
     """The items (in output order) that meet a rule, with what they meet."""
     out: list[tuple[int, list[Trigger]]] = []
     compare, may_be_severe, triggers = check.compare, check.may_be_severe, check.triggers
-    at, n = 0, len(rows)
-    while at < n:
-        oid = rows[at][0]
-        end = at + 1
-        while end < n and rows[end][0] == oid:
-            end += 1
-        group = rows[at:end]
-        at = end
+    for oid, rows_of in groupby(rows, itemgetter(0)):
+        group = list(rows_of)
         if not (compare and len(group) > 1) or _same_texts(group):
             # only the severe rule can read these rows: one row has no share, and rows of
             # the same stored text agree on every question (a share of 0 exceeds no threshold)

@@ -360,10 +360,9 @@ def outputs_rated_since(project: Project, since: dt.datetime) -> list[int]:
         dialect = s.get_bind().dialect
         if dialect.name == "sqlite":  # the driver, the time as the column writes it (a scan)
             stamp = bind_processor(JudgmentRow.__table__.c.updated_at, dialect)
-            return [int(o) for (o,) in _driver_rows(
-                s, "SELECT DISTINCT output_id FROM judgment WHERE updated_at >= ? AND "
-                "status = 'done' ORDER BY output_id", (stamp(since) if stamp is not None
-                                                        else since,))]
+            return sorted({int(o) for (o,) in _driver_rows(  # the table in its order: no index
+                s, "SELECT output_id FROM judgment WHERE updated_at >= ? AND status = 'done'",
+                (stamp(since) if stamp is not None else since,))})
         return sorted({int(o) for o in s.scalars(
             select(JudgmentRow.output_id).where(JudgmentRow.updated_at >= since,
                                                 JudgmentRow.status == "done"))})
