@@ -19,6 +19,7 @@ import math
 import random
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -328,7 +329,7 @@ def _typed(rows: list[dict[str, Any]]) -> list[list[tuple[str, Any, str]]]:
 
 
 @pytest.fixture(params=range(3))
-def hostile(request: pytest.FixtureRequest, tmp_path: Path) -> Project:
+def hostile(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Project]:
     project = _build(tmp_path / "p", request.param)
     yield project
     project.close()
@@ -424,3 +425,33 @@ def test_drift_of_every_rater_as_one_by_one(seed: int) -> None:
                 assert drift(answers, r, scale, cats, window=window, size=size,
                              ci=False) == ref
     assert any(w.n_compared for w in drift_by_rater(answers, ["a"], "nominal", ci=False)["a"])
+
+
+def test_the_demo_queue_and_rater_report_as_before(demo_copy: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from medreview.demo.quality import add_to_demo
+    from medreview.storage.project import open_project
+
+    add_to_demo(demo_copy)  # retests and a qualification round: the Raters tab's inputs
+    project = open_project(demo_copy)
+    try:
+        assert project_questions(project) == _ref_project_questions(project)
+        assert list(project_questions(project)) == list(_ref_project_questions(project))
+        for drafts in (False, True):
+            ours = tables.current_revisions(project, include_drafts=drafts)
+            assert _typed(ours) == _typed(_ref_current_revisions(project, include_drafts=drafts))
+        inputs = load_rater_inputs(project)
+        with project.read() as s:
+            ref_finals = tuple(_ref_finals(s))
+        assert inputs.records.finals == ref_finals and inputs.records.retests
+        ref_inputs = service.RaterInputs(RaterRecords(ref_finals, inputs.records.retests),
+                                         _ref_project_questions(project), inputs.hidden)
+        report = compute_rater_report(inputs, ci=False)
+        assert report == _ref_report(ref_inputs) and report.raters
+        queue = adjudicate.adjudication_queue(project, include_resolved=True)
+        monkeypatch.setattr(adjudicate, "project_questions", _ref_project_questions)
+        monkeypatch.setattr(adjudicate.tables, "current_revisions", _ref_current_revisions)
+        assert queue == adjudicate.adjudication_queue(project, include_resolved=True)
+        assert queue
+    finally:
+        project.close()
