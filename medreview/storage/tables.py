@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from medreview.domain.not_assessed import NotAssessedTally
 from medreview.storage.check_items import not_attention
@@ -189,13 +189,15 @@ _REVISION_KEYS = ("output_id", "case_id", "case_external_id", "model", "rater",
 
 
 def current_revisions(project: Project, *, include_drafts: bool = False,
-                      rater_kind: str | None = None, output_id: int | None = None
-                      ) -> list[dict[str, Any]]:
+                      rater_kind: str | None = None, output_id: int | None = None,
+                      min_raters: int = 1) -> list[dict[str, Any]]:
     """Each judgment's newest revision with its rater, output and form (plain dicts).
 
     The one query for "current answers": adjudication, the gold export and the adjudication
     window's single output (``output_id``) read physicians' (``rater_kind``) answers here.
     Columns, not ORM entities (``storage.table_read``): a third of the time at 100,000.
+    ``min_raters`` keeps only outputs with at least that many of the selected judgments (the
+    adjudication queue needs two: a single rating disagrees with nobody).
     """
     rev, j, rater, output = JudgmentRevisionRow, JudgmentRow, RaterRow, OutputRow
     with project.read() as s:
@@ -213,13 +215,19 @@ def current_revisions(project: Project, *, include_drafts: bool = False,
             .join(FormRow, FormRow.id == rev.form_id)
             .order_by(j.output_id, rater.id)
         )
+        where = []
         if not include_drafts:
-            q = q.where(j.status == "done")
+            where.append(j.status == "done")
         if rater_kind is not None:
-            q = q.where(rater.kind == rater_kind)
+            where.append(rater.kind == rater_kind)
         if output_id is not None:
-            q = q.where(j.output_id == output_id)
-        q = q.where(not_attention(s, j.output_id))  # attention items: not cases
+            where.append(j.output_id == output_id)
+        if min_raters > 1:
+            where.append(j.output_id.in_(
+                select(j.output_id).join(rater, rater.id == j.rater_id).where(*where)
+                .group_by(j.output_id).having(func.count() >= min_raters)
+                .correlate(None)))  # its own judgment table, not the outer row
+        q = q.where(*where, not_attention(s, j.output_id))  # attention items: not cases
         keys = _REVISION_KEYS
         return [dict(zip(keys, row, strict=True)) for row in column_rows(s.connection(), q)]
 

@@ -83,11 +83,13 @@ rating_value = consensus.rating_value
 
 
 def collect_ratings(
-    project: Project, *, pseudonymise: bool = False
+    project: Project, *, pseudonymise: bool = False, min_raters: int = 1
 ) -> tuple[dict[tuple[int, str], dict[str, Any]], dict[int, dict[str, Any]], dict[str, Question]]:
-    """(output, question) -> {rater: value} over physicians' finished judgments."""
+    """(output, question) -> {rater: value} over physicians' finished judgments.
+
+    ``min_raters``: only outputs that many physicians finished (the queue's: two)."""
     questions = project_questions(project)
-    revisions = tables.current_revisions(project, rater_kind="physician")
+    revisions = tables.current_revisions(project, rater_kind="physician", min_raters=min_raters)
     outputs = {r["output_id"]: {"case_external_id": r["case_external_id"], "model": r["model"],
                                 "case_id": r["case_id"]} for r in revisions}
     ratings = consensus.physician_ratings(revisions, questions, pseudonymise=pseudonymise)
@@ -146,7 +148,10 @@ def adjudication_queue(
 ) -> list[Disagreement]:
     """Items where physicians disagree, most disagreement first."""
     rules = rules or DisagreementRules()
-    ratings, outputs, questions = collect_ratings(project, pseudonymise=pseudonymise)
+    # Only outputs two physicians finished: one rating disagrees with nobody (at 100,000
+    # singly rated outputs the queue reads nothing else).
+    ratings, outputs, questions = collect_ratings(project, pseudonymise=pseudonymise,
+                                                  min_raters=2)
     gold = project_gold(project)
     items: list[Disagreement] = []
     for (oid, qid), by_rater in ratings.items():
