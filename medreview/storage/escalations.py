@@ -6,6 +6,11 @@ An escalation is an assignment of the output to the senior plus a ``study_item``
 (``domain.escalation.plan``) runs inside the write transaction on the state read there, so two
 writers escalating at once cannot give one item twice (SQLite ``BEGIN IMMEDIATE``, the advisory
 lock on PostgreSQL); an output with any escalation row is never escalated again.
+
+``plan_rules``/``escalate_rules`` plan for the saved rules reading only what they need
+(``storage.escalation_rows``: the hook after a merge reads every merged item);
+``plan_escalations``/``escalate`` take any planner on the general state (``_state``). Both
+write with ``_write``: the rows the per-item writes gave, in two executemany.
 """
 
 from __future__ import annotations
