@@ -22,12 +22,12 @@ from medreview.storage.models import JudgmentRevisionRow, JudgmentRow, RaterRow
 from medreview.storage.project import Project
 from medreview.storage.rating_columns import SCORE_QUESTION_ID
 from medreview.storage.revisions import RevisionContent, append_revision
-from medreview.storage.table_read import column_rows
+from medreview.storage.table_read import column_batches
 
 RETEST_SOURCE = "retest"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # a million at 1M judgments: no __dict__ each
 class FinalJudgment:
     rater: str
     output_id: int
@@ -77,7 +77,8 @@ def _finals(s: Session) -> list[FinalJudgment]:
          .order_by(RaterRow.name, j.output_id))
     return [FinalJudgment(str(name), int(oid), _answers_of(answers, score),
                           float(seconds or 0.0), at)
-            for name, oid, answers, score, seconds, at in column_rows(s.connection(), q)]
+            for batch in column_batches(s.connection(), q)
+            for name, oid, answers, score, seconds, at in batch]
 
 
 def _retests(s: Session) -> list[RetestPair]:

@@ -59,7 +59,7 @@ from medreview.stats.rater_quality import (
     time_summary,
     usable_times,
 )
-from medreview.storage import tables
+from medreview.storage import table_read, tables
 from medreview.storage.check_items import ATTENTION_PROVENANCE, not_attention
 from medreview.storage.forms import form_from_row
 from medreview.storage.models import (
@@ -346,7 +346,10 @@ def test_project_questions_as_the_row_by_row_reader(hostile: Project) -> None:
     assert any(q.is_case_criterion for q in ref.values())
 
 
-def test_current_revisions_as_the_orm_reader(hostile: Project) -> None:
+@pytest.mark.parametrize("batch", [50_000, 7])
+def test_current_revisions_as_the_orm_reader(hostile: Project, batch: int,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(table_read, "BATCH", batch)  # rows converted a few at a time
     with hostile.read() as s:
         some = [int(o) for o in s.scalars(select(OutputRow.id).order_by(OutputRow.id))][:3]
     n = 0
@@ -372,7 +375,9 @@ def test_current_revisions_as_the_orm_reader(hostile: Project) -> None:
     assert all(r["created_at"].tzinfo is dt.UTC for r in every)
 
 
-def test_rater_records_and_report_as_before(hostile: Project) -> None:
+def test_rater_records_and_report_as_before(hostile: Project,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(table_read, "BATCH", 5)
     with hostile.read() as s:
         ref_finals = _ref_finals(s)
         assert _finals(s) == ref_finals
