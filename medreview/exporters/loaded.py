@@ -19,13 +19,14 @@ from medreview.storage.exports import (
     CurrentAnswer,
     ExportCase,
     ExportOutput,
+    GoldLabel,
     cases_and_outputs,
     current_answers,
+    first_rationales,
     newest_gold,
     rater_names,
 )
 from medreview.storage.form_lookup import active_forms
-from medreview.storage.gold import StoredGold
 from medreview.storage.project import Project
 from medreview.storage.questions import project_questions
 
@@ -66,7 +67,7 @@ class ExportData:
         return by_case
 
     @cached_property
-    def gold(self) -> dict[int, dict[str, StoredGold]]:
+    def gold(self) -> dict[int, dict[str, GoldLabel]]:
         """Output -> question -> the newest gold label (``exporters.gold.gold_labels``)."""
         return newest_gold(self.project)
 
@@ -86,11 +87,7 @@ class ExportData:
     @cached_property
     def fallback_rationales(self) -> dict[int, str]:
         """A physician's rationale per output (the first finished one), when gold has none."""
-        out: dict[int, str] = {}
-        for r in self.answers:
-            if r.rater_kind == "physician" and r.rationale and r.output_id not in out:
-                out[r.output_id] = r.rationale
-        return out
+        return first_rationales(self.project)  # no answers parsed for this
 
     @cached_property
     def compared(self) -> dict[tuple[int, str], int]:
@@ -104,13 +101,25 @@ class ExportData:
                     votes[(r.output_id, a["question_id"])][int(a["compared_output_id"])] += 1
         return {k: min(c, key=lambda oid: (-c[oid], oid)) for k, c in votes.items()}
 
-    def physician_labels(self, output_ids: set[int], *, pseudonymise: bool
+    @cached_property
+    def _answer_spans(self) -> dict[int, tuple[int, int]]:
+        """Output -> the slice of ``answers`` holding its judgments (they come by output)."""
+        spans: dict[int, tuple[int, int]] = {}
+        start = 0
+        answers = self.answers
+        for i in range(1, len(answers) + 1):
+            if i == len(answers) or answers[i].output_id != answers[start].output_id:
+                spans[answers[start].output_id] = (start, i)
+                start = i
+        return spans
+
+    def physician_labels(self, output_id: int, *, pseudonymise: bool
                          ) -> dict[tuple[int, str], dict[str, Any]]:
-        """``exporters.gold.physician_labels`` for the outputs ``output_ids`` only (each
-        output's labels are its own judgments')."""
+        """``exporters.gold.physician_labels``' entries of one output (computed from that
+        output's judgments alone, as there), so that no run holds every output's at once."""
+        start, end = self._answer_spans.get(output_id, (0, 0))
         return consensus.physician_ratings(
-            (r.as_revision() for r in self.answers
-             if r.output_id in output_ids and r.rater_kind == "physician"),
+            (r.as_revision() for r in self.answers[start:end] if r.rater_kind == "physician"),
             self.questions, pseudonymise=pseudonymise, keep_unknown=True)
 
     def scores(self, score_question: str | None) -> dict[int, float]:

@@ -28,8 +28,7 @@ from medreview.domain.rubric import Form, Question, QuestionKind
 from medreview.domain.scoring import form_score
 from medreview.errors import InputError
 from medreview.exporters.loaded import ExportData
-from medreview.storage.exports import ExportCase
-from medreview.storage.gold import StoredGold
+from medreview.storage.exports import ExportCase, GoldLabel
 from medreview.storage.project import Project
 
 Record = tuple[str, dict[str, Any]]
@@ -85,7 +84,7 @@ def render_case(case: ExportCase, answer: str) -> str:
     return "\n".join(parts)
 
 
-def _verdict(gold: dict[str, StoredGold], fallback_rationale: str) -> str:
+def _verdict(gold: dict[str, GoldLabel], fallback_rationale: str) -> str:
     answers = {qid: g.value for qid, g in sorted(gold.items()) if not qid.startswith("_")}
     notes = [f"{qid}: {g.rationale}" for qid, g in sorted(gold.items()) if g.rationale]
     rationale = "\n".join(notes) if notes else fallback_rationale
@@ -288,29 +287,34 @@ def criteria_rows(project: Project, *, real_names: bool = False,
     data = data or ExportData(project)
     cases, outputs = data.cases, data.outputs
     scrub = name_scrubber(project, data) if not real_names else (lambda t: t)
-    found: list[tuple[ExportCase, int, str, StoredGold, Question]] = []
+    rows: list[Record] = []
     for oid, gold in sorted(data.gold.items()):
         if oid not in outputs:
             continue
-        case = cases[outputs[oid].case_id]
+        o = outputs[oid]
+        case = cases[o.case_id]
         texts = {q.id: q for q in case.criteria}
-        found += [(case, oid, qid, g, texts[qid]) for qid, g in sorted(gold.items())
-                  if qid in texts and isinstance(g.value, bool)]
-    # The physicians' own labels, read only for the outputs that have a row.
-    ratings = data.physician_labels({row[1] for row in found},
-                                    pseudonymise=not real_names) if found else {}
-    return [(case.external_id, {
-        "case_external_id": case.external_id,
-        "output_id": oid,
-        "model": outputs[oid].model,
-        "criterion_id": qid,
-        "criterion": q.prompt,
-        "points": q.points,
-        "met": g.value,
-        "explanation": scrub(g.rationale),
-        "provenance": g.provenance,
-        "rater_labels": dict(sorted(ratings.get((oid, qid), {}).items())),
-    }) for case, oid, qid, g, q in found]
+        found = [(qid, g) for qid, g in sorted(gold.items())
+                 if qid in texts and isinstance(g.value, bool)]
+        if not found:
+            continue
+        # the physicians' own labels of this output (only of outputs that have a row)
+        ratings = data.physician_labels(oid, pseudonymise=not real_names)
+        for qid, g in found:
+            q = texts[qid]
+            rows.append((case.external_id, {
+                "case_external_id": case.external_id,
+                "output_id": oid,
+                "model": o.model,
+                "criterion_id": qid,
+                "criterion": q.prompt,
+                "points": q.points,
+                "met": g.value,
+                "explanation": scrub(g.rationale),
+                "provenance": g.provenance,
+                "rater_labels": dict(sorted(ratings.get((oid, qid), {}).items())),
+            }))
+    return rows
 
 
 # Why an export came out empty ------------------------------------------------------------------

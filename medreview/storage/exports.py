@@ -8,14 +8,15 @@ rows, each column through its type's processor (the values Core gives, faster); 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import Connection, Select, select
+from sqlalchemy.orm import Session
 
 from medreview.domain.rubric import Question
 from medreview.storage.check_items import attention_output_ids, not_attention
-from medreview.storage.gold import StoredGold
 from medreview.storage.models import (
     CaseCriterionRow,
     CaseRow,
@@ -27,7 +28,8 @@ from medreview.storage.models import (
     RaterRow,
 )
 from medreview.storage.project import Project
-from medreview.storage.revisions import case_criteria
+from medreview.storage.revisions import case_criteria, driver
+from medreview.storage.sqlite_values import result_processor
 from medreview.storage.table_read import column_rows
 
 if TYPE_CHECKING:
@@ -99,41 +101,114 @@ class CurrentAnswer(NamedTuple):
                 "answers": self.answers, "annotations": self.annotations}
 
 
+def _current(s: Session, stmt: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
+    """``stmt`` over finished judgments' newest revisions: ``tables.current_revisions``'
+    joins, filters and order."""
+    j, rev, r = JudgmentRow, JudgmentRevisionRow, RaterRow
+    return (stmt.select_from(rev)
+            .join(j, (j.id == rev.judgment_id) & (j.current_revision_no == rev.revision_no))
+            .join(r, r.id == j.rater_id)
+            .join(OutputRow, OutputRow.id == j.output_id)
+            .join(CaseRow, CaseRow.id == OutputRow.case_id)
+            .join(FormRow, FormRow.id == rev.form_id)
+            .where(j.status == "done")
+            .where(not_attention(s, j.output_id))
+            .order_by(j.output_id, r.id))
+
+
 def current_answers(project: Project) -> list[CurrentAnswer]:
     """Each finished judgment's newest revision, in ``tables.current_revisions``'s order and
     with its rows (same joins and filters), only the columns the training exports use."""
     j, rev, r = JudgmentRow, JudgmentRevisionRow, RaterRow
+    out: list[CurrentAnswer] = []
     with project.read() as s:
-        stmt = (select(j.output_id, r.name, r.pseudonym, r.kind, rev.answers, rev.annotations,
-                       rev.rationale)
-                .select_from(rev)
-                .join(j, (j.id == rev.judgment_id) & (j.current_revision_no == rev.revision_no))
-                .join(r, r.id == j.rater_id)
-                .join(OutputRow, OutputRow.id == j.output_id)
-                .join(CaseRow, CaseRow.id == OutputRow.case_id)
-                .join(FormRow, FormRow.id == rev.form_id)
-                .where(j.status == "done")
-                .where(not_attention(s, j.output_id))
-                .order_by(j.output_id, r.id))
-        return [CurrentAnswer(*row) for row in _rows(s.connection(), stmt)]
+        for batch in _batches(s.connection(), _current(s, select(
+                j.output_id, r.name, r.pseudonym, r.kind, rev.answers, rev.annotations,
+                rev.rationale))):
+            out += map(CurrentAnswer._make, batch)
+    return out
 
 
-def newest_gold(project: Project) -> dict[int, dict[str, StoredGold]]:
+class GoldLabel(NamedTuple):
+    """``storage.gold.StoredGold``'s fields as a named tuple (eight per output at 1M outputs:
+    a dataclass each cost three times the memory and time)."""
+
+    output_id: int
+    question_id: str
+    value: Any
+    provenance: str
+    revision_no: int
+    rationale: str
+
+
+BATCH = 50_000  # rows per fetch of ``_batches``
+
+
+def _batches(conn: Connection, stmt: Select[*tuple[Any, ...]]
+             ) -> Iterator[list[tuple[Any, ...]]]:
+    """``table_read.column_rows`` a batch at a time on SQLite (the driver's ``fetchmany``,
+    each column through its processor), so that a million rows are never held twice; other
+    dialects: Core, one batch."""
+    dialect = conn.dialect
+    compiled = stmt.compile(dialect=dialect)
+    params = tuple(compiled.params[k] for k in compiled.positiontup or ())
+    if dialect.name != "sqlite" or any(p is not None and p.__class__ not in (str, int)
+                                       for p in params):
+        yield column_rows(conn, stmt)
+        return
+    procs = [result_processor(c, dialect) for c in stmt.selected_columns]
+    cursor = driver(conn).cursor()
+    try:
+        cursor.execute(str(compiled), params)
+        while raw := cursor.fetchmany(BATCH):
+            if all(p is None for p in procs):
+                yield raw
+                continue
+            columns = [values if proc is None else list(map(proc, values))
+                       for values, proc in zip(zip(*raw, strict=True), procs, strict=True)]
+            del raw
+            yield list(zip(*columns, strict=True))
+    finally:
+        cursor.close()
+
+
+def newest_gold(project: Project) -> dict[int, dict[str, GoldLabel]]:
     """``storage.gold.project_gold`` (output -> question -> newest gold label, attention items
-    left out), read as plain rows."""
+    left out; the same order), read as plain rows a batch at a time. Revisions come oldest
+    first: a newer one replaces its label in place, as in ``latest_gold_rows``' dict."""
     g = GoldLabelRow
+    out: dict[int, dict[str, GoldLabel]] = {}
+    names: dict[str, str] = {}  # one string per question id and provenance (memory)
     with project.read() as s:
         attention = attention_output_ids(s)
-        rows = _rows(s.connection(), select(
-            g.output_id, g.question_id, g.value, g.provenance, g.revision_no, g.rationale)
-            .order_by(g.revision_no))
-    latest: dict[tuple[int, str], tuple[Any, ...]] = {}
-    for row in rows:
-        latest[(row[0], row[1])] = row
-    out: dict[int, dict[str, StoredGold]] = {}
-    for (oid, qid), row in latest.items():
-        if oid not in attention:
-            out.setdefault(oid, {})[qid] = StoredGold(*row)
+        for batch in _batches(s.connection(), select(
+                g.output_id, g.question_id, g.value, g.provenance, g.revision_no, g.rationale)
+                .order_by(g.revision_no)):
+            for oid, qid, value, provenance, no, rationale in batch:
+                if oid in attention:
+                    continue
+                qid = names.setdefault(qid, qid)
+                label = GoldLabel(oid, qid, value, names.setdefault(provenance, provenance), no,
+                                  rationale)
+                found = out.get(oid)
+                if found is None:
+                    out[oid] = {qid: label}
+                else:
+                    found[qid] = label
+    return out
+
+
+def first_rationales(project: Project) -> dict[int, str]:
+    """Output -> the first physician's non-empty rationale among the finished judgments'
+    newest revisions, in ``tables.current_revisions``' order (no answers parsed)."""
+    j, rev, r = JudgmentRow, JudgmentRevisionRow, RaterRow
+    out: dict[int, str] = {}
+    with project.read() as s:
+        for batch in _batches(s.connection(), _current(s, select(j.output_id, rev.rationale))
+                              .where(r.kind == "physician")):
+            for oid, rationale in batch:
+                if rationale and oid not in out:
+                    out[oid] = rationale
     return out
 
 

@@ -190,8 +190,10 @@ def _compare(project: Project, tmp: Path, kinds: tuple[str, ...], options: dict[
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_exports_of_a_hostile_random_project_are_byte_identical(tmp_path: Path,
-                                                                seed: int) -> None:
+def test_exports_of_a_hostile_random_project_are_byte_identical(
+        tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    if seed == 2:  # rows read a few at a time: the batches join up as one read
+        monkeypatch.setattr("medreview.storage.exports.BATCH", 7)
     project = _build_random(tmp_path / "p", seed)
     try:
         assert tables.gold_table(project).shape[0] > 0
