@@ -97,6 +97,10 @@ class RuleCheck:
     def triggers(self, rows: Sequence[Row]) -> list[Trigger]:
         """The rules the item of ``rows`` meets, as ``escalation.triggers`` gives them on the
         ratings ``consensus.physician_ratings`` makes of the same rows."""
+        if len(rows) == 2 and self.compare and not self.odd:
+            found = self._plain_pair(rows[0][1], rows[0][2], rows[1][1], rows[1][2])
+            if found is not None:
+                return found
         assessed: list[_Assessed] = []
         for _rater, answers, notes in rows:
             raw = answers if answers.__class__ is dict else dict(answers or {})
@@ -117,6 +121,19 @@ class RuleCheck:
             for row in assessed:
                 severe += self._severe_row(*row)
         share = self._share(assessed) if self.compare and len(assessed) > 1 else None
+        return found_triggers(severe, share, self.rules) if severe or share else []
+
+    def _plain_pair(self, a: Any, notes_a: Any, b: Any, notes_b: Any) -> list[Trigger] | None:
+        """``triggers`` of the usual item: two assessed rows with no annotation and no
+        not-applicable answer (None: not such an item)."""
+        if a.__class__ is not dict or b.__class__ is not dict or notes_a or notes_b \
+                or CANNOT_ASSESS_KEY in a or CANNOT_ASSESS_KEY in b \
+                or NOT_APPLICABLE in a.values() or NOT_APPLICABLE in b.values():
+            return None
+        one: _Assessed = (a, _NONE, [], _NONE)
+        other: _Assessed = (b, _NONE, [], _NONE)
+        severe = self._severe_row(*one) + self._severe_row(*other) if self.severe else 0
+        share = self._pair_share(one, other)
         return found_triggers(severe, share, self.rules) if severe or share else []
 
     def _severe_row(self, answers: dict[str, Any], na: Collection[str], marks: list[Any],

@@ -241,23 +241,29 @@ NOTES: list[Any] = [[], [], [], [{"question_id": "errors", "category": "unsafe",
 NON_FINITE = [float("inf"), float("-inf"), float("nan")]
 
 
-def _answers(rng: random.Random, base: dict[str, Any], sqlite: bool) -> dict[str, Any]:
+def _answers(rng: random.Random, base: dict[str, Any], sqlite: bool, clean: bool
+             ) -> dict[str, Any]:
+    """A rating near ``base``; ``clean``: mostly no not-applicable answer and no
+    cannot-assess mark (the usual item), now and then one."""
     out: dict[str, Any] = {}
     for qid, pool in VALUES.items():
         if rng.random() < 0.15:
             continue  # unanswered
-        out[qid] = base[qid] if rng.random() < 0.7 else rng.choice(pool)
+        out[qid] = base[qid] if rng.random() < 0.7 else rng.choice(
+            [v for v in pool if v != "_n/a"] if clean else pool)
     if sqlite and rng.random() < 0.05:  # PostgreSQL's json refuses NaN and Infinity
         out["minutes"] = rng.choice(NON_FINITE)
-    if rng.random() < 0.08:
+    if clean and rng.random() < 0.1:
+        out[rng.choice(list(VALUES))] = "_n/a"
+    if rng.random() < (0.1 if clean else 0.08):
         out["_cannot_assess"] = {"reason": "other", "note": "no images"}
     return out
 
 
 def _build(path: Path, seed: int) -> tuple[Project, list[int]]:
-    """A sample project of 10 cases (20 outputs) rated at random; its output ids."""
+    """A sample project of 12 cases (24 outputs) rated at random; its output ids."""
     rng = random.Random(seed)
-    project = small_study(path, n_cases=10)
+    project = small_study(path, n_cases=12)
     with project.transaction() as s:
         sqlite = s.get_bind().dialect.name == "sqlite"
         raters = [get_or_create_rater(s, n, "physician").id for n in PHYSICIANS]
@@ -273,13 +279,18 @@ def _build(path: Path, seed: int) -> tuple[Project, list[int]]:
         for oid, _case in outputs:
             if rng.random() < 0.1:
                 continue  # nobody rated it
-            base = {qid: rng.choice(pool) for qid, pool in VALUES.items()}
+            clean = rng.random() < 0.5  # few marks: the usual item
+            base = {qid: rng.choice([v for v in pool if v != "_n/a"] if clean else pool)
+                    for qid, pool in VALUES.items()}
             same: tuple[dict[str, Any], Any] | None = None  # a rating given word for word again
+            pair = rng.sample(raters, 2) if clean else []  # the usual item: two physicians
             for rid in [*raters, judge]:
-                if rng.random() < 0.35:
+                if rid in pair:
+                    pass
+                elif (clean and rid != judge) or rng.random() < 0.35:
                     continue
                 minute += 1
-                status = rng.choice(["done"] * 6 + ["draft", "skipped"])
+                status = "done" if rid in pair else rng.choice(["done"] * 6 + ["draft", "skipped"])
                 revisions = rng.choice([1, 1, 2])
                 current = rng.randint(1, revisions)
                 j = JudgmentRow(rater_id=rid, output_id=oid, status=status,
@@ -288,7 +299,8 @@ def _build(path: Path, seed: int) -> tuple[Project, list[int]]:
                 s.add(j)
                 s.flush()
                 for no in range(1, revisions + 1):
-                    answers, notes = _answers(rng, base, sqlite), rng.choice(NOTES)
+                    answers = _answers(rng, base, sqlite, clean)
+                    notes = [] if clean and rng.random() < 0.8 else rng.choice(NOTES)
                     if same is not None and rng.random() < 0.4:  # annotations too, mostly
                         answers, notes = same[0], same[1] if rng.random() < 0.6 else notes
                     same = answers, notes
