@@ -191,13 +191,19 @@ class _Codes(dict[str, int]):
         return code
 
 
+# The answers' types whose equal values are the same value (zero floats aside): kept as keys.
+_KEYED_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
 class _Answers(dict[tuple[type, Any], int]):
     """(type, answer) -> its entry in ``objects`` (one shared object per distinct answer
     of each type) and ``codes`` (its ``ValueCoder`` code): one look-up in C both shares
     the object (``SharedValues``' job) and codes it. Keyed by type too: True, 1 and 1.0
     share a code but stay objects of their own type. Never kept as keys (a new look-up in
-    Python each time): NaN (not equal to itself: each would be a new key) and zero floats
-    (0.0 == -0.0: one shared object per sign). Unhashable answers are ``other``'s."""
+    Python each time): NaN (not equal to itself: each would be a new key), zero floats
+    (0.0 == -0.0: one shared object per sign) and types JSON does not make (numpy's
+    floats, ``Decimal``: their equal values may differ, left as they are). Unhashable
+    answers are ``other``'s."""
 
     def __init__(self, coder: ValueCoder) -> None:
         super().__init__()
@@ -213,6 +219,8 @@ class _Answers(dict[tuple[type, Any], int]):
 
     def __missing__(self, key: tuple[type, Any]) -> int:
         t, v = key
+        if t not in _KEYED_TYPES:  # not from JSON (numpy's floats, Decimal): as they are
+            return self._new(v, self._coder[v])  # (an equal one may differ: -0 and 0)
         if t is float and not v:  # 0.0 or -0.0: one entry per sign
             neg = math.copysign(1.0, v) < 0
             entry = self._zeros.get(neg)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,10 @@ def _hostile_values(rng: random.Random) -> Iterator[Any]:
         lambda: "é" * rng.randint(1, 3) + "\u202e\x00", lambda: "x" * 5_000,
         lambda: [1, 2], lambda: {"k": [1.0]}, list, dict,
         lambda: rng.random(),
+        # not from JSON (callers in memory): equal values of another sign or type kept apart
+        lambda: np.float64(-0.0), lambda: np.float64(0.0), lambda: np.float32(-0.0),
+        lambda: np.float64(0.5), lambda: np.int64(1), lambda: np.bool_(True),
+        lambda: Decimal("-0"), lambda: Decimal("0.0"), lambda: (1, 2),
     ]
     while True:
         yield rng.choice(pool)()
