@@ -46,6 +46,13 @@ def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
             # categories are text too (the ratings table keeps names and rationales as
             # categoricals): escape them as plain text, never skip them
             out[col] = out[col].astype(object).map(safe_cell)
-        elif out[col].dtype == object or str(out[col].dtype) in ("string", "str"):
+        elif str(out[col].dtype) in ("string", "str"):
+            # a text column: the risky cells found by one vectorised test, only they
+            # changed (the same cells and dtype as mapping safe_cell, without a call per cell)
+            text = out[col]
+            risky = text.str.startswith(RISKY_FIRST).fillna(False).to_numpy(dtype=bool)
+            if risky.any():
+                out[col] = text.where(~risky, "'" + text)
+        elif out[col].dtype == object:
             out[col] = out[col].map(safe_cell)
     return out

@@ -41,7 +41,7 @@ HOSTILE = [
     "comma, separated", "'already quoted", "N/A", "null", "", "  ", "\\u0000 not a nul",
     "تشخيص الالتهاب الرئوي", "0.5", "-0.5", "1e3",
 ]
-RATERS = ["Dr =Ann", "Dr <i>Bo</i>", "Dr \u202eCy", "Dr Dee, MD"]
+RATERS = ["=Dr Ann", "Dr <i>Bo</i>", "\u202eDr Cy", "@Dr Dee, MD"]
 JUDGE = "judge-gpt =x"
 
 # (kinds, option overrides): every kind, every table format, the training options
@@ -64,7 +64,9 @@ REQUESTS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
 
 
 def _text(rng: random.Random, base: str) -> str:
-    return f"{base} {rng.choice(HOSTILE)} {rng.choice(HOSTILE)}".strip()
+    parts = [base, rng.choice(HOSTILE), rng.choice(HOSTILE)]
+    rng.shuffle(parts)  # a hostile start (=cmd, +, -, @, tab, CR) as often as not
+    return " ".join(parts).strip(" ")
 
 
 def _build_random(path: Path, seed: int) -> Project:
