@@ -263,16 +263,20 @@ def drift_by_rater(answers: Sequence[Answer], raters: Iterable[str], scale: Scal
     # others' answers of one rater are this list without theirs, in the same order.
     by_item: dict[tuple[int, str], list[tuple[str, Any]]] = {}
     mine: dict[str, list[Answer]] = {r: [] for r in wanted}
+    usable = (bool, int, str)  # never missing: no call to ask (floats may be NaN)
     for a in answers:
-        if _is_missing(a.value):
+        value = a.value
+        if value.__class__ not in usable and _is_missing(value):
             continue
-        if a.rater in wanted:
-            mine[a.rater].append(a)
-        found = by_item.get((a.item, a.sub))
+        who = a.rater
+        if who in wanted:
+            mine[who].append(a)
+        key = (a.item, a.sub)
+        found = by_item.get(key)
         if found is None:
-            by_item[(a.item, a.sub)] = [(a.rater, a.value)]
+            by_item[key] = [(who, value)]
         else:
-            found.append((a.rater, a.value))
+            found.append((who, value))
     return {r: _drift_windows(r, mine[r], by_item, scale, categories, window, size, threshold,
                               ci, min_units) for r in wanted}
 
