@@ -61,14 +61,19 @@ def split_records(
     return out
 
 
+# json.dumps(rec, ensure_ascii=False, default=str) builds this encoder on every call
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
 def write_jsonl(records: Iterable[dict[str, Any]], path: Path) -> Path:
     """One JSON object per line, UTF-8, written to a temporary name and renamed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.partial")
     try:
+        encode = _ENCODER.encode
         with open(tmp, "w", encoding="utf-8") as f:
             for rec in records:
-                f.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
+                f.write(encode(rec) + "\n")
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -84,12 +84,14 @@ def render_case(case: ExportCase, answer: str) -> str:
     return "\n".join(parts)
 
 
+_VERDICT = json.JSONEncoder(ensure_ascii=False)  # json.dumps(..., ensure_ascii=False)'s
+
+
 def _verdict(gold: dict[str, GoldLabel], fallback_rationale: str) -> str:
     answers = {qid: g.value for qid, g in sorted(gold.items()) if not qid.startswith("_")}
     notes = [f"{qid}: {g.rationale}" for qid, g in sorted(gold.items()) if g.rationale]
     rationale = "\n".join(notes) if notes else fallback_rationale
-    return json.dumps({"answers": answers, "rationale": rationale}, ensure_ascii=False,
-                      sort_keys=False)
+    return _VERDICT.encode({"answers": answers, "rationale": rationale})
 
 
 def name_scrubber(project: Project, data: ExportData | None = None) -> Callable[[str], str]:
