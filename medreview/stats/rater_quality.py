@@ -260,8 +260,10 @@ def drift_by_rater(answers: Sequence[Answer], raters: Iterable[str], scale: Scal
         raise StatsError(f"window of {size} items; choose 1 to 100000", item="window")
     wanted = set(raters)
     # (item, unit) -> (rater, value) of every usable answer, in the answers' order: the
-    # others' answers of one rater are this list without theirs, in the same order.
-    by_item: dict[tuple[int, str], list[tuple[str, Any]]] = {}
+    # others' answers of one rater are this list without theirs, in the same order. A unit
+    # one rater answered holds that pair alone, not a list (most units, at 1M: memory); by
+    # unit, then item (integer keys, no key tuple per answer).
+    by_item: dict[str, dict[int, _Pairs]] = {}
     mine: dict[str, list[Answer]] = {r: [] for r in wanted}
     usable = (bool, int, str)  # never missing: no call to ask (floats may be NaN)
     for a in answers:
@@ -271,18 +273,26 @@ def drift_by_rater(answers: Sequence[Answer], raters: Iterable[str], scale: Scal
         who = a.rater
         if who in wanted:
             mine[who].append(a)
-        key = (a.item, a.sub)
-        found = by_item.get(key)
+        items = by_item.get(a.sub)
+        if items is None:
+            items = by_item[a.sub] = {}
+        key = a.item
+        found = items.get(key)
         if found is None:
-            by_item[key] = [(who, value)]
-        else:
+            items[key] = (who, value)
+        elif isinstance(found, list):
             found.append((who, value))
+        else:
+            items[key] = [found, (who, value)]
     return {r: _drift_windows(r, mine[r], by_item, scale, categories, window, size, threshold,
                               ci, min_units) for r in wanted}
 
 
+_Pairs = tuple[str, Any] | list[tuple[str, Any]]  # (rater, value) of a unit: one, or several
+
+
 def _drift_windows(rater: str, mine: list[Answer],
-                   by_item: Mapping[tuple[int, str], list[tuple[str, Any]]], scale: Scale,
+                   by_item: Mapping[str, Mapping[int, _Pairs]], scale: Scale,
                    categories: Sequence[Any] | None, window: Window, size: int,
                    threshold: float, ci: bool, min_units: int) -> list[DriftWindow]:
     weights = "linear" if scale == "ordinal" else None
@@ -290,8 +300,8 @@ def _drift_windows(rater: str, mine: list[Answer],
     for label, group in _window_keys(mine, window, size):
         rows = []
         for a in group:
-            found = by_item[(a.item, a.sub)]
-            if len(found) < 2:  # nobody else answered (the rater's own answer is there)
+            found = by_item[a.sub][a.item]
+            if not isinstance(found, list):  # nobody else answered (the rater's own pair)
                 continue
             ref = _loo_majority([v for who, v in found if who != rater])
             if ref is not None:
