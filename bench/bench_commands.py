@@ -107,8 +107,8 @@ def run_command(name: str, project: Path) -> dict[str, Any]:
     import pandas  # noqa: F401
     import sqlalchemy  # noqa: F401
 
-    import medreview.services.dashboard  # noqa: F401
-    import medreview.services.rater_quality  # noqa: F401
+    import medreview.services.dashboard
+    import medreview.services.rater_quality
     import medreview.services.study  # noqa: F401
     from medreview.cli.main import main
 
@@ -120,8 +120,9 @@ def run_command(name: str, project: Path) -> dict[str, Any]:
             code = main(args)
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
-    out = {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu,
-           "rss_mb": _peak_mb(), "exit": code, "stdout_chars": len(buf.getvalue())}
+    out: dict[str, Any] = {"wall": time.perf_counter() - wall,
+                           "cpu": time.process_time() - cpu, "rss_mb": _peak_mb(),
+                           "exit": code, "stdout_chars": len(buf.getvalue())}
     if code:
         out["stderr"] = err.getvalue()[-500:]
     return out
@@ -132,6 +133,12 @@ def child(what: str, project: Path) -> dict[str, Any]:
     proc = subprocess.run([sys.executable, __file__, "--child", what, str(project)],
                           check=True, capture_output=True, text=True)
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def best(what: str, project: Path, repeat: int) -> dict[str, Any]:
+    """The fastest of ``repeat`` runs (wall time)."""
+    runs = [child(what, project) for _ in range(max(1, repeat))]
+    return min(runs, key=lambda r: float(r["wall"]))
 
 
 def main() -> None:
@@ -154,15 +161,11 @@ def main() -> None:
         print(f"\n== {n:,} outputs: {project}  (load average {load[0]:.2f} {load[1]:.2f} "
               f"{load[2]:.2f})")
 
-        def best(what: str) -> dict[str, Any]:
-            runs = [child(what, project) for _ in range(max(1, args.repeat))]  # noqa: B023
-            return min(runs, key=lambda r: float(r["wall"]))
-
-        raw = best("raw")
+        raw = best("raw", project, args.repeat)
         print(f"(a) read + parse {raw['rows']:>9,} judgments: {raw['wall']:7.2f} s wall "
               f"{raw['cpu']:7.2f} s CPU  peak {raw['rss_mb']:6.0f} MB")
         for name in args.only.split(","):
-            r = best(name)
+            r = best(name, project, args.repeat)
             status = "" if not r["exit"] else f"  EXIT {r['exit']}: {r.get('stderr', '')}"
             print(f"    {name:<10}: {r['wall']:7.2f} s wall {r['cpu']:7.2f} s CPU  peak "
                   f"{r['rss_mb']:6.0f} MB  ratio to (a) {r['wall'] / raw['wall']:6.1f}x"
