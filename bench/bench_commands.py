@@ -42,7 +42,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = {100_000: Path("/tmp/B_merge/n100000"), 1_000_000: Path("/tmp/C_merge1m/n1000000")}
@@ -78,6 +78,65 @@ def setup(work: Path, n: int) -> Path:
                    check=True, stdout=subprocess.DEVNULL)
     partial.rename(target)
     return target
+
+
+OVERLAP_EVERY, JUDGE_EVERY = 10, 20  # the overlap set-up's second physician and judge
+
+
+def setup_overlap(work: Path, n: int) -> Path:
+    """``big`` plus overlap: on every 10th output a second physician (one of the five,
+    not the first rater) answers as the first with each answer changed with chance 0.3, and
+    a judge on every 20th; written through ``storage.rating_batches`` (one transaction)."""
+    import random
+
+    from medreview.storage.project import open_project
+    from medreview.storage.rating_batches import BatchRating, FinishedJudgeRun, RatingBatch
+    from medreview.storage.rating_batches import write_rating_batch as write
+    from medreview.storage.revisions import RevisionContent
+    from medreview.storage.tables import current_revisions
+
+    target = work / f"{NAMES[n]}_overlap"
+    if (target / "project.sqlite").exists():
+        return target
+    partial = work / f"{NAMES[n]}_overlap.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(setup(work, n), partial)
+    rng = random.Random(17)
+    project = open_project(partial)
+    try:
+        firsts = current_revisions(project, rater_kind="physician")
+        names = sorted({r["rater"] for r in firsts})
+        ratings = []
+        for i, r in enumerate(firsts):
+            kinds: tuple[tuple[int, Literal["import", "judge"]], ...] = (
+                (OVERLAP_EVERY, "import"), (JUDGE_EVERY, "judge"))
+            for every, source in kinds:
+                if i % every:
+                    continue
+                answers = {k: (_changed(rng, v) if rng.random() < 0.3 else v)
+                           for k, v in r["answers"].items()}
+                rater = "judge: bench" if source == "judge" else rng.choice(
+                    [x for x in names if x != r["rater"]])
+                ratings.append(BatchRating(rater, r["case_external_id"], r["model"],
+                                           RevisionContent(answers=answers, status="done",
+                                                           time_on_task_s=60.0), source))
+        run = FinishedJudgeRun("bench-overlap-run", "bench-model", "http://127.0.0.1",
+                               "bench", 1, "0" * 64)
+        write(project, RatingBatch(tuple(names), tuple(ratings), "judge: bench", run))
+    finally:
+        project.close()
+    partial.rename(target)
+    return target
+
+
+def _changed(rng: Any, value: Any) -> Any:
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return max(1, min(5, value + rng.choice((-2, -1, 1, 2))))
+    if value in ("yes", "no", "caveats"):
+        return rng.choice([v for v in ("yes", "no", "caveats") if v != value])
+    return value
 
 
 def _peak_mb() -> float:
@@ -144,9 +203,11 @@ def best(what: str, project: Path, repeat: int) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--work", type=Path, default=Path("/tmp/Q1"))
-    ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
     ap.add_argument("--repeat", type=int, default=1, help="best of N runs per measurement")
     ap.add_argument("--only", default=",".join(COMMANDS))
+    ap.add_argument("--overlap", action="store_true",
+                    help="also the 100k set-up with a second physician and a judge on part")
     ap.add_argument("--child", nargs=2, metavar=("WHAT", "PROJECT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -155,8 +216,10 @@ def main() -> None:
         print(json.dumps(result))
         return
     args.work.mkdir(parents=True, exist_ok=True)
-    for n in args.sizes:
-        project = setup(args.work, n)
+    runs = [(n, setup(args.work, n)) for n in args.sizes]
+    if args.overlap:
+        runs.append((100_000, setup_overlap(args.work, 100_000)))
+    for n, project in runs:
         load = os.getloadavg()
         print(f"\n== {n:,} outputs: {project}  (load average {load[0]:.2f} {load[1]:.2f} "
               f"{load[2]:.2f})")
