@@ -99,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
         args.report.write_text(html, encoding="utf-8")
         print(f"report written to {args.report}", file=sys.stderr)
     if args.json:
-        sys.stdout.write(stats.to_json() + "\n")
+        stats.write_json(sys.stdout)  # a slice at a time: the score table can be ~1 GB
+        sys.stdout.write("\n")
         return 0
     why = _Reasons()
     agreement = [

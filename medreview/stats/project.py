@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import json
+import io
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import compress, repeat
 from operator import attrgetter, not_
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from medreview.domain.rubric import CASE_CRITERION_PREFIX, Question, QuestionKind
 from medreview.errors import StatsError
@@ -32,6 +32,7 @@ from medreview.stats.disagreement import (
     KeyCache,
     Split,
 )
+from medreview.stats.json_tables import write_tables_json
 from medreview.stats.judge import Kind, judge_vs_ceiling
 from medreview.stats.panels import pair_panel, panel
 from medreview.stats.paradox import annotate
@@ -74,19 +75,15 @@ class ProjectStats:
         return out
 
     def to_json(self) -> str:
-        def clean(v: Any) -> Any:
-            if isinstance(v, float) and not math.isfinite(v):
-                return None
-            if hasattr(v, "item") and not isinstance(v, (list, dict, str)):
-                return clean(v.item())
-            if isinstance(v, (list, tuple)):
-                return [clean(x) for x in v]
-            return v
+        """Every table as JSON records, after ``meta`` (``write_json``'s text)."""
+        buffer = io.StringIO()
+        self.write_json(buffer)
+        return buffer.getvalue()
 
-        out: dict[str, Any] = {"meta": dict(self.meta)}
-        for name, t in self.tables().items():
-            out[name] = [{k: clean(v) for k, v in r.items()} for r in t.to_dict("records")]
-        return json.dumps(out, default=str)
+    def write_json(self, out: TextIO) -> None:
+        """``to_json``'s text written a slice of rows at a time (the score table holds a row
+        per numeric answer: never one dict per row of it in memory)."""
+        write_tables_json(out, self.meta, self.tables().items())
 
     def methods_table(self) -> str:
         """The methods-section table as text: one line per distinct method."""
