@@ -122,12 +122,15 @@ def export_training(
     if "sft" in kinds:
         progress(kinds.index("sft") + 1, steps, "sft")
         emit("sft", sft, "openai_chat" if sft_style == "messages" else "trl_prompt_completion")
+        sft.clear()  # written: its memory is free for the next kind
     if "dpo" in kinds:
         progress(kinds.index("dpo") + 1, steps, "preferences")
         emit("preferences", prefs,
              "trl_preference" if pref_style == "trl" else "openai_preference")
         emit("preferences.provenance", [(prefs[i][0], row) for i, row in enumerate(sidecar)],
              None, renumber=True)
+        prefs.clear()
+        sidecar.clear()
     if "criteria" in kinds:
         progress(kinds.index("criteria") + 1, steps, "criteria")
         emit("criteria", crit, None)
@@ -135,7 +138,12 @@ def export_training(
 
         from medreview.exporters.tables import write_table
 
-        frame = pd.DataFrame([{**r, "split": splits[k]} for k, r in crit])
+        # rows as tuples (a frame of dicts infers each column as one of tuples does, and a
+        # dict per row is four times the memory); no row: the frame of no dicts
+        columns = [*crit[0][1], "split"] if crit else []
+        frame = pd.DataFrame([(*r.values(), splits[k]) for k, r in crit], columns=columns) \
+            if crit else pd.DataFrame([])
+        crit.clear()
         written.append(write_table(frame, outdir / "criteria", "csv"))
     if "media" in kinds:
         progress(kinds.index("media") + 1, steps, "media")
