@@ -70,6 +70,59 @@ def _rows(table: Any, start: int, stop: int, box: Callable[[Any], Any]) -> list[
     return [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)]
 
 
+_BOOLS = {True: "true", False: "false"}
+
+
+def _encoded(series: Any) -> list[str] | None:
+    """A column's values as ``json.dumps`` writes them inside a record, for the kinds whose
+    text is known per value (numpy numbers and bools, text categories, plain text); None for
+    any other column (its slice then takes the general path)."""
+    import numpy as np
+    import pandas as pd
+
+    dtype = series.dtype
+    if isinstance(dtype, np.dtype):
+        if dtype.kind == "b":
+            return list(map(_BOOLS.__getitem__, series.to_numpy().tolist()))
+        if dtype.kind in "iu":
+            return list(map(int.__repr__, series.to_numpy().tolist()))
+        if dtype.kind == "f":  # json writes float.__repr__; non-finite values are null
+            values = series.to_numpy()
+            out = list(map(float.__repr__, values.tolist()))
+            for i in np.flatnonzero(~np.isfinite(values)).tolist():
+                out[i] = "null"
+            return out
+        if dtype.kind != "O":
+            return None
+        texts: dict[str, str] = {}
+        for v in series.to_numpy().tolist():
+            if type(v) is not str:
+                return None
+            if v not in texts:
+                texts[v] = json.dumps(v)
+        return list(map(texts.__getitem__, series.to_numpy().tolist()))
+    if isinstance(dtype, pd.CategoricalDtype):
+        categories = dtype.categories.tolist()
+        if not all(type(c) is str for c in categories):
+            return None
+        # a missing value (code -1) iterates as NaN, which the records show as null
+        by_code = np.array([*map(json.dumps, categories), "null"], dtype=object)
+        return list(by_code[series.cat.codes.to_numpy()])
+    return None
+
+
+def _slice_text(table: Any, start: int, stop: int, box: Callable[[Any], Any]) -> str:
+    """The records of rows ``start:stop`` without the list's brackets."""
+    part = table.iloc[start:stop]
+    columns = [_encoded(part.iloc[:, k]) for k in range(part.shape[1])]
+    if any(c is None for c in columns):
+        return json.dumps(_rows(table, start, stop, box), default=str)[1:-1]
+    # "{"key": %s, ...}" with the keys as json writes them ("%" in a key kept literal)
+    fmt = "{" + ", ".join(json.dumps(k).replace("%", "%%") + ": %s"
+                          for k in part.columns) + "}"
+    return ", ".join([fmt % row for row in zip(*columns, strict=True)])
+
+
 def _write_table(out: TextIO, table: Any, box: Callable[[Any], Any], per_slice: int) -> None:
     n = len(table)
     if n == 0 or table.shape[1] == 0:  # to_dict("records"): [] or one {} per row
@@ -77,10 +130,9 @@ def _write_table(out: TextIO, table: Any, box: Callable[[Any], Any], per_slice: 
         return
     out.write("[")
     for start in range(0, n, per_slice):
-        text = json.dumps(_rows(table, start, min(n, start + per_slice), box), default=str)
         if start:
             out.write(", ")
-        out.write(text[1:-1])
+        out.write(_slice_text(table, start, min(n, start + per_slice), box))
     out.write("]")
 
 

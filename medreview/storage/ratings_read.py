@@ -36,6 +36,7 @@ from medreview.storage.models import (
 )
 from medreview.storage.project import Project
 from medreview.storage.rating_columns import SCORE_QUESTION_ID, question_confidences
+from medreview.storage.table_read import column_batches
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -129,9 +130,10 @@ def _read(project: Project, pseudonymise: bool, include_drafts: bool,
     not_assessed = tally if tally is not None else NotAssessedTally()
     with project.read() as s:
         q = q.where(not_attention(s, JudgmentRow.output_id))  # attention items: not cases
-        result = s.execute(q.execution_options(yield_per=_BATCH))
+        # (plain driver rows, each column through its type's processor: storage.table_read)
+        rows = (row for batch in column_batches(s.connection(), q, _BATCH) for row in batch)
         for (output_id, case_id, ext, model, rater, kind, answers, annotations, conf, score,
-             why, status, rev, fkey, fver) in result:
+             why, status, rev, fkey, fver) in rows:
             if type(answers) is not dict:  # a hostile file: one line naming the judgment
                 raise _unreadable(project, output_id, rater, "answers",
                                   f"{_JSON_KINDS.get(type(answers), 'a value')}, "

@@ -98,3 +98,34 @@ def test_real_statistics_byte_for_byte() -> None:
         stats.write_json(buffer)
         assert buffer.getvalue() == text
         assert len(json.loads(text)["scores"]) == len(stats.scores) > 0
+
+
+def _fast_kinds(n: int = 29) -> pd.DataFrame:
+    """Only the column kinds written without a dict per row (stats/json_tables._encoded)."""
+    rng = np.random.default_rng(9)
+    floats = rng.normal(size=n) * 10.0 ** rng.integers(-300, 300, size=n)
+    floats[[0, 4, 8, 12]] = [np.nan, np.inf, -np.inf, -0.0]
+    floats[1], floats[2] = 5e-324, 0.1 + 0.2
+    texts = ['plain', 'quote" \\ back', "unicode ✓ \u202e رسالة", "100%", "\x00\x1f\n", ""]
+    return pd.DataFrame({
+        "f": floats,
+        "i": rng.integers(-2**62, 2**62, size=n),
+        "u8": np.arange(n, dtype=np.uint8),
+        "b": np.arange(n) % 3 == 0,
+        "cat": pd.Categorical([texts[k % 6] if k % 5 else None for k in range(n)]),
+        "obj": pd.Series([texts[k % 6] for k in range(n)], dtype=object),
+        'key with "quotes" and %s, %d': np.arange(n, dtype=np.int64),
+        "ключ": rng.normal(size=n),
+    })
+
+
+@pytest.mark.parametrize("per_slice", [1, 4, 50_000])
+def test_columns_written_without_records_byte_for_byte(per_slice: int) -> None:
+    from medreview.stats.json_tables import _encoded
+
+    frame = _fast_kinds()
+    assert all(_encoded(frame.iloc[:, k]) is not None for k in range(frame.shape[1]))
+    stats = _stats({"scores": frame, "agreement": frame.iloc[3:9]})
+    buffer = io.StringIO()
+    write_tables_json(buffer, stats.meta, stats.tables().items(), per_slice=per_slice)
+    assert buffer.getvalue() == reference_to_json(stats)
