@@ -12,14 +12,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from medreview.errors import InputError
-from medreview.storage.gold import StoredGold, latest_gold
+from medreview.storage.gold import StoredGold
 from medreview.storage.models import GoldLabelRow, OutputRow
 from medreview.storage.project import Project
 from medreview.storage.raters import get_or_create_rater
+
+_INSERT_BATCH = 50_000  # new gold labels per executemany
 
 
 @dataclass(frozen=True)
@@ -70,13 +72,26 @@ def add_missing_gold(
     """In one transaction: ``decide`` gets the (output, question) items that have a gold label
     now and returns labels to add; an item that already has one is never given another."""
     with project.transaction() as s:
-        have = frozenset((oid, qid) for oid, by_q in latest_gold(s).items() for qid in by_q)
+        # Every item holding any gold revision (its pairs only: no row object per label).
+        have = frozenset((int(oid), str(qid)) for oid, qid in s.execute(
+            select(GoldLabelRow.output_id, GoldLabelRow.question_id).distinct()))
         added: list[StoredGold] = []
         taken = set(have)
+        rows: list[dict[str, Any]] = []
         for g in decide(have):
             if (g.output_id, g.question_id) in taken:
                 continue
             taken.add((g.output_id, g.question_id))
-            added.append(_append(s, g.output_id, g.question_id, g.value, g.provenance,
-                                 g.rationale, None))
+            # An item with no revision yet: its first (``_append``'s numbering gives 1 too).
+            rows.append({"uid": uuid.uuid4().hex, "output_id": g.output_id,
+                         "question_id": g.question_id, "value": g.value,
+                         "provenance": g.provenance, "rationale": g.rationale,
+                         "adjudicator_id": None, "revision_no": 1})
+            added.append(StoredGold(g.output_id, g.question_id, g.value, g.provenance, 1,
+                                    g.rationale))
+            if len(rows) >= _INSERT_BATCH:
+                s.execute(insert(GoldLabelRow), rows)
+                rows = []
+        if rows:  # (one executemany per batch: a flush per label took ~1 ms, 15 min at 100k)
+            s.execute(insert(GoldLabelRow), rows)
         return added

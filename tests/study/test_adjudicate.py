@@ -125,3 +125,57 @@ def test_disagreement_scores_for_numbers_and_multi_choice() -> None:
         pytest.approx(0.5)
     text = Question("comment", QuestionKind.TEXT, "c")
     assert disagreement_score(text, ["x", "y"], DisagreementRules()) is None
+
+
+def test_auto_gold_writes_the_rows_the_per_label_path_wrote(rated: Project, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``add_missing_gold`` inserts new labels in batches; the reference is the per-label
+    ``_append`` (a read of the highest revision and a flush each), kept here."""
+    import shutil
+
+    from sqlalchemy import select
+
+    from medreview.storage import adjudication
+    from medreview.storage.models import GoldLabelRow
+    from medreview.storage.project import open_project
+
+    set_gold(rated, 1, "overall", 3, rationale="x", adjudicator="Dr Lead")
+    rated.close()
+    copy = tmp_path / "copy"
+    shutil.copytree(rated.path, copy)
+
+    def per_label(project, decide):  # type: ignore[no-untyped-def]
+        with project.transaction() as s:
+            have = frozenset((g.output_id, g.question_id)
+                             for g in s.scalars(select(GoldLabelRow)))
+            taken, added = set(have), []
+            for g in decide(have):
+                if (g.output_id, g.question_id) in taken:
+                    continue
+                taken.add((g.output_id, g.question_id))
+                added.append(adjudication._append(s, g.output_id, g.question_id, g.value,
+                                                  g.provenance, g.rationale, None))
+            return added
+
+    def rows(project: Project) -> list[tuple[object, ...]]:
+        with project.read() as s:
+            return [(g.id, g.output_id, g.question_id, g.value, g.provenance, g.rationale,
+                     g.adjudicator_id, g.revision_no)
+                    for g in s.scalars(select(GoldLabelRow).order_by(GoldLabelRow.id))]
+
+    with open_project(rated.path) as fast, open_project(copy) as slow:
+        want = per_label(slow, lambda have: _decisions(slow, have))
+        got = adjudication.add_missing_gold(fast, lambda have: _decisions(fast, have))
+        assert got == want and len(got) >= 5
+        assert rows(fast) == rows(slow)
+        assert adjudication.add_missing_gold(fast, lambda have: _decisions(fast, have)) == []
+
+
+def _decisions(project: Project, have: frozenset[tuple[int, str]]) -> list:  # type: ignore[type-arg]
+    """What auto gold decides (its own ``decide``), plus a label named twice."""
+    from medreview.storage.adjudication import NewGold
+
+    out = [NewGold(o, q, v, "unanimous") for o, q, v in
+           ((1, "criterion:dx", True), (2, "criterion:dx", True), (3, "overall", 5),
+            (4, "overall", 2), (4, "criterion:abx", False), (1, "overall", 4),
+            (3, "overall", 4))]
+    return [g for g in out if (g.output_id, g.question_id) not in have]
