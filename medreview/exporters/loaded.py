@@ -14,6 +14,7 @@ from typing import Any
 
 from medreview.domain import consensus
 from medreview.domain.rubric import Form, Question
+from medreview.domain.scoring import form_score
 from medreview.errors import InputError
 from medreview.storage.exports import (
     CurrentAnswer,
@@ -126,7 +127,29 @@ class ExportData:
         """``training.gold_scores``, computed once per score question."""
         found = self._scores.get(score_question)
         if found is None:
-            from medreview.exporters.training import scores_of
-
             found = self._scores[score_question] = scores_of(self, score_question)
         return found
+
+
+def scores_of(data: ExportData, score_question: str | None) -> dict[int, float]:
+    """``training.gold_scores`` from what the run read (``ExportData.scores`` keeps the
+    result)."""
+    rubric, _tax = data.forms
+    cases, outputs = data.cases, data.outputs
+    scores: dict[int, float] = {}
+    for oid, gold in data.gold.items():
+        if oid not in outputs:
+            continue
+        if score_question is not None:
+            g = gold.get(score_question)
+            if g is not None and isinstance(g.value, int | float) and not isinstance(
+                    g.value, bool):
+                scores[oid] = float(g.value)
+            continue
+        criteria = cases[outputs[oid].case_id].criteria
+        if any(q.id not in gold for q in criteria):
+            continue
+        score = form_score(rubric, {q: g.value for q, g in gold.items()}, criteria)
+        if score is not None:
+            scores[oid] = score
+    return scores

@@ -25,7 +25,6 @@ from itertools import combinations
 from typing import Any, Literal
 
 from medreview.domain.rubric import Form, Question, QuestionKind
-from medreview.domain.scoring import form_score
 from medreview.errors import InputError
 from medreview.exporters.loaded import ExportData
 from medreview.storage.exports import ExportCase, GoldLabel
@@ -159,29 +158,6 @@ def gold_scores(project: Project, *, score_question: str | None = None,
     silently count as not met).
     """
     return (data or ExportData(project)).scores(score_question)
-
-
-def scores_of(data: ExportData, score_question: str | None) -> dict[int, float]:
-    """``gold_scores`` from what the run read (``ExportData.scores`` keeps the result)."""
-    rubric, _tax = data.forms
-    cases, outputs = data.cases, data.outputs
-    scores: dict[int, float] = {}
-    for oid, gold in data.gold.items():
-        if oid not in outputs:
-            continue
-        if score_question is not None:
-            g = gold.get(score_question)
-            if g is not None and isinstance(g.value, int | float) and not isinstance(
-                    g.value, bool):
-                scores[oid] = float(g.value)
-            continue
-        criteria = cases[outputs[oid].case_id].criteria
-        if any(q.id not in gold for q in criteria):
-            continue
-        score = form_score(rubric, {q: g.value for q, g in gold.items()}, criteria)
-        if score is not None:
-            scores[oid] = score
-    return scores
 
 
 def _pair_record(prompt: list[dict[str, str]], chosen: str, rejected: str, margin: float | None,

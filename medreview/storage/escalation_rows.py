@@ -35,6 +35,11 @@ from medreview.domain.escalation import (
 from medreview.domain.escalation_check import RuleCheck
 from medreview.domain.rubric import CASE_CRITERION_PREFIX
 from medreview.storage.check_items import attention_output_ids
+from medreview.storage.escalation_items import KIND, TRAINING
+from medreview.storage.escalation_items import form_questions as _form_questions
+from medreview.storage.escalation_items import in_chunks as _in_chunks
+from medreview.storage.escalation_items import kind_pairs as _kind_pairs
+from medreview.storage.escalation_items import open_counts as _open_counts
 from medreview.storage.models import (
     CaseCriterionRow,
     JudgmentRevisionRow,
@@ -69,15 +74,6 @@ _SQLITE_SOME = (
 def rule_plan(s: Session, rules: EscalationRules, output_ids: Collection[int] | None, *,
               light: bool = False) -> list[PlannedEscalation]:
     """``domain.escalation.plan(escalations._state(s, output_ids, light=light), rules)``."""
-    from medreview.storage.escalations import (
-        KIND,
-        TRAINING,
-        _form_questions,
-        _in_chunks,
-        _kind_pairs,
-        _open_counts,
-    )
-
     if not rules.active:
         return []
     # every escalated output (a few per study): no IN list of the items
@@ -178,7 +174,6 @@ def _same_texts(group: Sequence[_Row]) -> bool:
 
 def _criterion_ids(s: Session, case_ids: Collection[int] | None) -> set[str]:
     """The question ids of the criteria of ``case_ids`` (None: of every case)."""
-    from medreview.storage.escalations import _in_chunks
 
     keys: set[str] = set()
     sqlite = s.get_bind().dialect.name == "sqlite"
@@ -196,7 +191,6 @@ def _criterion_ids(s: Session, case_ids: Collection[int] | None) -> set[str]:
 
 def _involved(s: Session, output_ids: Sequence[int]) -> dict[int, frozenset[str]]:
     """Output -> the raters who rated, hold or were given it (``_state``'s, for these)."""
-    from medreview.storage.escalations import _in_chunks
     from medreview.storage.models import AssignmentRow
 
     sqlite = s.get_bind().dialect.name == "sqlite"

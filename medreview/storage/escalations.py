@@ -37,12 +37,18 @@ from medreview.domain.escalation import (
 from medreview.domain.rubric import Question, case_criterion_question
 from medreview.storage.base import utcnow
 from medreview.storage.check_items import attention_output_ids
-from medreview.storage.forms import form_from_row
+from medreview.storage.escalation_items import (
+    KIND,
+    TRAINING,
+)
+from medreview.storage.escalation_items import form_questions as _form_questions
+from medreview.storage.escalation_items import in_chunks as _in_chunks
+from medreview.storage.escalation_items import kind_pairs as _kind_pairs
+from medreview.storage.escalation_items import open_counts as _open_counts
 from medreview.storage.models import (
     AssignmentRow,
     CaseCriterionRow,
     CaseRow,
-    FormRow,
     JudgmentRevisionRow,
     JudgmentRow,
     OutputRow,
@@ -54,11 +60,6 @@ from medreview.storage.project import Project
 from medreview.storage.raters import get_or_create_rater
 from medreview.storage.revisions import gc_paused
 from medreview.storage.sqlite_values import insert_columns
-
-KIND = "escalation"
-# Attention items are not study cases and are never escalated (``check_items``, the one rule);
-# a rater's answers on their qualification items are training, not ratings of the study.
-TRAINING = ("qualification",)
 
 Planner = Callable[[EscalationState], Sequence[PlannedEscalation]]
 
@@ -109,20 +110,6 @@ def may_escalate(project: Project) -> bool:
             "has_table_privilege(current_user, 'assignment', 'INSERT')")))
 
 
-# ids per IN (...): below SQLite's bound-parameter limit (250,000 in this build, 32,766 in
-# some) and PostgreSQL's 65,535; a 1M-revision merge's hook passed them all in one list.
-_IN_CHUNK = 30_000
-
-
-def _form_questions(s: Session) -> dict[str, Question]:
-    """Every form's questions, the active forms' and the later versions' last."""
-    out: dict[str, Question] = {}
-    for row in s.scalars(select(FormRow).order_by(FormRow.active, FormRow.version)):
-        for q in form_from_row(row).questions:
-            out[q.id] = q
-    return out
-
-
 def _questions(s: Session, case_ids: Collection[int] | None) -> dict[str, Question]:
     out = _form_questions(s)
     c = CaseCriterionRow
@@ -146,16 +133,6 @@ def _questions(s: Session, case_ids: Collection[int] | None) -> dict[str, Questi
     return out
 
 
-def _in_chunks(ids: Collection[int]) -> list[list[int]]:
-    """``ids`` sorted, in lists short enough for one ``IN (...)`` each."""
-    ordered = sorted(set(ids))
-    return [ordered[at:at + _IN_CHUNK] for at in range(0, len(ordered), _IN_CHUNK)]
-
-
-def _kind_pairs(s: Session, kinds: Sequence[str]) -> set[tuple[int, int]]:
-    return {(int(r), int(o)) for r, o in s.execute(
-        select(StudyItemRow.rater_id, StudyItemRow.output_id)
-        .where(StudyItemRow.kind.in_(list(kinds))))}
 
 
 def _state(s: Session, output_ids: Collection[int] | None, *, light: bool = False
@@ -214,19 +191,6 @@ def _state(s: Session, output_ids: Collection[int] | None, *, light: bool = Fals
             involved.setdefault(int(oid), set()).add(name)
     return EscalationState(ratings, questions,
                            {o: frozenset(n) for o, n in involved.items()}, _open_counts(s))
-
-
-def _open_counts(s: Session) -> dict[str, int]:
-    """Senior -> escalated items they have not finished."""
-    open_counts: Counter[str] = Counter()
-    done = select(JudgmentRow.id).where(JudgmentRow.rater_id == StudyItemRow.rater_id,
-                                        JudgmentRow.output_id == StudyItemRow.output_id,
-                                        JudgmentRow.status == "done").exists()
-    for (name,) in s.execute(select(RaterRow.name)
-                             .join(StudyItemRow, StudyItemRow.rater_id == RaterRow.id)
-                             .where(StudyItemRow.kind == KIND, ~done)):
-        open_counts[name] += 1
-    return dict(open_counts)
 
 
 def plan_escalations(project: Project, planner: Planner,

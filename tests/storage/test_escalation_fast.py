@@ -38,7 +38,7 @@ from medreview.domain.escalation import (
     plan,
 )
 from medreview.errors import InputError
-from medreview.storage import escalations as storage_escalations
+from medreview.storage import escalation_items
 from medreview.storage.check_items import ATTENTION_PROVENANCE, attention_output_ids
 from medreview.storage.escalations import (
     KIND,
@@ -340,7 +340,7 @@ def test_fast_plans_are_the_general_plans(tmp_path: Path, seed: int,
     try:
         fired = 0
         for chunk in (30_000, 2):
-            monkeypatch.setattr(storage_escalations, "_IN_CHUNK", chunk)
+            monkeypatch.setattr(escalation_items, "IN_CHUNK", chunk)
             half = sorted(rng.sample(ids, len(ids) // 2))
             for rules in RULES:
                 for wanted in (None, ids, half, ids[:3], ids[3:4], [], [10 ** 9]):

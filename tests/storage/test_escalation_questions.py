@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from medreview.domain.rubric import Question, case_criterion_question
-from medreview.storage import escalations as storage_escalations
+from medreview.storage import escalation_items
 from medreview.storage.escalations import _questions
 from medreview.storage.forms import form_from_row
 from medreview.storage.models import CaseCriterionRow, CaseRow, FormRow
@@ -36,7 +36,7 @@ def _orm_questions(s: Session, case_ids: Collection[int] | None) -> dict[str, Qu
 @pytest.mark.parametrize("chunk", [30_000, 1, 2])
 def test_plain_rows_give_the_questions_the_orm_gave(tmp_path: Path, chunk: int,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(storage_escalations, "_IN_CHUNK", chunk)  # later rows win across chunks
+    monkeypatch.setattr(escalation_items, "IN_CHUNK", chunk)  # later rows win across chunks
     with small_study(tmp_path / "p", n_cases=4) as project:
         with project.transaction() as s:
             cases = [c.id for c in s.scalars(select(CaseRow).order_by(CaseRow.id))]

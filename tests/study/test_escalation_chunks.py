@@ -13,7 +13,7 @@ import pytest
 from medreview.domain.escalation import EscalationRules, plan
 from medreview.services import escalation
 from medreview.services.study import AssignmentDesign, assign, build_package, merge_packages
-from medreview.storage import escalations as storage_escalations
+from medreview.storage import escalation_items
 from medreview.storage.escalations import outputs_rated_since, plan_escalations
 from medreview.storage.project import Project
 from tests.study.helpers import grade_package
@@ -36,7 +36,7 @@ def test_chunked_reads_plan_what_one_read_planned(study: Project, tmp_path: Path
         return list(plan(state, RULES))
 
     def read(chunk: int) -> list[Any]:
-        monkeypatch.setattr(storage_escalations, "_IN_CHUNK", chunk)
+        monkeypatch.setattr(escalation_items, "IN_CHUNK", chunk)
         return [plan_escalations(study, planner, ids, light=light) for light in (True, False)
                 ] + [plan_escalations(study, planner, ids[:1]), plan_escalations(
                     study, planner, [])]
@@ -47,7 +47,7 @@ def test_chunked_reads_plan_what_one_read_planned(study: Project, tmp_path: Path
         assert read(chunk) == whole
     # and the write path, in chunks of one, escalates exactly what was planned
     escalation.set_rules(study, RULES)
-    monkeypatch.setattr(storage_escalations, "_IN_CHUNK", 1)
+    monkeypatch.setattr(escalation_items, "IN_CHUNK", 1)
     escalation.after_ratings(study, ids)  # the hook's path: these ids, in chunks
     assert {i.output_id for i in escalation.escalated_items(study)} == {
         p.output_id for p in whole[1] if p.senior is not None}
