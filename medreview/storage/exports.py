@@ -28,9 +28,8 @@ from medreview.storage.models import (
     RaterRow,
 )
 from medreview.storage.project import Project
-from medreview.storage.revisions import case_criteria, driver
-from medreview.storage.sqlite_values import result_processor
-from medreview.storage.table_read import column_rows
+from medreview.storage.revisions import case_criteria
+from medreview.storage.table_read import column_batches, column_rows
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -146,30 +145,10 @@ BATCH = 50_000  # rows per fetch of ``_batches``
 
 def _batches(conn: Connection, stmt: Select[*tuple[Any, ...]]
              ) -> Iterator[list[tuple[Any, ...]]]:
-    """``table_read.column_rows`` a batch at a time on SQLite (the driver's ``fetchmany``,
-    each column through its processor), so that a million rows are never held twice; other
-    dialects: Core, one batch."""
-    dialect = conn.dialect
-    compiled = stmt.compile(dialect=dialect)
-    params = tuple(compiled.params[k] for k in compiled.positiontup or ())
-    if dialect.name != "sqlite" or any(p is not None and p.__class__ not in (str, int)
-                                       for p in params):
-        yield column_rows(conn, stmt)
-        return
-    procs = [result_processor(c, dialect) for c in stmt.selected_columns]
-    cursor = driver(conn).cursor()
-    try:
-        cursor.execute(str(compiled), params)
-        while raw := cursor.fetchmany(BATCH):
-            if all(p is None for p in procs):
-                yield raw
-                continue
-            columns = [values if proc is None else list(map(proc, values))
-                       for values, proc in zip(zip(*raw, strict=True), procs, strict=True)]
-            del raw
-            yield list(zip(*columns, strict=True))
-    finally:
-        cursor.close()
+    """``table_read.column_batches`` of ``BATCH`` rows (read at each call: tests make it
+    small): on SQLite the driver's ``fetchmany``, each column through its processor, so that
+    a million rows are never held twice; other dialects through Core."""
+    return column_batches(conn, stmt, BATCH)
 
 
 def newest_gold(project: Project) -> dict[int, dict[str, GoldLabel]]:
