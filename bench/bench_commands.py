@@ -15,9 +15,10 @@ Timed, each in a fresh child process (so each peak RSS is its own; Linux ``ru_ma
 
 (a) **read + parse**: plain ``sqlite3``: every finished judgment's current revision joined to
     its rater and output, ``json.loads`` of its answers and annotations;
-(s) ``medreview stats DIR --no-ci --json``, (j) ``medreview adjudicate DIR`` (the queue
-    listing), (r) ``medreview raters DIR``: each through ``medreview.cli.main.main([...])``
-    in the child, its standard output captured.
+(s) ``medreview stats DIR --no-ci`` (the goal's command; ``stats-json``: with ``--json``,
+    every score written out too), (j) ``medreview adjudicate DIR`` (the queue listing),
+    (r) ``medreview raters DIR``: each through ``medreview.cli.main.main([...])`` in the
+    child, its standard output captured.
 
 Heavy modules (pandas, numpy, sqlalchemy, the services) are imported in the child before the
 clock starts: a fixed cost per process (about a second), whatever the size. Printed: wall and
@@ -48,7 +49,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCES = {100_000: Path("/tmp/B_merge/n100000"), 1_000_000: Path("/tmp/C_merge1m/n1000000")}
 NAMES = {100_000: "big", 1_000_000: "big1m"}
 COMMANDS = {
-    "stats": ["stats", "{dir}", "--no-ci", "--json"],
+    "stats": ["stats", "{dir}", "--no-ci"],  # the goal: the text report
+    "stats-json": ["stats", "{dir}", "--no-ci", "--json"],
     "adjudicate": ["adjudicate", "{dir}"],
     "raters": ["raters", "{dir}"],
 }
