@@ -37,11 +37,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
 
-from medreview.domain.answer_validator import AnswerValidator, RuleMemo
-from medreview.domain.rubric import Form
-from medreview.domain.validation import questions_by_id
 from medreview.errors import PackageError, ProjectError, ProjectReadOnly
 from medreview.processes import pid_alive
 from medreview.progress import Progress, no_progress
@@ -67,23 +63,13 @@ from medreview.storage.packages import IssuedPackage, issued_package
 from medreview.storage.project import DB_NAME, MEDIA_DIR, Project, open_project
 from medreview.storage.retests import retest_outputs
 from medreview.storage.revisions import RETEST_SOURCE, RevisionContent, gc_paused
-from medreview.study.merge_checks import (
-    Invalid,
-    all_questions,
-    check_scalars,
-    check_valid_answers,
-    map_annotations,
-    scalars_fine,
-)
+from medreview.study.merge_revision import CLOCK_SKEW, Refused, RevisionChecks, one_line
 from medreview.study.package_zip import ROOT, PackageZip, open_package_zip
 from medreview.study.seal import seal_verifies
 
 __all__ = ["CLOCK_SKEW", "WORK_PREFIX", "Conflict", "MergeReport", "PackageMergeResult",
            "check_issued", "merge_packages", "one_line"]
 
-# A rater's clock may run a little ahead of the lead's; revisions dated later than this past
-# the merge are refused (a 2099 date would win every later conflict).
-CLOCK_SKEW = dt.timedelta(minutes=10)
 WORK_PREFIX = ".medreview-merge-"
 
 
@@ -102,12 +88,6 @@ class MergeReport:
 
 def _fail(reason: str, file: str, item: str | None = None) -> PackageError:
     return PackageError(reason, source=file, item=item)
-
-
-def one_line(value: object, limit: int = 80) -> str:
-    """A value from a package, safe to quote in a one-line message."""
-    text = " ".join(str(value).split())
-    return text if len(text) <= limit else text[:limit] + "…"
 
 
 # --- the hidden work folder ------------------------------------------------------------------
@@ -278,12 +258,7 @@ def _load(c: PackageContents, pkg: IncomingPackage, lead: MergeReference, now: d
     return pkg
 
 
-class _Refused(Exception):
-    """One revision refused: ``reason`` is the whole line; the caller names the revision."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+_Refused = Refused
 
 
 def _where(r: PackageRevision, by_judgment: dict[int, PackageJudgment],
@@ -295,121 +270,21 @@ def _where(r: PackageRevision, by_judgment: dict[int, PackageJudgment],
     return f"output {token_of[j.output_id]}, revision {one_line(r.uid, 40)}"
 
 
-class _Checks:
-    """A package's new revisions checked in order: author, date, forms, values, answers, marks.
-
-    What depends only on the revision's forms (the lead's rubric and taxonomy, or why they are
-    refused) and on its (forms, case) (the compiled answers check) is looked up once."""
-
-    def __init__(self, lead: MergeReference, issued: IssuedPackage, now: dt.datetime,
-                 out_map: dict[int, int]) -> None:
-        self.lead, self.issued, self.out_map = lead, issued, out_map
-        self.latest = now + CLOCK_SKEW
-        # By (form id, taxonomy id): the lead's forms, their keys and their answers check,
-        # or why they are refused.
-        self._forms: dict[tuple[int, int | None], _Forms | str] = {}
-        # The answers check by forms and the id of the case's criteria tuple (the form's check
-        # with those criteria added).
-        self._validators: dict[tuple[int, int | None, int], AnswerValidator] = {}
-        self._rules: RuleMemo = {}
-
-    def _lead_forms(self, r: PackageRevision, form: PackageForm, tax: PackageForm | None
-                    ) -> _Forms:
-        key = (r.form_id, r.taxonomy_id)
-        found = self._forms.get(key)
-        if found is None:
-            try:
-                if form.kind != "rubric" or (tax is not None and tax.kind != "taxonomy"):
-                    raise _Refused("revision's rubric or taxonomy is a form of the wrong kind")
-                rubric = _lead_form(self.lead, form)
-                taxonomy = _lead_form(self.lead, tax) if tax is not None else None
-                found = _Forms(rubric, taxonomy, (form.key, form.version),
-                               (tax.key, tax.version) if tax is not None else None,
-                               AnswerValidator(questions_by_id(
-                                   rubric, taxonomy.questions if taxonomy else ()),
-                                   self._rules))
-            except _Refused as exc:
-                found = exc.reason
-            self._forms[key] = found
-        if isinstance(found, str):
-            raise _Refused(found)
-        return found
+class _Checks(RevisionChecks):
+    """``RevisionChecks`` giving each new revision as the write takes it."""
 
     def new_revision(self, r: PackageRevision, form: PackageForm, tax: PackageForm | None,
                      ours: int, retest: bool = False) -> IncomingRevision:
-        issued, lead = self.issued, self.lead
-        if r.author != issued.rater:
-            raise _Refused(f"revision is signed by {str(r.author)[:80]!r}, not the package's "
-                           f"rater {issued.rater!r}")
-        if not isinstance(r.created_at, dt.datetime) or r.created_at > self.latest:
-            raise _Refused(f"revision is dated {r.created_at}, later than this merge "
-                           f"(allowing {int(CLOCK_SKEW.total_seconds() // 60)} minutes of clock "
-                           "difference)")
-        forms = self._forms.get((r.form_id, r.taxonomy_id))
-        if forms is None or isinstance(forms, str):
-            forms = self._lead_forms(r, form, tax)
-        try:
-            if not scalars_fine(r):  # check_scalars says why
-                check_scalars(rationale=r.rationale, confidence=r.confidence,
-                              overall_score=r.overall_score, time_on_task_s=r.time_on_task_s,
-                              flagged=r.flagged, skipped=r.skipped, status=r.status)
-            criteria = lead.criteria.get(lead.case_of[ours], ())
-            # By the criteria tuple (shared by cases with equal criteria; kept alive by lead).
-            vkey = (r.form_id, r.taxonomy_id, id(criteria))
-            validator = self._validators.get(vkey)
-            if validator is None:
-                validator = self._validators[vkey] = forms.answers.extended(
-                    criteria, self._rules)
-            check_valid_answers(r.answers, validator)
-            # Marks name questions; most revisions have none (and build no index).
-            marks = r.annotations
-            annotations: list[Any] = [] if type(marks) is list and not marks else (
-                map_annotations(marks, all_questions(
-                    forms.rubric, forms.taxonomy, criteria) if marks else {},
-                    issued.attachments, self.out_map))
-        except Invalid as exc:
-            raise _Refused(one_line(exc, 300)) from None
+        forms, annotations, version = self.check(r, form, tax, ours)
         content = RevisionContent(
             answers=dict(r.answers), annotations=annotations, rationale=r.rationale,
             confidence=r.confidence, overall_score=r.overall_score,
             time_on_task_s=r.time_on_task_s, flagged=r.flagged, skipped=r.skipped,
             status=r.status)
-        version = r.guideline_version
         return IncomingRevision(
             uid=r.uid, form=forms.form_key, taxonomy=forms.taxonomy_key, content=content,
-            author=r.author, created_at=r.created_at,
-            guideline_version=None if version is None else _guideline_version(version),
+            author=r.author, created_at=r.created_at, guideline_version=version,
             retest=retest)
-
-
-class _Forms(NamedTuple):
-    """A revision's forms as this project has them, and the form's answers check."""
-
-    rubric: Form
-    taxonomy: Form | None
-    form_key: tuple[str, int]
-    taxonomy_key: tuple[str, int] | None
-    answers: AnswerValidator
-
-
-def _guideline_version(value: object) -> int | None:
-    """The grading-guidelines version a revision records: empty, or a version number."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 2**31 - 1:
-        raise _Refused(f"revision's guideline version {one_line(value, 20)!r} is not a version "
-                       "number")
-    return value
-
-
-def _lead_form(lead: MergeReference, f: PackageForm) -> Form:
-    found = lead.forms.get((f.key, f.version))
-    if found is None:
-        raise _Refused(f"revision names form {f.key} v{f.version}, which this project does "
-                       "not have")
-    if found[1] != f.sha256:
-        raise _Refused(f"package form {f.key} v{f.version} differs from this project's")
-    return found[2]
 
 
 def merge_packages(project: Project, files: Sequence[Path],
