@@ -3,18 +3,21 @@
 SQLite happily "opens" a zero-length file (and would write a fresh header into it), and a
 truncated or page-smashed database only fails at the first query that touches a bad page.
 So a project is checked when opened: the 100-byte header against the file size, then
-``PRAGMA quick_check`` (reads every page once; about 0.1 s per 10 MB).
+``PRAGMA quick_check`` (reads every page once; about 0.1 s per 10 MB) unless this exact file
+passed it before (``integrity_cache``: the same inode, size, mtime, ctime, header and -wal).
 """
 
 from __future__ import annotations
 
 import sqlite3
 import struct
+import time
 from pathlib import Path
 
 from sqlalchemy import Engine
 
 from medreview.errors import ProjectError
+from medreview.storage import integrity_cache
 from medreview.storage.engine import reading
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -65,7 +68,22 @@ def check_database_file(db_path: Path) -> None:
 
 
 def check_integrity(engine: Engine, db_path: Path) -> None:
-    """``PRAGMA quick_check``: every page and index entry is where SQLite expects it."""
+    """``PRAGMA quick_check``: every page and index entry is where SQLite expects it.
+
+    Skipped when this exact file (by its fingerprint: ``storage/integrity_cache.py``) passed
+    before; a pass is remembered only if the file did not change while it was checked.
+    """
+    taken_ns = time.time_ns()
+    before = integrity_cache.fingerprint(db_path)
+    if before is not None and integrity_cache.passed_before(db_path, before):
+        return
+    _quick_check(engine, db_path)
+    if (before is not None and integrity_cache.settled(before, taken_ns)
+            and integrity_cache.fingerprint(db_path) == before):
+        integrity_cache.remember(db_path, before)
+
+
+def _quick_check(engine: Engine, db_path: Path) -> None:
     with reading(engine).connect() as conn:
         problems = [str(r) for r in conn.exec_driver_sql("PRAGMA quick_check(3)").scalars()]
     if problems != ["ok"]:
