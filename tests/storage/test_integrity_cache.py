@@ -53,8 +53,8 @@ def _cache() -> Path:
     return Path(os.environ["MEDREVIEW_HOME"]) / "cache" / integrity_cache.CACHE_NAME
 
 
-def _open_close(path: Path, **kw: bool) -> None:
-    open_project(path, **kw).close()
+def _open_close(path: Path, read_only: bool | None = None) -> None:
+    open_project(path, read_only=read_only).close()
 
 
 @SQLITE
@@ -182,7 +182,7 @@ def _wrong_version(cache: Path, db: Path) -> None:
 
 def _wrong_shapes(cache: Path, db: Path) -> None:
     fp = integrity_cache.fingerprint(db)
-    assert fp is not None
+    assert fp is not None and isinstance(fp[0], list)
     loose = [[str(v) for v in fp[0]], fp[1], fp[2]]  # "12" is not 12
     cache.write_text(json.dumps({"version": 1, "entries": [
         {"key": 1}, [1, fp], [os.path.realpath(db)], [os.path.realpath(db), loose],
