@@ -5,9 +5,12 @@ PROJECT``: the pool's ratings per output and the lease length (docs/TEAM.md, "Le
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from medreview.cli.common import project_arg
-from medreview.services.team import Credentials
+
+if TYPE_CHECKING:  # the services (SQLAlchemy behind them) load only when a verb runs
+    from medreview.services.team import Credentials
 
 SEND = {
     "rater": "Send this to the rater",

@@ -9,9 +9,10 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from medreview.domain.rubric import Form
+if TYPE_CHECKING:  # parsed forms are built by the services, when a command runs
+    from medreview.domain.rubric import Form
 
 
 def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]], *,

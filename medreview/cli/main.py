@@ -20,7 +20,8 @@ from medreview.cli.launcher import early_dispatch
 from medreview.errors import MedreviewError
 from medreview.progress import Cancelled
 
-# Subcommand modules, imported lazily so that `medreview --help` stays fast.
+# Subcommand modules, imported lazily: a command imports only its own (``build_parser``), and
+# each keeps its implementation's imports inside ``run`` so that ``--help`` stays fast.
 COMMANDS = (
     "init", "import", "info", "export", "demo", "gui", "stats", "judge", "judge-eval",
     "assign", "package", "merge", "adjudicate", "migrate", "copy", "team", "raters",
@@ -40,7 +41,22 @@ class _OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _named_command(argv: Sequence[str] | None) -> str | None:
+    """The command ``argv`` runs, when nothing before it needs the whole parser (``--help``
+    and ``--version`` list or stop before any command; an unknown name lists them all)."""
+    if argv is None:
+        return None
+    for arg in argv:
+        if arg == "--read-only":
+            continue
+        return arg if arg in COMMANDS else None
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser of every command or, given the command line, of the one it names: only that
+    command's module is imported (each imports its implementation when it runs)."""
+    chosen = _named_command(argv)
     parser = _OneLineParser(
         prog="medreview",
         description="Physician review of medical AI answers: rubrics, images, agreement, judges.",
@@ -53,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in COMMANDS:
+    for name in COMMANDS if chosen is None else (chosen,):
         try:
             mod = _module(name)
         except ModuleNotFoundError as exc:
@@ -92,7 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     early = early_dispatch(sys.argv[1:] if argv is None else argv)  # --self-test, a .mrpkg
     if early is not None:
         return early
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     previous = os.environ.get("MEDREVIEW_READ_ONLY")
     if args.read_only:
