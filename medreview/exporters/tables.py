@@ -15,11 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from medreview.errors import InputError
+from medreview.exporters import table_stream
 from medreview.exporters.csv_safe import safe_frame
 from medreview.exporters.not_assessed import label_judgments
 from medreview.progress import Progress, no_progress
 from medreview.storage import exports, tables
 from medreview.storage.project import Project
+
+TableRows = table_stream.TableRows
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,25 +60,53 @@ def _json_cells(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_table(df: pd.DataFrame, path: Path, fmt: str) -> Path:
+def write_table(df: pd.DataFrame | TableRows, path: Path, fmt: str) -> Path:
+    """Write ``df`` (a frame, or rows a chunk at a time: ``table_stream``) as ``path.<fmt>``,
+    whole or not at all."""
+    if isinstance(df, TableRows):
+        return table_stream.write_chunks(path, fmt, df.columns, df.chunks, df.post, df.empty)
     if fmt not in FORMATS:
         raise InputError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
     path = path.with_suffix(f".{fmt}")
     tmp = path.with_name(f".{path.name}.partial")
     try:
         if fmt == "csv":
-            # CRLF rows (RFC 4180): then a text holding a bare CR is quoted too, not split
-            safe_frame(_json_cells(df)).to_csv(tmp, index=False, lineterminator="\r\n")
+            with open(tmp, "w", encoding="utf-8", newline="") as f:
+                f.write(csv_text(df))
         elif fmt == "parquet":
-            _write_parquet(_json_cells(df), tmp)
+            _write_parquet(parquet_frame(df), tmp)
         else:
             with open(tmp, "w", encoding="utf-8") as f:
-                for rec in df.to_dict(orient="records"):
-                    f.write(json.dumps(_plain(rec), ensure_ascii=False, default=str) + "\n")
+                f.writelines(jsonl_lines(df))
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def csv_text(df: pd.DataFrame) -> str:
+    """The CSV of ``df``: nested values as JSON, spreadsheet-safe text, CRLF rows (RFC 4180:
+    then a text holding a bare CR is quoted too, not split)."""
+    return str(safe_frame(_json_cells(df)).to_csv(index=False, lineterminator="\r\n"))
+
+
+def jsonl_lines(df: pd.DataFrame) -> list[str]:
+    """One JSON line per row (NaN as null)."""
+    encode = _JSONL.encode
+    return [encode(_plain(rec)) + "\n" for rec in df.to_dict(orient="records")]
+
+
+_JSONL = json.JSONEncoder(ensure_ascii=False, default=str)  # json.dumps(..., default=str)'s
+
+
+def parquet_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """What is written to Parquet: nested values as JSON text, and mixed object columns
+    as text so that every reader can type them."""
+    flat = _json_cells(df)
+    for col in flat.columns:
+        if flat[col].dtype == object:
+            flat[col] = flat[col].map(lambda v: None if v is None else str(v))
+    return flat
 
 
 def _write_parquet(flat: pd.DataFrame, tmp: Path) -> None:
@@ -84,10 +115,6 @@ def _write_parquet(flat: pd.DataFrame, tmp: Path) -> None:
     pyarrow). Snappy: the codec every Parquet reader has."""
     import fastparquet
 
-    flat = flat.copy()
-    for col in flat.columns:  # mixed object columns become text so every reader can type them
-        if flat[col].dtype == object:
-            flat[col] = flat[col].map(lambda v: None if v is None else str(v))
     fastparquet.write(str(tmp), flat, write_index=False, compression="SNAPPY")
 
 
@@ -140,14 +167,23 @@ def export_tables(
 ) -> list[Path]:
     """Write cases, criteria, outputs, attachments, judgments and gold labels; return the paths."""
     outdir.mkdir(parents=True, exist_ok=True)
-    # storage.tables' frames, read as rows (storage.exports): the same frames, faster
-    makers: list[tuple[str, Callable[[], pd.DataFrame]]] = [
-        ("cases", lambda: exports.cases_frame(project)),
-        ("criteria", lambda: exports.criteria_frame(project)),
-        ("outputs", lambda: exports.outputs_frame(project)),
+    # storage.tables' frames, their rows read a batch at a time (storage.exports) and each
+    # chunk written as it comes (exporters.table_stream): the same files, one chunk in memory
+    makers: list[tuple[str, Callable[[], pd.DataFrame | TableRows]]] = [
+        ("cases", lambda: TableRows(exports.CASE_COLUMNS,
+                                    lambda: exports.case_batches(project))),
+        ("criteria", lambda: TableRows(exports.CRITERION_COLUMNS,
+                                       lambda: exports.criteria_batches(project))),
+        ("outputs", lambda: TableRows(exports.OUTPUT_COLUMNS,
+                                      lambda: exports.output_batches(project))),
         ("attachments", lambda: deidentified_attachments(tables.attachments_table(project))),
-        ("judgments", lambda: judgments_flat(project, pseudonymise=pseudonymise)),
-        ("gold_labels", lambda: exports.gold_frame(project)),
+        ("judgments", lambda: TableRows(
+            exports.JUDGMENT_COLUMNS,
+            lambda: exports.judgment_batches(project, pseudonymise=pseudonymise,
+                                             rows=table_stream.ROWS),
+            post=label_judgments)),
+        ("gold_labels", lambda: TableRows(exports.GOLD_COLUMNS,
+                                          lambda: exports.gold_batches(project))),
     ]
     written = []
     for i, (name, make) in enumerate(makers):

@@ -150,20 +150,11 @@ def auto_gold(project: Project, *, include_single: bool = True
 
 def export_audit(project: Project, outdir: Path, fmt: str = "jsonl", *,
                  pseudonymise: bool = True) -> list[Path]:
-    """Write the judgment and gold-label histories as tables; return their paths."""
-    import pandas as pd
+    """Write the judgment and gold-label histories as tables; return their paths (the
+    audit export's module: rows read and written a chunk at a time)."""
+    from medreview.exporters.audit import export_audit as write_audit
 
-    from medreview.exporters.not_assessed import audit_columns
-    from medreview.exporters.tables import write_table
-
-    outdir.mkdir(parents=True, exist_ok=True)
-    return [
-        write_table(pd.DataFrame(audit_columns(judgment_history(project,
-                                                                pseudonymise=pseudonymise))),
-                    outdir / "judgment_history", fmt),
-        write_table(pd.DataFrame(gold_history(project, pseudonymise=pseudonymise)),
-                    outdir / "gold_history", fmt),
-    ]
+    return write_audit(project, outdir, fmt, pseudonymise=pseudonymise)
 
 
 AUDIT_TABLES = ("judgment_history", "gold_history")

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import Connection, Select, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Select, func, select
+from sqlalchemy.orm import Session, aliased
 
 from medreview.domain.rubric import Question
 from medreview.storage.check_items import attention_output_ids, not_attention
@@ -319,3 +319,185 @@ def gold_history_rows(project: Project, *, pseudonymise: bool = False) -> list[t
     return [(uid, oid, qid, no, value, provenance, rationale,
              raters.get(adj) if adj else None, at)
             for uid, oid, qid, no, value, provenance, rationale, adj, at in rows]
+
+
+# The same tables a batch of rows at a time (``exporters.table_stream`` writes each as it
+# comes): the rows, values and order of the frames and histories above, never all at once.
+
+RowBatches = Iterator[list[tuple[Any, ...]]]
+
+
+def case_batches(project: Project) -> RowBatches:
+    """``cases_frame``'s rows (``CASE_COLUMNS``); the criteria counted by SQL."""
+    c, k = CaseRow, CaseCriterionRow
+    with project.read() as s:
+        conn = s.connection()
+        n_crit = dict(_rows(conn, select(k.case_id, func.count()).group_by(k.case_id)))
+        for batch in _batches(conn, select(
+                c.id, c.external_id, c.title, c.messages, c.context, c.tags,
+                c.reference_answer, c.meta, c.source).order_by(c.id)):
+            yield [(cid, ext, title, messages, context, tags, ref, n_crit.get(cid, 0), meta,
+                    source)
+                   for cid, ext, title, messages, context, tags, ref, meta, source in batch]
+
+
+def criteria_batches(project: Project) -> RowBatches:
+    """``criteria_frame``'s rows (``CRITERION_COLUMNS``)."""
+    c = CaseCriterionRow
+    with project.read() as s:
+        for batch in _batches(s.connection(), select(
+                CaseRow.id, CaseRow.external_id, c.key, c.text, c.points, c.tags, c.position)
+                .join(CaseRow, CaseRow.id == c.case_id).order_by(CaseRow.id, c.position)):
+            yield [(cid, ext, f"criterion:{key}", text, points, tags, position)
+                   for cid, ext, key, text, points, tags, position in batch]
+
+
+def output_batches(project: Project) -> RowBatches:
+    """``outputs_frame``'s rows (``OUTPUT_COLUMNS``)."""
+    o = OutputRow
+    with project.read() as s:
+        yield from _batches(s.connection(), select(
+            o.id, o.case_id, CaseRow.external_id, o.external_id, o.model, o.text, o.meta,
+            o.source).join(CaseRow, CaseRow.id == o.case_id)
+            .where(not_attention(s, o.id)).order_by(o.id))
+
+
+def gold_batches(project: Project) -> RowBatches:
+    """``gold_frame``'s rows (``GOLD_COLUMNS``): each output x question's newest label, in
+    the order its first revision comes in ``ORDER BY revision_no`` (ties in the table's
+    order: SQLite's sort keeps them so). Read as the first revision of each label joined to
+    the newest: one row per label, never a label held until its last revision comes."""
+    g = GoldLabelRow
+    first, last = aliased(GoldLabelRow), aliased(GoldLabelRow)
+    lo = (select(g.output_id, g.question_id, func.min(g.revision_no).label("lo"),
+                 func.max(g.revision_no).label("hi"))
+          .group_by(g.output_id, g.question_id).subquery())
+    with project.read() as s:
+        stmt = (select(last.output_id, last.question_id, last.value, last.provenance,
+                       last.rationale)
+                .select_from(lo)
+                .join(first, (first.output_id == lo.c.output_id)
+                      & (first.question_id == lo.c.question_id)
+                      & (first.revision_no == lo.c.lo))
+                .join(last, (last.output_id == lo.c.output_id)
+                      & (last.question_id == lo.c.question_id)
+                      & (last.revision_no == lo.c.hi))
+                .where(not_attention(s, lo.c.output_id))
+                .order_by(first.revision_no, first.id))
+        yield from _batches(s.connection(), stmt)
+
+
+def judgment_history_batches(project: Project, *, pseudonymise: bool = False) -> RowBatches:
+    """``judgment_history_rows`` a batch at a time."""
+    from medreview.domain.guideline_versions import shown_versions
+
+    v, j, r = JudgmentRevisionRow, JudgmentRow, RaterRow
+    shown: dict[Any, tuple[Any, Any]] = {}  # few distinct guideline versions
+    with project.read() as s:
+        for batch in _batches(s.connection(), select(
+                v.uid, OutputRow.id, CaseRow.external_id, OutputRow.model, r.name,
+                r.pseudonym, v.revision_no, j.current_revision_no, v.created_at, v.author,
+                v.source, v.status, v.answers, v.annotations, v.rationale, v.confidence,
+                v.flagged, FormRow.key, FormRow.version, v.guideline_version)
+                .select_from(v)
+                .join(j, j.id == v.judgment_id)
+                .join(r, r.id == j.rater_id)
+                .join(OutputRow, OutputRow.id == j.output_id)
+                .join(CaseRow, CaseRow.id == OutputRow.case_id)
+                .join(FormRow, FormRow.id == v.form_id)
+                .order_by(j.output_id, r.id, v.revision_no)):
+            out = []
+            for (uid, oid, case_ext, model, name, pseudonym, no, current, at, author, source,
+                 status, answers, marks, rationale, confidence, flagged, form_key,
+                 form_version, guideline) in batch:
+                if pseudonymise and author == name:
+                    author = pseudonym
+                versions = shown.get(guideline)
+                if versions is None:
+                    versions = shown[guideline] = shown_versions(guideline)
+                out.append((uid, oid, case_ext, model, pseudonym if pseudonymise else name, no,
+                            no == current, at, author, source, status, answers, marks,
+                            rationale, confidence, flagged, form_key, form_version,
+                            versions[0], versions[1]))
+            yield out
+
+
+def gold_history_batches(project: Project, *, pseudonymise: bool = False) -> RowBatches:
+    """``gold_history_rows`` a batch at a time."""
+    g = GoldLabelRow
+    with project.read() as s:
+        raters = {rid: pseudonym if pseudonymise else name for rid, name, pseudonym in _rows(
+            s.connection(), select(RaterRow.id, RaterRow.name, RaterRow.pseudonym))}
+        for batch in _batches(s.connection(), select(
+                g.uid, g.output_id, g.question_id, g.revision_no, g.value, g.provenance,
+                g.rationale, g.adjudicator_id, g.created_at)
+                .order_by(g.output_id, g.question_id, g.revision_no)):
+            yield [(uid, oid, qid, no, value, provenance, rationale,
+                    raters.get(adj) if adj else None, at)
+                   for uid, oid, qid, no, value, provenance, rationale, adj, at in batch]
+
+
+JUDGMENT_COLUMNS = ("output_id", "case_id", "case_external_id", "model", "rater", "rater_kind",
+                    "question_id", "value", "confidence", "rationale", "status", "revision_no",
+                    "form_key", "form_version")  # ``ratings_read.COLUMNS``
+
+
+def judgment_batches(project: Project, *, pseudonymise: bool = False, rows: int = 100_000
+                     ) -> RowBatches:
+    """``tables.ratings_long(keep_not_assessed=True)``'s rows (finished judgments; one per
+    answer, ``JUDGMENT_COLUMNS``) as tuples, about ``rows`` at a time and never splitting an
+    output's rows (the export labels cannot-assess judgments per output and rater). The same
+    reading as ``ratings_read`` (its checks of hostile values, its order, the rubric score
+    as question ``score``, the per-question confidences), one answer per tuple."""
+    from medreview.storage.rating_columns import SCORE_QUESTION_ID, question_confidences
+    from medreview.storage.ratings_read import _JSON_KINDS, _stored_float, _unreadable
+
+    j, rev, r = JudgmentRow, JudgmentRevisionRow, RaterRow
+    nan = float("nan")
+    out: list[tuple[Any, ...]] = []
+    last = None
+    with project.read() as s:
+        stmt = _current(s, select(
+            j.output_id, OutputRow.case_id, CaseRow.external_id, OutputRow.model,
+            r.pseudonym if pseudonymise else r.name, r.kind, rev.answers, rev.annotations,
+            rev.confidence, rev.overall_score, rev.rationale, j.status, rev.revision_no,
+            FormRow.key, FormRow.version))
+        for batch in _batches(s.connection(), stmt):
+            for (oid, cid, ext, model, rater, kind, answers, annotations, conf, score, why,
+                 status, no, fkey, fver) in batch:
+                if type(answers) is not dict:  # a hostile file: one line naming the judgment
+                    raise _unreadable(project, oid, rater, "answers",
+                                      f"{_JSON_KINDS.get(type(answers), 'a value')}, "
+                                      "not a JSON object")
+                if score is not None:
+                    answers = dict(answers)
+                    answers[SCORE_QUESTION_ID] = score
+                if not answers:
+                    continue
+                if oid != last and len(out) >= rows:
+                    yield out
+                    out = []
+                last = oid
+                if conf is not None and type(conf) is not float:
+                    conf = _stored_float(project, oid, rater, conf)
+                per_question = None
+                if annotations:
+                    try:
+                        per_question = question_confidences(annotations)
+                    except (TypeError, ValueError) as exc:
+                        raise _unreadable(project, oid, rater, "annotations",
+                                          str(exc)) from None
+                c = nan if conf is None else float(conf)
+                if per_question:
+                    out += [(oid, cid, ext, model, rater, kind, q, v,
+                             _as_float(per_question.get(q, conf)), why, status, no, fkey,
+                             fver) for q, v in answers.items()]
+                else:
+                    out += [(oid, cid, ext, model, rater, kind, q, v, c, why, status, no, fkey,
+                             fver) for q, v in answers.items()]
+    if out:
+        yield out
+
+
+def _as_float(value: Any) -> float:
+    return float(value) if value is not None else float("nan")
