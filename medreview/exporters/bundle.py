@@ -18,9 +18,14 @@ the original DICOM identifiers.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
-from collections.abc import Sequence
+import os
+import pickle
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,15 +37,16 @@ from medreview.exporters.splits import (
     DEFAULT_FRACTIONS,
     SPLITS,
     assign_splits,
-    split_records,
     write_jsonl,
 )
+from medreview.exporters.table_stream import TableRows
+from medreview.exporters.tables import write_table
 from medreview.exporters.training import (
     PrefStyle,
     SftStyle,
-    criteria_rows,
+    iter_criteria_rows,
+    iter_sft_records,
     preference_records,
-    sft_records,
 )
 from medreview.progress import Progress, no_progress
 from medreview.storage.project import Project
@@ -90,61 +96,63 @@ def export_training(
     steps = len(kinds) + 1
     progress(0, steps, "collecting")
     data = data or ExportData(project)
-    sft = (sft_records(project, style=sft_style, real_names=real_names, data=data)
-           if "sft" in kinds else [])
-    prefs, sidecar = (preference_records(project, style=pref_style, score_question=score_question,
-                                         min_margin=min_margin, include_margin=include_margin,
-                                         data=data)
-                      if "dpo" in kinds else ([], []))
-    crit = criteria_rows(project, real_names=real_names, data=data) if "criteria" in kinds else []
-    case_keys = {k for k, _ in [*sft, *prefs, *crit]}
-    splits = assign_splits(case_keys, fractions, seed)
-    write_jsonl([{"case_external_id": k, "split": v} for k, v in sorted(splits.items())],
-                outdir / "splits.jsonl")
-    (outdir / "splits.json").write_text(json.dumps(
-        {"seed": seed, "fractions": list(fractions), "cases": dict(sorted(splits.items()))},
-        indent=2), encoding="utf-8")
-    written: list[Path] = [outdir / "splits.json", outdir / "splits.jsonl"]
+    # Each kind's records go to a spool beside the files as they are made (the split needs
+    # every kind's cases first); then each spool is dealt to its split files.
+    spools = Path(tempfile.mkdtemp(prefix=".spool-", dir=outdir))
+    try:
+        keys: set[str] = set()
+        counts: dict[str, int] = {}
+        if "sft" in kinds:
+            counts["sft"] = _spool(spools / "sft", iter_sft_records(
+                project, style=sft_style, real_names=real_names, data=data), keys)
+        if "dpo" in kinds:
+            prefs, sidecar = preference_records(
+                project, style=pref_style, score_question=score_question,
+                min_margin=min_margin, include_margin=include_margin, data=data)
+            counts["dpo"] = _spool(spools / "dpo", ((k, (rec, sidecar[i]))
+                                                    for i, (k, rec) in enumerate(prefs)), keys)
+            del prefs, sidecar
+        if "criteria" in kinds:
+            counts["criteria"] = _spool(spools / "criteria", iter_criteria_rows(
+                project, real_names=real_names, data=data), keys)
+        splits = assign_splits(keys, fractions, seed)
+        del keys
+        write_jsonl([{"case_external_id": k, "split": v} for k, v in sorted(splits.items())],
+                    outdir / "splits.jsonl")
+        (outdir / "splits.json").write_text(json.dumps(
+            {"seed": seed, "fractions": list(fractions), "cases": dict(sorted(splits.items()))},
+            indent=2), encoding="utf-8")
+        written: list[Path] = [outdir / "splits.json", outdir / "splits.jsonl"]
 
-    def emit(stem: str, records: list[tuple[str, dict[str, Any]]], checker: str | None,
-             *, renumber: bool = False) -> None:
-        grouped = split_records(records, splits)
-        for name in SPLITS:
-            if renumber:  # a sidecar row points at its record's line in the same split file
-                grouped[name] = [{**r, "row": i} for i, r in enumerate(grouped[name])]
-            path = write_jsonl(grouped[name], outdir / f"{stem}.{name}.jsonl")
-            if checker and grouped[name]:
-                validate_jsonl(path, checker)
-            manifest["files"][path.name] = len(grouped[name])
-            written.append(path)
-        manifest["counts"][stem] = len(records)
+        def emit(stem: str, spool: str, checker: str | None, pick: Callable[[Any], Any],
+                 *, renumber: bool = False) -> None:
+            paths = {name: outdir / f"{stem}.{name}.jsonl" for name in SPLITS}
+            n = _deal(_unspool(spools / spool), splits, paths, pick, renumber=renumber)
+            for name in SPLITS:
+                if checker and n[name]:
+                    validate_jsonl(paths[name], checker)
+                manifest["files"][paths[name].name] = n[name]
+                written.append(paths[name])
+            manifest["counts"][stem] = counts[spool]
 
-    if "sft" in kinds:
-        progress(kinds.index("sft") + 1, steps, "sft")
-        emit("sft", sft, "openai_chat" if sft_style == "messages" else "trl_prompt_completion")
-        sft.clear()  # written: its memory is free for the next kind
-    if "dpo" in kinds:
-        progress(kinds.index("dpo") + 1, steps, "preferences")
-        emit("preferences", prefs,
-             "trl_preference" if pref_style == "trl" else "openai_preference")
-        emit("preferences.provenance", [(prefs[i][0], row) for i, row in enumerate(sidecar)],
-             None, renumber=True)
-        prefs.clear()
-        sidecar.clear()
-    if "criteria" in kinds:
-        progress(kinds.index("criteria") + 1, steps, "criteria")
-        emit("criteria", crit, None)
-        import pandas as pd
-
-        from medreview.exporters.tables import write_table
-
-        # rows as tuples (a frame of dicts infers each column as one of tuples does, and a
-        # dict per row is four times the memory); no row: the frame of no dicts
-        columns = [*crit[0][1], "split"] if crit else []
-        frame = pd.DataFrame([(*r.values(), splits[k]) for k, r in crit], columns=columns) \
-            if crit else pd.DataFrame([])
-        crit.clear()
-        written.append(write_table(frame, outdir / "criteria", "csv"))
+        if "sft" in kinds:
+            progress(kinds.index("sft") + 1, steps, "sft")
+            emit("sft", "sft",
+                 "openai_chat" if sft_style == "messages" else "trl_prompt_completion",
+                 lambda r: r)
+        if "dpo" in kinds:
+            progress(kinds.index("dpo") + 1, steps, "preferences")
+            emit("preferences", "dpo",
+                 "trl_preference" if pref_style == "trl" else "openai_preference",
+                 lambda r: r[0])
+            emit("preferences.provenance", "dpo", None, lambda r: r[1], renumber=True)
+        if "criteria" in kinds:
+            progress(kinds.index("criteria") + 1, steps, "criteria")
+            emit("criteria", "criteria", None, lambda r: r)
+            written.append(write_table(_criteria_table(spools / "criteria", splits),
+                                       outdir / "criteria", "csv"))
+    finally:
+        shutil.rmtree(spools, ignore_errors=True)
     if "media" in kinds:
         progress(kinds.index("media") + 1, steps, "media")
         from medreview.exporters.media import REPORT_NAME, export_media
@@ -167,3 +175,82 @@ def export_training(
                                                  encoding="utf-8")
     progress(steps, steps, "done")
     return manifest
+
+
+_SPOOLED = 10_000  # records pickled together
+
+
+def _spool(path: Path, records: Iterable[tuple[str, Any]], keys: set[str]) -> int:
+    """Write ``records`` (case key, record) to ``path`` a chunk at a time; their keys into
+    ``keys``; return how many."""
+    n = 0
+    chunk: list[tuple[str, Any]] = []
+    with open(path, "wb") as f:
+        for key, rec in records:
+            keys.add(key)
+            chunk.append((key, rec))
+            if len(chunk) >= _SPOOLED:
+                pickle.dump(chunk, f, protocol=pickle.HIGHEST_PROTOCOL)
+                n += len(chunk)
+                chunk = []
+        if chunk:
+            pickle.dump(chunk, f, protocol=pickle.HIGHEST_PROTOCOL)
+            n += len(chunk)
+    return n
+
+
+def _unspool(path: Path) -> Iterator[list[tuple[str, Any]]]:
+    """The chunks ``_spool`` wrote (our own file, written by this run: never input)."""
+    with open(path, "rb") as f:
+        while True:
+            try:
+                yield pickle.load(f)
+            except EOFError:
+                return
+
+
+def _deal(chunks: Iterable[list[tuple[str, Any]]], splits: dict[str, str],
+          paths: dict[str, Path], pick: Callable[[Any], Any], *,
+          renumber: bool) -> dict[str, int]:
+    """Each record to its case's split file (``splits.write_jsonl``'s lines, in record
+    order); ``renumber``: a sidecar row's ``row`` is its record's line in its split file.
+    The files appear whole or not at all (written beside, renamed)."""
+    encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
+    n = dict.fromkeys(SPLITS, 0)
+    tmps = {name: p.with_name(f".{p.name}.partial") for name, p in paths.items()}
+    try:
+        with contextlib.ExitStack() as stack:
+            files = {name: stack.enter_context(open(tmp, "w", encoding="utf-8"))
+                     for name, tmp in tmps.items()}
+            for chunk in chunks:
+                for key, rec in chunk:
+                    name = splits[key]
+                    rec = pick(rec)
+                    if renumber:  # a sidecar row points at its record's line in its file
+                        rec = {**rec, "row": n[name]}
+                    files[name].write(encode(rec) + "\n")
+                    n[name] += 1
+        for name, tmp in tmps.items():
+            os.replace(tmp, paths[name])
+    finally:
+        for tmp in tmps.values():
+            tmp.unlink(missing_ok=True)
+    return n
+
+
+def _criteria_table(spool: Path, splits: dict[str, str]) -> TableRows:
+    """``criteria.csv``: the criteria records with their split, a chunk at a time (rows as
+    tuples: a frame of dicts infers each column as one of tuples does); no row: the frame
+    of no dicts."""
+    import pandas as pd
+
+    columns: list[str] = []
+    for chunk in _unspool(spool):
+        columns = [*chunk[0][1], "split"]
+        break
+
+    def chunks() -> Iterator[list[tuple[Any, ...]]]:
+        for chunk in _unspool(spool):
+            yield [(*r.values(), splits[k]) for k, r in chunk]
+
+    return TableRows(columns, chunks, empty=lambda: pd.DataFrame([]))

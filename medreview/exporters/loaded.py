@@ -9,6 +9,7 @@ on first use (a run that needs no gold reads none) and keeps it for the rest of 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from functools import cached_property
 from typing import Any
 
@@ -24,8 +25,11 @@ from medreview.storage.exports import (
     cases_and_outputs,
     current_answers,
     first_rationales,
-    newest_gold,
+    gold_by_output,
+    output_window,
     rater_names,
+    window_answers,
+    window_rationales,
 )
 from medreview.storage.form_lookup import active_forms
 from medreview.storage.project import Project
@@ -39,6 +43,7 @@ class ExportData:
     def __init__(self, project: Project) -> None:
         self.project = project
         self._scores: dict[str | None, dict[int, float]] = {}
+        self._window: _Window | None = None
 
     @cached_property
     def forms(self) -> tuple[Form, Form | None]:
@@ -68,9 +73,30 @@ class ExportData:
         return by_case
 
     @cached_property
-    def gold(self) -> dict[int, dict[str, GoldLabel]]:
-        """Output -> question -> the newest gold label (``exporters.gold.gold_labels``)."""
-        return newest_gold(self.project)
+    def gold(self) -> GoldStream:
+        """Output -> question -> the newest gold label (``exporters.gold.gold_labels``), read
+        in output id order each time it is gone through (a million outputs' labels are GBs)."""
+        return GoldStream(self.project)
+
+    def output(self, output_id: int) -> ExportOutput | None:
+        """One output (and, by ``case``, its case), from a window of ``WINDOW`` outputs read
+        together: callers go through the outputs in id order."""
+        window = self._window
+        if window is None or not window.first <= output_id <= window.last:
+            window = self._window = _Window(self.project, output_id)
+        return window.outputs.get(output_id)
+
+    def case(self, case_id: int) -> ExportCase:
+        """The case of an output of the current window (``output``)."""
+        assert self._window is not None
+        return self._window.cases[case_id]
+
+    def fallback_rationale(self, output_id: int) -> str | None:
+        """``fallback_rationales`` of an output of the current window."""
+        if self._window is None or not self._window.first <= output_id <= self._window.last:
+            self.output(output_id)
+        assert self._window is not None
+        return self._window.rationales.get(output_id)
 
     @cached_property
     def answers(self) -> list[CurrentAnswer]:
@@ -102,25 +128,17 @@ class ExportData:
                     votes[(r.output_id, a["question_id"])][int(a["compared_output_id"])] += 1
         return {k: min(c, key=lambda oid: (-c[oid], oid)) for k, c in votes.items()}
 
-    @cached_property
-    def _answer_spans(self) -> dict[int, tuple[int, int]]:
-        """Output -> the slice of ``answers`` holding its judgments (they come by output)."""
-        spans: dict[int, tuple[int, int]] = {}
-        start = 0
-        answers = self.answers
-        for i in range(1, len(answers) + 1):
-            if i == len(answers) or answers[i].output_id != answers[start].output_id:
-                spans[answers[start].output_id] = (start, i)
-                start = i
-        return spans
-
     def physician_labels(self, output_id: int, *, pseudonymise: bool
                          ) -> dict[tuple[int, str], dict[str, Any]]:
         """``exporters.gold.physician_labels``' entries of one output (computed from that
-        output's judgments alone, as there), so that no run holds every output's at once."""
-        start, end = self._answer_spans.get(output_id, (0, 0))
+        output's judgments alone, as there; read with its window's, ``output``)."""
+        if self._window is None or not self._window.first <= output_id <= self._window.last:
+            self.output(output_id)
+        assert self._window is not None
+        start, end = self._window.spans.get(output_id, (0, 0))
+        answers = self._window.answers
         return consensus.physician_ratings(
-            (r.as_revision() for r in self.answers[start:end] if r.rater_kind == "physician"),
+            (r.as_revision() for r in answers[start:end] if r.rater_kind == "physician"),
             self.questions, pseudonymise=pseudonymise, keep_unknown=True)
 
     def scores(self, score_question: str | None) -> dict[int, float]:
@@ -131,14 +149,70 @@ class ExportData:
         return found
 
 
+WINDOW = 20_000  # outputs read together (tests make it small)
+
+
+class GoldStream:
+    """The newest gold labels by output, read again (in output id order) each time they
+    are gone through: ``items()`` as a dict's, and the output ids."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+
+    def items(self) -> Iterator[tuple[int, dict[str, GoldLabel]]]:
+        return gold_by_output(self.project)
+
+    def __iter__(self) -> Iterator[int]:
+        return (oid for oid, _labels in self.items())
+
+
+class _Window:
+    """``WINDOW`` outputs from one id on, their cases, their finished judgments' answers
+    (read when first asked for) and the physicians' first rationales."""
+
+    def __init__(self, project: Project, first: int) -> None:
+        self.project = project
+        self.outputs, self.cases = output_window(project, first, WINDOW)
+        self.first = first
+        self.last = max(self.outputs, default=first)
+        if len(self.outputs) < WINDOW:  # the last window: every later id is in it (none)
+            self.last = max(self.last, 2 ** 62)
+        self.rationales = window_rationales(project, self.first, self.last)
+        self._answers: list[CurrentAnswer] | None = None
+        self._spans: dict[int, tuple[int, int]] = {}
+
+    @property
+    def answers(self) -> list[CurrentAnswer]:
+        if self._answers is None:
+            self._answers = window_answers(self.project, self.first, self.last)
+            self._spans = _spans(self._answers)
+        return self._answers
+
+    @property
+    def spans(self) -> dict[int, tuple[int, int]]:
+        _ = self.answers
+        return self._spans
+
+
+def _spans(answers: list[CurrentAnswer]) -> dict[int, tuple[int, int]]:
+    """Output -> the slice of ``answers`` holding its judgments (they come by output)."""
+    spans: dict[int, tuple[int, int]] = {}
+    start = 0
+    for i in range(1, len(answers) + 1):
+        if i == len(answers) or answers[i].output_id != answers[start].output_id:
+            spans[answers[start].output_id] = (start, i)
+            start = i
+    return spans
+
+
 def scores_of(data: ExportData, score_question: str | None) -> dict[int, float]:
     """``training.gold_scores`` from what the run read (``ExportData.scores`` keeps the
     result)."""
     rubric, _tax = data.forms
-    cases, outputs = data.cases, data.outputs
     scores: dict[int, float] = {}
     for oid, gold in data.gold.items():
-        if oid not in outputs:
+        output = data.output(oid)
+        if output is None:
             continue
         if score_question is not None:
             g = gold.get(score_question)
@@ -146,7 +220,7 @@ def scores_of(data: ExportData, score_question: str | None) -> dict[int, float]:
                     g.value, bool):
                 scores[oid] = float(g.value)
             continue
-        criteria = cases[outputs[oid].case_id].criteria
+        criteria = data.case(output.case_id).criteria
         if any(q.id not in gold for q in criteria):
             continue
         score = form_score(rubric, {q: g.value for q, g in gold.items()}, criteria)

@@ -20,7 +20,7 @@ split by case. No record carries a rater's name unless ``real_names`` is asked f
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from itertools import combinations
 from typing import Any, Literal
 
@@ -119,24 +119,39 @@ def sft_records(
     Rationales are free text written by physicians: unless ``real_names``, any rater name in
     them is replaced by that rater's pseudonym. ``data``: what this export run already read.
     """
+    return list(iter_sft_records(project, style=style, provenances=provenances,
+                                 real_names=real_names, data=data))
+
+
+def iter_sft_records(
+    project: Project,
+    *,
+    style: SftStyle = "messages",
+    provenances: tuple[str, ...] | None = None,
+    real_names: bool = False,
+    data: ExportData | None = None,
+) -> Iterator[Record]:
+    """``sft_records`` one at a time, in output id order (the gold labels and outputs read a
+    window at a time: ``ExportData``)."""
     if style not in ("messages", "prompt_completion"):
         raise InputError(f"unknown SFT style {style!r}")
     data = data or ExportData(project)
     rubric, taxonomy = data.forms
     system = render_rubric(rubric, taxonomy)
-    cases, outputs = data.cases, data.outputs
     scrub = name_scrubber(project, data) if not real_names else (lambda t: t)
-    out: list[Record] = []
-    for oid, gold in sorted(data.gold.items()):
+    for oid, gold in data.gold.items():  # (in output id order)
         if provenances is not None:
             gold = {q: g for q, g in gold.items() if g.provenance in provenances}
-        if not gold or oid not in outputs:
+        if not gold:
             continue
-        o = outputs[oid]
-        case = cases[o.case_id]
+        o = data.output(oid)
+        if o is None:
+            continue
+        case = data.case(o.case_id)
         user = render_case(case, o.text)
-        assistant = scrub(_verdict(gold, data.fallback_rationales.get(
-            oid, "Graded against the rubric.")))
+        fallback = data.fallback_rationale(oid)
+        assistant = scrub(_verdict(gold, fallback if fallback is not None
+                                   else "Graded against the rubric."))
         if style == "messages":
             rec: dict[str, Any] = {"messages": [
                 {"role": "system", "content": system},
@@ -146,8 +161,7 @@ def sft_records(
             rec = {"prompt": [{"role": "system", "content": system},
                               {"role": "user", "content": user}],
                    "completion": [{"role": "assistant", "content": assistant}]}
-        out.append((case.external_id, rec))
-    return out
+        yield case.external_id, rec
 
 
 def gold_scores(project: Project, *, score_question: str | None = None,
@@ -262,15 +276,19 @@ def _pairwise_ids(data: ExportData) -> set[str]:
 def criteria_rows(project: Project, *, real_names: bool = False,
                   data: ExportData | None = None) -> list[Record]:
     """HealthBench-style rows: one per output x case criterion with a gold label."""
+    return list(iter_criteria_rows(project, real_names=real_names, data=data))
+
+
+def iter_criteria_rows(project: Project, *, real_names: bool = False,
+                       data: ExportData | None = None) -> Iterator[Record]:
+    """``criteria_rows`` one at a time, in output id order."""
     data = data or ExportData(project)
-    cases, outputs = data.cases, data.outputs
     scrub = name_scrubber(project, data) if not real_names else (lambda t: t)
-    rows: list[Record] = []
-    for oid, gold in sorted(data.gold.items()):
-        if oid not in outputs:
+    for oid, gold in data.gold.items():  # (in output id order)
+        o = data.output(oid)
+        if o is None:
             continue
-        o = outputs[oid]
-        case = cases[o.case_id]
+        case = data.case(o.case_id)
         texts = {q.id: q for q in case.criteria}
         found = [(qid, g) for qid, g in sorted(gold.items())
                  if qid in texts and isinstance(g.value, bool)]
@@ -280,7 +298,7 @@ def criteria_rows(project: Project, *, real_names: bool = False,
         ratings = data.physician_labels(oid, pseudonymise=not real_names)
         for qid, g in found:
             q = texts[qid]
-            rows.append((case.external_id, {
+            yield case.external_id, {
                 "case_external_id": case.external_id,
                 "output_id": oid,
                 "model": o.model,
@@ -291,8 +309,7 @@ def criteria_rows(project: Project, *, real_names: bool = False,
                 "explanation": scrub(g.rationale),
                 "provenance": g.provenance,
                 "rater_labels": dict(sorted(ratings.get((oid, qid), {}).items())),
-            }))
-    return rows
+            }
 
 
 # Why an export came out empty ------------------------------------------------------------------

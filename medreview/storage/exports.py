@@ -501,3 +501,83 @@ def judgment_batches(project: Project, *, pseudonymise: bool = False, rows: int 
 
 def _as_float(value: Any) -> float:
     return float(value) if value is not None else float("nan")
+
+
+# The training exports a window of outputs at a time (in id order): never every output's
+# text, gold labels, answers and rationales at once.
+
+def gold_by_output(project: Project) -> Iterator[tuple[int, dict[str, GoldLabel]]]:
+    """``newest_gold``'s entries one output at a time, in output id order: the same labels,
+    each output's questions in the order of their first revision (``ORDER BY revision_no``,
+    ties in the table's order, as there)."""
+    g = GoldLabelRow
+    names: dict[str, str] = {}
+    with project.read() as s:
+        attention = attention_output_ids(s)
+        current: int | None = None
+        labels: dict[str, GoldLabel] = {}
+        for batch in _batches(s.connection(), select(
+                g.output_id, g.question_id, g.value, g.provenance, g.revision_no, g.rationale)
+                .order_by(g.output_id, g.revision_no, g.id)):
+            for oid, qid, value, provenance, no, rationale in batch:
+                if oid in attention:
+                    continue
+                if oid != current:
+                    if current is not None:
+                        yield current, labels
+                    current, labels = oid, {}
+                qid = names.setdefault(qid, qid)
+                labels[qid] = GoldLabel(oid, qid, value, names.setdefault(provenance, provenance),
+                                        no, rationale)
+            if len(names) > 65_536:
+                names.clear()
+        if current is not None:
+            yield current, labels
+
+
+def output_window(project: Project, first_id: int, size: int
+                  ) -> tuple[dict[int, ExportOutput], dict[int, ExportCase]]:
+    """The ``size`` outputs from id ``first_id`` on (id order) and their cases (with their
+    criteria), as ``cases_and_outputs`` reads them."""
+    o, c = OutputRow, CaseRow
+    with project.read() as s:
+        conn = s.connection()
+        outputs = {oid: ExportOutput(oid, cid, model, text)
+                   for oid, cid, model, text in _rows(conn, select(
+                       o.id, o.case_id, o.model, o.text).where(o.id >= first_id)
+                       .order_by(o.id).limit(size))}
+        ids = sorted({out.case_id for out in outputs.values()})
+        crit = case_criteria(s, ids, {})
+        cases: dict[int, ExportCase] = {}
+        for at in range(0, len(ids), 500):
+            for cid, ext, messages, context in _rows(conn, select(
+                    c.id, c.external_id, c.messages, c.context).where(
+                    c.id.in_(ids[at:at + 500]))):
+                cases[cid] = ExportCase(cid, ext, tuple(dict(m) for m in messages),
+                                        tuple(dict(d) for d in context), crit.get(cid, ()))
+    return outputs, cases
+
+
+def window_answers(project: Project, lo: int, hi: int) -> list[CurrentAnswer]:
+    """``current_answers`` of the outputs ``lo`` to ``hi``."""
+    j, rev, r = JudgmentRow, JudgmentRevisionRow, RaterRow
+    out: list[CurrentAnswer] = []
+    with project.read() as s:
+        for batch in _batches(s.connection(), _current(s, select(
+                j.output_id, r.name, r.pseudonym, r.kind, rev.answers, rev.annotations,
+                rev.rationale)).where(j.output_id.between(lo, hi))):
+            out += map(CurrentAnswer._make, batch)
+    return out
+
+
+def window_rationales(project: Project, lo: int, hi: int) -> dict[int, str]:
+    """``first_rationales`` of the outputs ``lo`` to ``hi``."""
+    j, rev, r = JudgmentRow, JudgmentRevisionRow, RaterRow
+    out: dict[int, str] = {}
+    with project.read() as s:
+        for batch in _batches(s.connection(), _current(s, select(j.output_id, rev.rationale))
+                              .where(r.kind == "physician", j.output_id.between(lo, hi))):
+            for oid, rationale in batch:
+                if rationale and oid not in out:
+                    out[oid] = rationale
+    return out
