@@ -280,19 +280,53 @@ def package_contents(pkg: Project) -> PackageContents:
         conn = s.connection()  # Core rows: the ORM's per-row work is not needed here
         forms = {f.id: PackageForm(f.key, f.version, f.kind, f.sha256)
                  for f in s.scalars(select(FormRow))}
-        o, j, r = OutputRow, JudgmentRow, JudgmentRevisionRow  # a package may hold 80,000
+        outputs_stmt, judgments_stmt, revisions_stmt = _package_statements()
         outputs = tuple(map(partial(tuple.__new__, PackageOutput), _all_rows(
-            conn, select(o.id, o.external_id, o.text_sha256).order_by(o.id))))
+            conn, outputs_stmt)))  # a package may hold 80,000
         judgments = tuple(map(partial(tuple.__new__, PackageJudgment), _all_rows(
-            conn, select(j.id, j.rater_id, j.output_id).order_by(j.id))))
+            conn, judgments_stmt)))
         # tuple.__new__ of each named tuple (what _make calls, without a Python frame per row)
-        revisions = tuple(map(partial(tuple.__new__, PackageRevision), _all_rows(conn, select(
-            r.uid, r.judgment_id, r.revision_no, r.form_id, r.taxonomy_id, r.answers,
-            r.annotations, r.rationale, r.confidence, r.overall_score, r.time_on_task_s,
-            r.flagged, r.skipped, r.status, r.author, r.created_at, r.guideline_version,
-            r.source,
-        ).order_by(r.judgment_id, r.revision_no))))
+        revisions = tuple(map(partial(tuple.__new__, PackageRevision), _all_rows(
+            conn, revisions_stmt)))
     return PackageContents(settings, raters, outputs, forms, judgments, revisions)
+
+
+def _package_statements() -> tuple[Select[Any], Select[Any], Select[Any]]:
+    """The reads of a package's outputs, judgments and revisions (``package_contents``; the
+    pipelined merge's worker runs their SQLite text, so it reads the rows in the same order)."""
+    o, j, r = OutputRow, JudgmentRow, JudgmentRevisionRow
+    return (select(o.id, o.external_id, o.text_sha256).order_by(o.id),
+            select(j.id, j.rater_id, j.output_id).order_by(j.id),
+            select(r.uid, r.judgment_id, r.revision_no, r.form_id, r.taxonomy_id, r.answers,
+                   r.annotations, r.rationale, r.confidence, r.overall_score, r.time_on_task_s,
+                   r.flagged, r.skipped, r.status, r.author, r.created_at, r.guideline_version,
+                   r.source).order_by(r.judgment_id, r.revision_no))  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class PackageHead:
+    """A package database's settings, raters and forms, and the SQLite text of the reads of
+    its other rows (for a process that reads them with the driver: ``study.merge_worker``)."""
+
+    settings: dict[str, Any]
+    raters: tuple[PackageRater, ...]
+    forms: dict[int, PackageForm]
+    sql: tuple[str, str, str]  # outputs, judgments, revisions
+
+
+def package_head(pkg: Project) -> PackageHead:
+    """What ``package_contents`` reads first, without the outputs', judgments' and revisions'
+    rows; ``ProjectError`` unless the package is a SQLite database."""
+    with pkg.read() as s:
+        dialect = s.connection().dialect
+        if dialect.name != "sqlite":
+            raise ProjectError("a package database is SQLite")
+        raw = s.scalars(select(ProjectRow)).one().settings or {}
+        raters = tuple(PackageRater(r.id, r.name, r.kind) for r in s.scalars(select(RaterRow)))
+        forms = {f.id: PackageForm(f.key, f.version, f.kind, f.sha256)
+                 for f in s.scalars(select(FormRow))}
+    sql = tuple(str(stmt.compile(dialect=dialect)) for stmt in _package_statements())
+    return PackageHead(raw.get("package") or {}, raters, forms, (sql[0], sql[1], sql[2]))
 
 
 def _all_rows(conn: Connection, stmt: Select[*tuple[Any, ...]]) -> list[tuple[Any, ...]]:

@@ -138,6 +138,27 @@ def check_issued(pz: PackageZip, issued: IssuedPackage | None, project_uid: str)
 def _read_package(file: Path, project: Project, lead: MergeReference, now: dt.datetime,
                   work: Path) -> IncomingPackage:
     src = str(file)
+    issued, pkg = open_package(file, project, lead, work)
+    try:
+        # The collector off while checking: every row read stays alive, so each full
+        # collection would scan them all again (at 100k revisions, half of the checks' time).
+        with gc_paused():
+            return _load(package_contents(pkg), IncomingPackage(src, issued), lead, now,
+                         project)
+    except PackageError:
+        raise
+    except Exception as exc:  # a damaged database inside valid checksums: still a refusal
+        raise _fail(f"package database cannot be read: {str(exc)[:200]}", src) from exc
+    finally:
+        pkg.close()
+
+
+def open_package(file: Path, project: Project, lead: MergeReference, work: Path
+                 ) -> tuple[IssuedPackage, Project]:
+    """A package's checks up to its rows: its zip's checksums and manifest, the issue record
+    and seal; its database unpacked into ``work`` and opened (the caller closes it). Adds the
+    package's outputs to ``lead``."""
+    src = str(file)
     with open_package_zip(file) as pz:
         found = issued_package(project, str(pz.manifest["package_uid"]))
         issued = check_issued(pz, found, lead.uid)
@@ -155,18 +176,7 @@ def _read_package(file: Path, project: Project, lead: MergeReference, now: dt.da
         pkg = open_project(folder, upgrade=True, read_only=False)
     except ProjectError as exc:
         raise _fail(f"package database cannot be opened: {exc.reason}", src) from exc
-    try:
-        # The collector off while checking: every row read stays alive, so each full
-        # collection would scan them all again (at 100k revisions, half of the checks' time).
-        with gc_paused():
-            return _load(package_contents(pkg), IncomingPackage(src, issued), lead, now,
-                         project)
-    except PackageError:
-        raise
-    except Exception as exc:  # a damaged database inside valid checksums: still a refusal
-        raise _fail(f"package database cannot be read: {str(exc)[:200]}", src) from exc
-    finally:
-        pkg.close()
+    return issued, pkg
 
 
 def _refuse_active_schema(db: Path, src: str) -> None:
@@ -303,6 +313,12 @@ def merge_packages(project: Project, files: Sequence[Path],
 
 def _merge(project: Project, files: Sequence[Path], progress: Progress,
            now: dt.datetime) -> MergeReport:
+    from medreview.study.merge_pipeline import pipelined_merge  # (it imports this module)
+
+    piped = pipelined_merge(project, files, progress, now)
+    if piped is not None:
+        progress(len(files) * 2, len(files) * 2, "done")
+        return MergeReport(piped)
     lead = merge_reference(project, ())  # each package adds its outputs' cases
     packages: list[IncomingPackage] = []
     with _work_folder(project) as work:

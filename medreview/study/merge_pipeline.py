@@ -1,0 +1,211 @@
+"""The merge on two cores: a worker process checks chunk k+1 while this one writes chunk k.
+
+The single-process merge (``study.merge``) reads and checks every package, then writes them
+all in one transaction; on this 2-core machine that leaves one core idle. Here a "spawn"
+worker (``study.merge_worker``; a thread would hold the GIL) reads each package's rows,
+checks each revision against the lead's forms and scores it, and sends chunks of whole
+outputs in our output id order; this process does what needs the project (the zip, the issue
+record, the lead's reference, then inside the one write transaction the uid owners, held
+judgments, conflicts and the inserts: ``storage.merge_stream``), writing chunk k while the
+worker works on chunk k+1. The rows, their ids and the report are the single-process merge's.
+
+This path decides only merges that succeed. Anything the single-process merge would refuse
+(a bad zip, a forged row, a uid of another judgment), anything the worker cannot decide
+exactly as that merge would (``merge_worker.Decline``), a worker that fails to start or dies,
+or a project that is not SQLite: the transaction rolls back, nothing is written, and
+``pipelined_merge`` returns None; the caller then runs the single-process merge, which
+refuses with its usual one line (or merges). A refused merge costs its checks twice.
+
+Small merges skip it: starting the worker (~0.1 s: a new interpreter importing the domain
+modules) costs more than it saves below ``MIN_BYTES`` of packages (docs/PERFORMANCE.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import multiprocessing
+import os
+import queue
+import sys
+import types
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from medreview.progress import Progress
+from medreview.storage.merge_stream import Declined, apply_chunk, begin_package, open_stream
+from medreview.storage.merging import (
+    _MERGE_CACHE_KIB,
+    MergeReference,
+    PackageMergeResult,
+    merge_reference,
+    package_head,
+)
+from medreview.storage.packages import IssuedPackage
+from medreview.storage.project import DB_NAME, Project
+from medreview.storage.retests import retest_outputs
+from medreview.storage.revisions import gc_paused, page_cache
+from medreview.study.merge import _work_folder, open_package
+from medreview.study.merge_worker import Issued, PackageForm, Reference, Task, serve
+
+log = logging.getLogger(__name__)
+
+# Packages smaller than this together (zip bytes; ~420 a graded item) take the single-process
+# merge: below ~5,000 revisions the worker's start-up costs more than the second core saves.
+MIN_BYTES = 2_000_000
+CHUNK = 2_000  # revisions per chunk (whole outputs): small enough to start writing early
+AHEAD = 4  # chunks the worker may have sent and this process not yet taken
+_POLL_S = 1.0  # how often a wait for the worker checks that it is still alive
+
+
+def pipelined_merge(project: Project, files: Sequence[Path], progress: Progress,
+                    now: dt.datetime) -> list[PackageMergeResult] | None:
+    """Merge ``files`` on two cores; None if this path does not decide (nothing written)."""
+    if project.engine.dialect.name != "sqlite":
+        return None
+    try:
+        if sum(os.path.getsize(f) for f in files) < MIN_BYTES:
+            return None
+    except OSError:
+        return None
+    try:
+        worker = _Worker()
+    except Exception as exc:  # no processes here (a sandbox): one core it is
+        log.info("merge worker did not start (%s): single-process merge", exc)
+        return None
+    try:
+        results = _run(project, files, progress, now, worker)
+    except Exception as exc:  # rolled back; the single-process merge decides and says why
+        log.info("pipelined merge declined (%s): single-process merge", str(exc)[:300])
+        worker.abort()
+        return None
+    worker.stop()
+    return results
+
+
+def _run(project: Project, files: Sequence[Path], progress: Progress, now: dt.datetime,
+         worker: _Worker) -> list[PackageMergeResult]:
+    n = len(files)
+    lead = merge_reference(project, ())  # each package adds its outputs' cases
+    entries: list[tuple[str, IssuedPackage]] = []
+    results: list[PackageMergeResult] = []
+    with _work_folder(project) as work:
+        for i, f in enumerate(files):
+            progress(i, n * 2, f"checking {Path(f).name}")
+            task, issued = _task(i, Path(f), project, lead, now, work)
+            worker.send(task)
+            entries.append((str(Path(f)), issued))
+        # One transaction: the worker's chunks are written as they come.
+        with project.transaction() as s, gc_paused(), page_cache(s, _MERGE_CACHE_KIB):
+            stream = open_stream(s, lead)
+            for i, (src, issued) in enumerate(entries):
+                progress(n + i, n * 2, f"merging {Path(src).name}")
+                ps = begin_package(stream, src, issued)
+                for heads, records in worker.chunks(i):
+                    apply_chunk(stream, ps, heads, records)
+                results.append(ps.result)
+    return results
+
+
+def _task(i: int, file: Path, project: Project, lead: MergeReference, now: dt.datetime,
+          work: Path) -> tuple[Task, IssuedPackage]:
+    """Package ``i`` checked up to its rows (``study.merge.open_package``): the worker's task."""
+    issued, pkg = open_package(file, project, lead, work)
+    try:
+        db = Path(pkg.path) / DB_NAME
+        head = package_head(pkg)
+    finally:
+        pkg.close()
+    settings, raters = head.settings, head.raters
+    # study.merge._load's first checks
+    if settings.get("source_project_uid") != lead.uid or (
+            settings.get("package_uid") != issued.uid):
+        raise Declined("package database does not match its manifest")
+    if len(raters) != 1 or raters[0].name != issued.rater or (
+            raters[0].kind != issued.rater_kind):
+        raise Declined("package raters")
+    ours = [o.output_id for o in issued.outputs.values()]
+    case_of = {o: lead.case_of[o] for o in ours if o in lead.case_of}
+    criteria = {c: lead.criteria[c] for c in set(case_of.values()) if c in lead.criteria}
+    return Task(
+        at=i, db=str(db), rater_id=raters[0].id,
+        forms={fid: PackageForm(f.key, f.version, f.kind, f.sha256)
+               for fid, f in head.forms.items()},
+        issued=Issued(issued.rater, dict(issued.attachments),
+                      {t: (o.output_id, o.text_sha256) for t, o in issued.outputs.items()}),
+        lead=Reference(lead.forms, criteria, case_of), now=now,
+        retests=frozenset(retest_outputs(project, issued.rater_id)), sql=head.sql,
+        chunk=CHUNK), issued
+
+
+@contextlib.contextmanager
+def _light_main() -> Iterator[None]:
+    """While a worker is spawned: no ``__main__`` for it to run again. A spawned child imports
+    its parent's main script first (the bench, the CLI: SQLAlchemy and more, half a second);
+    the worker needs only ``study.merge_worker``. (In the frozen app ``freeze_support`` in the
+    entry point turns the started executable into the worker before anything else.)"""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
+
+
+class _Worker:
+    """The worker process and its queues: tasks in, chunks out, credits back."""
+
+    def __init__(self) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.tasks: Any = ctx.Queue()
+        self.results: Any = ctx.Queue()
+        self.credits: Any = ctx.Semaphore(AHEAD)
+        self.process = ctx.Process(target=serve, args=(self.tasks, self.results, self.credits),
+                                   name="medreview-merge-worker", daemon=True)
+        with _light_main():
+            self.process.start()
+
+    def send(self, task: Task) -> None:
+        self.tasks.put(task)
+
+    def chunks(self, index: int) -> Iterator[tuple[list[tuple[int, int]], list[Any]]]:
+        """Package ``index``'s chunks as the worker sends them; ``Declined`` if it declines."""
+        while True:
+            try:
+                message = self.results.get(timeout=_POLL_S)
+            except queue.Empty:
+                if not self.process.is_alive():
+                    raise Declined("the merge worker stopped") from None
+                continue
+            kind, at = message[0], message[1]
+            if at != index:
+                raise Declined(f"the merge worker sent package {at}, not {index}")
+            if kind == "chunk":
+                self.credits.release()
+                yield message[2], message[3]
+            elif kind == "done":
+                return
+            else:
+                raise Declined(f"the merge worker declined: {message[2]}")
+
+    def stop(self) -> None:
+        self.tasks.put(None)
+        self.process.join(timeout=10)
+        if self.process.is_alive():
+            self.abort()
+        self._close()
+
+    def abort(self) -> None:
+        """Stop the worker now (a declined merge: what it still sends is not needed)."""
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join(timeout=10)
+        self._close()
+
+    def _close(self) -> None:
+        for q in (self.tasks, self.results):
+            q.cancel_join_thread()
+            q.close()

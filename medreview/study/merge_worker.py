@@ -1,0 +1,300 @@
+"""The pipelined merge's worker process: a package's rows read, checked and scored, in chunks.
+
+``study.merge_pipeline`` starts this in a "spawn" process (the GIL rules out a thread for this
+CPU work) and writes chunk k inside its one transaction while this process reads and checks
+chunk k+1. It imports no SQLAlchemy and no ``storage``: a spawned process starts in tens of
+milliseconds, not the half second those imports take.
+
+What runs here needs only the package and what the lead's process sent (its forms, the cases'
+criteria, the issue record, the outputs chosen for a retest): the checks of ``study.merge._load``
+except those that need the project's state (which project judgment a revision uid belongs to),
+each revision's score (``storage.revisions.Scorer``'s rule, from the same forms and criteria;
+the lead's process verifies inside its transaction that they are still the project's), and the
+JSON and timestamp text the revision columns store (what ``storage.sqlite_values`` writes).
+
+Nothing here decides a refusal's wording: whatever the single-process merge would refuse, or
+anything this module cannot decide exactly as it would (a value outside the column readers'
+fast paths), makes the lead's process roll back and run the single-process merge, which says
+why with its usual one line. A revision that fails a check that applies only to a new revision
+is sent marked ``refused``: the lead's process knows whether it is new.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+from medreview.domain.jsontext import dumps_default
+from medreview.domain.scoring import Score, score_preparer
+from medreview.study.merge_revision import RevisionChecks
+
+# storage.revisions.RETEST_SOURCE (that module imports SQLAlchemy; a test checks they agree)
+RETEST_SOURCE = "retest"
+# The storage format of UTC timestamps (storage.sqlite_values._POSITIONAL)
+STAMP_FORMAT = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
+
+_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # json.loads's own
+_UTC = dt.UTC
+_datetime = dt.datetime
+_fromisoformat = dt.datetime.fromisoformat
+
+
+class Decline(Exception):
+    """This package cannot be decided here exactly as the single-process merge would."""
+
+
+class Reference(NamedTuple):
+    """The lead's forms and its outputs' cases (``storage.merging.MergeReference``)."""
+
+    forms: dict[tuple[str, int], tuple[int, str, Any]]  # (key, version) -> id, sha, Form
+    criteria: dict[int, tuple[Any, ...]]  # case id -> its criteria questions
+    case_of: dict[int, int]  # output id -> case id
+
+
+class Issued(NamedTuple):
+    """The issue record, as the checks use it."""
+
+    rater: str
+    attachments: dict[int, int]
+    outputs: dict[str, tuple[int, str]]  # token -> (our output id, text sha256)
+
+
+class PackageForm(NamedTuple):
+    key: str
+    version: int
+    kind: str
+    sha256: str
+
+
+class Task(NamedTuple):
+    """One package for the worker: its database, what the checks need, the SQL to read it."""
+
+    at: int  # the package's place in the merge
+    db: str
+    rater_id: int  # the package's own rater row (the lead's process checked its name and kind)
+    forms: dict[int, PackageForm]  # the package's forms by its ids
+    issued: Issued
+    lead: Reference
+    now: dt.datetime
+    retests: frozenset[int]  # our outputs chosen for this rater's retest
+    sql: tuple[str, str, str]  # outputs, judgments, revisions (storage.merging's statements)
+    chunk: int  # revisions per chunk (whole outputs)
+
+
+class _Revision(NamedTuple):
+    """A revision row with the names ``storage.merging.PackageRevision`` gives it."""
+
+    uid: str
+    judgment_id: int
+    revision_no: int
+    form_id: int
+    taxonomy_id: int | None
+    answers: Any
+    annotations: Any
+    rationale: Any
+    confidence: Any
+    overall_score: Any
+    time_on_task_s: Any
+    flagged: Any
+    skipped: Any
+    status: Any
+    author: Any
+    created_at: Any
+    guideline_version: Any
+    source: Any
+
+
+# A checked revision, compact for the pipe: (uid, form key, taxonomy key, answers JSON text,
+# annotations JSON text, rationale, confidence, score, time on task, flagged, skipped, status,
+# author, created-at text, guideline version, retest, refused). A revision that fails a check
+# of new revisions is (uid, None, ..., True): refused if the project does not hold it.
+Record = tuple[Any, ...]
+REFUSED = 16  # the index of the flag
+
+
+# --- values as the column types read them (storage.sqlite_values' fast paths, or decline) ----
+
+
+def _json(value: Any) -> Any:
+    if value.__class__ is str:
+        try:
+            parsed, end = _scan(value, 0)
+        except Exception:
+            raise Decline("JSON text outside the reader's fast path") from None
+        if end == len(value):
+            return parsed
+    raise Decline("JSON value outside the reader's fast path")
+
+
+def _bool(value: Any) -> Any:
+    if value is None:
+        return None
+    if value.__class__ is int and (value == 0 or value == 1):
+        return value == 1
+    raise Decline("boolean outside 0 and 1")
+
+
+def _stamp(value: Any) -> Any:
+    if value.__class__ is str and len(value) == 26 and value[10] == " " and value[19] == ".":
+        try:
+            out = _fromisoformat(value + "+00:00")
+        except ValueError:
+            raise Decline("timestamp outside the reader's fast path") from None
+        if out.tzinfo is _UTC:
+            return out
+    raise Decline("timestamp outside the reader's fast path")
+
+
+def _read(con: sqlite3.Connection, sql: str) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = con.execute(sql).fetchall()
+    return rows
+
+
+def _revisions(con: sqlite3.Connection, sql: str) -> list[_Revision]:
+    raw = _read(con, sql)
+    if not raw:
+        return []
+    cols = [list(c) for c in zip(*raw, strict=True)]
+    for at, conv in ((5, _json), (6, _json), (11, _bool), (12, _bool), (15, _stamp)):
+        cols[at] = list(map(conv, cols[at]))
+    new = tuple.__new__
+    return [new(_Revision, row) for row in zip(*cols, strict=True)]
+
+
+# --- a package ---------------------------------------------------------------------------------
+
+
+class _Scores:
+    """``storage.revisions.Scorer.prepared`` by form key, from the lead's forms and criteria."""
+
+    def __init__(self, lead: Reference) -> None:
+        self.lead = lead
+        self._by_form: dict[tuple[str, int], Any] = {}
+        self._shared: dict[tuple[Any, ...], Score] = {}
+
+    def prepared(self, form_key: tuple[str, int], ours: int) -> Score:
+        found = self._by_form.get(form_key)
+        if found is None:
+            form = self.lead.forms[form_key][2]
+            preparer = score_preparer(form)
+            found = self._by_form[form_key] = (preparer, {}) if (
+                form.scoring is not None and form.per_case_criteria) else preparer(())
+        if not isinstance(found, tuple):
+            return found
+        preparer, by_case = found
+        case = self.lead.case_of.get(ours)
+        score = by_case.get(case)
+        if score is None:
+            questions = self.lead.criteria.get(case, ()) if case is not None else ()
+            same = (form_key, *map(id, questions))
+            score = self._shared.get(same)
+            if score is None:
+                score = self._shared[same] = preparer(questions)
+            by_case[case] = score
+        return score  # type: ignore[no-any-return]
+
+
+def package_chunks(task: Task) -> Iterator[tuple[list[tuple[int, int]], list[Record]]]:
+    """The package's revisions checked, by our output id in order, ``task.chunk`` at a time:
+    (our output ids with how many records each, the records)."""
+    con = sqlite3.connect(f"file:{task.db}?mode=ro", uri=True)
+    try:
+        outputs = _read(con, task.sql[0])
+        judgments = _read(con, task.sql[1])
+        revs = _revisions(con, task.sql[2])
+    finally:
+        con.close()
+    issued = task.issued
+    token_of: dict[int, str] = {}
+    for oid, token, sha in outputs:
+        sent = issued.outputs.get(str(token))
+        if sent is None or sha != sent[1]:
+            raise Decline("an output the package was not sent")
+        token_of[oid] = str(token)
+    out_map = {pid: issued.outputs[t][0] for pid, t in token_of.items()}
+    for _jid, rater_id, oid in judgments:
+        if rater_id != task.rater_id or oid not in token_of:
+            raise Decline("a judgment of an output not assigned in the package")
+    ours_of = {jid: out_map[oid] for jid, _r, oid in judgments}
+    forms = task.forms
+    groups: dict[int, list[_Revision]] = {}
+    for r in revs:  # in the package's order; each output's chain keeps it
+        ours = ours_of.get(r.judgment_id)
+        if ours is None:
+            raise Decline("a revision of no judgment of its rater")
+        if r.form_id not in forms or (r.taxonomy_id and r.taxonomy_id not in forms):
+            raise Decline("a revision names a form the package does not have")
+        found = groups.get(ours)
+        if found is None:
+            groups[ours] = [r]
+        else:
+            found.append(r)
+    checks = RevisionChecks(task.lead, issued, task.now, out_map)
+    scores = _Scores(task.lead)
+    finished: set[int] = set()
+    retests = task.retests
+    fmt = STAMP_FORMAT
+    heads: list[tuple[int, int]] = []
+    records: list[Record] = []
+    for ours in sorted(groups):
+        chain = groups[ours]
+        for r in chain:
+            retest = r.source == RETEST_SOURCE
+            if retest:
+                if ours not in retests or r.judgment_id not in finished:
+                    records.append((r.uid, *(None,) * 15, True))
+                    continue
+            elif r.status == "done":
+                finished.add(r.judgment_id)
+            tax = forms.get(r.taxonomy_id) if r.taxonomy_id else None
+            try:
+                forms_, annotations, version = checks.check(r, forms[r.form_id], tax, ours)
+            except Exception:  # Refused, or what the single-process merge calls unreadable
+                records.append((r.uid, *(None,) * 15, True))
+                continue
+            answers = dict(r.answers)
+            try:
+                score = scores.prepared(forms_.form_key, ours)(answers, r.status)
+            except Exception as exc:  # the single-process merge raises it while writing
+                raise Decline(f"scoring failed: {exc!r}"[:200]) from None
+            c = r.created_at
+            records.append((
+                r.uid, forms_.form_key, forms_.taxonomy_key,
+                dumps_default(answers) if answers else "{}",
+                dumps_default(annotations) if annotations else "[]",
+                r.rationale, r.confidence, score, r.time_on_task_s, r.flagged, r.skipped,
+                r.status, r.author,
+                fmt % (c.year, c.month, c.day, c.hour, c.minute, c.second, c.microsecond),
+                version, retest, False))
+        heads.append((ours, len(chain)))
+        if len(records) >= task.chunk:
+            yield heads, records
+            heads, records = [], []
+    if heads:
+        yield heads, records
+
+
+def serve(tasks: Any, results: Any, credits: Any) -> None:
+    """The worker's loop: a ``Task`` per package from ``tasks`` until None; to ``results``,
+    ("chunk", index, heads, records) per chunk (one credit each: the lead's process gives one
+    back per chunk it took, so at most a few chunks wait in memory), then ("done", index), or
+    ("decline", index, why) and nothing more of that package."""
+    import gc
+
+    gc.disable()  # every row stays alive until its chunk is sent: no cycles to collect
+    while True:
+        task = tasks.get()
+        if task is None:
+            return
+        try:
+            for heads, records in package_chunks(task):
+                credits.acquire()
+                results.put(("chunk", task.at, heads, records))
+            results.put(("done", task.at))
+        except Decline as exc:
+            results.put(("decline", task.at, str(exc)))
+        except Exception as exc:  # the lead's process runs the single-process merge
+            results.put(("decline", task.at, f"worker: {exc!r}"[:300]))
