@@ -156,4 +156,5 @@ def lead_form(lead: Any, f: Any) -> Form:
                       "not have")
     if found[1] != f.sha256:
         raise Refused(f"package form {f.key} v{f.version} differs from this project's")
-    return found[2]
+    form: Form = found[2]
+    return form
