@@ -9,7 +9,7 @@ on first use (a run that needs no gold reads none) and keeps it for the rest of 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import cached_property
 from typing import Any
 
@@ -26,6 +26,7 @@ from medreview.storage.exports import (
     current_answers,
     first_rationales,
     gold_by_output,
+    output_cases,
     output_window,
     rater_names,
     window_answers,
@@ -65,11 +66,16 @@ class ExportData:
         return self._cases_outputs[1]
 
     @cached_property
+    def output_cases(self) -> dict[int, int]:
+        """Output id -> case id, every output (in id order)."""
+        return output_cases(self.project)
+
+    @cached_property
     def by_case(self) -> dict[int, list[int]]:
         """Case id -> its outputs' ids, in id order."""
         by_case: dict[int, list[int]] = defaultdict(list)
-        for oid, o in self.outputs.items():
-            by_case[o.case_id].append(oid)
+        for oid, cid in self.output_cases.items():
+            by_case[cid].append(oid)
         return by_case
 
     @cached_property
@@ -120,13 +126,16 @@ class ExportData:
     def compared(self) -> dict[tuple[int, str], int]:
         """(output, pairwise question) → the output the raters saw as "B": the most common
         one their current answers record (ties: the lowest id)."""
-        votes: dict[tuple[int, str], Counter[int]] = defaultdict(Counter)
-        for r in self.answers:
-            for a in r.annotations or ():
-                if isinstance(a, dict) and a.get("compared_output_id") is not None \
-                        and a.get("question_id"):
-                    votes[(r.output_id, a["question_id"])][int(a["compared_output_id"])] += 1
-        return {k: min(c, key=lambda oid: (-c[oid], oid)) for k, c in votes.items()}
+        return compared_outputs_of(self.answers)
+
+    def compared_of(self, output_id: int) -> dict[str, int]:
+        """``compared``'s entries of one output, by question (from its window's answers)."""
+        if self._window is None or not self._window.first <= output_id <= self._window.last:
+            self.output(output_id)
+        assert self._window is not None
+        start, end = self._window.spans.get(output_id, (0, 0))
+        return {qid: other for (_oid, qid), other in
+                compared_outputs_of(self._window.answers[start:end]).items()}
 
     def physician_labels(self, output_id: int, *, pseudonymise: bool
                          ) -> dict[tuple[int, str], dict[str, Any]]:
@@ -147,6 +156,17 @@ class ExportData:
         if found is None:
             found = self._scores[score_question] = scores_of(self, score_question)
         return found
+
+
+def compared_outputs_of(answers: Iterable[CurrentAnswer]) -> dict[tuple[int, str], int]:
+    """``ExportData.compared`` of these answers."""
+    votes: dict[tuple[int, str], Counter[int]] = defaultdict(Counter)
+    for r in answers:
+        for a in r.annotations or ():
+            if isinstance(a, dict) and a.get("compared_output_id") is not None \
+                    and a.get("question_id"):
+                votes[(r.output_id, a["question_id"])][int(a["compared_output_id"])] += 1
+    return {k: min(c, key=lambda oid: (-c[oid], oid)) for k, c in votes.items()}
 
 
 WINDOW = 20_000  # outputs read together (tests make it small)

@@ -214,48 +214,76 @@ def preference_records(
     data: ExportData | None = None,
 ) -> tuple[list[Record], list[dict[str, Any]]]:
     """Preference pairs and a provenance sidecar (one row per record, same order)."""
+    records: list[Record] = []
+    sidecar: list[dict[str, Any]] = []
+    for key, (rec, side) in iter_preference_records(
+            project, style=style, score_question=score_question, min_margin=min_margin,
+            include_margin=include_margin, data=data):
+        records.append((key, rec))
+        sidecar.append(side)
+    return records, sidecar
+
+
+_PAIRS = 20_000  # candidate pairs whose answers and cases are read together
+
+
+def iter_preference_records(
+    project: Project,
+    *,
+    style: PrefStyle = "trl",
+    score_question: str | None = None,
+    min_margin: float = 0.0,
+    include_margin: bool = False,
+    data: ExportData | None = None,
+) -> Iterator[tuple[str, tuple[dict[str, Any], dict[str, Any]]]]:
+    """``preference_records`` one (record, sidecar row) at a time: the candidate pairs come
+    from the gold labels (in output order) and the scores, and the answers' texts and the
+    cases' prompts are read for ``_PAIRS`` candidates at a time."""
     if style not in ("trl", "openai"):
         raise InputError(f"unknown preference style {style!r}")
     data = data or ExportData(project)
-    cases, outputs, by_case = data.cases, data.outputs, data.by_case
-    records: list[Record] = []
-    sidecar: list[dict[str, Any]] = []
     seen: set[tuple[int, int]] = set()
-    gold = data.gold
+    n = 0
+    batch: list[tuple[int, int, int, float | None, str]] = []
+    for candidate in _pair_candidates(data, score_question, min_margin):
+        batch.append(candidate)
+        if len(batch) >= _PAIRS:
+            for found in _pairs(project, batch, seen, style, include_margin, n):
+                n += 1
+                yield found
+            batch = []
+    for found in _pairs(project, batch, seen, style, include_margin, n):
+        n += 1
+        yield found
+
+
+def _pair_candidates(data: ExportData, score_question: str | None, min_margin: float
+                     ) -> Iterator[tuple[int, int, int, float | None, str]]:
+    """(case, winner, loser, margin, source) in the order pairs are made: pairwise gold
+    answers first (by output), then gold score differences (by case)."""
+    output_cases, by_case = data.output_cases, data.by_case
     pairwise_ids = _pairwise_ids(data)
-
-    def add(case_id: int, win: int, lose: int, margin: float | None, source: str) -> None:
-        if (win, lose) in seen or (lose, win) in seen:
-            return
-        prompt = _prompt_of(cases[case_id])
-        if not prompt or outputs[win].text == outputs[lose].text:
-            return
-        seen.add((win, lose))
-        records.append((cases[case_id].external_id, _pair_record(
-            prompt, outputs[win].text, outputs[lose].text,
-            margin if include_margin else None, style)))
-        sidecar.append({"row": len(records) - 1, "case_external_id": cases[case_id].external_id,
-                        "chosen_output_id": win, "rejected_output_id": lose,
-                        "chosen_model": outputs[win].model, "rejected_model": outputs[lose].model,
-                        "margin": margin, "source": source})
-
     # 1) pairwise gold answers, where the partner is known: the one the raters were shown
     #    (recorded with their answers), else the case's only other output
-    compared = data.compared if pairwise_ids else {}
-    for oid, labels in sorted(gold.items()):
-        if oid not in outputs:
-            continue
-        siblings = [x for x in by_case[outputs[oid].case_id] if x != oid]
-        for g in labels.values():
-            if g.value not in ("A", "B") or g.question_id not in pairwise_ids:
+    if pairwise_ids:
+        for oid, labels in data.gold.items():  # (in output id order)
+            if oid not in output_cases:
                 continue
-            other = compared.get((oid, g.question_id))
-            if other is None or other not in siblings:
-                if len(siblings) != 1:
+            case_id = output_cases[oid]
+            siblings = [x for x in by_case[case_id] if x != oid]
+            compared: dict[str, int] | None = None
+            for g in labels.values():
+                if g.value not in ("A", "B") or g.question_id not in pairwise_ids:
                     continue
-                other = siblings[0]
-            win, lose = (oid, other) if g.value == "A" else (other, oid)
-            add(outputs[oid].case_id, win, lose, None, f"pairwise:{g.question_id}")
+                if compared is None:
+                    compared = data.compared_of(oid)
+                other = compared.get(g.question_id)
+                if other is None or other not in siblings:
+                    if len(siblings) != 1:
+                        continue
+                    other = siblings[0]
+                win, lose = (oid, other) if g.value == "A" else (other, oid)
+                yield case_id, win, lose, None, f"pairwise:{g.question_id}"
     # 2) gold score differences
     scores = data.scores(score_question)
     for case_id, oids in sorted(by_case.items()):
@@ -265,8 +293,34 @@ def preference_records(
             if abs(diff) <= 0 or abs(diff) < min_margin:
                 continue
             win, lose = (a, b) if diff > 0 else (b, a)
-            add(case_id, win, lose, abs(diff), "gold score")
-    return records, sidecar
+            yield case_id, win, lose, abs(diff), "gold score"
+
+
+def _pairs(project: Project, batch: list[tuple[int, int, int, float | None, str]],
+           seen: set[tuple[int, int]], style: PrefStyle, include_margin: bool, n: int
+           ) -> Iterator[tuple[str, tuple[dict[str, Any], dict[str, Any]]]]:
+    """The records of a batch of candidates (``seen``: the pairs already made)."""
+    if not batch:
+        return
+    from medreview.storage.exports import outputs_and_cases
+
+    outputs, cases = outputs_and_cases(project, (x for c in batch for x in c[1:3]),
+                                       (c[0] for c in batch))
+    for case_id, win, lose, margin, source in batch:
+        if (win, lose) in seen or (lose, win) in seen:
+            continue
+        prompt = _prompt_of(cases[case_id])
+        if not prompt or outputs[win].text == outputs[lose].text:
+            continue
+        seen.add((win, lose))
+        key = cases[case_id].external_id
+        yield key, (_pair_record(prompt, outputs[win].text, outputs[lose].text,
+                                 margin if include_margin else None, style),
+                    {"row": n, "case_external_id": key, "chosen_output_id": win,
+                     "rejected_output_id": lose, "chosen_model": outputs[win].model,
+                     "rejected_model": outputs[lose].model, "margin": margin,
+                     "source": source})
+        n += 1
 
 
 def _pairwise_ids(data: ExportData) -> set[str]:
@@ -327,16 +381,17 @@ def empty_reason(project: Project, kind: str, *, score_question: str | None = No
     already read (the reasons are computed from it, never read again).
     """
     data = data or ExportData(project)
-    _cases_map, outputs = data.cases, data.outputs
-    gold = {oid: g for oid, g in data.gold.items() if g and oid in outputs}
+    outputs = data.output_cases
     if not outputs:
         return "the project has no model outputs yet; import some (Project → Import)"
-    if not gold:
+    if not any(g and oid in outputs for oid, g in data.gold.items()):
         return f"no output has a gold label yet; {ADJUDICATE_HINT}"
     if kind == "sft":
         return f"no gold label belongs to a current output; {ADJUDICATE_HINT}"
     if kind == "criteria":
-        if not any(c.criteria for c in _cases_map.values()):
+        from medreview.storage.exports import has_case_criteria
+
+        if not has_case_criteria(project):
             return ("the cases have no per-case criteria (HealthBench-style rubric items); "
                     "this export is for such cases — use sft or tables instead")
         return ("no per-case criterion has a yes/no gold label yet; adjudicate the criteria "
@@ -349,7 +404,8 @@ def empty_reason(project: Project, kind: str, *, score_question: str | None = No
                 "same case (import another model's outputs)")
     pairwise_ids = _pairwise_ids(data)
     if any(g.value in ("A", "B") and qid in pairwise_ids
-           for labels in gold.values() for qid, g in labels.items()):
+           for oid, labels in data.gold.items() if oid in outputs
+           for qid, g in labels.items()):
         return ("the pairwise gold answers make no pair: their case has more than two "
                 "outputs and the raters' judgments don't record which answer was compared "
                 "(grade the pairs in the app, which records it), or the two answers are "

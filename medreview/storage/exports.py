@@ -8,7 +8,7 @@ rows, each column through its type's processor (the values Core gives, faster); 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -581,3 +581,43 @@ def window_rationales(project: Project, lo: int, hi: int) -> dict[int, str]:
                 if rationale and oid not in out:
                     out[oid] = rationale
     return out
+
+
+def output_cases(project: Project) -> dict[int, int]:
+    """Output id -> its case id, every output, in id order (no text: a million outputs)."""
+    with project.read() as s:
+        out: dict[int, int] = {}
+        for batch in _batches(s.connection(), select(OutputRow.id, OutputRow.case_id)
+                              .order_by(OutputRow.id)):
+            out.update(batch)
+        return out
+
+
+def outputs_and_cases(project: Project, output_ids: Iterable[int], case_ids: Iterable[int]
+                      ) -> tuple[dict[int, ExportOutput], dict[int, ExportCase]]:
+    """The outputs and cases of these ids (``cases_and_outputs``' values; cases without
+    their criteria, which preference pairs do not show)."""
+    o, c = OutputRow, CaseRow
+    oids, cids = sorted(set(output_ids)), sorted(set(case_ids))
+    outputs: dict[int, ExportOutput] = {}
+    cases: dict[int, ExportCase] = {}
+    with project.read() as s:
+        conn = s.connection()
+        for at in range(0, len(oids), 500):
+            for oid, cid, model, text in _rows(conn, select(
+                    o.id, o.case_id, o.model, o.text).where(o.id.in_(oids[at:at + 500]))):
+                outputs[oid] = ExportOutput(oid, cid, model, text)
+        for at in range(0, len(cids), 500):
+            for cid, ext, messages, context in _rows(conn, select(
+                    c.id, c.external_id, c.messages, c.context).where(
+                    c.id.in_(cids[at:at + 500]))):
+                cases[cid] = ExportCase(cid, ext, tuple(dict(m) for m in messages),
+                                        tuple(dict(d) for d in context), ())
+    return outputs, cases
+
+
+def has_case_criteria(project: Project) -> bool:
+    """Whether any case has a per-case criterion."""
+    with project.read() as s:
+        return s.execute(select(CaseCriterionRow.id).join(
+            CaseRow, CaseRow.id == CaseCriterionRow.case_id).limit(1)).first() is not None
