@@ -60,9 +60,11 @@ def _install_file_open(app: QApplication) -> None:
 def _excepthook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
     log.error("unhandled error", exc_info=(kind, exc, tb))
     text = "".join(traceback.format_exception(kind, exc, tb))
+    from medreview.services.access import describe_storage_error  # a damaged page: one line
+
     box = QMessageBox(QMessageBox.Icon.Critical, "Unexpected error",
-                      f"{exc}\n\nYour saved work is safe; unsaved edits are saved within a "
-                      "second of typing.")
+                      f"{describe_storage_error(exc) or exc}\n\nYour saved work is safe; "
+                      "unsaved edits are saved within a second of typing.")
     box.setTextFormat(Qt.TextFormat.PlainText)  # the message may quote hostile data
     box.setDetailedText(text)
     box.exec()

@@ -71,4 +71,10 @@ def error_text(exc: BaseException) -> str:
     """The message to show for a failed operation (our errors name file/item and reason)."""
     if isinstance(exc, MedreviewError):
         return exc.message
+    # A page damaged after the open-time check: one line, not the driver's SQL echo.
+    from medreview.services.access import describe_storage_error
+
+    storage = describe_storage_error(exc)
+    if storage is not None:
+        return storage
     return f"{type(exc).__name__}: {exc}"
