@@ -312,7 +312,9 @@ def _dates_as_text(frame: pd.DataFrame) -> pd.DataFrame:
             buf = io.StringIO()
             frame[[col]].to_csv(buf, index=False, header=False, lineterminator="\n")
             text = buf.getvalue().split("\n")[:len(frame)]
-            frame = frame.assign(**{col: pd.Series([t or None for t in text], dtype=object,
+            # (a row of one empty cell is written "": NaT)
+            frame = frame.assign(**{col: pd.Series([None if t in ("", '""') else t
+                                                    for t in text], dtype=object,
                                                    index=frame.index)})
     return frame
 
