@@ -48,6 +48,7 @@ from medreview.storage.rater_quality import (
     RetestPair,
     rater_records,
 )
+from medreview.storage.revisions import gc_paused
 
 DEFAULT_THRESHOLD = 0.6
 DEFAULT_MIN_DELAY_DAYS = 7.0
@@ -177,6 +178,7 @@ def _choose_question(inputs: RaterInputs, question: str | None) -> str | None:
     return busiest(+counts) or busiest(+numeric)
 
 
+@gc_paused()  # (objects per judgment, no cycles: the collector rescanned them all, 20 %)
 def compute_rater_report(inputs: RaterInputs, *, question: str | None = None,
                          window: Window = "week", size: int = 50,
                          threshold: float = DEFAULT_THRESHOLD,

@@ -21,7 +21,7 @@ from medreview.storage.check_items import not_attention
 from medreview.storage.models import JudgmentRevisionRow, JudgmentRow, RaterRow
 from medreview.storage.project import Project
 from medreview.storage.rating_columns import SCORE_QUESTION_ID
-from medreview.storage.revisions import RevisionContent, append_revision
+from medreview.storage.revisions import RevisionContent, append_revision, gc_paused
 from medreview.storage.table_read import column_batches
 
 RETEST_SOURCE = "retest"
@@ -139,5 +139,5 @@ def record_retest(project: Project, rater: str, output_id: int, answers: dict[st
 
 def rater_records(project: Project) -> RaterRecords:
     """One read snapshot: final answers of physicians and their test-retest pairs."""
-    with project.read() as s:
+    with project.read() as s, gc_paused():  # (a container or two per judgment: no cycles)
         return RaterRecords(tuple(_finals(s)), tuple(_retests(s)))

@@ -26,6 +26,7 @@ from medreview.storage.models import (
 )
 from medreview.storage.project import Project
 from medreview.storage.ratings_read import read_ratings_coded, read_ratings_long
+from medreview.storage.revisions import gc_paused
 from medreview.storage.table_read import column_rows
 
 if TYPE_CHECKING:
@@ -200,7 +201,8 @@ def current_revisions(project: Project, *, include_drafts: bool = False,
     adjudication queue needs two: a single rating disagrees with nobody).
     """
     rev, j, rater, output = JudgmentRevisionRow, JudgmentRow, RaterRow, OutputRow
-    with project.read() as s:
+    # (gc paused: the collector scanned every dict made so far again and again, no cycles)
+    with project.read() as s, gc_paused():
         q = (
             select(
                 j.output_id, output.case_id, CaseRow.external_id, output.model, rater.name,
