@@ -214,9 +214,14 @@ def run(project: Path, work: Path, kinds: list[str], repeat: int) -> None:
     print(f"project {project}: {judgments:,} finished judgments; "
           f"load {os.getloadavg()[0]:.1f}", flush=True)
     results: dict[str, list[dict[str, Any]]] = {k: [] for k in [BASELINE, *kinds]}
-    for _ in range(repeat):  # alternate: each kind's runs see the same mix of load
+    for round_no in range(repeat):  # alternate: each kind's runs see the same mix of load
         for kind in results:
-            results[kind].append(measure(kind, project, work))
+            r = measure(kind, project, work)
+            results[kind].append(r)
+            # as it comes (a 1M run takes long): the summary below is the one to quote
+            print(f"  {round_no + 1}/{repeat} {kind}: wall {r['wall']:.2f} s, CPU "
+                  f"{r['cpu']:.2f} s, peak {r['peak_mb']:.0f} MB; load "
+                  f"{os.getloadavg()[0]:.1f}", flush=True)
     base = min(r["wall"] for r in results[BASELINE])
     base_cpu = min(r["cpu"] for r in results[BASELINE])
     print(f"{'what':16} {'wall s':>8} {'CPU s':>8} {'peak MB':>8} {'x base':>7} "

@@ -58,14 +58,12 @@ def witnesses(values: Sequence[Any]) -> Witnesses:
             lo, hi = min(ints), max(ints)  # the range decides int64, uint64 or objects
             out[(int, _int_class(lo))] = lo
             out[(int, _int_class(hi))] = hi
-        elif t is dt.datetime:
-            for v in values:  # (few kinds: the first of each)
+        elif t is dt.datetime:  # its zone, resolution and time of day: the first of each
+            for v in values:
                 if v.__class__ is dt.datetime:
-                    key = (dt.datetime, v.tzinfo is None, v.microsecond % 1000 != 0,
-                           v.microsecond != 0, bool(v.hour or v.minute or v.second))
-                    out.setdefault(key, v)
-                    if len(out) > 64:
-                        break
+                    out.setdefault((dt.datetime, v.tzinfo, v.microsecond % 1000 != 0,
+                                    v.microsecond != 0, bool(v.hour or v.minute or v.second)),
+                                   v)
         else:
             out[(t,)] = next(v for v in values if v.__class__ is t)
     return out
@@ -85,7 +83,8 @@ class _Format:
     def __init__(self, fmt: str, path: Path) -> None:
         from medreview.exporters import tables
 
-        self.fmt, self.path, self._tables = fmt, path, tables
+        self.fmt, self.path = fmt, path
+        self._tables: Any = tables
         self._started = False
         self._schema: Any = None
 
@@ -93,7 +92,7 @@ class _Format:
         """The bytes this format writes for ``frame`` (header included), for comparisons."""
         t = self._tables
         if self.fmt == "csv":
-            return t.csv_text(frame).encode("utf-8")
+            return str(t.csv_text(frame)).encode("utf-8")
         if self.fmt == "jsonl":
             return "".join(t.jsonl_lines(frame)).encode("utf-8")
         flat = t.parquet_frame(frame)

@@ -509,30 +509,40 @@ def _as_float(value: Any) -> float:
 def gold_by_output(project: Project) -> Iterator[tuple[int, dict[str, GoldLabel]]]:
     """``newest_gold``'s entries one output at a time, in output id order: the same labels,
     each output's questions in the order of their first revision (``ORDER BY revision_no``,
-    ties in the table's order, as there)."""
+    ties in the table's order, as there). Read in the unique index's order (no sort of every
+    label), each output's few rows put in that order."""
     g = GoldLabelRow
     names: dict[str, str] = {}
     with project.read() as s:
         attention = attention_output_ids(s)
-        current: int | None = None
-        labels: dict[str, GoldLabel] = {}
+        current = -1  # (no output's id)
+        rows: list[tuple[Any, ...]] = []
         for batch in _batches(s.connection(), select(
-                g.output_id, g.question_id, g.value, g.provenance, g.revision_no, g.rationale)
-                .order_by(g.output_id, g.revision_no, g.id)):
-            for oid, qid, value, provenance, no, rationale in batch:
-                if oid in attention:
-                    continue
+                g.output_id, g.revision_no, g.id, g.question_id, g.value, g.provenance,
+                g.rationale).order_by(g.output_id, g.question_id, g.revision_no)):
+            for row in batch:
+                oid = row[0]
                 if oid != current:
-                    if current is not None:
-                        yield current, labels
-                    current, labels = oid, {}
-                qid = names.setdefault(qid, qid)
-                labels[qid] = GoldLabel(oid, qid, value, names.setdefault(provenance, provenance),
-                                        no, rationale)
+                    if rows:
+                        yield current, _labels(rows, names)
+                    current, rows = oid, []
+                if oid not in attention:
+                    rows.append(row)
             if len(names) > 65_536:
                 names.clear()
-        if current is not None:
-            yield current, labels
+        if rows:
+            yield current, _labels(rows, names)
+
+
+def _labels(rows: list[tuple[Any, ...]], names: dict[str, str]) -> dict[str, GoldLabel]:
+    """One output's labels by question (the newest revision), in first-revision order."""
+    rows.sort(key=lambda r: (r[1], r[2]))
+    labels: dict[str, GoldLabel] = {}
+    for oid, no, _id, qid, value, provenance, rationale in rows:
+        qid = names.setdefault(qid, qid)
+        labels[qid] = GoldLabel(oid, qid, value, names.setdefault(provenance, provenance), no,
+                                rationale)
+    return labels
 
 
 def output_window(project: Project, first_id: int, size: int
