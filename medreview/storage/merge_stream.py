@@ -7,12 +7,14 @@ by ``storage.merging._apply``'s rules, so the rows, their ids and the report are
 single-process merge writes: the same insertion order (outputs by id), the same numbering,
 ``taken`` uids, conflicts and resolve revisions.
 
-What needs the project's state is decided here, against the transaction: the outputs' answer
-hashes and cases, which judgment each revision uid belongs to (as before the merge: uids this
-merge inserted are set aside), and whether the criteria and forms the worker scored with are
-still the project's. Anything the single-process merge would refuse, or that this path cannot
-decide exactly as it would, raises ``Declined``: the caller rolls back and runs that merge.
-SQLite only (other dialects take the single-process path).
+The caller takes the write lock before it or the worker reads anything of the project for
+this merge, so every read (the lead's forms, cases and criteria, which judgment holds a uid)
+is of the state this transaction began with. What changes as the merge writes is decided
+here: the rater's judgments and revisions held (earlier packages of the merge included),
+conflicts and resolve revisions; the outputs' answer hashes are compared again (an answer
+changed since the package was issued refuses it). Anything the single-process merge would
+refuse, or that this path cannot decide exactly as it would, raises ``Declined``: the caller
+rolls back and runs that merge. SQLite only (other dialects take the single-process path).
 """
 
 from __future__ import annotations
@@ -39,7 +41,6 @@ from medreview.storage.merging import (
     _held_judgments,
     _marks,
     _may_conflict,
-    _owners,
     _resolve_uid,
 )
 from medreview.storage.models import FormRow, JudgmentRevisionRow, RaterRow
@@ -48,7 +49,6 @@ from medreview.storage.revisions import (
     RETEST_SOURCE,
     REVISION_KEYS,
     Scorer,
-    case_criteria,
     insert_judgments,
     update_judgment_mirrors,
 )
@@ -62,7 +62,7 @@ _WRITERS = {"answers": "_json_writer.<locals>.write", "annotations": "_json_writ
             "created_at": "_utc_writer.<locals>.write"}
 # Record fields (study.merge_worker.Record)
 _UID, _FORM, _TAX, _ANSWERS, _ANN = 0, 1, 2, 3, 4
-_STATUS, _CREATED, _RETEST, _REFUSED = 11, 13, 15, 16
+_STATUS, _CREATED, _RETEST, _HELD = 11, 13, 15, 16
 _FLAGGED = 9
 
 
@@ -80,7 +80,6 @@ class MergeStream:
     sql: str  # the revisions' INSERT
     order: list[tuple[str, Any]]  # its parameters: column key and bind processor
     taken: set[str] = field(default_factory=set)  # uids held or added (as ``_apply``'s)
-    inserted: set[str] = field(default_factory=set)  # uids this merge added
 
 
 def open_stream(s: Session, lead: MergeReference) -> MergeStream:
@@ -138,8 +137,13 @@ def _stamp(text: str) -> dt.datetime:
 def apply_chunk(stream: MergeStream, ps: PackageStream, heads: Sequence[tuple[int, int]],
                 records: Sequence[tuple[Any, ...]]) -> None:
     """Append one chunk's new revisions (``heads``: our output ids in order, with how many of
-    ``records`` each has), by ``storage.merging._apply``'s rules."""
-    s, lead = stream.s, stream.lead
+    ``records`` each has), by ``storage.merging._apply``'s rules.
+
+    The write lock was taken before anything of the project was read for this merge (the
+    lead's reference here and the worker's reads), so what was read is what this transaction
+    sees, but for its own writes: only the answers' hashes are compared again (a package is
+    refused if an answer changed since it was issued)."""
+    s = stream.s
     conn = s.connection()
     oids = [oid for oid, _n in heads]
     chains: dict[int, Sequence[tuple[Any, ...]]] = {}
@@ -155,36 +159,20 @@ def apply_chunk(stream: MergeStream, ps: PackageStream, heads: Sequence[tuple[in
         for oid, sha, case in _driver_rows(
                 conn, f"SELECT id, text_sha256, case_id FROM output WHERE id IN "
                 f"({_marks(len(part))})", part):
-            if sha is None or sha != sent.get(oid) or lead.case_of.get(oid) != case:
-                raise Declined("an answer or its case changed")
+            if sha is None or sha != sent.get(oid):
+                raise Declined("an answer changed since the package was issued")
             case_of[oid] = case
     if len(case_of) != len(oids):
         raise Declined("an output is gone")
-    cache = lead.criterion_cache
-    now_criteria = case_criteria(s, set(case_of.values()), cache)
-    for case in set(case_of.values()):
-        a, b = now_criteria.get(case, ()), lead.criteria.get(case, ())
-        if len(a) != len(b) or any(x is not y for x, y in zip(a, b, strict=True)):
-            raise Declined("a case's criteria changed")
-    # Which judgment each uid belonged to before this merge; the checks left to us.
-    owners = _owners(s, [r[_UID] for r in records])
-    inserted, taken = stream.inserted, stream.taken
-    rater_id = ps.issued.rater_id
-    for oid, chain in chains.items():
-        for r in chain:
-            owner = owners.get(r[_UID])
-            if owner is not None and r[_UID] not in inserted:
-                if owner != (rater_id, oid):
-                    raise Declined("a uid belongs to another judgment")
-                taken.add(r[_UID])
-            elif r[_REFUSED]:
-                raise Declined("a new revision is refused")
+    # Uids the project held before this merge (the worker read them; the checks allow no
+    # other owner than this rater's judgment of the output) are not added again.
+    stream.taken.update(r[_UID] for r in records if r[_HELD])
     _apply(stream, ps, oids, chains, case_of)
 
 
 def _apply(stream: MergeStream, ps: PackageStream, oids: list[int],
            chains: dict[int, Sequence[tuple[Any, ...]]], case_of: dict[int, int]) -> None:
-    s, forms, taken, inserted = stream.s, stream.forms, stream.taken, stream.inserted
+    s, forms, taken = stream.s, stream.forms, stream.taken
     result, now, now_text = ps.result, ps.now, ps.now_text
     rater_id = ps.issued.rater_id
     held = _held_judgments(s, rater_id, oids)
@@ -197,7 +185,7 @@ def _apply(stream: MergeStream, ps: PackageStream, oids: list[int],
     winners: list[tuple[int, int, int]] = []
     last_row: dict[int, int] = {}
     added = 0
-    append, take, mark = rows.append, taken.add, inserted.add
+    append, take = rows.append, taken.add
     for oid in oids:
         chain = chains[oid]
         judgment = held.get(oid)
@@ -209,7 +197,6 @@ def _apply(stream: MergeStream, ps: PackageStream, oids: list[int],
                 if uid in taken:
                     continue
                 take(uid)
-                mark(uid)
                 no += 1
                 append(_row(r, oid, no, forms, "merge"))
                 if not r[_RETEST]:
@@ -230,7 +217,6 @@ def _apply(stream: MergeStream, ps: PackageStream, oids: list[int],
             if r[_UID] in taken:
                 continue
             take(r[_UID])
-            mark(r[_UID])
             append(_row(r, oid, judgment.next_no, forms, "merge"))
             judgment.next_no += 1
             added += 1
@@ -254,7 +240,6 @@ def _apply(stream: MergeStream, ps: PackageStream, oids: list[int],
         if uid in taken:
             continue
         take(uid)
-        mark(uid)
         last_row[oid] = len(rows)
         if isinstance(winner, _Held):  # its content is read below, with every such winner's
             winners.append((len(rows), oid, winner.id))

@@ -311,7 +311,9 @@ class PackageHead:
     settings: dict[str, Any]
     raters: tuple[PackageRater, ...]
     forms: dict[int, PackageForm]
-    sql: tuple[str, str, str]  # outputs, judgments, revisions
+    # outputs, judgments, the revisions of some judgments (``{marks}``: one ``?`` per judgment
+    # id), how many revisions
+    sql: tuple[str, str, str, str]
 
 
 def package_head(pkg: Project) -> PackageHead:
@@ -325,8 +327,13 @@ def package_head(pkg: Project) -> PackageHead:
         raters = tuple(PackageRater(r.id, r.name, r.kind) for r in s.scalars(select(RaterRow)))
         forms = {f.id: PackageForm(f.key, f.version, f.kind, f.sha256)
                  for f in s.scalars(select(FormRow))}
-    sql = tuple(str(stmt.compile(dialect=dialect)) for stmt in _package_statements())
-    return PackageHead(raw.get("package") or {}, raters, forms, (sql[0], sql[1], sql[2]))
+    outputs, judgments, revisions = (str(stmt.compile(dialect=dialect))
+                                     for stmt in _package_statements())
+    head, order_by = revisions.split(" ORDER BY ")
+    some = f"{head} WHERE judgment_revision.judgment_id IN ({{marks}}) ORDER BY {order_by}"
+    count = "SELECT count(*) FROM judgment_revision"
+    return PackageHead(raw.get("package") or {}, raters, forms,
+                       (outputs, judgments, some, count))
 
 
 def _all_rows(conn: Connection, stmt: Select[*tuple[Any, ...]]) -> list[tuple[Any, ...]]:

@@ -153,17 +153,17 @@ def _read_package(file: Path, project: Project, lead: MergeReference, now: dt.da
         pkg.close()
 
 
-def open_package(file: Path, project: Project, lead: MergeReference, work: Path
-                 ) -> tuple[IssuedPackage, Project]:
+def open_package(file: Path, project: Project, lead: MergeReference, work: Path, *,
+                 reference: bool = True) -> tuple[IssuedPackage, Project]:
     """A package's checks up to its rows: its zip's checksums and manifest, the issue record
     and seal; its database unpacked into ``work`` and opened (the caller closes it). Adds the
-    package's outputs to ``lead``."""
+    package's outputs to ``lead`` (``reference`` False: the caller does, later)."""
     src = str(file)
     with open_package_zip(file) as pz:
         found = issued_package(project, str(pz.manifest["package_uid"]))
         issued = check_issued(pz, found, lead.uid)
-        # Cases and criteria of the outputs issued in this package only (from our record).
-        read_outputs(project, lead, [o.output_id for o in issued.outputs.values()])
+        if reference:  # the cases and criteria of the outputs issued in this package only
+            read_outputs(project, lead, [o.output_id for o in issued.outputs.values()])
         folder = work / f"p{len(list(work.iterdir()))}"
         (folder / MEDIA_DIR).mkdir(parents=True)
         for name, _meta in pz.members():  # every checksum; only the database is written

@@ -45,18 +45,17 @@ from medreview.storage.merging import (
 )
 from medreview.storage.packages import IssuedPackage
 from medreview.storage.project import DB_NAME, Project
-from medreview.storage.retests import retest_outputs
 from medreview.storage.revisions import gc_paused, page_cache
 from medreview.study.merge import _work_folder, open_package
-from medreview.study.merge_worker import Issued, PackageForm, Reference, Task, serve
+from medreview.study.merge_worker import Issued, PackageForm, Task, serve
 
 log = logging.getLogger(__name__)
 
 # Packages smaller than this together (zip bytes; ~420 a graded item) take the single-process
 # merge: below ~5,000 revisions the worker's start-up costs more than the second core saves.
 MIN_BYTES = 2_000_000
-CHUNK = 2_000  # revisions per chunk (whole outputs): small enough to start writing early
-AHEAD = 4  # chunks the worker may have sent and this process not yet taken
+CHUNK = 1_000  # outputs per chunk: small enough to start writing early
+AHEAD = 32  # chunks the worker may have sent and this process not yet taken (~10 MB)
 _POLL_S = 1.0  # how often a wait for the worker checks that it is still alive
 
 
@@ -88,23 +87,37 @@ def pipelined_merge(project: Project, files: Sequence[Path], progress: Progress,
 def _run(project: Project, files: Sequence[Path], progress: Progress, now: dt.datetime,
          worker: _Worker) -> list[PackageMergeResult]:
     n = len(files)
-    lead = merge_reference(project, ())  # each package adds its outputs' cases
+    lead: MergeReference
     entries: list[tuple[str, IssuedPackage]] = []
     results: list[PackageMergeResult] = []
     with _work_folder(project) as work:
-        for i, f in enumerate(files):
-            progress(i, n * 2, f"checking {Path(f).name}")
-            task, issued = _task(i, Path(f), project, lead, now, work)
+
+        def prepare(i: int) -> None:
+            """Package ``i`` up to its rows, sent to the worker. The reads see the project as
+            it was before this merge: its writes are not committed."""
+            file = Path(files[i])
+            progress(i, n * 2, f"checking {file.name}")
+            task, issued = _task(i, file, project, lead, now, work)
             worker.send(task)
-            entries.append((str(Path(f)), issued))
-        # One transaction: the worker's chunks are written as they come.
+            entries.append((str(file), issued))
+
+        # One transaction, its write lock taken before anything is read for the merge (so
+        # every read, here or in the worker, is of the state it begins with); the worker's
+        # chunks are written as they come.
         with project.transaction() as s, gc_paused(), page_cache(s, _MERGE_CACHE_KIB):
-            stream = open_stream(s, lead)
-            for i, (src, issued) in enumerate(entries):
+            stream = open_stream(s, merge_reference(project, ()))
+            lead = stream.lead  # each package adds its outputs' cases
+            prepare(0)
+            for i in range(n):
+                src, issued = entries[i]
                 progress(n + i, n * 2, f"merging {Path(src).name}")
                 ps = begin_package(stream, src, issued)
                 for heads, records in worker.chunks(i):
+                    if len(entries) == i + 1 < n:  # the next package, while the worker works
+                        prepare(i + 1)
                     apply_chunk(stream, ps, heads, records)
+                if len(entries) == i + 1 < n:  # package i had no revisions
+                    prepare(i + 1)
                 results.append(ps.result)
     return results
 
@@ -112,7 +125,7 @@ def _run(project: Project, files: Sequence[Path], progress: Progress, now: dt.da
 def _task(i: int, file: Path, project: Project, lead: MergeReference, now: dt.datetime,
           work: Path) -> tuple[Task, IssuedPackage]:
     """Package ``i`` checked up to its rows (``study.merge.open_package``): the worker's task."""
-    issued, pkg = open_package(file, project, lead, work)
+    issued, pkg = open_package(file, project, lead, work, reference=False)
     try:
         db = Path(pkg.path) / DB_NAME
         head = package_head(pkg)
@@ -126,18 +139,13 @@ def _task(i: int, file: Path, project: Project, lead: MergeReference, now: dt.da
     if len(raters) != 1 or raters[0].name != issued.rater or (
             raters[0].kind != issued.rater_kind):
         raise Declined("package raters")
-    ours = [o.output_id for o in issued.outputs.values()]
-    case_of = {o: lead.case_of[o] for o in ours if o in lead.case_of}
-    criteria = {c: lead.criteria[c] for c in set(case_of.values()) if c in lead.criteria}
     return Task(
-        at=i, db=str(db), rater_id=raters[0].id,
+        at=i, db=str(db), lead_db=str(Path(project.path) / DB_NAME), rater_id=raters[0].id,
         forms={fid: PackageForm(f.key, f.version, f.kind, f.sha256)
                for fid, f in head.forms.items()},
-        issued=Issued(issued.rater, dict(issued.attachments),
+        issued=Issued(issued.rater_id, issued.rater, dict(issued.attachments),
                       {t: (o.output_id, o.text_sha256) for t, o in issued.outputs.items()}),
-        lead=Reference(lead.forms, criteria, case_of), now=now,
-        retests=frozenset(retest_outputs(project, issued.rater_id)), sql=head.sql,
-        chunk=CHUNK), issued
+        lead_forms=lead.forms, now=now, sql=head.sql, chunk=CHUNK), issued
 
 
 @contextlib.contextmanager

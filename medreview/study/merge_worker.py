@@ -24,15 +24,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
 from medreview.domain.jsontext import dumps_default
+from medreview.domain.rubric import case_criterion_question
 from medreview.domain.scoring import Score, score_preparer
 from medreview.study.merge_revision import RevisionChecks
 
-# storage.revisions.RETEST_SOURCE (that module imports SQLAlchemy; a test checks they agree)
+# storage.revisions.RETEST_SOURCE and storage.retests.KIND (those modules import SQLAlchemy; a
+# test checks they agree)
 RETEST_SOURCE = "retest"
+RETEST_KIND = "retest"
 # The storage format of UTC timestamps (storage.sqlite_values._POSITIONAL)
 STAMP_FORMAT = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
 
@@ -57,6 +60,7 @@ class Reference(NamedTuple):
 class Issued(NamedTuple):
     """The issue record, as the checks use it."""
 
+    rater_id: int  # in the lead's project
     rater: str
     attachments: dict[int, int]
     outputs: dict[str, tuple[int, str]]  # token -> (our output id, text sha256)
@@ -70,18 +74,22 @@ class PackageForm(NamedTuple):
 
 
 class Task(NamedTuple):
-    """One package for the worker: its database, what the checks need, the SQL to read it."""
+    """One package for the worker: its database, what the checks need, the SQL to read it.
+    The cases and criteria of its outputs, the outputs chosen for the rater's retest and the
+    owners of its uids are read from the lead's database (``_LeadReader``)."""
 
     at: int  # the package's place in the merge
     db: str
+    lead_db: str  # the lead's project database, read as it was before this merge
     rater_id: int  # the package's own rater row (the lead's process checked its name and kind)
     forms: dict[int, PackageForm]  # the package's forms by its ids
     issued: Issued
-    lead: Reference
+    lead_forms: dict[tuple[str, int], tuple[int, str, Any]]  # (key, version) -> id, sha, Form
     now: dt.datetime
-    retests: frozenset[int]  # our outputs chosen for this rater's retest
-    sql: tuple[str, str, str]  # outputs, judgments, revisions (storage.merging's statements)
-    chunk: int  # revisions per chunk (whole outputs)
+    # The reads of outputs, judgments, revisions of some judgments (``{marks}``: their ids) and
+    # the count of revisions (storage.merging.package_reads)
+    sql: tuple[str, str, str, str]
+    chunk: int  # outputs per chunk
 
 
 class _Revision(NamedTuple):
@@ -109,10 +117,10 @@ class _Revision(NamedTuple):
 
 # A checked revision, compact for the pipe: (uid, form key, taxonomy key, answers JSON text,
 # annotations JSON text, rationale, confidence, score, time on task, flagged, skipped, status,
-# author, created-at text, guideline version, retest, refused). A revision that fails a check
-# of new revisions is (uid, None, ..., True): refused if the project does not hold it.
+# author, created-at text, guideline version, retest, held). A revision the project held before
+# this merge (by this rater, of this output) is (uid, None, ..., True): only its uid matters.
 Record = tuple[Any, ...]
-REFUSED = 16  # the index of the flag
+HELD = 16  # the index of the flag
 
 
 # --- values as the column types read them (storage.sqlite_values' fast paths, or decline) ----
@@ -148,13 +156,14 @@ def _stamp(value: Any) -> Any:
     raise Decline("timestamp outside the reader's fast path")
 
 
-def _read(con: sqlite3.Connection, sql: str) -> list[tuple[Any, ...]]:
-    rows: list[tuple[Any, ...]] = con.execute(sql).fetchall()
+def _read(con: sqlite3.Connection, sql: str, params: Sequence[Any] = ()
+          ) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = con.execute(sql, tuple(params)).fetchall()
     return rows
 
 
-def _revisions(con: sqlite3.Connection, sql: str) -> list[_Revision]:
-    raw = _read(con, sql)
+def _revisions(con: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[_Revision]:
+    raw = _read(con, sql, params)
     if not raw:
         return []
     cols = [list(c) for c in zip(*raw, strict=True)]
@@ -165,6 +174,64 @@ def _revisions(con: sqlite3.Connection, sql: str) -> list[_Revision]:
 
 
 # --- a package ---------------------------------------------------------------------------------
+
+
+class _LeadReader:
+    """The lead's database, read only, in one read transaction: its state before this merge
+    (the lead's process holds the write lock from before the merge read anything, and commits
+    only at the end). The same reads as ``storage.merging.read_outputs`` (an output's case,
+    a case's criteria as questions: ``storage.revisions.case_criteria``), ``_owners`` and
+    ``storage.retests.retest_outputs``, through the driver."""
+
+    def __init__(self, path: str) -> None:
+        self.con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        self.con.execute("BEGIN")
+        self.case_of: dict[int, int] = {}
+        self.criteria: dict[int, tuple[Any, ...]] = {}  # cases with criteria
+        self._cases_read: set[int] = set()
+        self._questions: dict[tuple[Any, ...], Any] = {}  # by the row's values
+        self._shared: dict[tuple[int, ...], tuple[Any, ...]] = {}  # equal criteria: one tuple
+
+    def close(self) -> None:
+        self.con.close()
+
+    def _in(self, sql: str, ids: Sequence[Any], *extra: Any) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = []
+        for at in range(0, len(ids), 500):
+            part = list(ids[at:at + 500])
+            rows += self.con.execute(sql.replace("{marks}", ",".join("?" * len(part))),
+                                     (*extra, *part)).fetchall()
+        return rows
+
+    def read_cases(self, outputs: Sequence[int]) -> None:
+        new = sorted(o for o in outputs if o not in self.case_of)
+        self.case_of.update(self._in("SELECT id, case_id FROM output WHERE id IN ({marks})",
+                                     new))
+        cases = sorted({self.case_of[o] for o in new if o in self.case_of} - self._cases_read)
+        self._cases_read.update(cases)
+        found: dict[int, list[Any]] = {}
+        seen = self._questions
+        for cid, key, text, points, tags in self._in(
+                "SELECT case_id, key, text, points, tags FROM case_criterion WHERE case_id IN "
+                "({marks}) ORDER BY case_id, position", cases):
+            k = (key, text, points, tags)
+            q = seen.get(k)
+            if q is None:
+                q = seen[k] = case_criterion_question(key, text, points, tuple(json.loads(tags)))
+            found.setdefault(cid, []).append(q)
+        for cid, qs in found.items():
+            self.criteria[cid] = self._shared.setdefault(tuple(map(id, qs)), tuple(qs))
+
+    def owners(self, uids: list[Any]) -> dict[Any, tuple[int, int]]:
+        """Revision uid -> (rater id, output id) of the judgment holding it (known uids)."""
+        return {uid: (rater_id, output_id) for uid, rater_id, output_id in self._in(
+            "SELECT r.uid, j.rater_id, j.output_id FROM judgment_revision r JOIN judgment j "
+            "ON j.id = r.judgment_id WHERE r.uid IN ({marks})", uids)}
+
+    def retests(self, rater_id: int) -> frozenset[int]:
+        return frozenset(int(o) for (o,) in self.con.execute(
+            "SELECT output_id FROM study_item WHERE rater_id = ? AND kind = ?",
+            (rater_id, RETEST_KIND)))
 
 
 class _Scores:
@@ -198,15 +265,26 @@ class _Scores:
 
 
 def package_chunks(task: Task) -> Iterator[tuple[list[tuple[int, int]], list[Record]]]:
-    """The package's revisions checked, by our output id in order, ``task.chunk`` at a time:
-    (our output ids with how many records each, the records)."""
+    """The package's revisions checked, by our output id in order, ``task.chunk`` outputs at a
+    time: (our output ids with how many records each, the records).
+
+    The revisions are read a chunk at a time (by judgment id, then revision number, as
+    ``storage.merging.package_contents`` reads them all), so the first chunk goes out after
+    reading one chunk, not the whole package; a count at the end proves every row was read."""
     con = sqlite3.connect(f"file:{task.db}?mode=ro", uri=True)
+    lead = _LeadReader(task.lead_db)
     try:
-        outputs = _read(con, task.sql[0])
-        judgments = _read(con, task.sql[1])
-        revs = _revisions(con, task.sql[2])
+        yield from _chunks(task, con, lead)
     finally:
         con.close()
+        lead.close()
+
+
+def _chunks(task: Task, con: sqlite3.Connection, lead: _LeadReader
+            ) -> Iterator[tuple[list[tuple[int, int]], list[Record]]]:
+    con.execute("BEGIN")  # one snapshot for every read
+    outputs = _read(con, task.sql[0])
+    judgments = _read(con, task.sql[1])
     issued = task.issued
     token_of: dict[int, str] = {}
     for oid, token, sha in outputs:
@@ -215,66 +293,89 @@ def package_chunks(task: Task) -> Iterator[tuple[list[tuple[int, int]], list[Rec
             raise Decline("an output the package was not sent")
         token_of[oid] = str(token)
     out_map = {pid: issued.outputs[t][0] for pid, t in token_of.items()}
-    for _jid, rater_id, oid in judgments:
+    by_output: dict[int, list[int]] = {}  # our output id -> its judgments, by id
+    for jid, rater_id, oid in judgments:
         if rater_id != task.rater_id or oid not in token_of:
             raise Decline("a judgment of an output not assigned in the package")
-    ours_of = {jid: out_map[oid] for jid, _r, oid in judgments}
-    forms = task.forms
-    groups: dict[int, list[_Revision]] = {}
-    for r in revs:  # in the package's order; each output's chain keeps it
-        ours = ours_of.get(r.judgment_id)
-        if ours is None:
-            raise Decline("a revision of no judgment of its rater")
-        if r.form_id not in forms or (r.taxonomy_id and r.taxonomy_id not in forms):
-            raise Decline("a revision names a form the package does not have")
-        found = groups.get(ours)
-        if found is None:
-            groups[ours] = [r]
-        else:
-            found.append(r)
-    checks = RevisionChecks(task.lead, issued, task.now, out_map)
-    scores = _Scores(task.lead)
+        by_output.setdefault(out_map[oid], []).append(jid)
+    order = sorted(by_output)
     finished: set[int] = set()
-    retests = task.retests
-    fmt = STAMP_FORMAT
-    heads: list[tuple[int, int]] = []
-    records: list[Record] = []
-    for ours in sorted(groups):
-        chain = groups[ours]
-        for r in chain:
-            retest = r.source == RETEST_SOURCE
-            if retest:
-                if ours not in retests or r.judgment_id not in finished:
-                    records.append((r.uid, *(None,) * 15, True))
-                    continue
-            elif r.status == "done":
-                finished.add(r.judgment_id)
-            tax = forms.get(r.taxonomy_id) if r.taxonomy_id else None
-            try:
-                forms_, annotations, version = checks.check(r, forms[r.form_id], tax, ours)
-            except Exception:  # Refused, or what the single-process merge calls unreadable
-                records.append((r.uid, *(None,) * 15, True))
-                continue
-            answers = dict(r.answers)
-            try:
-                score = scores.prepared(forms_.form_key, ours)(answers, r.status)
-            except Exception as exc:  # the single-process merge raises it while writing
-                raise Decline(f"scoring failed: {exc!r}"[:200]) from None
-            c = r.created_at
-            records.append((
-                r.uid, forms_.form_key, forms_.taxonomy_key,
-                dumps_default(answers) if answers else "{}",
-                dumps_default(annotations) if annotations else "[]",
-                r.rationale, r.confidence, score, r.time_on_task_s, r.flagged, r.skipped,
-                r.status, r.author,
-                fmt % (c.year, c.month, c.day, c.hour, c.minute, c.second, c.microsecond),
-                version, retest, False))
-        heads.append((ours, len(chain)))
-        if len(records) >= task.chunk:
-            yield heads, records
-            heads, records = [], []
-    if heads:
+    read = 0
+    reference = Reference(task.lead_forms, lead.criteria, lead.case_of)
+    checks = RevisionChecks(reference, issued, task.now, out_map)
+    scores = _Scores(reference)
+    retests = lead.retests(task.issued.rater_id)
+    for at in range(0, len(order), task.chunk):
+        part = order[at:at + task.chunk]
+        jids = sorted(j for ours in part for j in by_output[ours])
+        revs = _revisions(con, task.sql[2].replace("{marks}", ",".join("?" * len(jids))), jids)
+        read += len(revs)
+        lead.read_cases(part)
+        owners = lead.owners([r.uid for r in revs])
+        of_judgment: dict[int, list[_Revision]] = {}
+        last: tuple[int, int] | None = None
+        for r in revs:
+            key = (r.judgment_id, r.revision_no)
+            if last is not None and key <= last:  # a tie: the order would be SQLite's choice
+                raise Decline("two revisions with one number")
+            last = key
+            found = of_judgment.get(r.judgment_id)
+            if found is None:
+                of_judgment[r.judgment_id] = [r]
+            else:
+                found.append(r)
+        heads: list[tuple[int, int]] = []
+        records: list[Record] = []
+        for ours in part:
+            n = len(records)
+            for jid in by_output[ours]:
+                for r in of_judgment.get(jid, ()):
+                    records.append(_record(task, checks, scores, retests, finished, r,
+                                           ours, owners.get(r.uid)))
+            if len(records) > n:
+                heads.append((ours, len(records) - n))
         yield heads, records
+    (total,) = con.execute(task.sql[3]).fetchone()
+    if total != read:  # a revision of no judgment of its rater
+        raise Decline("a revision of no judgment of its rater")
+
+
+def _record(task: Task, checks: RevisionChecks, scores: _Scores, retests: frozenset[int],
+            finished: set[int], r: _Revision, ours: int, owner: tuple[int, int] | None
+            ) -> Record:
+    """A revision as the lead's process takes it (see ``Record``): ``study.merge._load``'s
+    checks, given ``owner``, the (rater, output) of the project's judgment holding its uid."""
+    forms = task.forms
+    if r.form_id not in forms or (r.taxonomy_id and r.taxonomy_id not in forms):
+        raise Decline("a revision names a form the package does not have")
+    retest = r.source == RETEST_SOURCE
+    if retest and owner is None:
+        if ours not in retests or r.judgment_id not in finished:
+            raise Decline("a retest not chosen, or before the item was finished")
+    elif not retest and r.status == "done":
+        finished.add(r.judgment_id)
+    if owner is not None:
+        if owner != (task.issued.rater_id, ours):
+            raise Decline("a revision uid belongs to another judgment")
+        return (r.uid, *(None,) * 15, True)
+    tax = forms.get(r.taxonomy_id) if r.taxonomy_id else None
+    try:
+        forms_, annotations, version = checks.check(r, forms[r.form_id], tax, ours)
+    except Exception as exc:  # Refused, or what the single-process merge calls unreadable
+        raise Decline(f"a revision is refused: {exc}"[:300]) from None
+    answers = dict(r.answers)
+    try:
+        score = scores.prepared(forms_.form_key, ours)(answers, r.status)
+    except Exception as exc:  # the single-process merge raises it while writing
+        raise Decline(f"scoring failed: {exc!r}"[:200]) from None
+    c = r.created_at
+    return (r.uid, forms_.form_key, forms_.taxonomy_key,
+            dumps_default(answers) if answers else "{}",
+            dumps_default(annotations) if annotations else "[]",
+            r.rationale, r.confidence, score, r.time_on_task_s, r.flagged, r.skipped,
+            r.status, r.author,
+            STAMP_FORMAT % (c.year, c.month, c.day, c.hour, c.minute, c.second, c.microsecond),
+            version, retest, False)
 
 
 def serve(tasks: Any, results: Any, credits: Any) -> None:
