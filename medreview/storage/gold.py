@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,29 @@ def project_gold(project: Project) -> dict[int, dict[str, StoredGold]]:
     with project.read() as s:
         attention = attention_output_ids(s)
         return {o: g for o, g in latest_gold(s).items() if o not in attention}
+
+
+_IDS_PER_QUERY = 500  # bound parameters per IN list
+
+
+def gold_of_outputs(project: Project, output_ids: Iterable[int]
+                    ) -> dict[int, dict[str, StoredGold]]:
+    """``project_gold`` of ``output_ids`` only: the adjudication queue asks for the few outputs
+    it lists, not every label of a project that may hold millions (as ORM rows: 36 s and
+    gigabytes at 800,000 labels)."""
+    wanted = sorted(set(output_ids))
+    g = GoldLabelRow
+    out: dict[int, dict[str, StoredGold]] = {}
+    with project.read() as s:
+        attention = attention_output_ids(s)
+        for i in range(0, len(wanted), _IDS_PER_QUERY):
+            chunk = [o for o in wanted[i:i + _IDS_PER_QUERY] if o not in attention]
+            for oid, qid, value, prov, no, why in s.execute(
+                    select(g.output_id, g.question_id, g.value, g.provenance, g.revision_no,
+                           g.rationale).where(g.output_id.in_(chunk))
+                    .order_by(g.revision_no)):  # the newest revision last: it wins
+                out.setdefault(oid, {})[qid] = StoredGold(oid, qid, value, prov, no, why)
+    return out
 
 
 def gold_of_output(project: Project, output_id: int) -> dict[str, GoldView]:
