@@ -34,6 +34,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,23 +161,50 @@ def open_package(file: Path, project: Project, lead: MergeReference, work: Path,
     package's outputs to ``lead`` (``reference`` False: the caller does, later)."""
     src = str(file)
     with open_package_zip(file) as pz:
-        found = issued_package(project, str(pz.manifest["package_uid"]))
-        issued = check_issued(pz, found, lead.uid)
-        if reference:  # the cases and criteria of the outputs issued in this package only
-            read_outputs(project, lead, [o.output_id for o in issued.outputs.values()])
         folder = work / f"p{len(list(work.iterdir()))}"
         (folder / MEDIA_DIR).mkdir(parents=True)
-        for name, _meta in pz.members():  # every checksum; only the database is written
-            if name == f"{ROOT}/{DB_NAME}":
-                pz.extract(name, folder / DB_NAME)
-            else:
-                pz.stream(name)
+        # Every checksum, and the database written, in a thread while the issue record and
+        # the seal are checked here: inflating and hashing let go of the GIL. Its error is
+        # raised only if those checks pass (they are what a refusal names first).
+        unpacking = _Unpacking(pz, folder / DB_NAME)
+        try:
+            found = issued_package(project, str(pz.manifest["package_uid"]))
+            issued = check_issued(pz, found, lead.uid)
+            if reference:  # the cases and criteria of the outputs issued in this package only
+                read_outputs(project, lead, [o.output_id for o in issued.outputs.values()])
+        finally:
+            unpacking.join()
+        unpacking.raise_error()
     _refuse_active_schema(folder / DB_NAME, src)
     try:
         pkg = open_project(folder, upgrade=True, read_only=False)
     except ProjectError as exc:
         raise _fail(f"package database cannot be opened: {exc.reason}", src) from exc
     return issued, pkg
+
+
+class _Unpacking(threading.Thread):
+    """A package's members read through (every checksum), its database written to ``db``."""
+
+    def __init__(self, pz: PackageZip, db: Path) -> None:
+        super().__init__(name="medreview-unpack", daemon=True)
+        self.pz, self.db = pz, db
+        self.error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            for name, _meta in self.pz.members():  # only the database is written
+                if name == f"{ROOT}/{DB_NAME}":
+                    self.pz.extract(name, self.db)
+                else:
+                    self.pz.stream(name)
+        except BaseException as exc:  # raised in the caller's thread (raise_error)
+            self.error = exc
+
+    def raise_error(self) -> None:
+        if self.error is not None:
+            raise self.error
 
 
 def _refuse_active_schema(db: Path, src: str) -> None:

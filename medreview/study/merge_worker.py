@@ -25,6 +25,7 @@ import datetime as dt
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from medreview.domain.jsontext import dumps_default
@@ -184,7 +185,7 @@ class _LeadReader:
     ``storage.retests.retest_outputs``, through the driver."""
 
     def __init__(self, path: str) -> None:
-        self.con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        self.con = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
         self.con.execute("BEGIN")
         self.case_of: dict[int, int] = {}
         self.criteria: dict[int, tuple[Any, ...]] = {}  # cases with criteria
@@ -271,7 +272,7 @@ def package_chunks(task: Task) -> Iterator[tuple[list[tuple[int, int]], list[Rec
     The revisions are read a chunk at a time (by judgment id, then revision number, as
     ``storage.merging.package_contents`` reads them all), so the first chunk goes out after
     reading one chunk, not the whole package; a count at the end proves every row was read."""
-    con = sqlite3.connect(f"file:{task.db}?mode=ro", uri=True)
+    con = sqlite3.connect(f"{Path(task.db).resolve().as_uri()}?mode=ro", uri=True)
     lead = _LeadReader(task.lead_db)
     try:
         yield from _chunks(task, con, lead)
