@@ -22,7 +22,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -250,6 +249,8 @@ def _schema_state(engine: Engine, db_path: Path) -> str:
 
 
 def _known(revision: str) -> bool:
+    from alembic.script import ScriptDirectory  # only for a schema other than this version's
+
     try:
         scripts = ScriptDirectory.from_config(schema.alembic_config())
         return scripts.get_revision(revision) is not None
