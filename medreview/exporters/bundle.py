@@ -25,7 +25,7 @@ import os
 import pickle
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +45,8 @@ from medreview.exporters.training import (
     PrefStyle,
     SftStyle,
     iter_criteria_rows,
+    iter_preference_records,
     iter_sft_records,
-    preference_records,
 )
 from medreview.progress import Progress, no_progress
 from medreview.storage.project import Project
@@ -103,15 +103,15 @@ def export_training(
         keys: set[str] = set()
         counts: dict[str, int] = {}
         if "sft" in kinds:
-            counts["sft"] = _spool(spools / "sft", iter_sft_records(
+            counts["sft"] = _spool_lines(spools / "sft", iter_sft_records(
                 project, style=sft_style, real_names=real_names, data=data), keys)
         if "dpo" in kinds:
-            prefs, sidecar = preference_records(
-                project, style=pref_style, score_question=score_question,
-                min_margin=min_margin, include_margin=include_margin, data=data)
-            counts["dpo"] = _spool(spools / "dpo", ((k, (rec, sidecar[i]))
-                                                    for i, (k, rec) in enumerate(prefs)), keys)
-            del prefs, sidecar
+            counts["dpo"] = _spool_pairs(spools / "dpo", spools / "dpo.provenance",
+                                         iter_preference_records(
+                                             project, style=pref_style,
+                                             score_question=score_question,
+                                             min_margin=min_margin,
+                                             include_margin=include_margin, data=data), keys)
         if "criteria" in kinds:
             counts["criteria"] = _spool(spools / "criteria", iter_criteria_rows(
                 project, real_names=real_names, data=data), keys)
@@ -124,31 +124,30 @@ def export_training(
             indent=2), encoding="utf-8")
         written: list[Path] = [outdir / "splits.json", outdir / "splits.jsonl"]
 
-        def emit(stem: str, spool: str, checker: str | None, pick: Callable[[Any], Any],
-                 *, renumber: bool = False) -> None:
+        def emit(stem: str, spool: str, checker: str | None, *, renumber: bool = False
+                 ) -> None:
             paths = {name: outdir / f"{stem}.{name}.jsonl" for name in SPLITS}
-            n = _deal(_unspool(spools / spool), splits, paths, pick, renumber=renumber)
+            n = (_deal(_unspool(spools / spool), splits, paths) if spool == "criteria"
+                 else _deal_lines(spools / spool, splits, paths, renumber=renumber))
             for name in SPLITS:
                 if checker and n[name]:
                     validate_jsonl(paths[name], checker)
                 manifest["files"][paths[name].name] = n[name]
                 written.append(paths[name])
-            manifest["counts"][stem] = counts[spool]
+            manifest["counts"][stem] = counts[spool.split(".")[0]]
 
         if "sft" in kinds:
             progress(kinds.index("sft") + 1, steps, "sft")
             emit("sft", "sft",
-                 "openai_chat" if sft_style == "messages" else "trl_prompt_completion",
-                 lambda r: r)
+                 "openai_chat" if sft_style == "messages" else "trl_prompt_completion")
         if "dpo" in kinds:
             progress(kinds.index("dpo") + 1, steps, "preferences")
             emit("preferences", "dpo",
-                 "trl_preference" if pref_style == "trl" else "openai_preference",
-                 lambda r: r[0])
-            emit("preferences.provenance", "dpo", None, lambda r: r[1], renumber=True)
+                 "trl_preference" if pref_style == "trl" else "openai_preference")
+            emit("preferences.provenance", "dpo.provenance", None, renumber=True)
         if "criteria" in kinds:
             progress(kinds.index("criteria") + 1, steps, "criteria")
-            emit("criteria", "criteria", None, lambda r: r)
+            emit("criteria", "criteria", None)
             written.append(write_table(_criteria_table(spools / "criteria", splits),
                                        outdir / "criteria", "csv"))
     finally:
@@ -210,32 +209,91 @@ def _unspool(path: Path) -> Iterator[list[tuple[str, Any]]]:
 
 
 def _deal(chunks: Iterable[list[tuple[str, Any]]], splits: dict[str, str],
-          paths: dict[str, Path], pick: Callable[[Any], Any], *,
-          renumber: bool) -> dict[str, int]:
+          paths: dict[str, Path]) -> dict[str, int]:
     """Each record to its case's split file (``splits.write_jsonl``'s lines, in record
-    order); ``renumber``: a sidecar row's ``row`` is its record's line in its split file.
-    The files appear whole or not at all (written beside, renamed)."""
-    encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
+    order). The files appear whole or not at all (written beside, renamed)."""
+    encode = _ENCODE
+
+    def lines() -> Iterator[tuple[str, str]]:
+        for chunk in chunks:
+            for key, rec in chunk:
+                yield splits[key], encode(rec) + "\n"
+
+    return _write_splits(lines(), paths)
+
+
+def _spool_lines(path: Path, records: Iterable[tuple[str, dict[str, Any]]],
+                 keys: set[str]) -> int:
+    """``records`` as lines of their case key and JSON line (as the split files will hold
+    it: dealt without decoding), tab-separated (JSON text holds no raw tab)."""
+    encode = _ENCODE
+    n = 0
+    with open(path, "w", encoding="utf-8") as f:
+        for key, rec in records:
+            keys.add(key)
+            f.write(f"{encode(key)}\t{encode(rec)}\n")
+            n += 1
+    return n
+
+
+def _spool_pairs(path: Path, sidecar: Path,
+                 pairs: Iterable[tuple[str, tuple[dict[str, Any], dict[str, Any]]]],
+                 keys: set[str]) -> int:
+    """Preference records and their sidecar rows (without ``row``: numbered per split file
+    when dealt) as ``_spool_lines``."""
+    encode = _ENCODE
+    n = 0
+    with open(path, "w", encoding="utf-8") as f, open(sidecar, "w", encoding="utf-8") as g:
+        for key, (rec, side) in pairs:
+            keys.add(key)
+            k = encode(key)
+            f.write(f"{k}\t{encode(rec)}\n")
+            g.write(f"{k}\t{encode({f: v for f, v in side.items() if f != 'row'})}\n")
+            n += 1
+    return n
+
+
+def _deal_lines(spool: Path, splits: dict[str, str], paths: dict[str, Path], *,
+                renumber: bool) -> dict[str, int]:
+    """``_deal`` of a ``_spool_lines`` file; ``renumber``: each sidecar row gets ``row``,
+    its record's line in its split file, as its first key (as ``{**row, "row": i}``)."""
+    loads = json.loads
+    n = dict.fromkeys(SPLITS, 0)
+
+    def lines() -> Iterator[tuple[str, str]]:
+        with open(spool, encoding="utf-8") as f:
+            for line in f:
+                key, _, rest = line.partition("\t")
+                name = splits[loads(key)]
+                if renumber:
+                    rest = f'{{"row": {n[name]}, {rest[1:]}' if rest[1] != "}" \
+                        else f'{{"row": {n[name]}}}\n'
+                    n[name] += 1
+                yield name, rest
+
+    return _write_splits(lines(), paths)
+
+
+def _write_splits(lines: Iterable[tuple[str, str]], paths: dict[str, Path]) -> dict[str, int]:
+    """Each (split, line) to that split's file; the files appear whole or not at all."""
     n = dict.fromkeys(SPLITS, 0)
     tmps = {name: p.with_name(f".{p.name}.partial") for name, p in paths.items()}
     try:
         with contextlib.ExitStack() as stack:
             files = {name: stack.enter_context(open(tmp, "w", encoding="utf-8"))
                      for name, tmp in tmps.items()}
-            for chunk in chunks:
-                for key, rec in chunk:
-                    name = splits[key]
-                    rec = pick(rec)
-                    if renumber:  # a sidecar row points at its record's line in its file
-                        rec = {**rec, "row": n[name]}
-                    files[name].write(encode(rec) + "\n")
-                    n[name] += 1
+            for name, line in lines:
+                files[name].write(line)
+                n[name] += 1
         for name, tmp in tmps.items():
             os.replace(tmp, paths[name])
     finally:
         for tmp in tmps.values():
             tmp.unlink(missing_ok=True)
     return n
+
+
+_ENCODE = json.JSONEncoder(ensure_ascii=False, default=str).encode  # write_jsonl's
 
 
 def _criteria_table(spool: Path, splits: dict[str, str]) -> TableRows:

@@ -87,10 +87,13 @@ class ExportData:
     def output(self, output_id: int) -> ExportOutput | None:
         """One output (and, by ``case``, its case), from a window of ``WINDOW`` outputs read
         together: callers go through the outputs in id order."""
+        return self._window_of(output_id).outputs.get(output_id)
+
+    def _window_of(self, output_id: int) -> _Window:
         window = self._window
-        if window is None or not window.first <= output_id <= window.last:
+        if window is None or not window.holds(output_id):
             window = self._window = _Window(self.project, output_id)
-        return window.outputs.get(output_id)
+        return window
 
     def case(self, case_id: int) -> ExportCase:
         """The case of an output of the current window (``output``)."""
@@ -99,10 +102,7 @@ class ExportData:
 
     def fallback_rationale(self, output_id: int) -> str | None:
         """``fallback_rationales`` of an output of the current window."""
-        if self._window is None or not self._window.first <= output_id <= self._window.last:
-            self.output(output_id)
-        assert self._window is not None
-        return self._window.rationales.get(output_id)
+        return self._window_of(output_id).rationales.get(output_id)
 
     @cached_property
     def answers(self) -> list[CurrentAnswer]:
@@ -130,22 +130,18 @@ class ExportData:
 
     def compared_of(self, output_id: int) -> dict[str, int]:
         """``compared``'s entries of one output, by question (from its window's answers)."""
-        if self._window is None or not self._window.first <= output_id <= self._window.last:
-            self.output(output_id)
-        assert self._window is not None
-        start, end = self._window.spans.get(output_id, (0, 0))
+        window = self._window_of(output_id)
+        start, end = window.spans.get(output_id, (0, 0))
         return {qid: other for (_oid, qid), other in
-                compared_outputs_of(self._window.answers[start:end]).items()}
+                compared_outputs_of(window.answers[start:end]).items()}
 
     def physician_labels(self, output_id: int, *, pseudonymise: bool
                          ) -> dict[tuple[int, str], dict[str, Any]]:
         """``exporters.gold.physician_labels``' entries of one output (computed from that
         output's judgments alone, as there; read with its window's, ``output``)."""
-        if self._window is None or not self._window.first <= output_id <= self._window.last:
-            self.output(output_id)
-        assert self._window is not None
-        start, end = self._window.spans.get(output_id, (0, 0))
-        answers = self._window.answers
+        window = self._window_of(output_id)
+        start, end = window.spans.get(output_id, (0, 0))
+        answers = window.answers
         return consensus.physician_ratings(
             (r.as_revision() for r in answers[start:end] if r.rater_kind == "physician"),
             self.questions, pseudonymise=pseudonymise, keep_unknown=True)
@@ -194,12 +190,14 @@ class _Window:
         self.project = project
         self.outputs, self.cases = output_window(project, first, WINDOW)
         self.first = first
-        self.last = max(self.outputs, default=first)
-        if len(self.outputs) < WINDOW:  # the last window: every later id is in it (none)
-            self.last = max(self.last, 2 ** 62)
+        # the last window (fewer outputs): every later id is in it (there is none)
+        self.last = max(self.outputs, default=first) if len(self.outputs) >= WINDOW else None
         self.rationales = window_rationales(project, self.first, self.last)
         self._answers: list[CurrentAnswer] | None = None
         self._spans: dict[int, tuple[int, int]] = {}
+
+    def holds(self, output_id: int) -> bool:
+        return self.first <= output_id and (self.last is None or output_id <= self.last)
 
     @property
     def answers(self) -> list[CurrentAnswer]:

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import Connection, Select, func, select
+from sqlalchemy import Connection, Select, func, literal_column, select
 from sqlalchemy.orm import Session, aliased
 
 from medreview.domain.rubric import Question
@@ -366,8 +367,23 @@ def gold_batches(project: Project) -> RowBatches:
     """``gold_frame``'s rows (``GOLD_COLUMNS``): each output x question's newest label, in
     the order its first revision comes in ``ORDER BY revision_no`` (ties in the table's
     order: SQLite's sort keeps them so). Read as the first revision of each label joined to
-    the newest: one row per label, never a label held until its last revision comes."""
+    the newest: one row per label, never a label held until its last revision comes.
+
+    Other dialects: every label at once, as ``gold_frame`` (PostgreSQL's sort leaves ties in
+    an order of its own, which no other query gives: the order the table had there)."""
     g = GoldLabelRow
+    if project.engine.dialect.name != "sqlite":
+        with project.read() as s:
+            latest: dict[tuple[int, str], tuple[Any, ...]] = {}
+            for row in _rows(s.connection(), select(
+                    g.output_id, g.question_id, g.value, g.provenance, g.rationale)
+                    .order_by(g.revision_no).where(not_attention(s, g.output_id))):
+                latest[(row[0], row[1])] = row
+        rows = list(latest.values())
+        del latest
+        for at in range(0, len(rows), BATCH):
+            yield rows[at:at + BATCH]
+        return
     first, last = aliased(GoldLabelRow), aliased(GoldLabelRow)
     lo = (select(g.output_id, g.question_id, func.min(g.revision_no).label("lo"),
                  func.max(g.revision_no).label("hi"))
@@ -534,9 +550,12 @@ def gold_by_output(project: Project) -> Iterator[tuple[int, dict[str, GoldLabel]
             yield current, _labels(rows, names)
 
 
+_REVISION_ORDER = itemgetter(1, 2)  # (revision_no, id)
+
+
 def _labels(rows: list[tuple[Any, ...]], names: dict[str, str]) -> dict[str, GoldLabel]:
     """One output's labels by question (the newest revision), in first-revision order."""
-    rows.sort(key=lambda r: (r[1], r[2]))
+    rows.sort(key=_REVISION_ORDER)
     labels: dict[str, GoldLabel] = {}
     for oid, no, _id, qid, value, provenance, rationale in rows:
         qid = names.setdefault(qid, qid)
@@ -562,31 +581,41 @@ def output_window(project: Project, first_id: int, size: int
         for at in range(0, len(ids), 500):
             for cid, ext, messages, context in _rows(conn, select(
                     c.id, c.external_id, c.messages, c.context).where(
-                    c.id.in_(ids[at:at + 500]))):
+                    _in(c.id, ids[at:at + 500]))):
                 cases[cid] = ExportCase(cid, ext, tuple(dict(m) for m in messages),
                                         tuple(dict(d) for d in context), crit.get(cid, ()))
     return outputs, cases
 
 
-def window_answers(project: Project, lo: int, hi: int) -> list[CurrentAnswer]:
-    """``current_answers`` of the outputs ``lo`` to ``hi``."""
+def _in(column: Any, ids: list[int]) -> Any:
+    """``column IN (ids)`` with the ids written in the SQL (our own integer keys): a
+    statement without list parameters, which ``table_read`` reads as the driver's rows."""
+    return column.in_([literal_column(str(int(i))) for i in ids])
+
+
+def _between(column: Any, lo: int, hi: int | None) -> Any:
+    return column >= lo if hi is None else column.between(lo, hi)
+
+
+def window_answers(project: Project, lo: int, hi: int | None) -> list[CurrentAnswer]:
+    """``current_answers`` of the outputs ``lo`` to ``hi`` (None: every later one)."""
     j, rev, r = JudgmentRow, JudgmentRevisionRow, RaterRow
     out: list[CurrentAnswer] = []
     with project.read() as s:
         for batch in _batches(s.connection(), _current(s, select(
                 j.output_id, r.name, r.pseudonym, r.kind, rev.answers, rev.annotations,
-                rev.rationale)).where(j.output_id.between(lo, hi))):
+                rev.rationale)).where(_between(j.output_id, lo, hi))):
             out += map(CurrentAnswer._make, batch)
     return out
 
 
-def window_rationales(project: Project, lo: int, hi: int) -> dict[int, str]:
-    """``first_rationales`` of the outputs ``lo`` to ``hi``."""
+def window_rationales(project: Project, lo: int, hi: int | None) -> dict[int, str]:
+    """``first_rationales`` of the outputs ``lo`` to ``hi`` (None: every later one)."""
     j, rev, r = JudgmentRow, JudgmentRevisionRow, RaterRow
     out: dict[int, str] = {}
     with project.read() as s:
         for batch in _batches(s.connection(), _current(s, select(j.output_id, rev.rationale))
-                              .where(r.kind == "physician", j.output_id.between(lo, hi))):
+                              .where(r.kind == "physician", _between(j.output_id, lo, hi))):
             for oid, rationale in batch:
                 if rationale and oid not in out:
                     out[oid] = rationale
@@ -615,12 +644,12 @@ def outputs_and_cases(project: Project, output_ids: Iterable[int], case_ids: Ite
         conn = s.connection()
         for at in range(0, len(oids), 500):
             for oid, cid, model, text in _rows(conn, select(
-                    o.id, o.case_id, o.model, o.text).where(o.id.in_(oids[at:at + 500]))):
+                    o.id, o.case_id, o.model, o.text).where(_in(o.id, oids[at:at + 500]))):
                 outputs[oid] = ExportOutput(oid, cid, model, text)
         for at in range(0, len(cids), 500):
             for cid, ext, messages, context in _rows(conn, select(
                     c.id, c.external_id, c.messages, c.context).where(
-                    c.id.in_(cids[at:at + 500]))):
+                    _in(c.id, cids[at:at + 500]))):
                 cases[cid] = ExportCase(cid, ext, tuple(dict(m) for m in messages),
                                         tuple(dict(d) for d in context), ())
     return outputs, cases
