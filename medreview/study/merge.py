@@ -35,7 +35,7 @@ import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -155,10 +155,13 @@ def _read_package(file: Path, project: Project, lead: MergeReference, now: dt.da
 
 
 def open_package(file: Path, project: Project, lead: MergeReference, work: Path, *,
-                 reference: bool = True) -> tuple[IssuedPackage, Project]:
+                 reference: bool = True,
+                 on_issued: Callable[[IssuedPackage], None] | None = None
+                 ) -> tuple[IssuedPackage, Project]:
     """A package's checks up to its rows: its zip's checksums and manifest, the issue record
     and seal; its database unpacked into ``work`` and opened (the caller closes it). Adds the
-    package's outputs to ``lead`` (``reference`` False: the caller does, later)."""
+    package's outputs to ``lead`` (``reference`` False: the caller does, later).
+    ``on_issued``: called with the issue record once it and the seal are checked."""
     src = str(file)
     with open_package_zip(file) as pz:
         folder = work / f"p{len(list(work.iterdir()))}"
@@ -170,6 +173,8 @@ def open_package(file: Path, project: Project, lead: MergeReference, work: Path,
         try:
             found = issued_package(project, str(pz.manifest["package_uid"]))
             issued = check_issued(pz, found, lead.uid)
+            if on_issued is not None:
+                on_issued(issued)
             if reference:  # the cases and criteria of the outputs issued in this package only
                 read_outputs(project, lead, [o.output_id for o in issued.outputs.values()])
         finally:

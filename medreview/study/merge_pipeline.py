@@ -47,7 +47,7 @@ from medreview.storage.packages import IssuedPackage
 from medreview.storage.project import DB_NAME, Project
 from medreview.storage.revisions import gc_paused, page_cache
 from medreview.study.merge import _work_folder, open_package
-from medreview.study.merge_worker import Issued, PackageForm, Task, serve
+from medreview.study.merge_worker import Issued, Outputs, PackageForm, Task, serve
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def _run(project: Project, files: Sequence[Path], progress: Progress, now: dt.da
             it was before this merge: its writes are not committed."""
             file = Path(files[i])
             progress(i, n * 2, f"checking {file.name}")
-            task, issued = _task(i, file, project, lead, now, work)
+            task, issued = _task(i, file, project, lead, now, work, worker)
             worker.send(task)
             entries.append((str(file), issued))
 
@@ -123,9 +123,14 @@ def _run(project: Project, files: Sequence[Path], progress: Progress, now: dt.da
 
 
 def _task(i: int, file: Path, project: Project, lead: MergeReference, now: dt.datetime,
-          work: Path) -> tuple[Task, IssuedPackage]:
-    """Package ``i`` checked up to its rows (``study.merge.open_package``): the worker's task."""
-    issued, pkg = open_package(file, project, lead, work, reference=False)
+          work: Path, worker: _Worker) -> tuple[Task, IssuedPackage]:
+    """Package ``i`` checked up to its rows (``study.merge.open_package``): the worker's task.
+    Its outputs go to the worker first, as soon as the issue record is checked."""
+    lead_db = str(Path(project.path) / DB_NAME)
+
+    def ahead(issued: IssuedPackage) -> None:
+        worker.send(Outputs(i, lead_db, [o.output_id for o in issued.outputs.values()]))
+    issued, pkg = open_package(file, project, lead, work, reference=False, on_issued=ahead)
     try:
         db = Path(pkg.path) / DB_NAME
         head = package_head(pkg)
@@ -140,7 +145,7 @@ def _task(i: int, file: Path, project: Project, lead: MergeReference, now: dt.da
             raters[0].kind != issued.rater_kind):
         raise Declined("package raters")
     return Task(
-        at=i, db=str(db), lead_db=str(Path(project.path) / DB_NAME), rater_id=raters[0].id,
+        at=i, db=str(db), lead_db=lead_db, rater_id=raters[0].id,
         forms={fid: PackageForm(f.key, f.version, f.kind, f.sha256)
                for fid, f in head.forms.items()},
         issued=Issued(issued.rater_id, issued.rater, dict(issued.attachments),
@@ -176,7 +181,7 @@ class _Worker:
         with _light_main():
             self.process.start()
 
-    def send(self, task: Task) -> None:
+    def send(self, task: Task | Outputs) -> None:
         self.tasks.put(task)
 
     def chunks(self, index: int) -> Iterator[tuple[list[tuple[int, int]], list[Any]]]:

@@ -265,7 +265,17 @@ class _Scores:
         return score  # type: ignore[no-any-return]
 
 
-def package_chunks(task: Task) -> Iterator[tuple[list[tuple[int, int]], list[Record]]]:
+class Outputs(NamedTuple):
+    """Sent ahead of package ``at``'s ``Task``, as soon as its issue record is checked: the
+    worker reads these outputs' cases and criteria while the lead's process unpacks it."""
+
+    at: int
+    lead_db: str
+    outputs: list[int]  # our output ids
+
+
+def package_chunks(task: Task, lead: _LeadReader | None = None
+                   ) -> Iterator[tuple[list[tuple[int, int]], list[Record]]]:
     """The package's revisions checked, by our output id in order, ``task.chunk`` outputs at a
     time: (our output ids with how many records each, the records).
 
@@ -273,7 +283,7 @@ def package_chunks(task: Task) -> Iterator[tuple[list[tuple[int, int]], list[Rec
     ``storage.merging.package_contents`` reads them all), so the first chunk goes out after
     reading one chunk, not the whole package; a count at the end proves every row was read."""
     con = sqlite3.connect(f"{Path(task.db).resolve().as_uri()}?mode=ro", uri=True)
-    lead = _LeadReader(task.lead_db)
+    lead = lead or _LeadReader(task.lead_db)
     try:
         yield from _chunks(task, con, lead)
     finally:
@@ -380,19 +390,28 @@ def _record(task: Task, checks: RevisionChecks, scores: _Scores, retests: frozen
 
 
 def serve(tasks: Any, results: Any, credits: Any) -> None:
-    """The worker's loop: a ``Task`` per package from ``tasks`` until None; to ``results``,
+    """The worker's loop: an ``Outputs`` and a ``Task`` per package from ``tasks`` until None;
+    to ``results``,
     ("chunk", index, heads, records) per chunk (one credit each: the lead's process gives one
     back per chunk it took, so at most a few chunks wait in memory), then ("done", index), or
     ("decline", index, why) and nothing more of that package."""
     import gc
 
     gc.disable()  # every row stays alive until its chunk is sent: no cycles to collect
+    early: dict[int, _LeadReader] = {}  # by package: cases read ahead of its Task
     while True:
         task = tasks.get()
         if task is None:
             return
+        if isinstance(task, Outputs):
+            try:
+                early[task.at] = reader = _LeadReader(task.lead_db)
+                reader.read_cases(sorted(task.outputs))
+            except Exception:  # read again with the task (and declined there if it fails)
+                early.pop(task.at, None)
+            continue
         try:
-            for heads, records in package_chunks(task):
+            for heads, records in package_chunks(task, early.pop(task.at, None)):
                 credits.acquire()
                 results.put(("chunk", task.at, heads, records))
             results.put(("done", task.at))

@@ -134,7 +134,8 @@ def test_pipelined_merge_writes_the_single_process_rows(
     _both(pool, tmp_path, SCENARIOS[scenario], monkeypatch, pipelined)
 
 
-HOSTILE = "‮ \x00 \u2028 \"'; DROP TABLE judgment; -- \ud7ff 🩺 " + "x" * 300
+# No NUL: PostgreSQL text cannot hold one (a merge of one fails there with a database error).
+HOSTILE = "‮ \x07 \u2028 \"'; DROP TABLE judgment; -- \ud7ff 🩺 " + "x" * 300
 
 
 @pytest.fixture(scope="module")
