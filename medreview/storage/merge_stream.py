@@ -87,6 +87,11 @@ def open_stream(s: Session, lead: MergeReference) -> MergeStream:
     conn = s.connection()
     if conn.dialect.name != "sqlite":
         raise Declined("not SQLite")
+    # The worker reads the project while this transaction writes: only WAL lets a reader in
+    # past a writer that spills pages (another journal mode would wait out the busy timeout).
+    (mode,) = _driver_rows(conn, "PRAGMA journal_mode", ())[0]
+    if str(mode).lower() != "wal":
+        raise Declined(f"journal mode {mode}")
     forms: dict[tuple[str, int], int] = {}
     for fid, key, version, sha in s.execute(
             select(FormRow.id, FormRow.key, FormRow.version, FormRow.sha256)):

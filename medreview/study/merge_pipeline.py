@@ -104,21 +104,25 @@ def _run(project: Project, files: Sequence[Path], progress: Progress, now: dt.da
         # One transaction, its write lock taken before anything is read for the merge (so
         # every read, here or in the worker, is of the state it begins with); the worker's
         # chunks are written as they come.
-        with project.transaction() as s, gc_paused(), page_cache(s, _MERGE_CACHE_KIB):
-            stream = open_stream(s, merge_reference(project, ()))
-            lead = stream.lead  # each package adds its outputs' cases
-            prepare(0)
-            for i in range(n):
-                src, issued = entries[i]
-                progress(n + i, n * 2, f"merging {Path(src).name}")
-                ps = begin_package(stream, src, issued)
-                for heads, records in worker.chunks(i):
-                    if len(entries) == i + 1 < n:  # the next package, while the worker works
+        try:
+            with project.transaction() as s, gc_paused(), page_cache(s, _MERGE_CACHE_KIB):
+                stream = open_stream(s, merge_reference(project, ()))
+                lead = stream.lead  # each package adds its outputs' cases
+                prepare(0)
+                for i in range(n):
+                    src, issued = entries[i]
+                    progress(n + i, n * 2, f"merging {Path(src).name}")
+                    ps = begin_package(stream, src, issued)
+                    for heads, records in worker.chunks(i):
+                        if len(entries) == i + 1 < n:  # the next one, while the worker works
+                            prepare(i + 1)
+                        apply_chunk(stream, ps, heads, records)
+                    if len(entries) == i + 1 < n:  # package i had no revisions
                         prepare(i + 1)
-                    apply_chunk(stream, ps, heads, records)
-                if len(entries) == i + 1 < n:  # package i had no revisions
-                    prepare(i + 1)
-                results.append(ps.result)
+                    results.append(ps.result)
+        except BaseException:
+            worker.abort()  # before its files are removed (an open file stays on Windows)
+            raise
     return results
 
 
@@ -178,6 +182,7 @@ class _Worker:
         self.credits: Any = ctx.Semaphore(AHEAD)
         self.process = ctx.Process(target=serve, args=(self.tasks, self.results, self.credits),
                                    name="medreview-merge-worker", daemon=True)
+        self.closed = False
         with _light_main():
             self.process.start()
 
@@ -219,6 +224,9 @@ class _Worker:
         self._close()
 
     def _close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
         for q in (self.tasks, self.results):
             q.cancel_join_thread()
             q.close()
