@@ -101,35 +101,44 @@ def count_matrix(codes: IntArray, q: int) -> FloatArray:
     return out
 
 
+_LOOKUP_BLOCK = 1 << 20  # cells converted at a time (temporaries of a block, not the table)
+
+
 def _small_int_lookup(x: FloatArray, miss: npt.NDArray[np.bool_], cat_vals: FloatArray
                       ) -> IntArray | None:
     """Codes via a lookup table when categories are a few small integers (the common case:
     ordinal scales, 0/1 criteria); None to fall back to the general path.
 
     Few passes over the table and few large temporaries: at 100k x 5 the page faults of
-    fresh arrays cost more than the arithmetic."""
+    fresh arrays cost more than the arithmetic. Converted a block of rows at a time: the
+    integer copy of a 1M x 40 table was 320 MB beside the codes."""
     if cat_vals.size == 0 or not np.all(np.isfinite(cat_vals)) or \
             not np.all(cat_vals == np.round(cat_vals)):
         return None
     lo, hi = int(cat_vals.min()), int(cat_vals.max())
     if hi - lo > 100_000 or x.size == 0:
         return None
-    n_miss = int(np.count_nonzero(miss))
-    with np.errstate(invalid="ignore"):
-        xi = x.astype(np.int64)  # NaN casts to garbage; overwritten below
-    if int(np.count_nonzero(xi == x)) != x.size - n_miss:
-        return None  # a non-integer value: let the general path report it
     sentinel = hi + 1
-    np.copyto(xi, sentinel, where=miss)
-    if int(xi.min()) < lo or int(xi.max()) > sentinel:
-        return None
     lut = np.full(hi - lo + 2, -1, dtype=np.int64)
     lut[cat_vals.astype(np.int64) - lo] = np.arange(cat_vals.size)
-    if lo != 0:
-        xi -= lo
-    codes: IntArray = lut.take(xi)
-    if int(np.count_nonzero(codes < 0)) != n_miss:
-        return None  # an integer between the categories: the general path reports it
+    codes: IntArray = np.empty(x.shape, dtype=np.int64)
+    step = max(1, _LOOKUP_BLOCK // max(x.shape[1], 1)) if x.ndim == 2 else _LOOKUP_BLOCK
+    for at in range(0, x.shape[0], step):
+        xb, mb = x[at:at + step], miss[at:at + step]
+        n_miss = int(np.count_nonzero(mb))
+        with np.errstate(invalid="ignore"):
+            xi = xb.astype(np.int64)  # NaN casts to garbage; overwritten below
+        if int(np.count_nonzero(xi == xb)) != xb.size - n_miss:
+            return None  # a non-integer value: let the general path report it
+        np.copyto(xi, sentinel, where=mb)
+        if int(xi.min()) < lo or int(xi.max()) > sentinel:
+            return None
+        if lo != 0:
+            xi -= lo
+        block = codes[at:at + step]
+        lut.take(xi, out=block)
+        if int(np.count_nonzero(block < 0)) != n_miss:
+            return None  # an integer between the categories: the general path reports it
     return codes
 
 

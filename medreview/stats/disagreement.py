@@ -173,7 +173,7 @@ def split_items(codes: IntArray) -> BoolArray:
     if codes.size == 0:
         return np.zeros(codes.shape[0], dtype=bool)
     hi = codes.max(axis=1)
-    lo = np.where(codes >= 0, codes, np.iinfo(np.int64).max).min(axis=1)
+    lo = np.where(codes >= 0, codes, np.iinfo(codes.dtype).max).min(axis=1)  # (its own max)
     out: BoolArray = (hi >= 0) & (lo != hi)
     return out
 

@@ -72,7 +72,11 @@ class CodedWide:
         """The floats as ``panel``'s numeric table (``wide`` converted to float)."""
         import pandas as pd
 
-        return pd.DataFrame(self.floats, index=self.index, columns=self.columns)
+        # A read-only view, not a copy (pandas copies an array by default: 320 MB for 1M
+        # items x 40 raters); read-only, so nothing can write through the frame into ``floats``
+        floats = self.floats.view()
+        floats.flags.writeable = False
+        return pd.DataFrame(floats, index=self.index, columns=self.columns, copy=False)
 
 
 @dataclass(frozen=True)
@@ -171,8 +175,11 @@ class CodedRatings:
         local[present] = np.arange(present.size)
         nr = present.size
         cell = row.astype(np.intp) * nr + local[rc]
+        # Codes as int32 (categories are few; the statistics widen them where they make keys):
+        # the pooled criteria of 1M judgments by 40 physicians are 4M x 40 cells, 1.3 GB as
+        # int64.
         tab = np.full(keys.size * nr, np.nan if numeric else -1,
-                      dtype=np.float64 if numeric else np.int64)
+                      dtype=np.float64 if numeric else np.int32)
         tab[cell] = values
         tab = tab.reshape(keys.size, nr)
         if pooled:
