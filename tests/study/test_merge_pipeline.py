@@ -311,3 +311,59 @@ def test_the_worker_reads_values_as_the_columns_do() -> None:
     with pytest.raises(merge_worker.Decline):
         merge_worker._stamp("2026-01-02T03:04:05")
     assert merge_worker._json('{"a": [1, 2.5, null]}') == {"a": [1, 2.5, None]}
+
+
+def test_values_outside_the_workers_readers_take_the_single_process_merge(
+        varied: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        pipelined: Outcomes) -> None:
+    """JSON text with spaces around it (valid: the column's own reader parses it) is not what
+    the worker decides: the merge rolls back and the single-process merge writes it."""
+    folder = tmp_path / "pkg"
+    unpack_package(varied["files"]["Dr A"], folder)
+    con = sqlite3.connect(folder / "project.sqlite")
+    con.execute("UPDATE judgment_revision SET answers = ' ' || answers || ' ' WHERE id = "
+                "(SELECT max(id) FROM judgment_revision)")
+    con.commit()
+    con.close()
+    file = seal_package(folder, tmp_path / "spaced.mrpkg").path
+
+    def merged(dest: Path) -> dict[str, Any]:
+        shutil.copytree(varied["base"], dest)
+        project = open_project(dest)
+        try:
+            assert merge_packages(project, [file]).added > 0
+            return dump(project)
+        finally:
+            project.close()
+    piped = merged(tmp_path / "piped")
+    if _sqlite(tmp_path / "piped"):
+        assert pipelined.declined == 1 and pipelined.decided == 0
+    with monkeypatch.context() as m:
+        _single(m)
+        assert merged(tmp_path / "single") == piped
+
+
+def test_small_merges_start_no_worker(varied: dict[str, Any], tmp_path: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(merge_pipeline, "MIN_BYTES", 2_000_000)
+    started: list[bool] = []
+    monkeypatch.setattr(merge_pipeline._Worker, "__init__",
+                        lambda self: started.append(True))  # would fail at its first use
+    shutil.copytree(varied["base"], tmp_path / "p")
+    project = open_project(tmp_path / "p")
+    try:
+        assert merge_packages(project, list(varied["files"].values())).added > 0
+    finally:
+        project.close()
+    assert not started
+
+
+def test_the_worker_starts_without_its_parents_main_module() -> None:
+    """A spawned worker imports nothing of the caller's script (the bench, the CLI)."""
+    import sys
+
+    main = sys.modules["__main__"]
+    with merge_pipeline._light_main():
+        assert sys.modules["__main__"] is not main
+        assert not hasattr(sys.modules["__main__"], "__file__")
+    assert sys.modules["__main__"] is main
