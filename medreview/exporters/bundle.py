@@ -113,8 +113,9 @@ def export_training(
                                              min_margin=min_margin,
                                              include_margin=include_margin, data=data), keys)
         if "criteria" in kinds:
-            counts["criteria"] = _spool(spools / "criteria", iter_criteria_rows(
-                project, real_names=real_names, data=data), keys)
+            counts["criteria"], columns = _spool_criteria(
+                spools / "criteria", spools / "criteria.rows",
+                iter_criteria_rows(project, real_names=real_names, data=data), keys)
         splits = assign_splits(keys, fractions, seed)
         del keys
         write_jsonl([{"case_external_id": k, "split": v} for k, v in sorted(splits.items())],
@@ -127,8 +128,7 @@ def export_training(
         def emit(stem: str, spool: str, checker: str | None, *, renumber: bool = False
                  ) -> None:
             paths = {name: outdir / f"{stem}.{name}.jsonl" for name in SPLITS}
-            n = (_deal(_unspool(spools / spool), splits, paths) if spool == "criteria"
-                 else _deal_lines(spools / spool, splits, paths, renumber=renumber))
+            n = _deal_lines(spools / spool, splits, paths, renumber=renumber)
             for name in SPLITS:
                 if checker and n[name]:
                     validate_jsonl(paths[name], checker)
@@ -148,8 +148,8 @@ def export_training(
         if "criteria" in kinds:
             progress(kinds.index("criteria") + 1, steps, "criteria")
             emit("criteria", "criteria", None)
-            written.append(write_table(_criteria_table(spools / "criteria", splits),
-                                       outdir / "criteria", "csv"))
+            written.append(write_table(_criteria_table(spools / "criteria.rows", columns,
+                                                       splits), outdir / "criteria", "csv"))
     finally:
         shutil.rmtree(spools, ignore_errors=True)
     if "media" in kinds:
@@ -179,23 +179,29 @@ def export_training(
 _SPOOLED = 10_000  # records pickled together
 
 
-def _spool(path: Path, records: Iterable[tuple[str, Any]], keys: set[str]) -> int:
-    """Write ``records`` (case key, record) to ``path`` a chunk at a time; their keys into
-    ``keys``; return how many."""
+def _spool_criteria(lines: Path, rows: Path, records: Iterable[tuple[str, dict[str, Any]]],
+                    keys: set[str]) -> tuple[int, list[str]]:
+    """Criteria records as ``_spool_lines`` (for their JSONL files) and, for ``criteria.csv``,
+    their values as tuples pickled a chunk at a time (the keys are the same in every
+    record); return how many and the keys."""
+    encode = _ENCODE
     n = 0
-    chunk: list[tuple[str, Any]] = []
-    with open(path, "wb") as f:
+    columns: list[str] = []
+    chunk: list[tuple[str, tuple[Any, ...]]] = []
+    with open(lines, "w", encoding="utf-8") as f, open(rows, "wb") as g:
         for key, rec in records:
+            if not columns:
+                columns = list(rec)
             keys.add(key)
-            chunk.append((key, rec))
+            f.write(f"{encode(key)}\t{encode(rec)}\n")
+            chunk.append((key, tuple(rec.values())))
+            n += 1
             if len(chunk) >= _SPOOLED:
-                pickle.dump(chunk, f, protocol=pickle.HIGHEST_PROTOCOL)
-                n += len(chunk)
+                pickle.dump(chunk, g, protocol=pickle.HIGHEST_PROTOCOL)
                 chunk = []
         if chunk:
-            pickle.dump(chunk, f, protocol=pickle.HIGHEST_PROTOCOL)
-            n += len(chunk)
-    return n
+            pickle.dump(chunk, g, protocol=pickle.HIGHEST_PROTOCOL)
+    return n, columns
 
 
 def _unspool(path: Path) -> Iterator[list[tuple[str, Any]]]:
@@ -206,20 +212,6 @@ def _unspool(path: Path) -> Iterator[list[tuple[str, Any]]]:
                 yield pickle.load(f)
             except EOFError:
                 return
-
-
-def _deal(chunks: Iterable[list[tuple[str, Any]]], splits: dict[str, str],
-          paths: dict[str, Path]) -> dict[str, int]:
-    """Each record to its case's split file (``splits.write_jsonl``'s lines, in record
-    order). The files appear whole or not at all (written beside, renamed)."""
-    encode = _ENCODE
-
-    def lines() -> Iterator[tuple[str, str]]:
-        for chunk in chunks:
-            for key, rec in chunk:
-                yield splits[key], encode(rec) + "\n"
-
-    return _write_splits(lines(), paths)
 
 
 def _spool_lines(path: Path, records: Iterable[tuple[str, dict[str, Any]]],
@@ -296,19 +288,15 @@ def _write_splits(lines: Iterable[tuple[str, str]], paths: dict[str, Path]) -> d
 _ENCODE = json.JSONEncoder(ensure_ascii=False, default=str).encode  # write_jsonl's
 
 
-def _criteria_table(spool: Path, splits: dict[str, str]) -> TableRows:
+def _criteria_table(rows: Path, columns: list[str], splits: dict[str, str]) -> TableRows:
     """``criteria.csv``: the criteria records with their split, a chunk at a time (rows as
     tuples: a frame of dicts infers each column as one of tuples does); no row: the frame
     of no dicts."""
     import pandas as pd
 
-    columns: list[str] = []
-    for chunk in _unspool(spool):
-        columns = [*chunk[0][1], "split"]
-        break
-
     def chunks() -> Iterator[list[tuple[Any, ...]]]:
-        for chunk in _unspool(spool):
-            yield [(*r.values(), splits[k]) for k, r in chunk]
+        for chunk in _unspool(rows):
+            yield [(*values, splits[k]) for k, values in chunk]
 
+    columns = [*columns, "split"] if columns else []
     return TableRows(columns, chunks, empty=lambda: pd.DataFrame([]))
