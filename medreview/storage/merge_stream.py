@@ -121,6 +121,9 @@ class PackageStream:
     now: dt.datetime
     now_text: str
     sent: dict[int, str]  # our output id -> the answer hash the package was issued with
+    # Whether the rater held any judgment when the package began (earlier packages of this
+    # merge included): if not, none of its outputs has one (its chunks' outputs are disjoint).
+    held_any: bool
 
 
 def begin_package(stream: MergeStream, file: str, issued: IssuedPackage) -> PackageStream:
@@ -129,9 +132,13 @@ def begin_package(stream: MergeStream, file: str, issued: IssuedPackage) -> Pack
         raise Declined("the rater is gone or changed")
     now = utcnow()
     created = dict(stream.order)["created_at"]  # open_stream checked it is the UTC writer
+    held_any = bool(_driver_rows(stream.s.connection(),
+                                 "SELECT 1 FROM judgment WHERE rater_id = ? LIMIT 1",
+                                 (issued.rater_id,)))
     return PackageStream(file, issued, PackageMergeResult(file, issued.rater, issued.uid), now,
                          str(created(now)),
-                         {o.output_id: o.text_sha256 for o in issued.outputs.values()})
+                         {o.output_id: o.text_sha256 for o in issued.outputs.values()},
+                         held_any)
 
 
 def _stamp(text: str) -> dt.datetime:
@@ -180,7 +187,7 @@ def _apply(stream: MergeStream, ps: PackageStream, oids: list[int],
     s, forms, taken = stream.s, stream.forms, stream.taken
     result, now, now_text = ps.result, ps.now, ps.now_text
     rater_id = ps.issued.rater_id
-    held = _held_judgments(s, rater_id, oids)
+    held = _held_judgments(s, rater_id, oids) if ps.held_any else {}
     resolves = {oid: _resolve_uid(j.held, incoming) for oid, j in held.items()
                 if _may_conflict(j.held, incoming := {r[_UID] for r in chains[oid]})}
     taken |= _existing_uids(s, sorted(set(resolves.values()) - taken))
