@@ -46,17 +46,16 @@ def judgments_flat(
                                       if isinstance(df[c].dtype, pd.CategoricalDtype)}))
 
 
+def _json_cell(v: Any) -> Any:
+    # json.dumps(v, ensure_ascii=False, default=str), without a new encoder per cell
+    return _JSONL.encode(v) if isinstance(v, _NESTED) else v
+
+
 def _json_cells(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
     for col in out.columns:
         if out[col].dtype == object:
-            out[col] = out[col].map(
-                lambda v: (
-                    json.dumps(v, ensure_ascii=False, default=str)
-                    if isinstance(v, _NESTED)
-                    else v
-                )
-            )
+            out[col] = out[col].map(_json_cell)
     return out
 
 
