@@ -35,7 +35,7 @@ RACY_NS = 3_000_000_000  # wider than the coarsest mtime tick (FAT: 2 s)
 Fingerprint = list[object]
 
 
-def _stat_row(path: Path) -> list[int] | None:
+def _stat_row(path: Path) -> list[int]:
     s = os.stat(path)
     return [s.st_dev, s.st_ino, s.st_size, s.st_mtime_ns, s.st_ctime_ns]
 
@@ -93,7 +93,7 @@ def _read_entries(path: Path) -> list[list[object]]:
         return []
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested 60,000 deep
         return []
     if not isinstance(data, dict) or data.get("version") != VERSION:
         return []

@@ -176,6 +176,10 @@ def _huge(cache: Path, db: Path) -> None:
     cache.write_text(text[:-1] + " " * integrity_cache.MAX_BYTES + "}")
 
 
+def _deeply_nested(cache: Path, db: Path) -> None:
+    cache.write_text("[" * (integrity_cache.MAX_BYTES - 10))  # json.loads: RecursionError
+
+
 def _wrong_version(cache: Path, db: Path) -> None:
     cache.write_text(json.dumps({**_valid_cache_for(db), "version": 99}))
 
@@ -199,7 +203,8 @@ def _fifo(cache: Path, db: Path) -> None:
     os.mkfifo(cache)  # opening it for reading would block without O_NONBLOCK
 
 
-BAD_CACHES = {"garbage": _garbage, "huge": _huge, "wrong-version": _wrong_version,
+BAD_CACHES = {"garbage": _garbage, "huge": _huge, "deeply-nested": _deeply_nested,
+              "wrong-version": _wrong_version,
               "wrong-shapes": _wrong_shapes, "symlink": _symlink, "fifo": _fifo}
 
 
