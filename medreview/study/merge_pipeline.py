@@ -55,7 +55,11 @@ log = logging.getLogger(__name__)
 # merge: below ~5,000 revisions the worker's start-up costs more than the second core saves.
 MIN_BYTES = 2_000_000
 CHUNK = 1_000  # outputs per chunk: small enough to start writing early
-AHEAD = 32  # chunks the worker may have sent and this process not yet taken (~10 MB)
+AHEAD = 16  # chunks a worker may have sent and this process not yet taken (~5 MB)
+# Worker processes: one per core beside this process's, at most two. (This process writes in
+# about half the time a worker checks, so a second worker helps where a third core is free;
+# on two cores busy with other jobs too, a second one cost 15 % more wall time at 10k.)
+WORKERS = max(1, min(2, (os.cpu_count() or 2) - 1))
 _POLL_S = 1.0  # how often a wait for the worker checks that it is still alive
 
 
@@ -70,7 +74,7 @@ def pipelined_merge(project: Project, files: Sequence[Path], progress: Progress,
     except OSError:
         return None
     try:
-        worker = _Worker()
+        worker = _Workers()
     except Exception as exc:  # no processes here (a sandbox): one core it is
         log.info("merge worker did not start (%s): single-process merge", exc)
         return None
@@ -85,7 +89,7 @@ def pipelined_merge(project: Project, files: Sequence[Path], progress: Progress,
 
 
 def _run(project: Project, files: Sequence[Path], progress: Progress, now: dt.datetime,
-         worker: _Worker) -> list[PackageMergeResult]:
+         worker: _Workers) -> list[PackageMergeResult]:
     n = len(files)
     lead: MergeReference
     entries: list[tuple[str, IssuedPackage]] = []
@@ -127,7 +131,7 @@ def _run(project: Project, files: Sequence[Path], progress: Progress, now: dt.da
 
 
 def _task(i: int, file: Path, project: Project, lead: MergeReference, now: dt.datetime,
-          work: Path, worker: _Worker) -> tuple[Task, IssuedPackage]:
+          work: Path, worker: _Workers) -> tuple[Task, IssuedPackage]:
     """Package ``i`` checked up to its rows (``study.merge.open_package``): the worker's task.
     Its outputs go to the worker first, as soon as the issue record is checked."""
     lead_db = str(Path(project.path) / DB_NAME)
@@ -172,8 +176,56 @@ def _light_main() -> Iterator[None]:
             sys.modules["__main__"] = main
 
 
+class _Workers:
+    """``WORKERS`` worker processes; chunk c of a package is worker c % WORKERS's."""
+
+    def __init__(self) -> None:
+        self.workers: list[_Worker] = []
+        try:
+            for _ in range(WORKERS):
+                self.workers.append(_Worker())
+        except BaseException:
+            self.abort()
+            raise
+
+    def send(self, message: Task | Outputs) -> None:
+        n = len(self.workers)
+        for w, worker in enumerate(self.workers):
+            worker.send(message._replace(share=(w, n)) if isinstance(message, Task)
+                        else message)
+
+    def chunks(self, index: int) -> Iterator[tuple[list[tuple[int, int]], list[Any]]]:
+        """Package ``index``'s chunks in order, taken from each worker in turn."""
+        n = len(self.workers)
+        counts: dict[int, tuple[int, int]] = {}
+        number = 0
+        while number % n not in counts:
+            message = self.workers[number % n].next(index)
+            if message[0] == "done":  # no chunk ``number``: the others have no more either
+                counts[number % n] = (message[1], message[2])
+                continue
+            number += 1
+            yield message[1], message[2]
+        for w, worker in enumerate(self.workers):
+            if w not in counts:
+                message = worker.next(index)
+                if message[0] != "done":
+                    raise Declined("a merge worker sent a chunk out of turn")
+                counts[w] = (message[1], message[2])
+        if sum(read for read, _total in counts.values()) != counts[0][1]:
+            raise Declined("a revision of no judgment of its rater")
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+
+    def abort(self) -> None:
+        for worker in self.workers:
+            worker.abort()
+
+
 class _Worker:
-    """The worker process and its queues: tasks in, chunks out, credits back."""
+    """A worker process and its queues: tasks in, chunks out, credits back."""
 
     def __init__(self) -> None:
         ctx = multiprocessing.get_context("spawn")
@@ -189,8 +241,9 @@ class _Worker:
     def send(self, task: Task | Outputs) -> None:
         self.tasks.put(task)
 
-    def chunks(self, index: int) -> Iterator[tuple[list[tuple[int, int]], list[Any]]]:
-        """Package ``index``'s chunks as the worker sends them; ``Declined`` if it declines."""
+    def next(self, index: int) -> tuple[Any, ...]:
+        """The worker's next message about package ``index``: ("chunk", heads, records) or
+        ("done", revisions read, revisions in the package); ``Declined`` if it declines."""
         while True:
             try:
                 message = self.results.get(timeout=_POLL_S)
@@ -203,11 +256,10 @@ class _Worker:
                 raise Declined(f"the merge worker sent package {at}, not {index}")
             if kind == "chunk":
                 self.credits.release()
-                yield message[2], message[3]
-            elif kind == "done":
-                return
-            else:
-                raise Declined(f"the merge worker declined: {message[2]}")
+                return ("chunk", message[2], message[3])
+            if kind == "done":
+                return ("done", message[2], message[3])
+            raise Declined(f"the merge worker declined: {message[2]}")
 
     def stop(self) -> None:
         self.tasks.put(None)

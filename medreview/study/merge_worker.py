@@ -91,6 +91,7 @@ class Task(NamedTuple):
     # the count of revisions (storage.merging.package_reads)
     sql: tuple[str, str, str, str]
     chunk: int  # outputs per chunk
+    share: tuple[int, int] = (0, 1)  # (w, n): this worker checks chunks w, w + n, w + 2n, ...
 
 
 class _Revision(NamedTuple):
@@ -274,24 +275,27 @@ class Outputs(NamedTuple):
     outputs: list[int]  # our output ids
 
 
-def package_chunks(task: Task, lead: _LeadReader | None = None
+def package_chunks(task: Task, lead: _LeadReader | None = None,
+                   counted: list[tuple[int, int]] | None = None
                    ) -> Iterator[tuple[list[tuple[int, int]], list[Record]]]:
     """The package's revisions checked, by our output id in order, ``task.chunk`` outputs at a
     time: (our output ids with how many records each, the records).
 
     The revisions are read a chunk at a time (by judgment id, then revision number, as
     ``storage.merging.package_contents`` reads them all), so the first chunk goes out after
-    reading one chunk, not the whole package; a count at the end proves every row was read."""
+    reading one chunk, not the whole package. At the end (revisions read, revisions in the
+    package) is appended to ``counted``: every worker's reads add up to the package's."""
     con = sqlite3.connect(f"{Path(task.db).resolve().as_uri()}?mode=ro", uri=True)
     lead = lead or _LeadReader(task.lead_db)
     try:
-        yield from _chunks(task, con, lead)
+        yield from _chunks(task, con, lead, [] if counted is None else counted)
     finally:
         con.close()
         lead.close()
 
 
-def _chunks(task: Task, con: sqlite3.Connection, lead: _LeadReader
+def _chunks(task: Task, con: sqlite3.Connection, lead: _LeadReader,
+            counted: list[tuple[int, int]]
             ) -> Iterator[tuple[list[tuple[int, int]], list[Record]]]:
     con.execute("BEGIN")  # one snapshot for every read
     outputs = _read(con, task.sql[0])
@@ -318,10 +322,13 @@ def _chunks(task: Task, con: sqlite3.Connection, lead: _LeadReader
     retests = lead.retests(task.issued.rater_id)
     # The first chunk a quarter of the others: the lead's process starts writing sooner.
     first = max(1, task.chunk // 4)
-    for at in [0, *range(first, len(order), task.chunk)]:
+    mine, workers = task.share
+    for number, at in enumerate([0, *range(first, len(order), task.chunk)]):
         part = order[at:at + (first if at == 0 else task.chunk)]
         if not part:
             break
+        if number % workers != mine:  # another worker's chunk
+            continue
         jids = sorted(j for ours in part for j in by_output[ours])
         revs = _revisions(con, task.sql[2].replace("{marks}", ",".join("?" * len(jids))), jids)
         read += len(revs)
@@ -350,9 +357,10 @@ def _chunks(task: Task, con: sqlite3.Connection, lead: _LeadReader
             if len(records) > n:
                 heads.append((ours, len(records) - n))
         yield heads, records
+    # Every revision belongs to a judgment of the package's rater: the workers' chunks hold
+    # them all (the lead's process adds up what each worker read).
     (total,) = con.execute(task.sql[3]).fetchone()
-    if total != read:  # a revision of no judgment of its rater
-        raise Decline("a revision of no judgment of its rater")
+    counted.append((read, total))
 
 
 def _record(task: Task, checks: RevisionChecks, scores: _Scores, retests: frozenset[int],
@@ -396,8 +404,9 @@ def _record(task: Task, checks: RevisionChecks, scores: _Scores, retests: frozen
 def serve(tasks: Any, results: Any, credits: Any) -> None:
     """The worker's loop: an ``Outputs`` and a ``Task`` per package from ``tasks`` until None;
     to ``results``,
-    ("chunk", index, heads, records) per chunk (one credit each: the lead's process gives one
-    back per chunk it took, so at most a few chunks wait in memory), then ("done", index), or
+    ("chunk", index, heads, records) per chunk of its share (one credit each: the lead's
+    process gives one back per chunk it took, so at most a few chunks wait in memory), then
+    ("done", index, revisions read, revisions in the package), or
     ("decline", index, why) and nothing more of that package."""
     import gc
 
@@ -415,10 +424,11 @@ def serve(tasks: Any, results: Any, credits: Any) -> None:
                 early.pop(task.at, None)
             continue
         try:
-            for heads, records in package_chunks(task, early.pop(task.at, None)):
+            counted: list[tuple[int, int]] = []
+            for heads, records in package_chunks(task, early.pop(task.at, None), counted):
                 credits.acquire()
                 results.put(("chunk", task.at, heads, records))
-            results.put(("done", task.at))
+            results.put(("done", task.at, *counted[0]))
         except Decline as exc:
             results.put(("decline", task.at, str(exc)))
         except Exception as exc:  # the lead's process runs the single-process merge

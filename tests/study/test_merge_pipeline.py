@@ -127,10 +127,12 @@ def _both(pool: dict[str, Any], tmp: Path, batches: list[list[str]],  # noqa: F8
         assert _stored(tmp / "piped") == _stored(tmp / "single")
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 def test_pipelined_merge_writes_the_single_process_rows(
-        pool: dict[str, Any], tmp_path: Path, scenario: str,  # noqa: F811
+        pool: dict[str, Any], tmp_path: Path, scenario: str, workers: int,  # noqa: F811
         monkeypatch: pytest.MonkeyPatch, pipelined: Outcomes) -> None:
+    monkeypatch.setattr(merge_pipeline, "WORKERS", workers)
     _both(pool, tmp_path, SCENARIOS[scenario], monkeypatch, pipelined)
 
 
@@ -208,9 +210,11 @@ def _merge_copy(varied: dict[str, Any], dest: Path) -> tuple[list[Any], dict[str
     return summary(report) + summary(again), rows
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_retests_not_assessed_and_hostile_text_merge_alike(
         varied: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        pipelined: Outcomes) -> None:
+        pipelined: Outcomes, workers: int) -> None:
+    monkeypatch.setattr(merge_pipeline, "WORKERS", workers)
     piped = _merge_copy(varied, tmp_path / "piped")
     with monkeypatch.context() as m:
         _single(m)
@@ -270,10 +274,12 @@ def _refusal(varied: dict[str, Any], tmp: Path, file: Path) -> str:
     return str(exc.value)
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("forgery", ["author", "uid of another judgment", "answer"])
 def test_a_refusal_in_the_last_chunk_writes_nothing_and_says_the_same(
         varied: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        pipelined: Outcomes, forgery: str) -> None:
+        pipelined: Outcomes, forgery: str, workers: int) -> None:
+    monkeypatch.setattr(merge_pipeline, "WORKERS", workers)
     folder, rid = _last_revision(varied, tmp_path, "Dr A")
     con = sqlite3.connect(folder / "project.sqlite")
     if forgery == "author":
