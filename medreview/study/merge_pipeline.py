@@ -124,6 +124,7 @@ def _run(project: Project, files: Sequence[Path], progress: Progress, now: dt.da
                     if len(entries) == i + 1 < n:  # package i had no revisions
                         prepare(i + 1)
                     results.append(ps.result)
+                worker.finish()  # the workers exit while this process commits
         except BaseException:
             worker.abort()  # before its files are removed (an open file stays on Windows)
             raise
@@ -215,6 +216,10 @@ class _Workers:
         if sum(read for read, _total in counts.values()) != counts[0][1]:
             raise Declined("a revision of no judgment of its rater")
 
+    def finish(self) -> None:
+        for worker in self.workers:
+            worker.send(None)
+
     def stop(self) -> None:
         for worker in self.workers:
             worker.stop()
@@ -234,12 +239,15 @@ class _Worker:
         self.credits: Any = ctx.Semaphore(AHEAD)
         self.process = ctx.Process(target=serve, args=(self.tasks, self.results, self.credits),
                                    name="medreview-merge-worker", daemon=True)
-        self.closed = False
+        self.closed = self.finished = False
         with _light_main():
             self.process.start()
 
-    def send(self, task: Task | Outputs) -> None:
-        self.tasks.put(task)
+    def send(self, task: Task | Outputs | None) -> None:
+        """A message to the worker (None: exit once the messages before it are done)."""
+        if not self.finished:
+            self.tasks.put(task)
+            self.finished = task is None
 
     def next(self, index: int) -> tuple[Any, ...]:
         """The worker's next message about package ``index``: ("chunk", heads, records) or
@@ -262,7 +270,7 @@ class _Worker:
             raise Declined(f"the merge worker declined: {message[2]}")
 
     def stop(self) -> None:
-        self.tasks.put(None)
+        self.send(None)
         self.process.join(timeout=10)
         if self.process.is_alive():
             self.abort()
