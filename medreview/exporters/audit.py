@@ -10,8 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from medreview.exporters import tables
 from medreview.exporters.not_assessed import AUDIT_COLUMNS, audit_values
-from medreview.exporters.table_stream import write_chunks
+from medreview.exporters.table_stream import TableRows
 from medreview.storage.exports import (
     GOLD_HISTORY_COLUMNS,
     JUDGMENT_HISTORY_COLUMNS,
@@ -44,11 +45,11 @@ def export_audit(project: Project, outdir: Path, fmt: str = "jsonl", *,
     """Write the judgment and gold-label histories as tables (a chunk of rows at a time,
     ``exporters.table_stream``); return their paths."""
     outdir.mkdir(parents=True, exist_ok=True)
-    judgments = write_chunks(
-        outdir / "judgment_history", fmt, (*JUDGMENT_HISTORY_COLUMNS, *AUDIT_COLUMNS),
+    judgments = tables.write_table(TableRows(
+        (*JUDGMENT_HISTORY_COLUMNS, *AUDIT_COLUMNS),
         lambda: _with_audit_values(judgment_history_batches(project, pseudonymise=pseudonymise)),
-        empty=_no_rows)
-    gold = write_chunks(outdir / "gold_history", fmt, GOLD_HISTORY_COLUMNS,
-                        lambda: gold_history_batches(project, pseudonymise=pseudonymise),
-                        empty=_no_rows)
+        empty=_no_rows), outdir / "judgment_history", fmt)
+    gold = tables.write_table(TableRows(
+        GOLD_HISTORY_COLUMNS, lambda: gold_history_batches(project, pseudonymise=pseudonymise),
+        empty=_no_rows), outdir / "gold_history", fmt)
     return [judgments, gold]
