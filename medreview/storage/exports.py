@@ -148,8 +148,9 @@ def _batches(conn: Connection, stmt: Select[*tuple[Any, ...]]
              ) -> Iterator[list[tuple[Any, ...]]]:
     """``table_read.column_batches`` of ``BATCH`` rows (read at each call: tests make it
     small): on SQLite the driver's ``fetchmany``, each column through its processor, so that
-    a million rows are never held twice; other dialects through Core."""
-    return column_batches(conn, stmt, BATCH)
+    a million rows are never held twice; other dialects through Core, on a server-side
+    cursor (``stream_results``: a client-side one holds the whole result)."""
+    return column_batches(conn, stmt.execution_options(stream_results=True), BATCH)
 
 
 def newest_gold(project: Project) -> dict[int, dict[str, GoldLabel]]:
