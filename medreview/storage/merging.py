@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Select, func, select
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.orm import Session
 
 from medreview.domain.rubric import Form, Question
@@ -305,35 +306,36 @@ def _package_statements() -> tuple[Select[Any], Select[Any], Select[Any]]:
 
 @dataclass(frozen=True)
 class PackageHead:
-    """A package database's settings, raters and forms, and the SQLite text of the reads of
-    its other rows (for a process that reads them with the driver: ``study.merge_worker``)."""
+    """A package database's settings, raters and forms (what ``package_contents`` reads
+    first, without the outputs', judgments' and revisions' rows)."""
 
     settings: dict[str, Any]
     raters: tuple[PackageRater, ...]
     forms: dict[int, PackageForm]
-    # outputs, judgments, the revisions of some judgments (``{marks}``: one ``?`` per judgment
-    # id), how many revisions
-    sql: tuple[str, str, str, str]
 
 
 def package_head(pkg: Project) -> PackageHead:
-    """What ``package_contents`` reads first, without the outputs', judgments' and revisions'
-    rows; ``ProjectError`` unless the package is a SQLite database."""
+    """A package database's settings, raters and forms, read as ``package_contents`` reads
+    them."""
     with pkg.read() as s:
-        dialect = s.connection().dialect
-        if dialect.name != "sqlite":
-            raise ProjectError("a package database is SQLite")
         raw = s.scalars(select(ProjectRow)).one().settings or {}
         raters = tuple(PackageRater(r.id, r.name, r.kind) for r in s.scalars(select(RaterRow)))
         forms = {f.id: PackageForm(f.key, f.version, f.kind, f.sha256)
                  for f in s.scalars(select(FormRow))}
+    return PackageHead(raw.get("package") or {}, raters, forms)
+
+
+def package_reads() -> tuple[str, str, str, str]:
+    """The SQLite text of ``package_contents``' reads of outputs, judgments and revisions,
+    for a process that reads a package with the driver (``study.merge_worker``): the same
+    columns in the same order; the revisions of some judgments (``{marks}``: one ``?`` per
+    judgment id); and how many revisions there are."""
+    dialect = sqlite_dialect()
     outputs, judgments, revisions = (str(stmt.compile(dialect=dialect))
                                      for stmt in _package_statements())
     head, order_by = revisions.split(" ORDER BY ")
     some = f"{head} WHERE judgment_revision.judgment_id IN ({{marks}}) ORDER BY {order_by}"
-    count = "SELECT count(*) FROM judgment_revision"
-    return PackageHead(raw.get("package") or {}, raters, forms,
-                       (outputs, judgments, some, count))
+    return outputs, judgments, some, "SELECT count(*) FROM judgment_revision"
 
 
 def _all_rows(conn: Connection, stmt: Select[*tuple[Any, ...]]) -> list[tuple[Any, ...]]:

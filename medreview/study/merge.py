@@ -162,6 +162,16 @@ def open_package(file: Path, project: Project, lead: MergeReference, work: Path,
     and seal; its database unpacked into ``work`` and opened (the caller closes it). Adds the
     package's outputs to ``lead`` (``reference`` False: the caller does, later).
     ``on_issued``: called with the issue record once it and the seal are checked."""
+    issued, folder = unpack_package(file, project, lead, work, reference=reference,
+                                    on_issued=on_issued)
+    return issued, open_unpacked(folder, str(file))
+
+
+def unpack_package(file: Path, project: Project, lead: MergeReference, work: Path, *,
+                   reference: bool = True,
+                   on_issued: Callable[[IssuedPackage], None] | None = None
+                   ) -> tuple[IssuedPackage, Path]:
+    """``open_package`` but the opening: the folder its database was unpacked into."""
     src = str(file)
     with open_package_zip(file) as pz:
         folder = work / f"p{len(list(work.iterdir()))}"
@@ -181,11 +191,16 @@ def open_package(file: Path, project: Project, lead: MergeReference, work: Path,
             unpacking.join()
         unpacking.raise_error()
     _refuse_active_schema(folder / DB_NAME, src)
+    return issued, folder
+
+
+def open_unpacked(folder: Path, src: str) -> Project:
+    """The unpacked package database opened (its schema upgraded if older, its integrity
+    checked), or the refusal of package ``src``."""
     try:
-        pkg = open_project(folder, upgrade=True, read_only=False)
+        return open_project(folder, upgrade=True, read_only=False)
     except ProjectError as exc:
         raise _fail(f"package database cannot be opened: {exc.reason}", src) from exc
-    return issued, pkg
 
 
 class _Unpacking(threading.Thread):

@@ -28,6 +28,7 @@ import logging
 import multiprocessing
 import os
 import queue
+import shutil
 import sys
 import types
 from collections.abc import Iterator, Sequence
@@ -35,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from medreview.progress import Progress
+from medreview.storage import schema
 from medreview.storage.merge_stream import Declined, apply_chunk, begin_package, open_stream
 from medreview.storage.merging import (
     _MERGE_CACHE_KIB,
@@ -42,12 +44,13 @@ from medreview.storage.merging import (
     PackageMergeResult,
     merge_reference,
     package_head,
+    package_reads,
 )
 from medreview.storage.packages import IssuedPackage
-from medreview.storage.project import DB_NAME, Project
+from medreview.storage.project import DB_NAME, MEDIA_DIR, Project
 from medreview.storage.revisions import gc_paused, page_cache
-from medreview.study.merge import _work_folder, open_package
-from medreview.study.merge_worker import Issued, Outputs, PackageForm, Task, serve
+from medreview.study.merge import _work_folder, open_unpacked, unpack_package
+from medreview.study.merge_worker import Issued, Outputs, Task, serve
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +104,7 @@ def _run(project: Project, files: Sequence[Path], progress: Progress, now: dt.da
             it was before this merge: its writes are not committed."""
             file = Path(files[i])
             progress(i, n * 2, f"checking {file.name}")
-            task, issued = _task(i, file, project, lead, now, work, worker)
-            worker.send(task)
+            _, issued = _task(i, file, project, lead, now, work, worker)
             entries.append((str(file), issued))
 
         # One transaction, its write lock taken before anything is read for the merge (so
@@ -133,15 +135,28 @@ def _run(project: Project, files: Sequence[Path], progress: Progress, now: dt.da
 
 def _task(i: int, file: Path, project: Project, lead: MergeReference, now: dt.datetime,
           work: Path, worker: _Workers) -> tuple[Task, IssuedPackage]:
-    """Package ``i`` checked up to its rows (``study.merge.open_package``): the worker's task.
-    Its outputs go to the worker first, as soon as the issue record is checked."""
+    """Package ``i`` checked up to its rows and unpacked (``study.merge.unpack_package``):
+    sent to the worker (its outputs first, as soon as the issue record is checked). Then,
+    while the worker reads it, the verdict of opening it (``open_unpacked``: schema,
+    integrity) and ``_load``'s first checks, on a copy: opening switches the file to WAL,
+    which needs it to itself."""
     lead_db = str(Path(project.path) / DB_NAME)
 
     def ahead(issued: IssuedPackage) -> None:
         worker.send(Outputs(i, lead_db, [o.output_id for o in issued.outputs.values()]))
-    issued, pkg = open_package(file, project, lead, work, reference=False, on_issued=ahead)
+    issued, folder = unpack_package(file, project, lead, work, reference=False,
+                                    on_issued=ahead)
+    task = Task(
+        at=i, db=str(folder / DB_NAME), lead_db=lead_db, schema=schema.head_revision(),
+        issued=Issued(issued.rater_id, issued.rater, dict(issued.attachments),
+                      {t: (o.output_id, o.text_sha256) for t, o in issued.outputs.items()}),
+        lead_forms=lead.forms, now=now, sql=package_reads(), chunk=CHUNK)
+    worker.send(task)
+    copy = folder.with_name(folder.name + "-opened")
+    (copy / MEDIA_DIR).mkdir(parents=True)
+    shutil.copyfile(folder / DB_NAME, copy / DB_NAME)
+    pkg = open_unpacked(copy, str(file))
     try:
-        db = Path(pkg.path) / DB_NAME
         head = package_head(pkg)
     finally:
         pkg.close()
@@ -153,13 +168,7 @@ def _task(i: int, file: Path, project: Project, lead: MergeReference, now: dt.da
     if len(raters) != 1 or raters[0].name != issued.rater or (
             raters[0].kind != issued.rater_kind):
         raise Declined("package raters")
-    return Task(
-        at=i, db=str(db), lead_db=lead_db, rater_id=raters[0].id,
-        forms={fid: PackageForm(f.key, f.version, f.kind, f.sha256)
-               for fid, f in head.forms.items()},
-        issued=Issued(issued.rater_id, issued.rater, dict(issued.attachments),
-                      {t: (o.output_id, o.text_sha256) for t, o in issued.outputs.items()}),
-        lead_forms=lead.forms, now=now, sql=head.sql, chunk=CHUNK), issued
+    return task, issued
 
 
 @contextlib.contextmanager

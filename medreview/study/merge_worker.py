@@ -82,8 +82,7 @@ class Task(NamedTuple):
     at: int  # the package's place in the merge
     db: str
     lead_db: str  # the lead's project database, read as it was before this merge
-    rater_id: int  # the package's own rater row (the lead's process checked its name and kind)
-    forms: dict[int, PackageForm]  # the package's forms by its ids
+    schema: str  # the schema revision a package must have (the worker reads no other)
     issued: Issued
     lead_forms: dict[tuple[str, int], tuple[int, str, Any]]  # (key, version) -> id, sha, Form
     now: dt.datetime
@@ -298,6 +297,17 @@ def _chunks(task: Task, con: sqlite3.Connection, lead: _LeadReader,
             counted: list[tuple[int, int]]
             ) -> Iterator[tuple[list[tuple[int, int]], list[Record]]]:
     con.execute("BEGIN")  # one snapshot for every read
+    # The lead's process opens a copy of this file as the single-process merge opens it (its
+    # verdict, and the package's settings and rater checked) while this reads the file as is:
+    # the same rows only if opening changes none (a schema at head is not upgraded).
+    if _read(con, "SELECT version_num FROM alembic_version") != [(task.schema,)]:
+        raise Decline("the package's schema is not this version's")
+    raters = _read(con, "SELECT id FROM rater")
+    if len(raters) != 1:
+        raise Decline("the package does not hold exactly one rater")
+    ((rater_id,),) = raters
+    forms = {fid: PackageForm(key, version, kind, sha256) for fid, key, version, kind, sha256
+             in _read(con, "SELECT id, key, version, kind, sha256 FROM form")}
     outputs = _read(con, task.sql[0])
     judgments = _read(con, task.sql[1])
     issued = task.issued
@@ -309,8 +319,8 @@ def _chunks(task: Task, con: sqlite3.Connection, lead: _LeadReader,
         token_of[oid] = str(token)
     out_map = {pid: issued.outputs[t][0] for pid, t in token_of.items()}
     by_output: dict[int, list[int]] = {}  # our output id -> its judgments, by id
-    for jid, rater_id, oid in judgments:
-        if rater_id != task.rater_id or oid not in token_of:
+    for jid, judged_by, oid in judgments:
+        if judged_by != rater_id or oid not in token_of:
             raise Decline("a judgment of an output not assigned in the package")
         by_output.setdefault(out_map[oid], []).append(jid)
     order = sorted(by_output)
@@ -352,7 +362,7 @@ def _chunks(task: Task, con: sqlite3.Connection, lead: _LeadReader,
             n = len(records)
             for jid in by_output[ours]:
                 for r in of_judgment.get(jid, ()):
-                    records.append(_record(task, checks, scores, retests, finished, r,
+                    records.append(_record(task, forms, checks, scores, retests, finished, r,
                                            ours, owners.get(r.uid)))
             if len(records) > n:
                 heads.append((ours, len(records) - n))
@@ -363,12 +373,12 @@ def _chunks(task: Task, con: sqlite3.Connection, lead: _LeadReader,
     counted.append((read, total))
 
 
-def _record(task: Task, checks: RevisionChecks, scores: _Scores, retests: frozenset[int],
+def _record(task: Task, forms: dict[int, PackageForm], checks: RevisionChecks,
+            scores: _Scores, retests: frozenset[int],
             finished: set[int], r: _Revision, ours: int, owner: tuple[int, int] | None
             ) -> Record:
     """A revision as the lead's process takes it (see ``Record``): ``study.merge._load``'s
     checks, given ``owner``, the (rater, output) of the project's judgment holding its uid."""
-    forms = task.forms
     if r.form_id not in forms or (r.taxonomy_id and r.taxonomy_id not in forms):
         raise Decline("a revision names a form the package does not have")
     retest = r.source == RETEST_SOURCE

@@ -373,3 +373,24 @@ def test_the_worker_starts_without_its_parents_main_module() -> None:
         assert sys.modules["__main__"] is not main
         assert not hasattr(sys.modules["__main__"], "__file__")
     assert sys.modules["__main__"] is main
+
+
+def test_a_package_of_another_schema_revision_is_decided_by_the_single_process_merge(
+        varied: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        pipelined: Outcomes) -> None:
+    """The worker reads a package only at this version's schema (opening would upgrade an
+    older one): any other and the single-process merge decides, here with its refusal."""
+    folder = tmp_path / "pkg"
+    unpack_package(varied["files"]["Dr A"], folder)
+    con = sqlite3.connect(folder / "project.sqlite")
+    con.execute("UPDATE alembic_version SET version_num = '9999_future'")
+    con.commit()
+    con.close()
+    file = seal_package(folder, tmp_path / "future.mrpkg").path
+    piped = _refusal(varied, tmp_path, file)
+    assert "cannot be opened" in piped
+    if _sqlite(Path(varied["base"])):
+        assert pipelined.declined == 1
+    with monkeypatch.context() as m:
+        _single(m)
+        assert _refusal(varied, tmp_path, file) == piped
