@@ -17,6 +17,7 @@ from medreview.domain import consensus
 from medreview.domain.rubric import Form, Question
 from medreview.domain.scoring import form_score
 from medreview.errors import InputError
+from medreview.storage.check_items import project_attention_ids
 from medreview.storage.exports import (
     CurrentAnswer,
     ExportCase,
@@ -66,6 +67,11 @@ class ExportData:
         return self._cases_outputs[1]
 
     @cached_property
+    def attention(self) -> frozenset[int]:
+        """The attention items (never exported), read once."""
+        return project_attention_ids(self.project)
+
+    @cached_property
     def output_cases(self) -> dict[int, int]:
         """Output id -> case id, every output (in id order)."""
         return output_cases(self.project)
@@ -92,7 +98,7 @@ class ExportData:
     def _window_of(self, output_id: int) -> _Window:
         window = self._window
         if window is None or not window.holds(output_id):
-            window = self._window = _Window(self.project, output_id)
+            window = self._window = _Window(self.project, output_id, self.attention)
         return window
 
     def case(self, case_id: int) -> ExportCase:
@@ -186,13 +192,13 @@ class _Window:
     """``WINDOW`` outputs from one id on, their cases, their finished judgments' answers
     (read when first asked for) and the physicians' first rationales."""
 
-    def __init__(self, project: Project, first: int) -> None:
-        self.project = project
+    def __init__(self, project: Project, first: int, attention: frozenset[int]) -> None:
+        self.project, self._attention = project, attention
         self.outputs, self.cases = output_window(project, first, WINDOW)
         self.first = first
         # the last window (fewer outputs): every later id is in it (there is none)
         self.last = max(self.outputs, default=first) if len(self.outputs) >= WINDOW else None
-        self.rationales = window_rationales(project, self.first, self.last)
+        self.rationales = window_rationales(project, self.first, self.last, attention)
         self._answers: list[CurrentAnswer] | None = None
         self._spans: dict[int, tuple[int, int]] = {}
 
@@ -202,7 +208,8 @@ class _Window:
     @property
     def answers(self) -> list[CurrentAnswer]:
         if self._answers is None:
-            self._answers = window_answers(self.project, self.first, self.last)
+            self._answers = window_answers(self.project, self.first, self.last,
+                                           self._attention)
             self._spans = _spans(self._answers)
         return self._answers
 

@@ -101,19 +101,20 @@ class CurrentAnswer(NamedTuple):
                 "answers": self.answers, "annotations": self.annotations}
 
 
-def _current(s: Session, stmt: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
+def _current(s: Session | None, stmt: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
     """``stmt`` over finished judgments' newest revisions: ``tables.current_revisions``'
-    joins, filters and order."""
+    joins, filters and order (``s`` None: attention items left in, for the caller to leave
+    out: the filter is a scan of every gold label, each time)."""
     j, rev, r = JudgmentRow, JudgmentRevisionRow, RaterRow
-    return (stmt.select_from(rev)
+    stmt = (stmt.select_from(rev)
             .join(j, (j.id == rev.judgment_id) & (j.current_revision_no == rev.revision_no))
             .join(r, r.id == j.rater_id)
             .join(OutputRow, OutputRow.id == j.output_id)
             .join(CaseRow, CaseRow.id == OutputRow.case_id)
             .join(FormRow, FormRow.id == rev.form_id)
             .where(j.status == "done")
-            .where(not_attention(s, j.output_id))
             .order_by(j.output_id, r.id))
+    return stmt if s is None else stmt.where(not_attention(s, j.output_id))
 
 
 def current_answers(project: Project) -> list[CurrentAnswer]:
@@ -598,27 +599,32 @@ def _between(column: Any, lo: int, hi: int | None) -> Any:
     return column >= lo if hi is None else column.between(lo, hi)
 
 
-def window_answers(project: Project, lo: int, hi: int | None) -> list[CurrentAnswer]:
-    """``current_answers`` of the outputs ``lo`` to ``hi`` (None: every later one)."""
+def window_answers(project: Project, lo: int, hi: int | None,
+                   attention: frozenset[int]) -> list[CurrentAnswer]:
+    """``current_answers`` of the outputs ``lo`` to ``hi`` (None: every later one), the
+    ``attention`` items left out here (not by SQL: each window would scan the gold labels)."""
     j, rev, r = JudgmentRow, JudgmentRevisionRow, RaterRow
     out: list[CurrentAnswer] = []
     with project.read() as s:
-        for batch in _batches(s.connection(), _current(s, select(
+        for batch in _batches(s.connection(), _current(None, select(
                 j.output_id, r.name, r.pseudonym, r.kind, rev.answers, rev.annotations,
                 rev.rationale)).where(_between(j.output_id, lo, hi))):
-            out += map(CurrentAnswer._make, batch)
+            out += (CurrentAnswer._make(row) for row in batch if row[0] not in attention)
     return out
 
 
-def window_rationales(project: Project, lo: int, hi: int | None) -> dict[int, str]:
-    """``first_rationales`` of the outputs ``lo`` to ``hi`` (None: every later one)."""
+def window_rationales(project: Project, lo: int, hi: int | None,
+                      attention: frozenset[int]) -> dict[int, str]:
+    """``first_rationales`` of the outputs ``lo`` to ``hi`` (None: every later one), the
+    ``attention`` items left out."""
     j, rev, r = JudgmentRow, JudgmentRevisionRow, RaterRow
     out: dict[int, str] = {}
     with project.read() as s:
-        for batch in _batches(s.connection(), _current(s, select(j.output_id, rev.rationale))
+        for batch in _batches(s.connection(), _current(None, select(j.output_id,
+                                                                    rev.rationale))
                               .where(r.kind == "physician", _between(j.output_id, lo, hi))):
             for oid, rationale in batch:
-                if rationale and oid not in out:
+                if rationale and oid not in out and oid not in attention:
                     out[oid] = rationale
     return out
 
