@@ -343,12 +343,14 @@ def test_batched_auto_gold_writes_the_reference_rows(
     rows = _gold_rows(new)
     assert _typed(rows) == _typed(_gold_rows(ref))
     assert len(rows) == len(before) + sum(got.added.values())
-    # Its own: random version-4 uids, one time (aware UTC) for the run.
+    # Its own: version-7 uids ascending with the ids, one time (aware UTC) for the run.
     with new.read() as s:
         fresh = s.execute(select(GoldLabelRow.uid, GoldLabelRow.created_at)
-                          .where(GoldLabelRow.id > max(r[0] for r in before))).all()
-    assert len({u for u, _ in fresh}) == len(fresh)
-    assert all(uuid.UUID(u).version == 4 and uuid.UUID(u).hex == u for u, _ in fresh)
+                          .where(GoldLabelRow.id > max(r[0] for r in before))
+                          .order_by(GoldLabelRow.id)).all()
+    uids = [u for u, _ in fresh]
+    assert len(set(uids)) == len(fresh) and uids == sorted(uids)
+    assert all(uuid.UUID(u).version == 7 and uuid.UUID(u).hex == u for u in uids)
     assert len({at for _, at in fresh}) == 1 and fresh[0][1].tzinfo is not None
     # Running again adds nothing; the reference agrees.
     assert auto_gold(new, include_single=include_single).added == {}
@@ -440,12 +442,22 @@ def test_the_queue_reads_the_gold_of_its_outputs_as_all_gold_before(
         auto_gold(project)
 
 
-def test_new_uids_are_uuid4_hex() -> None:
-    uids = batched.new_uids(5000)
-    assert len(set(uids)) == 5000
-    assert all(uuid.UUID(u).version == 4 and uuid.UUID(u).variant == uuid.RFC_4122
-               and uuid.UUID(u).hex == u for u in uids)
-    assert batched.new_uids(0) == []
+def test_uids_are_version_7_ascending_and_unique_across_runs() -> None:
+    import time
+
+    before = time.time_ns() // 1_000_000
+    runs = [batched.Uids() for _ in range(50)]
+    after = time.time_ns() // 1_000_000
+    taken = [r.take(40) + r.take(1) + r.take(0) for r in runs]
+    for uids in taken:
+        assert uids == sorted(uids) and len(uids) == 41
+        for u in uids:
+            parsed = uuid.UUID(u)
+            assert parsed.version == 7 and parsed.variant == uuid.RFC_4122 and parsed.hex == u
+            assert before <= int(u[:12], 16) <= after  # the run's start, in ms
+    everything = [u for uids in taken for u in uids]
+    assert len(set(everything)) == len(everything)
+    assert len({u[12:20] for u in everything}) > 40  # random bits differ between runs
 
 
 def test_remembered_json_text_is_the_columns_own() -> None:
