@@ -43,6 +43,22 @@ def test_a_hostile_project_exported_in_small_chunks_is_byte_identical(
         project.close()
 
 
+def test_the_demo_project_in_small_windows_is_byte_identical(
+        demo_copy: Path, tmp_path: Path, small_chunks: None) -> None:
+    """The demo's attention items (never exported) and its gold, windows of 3 outputs."""
+    from medreview.storage.project import open_project
+    from medreview.study.adjudicate import auto_gold
+
+    project = open_project(demo_copy)
+    try:
+        auto_gold(project)
+        for i in (0, 4, 6, 8):  # tables, audit, training, dpo with margins (seconds each)
+            kinds, options = REQUESTS[i]
+            _compare(project, tmp_path, kinds, options, f"d{i}")
+    finally:
+        project.close()
+
+
 def test_parquet_in_row_groups_reads_back_as_the_whole_table(
         tmp_path: Path, small_chunks: None) -> None:
     import pyarrow.parquet as pq
