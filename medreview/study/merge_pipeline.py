@@ -81,14 +81,30 @@ def pipelined_merge(project: Project, files: Sequence[Path], progress: Progress,
     except Exception as exc:  # no processes here (a sandbox): one core it is
         log.info("merge worker did not start (%s): single-process merge", exc)
         return None
+    def report(done: int, total: int | None = None, message: str = "") -> None:
+        try:
+            progress(done, total, message)
+        except BaseException as exc:  # a cancel: the caller's, not a reason to merge again
+            raise _FromCaller(exc) from exc
     try:
-        results = _run(project, files, progress, now, worker)
+        results = _run(project, files, report, now, worker)
+    except _FromCaller as exc:  # rolled back, and the caller's exception goes on
+        worker.abort()
+        raise exc.error from None
     except Exception as exc:  # rolled back; the single-process merge decides and says why
         log.info("pipelined merge declined (%s): single-process merge", str(exc)[:300])
         worker.abort()
         return None
     worker.stop()
     return results
+
+
+class _FromCaller(Exception):
+    """An exception of the caller's progress callback (``Cancelled``), carried through."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _run(project: Project, files: Sequence[Path], progress: Progress, now: dt.datetime,

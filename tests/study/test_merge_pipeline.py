@@ -394,3 +394,27 @@ def test_a_package_of_another_schema_revision_is_decided_by_the_single_process_m
     with monkeypatch.context() as m:
         _single(m)
         assert _refusal(varied, tmp_path, file) == piped
+
+
+def test_a_cancel_during_a_pipelined_merge_is_the_callers(
+        varied: dict[str, Any], tmp_path: Path, pipelined: Outcomes) -> None:
+    """Cancelled from the progress callback rolls the merge back and reaches the caller; the
+    merge is not run again on one core."""
+    from medreview.progress import Cancelled
+
+    path = tmp_path / "p"
+    shutil.copytree(varied["base"], path)
+    before = table_hash(path)
+
+    def progress(done: int, total: int | None = None, message: str = "") -> None:
+        if message.startswith("merging"):
+            raise Cancelled("cancelled")
+    project = open_project(path)
+    try:
+        with pytest.raises(Cancelled):
+            merge_packages(project, list(varied["files"].values()), progress)
+    finally:
+        project.close()
+    assert table_hash(path) == before
+    if _sqlite(path):
+        assert pipelined.decided == pipelined.declined == 0  # it raised: no second run
