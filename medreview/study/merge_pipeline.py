@@ -35,6 +35,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from medreview.errors import ProjectBusy
 from medreview.progress import Progress
 from medreview.storage import schema
 from medreview.storage.merge_stream import Declined, apply_chunk, begin_package, open_stream
@@ -91,6 +92,9 @@ def pipelined_merge(project: Project, files: Sequence[Path], progress: Progress,
     except _FromCaller as exc:  # rolled back, and the caller's exception goes on
         worker.abort()
         raise exc.error from None
+    except ProjectBusy:  # another writer kept the project past the full wait: waiting again
+        worker.abort()  # on one core would only double it
+        raise
     except Exception as exc:  # rolled back; the single-process merge decides and says why
         log.info("pipelined merge declined (%s): single-process merge", str(exc)[:300])
         worker.abort()
