@@ -16,9 +16,10 @@ project, all the packages at once:
   up (about 5,000 revisions) the merge runs on two cores (``study.merge_pipeline``: a worker
   process reads, checks and scores chunk k+1 while this process writes chunk k), so its CPU
   time (this process and the worker) exceeds its wall time; the goal is the rate, i.e. wall
-  time, against the single-threaded raw baseline. ``--single`` forces the single-process
-  merge for comparison. Its writes are timed too (``apply_packages``, or the pipeline's
-  ``apply_chunk`` calls: this process's share, the worker's checks and scoring excluded);
+  time, against the single-threaded raw baseline. The app takes two cores only if the load
+  average leaves one free; ``--path single`` or ``--path pipelined`` forces either. Its
+  writes are timed too (``apply_packages``, or the pipeline's ``apply_chunk`` calls: this
+  process's share, the worker's checks and scoring excluded);
 - **baseline**: plain ``sqlite3``: extract each package database from its zip, read its
   revision rows, map the package's tokens to this project's outputs (the issue record) and
   ``executemany`` the same judgment and revision rows (a constant for the score) into
@@ -30,7 +31,7 @@ spent), the ratios (baseline time / merge time; goal >= 0.5), the CPU time per r
 the same packages (idempotent: nothing added) is timed as well.
 Run:
     .venv/bin/python bench/bench_merge.py [--full] [--repeat 3] [--sizes 10000,100000]
-        [--work DIR] [--setup-only] [--single]
+        [--work DIR] [--setup-only] [--path app|single|pipelined]
 
 ``--work DIR`` keeps each size's set-up in ``DIR/n<N>`` (the lead's project and the graded
 packages, with ``setup.json`` written last) and reuses it on later runs, ``--full`` included:
@@ -331,31 +332,37 @@ def _cpu() -> float:
     return time.process_time() + child.ru_utime + child.ru_stime
 
 
+PATHS = ("app", "single", "pipelined")
+
+
 @contextmanager
-def _path(single: bool) -> Iterator[None]:
-    """The single-process merge (the pipeline never starts), or the merge's own choice."""
+def _path(path: str) -> Iterator[None]:
+    """The merge's own choice ("app": two cores from ``MIN_BYTES`` up if the load average
+    leaves a core free), the single-process merge, or the pipelined one whatever the load."""
     import medreview.study.merge_pipeline as pipeline
 
-    before = pipeline.MIN_BYTES
-    if single:
+    before = pipeline.MIN_BYTES, pipeline.spare_core
+    if path == "single":
         pipeline.MIN_BYTES = 1 << 62
+    elif path == "pipelined":
+        pipeline.spare_core = lambda: True
     try:
         yield
     finally:
-        pipeline.MIN_BYTES = before
+        pipeline.MIN_BYTES, pipeline.spare_core = before
 
 
-def merge(project_dir: Path, packages: list[Path], single: bool = False
+def merge(project_dir: Path, packages: list[Path], path: str = "app"
           ) -> tuple[Timing, Timing, int, Timing, int]:
     """Merge time (CPU: this process and the worker), its storage part (this process), revisions
     added; then the same for a re-merge."""
     project = open_project(project_dir)
     try:
-        with _StorageTimer() as st, _path(single):
+        with _StorageTimer() as st, _path(path):
             t, c = time.perf_counter(), _cpu()
             report, _ = svc.merge_packages(project, packages)
             first = Timing(time.perf_counter() - t, _cpu() - c)
-        with _path(single):
+        with _path(path):
             t, c = time.perf_counter(), _cpu()
             again, _ = svc.merge_packages(project, packages)
             re_merge = Timing(time.perf_counter() - t, _cpu() - c)
@@ -391,7 +398,7 @@ def setup(n: int, work: Path) -> tuple[Path, list[Path]]:
 
 
 def run(n: int, repeat: int, work: Path,
-        profile: Callable[[Path, list[Path]], None] | None, single: bool = False) -> None:
+        profile: Callable[[Path, list[Path]], None] | None, path: str = "app") -> None:
     root = work / f"n{n}"
     project_dir, packages = setup(n, work)
     if profile is not None:
@@ -403,7 +410,7 @@ def run(n: int, repeat: int, work: Path,
     again: list[Timing] = []
     for r in range(repeat):
         copy = fresh_copy(project_dir, root / f"m{r}")
-        first, st, added, re_merge, re_added = merge(copy, packages, single)
+        first, st, added, re_merge, re_added = merge(copy, packages, path)
         assert added == n and re_added == 0, (added, re_added)
         ours.append(first)
         storage.append(st)
@@ -416,7 +423,11 @@ def run(n: int, repeat: int, work: Path,
         assert rows == n, rows
         shutil.rmtree(base)
     o, s, b, a = best(ours), best(storage), best(raw), best(again)
-    kind = "single-process" if single else "as the app runs it"
+    import medreview.study.merge_pipeline as pipeline
+
+    kind = {"app": "as the app chooses (two cores if the load average leaves one free: "
+                   f"{'yes' if pipeline.spare_core() else 'no'} now)",
+            "single": "single-process", "pipelined": "pipelined (two cores)"}[path]
     print(f"  merge path: {kind}; merge CPU = this process + its worker process (two cores:"
           " CPU can exceed wall); the goal is the wall-time rate")
     print("                                   wall s      CPU s     rev/s (wall)  us/rev (CPU)")
@@ -451,8 +462,9 @@ def main() -> None:
     ap.add_argument("--sizes", default="10000,100000")
     ap.add_argument("--profile", action="store_true", help="cProfile one merge per size")
     ap.add_argument("--work", type=Path, help="keep (and reuse) projects and packages here")
-    ap.add_argument("--single", action="store_true",
-                    help="force the single-process merge (no worker process)")
+    ap.add_argument("--path", choices=PATHS, default="app",
+                    help="the merge's own choice, or force the single-process or the pipelined "
+                         "merge")
     ap.add_argument("--setup-only", action="store_true",
                     help="build (or check) the set-ups in --work and stop")
     args = ap.parse_args()
@@ -467,7 +479,7 @@ def main() -> None:
                 setup(n, args.work)
             else:
                 run(n, args.repeat, args.work or Path(tmp),
-                    cprofile if args.profile else None, args.single)
+                    cprofile if args.profile else None, args.path)
 
 
 if __name__ == "__main__":

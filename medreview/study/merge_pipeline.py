@@ -77,6 +77,9 @@ def pipelined_merge(project: Project, files: Sequence[Path], progress: Progress,
             return None
     except OSError:
         return None
+    if not spare_core():
+        log.info("no core to spare (load average): single-process merge")
+        return None
     try:
         worker = _Workers()
     except Exception as exc:  # no processes here (a sandbox): one core it is
@@ -109,6 +112,18 @@ class _FromCaller(Exception):
     def __init__(self, error: BaseException) -> None:
         super().__init__(str(error))
         self.error = error
+
+
+def spare_core() -> bool:
+    """Whether a core is free for the worker: the last minute's load average leaves one.
+    With every core busy (other jobs) the worker only adds its own cost: on this 2-core
+    machine at load 3-6, a pipelined merge of 10k revisions took 0.62-1.01 s against 0.65-0.83 s
+    on one core. No load average (Windows): assume a laptop's cores are free."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return True
+    return load <= (os.cpu_count() or 1) - 0.5
 
 
 def _run(project: Project, files: Sequence[Path], progress: Progress, now: dt.datetime,

@@ -72,6 +72,7 @@ def pipelined(monkeypatch: pytest.MonkeyPatch) -> Iterator[Outcomes]:
     """Every merge through the pipeline, one output a chunk."""
     monkeypatch.setattr(merge_pipeline, "MIN_BYTES", 0)
     monkeypatch.setattr(merge_pipeline, "CHUNK", 1)
+    monkeypatch.setattr(merge_pipeline, "spare_core", lambda: True)  # a busy CI machine too
     seen = Outcomes()
     real, real_chunk = merge_pipeline.pipelined_merge, merge_pipeline.apply_chunk
 
@@ -418,3 +419,14 @@ def test_a_cancel_during_a_pipelined_merge_is_the_callers(
     assert table_hash(path) == before
     if _sqlite(path):
         assert pipelined.decided == pipelined.declined == 0  # it raised: no second run
+
+
+def test_a_busy_machine_takes_the_single_process_merge(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    monkeypatch.undo()
+    cores = os.cpu_count() or 1
+    monkeypatch.setattr(os, "getloadavg", lambda: (cores + 1.0, 0.0, 0.0))
+    assert not merge_pipeline.spare_core()
+    monkeypatch.setattr(os, "getloadavg", lambda: (cores - 1.0, 0.0, 0.0))
+    assert merge_pipeline.spare_core()
