@@ -31,7 +31,7 @@ from typing import Any
 
 from medreview.errors import InputError
 from medreview.exporters.deid import DeidentificationError, scan_for
-from medreview.exporters.loaded import ExportData
+from medreview.exporters.loaded import ExportData, score_maker
 from medreview.exporters.schemas import validate_jsonl
 from medreview.exporters.splits import (
     DEFAULT_FRACTIONS,
@@ -44,9 +44,9 @@ from medreview.exporters.tables import write_table
 from medreview.exporters.training import (
     PrefStyle,
     SftStyle,
-    iter_criteria_rows,
+    criteria_maker,
     iter_preference_records,
-    iter_sft_records,
+    sft_maker,
 )
 from medreview.progress import Progress, no_progress
 from medreview.storage.project import Project
@@ -102,9 +102,18 @@ def export_training(
     try:
         keys: set[str] = set()
         counts: dict[str, int] = {}
-        if "sft" in kinds:
-            counts["sft"] = _spool_lines(spools / "sft", iter_sft_records(
-                project, style=sft_style, real_names=real_names, data=data), keys)
+        # sft and criteria records, and the gold scores dpo needs, from one pass over the
+        # gold labels and the outputs (each pass reads them all again)
+        with contextlib.ExitStack() as stack:
+            out = {kind: stack.enter_context(_Spool(spools / kind, keys, rows=(
+                spools / "criteria.rows" if kind == "criteria" else None)))
+                for kind in ("sft", "criteria") if kind in kinds}
+            for kind, (key, rec) in _one_pass(project, data, kinds, sft_style=sft_style,
+                                              real_names=real_names,
+                                              score_question=score_question):
+                out[kind].add(key, rec)
+        counts.update({kind: spool.n for kind, spool in out.items()})
+        columns = out["criteria"].columns if "criteria" in out else []
         if "dpo" in kinds:
             counts["dpo"] = _spool_pairs(spools / "dpo", spools / "dpo.provenance",
                                          iter_preference_records(
@@ -112,10 +121,6 @@ def export_training(
                                              score_question=score_question,
                                              min_margin=min_margin,
                                              include_margin=include_margin, data=data), keys)
-        if "criteria" in kinds:
-            counts["criteria"], columns = _spool_criteria(
-                spools / "criteria", spools / "criteria.rows",
-                iter_criteria_rows(project, real_names=real_names, data=data), keys)
         splits = assign_splits(keys, fractions, seed)
         del keys
         write_jsonl([{"case_external_id": k, "split": v} for k, v in sorted(splits.items())],
@@ -179,31 +184,6 @@ def export_training(
 _SPOOLED = 10_000  # records pickled together
 
 
-def _spool_criteria(lines: Path, rows: Path, records: Iterable[tuple[str, dict[str, Any]]],
-                    keys: set[str]) -> tuple[int, list[str]]:
-    """Criteria records as ``_spool_lines`` (for their JSONL files) and, for ``criteria.csv``,
-    their values as tuples pickled a chunk at a time (the keys are the same in every
-    record); return how many and the keys."""
-    encode = _ENCODE
-    n = 0
-    columns: list[str] = []
-    chunk: list[tuple[str, tuple[Any, ...]]] = []
-    with open(lines, "w", encoding="utf-8") as f, open(rows, "wb") as g:
-        for key, rec in records:
-            if not columns:
-                columns = list(rec)
-            keys.add(key)
-            f.write(f"{encode(key)}\t{encode(rec)}\n")
-            chunk.append((key, tuple(rec.values())))
-            n += 1
-            if len(chunk) >= _SPOOLED:
-                pickle.dump(chunk, g, protocol=pickle.HIGHEST_PROTOCOL)
-                chunk = []
-        if chunk:
-            pickle.dump(chunk, g, protocol=pickle.HIGHEST_PROTOCOL)
-    return n, columns
-
-
 def _unspool(path: Path) -> Iterator[list[tuple[str, Any]]]:
     """The chunks ``_spool`` wrote (our own file, written by this run: never input)."""
     with open(path, "rb") as f:
@@ -214,18 +194,69 @@ def _unspool(path: Path) -> Iterator[list[tuple[str, Any]]]:
                 return
 
 
-def _spool_lines(path: Path, records: Iterable[tuple[str, dict[str, Any]]],
-                 keys: set[str]) -> int:
-    """``records`` as lines of their case key and JSON line (as the split files will hold
-    it: dealt without decoding), tab-separated (JSON text holds no raw tab)."""
-    encode = _ENCODE
-    n = 0
-    with open(path, "w", encoding="utf-8") as f:
-        for key, rec in records:
-            keys.add(key)
-            f.write(f"{encode(key)}\t{encode(rec)}\n")
-            n += 1
-    return n
+class _Spool:
+    """A kind's records as lines of their case key and JSON line (as the split files will
+    hold it: dealt without decoding), tab-separated (JSON text holds no raw tab); with
+    ``rows``, also their values as tuples pickled a chunk at a time (``criteria.csv``: the
+    keys are the same in every record, ``columns``)."""
+
+    def __init__(self, path: Path, keys: set[str], *, rows: Path | None = None) -> None:
+        self.keys, self.n = keys, 0
+        self.columns: list[str] = []
+        self._lines = open(path, "w", encoding="utf-8")  # noqa: SIM115 (closed by __exit__)
+        self._rows = open(rows, "wb") if rows else None  # noqa: SIM115
+        self._chunk: list[tuple[str, tuple[Any, ...]]] = []
+
+    def add(self, key: str, rec: dict[str, Any]) -> None:
+        self.keys.add(key)
+        self._lines.write(f"{_ENCODE(key)}\t{_ENCODE(rec)}\n")
+        self.n += 1
+        if self._rows is not None:
+            if not self.columns:
+                self.columns = list(rec)
+            self._chunk.append((key, tuple(rec.values())))
+            if len(self._chunk) >= _SPOOLED:
+                self._dump()
+
+    def _dump(self) -> None:
+        if self._rows is not None and self._chunk:
+            pickle.dump(self._chunk, self._rows, protocol=pickle.HIGHEST_PROTOCOL)
+            self._chunk = []
+
+    def __enter__(self) -> _Spool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._dump()
+        finally:
+            self._lines.close()
+            if self._rows is not None:
+                self._rows.close()
+
+
+def _one_pass(project: Project, data: ExportData, kinds: Sequence[str], *,
+              sft_style: SftStyle, real_names: bool, score_question: str | None
+              ) -> Iterator[tuple[str, tuple[str, dict[str, Any]]]]:
+    """(kind, record) of the sft and criteria kinds, and, for dpo, the gold scores kept in
+    ``data``: one pass over the gold labels in output order for all three."""
+    sft = (sft_maker(project, data, style=sft_style, real_names=real_names)
+           if "sft" in kinds else None)
+    crit = criteria_maker(project, data, real_names=real_names) if "criteria" in kinds else None
+    score = score_maker(data, score_question) if "dpo" in kinds else None
+    if sft is None and crit is None and score is None:
+        return
+    scores: dict[int, float] = {}
+    for oid, gold in data.gold.items():
+        if sft is not None and (found := sft(oid, gold)) is not None:
+            yield "sft", found
+        if crit is not None:
+            for row in crit(oid, gold):
+                yield "criteria", row
+        if score is not None and (value := score(oid, gold)) is not None:
+            scores[oid] = value
+    if score is not None:
+        data.keep_scores(score_question, scores)
 
 
 def _spool_pairs(path: Path, sidecar: Path,

@@ -9,7 +9,7 @@ on first use (a run that needs no gold reads none) and keeps it for the rest of 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import cached_property
 from typing import Any
 
@@ -152,6 +152,10 @@ class ExportData:
             (r.as_revision() for r in answers[start:end] if r.rater_kind == "physician"),
             self.questions, pseudonymise=pseudonymise, keep_unknown=True)
 
+    def keep_scores(self, score_question: str | None, scores: dict[int, float]) -> None:
+        """``scores`` of ``score_question``, computed by a pass that read the gold anyway."""
+        self._scores[score_question] = scores
+
     def scores(self, score_question: str | None) -> dict[int, float]:
         """``training.gold_scores``, computed once per score question."""
         found = self._scores.get(score_question)
@@ -233,22 +237,34 @@ def _spans(answers: list[CurrentAnswer]) -> dict[int, tuple[int, int]]:
 def scores_of(data: ExportData, score_question: str | None) -> dict[int, float]:
     """``training.gold_scores`` from what the run read (``ExportData.scores`` keeps the
     result)."""
-    rubric, _tax = data.forms
+    score = score_maker(data, score_question)
     scores: dict[int, float] = {}
     for oid, gold in data.gold.items():
+        found = score(oid, gold)
+        if found is not None:
+            scores[oid] = found
+    return scores
+
+
+def score_maker(data: ExportData, score_question: str | None
+                ) -> Callable[[int, dict[str, GoldLabel]], float | None]:
+    """The gold score of one output (None: none), for a pass over the gold labels in output
+    id order."""
+    rubric, _tax = data.forms
+
+    def score(oid: int, gold: dict[str, GoldLabel]) -> float | None:
         output = data.output(oid)
         if output is None:
-            continue
+            return None
         if score_question is not None:
             g = gold.get(score_question)
             if g is not None and isinstance(g.value, int | float) and not isinstance(
                     g.value, bool):
-                scores[oid] = float(g.value)
-            continue
+                return float(g.value)
+            return None
         criteria = data.case(output.case_id).criteria
         if any(q.id not in gold for q in criteria):
-            continue
-        score = form_score(rubric, {q: g.value for q, g in gold.items()}, criteria)
-        if score is not None:
-            scores[oid] = score
-    return scores
+            return None
+        return form_score(rubric, {q: g.value for q, g in gold.items()}, criteria)
+
+    return score

@@ -133,20 +133,34 @@ def iter_sft_records(
 ) -> Iterator[Record]:
     """``sft_records`` one at a time, in output id order (the gold labels and outputs read a
     window at a time: ``ExportData``)."""
+    data = data or ExportData(project)
+    make = sft_maker(project, data, style=style, provenances=provenances,
+                     real_names=real_names)
+    for oid, gold in data.gold.items():  # (in output id order)
+        found = make(oid, gold)
+        if found is not None:
+            yield found
+
+
+def sft_maker(project: Project, data: ExportData, *, style: SftStyle = "messages",
+              provenances: tuple[str, ...] | None = None, real_names: bool = False
+              ) -> Callable[[int, dict[str, GoldLabel]], Record | None]:
+    """The SFT record of one output and its gold labels (None: no record), for a pass over
+    the gold labels in output id order."""
     if style not in ("messages", "prompt_completion"):
         raise InputError(f"unknown SFT style {style!r}")
-    data = data or ExportData(project)
     rubric, taxonomy = data.forms
     system = render_rubric(rubric, taxonomy)
     scrub = name_scrubber(project, data) if not real_names else (lambda t: t)
-    for oid, gold in data.gold.items():  # (in output id order)
+
+    def make(oid: int, gold: dict[str, GoldLabel]) -> Record | None:
         if provenances is not None:
             gold = {q: g for q, g in gold.items() if g.provenance in provenances}
         if not gold:
-            continue
+            return None
         o = data.output(oid)
         if o is None:
-            continue
+            return None
         case = data.case(o.case_id)
         user = render_case(case, o.text)
         fallback = data.fallback_rationale(oid)
@@ -161,7 +175,9 @@ def iter_sft_records(
             rec = {"prompt": [{"role": "system", "content": system},
                               {"role": "user", "content": user}],
                    "completion": [{"role": "assistant", "content": assistant}]}
-        yield case.external_id, rec
+        return case.external_id, rec
+
+    return make
 
 
 def gold_scores(project: Project, *, score_question: str | None = None,
@@ -337,22 +353,33 @@ def iter_criteria_rows(project: Project, *, real_names: bool = False,
                        data: ExportData | None = None) -> Iterator[Record]:
     """``criteria_rows`` one at a time, in output id order."""
     data = data or ExportData(project)
-    scrub = name_scrubber(project, data) if not real_names else (lambda t: t)
+    make = criteria_maker(project, data, real_names=real_names)
     for oid, gold in data.gold.items():  # (in output id order)
+        yield from make(oid, gold)
+
+
+def criteria_maker(project: Project, data: ExportData, *, real_names: bool = False
+                   ) -> Callable[[int, dict[str, GoldLabel]], list[Record]]:
+    """The criteria rows of one output and its gold labels, for a pass over the gold labels
+    in output id order."""
+    scrub = name_scrubber(project, data) if not real_names else (lambda t: t)
+
+    def make(oid: int, gold: dict[str, GoldLabel]) -> list[Record]:
         o = data.output(oid)
         if o is None:
-            continue
+            return []
         case = data.case(o.case_id)
         texts = {q.id: q for q in case.criteria}
         found = [(qid, g) for qid, g in sorted(gold.items())
                  if qid in texts and isinstance(g.value, bool)]
         if not found:
-            continue
+            return []
         # the physicians' own labels of this output (only of outputs that have a row)
         ratings = data.physician_labels(oid, pseudonymise=not real_names)
+        rows: list[Record] = []
         for qid, g in found:
             q = texts[qid]
-            yield case.external_id, {
+            rows.append((case.external_id, {
                 "case_external_id": case.external_id,
                 "output_id": oid,
                 "model": o.model,
@@ -363,7 +390,10 @@ def iter_criteria_rows(project: Project, *, real_names: bool = False,
                 "explanation": scrub(g.rationale),
                 "provenance": g.provenance,
                 "rater_labels": dict(sorted(ratings.get((oid, qid), {}).items())),
-            }
+            }))
+        return rows
+
+    return make
 
 
 # Why an export came out empty ------------------------------------------------------------------
