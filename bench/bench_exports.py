@@ -128,13 +128,13 @@ def batched_gold_writes() -> Iterator[None]:
         return StoredGold(output_id, question_id, value, provenance, 1, rationale)
 
     real = adjudication._append
-    adjudication._append = append  # type: ignore[assignment]
+    adjudication._append = append
     event.listen(Session, "before_commit", flush)
     try:
         yield
     finally:
         event.remove(Session, "before_commit", flush)
-        adjudication._append = real  # type: ignore[assignment]
+        adjudication._append = real
 
 
 def database(project: Path) -> Path:
