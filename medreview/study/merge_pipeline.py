@@ -115,7 +115,8 @@ class _FromCaller(Exception):
 
 
 def spare_core() -> bool:
-    """Whether a core is free for the worker: the last minute's load average leaves one.
+    """Whether a core is likely free for the worker: the last minute's load average is below
+    the number of cores (a merge just before, this one's own, counts up to 2 on two cores).
     With every core busy (other jobs) the worker only adds its own cost: on this 2-core
     machine at load 3-6, a pipelined merge of 10k revisions took 0.62-1.01 s against 0.65-0.83 s
     on one core. No load average (Windows): assume a laptop's cores are free."""
@@ -123,7 +124,7 @@ def spare_core() -> bool:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):
         return True
-    return load <= (os.cpu_count() or 1) - 0.5
+    return load < (os.cpu_count() or 1)
 
 
 def _run(project: Project, files: Sequence[Path], progress: Progress, now: dt.datetime,

@@ -426,7 +426,7 @@ def test_a_busy_machine_takes_the_single_process_merge(monkeypatch: pytest.Monke
 
     monkeypatch.undo()
     cores = os.cpu_count() or 1
-    monkeypatch.setattr(os, "getloadavg", lambda: (cores + 1.0, 0.0, 0.0))
+    monkeypatch.setattr(os, "getloadavg", lambda: (float(cores), 0.0, 0.0))
     assert not merge_pipeline.spare_core()
-    monkeypatch.setattr(os, "getloadavg", lambda: (cores - 1.0, 0.0, 0.0))
+    monkeypatch.setattr(os, "getloadavg", lambda: (cores - 0.1, 0.0, 0.0))
     assert merge_pipeline.spare_core()
