@@ -1,17 +1,18 @@
-"""What the training exporter reads: cases with their criteria, outputs, rater pseudonyms.
+"""What the exports read: the tables' and histories' rows, and for the training kinds the
+gold labels by output and windows of outputs, cases, answers and rationales.
 
-Plain values out (frozen dataclasses, tuples, DataFrames). Read once per export run
-(``exporters.loaded``), through ``storage.table_read.column_rows``: on SQLite the driver's
-rows, each column through its type's processor (the values Core gives, faster); Core elsewhere.
+Plain values out (frozen dataclasses, tuples), a batch at a time (``exporters.table_stream``
+and ``exporters.loaded`` write as they read), through ``storage.table_read.column_batches``:
+on SQLite the driver's rows, each column through its type's processor (the values Core gives,
+faster); Core elsewhere, on a server-side cursor.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Select, func, literal_column, select
 from sqlalchemy.orm import Session, aliased
@@ -31,9 +32,6 @@ from medreview.storage.models import (
 from medreview.storage.project import Project
 from medreview.storage.revisions import case_criteria
 from medreview.storage.table_read import column_batches, column_rows
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -154,32 +152,6 @@ def _batches(conn: Connection, stmt: Select[*tuple[Any, ...]]
     return column_batches(conn, stmt.execution_options(stream_results=True), BATCH)
 
 
-def newest_gold(project: Project) -> dict[int, dict[str, GoldLabel]]:
-    """``storage.gold.project_gold`` (output -> question -> newest gold label, attention items
-    left out; the same order), read as plain rows a batch at a time. Revisions come oldest
-    first: a newer one replaces its label in place, as in ``latest_gold_rows``' dict."""
-    g = GoldLabelRow
-    out: dict[int, dict[str, GoldLabel]] = {}
-    names: dict[str, str] = {}  # one string per question id and provenance (memory)
-    with project.read() as s:
-        attention = attention_output_ids(s)
-        for batch in _batches(s.connection(), select(
-                g.output_id, g.question_id, g.value, g.provenance, g.revision_no, g.rationale)
-                .order_by(g.revision_no)):
-            for oid, qid, value, provenance, no, rationale in batch:
-                if oid in attention:
-                    continue
-                qid = names.setdefault(qid, qid)
-                label = GoldLabel(oid, qid, value, names.setdefault(provenance, provenance), no,
-                                  rationale)
-                found = out.get(oid)
-                if found is None:
-                    out[oid] = {qid: label}
-                else:
-                    found[qid] = label
-    return out
-
-
 def first_rationales(project: Project) -> dict[int, str]:
     """Output -> the first physician's non-empty rationale among the finished judgments'
     newest revisions, in ``tables.current_revisions``' order (no answers parsed)."""
@@ -194,9 +166,8 @@ def first_rationales(project: Project) -> dict[int, str]:
     return out
 
 
-# The tables export's frames: ``storage.tables``' cases, criteria, outputs and gold tables,
-# the same columns, values and dtypes (a frame from tuples infers each column's dtype as one
-# from dicts does), read as rows instead of ORM entities (seconds each at 100k).
+# The tables export's columns: ``storage.tables``' cases, criteria, outputs and gold tables
+# (a frame of these tuples infers each column's dtype as one of dicts does).
 
 CASE_COLUMNS = ("case_id", "case_external_id", "title", "messages", "context", "tags",
                 "reference_answer", "n_criteria", "metadata", "source")
@@ -205,61 +176,6 @@ CRITERION_COLUMNS = ("case_id", "case_external_id", "question_id", "criterion", 
 OUTPUT_COLUMNS = ("output_id", "case_id", "case_external_id", "output_external_id", "model",
                   "text", "metadata", "source")
 GOLD_COLUMNS = ("output_id", "question_id", "value", "provenance", "rationale")
-
-
-def _frame(rows: list[tuple[Any, ...]], columns: tuple[str, ...]) -> pd.DataFrame:
-    import pandas as pd
-
-    return pd.DataFrame(rows, columns=list(columns))
-
-
-def cases_frame(project: Project) -> pd.DataFrame:
-    """``storage.tables.cases_table``."""
-    c = CaseRow
-    with project.read() as s:
-        n_crit = Counter(cid for (cid,) in _rows(s.connection(), select(CaseCriterionRow.case_id)))
-        rows = _rows(s.connection(), select(
-            c.id, c.external_id, c.title, c.messages, c.context, c.tags, c.reference_answer,
-            c.meta, c.source).order_by(c.id))
-    return _frame([(cid, ext, title, messages, context, tags, ref, n_crit.get(cid, 0), meta,
-                    source)
-                   for cid, ext, title, messages, context, tags, ref, meta, source in rows],
-                  CASE_COLUMNS)
-
-
-def criteria_frame(project: Project) -> pd.DataFrame:
-    """``storage.tables.criteria_table``."""
-    c = CaseCriterionRow
-    with project.read() as s:
-        rows = _rows(s.connection(), select(
-            CaseRow.id, CaseRow.external_id, c.key, c.text, c.points, c.tags, c.position)
-            .join(CaseRow, CaseRow.id == c.case_id).order_by(CaseRow.id, c.position))
-    return _frame([(cid, ext, f"criterion:{key}", text, points, tags, position)
-                   for cid, ext, key, text, points, tags, position in rows], CRITERION_COLUMNS)
-
-
-def outputs_frame(project: Project) -> pd.DataFrame:
-    """``storage.tables.outputs_table`` (attention items left out)."""
-    o = OutputRow
-    with project.read() as s:
-        rows = _rows(s.connection(), select(
-            o.id, o.case_id, CaseRow.external_id, o.external_id, o.model, o.text, o.meta,
-            o.source).join(CaseRow, CaseRow.id == o.case_id)
-            .where(not_attention(s, o.id)).order_by(o.id))
-    return _frame(rows, OUTPUT_COLUMNS)
-
-
-def gold_frame(project: Project) -> pd.DataFrame:
-    """``storage.tables.gold_table``: the newest gold label per output x question."""
-    g = GoldLabelRow
-    with project.read() as s:
-        rows = _rows(s.connection(), select(
-            g.output_id, g.question_id, g.value, g.provenance, g.rationale)
-            .order_by(g.revision_no).where(not_attention(s, g.output_id)))
-    latest: dict[tuple[int, str], tuple[Any, ...]] = {}
-    for row in rows:
-        latest[(row[0], row[1])] = row
-    return _frame(list(latest.values()), GOLD_COLUMNS)
 
 
 # The audit export's rows: ``storage.audit``'s judgment and gold histories (whole project),
@@ -274,56 +190,6 @@ GOLD_HISTORY_COLUMNS = ("uid", "output_id", "question_id", "revision_no", "value
                         "rationale", "adjudicator", "created_at")
 
 
-def judgment_history_rows(project: Project, *, pseudonymise: bool = False
-                          ) -> list[tuple[Any, ...]]:
-    """``storage.audit.judgment_history(project, pseudonymise=...)`` as tuples."""
-    from medreview.domain.guideline_versions import shown_versions
-
-    v, j, r = JudgmentRevisionRow, JudgmentRow, RaterRow
-    with project.read() as s:
-        rows = _rows(s.connection(), select(
-            v.uid, OutputRow.id, CaseRow.external_id, OutputRow.model, r.name, r.pseudonym,
-            v.revision_no, j.current_revision_no, v.created_at, v.author, v.source, v.status,
-            v.answers, v.annotations, v.rationale, v.confidence, v.flagged, FormRow.key,
-            FormRow.version, v.guideline_version)
-            .select_from(v)
-            .join(j, j.id == v.judgment_id)
-            .join(r, r.id == j.rater_id)
-            .join(OutputRow, OutputRow.id == j.output_id)
-            .join(CaseRow, CaseRow.id == OutputRow.case_id)
-            .join(FormRow, FormRow.id == v.form_id)
-            .order_by(j.output_id, r.id, v.revision_no))
-    shown: dict[Any, tuple[Any, Any]] = {}  # few distinct guideline versions
-    out = []
-    for (uid, oid, case_ext, model, name, pseudonym, no, current, at, author, source, status,
-         answers, marks, rationale, confidence, flagged, form_key, form_version,
-         guideline) in rows:
-        if pseudonymise and author == name:
-            author = pseudonym
-        versions = shown.get(guideline)
-        if versions is None:
-            versions = shown[guideline] = shown_versions(guideline)
-        out.append((uid, oid, case_ext, model, pseudonym if pseudonymise else name, no,
-                    no == current, at, author, source, status, answers, marks, rationale,
-                    confidence, flagged, form_key, form_version, versions[0], versions[1]))
-    return out
-
-
-def gold_history_rows(project: Project, *, pseudonymise: bool = False) -> list[tuple[Any, ...]]:
-    """``storage.audit.gold_history(project, pseudonymise=...)`` as tuples."""
-    g = GoldLabelRow
-    with project.read() as s:
-        raters = {rid: pseudonym if pseudonymise else name for rid, name, pseudonym in _rows(
-            s.connection(), select(RaterRow.id, RaterRow.name, RaterRow.pseudonym))}
-        rows = _rows(s.connection(), select(
-            g.uid, g.output_id, g.question_id, g.revision_no, g.value, g.provenance,
-            g.rationale, g.adjudicator_id, g.created_at)
-            .order_by(g.output_id, g.question_id, g.revision_no))
-    return [(uid, oid, qid, no, value, provenance, rationale,
-             raters.get(adj) if adj else None, at)
-            for uid, oid, qid, no, value, provenance, rationale, adj, at in rows]
-
-
 # The same tables a batch of rows at a time (``exporters.table_stream`` writes each as it
 # comes): the rows, values and order of the frames and histories above, never all at once.
 
@@ -331,7 +197,7 @@ RowBatches = Iterator[list[tuple[Any, ...]]]
 
 
 def case_batches(project: Project) -> RowBatches:
-    """``cases_frame``'s rows (``CASE_COLUMNS``); the criteria counted by SQL."""
+    """``storage.tables.cases_table``'s rows (``CASE_COLUMNS``); the criteria counted by SQL."""
     c, k = CaseRow, CaseCriterionRow
     with project.read() as s:
         conn = s.connection()
@@ -345,7 +211,7 @@ def case_batches(project: Project) -> RowBatches:
 
 
 def criteria_batches(project: Project) -> RowBatches:
-    """``criteria_frame``'s rows (``CRITERION_COLUMNS``)."""
+    """``storage.tables.criteria_table``'s rows (``CRITERION_COLUMNS``)."""
     c = CaseCriterionRow
     with project.read() as s:
         for batch in _batches(s.connection(), select(
@@ -356,7 +222,7 @@ def criteria_batches(project: Project) -> RowBatches:
 
 
 def output_batches(project: Project) -> RowBatches:
-    """``outputs_frame``'s rows (``OUTPUT_COLUMNS``)."""
+    """``storage.tables.outputs_table``'s rows (``OUTPUT_COLUMNS``; attention items left out)."""
     o = OutputRow
     with project.read() as s:
         yield from _batches(s.connection(), select(
@@ -366,12 +232,12 @@ def output_batches(project: Project) -> RowBatches:
 
 
 def gold_batches(project: Project) -> RowBatches:
-    """``gold_frame``'s rows (``GOLD_COLUMNS``): each output x question's newest label, in
-    the order its first revision comes in ``ORDER BY revision_no`` (ties in the table's
-    order: SQLite's sort keeps them so). Read as the first revision of each label joined to
-    the newest: one row per label, never a label held until its last revision comes.
+    """``storage.tables.gold_table``'s rows (``GOLD_COLUMNS``): each output x question's
+    newest label, in the order its first revision comes in ``ORDER BY revision_no`` (ties in
+    the table's order: SQLite's sort keeps them so). Read as the first revision of each
+    label joined to the newest: one row per label, none held until its last revision comes.
 
-    Other dialects: every label at once, as ``gold_frame`` (PostgreSQL's sort leaves ties in
+    Other dialects: every label at once, as ``gold_table`` (PostgreSQL's sort leaves ties in
     an order of its own, which no other query gives: the order the table had there)."""
     g = GoldLabelRow
     if project.engine.dialect.name != "sqlite":
@@ -406,7 +272,8 @@ def gold_batches(project: Project) -> RowBatches:
 
 
 def judgment_history_batches(project: Project, *, pseudonymise: bool = False) -> RowBatches:
-    """``judgment_history_rows`` a batch at a time."""
+    """``storage.audit.judgment_history(project, pseudonymise=...)`` as tuples (in the order
+    of ``JUDGMENT_HISTORY_COLUMNS``), a batch at a time."""
     from medreview.domain.guideline_versions import shown_versions
 
     v, j, r = JudgmentRevisionRow, JudgmentRow, RaterRow
@@ -441,7 +308,8 @@ def judgment_history_batches(project: Project, *, pseudonymise: bool = False) ->
 
 
 def gold_history_batches(project: Project, *, pseudonymise: bool = False) -> RowBatches:
-    """``gold_history_rows`` a batch at a time."""
+    """``storage.audit.gold_history(project, pseudonymise=...)`` as tuples (in the order of
+    ``GOLD_HISTORY_COLUMNS``), a batch at a time."""
     g = GoldLabelRow
     with project.read() as s:
         raters = {rid: pseudonym if pseudonymise else name for rid, name, pseudonym in _rows(
@@ -525,7 +393,8 @@ def _as_float(value: Any) -> float:
 # text, gold labels, answers and rationales at once.
 
 def gold_by_output(project: Project) -> Iterator[tuple[int, dict[str, GoldLabel]]]:
-    """``newest_gold``'s entries one output at a time, in output id order: the same labels,
+    """``storage.gold.project_gold``'s entries (output -> question -> the newest gold label,
+    attention items left out) one output at a time, in output id order: the same labels,
     each output's questions in the order of their first revision (``ORDER BY revision_no``,
     ties in the table's order, as there). Read in the unique index's order (no sort of every
     label), each output's few rows put in that order."""
