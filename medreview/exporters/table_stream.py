@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from medreview.errors import InputError
+from medreview.exporters import table_formats
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -81,10 +82,8 @@ class _Format:
     """How a chunk's frame becomes bytes: one format's writer, appending."""
 
     def __init__(self, fmt: str, path: Path) -> None:
-        from medreview.exporters import tables
-
         self.fmt, self.path = fmt, path
-        self._tables: Any = tables
+        self._tables: Any = table_formats
         self._started = False
         self._schema: Any = None
 
@@ -161,10 +160,9 @@ def write_chunks(path: Path, fmt: str, columns: Sequence[str],
     alone, and see whole groups of rows); ``empty`` is the frame of a table without rows
     (default: the columns and no row). The file appears whole or not at all: written beside
     its name, flushed to disk and renamed."""
-    from medreview.exporters.tables import FORMATS
-
-    if fmt not in FORMATS:
-        raise InputError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if fmt not in table_formats.FORMATS:
+        raise InputError(f"unknown export format {fmt!r}; use one of "
+                         f"{', '.join(table_formats.FORMATS)}")
     path = path.with_suffix(f".{fmt}")
     tmp = path.with_name(f".{path.name}.partial")
     make = _maker(post, fmt)
@@ -174,10 +172,8 @@ def write_chunks(path: Path, fmt: str, columns: Sequence[str],
         if not _first_pass(tmp, fmt, columns, chunks, make, whole):
             _second_pass(tmp, fmt, columns, chunks, make, whole)
         if not tmp.exists():  # no row at all: the table of no rows, as before
-            from medreview.exporters.tables import write_table
-
             frame = empty() if empty else _frame([], columns)
-            written = write_table(frame, tmp.with_name(f".{path.stem}.empty"), fmt)
+            written = table_formats.write_frame(frame, tmp.with_name(f".{path.stem}.empty"), fmt)
             os.replace(written, tmp)
         _sync(tmp)
         os.replace(tmp, path)
@@ -282,9 +278,7 @@ def _second_pass(tmp: Path, fmt: str, columns: Sequence[str],
     extra = _witness_rows(whole)
     encoding: Any = "infer"
     if fmt == "parquet" and extra:
-        from medreview.exporters.tables import parquet_frame
-
-        flat = parquet_frame(_frame(extra, columns))
+        flat = table_formats.parquet_frame(_frame(extra, columns))
         encoding = {str(c): e for c in flat.columns if (e := _encoding(flat[c])) is not None}
     for rows in chunks():
         if not rows:
