@@ -335,8 +335,8 @@ def judgment_batches(project: Project, *, pseudonymise: bool = False, rows: int 
     output's rows (the export labels cannot-assess judgments per output and rater). The same
     reading as ``ratings_read`` (its checks of hostile values, its order, the rubric score
     as question ``score``, the per-question confidences), one answer per tuple."""
-    from medreview.storage.rating_columns import SCORE_QUESTION_ID, question_confidences
-    from medreview.storage.ratings_read import _JSON_KINDS, _stored_float, _unreadable
+    from medreview.storage.rating_columns import SCORE_QUESTION_ID
+    from medreview.storage.ratings_read import checked_confidences, unreadable_answers
 
     j, rev, r = JudgmentRow, JudgmentRevisionRow, RaterRow
     nan = float("nan")
@@ -352,9 +352,7 @@ def judgment_batches(project: Project, *, pseudonymise: bool = False, rows: int 
             for (oid, cid, ext, model, rater, kind, answers, annotations, conf, score, why,
                  status, no, fkey, fver) in batch:
                 if type(answers) is not dict:  # a hostile file: one line naming the judgment
-                    raise _unreadable(project, oid, rater, "answers",
-                                      f"{_JSON_KINDS.get(type(answers), 'a value')}, "
-                                      "not a JSON object")
+                    raise unreadable_answers(project, oid, rater, answers)
                 if score is not None:
                     answers = dict(answers)
                     answers[SCORE_QUESTION_ID] = score
@@ -364,15 +362,10 @@ def judgment_batches(project: Project, *, pseudonymise: bool = False, rows: int 
                     yield out
                     out = []
                 last = oid
-                if conf is not None and type(conf) is not float:
-                    conf = _stored_float(project, oid, rater, conf)
                 per_question = None
-                if annotations:
-                    try:
-                        per_question = question_confidences(annotations)
-                    except (TypeError, ValueError) as exc:
-                        raise _unreadable(project, oid, rater, "annotations",
-                                          str(exc)) from None
+                if annotations or (conf is not None and type(conf) is not float):
+                    conf, per_question = checked_confidences(project, oid, rater, conf,
+                                                             annotations)
                 c = nan if conf is None else float(conf)
                 if per_question:
                     out += [(oid, cid, ext, model, rater, kind, q, v,

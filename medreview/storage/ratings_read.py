@@ -138,24 +138,17 @@ def _read(project: Project, pseudonymise: bool, include_drafts: bool,
         for (output_id, case_id, ext, model, rater, kind, answers, annotations, conf, score,
              why, status, rev, fkey, fver) in rows:
             if type(answers) is not dict:  # a hostile file: one line naming the judgment
-                raise _unreadable(project, output_id, rater, "answers",
-                                  f"{_JSON_KINDS.get(type(answers), 'a value')}, "
-                                  "not a JSON object")
+                raise unreadable_answers(project, output_id, rater, answers)
             answers = dict(answers)
             if not keep_not_assessed:
                 answers = not_assessed.take(answers, kind, (output_id, rater))
             if score is not None:
                 answers[SCORE_QUESTION_ID] = score
             if answers:
-                if conf is not None and type(conf) is not float:
-                    conf = _stored_float(project, output_id, rater, conf)
                 per_question = None
-                if annotations:
-                    try:
-                        per_question = question_confidences(annotations)
-                    except (TypeError, ValueError) as exc:
-                        raise _unreadable(project, output_id, rater, "annotations",
-                                          str(exc)) from None
+                if annotations or (conf is not None and type(conf) is not float):
+                    conf, per_question = checked_confidences(project, output_id, rater, conf,
+                                                             annotations)
                 columns.add((output_id, case_id, ext, model, rater, kind, why, status, rev,
                              fkey, fver), answers, conf, per_question)
     return columns
@@ -163,6 +156,28 @@ def _read(project: Project, pseudonymise: bool, include_drafts: bool,
 
 _JSON_KINDS = {list: "a list", str: "a text", int: "a number", float: "a number",
                bool: "true/false", type(None): "null"}
+
+
+def unreadable_answers(project: Project, output_id: Any, rater: Any,
+                       answers: Any) -> ProjectError:
+    """The line for a judgment whose stored answers are not a JSON object (a hostile file)."""
+    return _unreadable(project, output_id, rater, "answers",
+                       f"{_JSON_KINDS.get(type(answers), 'a value')}, not a JSON object")
+
+
+def checked_confidences(project: Project, output_id: Any, rater: Any, conf: Any,
+                        annotations: Any) -> tuple[float | None, Mapping[str, Any] | None]:
+    """A stored judgment's confidence as a float (or None) and its per-question confidences
+    from its annotations (or None); a value that is neither is one line naming the judgment.
+    (Every reader of the long table's answers checks them here.)"""
+    if conf is not None and type(conf) is not float:
+        conf = _stored_float(project, output_id, rater, conf)
+    if not annotations:
+        return conf, None
+    try:
+        return conf, question_confidences(annotations)
+    except (TypeError, ValueError) as exc:
+        raise _unreadable(project, output_id, rater, "annotations", str(exc)) from None
 
 
 def _unreadable(project: Project, output_id: Any, rater: Any, what: str,
