@@ -104,7 +104,10 @@ def majority(values: list[Any], kind: QuestionKind | None = None) -> tuple[Any, 
 
 
 def _jaccard_spread(values: list[Any]) -> float:
-    sets = [{canonical(x) for x in (v or [])} for v in values]
+    # (a stored answer that is not a list, in a project edited outside the app, is one choice,
+    # not a crash of the queue)
+    sets = [{canonical(x) for x in (v if isinstance(v, list | tuple) else
+                                    [] if v is None else [v])} for v in values]
     sims = [len(a & b) / len(a | b) if a | b else 1.0 for a, b in combinations(sets, 2)]
     return 1.0 - sum(sims) / len(sims) if sims else 0.0
 

@@ -179,3 +179,18 @@ def _decisions(project: Project, have: frozenset[tuple[int, str]]) -> list:  # t
             (4, "overall", 2), (4, "criterion:abx", False), (1, "overall", 4),
             (3, "overall", 4))]
     return [g for g in out if (g.output_id, g.question_id) not in have]
+
+
+def test_a_tampered_multi_choice_answer_is_one_choice_not_a_crash() -> None:
+    """SQLite keeps any type: a multi-choice answer stored as a number or a text (a project
+    edited outside the app) is scored as one choice; the queue used to stop with TypeError."""
+    from medreview.domain.rubric import Option, Question, QuestionKind
+    from medreview.study.adjudicate import disagreement_score
+
+    multi = Question("issues", QuestionKind.MULTI_CHOICE, "i",
+                     options=(Option("a", "A"), Option("b", "B")))
+    assert disagreement_score(multi, [["a"], 7], DisagreementRules()) == pytest.approx(1.0)
+    # a text is one choice (it used to be read as a set of its letters), None no choice
+    assert disagreement_score(multi, [["ab"], "ab"], DisagreementRules()) == 0.0
+    assert disagreement_score(multi, [["a", "b"], "ab"], DisagreementRules()) == 1.0
+    assert disagreement_score(multi, [None, ["a"]], DisagreementRules()) == 1.0
