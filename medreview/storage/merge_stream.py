@@ -19,8 +19,9 @@ rolls back and runs that merge. SQLite only (other dialects take the single-proc
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -30,6 +31,7 @@ from sqlalchemy.orm import Session
 from medreview.storage.base import utcnow
 from medreview.storage.merging import (
     _CHUNK,
+    _MERGE_CACHE_KIB,
     _NOT_GRADED,
     Conflict,
     MergeReference,
@@ -42,14 +44,18 @@ from medreview.storage.merging import (
     _marks,
     _may_conflict,
     _resolve_uid,
+    merge_reference,
 )
 from medreview.storage.models import FormRow, JudgmentRevisionRow, RaterRow
 from medreview.storage.packages import IssuedPackage
+from medreview.storage.project import Project
 from medreview.storage.revisions import (
     RETEST_SOURCE,
     REVISION_KEYS,
     Scorer,
+    gc_paused,
     insert_judgments,
+    page_cache,
     update_judgment_mirrors,
 )
 from medreview.storage.sqlite_values import insert_plan
@@ -80,6 +86,15 @@ class MergeStream:
     sql: str  # the revisions' INSERT
     order: list[tuple[str, Any]]  # its parameters: column key and bind processor
     taken: set[str] = field(default_factory=set)  # uids held or added (as ``_apply``'s)
+
+
+@contextlib.contextmanager
+def merge_transaction(project: Project) -> Iterator[MergeStream]:
+    """The two-core merge's one write transaction (its write lock taken before anything is
+    read), the collector paused and the merge's page cache, with its stream opened on the
+    lead's reference as the transaction begins."""
+    with project.transaction() as s, gc_paused(), page_cache(s, _MERGE_CACHE_KIB):
+        yield open_stream(s, merge_reference(project, ()))
 
 
 def open_stream(s: Session, lead: MergeReference) -> MergeStream:

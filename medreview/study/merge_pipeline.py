@@ -38,20 +38,22 @@ from typing import Any
 from medreview.errors import ProjectBusy
 from medreview.progress import Progress
 from medreview.storage import schema
-from medreview.storage.merge_stream import Declined, apply_chunk, begin_package, open_stream
+from medreview.storage.merge_stream import (
+    Declined,
+    apply_chunk,
+    begin_package,
+    merge_transaction,
+)
 from medreview.storage.merging import (
-    _MERGE_CACHE_KIB,
     MergeReference,
     PackageMergeResult,
-    merge_reference,
     package_head,
     package_reads,
 )
 from medreview.storage.packages import IssuedPackage
 from medreview.storage.project import DB_NAME, MEDIA_DIR, Project
-from medreview.storage.revisions import gc_paused, page_cache
-from medreview.study.merge import _work_folder, open_unpacked, unpack_package
 from medreview.study.merge_worker import Issued, Outputs, Task, serve
+from medreview.study.package_open import _work_folder, open_unpacked, unpack_package
 
 log = logging.getLogger(__name__)
 
@@ -147,8 +149,7 @@ def _run(project: Project, files: Sequence[Path], progress: Progress, now: dt.da
         # every read, here or in the worker, is of the state it begins with); the worker's
         # chunks are written as they come.
         try:
-            with project.transaction() as s, gc_paused(), page_cache(s, _MERGE_CACHE_KIB):
-                stream = open_stream(s, merge_reference(project, ()))
+            with merge_transaction(project) as stream:
                 lead = stream.lead  # each package adds its outputs' cases
                 prepare(0)
                 for i in range(n):
@@ -171,7 +172,7 @@ def _run(project: Project, files: Sequence[Path], progress: Progress, now: dt.da
 
 def _task(i: int, file: Path, project: Project, lead: MergeReference, now: dt.datetime,
           work: Path, worker: _Workers) -> tuple[Task, IssuedPackage]:
-    """Package ``i`` checked up to its rows and unpacked (``study.merge.unpack_package``):
+    """Package ``i`` checked up to its rows and unpacked (``study.package_open.unpack_package``):
     sent to the worker (its outputs first, as soon as the issue record is checked). Then,
     while the worker reads it, the verdict of opening it (``open_unpacked``: schema,
     integrity) and ``_load``'s first checks, on a copy: opening switches the file to WAL,
