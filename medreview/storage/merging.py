@@ -29,6 +29,7 @@ from sqlalchemy import Connection, Select, func, select
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.orm import Session
 
+from medreview.domain.package_revision import PackageRevision
 from medreview.domain.rubric import Form, Question
 from medreview.errors import PackageError, ProjectError
 from medreview.storage.base import utcnow
@@ -232,31 +233,6 @@ class PackageJudgment(NamedTuple):
     id: int
     rater_id: int
     output_id: int
-
-
-class PackageRevision(NamedTuple):
-    """A revision row as the package holds it; values unchecked (``study.merge`` checks).
-
-    A named tuple, not a dataclass: made from a million rows, it is built five times faster."""
-
-    uid: str
-    judgment_id: int
-    revision_no: int
-    form_id: int
-    taxonomy_id: int | None
-    answers: Any
-    annotations: Any
-    rationale: Any
-    confidence: Any
-    overall_score: Any
-    time_on_task_s: Any
-    flagged: Any
-    skipped: Any
-    status: Any
-    author: Any
-    created_at: Any
-    guideline_version: Any = None  # the guidelines version the rater had (schema 0006)
-    source: Any = ""  # "retest" for a blind re-rating (storage/retests.py); else how it was made
 
 
 @dataclass(frozen=True)

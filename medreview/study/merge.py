@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from medreview.domain.package_revision import PackageRevision
 from medreview.errors import PackageError, ProjectReadOnly
 from medreview.progress import Progress, no_progress
 from medreview.storage.base import utcnow
@@ -45,7 +46,6 @@ from medreview.storage.merging import (
     PackageForm,
     PackageJudgment,
     PackageMergeResult,
-    PackageRevision,
     apply_packages,
     merge_reference,
     package_contents,

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from medreview.domain.jsontext import dumps_default
+from medreview.domain.package_revision import PackageRevision
 from medreview.domain.rubric import case_criterion_question
 from medreview.domain.scoring import Score, score_preparer
 from medreview.study.merge_revision import RevisionChecks
@@ -93,29 +94,6 @@ class Task(NamedTuple):
     share: tuple[int, int] = (0, 1)  # (w, n): this worker checks chunks w, w + n, w + 2n, ...
 
 
-class _Revision(NamedTuple):
-    """A revision row with the names ``storage.merging.PackageRevision`` gives it."""
-
-    uid: str
-    judgment_id: int
-    revision_no: int
-    form_id: int
-    taxonomy_id: int | None
-    answers: Any
-    annotations: Any
-    rationale: Any
-    confidence: Any
-    overall_score: Any
-    time_on_task_s: Any
-    flagged: Any
-    skipped: Any
-    status: Any
-    author: Any
-    created_at: Any
-    guideline_version: Any
-    source: Any
-
-
 # A checked revision, compact for the pipe: (uid, form key, taxonomy key, answers JSON text,
 # annotations JSON text, rationale, confidence, score, time on task, flagged, skipped, status,
 # author, created-at text, guideline version, retest, held). A revision the project held before
@@ -163,7 +141,7 @@ def _read(con: sqlite3.Connection, sql: str, params: Sequence[Any] = ()
     return rows
 
 
-def _revisions(con: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[_Revision]:
+def _revisions(con: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[PackageRevision]:
     raw = _read(con, sql, params)
     if not raw:
         return []
@@ -171,7 +149,7 @@ def _revisions(con: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list
     for at, conv in ((5, _json), (6, _json), (11, _bool), (12, _bool), (15, _stamp)):
         cols[at] = list(map(conv, cols[at]))
     new = tuple.__new__
-    return [new(_Revision, row) for row in zip(*cols, strict=True)]
+    return [new(PackageRevision, row) for row in zip(*cols, strict=True)]
 
 
 # --- a package ---------------------------------------------------------------------------------
@@ -344,7 +322,7 @@ def _chunks(task: Task, con: sqlite3.Connection, lead: _LeadReader,
         read += len(revs)
         lead.read_cases(part)
         owners = lead.owners([r.uid for r in revs])
-        of_judgment: dict[int, list[_Revision]] = {}
+        of_judgment: dict[int, list[PackageRevision]] = {}
         last: tuple[int, int] | None = None
         for r in revs:
             key = (r.judgment_id, r.revision_no)
@@ -375,7 +353,7 @@ def _chunks(task: Task, con: sqlite3.Connection, lead: _LeadReader,
 
 def _record(task: Task, forms: dict[int, PackageForm], checks: RevisionChecks,
             scores: _Scores, retests: frozenset[int],
-            finished: set[int], r: _Revision, ours: int, owner: tuple[int, int] | None
+            finished: set[int], r: PackageRevision, ours: int, owner: tuple[int, int] | None
             ) -> Record:
     """A revision as the lead's process takes it (see ``Record``): ``study.merge._load``'s
     checks, given ``owner``, the (rater, output) of the project's judgment holding its uid."""
