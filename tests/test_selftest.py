@@ -17,7 +17,7 @@ from medreview.services import selftest as core
 EXPECTED_CHECKS = [
     "qt_platform", "imports", "new_project", "demo_import", "dicom_jpeg_baseline", "dicom_jpeg_ls",
     "dicom_jpeg_2000", "dicom_rle", "save_grade", "statistic", "parquet_export",
-    "dicom_worker_process",
+    "merge_worker_process", "dicom_worker_process",
     "main_window",
 ]
 

@@ -312,6 +312,18 @@ def check_parquet_export(project_path: Path, folder: Path) -> Callable[[Check], 
     return run
 
 
+def check_merge_worker() -> Callable[[Check], None]:
+    """A big merge's worker process starts and stops (``study.merge_pipeline``: spawned, in
+    the frozen app this executable started again through ``freeze_support``)."""
+
+    def run(check: Check) -> None:
+        from medreview.study.merge_pipeline import worker_round_trip
+
+        worker_round_trip()
+
+    return run
+
+
 def run_core_checks(report: SelfTestReport, folder: Path,
                     build_demo: Callable[[Path], object]) -> Path | None:
     """Every Qt-free check, in order; the demo project's folder (None if it failed)."""
@@ -326,4 +338,5 @@ def run_core_checks(report: SelfTestReport, folder: Path,
     else:
         for name in ("save_grade", "statistic", "parquet_export"):
             report.checks.append(Check(name, False, 0.0, "skipped: the demo did not build"))
+    report.run("merge_worker_process", check_merge_worker())
     return demo

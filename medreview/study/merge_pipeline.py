@@ -108,6 +108,22 @@ def pipelined_merge(project: Project, files: Sequence[Path], progress: Progress,
     return results
 
 
+def worker_round_trip(timeout_s: float = 60.0) -> None:
+    """Start one merge worker as a merge would and tell it to stop: it must exit cleanly
+    within ``timeout_s`` (the self-test's proof that a spawned worker starts, in the frozen
+    app too, where it is this executable started again); RuntimeError if it does not."""
+    worker = _Worker()
+    try:
+        worker.send(None)
+        worker.process.join(timeout=timeout_s)
+        code = worker.process.exitcode
+        if code != 0:
+            raise RuntimeError("the merge worker process did not exit cleanly "
+                               f"({'still running' if code is None else f'exit code {code}'})")
+    finally:
+        worker.abort()
+
+
 class _FromCaller(Exception):
     """An exception of the caller's progress callback (``Cancelled``), carried through."""
 

@@ -430,3 +430,11 @@ def test_a_busy_machine_takes_the_single_process_merge(monkeypatch: pytest.Monke
     assert not merge_pipeline.spare_core()
     monkeypatch.setattr(os, "getloadavg", lambda: (cores - 0.1, 0.0, 0.0))
     assert merge_pipeline.spare_core()
+
+
+def test_the_self_tests_worker_round_trip_fails_when_the_worker_does_not_exit() -> None:
+    """``worker_round_trip`` (the frozen app's self-test of the worker) passes only on a clean
+    exit: a worker not yet gone when the time is up is a failure, never a pass."""
+    merge_pipeline.worker_round_trip()  # a real spawned worker, stopped
+    with pytest.raises(RuntimeError, match="did not exit cleanly"):
+        merge_pipeline.worker_round_trip(timeout_s=0.0)
