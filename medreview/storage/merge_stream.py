@@ -44,6 +44,7 @@ from medreview.storage.merging import (
     _marks,
     _may_conflict,
     _resolve_uid,
+    conflict_winner,
     merge_reference,
 )
 from medreview.storage.models import FormRow, JudgmentRevisionRow, RaterRow
@@ -252,10 +253,8 @@ def _apply(stream: MergeStream, ps: PackageStream, oids: list[int],
                 last_row[oid] = len(rows) - 1
         if not local_only or not appended:
             continue
-        graded: list[tuple[tuple[dt.datetime, str], _Held | tuple[Any, ...]]] = [
-            ((h.created_at, h.uid), h) for h in existing if h.source not in _NOT_GRADED]
-        graded += [((_stamp(r[_CREATED]), r[_UID]), r) for r in appended]
-        winner = max(graded, key=lambda x: x[0])[1]
+        winner = conflict_winner(existing, [((_stamp(r[_CREATED]), r[_UID]), r)
+                                            for r in appended])
         winner_uid = winner.uid if isinstance(winner, _Held) else winner[_UID]
         result.conflicts.append(Conflict(
             rater=ps.issued.rater, output_id=oid, kept_current_uid=winner_uid,

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from operator import attrgetter
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Connection, Select, func, select
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
@@ -493,6 +493,19 @@ def _existing_uids(s: Session, uids: Sequence[str]) -> set[str]:
 # Revisions that are no side of a conflict: a resolve restates one, a retest is never the study
 # answer (storage/retests.py).
 _NOT_GRADED = ("resolve", RETEST_SOURCE)
+_T = TypeVar("_T")
+
+
+def conflict_winner(existing: Sequence[_Held], incoming: Sequence[tuple[tuple[Any, str], _T]]
+                    ) -> _Held | _T:
+    """After a true conflict, the revision that becomes current: the newest graded one by
+    (creation time, uid), a function of the set of revisions and not of merge order; a
+    ``resolve`` restatement or a retest is never a side. ``incoming``: the package's appended
+    revisions, each with its (creation time, uid). (The one- and the two-core merge.)"""
+    graded: list[tuple[tuple[Any, str], _Held | _T]] = [
+        ((h.created_at, h.uid), h) for h in existing if h.source not in _NOT_GRADED]
+    graded += incoming
+    return max(graded, key=lambda x: x[0])[1]
 
 
 def _may_conflict(held: Sequence[_Held], incoming: set[str]) -> bool:
@@ -623,10 +636,7 @@ def _apply(s: Session, pkg: IncomingPackage, result: PackageMergeResult,
             continue
         # True conflict: both sides moved on. The newest graded revision anywhere (time, then
         # uid) becomes current — a function of the set of revisions, not of merge order.
-        graded: list[_Held | IncomingRevision] = [h for h in existing
-                                                  if h.source not in _NOT_GRADED]
-        graded += appended
-        winner = max(graded, key=lambda x: (x.created_at, x.uid))
+        winner = conflict_winner(existing, [((r.created_at, r.uid), r) for r in appended])
         result.conflicts.append(Conflict(
             rater=pkg.rater, output_id=oid, kept_current_uid=winner.uid,
             detail=f"{len(local_only)} revision(s) only in the project, {len(appended)} only "
